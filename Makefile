@@ -1,0 +1,45 @@
+# Termtable: `make run` (install, migrate, demo data, serve) and `make test` (install, run the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test lint format bench clean
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Termtable needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A secret key is made once per checkout (instance/secret_key) unless SECRET_KEY is exported.
+run: install
+	@mkdir -p instance
+	@test -s instance/secret_key || $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key
+	SECRET_KEY=$${SECRET_KEY:-$$(cat instance/secret_key)} $(BIN)/flask db upgrade
+	SECRET_KEY=$${SECRET_KEY:-$$(cat instance/secret_key)} $(BIN)/flask seed-demo --if-empty
+	SECRET_KEY=$${SECRET_KEY:-$$(cat instance/secret_key)} $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/generate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

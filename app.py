@@ -1,0 +1,94 @@
+"""Termtable application factory.
+
+`flask` finds `create_app` here with no flags. Settings come, in order, from the defaults
+below, the environment (`FLASK_*` through `from_prefixed_env()`, plus `DATABASE_URL` and
+`SECRET_KEY`), and finally the `config` mapping given by tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+
+DEFAULTS = {
+    "TIMEZONE": "UTC",
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    # A tab left open all day must still be able to post (the token is bound to the session).
+    "WTF_CSRF_TIME_LIMIT": None,
+    "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    # OWASP's recommended scrypt cost (N=2**17, r=8, p=1); werkzeug's default is N=2**15.
+    "PASSWORD_HASH_METHOD": "scrypt:131072:8:1",
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    # Generation refuses windows longer than this (a typo like --weeks 5200 is not a term).
+    "MAX_GENERATION_DAYS": 366 * 2,
+}
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when a required setting is missing or invalid."""
+
+
+def _default_database_url(app: Flask) -> str:
+    return "sqlite:///" + str(Path(app.instance_path) / "termtable.db")
+
+
+def _configure(app: Flask, config: dict | None) -> None:
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env()
+    if os.environ.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
+    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
+        "DATABASE_URL", app.config.get("SQLALCHEMY_DATABASE_URI") or _default_database_url(app)
+    )
+    if config:
+        app.config.update(config)
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    # Heroku-style URLs name the old driver; psycopg 3 is the one we ship.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+
+    if not app.config.get("SECRET_KEY"):
+        if app.debug or app.testing:
+            app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (debug/testing only)
+        else:
+            raise ConfigurationError(
+                "SECRET_KEY is not set. Export a long random value, for example:\n"
+                "  export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+    try:
+        ZoneInfo(app.config["TIMEZONE"])
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise ConfigurationError(
+            f"TIMEZONE={app.config['TIMEZONE']!r} is not an IANA time zone name "
+            "(for example Europe/Paris)."
+        ) from err
+    # Cookies travel over HTTPS only in production; the dev server and tests speak plain HTTP.
+    secure = not (app.debug or app.testing)
+    app.config.setdefault("SESSION_COOKIE_SECURE", secure)
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", secure)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    if config and config.get("TESTING"):
+        app.testing = True
+    _configure(app, config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from blueprints import register_blueprints
+
+    register_blueprints(app)
+    return app

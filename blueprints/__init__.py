@@ -1,0 +1,72 @@
+"""Blueprints and the app-wide web plumbing (extensions, headers, error pages)."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from blueprints.access import is_htmx
+from blueprints.extensions import csrf, limiter, login_manager, migrate
+from models import db
+from services.accounts import load_user_from_cookie
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def _error_response(error: HTTPException):
+    code = error.code or 500
+    description = error.description
+    if isinstance(error, CSRFError):
+        description = "Your form expired or was sent without its security token. Reload and retry."
+    template = "errors/_error.html" if is_htmx() else "errors/error.html"
+    return render_template(template, code=code, title=error.name, description=description), code
+
+
+def register_blueprints(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(app.root_path) + "/migrations",
+        render_as_batch=True,
+        compare_type=True,
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user_from_cookie)
+    limiter.init_app(app)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, _error_response)
+
+    from blueprints.auth.commands import bp as auth_commands
+    from blueprints.auth.routes import bp as auth_bp
+    from blueprints.main.routes import bp as main_bp
+    from blueprints.template_helpers import register_template_helpers
+    from blueprints.timetable.commands import bp as timetable_commands
+    from blueprints.timetable.routes import bp as timetable_bp
+
+    register_template_helpers(app)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(auth_commands)
+    app.register_blueprint(timetable_bp)
+    app.register_blueprint(timetable_commands)
+
+    @app.teardown_request
+    def _rollback_unfinished(exc):
+        # A request that failed must not leave a half-done transaction for the next one.
+        if exc is not None:
+            db.session.rollback()

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from blueprints.access import org_tz
+from services.listing import todays_sessions_by_room
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index():
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_user.is_staff:
+        return redirect(url_for("timetable.groups"))
+    return redirect(url_for("main.today"))
+
+
+@bp.get("/sessions/today/")
+@login_required
+def today():
+    board = todays_sessions_by_room(current_user, tz=org_tz())
+    return render_template("sessions/today.html", board=board)

@@ -1,0 +1,28 @@
+"""Jinja filters and globals: local times in the organisation's zone, forms for POST buttons."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask
+
+from blueprints.access import org_tz
+from blueprints.auth.forms import CsrfOnlyForm
+
+
+def local_time(instant: datetime | None, fmt: str = "%H:%M") -> str:
+    return instant.astimezone(org_tz()).strftime(fmt) if instant else ""
+
+
+def local_date(value: datetime | date | None, fmt: str = "%a %d %b %Y") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(org_tz())
+    return value.strftime(fmt)
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_date, "local_date")
+    app.add_template_global(CsrfOnlyForm, "CsrfOnlyForm")

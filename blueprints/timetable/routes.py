@@ -1,0 +1,256 @@
+"""Timetable pages: course groups, generation, per-date exceptions."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from blueprints.access import is_htmx, org_tz, staff_required
+from blueprints.timetable.forms import DateOverrideForm, GenerateForm
+from models import CourseGroup, DateOverride, Room, Series, db
+from services.errors import ConflictError, DomainError, ValidationError
+from services.generation import generate_occurrences, resolve_window
+from services.overrides import OverrideChange, delete_override, save_override
+from services.timeutil import today_in
+
+bp = Blueprint("timetable", __name__, url_prefix="/timetable")
+
+
+@bp.get("/groups")
+@staff_required
+def groups():
+    course_groups = (
+        db.session.scalars(
+            select(CourseGroup).order_by(CourseGroup.active.desc(), CourseGroup.name)
+        )
+        .unique()
+        .all()
+    )
+    return render_template("timetable/groups.html", groups=course_groups)
+
+
+@bp.route("/generate", methods=["GET", "POST"])
+@staff_required
+def generate():
+    form = GenerateForm()
+    if request.method == "GET":
+        form.start.data = today_in(org_tz())
+    summary, status = None, 200
+    if form.validate_on_submit():
+        dry_run = "preview" in request.form
+        try:
+            start, end = resolve_window(
+                form.start.data,
+                weeks=form.weeks.data if form.span.data == "weeks" else None,
+                end=form.end.data if form.span.data == "range" else None,
+            )
+            summary = generate_occurrences(
+                start, end, tz=org_tz(), force=form.force.data, dry_run=dry_run
+            )
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            _attach_errors(form, err)
+            status = 422
+    elif request.method == "POST":
+        status = 422
+    template = "timetable/_generate_panel.html" if is_htmx() else "timetable/generate.html"
+    return render_template(template, form=form, summary=summary), status
+
+
+def _series_choices():
+    series = (
+        db.session.scalars(
+            select(Series)
+            .join(CourseGroup)
+            .where(CourseGroup.active.is_(True))
+            .order_by(CourseGroup.name, Series.first_date)
+        )
+        .unique()
+        .all()
+    )
+    return [(0, "Choose a series")] + [
+        (
+            s.id,
+            f"{s.group.name}: {s.weekday_label} {s.start_time:%H:%M}-{s.end_time:%H:%M}"
+            + (f" ({s.room.name})" if s.room else ""),
+        )
+        for s in series
+    ]
+
+
+def _room_choices():
+    rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))
+    return [(0, "Keep the series' room")] + [(r.id, r.name) for r in rooms]
+
+
+def _override_form(override: DateOverride | None = None) -> DateOverrideForm:
+    form = DateOverrideForm(obj=None)
+    form.series.choices = _series_choices()
+    form.room.choices = _room_choices()
+    if override is not None and request.method == "GET":
+        form.series.data = override.series_id
+        form.original_date.data = override.original_date
+        form.action.data = override.kind
+        form.new_date.data = override.new_date
+        form.start_time.data = override.start_time
+        form.end_time.data = override.end_time
+        form.room.data = override.room_id or 0
+        form.notes.data = override.notes
+    return form
+
+
+def _attach_errors(form, err: DomainError) -> None:
+    """Put a domain error's messages next to the matching form fields."""
+    field_names = {
+        "date": "original_date",
+        "start": "start_time",
+        "end": "end_time",
+        "room": "room",
+        "weeks": "weeks",
+        "notes": "notes",
+    }
+    errors = getattr(err, "errors", None) or {err.field or "__all__": err.message}
+    for key, message in errors.items():
+        field = getattr(form, field_names.get(key, key), None)
+        if field is not None and hasattr(field, "errors"):
+            if not isinstance(field.errors, list):
+                field.errors = list(field.errors)
+            field.errors.append(message)
+        else:
+            form.form_errors.append(message)
+
+
+def _change_from(form: DateOverrideForm) -> OverrideChange:
+    cancelled = form.action.data == "cancel"
+    return OverrideChange(
+        cancelled=cancelled,
+        new_date=None if cancelled else form.new_date.data,
+        start_time=None if cancelled else form.start_time.data,
+        end_time=None if cancelled else form.end_time.data,
+        room_id=None if cancelled else (form.room.data or None),
+        notes=form.notes.data or "",
+    )
+
+
+def _list_overrides():
+    query = (
+        select(DateOverride)
+        .join(Series, Series.id == DateOverride.series_id)
+        .join(CourseGroup, CourseGroup.id == Series.group_id)
+        .order_by(DateOverride.original_date.desc(), CourseGroup.name)
+    )
+    group_id = request.args.get("group", type=int)
+    if group_id:
+        query = query.where(CourseGroup.id == group_id)
+    return db.session.scalars(query).unique().all()
+
+
+@bp.get("/exceptions")
+@staff_required
+def exceptions():
+    groups_ = db.session.scalars(select(CourseGroup).order_by(CourseGroup.name)).unique().all()
+    return render_template(
+        "timetable/exceptions.html",
+        overrides=_list_overrides(),
+        form=_override_form(),
+        groups=groups_,
+        selected_group=request.args.get("group", type=int),
+    )
+
+
+def _save(form: DateOverrideForm, template_ok: str, override: DateOverride | None):
+    series = db.session.get(Series, form.series.data) if form.series.data else None
+    if series is None:
+        form.series.errors = [*form.series.errors, "Choose a series."]
+        return None, 422
+    try:
+        saved, _ = save_override(
+            series, form.original_date.data, _change_from(form), actor=current_user, tz=org_tz()
+        )
+        db.session.commit()
+    except ConflictError as err:
+        db.session.rollback()
+        _attach_errors(form, err)
+        return None, 409
+    except ValidationError as err:
+        db.session.rollback()
+        _attach_errors(form, err)
+        return None, 422
+    return saved, 200
+
+
+@bp.post("/exceptions")
+@staff_required
+def create_exception():
+    form = _override_form()
+    status = 422
+    if form.validate_on_submit():
+        saved, status = _save(form, "", None)
+        if saved is not None:
+            flash(
+                f"Exception saved for {saved.series.group.name} on "
+                f"{saved.original_date:%a %d %b %Y}.",
+                "success",
+            )
+            return redirect(url_for("timetable.exceptions"))
+    return render_template(
+        "timetable/exceptions.html",
+        overrides=_list_overrides(),
+        form=form,
+        groups=[],
+        selected_group=None,
+    ), status
+
+
+@bp.route("/exceptions/<int:override_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_exception(override_id: int):
+    override = db.session.get(DateOverride, override_id) or abort(404)
+    form = _override_form(override)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        # The series and date are the exception's identity; only what happens to it changes.
+        form.series.data, form.original_date.data = override.series_id, override.original_date
+        if form.validate_on_submit():
+            saved, status = _save(form, "", override)
+            if saved is not None:
+                if is_htmx():
+                    return render_template("timetable/_exception_row.html", override=saved)
+                flash("Exception updated.", "success")
+                return redirect(url_for("timetable.exceptions"))
+    template = (
+        "timetable/_exception_edit_row.html" if is_htmx() else "timetable/exception_edit.html"
+    )
+    return render_template(template, form=form, override=override), status
+
+
+@bp.get("/exceptions/<int:override_id>")
+@staff_required
+def exception_row(override_id: int):
+    override = db.session.get(DateOverride, override_id) or abort(404)
+    return render_template("timetable/_exception_row.html", override=override)
+
+
+@bp.post("/exceptions/<int:override_id>/delete")
+@staff_required
+def delete_exception(override_id: int):
+    override = db.session.get(DateOverride, override_id) or abort(404)
+    label = f"{override.series.group.name} on {override.original_date:%a %d %b %Y}"
+    try:
+        delete_override(override, tz=org_tz())
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        if is_htmx():
+            return render_template(
+                "timetable/_exception_row.html", override=override, error=err.message
+            ), 409
+        flash(err.message, "error")
+        return redirect(url_for("timetable.exceptions"))
+    if is_htmx():
+        return "", 200
+    flash(f"Exception removed; {label} is back to its series' time and room.", "success")
+    return redirect(url_for("timetable.exceptions"))

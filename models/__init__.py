@@ -1,0 +1,74 @@
+"""Database models: data, constraints and cheap predicates only (behaviour lives in services/)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+# A fixed naming convention gives every constraint a predictable name, which Alembic's
+# batch mode needs to alter constraints on SQLite.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, _record):
+    """WAL + foreign keys, and let SQLAlchemy's `begin` event own the transaction start."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(conn):
+    # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of both
+    # reading "no conflict" and then double-booking (or failing with "database is locked").
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+from models.course_group import CourseGroup, Enrolment  # noqa: E402
+from models.date_override import DateOverride  # noqa: E402
+from models.enums import OccurrenceMode, OccurrenceStatus, Role  # noqa: E402
+from models.occurrence import Occurrence  # noqa: E402
+from models.room import Room  # noqa: E402
+from models.series import Series  # noqa: E402
+from models.subject import Subject  # noqa: E402
+from models.user import User  # noqa: E402
+
+__all__ = [
+    "Base",
+    "CourseGroup",
+    "DateOverride",
+    "Enrolment",
+    "Occurrence",
+    "OccurrenceMode",
+    "OccurrenceStatus",
+    "Role",
+    "Room",
+    "Series",
+    "Subject",
+    "User",
+    "db",
+]

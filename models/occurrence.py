@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models import db
+from models.enums import OccurrenceMode, OccurrenceStatus, enum_column
+from models.types import UTCDateTime, utcnow
+
+
+class Occurrence(db.Model):
+    """One dated session: generated from a series (keyed by series + original date) or one-time."""
+
+    __tablename__ = "occurrence"
+    __table_args__ = (
+        UniqueConstraint("series_id", "original_date"),
+        CheckConstraint("end_utc > start_utc", name="end_after_start"),
+        CheckConstraint(
+            "(series_id IS NULL AND original_date IS NULL)"
+            " OR (series_id IS NOT NULL AND original_date IS NOT NULL)",
+            name="series_has_original_date",
+        ),
+        Index("ix_occurrence_start_end", "start_utc", "end_utc"),
+        Index("ix_occurrence_room_start", "room_id", "start_utc"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("course_group.id"), index=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
+    # The series date this session stems from: its identity, even when moved to another day.
+    original_date: Mapped[date | None]
+    start_utc: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_utc: Mapped[datetime] = mapped_column(UTCDateTime)
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"))
+    mode: Mapped[OccurrenceMode] = mapped_column(
+        enum_column(OccurrenceMode, "occurrence_mode"), default=OccurrenceMode.IN_PERSON
+    )
+    status: Mapped[OccurrenceStatus] = mapped_column(
+        enum_column(OccurrenceStatus, "occurrence_status"), default=OccurrenceStatus.SCHEDULED
+    )
+    title: Mapped[str | None] = mapped_column(String(200))
+    # Set when someone edits this one session directly: regeneration then never touches it.
+    edited_by_hand: Mapped[bool] = mapped_column(default=False)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Bumped on every change that a calendar client must see.
+    sequence: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    group = relationship("CourseGroup", lazy="joined")
+    series = relationship("Series")
+    room = relationship("Room", lazy="joined")
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == OccurrenceStatus.CANCELLED
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == OccurrenceStatus.COMPLETED
+
+    @property
+    def is_one_time(self) -> bool:
+        return self.series_id is None
+
+    def __repr__(self) -> str:
+        return f"<Occurrence {self.id} {self.start_utc:%Y-%m-%d %H:%M}Z {self.status}>"

@@ -1,0 +1,102 @@
+"""Accounts: creation, password hashing, authentication and logout invalidation."""
+
+from __future__ import annotations
+
+import hmac
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from models import Role, User, db
+from models.user import new_session_token
+from services.errors import ValidationError
+
+MIN_PASSWORD_LENGTH = 10
+# Checked against when the e-mail is unknown, so a login takes as long either way.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt:1024:8:1")
+
+
+def normalise_email(raw: str) -> str:
+    """A canonical, validated address (lower-cased); raises ValidationError."""
+    try:
+        result = validate_email((raw or "").strip(), check_deliverability=False)
+    except EmailNotValidError as err:
+        raise ValidationError(
+            f"{raw!r} is not a valid e-mail address: {err}", field="email"
+        ) from err
+    return result.normalized.lower()
+
+
+def parse_role(raw: str) -> Role:
+    try:
+        return Role((raw or "").strip().lower())
+    except ValueError as err:
+        choices = ", ".join(r.value for r in Role)
+        raise ValidationError(
+            f"Unknown role {raw!r}; choose one of {choices}.", field="role"
+        ) from err
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def set_password(user: User, password: str, *, method: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    user.password_hash = generate_password_hash(password, method=method)
+    # A new password ends every existing login of this account.
+    user.session_token = new_session_token()
+
+
+def create_user(
+    email: str, name: str, role: str | Role, *, password: str | None, hash_method: str
+) -> User:
+    """Create an account; without a password it exists but cannot log in yet."""
+    email = normalise_email(email)
+    name = (name or "").strip()
+    errors = {}
+    if not name:
+        errors["name"] = "A name is required."
+    elif len(name) > 120:
+        errors["name"] = "A name has at most 120 characters."
+    if find_user_by_email(email) is not None:
+        errors["email"] = f"An account with {email} already exists."
+    if errors:
+        raise ValidationError(errors)
+    user = User(email=email, name=name, role=parse_role(role) if isinstance(role, str) else role)
+    if password is not None:
+        set_password(user, password, method=hash_method)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active account with this e-mail and password, or None (in constant-ish time)."""
+    user = find_user_by_email(email or "")
+    if user is None or user.password_hash is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or ""):
+        return None
+    return user if user.is_active_account else None
+
+
+def load_user_from_cookie(user_id: str) -> User | None:
+    """Flask-Login's loader: the id must carry the account's current session token."""
+    raw_id, _, token = (user_id or "").partition(":")
+    if not raw_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(raw_id))
+    if user is None or not hmac.compare_digest(user.session_token, token):
+        return None
+    return user
+
+
+def end_all_sessions(user: User) -> None:
+    """Logout: rotating the token invalidates every cookie issued for this account."""
+    user.session_token = new_session_token()

@@ -1,0 +1,171 @@
+"""Per-date exceptions ("date overrides"): cancel one date of a series, or move it.
+
+Saving or deleting an exception updates the affected occurrence at once, in the caller's
+transaction, so no regeneration is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time
+
+from sqlalchemy import select
+
+from models import DateOverride, Occurrence, OccurrenceStatus, Room, Series, User, db
+from services.conflicts import ensure_slot_free
+from services.errors import ValidationError
+from services.recurrence import OverrideRule, SeriesRule, is_series_date, plan_occurrence
+
+
+def rule_of(series: Series) -> SeriesRule:
+    return SeriesRule(
+        id=series.id,
+        group_id=series.group_id,
+        weekday_mask=series.weekday_mask,
+        every_weeks=series.every_weeks,
+        start_time=series.start_time,
+        end_time=series.end_time,
+        room_id=series.room_id,
+        mode=str(series.mode),
+        first_date=series.first_date,
+        last_date=series.last_date,
+    )
+
+
+def rule_of_override(override: DateOverride) -> OverrideRule:
+    return OverrideRule(
+        series_id=override.series_id,
+        original_date=override.original_date,
+        cancelled=override.cancelled,
+        new_date=override.new_date,
+        start_time=override.start_time,
+        end_time=override.end_time,
+        room_id=override.room_id,
+    )
+
+
+@dataclass
+class OverrideChange:
+    """What the user asks for one date of a series."""
+
+    cancelled: bool = False
+    new_date: date | None = None
+    start_time: time | None = None
+    end_time: time | None = None
+    room_id: int | None = None
+    notes: str = ""
+
+
+def find_occurrence(series_id: int, original_date: date) -> Occurrence | None:
+    return db.session.scalar(
+        select(Occurrence).where(
+            Occurrence.series_id == series_id, Occurrence.original_date == original_date
+        )
+    )
+
+
+def find_override(series_id: int, original_date: date) -> DateOverride | None:
+    return db.session.scalar(
+        select(DateOverride).where(
+            DateOverride.series_id == series_id, DateOverride.original_date == original_date
+        )
+    )
+
+
+def _validate(series: Series, original_date: date, change: OverrideChange) -> None:
+    errors = {}
+    if not is_series_date(rule_of(series), original_date):
+        errors["date"] = (
+            f"{original_date:%a %d %b %Y} is not an occurrence of {series.group.name} "
+            f"(it meets {series.weekday_label}"
+            + (f" every {series.every_weeks} weeks" if series.every_weeks > 1 else "")
+            + f" from {series.first_date:%d %b %Y}"
+            + (f" to {series.last_date:%d %b %Y}" if series.last_date else "")
+            + ")."
+        )
+    if not change.cancelled:
+        if not any([change.new_date, change.start_time, change.end_time, change.room_id]):
+            errors["start"] = "Choose a new date, time or room, or cancel the date."
+        start = change.start_time or series.start_time
+        end = change.end_time or series.end_time
+        if end <= start:
+            errors["end"] = f"The end ({end:%H:%M}) must be after the start ({start:%H:%M})."
+        if change.room_id is not None:
+            room = db.session.get(Room, change.room_id)
+            if room is None or not room.active:
+                errors["room"] = "Choose an active room."
+    if len(change.notes) > 2000:
+        errors["notes"] = "Notes are limited to 2,000 characters."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _apply_to_occurrence(
+    series: Series, override: DateOverride | None, original_date: date, tz
+) -> Occurrence | None:
+    """Make the existing occurrence of (series, date) reflect its exception (or the series)."""
+    occurrence = find_occurrence(series.id, original_date)
+    if occurrence is not None and occurrence.status == OccurrenceStatus.COMPLETED:
+        raise ValidationError(
+            "This session is already completed; its record cannot be moved or cancelled.",
+            field="date",
+        )
+    plan = plan_occurrence(
+        rule_of(series), original_date, rule_of_override(override) if override else None, tz
+    )
+    if not plan.cancelled:
+        ensure_slot_free(
+            plan.start_utc,
+            plan.end_utc,
+            room_id=plan.room_id,
+            mentor_id=series.group.mentor_id,
+            tz=tz,
+            ignore_ids=[occurrence.id] if occurrence else [],
+        )
+    if occurrence is None:
+        return None  # not generated yet: generation will create it with the exception applied
+    occurrence.status = OccurrenceStatus.CANCELLED if plan.cancelled else OccurrenceStatus.SCHEDULED
+    occurrence.start_utc, occurrence.end_utc = plan.start_utc, plan.end_utc
+    occurrence.room_id = plan.room_id
+    occurrence.sequence += 1
+    return occurrence
+
+
+def save_override(
+    series: Series, original_date: date, change: OverrideChange, *, actor: User | None, tz
+) -> tuple[DateOverride, Occurrence | None]:
+    """Create or update the exception for (series, date) and apply it to its occurrence.
+
+    A second exception for the same date updates the first. Raises ValidationError (bad
+    input, date not an occurrence) or ConflictError (the moved session would double-book a
+    room or the mentor).
+    """
+    _validate(series, original_date, change)
+    override = find_override(series.id, original_date)
+    if override is None:
+        override = DateOverride(
+            series_id=series.id,
+            original_date=original_date,
+            created_by_id=actor.id if actor else None,
+        )
+        db.session.add(override)
+    override.cancelled = change.cancelled
+    override.new_date = None if change.cancelled else change.new_date
+    override.start_time = None if change.cancelled else change.start_time
+    override.end_time = None if change.cancelled else change.end_time
+    override.room_id = None if change.cancelled else change.room_id
+    override.notes = change.notes.strip()
+    db.session.flush()
+    occurrence = _apply_to_occurrence(series, override, original_date, tz)
+    db.session.flush()
+    return override, occurrence
+
+
+def delete_override(override: DateOverride, *, tz) -> Occurrence | None:
+    """Remove an exception and restore its occurrence to the series' current values."""
+    series, original_date = override.series, override.original_date
+    db.session.delete(override)
+    db.session.flush()
+    occurrence = _apply_to_occurrence(series, None, original_date, tz)
+    db.session.flush()
+    return occurrence

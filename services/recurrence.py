@@ -1,0 +1,144 @@
+"""Pure expansion of weekly series into planned occurrences (no database access).
+
+Series rules are local wall-clock times in the organisation's zone. They are expanded in
+local *dates* with `dateutil.rrule`, and only then is each date's wall-clock time resolved to
+a UTC instant, so a weekly 10:00 stays 10:00 local across DST changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import MO, WEEKLY, rrule, weekday
+
+from services.timeutil import resolve_local
+
+_RRULE_DAYS = tuple(weekday(n) for n in range(7))
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRule:
+    """The values of a series that generation needs, detached from the ORM."""
+
+    id: int
+    group_id: int
+    weekday_mask: int
+    every_weeks: int
+    start_time: time
+    end_time: time
+    room_id: int | None
+    mode: str
+    first_date: date
+    last_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideRule:
+    """A per-date exception, detached from the ORM."""
+
+    series_id: int
+    original_date: date
+    cancelled: bool
+    new_date: date | None = None
+    start_time: time | None = None
+    end_time: time | None = None
+    room_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOccurrence:
+    """What one occurrence of a series should look like, exceptions applied."""
+
+    series_id: int
+    group_id: int
+    original_date: date
+    start_utc: datetime
+    end_utc: datetime
+    room_id: int | None
+    mode: str
+    cancelled: bool
+    # True when a wall-clock time fell in a DST gap and was moved forward.
+    shifted: bool
+    # True when a date override (other than a cancellation) applies.
+    overridden: bool
+
+
+def series_dates(rule: SeriesRule, window_start: date, window_end: date) -> list[date]:
+    """Local dates of the series' occurrences in the half-open window [window_start, window_end).
+
+    Every-N-weeks counts from the week (Monday based) of the first date; a first date that is
+    not one of the weekdays is not itself an occurrence.
+    """
+    last = window_end - timedelta(days=1)
+    if rule.last_date is not None:
+        last = min(last, rule.last_date)
+    if last < window_start or last < rule.first_date:
+        return []
+    days = [_RRULE_DAYS[d] for d in range(7) if rule.weekday_mask & (1 << d)]
+    recurrence = rrule(
+        WEEKLY,
+        interval=rule.every_weeks,
+        byweekday=days,
+        wkst=MO,
+        dtstart=datetime.combine(rule.first_date, time(0)),
+        until=datetime.combine(last, time(0)),
+        cache=False,
+    )
+    if window_start > rule.first_date:
+        found = recurrence.between(
+            datetime.combine(window_start, time(0)), datetime.combine(last, time(0)), inc=True
+        )
+    else:
+        found = list(recurrence)
+    return [moment.date() for moment in found]
+
+
+def is_series_date(rule: SeriesRule, day: date) -> bool:
+    """Whether `day` is an occurrence date of the series."""
+    return series_dates(rule, day, day + timedelta(days=1)) == [day]
+
+
+def plan_occurrence(
+    rule: SeriesRule, day: date, override: OverrideRule | None, tz: ZoneInfo
+) -> PlannedOccurrence:
+    """The planned occurrence of `rule` on its series date `day`, with `override` applied."""
+    start_clock, end_clock, room_id, actual_day = rule.start_time, rule.end_time, rule.room_id, day
+    overridden = False
+    if override is not None and not override.cancelled:
+        overridden = True
+        actual_day = override.new_date or day
+        start_clock = override.start_time or start_clock
+        end_clock = override.end_time or end_clock
+        room_id = override.room_id or room_id
+    start = resolve_local(actual_day, start_clock, tz)
+    end = resolve_local(actual_day, end_clock, tz)
+    return PlannedOccurrence(
+        series_id=rule.id,
+        group_id=rule.group_id,
+        original_date=day,
+        start_utc=start.utc,
+        end_utc=end.utc,
+        room_id=room_id,
+        mode=rule.mode,
+        cancelled=bool(override is not None and override.cancelled),
+        shifted=start.shifted or end.shifted,
+        overridden=overridden,
+    )
+
+
+def plan_occurrences(
+    rules: Iterable[SeriesRule],
+    overrides: Mapping[tuple[int, date], OverrideRule],
+    window_start: date,
+    window_end: date,
+    tz: ZoneInfo,
+) -> list[PlannedOccurrence]:
+    """Every planned occurrence of `rules` whose series date lies in [window_start, window_end)."""
+    planned = []
+    for rule in rules:
+        for day in series_dates(rule, window_start, window_end):
+            planned.append(plan_occurrence(rule, day, overrides.get((rule.id, day)), tz))
+    return planned

@@ -1,0 +1,210 @@
+"""Shared fixtures: an app with a migrated database per test module, a clean database per test,
+a WebTest client, logins by role, and factories that fill sensible defaults.
+
+The suite runs on a SQLite file by default and on PostgreSQL when TEST_DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from datetime import date, time
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from webtest import TestApp
+
+from app import create_app
+from models import CourseGroup, Enrolment, Room, Series, Subject, User, db
+from models.series import weekdays_to_mask
+from services.accounts import create_user
+
+TEST_PASSWORD = "correct horse battery"
+# Cheap scrypt parameters keep the suite fast; the production cost is asserted in test_accounts.
+FAST_HASH = "scrypt:1024:8:1"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def make_app(tmp_path_factory, **overrides):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        _reset_postgres(url)
+    else:
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+        "RATELIMIT_ENABLED": False,
+        "TIMEZONE": "Europe/Paris",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    app = create_app(config)
+    with app.app_context():
+        upgrade(directory=os.path.join(app.root_path, "migrations"))
+    return app
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    app = make_app(tmp_path_factory)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    """Each test starts from empty tables (real commits happen; no mocked transactions)."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        yield
+        db.session.rollback()
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+
+
+@pytest.fixture
+def web(app):
+    return TestApp(app)
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user():
+    def factory(role="student", *, name=None, email=None, password=TEST_PASSWORD, active=True):
+        n = next(_counter)
+        user = create_user(
+            email or f"{role}{n}@school.test",
+            name or f"{role.title()} {n}",
+            role,
+            password=password,
+            hash_method=FAST_HASH,
+        )
+        user.is_active_account = active
+        db.session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def make_room():
+    def factory(name=None, **kwargs):
+        room = Room(name=name or f"Room {next(_counter)}", **kwargs)
+        db.session.add(room)
+        db.session.commit()
+        return room
+
+    return factory
+
+
+@pytest.fixture
+def make_group(make_user, make_room):
+    def factory(name=None, *, mentor=None, subject=None, room=None, students=(), active=True):
+        n = next(_counter)
+        if subject is None or isinstance(subject, str):
+            subject = Subject(name=subject or f"Subject {n}")
+            db.session.add(subject)
+        group = CourseGroup(
+            name=name or f"Group {n}",
+            subject=subject,
+            mentor=mentor or make_user("mentor"),
+            default_room=room if room is not None else make_room(),
+            active=active,
+        )
+        db.session.add(group)
+        db.session.flush()
+        for student in students:
+            db.session.add(Enrolment(group_id=group.id, student_id=student.id))
+        db.session.commit()
+        return group
+
+    return factory
+
+
+@pytest.fixture
+def make_series(make_group):
+    def factory(group=None, *, weekdays=(0,), start=time(10), end=time(11), room="default",
+                first_date=date(2026, 9, 7), last_date=None, every_weeks=1, mode="in_person"):
+        group = group or make_group()
+        series = Series(
+            group_id=group.id,
+            weekday_mask=weekdays_to_mask(weekdays),
+            every_weeks=every_weeks,
+            start_time=start,
+            end_time=end,
+            room_id=group.default_room_id if room == "default" else (room.id if room else None),
+            first_date=first_date,
+            last_date=last_date,
+            mode=mode,
+        )
+        db.session.add(series)
+        db.session.commit()
+        return series
+
+    return factory
+
+
+def csrf_token_of(page) -> str:
+    """The CSRF token htmx sends, read from the page's <body hx-headers:inherited=...>."""
+    match = re.search(r'"X-CSRFToken": "([^"]+)"', page.text)
+    assert match, "page carries no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def login_as(web, make_user):
+    """Log in through the real form; returns the user. `login_as("coordinator")`."""
+
+    def do_login(role_or_user="coordinator"):
+        user = make_user(role_or_user) if isinstance(role_or_user, str) else role_or_user
+        form = web.get("/auth/login").forms[0]
+        form["email"] = user.email
+        form["password"] = TEST_PASSWORD
+        response = form.submit()
+        assert response.status_int == 302, response.text
+        return user
+
+    return do_login
+
+
+@pytest.fixture
+def htmx(web):
+    """Send requests the way htmx does: HX-Request header plus the CSRF header."""
+
+    class Htmx:
+        def headers(self, page="/"):
+            token = csrf_token_of(web.get(page))
+            return {"HX-Request": "true", "HX-Request-Type": "partial", "X-CSRFToken": token}
+
+        def get(self, url, **kwargs):
+            return web.get(url, headers={"HX-Request": "true", "HX-Request-Type": "partial"},
+                           **kwargs)
+
+        def post(self, url, params=None, *, page="/sessions/today/", **kwargs):
+            return web.post(url, params or {}, headers=self.headers(page), **kwargs)
+
+    return Htmx()
