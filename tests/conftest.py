@@ -6,6 +6,7 @@ The suite runs on a SQLite file by default and on PostgreSQL when TEST_DATABASE_
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import re
@@ -17,7 +18,7 @@ from flask_migrate import upgrade
 from webtest import TestApp
 
 from app import create_app
-from models import CourseGroup, Enrolment, Room, Series, Subject, User, db
+from models import CourseGroup, Enrolment, Room, Series, Subject, db
 from models.series import weekdays_to_mask
 from services.accounts import create_user
 
@@ -26,18 +27,37 @@ TEST_PASSWORD = "correct horse battery"
 FAST_HASH = "scrypt:1024:8:1"
 
 
-def _reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
+def _fresh_postgres_database(url: str) -> str:
+    """A new, empty database next to TEST_DATABASE_URL's, private to this test process.
+
+    Several test runs (CI steps, developers) can share one server without clobbering each
+    other; the database is dropped again when the process ends.
+    """
+    base = sa.engine.make_url(url)
+    name = f"{base.database}_{os.getpid()}_{next(_databases)}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+    def drop():
+        engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    atexit.register(drop)
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+_databases = itertools.count(1)
 
 
 def make_app(tmp_path_factory, **overrides):
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        _reset_postgres(url)
+        url = _fresh_postgres_database(url)
     else:
         url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
     config = {
@@ -93,7 +113,7 @@ _counter = itertools.count(1)
 
 
 @pytest.fixture
-def make_user():
+def make_user(app):
     def factory(role="student", *, name=None, email=None, password=TEST_PASSWORD, active=True):
         n = next(_counter)
         user = create_user(
@@ -111,7 +131,7 @@ def make_user():
 
 
 @pytest.fixture
-def make_room():
+def make_room(app):
     def factory(name=None, **kwargs):
         room = Room(name=name or f"Room {next(_counter)}", **kwargs)
         db.session.add(room)
@@ -147,8 +167,18 @@ def make_group(make_user, make_room):
 
 @pytest.fixture
 def make_series(make_group):
-    def factory(group=None, *, weekdays=(0,), start=time(10), end=time(11), room="default",
-                first_date=date(2026, 9, 7), last_date=None, every_weeks=1, mode="in_person"):
+    def factory(
+        group=None,
+        *,
+        weekdays=(0,),
+        start=time(10),
+        end=time(11),
+        room="default",
+        first_date=date(2026, 9, 7),
+        last_date=None,
+        every_weeks=1,
+        mode="in_person",
+    ):
         group = group or make_group()
         series = Series(
             group_id=group.id,
@@ -201,8 +231,9 @@ def htmx(web):
             return {"HX-Request": "true", "HX-Request-Type": "partial", "X-CSRFToken": token}
 
         def get(self, url, **kwargs):
-            return web.get(url, headers={"HX-Request": "true", "HX-Request-Type": "partial"},
-                           **kwargs)
+            return web.get(
+                url, headers={"HX-Request": "true", "HX-Request-Type": "partial"}, **kwargs
+            )
 
         def post(self, url, params=None, *, page="/sessions/today/", **kwargs):
             return web.post(url, params or {}, headers=self.headers(page), **kwargs)

@@ -1,0 +1,286 @@
+"""Generation: idempotence, force, kept sessions, identity, exceptions and conflicts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Occurrence, OccurrenceStatus, db
+from models.series import weekdays_to_mask
+from services.errors import ValidationError
+from services.generation import generate_occurrences, resolve_window
+from services.overrides import OverrideChange, delete_override, save_override
+
+PARIS = ZoneInfo("Europe/Paris")
+TERM = date(2026, 9, 7)  # a Monday
+BEFORE_TERM = datetime(2026, 9, 1, tzinfo=UTC)
+
+
+def generate(weeks=2, *, start=TERM, force=False, now=BEFORE_TERM, dry_run=False):
+    start, end = resolve_window(start, weeks=weeks)
+    summary = generate_occurrences(start, end, tz=PARIS, force=force, now=now, dry_run=dry_run)
+    db.session.commit()
+    return summary
+
+
+def occurrences():
+    return list(db.session.scalars(select(Occurrence).order_by(Occurrence.start_utc)))
+
+
+def count():
+    return db.session.scalar(select(func.count(Occurrence.id)))
+
+
+def test_creates_the_dated_sessions_in_local_time(make_series):
+    series = make_series(weekdays=(0, 2, 4), start=time(10), end=time(11, 30))
+    summary = generate(weeks=8)
+    assert summary.created == 24
+    rows = occurrences()
+    assert len(rows) == 24
+    first = rows[0]
+    assert first.series_id == series.id and first.original_date == TERM
+    assert first.start_utc.astimezone(PARIS).time() == time(10)
+    assert first.end_utc.astimezone(PARIS).time() == time(11, 30)
+    assert first.status == OccurrenceStatus.SCHEDULED
+    assert first.room_id == series.room_id
+
+
+def test_second_run_with_nothing_changed_touches_nothing(make_series):
+    make_series(weekdays=(0, 3))
+    generate(weeks=4)
+    before = [(o.id, o.start_utc, o.updated_at) for o in occurrences()]
+    summary = generate(weeks=4, force=True)
+    assert (summary.created, summary.updated, summary.removed) == (0, 0, 0)
+    assert summary.unchanged == 8
+    db.session.expire_all()
+    assert [(o.id, o.start_utc, o.updated_at) for o in occurrences()] == before
+
+
+def test_inactive_groups_generate_nothing(make_group, make_series):
+    make_series(make_group(active=False))
+    assert generate().created == 0
+    assert count() == 0
+
+
+def test_weeks_must_be_positive_and_ranges_forward():
+    for bad in (0, -1, 3.5, True):
+        with pytest.raises(ValidationError):
+            resolve_window(TERM, weeks=bad)
+    with pytest.raises(ValidationError):
+        resolve_window(TERM, end=TERM)
+    with pytest.raises(ValidationError):
+        resolve_window(TERM, end=TERM - timedelta(days=1))
+    with pytest.raises(ValidationError, match=r"(?i)at most"):
+        resolve_window(TERM, weeks=10_000)
+
+
+def test_time_change_without_force_reports_out_of_date_and_changes_nothing(make_series):
+    series = make_series(weekdays=(0,))
+    generate(weeks=3)
+    series.start_time, series.end_time = time(14), time(15)
+    db.session.commit()
+    summary = generate(weeks=3)
+    assert summary.out_of_date == 3 and summary.updated == 0
+    assert all(o.start_utc.astimezone(PARIS).hour == 10 for o in occurrences())
+
+
+def test_force_updates_future_sessions_in_place_and_keeps_history(make_series):
+    series = make_series(weekdays=(0,))
+    generate(weeks=4)
+    ids = [o.id for o in occurrences()]
+    first, second, third, _fourth = occurrences()
+    first.status = OccurrenceStatus.COMPLETED  # recorded by a teacher
+    second.edited_by_hand = True  # changed directly by a coordinator
+    series.start_time, series.end_time = time(14), time(15)
+    db.session.commit()
+    # "Now" is during the third session: it has started, so it is history too.
+    now = third.start_utc + timedelta(minutes=5)
+    summary = generate(weeks=4, force=True, now=now)
+    assert (summary.updated, summary.kept, summary.removed) == (1, 3, 0)
+    db.session.expire_all()
+    rows = occurrences()
+    assert [o.id for o in rows] == ids  # same identities, nothing recreated
+    hours = [o.start_utc.astimezone(PARIS).hour for o in rows]
+    assert hours == [10, 10, 10, 14]
+    assert rows[3].sequence == 1
+
+
+def test_weekday_change_removes_old_untouched_days_and_creates_new_ones(make_series):
+    series = make_series(weekdays=(0,))
+    generate(weeks=2)
+    series.weekday_mask = weekdays_to_mask([1])
+    db.session.commit()
+    summary = generate(weeks=2, force=True)
+    assert (summary.created, summary.removed) == (2, 2)
+    assert {o.original_date.weekday() for o in occurrences()} == {1}
+
+
+def test_without_force_stale_sessions_stay_and_count_out_of_date(make_series):
+    series = make_series(weekdays=(0,))
+    generate(weeks=2)
+    series.weekday_mask = weekdays_to_mask([1])
+    db.session.commit()
+    summary = generate(weeks=2)
+    assert summary.created == 2 and summary.removed == 0 and summary.out_of_date == 2
+    assert count() == 4
+
+
+def test_completed_session_of_a_deactivated_group_is_never_removed(make_group, make_series):
+    group = make_group()
+    make_series(group, weekdays=(0,))
+    generate(weeks=2)
+    done = occurrences()[0]
+    done.status = OccurrenceStatus.COMPLETED
+    group.active = False
+    db.session.commit()
+    summary = generate(weeks=2, force=True)
+    assert summary.removed == 1 and summary.kept == 1
+    assert [o.status for o in occurrences()] == [OccurrenceStatus.COMPLETED]
+
+
+def test_every_two_weeks_and_last_date(make_series):
+    make_series(weekdays=(0,), every_weeks=2, last_date=TERM + timedelta(weeks=5))
+    generate(weeks=10)
+    assert [o.original_date for o in occurrences()] == [
+        TERM,
+        TERM + timedelta(weeks=2),
+        TERM + timedelta(weeks=4),
+    ]
+
+
+def test_cancelled_exception_survives_regeneration_and_deleting_it_restores(make_series):
+    series = make_series(weekdays=(0,))
+    generate(weeks=2)
+    override, occurrence = save_override(
+        series, TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS
+    )
+    db.session.commit()
+    assert occurrence.status == OccurrenceStatus.CANCELLED
+    series.start_time, series.end_time = time(8), time(9)
+    db.session.commit()
+    summary = generate(weeks=2, force=True)
+    # The cancelled date is never compared on time or room: unchanged, not updated.
+    assert summary.unchanged == 1 and summary.updated == 1
+    db.session.expire_all()
+    cancelled = db.session.get(Occurrence, occurrence.id)
+    assert cancelled.status == OccurrenceStatus.CANCELLED
+    delete_override(override, tz=PARIS)
+    db.session.commit()
+    restored = db.session.get(Occurrence, occurrence.id)
+    assert restored.status == OccurrenceStatus.SCHEDULED
+    assert restored.start_utc.astimezone(PARIS).time() == time(8)  # series' current values
+
+
+def test_cancelled_date_generated_after_the_exception_is_created_cancelled(make_series):
+    series = make_series(weekdays=(0,))
+    save_override(
+        series, TERM + timedelta(weeks=1), OverrideChange(cancelled=True), actor=None, tz=PARIS
+    )
+    db.session.commit()
+    generate(weeks=2)
+    assert [o.status for o in occurrences()] == [
+        OccurrenceStatus.SCHEDULED,
+        OccurrenceStatus.CANCELLED,
+    ]
+
+
+def test_moved_session_keeps_identity_even_on_another_day(make_series, make_room):
+    series = make_series(weekdays=(0,))
+    generate(weeks=1)
+    [before] = occurrences()
+    other_room = make_room()
+    _, moved = save_override(
+        series,
+        TERM,
+        OverrideChange(
+            new_date=TERM + timedelta(days=3),
+            start_time=time(15),
+            end_time=time(16),
+            room_id=other_room.id,
+        ),
+        actor=None,
+        tz=PARIS,
+    )
+    db.session.commit()
+    assert moved.id == before.id and moved.original_date == TERM
+    assert moved.start_utc.astimezone(PARIS) == datetime(2026, 9, 10, 15, tzinfo=PARIS)
+    assert moved.room_id == other_room.id
+    summary = generate(weeks=1, force=True)
+    assert summary.unchanged == 1 and summary.updated == 0 and summary.created == 0
+
+
+def test_dry_run_reports_but_writes_nothing(make_series):
+    make_series(weekdays=(0, 1))
+    summary = generate(weeks=3, dry_run=True)
+    assert summary.dry_run and summary.created == 6
+    assert count() == 0
+
+
+@pytest.mark.parametrize(
+    ("second_start", "second_end", "conflict"),
+    [((11, 0), (12, 0), False), ((10, 59), (12, 0), True), ((9, 0), (10, 0), False)],
+)
+def test_room_overlap_is_half_open(
+    make_group, make_series, make_room, second_start, second_end, conflict
+):
+    room = make_room()
+    make_series(make_group(room=room), weekdays=(0,))
+    make_series(
+        make_group(room=room), weekdays=(0,), start=time(*second_start), end=time(*second_end)
+    )
+    summary = generate(weeks=1)
+    kinds = [c["kind"] for c in summary.conflicts]
+    assert kinds == (["room"] if conflict else [])
+
+
+def test_conflicts_of_each_kind_are_reported_with_both_sessions(
+    make_user, make_group, make_series, make_room
+):
+    mentor, student = make_user("mentor"), make_user("student")
+    # Same mentor, different rooms.
+    make_series(make_group("Algebra", mentor=mentor), weekdays=(0,))
+    make_series(
+        make_group("Geometry", mentor=mentor), weekdays=(0,), start=time(10, 30), end=time(11, 30)
+    )
+    # Shared student, different mentors and rooms, Tuesday.
+    make_series(make_group("Chemistry", students=[student]), weekdays=(1,))
+    make_series(
+        make_group("Physics", students=[student]),
+        weekdays=(1,),
+        start=time(10, 45),
+        end=time(11, 45),
+    )
+    summary = generate(weeks=1)
+    by_kind = {c["kind"]: c for c in summary.conflicts}
+    assert set(by_kind) == {"mentor", "student"}
+    assert {s["group"] for s in by_kind["mentor"]["sessions"]} == {"Algebra", "Geometry"}
+    assert by_kind["mentor"]["shared"] == [mentor.name]
+    assert {s["group"] for s in by_kind["student"]["sessions"]} == {"Chemistry", "Physics"}
+    assert by_kind["student"]["shared"] == [student.name]
+
+
+def test_cancelled_sessions_never_conflict(make_group, make_series, make_room):
+    room = make_room()
+    first = make_series(make_group(room=room), weekdays=(0,))
+    make_series(make_group(room=room), weekdays=(0,), start=time(10, 30), end=time(11, 30))
+    save_override(first, TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS)
+    db.session.commit()
+    assert generate(weeks=1).conflicts == []
+
+
+def test_dst_gap_is_reported_in_the_summary(make_series):
+    make_series(weekdays=(6,), start=time(2, 30), end=time(4), first_date=date(2026, 3, 1))
+    summary = generate(weeks=1, start=date(2026, 3, 23), now=datetime(2026, 3, 1, tzinfo=UTC))
+    assert summary.shifted == [{"series_id": summary.shifted[0]["series_id"], "date": "2026-03-29"}]
+    [occurrence] = occurrences()
+    assert occurrence.start_utc.astimezone(PARIS).time() == time(3, 30)
+
+
+def test_summary_json_keys(make_series):
+    make_series()
+    data = generate(weeks=1).as_dict()
+    for key in ("created", "updated", "removed", "unchanged", "kept", "out_of_date", "conflicts"):
+        assert key in data
