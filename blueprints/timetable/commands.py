@@ -44,6 +44,19 @@ class IsoDate(click.ParamType):
 ISO_DATE = IsoDate()
 
 
+def csv_cell(value) -> str:
+    """A CSV cell a spreadsheet will not run: formula-like text gets a leading apostrophe."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = "" if value is None else str(value)
+    if text[:1] in FORMULA_PREFIXES:
+        return "'" + text
+    return text
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def print_summary(summary) -> None:
     click.echo(
         f"Sessions {summary.start} to {summary.end} (end excluded)"
@@ -132,4 +145,4 @@ def list_sessions_command(start, end, group, room, fmt):
     )
     writer.writeheader()
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({key: csv_cell(value) for key, value in row.items()})
