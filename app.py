@@ -76,9 +76,11 @@ def _configure(app: Flask, config: dict | None) -> None:
             "(for example Europe/Paris)."
         ) from err
     # Cookies travel over HTTPS only in production; the dev server and tests speak plain HTTP.
+    # (Flask's own defaults already hold SESSION_COOKIE_SECURE=False, so setdefault would not do.)
     secure = not (app.debug or app.testing)
-    app.config.setdefault("SESSION_COOKIE_SECURE", secure)
-    app.config.setdefault("REMEMBER_COOKIE_SECURE", secure)
+    for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
+        if key not in (config or {}) and f"FLASK_{key}" not in os.environ:
+            app.config[key] = secure
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from blueprints.access import is_htmx
-from blueprints.extensions import csrf, limiter, login_manager, migrate
+from blueprints.extensions import csrf, init_limiter, login_manager, migrate
 from models import db
 from services.accounts import load_user_from_cookie
 
@@ -23,6 +23,8 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    # Pages and error responses differ for htmx requests (fragment or full page).
+    response.vary.add("HX-Request")
     return response
 
 
@@ -31,6 +33,8 @@ def _error_response(error: HTTPException):
     description = error.description
     if isinstance(error, CSRFError):
         description = "Your form expired or was sent without its security token. Reload and retry."
+    elif code == 429:
+        description = f"Too many attempts ({description}). Please wait a minute and try again."
     template = "errors/_error.html" if is_htmx() else "errors/error.html"
     return render_template(template, code=code, title=error.name, description=description), code
 
@@ -47,7 +51,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_user_from_cookie)
-    limiter.init_app(app)
+    init_limiter(app)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_response)
 

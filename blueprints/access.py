@@ -8,11 +8,24 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app
 from flask_login import current_user, login_required
 
+from models import db
 from services.timeutil import zone
 
 
 def org_tz() -> ZoneInfo:
     return zone(current_app.config["TIMEZONE"])
+
+
+# Ids beyond a signed 64-bit integer cannot exist (and would overflow the database driver).
+_MAX_ID = 2**63 - 1
+
+
+def load_or_404(model, ident: int):
+    """The row with this primary key, or a 404 (for 0, negative and oversized ids too)."""
+    row = db.session.get(model, ident) if 0 < ident <= _MAX_ID else None
+    if row is None:
+        abort(404)
+    return row
 
 
 def staff_required(view):

@@ -6,7 +6,6 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth.forms import LoginForm
-from blueprints.extensions import limiter
 from models import db
 from services.accounts import authenticate, end_all_sessions
 
@@ -30,7 +29,6 @@ def _login_limit() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -47,6 +45,14 @@ def login():
         return redirect(safe_next_path(form.next.data) or url_for("main.index"))
     status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
+
+
+@bp.record_once
+def _limit_login_attempts(state) -> None:
+    # Each app has its own limiter (blueprints/extensions.py), so the limit is attached when
+    # the blueprint is registered on an app rather than with a module-level decorator.
+    limiter = state.app.extensions["termtable.limiter"]
+    state.app.view_functions["auth.login"] = limiter.limit(_login_limit, methods=["POST"])(login)
 
 
 @bp.post("/logout")

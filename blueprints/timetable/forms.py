@@ -6,6 +6,7 @@ from wtforms import (
     DateField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     TextAreaField,
     TimeField,
@@ -16,7 +17,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 class GenerateForm(FlaskForm):
     start = DateField("First date", validators=[InputRequired(message="Choose the first date.")])
     span = RadioField(
-        "Span", choices=[("weeks", "Number of weeks"), ("range", "Until a date")], default="weeks"
+        "Span",
+        choices=[SelectChoice("weeks", "Number of weeks"), SelectChoice("range", "Until a date")],
+        default="weeks",
     )
     weeks = IntegerField(
         "Weeks",
@@ -40,14 +43,15 @@ class GenerateForm(FlaskForm):
         return ok
 
 
-class DateOverrideForm(FlaskForm):
-    series = SelectField(
-        "Series", coerce=int, validators=[DataRequired(message="Choose a series.")]
-    )
-    original_date = DateField("Date", validators=[InputRequired(message="Choose the date.")])
+class DateOverrideChangeForm(FlaskForm):
+    """What happens to one date: the edit form (the series and date are the identity)."""
+
     action = RadioField(
         "Action",
-        choices=[("cancel", "Cancel this date"), ("override", "Move this date")],
+        choices=[
+            SelectChoice("cancel", "Cancel this date"),
+            SelectChoice("override", "Move this date"),
+        ],
         default="cancel",
     )
     new_date = DateField("Move to date", validators=[Optional()])
@@ -55,3 +59,12 @@ class DateOverrideForm(FlaskForm):
     end_time = TimeField("New end", validators=[Optional()])
     room = SelectField("New room", coerce=int, validators=[Optional()])
     notes = TextAreaField("Notes", validators=[Length(max=2000)])
+
+
+class DateOverrideForm(DateOverrideChangeForm):
+    """A new exception: which series and date, and what happens to it."""
+
+    series = SelectField(
+        "Series", coerce=int, validators=[DataRequired(message="Choose a series.")]
+    )
+    original_date = DateField("Date", validators=[InputRequired(message="Choose the date.")])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import SelectChoice
 
-from blueprints.access import is_htmx, org_tz, staff_required
-from blueprints.timetable.forms import DateOverrideForm, GenerateForm
+from blueprints.access import is_htmx, load_or_404, org_tz, staff_required
+from blueprints.timetable.forms import DateOverrideChangeForm, DateOverrideForm, GenerateForm
 from models import CourseGroup, DateOverride, Room, Series, db
 from services.errors import ConflictError, DomainError, ValidationError
 from services.generation import generate_occurrences, resolve_window
@@ -70,8 +71,8 @@ def _series_choices():
         .unique()
         .all()
     )
-    return [(0, "Choose a series")] + [
-        (
+    return [SelectChoice(0, "Choose a series")] + [
+        SelectChoice(
             s.id,
             f"{s.group.name}: {s.weekday_label} {s.start_time:%H:%M}-{s.end_time:%H:%M}"
             + (f" ({s.room.name})" if s.room else ""),
@@ -82,16 +83,20 @@ def _series_choices():
 
 def _room_choices():
     rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))
-    return [(0, "Keep the series' room")] + [(r.id, r.name) for r in rooms]
+    return [SelectChoice(0, "Keep the series' room")] + [SelectChoice(r.id, r.name) for r in rooms]
 
 
-def _override_form(override: DateOverride | None = None) -> DateOverrideForm:
-    form = DateOverrideForm(obj=None)
+def _new_override_form() -> DateOverrideForm:
+    form = DateOverrideForm()
     form.series.choices = _series_choices()
     form.room.choices = _room_choices()
-    if override is not None and request.method == "GET":
-        form.series.data = override.series_id
-        form.original_date.data = override.original_date
+    return form
+
+
+def _edit_override_form(override: DateOverride) -> DateOverrideChangeForm:
+    form = DateOverrideChangeForm()
+    form.room.choices = _room_choices()
+    if request.method == "GET":
         form.action.data = override.kind
         form.new_date.data = override.new_date
         form.start_time.data = override.start_time
@@ -101,28 +106,27 @@ def _override_form(override: DateOverride | None = None) -> DateOverrideForm:
     return form
 
 
+# Where a service's field names land on the forms (the first field a form has wins).
+_FIELDS_FOR = {
+    "date": ("original_date",),
+    "start": ("start_time", "start"),
+    "end": ("end_time", "end"),
+}
+
+
 def _attach_errors(form, err: DomainError) -> None:
-    """Put a domain error's messages next to the matching form fields."""
-    field_names = {
-        "date": "original_date",
-        "start": "start_time",
-        "end": "end_time",
-        "room": "room",
-        "weeks": "weeks",
-        "notes": "notes",
-    }
+    """Put a domain error's messages next to the matching form fields (else above the form)."""
     errors = getattr(err, "errors", None) or {err.field or "__all__": err.message}
     for key, message in errors.items():
-        field = getattr(form, field_names.get(key, key), None)
-        if field is not None and hasattr(field, "errors"):
-            if not isinstance(field.errors, list):
-                field.errors = list(field.errors)
-            field.errors.append(message)
+        names = _FIELDS_FOR.get(key, (key,))
+        field = next((form[name] for name in names if name in form), None)
+        if field is not None:
+            field.errors = [*field.errors, message]
         else:
             form.form_errors.append(message)
 
 
-def _change_from(form: DateOverrideForm) -> OverrideChange:
+def _change_from(form: DateOverrideChangeForm) -> OverrideChange:
     cancelled = form.action.data == "cancel"
     return OverrideChange(
         cancelled=cancelled,
@@ -147,27 +151,29 @@ def _list_overrides():
     return db.session.scalars(query).unique().all()
 
 
-@bp.get("/exceptions")
-@staff_required
-def exceptions():
+def _exceptions_page(form: DateOverrideForm, status: int = 200):
+    """The exceptions page: the add form (with its errors, if any), the filter and the list."""
     groups_ = db.session.scalars(select(CourseGroup).order_by(CourseGroup.name)).unique().all()
     return render_template(
         "timetable/exceptions.html",
         overrides=_list_overrides(),
-        form=_override_form(),
+        form=form,
         groups=groups_,
         selected_group=request.args.get("group", type=int),
-    )
+    ), status
 
 
-def _save(form: DateOverrideForm, template_ok: str, override: DateOverride | None):
-    series = db.session.get(Series, form.series.data) if form.series.data else None
-    if series is None:
-        form.series.errors = [*form.series.errors, "Choose a series."]
-        return None, 422
+@bp.get("/exceptions")
+@staff_required
+def exceptions():
+    return _exceptions_page(_new_override_form())
+
+
+def _save(form: DateOverrideChangeForm, series: Series, original_date):
+    """Save the form's exception; returns (saved or None, status) with errors on the form."""
     try:
         saved, _ = save_override(
-            series, form.original_date.data, _change_from(form), actor=current_user, tz=org_tz()
+            series, original_date, _change_from(form), actor=current_user, tz=org_tz()
         )
         db.session.commit()
     except ConflictError as err:
@@ -184,10 +190,11 @@ def _save(form: DateOverrideForm, template_ok: str, override: DateOverride | Non
 @bp.post("/exceptions")
 @staff_required
 def create_exception():
-    form = _override_form()
+    form = _new_override_form()
     status = 422
     if form.validate_on_submit():
-        saved, status = _save(form, "", None)
+        series = db.session.get(Series, form.series.data)
+        saved, status = _save(form, series, form.original_date.data)
         if saved is not None:
             flash(
                 f"Exception saved for {saved.series.group.name} on "
@@ -195,27 +202,20 @@ def create_exception():
                 "success",
             )
             return redirect(url_for("timetable.exceptions"))
-    return render_template(
-        "timetable/exceptions.html",
-        overrides=_list_overrides(),
-        form=form,
-        groups=[],
-        selected_group=None,
-    ), status
+    return _exceptions_page(form, status)
 
 
 @bp.route("/exceptions/<int:override_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_exception(override_id: int):
-    override = db.session.get(DateOverride, override_id) or abort(404)
-    form = _override_form(override)
+    override = load_or_404(DateOverride, override_id)
+    # The series and date are the exception's identity; only what happens to it changes.
+    form = _edit_override_form(override)
     status = 200
     if request.method == "POST":
         status = 422
-        # The series and date are the exception's identity; only what happens to it changes.
-        form.series.data, form.original_date.data = override.series_id, override.original_date
         if form.validate_on_submit():
-            saved, status = _save(form, "", override)
+            saved, status = _save(form, override.series, override.original_date)
             if saved is not None:
                 if is_htmx():
                     return render_template("timetable/_exception_row.html", override=saved)
@@ -230,14 +230,14 @@ def edit_exception(override_id: int):
 @bp.get("/exceptions/<int:override_id>")
 @staff_required
 def exception_row(override_id: int):
-    override = db.session.get(DateOverride, override_id) or abort(404)
+    override = load_or_404(DateOverride, override_id)
     return render_template("timetable/_exception_row.html", override=override)
 
 
 @bp.post("/exceptions/<int:override_id>/delete")
 @staff_required
 def delete_exception(override_id: int):
-    override = db.session.get(DateOverride, override_id) or abort(404)
+    override = load_or_404(DateOverride, override_id)
     label = f"{override.series.group.name} on {override.original_date:%a %d %b %Y}"
     try:
         delete_override(override, tz=org_tz())

@@ -1,0 +1,646 @@
+"""Timetable pages: role checks, the generate page, the exceptions page and today's sessions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from models import DateOverride, Enrolment, Occurrence, OccurrenceStatus, db
+from services.generation import generate_occurrences, resolve_window
+from services.overrides import OverrideChange, find_occurrence, save_override
+
+PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
+TERM = date(2026, 9, 7)  # a Monday
+WED = TERM + timedelta(days=2)
+DASH = "\u2013"  # the pages write time ranges with an en dash
+
+
+def occurrence_count() -> int:
+    return db.session.scalar(select(func.count(Occurrence.id)))
+
+
+def override_count() -> int:
+    return db.session.scalar(select(func.count(DateOverride.id)))
+
+
+def generate(weeks=2, start=TERM):
+    first, end = resolve_window(start, weeks=weeks)
+    summary = generate_occurrences(first, end, tz=PARIS)
+    db.session.commit()
+    return summary
+
+
+def local(occurrence: Occurrence) -> tuple[date, time, time]:
+    start, end = occurrence.start_utc.astimezone(PARIS), occurrence.end_utc.astimezone(PARIS)
+    return start.date(), start.time(), end.time()
+
+
+def fresh_occurrence(series_id, original_date) -> Occurrence:
+    db.session.expire_all()
+    return find_occurrence(series_id, original_date)
+
+
+@pytest.fixture
+def override(make_series):
+    """A generated Mon/Wed series with a cancellation on its first Wednesday."""
+    series = make_series(weekdays=(0, 2))
+    generate()
+    saved, _ = save_override(series, WED, OverrideChange(cancelled=True), actor=None, tz=PARIS)
+    db.session.commit()
+    return saved
+
+
+# --- Role checks --------------------------------------------------------------------------------
+
+
+def routes(override_id: int) -> list[tuple[str, str]]:
+    return [
+        ("GET", "/timetable/groups"),
+        ("GET", "/timetable/generate"),
+        ("POST", "/timetable/generate"),
+        ("GET", "/timetable/exceptions"),
+        ("POST", "/timetable/exceptions"),
+        ("GET", f"/timetable/exceptions/{override_id}/edit"),
+        ("POST", f"/timetable/exceptions/{override_id}/edit"),
+        ("GET", f"/timetable/exceptions/{override_id}"),
+        ("POST", f"/timetable/exceptions/{override_id}/delete"),
+    ]
+
+
+def request(web, htmx, method, url, *, page="/sessions/today/", **kwargs):
+    if method == "GET":
+        return web.get(url, **kwargs)
+    # A valid CSRF token, so that the refusal is about the role and not the token.
+    return htmx.post(url, {"start": TERM.isoformat(), "weeks": "1", "action": "cancel"},
+                     page=page, **kwargs)  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ["student", "mentor"])
+def test_students_and_mentors_are_refused_every_timetable_route(
+    web, htmx, login_as, override, role
+):
+    login_as(role)
+    before = (occurrence_count(), override_count())
+    for method, url in routes(override.id):
+        response = request(web, htmx, method, url, status=403)
+        assert "Forbidden" in response.text, (method, url)
+    assert (occurrence_count(), override_count()) == before
+    assert db.session.get(DateOverride, override.id) is not None
+
+
+def test_anonymous_users_are_sent_to_login(web, htmx, override):
+    for method, url in routes(override.id):
+        response = request(web, htmx, method, url, page="/auth/login", status=302)
+        location = urlsplit(response.headers["Location"])
+        assert location.path == "/auth/login", (method, url)
+    assert db.session.get(DateOverride, override.id) is not None
+    assert location_of(web.get("/sessions/today/", status=302)) == "/auth/login"
+
+
+def location_of(response) -> str:
+    return urlsplit(response.headers["Location"]).path
+
+
+@pytest.mark.parametrize("role", ["coordinator", "admin"])
+def test_coordinators_and_admins_see_every_timetable_page(web, htmx, login_as, override, role):
+    login_as(role)
+    for method, url in routes(override.id):
+        if method == "GET":
+            assert web.get(url).status_int == 200, url
+    assert htmx.get(f"/timetable/exceptions/{override.id}/edit").status_int == 200
+
+
+def test_staff_navigation_is_hidden_from_students(web, login_as):
+    login_as("student")
+    page = web.get("/sessions/today/")
+    assert "/timetable/generate" not in page.text
+    assert "Today" in page.text
+
+
+# --- Course groups ------------------------------------------------------------------------------
+
+
+def test_groups_page_lists_groups_with_their_series(web, login_as, make_group, make_series):
+    login_as("coordinator")
+    group = make_group("Maths 7A")
+    make_series(group, weekdays=(0, 3), start=time(10), end=time(11, 30), every_weeks=2)
+    make_group("Old group", active=False)
+    page = web.get("/timetable/groups")
+    row = page.html.find(id=f"group-{group.id}")
+    assert "Maths 7A" in row.text and "Mon, Thu" in row.text
+    assert "every 2 weeks" in row.text and f"10:00{DASH}11:30" in row.text
+    assert "Inactive" in page.text
+
+
+def test_groups_page_without_groups_says_how_to_start(web, login_as):
+    login_as("coordinator")
+    assert "No course groups yet" in web.get("/timetable/groups").text
+
+
+# --- Generate -----------------------------------------------------------------------------------
+
+
+def generate_form(web):
+    form = web.get("/timetable/generate").forms["generate-form"]
+    form["start"] = TERM.isoformat()
+    return form
+
+
+def count_in(page, key) -> int:
+    return int(page.html.find(attrs={"data-count": key}).text)
+
+
+def test_generate_page_defaults_to_today_and_weeks(web, login_as):
+    login_as("coordinator")
+    form = web.get("/timetable/generate").forms["generate-form"]
+    assert form["start"].value == datetime.now(PARIS).date().isoformat()
+    assert form["span"].value == "weeks"
+    assert form["weeks"].value == "4"
+
+
+def test_preview_shows_the_summary_and_writes_nothing(web, login_as, make_series):
+    login_as("coordinator")
+    make_series(weekdays=(0, 2, 4))
+    form = generate_form(web)
+    form["weeks"] = "8"
+    page = form.submit("preview", status=200)
+    assert "Preview (nothing written)" in page.text
+    assert count_in(page, "created") == 24
+    assert occurrence_count() == 0
+
+
+def test_generate_by_weeks_writes_and_shows_the_created_count(web, login_as, make_series):
+    login_as("coordinator")
+    make_series(weekdays=(0, 2, 4))
+    form = generate_form(web)
+    form["weeks"] = "8"
+    page = form.submit("generate", status=200)
+    assert "Generated" in page.html.find(id="generation-summary").text
+    assert count_in(page, "created") == 24
+    assert occurrence_count() == 24
+    # Running it again changes nothing.
+    page = page.forms["generate-form"].submit("generate", status=200)
+    assert count_in(page, "created") == 0 and count_in(page, "unchanged") == 24
+    assert occurrence_count() == 24
+
+
+def test_generate_by_date_range(web, login_as, make_series):
+    login_as("coordinator")
+    make_series(weekdays=(0,))
+    form = generate_form(web)
+    form["span"] = "range"
+    form["end"] = (TERM + timedelta(days=21)).isoformat()  # excluded: three Mondays
+    page = form.submit("generate", status=200)
+    assert count_in(page, "created") == 3
+    assert occurrence_count() == 3
+
+
+def test_generation_conflicts_are_listed(web, login_as, make_group, make_series, make_room):
+    login_as("coordinator")
+    room = make_room("Lab 1")
+    make_series(make_group("Maths 7A", room=room), weekdays=(0,))
+    make_series(make_group("Physics 8B", room=room), weekdays=(0,), start=time(10, 59))
+    form = generate_form(web)
+    form["weeks"] = "1"
+    page = form.submit("generate", status=200)
+    conflicts = page.html.find("ul", class_="conflicts").text
+    assert "room conflict" in conflicts and "Maths 7A" in conflicts and "Physics 8B" in conflicts
+
+
+@pytest.mark.parametrize(
+    ("fields", "error_field", "message"),
+    [
+        ({"weeks": "0"}, "weeks", "between 1 and 104 weeks"),
+        ({"weeks": "-1"}, "weeks", "between 1 and 104 weeks"),
+        ({"weeks": "three"}, "weeks", "Not a valid integer value"),
+        ({"weeks": "3.5"}, "weeks", "Not a valid integer value"),
+        ({"weeks": ""}, "weeks", "Enter a number of weeks."),
+        ({"weeks": str(2**63)}, "weeks", "between 1 and 104 weeks"),
+        ({"span": "range", "end": "2026-09-01"}, "end", "must be after the start"),
+        ({"span": "range", "end": "2026-09-07"}, "end", "must be after the start"),
+        ({"span": "range", "end": ""}, "end", "Choose the end date."),
+        ({"span": "range", "end": "2026-02-30"}, "end", "Not a valid date value"),
+        ({"span": "range", "end": "2030-01-01"}, "end", "at most"),
+        ({"start": "05/01/2026"}, "start", "Not a valid date value"),
+        ({"start": ""}, "start", "Choose the first date."),
+    ],
+)
+def test_bad_generate_input_is_shown_next_to_the_field_and_writes_nothing(
+    web, login_as, make_series, fields, error_field, message
+):
+    login_as("coordinator")
+    make_series(weekdays=(0,))
+    form = generate_form(web)
+    for name, value in fields.items():
+        form[name] = value
+    page = form.submit("generate", status=422)
+    error = page.html.find(id=f"{error_field}-error")
+    assert error is not None, page.html.find(id="generate-panel")
+    assert message in error.text
+    assert page.html.find(id=error_field)["aria-invalid"] == "true"
+    assert "generation-summary" not in page.text
+    assert occurrence_count() == 0
+
+
+def test_an_unknown_span_is_refused(web, login_as, htmx, make_series):
+    login_as("coordinator")
+    make_series(weekdays=(0,))
+    response = htmx.post(
+        "/timetable/generate",
+        {"start": TERM.isoformat(), "span": "forever", "weeks": "2"},
+        page="/timetable/generate",
+        status=422,
+    )
+    assert "Not a valid choice" in response.text
+    assert occurrence_count() == 0
+
+
+def test_htmx_generate_returns_only_the_panel(web, login_as, htmx, make_series):
+    login_as("coordinator")
+    make_series(weekdays=(0, 2))
+    response = htmx.post(
+        "/timetable/generate",
+        {"start": TERM.isoformat(), "span": "weeks", "weeks": "2", "generate": "1"},
+        page="/timetable/generate",
+    )
+    assert response.status_int == 200
+    assert "<html" not in response.text and "<nav" not in response.text
+    roots = response.html.find_all(recursive=False)
+    assert [root.get("id") for root in roots] == ["generate-panel"]
+    assert count_in(response, "created") == 4
+    assert occurrence_count() == 4
+    # Errors come back in the same fragment, with 422.
+    response = htmx.post(
+        "/timetable/generate",
+        {"start": TERM.isoformat(), "span": "weeks", "weeks": "0"},
+        page="/timetable/generate",
+        status=422,
+    )
+    assert [r.get("id") for r in response.html.find_all(recursive=False)] == ["generate-panel"]
+    assert "between 1 and 104 weeks" in response.html.find(id="weeks-error").text
+
+
+# --- Exceptions ---------------------------------------------------------------------------------
+
+
+def exception_form(web, series, day, action="cancel"):
+    form = web.get("/timetable/exceptions").forms["exception-form"]
+    form["series"] = str(series.id)
+    form["original_date"] = day.isoformat()
+    form["action"] = action
+    return form
+
+
+def test_exceptions_page_lists_groups_and_exceptions(web, login_as, override):
+    login_as("coordinator")
+    page = web.get("/timetable/exceptions")
+    row = page.html.find(id=f"exception-{override.id}")
+    assert "Cancelled" in row.text and "Wed 09 Sep 2026" in row.text
+    filter_options = [o.text for o in page.html.find("select", attrs={"name": "group"})("option")]
+    assert override.series.group.name in filter_options
+
+
+def test_exceptions_can_be_filtered_by_group(web, login_as, override, make_series):
+    login_as("coordinator")
+    other_series = make_series(weekdays=(0,))
+    other, _ = save_override(
+        other_series, TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS
+    )
+    db.session.commit()
+    page = web.get(f"/timetable/exceptions?group={other_series.group_id}")
+    assert page.html.find(id=f"exception-{other.id}") is not None
+    assert page.html.find(id=f"exception-{override.id}") is None
+
+
+def test_add_a_cancellation_cancels_the_session_at_once(web, login_as, make_series):
+    user = login_as("coordinator")
+    series = make_series(weekdays=(0, 2))
+    generate()
+    form = exception_form(web, series, TERM)
+    form["notes"] = "School trip"
+    page = form.submit(status=302).follow()
+    assert "Exception saved" in page.text
+    occurrence = fresh_occurrence(series.id, TERM)
+    assert occurrence.status == OccurrenceStatus.CANCELLED
+    saved = db.session.scalar(select(DateOverride))
+    assert saved.cancelled and saved.notes == "School trip" and saved.created_by_id == user.id
+    assert page.html.find(id=f"exception-{saved.id}") is not None
+
+
+def test_add_an_override_moving_time_and_room(web, login_as, make_series, make_room):
+    login_as("coordinator")
+    series = make_series(weekdays=(0, 2))
+    generate()
+    before = fresh_occurrence(series.id, TERM)
+    occurrence_id, sequence = before.id, before.sequence
+    hall = make_room("Great Hall")
+    form = exception_form(web, series, TERM, action="override")
+    form["start_time"], form["end_time"], form["room"] = "14:00", "15:30", str(hall.id)
+    form.submit(status=302)
+    occurrence = fresh_occurrence(series.id, TERM)
+    assert occurrence.id == occurrence_id  # same session, moved in place
+    assert occurrence.sequence == sequence + 1
+    assert local(occurrence) == (TERM, time(14), time(15, 30))
+    assert occurrence.room_id == hall.id
+    assert occurrence.status == OccurrenceStatus.SCHEDULED
+    # The other dates of the series are untouched.
+    assert local(fresh_occurrence(series.id, WED))[1] == time(10)
+
+
+def test_move_to_another_day_keeps_the_session_identity(web, login_as, make_series):
+    login_as("coordinator")
+    series = make_series(weekdays=(0,))
+    generate()
+    occurrence_id = fresh_occurrence(series.id, TERM).id
+    form = exception_form(web, series, TERM, action="override")
+    form["new_date"] = (TERM + timedelta(days=1)).isoformat()
+    form.submit(status=302)
+    occurrence = fresh_occurrence(series.id, TERM)
+    assert occurrence.id == occurrence_id
+    assert local(occurrence)[0] == TERM + timedelta(days=1)
+
+
+def assert_refused(page, field, message, status_code):
+    assert page.status_int == status_code
+    error = page.html.find(id=f"{field}-error")
+    assert error is not None and message in error.text, page.html.find(id="exception-form")
+    assert page.html.find("details").has_attr("open")  # the form stays open with the errors
+    assert override_count() == 0
+
+
+def test_a_date_that_is_not_an_occurrence_is_refused(web, login_as, make_series):
+    login_as("coordinator")
+    series = make_series(weekdays=(0,))
+    generate()
+    page = exception_form(web, series, TERM + timedelta(days=1)).submit(status=422)
+    assert_refused(page, "original_date", "is not an occurrence of", 422)
+    assert page.forms["exception-form"]["series"].value == str(series.id)
+    # The page with errors is the same page: the group filter is still there.
+    assert page.html.find("select", attrs={"name": "group"}) is not None
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"start_time": "12:00", "end_time": "11:00"}, "end_time", "must be after the start"),
+        ({"start_time": "12:00", "end_time": "12:00"}, "end_time", "must be after the start"),
+        ({"end_time": "09:00"}, "end_time", "must be after the start"),
+        ({}, "start_time", "Choose a new date, time or room"),
+        ({"start_time": "24:00"}, "start_time", "Not a valid time"),
+        ({"start_time": "10.00"}, "start_time", "Not a valid time"),
+        ({"new_date": "2026-02-30"}, "new_date", "Not a valid date"),
+    ],
+)
+def test_bad_override_input_is_refused_next_to_the_field(
+    web, login_as, make_series, fields, field, message
+):
+    login_as("coordinator")
+    series = make_series(weekdays=(0,))
+    generate()
+    form = exception_form(web, series, TERM, action="override")
+    for name, value in fields.items():
+        form[name] = value
+    assert_refused(form.submit(status=422), field, message, 422)
+    assert local(fresh_occurrence(series.id, TERM))[1] == time(10)
+
+
+def test_bad_series_and_date_values_are_refused(web, login_as, htmx, make_series):
+    login_as("coordinator")
+    series = make_series(weekdays=(0,))
+    for params, field in [
+        ({"series": "0", "original_date": TERM.isoformat()}, "series"),
+        ({"series": "999999", "original_date": TERM.isoformat()}, "series"),
+        ({"series": "abc", "original_date": TERM.isoformat()}, "series"),
+        ({"series": str(series.id), "original_date": ""}, "original_date"),
+        ({"series": str(series.id), "original_date": "2027-02-29"}, "original_date"),
+    ]:
+        response = htmx.post(
+            "/timetable/exceptions", {**params, "action": "cancel"}, page="/timetable/exceptions",
+            status=422,
+        )  # fmt: skip
+        assert response.html.find(id=f"{field}-error") is not None, params
+    assert override_count() == 0
+
+
+def test_an_override_colliding_with_another_session_in_the_room_is_refused(
+    web, login_as, make_group, make_series, make_room
+):
+    login_as("coordinator")
+    room, hall = make_room("Lab 1"), make_room("Great Hall")
+    maths = make_series(make_group("Maths 7A", room=room), weekdays=(0,))
+    make_series(make_group("Physics 8B", room=hall), weekdays=(0,), start=time(14), end=time(15))
+    generate()
+    form = exception_form(web, maths, TERM, action="override")
+    form["start_time"], form["end_time"], form["room"] = "14:30", "15:30", str(hall.id)
+    page = form.submit(status=409)
+    assert_refused(page, "room", "Physics 8B", 409)
+    assert "Great Hall is already booked" in page.html.find(id="room-error").text
+    occurrence = fresh_occurrence(maths.id, TERM)
+    assert local(occurrence)[1] == time(10) and occurrence.room_id == room.id
+
+
+def test_an_override_colliding_with_the_mentors_other_session_is_refused(
+    web, login_as, make_user, make_group, make_series
+):
+    login_as("coordinator")
+    mentor = make_user("mentor", name="Ms Curie")
+    maths = make_series(make_group("Maths 7A", mentor=mentor), weekdays=(0,))
+    make_series(
+        make_group("Physics 8B", mentor=mentor), weekdays=(0,), start=time(14), end=time(15)
+    )
+    generate()
+    form = exception_form(web, maths, TERM, action="override")
+    form["start_time"], form["end_time"] = "14:30", "15:30"
+    page = form.submit(status=409)
+    assert_refused(page, "start_time", "Physics 8B", 409)
+    assert "Ms Curie already teaches" in page.text
+
+
+def test_a_second_exception_for_the_same_date_updates_the_first(web, login_as, make_series):
+    login_as("coordinator")
+    series = make_series(weekdays=(0,))
+    generate()
+    exception_form(web, series, TERM).submit(status=302)
+    form = exception_form(web, series, TERM, action="override")
+    form["start_time"], form["end_time"] = "12:00", "13:00"
+    form.submit(status=302)
+    overrides = db.session.scalars(select(DateOverride)).all()
+    assert len(overrides) == 1 and not overrides[0].cancelled
+    occurrence = fresh_occurrence(series.id, TERM)
+    assert occurrence.status == OccurrenceStatus.SCHEDULED
+    assert local(occurrence)[1] == time(12)
+
+
+def test_htmx_edit_returns_the_edit_row_and_save_returns_the_display_row(
+    web, login_as, htmx, override
+):
+    login_as("coordinator")
+    response = htmx.get(f"/timetable/exceptions/{override.id}/edit")
+    roots = response.html.find_all(recursive=False)
+    assert [(r.name, r.get("id")) for r in roots] == [("tr", f"exception-{override.id}")]
+    assert "editing" in roots[0]["class"]
+    assert roots[0].find("form")["hx-post"] == f"/timetable/exceptions/{override.id}/edit"
+
+    response = htmx.post(
+        f"/timetable/exceptions/{override.id}/edit",
+        {"action": "override", "start_time": "08:00", "end_time": "09:00", "notes": "Early"},
+        page="/timetable/exceptions",
+    )
+    assert response.status_int == 200
+    (root,) = response.html.find_all(recursive=False)
+    assert root.get("id") == f"exception-{override.id}" and "editing" not in root.get("class", [])
+    assert "Moved" in root.text and f"08:00{DASH}09:00" in root.text and "Early" in root.text
+    occurrence = fresh_occurrence(override.series_id, WED)
+    assert occurrence.status == OccurrenceStatus.SCHEDULED
+    assert local(occurrence)[1:] == (time(8), time(9))
+
+    # Cancel editing: the display row again.
+    response = htmx.get(f"/timetable/exceptions/{override.id}")
+    (root,) = response.html.find_all(recursive=False)
+    assert root.get("id") == f"exception-{override.id}"
+
+
+def test_htmx_save_with_errors_returns_the_edit_row_with_422(web, login_as, htmx, override):
+    login_as("coordinator")
+    response = htmx.post(
+        f"/timetable/exceptions/{override.id}/edit",
+        {"action": "override", "start_time": "12:00", "end_time": "11:00"},
+        page="/timetable/exceptions",
+        status=422,
+    )
+    (root,) = response.html.find_all(recursive=False)
+    assert root.get("id") == f"exception-{override.id}" and "editing" in root["class"]
+    assert "must be after the start" in root.find(id="end_time-error").text
+    db.session.expire_all()
+    assert db.session.get(DateOverride, override.id).cancelled
+
+
+def test_the_edit_page_without_htmx_saves_and_redirects(web, login_as, override):
+    login_as("coordinator")
+    form = web.get(f"/timetable/exceptions/{override.id}/edit").forms["exception-edit-form"]
+    assert form["action"].value == "cancel"
+    form["action"] = "override"
+    form["start_time"], form["end_time"] = "16:00", "17:00"
+    page = form.submit(status=302).follow()
+    assert "Exception updated." in page.text
+    assert local(fresh_occurrence(override.series_id, WED))[1] == time(16)
+
+
+def test_editing_cannot_change_the_series_or_date(web, login_as, htmx, override, make_series):
+    login_as("coordinator")
+    other = make_series(weekdays=(1,))
+    htmx.post(
+        f"/timetable/exceptions/{override.id}/edit",
+        {"series": str(other.id), "original_date": TERM.isoformat(), "action": "cancel"},
+        page="/timetable/exceptions",
+    )
+    db.session.expire_all()
+    saved = db.session.get(DateOverride, override.id)
+    assert (saved.series_id, saved.original_date) == (override.series_id, WED)
+
+
+def test_htmx_delete_removes_the_row_and_restores_the_session(web, login_as, htmx, make_series):
+    login_as("coordinator")
+    series = make_series(weekdays=(0,))
+    generate()
+    moved, _ = save_override(
+        series, TERM, OverrideChange(start_time=time(15), end_time=time(16)), actor=None, tz=PARIS
+    )
+    db.session.commit()
+    response = htmx.post(f"/timetable/exceptions/{moved.id}/delete", page="/timetable/exceptions")
+    assert response.status_int == 200 and response.text.strip() == ""
+    assert override_count() == 0
+    occurrence = fresh_occurrence(series.id, TERM)
+    assert local(occurrence) == (TERM, time(10), time(11))
+    assert occurrence.room_id == series.room_id
+    assert f"exception-{moved.id}" not in web.get("/timetable/exceptions").text
+
+
+def test_delete_of_a_cancellation_without_htmx_restores_and_redirects(web, login_as, override):
+    login_as("coordinator")
+    page = web.get("/timetable/exceptions")
+    row_form = page.forms[f"delete-exception-{override.id}"]
+    page = row_form.submit(status=302).follow()
+    assert "back to its series' time and room" in page.html.text
+    assert fresh_occurrence(override.series_id, WED).status == OccurrenceStatus.SCHEDULED
+
+
+@pytest.mark.parametrize("missing", [0, 999999])
+def test_unknown_exception_ids_answer_404(web, login_as, htmx, override, missing):
+    login_as("coordinator")
+    web.get(f"/timetable/exceptions/{missing}/edit", status=404)
+    web.get(f"/timetable/exceptions/{missing}", status=404)
+    htmx.get(f"/timetable/exceptions/{missing}/edit", status=404)
+    htmx.post(f"/timetable/exceptions/{missing}/edit", {"action": "cancel"}, status=404)
+    response = htmx.post(f"/timetable/exceptions/{missing}/delete", status=404)
+    assert "<html" not in response.text and 'id="error-404"' in response.text
+    assert override_count() == 1
+
+
+@pytest.mark.parametrize("bad", ["-1", "abc", str(2**63)])
+def test_malformed_exception_ids_answer_404(web, login_as, bad):
+    login_as("coordinator")
+    web.get(f"/timetable/exceptions/{bad}/edit", status=404)
+
+
+# --- Today's sessions ---------------------------------------------------------------------------
+
+
+def running_now(group) -> Occurrence:
+    """A one-time session of `group` that started a few minutes ago (today, local)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    midnight = datetime.combine(now.astimezone(PARIS).date(), time(), PARIS).astimezone(UTC)
+    occurrence = Occurrence(
+        group_id=group.id,
+        start_utc=max(now - timedelta(minutes=5), midnight),
+        end_utc=now + timedelta(hours=1),
+        room_id=group.default_room_id,
+    )
+    db.session.add(occurrence)
+    db.session.commit()
+    return occurrence
+
+
+def test_today_shows_a_session_running_now_for_the_coordinator(
+    web, login_as, make_group, make_room
+):
+    login_as("coordinator")
+    group = make_group("Maths 7A", room=make_room("Lab 1"))
+    running_now(group)
+    page = web.get("/sessions/today/")
+    board = page.html.find(class_="board").text
+    assert "Lab 1" in board and "Maths 7A" in board and "Now" in board
+
+
+def test_today_shows_a_student_only_their_own_groups(web, login_as, make_user, make_group):
+    student = make_user("student")
+    mine = make_group("Maths 7A", students=[student])
+    theirs = make_group("Physics 8B")
+    running_now(mine)
+    running_now(theirs)
+    login_as(student)
+    page = web.get("/sessions/today/")
+    assert "Maths 7A" in page.text
+    assert "Physics 8B" not in page.text
+
+
+def test_today_shows_a_mentor_the_groups_they_teach(web, login_as, make_user, make_group):
+    mentor = make_user("mentor")
+    running_now(make_group("Maths 7A", mentor=mentor))
+    running_now(make_group("Physics 8B"))
+    login_as(mentor)
+    page = web.get("/sessions/today/")
+    assert "Maths 7A" in page.text and "Physics 8B" not in page.text
+
+
+def test_today_without_sessions_says_so(web, login_as, make_user, make_group):
+    student = make_user("student")
+    group = make_group("Maths 7A")
+    db.session.add(Enrolment(group_id=group.id, student_id=student.id))
+    db.session.commit()
+    login_as(student)
+    assert "No more sessions today." in web.get("/sessions/today/").text
