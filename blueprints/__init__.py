@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from urllib.parse import urlsplit
+
+from flask import Flask, flash, redirect, render_template, request
+from flask_login import login_url
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -39,6 +42,19 @@ def _error_response(error: HTTPException):
     return render_template(template, code=code, title=error.name, description=description), code
 
 
+def _login_needed():
+    """Anonymous visitors go to the login page, and come back afterwards (`next`)."""
+    if is_htmx():
+        # A fragment cannot show the login page in its place (and a 3xx would be followed
+        # and swapped in): send the whole tab there, coming back to the page it showed.
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        next_path = page.path + (f"?{page.query}" if page.query else "") if page.path else None
+        target = login_url(login_manager.login_view, next_url=next_path)
+        return "", 401, {"HX-Redirect": target}
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
+
+
 def register_blueprints(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(
@@ -51,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_user_from_cookie)
+    login_manager.unauthorized_handler(_login_needed)
     init_limiter(app)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_response)

@@ -94,9 +94,13 @@ def test_students_and_mentors_are_refused_every_timetable_route(
 
 def test_anonymous_users_are_sent_to_login(web, htmx, override):
     for method, url in routes(override.id):
-        response = request(web, htmx, method, url, page="/auth/login", status=302)
-        location = urlsplit(response.headers["Location"])
-        assert location.path == "/auth/login", (method, url)
+        if method == "GET":
+            target = web.get(url, status=302).headers["Location"]
+        else:  # posted by htmx: the whole tab is sent to the login page
+            target = request(web, htmx, method, url, page="/auth/login", status=401).headers[
+                "HX-Redirect"
+            ]
+        assert urlsplit(target).path == "/auth/login", (method, url)
     assert db.session.get(DateOverride, override.id) is not None
     assert location_of(web.get("/sessions/today/", status=302)) == "/auth/login"
 
@@ -644,3 +648,49 @@ def test_today_without_sessions_says_so(web, login_as, make_user, make_group):
     db.session.commit()
     login_as(student)
     assert "No more sessions today." in web.get("/sessions/today/").text
+
+
+def test_an_anonymous_htmx_request_sends_the_whole_tab_to_login(web, htmx, override):
+    response = web.get(
+        f"/timetable/exceptions/{override.id}/edit",
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": "http://localhost/timetable/exceptions?group=3",
+        },
+        status=401,
+    )
+    assert response.headers["HX-Redirect"] == (
+        "/auth/login?next=%2Ftimetable%2Fexceptions%3Fgroup%3D3"
+    )
+    assert response.text == ""
+
+
+def test_deleting_an_exception_whose_restored_session_would_collide_is_refused(
+    web, login_as, htmx, make_group, make_series, make_room
+):
+    login_as("coordinator")
+    room = make_room("Lab 1")
+    maths = make_series(make_group("Maths 7A", room=room), weekdays=(0,))
+    generate(weeks=1)
+    moved, _ = save_override(
+        maths, TERM, OverrideChange(start_time=time(15), end_time=time(16)), actor=None, tz=PARIS
+    )
+    db.session.commit()
+    # Physics takes the freed 10:00 slot in Lab 1 as a one-time session.
+    physics = make_group("Physics 8B", room=room)
+    start = datetime.combine(TERM, time(10), PARIS).astimezone(UTC)
+    db.session.add(
+        Occurrence(
+            group_id=physics.id, start_utc=start, end_utc=start + timedelta(hours=1),
+            room_id=room.id,
+        )
+    )  # fmt: skip
+    db.session.commit()
+    response = htmx.post(
+        f"/timetable/exceptions/{moved.id}/delete", page="/timetable/exceptions", status=409
+    )
+    (root,) = response.html.find_all(recursive=False)
+    assert root.get("id") == f"exception-{moved.id}"
+    assert "Physics 8B" in root.find(class_="field-error").text
+    assert override_count() == 1
+    assert local(fresh_occurrence(maths.id, TERM))[1] == time(15)
