@@ -11,9 +11,11 @@ import click
 from flask import Blueprint, current_app
 
 from models import db
+from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.errors import DomainError
 from services.generation import generate_occurrences, resolve_window
 from services.listing import list_occurrences
+from services.timetable_import import ImportErrors, import_exceptions, import_timetable
 from services.timeutil import today_in, zone
 
 bp = Blueprint("timetable_commands", __name__, cli_group=None)
@@ -146,3 +148,104 @@ def list_sessions_command(start, end, group, room, fmt):
     writer.writeheader()
     for row in rows:
         writer.writerow({key: csv_cell(value) for key, value in row.items()})
+
+
+def _fail_import(err: ImportErrors) -> None:
+    """Print every bad line on its own to stderr and exit non-zero; nothing was written."""
+    db.session.rollback()
+    click.echo("Import aborted, nothing was changed:", err=True)
+    for message in err.messages:
+        click.echo(message, err=True)
+    sys.exit(1)
+
+
+@bp.cli.command("import-timetable")
+@click.argument("csv_file", metavar="FILE.csv", type=click.File("rb"))
+def import_timetable_command(csv_file):
+    """Import course groups and their weekly series from a CSV file (all or nothing).
+
+    Columns: group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,
+    every_weeks,mode,students. The file is the source of truth for the groups it names.
+    """
+    try:
+        summary = import_timetable(csv_file, tz=_tz())
+        db.session.commit()
+    except ImportErrors as err:
+        _fail_import(err)
+    except DomainError as err:
+        _fail(err.message)
+    click.echo(f"Imported {csv_file.name}")
+    labels = {
+        "groups": ("created", "updated", "unchanged"),
+        "series": ("created", "updated", "unchanged", "ended", "removed"),
+        "enrolments": ("added", "removed"),
+    }
+    for noun, verbs in labels.items():
+        counts = ", ".join(f"{getattr(summary, f'{noun}_{verb}')} {verb}" for verb in verbs)
+        click.echo(f"  {noun:<11} {counts}")
+    click.echo(
+        f"  created     {summary.users_created} accounts, {summary.rooms_created} rooms, "
+        f"{summary.subjects_created} subjects"
+    )
+    if summary.users_created:
+        click.echo("  New accounts cannot log in until a password is set.")
+    if summary.series_changed:
+        click.echo(
+            "  Existing sessions were not changed: run `flask generate-sessions` "
+            "(with --force to update or remove out-of-date ones)."
+        )
+
+
+@bp.cli.command("import-exceptions")
+@click.argument("csv_file", metavar="FILE.csv", type=click.File("rb"))
+def import_exceptions_command(csv_file):
+    """Import per-date exceptions (cancel or override) from a CSV file (all or nothing).
+
+    Columns: group,date,action,start,end,room,notes; action is cancel or override.
+    """
+    try:
+        summary = import_exceptions(csv_file, tz=_tz())
+        db.session.commit()
+    except ImportErrors as err:
+        _fail_import(err)
+    except DomainError as err:
+        _fail(err.message)
+    click.echo(f"Imported {csv_file.name}")
+    click.echo(f"  cancelled        {summary.cancelled}")
+    click.echo(f"  overridden       {summary.overridden}")
+    click.echo(
+        f"  exceptions       {summary.exceptions_created} created, "
+        f"{summary.exceptions_updated} updated"
+    )
+    click.echo(f"  sessions updated {summary.sessions_updated}")
+
+
+@bp.cli.command("seed-demo")
+@click.option(
+    "--if-empty", is_flag=True, help="Do nothing (but print the logins) if any account exists."
+)
+def seed_demo_command(if_empty):
+    """Load a demo school with generated sessions for the current term."""
+    if has_accounts():
+        if not if_empty:
+            _fail(
+                "The database already has accounts; seed-demo only fills an empty database "
+                "(use --if-empty to skip quietly)."
+            )
+        click.echo("Accounts exist already: demo data not loaded.")
+    else:
+        try:
+            summary = seed_demo_school(
+                tz=_tz(), hash_method=current_app.config["PASSWORD_HASH_METHOD"]
+            )
+            db.session.commit()
+        except DomainError as err:
+            _fail(err.message)
+        click.echo(
+            f"Demo school loaded: {summary.groups} course groups, {summary.series} series, "
+            f"{summary.accounts} accounts, {summary.sessions} sessions from {summary.term_start} "
+            f"to {summary.term_end} (end excluded), {summary.conflicts} conflicts."
+        )
+    click.echo("Demo logins (if this database holds the demo school):")
+    for login in DEMO_LOGINS:
+        click.echo(f"  {login.role:<12} {login.email:<40} {login.password}")

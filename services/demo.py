@@ -1,0 +1,206 @@
+"""A realistic demo school for `flask seed-demo` (and `make run` on a first start).
+
+Accounts and rooms are made directly; the timetable and its exceptions go through the CSV
+import services, so the demo exercises the same path a real school uses. The timetable is
+laid out without clashes: within each year cohort, for each mentor and for each room, no two
+sessions overlap, so the schedule grid looks like a real one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import exists, select
+from werkzeug.security import generate_password_hash
+
+from models import Role, Room, User, db
+from services.generation import generate_occurrences
+from services.timetable_import import TIMETABLE_COLUMNS, import_exceptions, import_timetable
+from services.timeutil import today_in, week_start
+
+DEMO_DOMAIN = "demo.termtable.test"
+DEMO_PASSWORD = "termtable-demo"  # noqa: S105 (published demo credentials)
+TERM_WEEKS = 15
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    password: str
+
+
+# Every demo account shares the password; these are the ones worth trying first.
+DEMO_LOGINS = (
+    DemoLogin("admin", f"admin@{DEMO_DOMAIN}", DEMO_PASSWORD),
+    DemoLogin("coordinator", f"coordinator@{DEMO_DOMAIN}", DEMO_PASSWORD),
+    DemoLogin("mentor", f"amelia.hart@{DEMO_DOMAIN}", DEMO_PASSWORD),
+    DemoLogin("student", f"noah.bernard@{DEMO_DOMAIN}", DEMO_PASSWORD),
+)
+
+ROOMS = (
+    ("Room 101", 30),
+    ("Room 102", 30),
+    ("Room 103", 28),
+    ("Room 104", 28),
+    ("Lab 1", 24),
+    ("Music room", 20),
+    ("Library", 40),
+    ("Art studio", 18),
+)
+
+MENTORS = (
+    ("Amelia Hart", "amelia.hart"),
+    ("Ben Okafor", "ben.okafor"),
+    ("Chloé Martin", "chloe.martin"),
+    ("David Novak", "david.novak"),
+    ("Elena Rossi", "elena.rossi"),
+    ("Farid Haddad", "farid.haddad"),
+)
+
+FIRST_NAMES = (
+    "Noah", "Emma", "Liam", "Mia", "Lucas", "Zoe", "Hugo", "Lea", "Adam", "Ines",
+    "Sami", "Yara", "Theo", "Nina", "Omar", "Lina", "Jonas", "Sara", "Malik", "Alba",
+    "Oscar", "Maya", "Elias", "Rosa", "Ivan", "Chiara", "Kenji", "Aisha", "Felix", "Olga",
+    "Tariq", "Julia", "Mateo", "Hanna", "Leon", "Amira", "Paul", "Sofia", "Arjun", "Clara",
+)  # fmt: skip
+LAST_NAMES = (
+    "Bernard", "Dubois", "Fischer", "Garcia", "Hansen", "Ito", "Jansen", "Kowalski",
+    "Larsen", "Moreau", "Nguyen", "Ortiz", "Petit", "Quinn", "Rossi", "Schmidt",
+    "Tanaka", "Ueda", "Varga", "Weber",
+)  # fmt: skip
+
+# Slots of the school day: A 09:00, B 10:15, C 11:30, D 14:00, E 15:15 (an hour each).
+SLOT = {
+    "A": ("09:00", "10:00"),
+    "B": ("10:15", "11:15"),
+    "C": ("11:30", "12:30"),
+    "D": ("14:00", "15:00"),
+    "E": ("15:15", "16:15"),
+}
+
+# (group, subject, mentor login, cohort, series: (weekdays, slot, room, every_weeks, mode))
+GROUPS = (
+    ("Math 7A", "Mathematics", "amelia.hart", 7, [("Mon;Wed", "A", "Room 101", 1, ""),
+                                                   ("Fri", "B", "Room 101", 1, "")]),
+    ("English 7A", "English", "ben.okafor", 7, [("Tue;Thu", "A", "Room 102", 1, "")]),
+    ("Science 7A", "Science", "chloe.martin", 7, [("Mon", "C", "Lab 1", 1, ""),
+                                                  ("Thu", "D", "Lab 1", 2, "")]),
+    ("Music 7A", "Music", "elena.rossi", 7, [("Wed", "D", "Music room", 1, "")]),
+    ("Math 8A", "Mathematics", "amelia.hart", 8, [("Tue;Thu", "B", "Room 101", 1, "")]),
+    ("English 8A", "English", "ben.okafor", 8, [("Mon;Wed", "B", "Room 102", 1, "")]),
+    ("History 8A", "History", "david.novak", 8, [("Fri", "A", "Room 103", 1, "")]),
+    ("Computing 8A", "Computing", "farid.haddad", 8, [("Tue", "D", "", 1, "online")]),
+    ("Math 9A", "Mathematics", "farid.haddad", 9, [("Mon;Wed;Fri", "D", "Room 104", 1, "")]),
+    ("English 9A", "English", "ben.okafor", 9, [("Tue;Thu", "C", "Room 102", 1, "")]),
+    ("Science 9A", "Science", "chloe.martin", 9, [("Tue", "A", "Lab 1", 1, ""),
+                                                  ("Thu", "A", "Lab 1", 2, "")]),
+    ("History 9A", "History", "david.novak", 9, [("Mon;Wed", "C", "Room 103", 1, "")]),
+    ("Music 9A", "Music", "elena.rossi", 9, [("Fri", "C", "Music room", 2, "")]),
+)  # fmt: skip
+
+
+@dataclass
+class DemoSummary:
+    term_start: date
+    term_end: date
+    accounts: int
+    groups: int
+    series: int
+    sessions: int
+    conflicts: int
+
+
+def has_accounts() -> bool:
+    return bool(db.session.scalar(select(exists().where(User.id.is_not(None)))))
+
+
+def _students() -> dict[int, list[str]]:
+    """Forty students in three year cohorts (7, 8, 9), by e-mail login."""
+    cohorts: dict[int, list[str]] = {7: [], 8: [], 9: []}
+    for n, first in enumerate(FIRST_NAMES):
+        last = LAST_NAMES[n % len(LAST_NAMES)]
+        cohorts[7 + min(n * 3 // len(FIRST_NAMES), 2)].append(f"{first} {last}")
+    return cohorts
+
+
+def _login(name: str) -> str:
+    return name.lower().replace(" ", ".").replace("é", "e")
+
+
+def _timetable_csv(term_start: date, term_end: date, cohorts: dict[int, list[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TIMETABLE_COLUMNS)
+    for group, subject, mentor, cohort, series in GROUPS:
+        students = cohorts[cohort]
+        if subject == "Music":
+            students = students[::2]  # an elective: half the cohort
+        emails = ";".join(f"{_login(name)}@{DEMO_DOMAIN}" for name in students)
+        for weekdays, slot, room, every_weeks, mode in series:
+            start, end = SLOT[slot]
+            mentor_email = f"{mentor}@{DEMO_DOMAIN}"
+            last_date = term_end - timedelta(days=1)
+            row = [group, subject, mentor_email, room, weekdays, start, end, term_start]
+            row += [last_date, every_weeks, mode, emails]
+            writer.writerow(row)
+    return out.getvalue()
+
+
+def _exceptions_csv(term_start: date) -> str:
+    week2, week3, week4 = (term_start + timedelta(weeks=n) for n in (1, 2, 3))
+    rows = [
+        ["group", "date", "action", "start", "end", "room", "notes"],
+        ["English 8A", week2 + timedelta(days=2), "cancel", "", "", "", "Staff training day"],
+        ["Math 7A", week3, "override", "", "", "Library", "Room 101 is being repainted"],
+        ["History 9A", week4 + timedelta(days=2), "override", "15:15", "16:15", "", "Museum trip"],
+    ]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def seed_demo_school(
+    *, tz, hash_method: str, today: date | None = None, now: datetime | None = None
+) -> DemoSummary:
+    """Create the demo school and its sessions for a 15-week term from this week's Monday.
+
+    Every account gets the demo password (one hash shared by all: hashing fifty times at
+    production cost would take many seconds, and these credentials are public anyway).
+    Flushes only; the caller commits.
+    """
+    term_start = week_start(today or today_in(tz))
+    term_end = term_start + timedelta(weeks=TERM_WEEKS)
+    password_hash = generate_password_hash(DEMO_PASSWORD, method=hash_method)
+    cohorts = _students()
+
+    people = [("Ada Admin", f"admin@{DEMO_DOMAIN}", Role.ADMIN)]
+    people.append(("Cora Coordinator", f"coordinator@{DEMO_DOMAIN}", Role.COORDINATOR))
+    people += [(name, f"{login}@{DEMO_DOMAIN}", Role.MENTOR) for name, login in MENTORS]
+    people += [
+        (name, f"{_login(name)}@{DEMO_DOMAIN}", Role.STUDENT)
+        for names in cohorts.values()
+        for name in names
+    ]
+    for name, email, role in people:
+        db.session.add(User(email=email, name=name, role=role, password_hash=password_hash))
+    for name, capacity in ROOMS:
+        db.session.add(Room(name=name, capacity=capacity))
+    db.session.flush()
+
+    timetable = import_timetable(_timetable_csv(term_start, term_end, cohorts), tz=tz, today=today)
+    generation = generate_occurrences(term_start, term_end, tz=tz, now=now)
+    # After generation, so the exceptions update real sessions and are checked for clashes.
+    import_exceptions(_exceptions_csv(term_start), tz=tz)
+    return DemoSummary(
+        term_start=term_start,
+        term_end=term_end,
+        accounts=len(people),
+        groups=timetable.groups_created,
+        series=timetable.series_created,
+        sessions=generation.created,
+        conflicts=len(generation.conflicts),
+    )
