@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import chain, islice
+from operator import attrgetter, itemgetter, lt
+from typing import NamedTuple
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import String, and_, or_, select, text, type_coerce
+from sqlalchemy.sql import ColumnElement
 
 from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Room, User, db
 from services.errors import ConflictError
@@ -20,9 +24,12 @@ from services.errors import ConflictError
 ROOM, MENTOR, STUDENT = "room", "mentor", "student"
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
-    """A non-cancelled occurrence reduced to what conflict detection compares."""
+class Slot(NamedTuple):
+    """A non-cancelled occurrence reduced to what conflict detection compares.
+
+    A named tuple: a term has tens of thousands, cheaper to make than frozen dataclasses
+    (see `PlannedOccurrence`).
+    """
 
     occurrence_id: int
     group_id: int
@@ -58,11 +65,30 @@ def overlapping_pairs(intervals: Iterable[tuple[datetime, datetime, int]]) -> li
     return pairs
 
 
-def _sweep_by_key(slots_by_key: dict[Hashable, list[Slot]], kind: str, found: dict) -> None:
-    for key, slots in slots_by_key.items():
-        if len(slots) < 2:
+def _has_overlap(ranks: list[int], starts: list[datetime], ends: list[datetime]) -> bool:
+    """Whether any two of the slots at `ranks` (ascending, so sorted by start) overlap.
+
+    If slot i overlaps a later slot j, it also overlaps the next one, i + 1, which starts
+    between them; so comparing neighbours is enough. Done with C-level iterators, because
+    almost every room, mentor and student has no overlap at all and is ruled out here.
+    """
+    pick = itemgetter(*ranks)
+    return any(map(lt, islice(pick(starts), 1, None), pick(ends)))
+
+
+def _sweep_by_key(
+    ranks_by_key: dict[Hashable, list[int]],
+    ordered: list[Slot],
+    starts: list[datetime],
+    ends: list[datetime],
+    kind: str,
+    found: dict,
+) -> None:
+    for key, ranks in ranks_by_key.items():
+        if len(ranks) < 2 or not _has_overlap(ranks, starts, ends):
             continue
-        for a, b in overlapping_pairs((s.start, s.end, s.occurrence_id) for s in slots):
+        intervals = ((s.start, s.end, s.occurrence_id) for s in map(ordered.__getitem__, ranks))
+        for a, b in overlapping_pairs(intervals):
             pair = (min(a, b), max(a, b))
             conflict = found.get((kind, pair))
             if conflict is None:
@@ -72,15 +98,22 @@ def _sweep_by_key(slots_by_key: dict[Hashable, list[Slot]], kind: str, found: di
 
 def find_conflicts(slots: list[Slot], students_by_group: dict[int, set[int]]) -> list[Conflict]:
     """Every room, mentor and student conflict among `slots` (already non-cancelled)."""
-    found: dict = {}
-    by_room: dict[int, list[Slot]] = defaultdict(list)
-    by_mentor: dict[int, list[Slot]] = defaultdict(list)
-    for slot in slots:
+    # Sort once and refer to slots by rank: every per-key list below is built in rank order,
+    # so it is already sorted, and the overlap pre-check needs no per-key sort.
+    ordered = sorted(slots, key=attrgetter("start", "end", "occurrence_id"))
+    starts = [s.start for s in ordered]
+    ends = [s.end for s in ordered]
+    by_room: dict[int, list[int]] = defaultdict(list)
+    by_mentor: dict[int, list[int]] = defaultdict(list)
+    by_group: dict[int, list[int]] = defaultdict(list)
+    for rank, slot in enumerate(ordered):
         if slot.room_id is not None:
-            by_room[slot.room_id].append(slot)
-        by_mentor[slot.mentor_id].append(slot)
-    _sweep_by_key(by_room, ROOM, found)
-    _sweep_by_key(by_mentor, MENTOR, found)
+            by_room[slot.room_id].append(rank)
+        by_mentor[slot.mentor_id].append(rank)
+        by_group[slot.group_id].append(rank)
+    found: dict = {}
+    _sweep_by_key(by_room, ordered, starts, ends, ROOM, found)
+    _sweep_by_key(by_mentor, ordered, starts, ends, MENTOR, found)
 
     # Only students enrolled in two or more groups can be double-booked; sweeping just those
     # keeps the work proportional to the real overlap, not to sessions x students.
@@ -88,36 +121,72 @@ def find_conflicts(slots: list[Slot], students_by_group: dict[int, set[int]]) ->
     for group_id, students in students_by_group.items():
         for student_id in students:
             groups_of_student[student_id].append(group_id)
-    slots_by_group: dict[int, list[Slot]] = defaultdict(list)
-    for slot in slots:
-        slots_by_group[slot.group_id].append(slot)
-    by_student: dict[int, list[Slot]] = {}
-    for student_id, group_ids in groups_of_student.items():
-        if len(group_ids) > 1:
-            by_student[student_id] = [s for g in group_ids for s in slots_by_group.get(g, ())]
-    _sweep_by_key(by_student, STUDENT, found)
+    by_student = {
+        student_id: sorted(chain.from_iterable(by_group.get(g, ()) for g in group_ids))
+        for student_id, group_ids in groups_of_student.items()
+        if len(group_ids) > 1
+    }
+    _sweep_by_key(by_student, ordered, starts, ends, STUDENT, found)
     return sorted(found.values(), key=lambda c: (c.first_id, c.second_id, c.kind))
+
+
+# On SQLite, UTCDateTime stores naive UTC text ("2026-09-07 08:00:00.000000") and converts each
+# value in Python on the way in and out, which on the bulk paths (tens of thousands of
+# occurrences) costs more than the database work. There the bulk paths move the stored text
+# themselves; other backends (PostgreSQL: native timestamptz) keep the column type as is.
+
+
+def raw_instant(column: ColumnElement, dialect_name: str) -> ColumnElement:
+    """`column` (a UTCDateTime) as selected or bound on the bulk paths of `dialect_name`."""
+    return type_coerce(column, String) if dialect_name == "sqlite" else column
+
+
+def instant_reader(dialect_name: str) -> Callable[[object], datetime]:
+    """Turns a value selected through `raw_instant` into an aware UTC datetime."""
+    return _read_sqlite_instant if dialect_name == "sqlite" else _same
+
+
+def instant_writer(dialect_name: str) -> Callable[[datetime], object]:
+    """Turns an aware datetime into the value to bind through `raw_instant`."""
+    return _write_sqlite_instant if dialect_name == "sqlite" else _same
+
+
+def _read_sqlite_instant(stored: str) -> datetime:
+    return datetime.fromisoformat(stored + "+00:00")
+
+
+def _write_sqlite_instant(instant: datetime) -> str:
+    # The exact text SQLAlchemy's SQLite DATETIME writes (always with microseconds), so rows
+    # written here and through the ORM compare and sort alike.
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _same(value):
+    return value
 
 
 def load_slots(window_start: datetime, window_end: datetime) -> list[Slot]:
     """Non-cancelled occurrences overlapping [window_start, window_end), in one query."""
+    dialect = db.session.get_bind().dialect.name
+    occurrence, group = Occurrence.__table__.c, CourseGroup.__table__.c
     rows = db.session.execute(
         select(
-            Occurrence.id,
-            Occurrence.group_id,
-            Occurrence.start_utc,
-            Occurrence.end_utc,
-            Occurrence.room_id,
-            CourseGroup.mentor_id,
+            occurrence.id,
+            occurrence.group_id,
+            raw_instant(occurrence.start_utc, dialect),
+            raw_instant(occurrence.end_utc, dialect),
+            occurrence.room_id,
+            group.mentor_id,
         )
-        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .join_from(Occurrence.__table__, CourseGroup.__table__, group.id == occurrence.group_id)
         .where(
-            Occurrence.status != OccurrenceStatus.CANCELLED,
-            Occurrence.start_utc < window_end,
-            Occurrence.end_utc > window_start,
+            occurrence.status != OccurrenceStatus.CANCELLED,
+            occurrence.start_utc < window_end,
+            occurrence.end_utc > window_start,
         )
-    )
-    return [Slot(*row) for row in rows]
+    ).all()
+    read = instant_reader(dialect)
+    return [Slot(r[0], r[1], read(r[2]), read(r[3]), r[4], r[5]) for r in rows]
 
 
 def load_students_by_group(group_ids: Iterable[int]) -> dict[int, set[int]]:
@@ -125,8 +194,9 @@ def load_students_by_group(group_ids: Iterable[int]) -> dict[int, set[int]]:
     students: dict[int, set[int]] = defaultdict(set)
     if not group_ids:
         return students
+    enrolment = Enrolment.__table__.c
     for group_id, student_id in db.session.execute(
-        select(Enrolment.group_id, Enrolment.student_id)
+        select(enrolment.group_id, enrolment.student_id)
     ):
         if group_id in group_ids:
             students[group_id].add(student_id)
@@ -146,8 +216,21 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
     if not conflicts:
         return []
     ids = {c.first_id for c in conflicts} | {c.second_id for c in conflicts}
+    # Plain rows, not ORM objects: a term can report thousands of sessions in conflict.
     occurrences = {
-        o.id: o for o in db.session.scalars(select(Occurrence).where(Occurrence.id.in_(ids)))
+        row.id: _describe_row(row, tz)
+        for row in db.session.execute(
+            select(
+                Occurrence.id,
+                CourseGroup.name.label("group"),
+                Occurrence.start_utc,
+                Occurrence.end_utc,
+                Room.name.label("room"),
+            )
+            .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+            .outerjoin(Room, Room.id == Occurrence.room_id)
+            .where(Occurrence.id.in_(ids))
+        )
     }
     room_ids = {k for c in conflicts if c.kind == ROOM for k in c.shared}
     user_ids = {k for c in conflicts if c.kind != ROOM for k in c.shared}
@@ -160,25 +243,37 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
             {
                 "kind": c.kind,
                 "shared": sorted(names.get(k, str(k)) for k in c.shared),
-                "sessions": [
-                    describe_occurrence(occurrences[c.first_id], tz),
-                    describe_occurrence(occurrences[c.second_id], tz),
-                ],
+                "sessions": [occurrences[c.first_id], occurrences[c.second_id]],
             }
         )
     return described
 
 
 def describe_occurrence(occurrence: Occurrence, tz) -> dict:
-    start = occurrence.start_utc.astimezone(tz)
-    end = occurrence.end_utc.astimezone(tz)
+    return _describe(
+        occurrence.id,
+        occurrence.group.name,
+        occurrence.start_utc,
+        occurrence.end_utc,
+        occurrence.room.name if occurrence.room else None,
+        tz,
+    )
+
+
+def _describe_row(row, tz) -> dict:
+    return _describe(row.id, row.group, row.start_utc, row.end_utc, row.room, tz)
+
+
+def _describe(occurrence_id, group_name, start_utc, end_utc, room_name, tz) -> dict:
+    start = start_utc.astimezone(tz)
+    end = end_utc.astimezone(tz)
     return {
-        "id": occurrence.id,
-        "group": occurrence.group.name,
+        "id": occurrence_id,
+        "group": group_name,
         "date": start.date().isoformat(),
         "start": start.strftime("%H:%M"),
         "end": end.strftime("%H:%M"),
-        "room": occurrence.room.name if occurrence.room else None,
+        "room": room_name,
     }
 
 

@@ -7,14 +7,17 @@ a UTC instant, so a weekly 10:00 stays 10:00 local across DST changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import MO, WEEKLY, rrule, weekday
 
-from services.timeutil import resolve_local
+from services.timeutil import LocalInstant, resolve_local, week_start
 
 _RRULE_DAYS = tuple(weekday(n) for n in range(7))
 
@@ -48,9 +51,13 @@ class OverrideRule:
     room_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedOccurrence:
-    """What one occurrence of a series should look like, exceptions applied."""
+class PlannedOccurrence(NamedTuple):
+    """What one occurrence of a series should look like, exceptions applied.
+
+    A named tuple rather than a frozen dataclass: generation makes one per session of the
+    term, and a frozen dataclass sets each field through `object.__setattr__`, several times
+    slower.
+    """
 
     series_id: int
     group_id: int
@@ -75,25 +82,38 @@ def series_dates(rule: SeriesRule, window_start: date, window_end: date) -> list
     last = window_end - timedelta(days=1)
     if rule.last_date is not None:
         last = min(last, rule.last_date)
-    if last < window_start or last < rule.first_date:
+    first = max(window_start, rule.first_date)
+    if last < first:
         return []
-    days = [_RRULE_DAYS[d] for d in range(7) if rule.weekday_mask & (1 << d)]
+    # The first date matters only through the phase of its week modulo every_weeks: anchor the
+    # expansion on the Monday of that phase nearest before the window, so that every series
+    # with the same weekdays and rhythm shares one cached rrule expansion over the window
+    # (a term's hundreds of series have a few dozen patterns), then cut it to [first, last].
+    anchor = week_start(rule.first_date)
+    period = 7 * rule.every_weeks
+    lag = (week_start(window_start) - anchor).days
+    if lag > 0:
+        anchor += timedelta(days=lag - lag % period)
+    pattern = _weekly_pattern(rule.weekday_mask, rule.every_weeks, anchor, window_end)
+    return list(pattern[bisect_left(pattern, first) : bisect_right(pattern, last)])
+
+
+@lru_cache(maxsize=1024)
+def _weekly_pattern(
+    weekday_mask: int, every_weeks: int, anchor: date, window_end: date
+) -> tuple[date, ...]:
+    """The rrule dates from Monday `anchor` (counted as week 0) up to `window_end` excluded."""
+    days = [_RRULE_DAYS[d] for d in range(7) if weekday_mask & (1 << d)]
     recurrence = rrule(
         WEEKLY,
-        interval=rule.every_weeks,
+        interval=every_weeks,
         byweekday=days,
         wkst=MO,
-        dtstart=datetime.combine(rule.first_date, time(0)),
-        until=datetime.combine(last, time(0)),
+        dtstart=datetime.combine(anchor, time(0)),
+        until=datetime.combine(window_end - timedelta(days=1), time(0)),
         cache=False,
     )
-    if window_start > rule.first_date:
-        found = recurrence.between(
-            datetime.combine(window_start, time(0)), datetime.combine(last, time(0)), inc=True
-        )
-    else:
-        found = list(recurrence)
-    return [moment.date() for moment in found]
+    return tuple(moment.date() for moment in recurrence)
 
 
 def is_series_date(rule: SeriesRule, day: date) -> bool:
@@ -102,7 +122,12 @@ def is_series_date(rule: SeriesRule, day: date) -> bool:
 
 
 def plan_occurrence(
-    rule: SeriesRule, day: date, override: OverrideRule | None, tz: ZoneInfo
+    rule: SeriesRule,
+    day: date,
+    override: OverrideRule | None,
+    tz: ZoneInfo,
+    *,
+    resolve: Callable[[date, time, ZoneInfo], LocalInstant] = resolve_local,
 ) -> PlannedOccurrence:
     """The planned occurrence of `rule` on its series date `day`, with `override` applied."""
     start_clock, end_clock, room_id, actual_day = rule.start_time, rule.end_time, rule.room_id, day
@@ -113,8 +138,8 @@ def plan_occurrence(
         start_clock = override.start_time or start_clock
         end_clock = override.end_time or end_clock
         room_id = override.room_id or room_id
-    start = resolve_local(actual_day, start_clock, tz)
-    end = resolve_local(actual_day, end_clock, tz)
+    start = resolve(actual_day, start_clock, tz)
+    end = resolve(actual_day, end_clock, tz)
     return PlannedOccurrence(
         series_id=rule.id,
         group_id=rule.group_id,
@@ -137,8 +162,29 @@ def plan_occurrences(
     tz: ZoneInfo,
 ) -> list[PlannedOccurrence]:
     """Every planned occurrence of `rules` whose series date lies in [window_start, window_end)."""
+    resolve = _memoised_resolver()
     planned = []
     for rule in rules:
         for day in series_dates(rule, window_start, window_end):
-            planned.append(plan_occurrence(rule, day, overrides.get((rule.id, day)), tz))
+            override = overrides.get((rule.id, day))
+            planned.append(plan_occurrence(rule, day, override, tz, resolve=resolve))
     return planned
+
+
+def _memoised_resolver() -> Callable[[date, time, ZoneInfo], LocalInstant]:
+    """`resolve_local`, remembered per (date, wall-clock time, zone) for one planning run.
+
+    A term has a few dozen distinct start and end times on each date, so tens of thousands
+    of occurrences need only a few thousand zoneinfo conversions; each is still exact.
+    """
+    known: dict[tuple, LocalInstant] = {}
+
+    def resolve(day: date, clock: time, tz: ZoneInfo) -> LocalInstant:
+        # `fold` is part of the key: equal times with another fold resolve differently.
+        key = (day, clock, clock.fold, tz)
+        instant = known.get(key)
+        if instant is None:
+            instant = known[key] = resolve_local(day, clock, tz)
+        return instant
+
+    return resolve
