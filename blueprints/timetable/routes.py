@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
@@ -45,6 +45,7 @@ def generate():
                 form.start.data,
                 weeks=form.weeks.data if form.span.data == "weeks" else None,
                 end=form.end.data if form.span.data == "range" else None,
+                max_days=current_app.config["MAX_GENERATION_DAYS"],
             )
             summary = generate_occurrences(
                 start, end, tz=org_tz(), force=form.force.data, dry_run=dry_run
