@@ -24,6 +24,8 @@ class Occurrence(db.Model):
         ),
         Index("ix_occurrence_start_end", "start_utc", "end_utc"),
         Index("ix_occurrence_room_start", "room_id", "start_utc"),
+        # Generation loads a window by series date: without this it scans every session.
+        Index("ix_occurrence_original_date", "original_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -190,15 +190,16 @@ def load_slots(window_start: datetime, window_end: datetime) -> list[Slot]:
 
 
 def load_students_by_group(group_ids: Iterable[int]) -> dict[int, set[int]]:
-    group_ids = set(group_ids)
     students: dict[int, set[int]] = defaultdict(set)
-    if not group_ids:
-        return students
     enrolment = Enrolment.__table__.c
-    for group_id, student_id in db.session.execute(
-        select(enrolment.group_id, enrolment.student_id)
-    ):
-        if group_id in group_ids:
+    ordered = sorted(set(group_ids))
+    # In chunks: a term can involve more groups than a database accepts parameters.
+    for begin in range(0, len(ordered), 900):
+        for group_id, student_id in db.session.execute(
+            select(enrolment.group_id, enrolment.student_id).where(
+                enrolment.group_id.in_(ordered[begin : begin + 900])
+            )
+        ):
             students[group_id].add(student_id)
     return students
 

@@ -26,6 +26,7 @@ from services.conflicts import (
     describe_conflicts,
     instant_reader,
     instant_writer,
+    lock_schedule,
     raw_instant,
 )
 from services.errors import ValidationError
@@ -53,7 +54,7 @@ class GenerationSummary:
     kept: int = 0
     out_of_date: int = 0
     conflicts: list[dict] = field(default_factory=list)
-    # Wall-clock times that fell in a DST gap and were moved forward.
+    # Sessions whose times were adjusted: in a DST gap, or an end not after the start.
     shifted: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -327,6 +328,8 @@ def _generate(
     start: date, end: date, *, tz: ZoneInfo, force: bool, now: datetime
 ) -> GenerationSummary:
     summary = GenerationSummary(start=start, end=end, force=force)
+    # Serialise with other writers, so the counts and conflicts are those of what is stored.
+    lock_schedule()
     dialect = db.session.get_bind().dialect.name
     write = instant_writer(dialect)
     start_utc, end_utc = local_day_bounds(start, end, tz)

@@ -67,7 +67,8 @@ class PlannedOccurrence(NamedTuple):
     room_id: int | None
     mode: str
     cancelled: bool
-    # True when a wall-clock time fell in a DST gap and was moved forward.
+    # True when the times had to be adjusted: a wall-clock time fell in a DST gap and was
+    # moved forward, or the end came out no later than the start (see `plan_occurrence`).
     shifted: bool
     # True when a date override (other than a cancellation) applies.
     overridden: bool
@@ -140,18 +141,31 @@ def plan_occurrence(
         room_id = override.room_id or room_id
     start = resolve(actual_day, start_clock, tz)
     end = resolve(actual_day, end_clock, tz)
+    start_utc, end_utc, shifted = start.utc, end.utc, start.shifted or end.shifted
+    if end_utc <= start_utc:
+        # A start moved past a DST gap beyond its end (02:30-03:15 on the spring-forward
+        # night), or a one-sided exception ("start at 15:00") overtaken by a later change of
+        # the series' times. Keep the series' length rather than store an impossible session.
+        end_utc = start_utc + series_length(rule)
+        shifted = True
     return PlannedOccurrence(
         series_id=rule.id,
         group_id=rule.group_id,
         original_date=day,
-        start_utc=start.utc,
-        end_utc=end.utc,
+        start_utc=start_utc,
+        end_utc=end_utc,
         room_id=room_id,
         mode=rule.mode,
         cancelled=bool(override is not None and override.cancelled),
-        shifted=start.shifted or end.shifted,
+        shifted=shifted,
         overridden=overridden,
     )
+
+
+def series_length(rule: SeriesRule) -> timedelta:
+    """The wall-clock length of the series' sessions (its end is after its start)."""
+    day = date(2000, 1, 3)
+    return datetime.combine(day, rule.end_time) - datetime.combine(day, rule.start_time)
 
 
 def plan_occurrences(

@@ -14,6 +14,7 @@ from datetime import date, time
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask, current_app, g, has_app_context
 from flask_migrate import upgrade
 from webtest import TestApp
 
@@ -23,7 +24,7 @@ from models.series import weekdays_to_mask
 from services.accounts import create_user
 
 TEST_PASSWORD = "correct horse battery"
-# Cheap scrypt parameters keep the suite fast; the production cost is asserted in test_accounts.
+# Cheap scrypt parameters keep the suite fast; the production cost is asserted in test_auth.
 FAST_HASH = "scrypt:1024:8:1"
 
 
@@ -106,7 +107,30 @@ def _clean_database(request):
 
 @pytest.fixture
 def web(app):
-    return TestApp(app)
+    return browser(app)
+
+
+class FreshGlobals:
+    """WSGI wrapper that empties `flask.g` before each request to `app`, as in production.
+
+    `_clean_database` keeps an app context open for the whole test, and Flask reuses an open
+    app context for requests, so without this `g` (and Flask-Login's cached `g._login_user`)
+    would carry over from one request to the next and hide logout bugs.
+    """
+
+    def __init__(self, app: Flask):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if has_app_context() and current_app._get_current_object() is self.app:
+            for name in list(g):
+                g.pop(name)
+        return self.app(environ, start_response)
+
+
+def browser(app: Flask, **kwargs) -> TestApp:
+    """A new browser (its own cookie jar) talking to `app`."""
+    return TestApp(FreshGlobals(app), **kwargs)
 
 
 _counter = itertools.count(1)

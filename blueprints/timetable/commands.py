@@ -71,7 +71,8 @@ def print_summary(summary) -> None:
         click.echo("  Run again with --force to update out-of-date sessions.")
     for shift in summary.shifted:
         click.echo(
-            f"  DST: series {shift['series_id']} on {shift['date']} moved past a missing hour"
+            f"  adjusted: series {shift['series_id']} on {shift['date']}: time in a"
+            " daylight-saving gap or end not after start; moved forward"
         )
     click.echo(f"  conflicts    {len(summary.conflicts)}")
     for conflict in summary.conflicts:

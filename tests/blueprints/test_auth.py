@@ -9,8 +9,7 @@ from sqlalchemy import select
 
 from app import ConfigurationError, create_app
 from models import User, db
-from tests.blueprints.conftest import browser
-from tests.conftest import TEST_PASSWORD, csrf_token_of, make_app
+from tests.conftest import TEST_PASSWORD, browser, csrf_token_of, make_app
 
 
 def login_form(web, next_=None):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from models import DateOverride, Occurrence, db
 from services.generation import generate_occurrences, resolve_window
 from services.overrides import OverrideChange, save_override
-from tests.conftest import csrf_token_of
+from tests.conftest import browser, csrf_token_of
 
 TERM = date(2026, 9, 7)
 
@@ -285,8 +285,6 @@ def test_a_post_without_csrf_token_is_refused(web, login_as, school, rule):
 
 
 def test_a_token_from_another_browsers_session_is_refused(app, web, login_as, school):
-    from tests.blueprints.conftest import browser
-
     login_as("coordinator")
     other = browser(app)
     foreign_token = csrf_token_of(other.get("/auth/login"))

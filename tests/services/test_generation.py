@@ -279,6 +279,22 @@ def test_dst_gap_is_reported_in_the_summary(make_series):
     assert occurrence.start_utc.astimezone(PARIS).time() == time(3, 30)
 
 
+def test_series_time_change_past_a_one_sided_exception_regenerates_without_error(make_series):
+    series = make_series(weekdays=(0,), start=time(10), end=time(11, 30))
+    generate(weeks=1)
+    save_override(series, TERM, OverrideChange(start_time=time(11)), actor=None, tz=PARIS)
+    db.session.commit()
+    # The series moves to 08:00-09:00: the exception's 11:00 start is now after the
+    # series' end, which the session would otherwise keep.
+    series.start_time, series.end_time = time(8), time(9)
+    db.session.commit()
+    summary = generate(weeks=1, force=True)
+    assert summary.updated == 1 and summary.shifted
+    [occurrence] = occurrences()
+    assert occurrence.start_utc.astimezone(PARIS).time() == time(11)
+    assert occurrence.end_utc.astimezone(PARIS).time() == time(12)
+
+
 def test_summary_json_keys(make_series):
     make_series()
     data = generate(weeks=1).as_dict()

@@ -134,6 +134,32 @@ def test_gap_time_moves_forward_and_is_reported():
     assert planned.end_utc.astimezone(PARIS).time() == time(4)
 
 
+def test_gap_start_pushed_past_its_end_keeps_the_series_length():
+    spring = date(2026, 3, 29)
+    [planned] = plan_occurrences(
+        [rule((SUN,), first=spring, start=time(2, 30), end=time(3, 15))],
+        {},
+        spring,
+        spring + timedelta(days=1),
+        PARIS,
+    )
+    assert planned.shifted
+    assert planned.start_utc.astimezone(PARIS).time() == time(3, 30)
+    assert planned.end_utc - planned.start_utc == timedelta(minutes=45)
+
+
+def test_one_sided_exception_overtaken_by_the_series_keeps_the_series_length():
+    # "End at 11:00 that day" was saved while the series ran 10:00-11:30; the series now
+    # starts at 12:00, so the exception's end is before the start.
+    day = date(2026, 9, 7)
+    overrides = {(1, day): OverrideRule(1, day, cancelled=False, end_time=time(11))}
+    series = rule(start=time(12), end=time(13, 30))
+    [planned] = plan_occurrences([series], overrides, day, day + timedelta(days=1), PARIS)
+    assert planned.start_utc.astimezone(PARIS).time() == time(12)
+    assert planned.end_utc.astimezone(PARIS).time() == time(13, 30)
+    assert planned.shifted
+
+
 def test_fold_time_takes_the_first_instant():
     autumn = date(2026, 10, 25)  # 03:00 -> 02:00 in Paris: 02:30 happens twice
     instant = resolve_local(autumn, time(2, 30), PARIS)
