@@ -189,15 +189,19 @@ def load_slots(window_start: datetime, window_end: datetime) -> list[Slot]:
     return [Slot(r[0], r[1], read(r[2]), read(r[3]), r[4], r[5]) for r in rows]
 
 
+_MAX_PARAMETERS = 30_000
+
+
 def load_students_by_group(group_ids: Iterable[int]) -> dict[int, set[int]]:
     students: dict[int, set[int]] = defaultdict(set)
     enrolment = Enrolment.__table__.c
     ordered = sorted(set(group_ids))
-    # In chunks: a term can involve more groups than a database accepts parameters.
-    for begin in range(0, len(ordered), 900):
+    # In chunks under the smaller of SQLite's (32,766) and PostgreSQL's (65,535) limits on
+    # bound parameters; one chunk for any real school, so one statement.
+    for begin in range(0, len(ordered), _MAX_PARAMETERS):
         for group_id, student_id in db.session.execute(
             select(enrolment.group_id, enrolment.student_id).where(
-                enrolment.group_id.in_(ordered[begin : begin + 900])
+                enrolment.group_id.in_(ordered[begin : begin + _MAX_PARAMETERS])
             )
         ):
             students[group_id].add(student_id)
