@@ -75,6 +75,9 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.main.routes import bp as main_bp
+    from blueprints.manage.routes import bp as manage_bp
+    from blueprints.schedule.routes import bp as schedule_bp
+    from blueprints.sessions.routes import bp as sessions_bp
     from blueprints.template_helpers import register_template_helpers
     from blueprints.timetable.commands import bp as timetable_commands
     from blueprints.timetable.routes import bp as timetable_bp
@@ -85,6 +88,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_commands)
     app.register_blueprint(timetable_bp)
     app.register_blueprint(timetable_commands)
+    app.register_blueprint(schedule_bp)
+    app.register_blueprint(sessions_bp)
+    app.register_blueprint(manage_bp)
 
     @app.teardown_request
     def _rollback_unfinished(exc):

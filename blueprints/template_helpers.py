@@ -8,6 +8,7 @@ from flask import Flask
 
 from blueprints.access import org_tz
 from blueprints.auth.forms import CsrfOnlyForm
+from blueprints.navigation import nav_items
 
 
 def local_time(instant: datetime | None, fmt: str = "%H:%M") -> str:
@@ -26,3 +27,4 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_global(CsrfOnlyForm, "CsrfOnlyForm")
+    app.add_template_global(nav_items, "nav_items")
