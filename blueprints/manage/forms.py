@@ -1,0 +1,127 @@
+"""Management forms: they parse what was typed (numbers, dates, times); services judge it."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TimeField,
+)
+from wtforms.validators import Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from models.series import WEEKDAY_NAMES
+
+
+class WholeNumberField(IntegerField):
+    """An integer field whose parse error says what to type."""
+
+    def __init__(self, *args, message="Enter a whole number.", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.parse_message = message
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as err:
+            raise ValueError(self.parse_message) from err
+
+
+def _choice_id(raw):
+    """Select values are ids; an empty or malformed one means "none chosen"."""
+    text = str(raw if raw is not None else "").strip()
+    return int(text) if text.isdigit() else 0
+
+
+class RoomForm(FlaskForm):
+    name = StringField("Name")
+    capacity = WholeNumberField(
+        "Capacity (seats)",
+        validators=[Optional()],
+        message="The capacity is a whole number of seats, or empty if unknown.",
+    )
+    active = BooleanField("Active", default=True)
+
+
+class SubjectForm(FlaskForm):
+    name = StringField("Name")
+    active = BooleanField("Active", default=True)
+
+
+class ActiveForm(FlaskForm):
+    """Deactivate (active=0) or reactivate (active=1)."""
+
+    active = HiddenField()
+
+
+class GroupForm(FlaskForm):
+    name = StringField("Name")
+    subject = SelectField("Subject", coerce=_choice_id, validate_choice=False)
+    mentor = SelectField("Mentor", coerce=_choice_id, validate_choice=False)
+    default_room = SelectField("Default room", coerce=_choice_id, validate_choice=False)
+    active = BooleanField("Active (generates sessions)", default=True)
+
+
+MODE_CHOICES = [SelectChoice("in_person", "In person"), SelectChoice("online", "Online")]
+
+
+class SeriesForm(FlaskForm):
+    weekdays = SelectMultipleField(
+        "Weekdays",
+        coerce=_choice_id,
+        choices=[SelectChoice(str(i), name) for i, name in enumerate(WEEKDAY_NAMES)],
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    every_weeks = WholeNumberField(
+        "Every N weeks",
+        validators=[Optional()],
+        default=1,
+        message="Every N weeks is a whole number (1 = every week).",
+    )
+    start_time = TimeField("Start", validators=[Optional()])
+    end_time = TimeField("End", validators=[Optional()])
+    room = SelectField("Room", coerce=_choice_id, validate_choice=False)
+    mode = RadioField("Mode", choices=MODE_CHOICES, default="in_person", validate_choice=False)
+    first_date = DateField("First date", validators=[Optional()])
+    last_date = DateField("Last date (optional)", validators=[Optional()])
+
+
+class EndSeriesForm(FlaskForm):
+    last_date = DateField("Last date", validators=[Optional()])
+
+
+class EnrolForm(FlaskForm):
+    student = WholeNumberField(
+        "Student", validators=[Optional()], message="Choose a student from the search results."
+    )
+    q = HiddenField()
+
+
+class UserCreateForm(FlaskForm):
+    email = EmailField("E-mail")
+    name = StringField("Name")
+    role = SelectField("Role", validate_choice=False, default="student")
+    password = PasswordField("Password (optional)")
+    confirm = PasswordField("Password again")
+
+
+class UserEditForm(FlaskForm):
+    name = StringField("Name")
+    role = SelectField("Role", validate_choice=False)
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("New password")
+    confirm = PasswordField("New password again")

@@ -1,0 +1,58 @@
+"""The public invitation page: a user opens the link staff gave them and chooses a password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+
+from blueprints.manage.forms import PasswordForm
+from models import db
+from services.errors import ValidationError
+from services.users import (
+    DEFAULT_INVITATION_MAX_AGE_DAYS,
+    InvitationError,
+    accept_invitation,
+    read_invitation,
+)
+
+bp = Blueprint("invitations", __name__, url_prefix="/auth")
+
+
+def _settings() -> dict:
+    config = current_app.config
+    return {
+        "secret_key": config["SECRET_KEY"],
+        "max_age_days": int(config.get("INVITATION_MAX_AGE_DAYS", DEFAULT_INVITATION_MAX_AGE_DAYS)),
+    }
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept(token: str):
+    form = PasswordForm()
+    try:
+        user = read_invitation(token, **_settings())
+    except InvitationError as err:
+        return render_template(
+            "manage/invitation.html", form=None, user=None, error=err.message
+        ), err.status
+    status = 200
+    if form.validate_on_submit():
+        try:
+            accept_invitation(
+                token,
+                form.password.data or "",
+                form.confirm.data or "",
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+                **_settings(),
+            )
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            for key, message in err.errors.items():
+                form[key].errors = [*form[key].errors, message]
+            status = 422
+        else:
+            flash(f"Your password is set. Log in with {user.email}.", "success")
+            return redirect(url_for("auth.login"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("manage/invitation.html", form=form, user=user, error=None), status
