@@ -428,13 +428,15 @@ def edit_group(group_id: int):
 
 
 def _series_form(group: CourseGroup, series: Series | None = None) -> SeriesForm:
-    if series is not None and request.method == "GET":
-        form = SeriesForm(obj=series)
-        form.weekdays.data = series.weekdays
-        form.room.data = series.room_id or 0
-        form.mode.data = str(series.mode)
+    if series is not None:
+        form = SeriesForm(obj=series) if request.method == "GET" else SeriesForm()
+        if request.method == "GET":
+            form.weekdays.data = series.weekdays
+            form.room.data = series.room_id or 0
+            form.mode.data = str(series.mode)
     else:
-        form = SeriesForm()
+        # Prefixed: the add form shares the group page with inline series editors.
+        form = SeriesForm(prefix="new")
         if request.method == "GET":
             form.room.data = group.default_room_id or 0
             form.first_date.data = today_in(org_tz())
@@ -503,7 +505,7 @@ def create_series(group_id: int):
         else:
             message = f"Series {series.weekday_label} {series.start_time:%H:%M} added."
             if is_htmx_partial():
-                fresh = SeriesForm(formdata=None)
+                fresh = SeriesForm(formdata=None, prefix="new")
                 fresh.room.choices = form.room.choices
                 fresh.room.data = group_.default_room_id or 0
                 fresh.first_date.data = today_in(org_tz())
@@ -556,7 +558,10 @@ def edit_series(series_id: int):
                 if is_htmx_partial():
                     return (
                         render_template(
-                            "manage/_series_row.html", series=series, end_form=None, changed=True
+                            "manage/_series_row.html",
+                            series=series,
+                            end_form=None,
+                            row_changed=True,
                         ),
                         200,
                         _toast(message),
@@ -587,7 +592,7 @@ def end_series_route(series_id: int):
             if is_htmx_partial():
                 return (
                     render_template(
-                        "manage/_series_row.html", series=series, end_form=None, changed=True
+                        "manage/_series_row.html", series=series, end_form=None, row_changed=True
                     ),
                     200,
                     _toast(message),
