@@ -7,32 +7,41 @@ from typing import NamedTuple
 from flask import current_app, request
 from flask_login import current_user
 
+from models import Role
+
+STAFF = frozenset({Role.ADMIN, Role.COORDINATOR})
+EVERYONE = frozenset(Role)
+
 
 class NavItem(NamedTuple):
     endpoint: str
     label: str
-    staff_only: bool
+    roles: frozenset[Role]
 
     @property
     def current(self) -> bool:
         """Marked as the current page: its endpoint, or any page of an area's single entry."""
         blueprint = self.endpoint.split(".")[0]
-        return request.endpoint == self.endpoint or (
-            blueprint in _SINGLE_ENTRY_AREAS and request.blueprint == blueprint
+        return (
+            request.endpoint == self.endpoint
+            or (blueprint in _SINGLE_ENTRY_AREAS and request.blueprint == blueprint)
+            or (self.endpoint == "schedule.week" and request.endpoint in _SCHEDULE_VIEWS)
         )
 
 
 NAV_ITEMS = (
-    NavItem("schedule.week", "Schedule", False),
-    NavItem("schedule.mine", "My timetable", False),
-    NavItem("main.today", "Today", False),
-    NavItem("timetable.generate", "Generate", True),
-    NavItem("timetable.exceptions", "Exceptions", True),
-    NavItem("manage.index", "Manage", True),
+    NavItem("schedule.week", "Schedule", STAFF),
+    NavItem("schedule.mine", "My sessions", frozenset({Role.MENTOR})),
+    NavItem("schedule.mine", "My timetable", frozenset({Role.STUDENT})),
+    NavItem("main.today", "Today", EVERYONE),
+    NavItem("timetable.generate", "Generate", STAFF),
+    NavItem("timetable.exceptions", "Exceptions", STAFF),
+    NavItem("manage.index", "Manage", STAFF),
 )
 
 # Areas reached through one entry, whose every page highlights it.
 _SINGLE_ENTRY_AREAS = {"manage"}
+_SCHEDULE_VIEWS = {"schedule.week", "schedule.day", "schedule.month"}
 
 
 def nav_items() -> list[NavItem]:
@@ -42,6 +51,5 @@ def nav_items() -> list[NavItem]:
     return [
         item
         for item in NAV_ITEMS
-        if item.endpoint in current_app.view_functions
-        and (current_user.is_staff or not item.staff_only)
+        if item.endpoint in current_app.view_functions and current_user.role in item.roles
     ]

@@ -1,4 +1,5 @@
-// Termtable's only script: toasts from HX-Trigger events and copy-to-clipboard buttons.
+// Termtable's only script: toasts from HX-Trigger events, copy-to-clipboard buttons, and
+// keyboard care for fragments swapped in place (focus, Escape to close an editor).
 // Loaded from a file so the Content-Security-Policy can forbid inline scripts.
 (function () {
   "use strict";
@@ -25,5 +26,27 @@
     navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
       showToast("Copied " + button.getAttribute("data-copy"));
     });
+  });
+
+  // A swapped-in fragment marked data-autofocus takes the focus (the first field of a form),
+  // so keyboard users land in the editor they opened and back on the card they left.
+  document.addEventListener("htmx:after:swap", function () {
+    var marked = document.querySelector("[data-autofocus]");
+    if (!marked) return;
+    marked.removeAttribute("data-autofocus");
+    var field = marked.matches("form")
+      ? marked.querySelector("input:not([type=hidden]), select, textarea, button")
+      : marked;
+    if (field) field.focus();
+  });
+
+  // Escape inside an inline editor presses its Cancel button.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var editor = event.target.closest(".session-editor");
+    var close = editor && editor.querySelector("[data-close-editor]");
+    if (!close) return;
+    event.preventDefault();
+    close.click();
   });
 })();

@@ -1,7 +1,371 @@
-"""The schedule: week grid (by time or by room), day and month views, personal timetables."""
+"""The schedule: week grid (by time or by room), day and month views, personal timetables,
+and the grid's inline exception editor.
+
+Every grid URL is a full page, and answers only the `#schedule` fragment to an htmx partial
+request (navigation and filters swap the grid in place and push the URL). The editor's
+URLs carry the grid's own parameters, so a saved change redraws exactly the cells it
+touched, with the same filters.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.timetable.forms import (
+    DateOverrideChangeForm,
+    attach_errors,
+    change_from_form,
+    room_choices,
+)
+from models import Occurrence, Room, User, db
+from services.errors import ConflictError, DomainError, ValidationError
+from services.overrides import delete_override, find_override, save_override
+from services.schedule import (
+    Grid,
+    GridEntry,
+    ScheduleFilters,
+    ScheduleView,
+    build_grid,
+    build_month,
+    cell_id_of,
+    entries_affected_by,
+    entry_for,
+    filter_choices,
+    find_student,
+    load_entries,
+    parse_view,
+    personal_filters,
+)
+from services.timeutil import today_in
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
+
+
+# --- Pages -------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@staff_required
+def week():
+    return _schedule_page("week")
+
+
+@bp.get("/day")
+@staff_required
+def day():
+    return _schedule_page("day")
+
+
+@bp.get("/month")
+@staff_required
+def month():
+    return _schedule_page("month")
+
+
+@bp.get("/mine")
+@login_required
+def mine():
+    """A mentor's own sessions or a student's own timetable (staff: the whole schedule)."""
+    if current_user.is_staff:
+        return redirect(url_for("schedule.week", **request.args))
+    view_name = request.args.get("view", "week")
+    return _schedule_page(view_name if view_name in ("week", "day", "month") else "week", True)
+
+
+def _schedule_page(view_name: str, personal: bool = False):
+    args = request.args.to_dict()
+    args["view"] = view_name
+    view, errors = parse_view(args, today=today_in(org_tz()))
+    student_text = args.get("student_q")
+    if personal:
+        view = ScheduleView(view.view, view.layout, view.day, personal_filters(current_user))
+    elif student_text is not None:
+        view, canonical = _with_student_from_text(view, student_text, errors)
+        if canonical is not None:
+            if not is_htmx():
+                return redirect(canonical, 303)
+            response = _render_schedule(view, errors, personal)
+            response.headers["HX-Push-Url"] = canonical
+            return response
+    return _render_schedule(view, errors, personal)
+
+
+def _with_student_from_text(view: ScheduleView, text: str, errors: dict):
+    """Resolve the filter bar's student text; returns the view and its canonical URL (None
+    when the text is wrong, reported in `errors`)."""
+    filters = view.filters
+    selected = db.session.get(User, filters.student_id) if filters.student_id else None
+    if not text.strip():
+        student_id = None
+    elif selected is not None and text.strip() == selected.name:
+        student_id = selected.id
+    else:
+        try:
+            student_id = find_student(text).id
+        except ValidationError as err:
+            errors["student"] = err.message
+            return view, None
+    filters = ScheduleFilters(filters.room_id, filters.mentor_id, filters.group_id, student_id)
+    view = ScheduleView(view.view, view.layout, view.day, filters)
+    return view, url_for(request.endpoint, **view.query_args(view=None))
+
+
+def _render_schedule(view: ScheduleView, errors: dict, personal: bool):
+    tz = org_tz()
+    entries = load_entries(
+        view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=current_user
+    )
+    context = {
+        "schedule_url": schedule_url,
+        "view": view,
+        "errors": errors,
+        "personal": personal,
+        "endpoint": request.endpoint,
+        "grid": None,
+        "month_weeks": None,
+        "today": today_in(tz),
+        "editable": current_user.is_staff and not personal,
+    }
+    if view.view == "month":
+        context["month_weeks"] = build_month(view, entries)
+    else:
+        context["grid"] = build_grid(view, entries, _pinned_rooms(view))
+    if is_htmx_partial() and request.headers.get("HX-Target") in (None, "schedule"):
+        return _response(render_template("schedule/_schedule.html", **context))
+    if not personal:
+        context["choices"] = filter_choices(view.filters)
+    return _response(render_template("schedule/page.html", **context))
+
+
+def schedule_url(current: ScheduleView, personal: bool, **changes) -> str:
+    """The URL of `current` with `changes` (view, layout, day...), on the page it belongs to."""
+    base = ScheduleView(current.view, current.layout, current.day) if personal else current
+    args = base.query_args(**{k: v for k, v in changes.items() if k != "day"})
+    if "day" in changes:
+        args["date"] = changes["day"].isoformat()
+    if personal:
+        return url_for("schedule.mine", **args)
+    view_name = args.pop("view")
+    return url_for(f"schedule.{view_name}", **args)
+
+
+def _response(body: str, status: int = 200, headers: dict | None = None):
+    response = make_response(body, status)
+    response.headers.update(headers or {})
+    return response
+
+
+def _pinned_rooms(view: ScheduleView) -> list[Room]:
+    """Rooms shown as rows even when empty: the room filtered on."""
+    if view.layout != "rooms" or not view.filters.room_id:
+        return []
+    room = db.session.get(Room, view.filters.room_id)
+    return [room] if room is not None else []
+
+
+# --- Inline exception editor -----------------------------------------------------------------
+
+
+def _grid_view() -> ScheduleView:
+    """The grid the editor was opened from (its parameters travel with the editor's URLs)."""
+    view, _ = parse_view(request.args.to_dict(), today=today_in(org_tz()))
+    if view.view == "month":
+        view = ScheduleView("week", view.layout, view.day, view.filters)
+    return view
+
+
+def _series_occurrence(occurrence_id: int) -> Occurrence:
+    occurrence = load_or_404(Occurrence, occurrence_id)
+    if occurrence.series_id is None:
+        abort(404)  # one-time sessions are edited on their own page
+    return occurrence
+
+
+def _editor_form(occurrence: Occurrence) -> DateOverrideChangeForm:
+    form = DateOverrideChangeForm()
+    form.room.choices = room_choices()
+    if request.method == "GET":
+        override = find_override(occurrence.series_id, occurrence.original_date)
+        form.action.data = override.kind if override else "override"
+        if override is not None:
+            form.new_date.data = override.new_date
+            form.start_time.data = override.start_time
+            form.end_time.data = override.end_time
+            form.room.data = override.room_id or 0
+            form.notes.data = override.notes
+    return form
+
+
+def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200, **headers):
+    page = not is_htmx()
+    template = "schedule/editor_page.html" if page else "schedule/_editor.html"
+    body = render_template(
+        template,
+        entry=entry,
+        view=view,
+        form=form,
+        override=find_override(entry.occurrence.series_id, entry.occurrence.original_date),
+        cell_id=cell_id_of(entry, view.layout),
+        page=page,
+        schedule_url=schedule_url,
+    )
+    return _response(body, status, headers)
+
+
+@bp.get("/sessions/<int:occurrence_id>/editor")
+@staff_required
+def editor(occurrence_id: int):
+    occurrence = _series_occurrence(occurrence_id)
+    view = _grid_view()
+    return _render_editor(entry_for(occurrence, tz=org_tz()), view, _editor_form(occurrence))
+
+
+@bp.get("/sessions/<int:occurrence_id>/card")
+@staff_required
+def card(occurrence_id: int):
+    occurrence = load_or_404(Occurrence, occurrence_id)
+    view = _grid_view()
+    entry = entry_for(occurrence, tz=org_tz())
+    return render_template(
+        "schedule/_card.html", entry=entry, view=view, editable=True, focus_card=True
+    )
+
+
+@bp.post("/sessions/<int:occurrence_id>/exception")
+@staff_required
+def save_exception(occurrence_id: int):
+    occurrence = _series_occurrence(occurrence_id)
+    view = _grid_view()
+    form = _editor_form(occurrence)
+    if not form.validate_on_submit():
+        return _editor_refused(occurrence, view, form, 422)
+    before = _grid_entries(view)
+    try:
+        save_override(
+            occurrence.series,
+            occurrence.original_date,
+            change_from_form(form),
+            actor=current_user,
+            tz=org_tz(),
+        )
+        db.session.commit()
+    except (ConflictError, ValidationError) as err:
+        db.session.rollback()
+        attach_errors(form, err)
+        return _editor_refused(
+            occurrence, view, form, 409 if isinstance(err, ConflictError) else 422
+        )
+    return _changed(occurrence_id, view, before, _saved_message(occurrence_id))
+
+
+@bp.post("/sessions/<int:occurrence_id>/restore")
+@staff_required
+def restore(occurrence_id: int):
+    occurrence = _series_occurrence(occurrence_id)
+    view = _grid_view()
+    override = find_override(occurrence.series_id, occurrence.original_date)
+    if override is None:
+        abort(404)
+    before = _grid_entries(view)
+    try:
+        delete_override(override, tz=org_tz())
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        form = _editor_form(occurrence)
+        form.form_errors.append(err.message)
+        return _editor_refused(occurrence, view, form, 409)
+    message = f"Restored: {_describe(occurrence_id)} is back to its series' time and room."
+    return _changed(occurrence_id, view, before, message)
+
+
+def _editor_refused(occurrence: Occurrence, view: ScheduleView, form, status: int):
+    """The editor again, with its errors and what was typed, in place of itself."""
+    entry = entry_for(occurrence, tz=org_tz())
+    if not is_htmx():
+        return _render_editor(entry, view, form, status)
+    return _render_editor(
+        entry,
+        view,
+        form,
+        status,
+        **{"HX-Retarget": f"#occ-{occurrence.id}", "HX-Reswap": "outerHTML"},
+    )
+
+
+def _grid_entries(view: ScheduleView) -> list[GridEntry]:
+    return load_entries(
+        view.first_day, view.last_day, tz=org_tz(), filters=view.filters, viewer=current_user
+    )
+
+
+def _changed(occurrence_id: int, view: ScheduleView, before: list[GridEntry], message: str):
+    """After a change: redraw the cell the editor was in, and out of band every other cell
+    the change touched (where the session went, sessions whose conflicts changed). If the
+    grid's rows changed (a new hour or room row), redraw the whole grid instead."""
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for(f"schedule.{view.view}", **view.query_args(view=None)))
+    after = _grid_entries(view)
+    grid_before = build_grid(view, before, _pinned_rooms(view))
+    grid_after = build_grid(view, after, _pinned_rooms(view))
+    origin = next((e for e in before if e.id == occurrence_id), None)
+    toast = {"HX-Trigger": json.dumps({"toast": {"message": message}})}
+    if origin is None or grid_before.row_keys != grid_after.row_keys:
+        return _whole_grid(view, grid_after, toast)
+    affected = entries_affected_by(occurrence_id, before, after)
+    cell_ids = {cell_id_of(e, view.layout) for e in before + after if e.id in affected}
+    main_id = cell_id_of(origin, view.layout)
+    cells = [grid_after.cell(main_id)] + [
+        grid_after.cell(cell_id) for cell_id in sorted(cell_ids - {main_id})
+    ]
+    body = render_template(
+        "schedule/_changed_cells.html",
+        cells=[c for c in cells if c is not None],
+        view=view,
+        editable=True,
+    )
+    return _response(body, 200, toast)
+
+
+def _whole_grid(view: ScheduleView, grid: Grid, headers: dict):
+    body = render_template(
+        "schedule/_schedule.html",
+        schedule_url=schedule_url,
+        view=view,
+        grid=grid,
+        month_weeks=None,
+        errors={},
+        personal=False,
+        endpoint=f"schedule.{view.view}",
+        today=today_in(org_tz()),
+        editable=True,
+    )
+    headers = {**headers, "HX-Retarget": "#schedule", "HX-Reswap": "outerHTML"}
+    return _response(body, 200, headers)
+
+
+def _describe(occurrence_id: int) -> str:
+    occurrence = db.session.get(Occurrence, occurrence_id)
+    start = occurrence.start_utc.astimezone(org_tz())
+    return f"{occurrence.group.name} {start:%a %d %b %H:%M}"
+
+
+def _saved_message(occurrence_id: int) -> str:
+    occurrence = db.session.get(Occurrence, occurrence_id)
+    if occurrence is not None and occurrence.is_cancelled:
+        return f"Cancelled {occurrence.group.name} on {occurrence.original_date:%a %d %b}."
+    return f"Moved: {_describe(occurrence_id)}."

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
@@ -12,6 +13,10 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from models import Room, db
+from services.errors import DomainError
+from services.overrides import OverrideChange
 
 
 class GenerateForm(FlaskForm):
@@ -68,3 +73,41 @@ class DateOverrideForm(DateOverrideChangeForm):
         "Series", coerce=int, validators=[DataRequired(message="Choose a series.")]
     )
     original_date = DateField("Date", validators=[InputRequired(message="Choose the date.")])
+
+
+def room_choices() -> list[SelectChoice]:
+    """Active rooms for an exception's room field, after "keep the series' room"."""
+    rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))
+    return [SelectChoice(0, "Keep the series' room")] + [SelectChoice(r.id, r.name) for r in rooms]
+
+
+# Where a service's field names land on the forms (the first field a form has wins).
+_FIELDS_FOR = {
+    "date": ("original_date",),
+    "start": ("start_time", "start"),
+    "end": ("end_time", "end"),
+}
+
+
+def attach_errors(form, err: DomainError) -> None:
+    """Put a domain error's messages next to the matching form fields (else above the form)."""
+    errors = getattr(err, "errors", None) or {err.field or "__all__": err.message}
+    for key, message in errors.items():
+        names = _FIELDS_FOR.get(key, (key,))
+        field = next((form[name] for name in names if name in form), None)
+        if field is not None:
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(message)
+
+
+def change_from_form(form: DateOverrideChangeForm) -> OverrideChange:
+    cancelled = form.action.data == "cancel"
+    return OverrideChange(
+        cancelled=cancelled,
+        new_date=None if cancelled else form.new_date.data,
+        start_time=None if cancelled else form.start_time.data,
+        end_time=None if cancelled else form.end_time.data,
+        room_id=None if cancelled else (form.room.data or None),
+        notes=form.notes.data or "",
+    )

@@ -8,11 +8,18 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, load_or_404, org_tz, staff_required
-from blueprints.timetable.forms import DateOverrideChangeForm, DateOverrideForm, GenerateForm
-from models import CourseGroup, DateOverride, Room, Series, db
+from blueprints.timetable.forms import (
+    DateOverrideChangeForm,
+    DateOverrideForm,
+    GenerateForm,
+    attach_errors,
+    change_from_form,
+    room_choices,
+)
+from models import CourseGroup, DateOverride, Series, db
 from services.errors import ConflictError, DomainError, ValidationError
 from services.generation import generate_occurrences, resolve_window
-from services.overrides import OverrideChange, delete_override, save_override
+from services.overrides import delete_override, save_override
 from services.timeutil import today_in
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
@@ -53,7 +60,7 @@ def generate():
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            _attach_errors(form, err)
+            attach_errors(form, err)
             status = 422
     elif request.method == "POST":
         status = 422
@@ -82,21 +89,16 @@ def _series_choices():
     ]
 
 
-def _room_choices():
-    rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))
-    return [SelectChoice(0, "Keep the series' room")] + [SelectChoice(r.id, r.name) for r in rooms]
-
-
 def _new_override_form() -> DateOverrideForm:
     form = DateOverrideForm()
     form.series.choices = _series_choices()
-    form.room.choices = _room_choices()
+    form.room.choices = room_choices()
     return form
 
 
 def _edit_override_form(override: DateOverride) -> DateOverrideChangeForm:
     form = DateOverrideChangeForm()
-    form.room.choices = _room_choices()
+    form.room.choices = room_choices()
     if request.method == "GET":
         form.action.data = override.kind
         form.new_date.data = override.new_date
@@ -105,38 +107,6 @@ def _edit_override_form(override: DateOverride) -> DateOverrideChangeForm:
         form.room.data = override.room_id or 0
         form.notes.data = override.notes
     return form
-
-
-# Where a service's field names land on the forms (the first field a form has wins).
-_FIELDS_FOR = {
-    "date": ("original_date",),
-    "start": ("start_time", "start"),
-    "end": ("end_time", "end"),
-}
-
-
-def _attach_errors(form, err: DomainError) -> None:
-    """Put a domain error's messages next to the matching form fields (else above the form)."""
-    errors = getattr(err, "errors", None) or {err.field or "__all__": err.message}
-    for key, message in errors.items():
-        names = _FIELDS_FOR.get(key, (key,))
-        field = next((form[name] for name in names if name in form), None)
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            form.form_errors.append(message)
-
-
-def _change_from(form: DateOverrideChangeForm) -> OverrideChange:
-    cancelled = form.action.data == "cancel"
-    return OverrideChange(
-        cancelled=cancelled,
-        new_date=None if cancelled else form.new_date.data,
-        start_time=None if cancelled else form.start_time.data,
-        end_time=None if cancelled else form.end_time.data,
-        room_id=None if cancelled else (form.room.data or None),
-        notes=form.notes.data or "",
-    )
 
 
 def _list_overrides():
@@ -174,16 +144,16 @@ def _save(form: DateOverrideChangeForm, series: Series, original_date):
     """Save the form's exception; returns (saved or None, status) with errors on the form."""
     try:
         saved, _ = save_override(
-            series, original_date, _change_from(form), actor=current_user, tz=org_tz()
+            series, original_date, change_from_form(form), actor=current_user, tz=org_tz()
         )
         db.session.commit()
     except ConflictError as err:
         db.session.rollback()
-        _attach_errors(form, err)
+        attach_errors(form, err)
         return None, 409
     except ValidationError as err:
         db.session.rollback()
-        _attach_errors(form, err)
+        attach_errors(form, err)
         return None, 422
     return saved, 200
 

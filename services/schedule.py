@@ -1,0 +1,568 @@
+"""The schedule's read side: sessions of a week, a day or a month laid out as grid cells.
+
+Sessions belong to the cell of their local start (a day and an hour, or a room and a day).
+Each carries what the grid shows: its exception (moved or cancelled), and the sessions it
+conflicts with, named. Conflicts are found among the shown sessions and only the sessions
+that could clash with them (same rooms, same mentors, groups sharing a student), so a week
+filtered to one room costs the same whatever the size of the school.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, or_, select, tuple_
+from sqlalchemy.orm import aliased
+
+from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, User, db
+from models.enums import OccurrenceStatus, Role
+from services.conflicts import (
+    MENTOR,
+    ROOM,
+    STUDENT,
+    Slot,
+    find_conflicts,
+    instant_reader,
+    load_students_by_group,
+    raw_instant,
+)
+from services.errors import ValidationError
+from services.listing import visible_to
+from services.timeutil import local_day_bounds, week_start
+
+VIEWS = ("week", "day", "month")
+LAYOUTS = ("time", "rooms")
+# The hours a time grid always shows, so a cell can receive a moved session; a week with
+# sessions outside them grows its rows.
+FIRST_HOUR, LAST_HOUR = 7, 20
+MONTH_CELL_LIMIT = 6
+_CONFLICT_WORDS = {ROOM: "Room", MENTOR: "Mentor", STUDENT: "Student"}
+
+
+@dataclass(frozen=True)
+class ScheduleFilters:
+    """What the grid is narrowed to; ids, all optional and combinable."""
+
+    room_id: int | None = None
+    mentor_id: int | None = None
+    group_id: int | None = None
+    student_id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return any((self.room_id, self.mentor_id, self.group_id, self.student_id))
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """Which grid: a view of the data around a date, its layout, and its filters."""
+
+    view: str = "week"
+    layout: str = "time"
+    day: date = date(2000, 1, 3)
+    filters: ScheduleFilters = ScheduleFilters()
+
+    @property
+    def first_day(self) -> date:
+        if self.view == "day":
+            return self.day
+        if self.view == "month":
+            return week_start(self.day.replace(day=1))
+        return week_start(self.day)
+
+    @property
+    def last_day(self) -> date:
+        """The day after the grid's last one (half-open)."""
+        if self.view == "day":
+            return self.day + timedelta(days=1)
+        if self.view == "month":
+            next_month = (self.day.replace(day=28) + timedelta(days=4)).replace(day=1)
+            return week_start(next_month - timedelta(days=1)) + timedelta(days=7)
+        return self.first_day + timedelta(days=7)
+
+    @property
+    def last_shown_day(self) -> date:
+        return self.last_day - timedelta(days=1)
+
+    def shifted(self, steps: int) -> date:
+        """The anchor date `steps` views later (or earlier)."""
+        if self.view == "day":
+            return self.day + timedelta(days=steps)
+        if self.view == "month":
+            month = self.day.month - 1 + steps
+            return date(self.day.year + month // 12, month % 12 + 1, 1)
+        return self.day + timedelta(weeks=steps)
+
+    def query_args(self, **changes) -> dict:
+        """The URL parameters that reproduce this view (with `changes`), for links."""
+        args = {
+            "view": self.view,
+            "layout": self.layout,
+            "date": self.day.isoformat(),
+            "room": self.filters.room_id,
+            "mentor": self.filters.mentor_id,
+            "group": self.filters.group_id,
+            "student": self.filters.student_id,
+        }
+        args.update(changes)
+        return {k: v for k, v in args.items() if v not in (None, "")}
+
+
+def parse_view(args, *, today: date) -> tuple[ScheduleView, dict[str, str]]:
+    """A ScheduleView from URL parameters; bad values fall back and are reported by field."""
+    errors: dict[str, str] = {}
+    view = args.get("view", "week")
+    if view not in VIEWS:
+        errors["view"] = f"Unknown view {view!r}: showing the week."
+        view = "week"
+    layout = args.get("layout", "time")
+    if layout not in LAYOUTS:
+        errors["layout"] = f"Unknown layout {layout!r}: showing days by time."
+        layout = "time"
+    day = today
+    if args.get("date"):
+        try:
+            day = date.fromisoformat(args["date"])
+        except ValueError:
+            errors["date"] = f"{args['date']!r} is not a date (YYYY-MM-DD): showing today."
+        else:
+            if not date(1970, 1, 1) <= day <= date(2999, 12, 31):
+                errors["date"] = "Choose a date between 1970 and 2999: showing today."
+                day = today
+    ids = {}
+    for name in ("room", "mentor", "group", "student"):
+        raw = args.get(name, "")
+        if raw in ("", None):
+            ids[name] = None
+        elif raw.isdigit() and 0 < int(raw) < 2**63:
+            ids[name] = int(raw)
+        else:
+            errors[name] = f"Unknown {name}: filter ignored."
+            ids[name] = None
+    filters = ScheduleFilters(ids["room"], ids["mentor"], ids["group"], ids["student"])
+    return ScheduleView(view, layout, day, filters), errors
+
+
+class ConflictNote(NamedTuple):
+    kind: str
+    other_id: int
+    other_label: str
+
+    @property
+    def text(self) -> str:
+        return f"{_CONFLICT_WORDS[self.kind]} conflict with {self.other_label}"
+
+
+@dataclass
+class GridEntry:
+    """One session as the grid shows it."""
+
+    occurrence: Occurrence
+    start: datetime  # local
+    end: datetime  # local
+    override: DateOverride | None = None
+    conflicts: list[ConflictNote] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.occurrence.id
+
+    @property
+    def cancelled(self) -> bool:
+        return self.occurrence.status == OccurrenceStatus.CANCELLED
+
+    @property
+    def completed(self) -> bool:
+        return self.occurrence.status == OccurrenceStatus.COMPLETED
+
+    @property
+    def moved(self) -> bool:
+        return self.override is not None and not self.override.cancelled
+
+    @property
+    def editable(self) -> bool:
+        """Whether the grid's exception editor applies (series sessions not yet completed)."""
+        return self.occurrence.series_id is not None and not self.completed
+
+    @property
+    def conflict_text(self) -> str:
+        return "; ".join(note.text for note in self.conflicts)
+
+
+def load_entries(
+    start: date,
+    end: date,
+    *,
+    tz: ZoneInfo,
+    filters: ScheduleFilters = ScheduleFilters(),
+    viewer: User | None = None,
+) -> list[GridEntry]:
+    """Sessions starting on local dates [start, end) that `viewer` may see, narrowed by
+    `filters`, with their exceptions and conflicts; ordered by start."""
+    start_utc, end_utc = local_day_bounds(start, end, tz)
+    query = (
+        select(Occurrence)
+        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .where(Occurrence.start_utc >= start_utc, Occurrence.start_utc < end_utc)
+        .order_by(Occurrence.start_utc, CourseGroup.name, Occurrence.id)
+    )
+    if filters.room_id:
+        query = query.where(Occurrence.room_id == filters.room_id)
+    if filters.mentor_id:
+        query = query.where(CourseGroup.mentor_id == filters.mentor_id)
+    if filters.group_id:
+        query = query.where(Occurrence.group_id == filters.group_id)
+    if filters.student_id:
+        query = query.where(
+            exists().where(
+                Enrolment.group_id == Occurrence.group_id,
+                Enrolment.student_id == filters.student_id,
+            )
+        )
+    occurrences = list(db.session.scalars(visible_to(query, viewer)).unique())
+    entries = [
+        GridEntry(o, o.start_utc.astimezone(tz), o.end_utc.astimezone(tz)) for o in occurrences
+    ]
+    if entries:
+        _attach_overrides(entries)
+        _attach_conflicts(entries, tz)
+    return entries
+
+
+def entry_for(occurrence: Occurrence, *, tz: ZoneInfo) -> GridEntry:
+    """One session as the grid shows it, with its exception and conflicts."""
+    entry = GridEntry(
+        occurrence, occurrence.start_utc.astimezone(tz), occurrence.end_utc.astimezone(tz)
+    )
+    _attach_overrides([entry])
+    _attach_conflicts([entry], tz)
+    return entry
+
+
+def _attach_overrides(entries: list[GridEntry]) -> None:
+    keys = {
+        (e.occurrence.series_id, e.occurrence.original_date)
+        for e in entries
+        if e.occurrence.series_id is not None
+    }
+    if not keys:
+        return
+    found = {}
+    ordered = sorted(keys)
+    for begin in range(0, len(ordered), 10_000):
+        chunk = ordered[begin : begin + 10_000]
+        for override in db.session.scalars(
+            select(DateOverride).where(
+                tuple_(DateOverride.series_id, DateOverride.original_date).in_(chunk)
+            )
+        ).unique():
+            found[(override.series_id, override.original_date)] = override
+    for entry in entries:
+        entry.override = found.get((entry.occurrence.series_id, entry.occurrence.original_date))
+
+
+def _attach_conflicts(entries: list[GridEntry], tz: ZoneInfo) -> None:
+    """Name, on each entry, the sessions it conflicts with (shown or not)."""
+    shown = [e for e in entries if not e.cancelled]
+    if not shown:
+        return
+    window_start = min(e.occurrence.start_utc for e in shown)
+    window_end = max(e.occurrence.end_utc for e in shown)
+    candidates = _candidate_slots(shown, window_start, window_end)
+    groups = {s.group_id for s in candidates}
+    conflicts = find_conflicts(candidates, load_students_by_group(groups))
+    by_id = {e.id: e for e in entries}
+    pairs = []
+    for conflict in conflicts:
+        for mine, other in (
+            (conflict.first_id, conflict.second_id),
+            (conflict.second_id, conflict.first_id),
+        ):
+            if mine in by_id:
+                pairs.append((by_id[mine], conflict.kind, other))
+    if not pairs:
+        return
+    labels = {e.id: _label(e.occurrence.group.name, e.start, e.end) for e in entries}
+    missing = {other for _, _, other in pairs if other not in labels}
+    if missing:
+        labels.update(_labels_of(missing, tz))
+    for entry, kind, other in pairs:
+        entry.conflicts.append(ConflictNote(kind, other, labels[other]))
+    for entry in entries:
+        entry.conflicts.sort(key=lambda note: (note.kind, note.other_id))
+
+
+def _candidate_slots(
+    shown: list[GridEntry], window_start: datetime, window_end: datetime
+) -> list[Slot]:
+    """Non-cancelled sessions overlapping the window that could clash with a shown one:
+    in one of their rooms, with one of their mentors, or of a group sharing a student."""
+    rooms = {e.occurrence.room_id for e in shown if e.occurrence.room_id is not None}
+    mentors = {e.occurrence.group.mentor_id for e in shown}
+    groups = {e.occurrence.group_id for e in shown}
+    mine, theirs = aliased(Enrolment), aliased(Enrolment)
+    sharing_a_student = (
+        select(theirs.group_id)
+        .join(mine, mine.student_id == theirs.student_id)
+        .where(mine.group_id.in_(groups))
+    )
+    dialect = db.session.get_bind().dialect.name
+    rows = db.session.execute(
+        select(
+            Occurrence.id,
+            Occurrence.group_id,
+            raw_instant(Occurrence.start_utc, dialect),
+            raw_instant(Occurrence.end_utc, dialect),
+            Occurrence.room_id,
+            CourseGroup.mentor_id,
+        )
+        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .where(
+            Occurrence.status != OccurrenceStatus.CANCELLED,
+            Occurrence.start_utc < window_end,
+            Occurrence.end_utc > window_start,
+            or_(
+                Occurrence.room_id.in_(rooms),
+                CourseGroup.mentor_id.in_(mentors),
+                Occurrence.group_id.in_(groups),
+                Occurrence.group_id.in_(sharing_a_student),
+            ),
+        )
+    ).all()
+    read = instant_reader(dialect)
+    return [Slot(r[0], r[1], read(r[2]), read(r[3]), r[4], r[5]) for r in rows]
+
+
+def _labels_of(ids: Iterable[int], tz: ZoneInfo) -> dict[int, str]:
+    rows = db.session.execute(
+        select(Occurrence.id, CourseGroup.name, Occurrence.start_utc, Occurrence.end_utc)
+        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .where(Occurrence.id.in_(list(ids)))
+    )
+    return {
+        i: _label(name, start.astimezone(tz), end.astimezone(tz)) for i, name, start, end in rows
+    }
+
+
+def _label(group_name: str, start: datetime, end: datetime) -> str:
+    return f"{group_name} {start:%a %d %b %H:%M}-{end:%H:%M}"
+
+
+# --- Layout ------------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    id: str
+    day: date
+    entries: list[GridEntry] = field(default_factory=list)
+
+
+@dataclass
+class Row:
+    key: object
+    label: str
+    cells: list[Cell]
+
+
+@dataclass
+class Grid:
+    """Rows of cells, one column per day; `row_keys` identify the layout for comparison."""
+
+    view: ScheduleView
+    days: list[date]
+    rows: list[Row]
+    entry_count: int
+
+    @property
+    def row_keys(self) -> tuple:
+        return tuple(row.key for row in self.rows)
+
+    def cell(self, cell_id: str) -> Cell | None:
+        for row in self.rows:
+            for cell in row.cells:
+                if cell.id == cell_id:
+                    return cell
+        return None
+
+
+def time_cell_id(day: date, hour: int) -> str:
+    return f"cell-{day:%Y%m%d}-{hour:02d}"
+
+
+def room_cell_id(room_id: int | None, day: date) -> str:
+    return f"cell-r{room_id or 0}-{day:%Y%m%d}"
+
+
+def cell_id_of(entry: GridEntry, layout: str) -> str:
+    if layout == "rooms":
+        return room_cell_id(entry.occurrence.room_id, entry.start.date())
+    return time_cell_id(entry.start.date(), entry.start.hour)
+
+
+def build_grid(view: ScheduleView, entries: list[GridEntry], rooms: Iterable[Room] = ()) -> Grid:
+    """Lay `entries` out for a week or day view (days as columns)."""
+    days = [
+        view.first_day + timedelta(days=n) for n in range((view.last_day - view.first_day).days)
+    ]
+    by_room = view.layout == "rooms"
+    rows = _room_rows(days, entries, rooms) if by_room else _hour_rows(days, entries)
+    return Grid(view, days, rows, len(entries))
+
+
+def _hour_rows(days: list[date], entries: list[GridEntry]) -> list[Row]:
+    hours = [e.start.hour for e in entries]
+    first = min([FIRST_HOUR, *hours])
+    last = max([LAST_HOUR, *hours])
+    cells = {
+        (day, hour): Cell(time_cell_id(day, hour), day)
+        for hour in range(first, last + 1)
+        for day in days
+    }
+    for entry in entries:
+        cells[(entry.start.date(), entry.start.hour)].entries.append(entry)
+    return [
+        Row(hour, f"{hour:02d}:00", [cells[(day, hour)] for day in days])
+        for hour in range(first, last + 1)
+    ]
+
+
+def _room_rows(days: list[date], entries: list[GridEntry], rooms: Iterable[Room]) -> list[Row]:
+    """A row per room that has a session in the grid (and per room given), then "No room"."""
+    names = {room.id: room.name for room in rooms}
+    for entry in entries:
+        room = entry.occurrence.room
+        if room is not None:
+            names.setdefault(room.id, room.name)
+    keys: list[int | None] = sorted(names, key=lambda room_id: names[room_id].casefold())
+    if any(e.occurrence.room_id is None for e in entries):
+        keys.append(None)
+    cells = {(key, day): Cell(room_cell_id(key, day), day) for key in keys for day in days}
+    for entry in entries:
+        cells[(entry.occurrence.room_id, entry.start.date())].entries.append(entry)
+    return [
+        Row(key, names.get(key, "No room (online)"), [cells[(key, day)] for day in days])
+        for key in keys
+    ]
+
+
+@dataclass
+class MonthDay:
+    day: date
+    in_month: bool
+    entries: list[GridEntry]
+
+    @property
+    def shown(self) -> list[GridEntry]:
+        return self.entries[:MONTH_CELL_LIMIT]
+
+    @property
+    def hidden_count(self) -> int:
+        return max(0, len(self.entries) - MONTH_CELL_LIMIT)
+
+
+def build_month(view: ScheduleView, entries: list[GridEntry]) -> list[list[MonthDay]]:
+    """Weeks (Monday first) of days, each with its sessions, for the month of `view.day`."""
+    by_day: dict[date, list[GridEntry]] = defaultdict(list)
+    for entry in entries:
+        by_day[entry.start.date()].append(entry)
+    weeks = []
+    day = view.first_day
+    while day < view.last_day:
+        weeks.append(
+            [
+                MonthDay(d, d.month == view.day.month, by_day.get(d, []))
+                for d in (day + timedelta(days=n) for n in range(7))
+            ]
+        )
+        day += timedelta(days=7)
+    return weeks
+
+
+# --- Filter choices ----------------------------------------------------------------------
+
+
+@dataclass
+class FilterChoices:
+    rooms: list[tuple[int, str]]
+    mentors: list[tuple[int, str]]
+    groups: list[tuple[int, str]]
+    student: User | None
+
+
+def filter_choices(filters: ScheduleFilters) -> FilterChoices:
+    """The options of the filter bar (active ones, plus whatever is selected)."""
+    rooms = db.session.execute(
+        select(Room.id, Room.name)
+        .where(or_(Room.active.is_(True), Room.id == (filters.room_id or 0)))
+        .order_by(Room.name)
+    ).all()
+    mentors = db.session.execute(
+        select(User.id, User.name)
+        .where(
+            User.role == Role.MENTOR,
+            or_(User.is_active_account.is_(True), User.id == (filters.mentor_id or 0)),
+        )
+        .order_by(User.name)
+    ).all()
+    groups = db.session.execute(
+        select(CourseGroup.id, CourseGroup.name)
+        .where(or_(CourseGroup.active.is_(True), CourseGroup.id == (filters.group_id or 0)))
+        .order_by(CourseGroup.name)
+    ).all()
+    student = None
+    if filters.student_id:
+        student = db.session.scalar(
+            select(User).where(User.id == filters.student_id, User.role == Role.STUDENT)
+        )
+    return FilterChoices(
+        [tuple(r) for r in rooms], [tuple(m) for m in mentors], [tuple(g) for g in groups], student
+    )
+
+
+def find_student(text: str) -> User:
+    """The student a filter's text names: an exact e-mail, or a unique part of a name."""
+    text = text.strip()
+    if not text:
+        raise ValidationError("Type a student's name or e-mail.", field="student")
+    query = select(User).where(User.role == Role.STUDENT)
+    exact = db.session.scalar(query.where(User.email == text.lower()))
+    if exact is not None:
+        return exact
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    matches = db.session.scalars(
+        query.where(User.name.ilike(pattern, escape="\\")).order_by(User.name).limit(6)
+    ).all()
+    if not matches:
+        raise ValidationError(f"No student matches {text!r}.", field="student")
+    if len(matches) > 1:
+        names = ", ".join(m.name for m in matches[:5]) + (", ..." if len(matches) > 5 else "")
+        raise ValidationError(f"Several students match {text!r}: {names}.", field="student")
+    return matches[0]
+
+
+def personal_filters(user: User) -> ScheduleFilters:
+    """A mentor's own sessions, or a student's own timetable."""
+    if user.role == Role.MENTOR:
+        return ScheduleFilters(mentor_id=user.id)
+    if user.role == Role.STUDENT:
+        return ScheduleFilters(student_id=user.id)
+    return ScheduleFilters()
+
+
+def entries_affected_by(
+    occurrence_id: int, entries_before: list[GridEntry], entries_after: list[GridEntry]
+) -> set[int]:
+    """The session changed, plus every session it conflicted with before or after: their
+    cells are the ones to redraw."""
+    affected = {occurrence_id}
+    for entries in (entries_before, entries_after):
+        for entry in entries:
+            if entry.id == occurrence_id:
+                affected.update(note.other_id for note in entry.conflicts)
+    return affected

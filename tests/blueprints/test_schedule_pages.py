@@ -1,0 +1,469 @@
+"""Schedule pages: the week grid, day and month views, personal timetables, and the grid's
+inline exception editor (fragments, out-of-band cells, errors in place, permissions)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from models import DateOverride, Occurrence, OccurrenceStatus, db
+from services.generation import generate_occurrences, resolve_window
+from services.overrides import OverrideChange, find_occurrence, save_override
+
+PARIS = ZoneInfo("Europe/Paris")
+TERM = date(2026, 9, 7)  # a Monday
+WED = TERM + timedelta(days=2)
+GRID = "/schedule/?date=2026-09-07"
+CTX = "view=week&layout=time&date=2026-09-07"
+DASH = "\u2013"
+
+
+def generate(weeks=2):
+    first, end = resolve_window(TERM, weeks=weeks)
+    generate_occurrences(first, end, tz=PARIS)
+    db.session.commit()
+
+
+def fresh(occurrence: Occurrence) -> Occurrence:
+    db.session.expire_all()
+    return db.session.get(Occurrence, occurrence.id)
+
+
+def override_count() -> int:
+    return db.session.scalar(select(func.count(DateOverride.id)))
+
+
+def grid_text(page) -> str:
+    """What the grid shows (not the filter bar's options)."""
+    return page.html.find(id="schedule").text
+
+
+def cell_ids(html: str) -> list[str]:
+    return re.findall(r'<div id="(cell-[^"]+)" class="cell"', html)
+
+
+@pytest.fixture
+def school(make_user, make_room, make_group, make_series):
+    """Maths (Ada, R101, Mon+Wed 09:00) and Art (Ben, Lab, Tue 14:00); Alice takes both."""
+    alice = make_user("student", name="Alice Martin")
+    ada, ben = make_user("mentor", name="Ada Lovelace"), make_user("mentor", name="Ben Okri")
+    r101, lab = make_room("R101"), make_room("Lab")
+    maths = make_group("Maths 7A", mentor=ada, room=r101, students=[alice], subject="Mathematics")
+    art = make_group("Art 7A", mentor=ben, room=lab, students=[alice], subject="Art")
+    maths_series = make_series(maths, weekdays=(0, 2), start=time(9), end=time(10))
+    art_series = make_series(art, weekdays=(1,), start=time(14), end=time(15))
+    generate()
+    return {
+        "alice": alice, "ada": ada, "ben": ben, "r101": r101, "lab": lab, "maths": maths,
+        "art": art, "maths_series": maths_series, "art_series": art_series,
+        "monday": find_occurrence(maths_series.id, TERM),
+        "wednesday": find_occurrence(maths_series.id, WED),
+        "tuesday": find_occurrence(art_series.id, TERM + timedelta(days=1)),
+    }  # fmt: skip
+
+
+# --- The grid ------------------------------------------------------------------------------
+
+
+def test_week_grid_shows_days_as_columns_and_each_session_in_its_hour(web, login_as, school):
+    login_as("coordinator")
+    page = web.get(GRID)
+    assert "Week of 07 Sep to 13 Sep 2026" in page.text
+    for day in ("Mon 07 Sep", "Tue 08 Sep", "Sun 13 Sep"):
+        assert day in page.text
+    monday = page.html.find(id="cell-20260907-09")
+    assert f"09:00{DASH}10:00" in monday.text
+    for text in ("Mathematics", "Maths 7A", "R101", "Ada Lovelace"):
+        assert text in monday.text
+    assert "Art 7A" in page.html.find(id="cell-20260908-14").text
+    assert page.html.find(id="cell-20260907-07") is not None  # the school day is always shown
+
+
+def test_navigation_swaps_only_the_grid_for_htmx_and_pages_stay_bookmarkable(
+    web, htmx, login_as, school
+):
+    login_as("coordinator")
+    page = web.get(GRID)
+    next_link = page.html.find("a", string=re.compile("Next"))
+    assert next_link["hx-push-url"] == "true" and next_link["hx-target"] == "#schedule"
+    assert next_link["href"] == next_link["hx-get"]
+    fragment = htmx.get(next_link["href"])
+    assert fragment.text.lstrip().startswith('<section id="schedule"')
+    assert "<html" not in fragment.text and "Week of 14 Sep" in fragment.text
+    assert fragment.headers["Vary"] == "HX-Request" or "HX-Request" in fragment.headers["Vary"]
+    # The same URL loaded by the browser (a reload, a bookmark) is the whole page.
+    full = web.get(next_link["href"])
+    assert "<html" in full.text and "Week of 14 Sep" in full.text
+    # A history restore asks htmx 4 for the whole page too.
+    restore = web.get(
+        next_link["href"], headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
+    assert "<html" in restore.text
+
+
+def test_today_link_and_previous_week(web, login_as, school):
+    login_as("coordinator")
+    page = web.get("/schedule/?date=2026-09-16")
+    previous = page.html.find("a", string=re.compile("Previous"))["href"]
+    assert "date=2026-09-09" in previous
+    assert "Week of 07 Sep" in web.get(previous).text
+
+
+def test_filters_are_kept_in_the_url_and_combine(web, login_as, school):
+    login_as("coordinator")
+    room = school["r101"].id
+    page = web.get(f"{GRID}&room={room}")
+    assert "Maths 7A" in grid_text(page) and "Art 7A" not in grid_text(page)
+    assert page.html.find("option", selected=True, value=str(room)) is not None
+    # Navigation links keep the filter.
+    assert f"room={room}" in page.html.find("a", string=re.compile("Next"))["href"]
+    both = web.get(f"{GRID}&room={room}&mentor={school['ben'].id}")
+    assert "No sessions this week for these filters." in both.text
+    by_group = web.get(f"{GRID}&group={school['art'].id}")
+    assert "Art 7A" in grid_text(by_group) and "Maths 7A" not in grid_text(by_group)
+
+
+def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_as, school):
+    login_as("coordinator")
+    student = school["alice"]
+    response = web.get(f"{GRID}&student_q=alice")
+    assert response.status_int == 303
+    assert f"student={student.id}" in response.location
+    page = response.follow()
+    assert 'value="Alice Martin"' in page.text and "Maths 7A" in page.text
+    fragment = htmx.get(f"{GRID}&student_q=Alice+Martin&student={student.id}")
+    assert f"student={student.id}" in fragment.headers["HX-Push-Url"]
+
+
+def test_unknown_student_and_bad_parameters_are_said_not_ignored(web, login_as, school):
+    login_as("coordinator")
+    page = web.get(f"{GRID}&student_q=nobody")
+    assert page.status_int == 200
+    assert "No student matches &#39;nobody&#39;." in page.text
+    page = web.get("/schedule/?date=2026-13-01&room=abc")
+    assert "is not a date (YYYY-MM-DD): showing today." in page.text
+    assert "Unknown room: filter ignored." in page.text
+
+
+def test_rooms_as_rows_layout(web, login_as, school):
+    login_as("coordinator")
+    page = web.get(f"{GRID}&layout=rooms")
+    rows = [th.text.strip() for th in page.html.select("tbody th[scope=row]")]
+    assert rows == ["Lab", "R101"]
+    r101_monday = page.html.find(id=f"cell-r{school['r101'].id}-20260907")
+    assert "Maths 7A" in r101_monday.text
+    assert "Time as rows" in page.text
+
+
+def test_day_view_and_month_view(web, login_as, school):
+    login_as("coordinator")
+    day = web.get("/schedule/day?date=2026-09-08")
+    assert "Tuesday 08 September 2026" in day.text
+    assert "Art 7A" in grid_text(day) and "Maths 7A" not in grid_text(day)
+    month = web.get("/schedule/month?date=2026-09-20")
+    assert "September 2026" in month.text
+    assert month.text.count("09:00 Maths 7A") == 4  # Mon+Wed, two generated weeks
+    assert 'href="/schedule/day?layout=time&amp;date=2026-09-07"' in month.text
+
+
+def test_cancelled_moved_and_conflicting_sessions_say_so_in_text(
+    web, login_as, school, make_group, make_series
+):
+    save_override(
+        school["maths_series"], TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS
+    )
+    save_override(
+        school["maths_series"], WED, OverrideChange(start_time=time(11), end_time=time(12)),
+        actor=None, tz=PARIS,
+    )  # fmt: skip
+    clash = make_group("Chess", room=school["lab"])
+    make_series(clash, weekdays=(1,), start=time(14, 30), end=time(15, 30))
+    generate()
+    login_as("coordinator")
+    page = web.get(GRID)
+    monday = page.html.find(id=f"occ-{school['monday'].id}")
+    assert "is-cancelled" in monday["class"] and "Cancelled" in monday.text
+    wednesday = page.html.find(id=f"occ-{school['wednesday'].id}")
+    assert "is-moved" in wednesday["class"] and "Moved" in wednesday.text
+    assert page.html.find(id="cell-20260909-11").find(id=f"occ-{school['wednesday'].id}")
+    art = page.html.find(id=f"occ-{school['tuesday'].id}")
+    assert "Conflict" in art.text
+    assert art["title"] == "Room conflict with Chess Tue 08 Sep 14:30-15:30"
+    assert "Room conflict with Chess" in art.find(class_="conflict-text").text
+
+
+def test_grid_pages_are_for_staff_others_use_their_own_timetable(web, login_as, school):
+    login_as(school["ada"])
+    for url in ("/schedule/", "/schedule/day", "/schedule/month"):
+        assert web.get(url, status=403).status_int == 403
+    mine = web.get("/schedule/mine?date=2026-09-07")
+    assert "My sessions" in mine.text
+    assert "Maths 7A" in mine.text and "Art 7A" not in mine.text
+    assert mine.html.find(id="schedule-filters") is None  # no filters: it is theirs
+    # A filter in the URL cannot show someone else's sessions.
+    assert "Art 7A" not in web.get(f"/schedule/mine?date=2026-09-07&group={school['art'].id}")
+
+
+def test_student_timetable_shows_all_their_groups_and_links_to_session_pages(web, login_as, school):
+    login_as(school["alice"])
+    page = web.get("/schedule/mine?date=2026-09-07")
+    assert "My timetable" in page.text
+    assert "Maths 7A" in page.text and "Art 7A" in page.text
+    assert "/schedule/sessions/" not in page.text  # no editor for students
+    assert f'href="/sessions/{school["monday"].id}"' in page.text
+    month = web.get("/schedule/mine?view=month&date=2026-09-07")
+    assert "September 2026" in month.text and "Maths 7A" in month.text
+    assert "/schedule/mine?view=day" in month.text
+
+
+def test_staff_asking_for_mine_get_the_whole_schedule(web, login_as, school):
+    login_as("coordinator")
+    response = web.get("/schedule/mine?date=2026-09-07")
+    assert response.status_int == 302 and "/schedule/?date=2026-09-07" in response.location
+
+
+def test_anonymous_visitors_are_sent_to_log_in(web, htmx, school):
+    assert "/auth/login" in web.get("/schedule/").location
+    response = htmx.get(f"/schedule/sessions/{school['monday'].id}/editor", status=401)
+    assert "/auth/login" in response.headers["HX-Redirect"]
+
+
+# --- The inline editor ----------------------------------------------------------------------
+
+
+def editor_url(occurrence, action="editor"):
+    return f"/schedule/sessions/{occurrence.id}/{action}?{CTX}"
+
+
+def test_editor_opens_in_place_of_the_card(web, htmx, login_as, school):
+    login_as("coordinator")
+    monday = school["monday"]
+    card = web.get(GRID).html.find(id=f"occ-{monday.id}")
+    link = card.find("a")
+    assert link["hx-target"] == f"#occ-{monday.id}" and link["hx-swap"] == "outerHTML"
+    editor = htmx.get(link["hx-get"])
+    form = editor.html.find("form")
+    assert form["id"] == f"occ-{monday.id}" and "session-editor" in form["class"]
+    assert form["hx-target"] == "#cell-20260907-09"
+    assert "<html" not in editor.text
+    for label in ("Cancel this date", "Move this date", "Move to date", "New start", "New room"):
+        assert label in editor.text
+    # Cancel (and Escape, through app.js) puts the card back.
+    cancel = editor.html.find("button", attrs={"data-close-editor": True})
+    assert htmx.get(cancel["hx-get"]).html.find("article")["id"] == f"occ-{monday.id}"
+
+
+def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(web, login_as, school):
+    login_as("coordinator")
+    monday = school["monday"]
+    page = web.get(editor_url(monday))
+    assert "<html" in page.text and "Back to the schedule" in page.text
+    form = page.forms[f"occ-{monday.id}"]
+    form["action"] = "cancel"
+    response = form.submit()
+    assert response.status_int == 302 and "/schedule/?" in response.location
+    assert "date=2026-09-07" in response.location
+    assert "Cancelled Maths 7A on Mon 07 Sep." in response.follow().text
+    assert fresh(monday).status == OccurrenceStatus.CANCELLED
+
+
+def test_cancel_inline_swaps_back_just_that_cell(web, htmx, login_as, school):
+    login_as("coordinator")
+    monday = school["monday"]
+    response = htmx.post(
+        editor_url(monday, "exception"), {"action": "cancel", "notes": "Staff training"}
+    )
+    assert response.status_int == 200
+    assert cell_ids(response.text) == ["cell-20260907-09"]
+    assert "hx-swap-oob" not in response.text
+    card = response.html.find(id=f"occ-{monday.id}")
+    assert "is-cancelled" in card["class"] and "Cancelled" in card.text
+    assert json.loads(response.headers["HX-Trigger"]) == {
+        "toast": {"message": "Cancelled Maths 7A on Mon 07 Sep."}
+    }
+    assert fresh(monday).status == OccurrenceStatus.CANCELLED
+    override = db.session.scalar(select(DateOverride))
+    assert override.cancelled and override.notes == "Staff training"
+
+
+def test_move_to_another_day_swaps_both_cells_out_of_band(web, htmx, login_as, school):
+    login_as("coordinator")
+    monday = school["monday"]
+    response = htmx.post(
+        editor_url(monday, "exception"),
+        {"action": "override", "new_date": "2026-09-10", "start_time": "15:00",
+         "end_time": "16:30", "room": str(school["lab"].id), "notes": ""},
+    )  # fmt: skip
+    assert response.status_int == 200
+    assert cell_ids(response.text) == ["cell-20260907-09", "cell-20260910-15"]
+    origin, destination = response.html.find_all("div", class_="cell")
+    assert origin.get("hx-swap-oob") is None and origin.find("article") is None
+    assert destination["hx-swap-oob"] == "true"
+    card = destination.find(id=f"occ-{monday.id}")
+    assert f"15:00{DASH}16:30" in card.text and "Lab" in card.text and "Moved" in card.text
+    moved = fresh(monday)
+    assert moved.original_date == TERM and moved.room_id == school["lab"].id
+    assert moved.start_utc.astimezone(PARIS).date() == date(2026, 9, 10)
+
+
+def test_a_change_that_clears_a_conflict_redraws_the_other_session_too(
+    web, htmx, login_as, school, make_group, make_series
+):
+    chess = make_group("Chess", room=school["lab"])
+    make_series(chess, weekdays=(1,), start=time(14, 30), end=time(15, 30))
+    generate()
+    login_as("coordinator")
+    tuesday = school["tuesday"]
+    chess_session = db.session.scalar(select(Occurrence).where(Occurrence.group_id == chess.id))
+    assert "Conflict" in web.get(GRID).html.find(id=f"occ-{chess_session.id}").text
+    response = htmx.post(editor_url(tuesday, "exception"), {"action": "cancel"})
+    # Both sessions start in the 14:00 cell: one cell, redrawn without the conflict.
+    assert cell_ids(response.text) == ["cell-20260908-14"]
+    assert "Conflict" not in response.html.find(id=f"occ-{chess_session.id}").text
+
+
+def test_move_outside_the_grid_hours_redraws_the_whole_grid(web, htmx, login_as, school):
+    login_as("coordinator")
+    response = htmx.post(
+        editor_url(school["monday"], "exception"),
+        {"action": "override", "start_time": "21:30", "end_time": "22:15"},
+    )
+    assert response.status_int == 200
+    assert response.headers["HX-Retarget"] == "#schedule"
+    assert response.text.lstrip().startswith('<section id="schedule"')
+    assert "cell-20260907-21" in response.text
+
+
+def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, login_as, school):
+    login_as("coordinator")
+    monday = school["monday"]
+    response = htmx.post(
+        editor_url(monday, "exception"),
+        {"action": "override", "start_time": "11:00", "end_time": "10:30", "notes": "typed"},
+        status=422,
+    )
+    assert response.headers["HX-Retarget"] == f"#occ-{monday.id}"
+    assert response.headers["HX-Reswap"] == "outerHTML"
+    assert "The end (10:30) must be after the start (11:00)." in response.text
+    assert 'value="11:00"' in response.text and "typed</textarea>" in response.text
+    assert override_count() == 0 and fresh(monday).status == OccurrenceStatus.SCHEDULED
+
+
+def test_room_conflict_is_refused_in_the_editor_naming_the_other_session(
+    web, htmx, login_as, school
+):
+    login_as("coordinator")
+    monday = school["monday"]
+    before = fresh(monday).start_utc
+    response = htmx.post(
+        editor_url(monday, "exception"),
+        {"action": "override", "new_date": "2026-09-08", "start_time": "14:30",
+         "end_time": "15:30", "room": str(school["lab"].id)},
+        status=409,
+    )  # fmt: skip
+    assert response.headers["HX-Retarget"] == f"#occ-{monday.id}"
+    assert "Art 7A" in response.text and "Lab" in response.text
+    assert 'value="14:30"' in response.text
+    assert override_count() == 0 and fresh(monday).start_utc == before
+
+
+def test_editor_refuses_a_post_without_the_csrf_token(web, login_as, school):
+    login_as("coordinator")
+    response = web.post(
+        editor_url(school["monday"], "exception"),
+        {"action": "cancel"},
+        headers={"HX-Request": "true"},
+        status=400,
+    )
+    assert "security token" in response.text
+    assert override_count() == 0
+
+
+def test_restore_deletes_the_exception_and_puts_the_session_back(web, htmx, login_as, school):
+    save_override(
+        school["maths_series"], TERM,
+        OverrideChange(new_date=date(2026, 9, 11), start_time=time(15), end_time=time(16)),
+        actor=None, tz=PARIS,
+    )  # fmt: skip
+    db.session.commit()
+    login_as("coordinator")
+    monday = school["monday"]
+    editor = htmx.get(editor_url(monday))
+    restore = editor.html.find("button", string=re.compile("Restore series"))
+    assert restore["hx-target"] == "#cell-20260911-15"
+    response = htmx.post(restore["hx-post"])
+    assert cell_ids(response.text) == ["cell-20260911-15", "cell-20260907-09"]
+    assert response.html.find(id="cell-20260907-09").find(id=f"occ-{monday.id}")
+    assert override_count() == 0
+    assert fresh(monday).start_utc.astimezone(PARIS).time() == time(9)
+
+
+def test_editor_prefills_an_existing_exception(web, htmx, login_as, school):
+    save_override(
+        school["maths_series"], TERM,
+        OverrideChange(room_id=school["lab"].id, notes="Projector"), actor=None, tz=PARIS,
+    )  # fmt: skip
+    db.session.commit()
+    login_as("coordinator")
+    editor = htmx.get(editor_url(school["monday"]))
+    assert editor.html.find("input", value="override")["checked"] is not None
+    assert editor.html.find("option", value=str(school["lab"].id), selected=True)
+    assert "Projector</textarea>" in editor.text
+
+
+@pytest.mark.parametrize("role", ["mentor", "student"])
+def test_only_staff_may_open_or_post_to_the_editor(web, htmx, login_as, school, role):
+    login_as(role)
+    monday = school["monday"]
+    htmx.get(editor_url(monday), status=403)
+    htmx.get(editor_url(monday, "card"), status=403)
+    htmx.post(editor_url(monday, "exception"), {"action": "cancel"}, status=403)
+    htmx.post(editor_url(monday, "restore"), status=403)
+    assert override_count() == 0
+
+
+def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, school):
+    from datetime import UTC, datetime
+
+    one_time = Occurrence(
+        group_id=school["art"].id,
+        start_utc=datetime(2026, 9, 11, 12, tzinfo=UTC),
+        end_utc=datetime(2026, 9, 11, 13, tzinfo=UTC),
+    )
+    db.session.add(one_time)
+    db.session.commit()
+    login_as("coordinator")
+    htmx.get("/schedule/sessions/999999/editor", status=404)
+    htmx.get(f"/schedule/sessions/{one_time.id}/editor", status=404)
+    htmx.post(f"/schedule/sessions/{one_time.id}/exception", {"action": "cancel"}, status=404)
+    # Without an exception there is nothing to restore.
+    htmx.post(editor_url(school["monday"], "restore"), status=404)
+    # On the grid it links to its own page instead.
+    card = web.get(GRID).html.find(id=f"occ-{one_time.id}")
+    assert card.find("a")["href"] == f"/sessions/{one_time.id}" and "One-time" in card.text
+
+
+def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, school):
+    monday = school["monday"]
+    monday.status = OccurrenceStatus.COMPLETED
+    db.session.commit()
+    login_as("coordinator")
+    card = web.get(GRID).html.find(id=f"occ-{monday.id}")
+    assert "Completed" in card.text and "/schedule/sessions/" not in str(card)
+    response = htmx.post(editor_url(monday, "exception"), {"action": "cancel"}, status=422)
+    assert "already completed" in response.text
+    assert fresh(monday).status == OccurrenceStatus.COMPLETED
+
+
+def test_the_page_has_no_inline_script_and_a_print_stylesheet(web, login_as, school):
+    login_as("coordinator")
+    page = web.get(GRID)
+    assert all(script.get("src") for script in page.html.find_all("script"))
+    assert "style=" not in page.text
+    css = web.get("/static/app.css").text
+    assert "@media print" in css and "size: A4 landscape" in css
