@@ -1,7 +1,415 @@
-"""Session pages: a session's detail, one-time sessions (create, edit, delete)."""
+"""Session pages: a session's detail, one-time sessions (create, edit, delete), and
+rescheduling, cancelling or restoring any single session (series ones through an exception).
+
+Each handler loads the session (404, also for a session the user may not see), checks the
+role (403), calls one service from `services.sessions` and commits once. htmx requests from
+the detail page get the session panel (`sessions/_session.html`) back; plain requests get a
+redirect after success, or the page again with the errors (422 or 409).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+from datetime import date, datetime, time, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from wtforms import SelectChoice
+
+from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.sessions.forms import (
+    CancelSessionForm,
+    OneTimeSessionEditForm,
+    OneTimeSessionForm,
+    SeriesSessionEditForm,
+)
+from models import CourseGroup, Occurrence, Room, db
+from services.conflicts import label_occurrence
+from services.errors import ConflictError, DomainError, ValidationError
+from services.sessions import (
+    InvalidTransition,
+    SessionOutcome,
+    can_view_session,
+    cancel_refusal,
+    cancel_session,
+    cancellation_reason,
+    create_one_time_session,
+    delete_one_time_session,
+    delete_refusal,
+    edit_refusal,
+    exception_of,
+    reschedule_session,
+    restore_refusal,
+    restore_session,
+    session_conflicts,
+    update_one_time_session,
+)
+from services.timeutil import today_in
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _load_visible(occurrence_id: int) -> Occurrence:
+    """The session, or 404 when it does not exist or the user may not see it."""
+    occurrence = load_or_404(Occurrence, occurrence_id)
+    if not can_view_session(current_user, occurrence):
+        abort(404)
+    return occurrence
+
+
+def _load_for_staff(occurrence_id: int) -> Occurrence:
+    """For the actions: 404 for a session the user may not see, 403 for a role that may not act."""
+    occurrence = _load_visible(occurrence_id)
+    if not current_user.is_staff:
+        abort(403)
+    return occurrence
+
+
+def _status_of(err: DomainError) -> int:
+    return 409 if isinstance(err, ConflictError | InvalidTransition) else 422
+
+
+def _attach_errors(form, err: DomainError) -> None:
+    """Put a domain error's messages next to the matching fields (else above the form)."""
+    errors = getattr(err, "errors", None) or {err.field or "__all__": err.message}
+    for key, message in errors.items():
+        if key in form and key != "csrf_token":
+            form[key].errors = [*form[key].errors, message]
+        else:
+            form.form_errors.append(message)
+
+
+def _changed_headers(occurrence_id: int, message: str) -> dict:
+    """Tell the page (toasts, grid cells listening for it) that a session changed."""
+    return {
+        "HX-Trigger": json.dumps(
+            {"occurrence-changed": {"id": occurrence_id}, "toast": {"message": message}}
+        )
+    }
+
+
+def _flash_adjustments(outcome: SessionOutcome) -> None:
+    for sentence in outcome.adjustments:
+        flash(sentence, "warning")
+
+
+def _room_choices(empty_label: str, keep: int | None = None) -> list[SelectChoice]:
+    """Active rooms, plus the session's current room even if it was since deactivated."""
+    rooms = db.session.scalars(
+        select(Room).where((Room.active.is_(True)) | (Room.id == (keep or 0))).order_by(Room.name)
+    )
+    return [SelectChoice(0, empty_label)] + [
+        SelectChoice(r.id, r.name if r.active else f"{r.name} (inactive)") for r in rooms
+    ]
+
+
+def _group_choices() -> list[SelectChoice]:
+    groups = db.session.scalars(
+        select(CourseGroup).where(CourseGroup.active.is_(True)).order_by(CourseGroup.name)
+    ).unique()
+    return [SelectChoice(0, "Choose a course group")] + [
+        SelectChoice(g.id, f"{g.name} ({g.subject.name}, {g.mentor.name})") for g in groups
+    ]
+
+
+def _local_parts(occurrence: Occurrence) -> tuple[date, time, time]:
+    tz = org_tz()
+    start, end = occurrence.start_utc.astimezone(tz), occurrence.end_utc.astimezone(tz)
+    return start.date(), start.time(), end.time()
+
+
+def _render_session(occurrence: Occurrence, *, status: int = 200, headers=None, **context):
+    """The detail page, or only its panel for an htmx partial request."""
+    tz = org_tz()
+    override = exception_of(occurrence)
+    can_see_conflicts = current_user.is_staff or occurrence.group.mentor_id == current_user.id
+    context.setdefault("cancel_form", CancelSessionForm())
+    template = "sessions/_session.html" if is_htmx_partial() else "sessions/detail.html"
+    return (
+        render_template(
+            template,
+            occurrence=occurrence,
+            override=override,
+            cancel_reason=cancellation_reason(occurrence, override),
+            conflicts=session_conflicts(occurrence, tz) if can_see_conflicts else None,
+            edit_refusal=edit_refusal(occurrence),
+            cancel_refusal=cancel_refusal(occurrence),
+            restore_refusal=restore_refusal(occurrence),
+            delete_refusal=delete_refusal(occurrence),
+            **context,
+        ),
+        status,
+        headers or {},
+    )
+
+
+def _after_change(occurrence: Occurrence, message: str, outcome: SessionOutcome | None = None):
+    """After a successful action: the refreshed panel (htmx) or the detail page (redirect)."""
+    if is_htmx():
+        adjustments = outcome.adjustments if outcome else []
+        return _render_session(
+            occurrence,
+            headers=_changed_headers(occurrence.id, " ".join([message, *adjustments])),
+            notice=message,
+            adjustments=adjustments,
+        )
+    flash(message, "success")
+    if outcome is not None:
+        _flash_adjustments(outcome)
+    return redirect(url_for("sessions.detail", occurrence_id=occurrence.id))
+
+
+# --- Detail -------------------------------------------------------------------------------------
+
+
+@bp.get("/<int:occurrence_id>")
+@login_required
+def detail(occurrence_id: int):
+    return _render_session(_load_visible(occurrence_id))
+
+
+# --- Create -------------------------------------------------------------------------------------
+
+# The query parameters the schedule grid links with, e.g. ?date=2026-09-07&start=10:00.
+_PREFILL_KEYS = ("date", "start", "end", "room", "group")
+
+
+def _prefilled_new_form() -> OneTimeSessionForm:
+    """The empty form, filled from the query string (bad values are simply not used)."""
+    args = MultiDict({k: request.args[k] for k in _PREFILL_KEYS if request.args.get(k)})
+    form = OneTimeSessionForm(formdata=args or None)
+    form.group.choices = _group_choices()
+    # Values that did not parse are left out, rather than shown as errors nobody made.
+    for name in _PREFILL_KEYS:
+        form[name].process_errors = []
+        if form[name].data is None:
+            form[name].raw_data = []
+    if form.date.data is None:
+        form.date.data = today_in(org_tz())
+    if form.start.data is not None and form.end.data is None:
+        form.end.data = (datetime.combine(date.min, form.start.data) + timedelta(hours=1)).time()
+    group = db.session.get(CourseGroup, form.group.data) if form.group.data else None
+    if group is None or not group.active:
+        form.group.data = 0
+    elif not request.args.get("room") and group.default_room_id:
+        form.room.data = group.default_room_id
+    form.room.choices = _room_choices("No room (online only)")
+    if form.room.data not in {c.value for c in form.room.choices}:
+        form.room.data = 0
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@staff_required
+def new():
+    if request.method == "GET":
+        form = _prefilled_new_form()
+        return _render_new(form, 200)
+    form = OneTimeSessionForm()
+    form.group.choices = _group_choices()
+    form.room.choices = _room_choices("No room (online only)")
+    if not form.validate_on_submit():
+        return _render_new(form, 422)
+    tz = org_tz()
+    try:
+        outcome = create_one_time_session(
+            group_id=form.group.data,
+            day=form.date.data,
+            start=form.start.data,
+            end=form.end.data,
+            room_id=form.room.data or None,
+            mode=form.mode.data,
+            title=form.title.data,
+            actor=current_user,
+            tz=tz,
+        )
+        db.session.commit()
+    except (ValidationError, ConflictError) as err:
+        db.session.rollback()
+        _attach_errors(form, err)
+        return _render_new(form, _status_of(err))
+    occurrence = outcome.occurrence
+    flash(f"Session created: {label_occurrence(occurrence, tz)}.", "success")
+    _flash_adjustments(outcome)
+    target = url_for("sessions.detail", occurrence_id=occurrence.id)
+    if is_htmx():
+        # A fragment cannot become another page: send the whole tab to the new session.
+        return "", 200, {"HX-Redirect": target}
+    return redirect(target)
+
+
+def _render_new(form: OneTimeSessionForm, status: int):
+    partial = is_htmx_partial()
+    template = "sessions/_new_form.html" if partial else "sessions/new.html"
+    return render_template(template, form=form, inline=partial), status
+
+
+# --- Edit ---------------------------------------------------------------------------------------
+
+
+def _edit_form(occurrence: Occurrence):
+    """The form for this session: direct edit (one-time) or an exception (series)."""
+    if occurrence.is_one_time:
+        form = OneTimeSessionEditForm()
+        form.room.choices = _room_choices("No room (online only)", keep=occurrence.room_id)
+    else:
+        form = SeriesSessionEditForm()
+        series = occurrence.series
+        label = f"The series' room ({series.room.name})" if series.room else "No room"
+        form.room.choices = _room_choices(label, keep=occurrence.room_id)
+    if request.method == "GET":
+        form.date.data, form.start.data, form.end.data = _local_parts(occurrence)
+        form.room.data = occurrence.room_id or 0
+        if not occurrence.is_one_time and occurrence.room_id == occurrence.series.room_id:
+            form.room.data = 0  # follows the series' room
+        if occurrence.is_one_time:
+            form.mode.data = str(occurrence.mode)
+            form.title.data = occurrence.title or ""
+        else:
+            override = exception_of(occurrence)
+            form.notes.data = override.notes if override and not override.cancelled else ""
+    return form
+
+
+def _render_edit(occurrence: Occurrence, form, status: int, refusal: str | None = None):
+    partial = is_htmx_partial()
+    template = "sessions/_edit_form.html" if partial else "sessions/edit.html"
+    return render_template(
+        template,
+        occurrence=occurrence,
+        form=form,
+        refusal=refusal,
+        inline=partial,
+        override=exception_of(occurrence),
+    ), status
+
+
+@bp.route("/<int:occurrence_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(occurrence_id: int):
+    occurrence = _load_for_staff(occurrence_id)
+    form = _edit_form(occurrence)
+    refusal = edit_refusal(occurrence)
+    if refusal:
+        return _render_edit(occurrence, form, 409, refusal)
+    if request.method == "GET":
+        return _render_edit(occurrence, form, 200)
+    if not form.validate_on_submit():
+        return _render_edit(occurrence, form, 422)
+    tz = org_tz()
+    values = {
+        "day": form.date.data,
+        "start": form.start.data,
+        "end": form.end.data,
+        "room_id": form.room.data or None,
+        "actor": current_user,
+        "tz": tz,
+    }
+    try:
+        if occurrence.is_one_time:
+            outcome = update_one_time_session(
+                occurrence, mode=form.mode.data, title=form.title.data, **values
+            )
+        else:
+            outcome = reschedule_session(occurrence, notes=form.notes.data or "", **values)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        if isinstance(err, InvalidTransition):
+            return _render_edit(occurrence, form, 409, err.message)
+        _attach_errors(form, err)
+        return _render_edit(occurrence, form, _status_of(err))
+    if not outcome.changed:
+        message = "Nothing to change: the session already had these values."
+    elif occurrence.is_one_time:
+        message = "Session updated."
+    elif outcome.override is None:
+        message = "Exception removed: the session follows its series again."
+    else:
+        message = f"Exception saved for {occurrence.original_date:%a %d %b %Y}."
+    return _after_change(occurrence, message, outcome)
+
+
+# --- Cancel and restore -------------------------------------------------------------------------
+
+
+@bp.route("/<int:occurrence_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(occurrence_id: int):
+    occurrence = _load_for_staff(occurrence_id)
+    form = CancelSessionForm()
+    if request.method == "GET":
+        refusal = cancel_refusal(occurrence)
+        return _render_cancel(occurrence, form, 409 if refusal else 200, refusal)
+    if not form.validate_on_submit():
+        return _render_cancel(occurrence, form, 422)
+    try:
+        cancel_session(occurrence, reason=form.reason.data, actor=current_user, tz=org_tz())
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        if isinstance(err, InvalidTransition):
+            return _render_cancel(occurrence, form, 409, err.message)
+        _attach_errors(form, err)
+        return _render_cancel(occurrence, form, _status_of(err))
+    return _after_change(occurrence, "Session cancelled.")
+
+
+def _render_cancel(occurrence, form, status: int, refusal: str | None = None):
+    """Errors of the cancel form: in the panel (htmx, from the detail page) or on its page."""
+    if is_htmx():
+        return _render_session(
+            occurrence, status=status, cancel_form=form, action_error=refusal, cancel_open=True
+        )
+    return render_template(
+        "sessions/cancel.html", occurrence=occurrence, form=form, refusal=refusal
+    ), status
+
+
+@bp.post("/<int:occurrence_id>/restore")
+@login_required
+def restore(occurrence_id: int):
+    occurrence = _load_for_staff(occurrence_id)
+    try:
+        restore_session(occurrence, actor=current_user, tz=org_tz())
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        # Refused (not cancelled, or its slot is taken now): say why where the button was.
+        return _render_session(occurrence, status=_status_of(err), action_error=err.message)
+    return _after_change(occurrence, "Session restored.")
+
+
+# --- Delete -------------------------------------------------------------------------------------
+
+
+@bp.route("/<int:occurrence_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(occurrence_id: int):
+    occurrence = _load_for_staff(occurrence_id)
+    if request.method == "GET":
+        refusal = delete_refusal(occurrence)
+        return _render_delete(occurrence, 409 if refusal else 200, refusal)
+    label = label_occurrence(occurrence, org_tz())
+    try:
+        delete_one_time_session(occurrence, actor=current_user)
+        db.session.commit()
+    except DomainError as err:
+        db.session.rollback()
+        return _render_delete(occurrence, _status_of(err), err.message)
+    flash(f"Session deleted: {label}.", "success")
+    target = url_for("main.index")
+    if is_htmx():
+        return "", 200, {"HX-Redirect": target}
+    return redirect(target)
+
+
+def _render_delete(occurrence: Occurrence, status: int, refusal: str | None = None):
+    partial = is_htmx_partial()
+    template = "sessions/_delete_confirm.html" if partial else "sessions/delete.html"
+    return render_template(template, occurrence=occurrence, refusal=refusal, inline=partial), status
