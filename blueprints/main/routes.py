@@ -14,8 +14,8 @@ def index():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if current_user.is_staff:
-        return redirect(url_for("timetable.groups"))
-    return redirect(url_for("main.today"))
+        return redirect(url_for("schedule.week"))
+    return redirect(url_for("schedule.mine"))
 
 
 @bp.get("/sessions/today/")

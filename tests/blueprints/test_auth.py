@@ -77,17 +77,17 @@ def test_login_success_redirects_to_the_role_home_page(web, make_user):
     coordinator = make_user("coordinator")
     response = submit_login(web, coordinator.email.upper(), status=302)
     assert location_path(response) == "/"
-    assert location_path(response.follow()) == "/timetable/groups"
-    page = web.get("/timetable/groups")
+    assert location_path(response.follow()) == "/schedule/"
+    page = web.get("/schedule/")
     assert f"Log out {coordinator.name}" in page.text
     # Already logged in: the login page sends you home.
     assert location_path(web.get("/auth/login", status=302)) == "/"
 
 
-def test_a_student_lands_on_todays_sessions(web, make_user):
+def test_a_student_lands_on_their_timetable(web, make_user):
     student = make_user("student")
     submit_login(web, student.email, status=302)
-    assert location_path(web.get("/", status=302)) == "/sessions/today/"
+    assert location_path(web.get("/", status=302)) == "/schedule/mine"
 
 
 @pytest.mark.parametrize(
