@@ -467,3 +467,11 @@ def test_the_page_has_no_inline_script_and_a_print_stylesheet(web, login_as, sch
     assert "style=" not in page.text
     css = web.get("/static/app.css").text
     assert "@media print" in css and "size: A4 landscape" in css
+
+
+def test_new_session_link_carries_the_day_and_filters(web, login_as, school):
+    login_as("coordinator")
+    page = web.get(f"/schedule/day?date=2026-09-08&room={school['lab'].id}")
+    link = page.html.find("a", string="New session")["href"]
+    assert link == f"/sessions/new?date=2026-09-08&room={school['lab'].id}"
+    assert "2026-09-08" in web.get(link).text

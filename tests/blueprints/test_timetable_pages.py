@@ -210,9 +210,18 @@ def test_generation_conflicts_are_listed(web, login_as, make_group, make_series,
     make_series(make_group("Physics 8B", room=room), weekdays=(0,), start=time(10, 59))
     form = generate_form(web)
     form["weeks"] = "1"
+    preview = form.submit("preview", status=200).html.find("ul", class_="conflicts")
+    assert "room conflict" in preview.text
+    # A preview's sessions do not exist: only the week is linked.
+    assert [a["href"] for a in preview.find_all("a")] == ["/schedule/?date=2026-09-07"]
     page = form.submit("generate", status=200)
-    conflicts = page.html.find("ul", class_="conflicts").text
-    assert "room conflict" in conflicts and "Maths 7A" in conflicts and "Physics 8B" in conflicts
+    conflicts = page.html.find("ul", class_="conflicts")
+    assert "room conflict" in conflicts.text
+    assert "Maths 7A" in conflicts.text and "Physics 8B" in conflicts.text
+    ids = sorted(o.id for o in db.session.scalars(select(Occurrence)))
+    links = [a["href"] for a in conflicts.find_all("a")]
+    assert links == [f"/sessions/{ids[0]}", f"/sessions/{ids[1]}", "/schedule/?date=2026-09-07"]
+    assert "Maths 7A" in web.get(links[0]).text
 
 
 @pytest.mark.parametrize(
