@@ -1,0 +1,236 @@
+"""Real-browser tests: the app served on 127.0.0.1 by a real server, driven by Chromium.
+
+- `live_server` (session): `create_app` through `make_app` (the suite's test config and its
+  migrated database: a SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL is
+  set), served by werkzeug's threaded `make_server` on a free port in a background thread.
+- `app` is overridden here to be the live server's app, so the root `_clean_database` fixture
+  empties its tables after every browser test and the factories (`make_user`, `make_series`,
+  ...) seed the database the browser sees: seed in the test, then drive the page.
+- `chromium` (session) and `page` (a new context and page per test, with `base_url` set, so
+  `page.goto("/timetable/exceptions")` works). A console error, an uncaught page error (CSP
+  violations are console errors) or an exception in the server fails the test; a test that
+  provokes an HTTP error on purpose says so with `console.allow_http_error(422)`.
+- `log_in(role_or_user)` creates the user if given a role, logs the page in, returns the user.
+- On failure a screenshot of the page is saved in test-artifacts/.
+
+Every test in this package is marked `browser` and skipped (or failed, with REQUIRE_BROWSER=1)
+when Chromium is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from models import db
+from tests.browser.helpers import login, safe_name, screenshot
+from tests.conftest import make_app
+
+HERE = Path(__file__).resolve().parent
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Playwright's auto-waiting gives up after this many milliseconds (its default is 30 s).
+TIMEOUT_MS = 10_000
+
+_reports = pytest.StashKey[dict]()
+_guards = pytest.StashKey["ErrorGuard"]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    # tryfirst: the marker must be there before `-m browser` / `-m "not browser"` selects.
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    item.stash.setdefault(_reports, {})[report.when] = report
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield  # re-raises the test's own failure, which then wins
+    guard = item.stash.get(_guards, None)
+    if guard is not None:
+        guard.check()
+    return result
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _require_chromium():
+    if not os.access(CHROMIUM_PATH, os.X_OK):
+        message = (
+            f"Chromium not found at {CHROMIUM_PATH}: install it with `apt-get install -y "
+            "chromium` (the browser tests drive it through Playwright)"
+        )
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(message + "; REQUIRE_BROWSER=1 forbids skipping them", pytrace=False)
+        pytest.skip(message)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No line per request (Chromium fetches many); errors are still logged."""
+
+    def log_request(self, code="-", size="-"):
+        pass
+
+
+class LiveServer:
+    """`app` served on 127.0.0.1 (a free port) by a threaded werkzeug server in a thread."""
+
+    def __init__(self, app):
+        self.app = app
+        self.errors: list[str] = []
+        self._server = make_server(
+            "127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler
+        )
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="live-server", daemon=True
+        )
+
+    def _wsgi(self, environ, start_response):
+        # TESTING propagates unhandled exceptions: werkzeug answers 500 and logs them; keep
+        # them too, so that the test fails with the server's error and not a vague timeout.
+        try:
+            return self.app(environ, start_response)
+        except Exception as err:
+            self.errors.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}: {err!r}")
+            raise
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
+        with self.app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    server = LiveServer(make_app(tmp_path_factory))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(live_server):
+    """The live server's app: the root `_clean_database` fixture then wipes its tables after
+    each test, and keeps its app context open in the test, where factories and services seed."""
+    return live_server.app
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+class ErrorGuard:
+    """Console errors, uncaught page errors and server exceptions seen during one test."""
+
+    _HTTP_ERROR = re.compile(
+        r"Failed to load resource: the server responded with a status of (\d+)"
+    )
+
+    def __init__(self, live_server: LiveServer):
+        self.live_server = live_server
+        self.messages: list[str] = []
+        self.allowed_statuses: set[int] = set()
+
+    def allow_http_error(self, *statuses: int) -> None:
+        """Chromium logs every 4xx/5xx response as a console error; allow these statuses."""
+        self.allowed_statuses.update(statuses)
+
+    def on_console(self, message) -> None:
+        if message.type != "error":
+            return
+        http = self._HTTP_ERROR.search(message.text)
+        if http and int(http.group(1)) in self.allowed_statuses:
+            return
+        self.messages.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    def on_page_error(self, error) -> None:
+        self.messages.append(f"uncaught page error: {error}")
+
+    def check(self) -> None:
+        problems = self.messages + [f"server error: {e}" for e in self.live_server.errors]
+        if problems:
+            pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def console(request, live_server):
+    guard = ErrorGuard(live_server)
+    request.node.stash[_guards] = guard
+    return guard
+
+
+@pytest.fixture
+def page(request, app, live_server, chromium, console):
+    live_server.errors.clear()
+    context = chromium.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},
+        locale="en-GB",  # dd/mm/yyyy date inputs, as the pages write dates
+        timezone_id=live_server.app.config["TIMEZONE"],
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+
+    # On SQLite every transaction starts with BEGIN IMMEDIATE, so a test that has just read a
+    # row (a lazy load after a factory's commit) holds the write lock, and the server would
+    # wait for it. End the test's transaction before each request the browser sends (route
+    # handlers run in the test thread while it waits in a Playwright call). A test adding its
+    # own page.route handler must call route.fallback() for this one to run.
+    test_session = db.session()
+
+    def end_test_transaction(route):
+        test_session.commit()
+        route.fallback()
+
+    context.route(re.compile(re.escape(live_server.url) + "/.*"), end_test_transaction)
+    page = context.new_page()
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_page_error)
+    yield page
+    reports = request.node.stash.get(_reports, {})
+    if "call" in reports and reports["call"].failed:
+        screenshot(page, "failed-" + safe_name(request.node.nodeid))
+    context.close()
+
+
+@pytest.fixture
+def log_in(page, make_user):
+    """`log_in("coordinator")` (a new user of that role) or `log_in(user)`; returns the user."""
+
+    def do_log_in(role_or_user="coordinator"):
+        user = make_user(role_or_user) if isinstance(role_or_user, str) else role_or_user
+        login(page, user.email)
+        return user
+
+    return do_log_in

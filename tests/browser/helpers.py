@@ -1,0 +1,38 @@
+"""Helpers for the real-browser tests: logging in and saving screenshots as test artefacts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.conftest import TEST_PASSWORD
+
+# Screenshots land here (gitignored); CI can keep the folder as a build artefact.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def login(page: Page, email: str, password: str = TEST_PASSWORD) -> None:
+    """Log in through the real login form and wait until the page says who is logged in."""
+    page.goto("/auth/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name=re.compile(r"^Log out "))).to_be_visible()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-page screenshot as test-artifacts/<name>.png and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{safe_name(name)}.png"
+    # caret="initial": Playwright's default caret hiding leaves style="caret-color: ..." on
+    # inputs, which htmx's settle step then copies with setAttribute: a CSP violation.
+    page.screenshot(path=path, full_page=True, caret="initial")
+    return path
+
+
+def safe_name(text: str) -> str:
+    """A file name from a test id: `tests/browser/test_x.py::test_y[a]` gives `test_x-test_y-a`."""
+    text = text.rsplit("/", 1)[-1].replace(".py::", "-")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
