@@ -27,7 +27,7 @@ from blueprints.sessions.forms import (
 )
 from models import CourseGroup, Occurrence, Room, db
 from services.conflicts import label_occurrence
-from services.errors import ConflictError, DomainError, ValidationError
+from services.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from services.sessions import (
     InvalidTransition,
     SessionOutcome,
@@ -68,6 +68,13 @@ def _load_for_staff(occurrence_id: int) -> Occurrence:
     if not current_user.is_staff:
         abort(403)
     return occurrence
+
+
+def _rollback_or_404(err: DomainError) -> None:
+    """Undo the failed action; a session deleted meanwhile (by another request) is a 404."""
+    db.session.rollback()
+    if isinstance(err, NotFoundError):
+        abort(404)
 
 
 def _status_of(err: DomainError) -> int:
@@ -319,7 +326,7 @@ def edit(occurrence_id: int):
             outcome = reschedule_session(occurrence, notes=form.notes.data or "", **values)
         db.session.commit()
     except DomainError as err:
-        db.session.rollback()
+        _rollback_or_404(err)
         if isinstance(err, InvalidTransition):
             return _render_edit(occurrence, form, 409, err.message)
         _attach_errors(form, err)
@@ -352,7 +359,7 @@ def cancel(occurrence_id: int):
         cancel_session(occurrence, reason=form.reason.data, actor=current_user, tz=org_tz())
         db.session.commit()
     except DomainError as err:
-        db.session.rollback()
+        _rollback_or_404(err)
         if isinstance(err, InvalidTransition):
             return _render_cancel(occurrence, form, 409, err.message)
         _attach_errors(form, err)
@@ -379,7 +386,7 @@ def restore(occurrence_id: int):
         restore_session(occurrence, actor=current_user, tz=org_tz())
         db.session.commit()
     except DomainError as err:
-        db.session.rollback()
+        _rollback_or_404(err)
         # Refused (not cancelled, or its slot is taken now): say why where the button was.
         return _render_session(occurrence, status=_status_of(err), action_error=err.message)
     return _after_change(occurrence, "Session restored.")
@@ -396,14 +403,16 @@ def delete(occurrence_id: int):
         refusal = delete_refusal(occurrence)
         return _render_delete(occurrence, 409 if refusal else 200, refusal)
     label = label_occurrence(occurrence, org_tz())
+    day = _local_parts(occurrence)[0]
     try:
         delete_one_time_session(occurrence, actor=current_user)
         db.session.commit()
     except DomainError as err:
-        db.session.rollback()
+        _rollback_or_404(err)
         return _render_delete(occurrence, _status_of(err), err.message)
     flash(f"Session deleted: {label}.", "success")
-    target = url_for("main.index")
+    # Back to the week the session was in, where the grid shows the freed slot.
+    target = url_for("schedule.week", date=day.isoformat())
     if is_htmx():
         return "", 200, {"HX-Redirect": target}
     return redirect(target)

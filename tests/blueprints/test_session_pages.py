@@ -722,7 +722,8 @@ def test_delete_asks_for_confirmation_then_deletes(web, login_as, session):
     assert urlsplit(page.request.url).path == f"/sessions/{session.id}/delete"
     assert "cannot be undone" in page.text
     assert occurrence_count() == 1
-    page = page.forms[f"delete-form-{session.id}"].submit(status=302).follow().maybe_follow()
+    page = page.forms[f"delete-form-{session.id}"].submit(status=302).follow()
+    assert urlsplit(page.request.url).path == "/schedule/"
     assert f"Session deleted: Maths 7A on {MONDAY:%a %d %b %Y} 10:00-11:00." in page.text
     assert occurrence_count() == 0
     web.get(f"/sessions/{session.id}", status=404)
@@ -734,7 +735,8 @@ def test_delete_with_htmx(web, login_as, htmx, session):
     assert roots(confirm) == [("section", f"session-actions-{session.id}")]
     assert confirm.html.find("form")["hx-post"] == f"/sessions/{session.id}/delete"
     response = htmx.post(f"/sessions/{session.id}/delete", page=f"/sessions/{session.id}")
-    assert response.status_int == 200 and response.headers["HX-Redirect"] == "/"
+    assert response.status_int == 200
+    assert response.headers["HX-Redirect"] == f"/schedule/?date={MONDAY.isoformat()}"
     assert occurrence_count() == 0
 
 

@@ -28,6 +28,7 @@ from services.sessions import (
     visible_sessions,
 )
 from services.timeutil import today_in, week_start
+from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = today_in(PARIS)
@@ -641,3 +642,63 @@ def test_exception_of_a_session(make_group, make_series):
     db.session.commit()
     assert exception_of(fresh(occurrence.id)).id == saved.id
     assert exception_of(create(make_group()).occurrence) is None
+
+
+# --- Two writers at once ------------------------------------------------------------------------
+
+
+def test_two_bookings_of_the_same_slot_at_once_only_one_succeeds(app, make_group, make_room):
+    room = make_room("Hall")
+    group_ids = [make_group(room=room).id, make_group(room=room).id]
+    room_id = room.id
+    db.session.remove()
+
+    def book(group_id):
+        def job():
+            return create_one_time_session(
+                group_id=group_id, day=MONDAY, start=time(9), end=time(10), room_id=room_id,
+                actor=None, tz=PARIS,
+            )  # fmt: skip
+
+        return job
+
+    results = run_together(app, *(book(g) for g in group_ids))
+    assert sum(isinstance(r, ConflictError) for r in results) == 1, results
+    assert occurrence_count() == 1
+
+
+def test_a_restore_and_a_booking_of_the_same_slot_at_once_only_one_succeeds(
+    app, make_group, make_room
+):
+    room = make_room("Hall")
+    cancelled = create(make_group(room=room), start=time(9), end=time(10)).occurrence
+    cancel_session(cancelled, reason="Trip", actor=None, tz=PARIS)
+    db.session.commit()
+    cancelled_id, other_group_id, room_id = cancelled.id, make_group(room=room).id, room.id
+    db.session.remove()
+
+    def restore():
+        return restore_session(db.session.get(Occurrence, cancelled_id), actor=None, tz=PARIS)
+
+    def book():
+        return create_one_time_session(
+            group_id=other_group_id, day=MONDAY, start=time(9, 30), end=time(10, 30),
+            room_id=room_id, actor=None, tz=PARIS,
+        )  # fmt: skip
+
+    results = run_together(app, restore, book)
+    assert sum(isinstance(r, ConflictError) for r in results) == 1, results
+    live = db.session.scalar(
+        select(func.count(Occurrence.id)).where(Occurrence.status == OccurrenceStatus.SCHEDULED)
+    )
+    assert live == 1
+
+
+def test_acting_on_a_session_deleted_meanwhile_is_not_found(make_group):
+    occurrence = create(make_group()).occurrence
+    stale = fresh(occurrence.id)
+    # Another request deletes it (a plain statement: this session's object stays as loaded).
+    db.session.execute(Occurrence.__table__.delete().where(Occurrence.id == stale.id))
+    with pytest.raises(NotFoundError):
+        cancel_session(stale, reason="Trip", actor=None, tz=PARIS)
+    db.session.rollback()
