@@ -252,13 +252,13 @@ def read_invitation(token: str, *, secret_key: str, max_age_days: int) -> User:
     )
     if user is None or not isinstance(check, str):
         raise InvitationError(_NOT_VALID, status=404)
+    if not user.is_active_account:
+        raise InvitationError("This account is deactivated. Ask the school office.")
     if not hmac.compare_digest(check, _fingerprint(user)):
         raise InvitationError(
             "This invitation link has already been used, or the password was changed since. "
             "Log in, or ask the school office for a new link."
         )
-    if not user.is_active_account:
-        raise InvitationError("This account is deactivated. Ask the school office.")
     return user
 
 

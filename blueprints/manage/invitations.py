@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 
 from blueprints.manage.forms import PasswordForm
 from models import db
+from services.accounts import MIN_PASSWORD_LENGTH
 from services.errors import ValidationError
 from services.users import (
     DEFAULT_INVITATION_MAX_AGE_DAYS,
@@ -15,6 +16,11 @@ from services.users import (
 )
 
 bp = Blueprint("invitations", __name__, url_prefix="/auth")
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"min_password_length": MIN_PASSWORD_LENGTH}
 
 
 def _settings() -> dict:

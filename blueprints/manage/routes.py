@@ -37,6 +37,7 @@ from blueprints.manage.forms import (
     UserEditForm,
 )
 from models import CourseGroup, Role, Room, Series, Subject, User, db
+from services.accounts import MIN_PASSWORD_LENGTH
 from services.course_groups import (
     GroupData,
     SeriesData,
@@ -87,6 +88,11 @@ def _register_invitations(state) -> None:
     from blueprints.manage.invitations import bp as invitations_bp
 
     state.app.register_blueprint(invitations_bp)
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"can_manage": can_manage, "min_password_length": MIN_PASSWORD_LENGTH}
 
 
 # --- Helpers ------------------------------------------------------------------------------------
