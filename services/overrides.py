@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, time
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from models import DateOverride, Occurrence, OccurrenceStatus, Room, Series, User, db
+from models import CourseGroup, DateOverride, Occurrence, OccurrenceStatus, Room, Series, User, db
 from services.conflicts import ensure_slot_free
 from services.errors import ValidationError
 from services.recurrence import OverrideRule, SeriesRule, is_series_date, plan_occurrence
@@ -169,3 +169,32 @@ def delete_override(override: DateOverride, *, tz) -> Occurrence | None:
     occurrence = _apply_to_occurrence(series, None, original_date, tz)
     db.session.flush()
     return occurrence
+
+
+OVERRIDE_KINDS = ("cancel", "override")
+
+
+def overrides_query(
+    *,
+    group_id: int | None = None,
+    kind: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> Select:
+    """Exceptions, newest series date first, narrowed to a group, a kind ("cancel" or
+    "override") and series dates in [start, end]."""
+    query = (
+        select(DateOverride)
+        .join(Series, Series.id == DateOverride.series_id)
+        .join(CourseGroup, CourseGroup.id == Series.group_id)
+        .order_by(DateOverride.original_date.desc(), CourseGroup.name, DateOverride.id)
+    )
+    if group_id:
+        query = query.where(CourseGroup.id == group_id)
+    if kind in OVERRIDE_KINDS:
+        query = query.where(DateOverride.cancelled.is_(kind == "cancel"))
+    if start is not None:
+        query = query.where(DateOverride.original_date >= start)
+    if end is not None:
+        query = query.where(DateOverride.original_date <= end)
+    return query

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from blueprints.access import is_htmx, load_or_404, org_tz, staff_required
+from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
 from blueprints.timetable.forms import (
     DateOverrideChangeForm,
     DateOverrideForm,
@@ -19,7 +21,8 @@ from blueprints.timetable.forms import (
 from models import CourseGroup, DateOverride, Series, db
 from services.errors import ConflictError, DomainError, ValidationError
 from services.generation import generate_occurrences, resolve_window
-from services.overrides import delete_override, save_override
+from services.overrides import OVERRIDE_KINDS, delete_override, overrides_query, save_override
+from services.pagination import page_number, paginate
 from services.timeutil import today_in
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
@@ -109,28 +112,52 @@ def _edit_override_form(override: DateOverride) -> DateOverrideChangeForm:
     return form
 
 
-def _list_overrides():
-    query = (
-        select(DateOverride)
-        .join(Series, Series.id == DateOverride.series_id)
-        .join(CourseGroup, CourseGroup.id == Series.group_id)
-        .order_by(DateOverride.original_date.desc(), CourseGroup.name)
-    )
-    group_id = request.args.get("group", type=int)
-    if group_id:
-        query = query.where(CourseGroup.id == group_id)
-    return db.session.scalars(query).unique().all()
+def _exception_filters() -> tuple[dict, dict]:
+    """The list's filters from the URL, and a message per filter that could not be read."""
+    args, errors = {}, {}
+    group_id = request.args.get("group", "")
+    args["group"] = int(group_id) if group_id.isdigit() and int(group_id) < 2**63 else None
+    kind = request.args.get("kind", "")
+    args["kind"] = kind if kind in OVERRIDE_KINDS else None
+    for name in ("from", "to"):
+        raw = request.args.get(name, "")
+        args[name] = None
+        if raw:
+            try:
+                args[name] = date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = f"{raw!r} is not a date (YYYY-MM-DD): filter ignored."
+    return args, errors
 
 
 def _exceptions_page(form: DateOverrideForm, status: int = 200):
-    """The exceptions page: the add form (with its errors, if any), the filter and the list."""
+    """The exceptions page: the add form (with its errors, if any), the filters and the list;
+    the list alone for an htmx request from the filters or the pager."""
+    filters, filter_errors = _exception_filters()
+    page = paginate(
+        overrides_query(
+            group_id=filters["group"],
+            kind=filters["kind"],
+            start=filters["from"],
+            end=filters["to"],
+        ),
+        page_number(request.args.get("page")),
+    )
+    context = {
+        "page": page,
+        "filters": filters,
+        "filter_errors": filter_errors,
+        "list_args": {
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in filters.items()
+            if v is not None
+        },
+    }
+    if request.method == "GET" and is_htmx_partial():
+        return render_template("timetable/_exceptions_list.html", **context), status
     groups_ = db.session.scalars(select(CourseGroup).order_by(CourseGroup.name)).unique().all()
     return render_template(
-        "timetable/exceptions.html",
-        overrides=_list_overrides(),
-        form=form,
-        groups=groups_,
-        selected_group=request.args.get("group", type=int),
+        "timetable/exceptions.html", form=form, groups=groups_, **context
     ), status
 
 

@@ -329,6 +329,63 @@ def test_exceptions_can_be_filtered_by_group(web, login_as, override, make_serie
     assert page.html.find(id=f"exception-{override.id}") is None
 
 
+def test_exceptions_can_be_filtered_by_kind_and_dates_in_place(
+    web, htmx, login_as, override, make_series
+):
+    login_as("coordinator")
+    series = override.series
+    moved, _ = save_override(
+        series,
+        TERM + timedelta(days=7),
+        OverrideChange(room_id=series.room_id),
+        actor=None,
+        tz=PARIS,
+    )
+    db.session.commit()
+    ids = lambda page: [r["id"] for r in page.html.select("#exceptions-table tbody tr[id]")]  # noqa: E731
+    assert ids(web.get("/timetable/exceptions")) == [
+        f"exception-{moved.id}",
+        f"exception-{override.id}",
+    ]
+    assert ids(web.get("/timetable/exceptions?kind=cancel")) == [f"exception-{override.id}"]
+    assert ids(web.get("/timetable/exceptions?kind=override")) == [f"exception-{moved.id}"]
+    assert ids(web.get("/timetable/exceptions?from=2026-09-10")) == [f"exception-{moved.id}"]
+    assert ids(web.get("/timetable/exceptions?to=2026-09-09")) == [f"exception-{override.id}"]
+    empty = web.get("/timetable/exceptions?from=2026-09-10&kind=cancel")
+    assert "No exceptions match these filters." in empty.text
+    # The filters swap only the list, and the URL keeps them.
+    page = web.get("/timetable/exceptions")
+    filters = page.html.find(id="exception-filters")
+    assert filters["hx-target"] == "#exceptions-list" and filters["hx-push-url"] == "true"
+    fragment = htmx.get("/timetable/exceptions?kind=cancel")
+    assert fragment.text.lstrip().startswith('<section id="exceptions-list"')
+    assert "Add an exception" not in fragment.text
+
+
+def test_a_bad_date_filter_is_said_and_ignored(web, login_as, override):
+    login_as("coordinator")
+    page = web.get("/timetable/exceptions?from=2026-02-31")
+    assert "&#39;2026-02-31&#39; is not a date (YYYY-MM-DD): filter ignored." in page.text
+    assert page.html.find(id=f"exception-{override.id}") is not None
+
+
+def test_long_exception_lists_are_paginated(web, login_as, make_series):
+    login_as("coordinator")
+    series = make_series(weekdays=(0,))
+    for week in range(25):
+        day = TERM + timedelta(weeks=week)
+        save_override(series, day, OverrideChange(cancelled=True), actor=None, tz=PARIS)
+    db.session.commit()
+    first = web.get("/timetable/exceptions?kind=cancel")
+    assert len(first.html.select("#exceptions-table tbody tr[id]")) == 20
+    assert f"Showing 1{DASH}20 of 25." in first.text
+    next_url = first.html.find("a", rel="next")["href"]
+    assert "kind=cancel" in next_url and "page=2" in next_url
+    second = web.get(next_url)
+    assert len(second.html.select("#exceptions-table tbody tr[id]")) == 5
+    assert "Mon 07 Sep 2026" in second.text  # the oldest come last
+
+
 def test_add_a_cancellation_cancels_the_session_at_once(web, login_as, make_series):
     user = login_as("coordinator")
     series = make_series(weekdays=(0, 2))
