@@ -31,14 +31,8 @@ bp = Blueprint("timetable", __name__, url_prefix="/timetable")
 @bp.get("/groups")
 @staff_required
 def groups():
-    course_groups = (
-        db.session.scalars(
-            select(CourseGroup).order_by(CourseGroup.active.desc(), CourseGroup.name)
-        )
-        .unique()
-        .all()
-    )
-    return render_template("timetable/groups.html", groups=course_groups)
+    """The old read-only list of groups: course groups are managed under /manage/groups."""
+    return redirect(url_for("manage.groups"), 301)
 
 
 @bp.route("/generate", methods=["GET", "POST"])

@@ -59,7 +59,7 @@ def test_wrong_password_shows_the_message_next_to_the_password_field(web, make_u
     # The e-mail stays filled in; the password is never echoed back.
     assert page.forms[0]["email"].value == user.email
     assert "not the password" not in page.text
-    assert location_path(web.get("/timetable/groups", status=302)) == "/auth/login"
+    assert location_path(web.get("/manage/groups", status=302)) == "/auth/login"
 
 
 def test_unknown_email_gets_the_same_message(web):
@@ -94,9 +94,9 @@ def test_a_student_lands_on_their_timetable(web, make_user):
     "target",
     [
         "//evil.example",
-        "//evil.example/timetable/groups",
+        "//evil.example/manage/groups",
         "https://evil.example",
-        "https://evil.example/timetable/groups",
+        "https://evil.example/manage/groups",
         "/\\evil.example",
         "\\\\evil.example",
         "javascript:alert(1)",
@@ -128,8 +128,8 @@ def test_next_with_a_same_site_path_is_followed(web, make_user):
 
 def test_next_given_in_the_query_string_is_followed(web, make_user):
     user = make_user("coordinator")
-    response = submit_login(web, user.email, next_="/timetable/groups", status=302)
-    assert response.headers["Location"] == "/timetable/groups"
+    response = submit_login(web, user.email, next_="/manage/groups", status=302)
+    assert response.headers["Location"] == "/manage/groups"
 
 
 # --- Logout -------------------------------------------------------------------------------------
@@ -138,13 +138,13 @@ def test_next_given_in_the_query_string_is_followed(web, make_user):
 def test_logout_is_post_only(web, login_as):
     login_as("coordinator")
     web.get("/auth/logout", status=405)
-    web.get("/timetable/groups", status=200)  # still logged in
+    web.get("/manage/groups", status=200)  # still logged in
 
 
 def test_logout_without_csrf_token_is_refused(web, login_as):
     login_as("coordinator")
     web.post("/auth/logout", status=400)
-    web.get("/timetable/groups", status=200)
+    web.get("/manage/groups", status=200)
 
 
 def test_logout_ends_the_session(web, login_as):
@@ -152,16 +152,16 @@ def test_logout_ends_the_session(web, login_as):
     response = logout(web)
     assert location_path(response) == "/auth/login"
     assert "You are logged out." in response.follow().text
-    assert location_path(web.get("/timetable/groups", status=302)) == "/auth/login"
+    assert location_path(web.get("/manage/groups", status=302)) == "/auth/login"
 
 
 def test_a_session_cookie_replayed_after_logout_is_refused(app, web, login_as):
     login_as("coordinator")
     attacker = browser(app)
     attacker.set_cookie("session", web.cookies["session"])
-    attacker.get("/timetable/groups", status=200)  # the copy works while the login lasts
+    attacker.get("/manage/groups", status=200)  # the copy works while the login lasts
     logout(web)
-    response = attacker.get("/timetable/groups", status=302)
+    response = attacker.get("/manage/groups", status=302)
     assert location_path(response) == "/auth/login"
 
 
@@ -173,7 +173,7 @@ def test_a_remember_cookie_replayed_after_logout_is_refused(app, web, make_user)
     # A fresh browser that only carries the copied remember-me cookie.
     attacker = browser(app)
     attacker.set_cookie("remember_token", remembered)
-    assert location_path(attacker.get("/timetable/groups", status=302)) == "/auth/login"
+    assert location_path(attacker.get("/manage/groups", status=302)) == "/auth/login"
 
 
 def test_remember_cookie_logs_back_in_while_still_valid(app, web, make_user):
@@ -181,7 +181,7 @@ def test_remember_cookie_logs_back_in_while_still_valid(app, web, make_user):
     submit_login(web, user.email, remember=True, status=302)
     returning = browser(app)
     returning.set_cookie("remember_token", web.cookies["remember_token"])
-    returning.get("/timetable/groups", status=200)
+    returning.get("/manage/groups", status=200)
 
 
 def test_logout_ends_the_accounts_other_logins_too(app, make_user):
@@ -190,7 +190,7 @@ def test_logout_ends_the_accounts_other_logins_too(app, make_user):
     submit_login(laptop, user.email, status=302)
     submit_login(phone, user.email, status=302)
     logout(laptop)
-    assert location_path(phone.get("/timetable/groups", status=302)) == "/auth/login"
+    assert location_path(phone.get("/manage/groups", status=302)) == "/auth/login"
 
 
 # --- Accounts that cannot log in ----------------------------------------------------------------
@@ -209,14 +209,14 @@ def test_a_deactivated_account_cannot_log_in(web, make_user):
     user = make_user("coordinator", active=False)
     page = submit_login(web, user.email, status=422)
     assert "Wrong e-mail or password." in page.html.find(id="password-error").text
-    assert location_path(web.get("/timetable/groups", status=302)) == "/auth/login"
+    assert location_path(web.get("/manage/groups", status=302)) == "/auth/login"
 
 
 def test_an_account_deactivated_while_logged_in_is_logged_out(web, login_as):
     user = login_as("coordinator")
     user.is_active_account = False
     db.session.commit()
-    assert location_path(web.get("/timetable/groups", status=302)) == "/auth/login"
+    assert location_path(web.get("/manage/groups", status=302)) == "/auth/login"
 
 
 # --- Cookies ------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def test_coordinators_and_admins_see_every_timetable_page(web, htmx, login_as, o
     login_as(role)
     for method, url in routes(override.id):
         if method == "GET":
-            assert web.get(url).status_int == 200, url
+            assert web.get(url).status_int == (301 if url == "/timetable/groups" else 200), url
     assert htmx.get(f"/timetable/exceptions/{override.id}/edit").status_int == 200
 
 
@@ -128,21 +128,10 @@ def test_staff_navigation_is_hidden_from_students(web, login_as):
 # --- Course groups ------------------------------------------------------------------------------
 
 
-def test_groups_page_lists_groups_with_their_series(web, login_as, make_group, make_series):
+def test_the_old_groups_page_sends_to_the_managed_list(web, login_as):
     login_as("coordinator")
-    group = make_group("Maths 7A")
-    make_series(group, weekdays=(0, 3), start=time(10), end=time(11, 30), every_weeks=2)
-    make_group("Old group", active=False)
-    page = web.get("/timetable/groups")
-    row = page.html.find(id=f"group-{group.id}")
-    assert "Maths 7A" in row.text and "Mon, Thu" in row.text
-    assert "every 2 weeks" in row.text and f"10:00{DASH}11:30" in row.text
-    assert "Inactive" in page.text
-
-
-def test_groups_page_without_groups_says_how_to_start(web, login_as):
-    login_as("coordinator")
-    assert "No course groups yet" in web.get("/timetable/groups").text
+    response = web.get("/timetable/groups", status=301)
+    assert urlsplit(response.location).path == "/manage/groups"
 
 
 # --- Generate -----------------------------------------------------------------------------------
