@@ -33,5 +33,9 @@ class ConflictError(DomainError):
         self.others = list(others)
 
 
+class InvalidTransition(DomainError):
+    """The object's state does not allow this action (a completed session, a cancelled one...)."""
+
+
 class NotFoundError(DomainError):
     """The object does not exist or the acting user may not see it."""

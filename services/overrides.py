@@ -13,7 +13,7 @@ from sqlalchemy import Select, select
 
 from models import CourseGroup, DateOverride, Occurrence, OccurrenceStatus, Room, Series, User, db
 from services.conflicts import ensure_slot_free
-from services.errors import ValidationError
+from services.errors import InvalidTransition, ValidationError
 from services.recurrence import OverrideRule, SeriesRule, is_series_date, plan_occurrence
 
 
@@ -106,7 +106,7 @@ def _apply_to_occurrence(
     """Make the existing occurrence of (series, date) reflect its exception (or the series)."""
     occurrence = find_occurrence(series.id, original_date)
     if occurrence is not None and occurrence.status == OccurrenceStatus.COMPLETED:
-        raise ValidationError(
+        raise InvalidTransition(
             "This session is already completed; its record cannot be moved or cancelled.",
             field="date",
         )
@@ -137,8 +137,8 @@ def save_override(
     """Create or update the exception for (series, date) and apply it to its occurrence.
 
     A second exception for the same date updates the first. Raises ValidationError (bad
-    input, date not an occurrence) or ConflictError (the moved session would double-book a
-    room or the mentor).
+    input, date not an occurrence), ConflictError (the moved session would double-book a
+    room or the mentor) or InvalidTransition (the session is completed).
     """
     _validate(series, original_date, change)
     override = find_override(series.id, original_date)

@@ -37,7 +37,7 @@ from services.conflicts import (
     ensure_slot_free,
     lock_schedule,
 )
-from services.errors import DomainError, NotFoundError, ValidationError
+from services.errors import InvalidTransition, NotFoundError, ValidationError
 from services.listing import visible_to
 from services.overrides import OverrideChange, delete_override, find_override, save_override
 from services.timeutil import resolve_local, today_in
@@ -50,10 +50,6 @@ TITLE_MAX_LENGTH = 200
 REASON_MAX_LENGTH = 2000
 NOTES_MAX_LENGTH = 2000
 _MAX_ID = 2**63 - 1
-
-
-class InvalidTransition(DomainError):
-    """The session's state does not allow this action (completed, cancelled, part of a series)."""
 
 
 @dataclass

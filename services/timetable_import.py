@@ -39,7 +39,7 @@ from models import (
 )
 from models.series import WEEKDAY_NAMES, mask_to_weekdays, weekdays_to_mask
 from services.accounts import normalise_email
-from services.errors import ConflictError, DomainError, ValidationError
+from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.overrides import OverrideChange, find_override, rule_of, save_override
 from services.recurrence import is_series_date
 from services.timeutil import today_in
@@ -848,7 +848,7 @@ def _apply_exception_row(row, series, room, tz, actor, summary, errors) -> None:
     savepoint = db.session.begin_nested()
     try:
         _override, occurrence = save_override(series, row.day, change, actor=actor, tz=tz)
-    except (ValidationError, ConflictError) as err:
+    except (ValidationError, ConflictError, InvalidTransition) as err:
         # This row leaves no trace; the following rows are still checked.
         savepoint.rollback()
         errors.append(f"line {row.line}: {_reason(err)}")

@@ -31,7 +31,7 @@ from blueprints.timetable.forms import (
     room_choices,
 )
 from models import Occurrence, Room, User, db
-from services.errors import ConflictError, DomainError, ValidationError
+from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.overrides import delete_override, find_override, save_override
 from services.schedule import (
     Grid,
@@ -46,6 +46,7 @@ from services.schedule import (
     filter_choices,
     find_student,
     load_entries,
+    load_entry,
     parse_view,
     personal_filters,
 )
@@ -236,9 +237,12 @@ def editor(occurrence_id: int):
 @bp.get("/sessions/<int:occurrence_id>/card")
 @staff_required
 def card(occurrence_id: int):
-    occurrence = load_or_404(Occurrence, occurrence_id)
+    # The session and its exception in one statement (the card is what Cancel and Escape
+    # swap back, so it is the editor's hot path).
+    entry = load_entry(occurrence_id, tz=org_tz()) if 0 < occurrence_id < 2**63 else None
+    if entry is None:
+        abort(404)
     view = _grid_view()
-    entry = entry_for(occurrence, tz=org_tz())
     return render_template(
         "schedule/_card.html", entry=entry, view=view, editable=True, focus_card=True
     )
@@ -262,12 +266,11 @@ def save_exception(occurrence_id: int):
             tz=org_tz(),
         )
         db.session.commit()
-    except (ConflictError, ValidationError) as err:
+    except (ConflictError, InvalidTransition, ValidationError) as err:
         db.session.rollback()
         attach_errors(form, err)
-        return _editor_refused(
-            occurrence, view, form, 409 if isinstance(err, ConflictError) else 422
-        )
+        status = 422 if isinstance(err, ValidationError) else 409
+        return _editor_refused(occurrence, view, form, status)
     return _changed(occurrence_id, view, before, _saved_message(occurrence_id))
 
 

@@ -19,7 +19,7 @@ from blueprints.timetable.forms import (
     room_choices,
 )
 from models import CourseGroup, DateOverride, Series, db
-from services.errors import ConflictError, DomainError, ValidationError
+from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.generation import generate_occurrences, resolve_window
 from services.overrides import OVERRIDE_KINDS, delete_override, overrides_query, save_override
 from services.pagination import page_number, paginate
@@ -168,7 +168,7 @@ def _save(form: DateOverrideChangeForm, series: Series, original_date):
             series, original_date, change_from_form(form), actor=current_user, tz=org_tz()
         )
         db.session.commit()
-    except ConflictError as err:
+    except (ConflictError, InvalidTransition) as err:
         db.session.rollback()
         attach_errors(form, err)
         return None, 409

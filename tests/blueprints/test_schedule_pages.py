@@ -455,7 +455,7 @@ def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, 
     login_as("coordinator")
     card = web.get(GRID).html.find(id=f"occ-{monday.id}")
     assert "Completed" in card.text and "/schedule/sessions/" not in str(card)
-    response = htmx.post(editor_url(monday, "exception"), {"action": "cancel"}, status=422)
+    response = htmx.post(editor_url(monday, "exception"), {"action": "cancel"}, status=409)
     assert "already completed" in response.text
     assert fresh(monday).status == OccurrenceStatus.COMPLETED
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import DateOverride, Occurrence, OccurrenceStatus, db
-from services.errors import ConflictError, ValidationError
+from services.errors import ConflictError, InvalidTransition, ValidationError
 from services.generation import generate_occurrences
 from services.overrides import OverrideChange, delete_override, save_override
 
@@ -145,7 +145,7 @@ def test_completed_session_cannot_be_cancelled_or_moved(make_series):
     occurrence = db.session.scalar(select(Occurrence))
     occurrence.status = OccurrenceStatus.COMPLETED
     db.session.commit()
-    with pytest.raises(ValidationError, match="already completed"):
+    with pytest.raises(InvalidTransition, match="already completed"):
         save_override(series, TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS)
     db.session.rollback()
     assert db.session.get(Occurrence, occurrence.id).status == OccurrenceStatus.COMPLETED

@@ -9,11 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from models import DateOverride, Enrolment, Occurrence, OccurrenceMode, OccurrenceStatus, db
-from services.errors import ConflictError, NotFoundError, ValidationError
+from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from services.generation import generate_occurrences
 from services.overrides import OverrideChange, find_occurrence, save_override
 from services.sessions import (
-    InvalidTransition,
     can_view_session,
     cancel_session,
     cancellation_reason,
