@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from models import db
@@ -42,8 +42,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Playwright's auto-waiting gives up after this many milliseconds (its default is 30 s).
+# Actions and `expect` give up after this many milliseconds (Playwright's defaults are 30 s
+# and 5 s); generous, since CI machines may be busy, but a missing element fails quickly.
 TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 _reports = pytest.StashKey[dict]()
 _guards = pytest.StashKey["ErrorGuard"]()
