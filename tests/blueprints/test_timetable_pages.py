@@ -669,10 +669,22 @@ def test_today_shows_a_session_running_now_for_the_coordinator(
 ):
     login_as("coordinator")
     group = make_group("Maths 7A", room=make_room("Lab 1"))
-    running_now(group)
+    occurrence = running_now(group)
     page = web.get("/sessions/today/")
     board = page.html.find(class_="board").text
     assert "Lab 1" in board and "Maths 7A" in board and "Now" in board
+    assert page.html.find(class_="now").find("a")["href"] == f"/sessions/{occurrence.id}"
+
+
+def test_today_board_refreshes_itself_in_place(web, htmx, login_as, make_group):
+    login_as("coordinator")
+    page = web.get("/sessions/today/")
+    board = page.html.find(id="today-board")
+    assert board["hx-trigger"] == "every 60s" and board["hx-swap"] == "outerHTML"
+    running_now(make_group("Maths 7A"))
+    fragment = htmx.get(board["hx-get"])
+    assert fragment.text.lstrip().startswith('<section id="today-board"')
+    assert "Maths 7A" in fragment.text and "<html" not in fragment.text
 
 
 def test_today_shows_a_student_only_their_own_groups(web, login_as, make_user, make_group):
