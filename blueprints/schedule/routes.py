@@ -198,6 +198,9 @@ def _series_occurrence(occurrence_id: int) -> Occurrence:
 def _editor_form(occurrence: Occurrence) -> DateOverrideChangeForm:
     form = DateOverrideChangeForm()
     form.room.choices = room_choices()
+    # Several editors can be open on one grid: their fields (and labels) need their own ids.
+    for field in form:
+        field.id = f"occ{occurrence.id}-{field.name}"
     if request.method == "GET":
         override = find_override(occurrence.series_id, occurrence.original_date)
         form.action.data = override.kind if override else "override"

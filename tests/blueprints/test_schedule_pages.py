@@ -475,3 +475,13 @@ def test_new_session_link_carries_the_day_and_filters(web, login_as, school):
     link = page.html.find("a", string="New session")["href"]
     assert link == f"/sessions/new?date=2026-09-08&room={school['lab'].id}"
     assert "2026-09-08" in web.get(link).text
+
+
+def test_two_open_editors_have_distinct_field_ids_and_labels(web, htmx, login_as, school):
+    login_as("coordinator")
+    first = htmx.get(editor_url(school["monday"])).html
+    second = htmx.get(editor_url(school["wednesday"])).html
+    ids = lambda html: {tag["id"] for tag in html.select("form [id]")}  # noqa: E731
+    assert ids(first).isdisjoint(ids(second))
+    for label in first.select("label[for]"):
+        assert first.find(id=label["for"]) is not None, label["for"]
