@@ -1,11 +1,13 @@
 """Real-browser tests: the app served on 127.0.0.1 by a real server, driven by Chromium.
 
 - `live_server` (session): `create_app` through `make_app` (the suite's test config and its
-  migrated database: a SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL is
-  set), served by werkzeug's threaded `make_server` on a free port in a background thread.
+  own migrated database: a SQLite file, or a fresh PostgreSQL database when TEST_DATABASE_URL
+  is set, like every other test module), served by werkzeug's threaded `make_server` on a free
+  port in a background thread, shut down at the end of the session.
 - `app` is overridden here to be the live server's app, so the root `_clean_database` fixture
   empties its tables after every browser test and the factories (`make_user`, `make_series`,
-  ...) seed the database the browser sees: seed in the test, then drive the page.
+  ...) and services seed the database the browser sees: seed in the test, then drive the page.
+  Before each request the browser sends, the test's own transaction is committed (see `page`).
 - `chromium` (session) and `page` (a new context and page per test, with `base_url` set, so
   `page.goto("/timetable/exceptions")` works). A console error, an uncaught page error (CSP
   violations are console errors) or an exception in the server fails the test; a test that
@@ -19,18 +21,20 @@ when Chromium is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from models import db
 from tests.browser.helpers import login, safe_name, screenshot
-from tests.conftest import make_app
+from tests.conftest import TEST_PASSWORD, make_app
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -43,7 +47,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # Actions and `expect` give up after this many milliseconds (Playwright's defaults are 30 s
-# and 5 s); generous, since CI machines may be busy, but a missing element fails quickly.
+# and 5 s): room for a busy CI machine, without a 30-second wait per missing element.
 TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
 
@@ -212,7 +216,10 @@ def page(request, app, live_server, chromium, console):
     test_session = db.session()
 
     def end_test_transaction(route):
-        test_session.commit()
+        try:
+            test_session.commit()
+        except Exception:
+            test_session.rollback()  # a failed flush is the test's to report, not the route's
         route.fallback()
 
     context.route(re.compile(re.escape(live_server.url) + "/.*"), end_test_transaction)
@@ -222,7 +229,8 @@ def page(request, app, live_server, chromium, console):
     yield page
     reports = request.node.stash.get(_reports, {})
     if "call" in reports and reports["call"].failed:
-        screenshot(page, "failed-" + safe_name(request.node.nodeid))
+        with contextlib.suppress(PlaywrightError):  # a crashed page must not hide the failure
+            screenshot(page, "failed-" + safe_name(request.node.nodeid))
     context.close()
 
 
@@ -230,9 +238,9 @@ def page(request, app, live_server, chromium, console):
 def log_in(page, make_user):
     """`log_in("coordinator")` (a new user of that role) or `log_in(user)`; returns the user."""
 
-    def do_log_in(role_or_user="coordinator"):
+    def do_log_in(role_or_user="coordinator", password=TEST_PASSWORD):
         user = make_user(role_or_user) if isinstance(role_or_user, str) else role_or_user
-        login(page, user.email)
+        login(page, user.email, password)
         return user
 
     return do_log_in
