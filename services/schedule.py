@@ -13,11 +13,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, or_, select, tuple_
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, and_, bindparam, exists, or_, select, tuple_
+from sqlalchemy.orm import aliased, lazyload
 
 from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, User, db
 from models.enums import OccurrenceStatus, Role
@@ -28,7 +30,6 @@ from services.conflicts import (
     Slot,
     find_conflicts,
     instant_reader,
-    load_students_by_group,
     raw_instant,
 )
 from services.errors import ValidationError
@@ -206,8 +207,7 @@ def load_entries(
     `filters`, with their exceptions and conflicts; ordered by start."""
     start_utc, end_utc = local_day_bounds(start, end, tz)
     query = (
-        select(Occurrence)
-        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        _with_override(select(Occurrence, DateOverride))
         .where(Occurrence.start_utc >= start_utc, Occurrence.start_utc < end_utc)
         .order_by(Occurrence.start_utc, CourseGroup.name, Occurrence.id)
     )
@@ -224,14 +224,52 @@ def load_entries(
                 Enrolment.student_id == filters.student_id,
             )
         )
-    occurrences = list(db.session.scalars(visible_to(query, viewer)).unique())
+    rows = db.session.execute(visible_to(query, viewer)).unique()
     entries = [
-        GridEntry(o, o.start_utc.astimezone(tz), o.end_utc.astimezone(tz)) for o in occurrences
+        GridEntry(o, o.start_utc.astimezone(tz), o.end_utc.astimezone(tz), override)
+        for o, override in rows
     ]
     if entries:
-        _attach_overrides(entries)
         _attach_conflicts(entries, tz)
     return entries
+
+
+def _with_override(query: Select) -> Select:
+    """`query` (of Occurrence, DateOverride) joined to the group and, when there is one, to
+    the session's exception: sessions and their exceptions in one statement."""
+    return (
+        query.join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .outerjoin(
+            DateOverride,
+            and_(
+                DateOverride.series_id == Occurrence.series_id,
+                DateOverride.original_date == Occurrence.original_date,
+            ),
+        )
+        # The grid reads only the exception's own columns; its series and room load on use.
+        .options(lazyload(DateOverride.series), lazyload(DateOverride.room))
+    )
+
+
+@lru_cache(maxsize=1)
+def _entry_query() -> Select:
+    return _with_override(select(Occurrence, DateOverride)).where(
+        Occurrence.id == bindparam("occurrence_id")
+    )
+
+
+def load_entry(occurrence_id: int, *, tz: ZoneInfo) -> GridEntry | None:
+    """One session as the grid shows it (exception and conflicts), or None if there is none
+    with this id; the session and its exception in one statement."""
+    row = db.session.execute(_entry_query(), {"occurrence_id": occurrence_id}).unique().first()
+    if row is None:
+        return None
+    occurrence, override = row
+    entry = GridEntry(
+        occurrence, occurrence.start_utc.astimezone(tz), occurrence.end_utc.astimezone(tz), override
+    )
+    _attach_conflicts([entry], tz)
+    return entry
 
 
 def entry_for(occurrence: Occurrence, *, tz: ZoneInfo) -> GridEntry:
@@ -271,11 +309,10 @@ def _attach_conflicts(entries: list[GridEntry], tz: ZoneInfo) -> None:
     shown = [e for e in entries if not e.cancelled]
     if not shown:
         return
-    window_start = min(e.occurrence.start_utc for e in shown)
-    window_end = max(e.occurrence.end_utc for e in shown)
-    candidates = _candidate_slots(shown, window_start, window_end)
-    groups = {s.group_id for s in candidates}
-    conflicts = find_conflicts(candidates, load_students_by_group(groups))
+    groups = {e.occurrence.group_id for e in shown}
+    students_by_group = _students_sharing_with(groups)
+    candidates, names = _candidate_slots(shown, _windows(shown))
+    conflicts = find_conflicts(candidates, students_by_group)
     by_id = {e.id: e for e in entries}
     pairs = []
     for conflict in conflicts:
@@ -288,31 +325,53 @@ def _attach_conflicts(entries: list[GridEntry], tz: ZoneInfo) -> None:
     if not pairs:
         return
     labels = {e.id: _label(e.occurrence.group.name, e.start, e.end) for e in entries}
-    missing = {other for _, _, other in pairs if other not in labels}
-    if missing:
-        labels.update(_labels_of(missing, tz))
+    slots = {slot.occurrence_id: slot for slot in candidates}
     for entry, kind, other in pairs:
+        if other not in labels:
+            slot = slots[other]
+            labels[other] = _label(names[other], slot.start.astimezone(tz), slot.end.astimezone(tz))
         entry.conflicts.append(ConflictNote(kind, other, labels[other]))
     for entry in entries:
         entry.conflicts.sort(key=lambda note: (note.kind, note.other_id))
 
 
-def _candidate_slots(
-    shown: list[GridEntry], window_start: datetime, window_end: datetime
-) -> list[Slot]:
-    """Non-cancelled sessions overlapping the window that could clash with a shown one:
-    in one of their rooms, with one of their mentors, or of a group sharing a student."""
-    rooms = {e.occurrence.room_id for e in shown if e.occurrence.room_id is not None}
-    mentors = {e.occurrence.group.mentor_id for e in shown}
-    groups = {e.occurrence.group_id for e in shown}
+# A session can only clash with one overlapping it: candidates are read in the shown sessions'
+# own time spans (merged where they touch), at most this many spans per statement (the
+# closest are joined beyond it), so the statement's shape is one of a few, built once each.
+MAX_WINDOWS = 32
+
+
+def _windows(shown: list[GridEntry]) -> list[tuple[datetime, datetime]]:
+    """The union of the shown sessions' spans as disjoint windows, at most MAX_WINDOWS."""
+    spans = sorted((e.occurrence.start_utc, e.occurrence.end_utc) for e in shown)
+    merged = [list(spans[0])]
+    for start, end in spans[1:]:
+        if start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    if len(merged) > MAX_WINDOWS:
+        # Keep the widest gaps between windows; fill in the others.
+        gaps = sorted(range(1, len(merged)), key=lambda i: merged[i][0] - merged[i - 1][1])
+        cuts = sorted(gaps[len(merged) - MAX_WINDOWS :])
+        bounds = [0, *cuts, len(merged)]
+        merged = [[merged[a][0], merged[b - 1][1]] for a, b in pairwise(bounds)]
+    return [(start, end) for start, end in merged]
+
+
+@lru_cache(maxsize=MAX_WINDOWS * 2)
+def _candidate_query(windows: int, dialect: str) -> Select:
+    """Non-cancelled sessions overlapping one of `windows` windows (bound as s0/e0, s1/e1...)
+    that could clash with a shown one: in one of their rooms (`rooms`), with one of their
+    mentors (`mentors`), of one of their groups (`groups`) or of a group sharing a student."""
     mine, theirs = aliased(Enrolment), aliased(Enrolment)
+    groups = bindparam("groups", expanding=True)
     sharing_a_student = (
         select(theirs.group_id)
         .join(mine, mine.student_id == theirs.student_id)
         .where(mine.group_id.in_(groups))
     )
-    dialect = db.session.get_bind().dialect.name
-    rows = db.session.execute(
+    return (
         select(
             Occurrence.id,
             Occurrence.group_id,
@@ -320,33 +379,70 @@ def _candidate_slots(
             raw_instant(Occurrence.end_utc, dialect),
             Occurrence.room_id,
             CourseGroup.mentor_id,
+            CourseGroup.name,
         )
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
         .where(
             Occurrence.status != OccurrenceStatus.CANCELLED,
-            Occurrence.start_utc < window_end,
-            Occurrence.end_utc > window_start,
+            # The windows' overall span, which an index can serve, then each window.
+            Occurrence.start_utc < bindparam("last_end", type_=Occurrence.start_utc.type),
+            Occurrence.end_utc > bindparam("first_start", type_=Occurrence.end_utc.type),
             or_(
-                Occurrence.room_id.in_(rooms),
-                CourseGroup.mentor_id.in_(mentors),
+                *(
+                    and_(
+                        Occurrence.start_utc < bindparam(f"e{n}", type_=Occurrence.start_utc.type),
+                        Occurrence.end_utc > bindparam(f"s{n}", type_=Occurrence.end_utc.type),
+                    )
+                    for n in range(windows)
+                )
+            ),
+            or_(
+                Occurrence.room_id.in_(bindparam("rooms", expanding=True)),
+                CourseGroup.mentor_id.in_(bindparam("mentors", expanding=True)),
                 Occurrence.group_id.in_(groups),
                 Occurrence.group_id.in_(sharing_a_student),
             ),
         )
-    ).all()
-    read = instant_reader(dialect)
-    return [Slot(r[0], r[1], read(r[2]), read(r[3]), r[4], r[5]) for r in rows]
-
-
-def _labels_of(ids: Iterable[int], tz: ZoneInfo) -> dict[int, str]:
-    rows = db.session.execute(
-        select(Occurrence.id, CourseGroup.name, Occurrence.start_utc, Occurrence.end_utc)
-        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
-        .where(Occurrence.id.in_(list(ids)))
     )
-    return {
-        i: _label(name, start.astimezone(tz), end.astimezone(tz)) for i, name, start, end in rows
+
+
+def _candidate_slots(
+    shown: list[GridEntry], windows: list[tuple[datetime, datetime]]
+) -> tuple[list[Slot], dict[int, str]]:
+    """The candidate sessions as slots, and their groups' names (for naming them)."""
+    dialect = db.session.get_bind().dialect.name
+    params = {
+        "rooms": sorted({e.occurrence.room_id for e in shown if e.occurrence.room_id}),
+        "mentors": sorted({e.occurrence.group.mentor_id for e in shown}),
+        "groups": sorted({e.occurrence.group_id for e in shown}),
     }
+    params["first_start"], params["last_end"] = windows[0][0], windows[-1][1]
+    for n, (start, end) in enumerate(windows):
+        params[f"s{n}"], params[f"e{n}"] = start, end
+    rows = db.session.execute(_candidate_query(len(windows), dialect), params).all()
+    read = instant_reader(dialect)
+    slots = [Slot(r[0], r[1], read(r[2]), read(r[3]), r[4], r[5]) for r in rows]
+    return slots, {r[0]: r[6] for r in rows}
+
+
+@lru_cache(maxsize=1)
+def _students_query() -> Select:
+    enrolment = Enrolment.__table__.c
+    students = select(enrolment.student_id).where(
+        enrolment.group_id.in_(bindparam("groups", expanding=True))
+    )
+    return select(enrolment.group_id, enrolment.student_id).where(
+        enrolment.student_id.in_(students)
+    )
+
+
+def _students_sharing_with(groups: set[int]) -> dict[int, set[int]]:
+    """Every group of every student of `groups`, with those students: all that student
+    conflicts of sessions of `groups` depend on."""
+    students: dict[int, set[int]] = defaultdict(set)
+    for group_id, student_id in db.session.execute(_students_query(), {"groups": sorted(groups)}):
+        students[group_id].add(student_id)
+    return students
 
 
 def _label(group_name: str, start: datetime, end: datetime) -> str:
