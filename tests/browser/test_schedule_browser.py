@@ -1,0 +1,209 @@
+"""The schedule grid in Chromium: a coordinator cancels and moves single sessions inline, only
+the touched cells change, errors stay in the editor, and navigation keeps the URL."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from models import DateOverride, Occurrence, OccurrenceStatus, db
+from services.generation import generate_occurrences, resolve_window
+from services.overrides import find_occurrence
+from tests.browser.helpers import screenshot
+
+PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
+# A Monday ahead, so that every session of the week is in the future.
+TERM = date.today() - timedelta(days=date.today().weekday()) + timedelta(weeks=4)
+TUE, WED, THU = (TERM + timedelta(days=n) for n in (1, 2, 3))
+GRID = f"/schedule/?date={TERM.isoformat()}"
+
+
+def cell(page: Page, day: date, hour: int):
+    return page.locator(f"#cell-{day:%Y%m%d}-{hour:02d}")
+
+
+def remember_page(page: Page, *cell_ids: str) -> None:
+    """Mark the window (gone on any reload) and keep the given cells' DOM nodes."""
+    page.evaluate(
+        "ids => { window.notReloaded = true;"
+        " window.keptCells = ids.map(id => document.getElementById(id)); }",
+        list(cell_ids),
+    )
+
+
+def assert_same_page_and_cells(page: Page) -> None:
+    """No reload, and the remembered cells are the very same nodes (not redrawn)."""
+    assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    assert page.evaluate(
+        "window.keptCells.every(node => node && document.getElementById(node.id) === node)"
+    ), "a cell that the change did not touch was redrawn"
+
+
+@pytest.fixture
+def school(make_user, make_room, make_group, make_series):
+    """Maths (R101, Mon+Wed 09:00), Art (Lab, Tue 14:00), Music (Studio, Thu 11:00): ids."""
+    r101, lab, studio = make_room("R101"), make_room("Lab"), make_room("Studio")
+    maths = make_group("Maths 7A", room=r101, subject="Mathematics")
+    art = make_group("Art 7A", room=lab, subject="Art")
+    music = make_group("Music 7A", room=studio, subject="Music")
+    maths_series = make_series(maths, weekdays=(0, 2), start=time(9), end=time(10), first_date=TERM)
+    art_series = make_series(art, weekdays=(1,), start=time(14), end=time(15), first_date=TERM)
+    make_series(music, weekdays=(3,), start=time(11), end=time(12), first_date=TERM)
+    first, end = resolve_window(TERM, weeks=2)
+    generate_occurrences(first, end, tz=PARIS)
+    db.session.commit()
+    # Plain ids: touching an expired ORM object while the browser waits would start a
+    # transaction in the test (BEGIN IMMEDIATE on SQLite) and hold up the server's writes.
+    ids = {
+        "lab": lab.id,
+        "studio": studio.id,
+        "monday": find_occurrence(maths_series.id, TERM).id,
+        "wednesday": find_occurrence(maths_series.id, WED).id,
+        "tuesday": find_occurrence(art_series.id, TUE).id,
+    }
+    db.session.commit()
+    return ids
+
+
+def open_editor(page: Page, occurrence_id: int):
+    page.locator(f"#occ-{occurrence_id} a.session-open").click()
+    editor = page.locator(f"form#occ-{occurrence_id}.session-editor")
+    expect(editor).to_be_visible()
+    return editor
+
+
+def test_cancel_one_session_inline_then_reload(page, log_in, school):
+    log_in("coordinator")
+    page.goto(GRID)
+    monday = school["monday"]
+    remember_page(page, f"cell-{TUE:%Y%m%d}-14", f"cell-{THU:%Y%m%d}-11")
+    editor = open_editor(page, monday)
+    # The editor takes the focus: the keyboard user is in it.
+    expect(editor.locator(":focus")).to_have_count(1)
+    editor.get_by_label("Cancel this date").check()
+    editor.get_by_label("Notes").fill("Staff training")
+    editor.get_by_role("button", name="Save").click()
+    card = cell(page, TERM, 9).locator(f"#occ-{monday}")
+    expect(card).to_have_class(re.compile(r"\bis-cancelled\b"))
+    expect(card).to_contain_text("Cancelled")
+    expect(page.locator(".toast")).to_contain_text("Cancelled Maths 7A")
+    assert_same_page_and_cells(page)
+    page.reload()
+    expect(cell(page, TERM, 9).locator(f"#occ-{monday}")).to_contain_text("Cancelled")
+    db.session.expire_all()
+    assert db.session.get(Occurrence, monday).status == OccurrenceStatus.CANCELLED
+
+
+def test_move_a_session_to_another_day_room_and_time_inline(page, log_in, school):
+    log_in("coordinator")
+    page.goto(GRID)
+    wednesday = school["wednesday"]
+    remember_page(page, f"cell-{TUE:%Y%m%d}-14", f"cell-{TERM:%Y%m%d}-09")
+    editor = open_editor(page, wednesday)
+    editor.get_by_label("Move this date").check()
+    editor.get_by_label("Move to date").fill(THU.isoformat())
+    editor.get_by_label("New start").fill("15:00")
+    editor.get_by_label("New end").fill("16:30")
+    editor.get_by_label("New room").select_option(label="Studio")
+    editor.get_by_role("button", name="Save").click()
+    # Gone from Wednesday 09:00, shown on Thursday 15:00 (an out-of-band swap), marked moved.
+    moved = cell(page, THU, 15).locator(f"#occ-{wednesday}")
+    expect(moved).to_contain_text("15:00\u201316:30")
+    expect(moved).to_contain_text("Studio")
+    expect(moved).to_contain_text("Moved")
+    expect(cell(page, WED, 9).locator("article")).to_have_count(0)
+    assert_same_page_and_cells(page)
+    screenshot(page, "schedule-week-after-move")
+    page.reload()
+    expect(cell(page, THU, 15).locator(f"#occ-{wednesday}")).to_contain_text("Moved")
+    override = db.session.query(DateOverride).one()
+    assert override.original_date == WED and override.room_id == school["studio"]
+
+
+def test_a_conflict_shows_in_the_editor_and_keeps_what_was_typed(page, log_in, school, console):
+    console.allow_http_error(409)
+    log_in("coordinator")
+    page.goto(GRID)
+    monday = school["monday"]
+    editor = open_editor(page, monday)
+    editor.get_by_label("Move this date").check()
+    editor.get_by_label("Move to date").fill(TUE.isoformat())
+    editor.get_by_label("New start").fill("14:30")
+    editor.get_by_label("New end").fill("15:30")
+    editor.get_by_label("New room").select_option(label="Lab")
+    editor.get_by_role("button", name="Save").click()
+    editor = page.locator(f"form#occ-{monday}.session-editor")
+    expect(editor).to_contain_text("Art 7A")  # the session in the way is named
+    expect(editor.get_by_label("New start")).to_have_value("14:30")
+    expect(editor.get_by_label("New room")).to_have_value(str(school["lab"]))
+    assert db.session.query(DateOverride).count() == 0
+
+
+def test_end_before_start_is_refused_in_the_editor(page, log_in, school, console):
+    console.allow_http_error(422)
+    log_in("coordinator")
+    page.goto(GRID)
+    editor = open_editor(page, school["tuesday"])
+    editor.get_by_label("New start").fill("15:00")
+    editor.get_by_label("New end").fill("14:00")
+    editor.get_by_role("button", name="Save").click()
+    expect(page.locator(f"form#occ-{school['tuesday']}")).to_contain_text("must be after the start")
+
+
+def test_escape_and_cancel_put_the_card_back(page, log_in, school):
+    log_in("coordinator")
+    page.goto(GRID)
+    monday = school["monday"]
+    editor = open_editor(page, monday)
+    editor.get_by_label("Notes").press("Escape")
+    card = page.locator(f"article#occ-{monday}")
+    expect(card).to_be_visible()
+    expect(card.locator("a.session-open")).to_be_focused()
+    editor = open_editor(page, monday)
+    editor.get_by_role("button", name="Cancel").click()
+    expect(page.locator(f"article#occ-{monday}")).to_be_visible()
+    assert db.session.query(DateOverride).count() == 0
+
+
+def test_week_navigation_swaps_the_grid_and_keeps_the_url(page, log_in, school):
+    log_in("coordinator")
+    page.goto(GRID)
+    remember_page(page)
+    page.get_by_role("button", name="Next week").click()
+    next_monday = TERM + timedelta(weeks=1)
+    expect(page).to_have_url(re.compile(rf"date={next_monday.isoformat()}"))
+    expect(page.locator(".schedule-title")).to_contain_text(f"{next_monday:%d %b}")
+    assert page.evaluate("window.notReloaded === true")
+    page.go_back()
+    expect(page.locator(".schedule-title")).to_contain_text(f"{TERM:%d %b}")
+    # Filters swap the grid and land in the URL too.
+    page.get_by_label("Room").select_option(label="Lab")
+    expect(page).to_have_url(re.compile(rf"room={school['lab']}"))
+    expect(page.locator("#schedule")).to_contain_text("Art 7A")
+    expect(page.locator("#schedule")).not_to_contain_text("Maths 7A")
+    screenshot(page, "schedule-week-filtered")
+
+
+def test_a_busy_week_prints_on_one_landscape_page(page, log_in, make_group, make_series, school):
+    # Five more groups every weekday at four times: 100 more sessions in the week.
+    for n in range(5):
+        group = make_group(f"Group {n}")
+        for hour in (8, 10, 13, 16):
+            make_series(group, weekdays=(0, 1, 2, 3, 4), start=time(hour), end=time(hour, 50),
+                        first_date=TERM)  # fmt: skip
+    first, end = resolve_window(TERM, weeks=1)
+    generate_occurrences(first, end, tz=PARIS)
+    db.session.commit()
+    log_in("coordinator")
+    page.goto(GRID)
+    page.emulate_media(media="print")
+    expect(page.locator(".schedule-title")).to_be_visible()
+    expect(page.locator("#schedule-filters")).to_be_hidden()
+    expect(page.locator(".site-header")).to_be_hidden()
+    pdf = page.pdf(landscape=True, format="A4")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
+    screenshot(page, "schedule-week-print")
