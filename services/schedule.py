@@ -309,9 +309,8 @@ def _attach_conflicts(entries: list[GridEntry], tz: ZoneInfo) -> None:
     shown = [e for e in entries if not e.cancelled]
     if not shown:
         return
-    groups = {e.occurrence.group_id for e in shown}
-    students_by_group = _students_sharing_with(groups)
-    candidates, names = _candidate_slots(shown, _windows(shown))
+    students_by_group = _students_sharing_with({e.occurrence.group_id for e in shown})
+    candidates, names = _candidate_slots(shown, students_by_group)
     conflicts = find_conflicts(candidates, students_by_group)
     by_id = {e.id: e for e in entries}
     pairs = []
@@ -335,35 +334,129 @@ def _attach_conflicts(entries: list[GridEntry], tz: ZoneInfo) -> None:
         entry.conflicts.sort(key=lambda note: (note.kind, note.other_id))
 
 
-# A session can only clash with one overlapping it: candidates are read in the shown sessions'
-# own time spans (merged where they touch), at most this many spans per statement (the
-# closest are joined beyond it), so the statement's shape is one of a few, built once each.
+# A session can only clash with one overlapping it and sharing its room, its mentor or a
+# student. Candidates are read window by window: the shown sessions' spans (merged where they
+# touch), each with the rooms, mentors and groups (their own, and those sharing a student with
+# them) of the sessions in it. At most MAX_WINDOWS windows (the closest are joined beyond
+# it), so the statement has one of a few shapes, each built once. When the lists would be
+# long (a whole school's week, where nearly every session is a candidate anyway), one
+# statement without per-window lists is used instead.
 MAX_WINDOWS = 32
+MAX_LISTED = 2_000
 
 
-def _windows(shown: list[GridEntry]) -> list[tuple[datetime, datetime]]:
-    """The union of the shown sessions' spans as disjoint windows, at most MAX_WINDOWS."""
-    spans = sorted((e.occurrence.start_utc, e.occurrence.end_utc) for e in shown)
-    merged = [list(spans[0])]
-    for start, end in spans[1:]:
-        if start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
+@dataclass
+class _Window:
+    start: datetime
+    end: datetime
+    rooms: set[int] = field(default_factory=set)
+    mentors: set[int] = field(default_factory=set)
+    groups: set[int] = field(default_factory=set)
+
+    def absorb(self, other: _Window) -> None:
+        self.end = max(self.end, other.end)
+        self.rooms |= other.rooms
+        self.mentors |= other.mentors
+        self.groups |= other.groups
+
+
+def _windows(shown: list[GridEntry], sharing: dict[int, set[int]]) -> list[_Window]:
+    """The shown sessions' spans as disjoint windows (at most MAX_WINDOWS), each with what a
+    session must share with one of them to clash: a room, a mentor or a group."""
+    merged: list[_Window] = []
+    for entry in sorted(shown, key=lambda e: (e.occurrence.start_utc, e.occurrence.end_utc)):
+        o = entry.occurrence
+        window = _Window(o.start_utc, o.end_utc, set(), {o.group.mentor_id}, {o.group_id})
+        if o.room_id is not None:
+            window.rooms.add(o.room_id)
+        window.groups |= sharing.get(o.group_id, set())
+        if merged and window.start <= merged[-1].end:
+            merged[-1].absorb(window)
         else:
-            merged.append([start, end])
+            merged.append(window)
     if len(merged) > MAX_WINDOWS:
-        # Keep the widest gaps between windows; fill in the others.
-        gaps = sorted(range(1, len(merged)), key=lambda i: merged[i][0] - merged[i - 1][1])
+        # Keep the widest gaps between windows; join across the others.
+        gaps = sorted(range(1, len(merged)), key=lambda i: merged[i].start - merged[i - 1].end)
         cuts = sorted(gaps[len(merged) - MAX_WINDOWS :])
-        bounds = [0, *cuts, len(merged)]
-        merged = [[merged[a][0], merged[b - 1][1]] for a, b in pairwise(bounds)]
-    return [(start, end) for start, end in merged]
+        joined = []
+        for a, b in pairwise([0, *cuts, len(merged)]):
+            for window in merged[a + 1 : b]:
+                merged[a].absorb(window)
+            joined.append(merged[a])
+        merged = joined
+    return merged
+
+
+def _sharing_a_student(students_by_group: dict[int, set[int]], groups: set[int]):
+    """For each of `groups`, the groups sharing a student with it (itself included)."""
+    groups_of_student: dict[int, set[int]] = defaultdict(set)
+    for group_id, students in students_by_group.items():
+        for student_id in students:
+            groups_of_student[student_id].add(group_id)
+    sharing: dict[int, set[int]] = {}
+    for group_id in groups:
+        found = sharing[group_id] = set()
+        for student_id in students_by_group.get(group_id, ()):
+            found |= groups_of_student[student_id]
+    return sharing
+
+
+def _candidate_columns(dialect: str) -> Select:
+    return select(
+        Occurrence.id,
+        Occurrence.group_id,
+        raw_instant(Occurrence.start_utc, dialect),
+        raw_instant(Occurrence.end_utc, dialect),
+        Occurrence.room_id,
+        CourseGroup.mentor_id,
+        CourseGroup.name,
+    ).join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+
+
+def _overlapping(n: int):
+    """Overlaps window `n` (bound as s<n>, e<n>)."""
+    return and_(
+        Occurrence.start_utc < bindparam(f"e{n}", type_=Occurrence.start_utc.type),
+        Occurrence.end_utc > bindparam(f"s{n}", type_=Occurrence.end_utc.type),
+    )
+
+
+def _in_span():
+    """Within the windows' overall span (which an index on the start can serve)."""
+    return and_(
+        Occurrence.start_utc < bindparam("last_end", type_=Occurrence.start_utc.type),
+        Occurrence.end_utc > bindparam("first_start", type_=Occurrence.end_utc.type),
+    )
 
 
 @lru_cache(maxsize=MAX_WINDOWS * 2)
-def _candidate_query(windows: int, dialect: str) -> Select:
-    """Non-cancelled sessions overlapping one of `windows` windows (bound as s0/e0, s1/e1...)
-    that could clash with a shown one: in one of their rooms (`rooms`), with one of their
-    mentors (`mentors`), of one of their groups (`groups`) or of a group sharing a student."""
+def _listed_candidate_query(windows: int, dialect: str) -> Select:
+    """Non-cancelled sessions overlapping window n with one of its rooms (r<n>), mentors
+    (m<n>) or groups (g<n>), for n < `windows`."""
+    return _candidate_columns(dialect).where(
+        Occurrence.status != OccurrenceStatus.CANCELLED,
+        _in_span(),
+        or_(
+            *(
+                and_(
+                    _overlapping(n),
+                    or_(
+                        Occurrence.room_id.in_(bindparam(f"r{n}", expanding=True)),
+                        CourseGroup.mentor_id.in_(bindparam(f"m{n}", expanding=True)),
+                        Occurrence.group_id.in_(bindparam(f"g{n}", expanding=True)),
+                    ),
+                )
+                for n in range(windows)
+            )
+        ),
+    )
+
+
+@lru_cache(maxsize=MAX_WINDOWS * 2)
+def _broad_candidate_query(windows: int, dialect: str) -> Select:
+    """Non-cancelled sessions overlapping one of `windows` windows that could clash with a
+    shown one: in one of their rooms (`rooms`), with one of their mentors (`mentors`), of one
+    of their groups (`groups`) or of a group sharing a student with them."""
     mine, theirs = aliased(Enrolment), aliased(Enrolment)
     groups = bindparam("groups", expanding=True)
     sharing_a_student = (
@@ -371,55 +464,43 @@ def _candidate_query(windows: int, dialect: str) -> Select:
         .join(mine, mine.student_id == theirs.student_id)
         .where(mine.group_id.in_(groups))
     )
-    return (
-        select(
-            Occurrence.id,
-            Occurrence.group_id,
-            raw_instant(Occurrence.start_utc, dialect),
-            raw_instant(Occurrence.end_utc, dialect),
-            Occurrence.room_id,
-            CourseGroup.mentor_id,
-            CourseGroup.name,
-        )
-        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
-        .where(
-            Occurrence.status != OccurrenceStatus.CANCELLED,
-            # The windows' overall span, which an index can serve, then each window.
-            Occurrence.start_utc < bindparam("last_end", type_=Occurrence.start_utc.type),
-            Occurrence.end_utc > bindparam("first_start", type_=Occurrence.end_utc.type),
-            or_(
-                *(
-                    and_(
-                        Occurrence.start_utc < bindparam(f"e{n}", type_=Occurrence.start_utc.type),
-                        Occurrence.end_utc > bindparam(f"s{n}", type_=Occurrence.end_utc.type),
-                    )
-                    for n in range(windows)
-                )
-            ),
-            or_(
-                Occurrence.room_id.in_(bindparam("rooms", expanding=True)),
-                CourseGroup.mentor_id.in_(bindparam("mentors", expanding=True)),
-                Occurrence.group_id.in_(groups),
-                Occurrence.group_id.in_(sharing_a_student),
-            ),
-        )
+    return _candidate_columns(dialect).where(
+        Occurrence.status != OccurrenceStatus.CANCELLED,
+        _in_span(),
+        or_(*(_overlapping(n) for n in range(windows))),
+        or_(
+            Occurrence.room_id.in_(bindparam("rooms", expanding=True)),
+            CourseGroup.mentor_id.in_(bindparam("mentors", expanding=True)),
+            Occurrence.group_id.in_(groups),
+            Occurrence.group_id.in_(sharing_a_student),
+        ),
     )
 
 
 def _candidate_slots(
-    shown: list[GridEntry], windows: list[tuple[datetime, datetime]]
+    shown: list[GridEntry], students_by_group: dict[int, set[int]]
 ) -> tuple[list[Slot], dict[int, str]]:
-    """The candidate sessions as slots, and their groups' names (for naming them)."""
+    """The sessions that could clash with a shown one (shown ones included) as slots, and
+    their groups' names (for naming them)."""
     dialect = db.session.get_bind().dialect.name
-    params = {
-        "rooms": sorted({e.occurrence.room_id for e in shown if e.occurrence.room_id}),
-        "mentors": sorted({e.occurrence.group.mentor_id for e in shown}),
-        "groups": sorted({e.occurrence.group_id for e in shown}),
-    }
-    params["first_start"], params["last_end"] = windows[0][0], windows[-1][1]
-    for n, (start, end) in enumerate(windows):
-        params[f"s{n}"], params[f"e{n}"] = start, end
-    rows = db.session.execute(_candidate_query(len(windows), dialect), params).all()
+    groups = {e.occurrence.group_id for e in shown}
+    windows = _windows(shown, _sharing_a_student(students_by_group, groups))
+    params = {"first_start": windows[0].start, "last_end": windows[-1].end}
+    for n, window in enumerate(windows):
+        params[f"s{n}"], params[f"e{n}"] = window.start, window.end
+    listed = sum(len(w.rooms) + len(w.mentors) + len(w.groups) for w in windows)
+    if listed <= MAX_LISTED:
+        for n, window in enumerate(windows):
+            params[f"r{n}"] = sorted(window.rooms)
+            params[f"m{n}"] = sorted(window.mentors)
+            params[f"g{n}"] = sorted(window.groups)
+        query = _listed_candidate_query(len(windows), dialect)
+    else:
+        params["rooms"] = sorted({e.occurrence.room_id for e in shown if e.occurrence.room_id})
+        params["mentors"] = sorted({e.occurrence.group.mentor_id for e in shown})
+        params["groups"] = sorted(groups)
+        query = _broad_candidate_query(len(windows), dialect)
+    rows = db.session.execute(query, params).all()
     read = instant_reader(dialect)
     slots = [Slot(r[0], r[1], read(r[2]), read(r[3]), r[4], r[5]) for r in rows]
     return slots, {r[0]: r[6] for r in rows}

@@ -10,11 +10,13 @@ touched, with the same filters.
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
     abort,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -131,6 +133,7 @@ def _render_schedule(view: ScheduleView, errors: dict, personal: bool):
     )
     context = {
         "schedule_url": schedule_url,
+        "links": CardLinks(view),
         "view": view,
         "errors": errors,
         "personal": personal,
@@ -157,10 +160,53 @@ def schedule_url(current: ScheduleView, personal: bool, **changes) -> str:
     args = base.query_args(**{k: v for k, v in changes.items() if k != "day"})
     if "day" in changes:
         args["date"] = changes["day"].isoformat()
-    if personal:
-        return url_for("schedule.mine", **args)
-    view_name = args.pop("view")
-    return url_for(f"schedule.{view_name}", **args)
+    endpoint = "schedule.mine" if personal else "schedule." + args.pop("view")
+    return _endpoint_url(endpoint) + _query(args)
+
+
+# A grid page has a few dozen links and a card per session; url_for costs tens of
+# microseconds a call, so links are built from each endpoint's path, found once per request,
+# and a query string encoded as Werkzeug does (none of these arguments is a path variable).
+_QUERY_SAFE = "!$'()*,/:;?@"
+
+
+def _query(args: dict) -> str:
+    return "?" + urlencode(args, safe=_QUERY_SAFE) if args else ""
+
+
+def _endpoint_url(endpoint: str, **values) -> str:
+    urls = g.setdefault("_schedule_urls", {})
+    key = (endpoint, *values.items())
+    url = urls.get(key)
+    if url is None:
+        url = urls[key] = url_for(endpoint, **values)
+    return url
+
+
+class CardLinks:
+    """The URLs on the cards of one grid: a session's editor (with the grid's parameters) and
+    its page, each its endpoint's path with the id in place of a placeholder id."""
+
+    _PLACEHOLDER = 987654321
+
+    def __init__(self, view: ScheduleView):
+        query = _query(view.query_args())
+        editor = _endpoint_url("schedule.editor", occurrence_id=self._PLACEHOLDER)
+        self._editor = self._split(editor, query)
+        self._detail = self._split(
+            _endpoint_url("sessions.detail", occurrence_id=self._PLACEHOLDER), ""
+        )
+
+    @classmethod
+    def _split(cls, url: str, query: str) -> tuple[str, str]:
+        head, _, tail = url.rpartition(str(cls._PLACEHOLDER))
+        return head, tail + query
+
+    def editor(self, occurrence_id: int) -> str:
+        return f"{self._editor[0]}{occurrence_id}{self._editor[1]}"
+
+    def detail(self, occurrence_id: int) -> str:
+        return f"{self._detail[0]}{occurrence_id}{self._detail[1]}"
 
 
 def _response(body: str, status: int = 200, headers: dict | None = None):
@@ -247,7 +293,12 @@ def card(occurrence_id: int):
         abort(404)
     view = _grid_view()
     return render_template(
-        "schedule/_card.html", entry=entry, view=view, editable=True, focus_card=True
+        "schedule/_card.html",
+        entry=entry,
+        view=view,
+        editable=True,
+        focus_card=True,
+        links=CardLinks(view),
     )
 
 
@@ -343,6 +394,7 @@ def _changed(occurrence_id: int, view: ScheduleView, before: list[GridEntry], me
         cells=[c for c in cells if c is not None],
         view=view,
         editable=True,
+        links=CardLinks(view),
     )
     return _response(body, 200, toast)
 
@@ -351,6 +403,7 @@ def _whole_grid(view: ScheduleView, grid: Grid, headers: dict):
     body = render_template(
         "schedule/_schedule.html",
         schedule_url=schedule_url,
+        links=CardLinks(view),
         view=view,
         grid=grid,
         month_weeks=None,
