@@ -30,6 +30,7 @@ from blueprints.timetable.forms import (
     DateOverrideChangeForm,
     attach_errors,
     change_from_form,
+    give_own_ids,
     room_choices,
 )
 from models import Occurrence, Room, User, db
@@ -245,8 +246,7 @@ def _editor_form(occurrence: Occurrence) -> DateOverrideChangeForm:
     form = DateOverrideChangeForm()
     form.room.choices = room_choices()
     # Several editors can be open on one grid: their fields (and labels) need their own ids.
-    for field in form:
-        field.id = f"occ{occurrence.id}-{field.name}"
+    give_own_ids(form, f"occ{occurrence.id}")
     if request.method == "GET":
         override = find_override(occurrence.series_id, occurrence.original_date)
         form.action.data = override.kind if override else "override"

@@ -75,6 +75,13 @@ class DateOverrideForm(DateOverrideChangeForm):
     original_date = DateField("Date", validators=[InputRequired(message="Choose the date.")])
 
 
+def give_own_ids(form: FlaskForm, prefix: str) -> None:
+    """Prefix the ids of an inline editor's fields (their names stay), so that it can share
+    a page with another form of the same fields and every <label for> finds its own input."""
+    for field in form:
+        field.id = f"{prefix}-{field.name}"
+
+
 def room_choices() -> list[SelectChoice]:
     """Active rooms for an exception's room field, after "keep the series' room"."""
     rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))

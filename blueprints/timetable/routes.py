@@ -16,6 +16,7 @@ from blueprints.timetable.forms import (
     GenerateForm,
     attach_errors,
     change_from_form,
+    give_own_ids,
     room_choices,
 )
 from models import CourseGroup, DateOverride, Series, db
@@ -96,6 +97,7 @@ def _new_override_form() -> DateOverrideForm:
 def _edit_override_form(override: DateOverride) -> DateOverrideChangeForm:
     form = DateOverrideChangeForm()
     form.room.choices = room_choices()
+    give_own_ids(form, f"exception{override.id}")
     if request.method == "GET":
         form.action.data = override.kind
         form.new_date.data = override.new_date

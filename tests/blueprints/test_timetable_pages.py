@@ -573,7 +573,8 @@ def test_htmx_save_with_errors_returns_the_edit_row_with_422(web, login_as, htmx
     )
     (root,) = response.html.find_all(recursive=False)
     assert root.get("id") == f"exception-{override.id}" and "editing" in root["class"]
-    assert "must be after the start" in root.find(id="end_time-error").text
+    error = root.find(id=f"exception{override.id}-end_time-error")
+    assert "must be after the start" in error.text
     db.session.expire_all()
     assert db.session.get(DateOverride, override.id).cancelled
 
