@@ -50,24 +50,44 @@ def _sqlite_begin_immediate(conn):
 
 from models.course_group import CourseGroup, Enrolment  # noqa: E402
 from models.date_override import DateOverride  # noqa: E402
-from models.enums import OccurrenceMode, OccurrenceStatus, Role  # noqa: E402
+from models.enums import (  # noqa: E402
+    EmailStatus,
+    GroupKind,
+    OccurrenceMode,
+    OccurrenceStatus,
+    RequestStatus,
+    Role,
+    ScheduleKind,
+)
+from models.notification import Notification  # noqa: E402
 from models.occurrence import Occurrence  # noqa: E402
+from models.rating import Rating  # noqa: E402
 from models.room import Room  # noqa: E402
 from models.series import Series  # noqa: E402
-from models.subject import Subject  # noqa: E402
+from models.session_request import RequestedSlot, SessionRequest  # noqa: E402
+from models.subject import MentorSubject, Subject  # noqa: E402
 from models.user import User  # noqa: E402
 
 __all__ = [
     "Base",
     "CourseGroup",
     "DateOverride",
+    "EmailStatus",
     "Enrolment",
+    "GroupKind",
+    "MentorSubject",
+    "Notification",
     "Occurrence",
     "OccurrenceMode",
     "OccurrenceStatus",
+    "Rating",
+    "RequestStatus",
+    "RequestedSlot",
     "Role",
     "Room",
+    "ScheduleKind",
     "Series",
+    "SessionRequest",
     "Subject",
     "User",
     "db",

@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
+from models.enums import GroupKind, enum_column
 from models.types import UTCDateTime, utcnow
 
 
@@ -20,6 +21,9 @@ class CourseGroup(db.Model):
     mentor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     default_room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"))
     active: Mapped[bool] = mapped_column(default=True)
+    kind: Mapped[GroupKind] = mapped_column(
+        enum_column(GroupKind, "group_kind"), default=GroupKind.CLASS, server_default="class"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subject = relationship("Subject", lazy="joined")

@@ -23,6 +23,34 @@ class OccurrenceMode(enum.StrEnum):
     ONLINE = "online"
 
 
+class GroupKind(enum.StrEnum):
+    # A class of the timetable, or the one-to-one tutoring of one student by one mentor in
+    # one subject, made when a request is approved.
+    CLASS = "class"
+    TUTORING = "tutoring"
+
+
+class RequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class ScheduleKind(enum.StrEnum):
+    SINGLE = "single"  # one session: a date, a start and a duration
+    DATES = "dates"  # specific dates at one start and end time
+    WEEKLY = "weekly"  # weekdays for a number of weeks
+
+
+class EmailStatus(enum.StrEnum):
+    NONE = "none"  # no mail server configured when it was written
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
 def enum_column(enum_cls: type[enum.Enum], name: str):
     """A portable enum column: VARCHAR plus a CHECK constraint, stored by value."""
     from sqlalchemy import Enum

@@ -24,6 +24,10 @@ class Occurrence(db.Model):
         ),
         Index("ix_occurrence_start_end", "start_utc", "end_utc"),
         Index("ix_occurrence_room_start", "room_id", "start_utc"),
+        # Every online session has its video room.
+        CheckConstraint(
+            "mode <> 'online' OR video_room_id IS NOT NULL", name="online_has_video_room"
+        ),
         # Generation loads a window by series date: without this it scans every session.
         Index("ix_occurrence_original_date", "original_date"),
     )
@@ -43,6 +47,8 @@ class Occurrence(db.Model):
         enum_column(OccurrenceStatus, "occurrence_status"), default=OccurrenceStatus.SCHEDULED
     )
     title: Mapped[str | None] = mapped_column(String(200))
+    # "room-" and 8 characters from a-z0-9 (services/video_rooms.py).
+    video_room_id: Mapped[str | None] = mapped_column(String(13), unique=True)
     # Set when someone edits this one session directly: regeneration then never touches it.
     edited_by_hand: Mapped[bool] = mapped_column(default=False)
     cancel_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
 
@@ -15,3 +15,18 @@ class Subject(db.Model):
 
     def __repr__(self) -> str:
         return f"<Subject {self.name}>"
+
+
+class MentorSubject(db.Model):
+    """A subject a mentor offers to teach (what students find them by)."""
+
+    __tablename__ = "mentor_subject"
+    __table_args__ = (UniqueConstraint("mentor_id", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mentor_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subject.id", ondelete="CASCADE"))
+
+    subject = relationship("Subject", lazy="joined")

@@ -15,10 +15,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, delete, select, type_coerce, update
+from sqlalchemy import String, bindparam, delete, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from models import CourseGroup, DateOverride, Occurrence, OccurrenceStatus, Series, db
+from models import (
+    CourseGroup,
+    DateOverride,
+    Occurrence,
+    OccurrenceMode,
+    OccurrenceStatus,
+    Series,
+    db,
+)
 from models.types import utcnow
 from services.conflicts import (
     Slot,
@@ -32,6 +40,7 @@ from services.conflicts import (
 from services.errors import ValidationError
 from services.recurrence import OverrideRule, PlannedOccurrence, SeriesRule, plan_occurrences
 from services.timeutil import local_day_bounds
+from services.video_rooms import new_room_ids
 
 DEFAULT_MAX_DAYS = 732
 
@@ -39,6 +48,7 @@ _table = Occurrence.__table__
 _group_table = CourseGroup.__table__
 _SCHEDULED = OccurrenceStatus.SCHEDULED.value
 _CANCELLED = OccurrenceStatus.CANCELLED.value
+_ONLINE = OccurrenceMode.ONLINE.value
 
 
 @dataclass
@@ -241,6 +251,8 @@ def _update_in_place(dialect: str):
             end_utc=raw_instant(bindparam("b_end_utc"), dialect),
             room_id=bindparam("b_room_id"),
             mode=bindparam("b_mode"),
+            # A session turned online keeps the video room it may already have.
+            video_room_id=func.coalesce(_table.c.video_room_id, bindparam("b_video_room_id")),
             group_id=bindparam("b_group_id"),
             status=bindparam("b_status"),
             sequence=_table.c.sequence + 1,
@@ -257,9 +269,24 @@ def _update_values(occurrence_id: int, plan: PlannedOccurrence, write) -> dict:
         "b_end_utc": write(plan.end_utc),
         "b_room_id": plan.room_id,
         "b_mode": plan.mode,
+        "b_video_room_id": None,
         "b_group_id": plan.group_id,
         "b_status": _CANCELLED if plan.cancelled else _SCHEDULED,
     }
+
+
+def _give_online_sessions_video_rooms(to_insert: list[dict], to_update: list[dict]) -> None:
+    """Every online session has a video room: new ones get theirs, updated ones keep theirs
+    (the UPDATE only fills an empty one)."""
+    inserts = [values for values in to_insert if values["mode"] == _ONLINE]
+    updates = [values for values in to_update if values["b_mode"] == _ONLINE]
+    if not inserts and not updates:
+        return
+    ids = iter(new_room_ids(len(inserts) + len(updates)))
+    for values in inserts:
+        values["video_room_id"] = next(ids)
+    for values in updates:
+        values["b_video_room_id"] = next(ids)
 
 
 class _Memo(dict):
@@ -378,6 +405,7 @@ def _generate(
                     "b_end_utc": stored[plan.end_utc],
                     "room_id": plan.room_id,
                     "mode": plan.mode,
+                    "video_room_id": None,
                     "status": _CANCELLED if plan.cancelled else _SCHEDULED,
                     "edited_by_hand": False,
                     "sequence": 0,
@@ -386,6 +414,7 @@ def _generate(
                 }
             )
 
+    _give_online_sessions_video_rooms(to_insert, to_update)
     if to_insert:
         db.session.execute(_insert_ignoring_duplicates(dialect), to_insert)
     if to_update:

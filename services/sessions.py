@@ -41,6 +41,7 @@ from services.errors import InvalidTransition, NotFoundError, ValidationError
 from services.listing import visible_to
 from services.overrides import OverrideChange, delete_override, find_override, save_override
 from services.timeutil import resolve_local, today_in
+from services.video_rooms import new_room_id
 
 # How far from today a session may be placed: far enough back to record a make-up session
 # after the fact, far enough ahead for the next school year; anything else is a typo.
@@ -314,6 +315,7 @@ def create_one_time_session(
         end_utc=end_utc,
         room_id=room_id,
         mode=mode_value,
+        video_room_id=new_room_id() if mode_value == OccurrenceMode.ONLINE else None,
         status=OccurrenceStatus.SCHEDULED,
         title=cleaned_title,
         edited_by_hand=False,
@@ -381,6 +383,9 @@ def update_one_time_session(
     )
     occurrence.start_utc, occurrence.end_utc = start_utc, end_utc
     occurrence.room_id = room_id
+    if mode_value == OccurrenceMode.ONLINE and occurrence.video_room_id is None:
+        # Before the mode changes: drawing the id queries, which flushes pending changes.
+        occurrence.video_room_id = new_room_id()
     occurrence.mode = mode_value
     occurrence.title = cleaned_title
     occurrence.sequence += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -37,3 +38,44 @@ def test_vendored_htmx_is_the_pinned_release():
     assert hashlib.sha256(data).hexdigest() == (
         "a0abb04f2f45a1f89d1d4844023245537e5e6014c87b144553e0607b4cc32130"
     )
+
+
+def test_upgrading_a_database_with_data_gives_online_sessions_video_rooms(app):
+    """0003 rebuilds tables that other rows point at, and fills in the new video rooms."""
+    import sqlalchemy as sa
+
+    directory = str(ROOT / "migrations")
+    with app.app_context():
+        downgrade(directory=directory, revision="0002_occurrence_date_index")
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO user_account (id, email, name, role, active, "
+                                 "session_token, created_at) VALUES (1, 'm@s.test', 'M', "
+                                 "'mentor', true, 't', '2026-01-01 00:00:00')"))  # fmt: skip
+            conn.execute(sa.text("INSERT INTO subject (id, name, active) VALUES (1, 'S', true)"))
+            conn.execute(sa.text("INSERT INTO course_group (id, name, subject_id, mentor_id, "
+                                 "active, created_at) VALUES (1, 'G', 1, 1, true, "
+                                 "'2026-01-01 00:00:00')"))  # fmt: skip
+            for n, mode in enumerate(["online", "online", "in_person"], start=1):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO occurrence (id, group_id, start_utc, end_utc, mode, status, "
+                        "edited_by_hand, sequence, created_at, updated_at) VALUES (:id, 1, "
+                        ":start, :end, :mode, 'scheduled', false, 0, :start, :start)"
+                    ),
+                    {
+                        "id": n,
+                        "mode": mode,
+                        "start": f"2026-09-0{n} 08:00:00",
+                        "end": f"2026-09-0{n} 09:00:00",
+                    },
+                )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT mode, video_room_id, group_id FROM occurrence ORDER BY id")
+            ).all()
+            kinds = conn.execute(sa.text("SELECT kind FROM course_group")).scalars().all()
+        assert [r.group_id for r in rows] == [1, 1, 1] and kinds == ["class"]
+        online = [r.video_room_id for r in rows if r.mode == "online"]
+        assert len(set(online)) == 2 and all(re.match(r"^room-[a-z0-9]{8}$", i) for i in online)
+        assert rows[2].video_room_id is None
