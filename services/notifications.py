@@ -1,0 +1,98 @@
+"""Notifications: written in the transaction of the change they report (an outbox), so a
+rolled-back change notifies nobody; mailed after commit when a mail server is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from flask import current_app, has_app_context
+from sqlalchemy import func, select, update
+
+from models import EmailStatus, Enrolment, Notification, Occurrence, User, db
+
+# Kinds, as stored (and shown as the notification's badge).
+REQUEST_NEW = "request_new"
+REQUEST_APPROVED = "request_approved"
+REQUEST_REJECTED = "request_rejected"
+REQUEST_DECLINED = "request_declined"
+REQUEST_WITHDRAWN = "request_withdrawn"
+SESSION_CANCELLED = "session_cancelled"
+SESSION_MOVED = "session_moved"
+SESSION_RESTORED = "session_restored"
+
+
+def _mail_configured() -> bool:
+    return has_app_context() and bool(current_app.config.get("MAIL_SERVER"))
+
+
+def notify(
+    user_ids: int | Iterable[int],
+    kind: str,
+    title: str,
+    body: str = "",
+    link: str | None = None,
+) -> list[Notification]:
+    """Add a notification for each user (flush only: the caller's transaction decides)."""
+    ids = [user_ids] if isinstance(user_ids, int) else sorted(set(user_ids))
+    status = EmailStatus.PENDING if _mail_configured() else EmailStatus.NONE
+    notes = [
+        Notification(
+            user_id=user_id,
+            kind=kind,
+            title=title[:200],
+            body=body,
+            link=link,
+            email_status=status,
+        )
+        for user_id in ids
+    ]
+    db.session.add_all(notes)
+    db.session.flush()
+    return notes
+
+
+def participants_of(occurrence: Occurrence) -> set[int]:
+    """The mentor and the enrolled students of a session's group."""
+    students = db.session.scalars(
+        select(Enrolment.student_id).where(Enrolment.group_id == occurrence.group_id)
+    )
+    return {occurrence.group.mentor_id, *students}
+
+
+def notify_session_change(
+    occurrence: Occurrence, kind: str, title: str, body: str = "", *, actor: User | None
+) -> list[Notification]:
+    """Tell a session's participants (not the person who made the change) what happened."""
+    recipients = participants_of(occurrence) - ({actor.id} if actor is not None else set())
+    if not recipients:
+        return []
+    return notify(recipients, kind, title, body, link=f"/sessions/{occurrence.id}")
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.scalar(
+        select(func.count(Notification.id)).where(
+            Notification.user_id == user_id, Notification.read_at.is_(None)
+        )
+    )
+
+
+def latest_id(user_id: int) -> int:
+    """The id of the user's newest notification (0 without any): what the bell compares."""
+    return (
+        db.session.scalar(select(func.max(Notification.id)).where(Notification.user_id == user_id))
+        or 0
+    )
+
+
+def mark_read(user_id: int, notification_ids: Iterable[int] | None = None) -> int:
+    """Mark the user's notifications (all, or the given ones) read; returns how many."""
+    query = update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
+    if notification_ids is not None:
+        query = query.where(Notification.id.in_(list(notification_ids)))
+    result = db.session.execute(query.values(read_at=datetime.now(UTC)))
+    return result.rowcount

@@ -1,0 +1,679 @@
+"""Session requests: a student asks a mentor for one session, specific dates or a weekly
+schedule; the mentor approves (creating everything in one transaction) or rejects with a
+reason; the student may withdraw; a request whose first session has passed expires.
+
+State changes are conditional updates (`... WHERE status = 'pending'`), so two clicks, two
+tabs or two workers can never approve twice or create sessions twice. Services flush only;
+the caller commits (or rolls back everything, notifications included).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, exists, select, update
+
+from models import (
+    CourseGroup,
+    Enrolment,
+    GroupKind,
+    MentorSubject,
+    Occurrence,
+    OccurrenceMode,
+    OccurrenceStatus,
+    RequestedSlot,
+    RequestStatus,
+    Role,
+    ScheduleKind,
+    Series,
+    SessionRequest,
+    Subject,
+    User,
+    db,
+)
+from models.series import WEEKDAY_NAMES, weekdays_to_mask
+from services.conflicts import lock_schedule
+from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.notifications import (
+    REQUEST_APPROVED,
+    REQUEST_DECLINED,
+    REQUEST_NEW,
+    REQUEST_REJECTED,
+    REQUEST_WITHDRAWN,
+    notify,
+)
+from services.recurrence import plan_occurrences
+from services.timeutil import resolve_local
+from services.video_rooms import new_room_ids
+
+DURATIONS = (30, 60, 90, 120)
+MAX_SESSIONS = 200
+MAX_WEEKS = 26
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+REASON_MAX = 2000
+_MAX_ID = 2**63 - 1
+
+
+@dataclass
+class RequestInput:
+    """What the request form gives (any field may be missing or wrong: it is checked)."""
+
+    mentor_id: int | None = None
+    subject_id: int | None = None
+    title: str = ""
+    description: str = ""
+    mode: str = "online"
+    schedule_kind: str = "single"
+    # One session: a date, a start and a duration in minutes.
+    day: date | None = None
+    start: time | None = None
+    duration: int | None = None
+    # Specific dates: the dates, one start and one end.
+    dates: list[date] = field(default_factory=list)
+    end: time | None = None
+    # Weekly: weekdays (0 = Monday), start and end, first date and number of weeks.
+    weekdays: list[int] = field(default_factory=list)
+    first_date: date | None = None
+    weeks: int | None = None
+
+
+@dataclass(frozen=True)
+class PlannedSlot:
+    local_date: date
+    start_utc: datetime
+    end_utc: datetime
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+def effective_status(request: SessionRequest, now: datetime | None = None) -> RequestStatus:
+    """The status as the user should read it: a pending request whose first session has
+    started is expired, even before `expire_requests` has stored it."""
+    now = now or datetime.now(UTC)
+    if request.status == RequestStatus.PENDING and request.first_start_utc <= now:
+        return RequestStatus.EXPIRED
+    return request.status
+
+
+def requests_visible_to(user: User) -> Select:
+    """A student's own requests, those addressed to a mentor, everything for staff."""
+    query = select(SessionRequest).order_by(SessionRequest.created_at.desc(), SessionRequest.id)
+    if user.role == Role.STUDENT:
+        return query.where(SessionRequest.student_id == user.id)
+    if user.role == Role.MENTOR:
+        return query.where(SessionRequest.mentor_id == user.id)
+    return query
+
+
+def get_visible_request(user: User, request_id: int) -> SessionRequest:
+    """The request if `user` may see it; NotFoundError otherwise (ids are not probed)."""
+    request = None
+    if 0 < request_id <= _MAX_ID:
+        request = db.session.scalar(
+            requests_visible_to(user).where(SessionRequest.id == request_id)
+        )
+    if request is None:
+        raise NotFoundError("No such request.")
+    return request
+
+
+def can_decide(user: User, request: SessionRequest) -> bool:
+    """Only the addressed mentor, or an admin, approves or rejects."""
+    return user.id == request.mentor_id or user.role == Role.ADMIN
+
+
+def mentor_subject_ids(mentor_id: int) -> set[int]:
+    """The subjects a mentor offers: those listed for them, and those of the classes they
+    teach."""
+    listed = db.session.scalars(
+        select(MentorSubject.subject_id).where(MentorSubject.mentor_id == mentor_id)
+    )
+    taught = db.session.scalars(
+        select(CourseGroup.subject_id).where(
+            CourseGroup.mentor_id == mentor_id,
+            CourseGroup.active.is_(True),
+            CourseGroup.kind == GroupKind.CLASS,
+        )
+    )
+    return set(listed) | set(taught)
+
+
+@dataclass
+class SlotClash:
+    slot: RequestedSlot
+    sessions: list[Occurrence]
+
+
+def slot_clashes(requests: list[SessionRequest]) -> dict[int, list[SlotClash]]:
+    """For each request, its slots with the mentor's sessions that overlap them (one query
+    per mentor; cancelled sessions do not clash)."""
+    by_mentor: dict[int, list[SessionRequest]] = defaultdict(list)
+    for request in requests:
+        if request.slots:
+            by_mentor[request.mentor_id].append(request)
+    clashes: dict[int, list[SlotClash]] = {r.id: [] for r in requests}
+    for mentor_id, mentor_requests in by_mentor.items():
+        slots = [slot for r in mentor_requests for slot in r.slots]
+        sessions = _mentor_sessions(
+            mentor_id, min(s.start_utc for s in slots), max(s.end_utc for s in slots)
+        )
+        for request in mentor_requests:
+            for slot in request.slots:
+                overlapping = [
+                    o for o in sessions if o.start_utc < slot.end_utc and o.end_utc > slot.start_utc
+                ]
+                clashes[request.id].append(SlotClash(slot, overlapping))
+    return clashes
+
+
+def _mentor_sessions(mentor_id: int, start: datetime, end: datetime) -> list[Occurrence]:
+    return list(
+        db.session.scalars(
+            select(Occurrence)
+            .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+            .where(
+                CourseGroup.mentor_id == mentor_id,
+                Occurrence.status != OccurrenceStatus.CANCELLED,
+                Occurrence.start_utc < end,
+                Occurrence.end_utc > start,
+            )
+            .order_by(Occurrence.start_utc)
+        ).unique()
+    )
+
+
+# --- Creating ------------------------------------------------------------------------------
+
+
+def create_request(
+    student: User, data: RequestInput, *, tz: ZoneInfo, now: datetime | None = None
+) -> SessionRequest:
+    """Check everything, then store the request and its expanded slots and tell the mentor.
+
+    Raises ValidationError with a message per field; nothing is written then.
+    """
+    now = now or datetime.now(UTC)
+    errors: dict[str, str] = {}
+    mentor = _check_mentor_and_subject(data, errors)
+    title = (data.title or "").strip()
+    if not title:
+        errors["title"] = "Give the request a title."
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"Keep the title under {TITLE_MAX} characters."
+    description = (data.description or "").strip()
+    if len(description) > DESCRIPTION_MAX:
+        errors["description"] = f"Keep the description under {DESCRIPTION_MAX:,} characters."
+    if data.mode not in (OccurrenceMode.ONLINE, OccurrenceMode.IN_PERSON):
+        errors["mode"] = "Choose online or in person."
+    kind = data.schedule_kind
+    if kind not in tuple(ScheduleKind):
+        errors["schedule_kind"] = "Choose one session, specific dates or a weekly schedule."
+        raise ValidationError(errors)
+    start, end, days = _schedule_days(data, errors)
+    if errors:
+        raise ValidationError(errors)
+    slots = _plan_slots(days, start, end, tz)
+    past = [s for s in slots if s.start_utc <= now]
+    if past:
+        field_name = {"single": "day", "dates": "dates", "weekly": "first_date"}[kind]
+        errors[field_name] = "Choose a date and time in the future" + (
+            f": {_format_slot(past[0], tz)} has passed." if kind != "single" else "."
+        )
+    if len(slots) > MAX_SESSIONS:
+        errors["schedule_kind"] = (
+            f"That is {len(slots)} sessions; one request can ask for at most {MAX_SESSIONS}."
+        )
+    if errors:
+        raise ValidationError(errors)
+    if student.role != Role.STUDENT:
+        raise ValidationError("Only students can request sessions.", field="mentor")
+
+    request = SessionRequest(
+        student_id=student.id,
+        mentor_id=mentor.id,
+        subject_id=data.subject_id,
+        title=title,
+        description=description,
+        mode=OccurrenceMode(data.mode),
+        schedule_kind=ScheduleKind(kind),
+        start_time=start,
+        end_time=end,
+        weekday_mask=weekdays_to_mask(data.weekdays) if kind == ScheduleKind.WEEKLY else None,
+        first_date=data.first_date if kind == ScheduleKind.WEEKLY else None,
+        weeks=data.weeks if kind == ScheduleKind.WEEKLY else None,
+        status=RequestStatus.PENDING,
+        first_start_utc=slots[0].start_utc,
+        slots=[
+            RequestedSlot(local_date=s.local_date, start_utc=s.start_utc, end_utc=s.end_utc)
+            for s in slots
+        ],
+    )
+    db.session.add(request)
+    db.session.flush()
+    notify(
+        mentor.id,
+        REQUEST_NEW,
+        f"New request from {student.name}: {title}",
+        f"{len(slots)} session(s), from {_format_slot(slots[0], tz)}.",
+        link=f"/requests/{request.id}",
+    )
+    return request
+
+
+def _check_mentor_and_subject(data: RequestInput, errors: dict) -> User | None:
+    mentor = db.session.get(User, data.mentor_id) if data.mentor_id else None
+    if mentor is None or mentor.role != Role.MENTOR or not mentor.is_active_account:
+        errors["mentor"] = "Choose a mentor."
+        mentor = None
+    subject = db.session.get(Subject, data.subject_id) if data.subject_id else None
+    if subject is None or not subject.active:
+        errors["subject"] = "Choose a subject."
+    elif mentor is not None and subject.id not in mentor_subject_ids(mentor.id):
+        errors["subject"] = f"{mentor.name} does not teach {subject.name}."
+    return mentor
+
+
+def _schedule_days(data: RequestInput, errors: dict) -> tuple[time | None, time | None, list]:
+    """The start, the end and the local dates a schedule asks for (errors by field)."""
+    kind = data.schedule_kind
+    start = data.start
+    if start is None:
+        errors["start"] = "Choose a start time."
+    if kind == ScheduleKind.SINGLE:
+        if data.day is None:
+            errors["day"] = "Choose a date."
+        if data.duration not in DURATIONS:
+            errors["duration"] = "Choose 30, 60, 90 or 120 minutes."
+        if start is None or data.day is None or "duration" in errors:
+            return start, None, []
+        finish = datetime.combine(data.day, start) + timedelta(minutes=data.duration)
+        if finish.date() != data.day:
+            errors["duration"] = "The session must end the same day."
+            return start, None, []
+        return start, finish.time(), [data.day]
+    end = data.end
+    if end is None:
+        errors["end"] = "Choose an end time."
+    elif start is not None and end <= start:
+        errors["end"] = f"The end ({end:%H:%M}) must be after the start ({start:%H:%M})."
+    if kind == ScheduleKind.DATES:
+        days = sorted(set(data.dates))
+        if not days:
+            errors["dates"] = "Add at least one date."
+        return start, end, days
+    # Weekly: the same half-open rule as generation (8 weeks of Mon/Wed/Fri is 24 sessions).
+    weekdays = sorted(set(data.weekdays))
+    if not weekdays or any(not 0 <= d <= 6 for d in weekdays):
+        errors["weekdays"] = "Choose at least one weekday."
+    if data.first_date is None:
+        errors["first_date"] = "Choose the first date."
+    if data.weeks is None or not 1 <= data.weeks <= MAX_WEEKS:
+        errors["weeks"] = f"Choose between 1 and {MAX_WEEKS} weeks."
+    if errors.keys() & {"weekdays", "first_date", "weeks"}:
+        return start, end, []
+    days = [
+        data.first_date + timedelta(days=n)
+        for n in range(7 * data.weeks)
+        if (data.first_date + timedelta(days=n)).weekday() in weekdays
+    ]
+    return start, end, days
+
+
+def _plan_slots(days: list[date], start: time, end: time, tz: ZoneInfo) -> list[PlannedSlot]:
+    slots = []
+    for day in days:
+        start_utc = resolve_local(day, start, tz).utc
+        end_utc = resolve_local(day, end, tz).utc
+        if end_utc <= start_utc:  # a start moved out of a DST gap past the end
+            end_utc = start_utc + (datetime.combine(day, end) - datetime.combine(day, start))
+        slots.append(PlannedSlot(day, start_utc, end_utc))
+    return slots
+
+
+def _format_slot(slot, tz: ZoneInfo) -> str:
+    start = slot.start_utc.astimezone(tz)
+    return f"{start:%a %d %b %Y %H:%M}"
+
+
+def describe_schedule(request: SessionRequest) -> str:
+    """A request's schedule in words: "Mon, Wed 10:00-11:00 for 8 weeks from 07 Sep 2026"."""
+    times = f"{request.start_time:%H:%M}-{request.end_time:%H:%M}"
+    if request.schedule_kind == ScheduleKind.WEEKLY:
+        days = ", ".join(WEEKDAY_NAMES[d] for d in range(7) if request.weekday_mask & (1 << d))
+        return (
+            f"{days} {times} for {request.weeks} week{'s' if request.weeks != 1 else ''}"
+            f" from {request.first_date:%d %b %Y}"
+        )
+    count = len(request.slots)
+    if request.schedule_kind == ScheduleKind.DATES:
+        return f"{count} date{'s' if count != 1 else ''} at {times}"
+    return f"one session at {times}"
+
+
+# --- Deciding ------------------------------------------------------------------------------
+
+
+@dataclass
+class Approval:
+    request: SessionRequest
+    group: CourseGroup
+    sessions: list[Occurrence]
+    declined: list[SessionRequest]
+
+
+def approve_request(
+    request: SessionRequest, *, actor: User, tz: ZoneInfo, now: datetime | None = None
+) -> Approval:
+    """Approve a pending request: enrol the student in the tutoring group of this mentor and
+    subject (made if needed), create the sessions (dates as one-time sessions, a weekly
+    schedule as a series expanded by the engine), give online ones a video room, decline the
+    mentor's other pending requests that now clash, and notify the students.
+
+    Raises InvalidTransition (not pending any more, expired, or not the actor's to decide),
+    or ConflictError naming the dates that clash with the mentor's sessions. The caller
+    rolls back on any error: nothing is half-created.
+    """
+    now = now or datetime.now(UTC)
+    if not can_decide(actor, request):
+        raise InvalidTransition("Only the mentor asked (or an admin) can approve this request.")
+    lock_schedule()
+    _claim(request, RequestStatus.APPROVED, actor=actor, now=now)
+    slots = list(request.slots)
+    clashes = slot_clashes([request])[request.id]
+    taken = [c for c in clashes if c.sessions]
+    if taken:
+        listed = "; ".join(
+            f"{_format_slot(c.slot, tz)} ({_session_label(c.sessions[0], tz)})" for c in taken[:5]
+        )
+        more = f" and {len(taken) - 5} more" if len(taken) > 5 else ""
+        raise ConflictError(
+            f"Not approved: {len(taken)} requested date(s) clash with your sessions: "
+            f"{listed}{more}. Reject it, or ask the student for other dates.",
+            others=[c.sessions[0] for c in taken],
+        )
+    group = _tutoring_group(request)
+    if request.schedule_kind == ScheduleKind.WEEKLY:
+        sessions = _create_weekly(request, group, tz)
+    else:
+        sessions = _create_one_time(request, group, slots)
+    request.group_id = group.id
+    db.session.flush()
+    declined = _decline_clashing(request, sessions, actor=actor, now=now, tz=tz)
+    notify(
+        request.student_id,
+        REQUEST_APPROVED,
+        f"{request.mentor.name} approved “{request.title}”",
+        f"{len(sessions)} session(s) created, the first on {_format_slot(sessions[0], tz)}."
+        if sessions
+        else "",
+        link="/dashboard/",
+    )
+    return Approval(request, group, sessions, declined)
+
+
+def _claim(request: SessionRequest, status: RequestStatus, *, actor: User, now: datetime) -> None:
+    """Move a pending, unexpired request to `status` with one conditional UPDATE; refuse
+    (InvalidTransition) if another click, tab or worker got there first."""
+    table = SessionRequest.__table__
+    values = {"status": status, "decided_at": now, "decided_by_id": actor.id}
+    if status == RequestStatus.REJECTED:
+        values["rejection_reason"] = request.rejection_reason
+    result = db.session.execute(
+        update(table)
+        .where(
+            table.c.id == request.id,
+            table.c.status == RequestStatus.PENDING,
+            table.c.first_start_utc > now,
+        )
+        .values(**values)
+    )
+    db.session.refresh(request)
+    if result.rowcount != 1:
+        current = effective_status(request, now)
+        raise InvalidTransition(
+            f"This request is {current.value} already: nothing was changed.", field="status"
+        )
+
+
+def _session_label(occurrence: Occurrence, tz: ZoneInfo) -> str:
+    start, end = occurrence.start_utc.astimezone(tz), occurrence.end_utc.astimezone(tz)
+    name = occurrence.title or occurrence.group.name
+    return f"{name} {start:%H:%M}-{end:%H:%M}"
+
+
+def _tutoring_group(request: SessionRequest) -> CourseGroup:
+    """The student's one-to-one group with this mentor in this subject, made if needed."""
+    group = db.session.scalar(
+        select(CourseGroup)
+        .where(
+            CourseGroup.kind == GroupKind.TUTORING,
+            CourseGroup.mentor_id == request.mentor_id,
+            CourseGroup.subject_id == request.subject_id,
+            exists().where(
+                Enrolment.group_id == CourseGroup.id,
+                Enrolment.student_id == request.student_id,
+            ),
+        )
+        .order_by(CourseGroup.id)
+        .limit(1)
+    )
+    if group is not None:
+        group.active = True
+        return group
+    base = f"{request.subject.name}: {request.mentor.name} with {request.student.name}"[:72]
+    name, n = base, 1
+    while db.session.scalar(select(exists().where(CourseGroup.name == name))):
+        n += 1
+        name = f"{base} ({n})"
+    group = CourseGroup(
+        name=name,
+        subject_id=request.subject_id,
+        mentor_id=request.mentor_id,
+        default_room_id=None,
+        kind=GroupKind.TUTORING,
+        active=True,
+    )
+    db.session.add(group)
+    db.session.flush()
+    db.session.add(Enrolment(group_id=group.id, student_id=request.student_id))
+    db.session.flush()
+    return group
+
+
+def _create_one_time(
+    request: SessionRequest, group: CourseGroup, slots: list[RequestedSlot]
+) -> list[Occurrence]:
+    online = request.mode == OccurrenceMode.ONLINE
+    rooms = iter(new_room_ids(len(slots)) if online else [])
+    sessions = [
+        Occurrence(
+            group_id=group.id,
+            start_utc=slot.start_utc,
+            end_utc=slot.end_utc,
+            room_id=None,
+            mode=request.mode,
+            video_room_id=next(rooms) if online else None,
+            status=OccurrenceStatus.SCHEDULED,
+            title=request.title,
+        )
+        for slot in slots
+    ]
+    db.session.add_all(sessions)
+    db.session.flush()
+    return sessions
+
+
+def _create_weekly(request: SessionRequest, group: CourseGroup, tz: ZoneInfo) -> list[Occurrence]:
+    """A series for the weekly schedule, and its sessions as the engine plans them (so
+    regeneration finds them unchanged, and exceptions and the grid work on them)."""
+    from services.overrides import rule_of
+
+    last_date = request.first_date + timedelta(weeks=request.weeks, days=-1)
+    series = Series(
+        group_id=group.id,
+        weekday_mask=request.weekday_mask,
+        every_weeks=1,
+        start_time=request.start_time,
+        end_time=request.end_time,
+        room_id=None,
+        mode=request.mode,
+        first_date=request.first_date,
+        last_date=last_date,
+    )
+    db.session.add(series)
+    db.session.flush()
+    request.series_id = series.id
+    planned = plan_occurrences(
+        [rule_of(series)], {}, request.first_date, last_date + timedelta(days=1), tz
+    )
+    online = request.mode == OccurrenceMode.ONLINE
+    rooms = iter(new_room_ids(len(planned)) if online else [])
+    sessions = [
+        Occurrence(
+            group_id=group.id,
+            series_id=series.id,
+            original_date=plan.original_date,
+            start_utc=plan.start_utc,
+            end_utc=plan.end_utc,
+            room_id=None,
+            mode=request.mode,
+            video_room_id=next(rooms) if online else None,
+            status=OccurrenceStatus.SCHEDULED,
+            title=request.title,
+        )
+        for plan in planned
+    ]
+    db.session.add_all(sessions)
+    db.session.flush()
+    return sessions
+
+
+def _decline_clashing(
+    approved: SessionRequest,
+    sessions: list[Occurrence],
+    *,
+    actor: User,
+    now: datetime,
+    tz: ZoneInfo,
+) -> list[SessionRequest]:
+    """Decline the mentor's other pending requests that overlap the new sessions."""
+    if not sessions:
+        return []
+    start = min(s.start_utc for s in sessions)
+    end = max(s.end_utc for s in sessions)
+    candidates = db.session.scalars(
+        select(SessionRequest)
+        .where(
+            SessionRequest.mentor_id == approved.mentor_id,
+            SessionRequest.id != approved.id,
+            SessionRequest.status == RequestStatus.PENDING,
+            SessionRequest.first_start_utc > now,
+            exists().where(
+                RequestedSlot.request_id == SessionRequest.id,
+                RequestedSlot.start_utc < end,
+                RequestedSlot.end_utc > start,
+            ),
+        )
+        .order_by(SessionRequest.id)
+    ).unique()
+    declined = []
+    for other in candidates:
+        slot = next(
+            (
+                slot
+                for slot in other.slots
+                if any(s.start_utc < slot.end_utc and s.end_utc > slot.start_utc for s in sessions)
+            ),
+            None,
+        )
+        if slot is None:
+            continue
+        other.rejection_reason = (
+            f"Declined automatically: {_format_slot(slot, tz)} is now taken by "
+            f"“{approved.title}”, which {approved.mentor.name} approved."
+        )
+        _claim(other, RequestStatus.REJECTED, actor=actor, now=now)
+        notify(
+            other.student_id,
+            REQUEST_DECLINED,
+            f"“{other.title}” was declined",
+            other.rejection_reason,
+            link=f"/requests/{other.id}",
+        )
+        declined.append(other)
+    return declined
+
+
+def reject_request(
+    request: SessionRequest, reason: str, *, actor: User, now: datetime | None = None
+) -> SessionRequest:
+    """Reject a pending request; a reason is required (and stored, and sent to the student)."""
+    now = now or datetime.now(UTC)
+    if not can_decide(actor, request):
+        raise InvalidTransition("Only the mentor asked (or an admin) can reject this request.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why the request is rejected.", field="reason")
+    if len(reason) > REASON_MAX:
+        raise ValidationError(f"Keep the reason under {REASON_MAX:,} characters.", field="reason")
+    request.rejection_reason = reason
+    _claim(request, RequestStatus.REJECTED, actor=actor, now=now)
+    notify(
+        request.student_id,
+        REQUEST_REJECTED,
+        f"{request.mentor.name} rejected “{request.title}”",
+        reason,
+        link=f"/requests/{request.id}",
+    )
+    return request
+
+
+def withdraw_request(
+    request: SessionRequest, *, actor: User, now: datetime | None = None
+) -> SessionRequest:
+    """The requesting student takes back a pending request; the mentor is told."""
+    now = now or datetime.now(UTC)
+    if actor.id != request.student_id:
+        raise InvalidTransition("Only the student who asked can withdraw this request.")
+    _claim(request, RequestStatus.WITHDRAWN, actor=actor, now=now)
+    notify(
+        request.mentor_id,
+        REQUEST_WITHDRAWN,
+        f"{request.student.name} withdrew “{request.title}”",
+        link=f"/requests/{request.id}",
+    )
+    return request
+
+
+def expire_requests(now: datetime | None = None) -> int:
+    """Store `expired` on every pending request whose first session has started (for cron:
+    `flask expire-requests`); returns how many."""
+    now = now or datetime.now(UTC)
+    table = SessionRequest.__table__
+    result = db.session.execute(
+        update(table)
+        .where(table.c.status == RequestStatus.PENDING, table.c.first_start_utc <= now)
+        .values(status=RequestStatus.EXPIRED)
+    )
+    return result.rowcount
+
+
+def pending_for_mentor(mentor: User, now: datetime | None = None) -> list[SessionRequest]:
+    """A mentor's pending, unexpired requests, the soonest first."""
+    now = now or datetime.now(UTC)
+    return list(
+        db.session.scalars(
+            select(SessionRequest)
+            .where(
+                SessionRequest.mentor_id == mentor.id,
+                SessionRequest.status == RequestStatus.PENDING,
+                SessionRequest.first_start_utc > now,
+            )
+            .order_by(SessionRequest.first_start_utc, SessionRequest.id)
+        ).unique()
+    )

@@ -1,0 +1,463 @@
+"""Session requests: each schedule kind makes exactly the right slots and sessions; approval
+is all or nothing and happens once, even racing; rejection needs a reason; expiry;
+visibility; notifications in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+import services.requests as requests_service
+from models import (
+    CourseGroup,
+    Enrolment,
+    GroupKind,
+    MentorSubject,
+    Notification,
+    Occurrence,
+    OccurrenceMode,
+    RequestStatus,
+    Series,
+    SessionRequest,
+    Subject,
+    db,
+)
+from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.generation import generate_occurrences
+from services.requests import (
+    RequestInput,
+    approve_request,
+    can_decide,
+    create_request,
+    effective_status,
+    expire_requests,
+    get_visible_request,
+    reject_request,
+    slot_clashes,
+    withdraw_request,
+)
+from services.video_rooms import ROOM_ID
+from tests.services.test_concurrency import run_together
+
+PARIS = ZoneInfo("Europe/Paris")
+NOW = datetime(2026, 9, 1, 8, tzinfo=UTC)  # Tuesday 1 September 2026, 10:00 in Paris
+MONDAY = date(2026, 9, 7)
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture
+def people(make_user):
+    maths = Subject(name="Mathematics")
+    db.session.add(maths)
+    mentor = make_user("mentor", name="Ada Lovelace")
+    db.session.add(MentorSubject(mentor_id=mentor.id, subject_id=maths.id))
+    db.session.commit()
+    return {
+        "mentor": mentor,
+        "student": make_user("student", name="Noah Bernard"),
+        "other": make_user("student", name="Lea Martin"),
+        "maths": maths,
+    }
+
+
+def ask(people, student=None, **fields) -> SessionRequest:
+    data = RequestInput(
+        mentor_id=people["mentor"].id,
+        subject_id=people["maths"].id,
+        title=fields.pop("title", "Help with algebra"),
+        **fields,
+    )
+    request = create_request(student or people["student"], data, tz=PARIS, now=NOW)
+    db.session.commit()
+    return request
+
+
+def single(people, day=MONDAY, start=time(10), duration=60, **kw) -> SessionRequest:
+    return ask(people, schedule_kind="single", day=day, start=start, duration=duration, **kw)
+
+
+def weekly(people, weekdays=(0, 2, 4), weeks=8, **kw) -> SessionRequest:
+    return ask(
+        people, schedule_kind="weekly", weekdays=list(weekdays), start=time(16), end=time(17),
+        first_date=kw.pop("first_date", MONDAY), weeks=weeks, **kw,
+    )  # fmt: skip
+
+
+def refused(data_fields, people, student=None) -> dict:
+    data = RequestInput(mentor_id=people["mentor"].id, subject_id=people["maths"].id)
+    for name, value in data_fields.items():
+        setattr(data, name, value)
+    with pytest.raises(ValidationError) as caught:
+        create_request(student or people["student"], data, tz=PARIS, now=NOW)
+    db.session.rollback()
+    assert count(SessionRequest) == 0 and count(Notification) == 0
+    return caught.value.errors
+
+
+# --- Creating -----------------------------------------------------------------------------
+
+
+def test_one_session_is_a_date_a_start_and_a_duration(people):
+    request = single(people, duration=90)
+    [slot] = request.slots
+    assert slot.local_date == MONDAY
+    assert slot.start_utc == datetime(2026, 9, 7, 8, tzinfo=UTC)  # 10:00 CEST
+    assert slot.end_utc - slot.start_utc == timedelta(minutes=90)
+    assert (request.start_time, request.end_time) == (time(10), time(11, 30))
+    assert request.status == RequestStatus.PENDING
+    assert request.first_start_utc == slot.start_utc
+
+
+def test_specific_dates_share_one_time_and_duplicates_count_once(people):
+    days = [MONDAY + timedelta(days=9), MONDAY, MONDAY + timedelta(days=9)]
+    request = ask(people, schedule_kind="dates", dates=days, start=time(14), end=time(15))
+    assert [s.local_date for s in request.slots] == [MONDAY, MONDAY + timedelta(days=9)]
+
+
+def test_weekly_mon_wed_fri_for_eight_weeks_is_24_sessions(people):
+    request = weekly(people)
+    assert len(request.slots) == 24
+    assert request.slots[-1].local_date == MONDAY + timedelta(weeks=7, days=4)
+    # Local 16:00 on both sides of the October DST change.
+    local = {s.start_utc.astimezone(PARIS).time() for s in request.slots}
+    assert local == {time(16)}
+
+
+def test_creating_tells_the_mentor(people):
+    request = single(people)
+    [note] = db.session.scalars(select(Notification)).all()
+    assert note.user_id == people["mentor"].id and note.kind == "request_new"
+    assert "Noah Bernard" in note.title and note.link == f"/requests/{request.id}"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"schedule_kind": "single", "day": MONDAY, "start": time(10), "duration": 45},
+         "duration", "Choose 30, 60, 90 or 120 minutes."),
+        ({"schedule_kind": "single", "day": MONDAY, "start": time(23, 30), "duration": 60},
+         "duration", "The session must end the same day."),
+        ({"schedule_kind": "single", "start": time(10), "duration": 60},
+         "day", "Choose a date."),
+        ({"schedule_kind": "single", "day": date(2026, 9, 1), "start": time(9), "duration": 60},
+         "day", "Choose a date and time in the future."),
+        ({"schedule_kind": "dates", "start": time(10), "end": time(11)},
+         "dates", "Add at least one date."),
+        ({"schedule_kind": "dates", "dates": [MONDAY], "start": time(11), "end": time(10)},
+         "end", "The end (10:00) must be after the start (11:00)."),
+        ({"schedule_kind": "dates", "dates": [MONDAY, date(2026, 8, 31)], "start": time(10),
+          "end": time(11)}, "dates",
+         "Choose a date and time in the future: Mon 31 Aug 2026 10:00 has passed."),
+        ({"schedule_kind": "weekly", "start": time(10), "end": time(11), "first_date": MONDAY,
+          "weeks": 4}, "weekdays", "Choose at least one weekday."),
+        ({"schedule_kind": "weekly", "weekdays": [0], "start": time(10), "end": time(11),
+          "first_date": MONDAY, "weeks": 27}, "weeks", "Choose between 1 and 26 weeks."),
+        ({"schedule_kind": "weekly", "weekdays": [0], "start": time(10), "end": time(11),
+          "weeks": 2}, "first_date", "Choose the first date."),
+        ({"schedule_kind": "monthly"}, "schedule_kind",
+         "Choose one session, specific dates or a weekly schedule."),
+        ({"schedule_kind": "single", "day": MONDAY, "start": time(10), "duration": 60,
+          "mode": "carrier pigeon"}, "mode", "Choose online or in person."),
+    ],
+)  # fmt: skip
+def test_each_bad_schedule_is_refused_by_field_and_nothing_is_saved(people, fields, field, message):
+    fields = {"title": "Algebra", **fields}
+    assert refused(fields, people)[field] == message
+
+
+def test_an_empty_form_is_refused_field_by_field(people):
+    data = RequestInput()
+    with pytest.raises(ValidationError) as caught:
+        create_request(people["student"], data, tz=PARIS, now=NOW)
+    assert {"mentor", "subject", "title", "day", "start", "duration"} <= set(caught.value.errors)
+    db.session.rollback()
+    assert count(SessionRequest) == 0
+
+
+def test_at_most_200_sessions_per_request(people):
+    days = [MONDAY + timedelta(days=n) for n in range(201)]
+    errors = refused(
+        {"title": "Daily", "schedule_kind": "dates", "dates": days, "start": time(10),
+         "end": time(11)}, people,
+    )  # fmt: skip
+    assert errors["schedule_kind"] == "That is 201 sessions; one request can ask for at most 200."
+
+
+def test_the_mentor_must_teach_the_subject_and_be_an_active_mentor(people, make_user):
+    physics = Subject(name="Physics")
+    db.session.add(physics)
+    db.session.commit()
+    fields = {"title": "T", "schedule_kind": "single", "day": MONDAY, "start": time(10),
+              "duration": 60}  # fmt: skip
+    assert refused(fields | {"subject_id": physics.id}, people)["subject"] == (
+        "Ada Lovelace does not teach Physics."
+    )
+    student = make_user("student")
+    assert refused(fields | {"mentor_id": student.id}, people)["mentor"] == "Choose a mentor."
+    people["mentor"].is_active_account = False
+    db.session.commit()
+    assert refused(fields, people)["mentor"] == "Choose a mentor."
+
+
+def test_a_title_is_required(people):
+    fields = {"title": "   ", "schedule_kind": "single", "day": MONDAY, "start": time(10),
+              "duration": 60}  # fmt: skip
+    assert refused(fields, people)["title"] == "Give the request a title."
+
+
+# --- Approving ------------------------------------------------------------------------------
+
+
+def approve(request, people, actor=None):
+    result = approve_request(request, actor=actor or people["mentor"], tz=PARIS, now=NOW)
+    db.session.commit()
+    return result
+
+
+def test_approving_one_session_enrols_the_student_and_creates_it_with_a_video_room(people):
+    request = single(people, mode="online")
+    result = approve(request, people)
+    [session] = result.sessions
+    assert session.title == "Help with algebra" and session.series_id is None
+    assert session.mode == OccurrenceMode.ONLINE and ROOM_ID.match(session.video_room_id)
+    group = result.group
+    assert group.kind == GroupKind.TUTORING and group.mentor_id == people["mentor"].id
+    assert [e.student_id for e in group.enrolments] == [people["student"].id]
+    assert request.status == RequestStatus.APPROVED and request.group_id == group.id
+    assert request.decided_by_id == people["mentor"].id
+    approved = db.session.scalars(
+        select(Notification).where(Notification.kind == "request_approved")
+    ).all()
+    assert [n.user_id for n in approved] == [people["student"].id]
+    assert "1 session(s) created" in approved[0].body
+
+
+def test_approving_specific_dates_in_person_creates_one_time_sessions_without_video(people):
+    days = [MONDAY, MONDAY + timedelta(days=3)]
+    request = ask(
+        people, schedule_kind="dates", dates=days, start=time(14), end=time(15), mode="in_person"
+    )
+    sessions = approve(request, people).sessions
+    assert [s.start_utc.astimezone(PARIS).date() for s in sessions] == days
+    assert all(s.video_room_id is None and s.series_id is None for s in sessions)
+
+
+def test_approving_weekly_creates_a_series_whose_sessions_the_engine_recognises(people):
+    request = weekly(people)
+    result = approve(request, people)
+    assert len(result.sessions) == 24
+    series = db.session.get(Series, request.series_id)
+    assert series.group_id == result.group.id and series.every_weeks == 1
+    assert series.last_date == MONDAY + timedelta(weeks=8, days=-1)
+    summary = generate_occurrences(MONDAY, MONDAY + timedelta(weeks=8), tz=PARIS, now=NOW)
+    assert (summary.created, summary.unchanged) == (0, 24)
+
+
+def test_a_second_request_of_the_same_student_and_subject_reuses_their_group(people):
+    first = approve(single(people), people).group
+    second = approve(single(people, day=MONDAY + timedelta(days=1)), people).group
+    assert first.id == second.id
+    # Another student gets a group of their own: tutoring sessions are not shared.
+    third = approve(single(people, student=people["other"], day=MONDAY + timedelta(days=2)),
+                    people).group  # fmt: skip
+    assert third.id != first.id
+    assert count(Enrolment) == 2
+
+
+def test_approving_twice_creates_nothing_the_second_time(people):
+    request = single(people)
+    approve(request, people)
+    with pytest.raises(InvalidTransition, match="approved already"):
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
+    db.session.rollback()
+    assert count(Occurrence) == 1 and count(CourseGroup) == 1
+
+
+def test_a_clash_with_the_mentors_sessions_refuses_everything_naming_the_dates(
+    people, make_group, make_series
+):
+    make_series(make_group("Maths 7A", mentor=people["mentor"]), weekdays=(2,), start=time(16),
+                end=time(17), first_date=MONDAY)  # fmt: skip
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=PARIS, now=NOW)
+    db.session.commit()
+    request = weekly(people, weeks=2)
+    before = (count(Occurrence), count(CourseGroup), count(Notification))
+    with pytest.raises(ConflictError) as caught:
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
+    db.session.rollback()
+    message = caught.value.message
+    assert "2 requested date(s) clash" in message
+    assert "Wed 09 Sep 2026 16:00 (Maths 7A 16:00-17:00)" in message
+    assert "Wed 16 Sep 2026 16:00" in message
+    db.session.expire_all()
+    assert (count(Occurrence), count(CourseGroup), count(Notification)) == before
+    assert db.session.get(SessionRequest, request.id).status == RequestStatus.PENDING
+
+
+def test_a_failure_midway_leaves_nothing_behind(people, monkeypatch):
+    request = weekly(people, weeks=2)
+    before = (count(Occurrence), count(CourseGroup), count(Series), count(Notification))
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(requests_service, "_decline_clashing", broken)
+    with pytest.raises(RuntimeError):
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
+    db.session.rollback()
+    db.session.expire_all()
+    after = (count(Occurrence), count(CourseGroup), count(Series), count(Notification))
+    assert after == before
+    assert db.session.get(SessionRequest, request.id).status == RequestStatus.PENDING
+
+
+def test_approval_declines_the_mentors_other_pending_requests_that_now_clash(people):
+    chosen = single(people, start=time(10))
+    clashing = single(people, student=people["other"], start=time(10, 30), title="Geometry")
+    elsewhere = single(people, student=people["other"], start=time(14), title="Calculus")
+    result = approve(chosen, people)
+    assert [r.id for r in result.declined] == [clashing.id]
+    db.session.expire_all()
+    declined = db.session.get(SessionRequest, clashing.id)
+    assert declined.status == RequestStatus.REJECTED
+    assert declined.rejection_reason.startswith("Declined automatically: Mon 07 Sep 2026 10:30")
+    assert "Help with algebra" in declined.rejection_reason
+    assert db.session.get(SessionRequest, elsewhere.id).status == RequestStatus.PENDING
+    told = db.session.scalars(
+        select(Notification).where(Notification.kind == "request_declined")
+    ).all()
+    assert [n.user_id for n in told] == [people["other"].id]
+
+
+def test_only_the_mentor_asked_or_an_admin_decides(people, make_user):
+    request = single(people)
+    coordinator, admin = make_user("coordinator"), make_user("admin")
+    other_mentor = make_user("mentor")
+    assert can_decide(people["mentor"], request) and can_decide(admin, request)
+    assert not can_decide(coordinator, request) and not can_decide(other_mentor, request)
+    for actor in (coordinator, other_mentor, people["student"]):
+        with pytest.raises(InvalidTransition):
+            approve_request(request, actor=actor, tz=PARIS, now=NOW)
+        with pytest.raises(InvalidTransition):
+            reject_request(request, "No", actor=actor, now=NOW)
+    db.session.rollback()
+    approve(request, people, actor=admin)
+    assert request.decided_by_id == admin.id
+
+
+def test_clashes_are_listed_per_requested_date(people, make_group, make_series):
+    make_series(make_group("Maths 7A", mentor=people["mentor"]), weekdays=(0,), start=time(10),
+                end=time(11), first_date=MONDAY)  # fmt: skip
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=1), tz=PARIS, now=NOW)
+    db.session.commit()
+    request = ask(people, schedule_kind="dates", dates=[MONDAY, MONDAY + timedelta(days=1)],
+                  start=time(10, 30), end=time(11, 30))  # fmt: skip
+    clashes = slot_clashes([request])[request.id]
+    assert [[o.group.name for o in c.sessions] for c in clashes] == [["Maths 7A"], []]
+
+
+# --- Rejecting, withdrawing, expiring -------------------------------------------------------
+
+
+def test_rejecting_needs_a_reason_which_the_student_receives(people):
+    request = single(people)
+    for blank in ("", "   \n"):
+        with pytest.raises(ValidationError, match="Say why"):
+            reject_request(request, blank, actor=people["mentor"], now=NOW)
+        db.session.rollback()
+    reject_request(request, "  Fully booked that week.  ", actor=people["mentor"], now=NOW)
+    db.session.commit()
+    assert request.status == RequestStatus.REJECTED
+    assert request.rejection_reason == "Fully booked that week."
+    note = db.session.scalar(select(Notification).where(Notification.kind == "request_rejected"))
+    assert note.user_id == people["student"].id and note.body == "Fully booked that week."
+    with pytest.raises(InvalidTransition, match="rejected already"):
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
+
+
+def test_the_database_itself_refuses_a_rejection_without_a_real_reason(people):
+    request = single(people)
+    for sql in (
+        "UPDATE session_request SET status = 'rejected' WHERE id = :id",
+        "UPDATE session_request SET status = 'rejected', rejection_reason = '  ' WHERE id = :id",
+    ):
+        with pytest.raises(IntegrityError):
+            db.session.execute(text(sql), {"id": request.id})
+        db.session.rollback()
+
+
+def test_only_the_student_who_asked_withdraws_and_the_mentor_is_told(people):
+    request = single(people)
+    for actor in (people["mentor"], people["other"]):
+        with pytest.raises(InvalidTransition):
+            withdraw_request(request, actor=actor, now=NOW)
+    withdraw_request(request, actor=people["student"], now=NOW)
+    db.session.commit()
+    assert request.status == RequestStatus.WITHDRAWN
+    note = db.session.scalar(select(Notification).where(Notification.kind == "request_withdrawn"))
+    assert note.user_id == people["mentor"].id
+    with pytest.raises(InvalidTransition, match="withdrawn already"):
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
+
+
+def test_a_request_expires_when_its_first_session_starts(people):
+    request = single(people)  # Monday 7 September 10:00 Paris
+    start = datetime(2026, 9, 7, 8, tzinfo=UTC)
+    assert effective_status(request, start - timedelta(seconds=1)) == RequestStatus.PENDING
+    assert effective_status(request, start) == RequestStatus.EXPIRED
+    with pytest.raises(InvalidTransition, match="expired already"):
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=start)
+    db.session.rollback()
+    assert expire_requests(start - timedelta(minutes=1)) == 0
+    assert expire_requests(start) == 1
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(SessionRequest, request.id).status == RequestStatus.EXPIRED
+
+
+def test_each_user_sees_only_their_requests_others_get_not_found(people, make_user):
+    request = single(people)
+    assert get_visible_request(people["student"], request.id) == request
+    assert get_visible_request(people["mentor"], request.id) == request
+    assert get_visible_request(make_user("coordinator"), request.id) == request
+    for stranger in (people["other"], make_user("mentor")):
+        with pytest.raises(NotFoundError):
+            get_visible_request(stranger, request.id)
+    for bad in (0, -1, 2**63):
+        with pytest.raises(NotFoundError):
+            get_visible_request(people["student"], bad)
+
+
+# --- Racing -----------------------------------------------------------------------------------
+
+
+def test_two_approvals_at_once_approve_once_and_create_the_sessions_once(app, people):
+    request = weekly(people, weeks=2)
+    request_id, mentor_id = request.id, people["mentor"].id
+    db.session.remove()
+
+    def approve_job():
+        from models import User
+
+        return approve_request(
+            db.session.get(SessionRequest, request_id),
+            actor=db.session.get(User, mentor_id),
+            tz=PARIS,
+            now=NOW,
+        )
+
+    results = run_together(app, approve_job, approve_job)
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], InvalidTransition), results
+    assert count(Occurrence) == 6 and count(Series) == 1 and count(CourseGroup) == 1
+    approved = db.session.scalars(
+        select(Notification).where(Notification.kind == "request_approved")
+    ).all()
+    assert len(approved) == 1
