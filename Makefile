@@ -40,6 +40,7 @@ format: install
 
 bench: install
 	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/grid.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
