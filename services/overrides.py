@@ -156,19 +156,60 @@ def save_override(
     override.room_id = None if change.cancelled else change.room_id
     override.notes = change.notes.strip()
     db.session.flush()
+    before = _when_and_where(find_occurrence(series.id, original_date), tz)
     occurrence = _apply_to_occurrence(series, override, original_date, tz)
     db.session.flush()
+    if occurrence is not None:
+        _tell_participants(occurrence, before, tz, actor=actor, notes=override.notes)
     return override, occurrence
 
 
-def delete_override(override: DateOverride, *, tz) -> Occurrence | None:
+def delete_override(override: DateOverride, *, tz, actor: User | None = None) -> Occurrence | None:
     """Remove an exception and restore its occurrence to the series' current values."""
     series, original_date = override.series, override.original_date
+    before = _when_and_where(find_occurrence(series.id, original_date), tz)
     db.session.delete(override)
     db.session.flush()
     occurrence = _apply_to_occurrence(series, None, original_date, tz)
     db.session.flush()
+    if occurrence is not None:
+        _tell_participants(occurrence, before, tz, actor=actor, restored=True)
     return occurrence
+
+
+def _when_and_where(occurrence: Occurrence | None, tz) -> tuple | None:
+    if occurrence is None:
+        return None
+    return (occurrence.status, occurrence.start_utc.astimezone(tz), occurrence.room_id)
+
+
+def _tell_participants(
+    occurrence: Occurrence, before, tz, *, actor: User | None, notes: str = "", restored=False
+) -> None:
+    """Notify the session's mentor and students that this date was cancelled, moved or
+    restored (nothing when nothing they would notice changed)."""
+    from services.notifications import (
+        SESSION_CANCELLED,
+        SESSION_MOVED,
+        SESSION_RESTORED,
+        notify_session_change,
+    )
+
+    after = _when_and_where(occurrence, tz)
+    if before == after:
+        return
+    name = occurrence.title or occurrence.group.name
+    was = f"{name} on {before[1]:%a %d %b %H:%M}" if before else name
+    start = after[1]
+    # By id: the relationship may still hold the room from before the change.
+    room = db.session.get(Room, occurrence.room_id).name if occurrence.room_id else "no room"
+    if occurrence.status == OccurrenceStatus.CANCELLED:
+        kind, title = SESSION_CANCELLED, f"{was} is cancelled"
+    elif restored:
+        kind, title = SESSION_RESTORED, f"{name} is back on {start:%a %d %b %H:%M} in {room}"
+    else:
+        kind, title = SESSION_MOVED, f"{was} moves to {start:%a %d %b %H:%M} in {room}"
+    notify_session_change(occurrence, kind, title, notes, actor=actor)
 
 
 OVERRIDE_KINDS = ("cancel", "override")

@@ -39,6 +39,12 @@ from services.conflicts import (
 )
 from services.errors import InvalidTransition, NotFoundError, ValidationError
 from services.listing import visible_to
+from services.notifications import (
+    SESSION_CANCELLED,
+    SESSION_MOVED,
+    SESSION_RESTORED,
+    notify_session_change,
+)
 from services.overrides import OverrideChange, delete_override, find_override, save_override
 from services.timeutil import resolve_local, today_in
 from services.video_rooms import new_room_id
@@ -381,6 +387,8 @@ def update_one_time_session(
         tz=tz,
         ignore_ids=[occurrence.id],
     )
+    was = _name_and_time(occurrence, tz)
+    moved = (start_utc, end_utc, room_id) != current[:3]
     occurrence.start_utc, occurrence.end_utc = start_utc, end_utc
     occurrence.room_id = room_id
     if mode_value == OccurrenceMode.ONLINE and occurrence.video_room_id is None:
@@ -390,6 +398,15 @@ def update_one_time_session(
     occurrence.title = cleaned_title
     occurrence.sequence += 1
     db.session.flush()
+    if moved:
+        local = occurrence.start_utc.astimezone(tz)
+        room = db.session.get(Room, room_id).name if room_id else "no room"
+        notify_session_change(
+            occurrence,
+            SESSION_MOVED,
+            f"{was} moves to {local:%a %d %b %H:%M} in {room}",
+            actor=actor,
+        )
     return SessionOutcome(occurrence, adjustments=_adjustments(day, start, end, occurrence, tz))
 
 
@@ -463,7 +480,7 @@ def reschedule_session(
         if existing is None:
             return SessionOutcome(occurrence, changed=False)
         # Back to the series' own date, time and room: the exception has nothing left to say.
-        delete_override(existing, tz=tz)
+        delete_override(existing, tz=tz, actor=actor)
         return SessionOutcome(occurrence, adjustments=_adjustments(day, start, end, occurrence, tz))
     if existing is not None and (
         (existing.cancelled, existing.new_date, existing.start_time, existing.end_time)
@@ -475,6 +492,11 @@ def reschedule_session(
     return SessionOutcome(
         occurrence, override=override, adjustments=_adjustments(day, start, end, occurrence, tz)
     )
+
+
+def _name_and_time(occurrence: Occurrence, tz: ZoneInfo) -> str:
+    start = occurrence.start_utc.astimezone(tz)
+    return f"{occurrence.title or occurrence.group.name} on {start:%a %d %b %H:%M}"
 
 
 def cancel_session(
@@ -500,6 +522,13 @@ def cancel_session(
         occurrence.cancel_reason = cleaned
         occurrence.sequence += 1
         db.session.flush()
+        notify_session_change(
+            occurrence,
+            SESSION_CANCELLED,
+            f"{_name_and_time(occurrence, tz)} is cancelled",
+            cleaned,
+            actor=actor,
+        )
         return SessionOutcome(occurrence)
     override, _ = save_override(
         occurrence.series,
@@ -522,7 +551,7 @@ def restore_session(occurrence: Occurrence, *, actor: User | None, tz: ZoneInfo)
     _refuse(restore_refusal(occurrence))
     override = exception_of(occurrence)
     if override is not None and override.cancelled:
-        delete_override(override, tz=tz)
+        delete_override(override, tz=tz, actor=actor)
         return SessionOutcome(occurrence)
     # A one-time session (or, defensively, a series session cancelled without an exception).
     ensure_slot_free(
@@ -537,4 +566,10 @@ def restore_session(occurrence: Occurrence, *, actor: User | None, tz: ZoneInfo)
     occurrence.cancel_reason = None
     occurrence.sequence += 1
     db.session.flush()
+    notify_session_change(
+        occurrence,
+        SESSION_RESTORED,
+        f"{_name_and_time(occurrence, tz)} takes place again",
+        actor=actor,
+    )
     return SessionOutcome(occurrence)

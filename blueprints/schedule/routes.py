@@ -338,7 +338,7 @@ def restore(occurrence_id: int):
         abort(404)
     before = _grid_entries(view)
     try:
-        delete_override(override, tz=org_tz())
+        delete_override(override, tz=org_tz(), actor=current_user)
         db.session.commit()
     except DomainError as err:
         db.session.rollback()

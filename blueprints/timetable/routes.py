@@ -234,7 +234,7 @@ def delete_exception(override_id: int):
     override = load_or_404(DateOverride, override_id)
     label = f"{override.series.group.name} on {override.original_date:%a %d %b %Y}"
     try:
-        delete_override(override, tz=org_tz())
+        delete_override(override, tz=org_tz(), actor=current_user)
         db.session.commit()
     except DomainError as err:
         db.session.rollback()
