@@ -74,8 +74,11 @@ def register_blueprints(app: Flask) -> None:
 
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
+    from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage.routes import bp as manage_bp
+    from blueprints.notifications.routes import bp as notifications_bp
+    from blueprints.requests.routes import bp as requests_bp
     from blueprints.schedule.routes import bp as schedule_bp
     from blueprints.sessions.routes import bp as sessions_bp
     from blueprints.template_helpers import register_template_helpers
@@ -91,6 +94,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(schedule_bp)
     app.register_blueprint(sessions_bp)
     app.register_blueprint(manage_bp)
+    app.register_blueprint(requests_bp)
+    app.register_blueprint(notifications_bp)
+    app.register_blueprint(dashboard_bp)
 
     @app.teardown_request
     def _rollback_unfinished(exc):

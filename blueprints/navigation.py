@@ -29,10 +29,16 @@ class NavItem(NamedTuple):
         )
 
 
+MENTOR, STUDENT = frozenset({Role.MENTOR}), frozenset({Role.STUDENT})
+
 NAV_ITEMS = (
+    NavItem("dashboard.index", "Dashboard", MENTOR | STUDENT),
     NavItem("schedule.week", "Schedule", STAFF),
-    NavItem("schedule.mine", "My sessions", frozenset({Role.MENTOR})),
-    NavItem("schedule.mine", "My timetable", frozenset({Role.STUDENT})),
+    NavItem("schedule.mine", "My sessions", MENTOR),
+    NavItem("schedule.mine", "My timetable", STUDENT),
+    NavItem("requests.pending", "Requests", MENTOR),
+    NavItem("requests.mentors", "Find a mentor", STUDENT),
+    NavItem("requests.mine", "My requests", STUDENT),
     NavItem("main.today", "Today", EVERYONE),
     NavItem("timetable.generate", "Generate", STAFF),
     NavItem("timetable.exceptions", "Exceptions", STAFF),

@@ -28,3 +28,4 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_date, "local_date")
     app.add_template_global(CsrfOnlyForm, "CsrfOnlyForm")
     app.add_template_global(nav_items, "nav_items")
+    app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_endpoint")
