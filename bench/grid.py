@@ -12,7 +12,8 @@ each against a floor measured in the same run (targets from issue 3):
   rendering a plain Jinja template of the same size from prepared dicts (no ORM, no Flask);
 - the cell fragment (`GET /schedule/sessions/<id>/card`, what Cancel and Escape swap back):
   under 2 KB, and within 2x of a bare route of the same app rendering the same bytes from a
-  prepared template; the save round trip (cancel, then restore) is reported, not targeted;
+  prepared template; the same card in the term's last week and the save round trip
+  (cancel, then restore) are reported, not targeted;
 - under gunicorn (2 workers, loopback) with wrk: the card fragment's requests per second at
   least half of the bare route's (skipped, with a message, when wrk is not installed).
 
@@ -549,6 +550,24 @@ def main(argv=None) -> int:
             card_seconds / floor_seconds, f"<= {CARD_TARGET:g}x",
             card_seconds / floor_seconds <= CARD_TARGET,
         )  # fmt: skip
+        # The same card in the term's last week: what grows with the sessions before it.
+        last_week = TERM_START + timedelta(weeks=args.weeks - 1)
+        with app.app_context():
+            late_id = db.session.scalar(
+                select(Occurrence.id)
+                .where(Occurrence.room_id == x.busy_room)
+                .where(Occurrence.start_utc >= local_day_bounds(last_week, last_week, _tz())[0])
+                .order_by(Occurrence.start_utc)
+            )
+            db.session.remove()
+        if late_id is not None:
+            late_url = f"/schedule/sessions/{late_id}/card?view=week&layout=time&date={last_week}"
+            fetch(client, late_url)
+            late_seconds = best_of(lambda: fetch(client, late_url), args.repeat * 3)
+            table.row(
+                f"card fragment GET, week of {last_week:%d %b}", ms(late_seconds),
+                ms(floor_seconds), late_seconds / floor_seconds, "report",
+            )  # fmt: skip
 
         headers = csrf_header(client)
         room_ctx = f"{CTX}&room={x.busy_room}"

@@ -341,7 +341,7 @@ def _attach_conflicts(entries: list[GridEntry], tz: ZoneInfo) -> None:
 # it), so the statement has one of a few shapes, each built once. When the lists would be
 # long (a whole school's week, where nearly every session is a candidate anyway), one
 # statement without per-window lists is used instead.
-MAX_WINDOWS = 32
+MAX_WINDOWS = 8
 MAX_LISTED = 2_000
 
 
@@ -672,26 +672,31 @@ class FilterChoices:
     student: User | None
 
 
-def filter_choices(filters: ScheduleFilters) -> FilterChoices:
-    """The options of the filter bar (active ones, plus whatever is selected)."""
-    rooms = db.session.execute(
+@lru_cache(maxsize=1)
+def _choice_queries() -> tuple[Select, Select, Select]:
+    """The filter bar's three lists (built once: the page is drawn at every navigation)."""
+    return (
         select(Room.id, Room.name)
-        .where(or_(Room.active.is_(True), Room.id == (filters.room_id or 0)))
-        .order_by(Room.name)
-    ).all()
-    mentors = db.session.execute(
+        .where(or_(Room.active.is_(True), Room.id == bindparam("room")))
+        .order_by(Room.name),
         select(User.id, User.name)
         .where(
             User.role == Role.MENTOR,
-            or_(User.is_active_account.is_(True), User.id == (filters.mentor_id or 0)),
+            or_(User.is_active_account.is_(True), User.id == bindparam("mentor")),
         )
-        .order_by(User.name)
-    ).all()
-    groups = db.session.execute(
+        .order_by(User.name),
         select(CourseGroup.id, CourseGroup.name)
-        .where(or_(CourseGroup.active.is_(True), CourseGroup.id == (filters.group_id or 0)))
-        .order_by(CourseGroup.name)
-    ).all()
+        .where(or_(CourseGroup.active.is_(True), CourseGroup.id == bindparam("group")))
+        .order_by(CourseGroup.name),
+    )
+
+
+def filter_choices(filters: ScheduleFilters) -> FilterChoices:
+    """The options of the filter bar (active ones, plus whatever is selected)."""
+    room_query, mentor_query, group_query = _choice_queries()
+    rooms = db.session.execute(room_query, {"room": filters.room_id or 0}).all()
+    mentors = db.session.execute(mentor_query, {"mentor": filters.mentor_id or 0}).all()
+    groups = db.session.execute(group_query, {"group": filters.group_id or 0}).all()
     student = None
     if filters.student_id:
         student = db.session.scalar(
