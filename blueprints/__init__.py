@@ -78,6 +78,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage.routes import bp as manage_bp
     from blueprints.notifications.routes import bp as notifications_bp
+    from blueprints.requests.commands import bp as requests_commands
     from blueprints.requests.routes import bp as requests_bp
     from blueprints.schedule.routes import bp as schedule_bp
     from blueprints.sessions.routes import bp as sessions_bp
@@ -95,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sessions_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(requests_bp)
+    app.register_blueprint(requests_commands)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(dashboard_bp)
 

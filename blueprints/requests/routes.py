@@ -1,7 +1,438 @@
-"""Session requests: find a mentor, ask for sessions, follow one's requests; mentors decide."""
+"""Session requests: find a mentor, ask for sessions, follow one's requests; mentors decide.
+
+Each handler loads (a request the user may not see is a 404, never a hint), checks the role
+(403), calls one service and commits once (rolling back on a domain error). Inline actions
+(approve, reject, withdraw) answer htmx with the row they came from, in its new state or
+with the refusal inside it (409 conflict or already decided, 422 missing reason); plain
+form posts get a redirect after success, or the page again with the message.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+import secrets
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from blueprints.access import is_htmx, is_htmx_partial, org_tz
+from blueprints.requests.forms import RejectForm, RequestForm, choice_id
+from models import RequestStatus, Role, SessionRequest, User, db
+from services.course_groups import active_mentors
+from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.mentors import mentor_directory, offered_subjects, subjects_of_mentor
+from services.pagination import page_number, paginate
+from services.request_lists import STATUS_FILTERS, all_pending, requests_of, sessions_of_request
+from services.requests import (
+    approve_request,
+    can_decide,
+    create_request,
+    describe_schedule,
+    effective_status,
+    get_visible_request,
+    pending_for_mentor,
+    reject_request,
+    slot_clashes,
+    withdraw_request,
+)
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+SEARCH_LENGTH = 100
+# Where an inline action was pressed: its answer is that view's row (htmx) or page.
+VIEWS = ("pending", "mine", "detail")
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {
+        "describe_schedule": describe_schedule,
+        "effective_status": effective_status,
+        "can_decide": can_decide,
+        "sessions_count": lambda r: len(sessions_of_request(r)),
+    }
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def roles_required(*roles: Role):
+    """Logged in with one of `roles`; other roles get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _load_visible(request_id: int) -> SessionRequest:
+    try:
+        return get_visible_request(current_user, request_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _load_decidable(request_id: int) -> SessionRequest:
+    """A request the user may approve or reject: 404 if unseen, 403 if seen but not theirs."""
+    session_request = _load_visible(request_id)
+    if not can_decide(current_user, session_request):
+        abort(403)
+    return session_request
+
+
+def _view() -> str:
+    view = request.values.get("view", "")
+    return view if view in VIEWS else "detail"
+
+
+def _toast(message: str) -> dict[str, str]:
+    return {"HX-Trigger": json.dumps({"toast": {"message": message}})}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _reload(request_id: int) -> SessionRequest:
+    """The request as the database has it now (after a commit or a rollback)."""
+    db.session.expire_all()
+    return db.session.get(SessionRequest, request_id)
+
+
+# --- Find a mentor ------------------------------------------------------------------------------
+
+
+@bp.get("/mentors")
+@roles_required(Role.STUDENT, Role.ADMIN, Role.COORDINATOR)
+def mentors():
+    subject_id = choice_id(request.args.get("subject")) or None
+    args = {
+        "q": request.args.get("q", "").strip()[:SEARCH_LENGTH],
+        "subject": subject_id or "",
+    }
+    page = mentor_directory(
+        q=args["q"], subject_id=subject_id, page=page_number(request.args.get("page"))
+    )
+    context = {"page": page, "args": {k: v for k, v in args.items() if v}}
+    if is_htmx_partial():
+        return render_template("requests/_mentor_list.html", **context)
+    return render_template("requests/mentors.html", subjects=offered_subjects(), **context)
+
+
+# --- Asking for sessions ------------------------------------------------------------------------
+
+
+def _subject_choices(mentor_id: int | None) -> list[SelectChoice]:
+    subjects = subjects_of_mentor(mentor_id) if mentor_id else offered_subjects()
+    return [SelectChoice(0, "Choose a subject")] + [SelectChoice(s.id, s.name) for s in subjects]
+
+
+def _request_form(formdata=None, **kwargs) -> RequestForm:
+    if formdata is None and request.method == "POST":
+        form = RequestForm(date_values=request.form.getlist("dates"), **kwargs)
+    else:
+        form = RequestForm(formdata=formdata, **kwargs)
+    form.mentor.choices = [SelectChoice(0, "Choose a mentor")] + [
+        SelectChoice(m.id, m.name) for m in active_mentors()
+    ]
+    form.subject.choices = _subject_choices(form.mentor.data)
+    return form
+
+
+def _attach_errors(form: RequestForm, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        if name == "dates":
+            form.dates_errors = [message]
+        elif name in form:
+            form[name].errors = [message]
+        else:
+            form.form_errors.append(message)
+
+
+def _new_page(form: RequestForm, status: int = 200, extra_date: bool = False):
+    mentor = db.session.get(User, form.mentor.data) if form.mentor.data else None
+    return render_template(
+        "requests/new.html", form=form, mentor=mentor, extra_date=extra_date
+    ), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(Role.STUDENT)
+def new():
+    if request.method == "GET":
+        form = _request_form(formdata=None)
+        form.mentor.data = choice_id(request.args.get("mentor"))
+        form.subject.choices = _subject_choices(form.mentor.data)
+        form.subject.data = choice_id(request.args.get("subject"))
+        return _new_page(form)
+    form = _request_form()
+    if "add_date" in request.form:
+        # "Add another date" without JavaScript: the same form with one more date input.
+        return _new_page(form, extra_date=True)
+    form.validate()  # parse errors only (CSRF was checked before the view)
+    data, parse_errors = form.request_input()
+    try:
+        created = create_request(current_user, data, tz=org_tz())
+        if parse_errors:
+            # A field of the chosen kind could not be read: never save a guess.
+            raise ValidationError(parse_errors)
+        db.session.commit()
+    except ValidationError as err:
+        db.session.rollback()
+        _attach_errors(form, {**err.errors, **parse_errors})
+        return _new_page(form, 422)
+    flash(
+        f"Request “{created.title}” sent to {created.mentor.name}: "
+        f"{_plural(len(created.slots), 'session')} asked for.",
+        "success",
+    )
+    return redirect(url_for("requests.detail", request_id=created.id))
+
+
+@bp.get("/new/subjects")
+@roles_required(Role.STUDENT)
+def subject_options():
+    """The subject field for the chosen mentor (the form refreshes it when the mentor
+    changes); a subject already chosen stays chosen if the mentor offers it."""
+    form = _request_form(formdata=None)
+    form.mentor.data = choice_id(request.args.get("mentor"))
+    form.subject.choices = _subject_choices(form.mentor.data)
+    form.subject.data = choice_id(request.args.get("subject"))
+    return render_template("requests/_subject_field.html", form=form)
+
+
+@bp.get("/new/date")
+@roles_required(Role.STUDENT)
+def date_input():
+    """One more date input for a specific-dates request."""
+    return render_template("requests/_date_input.html", input_id=f"date-{secrets.token_hex(4)}")
+
+
+# --- My requests --------------------------------------------------------------------------------
+
+
+def _mine_context(errors: dict | None = None) -> dict:
+    status = request.args.get("status", "")
+    status = status if status in STATUS_FILTERS else ""
+    page = paginate(
+        requests_of(current_user, status or None), page_number(request.args.get("page"))
+    )
+    return {
+        "page": page,
+        "args": {"status": status} if status else {},
+        "statuses": STATUS_FILTERS,
+        "errors": errors or {},
+    }
+
+
+@bp.get("/")
+@roles_required(Role.STUDENT)
+def mine():
+    context = _mine_context()
+    if is_htmx_partial():
+        return render_template("requests/_my_list.html", **context)
+    return render_template("requests/mine.html", **context)
+
+
+@bp.post("/<int:request_id>/withdraw")
+@login_required
+def withdraw(request_id: int):
+    session_request = _load_visible(request_id)
+    if current_user.id != session_request.student_id:
+        abort(403)
+    view = _view()
+    try:
+        withdraw_request(session_request, actor=current_user)
+        db.session.commit()
+    except InvalidTransition as err:
+        db.session.rollback()
+        session_request = _reload(request_id)
+        if is_htmx():
+            return render_template(
+                "requests/_my_row.html", r=session_request, error=err.message
+            ), 409
+        if view == "mine":
+            return render_template(
+                "requests/mine.html", **_mine_context({request_id: err.message})
+            ), 409
+        return _detail_page(session_request, 409, error=err.message)
+    message = f"Request “{session_request.title}” withdrawn; {session_request.mentor.name} is told."
+    if is_htmx():
+        return render_template("requests/_my_row.html", r=session_request), 200, _toast(message)
+    flash(message, "success")
+    if view == "mine":
+        return redirect(url_for("requests.mine"))
+    return redirect(url_for("requests.detail", request_id=request_id))
+
+
+# --- Deciding -----------------------------------------------------------------------------------
+
+
+def _pending_requests() -> list[SessionRequest]:
+    if current_user.role == Role.ADMIN:
+        return all_pending()
+    return pending_for_mentor(current_user)
+
+
+def _pending_context(
+    decided: list[SessionRequest] = (), created: dict | None = None, errors: dict | None = None
+) -> dict:
+    pending = _pending_requests()
+    return {
+        "requests": pending,
+        "decided": list(decided),
+        "clashes": slot_clashes(pending),
+        "created": created or {},
+        "errors": errors or {},
+        "show_mentor": current_user.role == Role.ADMIN,
+    }
+
+
+@bp.get("/pending")
+@roles_required(Role.MENTOR, Role.ADMIN)
+def pending():
+    context = _pending_context()
+    if is_htmx_partial():
+        return render_template("requests/_pending_list.html", **context)
+    return render_template("requests/pending.html", **context)
+
+
+def _card(session_request: SessionRequest, status: int = 200, headers=None, **extra):
+    """The pending-list card of one request, in its current state."""
+    context = {
+        "r": session_request,
+        "clashes": slot_clashes([session_request]),
+        "created": {},
+        "error": None,
+        "show_mentor": current_user.role == Role.ADMIN,
+    }
+    context.update(extra)
+    return render_template("requests/_pending_row.html", **context), status, headers or {}
+
+
+@bp.get("/<int:request_id>/card")
+@login_required
+def card(request_id: int):
+    """A pending-list card (the reason field's Cancel puts it back)."""
+    return _card(_load_decidable(request_id))
+
+
+def _refused(request_id: int, view: str, message: str, status: int):
+    """A decision the service refused: the message inside the row (htmx) or the page."""
+    session_request = _reload(request_id)
+    if is_htmx():
+        return _card(session_request, status, error=message)
+    if view == "pending":
+        return render_template(
+            "requests/pending.html", **_pending_context(errors={request_id: message})
+        ), status
+    return _detail_page(session_request, status, error=message)
+
+
+@bp.post("/<int:request_id>/approve")
+@login_required
+def approve(request_id: int):
+    session_request = _load_decidable(request_id)
+    view = _view()
+    try:
+        approval = approve_request(session_request, actor=current_user, tz=org_tz())
+        db.session.commit()
+    except (ConflictError, InvalidTransition) as err:
+        db.session.rollback()
+        return _refused(request_id, view, err.message, 409)
+    count = len(approval.sessions)
+    message = f"Approved “{approval.request.title}”: {_plural(count, 'session')} created."
+    if approval.declined:
+        message += f" {_plural(len(approval.declined), 'clashing request')} declined automatically."
+    created = {request_id: count}
+    if is_htmx():
+        if approval.declined and view == "pending":
+            # Declined requests leave the pending list too: redraw it with the decisions.
+            headers = _toast(message) | {"HX-Retarget": "#pending-list", "HX-Reswap": "outerHTML"}
+            context = _pending_context(
+                decided=[approval.request, *approval.declined], created=created
+            )
+            return render_template("requests/_pending_list.html", **context), 200, headers
+        return _card(approval.request, 200, _toast(message), created=created)
+    flash(message, "success")
+    if view == "pending":
+        return redirect(url_for("requests.pending"))
+    return redirect(url_for("requests.detail", request_id=request_id))
+
+
+@bp.route("/<int:request_id>/reject", methods=["GET", "POST"])
+@login_required
+def reject(request_id: int):
+    session_request = _load_decidable(request_id)
+    view = _view()
+    form = RejectForm() if request.method == "POST" else RejectForm(formdata=None)
+    # Several reason fields can be open in one list: each label names its own field.
+    form.reason.id = f"reason-{request_id}"
+    status = 200
+    if request.method == "POST":
+        try:
+            reject_request(session_request, form.reason.data or "", actor=current_user)
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            form.reason.errors = [err.errors.get("reason", err.message)]
+            session_request = _reload(request_id)
+            status = 422
+        except InvalidTransition as err:
+            db.session.rollback()
+            return _refused(request_id, view, err.message, 409)
+        else:
+            message = (
+                f"Rejected “{session_request.title}”; {session_request.student.name} is told why."
+            )
+            if is_htmx():
+                return _card(_reload(request_id), 200, _toast(message))
+            flash(message, "success")
+            if view == "pending":
+                return redirect(url_for("requests.pending"))
+            return redirect(url_for("requests.detail", request_id=request_id))
+    if effective_status(session_request) != RequestStatus.PENDING and status == 200:
+        message = f"This request is {effective_status(session_request).value} already."
+        if is_htmx():
+            return _card(session_request, 409, error=message)
+        return _detail_page(session_request, 409, error=message)
+    template = "requests/_reject_form.html" if is_htmx() else "requests/reject.html"
+    return render_template(
+        template, r=session_request, form=form, view=view, show_mentor=current_user.is_staff
+    ), status
+
+
+# --- A request's page ---------------------------------------------------------------------------
+
+
+def _detail_page(session_request: SessionRequest, status: int = 200, error: str | None = None):
+    status_now = effective_status(session_request)
+    clashes = {}
+    if status_now == RequestStatus.PENDING and can_decide(current_user, session_request):
+        clashes = slot_clashes([session_request])
+    return render_template(
+        "requests/detail.html",
+        r=session_request,
+        status_now=status_now,
+        clashes=clashes.get(session_request.id, []),
+        sessions=sessions_of_request(session_request),
+        decided_by=db.session.get(User, session_request.decided_by_id)
+        if session_request.decided_by_id
+        else None,
+        error=error,
+    ), status
+
+
+@bp.get("/<int:request_id>")
+@login_required
+def detail(request_id: int):
+    return _detail_page(_load_visible(request_id))
