@@ -125,3 +125,15 @@ class UserEditForm(FlaskForm):
 class PasswordForm(FlaskForm):
     password = PasswordField("New password")
     confirm = PasswordField("New password again")
+
+
+class MentorSubjectsForm(FlaskForm):
+    """The subjects a mentor offers (what students find them by)."""
+
+    subjects = SelectMultipleField(
+        "Subjects offered",
+        coerce=lambda raw: int(raw) if str(raw).isdigit() and len(str(raw)) < 20 else -1,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )

@@ -29,6 +29,7 @@ from blueprints.manage.forms import (
     EndSeriesForm,
     EnrolForm,
     GroupForm,
+    MentorSubjectsForm,
     PasswordForm,
     RoomForm,
     SeriesForm,
@@ -57,6 +58,12 @@ from services.course_groups import (
     update_series,
 )
 from services.errors import DomainError, NotFoundError, ValidationError
+from services.mentors import (
+    listed_subject_ids,
+    set_mentor_subjects,
+    subject_choices,
+    taught_subjects,
+)
 from services.pagination import page_number
 from services.rooms import STATUSES, RoomData, active_rooms, create_room, list_rooms, update_room
 from services.rooms import set_room_active as set_room_active_service
@@ -761,8 +768,21 @@ def _user_page(user: User, status: int = 200, **overrides):
         "invitation_error": None,
         "active_error": None,
     }
+    if user.role == Role.MENTOR:
+        form = overrides.pop("subjects_form", None) or MentorSubjectsForm(formdata=None)
+        _mentor_subject_choices(form, user)
+        context.update(subjects_form=form, taught_subjects=taught_subjects(user))
     context.update(overrides)
     return render_template("manage/user.html", **context), status
+
+
+def _mentor_subject_choices(form: MentorSubjectsForm, mentor: User) -> None:
+    form.subjects.choices = [
+        SelectChoice(s.id, s.name if s.active else f"{s.name} (deactivated)")
+        for s in subject_choices(mentor)
+    ]
+    if form.subjects.data is None:
+        form.subjects.data = sorted(listed_subject_ids(mentor))
 
 
 @bp.get("/users/<int:user_id>")
@@ -832,6 +852,27 @@ def set_user_active(user_id: int):
         return render_template("manage/_user_row.html", user=user_), 200, _toast(message)
     flash(message, "success")
     return redirect(url_for("manage.user", user_id=user_.id))
+
+
+@bp.post("/users/<int:user_id>/subjects")
+@staff_required
+def set_mentor_subjects_route(user_id: int):
+    user_ = _load_manageable(user_id)
+    if user_.role != Role.MENTOR:
+        abort(404)
+    form = MentorSubjectsForm()
+    if form.validate_on_submit():
+        try:
+            set_mentor_subjects(current_user, user_, form.subjects.data or [])
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            _attach_errors(form, err)
+        else:
+            flash(f"Subjects offered by {user_.name} saved.", "success")
+            return redirect(url_for("manage.user", user_id=user_.id))
+    user_ = db.session.get(User, user_id)
+    return _user_page(user_, 422, subjects_form=form)
 
 
 @bp.post("/users/<int:user_id>/password")

@@ -713,3 +713,47 @@ def test_expire_requests_command_stores_expired_and_says_how_many(app, people):
     assert fresh(stale).status == RequestStatus.EXPIRED
     again = app.test_cli_runner().invoke(args=["expire-requests"])
     assert again.output == "0 requests expired.\n"
+
+
+# --- Mentors' subjects (manage a user) ----------------------------------------------------------
+
+
+def test_staff_set_the_subjects_a_mentor_offers_on_the_user_page(web, people, login_as, make_group):
+    make_group("Art 7A", mentor=people["ada"], subject=people["art"])
+    login_as("coordinator")
+    page = web.get(f"/manage/users/{people['ada'].id}")
+    section = page.html.find(id="subjects-heading").parent
+    assert "The subjects of the classes they teach are offered too: Art." in section.text
+    form = page.forms["subjects-form"]
+    boxes = {box._value: box for box in form.fields["subjects"]}
+    assert boxes[str(people["maths"].id)].checked and not boxes[str(people["art"].id)].checked
+    boxes[str(people["maths"].id)].checked = False
+    boxes[str(people["art"].id)].checked = True
+    done = form.submit(status=302)
+    assert "Subjects offered by Ada Lovelace saved." in done.follow().text
+    listed = db.session.scalars(
+        select(MentorSubject.subject_id).where(MentorSubject.mentor_id == people["ada"].id)
+    ).all()
+    assert listed == [people["art"].id]
+
+
+def test_a_bad_subject_list_is_refused_next_to_the_field(web, people, login_as):
+    login_as("coordinator")
+    token = csrf_token_of(web.get(f"/manage/users/{people['ada'].id}"))
+    url = f"/manage/users/{people['ada'].id}/subjects"
+    response = web.post(url, {"csrf_token": token, "subjects": ["999"]}, status=422)
+    assert error_of(response, "subjects") == "Choose subjects from the list."
+    assert response.html.find(id="subjects")["aria-invalid"] == "true"
+    listed = db.session.scalars(
+        select(MentorSubject.subject_id).where(MentorSubject.mentor_id == people["ada"].id)
+    ).all()
+    assert listed == [people["maths"].id]
+
+
+def test_only_mentors_have_subjects_and_only_staff_set_them(web, people, login_as):
+    login_as("coordinator")
+    page = web.get(f"/manage/users/{people['noah'].id}")
+    assert page.html.find(id="subjects-form") is None
+    form_post(web, f"/manage/users/{people['noah'].id}/subjects", {"subjects": "1"}, status=404)
+    login(web, people["ada"])
+    form_post(web, f"/manage/users/{people['ada'].id}/subjects", {"subjects": "1"}, status=403)
