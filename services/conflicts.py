@@ -10,7 +10,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from operator import attrgetter, itemgetter, lt
 from typing import NamedTuple
@@ -165,6 +165,22 @@ def _same(value):
     return value
 
 
+# Every session is made from one local day's start and end, so it lasts less than 25 hours
+# (a day with a DST fall-back). Queries for the sessions overlapping a window rely on this
+# bound to scan the start-time index from just before the window, not from the first
+# session ever recorded (which made every such query slower as the years went by).
+MAX_SESSION_LENGTH = timedelta(hours=26)
+
+
+def overlapping(start_column, end_column, window_start, window_end) -> ColumnElement:
+    """Sessions overlapping [window_start, window_end) (half-open), index-friendly."""
+    return and_(
+        start_column < window_end,
+        start_column > window_start - MAX_SESSION_LENGTH,
+        end_column > window_start,
+    )
+
+
 def load_slots(window_start: datetime, window_end: datetime) -> list[Slot]:
     """Non-cancelled occurrences overlapping [window_start, window_end), in one query."""
     dialect = db.session.get_bind().dialect.name
@@ -181,8 +197,7 @@ def load_slots(window_start: datetime, window_end: datetime) -> list[Slot]:
         .join_from(Occurrence.__table__, CourseGroup.__table__, group.id == occurrence.group_id)
         .where(
             occurrence.status != OccurrenceStatus.CANCELLED,
-            occurrence.start_utc < window_end,
-            occurrence.end_utc > window_start,
+            overlapping(occurrence.start_utc, occurrence.end_utc, window_start, window_end),
         )
     ).all()
     read = instant_reader(dialect)
@@ -320,8 +335,7 @@ def ensure_slot_free(
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
         .where(
             Occurrence.status != OccurrenceStatus.CANCELLED,
-            Occurrence.start_utc < end_utc,
-            Occurrence.end_utc > start_utc,
+            overlapping(Occurrence.start_utc, Occurrence.end_utc, start_utc, end_utc),
             or_(*clashes),
         )
         .order_by(Occurrence.start_utc)

@@ -35,6 +35,7 @@ from services.conflicts import (
     instant_reader,
     instant_writer,
     lock_schedule,
+    overlapping,
     raw_instant,
 )
 from services.errors import ValidationError
@@ -195,7 +196,7 @@ def _load_existing(
         & (c.original_date >= window_start)
         & (c.original_date < window_end)
     )
-    overlapping = (c.start_utc < end_utc) & (c.end_utc > start_utc)
+    in_time = overlapping(c.start_utc, c.end_utc, start_utc, end_utc)
     rows = db.session.execute(
         select(
             c.id,
@@ -211,7 +212,7 @@ def _load_existing(
             _group_table.c.mentor_id,
         )
         .join_from(_table, _group_table, _group_table.c.id == c.group_id)
-        .where(in_window | overlapping)
+        .where(in_window | in_time)
     ).all()
     read = instant_reader(dialect)
     return [

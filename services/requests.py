@@ -35,7 +35,7 @@ from models import (
     db,
 )
 from models.series import WEEKDAY_NAMES, weekdays_to_mask
-from services.conflicts import lock_schedule
+from services.conflicts import lock_schedule, overlapping
 from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from services.notifications import (
     REQUEST_APPROVED,
@@ -179,8 +179,7 @@ def _mentor_sessions(mentor_id: int, start: datetime, end: datetime) -> list[Occ
             .where(
                 CourseGroup.mentor_id == mentor_id,
                 Occurrence.status != OccurrenceStatus.CANCELLED,
-                Occurrence.start_utc < end,
-                Occurrence.end_utc > start,
+                overlapping(Occurrence.start_utc, Occurrence.end_utc, start, end),
             )
             .order_by(Occurrence.start_utc)
         ).unique()

@@ -18,12 +18,13 @@ from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, exists, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import aliased, lazyload
 
 from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, User, db
 from models.enums import OccurrenceStatus, Role
 from services.conflicts import (
+    MAX_SESSION_LENGTH,
     MENTOR,
     ROOM,
     STUDENT,
@@ -422,9 +423,11 @@ def _overlapping(n: int):
 
 
 def _in_span():
-    """Within the windows' overall span (which an index on the start can serve)."""
+    """Within the windows' overall span: a bounded range of the start-time index, since no
+    session lasts longer than MAX_SESSION_LENGTH."""
     return and_(
         Occurrence.start_utc < bindparam("last_end", type_=Occurrence.start_utc.type),
+        Occurrence.start_utc > bindparam("span_floor", type_=Occurrence.start_utc.type),
         Occurrence.end_utc > bindparam("first_start", type_=Occurrence.end_utc.type),
     )
 
@@ -485,7 +488,11 @@ def _candidate_slots(
     dialect = db.session.get_bind().dialect.name
     groups = {e.occurrence.group_id for e in shown}
     windows = _windows(shown, _sharing_a_student(students_by_group, groups))
-    params = {"first_start": windows[0].start, "last_end": windows[-1].end}
+    params = {
+        "first_start": windows[0].start,
+        "last_end": windows[-1].end,
+        "span_floor": windows[0].start - MAX_SESSION_LENGTH,
+    }
     for n, window in enumerate(windows):
         params[f"s{n}"], params[f"e{n}"] = window.start, window.end
     listed = sum(len(w.rooms) + len(w.mentors) + len(w.groups) for w in windows)
@@ -672,39 +679,45 @@ class FilterChoices:
     student: User | None
 
 
+_ROOMS, _MENTORS, _GROUPS = 0, 1, 2
+
+
 @lru_cache(maxsize=1)
-def _choice_queries() -> tuple[Select, Select, Select]:
-    """The filter bar's three lists (built once: the page is drawn at every navigation)."""
-    return (
-        select(Room.id, Room.name)
-        .where(or_(Room.active.is_(True), Room.id == bindparam("room")))
-        .order_by(Room.name),
-        select(User.id, User.name)
-        .where(
-            User.role == Role.MENTOR,
-            or_(User.is_active_account.is_(True), User.id == bindparam("mentor")),
-        )
-        .order_by(User.name),
-        select(CourseGroup.id, CourseGroup.name)
-        .where(or_(CourseGroup.active.is_(True), CourseGroup.id == bindparam("group")))
-        .order_by(CourseGroup.name),
+def _choices_query() -> Select:
+    """The filter bar's three lists in one statement (built once: the page is drawn at
+    every navigation)."""
+    rooms = select(literal(_ROOMS).label("list"), Room.id, Room.name).where(
+        or_(Room.active.is_(True), Room.id == bindparam("room"))
+    )
+    mentors = select(literal(_MENTORS), User.id, User.name).where(
+        User.role == Role.MENTOR,
+        or_(User.is_active_account.is_(True), User.id == bindparam("mentor")),
+    )
+    groups = select(literal(_GROUPS), CourseGroup.id, CourseGroup.name).where(
+        or_(CourseGroup.active.is_(True), CourseGroup.id == bindparam("group"))
+    )
+    combined = union_all(rooms, mentors, groups).subquery()
+    return select(combined.c.list, combined.c.id, combined.c.name).order_by(
+        combined.c.list, combined.c.name, combined.c.id
     )
 
 
 def filter_choices(filters: ScheduleFilters) -> FilterChoices:
     """The options of the filter bar (active ones, plus whatever is selected)."""
-    room_query, mentor_query, group_query = _choice_queries()
-    rooms = db.session.execute(room_query, {"room": filters.room_id or 0}).all()
-    mentors = db.session.execute(mentor_query, {"mentor": filters.mentor_id or 0}).all()
-    groups = db.session.execute(group_query, {"group": filters.group_id or 0}).all()
+    lists: tuple[list, list, list] = ([], [], [])
+    params = {
+        "room": filters.room_id or 0,
+        "mentor": filters.mentor_id or 0,
+        "group": filters.group_id or 0,
+    }
+    for which, ident, name in db.session.execute(_choices_query(), params):
+        lists[which].append((ident, name))
     student = None
     if filters.student_id:
         student = db.session.scalar(
             select(User).where(User.id == filters.student_id, User.role == Role.STUDENT)
         )
-    return FilterChoices(
-        [tuple(r) for r in rooms], [tuple(m) for m in mentors], [tuple(g) for g in groups], student
-    )
+    return FilterChoices(*lists, student)
 
 
 def find_student(text: str) -> User:

@@ -193,3 +193,18 @@ def test_override_moves_time_room_and_day_but_keeps_identity():
     assert planned.end_utc == datetime(2026, 9, 9, 13, 30, tzinfo=UTC)
     assert planned.room_id == 99
     assert planned.overridden and not planned.cancelled
+
+
+def test_the_longest_possible_session_stays_under_the_bound_queries_rely_on():
+    from services.conflicts import MAX_SESSION_LENGTH
+
+    autumn = date(2026, 10, 25)  # a 25-hour day in Paris
+    [planned] = plan_occurrences(
+        [rule((SUN,), first=autumn, start=time(0), end=time(23, 59))],
+        {},
+        autumn,
+        autumn + timedelta(days=1),
+        PARIS,
+    )
+    assert planned.end_utc - planned.start_utc == timedelta(hours=24, minutes=59)
+    assert planned.end_utc - planned.start_utc < MAX_SESSION_LENGTH

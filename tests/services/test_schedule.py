@@ -334,3 +334,19 @@ def test_one_time_sessions_are_not_editable_on_the_grid(school):
     db.session.commit()
     [entry] = [e for e in week_entries() if e.id == one_time.id]
     assert not entry.editable and entry.override is None
+
+
+def test_a_long_session_starting_the_day_before_still_conflicts(school, make_group, make_series):
+    # Art runs all Sunday in the Lab; Music (Ben teaches both) meets there at 23:00. The
+    # long session started 15 hours before: still found, shown or filtered out.
+    make_series(school["art"], weekdays=(6,), start=time(8), end=time(23, 59))
+    make_series(
+        school["music"], weekdays=(6,), start=time(23), end=time(23, 30), room=school["lab"]
+    )
+    generate()
+    sunday = [e for e in week_entries() if e.start.date() == TERM + timedelta(days=6)]
+    late = next(e for e in sunday if e.start.time() == time(23))
+    assert [n.kind for n in late.conflicts] == ["mentor", "room"]
+    only_late = week_entries(group_id=school["music"].id)
+    late = next(e for e in only_late if e.start.time() == time(23))
+    assert "Art Sun 13 Sep 08:00-23:59" in late.conflict_text
