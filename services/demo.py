@@ -3,7 +3,9 @@
 Accounts and rooms are made directly; the timetable and its exceptions go through the CSV
 import services, so the demo exercises the same path a real school uses. The timetable is
 laid out without clashes: within each year cohort, for each mentor and for each room, no two
-sessions overlap, so the schedule grid looks like a real one.
+sessions overlap, so the schedule grid looks like a real one. Mentors offer the subjects they
+teach, and three students have pending requests to the demo mentor (made through the request
+service, from next week), so the request-to-session flow can be tried at once.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import exists, select
 from werkzeug.security import generate_password_hash
 
-from models import Role, Room, User, db
+from models import MentorSubject, Role, Room, Subject, User, db
 from services.generation import generate_occurrences
+from services.requests import RequestInput, create_request
 from services.timetable_import import TIMETABLE_COLUMNS, import_exceptions, import_timetable
 from services.timeutil import today_in, week_start
 
@@ -100,6 +103,22 @@ GROUPS = (
                                                   ("Thu", "A", "Lab 1", 2, "")]),
     ("History 9A", "History", "david.novak", 9, [("Mon;Wed", "C", "Room 103", 1, "")]),
     ("Music 9A", "Music", "elena.rossi", 9, [("Fri", "C", "Music room", 2, "")]),
+)  # fmt: skip
+
+
+# Pending requests to Amelia Hart (the demo mentor), from next week: (student, request fields).
+# Approving the weekly one declines the single session that overlaps its first Thursday;
+# the specific dates clash with her Math 8A class, which the pending list points out.
+DEMO_REQUESTS = (
+    ("Noah Bernard", dict(title="Exam revision: algebra", schedule_kind="weekly", mode="online",
+                          description="Weekly practice before the end-of-term test.",
+                          weekdays=[1, 3], start=time(16, 30), end=time(17, 30), weeks=6)),
+    ("Emma Dubois", dict(title="Catch-up on fractions", schedule_kind="single", mode="in_person",
+                         description="I missed two weeks when I was ill.", day_offset=3,
+                         start=time(16, 30), duration=60)),
+    ("Liam Fischer", dict(title="Geometry homework help", schedule_kind="dates", mode="online",
+                          description="Angles and triangles.", day_offsets=(3, 10),
+                          start=time(10, 30), end=time(11, 30))),
 )  # fmt: skip
 
 
@@ -195,6 +214,10 @@ def seed_demo_school(
     generation = generate_occurrences(term_start, term_end, tz=tz, now=now)
     # After generation, so the exceptions update real sessions and are checked for clashes.
     import_exceptions(_exceptions_csv(term_start), tz=tz)
+    _add_mentor_subjects()
+    if now is None:
+        now = datetime.now(UTC) if today is None else datetime.combine(today, time(), tz)
+    _add_requests(term_start + timedelta(weeks=1), tz=tz, now=now)
     return DemoSummary(
         term_start=term_start,
         term_end=term_end,
@@ -204,3 +227,36 @@ def seed_demo_school(
         sessions=generation.created,
         conflicts=len(generation.conflicts),
     )
+
+
+def _add_mentor_subjects() -> None:
+    """Each mentor offers the subjects they teach (what students find them by)."""
+    mentors = {
+        u.email: u.id for u in db.session.scalars(select(User).where(User.role == Role.MENTOR))
+    }
+    subjects = {s.name: s.id for s in db.session.scalars(select(Subject))}
+    pairs = {(f"{mentor}@{DEMO_DOMAIN}", subject) for _, subject, mentor, _, _ in GROUPS}
+    db.session.add_all(
+        MentorSubject(mentor_id=mentors[email], subject_id=subjects[subject])
+        for email, subject in sorted(pairs)
+    )
+    db.session.flush()
+
+
+def _add_requests(next_monday: date, *, tz, now: datetime) -> None:
+    """A few pending requests to the demo mentor, so the approval flow can be tried."""
+    mentor = db.session.scalar(select(User).where(User.email == f"amelia.hart@{DEMO_DOMAIN}"))
+    maths = db.session.scalar(select(Subject).where(Subject.name == "Mathematics"))
+    for student_name, fields in DEMO_REQUESTS:
+        fields = dict(fields)
+        student = db.session.scalar(
+            select(User).where(User.email == f"{_login(student_name)}@{DEMO_DOMAIN}")
+        )
+        if "day_offset" in fields:
+            fields["day"] = next_monday + timedelta(days=fields.pop("day_offset"))
+        if "day_offsets" in fields:
+            fields["dates"] = [next_monday + timedelta(days=n) for n in fields.pop("day_offsets")]
+        if fields["schedule_kind"] == "weekly":
+            fields["first_date"] = next_monday
+        data = RequestInput(mentor_id=mentor.id, subject_id=maths.id, **fields)
+        create_request(student, data, tz=tz, now=now)

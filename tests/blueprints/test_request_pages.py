@@ -757,3 +757,36 @@ def test_only_mentors_have_subjects_and_only_staff_set_them(web, people, login_a
     form_post(web, f"/manage/users/{people['noah'].id}/subjects", {"subjects": "1"}, status=404)
     login(web, people["ada"])
     form_post(web, f"/manage/users/{people['ada'].id}/subjects", {"subjects": "1"}, status=403)
+
+
+# --- Demo data ----------------------------------------------------------------------------------
+
+
+def test_the_demo_school_has_mentor_subjects_and_pending_requests_to_try(app, web):
+    from services.demo import DEMO_PASSWORD
+
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    requests = db.session.scalars(select(SessionRequest).order_by(SessionRequest.id)).all()
+    assert [r.schedule_kind for r in requests] == ["weekly", "single", "dates"]
+    assert {r.status for r in requests} == {RequestStatus.PENDING}
+    assert {r.mentor.email for r in requests} == {"amelia.hart@demo.termtable.test"}
+    assert count(MentorSubject) >= 6
+    web.reset()
+    form = web.get("/auth/login").forms[0]
+    form["email"], form["password"] = "amelia.hart@demo.termtable.test", DEMO_PASSWORD
+    form.submit()
+    page = web.get("/requests/pending")
+    assert len(page.html.select("#pending-list article")) == 3
+    assert "Clash" in page.html.find(id=f"request-{requests[2].id}").text  # her Math 8A class
+    # Approving the weekly request declines the single session on its first Thursday.
+    response = hx_post(web, f"/requests/{requests[0].id}/approve", {"view": "pending"},
+                       page="/requests/pending")  # fmt: skip
+    assert "12 sessions created" in toast(response)
+    assert fresh(requests[1]).status == RequestStatus.REJECTED
+    web.reset()
+    form = web.get("/auth/login").forms[0]
+    form["email"], form["password"] = "noah.bernard@demo.termtable.test", DEMO_PASSWORD
+    form.submit()
+    directory = web.get("/requests/mentors")
+    assert "Amelia Hart" in directory.text and "Mathematics" in directory.text
