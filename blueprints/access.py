@@ -41,6 +41,13 @@ def staff_required(view):
     return wrapped
 
 
+def writes_on_get(view):
+    """Mark a GET view that writes (following a notification marks it read): its
+    transaction takes SQLite's write lock up front like any POST (see models/__init__.py)."""
+    view.writes_on_get = True
+    return view
+
+
 def is_htmx() -> bool:
     from flask import request
 

@@ -44,8 +44,19 @@ def _sqlite_on_connect(dbapi_connection, _record):
 def _sqlite_begin_immediate(conn):
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of both
     # reading "no conflict" and then double-booking (or failing with "database is locked").
+    # A read-only page (a GET that does not declare it writes) takes no lock: readers then
+    # run side by side under WAL instead of queueing behind each other.
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if _read_only_request() else "BEGIN IMMEDIATE")
+
+
+def _read_only_request() -> bool:
+    from flask import current_app, has_request_context, request
+
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return view is not None and not getattr(view, "writes_on_get", False)
 
 
 from models.course_group import CourseGroup, Enrolment  # noqa: E402
