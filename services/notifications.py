@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from blinker import Namespace
 from flask import current_app, has_app_context
 from sqlalchemy import func, select, update
 
@@ -21,6 +22,10 @@ REQUEST_WITHDRAWN = "request_withdrawn"
 SESSION_CANCELLED = "session_cancelled"
 SESSION_MOVED = "session_moved"
 SESSION_RESTORED = "session_restored"
+
+# Sent by `notify` when it queued e-mail (sender: the app), so the web layer can mail the
+# queue once the request's transaction has committed (services know nothing of requests).
+mail_queued = Namespace().signal("mail-queued")
 
 
 def _mail_configured() -> bool:
@@ -50,6 +55,8 @@ def notify(
     ]
     db.session.add_all(notes)
     db.session.flush()
+    if notes and status is EmailStatus.PENDING:
+        mail_queued.send(current_app._get_current_object())
     return notes
 
 

@@ -1,0 +1,361 @@
+"""Notification e-mail: sent over real SMTP (aiosmtpd on a free 127.0.0.1 port) after the
+request that wrote the notifications has finished; failures are logged, counted and retried
+up to three attempts, and never fail the request; without MAIL_SERVER nothing is attempted."""
+
+from __future__ import annotations
+
+import contextvars
+import queue
+import smtplib
+import socket
+import threading
+from datetime import date, time, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import has_request_context
+from sqlalchemy import select
+from webtest import TestApp
+
+from models import EmailStatus, Notification, db
+from services import mail
+from services.mail import MAX_ATTEMPTS, send_pending
+from services.notifications import notify
+from services.sessions import create_one_time_session
+from tests.conftest import csrf_token_of
+
+PARIS = ZoneInfo("Europe/Paris")
+BASE_URL = "https://termtable.example.org"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Inbox:
+    """What the SMTP server received, one EmailMessage per delivery, waited on (no sleeps)."""
+
+    def __init__(self):
+        self.received: queue.Queue[tuple[list[str], EmailMessage]] = queue.Queue()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.received.put((list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def next(self, timeout: float = 5) -> tuple[list[str], EmailMessage]:
+        return self.received.get(timeout=timeout)
+
+    def take(self, count: int) -> list[tuple[list[str], EmailMessage]]:
+        return [self.next() for _ in range(count)]
+
+    def is_empty(self) -> bool:
+        return self.received.empty()
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mail_to(app, monkeypatch):
+    """Point the app at a mail server (a port), for this test only."""
+
+    def configure(port: int, **extra):
+        settings = {
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": port,
+            "MAIL_DEFAULT_SENDER": "Termtable <termtable@school.test>",
+            "BASE_URL": BASE_URL,
+            **extra,
+        }
+        for key, value in settings.items():
+            monkeypatch.setitem(app.config, key, value)
+
+    return configure
+
+
+@pytest.fixture
+def inbox(smtp_server, mail_to):
+    controller, received = smtp_server
+    mail_to(controller.port)
+    return received
+
+
+@pytest.fixture
+def lesson(make_user, make_group):
+    """A one-time session of Maths 7A (mentor Ada; students Alice and Bob) next week."""
+    ada = make_user("mentor", name="Ada Lovelace", email="ada@school.test")
+    alice = make_user("student", name="Alice Martin", email="alice@school.test")
+    bob = make_user("student", name="Bob Stone", email="bob@school.test")
+    group = make_group("Maths 7A", mentor=ada, students=[alice, bob])
+    outcome = create_one_time_session(
+        group_id=group.id, day=date.today() + timedelta(days=7), start=time(10), end=time(11),
+        room_id=group.default_room_id, actor=None, tz=PARIS,
+    )  # fmt: skip
+    db.session.commit()
+    return {"occurrence": outcome.occurrence, "ada": ada, "alice": alice, "bob": bob}
+
+
+class OwnContext:
+    """Runs each request outside the test's open app context, as a server does: the request
+    pushes its own app context (so its own database session, removed at teardown before the
+    response is closed and the mail goes out). Without this, the request would share the
+    test's session, whose open SQLite transaction would block the after-response send."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        return contextvars.Context().run(self.app, environ, start_response)
+
+
+def cancel_through_the_web(app, make_user, occurrence, **kwargs):
+    """A coordinator cancels the session with the real form: the participants are notified."""
+    web = TestApp(OwnContext(app))
+    email, occurrence_id = make_user("coordinator").email, occurrence.id
+    db.session.commit()  # end the test's read transaction: on SQLite it would block the request
+    form = web.get("/auth/login").forms[0]
+    form["email"], form["password"] = email, "correct horse battery"
+    form.submit()
+    page = web.get(f"/sessions/{occurrence_id}/cancel")
+    return web.post(
+        f"/sessions/{occurrence_id}/cancel",
+        {"reason": "Teacher ill", "csrf_token": csrf_token_of(page)},
+        **kwargs,
+    )
+
+
+def outbox() -> list[tuple[int, EmailStatus, int]]:
+    db.session.expire_all()
+    return [
+        (n.user_id, n.email_status, n.email_attempts)
+        for n in db.session.scalars(select(Notification).order_by(Notification.id))
+    ]
+
+
+def test_a_request_that_notifies_mails_each_participant_after_its_response(
+    app, inbox, lesson, make_user
+):
+    occurrence = lesson["occurrence"]
+    response = cancel_through_the_web(app, make_user, occurrence, status=302)
+    assert response.location.endswith(f"/sessions/{occurrence.id}")
+
+    received = sorted(inbox.take(3), key=lambda item: item[0])
+    assert [rcpt for rcpt, _ in received] == [
+        ["ada@school.test"], ["alice@school.test"], ["bob@school.test"],
+    ]  # fmt: skip
+    _, message = received[1]
+    title = db.session.scalar(select(Notification.title).limit(1))
+    assert "is cancelled" in title
+    assert message["To"] == "Alice Martin <alice@school.test>"
+    assert message["From"] == "Termtable <termtable@school.test>"
+    assert message["Subject"] == title
+    body = message.get_content()
+    assert title in body and "Teacher ill" in body
+    assert f"{BASE_URL}/sessions/{occurrence.id}" in body
+    assert f"{BASE_URL}/notifications/" in body
+    assert outbox() == [
+        (lesson["ada"].id, EmailStatus.SENT, 1),
+        (lesson["alice"].id, EmailStatus.SENT, 1),
+        (lesson["bob"].id, EmailStatus.SENT, 1),
+    ]
+    assert inbox.is_empty()
+
+
+def test_mail_goes_out_only_after_the_request_has_finished(
+    app, mail_to, lesson, make_user, monkeypatch
+):
+    """The SMTP connection is opened from the response's close hook, when the request (and
+    its transaction) is over, never while the user waits for the page."""
+    opened = []
+
+    class Recorder(smtplib.SMTP):
+        def __init__(self, *args, **kwargs):
+            opened.append(has_request_context())
+            raise ConnectionRefusedError("recorded")
+
+    monkeypatch.setattr(mail.smtplib, "SMTP", Recorder)
+    mail_to(25)
+    cancel_through_the_web(app, make_user, lesson["occurrence"], status=302)
+    assert opened == [False]
+
+
+def test_a_mail_server_that_is_down_marks_the_rows_failed_and_the_request_succeeds(
+    app, mail_to, lesson, make_user, caplog
+):
+    mail_to(free_port())  # nothing listens there: connection refused
+    response = cancel_through_the_web(app, make_user, lesson["occurrence"], status=302)
+    assert response.follow().status_int == 200
+    assert [status for _, status, _ in outbox()] == [EmailStatus.FAILED] * 3
+    assert [attempts for _, _, attempts in outbox()] == [1, 1, 1]
+    assert "could not send 3 message(s)" in caplog.text
+
+
+def test_failed_mail_is_retried_up_to_three_attempts(app, smtp_server, mail_to, lesson, caplog):
+    controller, inbox = smtp_server
+    mail_to(free_port())
+    [note] = notify(lesson["alice"].id, "x", "Retry me")
+    db.session.commit()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert send_pending() == mail.MailSummary(sent=0, failed=1)
+        assert outbox() == [(lesson["alice"].id, EmailStatus.FAILED, attempt)]
+    # Three failures: it is left alone, even once the server is back.
+    mail_to(controller.port)
+    assert send_pending() == mail.MailSummary()
+    assert outbox() == [(lesson["alice"].id, EmailStatus.FAILED, MAX_ATTEMPTS)]
+    assert inbox.is_empty()
+
+    # A row with attempts left is retried and sent.
+    db.session.get(Notification, note.id).email_attempts = 1
+    db.session.commit()
+    assert send_pending() == mail.MailSummary(sent=1)
+    rcpt, message = inbox.next()
+    assert rcpt == ["alice@school.test"] and message["Subject"] == "Retry me"
+    assert outbox() == [(lesson["alice"].id, EmailStatus.SENT, 2)]
+
+
+def test_a_refused_recipient_fails_alone(app, smtp_server, mail_to, lesson):
+    controller, inbox = smtp_server
+    mail_to(controller.port)
+    original = inbox.handle_DATA
+
+    async def refuse_bob(server, session, envelope):
+        if envelope.rcpt_tos == ["bob@school.test"]:
+            return "550 No such mailbox"
+        return await original(server, session, envelope)
+
+    inbox.handle_DATA = refuse_bob
+    notify([lesson["alice"].id, lesson["bob"].id, lesson["ada"].id], "x", "Hello")
+    db.session.commit()
+    assert send_pending() == mail.MailSummary(sent=2, failed=1)
+    assert sorted(rcpt[0] for rcpt, _ in inbox.take(2)) == ["ada@school.test", "alice@school.test"]
+    statuses = {user: status for user, status, _ in outbox()}
+    assert statuses[lesson["bob"].id] == EmailStatus.FAILED
+    assert statuses[lesson["alice"].id] == statuses[lesson["ada"].id] == EmailStatus.SENT
+
+
+def test_without_a_mail_server_nothing_is_attempted(app, lesson, make_user, monkeypatch):
+    def no_smtp(*args, **kwargs):
+        raise AssertionError("SMTP must not be used without MAIL_SERVER")
+
+    monkeypatch.setattr(mail.smtplib, "SMTP", no_smtp)
+    assert not app.config.get("MAIL_SERVER")
+    cancel_through_the_web(app, make_user, lesson["occurrence"], status=302)
+    assert [status for _, status, _ in outbox()] == [EmailStatus.NONE] * 3
+    assert send_pending() == mail.MailSummary()
+    assert [status for _, status, _ in outbox()] == [EmailStatus.NONE] * 3
+
+
+def test_rows_written_without_a_mail_server_are_never_mailed_later(
+    app, smtp_server, mail_to, lesson
+):
+    controller, inbox = smtp_server
+    notify(lesson["alice"].id, "x", "Before mail was set up")  # written with NONE
+    db.session.commit()
+    mail_to(controller.port)
+    assert send_pending() == mail.MailSummary()
+    assert inbox.is_empty()
+
+
+def test_headers_cannot_be_injected_and_names_are_encoded(app, inbox, make_user):
+    user = make_user("student", name="Zoë\r\nBcc: x@evil.example", email="zoe@school.test")
+    notify(user.id, "x", "Line one\r\nBcc: victim@evil.example", body="Body")
+    db.session.commit()
+    assert send_pending() == mail.MailSummary(sent=1)
+    rcpt, message = inbox.next()
+    assert rcpt == ["zoe@school.test"]
+    assert message["Bcc"] is None
+    assert message["Subject"] == "Line one Bcc: victim@evil.example"
+    assert message["To"].addresses[0].addr_spec == "zoe@school.test"
+    assert message["To"].addresses[0].display_name == "Zoë Bcc: x@evil.example"
+
+
+def test_two_workers_sending_at_once_send_each_message_once(app, inbox, lesson):
+    notify([lesson["alice"].id, lesson["bob"].id, lesson["ada"].id], "x", "Once")
+    db.session.commit()
+    start = threading.Barrier(2)
+    results = []
+
+    def worker():
+        with app.app_context():
+            start.wait(timeout=5)
+            results.append(send_pending())
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert sum(r.sent for r in results) == 3 and sum(r.failed for r in results) == 0
+    assert sorted(rcpt[0] for rcpt, _ in inbox.take(3)) == [
+        "ada@school.test", "alice@school.test", "bob@school.test",
+    ]  # fmt: skip
+    with pytest.raises(queue.Empty):
+        inbox.next(timeout=0.2)
+    assert [(status, attempts) for _, status, attempts in outbox()] == [(EmailStatus.SENT, 1)] * 3
+
+
+def test_the_limit_caps_one_run(app, inbox, lesson):
+    notify([lesson["alice"].id, lesson["bob"].id, lesson["ada"].id], "x", "Batch")
+    db.session.commit()
+    assert send_pending(limit=2) == mail.MailSummary(sent=2)
+    assert send_pending(limit=2) == mail.MailSummary(sent=1)
+    assert len(inbox.take(3)) == 3
+
+
+def test_the_cli_sends_the_queue(app, inbox, lesson):
+    notify([lesson["alice"].id, lesson["bob"].id], "x", "From cron")
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["send-notifications"])
+    assert result.exit_code == 0, result.output
+    assert "Sent 2 e-mail(s), 0 failed." in result.output
+    assert len(inbox.take(2)) == 2
+
+
+def test_the_cli_reports_failures_with_a_non_zero_status(app, mail_to, lesson):
+    mail_to(free_port())
+    notify(lesson["alice"].id, "x", "Nobody listens")
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["send-notifications"])
+    assert result.exit_code == 1
+    assert "Sent 0 e-mail(s), 1 failed." in result.output
+
+
+def test_the_cli_without_a_mail_server_says_so(app):
+    result = app.test_cli_runner().invoke(args=["send-notifications"])
+    assert result.exit_code == 0
+    assert "MAIL_SERVER is not set" in result.output
+
+
+def test_notify_signals_queued_mail_only_when_mail_is_set_up(app, lesson, monkeypatch):
+    from services.notifications import mail_queued
+
+    seen = []
+
+    def listener(sender, **kwargs):
+        seen.append(sender)
+
+    mail_queued.connect(listener)
+    try:
+        notify(lesson["alice"].id, "x", "No mail")
+        monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+        notify(lesson["alice"].id, "x", "Mail")
+        notify([], "x", "Nobody")
+    finally:
+        mail_queued.disconnect(listener)
+    db.session.rollback()
+    assert seen == [app]
