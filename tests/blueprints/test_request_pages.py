@@ -790,3 +790,35 @@ def test_the_demo_school_has_mentor_subjects_and_pending_requests_to_try(app, we
     form.submit()
     directory = web.get("/requests/mentors")
     assert "Amelia Hart" in directory.text and "Mathematics" in directory.text
+
+
+# --- Markup -------------------------------------------------------------------------------------
+
+
+def test_request_pages_and_fragments_run_no_inline_script_or_style(web, people, make_class):
+    from tests.blueprints.test_security import assert_security_headers, crawl, scan
+
+    make_class(people, day=MONDAY, start=time(10), end=time(11))
+    request = ask(people, start=time(10, 30))
+    approved = ask(people, title="Approved one", start=time(15))
+    login(web, people["ada"])
+    form_post(web, f"/requests/{approved.id}/approve", {"view": "pending"}, status=302)
+    responses = list(crawl(web, ["/requests/pending", f"/requests/{request.id}"]).values())
+    responses.append(web.get(f"/requests/{request.id}/reject?view=pending", headers=HX))
+    responses.append(
+        hx_post(web, f"/requests/{request.id}/approve", {"view": "pending"}, status=409)
+    )
+    login(web, people["noah"])
+    pages = crawl(web, ["/requests/mentors", "/requests/new", "/requests/"])
+    assert {"/requests/mentors", "/requests/new", "/requests/", f"/requests/{request.id}"} <= set(
+        pages
+    )
+    responses += pages.values()
+    responses.append(web.get("/requests/new/date", headers=HX))
+    responses.append(web.get(f"/requests/new/subjects?mentor={people['ada'].id}", headers=HX))
+    form = web.get("/requests/new").forms["request-form"]
+    responses.append(form.submit(status=422))
+    for response in responses:
+        assert_security_headers(response)
+        if "html" in (response.content_type or ""):
+            assert scan(response).problems == [], response.request.path_qs
