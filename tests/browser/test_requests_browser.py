@@ -1,0 +1,115 @@
+"""Requests in Chromium with the real htmx 4 and the real stylesheet: the schedule kind shows
+only its fields (CSS :has), the mentor refreshes the subjects, "Add another date" appends an
+input, the directory searches in place, and the mentor approves and rejects inline."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import expect
+
+from models import MentorSubject, SessionRequest, Subject, db
+
+_today = datetime.now(ZoneInfo("Europe/Paris")).date()
+MONDAY = _today + timedelta(days=14 - _today.weekday())
+
+
+def switch_to(page, log_in, user):
+    """Log out (the real button), then log in as `user`."""
+    page.get_by_role("button", name=re.compile(r"^Log out ")).click()
+    log_in(user)
+
+
+def seed(make_user):
+    maths, art = Subject(name="Mathematics"), Subject(name="Art")
+    db.session.add_all([maths, art])
+    ada = make_user("mentor", name="Ada Lovelace")
+    ben = make_user("mentor", name="Ben Okri")
+    db.session.flush()
+    db.session.add(MentorSubject(mentor_id=ada.id, subject_id=maths.id))
+    db.session.add(MentorSubject(mentor_id=ben.id, subject_id=art.id))
+    db.session.commit()
+    return ada, ben
+
+
+def test_a_student_asks_for_weekly_sessions_and_the_mentor_approves_inline(page, log_in, make_user):
+    ada, _ben = seed(make_user)
+    log_in("student")
+    page.goto("/requests/mentors")
+    page.get_by_label("Search by name").fill("okri")
+    expect(page.locator(".mentor-card h3")).to_have_text(["Ben Okri"])
+    assert "q=okri" in page.url
+    page.get_by_label("Search by name").fill("")
+    expect(page.locator(".mentor-card")).to_have_count(2)
+
+    page.goto("/requests/new")
+    # Only the chosen kind's fields are visible.
+    expect(page.get_by_label("Date", exact=True)).to_be_visible()
+    expect(page.get_by_label("End")).to_be_hidden()
+    page.get_by_label("Specific dates").check()
+    expect(page.get_by_label("Duration")).to_be_hidden()
+    page.get_by_role("button", name="Add another date").click()
+    expect(page.locator('input[name="dates"]')).to_have_count(2)
+    page.get_by_label("Weekly").check()
+    expect(page.get_by_label("Number of weeks")).to_be_visible()
+    expect(page.locator('input[name="dates"]').first).to_be_hidden()
+
+    # Choosing the mentor refreshes the subjects.
+    page.get_by_label("Mentor").select_option(label="Ada Lovelace")
+    expect(page.locator("#subject option")).to_have_text(["Choose a subject", "Mathematics"])
+    page.get_by_label("Subject").select_option(label="Mathematics")
+    page.get_by_label("Title").fill("Algebra")
+    page.get_by_label("Mon", exact=True).check()
+    page.get_by_label("Wed", exact=True).check()
+    page.get_by_label("First date").fill(MONDAY.isoformat())
+    page.get_by_label("Number of weeks").fill("2")
+    page.get_by_label("Start").fill("16:00")
+    page.get_by_label("End").fill("17:00")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator(".flash-success")).to_contain_text("4 sessions asked for")
+    request = db.session.query(SessionRequest).one()
+
+    switch_to(page, log_in, ada)
+    page.goto("/requests/pending")
+    card = page.locator(f"#request-{request.id}")
+    expect(card).to_contain_text("4 sessions requested: no clash")
+    with page.expect_response(re.compile(r"/approve$")):
+        card.get_by_role("button", name=re.compile("^Approve")).click()
+    expect(page.locator(f"#request-{request.id}")).to_contain_text("4 sessions created")
+    expect(page.locator("#toasts .toast")).to_contain_text(
+        "Approved “Algebra”: 4 sessions created."
+    )
+
+
+def test_rejecting_inline_asks_for_a_reason(page, log_in, make_user, console):
+    ada, _ben = seed(make_user)
+    student = log_in("student")
+    page.goto(f"/requests/new?mentor={ada.id}")
+    page.get_by_label("Subject").select_option(label="Mathematics")
+    page.get_by_label("Title").fill("Geometry")
+    page.get_by_label("Date", exact=True).fill(MONDAY.isoformat())
+    page.get_by_label("Start").fill("10:00")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    request = db.session.query(SessionRequest).one()
+    assert request.student_id == student.id
+
+    switch_to(page, log_in, ada)
+    page.goto("/requests/pending")
+    card = page.locator(f"#request-{request.id}")
+    with page.expect_response(re.compile(r"/reject\?view=pending$")):
+        card.get_by_role("button", name=re.compile("^Reject")).click()
+    reason = page.get_by_label("Reason (the student reads it)")
+    expect(reason).to_be_focused()
+    console.allow_http_error(422)
+    with page.expect_response(re.compile(r"/reject$")):
+        page.get_by_role("button", name="Reject request").click()
+    expect(page.locator(f"#reason-{request.id}-error")).to_have_text(
+        "Say why the request is rejected."
+    )
+    page.get_by_label("Reason (the student reads it)").fill("Fully booked.")
+    with page.expect_response(re.compile(r"/reject$")):
+        page.get_by_role("button", name="Reject request").click()
+    expect(page.locator(f"#request-{request.id}")).to_contain_text("Rejected: Fully booked.")
