@@ -47,6 +47,10 @@ class Occurrence(db.Model):
         enum_column(OccurrenceStatus, "occurrence_status"), default=OccurrenceStatus.SCHEDULED
     )
     title: Mapped[str | None] = mapped_column(String(200))
+    # The approved request that created this session, if any (its page lists them).
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session_request.id", ondelete="SET NULL"), index=True
+    )
     # "room-" and 8 characters from a-z0-9 (services/video_rooms.py).
     video_room_id: Mapped[str | None] = mapped_column(String(13), unique=True)
     # Set when someone edits this one session directly: regeneration then never touches it.

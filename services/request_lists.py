@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Select, and_, or_, select
 
-from models import Occurrence, RequestStatus, ScheduleKind, SessionRequest, User, db
+from models import Occurrence, RequestStatus, SessionRequest, User, db
 from services.requests import requests_visible_to
 
 STATUS_FILTERS = tuple(s.value for s in RequestStatus)
@@ -52,18 +52,12 @@ def all_pending(now: datetime | None = None) -> list[SessionRequest]:
 
 
 def sessions_of_request(request: SessionRequest) -> list[Occurrence]:
-    """The sessions an approved request created: its series' sessions (weekly), or the
-    one-time sessions of its group at the requested times."""
-    if request.status != RequestStatus.APPROVED or request.group_id is None:
+    """The sessions an approved request created (wherever they have been moved since)."""
+    if request.status != RequestStatus.APPROVED:
         return []
-    query = select(Occurrence).order_by(Occurrence.start_utc, Occurrence.id)
-    if request.schedule_kind == ScheduleKind.WEEKLY and request.series_id is not None:
-        query = query.where(Occurrence.series_id == request.series_id)
-    else:
-        starts = [slot.start_utc for slot in request.slots]
-        query = query.where(
-            Occurrence.group_id == request.group_id,
-            Occurrence.series_id.is_(None),
-            Occurrence.start_utc.in_(starts),
-        )
+    query = (
+        select(Occurrence)
+        .where(Occurrence.request_id == request.id)
+        .order_by(Occurrence.start_utc, Occurrence.id)
+    )
     return list(db.session.scalars(query).unique())

@@ -499,6 +499,7 @@ def _create_one_time(
             video_room_id=next(rooms) if online else None,
             status=OccurrenceStatus.SCHEDULED,
             title=request.title,
+            request_id=request.id,
         )
         for slot in slots
     ]
@@ -544,6 +545,7 @@ def _create_weekly(request: SessionRequest, group: CourseGroup, tz: ZoneInfo) ->
             video_room_id=next(rooms) if online else None,
             status=OccurrenceStatus.SCHEDULED,
             title=request.title,
+            request_id=request.id,
         )
         for plan in planned
     ]

@@ -461,3 +461,22 @@ def test_two_approvals_at_once_approve_once_and_create_the_sessions_once(app, pe
         select(Notification).where(Notification.kind == "request_approved")
     ).all()
     assert len(approved) == 1
+
+
+def test_the_sessions_remember_their_request_even_once_moved(people):
+    from services.request_lists import sessions_of_request
+    from services.sessions import update_one_time_session
+
+    request = ask(people, schedule_kind="dates", dates=[MONDAY, MONDAY + timedelta(days=1)],
+                  start=time(14), end=time(15))  # fmt: skip
+    sessions = approve(request, people).sessions
+    assert {s.request_id for s in sessions} == {request.id}
+    update_one_time_session(
+        sessions[0], day=MONDAY + timedelta(days=2), start=time(9), end=time(10), room_id=None,
+        mode="online", title=None, actor=people["mentor"], tz=PARIS, today=MONDAY,
+    )  # fmt: skip
+    db.session.commit()
+    assert [s.id for s in sessions_of_request(request)] == [sessions[1].id, sessions[0].id]
+    weekly_request = weekly(people, first_date=MONDAY + timedelta(weeks=3), weeks=1)
+    created = approve(weekly_request, people).sessions
+    assert [s.id for s in sessions_of_request(weekly_request)] == [s.id for s in created]
