@@ -111,7 +111,8 @@ def _connect(config) -> smtplib.SMTP:
         if _flag(config.get("MAIL_USE_TLS")):
             smtp.starttls(context=ssl.create_default_context())
         if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+            # str(): from_prefixed_env reads an all-digit password as a number.
+            smtp.login(str(config["MAIL_USERNAME"]), str(config.get("MAIL_PASSWORD") or ""))
     except BaseException:
         smtp.close()
         raise

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from flask import has_request_context
 from sqlalchemy import select
 from webtest import TestApp
@@ -268,6 +269,37 @@ def test_rows_written_without_a_mail_server_are_never_mailed_later(
     mail_to(controller.port)
     assert send_pending() == mail.MailSummary()
     assert inbox.is_empty()
+
+
+def test_the_server_login_is_used_when_a_user_name_is_set(app, mail_to, lesson):
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        ok = auth_data.password == b"123456"
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
+
+    inbox = Inbox()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), authenticator=authenticator,
+        auth_require_tls=False,
+    )  # fmt: skip
+    controller.start()
+    try:
+        # An all-digit password arrives from FLASK_MAIL_PASSWORD as a number (JSON).
+        mail_to(controller.port, MAIL_USERNAME="mailer", MAIL_PASSWORD=123456)
+        notify(lesson["alice"].id, "x", "Authenticated")
+        db.session.commit()
+        assert send_pending() == mail.MailSummary(sent=1)
+        assert inbox.next()[1]["Subject"] == "Authenticated"
+        assert logins == [(b"mailer", b"123456")]
+
+        mail_to(controller.port, MAIL_USERNAME="mailer", MAIL_PASSWORD="wrong")
+        notify(lesson["alice"].id, "x", "Refused")
+        db.session.commit()
+        assert send_pending() == mail.MailSummary(failed=1)
+    finally:
+        controller.stop()
 
 
 def test_headers_cannot_be_injected_and_names_are_encoded(app, inbox, make_user):
