@@ -28,7 +28,8 @@ def options(pairs, selected=None) -> Markup:
     """`<option>`s for (value, label) pairs, the `selected` value marked: built in Python,
     since a filter bar can list a thousand groups and a Jinja loop is ten times slower."""
     escape_ = escape
-    return Markup(
+    # Safe: every value and label is escaped above.
+    return Markup(  # noqa: S704
         "".join(
             f'<option value="{escape_(value)}"'
             f'{" selected" if value == selected else ""}>{escape_(label)}</option>'
