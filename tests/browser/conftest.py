@@ -203,21 +203,15 @@ def console(request, live_server):
 
 
 @pytest.fixture
-def page(request, app, live_server, chromium, console):
+def open_page(request, app, live_server, chromium, console):
+    """A factory of pages, each in its own browser context (its own cookies: another user)."""
     live_server.errors.clear()
-    context = chromium.new_context(
-        base_url=live_server.url,
-        viewport={"width": 1280, "height": 900},
-        locale="en-GB",  # dd/mm/yyyy date inputs, as the pages write dates
-        timezone_id=live_server.app.config["TIMEZONE"],
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-
-    # On SQLite every transaction starts with BEGIN IMMEDIATE, so a test that has just read a
-    # row (a lazy load after a factory's commit) holds the write lock, and the server would
-    # wait for it. End the test's transaction before each request the browser sends (route
-    # handlers run in the test thread while it waits in a Playwright call). A test adding its
-    # own page.route handler must call route.fallback() for this one to run.
+    contexts = []
+    # On SQLite a writing transaction starts with BEGIN IMMEDIATE, so a test that has just
+    # written (a factory's commit, then a lazy load) may hold the write lock, and the server
+    # would wait for it. End the test's transaction before each request a browser sends
+    # (route handlers run in the test thread while it waits in a Playwright call). A test
+    # adding its own page.route handler must call route.fallback() for this one to run.
     test_session = db.session()
 
     def end_test_transaction(route):
@@ -227,16 +221,36 @@ def page(request, app, live_server, chromium, console):
             test_session.rollback()  # a failed flush is the test's to report, not the route's
         route.fallback()
 
-    context.route(re.compile(re.escape(live_server.url) + "/.*"), end_test_transaction)
-    page = context.new_page()
-    page.on("console", console.on_console)
-    page.on("pageerror", console.on_page_error)
-    yield page
+    def new_page():
+        context = chromium.new_context(
+            base_url=live_server.url,
+            viewport={"width": 1280, "height": 900},
+            locale="en-GB",  # dd/mm/yyyy date inputs, as the pages write dates
+            timezone_id=live_server.app.config["TIMEZONE"],
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        context.route(re.compile(re.escape(live_server.url) + "/.*"), end_test_transaction)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("console", console.on_console)
+        page.on("pageerror", console.on_page_error)
+        return page
+
+    yield new_page
     reports = request.node.stash.get(_reports, {})
-    if "call" in reports and reports["call"].failed:
-        with contextlib.suppress(PlaywrightError):  # a crashed page must not hide the failure
-            screenshot(page, "failed-" + safe_name(request.node.nodeid))
-    context.close()
+    failed = "call" in reports and reports["call"].failed
+    for n, context in enumerate(contexts):
+        if failed:
+            with contextlib.suppress(PlaywrightError):  # a crashed page must not hide it
+                for page in context.pages:
+                    suffix = f"-{n + 1}" if n else ""
+                    screenshot(page, "failed-" + safe_name(request.node.nodeid) + suffix)
+        context.close()
+
+
+@pytest.fixture
+def page(open_page):
+    return open_page()
 
 
 @pytest.fixture
