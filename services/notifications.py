@@ -78,6 +78,17 @@ def notify_session_change(
     return notify(recipients, kind, title, body, link=f"/sessions/{occurrence.id}")
 
 
+def bell_state(user_id: int) -> tuple[int, int]:
+    """(unread count, newest id) in one statement: what the bell shows and compares."""
+    unread, latest = db.session.execute(
+        select(
+            func.count(Notification.id).filter(Notification.read_at.is_(None)),
+            func.max(Notification.id),
+        ).where(Notification.user_id == user_id)
+    ).one()
+    return unread, latest or 0
+
+
 def unread_count(user_id: int) -> int:
     return db.session.scalar(
         select(func.count(Notification.id)).where(

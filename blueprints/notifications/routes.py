@@ -28,7 +28,7 @@ from blueprints.extensions import login_manager
 from blueprints.notifications.commands import send_notifications
 from models import Notification, db
 from services.mail import send_pending
-from services.notifications import latest_id, mail_queued, mark_read, unread_count
+from services.notifications import bell_state, mail_queued, mark_read, unread_count
 from services.pagination import page_number, paginate
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications", cli_group=None)
@@ -56,10 +56,7 @@ def notification_kind(kind: str) -> str:
 def _bell_counts():
     """For the bell in every page's navigation (called only when the bell is drawn)."""
     return {
-        "notification_bell_counts": lambda: (
-            unread_count(current_user.id),
-            latest_id(current_user.id),
-        )
+        "notification_bell_counts": lambda: bell_state(current_user.id)
     }
 
 
@@ -104,7 +101,7 @@ def bell():
         return _signed_out_bell() if is_htmx() else login_manager.unauthorized()
     since = _non_negative_int(request.args.get("since"))
     shown_unread = _non_negative_int(request.args.get("unread"))
-    unread, latest = unread_count(current_user.id), latest_id(current_user.id)
+    unread, latest = bell_state(current_user.id)
     if since is None or shown_unread is None:
         return _bell(unread, latest)  # not a poll of ours: the current bell, no toast
     if latest == since and unread == shown_unread:
@@ -144,13 +141,13 @@ def read(notification_id: int):
     db.session.commit()
     if is_htmx():
         db.session.refresh(note)
-        unread = unread_count(current_user.id)
+        unread, latest = bell_state(current_user.id)
         return render_template(
             "notifications/_read_response.html",
             note=note,
             unread=unread,
             bell_unread=unread,
-            bell_latest=latest_id(current_user.id),
+            bell_latest=latest,
         )
     page = page_number(request.args.get("page"))
     return redirect(url_for("notifications.index", page=page if page > 1 else None))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from models import EmailStatus, Notification, db
 from services.generation import generate_occurrences, resolve_window
-from services.notifications import latest_id, mark_read, notify, unread_count
+from services.notifications import bell_state, latest_id, mark_read, notify, unread_count
 from services.overrides import OverrideChange, delete_override, find_occurrence, save_override
 from services.sessions import cancel_session, create_one_time_session, restore_session
 
@@ -106,10 +106,11 @@ def test_unread_counts_latest_id_and_marking_read(lesson):
     first, second = notify([alice], "x", "One") + notify(alice, "x", "Two")
     db.session.commit()
     assert unread_count(alice) == 2 and latest_id(alice) == second.id
+    assert bell_state(alice) == (2, second.id)
     assert mark_read(alice, [first.id]) == 1
     assert unread_count(alice) == 1
     assert mark_read(alice) == 1 and unread_count(alice) == 0
-    assert latest_id(lesson["bob"].id) == 0
+    assert latest_id(lesson["bob"].id) == 0 and bell_state(lesson["bob"].id) == (0, 0)
 
 
 def test_mail_is_queued_only_when_a_mail_server_is_set(app, lesson):
