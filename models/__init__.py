@@ -64,6 +64,7 @@ from models.date_override import DateOverride  # noqa: E402
 from models.enums import (  # noqa: E402
     EmailStatus,
     GroupKind,
+    NoteKind,
     OccurrenceMode,
     OccurrenceStatus,
     RequestStatus,
@@ -77,9 +78,11 @@ from models.room import Room  # noqa: E402
 from models.series import Series  # noqa: E402
 from models.session_request import RequestedSlot, SessionRequest  # noqa: E402
 from models.subject import MentorSubject, Subject  # noqa: E402
+from models.tracking import Attachment, SessionEvent, SessionNote  # noqa: E402
 from models.user import User  # noqa: E402
 
 __all__ = [
+    "Attachment",
     "Base",
     "CourseGroup",
     "DateOverride",
@@ -87,6 +90,7 @@ __all__ = [
     "Enrolment",
     "GroupKind",
     "MentorSubject",
+    "NoteKind",
     "Notification",
     "Occurrence",
     "OccurrenceMode",
@@ -98,6 +102,8 @@ __all__ = [
     "Room",
     "ScheduleKind",
     "Series",
+    "SessionEvent",
+    "SessionNote",
     "SessionRequest",
     "Subject",
     "User",

@@ -51,6 +51,13 @@ class EmailStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class NoteKind(enum.StrEnum):
+    GENERAL = "general"
+    FOLLOW_UP = "follow_up"
+    ISSUE = "issue"
+    ACHIEVEMENT = "achievement"
+
+
 def enum_column(enum_cls: type[enum.Enum], name: str):
     """A portable enum column: VARCHAR plus a CHECK constraint, stored by value."""
     from sqlalchemy import Enum

@@ -22,8 +22,15 @@ class Occurrence(db.Model):
             " OR (series_id IS NOT NULL AND original_date IS NOT NULL)",
             name="series_has_original_date",
         ),
-        Index("ix_occurrence_start_end", "start_utc", "end_utc"),
+        # Covering for the overlap queries (conflicts, the grid, generation): a window's
+        # sessions are filtered by status, room and group without reading the table.
+        Index("ix_occurrence_span", "start_utc", "end_utc", "status", "room_id", "group_id"),
         Index("ix_occurrence_room_start", "room_id", "start_utc"),
+        CheckConstraint(
+            "actual_end_utc IS NULL OR actual_start_utc IS NULL"
+            " OR actual_end_utc > actual_start_utc",
+            name="actual_end_after_start",
+        ),
         # Every online session has its video room.
         CheckConstraint(
             "mode <> 'online' OR video_room_id IS NOT NULL", name="online_has_video_room"
@@ -56,6 +63,14 @@ class Occurrence(db.Model):
     # Set when someone edits this one session directly: regeneration then never touches it.
     edited_by_hand: Mapped[bool] = mapped_column(default=False)
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The completion record: what actually happened (times may differ from the plan).
+    actual_start_utc: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    actual_end_utc: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Human-readable and stable, e.g. MATH101-20261222-7QX; unique.
+    completion_code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    completion_notes: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # Bumped on every change that a calendar client must see.
     sequence: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,16 +15,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, delete, func, select, type_coerce, update
+from sqlalchemy import String, bindparam, delete, func, select, type_coerce, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import (
+    Attachment,
     CourseGroup,
     DateOverride,
     Occurrence,
     OccurrenceMode,
     OccurrenceStatus,
     Series,
+    SessionNote,
     db,
 )
 from models.types import utcnow
@@ -174,12 +176,30 @@ class _Existing(NamedTuple):
         )
 
     def is_protected(self, now: datetime) -> bool:
-        """History and hand-made records that regeneration must never change or remove."""
+        """History and hand-made records that regeneration must never change or remove
+        (sessions with notes or files are kept too: see `_with_records`)."""
         return (
             self.status == OccurrenceStatus.COMPLETED
             or self.edited_by_hand
             or self.start_utc <= now
         )
+
+
+def _with_records(window_start: date, window_end: date) -> set[int]:
+    """Series sessions of the window that carry a teacher's notes or files: like completed
+    ones, regeneration never changes or removes them."""
+    in_window = (
+        Occurrence.series_id.is_not(None),
+        Occurrence.original_date >= window_start,
+        Occurrence.original_date < window_end,
+    )
+    noted = select(SessionNote.occurrence_id).join(
+        Occurrence, Occurrence.id == SessionNote.occurrence_id
+    )
+    filed = select(Attachment.occurrence_id).join(
+        Occurrence, Occurrence.id == Attachment.occurrence_id
+    )
+    return set(db.session.scalars(union(noted.where(*in_window), filed.where(*in_window))))
 
 
 def _load_existing(
@@ -371,6 +391,7 @@ def _generate(
 
     to_insert, to_update, to_delete = [], [], []
     seen = set()
+    recorded: set[int] | None = None  # sessions with notes or files, read when first needed
     for row in existing:
         if row.series_id is None or not (start <= row.original_date < end):
             continue  # one-time sessions, or moved into the window from outside it
@@ -379,7 +400,10 @@ def _generate(
         plan = planned.get(key)
         if plan is not None and row.matches(plan):
             summary.unchanged += 1
-        elif row.is_protected(now):
+            continue
+        if recorded is None:
+            recorded = _with_records(start, end)
+        if row.is_protected(now) or row.id in recorded:
             summary.kept += 1
         elif not force:
             summary.out_of_date += 1

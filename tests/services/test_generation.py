@@ -300,3 +300,44 @@ def test_summary_json_keys(make_series):
     data = generate(weeks=1).as_dict()
     for key in ("created", "updated", "removed", "unchanged", "kept", "out_of_date", "conflicts"):
         assert key in data
+
+
+def test_sessions_with_notes_or_files_are_kept_even_with_force(make_series, make_user):
+    from models import Attachment, NoteKind, SessionNote
+
+    series = make_series(weekdays=(0,), start=time(10), end=time(11))
+    generate(weeks=3)
+    first, second, _third = occurrences()
+    mentor = make_user("mentor")
+    db.session.add(
+        SessionNote(
+            occurrence_id=first.id,
+            author_id=mentor.id,
+            kind=NoteKind.ACHIEVEMENT,
+            body="Solved every exercise",
+        )
+    )
+    db.session.add(
+        Attachment(
+            occurrence_id=second.id,
+            uploader_id=mentor.id,
+            original_name="worksheet.pdf",
+            stored_name="a" * 32,
+            content_type="application/pdf",
+            size_bytes=10,
+            sha256="0" * 64,
+        )
+    )
+    db.session.commit()  # fmt: skip
+    series.start_time, series.end_time = time(14), time(15)
+    db.session.commit()
+    summary = generate(weeks=3, force=True)
+    assert (summary.kept, summary.updated) == (2, 1)
+    db.session.expire_all()
+    times = [o.start_utc.astimezone(PARIS).time() for o in occurrences()]
+    assert times == [time(10), time(10), time(14)]
+    # Removing the series' weekday removes only the session without records.
+    series.weekday_mask = weekdays_to_mask([1])
+    db.session.commit()
+    summary = generate(weeks=3, force=True)
+    assert summary.kept == 2 and summary.removed == 1
