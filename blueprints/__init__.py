@@ -74,9 +74,11 @@ def register_blueprints(app: Flask) -> None:
 
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
+    from blueprints.attachments.routes import bp as attachments_bp
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage.routes import bp as manage_bp
+    from blueprints.notes.routes import bp as notes_bp
     from blueprints.notifications.routes import bp as notifications_bp
     from blueprints.requests.commands import bp as requests_commands
     from blueprints.requests.routes import bp as requests_bp
@@ -85,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.template_helpers import register_template_helpers
     from blueprints.timetable.commands import bp as timetable_commands
     from blueprints.timetable.routes import bp as timetable_bp
+    from blueprints.tracking.routes import bp as tracking_bp
 
     register_template_helpers(app)
     app.register_blueprint(main_bp)
@@ -99,6 +102,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(requests_commands)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(tracking_bp)
+    app.register_blueprint(notes_bp)
+    app.register_blueprint(attachments_bp)
 
     @app.teardown_request
     def _rollback_unfinished(exc):

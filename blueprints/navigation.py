@@ -42,6 +42,7 @@ NAV_ITEMS = (
     NavItem("main.today", "Today", EVERYONE),
     NavItem("timetable.generate", "Generate", STAFF),
     NavItem("timetable.exceptions", "Exceptions", STAFF),
+    NavItem("tracking.monitor", "Monitoring", STAFF),
     NavItem("manage.index", "Manage", STAFF),
 )
 

@@ -12,6 +12,7 @@ from datetime import date, time
 from sqlalchemy import Select, select
 
 from models import CourseGroup, DateOverride, Occurrence, OccurrenceStatus, Room, Series, User, db
+from services import events
 from services.conflicts import ensure_slot_free
 from services.errors import InvalidTransition, ValidationError
 from services.recurrence import OverrideRule, SeriesRule, is_series_date, plan_occurrence
@@ -204,12 +205,17 @@ def _tell_participants(
     # By id: the relationship may still hold the room from before the change.
     room = db.session.get(Room, occurrence.room_id).name if occurrence.room_id else "no room"
     if occurrence.status == OccurrenceStatus.CANCELLED:
-        kind, title = SESSION_CANCELLED, f"{was} is cancelled"
+        kind, title, event = SESSION_CANCELLED, f"{was} is cancelled", events.CANCELLED
     elif restored:
         kind, title = SESSION_RESTORED, f"{name} is back on {start:%a %d %b %H:%M} in {room}"
+        event = events.RESTORED
     else:
         kind, title = SESSION_MOVED, f"{was} moves to {start:%a %d %b %H:%M} in {room}"
+        event = events.MOVED
     notify_session_change(occurrence, kind, title, notes, actor=actor)
+    events.record_event(
+        occurrence.id, event, actor=actor, summary=title + (f": {notes}" if notes else "")
+    )
 
 
 OVERRIDE_KINDS = ("cancel", "override")

@@ -31,6 +31,7 @@ from models import (
     User,
     db,
 )
+from services import events
 from services.conflicts import (
     conflicts_in_window,
     describe_conflicts,
@@ -401,12 +402,9 @@ def update_one_time_session(
     if moved:
         local = occurrence.start_utc.astimezone(tz)
         room = db.session.get(Room, room_id).name if room_id else "no room"
-        notify_session_change(
-            occurrence,
-            SESSION_MOVED,
-            f"{was} moves to {local:%a %d %b %H:%M} in {room}",
-            actor=actor,
-        )
+        title = f"{was} moves to {local:%a %d %b %H:%M} in {room}"
+        notify_session_change(occurrence, SESSION_MOVED, title, actor=actor)
+        events.record_event(occurrence.id, events.MOVED, actor=actor, summary=title)
     return SessionOutcome(occurrence, adjustments=_adjustments(day, start, end, occurrence, tz))
 
 
@@ -522,12 +520,10 @@ def cancel_session(
         occurrence.cancel_reason = cleaned
         occurrence.sequence += 1
         db.session.flush()
-        notify_session_change(
-            occurrence,
-            SESSION_CANCELLED,
-            f"{_name_and_time(occurrence, tz)} is cancelled",
-            cleaned,
-            actor=actor,
+        title = f"{_name_and_time(occurrence, tz)} is cancelled"
+        notify_session_change(occurrence, SESSION_CANCELLED, title, cleaned, actor=actor)
+        events.record_event(
+            occurrence.id, events.CANCELLED, actor=actor, summary=f"{title}: {cleaned}"
         )
         return SessionOutcome(occurrence)
     override, _ = save_override(
@@ -566,10 +562,7 @@ def restore_session(occurrence: Occurrence, *, actor: User | None, tz: ZoneInfo)
     occurrence.cancel_reason = None
     occurrence.sequence += 1
     db.session.flush()
-    notify_session_change(
-        occurrence,
-        SESSION_RESTORED,
-        f"{_name_and_time(occurrence, tz)} takes place again",
-        actor=actor,
-    )
+    title = f"{_name_and_time(occurrence, tz)} takes place again"
+    notify_session_change(occurrence, SESSION_RESTORED, title, actor=actor)
+    events.record_event(occurrence.id, events.RESTORED, actor=actor, summary=title)
     return SessionOutcome(occurrence)

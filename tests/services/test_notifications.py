@@ -122,3 +122,18 @@ def test_mail_is_queued_only_when_a_mail_server_is_set(app, lesson):
         del app.config["MAIL_SERVER"]
     assert without.email_status == EmailStatus.NONE
     assert with_mail.email_status == EmailStatus.PENDING
+
+
+def test_each_change_is_written_to_the_sessions_history(lesson, make_room, make_user):
+    from models import SessionEvent
+
+    coordinator = make_user("coordinator", name="Cora")
+    save_override(lesson["series"], TERM, OverrideChange(cancelled=True, notes="Strike"),
+                  actor=coordinator, tz=PARIS)  # fmt: skip
+    db.session.commit()
+    occurrence = find_occurrence(lesson["series"].id, TERM)
+    [event] = db.session.scalars(select(SessionEvent)).all()
+    assert (event.occurrence_id, event.kind, event.actor_id) == (
+        occurrence.id, "cancelled", coordinator.id,
+    )  # fmt: skip
+    assert event.summary == "Maths 7A on Mon 07 Sep 10:00 is cancelled: Strike"
