@@ -72,9 +72,9 @@ def register_blueprints(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_response)
 
+    from blueprints.attachments.routes import bp as attachments_bp
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
-    from blueprints.attachments.routes import bp as attachments_bp
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage.routes import bp as manage_bp
