@@ -83,12 +83,17 @@ def _sweep_by_key(
     ends: list[datetime],
     kind: str,
     found: dict,
+    group_of: dict[int, int] | None = None,
 ) -> None:
+    """With `group_of`, pairs of one group are skipped (two sessions of a group double-book
+    its mentor: a mentor conflict, not one per student)."""
     for key, ranks in ranks_by_key.items():
         if len(ranks) < 2 or not _has_overlap(ranks, starts, ends):
             continue
         intervals = ((s.start, s.end, s.occurrence_id) for s in map(ordered.__getitem__, ranks))
         for a, b in overlapping_pairs(intervals):
+            if group_of is not None and group_of[a] == group_of[b]:
+                continue
             pair = (min(a, b), max(a, b))
             conflict = found.get((kind, pair))
             if conflict is None:
@@ -126,7 +131,8 @@ def find_conflicts(slots: list[Slot], students_by_group: dict[int, set[int]]) ->
         for student_id, group_ids in groups_of_student.items()
         if len(group_ids) > 1
     }
-    _sweep_by_key(by_student, ordered, starts, ends, STUDENT, found)
+    group_of = {slot.occurrence_id: slot.group_id for slot in ordered}
+    _sweep_by_key(by_student, ordered, starts, ends, STUDENT, found, group_of)
     return sorted(found.values(), key=lambda c: (c.first_id, c.second_id, c.kind))
 
 

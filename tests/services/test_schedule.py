@@ -350,3 +350,23 @@ def test_a_long_session_starting_the_day_before_still_conflicts(school, make_gro
     only_late = week_entries(group_id=school["music"].id)
     late = next(e for e in only_late if e.start.time() == time(23))
     assert "Art Sun 13 Sep 08:00-23:59" in late.conflict_text
+
+
+def test_one_session_alone_gets_the_same_conflicts_as_in_its_week(school, make_series, make_group):
+    # A room clash (Music in R101 with Maths), a student clash (Art with Maths for Alice),
+    # a mentor clash (Ben's Art and Music), and two sessions of one group overlapping
+    # (a mentor conflict, not a student one).
+    make_series(school["music"], weekdays=(0,), start=time(9, 30), end=time(10, 30))
+    make_series(school["art"], weekdays=(0,), start=time(9, 45), end=time(10, 15))
+    make_series(school["maths"], weekdays=(0,), start=time(9, 15), end=time(9, 45))
+    generate()
+    from services.schedule import load_entry
+
+    week = week_entries()
+    assert any(e.conflicts for e in week)
+    for entry in week:
+        alone = load_entry(entry.id, tz=PARIS)
+        assert alone.conflicts == entry.conflicts, entry.occurrence.group.name
+    maths = [e for e in week if e.occurrence.group.name == "Maths" and e.start.date() == TERM]
+    kinds = {(n.kind, n.other_id) for n in maths[0].conflicts}
+    assert ("student", maths[1].id) not in kinds and ("mentor", maths[1].id) in kinds
