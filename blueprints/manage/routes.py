@@ -8,6 +8,9 @@ only to an htmx partial request, so each one also works as a plain link without 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 from flask import (
     Blueprint,
@@ -156,187 +159,132 @@ def index():
     return render_template("manage/index.html", counts=counts)
 
 
-# --- Rooms --------------------------------------------------------------------------------------
+# --- Rooms and subjects -------------------------------------------------------------------------
+# Both are a searchable list with a create form, inline edit rows and deactivation: one set of
+# views, registered for each (with the endpoint names the templates use).
 
 
-def _room_data(form: RoomForm) -> RoomData:
-    return RoomData(name=form.name.data, capacity=form.capacity.data, active=form.active.data)
+@dataclass(frozen=True)
+class Catalogue:
+    key: str  # "room": the templates' variable and the URL's id name (room_id)
+    plural: str  # "rooms": the list's URL, endpoint and templates
+    label: str  # "Room", in messages
+    model: type
+    form: type
+    data: Callable
+    list_items: Callable
+    create: Callable
+    update: Callable
+    set_active: Callable
+
+    @property
+    def list_endpoint(self) -> str:
+        return f"manage.{self.plural}"
 
 
-def _rooms_page(form: RoomForm, status: int = 200):
+ROOMS = Catalogue(
+    "room", "rooms", "Room", Room, RoomForm,
+    lambda f: RoomData(name=f.name.data, capacity=f.capacity.data, active=f.active.data),
+    list_rooms, create_room, update_room, set_room_active_service,
+)  # fmt: skip
+SUBJECTS = Catalogue(
+    "subject", "subjects", "Subject", Subject, SubjectForm,
+    lambda f: SubjectData(name=f.name.data, active=f.active.data),
+    list_subjects, create_subject, update_subject, set_subject_active_service,
+)  # fmt: skip
+
+
+def _catalogue_page(cat: Catalogue, form, status: int = 200):
     args = _list_args()
-    rooms_page = list_rooms(args["q"], status=args["status"] or None, page=args["page"])
+    items = cat.list_items(args["q"], status=args["status"] or None, page=args["page"])
     return _page_or_fragment(
-        "manage/rooms.html", "manage/_rooms_table.html", status,
-        form=form, rooms=rooms_page, args=args,
+        f"manage/{cat.plural}.html", f"manage/_{cat.plural}_table.html", status,
+        form=form, args=args, **{cat.plural: items},
     )  # fmt: skip
 
 
-@bp.get("/rooms")
-@staff_required
-def rooms():
-    return _rooms_page(RoomForm(prefix="new"))
+def _row(cat: Catalogue, item):
+    return render_template(f"manage/_{cat.key}_row.html", **{cat.key: item})
 
 
-@bp.post("/rooms")
-@staff_required
-def create_room_route():
-    form = RoomForm(prefix="new")
+def _list_view(cat: Catalogue):
+    return _catalogue_page(cat, cat.form(prefix="new"))
+
+
+def _create_view(cat: Catalogue):
+    form = cat.form(prefix="new")
     if form.validate_on_submit():
         try:
-            room = create_room(_room_data(form))
+            item = cat.create(cat.data(form))
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
             _attach_errors(form, err)
         else:
-            flash(f"Room {room.name} created.", "success")
-            return redirect(url_for("manage.rooms"))
-    return _rooms_page(form, 422)
+            flash(f"{cat.label} {item.name} created.", "success")
+            return redirect(url_for(cat.list_endpoint))
+    return _catalogue_page(cat, form, 422)
 
 
-@bp.get("/rooms/<int:room_id>")
-@staff_required
-def room_row(room_id: int):
-    room = load_or_404(Room, room_id)
+def _row_view(cat: Catalogue, **ids):
+    item = load_or_404(cat.model, ids[f"{cat.key}_id"])
     if not is_htmx_partial():
-        return redirect(url_for("manage.rooms", q=room.name))
-    return render_template("manage/_room_row.html", room=room)
+        return redirect(url_for(cat.list_endpoint, q=item.name))
+    return _row(cat, item)
 
 
-@bp.route("/rooms/<int:room_id>/edit", methods=["GET", "POST"])
-@staff_required
-def edit_room(room_id: int):
-    room = load_or_404(Room, room_id)
-    form = RoomForm(obj=room) if request.method == "GET" else RoomForm()
+def _edit_view(cat: Catalogue, **ids):
+    item_id = ids[f"{cat.key}_id"]
+    item = load_or_404(cat.model, item_id)
+    form = cat.form(obj=item) if request.method == "GET" else cat.form()
     status = 200
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
             try:
-                update_room(room, _room_data(form))
+                cat.update(item, cat.data(form))
                 db.session.commit()
             except ValidationError as err:
                 db.session.rollback()
                 _attach_errors(form, err)
             else:
+                message = f"{cat.label} {item.name} saved."
                 if is_htmx_partial():
-                    return (
-                        render_template("manage/_room_row.html", room=room),
-                        200,
-                        _toast(f"Room {room.name} saved."),
-                    )
-                flash(f"Room {room.name} saved.", "success")
-                return redirect(url_for("manage.rooms"))
-        room = db.session.get(Room, room_id)
+                    return _row(cat, item), 200, _toast(message)
+                flash(message, "success")
+                return redirect(url_for(cat.list_endpoint))
+        item = db.session.get(cat.model, item_id)
     return _page_or_fragment(
-        "manage/room_edit.html", "manage/_room_edit_row.html", status, form=form, room=room
-    )
-
-
-@bp.post("/rooms/<int:room_id>/active")
-@staff_required
-def set_room_active(room_id: int):
-    room = load_or_404(Room, room_id)
-    set_room_active_service(room, _active_flag())
-    db.session.commit()
-    message = f"Room {room.name} {'reactivated' if room.active else 'deactivated'}."
-    if is_htmx_partial():
-        return render_template("manage/_room_row.html", room=room), 200, _toast(message)
-    flash(message, "success")
-    return redirect(url_for("manage.rooms"))
-
-
-# --- Subjects -----------------------------------------------------------------------------------
-
-
-def _subject_data(form: SubjectForm) -> SubjectData:
-    return SubjectData(name=form.name.data, active=form.active.data)
-
-
-def _subjects_page(form: SubjectForm, status: int = 200):
-    args = _list_args()
-    subjects_page = list_subjects(args["q"], status=args["status"] or None, page=args["page"])
-    return _page_or_fragment(
-        "manage/subjects.html", "manage/_subjects_table.html", status,
-        form=form, subjects=subjects_page, args=args,
+        f"manage/{cat.key}_edit.html", f"manage/_{cat.key}_edit_row.html", status,
+        form=form, **{cat.key: item},
     )  # fmt: skip
 
 
-@bp.get("/subjects")
-@staff_required
-def subjects():
-    return _subjects_page(SubjectForm(prefix="new"))
-
-
-@bp.post("/subjects")
-@staff_required
-def create_subject_route():
-    form = SubjectForm(prefix="new")
-    if form.validate_on_submit():
-        try:
-            subject = create_subject(_subject_data(form))
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            _attach_errors(form, err)
-        else:
-            flash(f"Subject {subject.name} created.", "success")
-            return redirect(url_for("manage.subjects"))
-    return _subjects_page(form, 422)
-
-
-@bp.get("/subjects/<int:subject_id>")
-@staff_required
-def subject_row(subject_id: int):
-    subject = load_or_404(Subject, subject_id)
-    if not is_htmx_partial():
-        return redirect(url_for("manage.subjects", q=subject.name))
-    return render_template("manage/_subject_row.html", subject=subject)
-
-
-@bp.route("/subjects/<int:subject_id>/edit", methods=["GET", "POST"])
-@staff_required
-def edit_subject(subject_id: int):
-    subject = load_or_404(Subject, subject_id)
-    form = SubjectForm(obj=subject) if request.method == "GET" else SubjectForm()
-    status = 200
-    if request.method == "POST":
-        status = 422
-        if form.validate_on_submit():
-            try:
-                update_subject(subject, _subject_data(form))
-                db.session.commit()
-            except ValidationError as err:
-                db.session.rollback()
-                _attach_errors(form, err)
-            else:
-                if is_htmx_partial():
-                    return (
-                        render_template("manage/_subject_row.html", subject=subject),
-                        200,
-                        _toast(f"Subject {subject.name} saved."),
-                    )
-                flash(f"Subject {subject.name} saved.", "success")
-                return redirect(url_for("manage.subjects"))
-        subject = db.session.get(Subject, subject_id)
-    return _page_or_fragment(
-        "manage/subject_edit.html", "manage/_subject_edit_row.html", status,
-        form=form, subject=subject,
-    )  # fmt: skip
-
-
-@bp.post("/subjects/<int:subject_id>/active")
-@staff_required
-def set_subject_active(subject_id: int):
-    subject = load_or_404(Subject, subject_id)
-    set_subject_active_service(subject, _active_flag())
+def _set_active_view(cat: Catalogue, **ids):
+    item = load_or_404(cat.model, ids[f"{cat.key}_id"])
+    cat.set_active(item, _active_flag())
     db.session.commit()
-    message = f"Subject {subject.name} {'reactivated' if subject.active else 'deactivated'}."
+    message = f"{cat.label} {item.name} {'reactivated' if item.active else 'deactivated'}."
     if is_htmx_partial():
-        return render_template("manage/_subject_row.html", subject=subject), 200, _toast(message)
+        return _row(cat, item), 200, _toast(message)
     flash(message, "success")
-    return redirect(url_for("manage.subjects"))
+    return redirect(url_for(cat.list_endpoint))
+
+
+def _register_catalogue(cat: Catalogue) -> None:
+    item = f"/{cat.plural}/<int:{cat.key}_id>"
+    for rule, endpoint, view, methods in (
+        (f"/{cat.plural}", cat.plural, _list_view, ["GET"]),
+        (f"/{cat.plural}", f"create_{cat.key}_route", _create_view, ["POST"]),
+        (item, f"{cat.key}_row", _row_view, ["GET"]),
+        (f"{item}/edit", f"edit_{cat.key}", _edit_view, ["GET", "POST"]),
+        (f"{item}/active", f"set_{cat.key}_active", _set_active_view, ["POST"]),
+    ):
+        bp.add_url_rule(rule, endpoint, staff_required(partial(view, cat)), methods=methods)
+
+
+_register_catalogue(ROOMS)
+_register_catalogue(SUBJECTS)
 
 
 # --- Course groups ------------------------------------------------------------------------------
