@@ -484,16 +484,20 @@ def _tutoring_group(request: SessionRequest) -> CourseGroup:
     return group
 
 
-def _create_one_time(
-    request: SessionRequest, group: CourseGroup, slots: list[RequestedSlot]
+def _new_sessions(
+    request: SessionRequest, group: CourseGroup, times: list[tuple], series_id: int | None = None
 ) -> list[Occurrence]:
+    """The request's sessions at `times` ((original date or None, start, end) each), with a
+    video room each when online."""
     online = request.mode == OccurrenceMode.ONLINE
-    rooms = iter(new_room_ids(len(slots)) if online else [])
+    rooms = iter(new_room_ids(len(times)) if online else [])
     sessions = [
         Occurrence(
             group_id=group.id,
-            start_utc=slot.start_utc,
-            end_utc=slot.end_utc,
+            series_id=series_id,
+            original_date=original_date,
+            start_utc=start,
+            end_utc=end,
             room_id=None,
             mode=request.mode,
             video_room_id=next(rooms) if online else None,
@@ -501,11 +505,17 @@ def _create_one_time(
             title=request.title,
             request_id=request.id,
         )
-        for slot in slots
+        for original_date, start, end in times
     ]
     db.session.add_all(sessions)
     db.session.flush()
     return sessions
+
+
+def _create_one_time(
+    request: SessionRequest, group: CourseGroup, slots: list[RequestedSlot]
+) -> list[Occurrence]:
+    return _new_sessions(request, group, [(None, s.start_utc, s.end_utc) for s in slots])
 
 
 def _create_weekly(request: SessionRequest, group: CourseGroup, tz: ZoneInfo) -> list[Occurrence]:
@@ -531,27 +541,8 @@ def _create_weekly(request: SessionRequest, group: CourseGroup, tz: ZoneInfo) ->
     planned = plan_occurrences(
         [rule_of(series)], {}, request.first_date, last_date + timedelta(days=1), tz
     )
-    online = request.mode == OccurrenceMode.ONLINE
-    rooms = iter(new_room_ids(len(planned)) if online else [])
-    sessions = [
-        Occurrence(
-            group_id=group.id,
-            series_id=series.id,
-            original_date=plan.original_date,
-            start_utc=plan.start_utc,
-            end_utc=plan.end_utc,
-            room_id=None,
-            mode=request.mode,
-            video_room_id=next(rooms) if online else None,
-            status=OccurrenceStatus.SCHEDULED,
-            title=request.title,
-            request_id=request.id,
-        )
-        for plan in planned
-    ]
-    db.session.add_all(sessions)
-    db.session.flush()
-    return sessions
+    times = [(p.original_date, p.start_utc, p.end_utc) for p in planned]
+    return _new_sessions(request, group, times, series_id=series.id)
 
 
 def _decline_clashing(

@@ -30,8 +30,7 @@ from blueprints.timetable.forms import (
     DateOverrideChangeForm,
     attach_errors,
     change_from_form,
-    give_own_ids,
-    room_choices,
+    exception_editor_form,
 )
 from models import Occurrence, Room, User, db
 from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
@@ -243,20 +242,10 @@ def _series_occurrence(occurrence_id: int) -> Occurrence:
 
 
 def _editor_form(occurrence: Occurrence) -> DateOverrideChangeForm:
-    form = DateOverrideChangeForm()
-    form.room.choices = room_choices()
     # Several editors can be open on one grid: their fields (and labels) need their own ids.
-    give_own_ids(form, f"occ{occurrence.id}")
-    if request.method == "GET":
-        override = find_override(occurrence.series_id, occurrence.original_date)
-        form.action.data = override.kind if override else "override"
-        if override is not None:
-            form.new_date.data = override.new_date
-            form.start_time.data = override.start_time
-            form.end_time.data = override.end_time
-            form.room.data = override.room_id or 0
-            form.notes.data = override.notes
-    return form
+    prefill = request.method == "GET"
+    override = find_override(occurrence.series_id, occurrence.original_date) if prefill else None
+    return exception_editor_form(override, f"occ{occurrence.id}", prefill=prefill)
 
 
 def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200, **headers):

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from models import Room, db
+from models import DateOverride, Room, db
 from services.errors import DomainError
 from services.overrides import OverrideChange
 
@@ -73,6 +73,25 @@ class DateOverrideForm(DateOverrideChangeForm):
         "Series", coerce=int, validators=[DataRequired(message="Choose a series.")]
     )
     original_date = DateField("Date", validators=[InputRequired(message="Choose the date.")])
+
+
+def exception_editor_form(
+    override: DateOverride | None, ids_prefix: str, *, prefill: bool
+) -> DateOverrideChangeForm:
+    """The form that changes one date: active rooms offered, its own field ids, and (when
+    `prefill`, i.e. on GET) what the date's exception says, or "move" for a date without one."""
+    form = DateOverrideChangeForm()
+    form.room.choices = room_choices()
+    give_own_ids(form, ids_prefix)
+    if prefill:
+        form.action.data = override.kind if override else "override"
+        if override is not None:
+            form.new_date.data = override.new_date
+            form.start_time.data = override.start_time
+            form.end_time.data = override.end_time
+            form.room.data = override.room_id or 0
+            form.notes.data = override.notes
+    return form
 
 
 def give_own_ids(form: FlaskForm, prefix: str) -> None:

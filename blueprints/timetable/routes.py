@@ -16,7 +16,7 @@ from blueprints.timetable.forms import (
     GenerateForm,
     attach_errors,
     change_from_form,
-    give_own_ids,
+    exception_editor_form,
     room_choices,
 )
 from models import CourseGroup, DateOverride, Series, db
@@ -95,17 +95,9 @@ def _new_override_form() -> DateOverrideForm:
 
 
 def _edit_override_form(override: DateOverride) -> DateOverrideChangeForm:
-    form = DateOverrideChangeForm()
-    form.room.choices = room_choices()
-    give_own_ids(form, f"exception{override.id}")
-    if request.method == "GET":
-        form.action.data = override.kind
-        form.new_date.data = override.new_date
-        form.start_time.data = override.start_time
-        form.end_time.data = override.end_time
-        form.room.data = override.room_id or 0
-        form.notes.data = override.notes
-    return form
+    return exception_editor_form(
+        override, f"exception{override.id}", prefill=request.method == "GET"
+    )
 
 
 def _exception_filters() -> tuple[dict, dict]:
