@@ -59,6 +59,7 @@ def _read_only_request() -> bool:
     return view is not None and not getattr(view, "writes_on_get", False)
 
 
+from models.access_tokens import ApiToken, CalendarFeed  # noqa: E402
 from models.course_group import CourseGroup, Enrolment  # noqa: E402
 from models.date_override import DateOverride  # noqa: E402
 from models.enums import (  # noqa: E402
@@ -82,8 +83,10 @@ from models.tracking import Attachment, SessionEvent, SessionNote  # noqa: E402
 from models.user import User  # noqa: E402
 
 __all__ = [
+    "ApiToken",
     "Attachment",
     "Base",
+    "CalendarFeed",
     "CourseGroup",
     "DateOverride",
     "EmailStatus",
