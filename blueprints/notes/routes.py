@@ -1,7 +1,228 @@
-"""Typed notes on sessions: add, edit and delete, shown newest first."""
+"""Typed notes on sessions: the notes section of a session, add, edit inline and delete.
+
+`GET /notes/sessions/<id>` is the section (`notes/_notes_section.html`) to an htmx partial
+request and a page of its own otherwise; the session page includes the same template, which
+gets its data through the `notes_view(occurrence)` template global, so it works without
+JavaScript. `POST /notes/sessions/<id>` adds a note: htmx gets the section back (422 with the
+messages next to the fields and what was typed), a plain form a redirect to the session.
+`GET/POST /notes/<id>/edit` edits a note in place of its row (`notes/_note_edit.html`, back
+to `notes/_note.html` once saved); `GET /notes/<id>` is the row (Cancel);
+`POST /notes/<id>/delete` deletes it and answers the section.
+
+Access: a session the user cannot see, or a note they may not read (a student and an
+`issue` note), is 404; a note or session they can see but may not change is 403.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+from dataclasses import dataclass, field
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from blueprints.access import is_htmx_partial
+from models import NoteKind, Occurrence, SessionNote, db
+from services.errors import DomainError, NotFoundError, ValidationError
+from services.notes import (
+    BODY_MAX_LENGTH,
+    KIND_LABELS,
+    NoteNotAllowed,
+    add_note,
+    can_add_note,
+    delete_note,
+    edit_note,
+    get_visible_note,
+    note_row,
+    notes_for,
+)
+from services.sessions import get_visible_session
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
+
+KIND_CHOICES = [(kind.value, KIND_LABELS[kind]) for kind in NoteKind]
+
+
+@dataclass
+class NoteDraft:
+    """What the note form shows: the values typed and the messages next to the fields."""
+
+    kind: str = NoteKind.GENERAL.value
+    body: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NotesView:
+    """Everything the notes section shows to the current user."""
+
+    occurrence: Occurrence
+    rows: list
+    can_add: bool
+    draft: NoteDraft
+
+
+@bp.app_template_global("notes_view")
+def notes_view(occurrence: Occurrence, draft: NoteDraft | None = None) -> NotesView:
+    """The notes section's data for the current user (the session page includes it)."""
+    return NotesView(
+        occurrence=occurrence,
+        rows=notes_for(current_user, occurrence),
+        can_add=can_add_note(current_user, occurrence),
+        draft=draft or NoteDraft(),
+    )
+
+
+@bp.app_template_global("note_kind_choices")
+def note_kind_choices() -> list[tuple[str, str]]:
+    return KIND_CHOICES
+
+
+@bp.app_template_global("note_body_max_length")
+def note_body_max_length() -> int:
+    return BODY_MAX_LENGTH
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _is_partial() -> bool:
+    return is_htmx_partial()
+
+
+def _session_or_404(occurrence_id: int) -> Occurrence:
+    try:
+        return get_visible_session(current_user, occurrence_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _note_or_404(note_id: int) -> SessionNote:
+    try:
+        return get_visible_note(current_user, note_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _draft_from_form(errors: dict[str, str] | None = None) -> NoteDraft:
+    return NoteDraft(
+        kind=request.form.get("kind", ""),
+        body=request.form.get("body", ""),
+        errors=dict(errors or {}),
+    )
+
+
+def _toast(message: str) -> dict:
+    return {"HX-Trigger": json.dumps({"toast": {"message": message}})}
+
+
+def _session_url(occurrence_id: int, anchor: str) -> str:
+    return url_for("sessions.detail", occurrence_id=occurrence_id, _anchor=anchor)
+
+
+def _section(occurrence: Occurrence, *, status=200, headers=None, draft=None, notice=None):
+    template = "notes/_notes_section.html" if _is_partial() else "notes/notes.html"
+    return (
+        render_template(template, occurrence=occurrence, note_draft=draft, notes_notice=notice),
+        status,
+        headers or {},
+    )
+
+
+def _refused(err: DomainError):
+    """Undo the failed action; say 403 for a refusal, 404 for what the user cannot see."""
+    db.session.rollback()
+    abort(403 if isinstance(err, NoteNotAllowed) else 404)
+
+
+# --- Routes -------------------------------------------------------------------------------------
+
+
+@bp.get("/sessions/<int:occurrence_id>")
+@login_required
+def section(occurrence_id: int):
+    return _section(_session_or_404(occurrence_id))
+
+
+@bp.post("/sessions/<int:occurrence_id>")
+@login_required
+def add(occurrence_id: int):
+    occurrence = _session_or_404(occurrence_id)
+    try:
+        note = add_note(
+            current_user,
+            occurrence,
+            kind=request.form.get("kind"),
+            body=request.form.get("body"),
+        )
+    except ValidationError as err:
+        db.session.rollback()
+        occurrence = _session_or_404(occurrence_id)
+        return _section(occurrence, status=422, draft=_draft_from_form(err.errors))
+    except DomainError as err:
+        _refused(err)
+    db.session.commit()
+    message = f"{KIND_LABELS[NoteKind(note.kind)]} note added."
+    if not _is_partial():
+        flash(message, "success")
+        return redirect(_session_url(occurrence.id, f"notes-{occurrence.id}"))
+    return _section(occurrence, headers=_toast(message), notice=message)
+
+
+@bp.get("/<int:note_id>")
+@login_required
+def row(note_id: int):
+    note = _note_or_404(note_id)
+    if not _is_partial():
+        return redirect(_session_url(note.occurrence_id, f"note-{note.id}"))
+    return render_template("notes/_note.html", row=note_row(current_user, note))
+
+
+@bp.route("/<int:note_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(note_id: int):
+    note = _note_or_404(note_id)
+    if note.author_id != current_user.id:
+        abort(403)
+    status, draft = 200, NoteDraft(kind=str(note.kind), body=note.body)
+    if request.method == "POST":
+        try:
+            changed = edit_note(
+                current_user, note, kind=request.form.get("kind"), body=request.form.get("body")
+            )
+        except ValidationError as err:
+            db.session.rollback()
+            note = _note_or_404(note_id)
+            status, draft = 422, _draft_from_form(err.errors)
+        except DomainError as err:
+            _refused(err)
+        else:
+            db.session.commit()
+            message = "Note saved." if changed else "Nothing changed."
+            if not _is_partial():
+                flash(message, "success")
+                return redirect(_session_url(note.occurrence_id, f"note-{note.id}"))
+            return (
+                render_template("notes/_note.html", row=note_row(current_user, note)),
+                200,
+                _toast(message),
+            )
+    template = "notes/_note_edit.html" if _is_partial() else "notes/edit.html"
+    return render_template(template, note=note, draft=draft), status
+
+
+@bp.post("/<int:note_id>/delete")
+@login_required
+def delete(note_id: int):
+    note = _note_or_404(note_id)
+    occurrence = db.session.get(Occurrence, note.occurrence_id)
+    try:
+        delete_note(current_user, note)
+    except DomainError as err:
+        _refused(err)
+    db.session.commit()
+    message = "Note deleted."
+    if not _is_partial():
+        flash(message, "success")
+        return redirect(_session_url(occurrence.id, f"notes-{occurrence.id}"))
+    return _section(occurrence, headers=_toast(message), notice=message)

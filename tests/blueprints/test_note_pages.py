@@ -1,0 +1,395 @@
+"""Note pages: the section on the session page (without JavaScript too), adding in place
+(422 with what was typed), editing a row inline, deleting, what each role reads (an issue
+note is not in a student's HTML), 404 and 403, CSRF, and markup shown as text. Also the web
+path of "generation stays safe": a note added here keeps its series session through a
+forced regeneration."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models import NoteKind, Occurrence, SessionEvent, SessionNote, db
+from services import events
+from services.notes import (
+    BODY_MAX_LENGTH,
+    MESSAGE_BODY_REQUIRED,
+    MESSAGE_BODY_TOO_LONG,
+    MESSAGE_KIND_REQUIRED,
+)
+from services.timeutil import zone
+from tests.blueprints.test_security import assert_security_headers, scan
+from tests.conftest import csrf_token_of
+
+
+def log_in(web, login_as, user):
+    web.reset()
+    return login_as(user)
+
+
+@pytest.fixture
+def school(make_user, make_group):
+    mentor = make_user("mentor", name="Ada Mentor")
+    other_mentor = make_user("mentor", name="Ben Mentor")
+    student = make_user("student", name="Alice Student")
+    outsider = make_user("student", name="Olga Outsider")
+    coordinator = make_user("coordinator", name="Cora Coordinator")
+    group = make_group("Maths 7A", mentor=mentor, students=[student])
+    start = datetime(2026, 9, 7, 8, tzinfo=UTC)
+    occurrence = Occurrence(
+        group_id=group.id, start_utc=start, end_utc=start + timedelta(hours=1),
+        room_id=group.default_room_id,
+    )  # fmt: skip
+    db.session.add(occurrence)
+    db.session.commit()
+    return {
+        "mentor": mentor, "other_mentor": other_mentor, "student": student,
+        "outsider": outsider, "coordinator": coordinator, "occurrence": occurrence,
+    }  # fmt: skip
+
+
+def note(school, kind="general", body="Covered fractions", author="mentor"):
+    row = SessionNote(
+        occurrence_id=school["occurrence"].id,
+        author_id=school[author].id,
+        kind=NoteKind(kind),
+        body=body,
+    )
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def session_url(school) -> str:
+    return f"/sessions/{school['occurrence'].id}"
+
+
+def section_url(school) -> str:
+    return f"/notes/sessions/{school['occurrence'].id}"
+
+
+def hx(web, page_url):
+    token = csrf_token_of(web.get(page_url))
+    return {"HX-Request": "true", "HX-Request-Type": "partial", "X-CSRFToken": token}
+
+
+def stored() -> list[tuple[str, str]]:
+    db.session.expire_all()
+    return [
+        (str(n.kind), n.body)
+        for n in db.session.scalars(select(SessionNote).order_by(SessionNote.id))
+    ]
+
+
+def event_kinds() -> list[str]:
+    return list(db.session.scalars(select(SessionEvent.kind).order_by(SessionEvent.id)))
+
+
+# --- The section on the session page ------------------------------------------------------------
+
+
+def test_the_session_page_shows_the_notes_newest_first_with_their_badges(web, login_as, school):
+    older = note(school, "general", "First")
+    newer = note(school, "achievement", "Second")
+    newer.created_at = older.created_at + timedelta(minutes=5)
+    db.session.commit()
+    log_in(web, login_as, school["mentor"])
+    page = web.get(session_url(school))
+    assert_security_headers(page)
+    assert scan(page).problems == []
+    section = page.html.find(id=f"notes-{school['occurrence'].id}")
+    assert section is not None and "Notes" in section.find("h2").text
+    items = section.find_all("li", class_="note")
+    assert [li["id"] for li in items] == [f"note-{newer.id}", f"note-{older.id}"]
+    assert [li.find(class_="badge").text for li in items] == ["Achievement", "General"]
+    assert "Ada Mentor" in items[0].text
+    assert section.find("form", action=section_url(school)) is not None
+
+
+def test_a_student_reads_general_and_achievement_notes_only(web, login_as, school):
+    note(school, "general", "Welcome back")
+    note(school, "achievement", "Top of the class")
+    note(school, "issue", "Parents to call SECRET-ISSUE")
+    note(school, "follow_up", "Check homework SECRET-FOLLOW")
+    log_in(web, login_as, school["student"])
+    for url in (session_url(school), section_url(school)):
+        page = web.get(url)
+        assert "Welcome back" in page.text and "Top of the class" in page.text
+        assert "SECRET-ISSUE" not in page.text and "SECRET-FOLLOW" not in page.text
+        # Students read; they get no form, no Edit and no Delete.
+        assert page.html.find("form", action=section_url(school)) is None
+        assert "Edit" not in page.html.find(id=f"notes-{school['occurrence'].id}").text
+
+
+def test_strangers_get_404_for_the_section_and_every_action(web, login_as, school):
+    general = note(school)
+    for who in ("outsider", "other_mentor"):
+        log_in(web, login_as, school[who])
+        headers = hx(web, "/sessions/today/")
+        web.get(section_url(school), status=404)
+        web.get(section_url(school), headers=headers, status=404)
+        web.post(section_url(school), {"kind": "general", "body": "x"}, headers=headers, status=404)
+        web.get(f"/notes/{general.id}", headers=headers, status=404)
+        web.get(f"/notes/{general.id}/edit", status=404)
+        web.post(f"/notes/{general.id}/edit", {"kind": "general", "body": "x"}, headers=headers,
+                 status=404)  # fmt: skip
+        web.post(f"/notes/{general.id}/delete", headers=headers, status=404)
+    for bad in ("0", "999999", str(2**63)):
+        web.get(f"/notes/sessions/{bad}", status=404)
+        web.get(f"/notes/{bad}/edit", status=404)
+    assert stored() == [("general", "Covered fractions")]
+
+
+def test_a_students_attempts_on_staff_only_notes_are_404_and_on_others_403(web, login_as, school):
+    issue = note(school, "issue", "Hidden")
+    general = note(school, "general", "Shown")
+    log_in(web, login_as, school["student"])
+    headers = hx(web, session_url(school))
+    web.get(f"/notes/{issue.id}/edit", status=404)
+    web.post(f"/notes/{issue.id}/delete", headers=headers, status=404)
+    web.get(f"/notes/{general.id}/edit", status=403)
+    web.post(f"/notes/{general.id}/delete", headers=headers, status=403)
+    refused = web.post(section_url(school), {"kind": "general", "body": "Hi"}, headers=headers,
+                       status=403)  # fmt: skip
+    assert "<html" not in refused.text
+    assert len(stored()) == 2
+
+
+def test_the_section_is_a_fragment_for_htmx_and_a_page_otherwise(web, htmx, login_as, school):
+    log_in(web, login_as, school["mentor"])
+    fragment = htmx.get(section_url(school))
+    assert fragment.text.lstrip().startswith(f'<section id="notes-{school["occurrence"].id}"')
+    assert "<html" not in fragment.text
+    page = web.get(section_url(school))
+    assert "<html" in page.text and page.html.find(id=f"notes-{school['occurrence'].id}")
+
+
+# --- Adding -------------------------------------------------------------------------------------
+
+
+def test_the_mentor_adds_a_note_in_place_with_a_toast(web, login_as, school):
+    log_in(web, login_as, school["mentor"])
+    response = web.post(
+        section_url(school),
+        {"kind": "issue", "body": "Projector broken"},
+        headers=hx(web, session_url(school)),
+    )
+    assert response.status_int == 200
+    assert response.text.lstrip().startswith(f'<section id="notes-{school["occurrence"].id}"')
+    assert json.loads(response.headers["HX-Trigger"]) == {"toast": {"message": "Issue note added."}}
+    assert "Projector broken" in response.text and "Issue note added." in response.text
+    # The form is empty again.
+    assert response.html.find("textarea").text == ""
+    assert stored() == [("issue", "Projector broken")]
+    assert event_kinds() == [events.NOTE_ADDED]
+
+
+def test_without_javascript_adding_redirects_to_the_session(web, login_as, school):
+    log_in(web, login_as, school["mentor"])
+    form = web.get(session_url(school)).forms[f"notes-{school['occurrence'].id}-form"]
+    form["kind"] = "achievement"
+    form["body"] = "All exercises done"
+    response = form.submit(status=302)
+    assert response.headers["Location"].endswith(
+        f"/sessions/{school['occurrence'].id}#notes-{school['occurrence'].id}"
+    )
+    page = response.follow()
+    assert "Achievement note added." in page.text and "All exercises done" in page.text
+
+
+@pytest.mark.parametrize(
+    ("data", "messages"),
+    [
+        ({"kind": "general", "body": "   "}, {"body": MESSAGE_BODY_REQUIRED}),
+        ({"kind": "general"}, {"body": MESSAGE_BODY_REQUIRED}),
+        ({"kind": "general", "body": "x" * (BODY_MAX_LENGTH + 1)}, {"body": MESSAGE_BODY_TOO_LONG}),
+        ({"body": "Typed text"}, {"kind": MESSAGE_KIND_REQUIRED}),
+        ({"kind": "private", "body": "Typed text"}, {"kind": MESSAGE_KIND_REQUIRED}),
+    ],
+)
+def test_a_refused_note_stays_in_the_form_with_its_message(web, login_as, school, data, messages):
+    log_in(web, login_as, school["mentor"])
+    response = web.post(section_url(school), data, headers=hx(web, session_url(school)), status=422)
+    prefix = f"notes-{school['occurrence'].id}-new"
+    for name, message in messages.items():
+        error = response.html.find(id=f"{prefix}-{name}-error")
+        assert error is not None and error.text == message
+    if "body" not in messages:
+        assert response.html.find("textarea").text == "Typed text"
+        assert response.html.find(id=f"{prefix}-kind")["aria-invalid"] == "true"
+    else:
+        assert response.html.find("textarea")["aria-invalid"] == "true"
+    assert stored() == [] and event_kinds() == []
+
+
+def test_a_refused_note_without_javascript_is_the_notes_page_at_422(web, login_as, school):
+    log_in(web, login_as, school["mentor"])
+    form = web.get(session_url(school)).forms[f"notes-{school['occurrence'].id}-form"]
+    form["kind"] = "general"
+    form["body"] = " "
+    page = form.submit(status=422)
+    assert "<html" in page.text and MESSAGE_BODY_REQUIRED in page.text
+
+
+def test_adding_needs_the_csrf_token(web, login_as, school):
+    log_in(web, login_as, school["mentor"])
+    web.post(section_url(school), {"kind": "general", "body": "x"}, status=400)
+    web.post(section_url(school), {"kind": "general", "body": "x"},
+             headers={"HX-Request": "true"}, status=400)  # fmt: skip
+    assert stored() == []
+
+
+def test_markup_in_a_note_is_shown_as_text(web, login_as, school):
+    body = '<script>alert(1)</script> "><img src=x onerror=alert(1)> <a hx-get="/x">j</a>'
+    note(school, "general", body)
+    log_in(web, login_as, school["student"])
+    page = web.get(session_url(school))
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert page.html.find("img", src="x") is None and page.html.find("a", href=None) is None
+    assert page.html.find(class_="note-body").text == body
+    assert scan(page).problems == []
+
+
+# --- Editing and deleting -----------------------------------------------------------------------
+
+
+def test_the_author_edits_a_note_inline(web, htmx, login_as, school):
+    general = note(school, "general", "Covered fractions")
+    log_in(web, login_as, school["mentor"])
+    row = web.get(session_url(school)).html.find(id=f"note-{general.id}")
+    link = row.find("a", href=f"/notes/{general.id}/edit")
+    assert link["hx-target"] == f"#note-{general.id}" and link["hx-swap"] == "outerHTML"
+    editor = htmx.get(f"/notes/{general.id}/edit")
+    assert editor.text.lstrip().startswith(f'<li id="note-{general.id}" class="note editing"')
+    assert editor.html.find("textarea").text == "Covered fractions"
+    assert editor.html.find("input", value="general")["checked"] is not None
+    cancel = htmx.get(f"/notes/{general.id}")
+    assert cancel.text.lstrip().startswith(f'<li id="note-{general.id}"')
+    saved = web.post(
+        f"/notes/{general.id}/edit",
+        {"kind": "follow_up", "body": "Covered fractions and decimals"},
+        headers=hx(web, session_url(school)),
+    )
+    assert saved.text.lstrip().startswith(f'<li id="note-{general.id}" class="note note-follow_up"')
+    assert saved.html.find(class_="badge").text == "Follow-up"
+    assert "(edited" in saved.text
+    assert json.loads(saved.headers["HX-Trigger"]) == {"toast": {"message": "Note saved."}}
+    assert stored() == [("follow_up", "Covered fractions and decimals")]
+    assert event_kinds() == [events.NOTE_EDITED]
+
+
+def test_an_edit_with_errors_stays_in_the_row_at_422(web, login_as, school):
+    general = note(school)
+    log_in(web, login_as, school["mentor"])
+    response = web.post(f"/notes/{general.id}/edit", {"kind": "general", "body": ""},
+                        headers=hx(web, session_url(school)), status=422)  # fmt: skip
+    assert response.text.lstrip().startswith(f'<li id="note-{general.id}" class="note editing"')
+    assert response.html.find(id=f"note-{general.id}-edit-body-error").text == MESSAGE_BODY_REQUIRED
+    assert stored() == [("general", "Covered fractions")]
+
+
+def test_without_javascript_editing_is_a_page_and_redirects(web, login_as, school):
+    general = note(school)
+    log_in(web, login_as, school["mentor"])
+    page = web.get(f"/notes/{general.id}/edit")
+    assert "<html" in page.text
+    form = page.forms[f"note-{general.id}-edit-form"]
+    form["body"] = "Rewritten"
+    response = form.submit(status=302)
+    assert response.headers["Location"].endswith(f"#note-{general.id}")
+    assert stored() == [("general", "Rewritten")]
+    assert web.get(f"/notes/{general.id}", status=302)
+
+
+def test_editing_someone_elses_note_is_403(web, login_as, school):
+    theirs = note(school, "issue", "By the coordinator", author="coordinator")
+    log_in(web, login_as, school["mentor"])
+    page = web.get(session_url(school))
+    row = page.html.find(id=f"note-{theirs.id}")
+    assert row.find("a", string="Edit") is None and row.find("form") is None
+    web.get(f"/notes/{theirs.id}/edit", status=403)
+    web.post(f"/notes/{theirs.id}/edit", {"kind": "issue", "body": "Changed"},
+             headers=hx(web, session_url(school)), status=403)  # fmt: skip
+    web.post(f"/notes/{theirs.id}/delete", headers=hx(web, session_url(school)), status=403)
+    assert stored() == [("issue", "By the coordinator")]
+
+
+def test_the_author_deletes_a_note_and_gets_the_section(web, login_as, school):
+    general = note(school)
+    log_in(web, login_as, school["mentor"])
+    form = web.get(session_url(school)).html.find(id=f"note-{general.id}").find("form")
+    assert form["hx-target"] == f"#notes-{school['occurrence'].id}" and form["hx-confirm"]
+    response = web.post(f"/notes/{general.id}/delete", headers=hx(web, session_url(school)))
+    assert response.text.lstrip().startswith(f'<section id="notes-{school["occurrence"].id}"')
+    assert "No notes yet." in response.text
+    assert json.loads(response.headers["HX-Trigger"]) == {"toast": {"message": "Note deleted."}}
+    assert stored() == [] and event_kinds() == [events.NOTE_DELETED]
+    web.post(f"/notes/{general.id}/delete", headers=hx(web, session_url(school)), status=404)
+
+
+def test_a_coordinator_deletes_any_note_without_javascript(web, login_as, school):
+    general = note(school)
+    log_in(web, login_as, school["coordinator"])
+    page = web.get(session_url(school))
+    row = page.html.find(id=f"note-{general.id}")
+    assert row.find("a", href=f"/notes/{general.id}/edit") is None
+    response = page.forms[f"note-{general.id}-delete"].submit(status=302)
+    assert response.headers["Location"].endswith(f"#notes-{school['occurrence'].id}")
+    assert "Note deleted." in response.follow().text
+    assert stored() == []
+
+
+def test_deleting_needs_the_csrf_token(web, login_as, school):
+    general = note(school)
+    log_in(web, login_as, school["mentor"])
+    web.post(f"/notes/{general.id}/delete", status=400)
+    assert len(stored()) == 1
+
+
+# --- Generation stays safe ----------------------------------------------------------------------
+
+
+def test_a_note_added_on_the_page_keeps_its_series_session_through_forced_generation(
+    web, login_as, make_user, make_group, make_series
+):
+    paris = zone("Europe/Paris")
+    today = datetime.now(UTC).astimezone(paris).date()
+    monday = today + timedelta(days=7 - today.weekday())  # next week's Monday, in the future
+    mentor, coordinator = make_user("mentor"), make_user("coordinator")
+    series = make_series(make_group(mentor=mentor), weekdays=(0,), start=time(10), end=time(11),
+                         first_date=monday)  # fmt: skip
+
+    def generate(force: bool):
+        log_in(web, login_as, coordinator)
+        form = web.get("/timetable/generate").forms["generate-form"]
+        form["start"], form["span"], form["weeks"] = monday.isoformat(), "weeks", "3"
+        form["force"] = force
+        page = form.submit("generate")
+        counts = page.html.find(id="generation-summary").find_all("dd")
+        return {dd["data-count"]: int(dd.text) for dd in counts}
+
+    assert generate(force=False)["created"] == 3
+    first, second, third = db.session.scalars(
+        select(Occurrence).order_by(Occurrence.original_date)
+    ).all()
+    log_in(web, login_as, mentor)
+    added = web.post(
+        f"/notes/sessions/{second.id}",
+        {"kind": "achievement", "body": "Everyone passed the quiz"},
+        headers=hx(web, f"/sessions/{second.id}"),
+    )
+    assert added.status_int == 200
+    series.start_time, series.end_time = time(14), time(15)
+    db.session.commit()
+    counts = generate(force=True)
+    assert (counts["kept"], counts["updated"], counts["removed"]) == (1, 2, 0)
+    db.session.expire_all()
+    local = {
+        o.id: o.start_utc.astimezone(paris).time() for o in db.session.scalars(select(Occurrence))
+    }
+    assert local == {first.id: time(14), second.id: time(10), third.id: time(14)}
+    assert stored() == [("achievement", "Everyone passed the quiz")]
