@@ -75,11 +75,13 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.attachments.routes import bp as attachments_bp
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
+    from blueprints.calendar.routes import bp as calendar_bp
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage.routes import bp as manage_bp
     from blueprints.notes.routes import bp as notes_bp
     from blueprints.notifications.routes import bp as notifications_bp
+    from blueprints.profile.routes import bp as profile_bp
     from blueprints.requests.commands import bp as requests_commands
     from blueprints.requests.routes import bp as requests_bp
     from blueprints.schedule.routes import bp as schedule_bp
@@ -105,6 +107,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tracking_bp)
     app.register_blueprint(notes_bp)
     app.register_blueprint(attachments_bp)
+    app.register_blueprint(calendar_bp)
+    app.register_blueprint(profile_bp)
 
     @app.teardown_request
     def _rollback_unfinished(exc):

@@ -44,6 +44,7 @@ NAV_ITEMS = (
     NavItem("timetable.exceptions", "Exceptions", STAFF),
     NavItem("tracking.monitor", "Monitoring", STAFF),
     NavItem("manage.index", "Manage", STAFF),
+    NavItem("profile.index", "Profile", EVERYONE),
 )
 
 # Areas reached through one entry, whose every page highlights it.

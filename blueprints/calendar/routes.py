@@ -1,0 +1,31 @@
+"""Calendar feeds: `/calendar/<token>.ics`, opened by calendar apps with no login (the token
+is the secret), answering conditional requests because those apps poll."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, make_response, request
+
+from blueprints.access import org_tz
+from services.calendar_feeds import build_feed, feed_by_token, fingerprint
+
+bp = Blueprint("calendar", __name__, url_prefix="/calendar")
+
+
+@bp.get("/<token>.ics")
+def feed(token: str):
+    found = feed_by_token(token)
+    if found is None:
+        abort(404)
+    etag = fingerprint(found)
+    if etag in request.if_none_match:
+        response = make_response("", 304)
+    else:
+        body = build_feed(found, tz=org_tz(), base_url=current_app.config.get("BASE_URL", ""))
+        response = make_response(body)
+        response.mimetype = "text/calendar"
+        response.charset = "utf-8"
+        response.headers["Content-Disposition"] = 'inline; filename="termtable.ics"'
+    response.set_etag(etag)
+    # Private: the URL is a secret; no-cache: revalidate each poll (cheap, thanks to the ETag).
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response

@@ -1,0 +1,134 @@
+"""The profile page (calendar feed addresses, API tokens) and the feed URL itself."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+
+from sqlalchemy import select
+
+from models import ApiToken, CalendarFeed, db
+from services.api_tokens import user_for_token
+from services.generation import generate_occurrences, resolve_window
+from tests.conftest import csrf_token_of
+
+TODAY = date.today()
+
+
+def feed_path(page) -> str:
+    url = page.html.select_one("#calendar-feeds code.feed-url").text
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+def test_every_user_finds_their_feed_address_with_copy_and_it_serves_their_sessions(
+    web, login_as, make_user, make_group, make_series
+):
+    student = make_user("student")
+    group = make_group("Maths 7A", students=[student], subject="Mathematics")
+    make_series(group, weekdays=(0, 1, 2, 3, 4), start=time(10), end=time(11), first_date=TODAY)
+    first, end = resolve_window(TODAY, weeks=1)
+    generate_occurrences(first, end, tz=__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    db.session.commit()
+    login_as(student)
+    page = web.get("/profile/")
+    path = feed_path(page)
+    assert path.startswith("/calendar/") and path.endswith(".ics")
+    copy = page.html.select_one("#calendar-feeds button[data-copy]")
+    assert copy["data-copy"].endswith(path)
+    web.post("/auth/logout", {"csrf_token": csrf_token_of(page)})
+    feed = web.get(path)  # no login: the address is the secret
+    assert feed.content_type == "text/calendar" and "BEGIN:VCALENDAR" in feed.text
+    assert "Mathematics · Maths 7A" in feed.text
+    assert feed.headers["Cache-Control"] == "private, no-cache"
+    # Calendar apps poll: an unchanged feed answers 304 with no body.
+    again = web.get(path, headers={"If-None-Match": feed.headers["ETag"]}, status=304)
+    assert again.body == b""
+
+
+def test_a_new_address_replaces_the_old_one(web, login_as):
+    login_as("mentor")
+    page = web.get("/profile/")
+    old = feed_path(page)
+    web.get(old, status=200)
+    form = page.html.select_one("#calendar-feeds form")
+    web.post(form["action"], {"csrf_token": csrf_token_of(page)}, status=302)
+    new = feed_path(web.get("/profile/"))
+    assert new != old
+    web.get(old, status=404)
+    web.get(new, status=200)
+
+
+def test_unknown_addresses_and_others_feeds_are_not_found(web, login_as, make_user):
+    web.get("/calendar/nope.ics", status=404)
+    web.get("/calendar/" + "x" * 300 + ".ics", status=404)
+    other = make_user("student")
+    from services.calendar_feeds import own_feed
+
+    feed = own_feed(other)
+    db.session.commit()
+    page_user = login_as("student")
+    assert page_user.id != other.id
+    token = csrf_token_of(web.get("/profile/"))
+    web.post(f"/profile/feeds/{feed.id}/regenerate", {"csrf_token": token}, status=404)
+    assert db.session.get(CalendarFeed, feed.id).revoked_at is None
+
+
+def test_staff_add_room_and_group_feeds_others_cannot(web, login_as, make_group):
+    group = make_group("Maths 7A")
+    login_as("coordinator")
+    page = web.get("/profile/")
+    form = page.forms["staff-feed-form"]
+    form["group"] = str(group.id)
+    form.submit(status=302)
+    page = web.get("/profile/")
+    assert "Group Maths 7A" in page.text
+    # Neither a room nor a group: said, nothing added.
+    form = page.forms["staff-feed-form"]
+    refused = form.submit(status=422)
+    assert "Choose a room or a group." in refused.text
+    web.post("/auth/logout", {"csrf_token": csrf_token_of(page)})
+    login_as("mentor")
+    token = csrf_token_of(web.get("/profile/"))
+    web.post("/profile/feeds", {"csrf_token": token, "group": str(group.id)}, status=403)
+
+
+def test_an_api_token_is_shown_once_stored_hashed_and_can_be_revoked(web, login_as):
+    user = login_as("mentor")
+    page = web.get("/profile/")
+    form = page.forms["token-form"]
+    form["label"] = "School portal"
+    created = form.submit(status=201)
+    token = created.html.select_one("#new-token").text
+    assert token.startswith("tt_")
+    row = db.session.scalar(select(ApiToken))
+    assert row.label == "School portal" and token not in (row.token_hash, row.prefix)
+    assert user_for_token(token) == user
+    # Not shown again.
+    page = web.get("/profile/")
+    assert token not in page.text and row.prefix in page.text
+    revoke = page.html.select_one(f"#token-{row.id} form")
+    web.post(revoke["action"], {"csrf_token": csrf_token_of(page)}, status=302)
+    assert user_for_token(token) is None
+
+
+def test_a_too_long_label_is_refused_next_to_the_field(web, login_as):
+    login_as("student")
+    page = web.get("/profile/")
+    form = page.forms["token-form"]
+    form["label"] = "x" * 81
+    refused = form.submit(status=422)
+    assert "Keep the label under 80 characters." in refused.text
+    assert db.session.scalar(select(ApiToken)) is None
+
+
+def test_the_profile_needs_a_login_and_others_tokens_cannot_be_revoked(web, login_as, make_user):
+    assert "/auth/login" in web.get("/profile/", status=302).location
+    from services.api_tokens import create_token
+
+    owner = make_user("mentor")
+    row, _token = create_token(owner)
+    db.session.commit()
+    login_as("mentor")
+    token = csrf_token_of(web.get("/profile/"))
+    web.post(f"/profile/tokens/{row.id}/revoke", {"csrf_token": token}, status=404)
+    assert db.session.get(ApiToken, row.id).revoked_at is None
