@@ -44,6 +44,7 @@ from models import (
     User,
     db,
 )
+from services.history import DashboardFilters, filter_sessions
 from services.pagination import Page
 from services.timeutil import local_day_bounds, today_in
 from services.video_rooms import join_url
@@ -253,10 +254,14 @@ def dashboard_page(
     page: int = 1,
     per_page: int = PER_PAGE,
     now: datetime | None = None,
+    filters: DashboardFilters | None = None,
 ) -> Page:
-    """One page of `viewer`'s session cards for `tab` (a page past the end shows the last)."""
+    """One page of `viewer`'s session cards for `tab` (a page past the end shows the last),
+    narrowed by `filters` (group, dates, status, text in notes: `services.history`)."""
     now = now or datetime.now(UTC)
-    base = _sessions_of(viewer).where(_tab_filter(tab, now, tz))
+    base = filter_sessions(
+        _sessions_of(viewer).where(_tab_filter(tab, now, tz)), filters, viewer, tz
+    )
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // per_page))
     number = min(max(page, 1), pages)
