@@ -4,9 +4,11 @@ import sys
 
 import click
 from flask import Blueprint, current_app
+from sqlalchemy import select
 
-from models import Role, db
-from services.accounts import create_user
+from models import Role, User, db
+from services.accounts import create_user, normalise_email
+from services.api_tokens import create_token
 from services.errors import ValidationError
 
 bp = Blueprint("auth_commands", __name__, cli_group=None)
@@ -35,3 +37,21 @@ def create_user_command(email, name, role, password):
         click.echo(f"Error: {err.message}", err=True)
         sys.exit(1)
     click.echo(f"Created {user.role} {user.name} <{user.email}> (id {user.id}).")
+
+
+@bp.cli.command("create-token")
+@click.option("--email", required=True, help="The account the token acts as.")
+@click.option("--label", default="", help="What uses it (shown on the profile page).")
+def create_token_command(email, label):
+    """Print a new personal API token (shown once; only its hash is stored)."""
+    try:
+        user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+        if user is None:
+            raise ValidationError(f"no account with the e-mail {email}.", field="email")
+        _row, token = create_token(user, label)
+        db.session.commit()
+    except ValidationError as err:
+        db.session.rollback()
+        click.echo(f"Error: {err.message}", err=True)
+        sys.exit(1)
+    click.echo(token)

@@ -132,3 +132,17 @@ def test_the_profile_needs_a_login_and_others_tokens_cannot_be_revoked(web, logi
     token = csrf_token_of(web.get("/profile/"))
     web.post(f"/profile/tokens/{row.id}/revoke", {"csrf_token": token}, status=404)
     assert db.session.get(ApiToken, row.id).revoked_at is None
+
+
+def test_create_token_prints_a_working_token(app, make_user):
+    user = make_user("mentor", email="ada@school.test")
+    result = app.test_cli_runner().invoke(
+        args=["create-token", "--email", "ADA@school.test", "--label", "cron"]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    assert user_for_token(token) == user
+    assert db.session.scalar(select(ApiToken)).label == "cron"
+    for email, message in (("nobody@school.test", "no account"), ("not-an-email", "valid")):
+        refused = app.test_cli_runner().invoke(args=["create-token", "--email", email])
+        assert refused.exit_code == 1 and message in refused.output
