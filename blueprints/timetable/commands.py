@@ -15,6 +15,7 @@ from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.errors import DomainError
 from services.generation import generate_occurrences, resolve_window
 from services.listing import list_occurrences
+from services.timetable_export import export_timetable
 from services.timetable_import import ImportErrors, import_exceptions, import_timetable
 from services.timeutil import today_in, zone
 
@@ -158,6 +159,16 @@ def _fail_import(err: ImportErrors) -> None:
     for message in err.messages:
         click.echo(message, err=True)
     sys.exit(1)
+
+
+@bp.cli.command("export-timetable")
+@click.argument("csv_file", metavar="FILE.csv", type=click.File("w", encoding="utf-8"))
+def export_timetable_command(csv_file):
+    """Write the active classes' weekly series in the format import-timetable reads
+    ("-" for standard output)."""
+    csv_file.write(export_timetable())
+    if csv_file.name != "<stdout>":
+        click.echo(f"Exported the timetable to {csv_file.name}")
 
 
 @bp.cli.command("import-timetable")
