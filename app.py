@@ -30,7 +30,13 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     # Generation refuses windows longer than this (a typo like --weeks 5200 is not a term).
     "MAX_GENERATION_DAYS": 366 * 2,
+    # Attachments: the largest file, in MB (MiB). MAX_CONTENT_LENGTH follows it (see below)
+    # unless set; UPLOAD_FOLDER defaults to <instance>/uploads (outside static/).
+    "MAX_UPLOAD_MB": 100,
+    "UPLOAD_FOLDER": None,
 }
+# Room for the form's other fields and the multipart framing on top of the largest file.
+UPLOAD_FORM_ALLOWANCE = 64 * 1024
 
 
 class ConfigurationError(RuntimeError):
@@ -75,6 +81,13 @@ def _configure(app: Flask, config: dict | None) -> None:
             f"TIMEZONE={app.config['TIMEZONE']!r} is not an IANA time zone name "
             "(for example Europe/Paris)."
         ) from err
+    # Werkzeug refuses a larger body while streaming it (413), before a view reads anything.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = (
+            int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024) + UPLOAD_FORM_ALLOWANCE
+        )
+    if not app.config.get("UPLOAD_FOLDER"):
+        app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
     # Cookies travel over HTTPS only in production; the dev server and tests speak plain HTTP.
     # (Flask's own defaults already hold SESSION_COOKIE_SECURE=False, so setdefault would not do.)
     secure = not (app.debug or app.testing)

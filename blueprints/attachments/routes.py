@@ -1,7 +1,270 @@
-"""Files attached to sessions: upload (type checked from content), download, delete."""
+"""Files attached to sessions: the section on the session page, upload (type checked from
+content), download, delete, and the 413 answer for a body over the limit.
+
+Everyone who may see a session sees its files and downloads them (anyone else gets 404); the
+session's mentor and staff upload; the uploader, the session's mentor and staff delete (403
+for others who can see the session). htmx and the upload script (static/upload.js, which
+sends HX-Request) get the section back in place; plain form posts are redirected to the
+session page, or shown the section on a page of its own with the errors.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from blueprints.access import is_htmx, is_htmx_partial, load_or_404
+from blueprints.attachments.forms import AttachmentForm
+from models import Attachment, Occurrence, db
+from services.attachments import (
+    ALLOWED_TEXT,
+    KIND_BY_CONTENT_TYPE,
+    AttachmentNotAllowed,
+    FileTooLarge,
+    attach_upload,
+    attachments_of,
+    can_delete,
+    can_upload,
+    delete_attachment,
+    format_limit,
+    format_size,
+    stored_path,
+)
+from services.errors import NotFoundError, ValidationError
+from services.sessions import get_visible_session
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
+
+# What the file picker offers (a convenience only: the server decides from the content).
+ACCEPT = (
+    ".pdf,.mp4,.m4v,.webm,.mov,.mpg,.mpeg,.mp3,.wav,.docx,.xlsx,.doc,.xls,"
+    ".png,.jpg,.jpeg,.gif,.webp"
+)
+
+
+# --- The section's data (also a template global, so the session page renders it) ---------------
+
+
+@dataclass
+class FileRow:
+    attachment: Attachment
+    kind_label: str
+    size_label: str
+    can_delete: bool
+
+
+@dataclass
+class FilesPanel:
+    occurrence: Occurrence
+    rows: list[FileRow]
+    can_upload: bool
+    form: AttachmentForm | None
+    max_bytes: int
+    max_label: str
+    accept: str = ACCEPT
+    allowed: str = ALLOWED_TEXT
+    notice: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _upload_folder() -> Path:
+    return Path(current_app.config["UPLOAD_FOLDER"])
+
+
+def _max_bytes() -> int:
+    return int(current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+
+
+@bp.app_template_global("files_view")
+def files_view(
+    occurrence: Occurrence, form: AttachmentForm | None = None, notice: str | None = None
+) -> FilesPanel:
+    """What the files section shows to the current user: the files (newest first) with a
+    delete button where allowed, and the upload form for those who may upload."""
+    uploader = can_upload(current_user, occurrence)
+    rows = [
+        FileRow(
+            attachment=attachment,
+            kind_label=(
+                KIND_BY_CONTENT_TYPE[attachment.content_type].label
+                if attachment.content_type in KIND_BY_CONTENT_TYPE
+                else attachment.content_type
+            ),
+            size_label=format_size(attachment.size_bytes),
+            can_delete=can_delete(current_user, attachment, occurrence),
+        )
+        for attachment in attachments_of(occurrence.id)
+    ]
+    if uploader and form is None:
+        # formdata=None: never bound to whatever the page's own request posted.
+        form = AttachmentForm(formdata=None)
+    return FilesPanel(
+        occurrence=occurrence,
+        rows=rows,
+        can_upload=uploader,
+        form=form if uploader else None,
+        max_bytes=_max_bytes(),
+        max_label=format_limit(_max_bytes()),
+        notice=notice,
+    )
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _load_session(occurrence_id: int) -> Occurrence:
+    try:
+        return get_visible_session(current_user, occurrence_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _load_attachment(attachment_id: int) -> tuple[Attachment, Occurrence]:
+    """The attachment and its session; 404 unless the user may see that session."""
+    attachment = load_or_404(Attachment, attachment_id)
+    return attachment, _load_session(attachment.occurrence_id)
+
+
+def _render_section(occurrence: Occurrence, *, status: int = 200, headers=None, **panel_args):
+    panel = files_view(occurrence, **panel_args)
+    template = "attachments/_files_section.html" if is_htmx_partial() else "attachments/page.html"
+    return (
+        render_template(template, occurrence=occurrence, files_panel=panel),
+        status,
+        headers or {},
+    )
+
+
+def _changed(message: str) -> dict:
+    return {"HX-Trigger": json.dumps({"toast": {"message": message}})}
+
+
+def _session_page(occurrence_id: int) -> str:
+    return url_for("sessions.detail", occurrence_id=occurrence_id) + f"#files-{occurrence_id}"
+
+
+# --- Routes -------------------------------------------------------------------------------------
+
+
+@bp.get("/sessions/<int:occurrence_id>")
+@login_required
+def section(occurrence_id: int):
+    return _render_section(_load_session(occurrence_id))
+
+
+@bp.post("/sessions/<int:occurrence_id>")
+@login_required
+def upload(occurrence_id: int):
+    occurrence = _load_session(occurrence_id)
+    if not can_upload(current_user, occurrence):
+        abort(403)
+    form = AttachmentForm()
+    storage = request.files.get("file")
+    try:
+        attachment = attach_upload(
+            occurrence=occurrence,
+            uploader=current_user,
+            # A form sent without choosing a file has an empty part with no name.
+            stream=storage.stream if storage is not None and storage.filename else None,
+            original_name=storage.filename if storage is not None else None,
+            description=form.description.data,
+            upload_folder=_upload_folder(),
+            max_bytes=_max_bytes(),
+        )
+    except FileTooLarge as err:
+        db.session.rollback()
+        return _too_large_response(err.message)
+    except ValidationError as err:
+        db.session.rollback()
+        for key, message in err.errors.items():
+            target = form[key] if key in ("file", "description") else form.file
+            target.errors = [*target.errors, message]
+        return _render_section(occurrence, status=422, form=form)
+    except AttachmentNotAllowed:
+        db.session.rollback()
+        abort(403)
+    db.session.commit()
+    message = f"Added {attachment.original_name}."
+    if is_htmx():
+        return _render_section(occurrence, headers=_changed(message), notice=message)
+    flash(message, "success")
+    return redirect(_session_page(occurrence.id))
+
+
+@bp.get("/<int:attachment_id>/download")
+@login_required
+def download(attachment_id: int):
+    attachment, _occurrence = _load_attachment(attachment_id)
+    path = stored_path(_upload_folder(), attachment)
+    if not path.is_file():
+        log.error("attachment %s: file %s is missing", attachment.id, path)
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.original_name,
+        conditional=True,
+        etag=attachment.sha256,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.cache_control.private = True
+    return response
+
+
+@bp.post("/<int:attachment_id>/delete")
+@login_required
+def delete(attachment_id: int):
+    attachment, occurrence = _load_attachment(attachment_id)
+    if not can_delete(current_user, attachment, occurrence):
+        abort(403)
+    name = attachment.original_name
+    try:
+        delete_attachment(attachment=attachment, actor=current_user, upload_folder=_upload_folder())
+    except AttachmentNotAllowed:
+        db.session.rollback()
+        abort(403)
+    db.session.commit()
+    message = f"Deleted {name}."
+    if is_htmx():
+        return _render_section(occurrence, headers=_changed(message), notice=message)
+    flash(message, "success")
+    return redirect(_session_page(occurrence.id))
+
+
+# --- 413 ----------------------------------------------------------------------------------------
+
+
+def _too_large_response(message: str):
+    occurrence_id = (request.view_args or {}).get("occurrence_id")
+    back = _session_page(occurrence_id) if isinstance(occurrence_id, int) else None
+    template = "attachments/_too_large.html" if is_htmx() else "attachments/too_large.html"
+    return render_template(template, message=message, back=back), 413
+
+
+@bp.app_errorhandler(413)
+def request_too_large(_error):
+    """Werkzeug refused a body over MAX_CONTENT_LENGTH while reading it: say so plainly, as a
+    fragment for htmx and the upload script, as a page otherwise."""
+    if request.blueprint == bp.name:
+        return _too_large_response(f"The file is larger than {format_limit(_max_bytes())}.")
+    limit = format_limit(current_app.config["MAX_CONTENT_LENGTH"])
+    return _too_large_response(f"The request is larger than {limit}.")

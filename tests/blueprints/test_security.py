@@ -210,7 +210,11 @@ def test_login_page_static_files_and_errors_carry_the_headers_too(web):
 def test_the_base_layout_loads_only_vendored_scripts_and_carries_the_csrf_header(web):
     page = web.get("/auth/login")
     scripts = [s["src"] for s in page.html.find_all("script")]
-    assert scripts == ["/static/vendor/htmx-4.0.1.min.js", "/static/app.js"]
+    assert scripts == [
+        "/static/vendor/htmx-4.0.1.min.js",
+        "/static/app.js",
+        "/static/upload.js",
+    ]
     assert csrf_token_of(page)
     assert page.html.body.has_attr("hx-headers:inherited")
 
