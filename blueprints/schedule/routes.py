@@ -10,6 +10,7 @@ touched, with the same filters.
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from flask import (
@@ -34,6 +35,8 @@ from blueprints.timetable.forms import (
 )
 from models import Occurrence, Room, User, db
 from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
+from services.exports import sessions_csv, week_workbook
+from services.listing import ListedOccurrence
 from services.overrides import delete_override, find_override, save_override
 from services.schedule import (
     Grid,
@@ -221,6 +224,45 @@ def _pinned_rooms(view: ScheduleView) -> list[Room]:
         return []
     room = db.session.get(Room, view.filters.room_id)
     return [room] if room is not None else []
+
+
+# --- Exports ---------------------------------------------------------------------------------
+
+EXPORT_MAX_DAYS = 366
+
+
+@bp.get("/export.<fmt>")
+@login_required
+def export(fmt: str):
+    """The sessions of the grid's dates (or of `start` to `end`, end excluded, at most a
+    year) with the grid's filters, as CSV or as an Excel workbook (a sheet per week)."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    tz = org_tz()
+    view, _errors = parse_view(request.args.to_dict(), today=today_in(tz))
+    if not current_user.is_staff:
+        view = ScheduleView(view.view, view.layout, view.day, personal_filters(current_user))
+    first, last = view.first_day, view.last_day
+    try:
+        if request.args.get("start"):
+            first = date.fromisoformat(request.args["start"])
+            last = date.fromisoformat(request.args.get("end") or "")
+    except ValueError:
+        abort(400, "start and end are dates (YYYY-MM-DD).")
+    if not 0 < (last - first).days <= EXPORT_MAX_DAYS:
+        abort(400, f"Export from one to {EXPORT_MAX_DAYS} days (the end is excluded).")
+    entries = load_entries(first, last, tz=tz, filters=view.filters, viewer=current_user)
+    name = f"termtable-{first.isoformat()}-to-{(last - timedelta(days=1)).isoformat()}"
+    if fmt == "csv":
+        rows = [ListedOccurrence(e.occurrence, bool(e.conflicts)).as_dict(tz) for e in entries]
+        response = make_response(sessions_csv(rows))
+        response.mimetype, response.charset = "text/csv", "utf-8"
+    else:
+        body = week_workbook(first, last, entries, by_room=view.layout == "rooms")
+        response = make_response(body)
+        response.mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return response
 
 
 # --- Inline exception editor -----------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import date
@@ -13,6 +12,7 @@ from flask import Blueprint, current_app
 from models import db
 from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.errors import DomainError
+from services.exports import csv_cell, sessions_csv  # noqa: F401 (csv_cell: re-exported)
 from services.generation import generate_occurrences, resolve_window
 from services.listing import list_occurrences
 from services.timetable_export import export_timetable
@@ -45,19 +45,6 @@ class IsoDate(click.ParamType):
 
 
 ISO_DATE = IsoDate()
-
-
-def csv_cell(value) -> str:
-    """A CSV cell a spreadsheet will not run: formula-like text gets a leading apostrophe."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = "" if value is None else str(value)
-    if text[:1] in FORMULA_PREFIXES:
-        return "'" + text
-    return text
-
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def print_summary(summary) -> None:
@@ -129,27 +116,7 @@ def list_sessions_command(start, end, group, room, fmt):
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
-    columns = [
-        "id",
-        "group",
-        "subject",
-        "mentor",
-        "room",
-        "date",
-        "start",
-        "end",
-        "status",
-        "mode",
-        "conflict",
-        "start_utc",
-        "end_utc",
-    ]
-    writer = csv.DictWriter(
-        sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
-    )
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: csv_cell(value) for key, value in row.items()})
+    click.echo(sessions_csv(rows), nl=False)
 
 
 def _fail_import(err: ImportErrors) -> None:

@@ -485,3 +485,63 @@ def test_two_open_editors_have_distinct_field_ids_and_labels(web, htmx, login_as
     assert ids(first).isdisjoint(ids(second))
     for label in first.select("label[for]"):
         assert first.find(id=label["for"]) is not None, label["for"]
+
+
+# --- Exports -------------------------------------------------------------------------------------
+
+
+def test_the_week_exports_to_csv_with_its_filters(web, login_as, school):
+    import csv
+    import io
+
+    login_as("coordinator")
+    page = web.get(f"{GRID}&room={school['r101'].id}")
+    link = page.html.find("a", string="CSV")["href"]
+    assert f"room={school['r101'].id}" in link
+    response = web.get(link)
+    assert response.content_type == "text/csv"
+    assert (
+        'filename="termtable-2026-09-07-to-2026-09-13.csv"'
+        in response.headers["Content-Disposition"]
+    )
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["group"] for r in rows] == ["Maths 7A", "Maths 7A"]
+    assert rows[0]["date"] == "2026-09-07" and rows[0]["start"] == "09:00"
+
+
+def test_a_range_exports_to_excel_one_sheet_per_week(web, login_as, school):
+    import io
+
+    from openpyxl import load_workbook
+
+    login_as("coordinator")
+    response = web.get("/schedule/export.xlsx?start=2026-09-07&end=2026-09-21&layout=rooms")
+    assert "spreadsheetml" in response.content_type
+    book = load_workbook(io.BytesIO(response.body))
+    assert book.sheetnames == ["Week 2026-09-07", "Week 2026-09-14"]
+    sheet = book["Week 2026-09-07"]
+    assert [c.value for c in sheet[1]][:3] == ["Room", "Mon 07 Sep", "Tue 08 Sep"]
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    assert rows["R101"][1].value.startswith("09:00-10:00 Mathematics · Maths 7A")
+    assert "Art 7A" in rows["Lab"][2].value
+    assert sheet.column_dimensions["B"].width >= 30
+
+
+def test_exports_refuse_bad_ranges_and_students_get_only_their_own(
+    app, web, login_as, school, make_user
+):
+    from tests.conftest import TEST_PASSWORD, browser
+
+    login_as("coordinator")
+    web.get("/schedule/export.csv?start=2026-09-07&end=2026-09-07", status=400)
+    web.get("/schedule/export.csv?start=2026-01-01&end=2027-06-01", status=400)
+    web.get("/schedule/export.csv?start=nope&end=2026-09-08", status=400)
+    web.get("/schedule/export.pdf", status=404)
+    url = "/schedule/export.csv?start=2026-09-07&end=2026-09-14"
+    for user, groups in ((school["alice"], {"Maths 7A", "Art 7A"}), (make_user("student"), set())):
+        them = browser(app)
+        form = them.get("/auth/login").forms[0]
+        form["email"], form["password"] = user.email, TEST_PASSWORD
+        form.submit(status=302)
+        rows = them.get(url).text.splitlines()[1:]
+        assert {row.split(",")[1] for row in rows} == groups
