@@ -1,11 +1,20 @@
-"""Dashboards: a mentor's and a student's upcoming sessions, with video rooms and ratings.
+"""Dashboards: a mentor's and a student's sessions, with video rooms and ratings, and the
+mentor's tracking tabs.
 
 `GET /dashboard/` (upcoming) and `GET /dashboard/past` answer the whole page, or only the
-card list (`dashboard/_sessions.html`) to an htmx partial request: the list polls itself every
-minute, so badges turn "ongoing" and the Join link appears without a reload. Staff have no
-dashboard of their own and go to the schedule. `POST /dashboard/sessions/<id>/rating` rates a
-completed session: htmx gets the card back (422 or 409 with the message next to the stars),
-a plain form a redirect to the dashboard, or the card on a page of its own when refused.
+card list (`dashboard/_sessions.html`) to an htmx partial request: the upcoming list polls
+itself every minute, so badges turn "ongoing" and the Join link appears without a reload.
+Mentors have two more tabs: `GET /dashboard/completed` (a table of their completed sessions
+with their numbers of notes and files, `dashboard/_completed.html`) and
+`GET /dashboard/history` (the timeline of their sessions, `dashboard/_history.html`). Every
+tab is a full page or, to htmx, its fragment (one root, `#dashboard-sessions`), with filters
+(group, dates, status or kind, text in notes) and pages kept in its URL. Students have no
+Completed or History tab (their past sessions are under Past) and are sent to their
+dashboard; staff have no dashboard of their own and go to the schedule.
+
+`POST /dashboard/sessions/<id>/rating` rates a completed session: htmx gets the card back
+(422 or 409 with the message next to the stars), a plain form a redirect to the dashboard,
+or the card on a page of its own when refused.
 """
 
 from __future__ import annotations
@@ -17,23 +26,105 @@ from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz
 from blueprints.dashboard.forms import RatingForm
-from models import Occurrence, db
+from models import Occurrence, Role, db
 from services.dashboard import DashboardTab, dashboard_page, session_card
 from services.errors import DomainError, InvalidTransition, NotFoundError
+from services.history import (
+    EVENT_KINDS,
+    SESSION_STATUSES,
+    completed_page,
+    group_choices,
+    history_page,
+    parse_filters,
+)
 from services.pagination import page_number
 from services.ratings import MAX_SCORE, rate_session
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 
+COMPLETED, HISTORY = "completed", "history"
+
+
+def _tabs() -> list[tuple[str, str, str]]:
+    """(name, label, endpoint) of the viewer's tabs."""
+    tabs = [
+        (DashboardTab.UPCOMING.value, "Upcoming", "dashboard.index"),
+        (DashboardTab.PAST.value, "Past sessions", "dashboard.past"),
+    ]
+    if current_user.role == Role.MENTOR:
+        tabs += [
+            (COMPLETED, "Completed", "dashboard.completed"),
+            (HISTORY, "History", "dashboard.history"),
+        ]
+    return tabs
+
+
+def _render_tab(tab: str, fragment: str, page, filters, *, status_name="status", statuses=()):
+    template = fragment if is_htmx_partial() else "dashboard/index.html"
+    return render_template(
+        template,
+        fragment=fragment,
+        tab=tab,
+        tabs=_tabs(),
+        page=page,
+        filters=filters,
+        filter_args=filters.as_args(status_name),
+        groups=group_choices(current_user),
+        status_name=status_name,
+        statuses=statuses,
+    )
+
+
 def _sessions(tab: DashboardTab):
     if current_user.is_staff:
         return redirect(url_for("schedule.week"))
+    filters = parse_filters(request.args, statuses=SESSION_STATUSES)
     page = dashboard_page(
-        current_user, tz=org_tz(), tab=tab, page=page_number(request.args.get("page"))
+        current_user,
+        tz=org_tz(),
+        tab=tab,
+        page=page_number(request.args.get("page")),
+        filters=filters,
     )
-    template = "dashboard/_sessions.html" if is_htmx_partial() else "dashboard/index.html"
-    return render_template(template, page=page, tab=tab)
+    return _render_tab(
+        tab.value, "dashboard/_sessions.html", page, filters, statuses=SESSION_STATUSES
+    )
+
+
+def _mentor_only():
+    """Staff go to the schedule, students to their own dashboard (None for mentors)."""
+    if current_user.is_staff:
+        return redirect(url_for("schedule.week"))
+    if current_user.role != Role.MENTOR:
+        return redirect(url_for("dashboard.index"))
+    return None
+
+
+@bp.get("/completed")
+@login_required
+def completed():
+    if (elsewhere := _mentor_only()) is not None:
+        return elsewhere
+    filters = parse_filters(request.args)
+    page = completed_page(
+        current_user, tz=org_tz(), filters=filters, page=page_number(request.args.get("page"))
+    )
+    return _render_tab(COMPLETED, "dashboard/_completed.html", page, filters)
+
+
+@bp.get("/history")
+@login_required
+def history():
+    if (elsewhere := _mentor_only()) is not None:
+        return elsewhere
+    filters = parse_filters(request.args, statuses=EVENT_KINDS, status_name="kind")
+    page = history_page(
+        current_user, tz=org_tz(), filters=filters, page=page_number(request.args.get("page"))
+    )
+    return _render_tab(
+        HISTORY, "dashboard/_history.html", page, filters, status_name="kind", statuses=EVENT_KINDS
+    )
 
 
 @bp.get("/")
