@@ -1,8 +1,462 @@
 """Session tracking: completing sessions (and correcting completions), coordinators'
-monitoring, verifying codes, and the hours report."""
+monitoring, verifying codes, and the hours report.
+
+The session page includes `tracking/_completion_section.html`, which gets its data from the
+`completion_view(occurrence)` template global, so it works without JavaScript. Its actions
+answer htmx with the section again (`#completion-<id>`, in place, 422 with the messages next
+to the fields, 409 for a state that refuses it) plus the session's summary and status badge
+as `<hx-partial>`s; plain forms get a page of their own and a redirect to the session.
+
+Access: a session the user cannot see is 404 everywhere; one they can see but may not act on
+(a student of the group) is 403. Monitoring and hours are for staff (403 for others).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.sessions.forms import CancelSessionForm
+from blueprints.timetable.commands import csv_cell
+from blueprints.tracking.forms import CompletionForm
+from models import CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
+from services.errors import DomainError, NotFoundError, ValidationError
+from services.pagination import page_number, paginate
+from services.reports import mentor_hours, next_month, parse_month, previous_month
+from services.sessions import can_view_session, cancel_refusal, cancel_session, cancellation_reason
+from services.timeutil import today_in
+from services.tracking import (
+    MonitorFilters,
+    NotAllowed,
+    can_track,
+    complete_session,
+    completion_history,
+    completion_refusal,
+    correct_completion,
+    correction_refusal,
+    find_by_code,
+    monitored_sessions,
+    overdue_sessions,
+    people_by_id,
+)
 
 bp = Blueprint("tracking", __name__, url_prefix="/tracking")
+
+OVERDUE_SHOWN = 50
+
+
+# --- The completion section's data --------------------------------------------------------------
+
+
+@dataclass
+class CompletionView:
+    """What the completion section shows to the current user."""
+
+    can_act: bool
+    # Why Complete is not offered now (not started, cancelled, completed), or None.
+    refusal: str | None
+    can_cancel: bool
+    completer: User | None
+    history: list
+
+
+@bp.app_template_global("completion_view")
+def completion_view(occurrence: Occurrence) -> CompletionView:
+    can_act = can_track(current_user, occurrence)
+    history = completion_history(occurrence.id) if occurrence.is_completed else []
+    completer = (
+        db.session.get(User, occurrence.completed_by_id) if occurrence.completed_by_id else None
+    )
+    return CompletionView(
+        can_act=can_act,
+        refusal=completion_refusal(occurrence),
+        # Staff cancel from the session's Actions; the mentor from here.
+        can_cancel=can_act and not current_user.is_staff and not cancel_refusal(occurrence),
+        completer=completer,
+        history=history,
+    )
+
+
+@bp.app_template_global("tracking_cancel_form")
+def tracking_cancel_form() -> CancelSessionForm:
+    return CancelSessionForm(prefix="tracking")
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+def _load_visible(occurrence_id: int) -> Occurrence:
+    occurrence = load_or_404(Occurrence, occurrence_id)
+    if not can_view_session(current_user, occurrence):
+        abort(404)
+    return occurrence
+
+
+def _load_for_tracker(occurrence_id: int) -> Occurrence:
+    """404 for a session the user may not see, 403 for one they see but may not act on."""
+    occurrence = _load_visible(occurrence_id)
+    if not can_track(current_user, occurrence):
+        abort(403)
+    return occurrence
+
+
+def _fail(err: DomainError) -> int:
+    """Undo the failed action; its status (a session deleted meanwhile is a 404)."""
+    db.session.rollback()
+    if isinstance(err, NotFoundError):
+        abort(404)
+    if isinstance(err, NotAllowed):
+        abort(403)
+    return 422 if isinstance(err, ValidationError) else 409
+
+
+def _attach_errors(form, err: DomainError) -> None:
+    errors = getattr(err, "errors", None) or {"__all__": err.message}
+    for key, message in errors.items():
+        if key in form and key != "csrf_token":
+            form[key].errors = [*form[key].errors, message]
+        else:
+            form.form_errors.append(message)
+
+
+def _local_clock(instant: datetime | None):
+    return instant.astimezone(org_tz()).time().replace(second=0, microsecond=0) if instant else None
+
+
+def _section(occurrence: Occurrence, *, status: int = 200, headers=None, partials=False, **ctx):
+    return (
+        render_template(
+            "tracking/_completion_response.html",
+            occurrence=occurrence,
+            partials=partials,
+            cancel_reason=cancellation_reason(occurrence),
+            **ctx,
+        ),
+        status,
+        {"Vary": "HX-Request", **(headers or {})},
+    )
+
+
+def _done(occurrence: Occurrence, message: str):
+    """After a successful action: the section, summary and badge (htmx) or the session page."""
+    if is_htmx():
+        trigger = {"occurrence-changed": {"id": occurrence.id}, "toast": {"message": message}}
+        return _section(
+            occurrence,
+            partials=True,
+            completion_notice=message,
+            headers={"HX-Trigger": json.dumps(trigger)},
+        )
+    flash(message, "success")
+    return redirect(
+        url_for("sessions.detail", occurrence_id=occurrence.id) + f"#completion-{occurrence.id}"
+    )
+
+
+def _form_response(occurrence: Occurrence, mode: str, form, status: int, error: str | None = None):
+    """The Complete or Correct form: in the section (htmx) or on a page of its own."""
+    context = {"completion_mode": mode, "completion_form": form, "completion_error": error}
+    if is_htmx_partial():
+        return _section(occurrence, status=status, **context)
+    return render_template("tracking/completion.html", occurrence=occurrence, **context), status
+
+
+# --- The section and its actions ----------------------------------------------------------------
+
+
+@bp.get("/sessions/<int:occurrence_id>/completion")
+@login_required
+def completion_section(occurrence_id: int):
+    occurrence = _load_visible(occurrence_id)
+    if not is_htmx_partial():
+        return redirect(
+            url_for("sessions.detail", occurrence_id=occurrence.id) + f"#completion-{occurrence.id}"
+        )
+    return _section(occurrence)
+
+
+@bp.route("/sessions/<int:occurrence_id>/complete", methods=["GET", "POST"])
+@login_required
+def complete(occurrence_id: int):
+    occurrence = _load_for_tracker(occurrence_id)
+    form = CompletionForm(prefix="completion")
+    refusal = completion_refusal(occurrence)
+    if request.method == "GET":
+        form.actual_start.data = _local_clock(occurrence.start_utc)
+        form.actual_end.data = _local_clock(occurrence.end_utc)
+        return _form_response(occurrence, "complete", form, 409 if refusal else 200, refusal)
+    if not form.validate_on_submit():
+        return _form_response(occurrence, "complete", form, 422)
+    try:
+        complete_session(
+            occurrence,
+            actual_start=form.actual_start.data,
+            actual_end=form.actual_end.data,
+            code=form.code.data,
+            notes=form.notes.data,
+            actor=current_user,
+            tz=org_tz(),
+        )
+        db.session.commit()
+    except DomainError as err:
+        status = _fail(err)
+        if status == 409:
+            return _form_response(occurrence, "complete", form, status, err.message)
+        _attach_errors(form, err)
+        return _form_response(occurrence, "complete", form, status)
+    return _done(occurrence, f"Session completed: code {occurrence.completion_code}.")
+
+
+@bp.route("/sessions/<int:occurrence_id>/correct", methods=["GET", "POST"])
+@login_required
+def correct(occurrence_id: int):
+    occurrence = _load_for_tracker(occurrence_id)
+    form = CompletionForm(prefix="completion")
+    refusal = correction_refusal(occurrence)
+    if request.method == "GET":
+        form.actual_start.data = _local_clock(occurrence.actual_start_utc)
+        form.actual_end.data = _local_clock(occurrence.actual_end_utc)
+        form.code.data = occurrence.completion_code or ""
+        form.notes.data = occurrence.completion_notes or ""
+        return _form_response(occurrence, "correct", form, 409 if refusal else 200, refusal)
+    if not form.validate_on_submit():
+        return _form_response(occurrence, "correct", form, 422)
+    try:
+        outcome = correct_completion(
+            occurrence,
+            actual_start=form.actual_start.data,
+            actual_end=form.actual_end.data,
+            code=form.code.data,
+            notes=form.notes.data,
+            actor=current_user,
+            tz=org_tz(),
+        )
+        db.session.commit()
+    except DomainError as err:
+        status = _fail(err)
+        if status == 409:
+            return _form_response(occurrence, "correct", form, status, err.message)
+        _attach_errors(form, err)
+        return _form_response(occurrence, "correct", form, status)
+    message = "Completion corrected." if outcome.changed else "Nothing to correct: no change."
+    return _done(occurrence, message)
+
+
+@bp.post("/sessions/<int:occurrence_id>/cancel")
+@login_required
+def cancel(occurrence_id: int):
+    """The mentor cancels their session with a reason (staff use the session's Actions)."""
+    occurrence = _load_for_tracker(occurrence_id)
+    form = CancelSessionForm(prefix="tracking")
+    if not form.validate_on_submit():
+        return _cancel_failed(occurrence, form, 422)
+    try:
+        cancel_session(occurrence, reason=form.reason.data, actor=current_user, tz=org_tz())
+        db.session.commit()
+    except DomainError as err:
+        status = _fail(err)
+        if status == 409:
+            return _cancel_failed(occurrence, form, status, err.message)
+        _attach_errors(form, err)
+        return _cancel_failed(occurrence, form, status)
+    db.session.refresh(occurrence)
+    return _done(occurrence, "Session cancelled.")
+
+
+def _cancel_failed(occurrence: Occurrence, form, status: int, error: str | None = None):
+    context = {"tracking_cancel": form, "tracking_cancel_open": True, "completion_error": error}
+    if is_htmx():
+        return _section(occurrence, status=status, **context)
+    return render_template("tracking/cancel.html", occurrence=occurrence, **context), status
+
+
+# --- Monitoring ---------------------------------------------------------------------------------
+
+STATUS_CHOICES = [
+    ("completed", "Completed"),
+    ("scheduled", "Not completed"),
+    ("cancelled", "Cancelled"),
+    ("any", "Any status"),
+]
+
+
+def _int_arg(name: str) -> int | None:
+    text = (request.args.get(name) or "").strip()
+    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
+
+
+def _date_arg(name: str, errors: dict) -> date | None:
+    text = (request.args.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        errors[name] = "Enter a date as YYYY-MM-DD."
+        return None
+    if not 2000 <= value.year <= 2100:
+        errors[name] = "Enter a date between 2000 and 2100."
+        return None
+    return value
+
+
+def _monitor_filters() -> tuple[MonitorFilters, dict, dict]:
+    """The filters from the query string, the messages for bad ones, and the values to keep
+    in links (only those that were understood)."""
+    errors: dict[str, str] = {}
+    status_text = request.args.get("status") or "completed"
+    if status_text not in {value for value, _ in STATUS_CHOICES}:
+        status_text = "completed"
+    filters = MonitorFilters(
+        mentor_id=_int_arg("mentor"),
+        group_id=_int_arg("group"),
+        start=_date_arg("start", errors),
+        end=_date_arg("end", errors),
+        status=None if status_text == "any" else OccurrenceStatus(status_text),
+    )
+    if filters.start and filters.end and filters.end < filters.start:
+        errors["end"] = "The last date must not be before the first."
+    args = {
+        "mentor": filters.mentor_id or "",
+        "group": filters.group_id or "",
+        "start": filters.start.isoformat() if filters.start else "",
+        "end": filters.end.isoformat() if filters.end and "end" not in errors else "",
+        "status": status_text,
+    }
+    if "end" in errors:
+        filters = MonitorFilters(filters.mentor_id, filters.group_id, filters.start, None,
+                                 filters.status)  # fmt: skip
+    return filters, errors, {k: v for k, v in args.items() if v}
+
+
+@bp.get("/")
+@staff_required
+def monitor():
+    tz = org_tz()
+    filters, errors, args = _monitor_filters()
+    page = paginate(monitored_sessions(filters, tz), page_number(request.args.get("page")))
+    overdue_query = overdue_sessions(filters, tz)
+    overdue = paginate(overdue_query, 1, per_page=OVERDUE_SHOWN)
+    completers = people_by_id(o.completed_by_id for o in page.items)
+    context = {
+        "page": page,
+        "overdue": overdue,
+        "completers": completers,
+        "filters": filters,
+        "filter_errors": errors,
+        "args": args,
+        "mentors": db.session.execute(
+            select(User.id, User.name).where(User.role == Role.MENTOR).order_by(User.name)
+        ).all(),
+        "groups": db.session.execute(
+            select(CourseGroup.id, CourseGroup.name).order_by(CourseGroup.name)
+        ).all(),
+        "status_choices": STATUS_CHOICES,
+        "now": datetime.now(UTC),
+    }
+    status = 422 if errors else 200
+    headers = {"Vary": "HX-Request"}
+    if is_htmx_partial():
+        return render_template("tracking/_monitor_results.html", **context), status, headers
+    return render_template("tracking/monitor.html", **context), status, headers
+
+
+@bp.get("/verify")
+@staff_required
+def verify():
+    code = (request.args.get("code") or "").strip()
+    found = find_by_code(code) if code else None
+    context = {"code": code, "found": found, "searched": bool(code)}
+    if found is not None:
+        context["completer"] = people_by_id([found.completed_by_id]).get(found.completed_by_id)
+    headers = {"Vary": "HX-Request"}
+    if is_htmx_partial():
+        return render_template("tracking/_verify_result.html", **context), 200, headers
+    return render_template("tracking/verify.html", **context), 200, headers
+
+
+# --- Hours report -------------------------------------------------------------------------------
+
+HOURS_CSV_HEADER = [
+    "month",
+    "mentor",
+    "email",
+    "scheduled_sessions",
+    "scheduled_hours",
+    "completed_sessions",
+    "actual_hours",
+    "difference_hours",
+]
+
+
+def _month_arg() -> tuple[date, str | None]:
+    """The month asked for (this month when none), or this month and a message."""
+    text = request.args.get("month")
+    this_month = today_in(org_tz()).replace(day=1)
+    if not (text or "").strip():
+        return this_month, None
+    try:
+        return parse_month(text), None
+    except ValidationError as err:
+        return this_month, err.errors["month"]
+
+
+@bp.get("/hours")
+@staff_required
+def hours():
+    month, error = _month_arg()
+    report = mentor_hours(month, org_tz())
+    return render_template(
+        "tracking/hours.html",
+        report=report,
+        month_error=error,
+        month_text=request.args.get("month", "") if error else f"{month:%Y-%m}",
+        previous=f"{previous_month(month):%Y-%m}",
+        following=f"{next_month(month):%Y-%m}",
+    ), (422 if error else 200)
+
+
+@bp.get("/hours.csv")
+@staff_required
+def hours_csv():
+    month, error = _month_arg()
+    if error:
+        return error, 422, {"Content-Type": "text/plain; charset=utf-8"}
+    report = mentor_hours(month, org_tz())
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(HOURS_CSV_HEADER)
+    label = f"{month:%Y-%m}"
+    for row in [*report.rows, report.total]:
+        # Text cells are neutralised (a name like "=HYPERLINK(...)"); numbers are written
+        # as numbers (a negative difference must stay a number, not "'-1.5").
+        writer.writerow(
+            [
+                label,
+                csv_cell(row.name),
+                csv_cell(row.email),
+                row.scheduled_sessions,
+                f"{row.scheduled_hours:.2f}",
+                row.completed_sessions,
+                f"{row.actual_hours:.2f}",
+                f"{row.difference_hours:.2f}",
+            ]
+        )
+    # A byte order mark, so spreadsheet programs read names with accents as UTF-8.
+    body = "\ufeff" + out.getvalue()
+    return (
+        body.encode("utf-8"),
+        200,
+        {
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="termtable-hours-{label}.csv"',
+        },
+    )
