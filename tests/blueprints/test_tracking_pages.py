@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from models import Notification, Occurrence, OccurrenceStatus, SessionEvent, db
 from services import events, tracking
@@ -547,3 +547,41 @@ def test_the_hours_csv_is_an_attachment_with_neutralised_text_cells(web, login_a
     assert sneaky[3:] == ["1", "1.00", "1", "0.75", "-0.25"]  # numbers stay numbers
     assert rows[-1][1:] == ["Total", "", "4", "5.00", "3", "4.00", "-1.00"]
     assert all(not row[1].startswith(("=", "+", "-", "@")) for row in rows[1:])
+
+
+# --- No query per row ---------------------------------------------------------------------------
+
+
+def _statements_of(web, url) -> int:
+    found = []
+
+    def counter(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            found.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", counter)
+    try:
+        web.get(url)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counter)
+    return len(found)
+
+
+def test_monitoring_and_hours_do_not_query_per_row(web, login_as, make_user, make_group):
+    def add_mentor_with_sessions(n):
+        group = make_group(f"Group {n}", mentor=make_user("mentor"))
+        for day in (date(2026, 9, 14), date(2026, 9, 15)):
+            occurrence = session_of(group, day=day)
+            tracking.complete_session(occurrence, actual_start=time(10), actual_end=time(11),
+                                      actor=group.mentor, tz=PARIS)  # fmt: skip
+        session_of(group, day=date(2026, 9, 16))  # overdue
+        db.session.commit()
+
+    add_mentor_with_sessions(1)
+    login_as("coordinator")
+    urls = ("/tracking/?status=any", "/tracking/hours?month=2026-09")
+    few = [_statements_of(web, url) for url in urls]
+    for n in range(2, 7):
+        add_mentor_with_sessions(n)
+    many = [_statements_of(web, url) for url in urls]
+    assert many == few
