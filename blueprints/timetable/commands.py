@@ -12,7 +12,7 @@ from flask import Blueprint, current_app
 from models import db
 from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.errors import DomainError
-from services.exports import csv_cell, sessions_csv  # noqa: F401 (csv_cell: re-exported)
+from services.exports import sessions_csv
 from services.generation import generate_occurrences, resolve_window
 from services.listing import list_occurrences
 from services.timetable_export import export_timetable

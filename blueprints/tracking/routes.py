@@ -25,10 +25,10 @@ from sqlalchemy import select
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
 from blueprints.sessions.forms import CancelSessionForm
-from blueprints.timetable.commands import csv_cell
 from blueprints.tracking.forms import CompletionForm
 from models import CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
 from services.errors import DomainError, NotFoundError, ValidationError
+from services.exports import csv_cell
 from services.pagination import page_number, paginate
 from services.reports import mentor_hours, next_month, parse_month, previous_month
 from services.sessions import can_view_session, cancel_refusal, cancel_session, cancellation_reason
