@@ -121,9 +121,11 @@ class SessionCard:
     # Students: their own score, and whether they may rate now.
     my_score: int | None = None
     can_rate: bool = False
-    # Mentors: the session's ratings.
+    # Mentors: the session's ratings, and whether it is theirs to complete now (started,
+    # still scheduled): the card then carries the completion form.
     rating_average: float | None = None
     rating_count: int = 0
+    can_complete: bool = False
 
     @property
     def title(self) -> str:
@@ -234,6 +236,7 @@ def _cards(viewer: User, rows, *, tz: ZoneInfo, now: datetime) -> list[SessionCa
             card.my_score = row[1]
             card.can_rate = o.status == OccurrenceStatus.COMPLETED and row[1] is None
         else:
+            card.can_complete = o.status == OccurrenceStatus.SCHEDULED and o.start_utc <= now
             students, average, count = row[1], row[2], row[3]
             if o.group.kind == GroupKind.TUTORING and o.group_id in tutoring:
                 card.other_label, card.other_name = "Student", tutoring[o.group_id]

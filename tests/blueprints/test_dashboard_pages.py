@@ -444,3 +444,37 @@ def test_dashboard_pages_and_fragments_have_no_inline_script_or_style(
     for response in responses:
         assert_security_headers(response)
         assert scan(response).problems == [], response.request.path_qs
+
+
+def test_a_started_session_can_be_completed_from_the_mentors_card(
+    web, htmx, login_as, make_user, make_group
+):
+    from datetime import UTC, datetime, timedelta
+
+    from models import Occurrence, db
+
+    mentor = make_user("mentor")
+    group = make_group("Maths 9B", mentor=mentor)
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+    started = Occurrence(
+        group_id=group.id,
+        start_utc=start,
+        end_utc=start + timedelta(hours=1),
+        room_id=group.default_room_id,
+    )
+    later = Occurrence(
+        group_id=group.id,
+        start_utc=start + timedelta(days=2),
+        end_utc=start + timedelta(days=2, hours=1),
+        room_id=group.default_room_id,
+    )
+    db.session.add_all([started, later])
+    db.session.commit()
+    login_as(mentor)
+    page = web.get("/dashboard/")
+    card = page.html.find(id=f"dashboard-session-{started.id}")
+    link = card.find("a", string="Complete…")
+    assert link["hx-target"] == f"#completion-{started.id}"
+    assert page.html.find(id=f"dashboard-session-{later.id}").find(string="Complete…") is None
+    form = htmx.get(link["hx-get"])
+    assert "Complete the session" in form.text
