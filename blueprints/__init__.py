@@ -72,6 +72,7 @@ def register_blueprints(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_response)
 
+    from blueprints.api import init_api
     from blueprints.attachments.routes import bp as attachments_bp
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
@@ -109,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(attachments_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(profile_bp)
+    init_api(app)
 
     @app.teardown_request
     def _rollback_unfinished(exc):

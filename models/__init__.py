@@ -55,6 +55,9 @@ def _read_only_request() -> bool:
 
     if not has_request_context() or request.method not in ("GET", "HEAD"):
         return False
+    if request.path.startswith("/api/"):
+        # Every API request checks its token, which may stamp the token's last use.
+        return False
     view = current_app.view_functions.get(request.endpoint)
     return view is not None and not getattr(view, "writes_on_get", False)
 

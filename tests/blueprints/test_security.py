@@ -231,15 +231,45 @@ def state_changing_urls(app) -> list[str]:
     """Every URL rule that accepts a state-changing method, its parameters filled with 1.
 
     Read from the app itself, so a new route is covered without being listed here. The ids
-    need not exist: the CSRF check runs before any view.
+    need not exist: the CSRF check runs before any view. The JSON API (/api/) is left out: it
+    authenticates with a bearer token and never reads cookies, so a forged cross-site request
+    carries no credential and CSRF tokens have nothing to protect (see
+    `test_the_api_refuses_cookie_only_requests`).
     """
     return sorted(
         {
             re.sub(r"<[^>]+>", "1", rule.rule)
             for rule in app.url_map.iter_rules()
-            if rule.methods - {"GET", "HEAD", "OPTIONS"}
+            if rule.methods - {"GET", "HEAD", "OPTIONS"} and not rule.rule.startswith("/api/")
         }
     )
+
+
+def test_the_api_refuses_cookie_only_requests(app, web, login_as, school):
+    """What the CSRF token protects on the pages, the API protects by ignoring cookies."""
+    login_as("coordinator")
+    before = database_state()
+    api_calls = sorted(
+        (method, re.sub(r"<[^>]+>", "1", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/")
+        for method in rule.methods - {"GET", "HEAD", "OPTIONS"}
+    )
+    assert ("POST", "/api/v1/generate") in api_calls
+    token = csrf_token_of(web.get("/sessions/today/"))
+    for method, url in api_calls:
+        # Even with the page's CSRF token in the header, a cookie is no API credential.
+        response = web.request(
+            url,
+            method=method,
+            body=b"{}",
+            content_type="application/json",
+            headers={"X-CSRFToken": token},
+            expect_errors=True,
+        )
+        assert response.status_int == 401, (method, url)
+        assert response.content_type == "application/problem+json", url
+    assert database_state() == before
 
 
 def database_state():

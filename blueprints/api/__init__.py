@@ -1,0 +1,105 @@
+"""The JSON API under /api/v1/, built with flask-smorest: marshmallow schemas validate every
+request and generate the OpenAPI 3 document (served at /api/v1/openapi.json; never edited by
+hand).
+
+Layout:
+
+- `__init__.py` (this file): `init_api(app)` makes the app's `Api`, registers the resource
+  modules listed in `RESOURCE_MODULES`, exempts them from CSRF, declares the bearer security
+  scheme and answers every error under /api/ as problem details.
+- `common.py`: what the modules share: `ApiBlueprint` (token authentication before each
+  request, domain errors as problem details), `api_user()`, `require_staff()`,
+  `load_or_404()`, `problem()`/`abort_problem()`, `paginate()`/`paged()` with `PageArgs` and
+  `page_schema()`, and the base fields (`LocalTime`, `Instant`, `Id`, `RefSchema`).
+- One module per area, each with a module-level `blp = ApiBlueprint(...)`:
+  `timetable.py` (rooms, subjects, groups, series, sessions, exceptions, generation).
+
+Adding resources: write `blueprints/api/<area>.py` with its own `blp` and add `"<area>"` to
+`RESOURCE_MODULES`. Conventions: see README, "JSON API".
+"""
+
+from __future__ import annotations
+
+import http
+from importlib import import_module
+
+from flask import Flask, request
+from flask_smorest import Api
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException
+
+from blueprints.api.common import API_PREFIX, PROBLEM_JSON, ProblemSchema, http_problem
+from blueprints.extensions import csrf
+
+# The modules of blueprints/api/ that define a `blp`; one line per area.
+RESOURCE_MODULES = ("timetable",)
+
+
+class TermtableApi(Api):
+    """flask-smorest's Api, with problem details for errors (documented and served) that
+    apply to /api/ only: the pages keep their own HTML error pages."""
+
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+
+    def _register_responses(self):
+        # Every error response in the document is problem+json, as it is on the wire.
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (problem details)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+    def _register_error_handlers(self):
+        # flask-smorest would answer every HTTP error of the whole app in JSON; chain to the
+        # app's own handler (HTML pages) for everything outside the API instead.
+        app = self._app
+        page_handler = app.error_handler_spec.get(None, {}).get(None, {}).get(HTTPException)
+
+        def handle(error: HTTPException):
+            if request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/"):
+                return http_problem(error)
+            if page_handler is not None:
+                return page_handler(error)
+            return error
+
+        app.register_error_handler(HTTPException, handle)
+
+
+def init_api(app: Flask) -> TermtableApi:
+    app.config.setdefault("API_TITLE", "Termtable")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": (
+                    "Termtable's JSON API. Authenticate with a personal API token "
+                    "(`Authorization: Bearer <token>`, made on your profile page or with "
+                    "`flask create-token`). Dates are YYYY-MM-DD and times HH:MM, local to "
+                    "the organisation; instants are ISO 8601 with their offset. Errors are "
+                    "RFC 9457 problem details. Lists are paginated with `limit` and an opaque "
+                    "`cursor`; the next page's URL is in `next` and in the Link header."
+                )
+            },
+            "servers": [{"url": "/"}],
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    api = TermtableApi(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Personal API token"}
+    )
+    for name in RESOURCE_MODULES:
+        blp = import_module(f"blueprints.api.{name}").blp
+        csrf.exempt(blp)
+        api.register_blueprint(blp)
+    app.extensions["termtable.api"] = api
+    return api
