@@ -186,51 +186,36 @@ def completion_section(occurrence_id: int):
 @bp.route("/sessions/<int:occurrence_id>/complete", methods=["GET", "POST"])
 @login_required
 def complete(occurrence_id: int):
-    occurrence = _load_for_tracker(occurrence_id)
-    form = CompletionForm(prefix="completion")
-    refusal = completion_refusal(occurrence)
-    if request.method == "GET":
-        form.actual_start.data = _local_clock(occurrence.start_utc)
-        form.actual_end.data = _local_clock(occurrence.end_utc)
-        return _form_response(occurrence, "complete", form, 409 if refusal else 200, refusal)
-    if not form.validate_on_submit():
-        return _form_response(occurrence, "complete", form, 422)
-    try:
-        complete_session(
-            occurrence,
-            actual_start=form.actual_start.data,
-            actual_end=form.actual_end.data,
-            code=form.code.data,
-            notes=form.notes.data,
-            actor=current_user,
-            tz=org_tz(),
-        )
-        db.session.commit()
-    except DomainError as err:
-        status = _fail(err)
-        if status == 409:
-            return _form_response(occurrence, "complete", form, status, err.message)
-        _attach_errors(form, err)
-        return _form_response(occurrence, "complete", form, status)
-    return _done(occurrence, f"Session completed: code {occurrence.completion_code}.")
+    return _completion_form_view(occurrence_id, "complete")
 
 
 @bp.route("/sessions/<int:occurrence_id>/correct", methods=["GET", "POST"])
 @login_required
 def correct(occurrence_id: int):
+    return _completion_form_view(occurrence_id, "correct")
+
+
+def _completion_form_view(occurrence_id: int, mode: str):
+    """Complete a session, or correct its record: the form (GET, prefilled with the plan or
+    the record), then the service; refusals and mistakes in place."""
     occurrence = _load_for_tracker(occurrence_id)
     form = CompletionForm(prefix="completion")
-    refusal = correction_refusal(occurrence)
+    completing = mode == "complete"
+    refusal = (completion_refusal if completing else correction_refusal)(occurrence)
     if request.method == "GET":
-        form.actual_start.data = _local_clock(occurrence.actual_start_utc)
-        form.actual_end.data = _local_clock(occurrence.actual_end_utc)
-        form.code.data = occurrence.completion_code or ""
-        form.notes.data = occurrence.completion_notes or ""
-        return _form_response(occurrence, "correct", form, 409 if refusal else 200, refusal)
+        if completing:
+            form.actual_start.data = _local_clock(occurrence.start_utc)
+            form.actual_end.data = _local_clock(occurrence.end_utc)
+        else:
+            form.actual_start.data = _local_clock(occurrence.actual_start_utc)
+            form.actual_end.data = _local_clock(occurrence.actual_end_utc)
+            form.code.data = occurrence.completion_code or ""
+            form.notes.data = occurrence.completion_notes or ""
+        return _form_response(occurrence, mode, form, 409 if refusal else 200, refusal)
     if not form.validate_on_submit():
-        return _form_response(occurrence, "correct", form, 422)
+        return _form_response(occurrence, mode, form, 422)
     try:
-        outcome = correct_completion(
+        outcome = (complete_session if completing else correct_completion)(
             occurrence,
             actual_start=form.actual_start.data,
             actual_end=form.actual_end.data,
@@ -243,9 +228,11 @@ def correct(occurrence_id: int):
     except DomainError as err:
         status = _fail(err)
         if status == 409:
-            return _form_response(occurrence, "correct", form, status, err.message)
+            return _form_response(occurrence, mode, form, status, err.message)
         _attach_errors(form, err)
-        return _form_response(occurrence, "correct", form, status)
+        return _form_response(occurrence, mode, form, status)
+    if completing:
+        return _done(occurrence, f"Session completed: code {occurrence.completion_code}.")
     message = "Completion corrected." if outcome.changed else "Nothing to correct: no change."
     return _done(occurrence, message)
 
