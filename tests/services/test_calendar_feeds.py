@@ -150,3 +150,16 @@ def test_a_session_cancelled_on_its_own_says_why(lessons):
     db.session.commit()
     text = build_feed(own_feed(lessons["student"]), tz=PARIS, now=NOW).decode()
     assert "Cancelled: Heating broken" in text.replace("\r\n ", "")
+
+
+def test_commas_semicolons_backslashes_and_newlines_parse_back(lessons):
+    group = lessons["maths"]
+    group.name = "Maths; 7A, \\set"
+    occurrence = find_occurrence(lessons["series"].id, FIRST)
+    occurrence.status = OccurrenceStatus.CANCELLED
+    occurrence.cancel_reason = "Line one,\nline two; done"
+    db.session.commit()
+    events = {str(e["UID"]): e for e in parse(own_feed(lessons["student"])).walk("VEVENT")}
+    event = events[f"session-{occurrence.id}@termtable"]
+    assert str(event["SUMMARY"]) == "Mathematics · Maths; 7A, \\set"
+    assert "Cancelled: Line one,\nline two; done" in str(event["DESCRIPTION"])
