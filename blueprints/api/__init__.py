@@ -32,7 +32,7 @@ from blueprints.api.common import API_PREFIX, PROBLEM_JSON, ProblemSchema, http_
 from blueprints.extensions import csrf
 
 # The modules of blueprints/api/ that define a `blp`; one line per area.
-RESOURCE_MODULES = ("timetable",)
+RESOURCE_MODULES = ("timetable", "requests")
 
 
 class TermtableApi(Api):

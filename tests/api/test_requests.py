@@ -1,0 +1,308 @@
+"""/requests: list, ask (three kinds of schedule), read, approve, reject, withdraw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from models import Occurrence, RequestStatus, SessionRequest, db
+from tests.api.conftest import MONDAY, assert_problem
+
+PARIS = ZoneInfo("Europe/Paris")
+TUESDAY = MONDAY + timedelta(days=1)
+
+
+@pytest.fixture
+def school(make_user, make_group):
+    """A mentor teaching Maths, another teaching Art, two students, an admin, a coordinator."""
+    mentor, other_mentor = make_user("mentor"), make_user("mentor")
+    maths = make_group("Maths class", mentor=mentor, subject="Maths")
+    art = make_group("Art class", mentor=other_mentor, subject="Art")
+    return {
+        "mentor": mentor,
+        "other_mentor": other_mentor,
+        "student": make_user("student"),
+        "other_student": make_user("student"),
+        "maths": maths.subject,
+        "art": art.subject,
+    }
+
+
+def single(school, **overrides):
+    return {
+        "mentor": school["mentor"].id,
+        "subject": school["maths"].id,
+        "title": "Help with fractions",
+        "description": "Chapter 3",
+        "mode": "online",
+        "schedule": {
+            "kind": "single",
+            "date": TUESDAY.isoformat(),
+            "start": "16:00",
+            "duration": 60,
+        },
+    } | overrides
+
+
+def ask(api_as, school, student=None, **overrides):
+    client = api_as(student or school["student"])
+    response = client.post("/api/v1/requests", single(school, **overrides), status=201)
+    return response.json
+
+
+# --- Asking -------------------------------------------------------------------------------------
+
+
+def test_a_student_asks_for_one_session(api_as, school):
+    client = api_as(school["student"])
+    response = client.post("/api/v1/requests", single(school), status=201)
+    body = response.json
+    assert response.headers["Location"].endswith(f"/api/v1/requests/{body['id']}")
+    assert body["status"] == "pending"
+    assert body["mentor"] == {"id": school["mentor"].id, "name": school["mentor"].name}
+    assert body["schedule"] == {
+        "kind": "single",
+        "start": "16:00",
+        "end": "17:00",
+        "duration": 60,
+        "weekdays": None,
+        "first_date": None,
+        "weeks": None,
+    }
+    assert [(s["date"], s["start"], s["end"]) for s in body["slots"]] == [
+        (TUESDAY.isoformat(), "16:00", "17:00")
+    ]
+    assert body["session_ids"] == [] and body["rejection_reason"] is None
+
+
+def test_specific_dates_and_a_weekly_schedule(api_as, school):
+    client = api_as(school["student"])
+    dates = {
+        "kind": "dates",
+        "dates": [(MONDAY + timedelta(days=3)).isoformat(), TUESDAY.isoformat()],
+        "start": "09:00",
+        "end": "10:30",
+    }
+    body = client.post("/api/v1/requests", single(school, schedule=dates), status=201).json
+    assert [s["date"] for s in body["slots"]] == [dates["dates"][1], dates["dates"][0]]
+    weekly = {
+        "kind": "weekly",
+        "weekdays": ["mon", "wed"],
+        "start": "18:00",
+        "end": "19:00",
+        "first_date": MONDAY.isoformat(),
+        "weeks": 2,
+    }
+    body = client.post("/api/v1/requests", single(school, schedule=weekly), status=201).json
+    assert len(body["slots"]) == 4
+    assert body["schedule"]["weekdays"] == ["mon", "wed"]
+    assert body["schedule"]["weeks"] == 2 and body["schedule"]["duration"] is None
+
+
+def one(**members):
+    return {"schedule": {"kind": "single", "date": TUESDAY.isoformat(), "start": "10:00",
+                         "duration": 60} | members}  # fmt: skip
+
+
+def on_dates(**members):
+    return {"schedule": {"kind": "dates", "dates": [TUESDAY.isoformat()], "start": "10:00",
+                         "end": "11:00"} | members}  # fmt: skip
+
+
+def weekly(**members):
+    return {"schedule": {"kind": "weekly", "weekdays": ["mon"], "start": "10:00", "end": "11:00",
+                         "first_date": MONDAY.isoformat(), "weeks": 2} | members}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"mentor": 999999}, "mentor"),
+        ({"subject": 999999}, "subject"),
+        ({"title": "  "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"mode": "carrier pigeon"}, "mode"),
+        ({"schedule": {"kind": "fortnightly"}}, "schedule.kind"),
+        ({"schedule": {"kind": "single", "start": "10:00", "duration": 60}}, "schedule.date"),
+        (one(date="2020-01-06"), "schedule.date"),
+        (one(date="2026-13-01"), "schedule.date"),
+        (one(start="25:00"), "schedule.start"),
+        (one(duration=45), "schedule.duration"),
+        (one(weeks=2), "schedule.weeks"),
+        (on_dates(dates=[]), "schedule.dates"),
+        (on_dates(end="09:00"), "schedule.end"),
+        (weekly(weeks=27), "schedule.weeks"),
+        (weekly(weekdays=["monday"]), "schedule.weekdays.0"),
+        (weekly(weekdays=[]), "schedule.weekdays"),
+        ({"status": "approved"}, "status"),
+    ],
+)
+def test_each_bad_field_is_a_422_naming_it(api_as, school, change, field):
+    client = api_as(school["student"])
+    response = client.post("/api/v1/requests", single(school, **change), status=422)
+    assert_problem(response, 422, field=field)
+    assert db.session.scalar(select(SessionRequest.id)) is None
+
+
+def test_the_mentor_must_teach_the_subject(api_as, school):
+    body = assert_problem(
+        api_as(school["student"]).post(
+            "/api/v1/requests", single(school, subject=school["art"].id), status=422
+        ),
+        422,
+        field="subject",
+    )
+    assert "does not teach" in body["errors"]["subject"]
+
+
+@pytest.mark.parametrize("role", ["mentor", "coordinator", "admin"])
+def test_only_students_ask(api_as, school, role):
+    assert_problem(api_as(role).post("/api/v1/requests", single(school), status=403), 403)
+
+
+def test_no_token_is_401(anonymous, school):
+    assert_problem(anonymous.post("/api/v1/requests", single(school), status=401), 401)
+    assert_problem(anonymous.get("/api/v1/requests", status=401), 401)
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def test_each_role_lists_what_it_may_see(api_as, school):
+    mine = ask(api_as, school)
+    theirs = ask(api_as, school, school["other_student"], mentor=school["other_mentor"].id,
+                 subject=school["art"].id)  # fmt: skip
+
+    def ids(client, query=""):
+        return [r["id"] for r in client.get("/api/v1/requests" + query).json["items"]]
+
+    assert ids(api_as(school["student"])) == [mine["id"]]
+    assert ids(api_as(school["mentor"])) == [mine["id"]]
+    assert ids(api_as(school["other_mentor"])) == [theirs["id"]]
+    assert ids(api_as("coordinator")) == [mine["id"], theirs["id"]]
+    assert ids(api_as("admin"), "?status=pending") == [mine["id"], theirs["id"]]
+    assert ids(api_as("admin"), "?status=approved") == []
+    assert_problem(
+        api_as("admin").get("/api/v1/requests?status=done", status=422), 422, field="status"
+    )
+
+
+def test_the_list_is_paginated(api_as, school):
+    for n in range(3):
+        ask(api_as, school, title=f"Request {n}")
+    client = api_as("coordinator")
+    first = client.get("/api/v1/requests?limit=2")
+    assert len(first.json["items"]) == 2 and 'rel="next"' in first.headers["Link"]
+    second = client.get(first.json["next"]).json
+    assert [r["title"] for r in second["items"]] == ["Request 2"] and second["next"] is None
+
+
+def test_others_requests_are_404(api_as, school):
+    request_id = ask(api_as, school)["id"]
+    api_as(school["mentor"]).get(f"/api/v1/requests/{request_id}", status=200)
+    api_as("coordinator").get(f"/api/v1/requests/{request_id}", status=200)
+    for user in (school["other_student"], school["other_mentor"]):
+        client = api_as(user)
+        assert_problem(client.get(f"/api/v1/requests/{request_id}", status=404), 404)
+        assert_problem(client.post(f"/api/v1/requests/{request_id}/approve", status=404), 404)
+        assert_problem(client.post(f"/api/v1/requests/{request_id}/withdraw", status=404), 404)
+    assert_problem(api_as("admin").get("/api/v1/requests/999999", status=404), 404)
+    assert_problem(api_as("admin").get("/api/v1/requests/0", status=404), 404)
+
+
+# --- Deciding -----------------------------------------------------------------------------------
+
+
+def test_the_mentor_approves_and_gets_the_sessions(api_as, school):
+    request_id = ask(api_as, school)["id"]
+    body = api_as(school["mentor"]).post(f"/api/v1/requests/{request_id}/approve").json
+    assert body["status"] == "approved" and body["decided_by"]["id"] == school["mentor"].id
+    assert body["group"]["name"].startswith("Maths")
+    assert body["declined_request_ids"] == []
+    sessions = db.session.scalars(select(Occurrence).where(Occurrence.request_id == request_id))
+    assert body["session_ids"] == [o.id for o in sessions]
+    assert len(body["session_ids"]) == 1
+    session = api_as(school["student"]).get(f"/api/v1/sessions/{body['session_ids'][0]}").json
+    assert (session["date"], session["start"], session["mode"]) == (
+        TUESDAY.isoformat(),
+        "16:00",
+        "online",
+    )
+
+
+def test_an_admin_approves_a_coordinator_and_the_student_may_not(api_as, school):
+    request_id = ask(api_as, school)["id"]
+    for who in ("coordinator", school["student"]):
+        response = api_as(who).post(f"/api/v1/requests/{request_id}/approve", status=403)
+        assert_problem(response, 403)
+        response = api_as(who).post(
+            f"/api/v1/requests/{request_id}/reject", {"reason": "No"}, status=403
+        )
+        assert_problem(response, 403)
+    api_as("admin").post(f"/api/v1/requests/{request_id}/approve", status=200)
+
+
+def test_approving_twice_or_after_a_rejection_is_409(api_as, school):
+    first = ask(api_as, school)["id"]
+    mentor = api_as(school["mentor"])
+    mentor.post(f"/api/v1/requests/{first}/approve")
+    body = assert_problem(mentor.post(f"/api/v1/requests/{first}/approve", status=409), 409)
+    assert "approved already" in body["detail"]
+    second = ask(api_as, school, schedule={**single(school)["schedule"], "start": "08:00"})["id"]
+    mentor.post(f"/api/v1/requests/{second}/reject", {"reason": "Too early"})
+    assert_problem(mentor.post(f"/api/v1/requests/{second}/approve", status=409), 409)
+    assert_problem(mentor.post(f"/api/v1/requests/{second}/withdraw", status=403), 403)
+    assert_problem(
+        api_as(school["student"]).post(f"/api/v1/requests/{second}/withdraw", status=409), 409
+    )
+
+
+def test_a_clash_with_the_mentors_sessions_is_409_naming_the_date(api_as, school, make_group):
+    request_id = ask(api_as, school)["id"]
+    group = make_group(mentor=school["mentor"])
+    start = datetime(TUESDAY.year, TUESDAY.month, TUESDAY.day, 16, 30, tzinfo=PARIS)
+    db.session.add(
+        Occurrence(group_id=group.id, start_utc=start.astimezone(UTC),
+                   end_utc=(start + timedelta(hours=1)).astimezone(UTC))
+    )  # fmt: skip
+    db.session.commit()
+    response = api_as(school["mentor"]).post(f"/api/v1/requests/{request_id}/approve", status=409)
+    body = assert_problem(response, 409)
+    assert f"{TUESDAY:%d %b %Y} 16:00" in body["detail"]
+    assert body["conflicts"] and body["type"].endswith("conflict")
+    assert db.session.get(SessionRequest, request_id).status == RequestStatus.PENDING
+
+
+def test_approval_declines_the_mentors_clashing_requests(api_as, school):
+    first = ask(api_as, school)["id"]
+    second = ask(api_as, school, school["other_student"])["id"]
+    body = api_as(school["mentor"]).post(f"/api/v1/requests/{first}/approve").json
+    assert body["declined_request_ids"] == [second]
+    other = api_as(school["other_student"]).get(f"/api/v1/requests/{second}").json
+    assert other["status"] == "rejected" and "Declined automatically" in other["rejection_reason"]
+
+
+def test_reject_needs_a_reason(api_as, school):
+    request_id = ask(api_as, school)["id"]
+    mentor = api_as(school["mentor"])
+    url = f"/api/v1/requests/{request_id}/reject"
+    assert_problem(mentor.post(url, {}, status=422), 422, field="reason")
+    assert_problem(mentor.post(url, {"reason": "   "}, status=422), 422, field="reason")
+    assert_problem(mentor.post(url, {"reason": "x" * 2001}, status=422), 422, field="reason")
+    assert_problem(mentor.post(url, {"reason": 5}, status=422), 422, field="reason")
+    body = mentor.post(url, {"reason": "I am away that week"}).json
+    assert body["status"] == "rejected" and body["rejection_reason"] == "I am away that week"
+    assert_problem(mentor.post(url, {"reason": "Again"}, status=409), 409)
+
+
+def test_the_student_withdraws_their_own_request(api_as, school):
+    request_id = ask(api_as, school)["id"]
+    url = f"/api/v1/requests/{request_id}/withdraw"
+    assert_problem(api_as(school["mentor"]).post(url, status=403), 403)
+    assert_problem(api_as("admin").post(url, status=403), 403)
+    body = api_as(school["student"]).post(url).json
+    assert body["status"] == "withdrawn"
+    assert_problem(api_as(school["student"]).post(url, status=409), 409)
