@@ -12,7 +12,9 @@ Layout:
   `load_or_404()`, `problem()`/`abort_problem()`, `paginate()`/`paged()` with `PageArgs` and
   `page_schema()`, and the base fields (`LocalTime`, `Instant`, `Id`, `RefSchema`).
 - One module per area, each with a module-level `blp = ApiBlueprint(...)`:
-  `timetable.py` (rooms, subjects, groups, series, sessions, exceptions, generation).
+  `timetable.py` (rooms, subjects, groups, series, sessions, exceptions, generation),
+  `requests.py` (session requests and their decisions), `tracking.py` (completing
+  sessions, notes, attachments).
 
 Adding resources: write `blueprints/api/<area>.py` with its own `blp` and add `"<area>"` to
 `RESOURCE_MODULES`. Conventions: see README, "JSON API".
@@ -32,7 +34,7 @@ from blueprints.api.common import API_PREFIX, PROBLEM_JSON, ProblemSchema, http_
 from blueprints.extensions import csrf
 
 # The modules of blueprints/api/ that define a `blp`; one line per area.
-RESOURCE_MODULES = ("timetable", "requests")
+RESOURCE_MODULES = ("timetable", "requests", "tracking")
 
 
 class TermtableApi(Api):

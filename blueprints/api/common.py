@@ -125,11 +125,26 @@ def http_problem(error) -> Response:
     return problem(code, detail, title=error.name, headers=headers)
 
 
+def _forbidding_errors() -> tuple[type[DomainError], ...]:
+    """The services' "you may see it but not do this" errors (a 403, as on the pages)."""
+    from services.attachments import AttachmentNotAllowed
+    from services.notes import NoteNotAllowed
+    from services.tracking import NotAllowed
+
+    return (AttachmentNotAllowed, NoteNotAllowed, NotAllowed)
+
+
 def domain_problem(error: DomainError) -> Response:
     """A service's refusal as a problem; the transaction it left half-done is rolled back."""
+    from services.attachments import FileTooLarge
+
     db.session.rollback()
     if isinstance(error, NotFoundError):
         return problem(404, error.message)
+    if isinstance(error, _forbidding_errors()):
+        return problem(403, error.message)
+    if isinstance(error, FileTooLarge):
+        return problem(413, error.message, errors=error.errors)
     if isinstance(error, ValidationError):
         return problem(
             422, error.message, type_=PROBLEM_TYPES[ValidationError], errors=error.errors
@@ -212,6 +227,9 @@ class ApiBlueprint(Blueprint):
         super().__init__(name, import_name, **kwargs)
         self.before_request(authenticate)
         self.register_error_handler(DomainError, domain_problem)
+        # A body over MAX_CONTENT_LENGTH: the attachments pages register an app-wide 413
+        # page, which Flask would prefer to the API's generic HTTPException handler.
+        self.register_error_handler(413, http_problem)
 
 
 # --- Schemas ------------------------------------------------------------------------------------
