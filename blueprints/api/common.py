@@ -265,7 +265,11 @@ class LocalTime(fields.Time):
     """A local wall-clock time `HH:MM` in the organisation's zone."""
 
     def __init__(self, **kwargs: Any):
-        metadata = {"description": "Local time HH:MM (organisation zone)", "example": "10:00"}
+        metadata = {
+            "description": "Local time HH:MM (organisation zone)",
+            "example": "10:00",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        }
         metadata.update(kwargs.pop("metadata", {}))
         super().__init__(format="%H:%M", metadata=metadata, **kwargs)
 
