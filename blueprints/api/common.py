@@ -43,8 +43,9 @@ PROBLEM_TYPES = {
 }
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-# Ids beyond a signed 64-bit integer cannot exist (and would overflow the database driver).
-MAX_ID = 2**63 - 1
+# Ids are INTEGER columns: beyond a signed 32-bit integer none can exist, and PostgreSQL
+# refuses to compare one ("integer out of range", a 500) since the driver casts the value.
+MAX_ID = 2**31 - 1
 
 
 # --- Problem details (RFC 9457) -----------------------------------------------------------------
@@ -197,6 +198,13 @@ def authenticate() -> None:
     g.api_user = user
 
 
+def refuse_impossible_ids() -> None:
+    """An id in the path that no row can have is 404 here, before a service queries it."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, int) and not 0 < value <= MAX_ID:
+            abort_problem(404, "No such object.")
+
+
 def api_user() -> User:
     """The user whose token authenticated this request."""
     return g.api_user
@@ -226,6 +234,7 @@ class ApiBlueprint(Blueprint):
         kwargs.setdefault("url_prefix", API_PREFIX)
         super().__init__(name, import_name, **kwargs)
         self.before_request(authenticate)
+        self.before_request(refuse_impossible_ids)
         self.register_error_handler(DomainError, domain_problem)
         # A body over MAX_CONTENT_LENGTH: the attachments pages register an app-wide 413
         # page, which Flask would prefer to the API's generic HTTPException handler.

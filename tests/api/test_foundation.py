@@ -327,3 +327,20 @@ def test_password_is_not_an_api_credential(api_as, make_user):
         "/api/v1/rooms", headers={"Authorization": f"Bearer {TEST_PASSWORD}"}, status=401
     )
     assert response.content_type == PROBLEM
+
+
+def test_ids_no_integer_column_can_hold_are_404_or_422(api_as):
+    # PostgreSQL refused to compare them with INTEGER ids (a 500); schemathesis found it.
+    client = api_as("admin")
+    for url in (
+        "/api/v1/sessions/2147483648",
+        "/api/v1/requests/2147483648",
+        "/api/v1/notes/9223372036854775807",
+        "/api/v1/attachments/2147483648",
+        "/api/v1/sessions/2147483648/notes",
+    ):
+        assert_problem(client.get(url, status=404), 404)
+    response = client.get("/api/v1/exceptions?group=2147483648", status=422)
+    assert_problem(response, 422, field="group")
+    response = client.post("/api/v1/sessions/2147483648/complete", {}, status=404)
+    assert_problem(response, 404)
