@@ -16,6 +16,8 @@ Layout:
   `requests.py` (session requests and their decisions), `tracking.py` (completing
   sessions, notes, attachments).
 
+`docs.py` serves the browsable reference (/api/v1/docs, Swagger UI vendored under static/).
+
 Adding resources: write `blueprints/api/<area>.py` with its own `blp` and add `"<area>"` to
 `RESOURCE_MODULES`. Conventions: see README, "JSON API".
 """
@@ -103,5 +105,8 @@ def init_api(app: Flask) -> TermtableApi:
         blp = import_module(f"blueprints.api.{name}").blp
         csrf.exempt(blp)
         api.register_blueprint(blp)
+    from blueprints.api.docs import bp as reference_bp
+
+    app.register_blueprint(reference_bp)
     app.extensions["termtable.api"] = api
     return api
