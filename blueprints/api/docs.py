@@ -11,7 +11,8 @@ from blueprints.api.common import API_PREFIX
 SWAGGER_UI_VERSION = "5.35.0"
 SWAGGER_UI_BUNDLE = f"vendor/swagger-ui-{SWAGGER_UI_VERSION}"
 
-bp = Blueprint("api_reference", __name__, url_prefix=API_PREFIX)
+# Not "api_...": those are the documented resource blueprints.
+bp = Blueprint("reference", __name__, url_prefix=API_PREFIX)
 
 
 @bp.get("/docs")
