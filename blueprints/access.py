@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app
 from flask_login import current_user, login_required
 
-from models import db
+from models import MAX_ID, db
 from services.timeutil import zone
 
 
@@ -17,7 +17,7 @@ def org_tz() -> ZoneInfo:
 
 
 # Ids beyond a signed 64-bit integer cannot exist (and would overflow the database driver).
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID
 
 
 def load_or_404(model, ident: int):

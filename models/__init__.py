@@ -26,6 +26,10 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+# Ids are INTEGER columns (32 bits on PostgreSQL): a larger number in a URL or a form is no
+# row's id, and must be a 404 or a field error before it reaches the driver.
+MAX_ID = 2**31 - 1
+
 
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, _record):
@@ -86,6 +90,7 @@ from models.tracking import Attachment, SessionEvent, SessionNote  # noqa: E402
 from models.user import User  # noqa: E402
 
 __all__ = [
+    "MAX_ID",
     "ApiToken",
     "Attachment",
     "Base",

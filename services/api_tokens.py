@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from models import ApiToken, User, db
+from models import MAX_ID, ApiToken, User, db
 from services.errors import NotFoundError, ValidationError
 
 TOKEN_PREFIX = "tt_"  # noqa: S105 (a marker, not a secret)
@@ -50,7 +50,7 @@ def tokens_of(user: User) -> list[ApiToken]:
 
 def revoke_token(user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens (another's, or an unknown id: NotFoundError)."""
-    row = db.session.get(ApiToken, token_id) if 0 < token_id < 2**63 else None
+    row = db.session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
     if row is None or row.user_id != user.id or row.revoked_at is not None:
         raise NotFoundError("No such token.")
     row.revoked_at = datetime.now(UTC)

@@ -14,6 +14,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import Select, exists, func, select
 
 from models import (
+    MAX_ID,
     CalendarFeed,
     CourseGroup,
     Enrolment,
@@ -97,7 +98,7 @@ def feeds_of(user: User) -> list[CalendarFeed]:
 
 
 def owned_feed(user: User, feed_id: int) -> CalendarFeed:
-    feed = db.session.get(CalendarFeed, feed_id) if 0 < feed_id < 2**63 else None
+    feed = db.session.get(CalendarFeed, feed_id) if 0 < feed_id <= MAX_ID else None
     if feed is None or feed.owner_id != user.id or feed.revoked_at is not None:
         raise NotFoundError("No such feed.")
     return feed

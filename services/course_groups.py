@@ -13,7 +13,18 @@ from datetime import date, time
 
 from sqlalchemy import exists, func, or_, select
 
-from models import CourseGroup, Enrolment, OccurrenceMode, Role, Room, Series, Subject, User, db
+from models import (
+    MAX_ID,
+    CourseGroup,
+    Enrolment,
+    OccurrenceMode,
+    Role,
+    Room,
+    Series,
+    Subject,
+    User,
+    db,
+)
 from models.series import weekdays_to_mask
 from services.errors import NotFoundError, ValidationError
 from services.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
@@ -25,7 +36,7 @@ EARLIEST_DATE = date(2000, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
 SEARCH_LIMIT = 10
 # Ids beyond a signed 64-bit integer cannot exist (and would overflow the database driver).
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID
 
 
 def _get(model, ident: int | None):

@@ -44,6 +44,7 @@ from sqlalchemy import (
 )
 
 from models import (
+    MAX_ID,
     Attachment,
     CourseGroup,
     Enrolment,
@@ -146,7 +147,7 @@ def parse_filters(
     not offered are ignored; a bad or reversed date is left out with a message."""
     errors: dict[str, str] = {}
     group_text = str(args.get("group") or "").strip()
-    group_id = int(group_text) if group_text.isdigit() and 0 < int(group_text) < 2**63 else None
+    group_id = int(group_text) if group_text.isdigit() and 0 < int(group_text) <= MAX_ID else None
     start = _parse_date(args.get("from"), "from", errors)
     end = _parse_date(args.get("to"), "to", errors)
     if start and end and end < start:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, exists, func, or_, select, union
 
 from models import (
+    MAX_ID,
     CourseGroup,
     GroupKind,
     MentorSubject,
@@ -29,7 +30,7 @@ from services.errors import ValidationError
 from services.pagination import DEFAULT_PER_PAGE, Page, contains
 from services.requests import mentor_subject_ids
 
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID
 
 
 @dataclass(frozen=True)

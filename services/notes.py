@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from models import NoteKind, Occurrence, Role, SessionNote, User, db
+from models import MAX_ID, NoteKind, Occurrence, Role, SessionNote, User, db
 from models.types import utcnow
 from services import events
 from services.errors import DomainError, NotFoundError, ValidationError
@@ -55,7 +55,7 @@ MESSAGE_NO_NOTE = "No such note."
 # Control characters other than tab and newline: PostgreSQL refuses NUL in text, and the
 # others are invisible traps in a note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID
 
 
 class NoteNotAllowed(DomainError):

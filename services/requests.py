@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, select, update
 
 from models import (
+    MAX_ID,
     CourseGroup,
     Enrolment,
     GroupKind,
@@ -55,7 +56,7 @@ MAX_WEEKS = 26
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
 REASON_MAX = 2000
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID
 
 
 @dataclass

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, bindparam, exists, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import aliased, lazyload
 
-from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, User, db
+from models import MAX_ID, CourseGroup, DateOverride, Enrolment, Occurrence, Room, User, db
 from models.enums import OccurrenceStatus, Role
 from services.conflicts import (
     MAX_SESSION_LENGTH,
@@ -141,7 +141,7 @@ def parse_view(args, *, today: date) -> tuple[ScheduleView, dict[str, str]]:
         raw = args.get(name, "")
         if raw in ("", None):
             ids[name] = None
-        elif raw.isdigit() and 0 < int(raw) < 2**63:
+        elif raw.isdigit() and 0 < int(raw) <= MAX_ID:
             ids[name] = int(raw)
         else:
             errors[name] = f"Unknown {name}: filter ignored."

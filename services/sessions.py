@@ -22,6 +22,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import InvalidRequestError
 
 from models import (
+    MAX_ID,
     CourseGroup,
     DateOverride,
     Occurrence,
@@ -57,7 +58,7 @@ MAX_DAYS_AHEAD = 732
 TITLE_MAX_LENGTH = 200
 REASON_MAX_LENGTH = 2000
 NOTES_MAX_LENGTH = 2000
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID
 
 
 @dataclass

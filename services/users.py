@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
 
-from models import Role, User, db
+from models import MAX_ID, Role, User, db
 from services.accounts import (
     MIN_PASSWORD_LENGTH,
     create_user,
@@ -247,9 +247,8 @@ def read_invitation(token: str, *, secret_key: str, max_age_days: int) -> User:
     if not isinstance(payload, dict):
         raise InvitationError(_NOT_VALID, status=404)
     user_id, check = payload.get("user"), payload.get("check")
-    user = (
-        db.session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id < 2**63 else None
-    )
+    known = isinstance(user_id, int) and 0 < user_id <= MAX_ID
+    user = db.session.get(User, user_id) if known else None
     if user is None or not isinstance(check, str):
         raise InvitationError(_NOT_VALID, status=404)
     if not user.is_active_account:

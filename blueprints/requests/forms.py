@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from models import MAX_ID
 from models.series import WEEKDAY_NAMES
 from services.requests import DURATIONS, MAX_WEEKS, RequestInput
 
@@ -36,7 +37,7 @@ KIND_FIELDS = {
     "weekly": ("weekdays", "start", "end", "first_date", "weeks"),
 }
 COMMON_FIELDS = ("mentor", "subject", "title", "description", "mode", "schedule_kind")
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID
 
 
 def choice_id(raw) -> int:

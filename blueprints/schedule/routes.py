@@ -33,7 +33,7 @@ from blueprints.timetable.forms import (
     change_from_form,
     exception_editor_form,
 )
-from models import Occurrence, Room, User, db
+from models import MAX_ID, Occurrence, Room, User, db
 from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.exports import sessions_csv, week_workbook
 from services.listing import ListedOccurrence
@@ -319,7 +319,7 @@ def editor(occurrence_id: int):
 def card(occurrence_id: int):
     # The session and its exception in one statement (the card is what Cancel and Escape
     # swap back, so it is the editor's hot path).
-    entry = load_entry(occurrence_id, tz=org_tz()) if 0 < occurrence_id < 2**63 else None
+    entry = load_entry(occurrence_id, tz=org_tz()) if 0 < occurrence_id <= MAX_ID else None
     if entry is None:
         abort(404)
     view = _grid_view()

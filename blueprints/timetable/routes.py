@@ -19,7 +19,7 @@ from blueprints.timetable.forms import (
     exception_editor_form,
     room_choices,
 )
-from models import CourseGroup, DateOverride, Series, db
+from models import MAX_ID, CourseGroup, DateOverride, Series, db
 from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.generation import generate_occurrences, resolve_window
 from services.overrides import OVERRIDE_KINDS, delete_override, overrides_query, save_override
@@ -104,7 +104,7 @@ def _exception_filters() -> tuple[dict, dict]:
     """The list's filters from the URL, and a message per filter that could not be read."""
     args, errors = {}, {}
     group_id = request.args.get("group", "")
-    args["group"] = int(group_id) if group_id.isdigit() and int(group_id) < 2**63 else None
+    args["group"] = int(group_id) if group_id.isdigit() and int(group_id) <= MAX_ID else None
     kind = request.args.get("kind", "")
     args["kind"] = kind if kind in OVERRIDE_KINDS else None
     for name in ("from", "to"):

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
-from models import CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
+from models import MAX_ID, CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
 from services.errors import DomainError, NotFoundError, ValidationError
 from services.exports import csv_cell
 from services.pagination import page_number, paginate
@@ -277,7 +277,7 @@ STATUS_CHOICES = [
 
 def _int_arg(name: str) -> int | None:
     text = (request.args.get(name) or "").strip()
-    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
+    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
 
 
 def _date_arg(name: str, errors: dict) -> date | None:

@@ -361,3 +361,20 @@ def test_a_form_post_with_the_token_field_is_accepted(web, login_as, school):
         f"/timetable/exceptions/{school['override_id']}/delete", {"csrf_token": token}, status=302
     )
     assert db.session.get(DateOverride, school["override_id"]) is None
+
+
+def test_ids_beyond_the_columns_range_are_not_found_on_every_page(app, web, login_as, school):
+    """Ids are INTEGER columns: a larger number (which PostgreSQL would refuse with an error)
+    is simply no row's id."""
+    login_as("coordinator")
+    too_big = str(2**31)
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or "<int:" not in rule.rule or rule.rule.startswith("/api/"):
+            continue
+        url = re.sub(r"<int:[^>]+>", too_big, rule.rule)
+        url = re.sub(r"<[^>]+>", "x", url)
+        response = web.get(url, status="*", headers={"HX-Request": "true"})
+        assert response.status_int in (400, 403, 404), (url, response.status_int)
+        checked.append(url)
+    assert len(checked) > 20
