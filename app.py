@@ -67,11 +67,18 @@ def _configure(app: Flask, config: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
 
     if not app.config.get("SECRET_KEY"):
+        # The file `make run` writes once per checkout, so that maintenance commands (`flask
+        # db upgrade`, `flask db check`...) work there without exporting the key.
+        key_file = Path(app.config.get("SECRET_KEY_FILE") or Path(app.instance_path, "secret_key"))
+        if key_file.is_file():
+            app.config["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
+    if not app.config.get("SECRET_KEY"):
         if app.debug or app.testing:
             app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (debug/testing only)
         else:
             raise ConfigurationError(
-                "SECRET_KEY is not set. Export a long random value, for example:\n"
+                "SECRET_KEY is not set (nor in instance/secret_key). Export a long random "
+                "value, for example:\n"
                 "  export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
             )
     try:

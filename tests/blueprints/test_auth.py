@@ -408,11 +408,13 @@ def test_create_user_refuses_a_duplicate_email(app, make_user):
 
 
 @pytest.fixture
-def clean_env(monkeypatch):
+def clean_env(monkeypatch, tmp_path):
     for name in ("SECRET_KEY", "FLASK_SECRET_KEY", "FLASK_DEBUG", "FLASK_TESTING",
                  "FLASK_TIMEZONE", "FLASK_PASSWORD_HASH_METHOD"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    # Not the checkout's own instance/secret_key, which `make run` may have written.
+    monkeypatch.setenv("FLASK_SECRET_KEY_FILE", str(tmp_path / "secret_key"))
     return monkeypatch
 
 
@@ -432,6 +434,15 @@ def test_an_empty_secret_key_is_refused_too(clean_env):
     clean_env.setenv("SECRET_KEY", "")
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
         create_app()
+
+
+def test_the_secret_key_file_written_by_make_run_is_read_when_nothing_is_exported(
+    clean_env, tmp_path
+):
+    (tmp_path / "secret_key").write_text("from-the-file\n", encoding="utf-8")
+    assert create_app().config["SECRET_KEY"] == "from-the-file"
+    clean_env.setenv("SECRET_KEY", "from-the-environment")
+    assert create_app().config["SECRET_KEY"] == "from-the-environment"
 
 
 def test_the_secret_key_comes_from_the_environment(clean_env):
