@@ -10,7 +10,6 @@ session page, or shown the section on a page of its own with the errors.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404
 from blueprints.attachments.forms import AttachmentForm
+from blueprints.feedback import toast
 from models import Attachment, Occurrence, db
 from services.attachments import (
     ALLOWED_TEXT,
@@ -152,10 +152,6 @@ def _render_section(occurrence: Occurrence, *, status: int = 200, headers=None, 
     )
 
 
-def _changed(message: str) -> dict:
-    return {"HX-Trigger": json.dumps({"toast": {"message": message}})}
-
-
 def _session_page(occurrence_id: int) -> str:
     return url_for("sessions.detail", occurrence_id=occurrence_id) + f"#files-{occurrence_id}"
 
@@ -203,7 +199,7 @@ def upload(occurrence_id: int):
     db.session.commit()
     message = f"Added {attachment.original_name}."
     if is_htmx():
-        return _render_section(occurrence, headers=_changed(message), notice=message)
+        return _render_section(occurrence, headers=toast(message), notice=message)
     flash(message, "success")
     return redirect(_session_page(occurrence.id))
 
@@ -245,7 +241,7 @@ def delete(attachment_id: int):
     db.session.commit()
     message = f"Deleted {name}."
     if is_htmx():
-        return _render_section(occurrence, headers=_changed(message), notice=message)
+        return _render_section(occurrence, headers=toast(message), notice=message)
     flash(message, "success")
     return redirect(_session_page(occurrence.id))
 

@@ -19,13 +19,12 @@ or the card on a page of its own when refused.
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz
 from blueprints.dashboard.forms import RatingForm
+from blueprints.feedback import toast
 from models import Occurrence, Role, db
 from services.dashboard import DashboardTab, dashboard_page, session_card
 from services.errors import DomainError, InvalidTransition, NotFoundError
@@ -174,7 +173,6 @@ def rate(occurrence_id: int):
             "dashboard.past" if request.form.get("tab") == DashboardTab.PAST else "dashboard.index"
         )
         return redirect(url_for(back))
-    toast = {"HX-Trigger": json.dumps({"toast": {"message": message}})}
     return _card_response(
-        occurrence_id, headers=toast, focus_rating=True, tab=request.form.get("tab")
+        occurrence_id, headers=toast(message), focus_rating=True, tab=request.form.get("tab")
     )

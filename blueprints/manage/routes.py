@@ -7,7 +7,6 @@ only to an htmx partial request, so each one also works as a plain link without 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +26,7 @@ from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.feedback import attach_errors, toast
 from blueprints.manage.forms import (
     ActiveForm,
     EndSeriesForm,
@@ -60,7 +60,7 @@ from services.course_groups import (
     update_group,
     update_series,
 )
-from services.errors import DomainError, NotFoundError, ValidationError
+from services.errors import NotFoundError, ValidationError
 from services.mentors import (
     listed_subject_ids,
     set_mentor_subjects,
@@ -111,20 +111,6 @@ def _helpers() -> dict:
 def _page_or_fragment(page: str, fragment: str, status: int = 200, headers=None, **context):
     template = fragment if is_htmx_partial() else page
     return render_template(template, **context), status, headers or {}
-
-
-def _toast(message: str) -> dict[str, str]:
-    return {"HX-Trigger": json.dumps({"toast": {"message": message}})}
-
-
-def _attach_errors(form, err: DomainError) -> None:
-    """A service's messages go next to the form field of the same name (else above the form)."""
-    errors = getattr(err, "errors", None) or {err.field or "__all__": err.message}
-    for key, message in errors.items():
-        if key in form:
-            form[key].errors = [*form[key].errors, message]
-        else:
-            form.form_errors.append(message)
 
 
 def _list_args() -> dict:
@@ -219,7 +205,7 @@ def _create_view(cat: Catalogue):
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            _attach_errors(form, err)
+            attach_errors(form, err)
         else:
             flash(f"{cat.label} {item.name} created.", "success")
             return redirect(url_for(cat.list_endpoint))
@@ -246,11 +232,11 @@ def _edit_view(cat: Catalogue, **ids):
                 db.session.commit()
             except ValidationError as err:
                 db.session.rollback()
-                _attach_errors(form, err)
+                attach_errors(form, err)
             else:
                 message = f"{cat.label} {item.name} saved."
                 if is_htmx_partial():
-                    return _row(cat, item), 200, _toast(message)
+                    return _row(cat, item), 200, toast(message)
                 flash(message, "success")
                 return redirect(url_for(cat.list_endpoint))
         item = db.session.get(cat.model, item_id)
@@ -266,7 +252,7 @@ def _set_active_view(cat: Catalogue, **ids):
     db.session.commit()
     message = f"{cat.label} {item.name} {'reactivated' if item.active else 'deactivated'}."
     if is_htmx_partial():
-        return _row(cat, item), 200, _toast(message)
+        return _row(cat, item), 200, toast(message)
     flash(message, "success")
     return redirect(url_for(cat.list_endpoint))
 
@@ -359,7 +345,7 @@ def new_group():
                 db.session.commit()
             except ValidationError as err:
                 db.session.rollback()
-                _attach_errors(form, err)
+                attach_errors(form, err)
             else:
                 flash(f"Group {group.name} created. Add its weekly series below.", "success")
                 return redirect(url_for("manage.group", group_id=group.id))
@@ -380,7 +366,7 @@ def edit_group(group_id: int):
                 db.session.commit()
             except ValidationError as err:
                 db.session.rollback()
-                _attach_errors(form, err)
+                attach_errors(form, err)
             else:
                 flash(f"Group {group.name} saved.", "success")
                 return redirect(url_for("manage.group", group_id=group.id))
@@ -462,7 +448,7 @@ def create_series(group_id: int):
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            _attach_errors(form, err)
+            attach_errors(form, err)
         else:
             message = f"Series {series.weekday_label} {series.start_time:%H:%M} added."
             if is_htmx_partial():
@@ -477,7 +463,7 @@ def create_series(group_id: int):
                         end_forms={}, changed=series.id,
                     ),
                     200,
-                    _toast(message),
+                    toast(message),
                 )  # fmt: skip
             flash(f"{message} {_REGENERATE}", "success")
             return redirect(url_for("manage.group", group_id=group_.id))
@@ -513,7 +499,7 @@ def edit_series(series_id: int):
                 db.session.commit()
             except ValidationError as err:
                 db.session.rollback()
-                _attach_errors(form, err)
+                attach_errors(form, err)
             else:
                 message = "Series saved."
                 if is_htmx_partial():
@@ -525,7 +511,7 @@ def edit_series(series_id: int):
                             row_changed=True,
                         ),
                         200,
-                        _toast(message),
+                        toast(message),
                     )
                 flash(f"{message} {_REGENERATE}", "success")
                 return redirect(url_for("manage.group", group_id=series.group_id))
@@ -547,7 +533,7 @@ def end_series_route(series_id: int):
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            _attach_errors(form, err)
+            attach_errors(form, err)
         else:
             message = f"Series ends on {series.last_date:%a %d %b %Y}."
             if is_htmx_partial():
@@ -556,7 +542,7 @@ def end_series_route(series_id: int):
                         "manage/_series_row.html", series=series, end_form=None, row_changed=True
                     ),
                     200,
-                    _toast(message),
+                    toast(message),
                 )
             flash(f"{message} {_REGENERATE}", "success")
             return redirect(url_for("manage.group", group_id=series.group_id))
@@ -587,7 +573,7 @@ def _students_response(group_: CourseGroup, q: str, status: int, message: str | 
                 **_students_context(group_, q, form),
             ),
             status,
-            _toast(message) if message else {},
+            toast(message) if message else {},
         )  # fmt: skip
     if status >= 400:
         return _group_page(group_, status, **_students_context(group_, q, form))
@@ -608,7 +594,7 @@ def enrol(group_id: int):
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            _attach_errors(form, err)
+            attach_errors(form, err)
         else:
             return _students_response(group_, q, 200, f"{name} added to {group_.name}.")
     group_ = db.session.get(CourseGroup, group_id)
@@ -684,7 +670,7 @@ def create_user_route():
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            _attach_errors(form, err)
+            attach_errors(form, err)
         else:
             how = (
                 "They can log in now."
@@ -761,14 +747,14 @@ def edit_user(user_id: int):
                 db.session.commit()
             except ValidationError as err:
                 db.session.rollback()
-                _attach_errors(form, err)
+                attach_errors(form, err)
             else:
                 message = f"{user_.name} saved."
                 if is_htmx_partial():
                     return (
                         render_template("manage/_user_row.html", user=user_),
                         200,
-                        _toast(message),
+                        toast(message),
                     )
                 flash(message, "success")
                 return redirect(url_for("manage.user", user_id=user_.id))
@@ -797,7 +783,7 @@ def set_user_active(user_id: int):
     else:
         message = f"{user_.name}'s account is deactivated; their logins have ended."
     if is_htmx_partial():
-        return render_template("manage/_user_row.html", user=user_), 200, _toast(message)
+        return render_template("manage/_user_row.html", user=user_), 200, toast(message)
     flash(message, "success")
     return redirect(url_for("manage.user", user_id=user_.id))
 
@@ -815,7 +801,7 @@ def set_mentor_subjects_route(user_id: int):
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            _attach_errors(form, err)
+            attach_errors(form, err)
         else:
             flash(f"Subjects offered by {user_.name} saved.", "success")
             return redirect(url_for("manage.user", user_id=user_.id))
@@ -840,7 +826,7 @@ def set_user_password(user_id: int):
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            _attach_errors(form, err)
+            attach_errors(form, err)
         else:
             if user_.id == current_user.id:
                 # A new password ends every login of the account, this one included.

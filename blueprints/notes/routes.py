@@ -15,13 +15,13 @@ Access: a session the user cannot see, or a note they may not read (a student an
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx_partial
+from blueprints.feedback import toast
 from models import NoteKind, Occurrence, SessionNote, db
 from services.errors import DomainError, NotFoundError, ValidationError
 from services.notes import (
@@ -112,10 +112,6 @@ def _draft_from_form(errors: dict[str, str] | None = None) -> NoteDraft:
     )
 
 
-def _toast(message: str) -> dict:
-    return {"HX-Trigger": json.dumps({"toast": {"message": message}})}
-
-
 def _session_url(occurrence_id: int, anchor: str) -> str:
     return url_for("sessions.detail", occurrence_id=occurrence_id, _anchor=anchor)
 
@@ -166,7 +162,7 @@ def add(occurrence_id: int):
     if not _is_partial():
         flash(message, "success")
         return redirect(_session_url(occurrence.id, f"notes-{occurrence.id}"))
-    return _section(occurrence, headers=_toast(message), notice=message)
+    return _section(occurrence, headers=toast(message), notice=message)
 
 
 @bp.get("/<int:note_id>")
@@ -205,7 +201,7 @@ def edit(note_id: int):
             return (
                 render_template("notes/_note.html", row=note_row(current_user, note)),
                 200,
-                _toast(message),
+                toast(message),
             )
     template = "notes/_note_edit.html" if _is_partial() else "notes/edit.html"
     return render_template(template, note=note, draft=draft), status
@@ -225,4 +221,4 @@ def delete(note_id: int):
     if not _is_partial():
         flash(message, "success")
         return redirect(_session_url(occurrence.id, f"notes-{occurrence.id}"))
-    return _section(occurrence, headers=_toast(message), notice=message)
+    return _section(occurrence, headers=toast(message), notice=message)

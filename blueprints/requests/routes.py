@@ -9,7 +9,6 @@ form posts get a redirect after success, or the page again with the message.
 
 from __future__ import annotations
 
-import json
 import secrets
 from functools import wraps
 
@@ -18,6 +17,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, org_tz
+from blueprints.feedback import toast
 from blueprints.requests.forms import RejectForm, RequestForm, choice_id
 from models import RequestStatus, Role, SessionRequest, User, db
 from services.course_groups import active_mentors
@@ -92,10 +92,6 @@ def _load_decidable(request_id: int) -> SessionRequest:
 def _view() -> str:
     view = request.values.get("view", "")
     return view if view in VIEWS else "detail"
-
-
-def _toast(message: str) -> dict[str, str]:
-    return {"HX-Trigger": json.dumps({"toast": {"message": message}})}
 
 
 def _plural(count: int, word: str) -> str:
@@ -267,7 +263,7 @@ def withdraw(request_id: int):
         return _detail_page(session_request, 409, error=err.message)
     message = f"Request “{session_request.title}” withdrawn; {session_request.mentor.name} is told."
     if is_htmx():
-        return render_template("requests/_my_row.html", r=session_request), 200, _toast(message)
+        return render_template("requests/_my_row.html", r=session_request), 200, toast(message)
     flash(message, "success")
     if view == "mine":
         return redirect(url_for("requests.mine"))
@@ -357,12 +353,12 @@ def approve(request_id: int):
     if is_htmx():
         if approval.declined and view == "pending":
             # Declined requests leave the pending list too: redraw it with the decisions.
-            headers = _toast(message) | {"HX-Retarget": "#pending-list", "HX-Reswap": "outerHTML"}
+            headers = toast(message) | {"HX-Retarget": "#pending-list", "HX-Reswap": "outerHTML"}
             context = _pending_context(
                 decided=[approval.request, *approval.declined], created=created
             )
             return render_template("requests/_pending_list.html", **context), 200, headers
-        return _card(approval.request, 200, _toast(message), created=created)
+        return _card(approval.request, 200, toast(message), created=created)
     flash(message, "success")
     if view == "pending":
         return redirect(url_for("requests.pending"))
@@ -395,7 +391,7 @@ def reject(request_id: int):
                 f"Rejected “{session_request.title}”; {session_request.student.name} is told why."
             )
             if is_htmx():
-                return _card(_reload(request_id), 200, _toast(message))
+                return _card(_reload(request_id), 200, toast(message))
             flash(message, "success")
             if view == "pending":
                 return redirect(url_for("requests.pending"))

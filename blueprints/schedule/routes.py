@@ -9,7 +9,6 @@ touched, with the same filters.
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -27,6 +26,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.feedback import toast
 from blueprints.timetable.forms import (
     DateOverrideChangeForm,
     attach_errors,
@@ -411,9 +411,9 @@ def _changed(occurrence_id: int, view: ScheduleView, before: list[GridEntry], me
     grid_before = build_grid(view, before, _pinned_rooms(view))
     grid_after = build_grid(view, after, _pinned_rooms(view))
     origin = next((e for e in before if e.id == occurrence_id), None)
-    toast = {"HX-Trigger": json.dumps({"toast": {"message": message}})}
+    headers = toast(message)
     if origin is None or grid_before.row_keys != grid_after.row_keys:
-        return _whole_grid(view, grid_after, toast)
+        return _whole_grid(view, grid_after, headers)
     affected = entries_affected_by(occurrence_id, before, after)
     cell_ids = {cell_id_of(e, view.layout) for e in before + after if e.id in affected}
     main_id = cell_id_of(origin, view.layout)
@@ -427,7 +427,7 @@ def _changed(occurrence_id: int, view: ScheduleView, before: list[GridEntry], me
         editable=True,
         links=CardLinks(view),
     )
-    return _response(body, 200, toast)
+    return _response(body, 200, headers)
 
 
 def _whole_grid(view: ScheduleView, grid: Grid, headers: dict):

@@ -9,7 +9,6 @@ redirect after success, or the page again with the errors (422 or 409).
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -19,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.feedback import attach_errors, toast
 from blueprints.sessions.forms import (
     CancelSessionForm,
     OneTimeSessionEditForm,
@@ -81,23 +81,9 @@ def _status_of(err: DomainError) -> int:
     return 409 if isinstance(err, ConflictError | InvalidTransition) else 422
 
 
-def _attach_errors(form, err: DomainError) -> None:
-    """Put a domain error's messages next to the matching fields (else above the form)."""
-    errors = getattr(err, "errors", None) or {err.field or "__all__": err.message}
-    for key, message in errors.items():
-        if key in form and key != "csrf_token":
-            form[key].errors = [*form[key].errors, message]
-        else:
-            form.form_errors.append(message)
-
-
 def _changed_headers(occurrence_id: int, message: str) -> dict:
     """Tell the page (toasts, grid cells listening for it) that a session changed."""
-    return {
-        "HX-Trigger": json.dumps(
-            {"occurrence-changed": {"id": occurrence_id}, "toast": {"message": message}}
-        )
-    }
+    return toast(message, **{"occurrence-changed": {"id": occurrence_id}})
 
 
 def _flash_adjustments(outcome: SessionOutcome) -> None:
@@ -238,7 +224,7 @@ def new():
         db.session.commit()
     except (ValidationError, ConflictError) as err:
         db.session.rollback()
-        _attach_errors(form, err)
+        attach_errors(form, err)
         return _render_new(form, _status_of(err))
     occurrence = outcome.occurrence
     flash(f"Session created: {label_occurrence(occurrence, tz)}.", "success")
@@ -329,7 +315,7 @@ def edit(occurrence_id: int):
         _rollback_or_404(err)
         if isinstance(err, InvalidTransition):
             return _render_edit(occurrence, form, 409, err.message)
-        _attach_errors(form, err)
+        attach_errors(form, err)
         return _render_edit(occurrence, form, _status_of(err))
     if not outcome.changed:
         message = "Nothing to change: the session already had these values."
@@ -362,7 +348,7 @@ def cancel(occurrence_id: int):
         _rollback_or_404(err)
         if isinstance(err, InvalidTransition):
             return _render_cancel(occurrence, form, 409, err.message)
-        _attach_errors(form, err)
+        attach_errors(form, err)
         return _render_cancel(occurrence, form, _status_of(err))
     return _after_change(occurrence, "Session cancelled.")
 

@@ -14,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from blueprints import feedback
 from models import DateOverride, Room, db
 from services.errors import DomainError
 from services.overrides import OverrideChange
@@ -116,15 +117,8 @@ _FIELDS_FOR = {
 
 
 def attach_errors(form, err: DomainError) -> None:
-    """Put a domain error's messages next to the matching form fields (else above the form)."""
-    errors = getattr(err, "errors", None) or {err.field or "__all__": err.message}
-    for key, message in errors.items():
-        names = _FIELDS_FOR.get(key, (key,))
-        field = next((form[name] for name in names if name in form), None)
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            form.form_errors.append(message)
+    """A domain error's messages next to the exception forms' fields (else above the form)."""
+    feedback.attach_errors(form, err, _FIELDS_FOR)
 
 
 def change_from_form(form: DateOverrideChangeForm) -> OverrideChange:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -24,6 +23,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.feedback import attach_errors, toast
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
 from models import MAX_ID, CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
@@ -118,15 +118,6 @@ def _fail(err: DomainError) -> int:
     return 422 if isinstance(err, ValidationError) else 409
 
 
-def _attach_errors(form, err: DomainError) -> None:
-    errors = getattr(err, "errors", None) or {"__all__": err.message}
-    for key, message in errors.items():
-        if key in form and key != "csrf_token":
-            form[key].errors = [*form[key].errors, message]
-        else:
-            form.form_errors.append(message)
-
-
 def _local_clock(instant: datetime | None):
     return instant.astimezone(org_tz()).time().replace(second=0, microsecond=0) if instant else None
 
@@ -148,12 +139,12 @@ def _section(occurrence: Occurrence, *, status: int = 200, headers=None, partial
 def _done(occurrence: Occurrence, message: str):
     """After a successful action: the section, summary and badge (htmx) or the session page."""
     if is_htmx():
-        trigger = {"occurrence-changed": {"id": occurrence.id}, "toast": {"message": message}}
+        headers = toast(message, **{"occurrence-changed": {"id": occurrence.id}})
         return _section(
             occurrence,
             partials=True,
             completion_notice=message,
-            headers={"HX-Trigger": json.dumps(trigger)},
+            headers=headers,
         )
     flash(message, "success")
     return redirect(
@@ -229,7 +220,7 @@ def _completion_form_view(occurrence_id: int, mode: str):
         status = _fail(err)
         if status == 409:
             return _form_response(occurrence, mode, form, status, err.message)
-        _attach_errors(form, err)
+        attach_errors(form, err)
         return _form_response(occurrence, mode, form, status)
     if completing:
         return _done(occurrence, f"Session completed: code {occurrence.completion_code}.")
@@ -252,7 +243,7 @@ def cancel(occurrence_id: int):
         status = _fail(err)
         if status == 409:
             return _cancel_failed(occurrence, form, status, err.message)
-        _attach_errors(form, err)
+        attach_errors(form, err)
         return _cancel_failed(occurrence, form, status)
     db.session.refresh(occurrence)
     return _done(occurrence, "Session cancelled.")
