@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import html
 from datetime import date, datetime
 
 from flask import Flask
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from blueprints.access import org_tz
 from blueprints.auth.forms import CsrfOnlyForm
@@ -25,15 +26,21 @@ def local_date(value: datetime | date | None, fmt: str = "%a %d %b %Y") -> str:
 
 
 def options(pairs, selected=None) -> Markup:
-    """`<option>`s for (value, label) pairs, the `selected` value marked: built in Python,
-    since a filter bar can list a thousand groups and a Jinja loop is ten times slower."""
-    escape_ = escape
-    # Safe: every value and label is escaped above.
+    """`<option>`s for (value, label) pairs, the `selected` value marked.
+
+    Built in Python with the standard library's `html.escape` (plain strings, where
+    markupsafe makes a Markup object per call): a filter bar lists a thousand groups, and
+    this is several times faster than a Jinja loop or `escape()` per option.
+    """
+    esc = html.escape
+    # Safe: every value and label is escaped (ids are ints, whose text needs none).
     return Markup(  # noqa: S704
         "".join(
-            f'<option value="{escape_(value)}"'
-            f'{" selected" if value == selected else ""}>{escape_(label)}</option>'
-            for value, label in pairs
+            [
+                f'<option value="{value if type(value) is int else esc(str(value))}"'
+                f'{" selected" if value == selected else ""}>{esc(str(label))}</option>'
+                for value, label in pairs
+            ]
         )
     )
 
