@@ -18,11 +18,21 @@ from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, literal, or_, select, tuple_, union_all
-from sqlalchemy.orm import aliased, lazyload
+from sqlalchemy import Select, and_, bindparam, exists, literal, or_, select, union_all
+from sqlalchemy.orm import aliased
 
-from models import MAX_ID, CourseGroup, DateOverride, Enrolment, Occurrence, Room, User, db
-from models.enums import OccurrenceStatus, Role
+from models import (
+    MAX_ID,
+    CourseGroup,
+    DateOverride,
+    Enrolment,
+    Occurrence,
+    Room,
+    Subject,
+    User,
+    db,
+)
+from models.enums import OccurrenceMode, OccurrenceStatus, Role
 from services.conflicts import (
     MAX_SESSION_LENGTH,
     MENTOR,
@@ -160,14 +170,56 @@ class ConflictNote(NamedTuple):
         return f"{_CONFLICT_WORDS[self.kind]} conflict with {self.other_label}"
 
 
+# --- What the grid reads of a session ------------------------------------------------------
+#
+# The grid draws sessions, it does not change them: it reads each as a plain row (session,
+# group, subject, mentor, room and exception in one statement) rather than as ORM objects,
+# which cost several times more to load. The shapes keep the models' attribute names, so a
+# template reads `o.group.mentor.name` either way.
+
+
+class Named(NamedTuple):
+    id: int
+    name: str
+
+
+class GroupSummary(NamedTuple):
+    id: int
+    name: str
+    mentor_id: int
+    subject: Named
+    mentor: Named
+
+
+class SessionSummary(NamedTuple):
+    id: int
+    group_id: int
+    series_id: int | None
+    original_date: date | None
+    status: OccurrenceStatus
+    mode: OccurrenceMode
+    start_utc: datetime
+    end_utc: datetime
+    room_id: int | None
+    group: GroupSummary
+    room: Named | None
+
+
+class OverrideSummary(NamedTuple):
+    """A session's exception: cancelled, or moved (time, room or notes)."""
+
+    id: int
+    cancelled: bool
+
+
 @dataclass
 class GridEntry:
     """One session as the grid shows it."""
 
-    occurrence: Occurrence
+    occurrence: SessionSummary
     start: datetime  # local
     end: datetime  # local
-    override: DateOverride | None = None
+    override: OverrideSummary | None = None
     conflicts: list[ConflictNote] = field(default_factory=list)
 
     @property
@@ -196,6 +248,63 @@ class GridEntry:
         return "; ".join(note.text for note in self.conflicts)
 
 
+_Mentor = aliased(User, name="mentor")
+
+
+@lru_cache(maxsize=1)
+def _summary_query() -> Select:
+    """Sessions as the grid reads them (see GridEntry), joined to what it shows."""
+    return (
+        select(
+            Occurrence.id,
+            Occurrence.group_id,
+            Occurrence.series_id,
+            Occurrence.original_date,
+            Occurrence.status,
+            Occurrence.mode,
+            Occurrence.start_utc,
+            Occurrence.end_utc,
+            Occurrence.room_id,
+            CourseGroup.name,
+            CourseGroup.mentor_id,
+            Subject.id,
+            Subject.name,
+            _Mentor.name,
+            Room.name,
+            DateOverride.id,
+            DateOverride.cancelled,
+        )
+        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .join(Subject, Subject.id == CourseGroup.subject_id)
+        .join(_Mentor, _Mentor.id == CourseGroup.mentor_id)
+        .outerjoin(Room, Room.id == Occurrence.room_id)
+        .outerjoin(
+            DateOverride,
+            and_(
+                DateOverride.series_id == Occurrence.series_id,
+                DateOverride.original_date == Occurrence.original_date,
+            ),
+        )
+    )
+
+
+def _entry_of(row, tz: ZoneInfo) -> GridEntry:
+    (
+        occurrence_id, group_id, series_id, original_date, status, mode, start, end, room_id,
+        group_name, mentor_id, subject_id, subject_name, mentor_name, room_name,
+        override_id, override_cancelled,
+    ) = row  # fmt: skip
+    subject, mentor = Named(subject_id, subject_name), Named(mentor_id, mentor_name)
+    group = GroupSummary(group_id, group_name, mentor_id, subject, mentor)
+    room = Named(room_id, room_name) if room_id is not None else None
+    session = SessionSummary(
+        occurrence_id, group_id, series_id, original_date, status, mode, start, end, room_id,
+        group, room,
+    )  # fmt: skip
+    override = OverrideSummary(override_id, override_cancelled) if override_id else None
+    return GridEntry(session, start.astimezone(tz), end.astimezone(tz), override)
+
+
 def load_entries(
     start: date,
     end: date,
@@ -208,7 +317,7 @@ def load_entries(
     `filters`, with their exceptions and conflicts; ordered by start."""
     start_utc, end_utc = local_day_bounds(start, end, tz)
     query = (
-        _with_override(select(Occurrence, DateOverride))
+        _summary_query()
         .where(Occurrence.start_utc >= start_utc, Occurrence.start_utc < end_utc)
         .order_by(Occurrence.start_utc, CourseGroup.name, Occurrence.id)
     )
@@ -225,84 +334,26 @@ def load_entries(
                 Enrolment.student_id == filters.student_id,
             )
         )
-    rows = db.session.execute(visible_to(query, viewer)).unique()
-    entries = [
-        GridEntry(o, o.start_utc.astimezone(tz), o.end_utc.astimezone(tz), override)
-        for o, override in rows
-    ]
+    entries = [_entry_of(row, tz) for row in db.session.execute(visible_to(query, viewer))]
     if entries:
         _attach_conflicts(entries, tz)
     return entries
 
 
-def _with_override(query: Select) -> Select:
-    """`query` (of Occurrence, DateOverride) joined to the group and, when there is one, to
-    the session's exception: sessions and their exceptions in one statement."""
-    return (
-        query.join(CourseGroup, CourseGroup.id == Occurrence.group_id)
-        .outerjoin(
-            DateOverride,
-            and_(
-                DateOverride.series_id == Occurrence.series_id,
-                DateOverride.original_date == Occurrence.original_date,
-            ),
-        )
-        # The grid reads only the exception's own columns; its series and room load on use.
-        .options(lazyload(DateOverride.series), lazyload(DateOverride.room))
-    )
-
-
 @lru_cache(maxsize=1)
 def _entry_query() -> Select:
-    return _with_override(select(Occurrence, DateOverride)).where(
-        Occurrence.id == bindparam("occurrence_id")
-    )
+    return _summary_query().where(Occurrence.id == bindparam("occurrence_id"))
 
 
 def load_entry(occurrence_id: int, *, tz: ZoneInfo) -> GridEntry | None:
     """One session as the grid shows it (exception and conflicts), or None if there is none
     with this id; the session and its exception in one statement."""
-    row = db.session.execute(_entry_query(), {"occurrence_id": occurrence_id}).unique().first()
+    row = db.session.execute(_entry_query(), {"occurrence_id": occurrence_id}).first()
     if row is None:
         return None
-    occurrence, override = row
-    entry = GridEntry(
-        occurrence, occurrence.start_utc.astimezone(tz), occurrence.end_utc.astimezone(tz), override
-    )
+    entry = _entry_of(row, tz)
     _attach_conflicts_of_one(entry, tz)
     return entry
-
-
-def entry_for(occurrence: Occurrence, *, tz: ZoneInfo) -> GridEntry:
-    """One session as the grid shows it, with its exception and conflicts."""
-    entry = GridEntry(
-        occurrence, occurrence.start_utc.astimezone(tz), occurrence.end_utc.astimezone(tz)
-    )
-    _attach_overrides([entry])
-    _attach_conflicts_of_one(entry, tz)
-    return entry
-
-
-def _attach_overrides(entries: list[GridEntry]) -> None:
-    keys = {
-        (e.occurrence.series_id, e.occurrence.original_date)
-        for e in entries
-        if e.occurrence.series_id is not None
-    }
-    if not keys:
-        return
-    found = {}
-    ordered = sorted(keys)
-    for begin in range(0, len(ordered), 10_000):
-        chunk = ordered[begin : begin + 10_000]
-        for override in db.session.scalars(
-            select(DateOverride).where(
-                tuple_(DateOverride.series_id, DateOverride.original_date).in_(chunk)
-            )
-        ).unique():
-            found[(override.series_id, override.original_date)] = override
-    for entry in entries:
-        entry.override = found.get((entry.occurrence.series_id, entry.occurrence.original_date))
 
 
 @lru_cache(maxsize=2)

@@ -47,7 +47,6 @@ from services.schedule import (
     build_month,
     cell_id_of,
     entries_affected_by,
-    entry_for,
     filter_choices,
     find_student,
     load_entries,
@@ -311,7 +310,8 @@ def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200
 def editor(occurrence_id: int):
     occurrence = _series_occurrence(occurrence_id)
     view = _grid_view()
-    return _render_editor(entry_for(occurrence, tz=org_tz()), view, _editor_form(occurrence))
+    entry = load_entry(occurrence.id, tz=org_tz())
+    return _render_editor(entry, view, _editor_form(occurrence))
 
 
 @bp.get("/sessions/<int:occurrence_id>/card")
@@ -382,7 +382,7 @@ def restore(occurrence_id: int):
 
 def _editor_refused(occurrence: Occurrence, view: ScheduleView, form, status: int):
     """The editor again, with its errors and what was typed, in place of itself."""
-    entry = entry_for(occurrence, tz=org_tz())
+    entry = load_entry(occurrence.id, tz=org_tz())
     if not is_htmx():
         return _render_editor(entry, view, form, status)
     return _render_editor(
