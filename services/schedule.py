@@ -361,18 +361,18 @@ def _conflicts_of_one_query(dialect: str) -> Select:
     """The sessions clashing with one session (bound: id, start, end, room, mentor, group),
     and what they share, in one statement: the card's hot path."""
     mine, theirs = aliased(Enrolment), aliased(Enrolment)
-    shares_a_student = (
-        exists()
-        .where(
-            mine.group_id == bindparam("group"),
-            theirs.student_id == mine.student_id,
-            theirs.group_id == Occurrence.group_id,
-        )
-        .correlate(Occurrence)
+    # The groups sharing a student with this one, found once per statement (a correlated
+    # EXISTS would be run for every session in the time range).
+    sharing_groups = (
+        select(theirs.group_id)
+        .join(mine, mine.student_id == theirs.student_id)
+        .where(mine.group_id == bindparam("group"))
+    )
+    shares_a_student = and_(
+        Occurrence.group_id != bindparam("group"), Occurrence.group_id.in_(sharing_groups)
     )
     same_room = Occurrence.room_id == bindparam("room")
     same_mentor = CourseGroup.mentor_id == bindparam("mentor")
-    other_group = Occurrence.group_id != bindparam("group")
     return (
         select(
             Occurrence.id,
@@ -381,7 +381,7 @@ def _conflicts_of_one_query(dialect: str) -> Select:
             raw_instant(Occurrence.end_utc, dialect),
             same_room,
             same_mentor,
-            and_(other_group, shares_a_student),
+            shares_a_student,
         )
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
         .where(
@@ -392,7 +392,7 @@ def _conflicts_of_one_query(dialect: str) -> Select:
             Occurrence.start_utc < bindparam("end", type_=Occurrence.start_utc.type),
             Occurrence.start_utc > bindparam("floor", type_=Occurrence.start_utc.type),
             Occurrence.end_utc > bindparam("start", type_=Occurrence.end_utc.type),
-            or_(same_room, same_mentor, and_(other_group, shares_a_student)),
+            or_(same_room, same_mentor, shares_a_student),
         )
     )
 
