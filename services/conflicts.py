@@ -7,6 +7,7 @@ Two non-cancelled sessions conflict when their instants overlap (half-open: 10:0
 from __future__ import annotations
 
 import heapq
+import json
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,20 @@ from itertools import chain, islice
 from operator import attrgetter, itemgetter, lt
 from typing import NamedTuple
 
-from sqlalchemy import String, and_, or_, select, text, type_coerce
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement
 
 from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Room, User, db
@@ -169,6 +183,27 @@ def _write_sqlite_instant(instant: datetime) -> str:
 
 def _same(value):
     return value
+
+
+# A list of ids bound as one parameter (a PostgreSQL array, a JSON array read by SQLite's
+# json_each) rather than one parameter per id: statements listing hundreds of ids are
+# prepared once and bound in one step, where an expanding IN renders its SQL anew each time.
+
+
+def in_ids(column: ColumnElement, name: str, dialect_name: str) -> ColumnElement:
+    """`column` is one of the ids bound (with `ids_param`) as parameter `name`."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    listed = select(literal_column("value")).select_from(
+        func.json_each(bindparam(name, type_=String))
+    )
+    return column.in_(listed)
+
+
+def ids_param(ids: Iterable[int], dialect_name: str) -> object:
+    """The value to bind for an `in_ids` parameter."""
+    listed = sorted(ids)
+    return listed if dialect_name == "postgresql" else json.dumps(listed)
 
 
 # Every session is made from one local day's start and end, so it lasts less than 25 hours

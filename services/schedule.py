@@ -18,7 +18,17 @@ from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, literal, or_, select, union_all
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 
 from models import (
@@ -40,6 +50,8 @@ from services.conflicts import (
     STUDENT,
     Slot,
     find_conflicts,
+    ids_param,
+    in_ids,
     instant_reader,
     raw_instant,
 )
@@ -552,25 +564,26 @@ def _in_span():
 
 
 @lru_cache(maxsize=MAX_WINDOWS * 2)
-def _listed_candidate_query(windows: int, dialect: str) -> Select:
-    """Non-cancelled sessions overlapping window n with one of its rooms (r<n>), mentors
-    (m<n>) or groups (g<n>), for n < `windows`."""
-    return _candidate_columns(dialect).where(
-        Occurrence.status != OccurrenceStatus.CANCELLED,
-        _in_span(),
-        or_(
-            *(
-                and_(
-                    _overlapping(n),
-                    or_(
-                        Occurrence.room_id.in_(bindparam(f"r{n}", expanding=True)),
-                        CourseGroup.mentor_id.in_(bindparam(f"m{n}", expanding=True)),
-                        Occurrence.group_id.in_(bindparam(f"g{n}", expanding=True)),
-                    ),
-                )
-                for n in range(windows)
+def _listed_candidate_query(windows: int, dialect: str) -> CompoundSelect:
+    """Non-cancelled sessions overlapping window n (s<n> to e<n>, scanning the start index
+    from f<n>) with one of its rooms (r<n>), mentors (m<n>) or groups (g<n>), for each
+    n < `windows`: one index range per window, the lists bound as arrays (see `in_ids`).
+    A session overlapping two windows is listed twice."""
+    return union_all(
+        *(
+            _candidate_columns(dialect).where(
+                Occurrence.status != OccurrenceStatus.CANCELLED,
+                Occurrence.start_utc < bindparam(f"e{n}", type_=Occurrence.start_utc.type),
+                Occurrence.start_utc > bindparam(f"f{n}", type_=Occurrence.start_utc.type),
+                Occurrence.end_utc > bindparam(f"s{n}", type_=Occurrence.end_utc.type),
+                or_(
+                    in_ids(Occurrence.room_id, f"r{n}", dialect),
+                    in_ids(CourseGroup.mentor_id, f"m{n}", dialect),
+                    in_ids(Occurrence.group_id, f"g{n}", dialect),
+                ),
             )
-        ),
+            for n in range(windows)
+        )
     )
 
 
@@ -607,26 +620,26 @@ def _candidate_slots(
     dialect = db.session.get_bind().dialect.name
     groups = {e.occurrence.group_id for e in shown}
     windows = _windows(shown, _sharing_a_student(students_by_group, groups))
-    params = {
-        "first_start": windows[0].start,
-        "last_end": windows[-1].end,
-        "span_floor": windows[0].start - MAX_SESSION_LENGTH,
-    }
+    params: dict[str, object] = {}
     for n, window in enumerate(windows):
         params[f"s{n}"], params[f"e{n}"] = window.start, window.end
-    listed = sum(len(w.rooms) + len(w.mentors) + len(w.groups) for w in windows)
-    if listed <= MAX_LISTED:
+    if sum(len(w.rooms) + len(w.mentors) + len(w.groups) for w in windows) <= MAX_LISTED:
         for n, window in enumerate(windows):
-            params[f"r{n}"] = sorted(window.rooms)
-            params[f"m{n}"] = sorted(window.mentors)
-            params[f"g{n}"] = sorted(window.groups)
+            params[f"f{n}"] = window.start - MAX_SESSION_LENGTH
+            params[f"r{n}"] = ids_param(window.rooms, dialect)
+            params[f"m{n}"] = ids_param(window.mentors, dialect)
+            params[f"g{n}"] = ids_param(window.groups, dialect)
         query = _listed_candidate_query(len(windows), dialect)
     else:
+        params["first_start"] = windows[0].start
+        params["last_end"] = windows[-1].end
+        params["span_floor"] = windows[0].start - MAX_SESSION_LENGTH
         params["rooms"] = sorted({e.occurrence.room_id for e in shown if e.occurrence.room_id})
         params["mentors"] = sorted({e.occurrence.group.mentor_id for e in shown})
         params["groups"] = sorted(groups)
         query = _broad_candidate_query(len(windows), dialect)
-    rows = db.session.execute(query, params).all()
+    # Keyed by id: a session overlapping two windows comes once per window.
+    rows = {r[0]: r for r in db.session.execute(query, params).all()}.values()
     read = instant_reader(dialect)
     slots = [Slot(r[0], r[1], read(r[2]), read(r[3]), r[4], r[5]) for r in rows]
     return slots, {r[0]: r[6] for r in rows}

@@ -370,3 +370,37 @@ def test_one_session_alone_gets_the_same_conflicts_as_in_its_week(school, make_s
     maths = [e for e in week if e.occurrence.group.name == "Maths" and e.start.date() == TERM]
     kinds = {(n.kind, n.other_id) for n in maths[0].conflicts}
     assert ("student", maths[1].id) not in kinds and ("mentor", maths[1].id) in kinds
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"MAX_WINDOWS": 1}, {"MAX_WINDOWS": 2}, {"MAX_LISTED": 0}],
+    ids=["one window", "two windows", "without per-window lists"],
+)
+def test_every_way_of_reading_candidates_names_the_same_conflicts(
+    school, make_series, monkeypatch, settings
+):
+    # Clashes of every kind on several days: each filtered week (few windows or many, lists
+    # per window or one broad statement) names exactly what the whole week names.
+    make_series(school["music"], weekdays=(0, 2), start=time(9, 30), end=time(10, 30))
+    make_series(school["art"], weekdays=(0, 3), start=time(9, 45), end=time(11, 15))
+    make_series(school["maths"], weekdays=(3, 4), start=time(11), end=time(11, 45))
+    generate()
+    filters = [
+        {"room_id": school["r101"].id},
+        {"room_id": school["lab"].id},
+        {"mentor_id": school["ben"].id},
+        {"group_id": school["maths"].id},
+        {"student_id": school["alice"].id},
+    ]
+
+    def conflicts_by_id(entries):
+        return {e.id: e.conflicts for e in entries}
+
+    whole = conflicts_by_id(week_entries())
+    default = [conflicts_by_id(week_entries(**f)) for f in filters]
+    assert sum(len(c) for c in whole.values()) >= 10
+    assert all(part == {i: whole[i] for i in part} for part in default)
+    for name, value in settings.items():
+        monkeypatch.setattr(f"services.schedule.{name}", value)
+    assert [conflicts_by_id(week_entries(**f)) for f in filters] == default
