@@ -260,7 +260,7 @@ class GridEntry:
 
 
 # The read side's statements name table columns (`_occ.c.id`), not mapped attributes
-# (`_occ.c.id`): a statement naming mapped attributes goes through the ORM's result
+# (`Occurrence.id`): a statement naming mapped attributes goes through the ORM's result
 # machinery even when it selects only columns, which doubles the cost of a small one.
 _occ, _grp, _subj = Occurrence.__table__, CourseGroup.__table__, Subject.__table__
 _room, _ovr, _enr = Room.__table__, DateOverride.__table__, Enrolment.__table__
@@ -822,7 +822,7 @@ _ROOMS, _MENTORS, _GROUPS = 0, 1, 2
 def _choices_query() -> Select:
     """The filter bar's three lists in one statement (built once: the page is drawn at
     every navigation)."""
-    room, user, group = Room.__table__.c, User.__table__.c, CourseGroup.__table__.c
+    room, user, group = _room.c, User.__table__.c, _grp.c
     rooms = select(literal(_ROOMS).label("list"), room.id, room.name).where(
         or_(room.active.is_(True), room.id == bindparam("room"))
     )
