@@ -8,10 +8,11 @@ below, the environment (`FLASK_*` through `from_prefixed_env()`, plus `DATABASE_
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask
+from flask import Flask, Request, current_app
 
 DEFAULTS = {
     "TIMEZONE": "UTC",
@@ -103,8 +104,27 @@ def _configure(app: Flask, config: dict | None) -> None:
             app.config[key] = secure
 
 
+class UploadFolderRequest(Request):
+    """A request whose uploaded files spool, past what Werkzeug keeps in memory, into the
+    upload folder rather than the system's temporary directory: a 100 MB attachment is
+    written to the disk meant for attachments, not to a possibly small /tmp."""
+
+    def _get_file_stream(
+        self, total_content_length, content_type, filename=None, content_length=None
+    ):
+        folder = Path(current_app.config["UPLOAD_FOLDER"])
+        folder.mkdir(parents=True, exist_ok=True)
+        # Anonymous (unlinked at once), so nothing is left behind whatever happens next.
+        return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="rb+", dir=folder)
+
+
+# What Werkzeug's own stream factory keeps in memory before spooling to disk.
+SPOOL_IN_MEMORY = 500 * 1024
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = UploadFolderRequest
     if config and config.get("TESTING"):
         app.testing = True
     _configure(app, config)

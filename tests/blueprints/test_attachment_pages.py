@@ -4,6 +4,7 @@ oversized bodies (streamed, never held in memory), downloads, deletes, permissio
 from __future__ import annotations
 
 import json
+import tempfile
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,6 +145,23 @@ def test_an_htmx_upload_returns_the_section_with_the_file(web, login_as, school,
     assert json.loads(response.headers["HX-Trigger"]) == {"toast": {"message": "Added slides.pdf."}}
     attachment = db.session.scalar(sa.select(Attachment))
     assert files_in(folder) == [attachment.stored_name]
+
+
+def test_a_large_upload_spools_into_the_upload_folder_not_the_system_temp_dir(
+    web, login_as, school, folder, tmp_path, monkeypatch
+):
+    # Past 500 KB Werkzeug spools a file to disk: here, with the system's temporary
+    # directory gone, the upload still works (it spools beside the attachments) and leaves
+    # nothing but the stored file.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    login_as(school["mentor"])
+    big = samples.pdf().ljust(3 * MB, b"\0")
+    response = htmx_upload(web, school["session"], big, "big.pdf")
+    assert response.status_int == 200
+    attachment = db.session.scalar(sa.select(Attachment))
+    assert attachment.size_bytes == 3 * MB
+    assert files_in(folder) == [attachment.stored_name]
+    assert (folder / attachment.stored_name).read_bytes() == big
 
 
 def test_a_plain_upload_redirects_back_to_the_session(web, login_as, school):
