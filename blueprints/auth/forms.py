@@ -6,10 +6,17 @@ from wtforms.validators import DataRequired, Length
 
 
 class LoginForm(FlaskForm):
+    # autocomplete: password managers fill the right fields.
     email = EmailField(
-        "E-mail", validators=[DataRequired(message="Enter your e-mail address."), Length(max=254)]
+        "E-mail",
+        validators=[DataRequired(message="Enter your e-mail address."), Length(max=254)],
+        render_kw={"autocomplete": "username"},
     )
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")])
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(message="Enter your password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
     remember = BooleanField("Keep me logged in on this device")
     next = StringField()
 

@@ -109,12 +109,17 @@ class EnrolForm(FlaskForm):
     q = HiddenField()
 
 
+# Passwords typed here are someone's new password (never the one of whoever is logged in):
+# browsers must neither fill them in nor offer the account's own e-mail.
+_NEW_PASSWORD = {"autocomplete": "new-password"}
+
+
 class UserCreateForm(FlaskForm):
-    email = EmailField("E-mail")
+    email = EmailField("E-mail", render_kw={"autocomplete": "off"})
     name = StringField("Name")
     role = SelectField("Role", validate_choice=False, default="student")
-    password = PasswordField("Password (optional)")
-    confirm = PasswordField("Password again")
+    password = PasswordField("Password (optional)", render_kw=_NEW_PASSWORD)
+    confirm = PasswordField("Password again", render_kw=_NEW_PASSWORD)
 
 
 class UserEditForm(FlaskForm):
@@ -123,8 +128,8 @@ class UserEditForm(FlaskForm):
 
 
 class PasswordForm(FlaskForm):
-    password = PasswordField("New password")
-    confirm = PasswordField("New password again")
+    password = PasswordField("New password", render_kw=_NEW_PASSWORD)
+    confirm = PasswordField("New password again", render_kw=_NEW_PASSWORD)
 
 
 class MentorSubjectsForm(FlaskForm):

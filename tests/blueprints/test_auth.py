@@ -44,6 +44,9 @@ def test_login_page_has_the_form_and_no_navigation_for_anonymous_users(web):
     form = page.forms[0]
     assert {"email", "password", "remember", "csrf_token", "next"} <= set(form.fields)
     assert "Log out" not in page.text
+    # Password managers fill the right fields.
+    assert page.html.find("input", attrs={"name": "email"})["autocomplete"] == "username"
+    assert page.html.find("input", attrs={"name": "password"})["autocomplete"] == "current-password"
 
 
 def test_anonymous_visitor_of_the_home_page_is_sent_to_login(web):

@@ -371,6 +371,9 @@ def test_invitation_link_lets_the_user_choose_a_password_once(web, login_as, mak
     visitor = browser(app)
     page = visitor.get(urlsplit(link).path)
     assert "Welcome, Noah." in page.text
+    # A browser offers to save the new password, never fills in one it knows.
+    for name in ("password", "confirm"):
+        assert page.html.find("input", attrs={"name": name})["autocomplete"] == "new-password"
     form = page.forms["invitation-form"]
     form["password"], form["confirm"] = "short", "short"
     page = form.submit(status=422)
