@@ -416,6 +416,10 @@ def test_the_monitor_lists_completions_and_the_overdue_sessions(web, login_as, m
     assert [tr["id"] for tr in overdue.find_all("tr", id=True)] == [
         f"overdue-{monitored['past'].id}"
     ]
+    # Ended two days ago at 11:00: one or two whole days, said in good English.
+    days = (datetime.now(UTC) - monitored["past"].end_utc) // timedelta(days=1)
+    ended = overdue.find(id=f"overdue-{monitored['past'].id}").find_all("td")[-1].text
+    assert ended == {1: "1 day ago", 2: "2 days ago"}[days]
     assert scan(page).problems == []
 
 
