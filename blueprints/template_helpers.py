@@ -38,7 +38,7 @@ def options(pairs, selected=None) -> Markup:
         "".join(
             [
                 f'<option value="{value if type(value) is int else esc(str(value))}"'
-                f'{" selected" if value == selected else ""}>{esc(str(label))}</option>'
+                f"{' selected' if value == selected else ''}>{esc(str(label))}</option>"
                 for value, label in pairs
             ]
         )

@@ -52,9 +52,7 @@ class CalendarFeed(db.Model):
     )
     scope: Mapped[str] = mapped_column(String(10), default="own")
     room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id", ondelete="CASCADE"))
-    group_id: Mapped[int | None] = mapped_column(
-        ForeignKey("course_group.id", ondelete="CASCADE")
-    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("course_group.id", ondelete="CASCADE"))
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -41,9 +41,7 @@ class SessionRequest(db.Model):
     mode: Mapped[OccurrenceMode] = mapped_column(
         enum_column(OccurrenceMode, "request_mode"), default=OccurrenceMode.ONLINE
     )
-    schedule_kind: Mapped[ScheduleKind] = mapped_column(
-        enum_column(ScheduleKind, "schedule_kind")
-    )
+    schedule_kind: Mapped[ScheduleKind] = mapped_column(enum_column(ScheduleKind, "schedule_kind"))
     # Local wall-clock times of every requested session.
     start_time: Mapped[time]
     end_time: Mapped[time]

@@ -55,9 +55,7 @@ def notification_kind(kind: str) -> str:
 @bp.app_context_processor
 def _bell_counts():
     """For the bell in every page's navigation (called only when the bell is drawn)."""
-    return {
-        "notification_bell_counts": lambda: bell_state(current_user.id)
-    }
+    return {"notification_bell_counts": lambda: bell_state(current_user.id)}
 
 
 def _non_negative_int(raw: str | None) -> int | None:

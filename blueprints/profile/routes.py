@@ -126,4 +126,3 @@ def revoke_token(token_id: int):
     db.session.commit()
     flash("Token revoked: programs using it are refused from now on.", "success")
     return redirect(url_for("profile.index"))
-

@@ -129,12 +129,12 @@ def test_filters_are_kept_in_the_url_and_combine(web, login_as, school):
 
 
 def test_filter_bar_names_are_escaped_and_selected_options_marked(web, login_as, school, make_room):
-    odd = make_room('Lab <b>"A" & \'B\'</b>')
+    odd = make_room("Lab <b>\"A\" & 'B'</b>")
     login_as("coordinator")
     page = web.get(f"{GRID}&room={odd.id}")
-    assert 'Lab &lt;b&gt;&quot;A&quot; &amp; &#x27;B&#x27;&lt;/b&gt;' in page.text
+    assert "Lab &lt;b&gt;&quot;A&quot; &amp; &#x27;B&#x27;&lt;/b&gt;" in page.text
     chosen = page.html.find("select", attrs={"name": "room"}).find_all("option", selected=True)
-    assert [(o["value"], o.text) for o in chosen] == [(str(odd.id), 'Lab <b>"A" & \'B\'</b>')]
+    assert [(o["value"], o.text) for o in chosen] == [(str(odd.id), "Lab <b>\"A\" & 'B'</b>")]
 
 
 def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_as, school):
