@@ -385,12 +385,15 @@ def test_every_way_of_reading_candidates_names_the_same_conflicts(
     make_series(school["music"], weekdays=(0, 2), start=time(9, 30), end=time(10, 30))
     make_series(school["art"], weekdays=(0, 3), start=time(9, 45), end=time(11, 15))
     make_series(school["maths"], weekdays=(3, 4), start=time(11), end=time(11, 45))
+    # Online (no room): Ben's Music on Thursday overlaps his Art.
+    online = make_series(school["music"], weekdays=(3,), start=time(9), end=time(10), room=None)
     generate()
     filters = [
         {"room_id": school["r101"].id},
         {"room_id": school["lab"].id},
         {"mentor_id": school["ben"].id},
         {"group_id": school["maths"].id},
+        {"group_id": school["music"].id},
         {"student_id": school["alice"].id},
     ]
 
@@ -400,6 +403,8 @@ def test_every_way_of_reading_candidates_names_the_same_conflicts(
     whole = conflicts_by_id(week_entries())
     default = [conflicts_by_id(week_entries(**f)) for f in filters]
     assert sum(len(c) for c in whole.values()) >= 10
+    online_id = find_occurrence(online.id, TERM + timedelta(days=3)).id
+    assert [n.kind for n in default[4][online_id]] == ["mentor"]
     assert all(part == {i: whole[i] for i in part} for part in default)
     for name, value in settings.items():
         monkeypatch.setattr(f"services.schedule.{name}", value)
