@@ -29,11 +29,10 @@ from models.series import weekdays_to_mask
 from services.errors import NotFoundError, ValidationError
 from services.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
 from services.rooms import clean_name, filter_status, flush_unique, name_taken
+from services.timeutil import date_outside
 
 MAX_EVERY_WEEKS = 52
 # Dates outside this range are typos (0001-01-01, 9999-12-31), not terms.
-EARLIEST_DATE = date(2000, 1, 1)
-LATEST_DATE = date(2100, 12, 31)
 SEARCH_LIMIT = 10
 # Ids beyond a signed 64-bit integer cannot exist (and would overflow the database driver).
 _MAX_ID = MAX_ID
@@ -199,8 +198,8 @@ class SeriesData:
 
 
 def _check_date(value: date | None, key: str, errors: dict) -> None:
-    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
-        errors[key] = f"Choose a date between {EARLIEST_DATE:%d %b %Y} and {LATEST_DATE:%d %b %Y}."
+    if value is not None and (message := date_outside(value)):
+        errors[key] = message
 
 
 def _validate_series(data: SeriesData, series: Series | None) -> OccurrenceMode:

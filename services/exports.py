@@ -21,12 +21,23 @@ SESSION_COLUMNS = (
 
 
 def csv_cell(value) -> str:
-    """A CSV cell a spreadsheet will not run: formula-like text gets a leading apostrophe."""
+    """A CSV cell a spreadsheet will not run: formula-like text gets a leading apostrophe.
+
+    So does text that already starts with apostrophes before a formula character, so that
+    `read_csv_cell` (which takes one off) gives back exactly what was written.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     text = "" if value is None else str(value)
-    if text[:1] in FORMULA_PREFIXES:
+    if text.lstrip("'")[:1] in FORMULA_PREFIXES:
         return "'" + text
+    return text
+
+
+def read_csv_cell(text: str) -> str:
+    """A cell as `csv_cell` wrote it, back to its value (the inverse of `csv_cell`)."""
+    if text[:1] == "'" and text.lstrip("'")[:1] in FORMULA_PREFIXES:
+        return text[1:]
     return text
 
 

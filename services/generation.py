@@ -42,7 +42,7 @@ from services.conflicts import (
 )
 from services.errors import ValidationError
 from services.recurrence import OverrideRule, PlannedOccurrence, SeriesRule, plan_occurrences
-from services.timeutil import local_day_bounds
+from services.timeutil import LATEST_DATE, date_outside, local_day_bounds
 from services.video_rooms import new_room_ids
 
 DEFAULT_MAX_DAYS = 732
@@ -91,6 +91,8 @@ def resolve_window(
     """The half-open window [start, end) from either a number of weeks or an end date."""
     if (weeks is None) == (end is None):
         raise ValidationError("Give either a number of weeks or an end date.", field="weeks")
+    if message := date_outside(start):
+        raise ValidationError(message, field="start")
     if weeks is not None:
         if isinstance(weeks, bool) or not isinstance(weeks, int) or weeks < 1:
             raise ValidationError(
@@ -103,6 +105,11 @@ def resolve_window(
         raise ValidationError("The end date must be after the start date.", field="end")
     if (end - start).days > max_days:
         raise ValidationError(f"The range can span at most {max_days} days.", field="end")
+    if end > LATEST_DATE + timedelta(days=1):
+        raise ValidationError(
+            f"The range must end by {LATEST_DATE:%d %b %Y}.",
+            field="end" if weeks is None else "weeks",
+        )
     return start, end
 
 

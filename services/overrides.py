@@ -16,6 +16,7 @@ from services import events
 from services.conflicts import ensure_slot_free
 from services.errors import InvalidTransition, ValidationError
 from services.recurrence import OverrideRule, SeriesRule, is_series_date, plan_occurrence
+from services.timeutil import date_outside, placement_range, today_in
 
 
 def rule_of(series: Series) -> SeriesRule:
@@ -73,10 +74,12 @@ def find_override(series_id: int, original_date: date) -> DateOverride | None:
     )
 
 
-def _validate(series: Series, original_date: date, change: OverrideChange) -> None:
+def _validate(series: Series, original_date: date, change: OverrideChange, today: date) -> None:
     errors = {}
-    if not is_series_date(rule_of(series), original_date):
-        errors["date"] = (
+    if message := date_outside(original_date):
+        errors["original_date"] = message
+    elif not is_series_date(rule_of(series), original_date):
+        errors["original_date"] = (
             f"{original_date:%a %d %b %Y} is not an occurrence of {series.group.name} "
             f"(it meets {series.weekday_label}"
             + (f" every {series.every_weeks} weeks" if series.every_weeks > 1 else "")
@@ -85,6 +88,10 @@ def _validate(series: Series, original_date: date, change: OverrideChange) -> No
             + ")."
         )
     if not change.cancelled:
+        if change.new_date is not None and (
+            message := date_outside(change.new_date, *placement_range(today))
+        ):
+            errors["new_date"] = message
         if not any([change.new_date, change.start_time, change.end_time, change.room_id]):
             errors["start"] = "Choose a new date, time or room, or cancel the date."
         start = change.start_time or series.start_time
@@ -141,7 +148,7 @@ def save_override(
     input, date not an occurrence), ConflictError (the moved session would double-book a
     room or the mentor) or InvalidTransition (the session is completed).
     """
-    _validate(series, original_date, change)
+    _validate(series, original_date, change, today_in(tz))
     override = find_override(series.id, original_date)
     if override is None:
         override = DateOverride(

@@ -47,7 +47,7 @@ from services.notifications import (
     notify,
 )
 from services.recurrence import plan_occurrences
-from services.timeutil import resolve_local
+from services.timeutil import placement_range, resolve_local, today_in
 from services.video_rooms import new_room_ids
 
 DURATIONS = (30, 60, 90, 120)
@@ -214,7 +214,7 @@ def create_request(
     if kind not in tuple(ScheduleKind):
         errors["schedule_kind"] = "Choose one session, specific dates or a weekly schedule."
         raise ValidationError(errors)
-    start, end, days = _schedule_days(data, errors)
+    start, end, days = _schedule_days(data, errors, today_in(tz, now))
     if errors:
         raise ValidationError(errors)
     slots = _plan_slots(days, start, end, tz)
@@ -278,7 +278,25 @@ def _check_mentor_and_subject(data: RequestInput, errors: dict) -> User | None:
     return mentor
 
 
-def _schedule_days(data: RequestInput, errors: dict) -> tuple[time | None, time | None, list]:
+def _date_problem(day: date, today: date, *, naming: bool = False) -> str:
+    """Why `day` cannot be requested ("" if it may be): outside the range sessions may be
+    placed in, which also keeps date arithmetic inside the calendar. A day that passed
+    recently is left to the check of each planned time (same message, with the time)."""
+    earliest, latest = placement_range(today)
+    if day < earliest:
+        return "Choose a date and time in the future" + (
+            f": {day:%a %d %b %Y} has passed." if naming else "."
+        )
+    if day > latest:
+        return f"Choose dates up to {latest:%d %b %Y}" + (
+            f": {day:%a %d %b %Y} is too far ahead." if naming else "."
+        )
+    return ""
+
+
+def _schedule_days(
+    data: RequestInput, errors: dict, today: date
+) -> tuple[time | None, time | None, list]:
     """The start, the end and the local dates a schedule asks for (errors by field)."""
     kind = data.schedule_kind
     start = data.start
@@ -287,9 +305,11 @@ def _schedule_days(data: RequestInput, errors: dict) -> tuple[time | None, time 
     if kind == ScheduleKind.SINGLE:
         if data.day is None:
             errors["day"] = "Choose a date."
+        elif message := _date_problem(data.day, today):
+            errors["day"] = message
         if data.duration not in DURATIONS:
             errors["duration"] = "Choose 30, 60, 90 or 120 minutes."
-        if start is None or data.day is None or "duration" in errors:
+        if start is None or errors.keys() & {"day", "duration"}:
             return start, None, []
         finish = datetime.combine(data.day, start) + timedelta(minutes=data.duration)
         if finish.date() != data.day:
@@ -305,6 +325,9 @@ def _schedule_days(data: RequestInput, errors: dict) -> tuple[time | None, time 
         days = sorted(set(data.dates))
         if not days:
             errors["dates"] = "Add at least one date."
+        elif problems := [p for p in (_date_problem(d, today, naming=True) for d in days) if p]:
+            errors["dates"] = problems[0]
+            return start, end, []
         return start, end, days
     # Weekly: the same half-open rule as generation (8 weeks of Mon/Wed/Fri is 24 sessions).
     weekdays = sorted(set(data.weekdays))
@@ -312,6 +335,8 @@ def _schedule_days(data: RequestInput, errors: dict) -> tuple[time | None, time 
         errors["weekdays"] = "Choose at least one weekday."
     if data.first_date is None:
         errors["first_date"] = "Choose the first date."
+    elif message := _date_problem(data.first_date, today):
+        errors["first_date"] = message
     if data.weeks is None or not 1 <= data.weeks <= MAX_WEEKS:
         errors["weeks"] = f"Choose between 1 and {MAX_WEEKS} weeks."
     if errors.keys() & {"weekdays", "first_date", "weeks"}:
@@ -321,6 +346,9 @@ def _schedule_days(data: RequestInput, errors: dict) -> tuple[time | None, time 
         for n in range(7 * data.weeks)
         if (data.first_date + timedelta(days=n)).weekday() in weekdays
     ]
+    if days and (message := _date_problem(days[-1], today, naming=True)):
+        errors["weeks"] = message
+        return start, end, []
     return start, end, days
 
 

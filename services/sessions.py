@@ -15,7 +15,7 @@ commit to the caller: a page, a command or the JSON API.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
@@ -48,13 +48,9 @@ from services.notifications import (
     notify_session_change,
 )
 from services.overrides import OverrideChange, delete_override, find_override, save_override
-from services.timeutil import resolve_local, today_in
+from services.timeutil import date_outside, placement_range, resolve_local, today_in
 from services.video_rooms import new_room_id
 
-# How far from today a session may be placed: far enough back to record a make-up session
-# after the fact, far enough ahead for the next school year; anything else is a typo.
-MAX_DAYS_BACK = 366
-MAX_DAYS_AHEAD = 732
 TITLE_MAX_LENGTH = 200
 REASON_MAX_LENGTH = 2000
 NOTES_MAX_LENGTH = 2000
@@ -199,10 +195,8 @@ def delete_refusal(occurrence: Occurrence) -> str | None:
 
 
 def _check_date(day: date, today: date, errors: dict) -> None:
-    earliest = today - timedelta(days=MAX_DAYS_BACK)
-    latest = today + timedelta(days=MAX_DAYS_AHEAD)
-    if not earliest <= day <= latest:
-        errors["date"] = f"Choose a date between {earliest:%d %b %Y} and {latest:%d %b %Y}."
+    if message := date_outside(day, *placement_range(today)):
+        errors["date"] = message
 
 
 def _check_times(start: time, end: time, errors: dict) -> None:

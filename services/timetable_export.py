@@ -1,6 +1,7 @@
 """The timetable as a CSV file in exactly the format `flask import-timetable` reads: one row
 per weekly series of the active classes, in a stable order, so that exporting, importing
-into an empty database and exporting again gives the same file."""
+into an empty database and exporting again gives the same file. Formula-like names are
+neutralised for spreadsheets (`csv_cell`) and restored by the import (`read_csv_cell`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from models import CourseGroup, Enrolment, GroupKind, Series, User, db
 from models.series import WEEKDAY_NAMES, mask_to_weekdays
+from services.exports import csv_cell
 from services.timetable_import import TIMETABLE_COLUMNS
 
 
@@ -46,7 +48,8 @@ def export_timetable() -> str:
         )
         for series in ordered:
             writer.writerow(
-                [
+                csv_cell(cell)
+                for cell in [
                     group.name,
                     group.subject.name,
                     group.mentor.email,

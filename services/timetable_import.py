@@ -40,6 +40,7 @@ from models import (
 from models.series import WEEKDAY_NAMES, mask_to_weekdays, weekdays_to_mask
 from services.accounts import normalise_email
 from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
+from services.exports import read_csv_cell
 from services.overrides import OverrideChange, find_override, rule_of, save_override
 from services.recurrence import is_series_date
 from services.timeutil import today_in
@@ -160,8 +161,10 @@ def read_csv_table(source, columns: tuple[str, ...], optional: frozenset[str]) -
                     f"line {line}: {len(row)} cells but the header has {len(header)} columns"
                 )
                 continue
+            # read_csv_cell: the apostrophe an export puts before formula-like text goes.
             cells = {
-                name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)
+                name: read_csv_cell(row[i].strip() if i < len(row) else "")
+                for i, name in enumerate(header)
             }
             for name in optional:
                 cells.setdefault(name, "")

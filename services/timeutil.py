@@ -48,6 +48,30 @@ def local_day_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, da
     )
 
 
+# The dates a timetable can hold: any real schedule fits, and date arithmetic on them (a week
+# later, a day's UTC bounds, a 26-hour overlap window) stays inside Python's calendar, whose
+# edges (years 1 and 9999) would otherwise end a request in an OverflowError.
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2100, 12, 31)
+
+# How far from today a session may be placed (a one-time session, a moved date, a requested
+# date): far enough back to record a make-up session after the fact, far enough ahead for the
+# next school year; anything else is a typo.
+MAX_DAYS_BACK = 366
+MAX_DAYS_AHEAD = 732
+
+
+def placement_range(today: date) -> tuple[date, date]:
+    """The first and last dates a session may be placed on, seen from `today`."""
+    return today - timedelta(days=MAX_DAYS_BACK), today + timedelta(days=MAX_DAYS_AHEAD)
+
+
+def date_outside(day: date, earliest: date = EARLIEST_DATE, latest: date = LATEST_DATE) -> str:
+    """What to tell the user when `day` is not within [earliest, latest]; "" when it is."""
+    if earliest <= day <= latest:
+        return ""
+    return f"Choose a date between {earliest:%d %b %Y} and {latest:%d %b %Y}."
+
+
 def today_in(tz: ZoneInfo, now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(tz).date()
 

@@ -110,7 +110,6 @@ def room_choices() -> list[SelectChoice]:
 
 # Where a service's field names land on the forms (the first field a form has wins).
 _FIELDS_FOR = {
-    "date": ("original_date",),
     "start": ("start_time", "start"),
     "end": ("end_time", "end"),
 }

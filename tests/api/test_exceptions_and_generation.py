@@ -69,7 +69,7 @@ def test_exception_input_errors_are_422(api_as, make_series):
         ),
         422,
     )
-    assert "date" in body["errors"]
+    assert "original_date" in body["errors"]
     assert_problem(
         client.post(
             "/api/v1/exceptions",

@@ -257,12 +257,6 @@ def test_blank_dates_in_the_editor_and_generate_forms_are_refused(web, login_as,
         pytest.param("editor", "new_date", "0001-01-01", id="editor-move-to-0001-01-01"),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="BUG: a date at the edge of the calendar (0001-01-01, 9999-12-31) crashes the page "
-    "with OverflowError (500) instead of a 422 next to the field",
-)
 def test_dates_at_the_edge_of_the_calendar_are_refused_not_a_crash(
     web, login_as, timetable, form, field, value
 ):
@@ -277,13 +271,6 @@ def test_dates_at_the_edge_of_the_calendar_are_refused_not_a_crash(
 @pytest.mark.parametrize(
     ("form", "value"),
     [("editor", "9999-12-31"), ("editor", "0001-01-02"), ("exceptions", "9999-12-31")],
-)
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the grid's exception editor and the exceptions page move a session to any "
-    "date (31 Dec 9999, 2 Jan 0001, toast 'Moved: ... Fri 31 Dec'): nothing bounds an "
-    "exception's new date, where a one-time session must be within a year back and two years "
-    "ahead",
 )
 def test_a_session_is_not_moved_to_a_date_out_of_range(web, login_as, timetable, form, value):
     login_as("coordinator")
@@ -368,12 +355,6 @@ def test_bad_dates_times_and_numbers_are_refused_next_to_their_field_on_the_requ
         ),
     ],
 )
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="BUG: the request form crashes (OverflowError, 500) on dates at the edge of the "
-    "calendar instead of refusing them next to the field",
-)
 def test_a_request_at_the_edge_of_the_calendar_is_refused_not_a_crash(
     web, login_as, tutoring, fields
 ):
@@ -383,11 +364,6 @@ def test_a_request_at_the_edge_of_the_calendar_is_refused_not_a_crash(
     assert count(SessionRequest) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a request for 31 Dec 9999 is accepted and sent to the mentor (no upper bound "
-    "on requested dates, unlike one-time sessions)",
-)
 def test_a_request_for_the_year_9999_is_refused(web, login_as, tutoring):
     login_as(tutoring["student"])
     response = ask(web, tutoring, day="9999-12-31", start="10:00")
@@ -395,11 +371,6 @@ def test_a_request_for_the_year_9999_is_refused(web, login_as, tutoring):
     assert count(SessionRequest) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `flask generate-sessions --start 9999-12-31 --weeks 1` dies with an "
-    "OverflowError traceback instead of an `Error: ...` line",
-)
 def test_generate_sessions_at_the_end_of_the_calendar_says_what_is_wrong(app, make_series):
     make_series()
     result = app.test_cli_runner().invoke(
@@ -671,12 +642,6 @@ def test_schedule_exports_neutralise_formula_like_names(web, login_as, formula_n
         assert any("+Group" in t for t in texts)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (against the checklist; the README promises only the round trip): `flask "
-    "export-timetable` writes formula-like names as they are, so a spreadsheet opening the "
-    "file runs =HYPERLINK(...); every other CSV export neutralises them",
-)
 def test_the_timetable_export_neutralises_formula_like_names_and_still_round_trips(
     app, formula_names, tmp_path
 ):

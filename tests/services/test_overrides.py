@@ -34,8 +34,8 @@ def test_date_that_is_not_an_occurrence_is_refused_clearly(make_series):
         save_override(
             series, TERM + timedelta(days=1), OverrideChange(cancelled=True), actor=None, tz=PARIS
         )
-    assert "is not an occurrence of" in caught.value.errors["date"]
-    assert "Mon" in caught.value.errors["date"]
+    assert "is not an occurrence of" in caught.value.errors["original_date"]
+    assert "Mon" in caught.value.errors["original_date"]
     db.session.rollback()
     assert override_count() == 0
 
