@@ -9,7 +9,7 @@ from flask_login import login_url
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from blueprints.access import is_htmx
+from blueprints.access import is_htmx, is_htmx_partial
 from blueprints.extensions import csrf, init_limiter, login_manager, migrate
 from models import db
 from services.accounts import load_user_from_cookie
@@ -38,7 +38,7 @@ def _error_response(error: HTTPException):
         description = "Your form expired or was sent without its security token. Reload and retry."
     elif code == 429:
         description = f"Too many attempts ({description}). Please wait a minute and try again."
-    template = "errors/_error.html" if is_htmx() else "errors/error.html"
+    template = "errors/_error.html" if is_htmx_partial() else "errors/error.html"
     return render_template(template, code=code, title=error.name, description=description), code
 
 

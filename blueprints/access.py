@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import wraps
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app
@@ -52,6 +53,21 @@ def is_htmx() -> bool:
     from flask import request
 
     return request.headers.get("HX-Request") == "true"
+
+
+def htmx_target_id() -> str | None:
+    """The id of the element an htmx request swaps into, None without a target.
+
+    htmx 4 names the target `tag#id` (`section#schedule`; just `div` for an element without
+    an id, which gives ""), where htmx 2 sent the bare id.
+    """
+    from flask import request
+
+    target = request.headers.get("HX-Target")
+    if target is None:
+        return None
+    _tag, _, element_id = target.partition("#")
+    return unquote(element_id)
 
 
 def is_htmx_partial() -> bool:

@@ -398,10 +398,10 @@ def reject(request_id: int):
             return redirect(url_for("requests.detail", request_id=request_id))
     if effective_status(session_request) != RequestStatus.PENDING and status == 200:
         message = f"This request is {effective_status(session_request).value} already."
-        if is_htmx():
+        if is_htmx_partial():
             return _card(session_request, 409, error=message)
         return _detail_page(session_request, 409, error=message)
-    template = "requests/_reject_form.html" if is_htmx() else "requests/reject.html"
+    template = "requests/_reject_form.html" if is_htmx_partial() else "requests/reject.html"
     return render_template(
         template, r=session_request, form=form, view=view, show_mentor=current_user.is_staff
     ), status

@@ -25,7 +25,14 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.access import (
+    htmx_target_id,
+    is_htmx,
+    is_htmx_partial,
+    load_or_404,
+    org_tz,
+    staff_required,
+)
 from blueprints.feedback import toast
 from blueprints.timetable.forms import (
     DateOverrideChangeForm,
@@ -149,7 +156,7 @@ def _render_schedule(view: ScheduleView, errors: dict, personal: bool):
         context["month_weeks"] = build_month(view, entries)
     else:
         context["grid"] = build_grid(view, entries, _pinned_rooms(view))
-    if is_htmx_partial() and request.headers.get("HX-Target") in (None, "schedule"):
+    if is_htmx_partial() and htmx_target_id() in (None, "schedule"):
         return _response(render_template("schedule/_schedule.html", **context))
     if not personal:
         context["choices"] = filter_choices(view.filters)
@@ -290,7 +297,7 @@ def _editor_form(occurrence: Occurrence) -> DateOverrideChangeForm:
 
 
 def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200, **headers):
-    page = not is_htmx()
+    page = not is_htmx_partial()
     template = "schedule/editor_page.html" if page else "schedule/_editor.html"
     body = render_template(
         template,

@@ -62,7 +62,7 @@ def generate():
             status = 422
     elif request.method == "POST":
         status = 422
-    template = "timetable/_generate_panel.html" if is_htmx() else "timetable/generate.html"
+    template = "timetable/_generate_panel.html" if is_htmx_partial() else "timetable/generate.html"
     return render_template(template, form=form, summary=summary), status
 
 
@@ -208,7 +208,9 @@ def edit_exception(override_id: int):
                 flash("Exception updated.", "success")
                 return redirect(url_for("timetable.exceptions"))
     template = (
-        "timetable/_exception_edit_row.html" if is_htmx() else "timetable/exception_edit.html"
+        "timetable/_exception_edit_row.html"
+        if is_htmx_partial()
+        else "timetable/exception_edit.html"
     )
     return render_template(template, form=form, override=override), status
 

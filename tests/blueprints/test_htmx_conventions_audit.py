@@ -22,9 +22,9 @@ Fragment-only URLs (`/timetable/exceptions/<id>`, `/schedule/sessions/<id>/card`
 `/requests/<id>/card`, `/requests/new/subjects`, `/requests/new/date`, `/notifications/bell`)
 are never pushed to the history, so they are left out of the table.
 
-What breaks a convention is marked `xfail(strict=True)` with "BUG: ..." (views that choose
-the fragment with `is_htmx()` instead of `is_htmx_partial()`, the schedule reading htmx 2's
-`HX-Target`, error pages): the application is left unchanged here.
+Regressions guarded here: views choosing the fragment for any htmx request (`is_htmx()`)
+rather than a partial one, the schedule reading htmx 2's bare-id `HX-Target`, and error pages
+answered as fragments to full htmx requests.
 """
 
 from __future__ import annotations
@@ -154,10 +154,6 @@ def is_page(response) -> bool:
     return "<html" in response.text
 
 
-def bug(reason: str):
-    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
-
-
 # --- GET: page, fragment, Vary ------------------------------------------------------------------
 
 BOTH, INLINE = "both", "inline"  # INLINE: the plain and full answers may redirect to the page
@@ -211,21 +207,10 @@ GET_URLS = [
     ("student", "/requests/mentors", BOTH),
 ]
 
-# Views that pick the fragment for any htmx request (`is_htmx()`), not only a partial one.
-NOT_PARTIAL_ONLY = {
-    "/timetable/generate": "the generate panel is answered to every htmx request",
-    "/timetable/exceptions/{override}/edit": "the edit row is answered to every htmx request",
-    "/schedule/sessions/{occ}/editor": "the grid editor is answered to every htmx request",
-    "/requests/{request}/reject": "the reason form is answered to every htmx request",
-}
-
 
 def _get_params():
     for role, url, kind in GET_URLS:
-        marks = ()
-        if url in NOT_PARTIAL_ONLY:
-            marks = bug(f"{NOT_PARTIAL_ONLY[url]} (is_htmx): HX-Request-Type: full gets a fragment")
-        yield pytest.param(role, url, kind, id=f"{role}:{url}", marks=marks)
+        yield pytest.param(role, url, kind, id=f"{role}:{url}")
 
 
 def _url(url: str, world) -> str:
@@ -437,12 +422,6 @@ def test_the_vendored_htmx_sends_the_headers_this_audit_sends():
     assert 'e.tagName.toLowerCase()}${e.id?"#"+encodeURI(e.id):""}' in source
 
 
-@bug(
-    "schedule/_render_schedule answers the #schedule fragment only when HX-Target is absent or "
-    "'schedule' (htmx 2's format); htmx 4 sends 'section#schedule', so navigation, view "
-    "switches and filters get the whole page swapped into #schedule (header and filters twice, "
-    "see test-artifacts/schedule-week-filtered.png)"
-)
 @pytest.mark.parametrize(
     ("role", "url"), [("coordinator", "/schedule/"), ("mentor", "/schedule/mine")]
 )
@@ -453,10 +432,6 @@ def test_the_schedule_answers_its_fragment_to_the_target_htmx_4_names(web, world
     assert response.html.find(id="schedule") is not None
 
 
-@bug(
-    "the error handler picks errors/_error.html for any htmx request (is_htmx), so a history "
-    "restore or a full htmx request of a page that is gone swaps a bare error line into <body>"
-)
 @pytest.mark.parametrize("headers", [FULL, RESTORE], ids=["full", "history-restore"])
 def test_an_error_to_a_full_htmx_request_is_the_error_page(web, world, headers):
     log_in(web, world["coordinator"])

@@ -178,14 +178,23 @@ def test_week_navigation_swaps_the_grid_and_keeps_the_url(page, log_in, school):
     expect(page).to_have_url(re.compile(rf"date={next_monday.isoformat()}"))
     expect(page.locator(".schedule-title")).to_contain_text(f"{next_monday:%d %b}")
     assert page.evaluate("window.notReloaded === true")
+    assert_one_page(page)  # the grid was swapped, not the whole page into it
     page.go_back()
     expect(page.locator(".schedule-title")).to_contain_text(f"{TERM:%d %b}")
+    assert_one_page(page)
     # Filters swap the grid and land in the URL too.
     page.get_by_label("Room").select_option(label="Lab")
     expect(page).to_have_url(re.compile(rf"room={school['lab']}"))
     expect(page.locator("#schedule")).to_contain_text("Art 7A")
     expect(page.locator("#schedule")).not_to_contain_text("Maths 7A")
+    assert_one_page(page)
     screenshot(page, "schedule-week-filtered")
+
+
+def assert_one_page(page):
+    """One navigation bar, heading, filter bar and grid: nothing nested in the grid."""
+    for selector in (".site-header", "h1", "#schedule-filters", "#schedule", ".schedule-nav"):
+        expect(page.locator(selector)).to_have_count(1)
 
 
 def test_a_busy_week_prints_on_one_landscape_page(page, log_in, make_group, make_series, school):
