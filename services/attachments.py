@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from models import Attachment, Occurrence, User, db
 from services import events
 from services.errors import DomainError, ValidationError
+from services.listing import is_session_mentor
 
 log = logging.getLogger(__name__)
 
@@ -167,16 +168,14 @@ def can_upload(user: User | None, occurrence: Occurrence) -> bool:
     has mentors attach material; a coordinator may do it for them)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return user.is_staff or occurrence.group.mentor_id == user.id
+    return user.is_staff or is_session_mentor(user, occurrence)
 
 
 def can_delete(user: User | None, attachment: Attachment, occurrence: Occurrence) -> bool:
     """The uploader, the session's mentor, or staff."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return (
-        user.is_staff or attachment.uploader_id == user.id or occurrence.group.mentor_id == user.id
-    )
+    return user.is_staff or attachment.uploader_id == user.id or is_session_mentor(user, occurrence)
 
 
 # --- Names --------------------------------------------------------------------------------------

@@ -126,11 +126,14 @@ def revoke(feed: CalendarFeed) -> None:
 
 
 def feed_by_token(token: str) -> CalendarFeed | None:
-    """The working feed of a URL token, if its owner's account is active."""
+    """The working feed of a URL token: its owner's account is active, and a room or group
+    feed's owner is still staff (such a feed shows sessions its owner no longer may see)."""
     if not token or len(token) > 64:
         return None
     feed = db.session.scalar(select(CalendarFeed).where(CalendarFeed.token == token))
     if feed is None or feed.revoked_at is not None or not feed.owner.is_active_account:
+        return None
+    if feed.scope != OWN and not feed.owner.is_staff:
         return None
     return feed
 

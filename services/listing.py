@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Select, exists, or_, select
 
-from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Room, User, db
+from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Role, Room, User, db
 from services.conflicts import conflicts_in_window
 from services.timeutil import local_day_bounds, today_in
 
@@ -17,11 +17,24 @@ def visible_to(query: Select, viewer: User | None) -> Select:
     """Restrict an Occurrence query to what `viewer` may see (None: everything, e.g. CLI)."""
     if viewer is None or viewer.is_staff:
         return query
-    taught = CourseGroup.mentor_id == viewer.id
     attended = exists().where(
         Enrolment.group_id == Occurrence.group_id, Enrolment.student_id == viewer.id
     )
-    return query.where(or_(taught, attended))
+    if viewer.role != Role.MENTOR:
+        return query.where(attended)
+    return query.where(or_(CourseGroup.mentor_id == viewer.id, attended))
+
+
+def is_session_mentor(user: User, occurrence) -> bool:
+    """Whether `user` teaches `occurrence` (an Occurrence or a grid SessionSummary): named as
+    its group's mentor *and* a mentor now, so a mentor whose role changed loses it at once."""
+    return user.role == Role.MENTOR and occurrence.group.mentor_id == user.id
+
+
+def may_see_conflicts(user: User | None, occurrence) -> bool:
+    """Who is told what a session clashes with (it names other groups' sessions): staff and
+    the session's mentor; None (commands) too."""
+    return user is None or user.is_staff or is_session_mentor(user, occurrence)
 
 
 @dataclass

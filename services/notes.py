@@ -24,10 +24,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from models import MAX_ID, NoteKind, Occurrence, Role, SessionNote, User, db
+from models import MAX_ID, NoteKind, Occurrence, SessionNote, User, db
 from models.types import utcnow
 from services import events
 from services.errors import DomainError, NotFoundError, ValidationError
+from services.listing import is_session_mentor
 from services.sessions import can_view_session
 
 BODY_MAX_LENGTH = 5000
@@ -63,10 +64,6 @@ class NoteNotAllowed(DomainError):
 
 
 # --- Rules --------------------------------------------------------------------------------------
-
-
-def is_session_mentor(user: User, occurrence: Occurrence) -> bool:
-    return user.role == Role.MENTOR and occurrence.group.mentor_id == user.id
 
 
 def readable_kinds(viewer: User | None, occurrence: Occurrence) -> frozenset[NoteKind]:

@@ -55,7 +55,7 @@ from services.conflicts import (
     raw_instant,
 )
 from services.errors import ValidationError
-from services.listing import visible_to
+from services.listing import may_see_conflicts, visible_to
 from services.timeutil import local_day_bounds, week_start
 
 VIEWS = ("week", "day", "month")
@@ -330,7 +330,8 @@ def load_entries(
     viewer: User | None = None,
 ) -> list[GridEntry]:
     """Sessions starting on local dates [start, end) that `viewer` may see, narrowed by
-    `filters`, with their exceptions and conflicts; ordered by start."""
+    `filters`, with their exceptions and (where `viewer` may see them: staff, the session's
+    mentor) their conflicts; ordered by start."""
     start_utc, end_utc = local_day_bounds(start, end, tz)
     query = (
         _summary_query()
@@ -351,8 +352,9 @@ def load_entries(
             )
         )
     entries = [_entry_of(row, tz) for row in db.session.execute(visible_to(query, viewer))]
-    if entries:
-        _attach_conflicts(entries, tz)
+    told = [e for e in entries if may_see_conflicts(viewer, e.occurrence)]
+    if told:
+        _attach_conflicts(told, tz)
     return entries
 
 

@@ -26,6 +26,7 @@ from models import CourseGroup, Occurrence, OccurrenceStatus, SessionEvent, User
 from services import events
 from services.conflicts import lock_schedule
 from services.errors import DomainError, InvalidTransition, NotFoundError, ValidationError
+from services.listing import is_session_mentor
 from services.timeutil import local_day_bounds, resolve_local
 
 # Letters and digits nobody confuses when reading a code aloud or copying it by hand
@@ -63,7 +64,7 @@ def can_track(user: User | None, occurrence: Occurrence) -> bool:
     """The session's mentor and staff complete, correct and cancel it."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    return user.is_staff or occurrence.group.mentor_id == user.id
+    return user.is_staff or is_session_mentor(user, occurrence)
 
 
 def completion_refusal(occurrence: Occurrence, now: datetime | None = None) -> str | None:

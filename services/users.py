@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
 
-from models import MAX_ID, Role, User, db
+from models import MAX_ID, CourseGroup, Role, User, db
 from services.accounts import (
     MIN_PASSWORD_LENGTH,
     create_user,
@@ -164,6 +164,12 @@ def update_account(actor: User, user: User, *, name: str, role: str) -> User:
         errors.update(err.errors)
     if user.id == actor.id and new_role != user.role and "role" not in errors:
         errors["role"] = "You cannot change your own role; ask another admin."
+    elif user.role == Role.MENTOR and new_role != Role.MENTOR and (taught := _groups_taught(user)):
+        more = f" and {len(taught) - 1} more" if len(taught) > 1 else ""
+        errors["role"] = (
+            f"{user.name} teaches {taught[0]}{more}: give the group{'s' if more else ''} "
+            "another mentor first."
+        )
     if errors:
         raise ValidationError(errors)
     user.name = clean
@@ -173,6 +179,17 @@ def update_account(actor: User, user: User, *, name: str, role: str) -> User:
         end_all_sessions(user)
     db.session.flush()
     return user
+
+
+def _groups_taught(user: User) -> list[str]:
+    """The names of the active groups `user` is the mentor of."""
+    return list(
+        db.session.scalars(
+            select(CourseGroup.name)
+            .where(CourseGroup.mentor_id == user.id, CourseGroup.active.is_(True))
+            .order_by(CourseGroup.name)
+        )
+    )
 
 
 def set_account_active(actor: User, user: User, active: bool) -> User:

@@ -53,7 +53,7 @@ from services.conflicts import conflicts_in_window
 from services.course_groups import SeriesData, add_series, update_series
 from services.errors import InvalidTransition, ValidationError
 from services.generation import generate_occurrences, resolve_window
-from services.listing import visible_to
+from services.listing import may_see_conflicts, visible_to
 from services.overrides import (
     OverrideChange,
     delete_override,
@@ -238,11 +238,6 @@ def series_json(series: Series) -> dict:
         "first_date": series.first_date,
         "last_date": series.last_date,
     }
-
-
-def may_see_conflicts(user: User, occurrence: Occurrence) -> bool:
-    """As on the session page: staff, and the mentor of the session's group."""
-    return user.is_staff or occurrence.group.mentor_id == user.id
 
 
 def session_json(occurrence: Occurrence, tz, conflict: bool | None = None) -> dict:

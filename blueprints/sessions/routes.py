@@ -28,6 +28,7 @@ from blueprints.sessions.forms import (
 from models import CourseGroup, Occurrence, Room, db
 from services.conflicts import label_occurrence
 from services.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from services.listing import may_see_conflicts
 from services.sessions import (
     InvalidTransition,
     SessionOutcome,
@@ -120,7 +121,7 @@ def _render_session(occurrence: Occurrence, *, status: int = 200, headers=None, 
     """The detail page, or only its panel for an htmx partial request."""
     tz = org_tz()
     override = exception_of(occurrence)
-    can_see_conflicts = current_user.is_staff or occurrence.group.mentor_id == current_user.id
+    can_see_conflicts = may_see_conflicts(current_user, occurrence)
     context.setdefault("cancel_form", CancelSessionForm())
     template = "sessions/_session.html" if is_htmx_partial() else "sessions/detail.html"
     return (

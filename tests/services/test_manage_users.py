@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from models import Role, db
+from models import CourseGroup, Role, db
 from services.errors import ValidationError
 from services.users import (
     INVITATION_SALT,
@@ -98,6 +99,24 @@ def test_guard_rails(app, make_user):
     # An admin may demote another admin.
     update_account(admin, other_admin, name="Former admin", role="coordinator")
     assert other_admin.role == Role.COORDINATOR
+
+
+def test_a_mentor_of_active_groups_keeps_the_role_until_they_have_another_mentor(
+    app, make_user, make_group
+):
+    admin, ada = make_user("admin"), make_user("mentor", name="Ada")
+    make_group("Maths 7A", mentor=ada)
+    make_group("Physics 9C", mentor=ada)
+    make_group("Old club", mentor=ada, active=False)
+    assert errors_of(update_account, admin, ada, name="Ada", role="student") == {
+        "role": "Ada teaches Maths 7A and 1 more: give the groups another mentor first."
+    }
+    assert ada.role == Role.MENTOR
+    update_account(admin, ada, name="Ada L.", role="mentor")  # a rename is fine
+    for group in db.session.scalars(select(CourseGroup).where(CourseGroup.mentor_id == ada.id)):
+        group.active = False
+    update_account(admin, ada, name="Ada", role="student")  # inactive groups do not hold it
+    assert ada.role == Role.STUDENT
 
 
 def test_deactivation_rotates_the_session_token(app, make_user):
