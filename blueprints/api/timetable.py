@@ -42,6 +42,7 @@ from models import (
     Occurrence,
     OccurrenceMode,
     OccurrenceStatus,
+    Role,
     Room,
     Series,
     Subject,
@@ -339,6 +340,8 @@ def visible_groups(user: User):
     if user.is_staff:
         return query
     enrolled = exists().where(Enrolment.group_id == CourseGroup.id, Enrolment.student_id == user.id)
+    if user.role != Role.MENTOR:
+        return query.where(enrolled)
     return query.where(or_(CourseGroup.mentor_id == user.id, enrolled))
 
 
@@ -385,7 +388,7 @@ def get_group(group_id: int):
     data = group_json(group)
     data["series"] = [series_json(s) for s in group.series]
     data["students"] = None
-    if user.is_staff or group.mentor_id == user.id:
+    if user.is_staff or (user.role == Role.MENTOR and group.mentor_id == user.id):
         enrolments = sorted(group.enrolments, key=lambda e: (e.student.name, e.student_id))
         data["students"] = [ref(e.student) for e in enrolments]
     return data
