@@ -1,0 +1,322 @@
+"""Accessibility audit with axe-core in Chromium: the main pages of every role (and the login
+page) are checked against the WCAG 2.0/2.1 A and AA rules, and no violation of impact
+"serious" or "critical" is allowed. Moderate and minor ones are printed (`pytest -s`) only.
+
+axe-core is vendored for the tests only (tests/browser/vendor/, MPL-2.0; never served by the
+app). It is injected with `page.evaluate(source)`: Playwright evaluates through the DevTools
+protocol, which the page's Content-Security-Policy (`script-src 'self'`) does not govern, and
+axe needs no eval, so the audited page keeps its real CSP (the console guard would report any
+violation). `page.add_script_tag` is refused by that CSP, and a `bypass_csp=True` context
+would audit a page the app never serves.
+
+One school is seeded for the module and one logged-in page is kept per role, so the data is
+made here with the services the factories use: the factories are function-scoped, and a test
+that requests them (through `app`) empties the database when it ends. No test here requests
+`app`; the `school` fixture empties the tables at the end of the module instead.
+
+A violation is not fixed here: its case is marked xfail(strict=True, reason="A11Y: ...") until
+the template or stylesheet is fixed (the strict xfail then fails: remove the mark).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect
+
+from models import (
+    CourseGroup,
+    Enrolment,
+    MentorSubject,
+    Occurrence,
+    Room,
+    Series,
+    Subject,
+    User,
+    db,
+)
+from models.series import weekdays_to_mask
+from services.accounts import create_user
+from services.generation import generate_occurrences, resolve_window
+from services.overrides import OverrideChange, find_occurrence, save_override
+from services.requests import RequestInput, create_request
+from services.tracking import complete_session
+from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.helpers import login, safe_name, screenshot
+from tests.conftest import FAST_HASH, TEST_PASSWORD
+
+AXE_VERSION = "4.14.1"
+AXE_SOURCE = (
+    Path(__file__).resolve().parent / "vendor" / f"axe-core-{AXE_VERSION}.min.js"
+).read_text(encoding="utf-8")
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}
+FAILING_IMPACTS = ("serious", "critical")
+TARGETS_SHOWN = 4
+
+PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
+TODAY = datetime.now(PARIS).date()
+THIS_MONDAY = TODAY - timedelta(days=TODAY.weekday())
+NEXT_MONDAY = THIS_MONDAY + timedelta(weeks=1)
+
+
+# --- The school ----------------------------------------------------------------------------
+
+
+def _user(role: str, name: str) -> User:
+    email = name.lower().replace(" ", ".") + "@a11y.school.test"
+    user = create_user(email, name, role, password=TEST_PASSWORD, hash_method=FAST_HASH)
+    db.session.flush()
+    return user
+
+
+def _weekly(group: CourseGroup, weekdays: tuple[int, ...], start: time, end: time) -> Series:
+    series = Series(
+        group_id=group.id,
+        weekday_mask=weekdays_to_mask(weekdays),
+        every_weeks=1,
+        start_time=start,
+        end_time=end,
+        room_id=group.default_room_id,
+        first_date=THIS_MONDAY,
+        mode="in_person",
+    )
+    db.session.add(series)
+    db.session.flush()
+    return series
+
+
+def _seed() -> dict:
+    """Two mentors' groups with weekly sessions this week and the next two, an exception, a
+    session to complete (started an hour ago), a completed one and a pending request."""
+    coordinator = _user("coordinator", "Claire Dubois")
+    ada, ben = _user("mentor", "Ada Lovelace"), _user("mentor", "Ben Okri")
+    noah, emma = _user("student", "Noah Bernard"), _user("student", "Emma Martin")
+    r101, lab = Room(name="R101", capacity=30), Room(name="Lab", capacity=20)
+    maths, art = Subject(name="Mathematics"), Subject(name="Art")
+    db.session.add_all([r101, lab, maths, art])
+    db.session.flush()
+    maths_7a = CourseGroup(name="Maths 7A", subject=maths, mentor=ada, default_room=r101)
+    art_7a = CourseGroup(name="Art 7A", subject=art, mentor=ben, default_room=lab)
+    db.session.add_all([maths_7a, art_7a])
+    db.session.flush()
+    for group in (maths_7a, art_7a):
+        db.session.add_all(Enrolment(group_id=group.id, student_id=s.id) for s in (noah, emma))
+    db.session.add(MentorSubject(mentor_id=ada.id, subject_id=maths.id))
+    db.session.add(MentorSubject(mentor_id=ben.id, subject_id=art.id))
+    maths_series = _weekly(maths_7a, (0, 2), time(9), time(10))
+    _weekly(art_7a, (1, 3), time(14), time(15, 30))
+    generate_occurrences(*resolve_window(THIS_MONDAY, weeks=3), tz=PARIS)
+    db.session.flush()
+    # An exception: next Wednesday's maths moves to 16:00 in the lab.
+    wednesday = NEXT_MONDAY + timedelta(days=2)
+    change = OverrideChange(
+        new_date=wednesday, start_time=time(16), end_time=time(17), room_id=lab.id, notes="Exams"
+    )
+    save_override(maths_series, wednesday, change, actor=coordinator, tz=PARIS)
+    # Extra sessions: one that started an hour ago (to complete), one completed two days ago.
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    extra = [
+        Occurrence(
+            group_id=maths_7a.id,
+            start_utc=now - timedelta(days=days, hours=1),
+            end_utc=now - timedelta(days=days, minutes=10),
+            room_id=r101.id,
+        )
+        for days in (0, 2)
+    ]
+    db.session.add_all(extra)
+    db.session.flush()
+    to_complete, completed = extra
+    started = completed.start_utc.astimezone(PARIS)
+    complete_session(
+        completed,
+        actual_start=started.time(),
+        actual_end=(started + timedelta(minutes=50)).time(),
+        notes="Fractions, then decimals.",
+        actor=ada,
+        tz=PARIS,
+    )
+    request = RequestInput(
+        mentor_id=ada.id,
+        subject_id=maths.id,
+        title="Algebra revision",
+        description="Before the exam, please.",
+        schedule_kind="single",
+        day=NEXT_MONDAY + timedelta(days=4),
+        start=time(17),
+        duration=60,
+    )
+    create_request(noah, request, tz=PARIS)
+    db.session.flush()
+    ids = {
+        "emails": {"coordinator": coordinator.email, "mentor": ada.email, "student": noah.email},
+        "group": maths_7a.id,
+        "user": noah.id,
+        "next_monday_maths": find_occurrence(maths_series.id, NEXT_MONDAY).id,
+        "to_complete": to_complete.id,
+        "completed": completed.id,
+    }
+    db.session.commit()
+    return ids
+
+
+@pytest.fixture(scope="module")
+def school(live_server):
+    app = live_server.app
+    with app.app_context():
+        ids = _seed()
+        db.session.remove()
+    yield ids
+    with app.app_context(), db.engine.begin() as conn:  # as the root `_clean_database`
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+
+
+@pytest.fixture(scope="module")
+def role_page(chromium, live_server, school):
+    """`role_page("mentor")`: one page per role for the module, logged in on first use."""
+    contexts, pages = [], {}
+
+    def get(role: str) -> Page:
+        if role not in pages:
+            context = chromium.new_context(
+                base_url=live_server.url,
+                viewport={"width": 1280, "height": 900},
+                locale="en-GB",
+                timezone_id=live_server.app.config["TIMEZONE"],
+            )
+            context.set_default_timeout(TIMEOUT_MS)
+            contexts.append(context)
+            pages[role] = context.new_page()
+            if role != "anonymous":
+                login(pages[role], school["emails"][role])
+        return pages[role]
+
+    yield get
+    for context in contexts:
+        with contextlib.suppress(PlaywrightError):
+            context.close()
+
+
+# --- Running axe ---------------------------------------------------------------------------
+
+
+def run_axe(page: Page) -> list[dict]:
+    """axe's violations on the page as it is now (injected again after each navigation)."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE_SOURCE)
+    return page.evaluate("options => axe.run(document, options)", AXE_OPTIONS)["violations"]
+
+
+def describe(violations: list[dict]) -> str:
+    lines = []
+    for v in violations:
+        targets = [" ".join(map(str, node["target"])) for node in v["nodes"]]
+        shown = "; ".join(targets[:TARGETS_SHOWN])
+        more = f" (+{len(targets) - TARGETS_SHOWN} more)" if len(targets) > TARGETS_SHOWN else ""
+        lines.append(f"- {v['id']} [{v['impact']}] {v['help']}: {shown}{more}")
+    return "\n".join(lines)
+
+
+# --- What each page needs before it is audited ---------------------------------------------
+
+
+def open_grid_editor(page: Page, school: dict) -> None:
+    occurrence = school["next_monday_maths"]
+    page.locator(f"#occ-{occurrence} a.session-open").click()
+    expect(page.locator(f"form#occ-{occurrence}.session-editor")).to_be_visible()
+
+
+def open_completion_form(page: Page, school: dict) -> None:
+    occurrence = school["to_complete"]
+    page.locator(f"#completion-{occurrence}").get_by_role("button", name="Complete…").click()
+    expect(page.locator(f"#completion-form-{occurrence}")).to_be_visible()
+
+
+def case(role, url, shows=None, action=None, *, id, xfail=None):
+    """`shows`: a text the page's <main> must contain (the audit is of a page with data)."""
+    marks = [pytest.mark.xfail(strict=True, reason=f"A11Y: {xfail}")] if xfail else []
+    return pytest.param(role, url, shows, action, id=f"{role}-{id}", marks=marks)
+
+
+# The grid's session links: aria-label "Edit Maths 7A on Mon 23 Nov 09:00" (schedule/_cards.html)
+# does not contain the link's visible text "09:00-10:00 Mathematics Maths 7A R101 · Ada ...".
+CARD_NAME = (
+    "label-content-name-mismatch: the week grid's editable session links (a.session-open, "
+    "templates/schedule/_cards.html) have an aria-label without their visible text"
+)
+# The grids show next week: every session in it is ahead (editable), whatever day it is now.
+NEXT_WEEK = f"date={NEXT_MONDAY.isoformat()}"
+CASES = [
+    case("coordinator", f"/schedule/?{NEXT_WEEK}", "Maths 7A", id="week", xfail=CARD_NAME),
+    case(
+        "coordinator",
+        f"/schedule/?{NEXT_WEEK}",
+        "Maths 7A",
+        open_grid_editor,
+        id="week-editor",
+        xfail=CARD_NAME,
+    ),
+    case("coordinator", f"/schedule/month?{NEXT_WEEK}", "Maths 7A", id="month"),
+    case("coordinator", "/sessions/today/", "Today's sessions", id="today"),
+    case("coordinator", "/timetable/generate", id="generate"),
+    case("coordinator", "/timetable/exceptions", "Exams", id="exceptions"),
+    case("coordinator", "/manage/", id="manage"),
+    case("coordinator", "/manage/rooms", "R101", id="rooms"),
+    case("coordinator", "/manage/subjects", "Mathematics", id="subjects"),
+    case("coordinator", "/manage/groups", "Maths 7A", id="groups"),
+    case("coordinator", "/manage/groups/{group}", "Noah Bernard", id="group"),
+    case("coordinator", "/manage/users", "Ada Lovelace", id="users"),
+    case("coordinator", "/tracking/", "Maths 7A", id="tracking"),
+    case("coordinator", "/sessions/{completed}", "Fractions, then decimals.", id="session"),
+    case("mentor", "/dashboard/", "Maths 7A", id="dashboard"),
+    case("mentor", "/requests/pending", "Algebra revision", id="pending"),
+    case("mentor", f"/schedule/mine?{NEXT_WEEK}", "Maths 7A", id="mine"),
+    case("mentor", "/sessions/{to_complete}", None, open_completion_form, id="session-complete"),
+    case("student", "/dashboard/", "Maths 7A", id="dashboard"),
+    case("student", "/requests/new", id="new-request"),
+    case("student", "/requests/mentors", "Ada Lovelace", id="mentors"),
+    case("student", f"/schedule/mine?{NEXT_WEEK}", "Art 7A", id="mine"),
+    case("anonymous", "/auth/login", id="login"),
+]
+
+
+@pytest.mark.parametrize(("role", "url", "shows", "action"), CASES)
+def test_no_serious_or_critical_wcag_violations(
+    request, role_page, school, console, live_server, role, url, shows, action
+):
+    live_server.errors.clear()
+    page = role_page(role)
+    page.on("console", console.on_console)
+    page.on("pageerror", console.on_page_error)
+    try:
+        response = page.goto(url.format(**school))
+        assert response is not None and response.ok, f"{url}: {response and response.status}"
+        if shows is not None:
+            expect(page.locator("main")).to_contain_text(shows)
+        if action is not None:
+            action(page, school)
+        violations = run_axe(page)
+    finally:
+        page.remove_listener("console", console.on_console)
+        page.remove_listener("pageerror", console.on_page_error)
+    failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
+    others = [v for v in violations if v["impact"] not in FAILING_IMPACTS]
+    if others:
+        print(f"\n{request.node.name}: other WCAG violations (not failed on)\n{describe(others)}")
+    if failing:
+        screenshot(page, "a11y-" + safe_name(request.node.nodeid))
+    assert not failing, f"{page.url}:\n{describe(failing)}"
