@@ -246,7 +246,8 @@ FLOOR_PAGE = """<!DOCTYPE html>
 <table class="schedule-grid"><thead><tr><th scope="col">Time</th>{% for d in days %}<th scope="col"><a href="{{ d.href }}">{{ d.label }}</a></th>{% endfor %}</tr></thead>
 <tbody>{% for row in rows %}
 <tr><th scope="row">{{ row.label }}</th>{% for cell in row.cells %}<td><div id="{{ cell.id }}" class="cell">{% for c in cell.cards %}<article id="occ-{{ c.id }}" class="{{ c.classes }}"{% if c.conflict %} title="{{ c.conflict }}"{% endif %}>
-<a class="session-open" href="{{ c.href }}" hx-get="{{ c.href }}" hx-target="#occ-{{ c.id }}" hx-swap="outerHTML" aria-label="Edit {{ c.group }} on {{ c.when }}">
+<a class="session-open" href="{{ c.href }}" hx-get="{{ c.href }}" hx-target="#occ-{{ c.id }}" hx-swap="outerHTML">
+<span class="visually-hidden">Edit {{ c.when }}</span>
 <span class="session-time">{{ c.start }}–{{ c.end }}</span>
 <strong>{{ c.subject }}</strong> <span>{{ c.group }}</span>
 <span class="session-meta">{{ c.room }} · {{ c.mentor }}</span></a>
@@ -280,7 +281,7 @@ def floor_context(app, params: dict) -> dict:
                 "subject": o.group.subject.name,
                 "room": o.room.name if o.room else "Online",
                 "mentor": o.group.mentor.name,
-                "when": e.start.strftime("%a %d %b %H:%M"),
+                "when": e.start.strftime("%a %d %b"),
                 "start": e.start.strftime("%H:%M"),
                 "end": e.end.strftime("%H:%M"),
             }

@@ -14,8 +14,8 @@ made here with the services the factories use: the factories are function-scoped
 that requests them (through `app`) empties the database when it ends. No test here requests
 `app`; the `school` fixture empties the tables at the end of the module instead.
 
-A violation is not fixed here: its case is marked xfail(strict=True, reason="A11Y: ...") until
-the template or stylesheet is fixed (the strict xfail then fails: remove the mark).
+A violation found later can be marked on its case (`xfail="<rule>: <where>"`, strict) until the
+template or stylesheet is fixed.
 """
 
 from __future__ import annotations
@@ -252,23 +252,15 @@ def case(role, url, shows=None, action=None, *, id, xfail=None):
     return pytest.param(role, url, shows, action, id=f"{role}-{id}", marks=marks)
 
 
-# The grid's session links: aria-label "Edit Maths 7A on Mon 23 Nov 09:00" (schedule/_cards.html)
-# does not contain the link's visible text "09:00-10:00 Mathematics Maths 7A R101 · Ada ...".
-CARD_NAME = (
-    "label-content-name-mismatch: the week grid's editable session links (a.session-open, "
-    "templates/schedule/_cards.html) have an aria-label without their visible text"
-)
-# The grids show next week: every session in it is ahead (editable), whatever day it is now.
 NEXT_WEEK = f"date={NEXT_MONDAY.isoformat()}"
 CASES = [
-    case("coordinator", f"/schedule/?{NEXT_WEEK}", "Maths 7A", id="week", xfail=CARD_NAME),
+    case("coordinator", f"/schedule/?{NEXT_WEEK}", "Maths 7A", id="week"),
     case(
         "coordinator",
         f"/schedule/?{NEXT_WEEK}",
         "Maths 7A",
         open_grid_editor,
         id="week-editor",
-        xfail=CARD_NAME,
     ),
     case("coordinator", f"/schedule/month?{NEXT_WEEK}", "Maths 7A", id="month"),
     case("coordinator", "/sessions/today/", "Today's sessions", id="today"),
