@@ -312,3 +312,32 @@ def test_no_serious_or_critical_wcag_violations(
     if failing:
         screenshot(page, "a11y-" + safe_name(request.node.nodeid))
     assert not failing, f"{page.url}:\n{describe(failing)}"
+
+
+PHONE = {"width": 320, "height": 640}  # WCAG 1.4.10 Reflow: 320 CSS pixels wide
+
+
+@pytest.mark.parametrize(
+    ("role", "url", "shows"),
+    [pytest.param(*p.values[:3], id=p.id) for p in CASES if p.values[3] is None],
+)
+def test_every_page_reflows_to_a_phone_without_scrolling_sideways(
+    role_page, school, live_server, role, url, shows
+):
+    # The grids and tables may scroll inside their own box (a data table is exempt); the page
+    # itself, its navigation, forms and text fit the screen.
+    live_server.errors.clear()
+    page = role_page(role)
+    page.set_viewport_size(PHONE)
+    try:
+        page.goto(url.format(**school))
+        if shows is not None:
+            expect(page.locator("main")).to_contain_text(shows)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        if overflow > 0:
+            screenshot(page, "phone-" + safe_name(f"{role}-{url}"))
+        assert overflow <= 0, f"{url} as {role} is {overflow}px wider than a 320px screen"
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
