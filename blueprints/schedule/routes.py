@@ -61,7 +61,7 @@ from services.schedule import (
     parse_view,
     personal_filters,
 )
-from services.timeutil import today_in
+from services.timeutil import date_outside, today_in
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 
@@ -257,6 +257,8 @@ def export(fmt: str):
         abort(400, "start and end are dates (YYYY-MM-DD).")
     if not 0 < (last - first).days <= EXPORT_MAX_DAYS:
         abort(400, f"Export from one to {EXPORT_MAX_DAYS} days (the end is excluded).")
+    if message := date_outside(first) or date_outside(last - timedelta(days=1)):
+        abort(400, message)
     entries = load_entries(first, last, tz=tz, filters=view.filters, viewer=current_user)
     name = f"termtable-{first.isoformat()}-to-{(last - timedelta(days=1)).isoformat()}"
     if fmt == "csv":

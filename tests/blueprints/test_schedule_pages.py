@@ -545,6 +545,10 @@ def test_exports_refuse_bad_ranges_and_students_get_only_their_own(
     web.get("/schedule/export.csv?start=2026-09-07&end=2026-09-07", status=400)
     web.get("/schedule/export.csv?start=2026-01-01&end=2027-06-01", status=400)
     web.get("/schedule/export.csv?start=nope&end=2026-09-08", status=400)
+    for edge in ("start=9999-12-01&end=9999-12-31", "start=0001-01-01&end=0001-01-05"):
+        for fmt in ("csv", "xlsx"):
+            page = web.get(f"/schedule/export.{fmt}?{edge}", status=400)
+            assert "Choose a date between 01 Jan 2000 and 31 Dec 2100." in page.text
     web.get("/schedule/export.pdf", status=404)
     url = "/schedule/export.csv?start=2026-09-07&end=2026-09-14"
     for user, groups in ((school["alice"], {"Maths 7A", "Art 7A"}), (make_user("student"), set())):
