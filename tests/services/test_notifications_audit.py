@@ -1,0 +1,627 @@
+"""Notifications audit (services): for every change a participant would want to hear about,
+exactly who is told (the other side, never the actor, never an unrelated user), that the
+words say what changed in the organisation's local time, and that a refused or rolled-back
+change tells nobody. Gaps against the product's promise are xfail strict ("BUG: ...")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from models import MentorSubject, Notification, Occurrence, OccurrenceStatus, db
+from services.errors import ConflictError, InvalidTransition, ValidationError
+from services.generation import generate_occurrences
+from services.overrides import OverrideChange, delete_override, find_occurrence, save_override
+from services.requests import (
+    RequestInput,
+    approve_request,
+    create_request,
+    reject_request,
+    withdraw_request,
+)
+from services.sessions import (
+    cancel_session,
+    create_one_time_session,
+    delete_one_time_session,
+    reschedule_session,
+    restore_session,
+    update_one_time_session,
+)
+from services.timetable_import import ImportErrors, import_exceptions
+from services.timeutil import today_in, week_start
+
+PARIS = ZoneInfo("Europe/Paris")
+# A Monday two weeks ahead: every session below is in the future, so nothing is history.
+MONDAY = week_start(today_in(PARIS)) + timedelta(weeks=2)
+TUESDAY, WEDNESDAY = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+
+
+def day(d) -> str:
+    """How notifications write a date: 'Mon 07 Sep'."""
+    return f"{d:%a %d %b}"
+
+
+def told() -> list[tuple[int, str, str, str, str | None]]:
+    """Every notification stored (committed or flushed), oldest first."""
+    db.session.expire_all()
+    return [
+        (n.user_id, n.kind, n.title, n.body, n.link)
+        for n in db.session.scalars(select(Notification).order_by(Notification.id))
+    ]
+
+
+def count() -> int:
+    db.session.expire_all()
+    return db.session.scalar(select(func.count(Notification.id)))
+
+
+def recipients(since: int = 0) -> set[int]:
+    return {user_id for user_id, *_ in told()[since:]}
+
+
+@pytest.fixture
+def school(make_user, make_room, make_group, make_series):
+    """Maths 7A (Ada; Alice and Bob) meets Mondays 10:00-11:00 in R101; Art 8B (another
+    mentor; Carl) meets Mondays 10:00-11:00 in the Studio. Two weeks generated."""
+    ada = make_user("mentor", name="Ada Lovelace")
+    alice, bob = make_user("student", name="Alice"), make_user("student", name="Bob")
+    carl, bea = make_user("student", name="Carl"), make_user("mentor", name="Bea")
+    r101, lab, studio = make_room("R101"), make_room("Lab"), make_room("Studio")
+    maths = make_group("Maths 7A", mentor=ada, students=[alice, bob], room=r101)
+    art = make_group("Art 8B", mentor=bea, students=[carl], room=studio)
+    series = make_series(maths, weekdays=(0,), start=time(10), end=time(11), first_date=MONDAY)
+    make_series(art, weekdays=(0,), start=time(10), end=time(11), first_date=MONDAY)
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=PARIS)
+    db.session.add(MentorSubject(mentor_id=ada.id, subject_id=maths.subject_id))
+    db.session.commit()
+    return {
+        "ada": ada,
+        "alice": alice,
+        "bob": bob,
+        "carl": carl,
+        "bea": bea,
+        "coordinator": make_user("coordinator", name="Cora"),
+        "admin": make_user("admin"),
+        "r101": r101,
+        "lab": lab,
+        "studio": studio,
+        "maths": maths,
+        "art": art,
+        "series": series,
+        "monday": find_occurrence(series.id, MONDAY),
+    }
+
+
+def participants(school) -> set[int]:
+    return {school["ada"].id, school["alice"].id, school["bob"].id}
+
+
+def one_time(school, d=WEDNESDAY, start=time(14), end=time(15), room="r101", **kw) -> Occurrence:
+    outcome = create_one_time_session(
+        group_id=school["maths"].id,
+        day=d,
+        start=start,
+        end=end,
+        room_id=school[room].id if room else None,
+        actor=school["coordinator"],
+        tz=PARIS,
+        **kw,
+    )
+    db.session.commit()
+    return outcome.occurrence
+
+
+def ask(school, student="alice", d=TUESDAY, start=time(10), title="Help with algebra"):
+    data = RequestInput(
+        mentor_id=school["ada"].id,
+        subject_id=school["maths"].subject_id,
+        title=title,
+        schedule_kind="single",
+        day=d,
+        start=start,
+        duration=60,
+    )
+    request = create_request(school[student], data, tz=PARIS)
+    db.session.commit()
+    return request
+
+
+# --- Requests ------------------------------------------------------------------------------------
+
+
+def test_a_request_tells_the_mentor_and_its_approval_the_students_in_local_time(school):
+    ada, alice, bob = school["ada"], school["alice"], school["bob"]
+    chosen = ask(school)
+    clashing = ask(school, student="bob", start=time(10, 30), title="Geometry")
+    assert [(u, k) for u, k, *_ in told()] == [(ada.id, "request_new")] * 2
+    _, _, title, body, link = told()[0]
+    assert title == "New request from Alice: Help with algebra"
+    # 10:00 in Paris, not the stored UTC instant (08:00 or 09:00).
+    assert body == f"1 session(s), from {TUESDAY:%a %d %b %Y} 10:00."
+    assert link == f"/requests/{chosen.id}"
+
+    approve_request(chosen, actor=ada, tz=PARIS)
+    db.session.commit()
+    after = told()[2:]
+    assert [(u, k) for u, k, *_ in after] == [
+        (bob.id, "request_declined"),
+        (alice.id, "request_approved"),
+    ]
+    declined, approved = after
+    assert declined[2] == "“Geometry” was declined"
+    assert declined[3] == (
+        f"Declined automatically: {TUESDAY:%a %d %b %Y} 10:30 is now taken by "
+        "“Help with algebra”, which Ada Lovelace approved."
+    )
+    assert declined[4] == f"/requests/{clashing.id}"
+    assert approved[2] == "Ada Lovelace approved “Help with algebra”"
+    assert approved[3] == f"1 session(s) created, the first on {TUESDAY:%a %d %b %Y} 10:00."
+    assert approved[4] == "/dashboard/"
+    assert ada.id not in recipients(2)  # the actor is not told what they did
+
+
+def test_rejecting_tells_the_student_and_withdrawing_the_mentor_never_the_actor(school):
+    ada, alice = school["ada"], school["alice"]
+    rejected, withdrawn = ask(school), ask(school, start=time(15), title="Fractions")
+    reject_request(rejected, "Fully booked that week.", actor=ada)
+    withdraw_request(withdrawn, actor=alice)
+    db.session.commit()
+    assert told()[2:] == [
+        (
+            alice.id,
+            "request_rejected",
+            "Ada Lovelace rejected “Help with algebra”",
+            "Fully booked that week.",
+            f"/requests/{rejected.id}",
+        ),
+        (
+            ada.id,
+            "request_withdrawn",
+            "Alice withdrew “Fractions”",
+            "",
+            f"/requests/{withdrawn.id}",
+        ),
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an admin's approval tells only the student; the mentor, whose timetable just "
+    "gained the sessions, is not told (promise: 'both sides are notified')",
+)
+def test_an_admins_approval_tells_the_mentor_too(school):
+    request = ask(school)
+    approve_request(request, actor=school["admin"], tz=PARIS)
+    db.session.commit()
+    assert recipients(1) == {school["alice"].id, school["ada"].id}
+
+
+def test_refused_request_decisions_tell_nobody(school):
+    ada, alice, bob = school["ada"], school["alice"], school["bob"]
+    request = ask(school)
+    before = count()
+    attempts = [
+        (ValidationError, lambda: reject_request(request, "   ", actor=ada)),
+        (InvalidTransition, lambda: reject_request(request, "No", actor=school["bea"])),
+        (
+            InvalidTransition,
+            lambda: approve_request(request, actor=school["coordinator"], tz=PARIS),
+        ),
+        (InvalidTransition, lambda: withdraw_request(request, actor=bob)),
+    ]
+    # A request clashing with Ada's Monday class is refused as a whole.
+    monday_request = ask(school, d=MONDAY, start=time(10, 30))
+    before += 1
+    attempts.append((ConflictError, lambda: approve_request(monday_request, actor=ada, tz=PARIS)))
+    for error, attempt in attempts:
+        with pytest.raises(error):
+            attempt()
+        db.session.rollback()
+        assert count() == before, error
+    approve_request(request, actor=ada, tz=PARIS)
+    db.session.commit()
+    before = count()
+    for attempt in (
+        lambda: approve_request(request, actor=ada, tz=PARIS),
+        lambda: withdraw_request(request, actor=alice),
+    ):
+        with pytest.raises(InvalidTransition, match="approved already"):
+            attempt()
+        db.session.rollback()
+    assert count() == before
+
+
+# --- One-time sessions ---------------------------------------------------------------------------
+
+
+def test_moving_a_one_time_session_tells_its_participants_where_in_local_time(school):
+    occurrence = one_time(school)
+    update_one_time_session(
+        occurrence,
+        day=WEDNESDAY + timedelta(days=1),
+        start=time(15, 30),
+        end=time(16, 30),
+        room_id=school["lab"].id,
+        mode="in_person",
+        title=None,
+        actor=school["coordinator"],
+        tz=PARIS,
+    )
+    db.session.commit()
+    title = (
+        f"Maths 7A on {day(WEDNESDAY)} 14:00 moves to "
+        f"{day(WEDNESDAY + timedelta(days=1))} 15:30 in Lab"
+    )
+    assert told() == [
+        (user_id, "session_moved", title, "", f"/sessions/{occurrence.id}")
+        for user_id in sorted(participants(school))
+    ]
+    # The mentor moving it is not told; the students are.
+    update_one_time_session(
+        occurrence,
+        day=WEDNESDAY,
+        start=time(14),
+        end=time(15),
+        room_id=school["r101"].id,
+        mode="in_person",
+        title=None,
+        actor=school["ada"],
+        tz=PARIS,
+    )
+    db.session.commit()
+    assert recipients(3) == {school["alice"].id, school["bob"].id}
+
+
+def test_cancelling_and_restoring_a_one_time_session_say_when_and_why(school):
+    occurrence = one_time(school)
+    cancel_session(occurrence, reason="  Teacher ill  ", actor=school["coordinator"], tz=PARIS)
+    restore_session(occurrence, actor=school["coordinator"], tz=PARIS)
+    db.session.commit()
+    link = f"/sessions/{occurrence.id}"
+    cancelled = f"Maths 7A on {day(WEDNESDAY)} 14:00 is cancelled"
+    restored = f"Maths 7A on {day(WEDNESDAY)} 14:00 takes place again"
+    assert told() == [
+        (u, "session_cancelled", cancelled, "Teacher ill", link)
+        for u in sorted(participants(school))
+    ] + [(u, "session_restored", restored, "", link) for u in sorted(participants(school))]
+
+
+def test_refused_one_time_changes_tell_nobody(school):
+    occurrence = one_time(school)
+    coordinator = school["coordinator"]
+
+    def move(**kw):
+        values = dict(
+            day=WEDNESDAY,
+            start=time(14),
+            end=time(15),
+            room_id=school["r101"].id,
+            mode="in_person",
+            title=None,
+            actor=coordinator,
+            tz=PARIS,
+        )
+        return lambda: update_one_time_session(occurrence, **values | kw)
+
+    attempts = [
+        # Into the Studio while Art 8B is there.
+        (
+            ConflictError,
+            move(day=MONDAY, start=time(10), end=time(11), room_id=school["studio"].id),
+        ),
+        (ValidationError, move(start=time(15), end=time(14))),
+        (
+            ValidationError,
+            lambda: cancel_session(occurrence, reason=" ", actor=coordinator, tz=PARIS),
+        ),
+        (InvalidTransition, lambda: restore_session(occurrence, actor=coordinator, tz=PARIS)),
+    ]
+    for error, attempt in attempts:
+        with pytest.raises(error):
+            attempt()
+        db.session.rollback()
+        assert count() == 0, error
+    # Cancelled, then its slot taken by another session: restoring it is refused.
+    cancel_session(occurrence, reason="Trip", actor=coordinator, tz=PARIS)
+    db.session.commit()
+    told_before = count()
+    create_one_time_session(
+        group_id=school["art"].id,
+        day=WEDNESDAY,
+        start=time(14),
+        end=time(15),
+        room_id=school["r101"].id,
+        actor=coordinator,
+        tz=PARIS,
+    )
+    db.session.commit()
+    with pytest.raises(ConflictError):
+        restore_session(occurrence, actor=coordinator, tz=PARIS)
+    db.session.rollback()
+    assert count() == told_before
+    # A completed session can be neither cancelled nor moved.
+    done = one_time(school, d=WEDNESDAY + timedelta(days=1))
+    done.status = OccurrenceStatus.COMPLETED
+    db.session.commit()
+    with pytest.raises(InvalidTransition):
+        cancel_session(done, reason="Late", actor=coordinator, tz=PARIS)
+    db.session.rollback()
+    assert count() == told_before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: deleting a (scheduled, future) one-time session tells nobody: it just "
+    "vanishes from the participants' timetables (promise: session changes tell the people "
+    "concerned)",
+)
+def test_deleting_a_one_time_session_tells_its_participants(school):
+    occurrence = one_time(school)
+    delete_one_time_session(occurrence, actor=school["coordinator"])
+    db.session.commit()
+    assert recipients() == participants(school)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: switching a one-time session from in person to online (room kept) tells "
+    "nobody: update_one_time_session notifies only when start, end or room change",
+)
+def test_switching_a_one_time_session_online_tells_its_participants(school):
+    occurrence = one_time(school)
+    update_one_time_session(
+        occurrence,
+        day=WEDNESDAY,
+        start=time(14),
+        end=time(15),
+        room_id=school["r101"].id,
+        mode="online",
+        title=None,
+        actor=school["coordinator"],
+        tz=PARIS,
+    )
+    db.session.commit()
+    assert recipients() == participants(school)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the move is said only in the title, cut at 200 characters: a session with a "
+    "long title (up to 200 allowed, e.g. from a request) loses where and when it moves",
+)
+def test_a_long_titled_session_moved_still_says_where_it_goes(school):
+    occurrence = one_time(school, title="Revision " + "x" * 180)
+    update_one_time_session(
+        occurrence,
+        day=WEDNESDAY,
+        start=time(16),
+        end=time(17),
+        room_id=school["lab"].id,
+        mode="in_person",
+        title=occurrence.title,
+        actor=school["coordinator"],
+        tz=PARIS,
+    )
+    db.session.commit()
+    _, _, title, body, _ = told()[0]
+    assert f"{day(WEDNESDAY)} 16:00 in Lab" in title + " " + body
+
+
+# --- Series dates: exceptions and the session edit page ------------------------------------------
+
+
+def test_editing_a_series_date_tells_participants_each_step(school):
+    monday, coordinator = school["monday"], school["coordinator"]
+    link = f"/sessions/{monday.id}"
+
+    def step(kind, title, body=""):
+        return [(u, kind, title, body, link) for u in sorted(participants(school))]
+
+    reschedule_session(
+        monday,
+        day=TUESDAY,
+        start=time(14),
+        end=time(15),
+        room_id=school["lab"].id,
+        notes="Lab day",
+        actor=coordinator,
+        tz=PARIS,
+    )
+    db.session.commit()
+    expected = step(
+        "session_moved",
+        f"Maths 7A on {day(MONDAY)} 10:00 moves to {day(TUESDAY)} 14:00 in Lab",
+        "Lab day",
+    )
+    assert told() == expected
+    # Back to the series' own values: the exception goes and the date is "back".
+    reschedule_session(
+        monday, day=MONDAY, start=time(10), end=time(11), room_id=None, actor=coordinator, tz=PARIS
+    )
+    db.session.commit()
+    expected += step("session_restored", f"Maths 7A is back on {day(MONDAY)} 10:00 in R101")
+    assert told() == expected
+    cancel_session(monday, reason="Strike", actor=coordinator, tz=PARIS)
+    db.session.commit()
+    expected += step("session_cancelled", f"Maths 7A on {day(MONDAY)} 10:00 is cancelled", "Strike")
+    assert told() == expected
+    restore_session(monday, actor=coordinator, tz=PARIS)
+    db.session.commit()
+    expected += step("session_restored", f"Maths 7A is back on {day(MONDAY)} 10:00 in R101")
+    assert told() == expected
+    assert school["carl"].id not in recipients() and school["bea"].id not in recipients()
+
+
+def test_changing_an_exception_says_where_from_and_where_to(school):
+    series, coordinator = school["series"], school["coordinator"]
+    save_override(
+        series,
+        MONDAY,
+        OverrideChange(start_time=time(12), end_time=time(13)),
+        actor=coordinator,
+        tz=PARIS,
+    )
+    save_override(
+        series,
+        MONDAY,
+        OverrideChange(start_time=time(15), end_time=time(16), room_id=school["lab"].id),
+        actor=coordinator,
+        tz=PARIS,
+    )
+    # Only the notes change: nothing a participant would notice, nobody told.
+    save_override(
+        series,
+        MONDAY,
+        OverrideChange(
+            start_time=time(15), end_time=time(16), room_id=school["lab"].id, notes="Bring kit"
+        ),
+        actor=coordinator,
+        tz=PARIS,
+    )
+    db.session.commit()
+    titles = [title for _, _, title, *_ in told()[::3]]
+    assert titles == [
+        f"Maths 7A on {day(MONDAY)} 10:00 moves to {day(MONDAY)} 12:00 in R101",
+        f"Maths 7A on {day(MONDAY)} 12:00 moves to {day(MONDAY)} 15:00 in Lab",
+    ]
+    assert count() == 6
+
+
+def test_refused_exception_changes_tell_nobody(school, make_group):
+    series, coordinator = school["series"], school["coordinator"]
+    attempts = [
+        # The Studio is Art 8B's at that time.
+        (ConflictError, OverrideChange(room_id=school["studio"].id)),
+        (ValidationError, OverrideChange(start_time=time(12), end_time=time(11))),
+        (ValidationError, OverrideChange(cancelled=True, notes="x" * 2001)),
+    ]
+    for error, change in attempts:
+        with pytest.raises(error):
+            save_override(series, MONDAY, change, actor=coordinator, tz=PARIS)
+        db.session.rollback()
+        assert count() == 0, change
+    # Moved away, then its old slot taken: deleting the exception is refused (409).
+    override, _ = save_override(
+        series,
+        MONDAY,
+        OverrideChange(start_time=time(14), end_time=time(15)),
+        actor=coordinator,
+        tz=PARIS,
+    )
+    create_one_time_session(
+        group_id=make_group("Drama").id,
+        day=MONDAY,
+        start=time(10),
+        end=time(11),
+        room_id=school["r101"].id,
+        actor=coordinator,
+        tz=PARIS,
+    )
+    db.session.commit()
+    told_before = count()
+    with pytest.raises(ConflictError):
+        delete_override(override, tz=PARIS, actor=coordinator)
+    db.session.rollback()
+    assert count() == told_before
+    # A completed session's date cannot be cancelled.
+    next_monday = find_occurrence(series.id, MONDAY + timedelta(weeks=1))
+    next_monday.status = OccurrenceStatus.COMPLETED
+    db.session.commit()
+    with pytest.raises(InvalidTransition):
+        save_override(
+            series,
+            next_monday.original_date,
+            OverrideChange(cancelled=True),
+            actor=coordinator,
+            tz=PARIS,
+        )
+    db.session.rollback()
+    assert count() == told_before
+
+
+def test_a_failure_after_notifying_rolls_the_notifications_back(school, monkeypatch):
+    import services.overrides as overrides
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(overrides.events, "record_event", broken)
+    with pytest.raises(RuntimeError):
+        save_override(
+            school["series"],
+            MONDAY,
+            OverrideChange(cancelled=True),
+            actor=school["coordinator"],
+            tz=PARIS,
+        )
+    db.session.rollback()
+    assert count() == 0
+    assert find_occurrence(school["series"].id, MONDAY).status == OccurrenceStatus.SCHEDULED
+
+
+# --- CSV import of exceptions --------------------------------------------------------------------
+
+
+def exceptions_csv(*rows: str) -> bytes:
+    return ("group,date,action,start,end,room,notes\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_an_imported_exception_tells_everyone_and_a_failed_import_nobody(school):
+    bad = exceptions_csv(
+        f"Maths 7A,{MONDAY},cancel,,,,Trip",
+        f"Maths 7A,{TUESDAY},cancel,,,,Not a Monday",
+    )
+    with pytest.raises(ImportErrors):
+        import_exceptions(bad, tz=PARIS)
+    db.session.commit()  # what a caller might do: the import's own savepoint dropped it all
+    assert count() == 0
+
+    import_exceptions(exceptions_csv(f"Maths 7A,{MONDAY},cancel,,,,Trip"), tz=PARIS)
+    db.session.commit()
+    # No actor (a command): the mentor is told too.
+    title = f"Maths 7A on {day(MONDAY)} 10:00 is cancelled"
+    link = f"/sessions/{school['monday'].id}"
+    assert told() == [
+        (u, "session_cancelled", title, "Trip", link) for u in sorted(participants(school))
+    ]
+
+
+# --- Generation with force -----------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: generation with --force moves not-yet-started sessions to the series' new "
+    "time and tells nobody (promise: session changes tell the people concerned)",
+)
+def test_forced_generation_moving_sessions_tells_their_participants(school):
+    school["series"].start_time, school["series"].end_time = time(12), time(13)
+    db.session.commit()
+    summary = generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=PARIS, force=True)
+    db.session.commit()
+    assert summary.updated == 2
+    assert recipients() == participants(school)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: generation with --force removes not-yet-started sessions of an ended series "
+    "and tells nobody (promise: session changes tell the people concerned)",
+)
+def test_forced_generation_removing_sessions_tells_their_participants(school):
+    school["series"].last_date = MONDAY
+    db.session.commit()
+    summary = generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=PARIS, force=True)
+    db.session.commit()
+    assert summary.removed == 1
+    assert recipients() == participants(school)
+
+
+def test_generation_at_the_same_values_tells_nobody(school):
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=PARIS, force=True)
+    db.session.commit()
+    assert count() == 0
+    assert datetime.now(UTC) < school["monday"].start_utc
