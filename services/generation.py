@@ -25,6 +25,7 @@ from models import (
     Occurrence,
     OccurrenceMode,
     OccurrenceStatus,
+    Room,
     Series,
     SessionNote,
     db,
@@ -41,6 +42,12 @@ from services.conflicts import (
     raw_instant,
 )
 from services.errors import ValidationError
+from services.notifications import (
+    SESSION_MOVED,
+    SESSION_REMOVED,
+    notify,
+    participants_of_groups,
+)
 from services.recurrence import OverrideRule, PlannedOccurrence, SeriesRule, plan_occurrences
 from services.timeutil import LATEST_DATE, date_outside, local_day_bounds
 from services.video_rooms import new_room_ids
@@ -111,6 +118,49 @@ def resolve_window(
             field="end" if weeks is None else "weeks",
         )
     return start, end
+
+
+# A notification lists at most this many of a group's changed sessions (then "and N more").
+LISTED_CHANGES = 10
+
+
+def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]], tz) -> None:
+    """One notification per group whose coming sessions a forced generation moved, cancelled
+    or removed, to its mentor and students: their timetable changed under them."""
+    by_group: dict[int, list[tuple[_Existing, PlannedOccurrence | None]]] = {}
+    for row, plan in sorted(changed, key=lambda change: change[0].start_utc):
+        by_group.setdefault(row.group_id, []).append((row, plan))
+    names = dict(
+        db.session.execute(
+            select(CourseGroup.id, CourseGroup.name).where(CourseGroup.id.in_(by_group))
+        ).all()
+    )
+    room_ids = {plan.room_id for _, plan in changed if plan is not None and plan.room_id}
+    rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+    people = participants_of_groups(by_group)
+    for group_id, changes in by_group.items():
+        lines = []
+        for row, plan in changes[:LISTED_CHANGES]:
+            was = f"{row.start_utc.astimezone(tz):%a %d %b %H:%M}"
+            if plan is None:
+                lines.append(f"{was}: removed")
+            elif plan.cancelled:
+                lines.append(f"{was}: cancelled")
+            else:
+                where = "online" if plan.mode == _ONLINE else f"in {rooms.get(plan.room_id)}"
+                lines.append(f"{was} → {plan.start_utc.astimezone(tz):%a %d %b %H:%M} {where}")
+        if len(changes) > LISTED_CHANGES:
+            lines.append(f"and {len(changes) - LISTED_CHANGES} more")
+        removed = sum(1 for _, plan in changes if plan is None)
+        counts = [f"{len(changes) - removed} session(s) changed"] if removed < len(changes) else []
+        counts += [f"{removed} removed"] if removed else []
+        notify(
+            people.get(group_id, set()),
+            SESSION_REMOVED if removed == len(changes) else SESSION_MOVED,
+            f"{names[group_id]}: {' and '.join(counts)} by a timetable update",
+            "\n".join(lines),
+            link="/schedule/mine",
+        )
 
 
 def _load_rules(window_start: date, window_end: date) -> list[SeriesRule]:
@@ -397,6 +447,7 @@ def _generate(
     existing = _load_existing(start, end, start_utc, end_utc, dialect)
 
     to_insert, to_update, to_delete = [], [], []
+    changed: list[tuple[_Existing, PlannedOccurrence | None]] = []  # for the participants
     seen = set()
     recorded: set[int] | None = None  # sessions with notes or files, read when first needed
     for row in existing:
@@ -416,8 +467,10 @@ def _generate(
             summary.out_of_date += 1
         elif plan is None:
             to_delete.append({"b_id": row.id})
+            changed.append((row, None))
         else:
             to_update.append(_update_values(row.id, plan, write))
+            changed.append((row, plan))
 
     stamp = write(utcnow())
     # Most instants recur (a few dozen times a day), so each is converted once.
@@ -460,6 +513,8 @@ def _generate(
         len(to_update),
         len(to_delete),
     )
+    if changed:
+        _tell_participants(changed, tz)
 
     if summary.changed_anything:
         conflicts = conflicts_in_window(start_utc, end_utc)

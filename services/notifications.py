@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 
 from blinker import Namespace
 from flask import current_app, has_app_context
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, union_all, update
 
-from models import EmailStatus, Enrolment, Notification, Occurrence, User, db
+from models import CourseGroup, EmailStatus, Enrolment, Notification, Occurrence, User, db
 
 # Kinds, as stored (and shown as the notification's badge).
 REQUEST_NEW = "request_new"
@@ -22,6 +22,8 @@ REQUEST_WITHDRAWN = "request_withdrawn"
 SESSION_CANCELLED = "session_cancelled"
 SESSION_MOVED = "session_moved"
 SESSION_RESTORED = "session_restored"
+SESSION_REMOVED = "session_removed"
+TITLE_MAX = 200
 
 # Sent by `notify` when it queued e-mail (sender: the app), so the web layer can mail the
 # queue once the request's transaction has committed (services know nothing of requests).
@@ -39,14 +41,21 @@ def notify(
     body: str = "",
     link: str | None = None,
 ) -> list[Notification]:
-    """Add a notification for each user (flush only: the caller's transaction decides)."""
+    """Add a notification for each user (flush only: the caller's transaction decides).
+
+    A title too long for its column is shortened, and given whole at the top of the body:
+    what changed (a new date, time or room) is never cut off.
+    """
     ids = [user_ids] if isinstance(user_ids, int) else sorted(set(user_ids))
+    if len(title) > TITLE_MAX:
+        body = title + (f"\n\n{body}" if body else "")
+        title = title[: TITLE_MAX - 1] + "…"
     status = EmailStatus.PENDING if _mail_configured() else EmailStatus.NONE
     notes = [
         Notification(
             user_id=user_id,
             kind=kind,
-            title=title[:200],
+            title=title,
             body=body,
             link=link,
             email_status=status,
@@ -61,11 +70,29 @@ def notify(
 
 
 def participants_of(occurrence: Occurrence) -> set[int]:
-    """The mentor and the enrolled students of a session's group."""
-    students = db.session.scalars(
-        select(Enrolment.student_id).where(Enrolment.group_id == occurrence.group_id)
+    """The mentor and the enrolled students of a session's group (active accounts)."""
+    return participants_of_groups([occurrence.group_id]).get(occurrence.group_id, set())
+
+
+def participants_of_groups(group_ids: Iterable[int]) -> dict[int, set[int]]:
+    """Each group's mentor and enrolled students with an active account, in one statement."""
+    ids = sorted(set(group_ids))
+    if not ids:
+        return {}
+    mentors = select(CourseGroup.id.label("group_id"), CourseGroup.mentor_id.label("user_id"))
+    students = select(Enrolment.group_id, Enrolment.student_id)
+    members = union_all(
+        mentors.where(CourseGroup.id.in_(ids)), students.where(Enrolment.group_id.in_(ids))
+    ).subquery()
+    rows = db.session.execute(
+        select(members.c.group_id, members.c.user_id)
+        .join(User, User.id == members.c.user_id)
+        .where(User.is_active_account.is_(True))
     )
-    return {occurrence.group.mentor_id, *students}
+    found: dict[int, set[int]] = {}
+    for group_id, user_id in rows:
+        found.setdefault(group_id, set()).add(user_id)
+    return found
 
 
 def notify_session_change(

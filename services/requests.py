@@ -432,15 +432,25 @@ def approve_request(
     request.group_id = group.id
     db.session.flush()
     declined = _decline_clashing(request, sessions, actor=actor, now=now, tz=tz)
-    notify(
-        request.student_id,
-        REQUEST_APPROVED,
-        f"{request.mentor.name} approved “{request.title}”",
+    created = (
         f"{len(sessions)} session(s) created, the first on {_format_slot(sessions[0], tz)}."
         if sessions
-        else "",
-        link="/dashboard/",
+        else ""
     )
+    by_mentor = actor.id == request.mentor_id
+    approved = f"{actor.name} approved “{request.title}”" + (
+        "" if by_mentor else f" for {request.mentor.name}"
+    )
+    notify(request.student_id, REQUEST_APPROVED, approved, created, link="/dashboard/")
+    if not by_mentor:
+        # An admin decided for the mentor, whose timetable just gained the sessions.
+        notify(
+            request.mentor_id,
+            REQUEST_APPROVED,
+            f"{actor.name} approved {request.student.name}'s request “{request.title}”",
+            created,
+            link=f"/requests/{request.id}",
+        )
     return Approval(request, group, sessions, declined)
 
 

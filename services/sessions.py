@@ -32,6 +32,7 @@ from models import (
     User,
     db,
 )
+from models.types import utcnow
 from services import events
 from services.conflicts import (
     conflicts_in_window,
@@ -44,8 +45,11 @@ from services.listing import visible_to
 from services.notifications import (
     SESSION_CANCELLED,
     SESSION_MOVED,
+    SESSION_REMOVED,
     SESSION_RESTORED,
+    notify,
     notify_session_change,
+    participants_of,
 )
 from services.overrides import OverrideChange, delete_override, find_override, save_override
 from services.timeutil import date_outside, placement_range, resolve_local, today_in
@@ -385,6 +389,7 @@ def update_one_time_session(
     )
     was = _name_and_time(occurrence, tz)
     moved = (start_utc, end_utc, room_id) != current[:3]
+    mode_changed = mode_value != current[3]
     occurrence.start_utc, occurrence.end_utc = start_utc, end_utc
     occurrence.room_id = room_id
     if mode_value == OccurrenceMode.ONLINE and occurrence.video_room_id is None:
@@ -394,19 +399,30 @@ def update_one_time_session(
     occurrence.title = cleaned_title
     occurrence.sequence += 1
     db.session.flush()
-    if moved:
+    if moved or mode_changed:
         local = occurrence.start_utc.astimezone(tz)
-        room = db.session.get(Room, room_id).name if room_id else "no room"
-        title = f"{was} moves to {local:%a %d %b %H:%M} in {room}"
+        room = db.session.get(Room, room_id).name if room_id else None
+        online = mode_value == OccurrenceMode.ONLINE
+        where = (
+            f"online{f' (room {room})' if room else ''}" if online else f"in {room or 'no room'}"
+        )
+        title = (
+            f"{was} moves to {local:%a %d %b %H:%M} {where}" if moved else f"{was} is now {where}"
+        )
         notify_session_change(occurrence, SESSION_MOVED, title, actor=actor)
         events.record_event(occurrence.id, events.MOVED, actor=actor, summary=title)
     return SessionOutcome(occurrence, adjustments=_adjustments(day, start, end, occurrence, tz))
 
 
-def delete_one_time_session(occurrence: Occurrence, *, actor: User | None) -> None:
-    """Delete a one-time session; series and completed sessions are refused."""
+def delete_one_time_session(occurrence: Occurrence, *, actor: User | None, tz: ZoneInfo) -> None:
+    """Delete a one-time session (telling its participants, if it was still to come); series
+    and completed sessions are refused."""
     _lock_and_reload(occurrence)
     _refuse(delete_refusal(occurrence))
+    if occurrence.start_utc > utcnow():  # a session still to come leaves people's timetables
+        recipients = participants_of(occurrence) - ({actor.id} if actor is not None else set())
+        title = f"{_name_and_time(occurrence, tz)} is removed from the timetable"
+        notify(recipients, SESSION_REMOVED, title, link="/dashboard/")
     db.session.delete(occurrence)
     db.session.flush()
 

@@ -745,7 +745,7 @@ def delete_session(occurrence_id: int):
     """Delete a one-time session (staff); series and completed sessions are refused (409)."""
     occurrence = load_visible_session(occurrence_id)
     user = require_staff()
-    delete_one_time_session(occurrence, actor=user)
+    delete_one_time_session(occurrence, actor=user, tz=org_tz())
     db.session.commit()
     return no_content()
 

@@ -44,6 +44,7 @@ KIND_LABELS = {
     "session_cancelled": "Session cancelled",
     "session_moved": "Session moved",
     "session_restored": "Session restored",
+    "session_removed": "Session removed",
 }
 
 

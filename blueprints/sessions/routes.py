@@ -392,7 +392,7 @@ def delete(occurrence_id: int):
     label = label_occurrence(occurrence, org_tz())
     day = _local_parts(occurrence)[0]
     try:
-        delete_one_time_session(occurrence, actor=current_user)
+        delete_one_time_session(occurrence, actor=current_user, tz=org_tz())
         db.session.commit()
     except DomainError as err:
         _rollback_or_404(err)

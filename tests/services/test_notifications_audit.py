@@ -187,16 +187,33 @@ def test_rejecting_tells_the_student_and_withdrawing_the_mentor_never_the_actor(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an admin's approval tells only the student; the mentor, whose timetable just "
-    "gained the sessions, is not told (promise: 'both sides are notified')",
-)
 def test_an_admins_approval_tells_the_mentor_too(school):
     request = ask(school)
     approve_request(request, actor=school["admin"], tz=PARIS)
     db.session.commit()
     assert recipients(1) == {school["alice"].id, school["ada"].id}
+    admin = school["admin"].name
+    assert {(user_id, title, link) for user_id, _, title, _, link in told()[1:]} == {
+        (
+            school["alice"].id,
+            f"{admin} approved “Help with algebra” for Ada Lovelace",
+            "/dashboard/",
+        ),
+        (
+            school["ada"].id,
+            f"{admin} approved Alice's request “Help with algebra”",
+            f"/requests/{request.id}",
+        ),
+    }
+
+
+def test_a_deactivated_account_is_not_told(school):
+    school["bob"].is_active_account = False
+    db.session.commit()
+    occurrence = one_time(school, d=TUESDAY)
+    cancel_session(occurrence, reason="Ill", actor=school["coordinator"], tz=PARIS)
+    db.session.commit()
+    assert recipients() == {school["ada"].id, school["alice"].id}
 
 
 def test_refused_request_decisions_tell_nobody(school):
@@ -352,24 +369,13 @@ def test_refused_one_time_changes_tell_nobody(school):
     assert count() == told_before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deleting a (scheduled, future) one-time session tells nobody: it just "
-    "vanishes from the participants' timetables (promise: session changes tell the people "
-    "concerned)",
-)
 def test_deleting_a_one_time_session_tells_its_participants(school):
     occurrence = one_time(school)
-    delete_one_time_session(occurrence, actor=school["coordinator"])
+    delete_one_time_session(occurrence, actor=school["coordinator"], tz=PARIS)
     db.session.commit()
     assert recipients() == participants(school)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: switching a one-time session from in person to online (room kept) tells "
-    "nobody: update_one_time_session notifies only when start, end or room change",
-)
 def test_switching_a_one_time_session_online_tells_its_participants(school):
     occurrence = one_time(school)
     update_one_time_session(
@@ -387,11 +393,6 @@ def test_switching_a_one_time_session_online_tells_its_participants(school):
     assert recipients() == participants(school)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the move is said only in the title, cut at 200 characters: a session with a "
-    "long title (up to 200 allowed, e.g. from a request) loses where and when it moves",
-)
 def test_a_long_titled_session_moved_still_says_where_it_goes(school):
     occurrence = one_time(school, title="Revision " + "x" * 180)
     update_one_time_session(
@@ -592,11 +593,6 @@ def test_an_imported_exception_tells_everyone_and_a_failed_import_nobody(school)
 # --- Generation with force -----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: generation with --force moves not-yet-started sessions to the series' new "
-    "time and tells nobody (promise: session changes tell the people concerned)",
-)
 def test_forced_generation_moving_sessions_tells_their_participants(school):
     school["series"].start_time, school["series"].end_time = time(12), time(13)
     db.session.commit()
@@ -604,13 +600,14 @@ def test_forced_generation_moving_sessions_tells_their_participants(school):
     db.session.commit()
     assert summary.updated == 2
     assert recipients() == participants(school)
+    # One notification per person for the group, each change said in local time.
+    [(kind, title, body, link)] = {note[1:] for note in told()}
+    assert (kind, link) == ("session_moved", "/schedule/mine")
+    assert title == "Maths 7A: 2 session(s) changed by a timetable update"
+    weeks = [MONDAY, MONDAY + timedelta(weeks=1)]
+    assert body.splitlines() == [f"{day(d)} 10:00 → {day(d)} 12:00 in R101" for d in weeks]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: generation with --force removes not-yet-started sessions of an ended series "
-    "and tells nobody (promise: session changes tell the people concerned)",
-)
 def test_forced_generation_removing_sessions_tells_their_participants(school):
     school["series"].last_date = MONDAY
     db.session.commit()
@@ -618,6 +615,10 @@ def test_forced_generation_removing_sessions_tells_their_participants(school):
     db.session.commit()
     assert summary.removed == 1
     assert recipients() == participants(school)
+    [(kind, title, body, _)] = {note[1:] for note in told()}
+    assert kind == "session_removed"
+    assert title == "Maths 7A: 1 removed by a timetable update"
+    assert body == f"{day(MONDAY + timedelta(weeks=1))} 10:00: removed"
 
 
 def test_generation_at_the_same_values_tells_nobody(school):

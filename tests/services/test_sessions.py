@@ -547,8 +547,8 @@ def test_deleting_a_one_time_session(make_group):
     occurrence = create(make_group()).occurrence
     other = create(make_group(), start=time(12), end=time(13)).occurrence
     cancel_session(other, reason="Not needed", actor=None, tz=PARIS)
-    delete_one_time_session(occurrence, actor=None)
-    delete_one_time_session(other, actor=None)  # a cancelled one-time session may go too
+    delete_one_time_session(occurrence, actor=None, tz=PARIS)
+    delete_one_time_session(other, actor=None, tz=PARIS)  # a cancelled one-time session may go too
     db.session.commit()
     assert occurrence_count() == 0
 
@@ -557,13 +557,19 @@ def test_a_series_or_completed_session_cannot_be_deleted(make_group, make_series
     series = make_series(weekdays=(0,), first_date=MONDAY)
     generate(weeks=1)
     error = refused(
-        InvalidTransition, delete_one_time_session, find_occurrence(series.id, MONDAY), actor=None
+        InvalidTransition,
+        delete_one_time_session,
+        find_occurrence(series.id, MONDAY),
+        actor=None,
+        tz=PARIS,
     )
     assert "cancel its date instead" in error.message
     done = create(make_group(), start=time(12), end=time(13)).occurrence
     done.status = OccurrenceStatus.COMPLETED
     db.session.commit()
-    error = refused(InvalidTransition, delete_one_time_session, fresh(done.id), actor=None)
+    error = refused(
+        InvalidTransition, delete_one_time_session, fresh(done.id), actor=None, tz=PARIS
+    )
     assert "completed" in error.message
     assert occurrence_count() == 2
 
