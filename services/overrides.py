@@ -210,14 +210,16 @@ def _tell_participants(
     was = f"{name} on {before[1]:%a %d %b %H:%M}" if before else name
     start = after[1]
     # By id: the relationship may still hold the room from before the change.
-    room = db.session.get(Room, occurrence.room_id).name if occurrence.room_id else "no room"
+    room = db.session.get(Room, occurrence.room_id).name if occurrence.room_id else None
+    where = f"in {room}" if room else "online"
     if occurrence.status == OccurrenceStatus.CANCELLED:
         kind, title, event = SESSION_CANCELLED, f"{was} is cancelled", events.CANCELLED
-    elif restored:
-        kind, title = SESSION_RESTORED, f"{name} is back on {start:%a %d %b %H:%M} in {room}"
+    elif restored or (before and before[0] == OccurrenceStatus.CANCELLED):
+        # Back from the series or from a cancellation: it takes place (again).
+        kind, title = SESSION_RESTORED, f"{name} is back on {start:%a %d %b %H:%M} {where}"
         event = events.RESTORED
     else:
-        kind, title = SESSION_MOVED, f"{was} moves to {start:%a %d %b %H:%M} in {room}"
+        kind, title = SESSION_MOVED, f"{was} moves to {start:%a %d %b %H:%M} {where}"
         event = events.MOVED
     notify_session_change(occurrence, kind, title, notes, actor=actor)
     events.record_event(

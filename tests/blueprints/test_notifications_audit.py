@@ -223,12 +223,9 @@ def test_the_exceptions_page_tells_participants_and_refusals_tell_nobody(
         status=302,
     )
     moved = notes_since(cancelled[-1].id)
+    # A cancelled date moved to another time takes place again: said as such.
     assert [(n.user_id, n.kind, n.title) for n in moved] == [
-        (
-            u,
-            "session_moved",
-            f"Maths 7A on {day(MONDAY)} 10:00 moves to {day(MONDAY)} 14:00 in R101",
-        )
+        (u, "session_restored", f"Maths 7A is back on {day(MONDAY)} 14:00 in R101")
         for u in participants(school)
     ]
     # Its old slot taken since: removing the exception is refused, and tells nobody.

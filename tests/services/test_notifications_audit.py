@@ -414,6 +414,24 @@ def test_a_long_titled_session_moved_still_says_where_it_goes(school):
 # --- Series dates: exceptions and the session edit page ------------------------------------------
 
 
+def test_an_online_session_moved_is_said_to_be_online(school, make_series):
+    online = make_series(
+        school["maths"], weekdays=(3,), start=time(17), end=time(18), room=None, mode="online",
+        first_date=MONDAY,
+    )  # fmt: skip
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=1), tz=PARIS)
+    db.session.commit()
+    thursday = MONDAY + timedelta(days=3)
+    save_override(
+        online, thursday, OverrideChange(start_time=time(18), end_time=time(19)),
+        actor=school["coordinator"], tz=PARIS,
+    )  # fmt: skip
+    db.session.commit()
+    assert {title for _, _, title, _, _ in told()} == {
+        f"Maths 7A on {day(thursday)} 17:00 moves to {day(thursday)} 18:00 online"
+    }
+
+
 def test_editing_a_series_date_tells_participants_each_step(school):
     monday, coordinator = school["monday"], school["coordinator"]
     link = f"/sessions/{monday.id}"
