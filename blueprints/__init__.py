@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, redirect, render_template, request
-from flask_login import login_url
+from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +28,14 @@ def _security_headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     # Pages and error responses differ for htmx requests (fragment or full page).
     response.vary.add("HX-Request")
+    # A page of someone's timetable, requests or files is kept by no cache on the way, nor by
+    # the browser once they leave it (Back on a shared computer after logging out).
+    if (
+        response.mimetype == "text/html"
+        and "Cache-Control" not in response.headers
+        and current_user.is_authenticated
+    ):
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

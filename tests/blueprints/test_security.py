@@ -166,6 +166,8 @@ def test_every_page_a_coordinator_reaches_has_the_headers_and_no_inline_script(
         assert_security_headers(response)
         if "html" in (response.content_type or ""):
             assert scan(response).problems == [], url
+            # Nothing of a logged-in page is kept by caches or the browser's history.
+            assert response.headers.get("Cache-Control") == "no-store", url
     # The note typed by a user is shown as text, never as markup.
     exceptions = pages["/timetable/exceptions"].text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in exceptions
