@@ -232,6 +232,13 @@ def create_request(
         raise ValidationError(errors)
     if student.role != Role.STUDENT:
         raise ValidationError("Only students can request sessions.", field="mentor")
+    if (twin := _same_pending_request(student, mentor, data.subject_id, slots, now)) is not None:
+        # A double-clicked Send, or a second tab: one request is what the student meant.
+        raise ValidationError(
+            f"You already asked {mentor.name} for these sessions: “{twin.title}” is waiting "
+            "for an answer.",
+            field="schedule_kind",
+        )
 
     request = SessionRequest(
         student_id=student.id,
@@ -263,6 +270,29 @@ def create_request(
         link=f"/requests/{request.id}",
     )
     return request
+
+
+def _same_pending_request(
+    student: User, mentor: User, subject_id: int, slots: list[PlannedSlot], now: datetime
+) -> SessionRequest | None:
+    """The student's pending request to this mentor for this subject asking for exactly
+    these sessions, if there is one. The student's row is locked first, so two copies of
+    one request sent at once (PostgreSQL) are checked one after the other."""
+    db.session.execute(select(User.id).where(User.id == student.id).with_for_update())
+    wanted = {(s.start_utc, s.end_utc) for s in slots}
+    pending = db.session.scalars(
+        select(SessionRequest).where(
+            SessionRequest.student_id == student.id,
+            SessionRequest.mentor_id == mentor.id,
+            SessionRequest.subject_id == subject_id,
+            SessionRequest.status == RequestStatus.PENDING,
+            SessionRequest.first_start_utc > now,
+        )
+    ).all()
+    for request in pending:
+        if {(s.start_utc, s.end_utc) for s in request.slots} == wanted:
+            return request
+    return None
 
 
 def _check_mentor_and_subject(data: RequestInput, errors: dict) -> User | None:

@@ -191,8 +191,14 @@ def test_each_role_lists_what_it_may_see(api_as, school):
 
 
 def test_the_list_is_paginated(api_as, school):
-    for n in range(3):
-        ask(api_as, school, title=f"Request {n}")
+    for n in range(3):  # three requests: three different hours (the same one twice is refused)
+        schedule = {
+            "kind": "single",
+            "date": TUESDAY.isoformat(),
+            "start": f"1{n}:00",
+            "duration": 60,
+        }
+        ask(api_as, school, title=f"Request {n}", schedule=schedule)
     client = api_as("coordinator")
     first = client.get("/api/v1/requests?limit=2")
     assert len(first.json["items"]) == 2 and 'rel="next"' in first.headers["Link"]

@@ -494,3 +494,23 @@ def test_the_sessions_remember_their_request_even_once_moved(people):
     weekly_request = weekly(people, first_date=MONDAY + timedelta(weeks=3), weeks=1)
     created = approve(weekly_request, people).sessions
     assert [s.id for s in sessions_of_request(weekly_request)] == [s.id for s in created]
+
+
+def test_the_same_request_sent_twice_is_one_request(people):
+    # A double-clicked Send or a second tab: the copy is refused, saying which request waits.
+    first = single(people, title="Algebra")
+    with pytest.raises(ValidationError) as caught:
+        single(people, title="Algebra again")
+    db.session.rollback()
+    assert caught.value.errors == {
+        "schedule_kind": "You already asked Ada Lovelace for these sessions: “Algebra” is "
+        "waiting for an answer."
+    }
+    assert count(SessionRequest) == 1
+    # Other times, or another student, are other requests; so is asking again once answered.
+    single(people, start=time(11))
+    single(people, student=people["other"])
+    withdraw_request(first, actor=people["student"], now=NOW)
+    db.session.commit()
+    single(people, title="Algebra, once more")
+    assert count(SessionRequest) == 4
