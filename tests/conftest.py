@@ -263,3 +263,11 @@ def htmx(web):
             return web.post(url, params or {}, headers=self.headers(page), **kwargs)
 
     return Htmx()
+
+
+@pytest.fixture
+def upload_folder(app, tmp_path, monkeypatch):
+    """Uploads of this test go to its own temporary folder (returned)."""
+    path = tmp_path / "uploads"
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
+    return path

@@ -264,15 +264,8 @@ def test_an_approved_request_can_be_neither_rejected_nor_withdrawn(api_as, schoo
 # --- Files: a deleted one, and fields a client must not set ------------------------------------
 
 
-@pytest.fixture
-def folder(app, tmp_path, monkeypatch):
-    path = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
-    return path
-
-
 def test_an_upload_naming_another_uploader_is_refused_and_a_deleted_file_is_404(
-    api_as, school, make_user, folder
+    api_as, school, make_user, upload_folder
 ):
     occurrence = db.session.scalar(select(Occurrence).order_by(Occurrence.start_utc))
     mentor = api_as(school["mentor"])
@@ -297,7 +290,9 @@ def test_an_upload_naming_another_uploader_is_refused_and_a_deleted_file_is_404(
     assert attachment.uploader_id == school["mentor"].id
     download = response.json["download"]
     mentor.get(download, status=200)
-    delete_attachment(attachment=attachment, actor=school["mentor"], upload_folder=Path(folder))
+    delete_attachment(
+        attachment=attachment, actor=school["mentor"], upload_folder=Path(upload_folder)
+    )
     db.session.commit()
     assert_problem(mentor.get(download, status=404), 404)
     listed = mentor.get(f"/api/v1/sessions/{occurrence.id}/attachments").json["items"]

@@ -23,9 +23,8 @@ from tests.api.conftest import PROBLEM
 from tests.blueprints import test_route_access_audit as web_audit
 from tests.conftest import browser
 
-# The pages' audit's school (and its upload folder), as fixtures of this module too.
+# The pages' audit's school, as a fixture of this module too.
 world = web_audit.world
-folder = web_audit.folder
 database_state, files_in = web_audit.database_state, web_audit.files_in
 FUTURE, TODAY = web_audit.FUTURE, web_audit.TODAY
 ROLES = web_audit.ROLES
@@ -208,12 +207,12 @@ def test_every_api_route_is_audited(app):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_each_token_is_refused_what_its_user_may_not_do_and_nothing_changes(
-    app, world, folder, role
+    app, world, upload_folder, role
 ):
     ids = world["ids"]
     client, token = browser(app), token_of(world["people"][role])
     client.get("/api/v1/rooms", headers={"Authorization": f"Bearer {token}"})  # last used: now
-    before, files_before = database_state(), files_in(folder)
+    before, files_before = database_state(), files_in(upload_folder)
     wrong = []
     for endpoint, cases in CASES.items():
         for case in cases:
@@ -234,13 +233,13 @@ def test_each_token_is_refused_what_its_user_may_not_do_and_nothing_changes(
                 )
     assert not wrong, "\n".join(map(str, wrong))
     assert database_state() == before
-    assert files_in(folder) == files_before
+    assert files_in(upload_folder) == files_before
 
 
-def test_anonymous_requests_and_login_cookies_are_401_on_every_route(app, world, folder):
+def test_anonymous_requests_and_login_cookies_are_401_on_every_route(app, world, upload_folder):
     ids = world["ids"]
     logged_in = web_audit.logged_in(app, world["people"]["coord"])
-    before, files_before = database_state(), files_in(folder)
+    before, files_before = database_state(), files_in(upload_folder)
     wrong = []
     for rule in api_rules(app):
         if rule.endpoint in PUBLIC:
@@ -255,7 +254,7 @@ def test_anonymous_requests_and_login_cookies_are_401_on_every_route(app, world,
                 elif "Bearer" not in response.headers.get("WWW-Authenticate", ""):
                     wrong.append((method, url, "no challenge"))
     assert not wrong, "\n".join(map(str, wrong))
-    assert database_state() == before and files_in(folder) == files_before
+    assert database_state() == before and files_in(upload_folder) == files_before
 
 
 def test_the_reference_is_public(app):
@@ -301,7 +300,9 @@ def test_list_filters_naming_other_users_rows_find_nothing(app, world):
     assert group["students"] is None
 
 
-def test_a_demoted_mentors_token_may_no_longer_act_as_the_sessions_mentor(app, world, folder):
+def test_a_demoted_mentors_token_may_no_longer_act_as_the_sessions_mentor(
+    app, world, upload_folder
+):
     people, ids = world["people"], world["ids"]
     # The manage pages refuse this while Ada teaches an active group; her groups may be
     # reactivated later, or the role changed before that rule: her sessions stay hers by name.
@@ -309,7 +310,7 @@ def test_a_demoted_mentors_token_may_no_longer_act_as_the_sessions_mentor(app, w
     db.session.commit()
     client, token = browser(app), token_of(people[MENTOR])
     client.get("/api/v1/rooms", headers={"Authorization": f"Bearer {token}"})
-    before, files_before = database_state(), files_in(folder)
+    before, files_before = database_state(), files_in(upload_folder)
     note = send(client, token, CASES["api_tracking.create_note"][0], ids)
     assert note.status_int in (403, 404)  # no longer hers: hidden or refused
     statuses = [
@@ -317,7 +318,7 @@ def test_a_demoted_mentors_token_may_no_longer_act_as_the_sessions_mentor(app, w
         for endpoint in ("api_tracking.complete", "api_tracking.upload")
     ]
     assert set(statuses) <= {403, 404}, statuses
-    assert database_state() == before and files_in(folder) == files_before
+    assert database_state() == before and files_in(upload_folder) == files_before
 
 
 # (endpoint, a role allowed to make its first call)

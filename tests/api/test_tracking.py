@@ -12,15 +12,11 @@ from models import Occurrence, OccurrenceStatus, SessionNote, db
 from tests import attachment_samples as samples
 from tests.api.conftest import assert_problem
 
+pytestmark = pytest.mark.usefixtures("upload_folder")
+
+
 PARIS = ZoneInfo("Europe/Paris")
 MB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def folder(app, tmp_path, monkeypatch):
-    path = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
-    return path
 
 
 def local_start(days: int, hour: int) -> datetime:
@@ -217,7 +213,9 @@ def upload(client, occurrence, content: bytes, name="notes.pdf", *, status=201, 
     )
 
 
-def test_the_mentor_uploads_and_everyone_who_sees_the_session_downloads(api_as, school, folder):
+def test_the_mentor_uploads_and_everyone_who_sees_the_session_downloads(
+    api_as, school, upload_folder
+):
     content = samples.pdf()
     response = upload(
         api_as(school["mentor"]), school["past"], content, "chapter3.exe", description="Slides"
@@ -263,13 +261,13 @@ def test_others_files_are_404(api_as, anonymous, school):
     assert_problem(api_as("admin").get("/api/v1/attachments/999999", status=404), 404)
 
 
-def test_students_may_not_upload(api_as, school, folder):
+def test_students_may_not_upload(api_as, school, upload_folder):
     response = upload(api_as(school["student"]), school["past"], samples.pdf(), status=403)
     assert_problem(response, 403)
-    assert not folder.exists() or not any(folder.iterdir())
+    assert not upload_folder.exists() or not any(upload_folder.iterdir())
 
 
-def test_a_type_not_allowed_or_no_file_is_422(api_as, school, folder):
+def test_a_type_not_allowed_or_no_file_is_422(api_as, school, upload_folder):
     mentor = api_as(school["mentor"])
     body = assert_problem(
         upload(mentor, school["past"], b"MZ\x90\x00 program", "x.pdf", status=422),
@@ -286,10 +284,10 @@ def test_a_type_not_allowed_or_no_file_is_422(api_as, school, folder):
     assert_problem(response, 422, field="description")
     response = upload(mentor, school["past"], samples.pdf(), status=422, colour="red")
     assert_problem(response, 422, field="colour")
-    assert not any(folder.iterdir())
+    assert not any(upload_folder.iterdir())
 
 
-def test_a_file_over_the_limit_is_413_problem(app, api_as, school, folder, monkeypatch):
+def test_a_file_over_the_limit_is_413_problem(app, api_as, school, upload_folder, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_UPLOAD_MB", 1)
     mentor = api_as(school["mentor"])
     exact = samples.pdf().ljust(MB, b"\0")
@@ -299,13 +297,13 @@ def test_a_file_over_the_limit_is_413_problem(app, api_as, school, folder, monke
     # Past MAX_CONTENT_LENGTH, Werkzeug refuses the body itself: still problem details.
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", MB)
     assert_problem(upload(mentor, school["past"], exact + b"\0" * 1024, status=413), 413)
-    assert len(list(folder.iterdir())) == 1
+    assert len(list(upload_folder.iterdir())) == 1
 
 
 # --- The whole seed workflow over HTTP ----------------------------------------------------------
 
 
-def test_a_script_with_tokens_does_the_whole_workflow(api_as, make_user, make_group, folder):
+def test_a_script_with_tokens_does_the_whole_workflow(api_as, make_user, make_group, upload_folder):
     """Create a series, generate, cancel and reschedule single sessions, list a range,
     request (a student), approve (the mentor), complete, attach, note: tokens only."""
     mentor, student = make_user("mentor"), make_user("student")

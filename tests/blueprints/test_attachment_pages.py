@@ -19,15 +19,10 @@ from services import attachments as service
 from tests import attachment_samples as samples
 from tests.conftest import csrf_token_of
 
+pytestmark = pytest.mark.usefixtures("upload_folder")
+
+
 MB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def folder(app, tmp_path, monkeypatch):
-    """Uploads of this test go to its own temporary folder."""
-    path = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
-    return path
 
 
 @pytest.fixture
@@ -58,8 +53,8 @@ def school(make_user, make_group):
     }
 
 
-def files_in(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+def files_in(upload_folder: Path) -> list[str]:
+    return sorted(p.name for p in upload_folder.iterdir()) if upload_folder.exists() else []
 
 
 def session_url(occurrence) -> str:
@@ -133,7 +128,7 @@ def test_the_section_has_its_own_url_fragment_or_page(web, htmx, login_as, schoo
 # --- Upload -------------------------------------------------------------------------------------
 
 
-def test_an_htmx_upload_returns_the_section_with_the_file(web, login_as, school, folder):
+def test_an_htmx_upload_returns_the_section_with_the_file(web, login_as, school, upload_folder):
     login_as(school["mentor"])
     response = htmx_upload(web, school["session"], samples.pdf(), "slides.pdf", "Week 1")
     assert response.status_int == 200
@@ -144,11 +139,11 @@ def test_an_htmx_upload_returns_the_section_with_the_file(web, login_as, school,
     assert school["mentor"].name in row.text
     assert json.loads(response.headers["HX-Trigger"]) == {"toast": {"message": "Added slides.pdf."}}
     attachment = db.session.scalar(sa.select(Attachment))
-    assert files_in(folder) == [attachment.stored_name]
+    assert files_in(upload_folder) == [attachment.stored_name]
 
 
 def test_a_large_upload_spools_into_the_upload_folder_not_the_system_temp_dir(
-    web, login_as, school, folder, tmp_path, monkeypatch
+    web, login_as, school, upload_folder, tmp_path, monkeypatch
 ):
     # Past 500 KB Werkzeug spools a file to disk: here, with the system's temporary
     # directory gone, the upload still works (it spools beside the attachments) and leaves
@@ -160,8 +155,8 @@ def test_a_large_upload_spools_into_the_upload_folder_not_the_system_temp_dir(
     assert response.status_int == 200
     attachment = db.session.scalar(sa.select(Attachment))
     assert attachment.size_bytes == 3 * MB
-    assert files_in(folder) == [attachment.stored_name]
-    assert (folder / attachment.stored_name).read_bytes() == big
+    assert files_in(upload_folder) == [attachment.stored_name]
+    assert (upload_folder / attachment.stored_name).read_bytes() == big
 
 
 def test_a_plain_upload_redirects_back_to_the_session(web, login_as, school):
@@ -195,7 +190,7 @@ def test_a_plain_upload_redirects_back_to_the_session(web, login_as, school):
     ids=["elf", "exe", "empty"],
 )
 def test_a_bad_file_is_422_with_the_message_next_to_the_field(
-    web, login_as, school, folder, data, name, message
+    web, login_as, school, upload_folder, data, name, message
 ):
     login_as(school["mentor"])
     response = htmx_upload(web, school["session"], data, name, "kept", status=422)
@@ -206,7 +201,7 @@ def test_a_bad_file_is_422_with_the_message_next_to_the_field(
         assert "PDF, video (MP4, WebM, QuickTime, MPEG)" in error.text
     assert section.select_one("input[name=file]")["aria-invalid"] == "true"
     assert section.select_one("input[name=description]")["value"] == "kept"
-    assert files_in(folder) == []
+    assert files_in(upload_folder) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
@@ -222,7 +217,7 @@ def test_a_form_sent_without_a_file_is_422(web, login_as, school):
     assert "<html" in response.text  # a plain post gets a page with the section
 
 
-def test_only_the_mentor_and_staff_upload(web, login_as, school, folder):
+def test_only_the_mentor_and_staff_upload(web, login_as, school, upload_folder):
     login_as(school["student"])
     htmx_upload(web, school["session"], samples.pdf(), "a.pdf", status=403)
     web.reset()
@@ -238,10 +233,10 @@ def test_only_the_mentor_and_staff_upload(web, login_as, school, folder):
     web.reset()
     login_as("coordinator")
     htmx_upload(web, school["session"], samples.pdf(), "b.pdf")
-    assert len(files_in(folder)) == 2
+    assert len(files_in(upload_folder)) == 2
 
 
-def test_an_upload_without_the_csrf_token_is_refused(web, login_as, school, folder):
+def test_an_upload_without_the_csrf_token_is_refused(web, login_as, school, upload_folder):
     login_as(school["mentor"])
     response = web.post(
         upload_url(school["session"]),
@@ -250,7 +245,7 @@ def test_an_upload_without_the_csrf_token_is_refused(web, login_as, school, fold
         status=400,
     )
     assert "security token" in response.text
-    assert files_in(folder) == []
+    assert files_in(upload_folder) == []
 
 
 @pytest.mark.parametrize(
@@ -264,14 +259,20 @@ def test_an_upload_without_the_csrf_token_is_refused(web, login_as, school, fold
         ("evil\u202efdp.exe", "evilfdp.exe.pdf"),
     ],
 )
-def test_path_traversal_names_never_reach_the_path(web, login_as, school, folder, name, shown):
+def test_path_traversal_names_never_reach_the_path(
+    web, login_as, school, upload_folder, name, shown
+):
     attachment = uploaded(web, login_as, school, name=name)
     assert attachment.original_name == shown
-    assert files_in(folder) == [attachment.stored_name]
-    assert [p for p in folder.parent.rglob("*") if p.is_file()] == [folder / attachment.stored_name]
+    assert files_in(upload_folder) == [attachment.stored_name]
+    assert [p for p in upload_folder.parent.rglob("*") if p.is_file()] == [
+        upload_folder / attachment.stored_name
+    ]
 
 
-def test_a_failed_database_write_leaves_no_orphan_file(web, login_as, school, folder, monkeypatch):
+def test_a_failed_database_write_leaves_no_orphan_file(
+    web, login_as, school, upload_folder, monkeypatch
+):
     login_as(school["mentor"])
 
     def broken(*args, **kwargs):
@@ -280,7 +281,7 @@ def test_a_failed_database_write_leaves_no_orphan_file(web, login_as, school, fo
     monkeypatch.setattr(service.events, "record_event", broken)
     with pytest.raises(OperationalError):
         htmx_upload(web, school["session"], samples.pdf(), "a.pdf")
-    assert files_in(folder) == []
+    assert files_in(upload_folder) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
@@ -288,7 +289,7 @@ def test_a_failed_database_write_leaves_no_orphan_file(web, login_as, school, fo
 
 
 def test_at_the_limit_passes_and_one_byte_more_is_413_in_the_page(
-    app, web, login_as, school, folder, monkeypatch
+    app, web, login_as, school, upload_folder, monkeypatch
 ):
     monkeypatch.setitem(app.config, "MAX_UPLOAD_MB", 1)
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", MB + 64 * 1024)
@@ -309,7 +310,7 @@ def test_at_the_limit_passes_and_one_byte_more_is_413_in_the_page(
     )
     assert "<html" in plain.text and "The file is larger than 1 MB." in plain.text
     assert f'href="/sessions/{school["session"].id}#files-' in plain.text
-    assert len(files_in(folder)) == 1
+    assert len(files_in(upload_folder)) == 1
 
 
 def _streamed_post(app, web, path, body, *, content_length, headers):
@@ -350,7 +351,7 @@ def _streamed_post(app, web, path, body, *, content_length, headers):
     ],
 )
 def test_a_101_mb_upload_is_413_without_holding_it_in_memory(
-    app, web, login_as, school, folder, announced
+    app, web, login_as, school, upload_folder, announced
 ):
     login_as(school["mentor"])
     token = csrf_token_of(web.get(session_url(school["session"])))
@@ -380,7 +381,7 @@ def test_a_101_mb_upload_is_413_without_holding_it_in_memory(
     else:
         # Read while streaming and stopped at the limit.
         assert 99 * MB < payload.position <= 100 * MB + 128 * 1024
-    assert files_in(folder) == []
+    assert files_in(upload_folder) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
@@ -431,20 +432,20 @@ def test_a_renamed_upload_downloads_under_its_real_type(web, login_as, school):
 # --- Delete -------------------------------------------------------------------------------------
 
 
-def test_delete_removes_the_row_and_the_file_in_place(web, htmx, login_as, school, folder):
+def test_delete_removes_the_row_and_the_file_in_place(web, htmx, login_as, school, upload_folder):
     attachment = uploaded(web, login_as, school)
-    assert files_in(folder) == [attachment.stored_name]
+    assert files_in(upload_folder) == [attachment.stored_name]
     response = htmx.post(
         f"/attachments/{attachment.id}/delete", page=session_url(school["session"])
     )
     assert response.html.select_one("section")["id"] == f"files-{school['session'].id}"
     assert "No files yet." in response.text
     assert json.loads(response.headers["HX-Trigger"])["toast"]["message"] == "Deleted slides.pdf."
-    assert files_in(folder) == []
+    assert files_in(upload_folder) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
-def test_a_plain_delete_redirects_to_the_session(web, login_as, school, folder):
+def test_a_plain_delete_redirects_to_the_session(web, login_as, school, upload_folder):
     attachment = uploaded(web, login_as, school)
     page = web.get(session_url(school["session"]))
     form = next(
@@ -453,10 +454,10 @@ def test_a_plain_delete_redirects_to_the_session(web, login_as, school, folder):
     response = form.submit()
     assert response.location.endswith(f"#files-{school['session'].id}")
     assert "Deleted slides.pdf." in response.follow().text
-    assert files_in(folder) == []
+    assert files_in(upload_folder) == []
 
 
-def test_who_may_delete(web, htmx, login_as, school, folder):
+def test_who_may_delete(web, htmx, login_as, school, upload_folder):
     attachment = uploaded(web, login_as, school)
     url = f"/attachments/{attachment.id}/delete"
     web.reset()
@@ -468,16 +469,16 @@ def test_who_may_delete(web, htmx, login_as, school, folder):
     web.reset()
     login_as("admin")
     htmx.post(url)
-    assert files_in(folder) == []
+    assert files_in(upload_folder) == []
 
 
-def test_a_delete_without_the_csrf_token_is_refused(web, login_as, school, folder):
+def test_a_delete_without_the_csrf_token_is_refused(web, login_as, school, upload_folder):
     attachment = uploaded(web, login_as, school)
     web.post(f"/attachments/{attachment.id}/delete", headers={"HX-Request": "true"}, status=400)
-    assert files_in(folder) == [attachment.stored_name]
+    assert files_in(upload_folder) == [attachment.stored_name]
 
 
-def test_a_failed_delete_commit_keeps_row_and_file(web, htmx, login_as, school, folder):
+def test_a_failed_delete_commit_keeps_row_and_file(web, htmx, login_as, school, upload_folder):
     attachment = uploaded(web, login_as, school)
     stored_name = attachment.stored_name
     session = db.session()
@@ -492,5 +493,5 @@ def test_a_failed_delete_commit_keeps_row_and_file(web, htmx, login_as, school, 
     finally:
         sa.event.remove(session, "before_commit", fail)
     db.session.rollback()
-    assert files_in(folder) == [stored_name]
+    assert files_in(upload_folder) == [stored_name]
     assert db.session.scalar(sa.select(Attachment.stored_name)) == stored_name

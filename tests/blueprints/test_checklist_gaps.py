@@ -411,13 +411,6 @@ def lesson(make_user, make_group):
     }
 
 
-@pytest.fixture
-def upload_folder(app, tmp_path, monkeypatch):
-    path = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
-    return path
-
-
 def test_fields_a_user_must_not_set_are_never_applied_to_notes_completions_or_files(
     web, login_as, lesson, upload_folder
 ):

@@ -58,14 +58,7 @@ def one_time(group, day, start=time(10), end=time(11)) -> Occurrence:
 
 
 @pytest.fixture
-def folder(app, tmp_path, monkeypatch):
-    path = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
-    return path
-
-
-@pytest.fixture
-def world(app, folder, make_user, make_group, make_room, make_series):
+def world(app, upload_folder, make_user, make_group, make_room, make_series):
     """Two mentors (ma, mb), each with a class of one student (s in A, t in B), a weekly
     series, a past session (notes, a file), a completed session; requests, notifications,
     feeds and tokens of each; a coordinator and an admin."""
@@ -109,7 +102,7 @@ def world(app, folder, make_user, make_group, make_room, make_series):
             stream=io.BytesIO(samples.pdf()),
             original_name="slides.pdf",
             description="",
-            upload_folder=folder,
+            upload_folder=upload_folder,
             max_bytes=10 * 1024 * 1024,
         )
         ids[f"file_{key}"] = attachment.id
@@ -504,8 +497,12 @@ def database_state() -> dict:
     }
 
 
-def files_in(folder) -> list[str]:
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+def files_in(upload_folder) -> list[str]:
+    return (
+        sorted(str(p.relative_to(upload_folder)) for p in upload_folder.rglob("*"))
+        if upload_folder.exists()
+        else []
+    )
 
 
 def send(client, case: Case, ids: dict, variant: str, token: str | None):
@@ -557,11 +554,13 @@ def test_every_route_is_audited(app):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_is_refused_what_it_may_not_do_and_nothing_changes(app, world, folder, role):
+def test_each_role_is_refused_what_it_may_not_do_and_nothing_changes(
+    app, world, upload_folder, role
+):
     ids = world["ids"]
     client = logged_in(app, world["people"][role])
     token = csrf_token_of(client.get("/notifications/"))
-    before, files_before = database_state(), files_in(folder)
+    before, files_before = database_state(), files_in(upload_folder)
     wrong = []
     checked = 0
     for endpoint, cases in CASES.items():
@@ -581,7 +580,7 @@ def test_each_role_is_refused_what_it_may_not_do_and_nothing_changes(app, world,
     assert not wrong, "\n".join(map(str, wrong))
     assert checked > 10
     assert database_state() == before
-    assert files_in(folder) == files_before
+    assert files_in(upload_folder) == files_before
     # Still logged in, as the same person: no refusal logged anyone out.
     assert world["people"][role].name in client.get("/notifications/").text
 
@@ -595,13 +594,13 @@ def example_url(rule) -> str:
     return re.sub(r"<[^>]+>", "1", rule.rule)
 
 
-def test_anonymous_visitors_are_sent_to_log_in_on_every_route(app, world, folder):
+def test_anonymous_visitors_are_sent_to_log_in_on_every_route(app, world, upload_folder):
     """Pages redirect to the login page (coming back afterwards); htmx gets 401 with
     HX-Redirect; a post, even with a valid CSRF token, changes nothing."""
     client = browser(app)
     login_page = client.get("/auth/login")
     token = login_page.html.find("input", {"name": "csrf_token"})["value"]
-    before, files_before = database_state(), files_in(folder)
+    before, files_before = database_state(), files_in(upload_folder)
     wrong = []
     for rule in web_rules(app):
         if rule.endpoint in PUBLIC:
@@ -625,7 +624,7 @@ def test_anonymous_visitors_are_sent_to_log_in_on_every_route(app, world, folder
                 wrong.append((method, url, "fragment", fragment.status_int))
     assert not wrong, "\n".join(map(str, wrong))
     assert database_state() == before
-    assert files_in(folder) == files_before
+    assert files_in(upload_folder) == files_before
 
 
 # --- Controls: the same requests succeed for who may make them, and only with a CSRF token ------
@@ -666,7 +665,7 @@ ALLOWED = [
 
 @pytest.mark.parametrize(("endpoint", "index", "role"), ALLOWED, ids=[a[0] for a in ALLOWED])
 def test_the_refused_requests_are_valid_ones_and_need_the_csrf_token(
-    app, world, folder, endpoint, index, role
+    app, world, upload_folder, endpoint, index, role
 ):
     """The input the refusals above send is valid: the role allowed to make the request
     succeeds with it, but only with its CSRF token (without, 400 and nothing changes)."""
@@ -674,12 +673,12 @@ def test_the_refused_requests_are_valid_ones_and_need_the_csrf_token(
     assert case.method == "POST" and role not in case.refused
     ids = world["ids"]
     client = logged_in(app, world["people"][role])
-    before, files_before = database_state(), files_in(folder)
+    before, files_before = database_state(), files_in(upload_folder)
     for variant in variants(case):
         response = send(client, case, ids, variant, token=None)
         assert response.status_int == 400, (variant, response.status)
         assert "security token" in response.text
-    assert database_state() == before and files_in(folder) == files_before
+    assert database_state() == before and files_in(upload_folder) == files_before
     token = csrf_token_of(client.get("/notifications/"))
     response = send(client, case, ids, "htmx", token)
     assert response.status_int in (200, 201, 302), messages_in(response)
@@ -750,7 +749,7 @@ def test_a_room_feed_stops_when_its_owner_is_no_longer_staff(app, world):
     assert response.status_int == 404 or "Maths A" not in response.text
 
 
-def test_a_demoted_mentor_may_no_longer_act_as_the_sessions_mentor(app, world, folder):
+def test_a_demoted_mentor_may_no_longer_act_as_the_sessions_mentor(app, world, upload_folder):
     people, ids = world["people"], world["ids"]
     # The manage pages refuse this while Ada teaches an active group; her groups may be
     # reactivated later, or the role changed before that rule: her sessions stay hers by name.
@@ -758,7 +757,7 @@ def test_a_demoted_mentor_may_no_longer_act_as_the_sessions_mentor(app, world, f
     db.session.commit()
     client = logged_in(app, people[MENTOR])
     token = csrf_token_of(client.get("/notifications/"))
-    before, files_before = database_state(), files_in(folder)
+    before, files_before = database_state(), files_in(upload_folder)
     # No longer her session at all: hidden (404) or refused (403), and nothing changes.
     assert send(client, CASES["notes.add"][0], ids, "htmx", token).status_int in (403, 404)
     statuses = {
@@ -772,4 +771,4 @@ def test_a_demoted_mentor_may_no_longer_act_as_the_sessions_mentor(app, world, f
         )
     }
     assert set(statuses.values()) <= {403, 404}, statuses
-    assert database_state() == before and files_in(folder) == files_before
+    assert database_state() == before and files_in(upload_folder) == files_before

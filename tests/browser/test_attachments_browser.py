@@ -12,14 +12,10 @@ from playwright.sync_api import expect
 from models import Attachment, Occurrence, db
 from tests import attachment_samples as samples
 
+pytestmark = pytest.mark.usefixtures("upload_folder")
+
+
 MB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def folder(app, tmp_path, monkeypatch):
-    path = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
-    return path
 
 
 @pytest.fixture
@@ -60,7 +56,7 @@ def watch_progress(page, section_id: str) -> None:
 
 
 def test_a_mentor_uploads_a_pdf_with_its_progress_bar_and_the_list_updates_in_place(
-    page, log_in, lesson, tmp_path, folder
+    page, log_in, lesson, tmp_path, upload_folder
 ):
     ids, mentor = lesson
     log_in(mentor)
@@ -92,7 +88,7 @@ def test_a_mentor_uploads_a_pdf_with_its_progress_bar_and_the_list_updates_in_pl
     assert any(state["text"].startswith("Uploading: ") for state in seen), seen
     assert max(state["value"] for state in seen) == 100, seen
     stored = db.session.query(Attachment).one()
-    assert [p.name for p in folder.iterdir()] == [stored.stored_name]
+    assert [p.name for p in upload_folder.iterdir()] == [stored.stored_name]
     db.session.commit()
 
     # The swapped-in section works: its delete button (htmx) removes the file in place.
@@ -100,7 +96,7 @@ def test_a_mentor_uploads_a_pdf_with_its_progress_bar_and_the_list_updates_in_pl
     page.locator(f"#{section_id}").get_by_role("button", name="Delete Lesson plan.pdf").click()
     expect(page.locator(f"#{section_id}").get_by_text("No files yet.")).to_be_visible()
     assert page.evaluate("window.notReloaded === true")
-    assert list(folder.iterdir()) == []
+    assert list(upload_folder.iterdir()) == []
 
 
 def test_a_renamed_executable_is_refused_next_to_the_field(page, log_in, lesson, tmp_path, console):

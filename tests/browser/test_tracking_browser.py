@@ -13,12 +13,7 @@ from models import Occurrence, OccurrenceStatus, db
 from tests import attachment_samples as samples
 from tests.browser.helpers import screenshot
 
-
-@pytest.fixture(autouse=True)
-def folder(app, tmp_path, monkeypatch):
-    path = tmp_path / "uploads"
-    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
-    return path
+pytestmark = pytest.mark.usefixtures("upload_folder")
 
 
 def test_a_mentor_completes_attaches_notes_and_sees_it_in_completed(
