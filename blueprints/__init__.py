@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Flask, flash, redirect, render_template, request
 from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from blueprints.access import is_htmx, is_htmx_partial
 from blueprints.extensions import csrf, init_limiter, login_manager, migrate
@@ -46,6 +46,13 @@ def _error_response(error: HTTPException):
         description = "Your form expired or was sent without its security token. Reload and retry."
     elif code == 429:
         description = f"Too many attempts ({description}). Please wait a minute and try again."
+    elif code == 404 and description == NotFound.description:
+        # Mostly a row gone since the page was drawn (removed in another tab, or a repeated
+        # click): say so, rather than Werkzeug's "if you entered the URL manually".
+        description = (
+            "This is no longer here: it may have been removed already (in another tab or by "
+            "someone else), or the address is wrong. Reload the page to see where things stand."
+        )
     template = "errors/_error.html" if is_htmx_partial() else "errors/error.html"
     return render_template(template, code=code, title=error.name, description=description), code
 
@@ -60,7 +67,17 @@ def _login_needed():
         target = login_url(login_manager.login_view, next_url=next_path)
         return "", 401, {"HX-Redirect": target}
     flash(login_manager.login_message, login_manager.login_message_category)
-    return redirect(login_url(login_manager.login_view, next_url=request.url))
+    # A page comes back after logging in; a form sent while logged out (a second Log out, a
+    # stale tab) is not sent again: its page (the same-site referrer) comes back instead.
+    next_url = request.url if request.method == "GET" else _same_site_referrer()
+    return redirect(login_url(login_manager.login_view, next_url=next_url))
+
+
+def _same_site_referrer() -> str | None:
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or not referrer.path.startswith("/"):
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -30,6 +30,12 @@ def create_token(user: User, label: str = "") -> tuple[ApiToken, str]:
         raise ValidationError(f"Keep the label under {LABEL_MAX} characters.", field="label")
     if not user.is_active_account:
         raise ValidationError("This account is deactivated.", field="email")
+    if label and any(row.label == label for row in tokens_of(user)):
+        # Also a double-clicked Create: the first token would work but never have been seen.
+        raise ValidationError(
+            f"You already have a token named “{label}”: revoke it first, or choose another name.",
+            field="label",
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, label=label, token_hash=_digest(token), prefix=token[:10])
     db.session.add(row)

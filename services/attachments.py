@@ -366,10 +366,20 @@ def add_attachment(
         if not can_upload(uploader, occurrence):
             raise AttachmentNotAllowed("Only the session's mentor or staff can add files.")
         cleaned_description = clean_description(description)
+        name = clean_original_name(original_name, received.kind)
+        if db.session.scalar(
+            select(Attachment.id).where(
+                Attachment.occurrence_id == occurrence.id,
+                Attachment.sha256 == received.sha256,
+                Attachment.original_name == name,
+            )
+        ):
+            # A double-clicked Upload or a resubmitted form: the file is there once.
+            raise ValidationError(f"{name} is already attached to this session.", field="file")
         attachment = Attachment(
             occurrence_id=occurrence.id,
             uploader_id=uploader.id,
-            original_name=clean_original_name(original_name, received.kind),
+            original_name=name,
             stored_name=secrets.token_hex(16),
             content_type=received.kind.content_type,
             size_bytes=received.size_bytes,

@@ -266,6 +266,23 @@ def add_series(group: CourseGroup, data: SeriesData) -> Series:
     mode = _validate_series(data, None)
     series = Series(group_id=group.id)
     _apply(series, data, mode)
+    twin = db.session.scalar(
+        select(Series).where(
+            Series.group_id == group.id,
+            Series.weekday_mask == series.weekday_mask,
+            Series.every_weeks == series.every_weeks,
+            Series.start_time == series.start_time,
+            Series.end_time == series.end_time,
+            Series.first_date == series.first_date,
+        )
+    )
+    if twin is not None:
+        # A double-clicked Add: a second copy would make every session twice.
+        raise ValidationError(
+            f"{group.name} already has this series ({twin.weekday_label} "
+            f"{twin.start_time:%H:%M}-{twin.end_time:%H:%M} from {twin.first_date:%d %b %Y}).",
+            field="weekdays",
+        )
     db.session.add(series)
     db.session.flush()
     return series

@@ -198,6 +198,17 @@ def add_note(actor: User, occurrence: Occurrence, *, kind, body: str | None) -> 
     if not can_add_note(actor, occurrence):
         raise NoteNotAllowed(MESSAGE_CANNOT_ADD)
     parsed, cleaned = validate_note(kind, body)
+    already = db.session.scalar(
+        select(SessionNote.id).where(
+            SessionNote.occurrence_id == occurrence.id,
+            SessionNote.author_id == actor.id,
+            SessionNote.kind == parsed,
+            SessionNote.body == cleaned,
+        )
+    )
+    if already is not None:
+        # A double-clicked Add or a resubmitted form: the note is there once.
+        raise ValidationError({"body": "You already added this note to the session."})
     now = utcnow()
     note = SessionNote(
         occurrence_id=occurrence.id,

@@ -59,7 +59,7 @@ def api_as(app, make_user):
 
     def factory(role_or_user="coordinator") -> ApiClient:
         user = make_user(role_or_user) if isinstance(role_or_user, str) else role_or_user
-        _row, token = create_token(user, "tests")
+        _row, token = create_token(user)  # a fresh token per client (labels are unique)
         db.session.commit()
         return ApiClient(app, user, token)
 

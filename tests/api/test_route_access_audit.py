@@ -191,7 +191,7 @@ def send(client, token: str | None, case: Call, ids: dict):
 
 
 def token_of(user) -> str:
-    _row, token = api_tokens.create_token(user, "audit")
+    _row, token = api_tokens.create_token(user)
     db.session.commit()
     return token
 

@@ -465,3 +465,18 @@ def test_timezone_from_the_environment(clean_env):
         create_app({"SECRET_KEY": "x"})
     clean_env.setenv("FLASK_TIMEZONE", "Australia/Sydney")
     assert create_app({"SECRET_KEY": "x"}).config["TIMEZONE"] == "Australia/Sydney"
+
+
+def test_a_form_sent_logged_out_returns_to_its_page_after_login_never_elsewhere(web):
+    # A stale tab's form (or a second Log out) is not resent: its page comes back instead,
+    # and only a page of this site.
+    token = csrf_token_of(web.get("/auth/login"))
+    same_site = web.post(
+        "/timetable/generate",
+        {"csrf_token": token},
+        headers={"Referer": "http://localhost/timetable/exceptions?kind=cancel"},
+    )
+    assert same_site.location.endswith("/auth/login?next=%2Ftimetable%2Fexceptions%3Fkind%3Dcancel")
+    for referrer in ("https://evil.example/timetable/", ""):
+        response = web.post("/auth/logout", {"csrf_token": token}, headers={"Referer": referrer})
+        assert response.location.endswith("/auth/login"), response.location
