@@ -33,15 +33,23 @@ MAX_ID = 2**31 - 1
 
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, _record):
-    """WAL + foreign keys, and let SQLAlchemy's `begin` event own the transaction start."""
+    """WAL + foreign keys, a Unicode lower(), and let SQLAlchemy's `begin` event own the
+    transaction start."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     dbapi_connection.isolation_level = None
+    # SQLite's own lower() folds ASCII only, so a search for "émile" would miss "Émile"
+    # (PostgreSQL's folds every letter). No index is built on lower(), so replacing it is safe.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 @event.listens_for(Engine, "begin")

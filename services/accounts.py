@@ -8,9 +8,10 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import Role, User, db
+from models import MAX_ID, Role, User, db
 from models.user import new_session_token
 from services.errors import ValidationError
+from services.numbers import whole_number
 
 MIN_PASSWORD_LENGTH = 10
 # Checked against when the e-mail is unknown, so a login takes as long either way.
@@ -95,9 +96,10 @@ def authenticate(email: str, password: str) -> User | None:
 def load_user_from_cookie(user_id: str) -> User | None:
     """Flask-Login's loader: the id must carry the account's current session token."""
     raw_id, _, token = (user_id or "").partition(":")
-    if not raw_id.isdigit() or not token:
+    user_key = whole_number(raw_id, MAX_ID)
+    if not user_key or not token:
         return None
-    user = db.session.get(User, int(raw_id))
+    user = db.session.get(User, user_key)
     if user is None or not hmac.compare_digest(user.session_token, token):
         return None
     return user

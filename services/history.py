@@ -33,6 +33,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
     cast,
     exists,
     func,
@@ -58,6 +59,7 @@ from models import (
 )
 from services import events
 from services.notes import STUDENT_KINDS
+from services.numbers import whole_number
 from services.pagination import DEFAULT_PER_PAGE, Page, contains
 from services.timeutil import local_day_bounds
 
@@ -147,7 +149,7 @@ def parse_filters(
     not offered are ignored; a bad or reversed date is left out with a message."""
     errors: dict[str, str] = {}
     group_text = str(args.get("group") or "").strip()
-    group_id = int(group_text) if group_text.isdigit() and 0 < int(group_text) <= MAX_ID else None
+    group_id = whole_number(group_text, MAX_ID) or None
     start = _parse_date(args.get("from"), "from", errors)
     end = _parse_date(args.get("to"), "to", errors)
     if start and end and end < start:
@@ -309,12 +311,13 @@ class HistoryEntry:
         return self.occurrence.title or self.occurrence.group.name
 
 
-def _creation_summary(occurrence: Occurrence) -> str:
-    if occurrence.series_id is not None:
-        return "Generated from the weekly schedule."
-    if occurrence.request_id is not None:
-        return "Created when a request was approved."
-    return "One-time session created."
+def _creation_summary() -> ColumnElement:
+    """What a session's creation entry says, in SQL so that the text filter finds it too."""
+    return case(
+        (Occurrence.series_id.is_not(None), "Generated from the weekly schedule."),
+        (Occurrence.request_id.is_not(None), "Created when a request was approved."),
+        else_="One-time session created.",
+    )
 
 
 def _timeline(mentor: User):
@@ -342,7 +345,7 @@ def _timeline(mentor: User):
             cast(literal(CREATED), String(30)).label("kind"),
             cast(null(), Integer).label("actor_id"),
             Occurrence.created_at.label("at"),
-            cast(literal(""), String).label("summary"),
+            cast(_creation_summary(), String).label("summary"),
         )
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
         .where(taught)
@@ -395,14 +398,13 @@ def history_page(
     items = []
     for row in rows:
         occurrence = sessions[row.occurrence_id]
-        summary = row.summary if row.kind != CREATED else _creation_summary(occurrence)
         items.append(
             HistoryEntry(
                 kind=row.kind,
                 at=row.at,
                 occurrence=occurrence,
                 actor=actors.get(row.actor_id),
-                summary=summary,
+                summary=row.summary,
                 event_id=row.event_id,
             )
         )

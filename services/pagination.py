@@ -49,8 +49,10 @@ class Page:
 def page_number(raw: Any) -> int:
     """A page number from a query string: anything that is not a positive integer means 1."""
     text = str(raw or "").strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²" passes isdigit(), not int()
         return 1
+    if len(text) > len(str(_MAX_PAGE)):  # thousands of digits: past the end, not int()
+        return _MAX_PAGE
     return min(max(int(text), 1), _MAX_PAGE)
 
 

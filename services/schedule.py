@@ -56,6 +56,7 @@ from services.conflicts import (
 )
 from services.errors import ValidationError
 from services.listing import may_see_conflicts, visible_to
+from services.numbers import whole_number
 from services.timeutil import local_day_bounds, week_start
 
 VIEWS = ("week", "day", "month")
@@ -162,8 +163,8 @@ def parse_view(args, *, today: date) -> tuple[ScheduleView, dict[str, str]]:
         raw = args.get(name, "")
         if raw in ("", None):
             ids[name] = None
-        elif raw.isdigit() and 0 < int(raw) <= MAX_ID:
-            ids[name] = int(raw)
+        elif whole_number(raw, MAX_ID):
+            ids[name] = whole_number(raw, MAX_ID)
         else:
             errors[name] = f"Unknown {name}: filter ignored."
             ids[name] = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from http import HTTPStatus
 from typing import Any
 
@@ -366,11 +366,11 @@ def _encode_key(values: tuple) -> str:
     return base64.urlsafe_b64encode(json.dumps(tagged).encode()).decode().rstrip("=")
 
 
-def _decode_key(cursor: str, size: int) -> list:
+def _decode_key(cursor: str, keys: list) -> list:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         tagged = json.loads(raw)
-        if not isinstance(tagged, list) or len(tagged) != size:
+        if not isinstance(tagged, list) or len(tagged) != len(keys):
             raise ValueError
         values = []
         for value in tagged:
@@ -382,11 +382,36 @@ def _decode_key(cursor: str, size: int) -> list:
                 values.append(value)
             else:
                 raise ValueError
+        if not all(_fits(value, column) for value, column in zip(values, keys, strict=True)):
+            raise ValueError
         return values
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationError(
             {"cursor": "This cursor is not one this API gave out; start again without it."}
         ) from None
+
+
+def _fits(value, column) -> bool:
+    """Whether a cursor value can be compared with its key column (a cursor of another list,
+    or a made-up one, must be a 422, not a database error)."""
+    column_type = column.type
+    column_type = getattr(column_type, "impl_instance", column_type)  # a TypeDecorator's own
+    try:
+        expected = column_type.python_type
+    except NotImplementedError:
+        return True
+    if expected is datetime:
+        # Aware, and within the calendar once in UTC (OverflowError otherwise).
+        return (
+            isinstance(value, datetime) and value.tzinfo is not None and bool(value.astimezone(UTC))
+        )
+    if expected is date:
+        return isinstance(value, date) and not isinstance(value, datetime)
+    if expected is int:
+        return isinstance(value, int) and -(2**31) <= value < 2**31  # INTEGER columns
+    if expected is str:
+        return isinstance(value, str)
+    return True
 
 
 def paginate(query, keys: list, args: dict) -> dict:
@@ -401,7 +426,7 @@ def paginate(query, keys: list, args: dict) -> dict:
     limit = args.get("limit") or DEFAULT_LIMIT
     query = query.order_by(None).order_by(*keys)
     if args.get("cursor"):
-        after = _decode_key(args["cursor"], len(keys))
+        after = _decode_key(args["cursor"], keys)
         conditions = []
         for i, column in enumerate(keys):
             equal = [keys[j] == after[j] for j in range(i)]

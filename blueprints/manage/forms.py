@@ -20,7 +20,9 @@ from wtforms import (
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from models import MAX_ID
 from models.series import WEEKDAY_NAMES
+from services.numbers import whole_number
 
 
 class WholeNumberField(IntegerField):
@@ -39,8 +41,7 @@ class WholeNumberField(IntegerField):
 
 def _choice_id(raw):
     """Select values are ids; an empty or malformed one means "none chosen"."""
-    text = str(raw if raw is not None else "").strip()
-    return int(text) if text.isdigit() else 0
+    return whole_number(raw, MAX_ID) or 0
 
 
 class RoomForm(FlaskForm):
@@ -137,7 +138,7 @@ class MentorSubjectsForm(FlaskForm):
 
     subjects = SelectMultipleField(
         "Subjects offered",
-        coerce=lambda raw: int(raw) if str(raw).isdigit() and len(str(raw)) < 20 else -1,
+        coerce=lambda raw: -1 if (value := whole_number(raw, MAX_ID)) is None else value,
         validate_choice=False,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),

@@ -29,6 +29,7 @@ from blueprints.notifications.commands import send_notifications
 from models import Notification, db
 from services.mail import send_pending
 from services.notifications import bell_state, mail_queued, mark_read, unread_count
+from services.numbers import whole_number
 from services.pagination import page_number, paginate
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications", cli_group=None)
@@ -60,8 +61,7 @@ def _bell_counts():
 
 
 def _non_negative_int(raw: str | None) -> int | None:
-    text = (raw or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return whole_number(raw, 10**18)
 
 
 def _bell(unread: int, latest: int, **headers):

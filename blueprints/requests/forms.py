@@ -22,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import MAX_ID
 from models.series import WEEKDAY_NAMES
+from services.numbers import whole_number
 from services.requests import DURATIONS, MAX_WEEKS, RequestInput
 
 MODE_CHOICES = [SelectChoice("online", "Online"), SelectChoice("in_person", "In person")]
@@ -42,18 +43,16 @@ _MAX_ID = MAX_ID
 
 def choice_id(raw) -> int:
     """An id from a select; anything malformed means "none chosen" (0)."""
-    text = str(raw if raw is not None else "").strip()
-    return int(text) if text.isdigit() and int(text) <= _MAX_ID else 0
+    return whole_number(raw, _MAX_ID) or 0
 
 
 def _weekday(raw) -> int:
-    text = str(raw if raw is not None else "").strip()
-    return int(text) if text.isdigit() and int(text) <= 6 else -1
+    day = whole_number(raw, 6)
+    return -1 if day is None else day
 
 
 def _duration(raw) -> int | None:
-    text = str(raw if raw is not None else "").strip()
-    return int(text) if text.isdigit() and len(text) < 6 else None
+    return whole_number(raw, 99_999)
 
 
 class _Parsed:

@@ -22,6 +22,7 @@ from blueprints.timetable.forms import (
 from models import MAX_ID, CourseGroup, DateOverride, Series, db
 from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.generation import generate_occurrences, resolve_window
+from services.numbers import whole_number
 from services.overrides import OVERRIDE_KINDS, delete_override, overrides_query, save_override
 from services.pagination import page_number, paginate
 from services.timeutil import today_in
@@ -104,7 +105,7 @@ def _exception_filters() -> tuple[dict, dict]:
     """The list's filters from the URL, and a message per filter that could not be read."""
     args, errors = {}, {}
     group_id = request.args.get("group", "")
-    args["group"] = int(group_id) if group_id.isdigit() and int(group_id) <= MAX_ID else None
+    args["group"] = whole_number(group_id, MAX_ID) or None
     kind = request.args.get("kind", "")
     args["kind"] = kind if kind in OVERRIDE_KINDS else None
     for name in ("from", "to"):

@@ -29,6 +29,7 @@ from blueprints.tracking.forms import CompletionForm
 from models import MAX_ID, CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
 from services.errors import DomainError, NotFoundError, ValidationError
 from services.exports import csv_cell
+from services.numbers import whole_number
 from services.pagination import page_number, paginate
 from services.reports import mentor_hours, next_month, parse_month, previous_month
 from services.sessions import can_view_session, cancel_refusal, cancel_session, cancellation_reason
@@ -267,8 +268,7 @@ STATUS_CHOICES = [
 
 
 def _int_arg(name: str) -> int | None:
-    text = (request.args.get(name) or "").strip()
-    return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+    return whole_number(request.args.get(name), MAX_ID) or None
 
 
 def _date_arg(name: str, errors: dict) -> date | None:

@@ -175,12 +175,6 @@ FOREIGN_CURSORS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: blueprints/api/common.py _decode_key/paginate accept any str/int/instant for "
-    "any key column: ints >= 2**63 (OverflowError), a name or naive/date value for an "
-    "instant key (UTCDateTime bind error) reach the database and answer 500",
-)
 def test_a_cursor_that_does_not_fit_the_sort_key_is_a_422_naming_cursor(api_as, week):
     client = api_as("coordinator")
     answers = {(url, value): status_of(client, with_params(url, cursor=value))

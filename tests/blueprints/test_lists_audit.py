@@ -362,13 +362,6 @@ def status_of(web, url, params, headers=None) -> int:
         return 500
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: services/pagination.page_number (and the isdigit() id parsers in "
-    "services/history.parse_filters, tracking _int_arg, timetable _exception_filters, "
-    "requests/forms choice_id) call int() on str.isdigit() text: page=\u00b2 or a "
-    "5,000-digit number is a 500 (ValueError) instead of the first page / no filter",
-)
 def test_non_ascii_or_overlong_digits_in_page_and_id_filters_are_not_a_500(web, login_as):
     failures = []
     for role in ("coordinator", "mentor", "student"):
@@ -508,12 +501,6 @@ def test_search_text_matches_literally_and_ignoring_case(web, login_as, make_use
         assert {names[k] for k in keys(page, selector)} == expected, q
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: services/pagination.contains lowercases the text in Python but relies on SQL "
-    "lower(), which on SQLite (the default database) folds ASCII only: 'Émile' (even typed "
-    "exactly) finds no 'Émile Hall'; rooms, subjects, groups, users, student search, mentors",
-)
 def test_search_ignores_the_case_of_accented_letters(web, login_as, make_user):
     room = add(Room(name="Émile Hall"))
     student = person("student", "Élodie Ørsted", 1)
@@ -533,12 +520,6 @@ def test_search_ignores_the_case_of_accented_letters(web, login_as, make_user):
     assert found == dict.fromkeys(found, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: services/history.history_page matches 'Text in history' against the stored "
-    "summary only; a creation entry's shown summary ('One-time session created.', 'Generated "
-    "from the weekly schedule.') is made in Python, so searching the words shown finds nothing",
-)
 def test_history_text_finds_the_summary_shown_for_a_creation(web, login_as, make_user):
     ann = make_user("mentor", name="Ann")
     session = sessions(groups_of(ann, 1), PAST)[0]
