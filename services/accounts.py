@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
@@ -59,6 +60,15 @@ def set_password(user: User, password: str, *, method: str) -> None:
     user.session_token = new_session_token()
 
 
+# Control characters (NUL, escape sequences, line breaks) have no place in a one-line name,
+# and PostgreSQL refuses NUL outright.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control_characters(text: str) -> bool:
+    return bool(_CONTROL.search(text))
+
+
 def create_user(
     email: str, name: str, role: str | Role, *, password: str | None, hash_method: str
 ) -> User:
@@ -70,6 +80,8 @@ def create_user(
         errors["name"] = "A name is required."
     elif len(name) > 120:
         errors["name"] = "A name has at most 120 characters."
+    elif has_control_characters(name):
+        errors["name"] = "A name cannot contain control characters."
     if find_user_by_email(email) is not None:
         errors["email"] = f"An account with {email} already exists."
     if errors:

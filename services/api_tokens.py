@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from models import MAX_ID, ApiToken, User, db
+from services.accounts import has_control_characters
 from services.errors import NotFoundError, ValidationError
 
 TOKEN_PREFIX = "tt_"  # noqa: S105 (a marker, not a secret)
@@ -28,6 +29,8 @@ def create_token(user: User, label: str = "") -> tuple[ApiToken, str]:
     label = (label or "").strip()
     if len(label) > LABEL_MAX:
         raise ValidationError(f"Keep the label under {LABEL_MAX} characters.", field="label")
+    if has_control_characters(label):
+        raise ValidationError("A label cannot contain control characters.", field="label")
     if not user.is_active_account:
         raise ValidationError("This account is deactivated.", field="email")
     if label and any(row.label == label for row in tokens_of(user)):

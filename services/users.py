@@ -28,6 +28,7 @@ from services.accounts import (
     MIN_PASSWORD_LENGTH,
     create_user,
     end_all_sessions,
+    has_control_characters,
     normalise_email,
     parse_role,
     set_password,
@@ -115,6 +116,8 @@ def _clean_name(raw: str | None) -> tuple[str, str | None]:
         return name, "Enter the person's name."
     if len(name) > NAME_LENGTH:
         return name, f"A name has at most {NAME_LENGTH} characters."
+    if has_control_characters(name):
+        return name, "A name cannot contain control characters."
     return name, None
 
 

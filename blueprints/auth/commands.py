@@ -17,7 +17,12 @@ bp = Blueprint("auth_commands", __name__, cli_group=None)
 @bp.cli.command("create-user")
 @click.option("--email", required=True, help="Login e-mail address.")
 @click.option("--name", required=True, help="Display name.")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice([r.value for r in Role], case_sensitive=False),
+    help="What the account may do.",
+)
 @click.option("--password", help="Prompted (hidden, twice) when omitted.")
 def create_user_command(email, name, role, password):
     """Create an account that can log in."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 import click
 from flask import Blueprint, current_app
@@ -17,7 +17,7 @@ from services.generation import generate_occurrences, resolve_window
 from services.listing import list_occurrences
 from services.timetable_export import export_timetable
 from services.timetable_import import ImportErrors, import_exceptions, import_timetable
-from services.timeutil import today_in, zone
+from services.timeutil import date_outside, today_in, zone
 
 bp = Blueprint("timetable_commands", __name__, cli_group=None)
 
@@ -100,15 +100,24 @@ def generate_sessions_command(start, weeks, end, force, dry_run, as_json):
 
 
 @bp.cli.command("list-sessions")
-@click.option("--start", type=ISO_DATE, required=True)
-@click.option("--end", type=ISO_DATE, required=True, help="Excluded.")
+@click.option("--start", type=ISO_DATE, required=True, help="First date (YYYY-MM-DD), included.")
+@click.option("--end", type=ISO_DATE, required=True, help="Last date (YYYY-MM-DD), excluded.")
 @click.option("--group", help="Course group name.")
 @click.option("--room", help="Room name.")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="Output format.",
+)
 def list_sessions_command(start, end, group, room, fmt):
     """List sessions starting in [start, end), cancelled ones included."""
     if end <= start:
         _fail("--end must be after --start.")
+    if message := date_outside(start) or date_outside(end - timedelta(days=1)):
+        _fail(message)
     tz = _tz()
     rows = [
         item.as_dict(tz) for item in list_occurrences(start, end, tz=tz, group=group, room=room)
