@@ -18,13 +18,11 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-# A secret key is made once per checkout (instance/secret_key) unless SECRET_KEY is exported.
+# Without an exported SECRET_KEY the app makes one on first start (instance/secret_key).
 run: install
-	@mkdir -p instance
-	@test -s instance/secret_key || $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > instance/secret_key
-	SECRET_KEY=$${SECRET_KEY:-$$(cat instance/secret_key)} $(BIN)/flask db upgrade
-	SECRET_KEY=$${SECRET_KEY:-$$(cat instance/secret_key)} $(BIN)/flask seed-demo --if-empty
-	SECRET_KEY=$${SECRET_KEY:-$$(cat instance/secret_key)} $(BIN)/flask run --host $(HOST) --port $(PORT)
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ below, the environment (`FLASK_*` through `from_prefixed_env()`, plus `DATABASE_
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -51,7 +52,11 @@ def _default_database_url(app: Flask) -> str:
 def _configure(app: Flask, config: dict | None) -> None:
     app.config.update(DEFAULTS)
     app.config.from_prefixed_env()
-    if os.environ.get("SECRET_KEY"):
+    if "SECRET_KEY" in os.environ:
+        if not os.environ["SECRET_KEY"].strip():
+            raise ConfigurationError(
+                "SECRET_KEY is exported but empty: give it a long random value."
+            )
         app.config["SECRET_KEY"] = os.environ["SECRET_KEY"]
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
         "DATABASE_URL", app.config.get("SQLALCHEMY_DATABASE_URI") or _default_database_url(app)
@@ -68,20 +73,11 @@ def _configure(app: Flask, config: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
 
     if not app.config.get("SECRET_KEY"):
-        # The file `make run` writes once per checkout, so that maintenance commands (`flask
-        # db upgrade`, `flask db check`...) work there without exporting the key.
-        key_file = Path(app.config.get("SECRET_KEY_FILE") or Path(app.instance_path, "secret_key"))
-        if key_file.is_file():
-            app.config["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
-    if not app.config.get("SECRET_KEY"):
-        if app.debug or app.testing:
-            app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (debug/testing only)
+        if app.testing:
+            app.config["SECRET_KEY"] = "testing-only-not-secret"  # noqa: S105
         else:
-            raise ConfigurationError(
-                "SECRET_KEY is not set (nor in instance/secret_key). Export a long random "
-                "value, for example:\n"
-                "  export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
-            )
+            key_file = app.config.get("SECRET_KEY_FILE") or Path(app.instance_path, "secret_key")
+            app.config["SECRET_KEY"] = _instance_secret_key(Path(key_file))
     try:
         ZoneInfo(app.config["TIMEZONE"])
     except (ZoneInfoNotFoundError, ValueError) as err:
@@ -120,6 +116,37 @@ class UploadFolderRequest(Request):
 
 # What Werkzeug's own stream factory keeps in memory before spooling to disk.
 SPOOL_IN_MEMORY = 500 * 1024
+
+
+def _instance_secret_key(key_file: Path) -> str:
+    """The key kept in the instance folder (one per installation, never in the repository):
+    made on first start, random, readable by its owner only, so that the app and its
+    maintenance commands (`flask db upgrade`, `flask db check`) run without exporting one."""
+    try:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: of two processes starting together, one writes and the other reads.
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if not key_file.is_file():
+            raise _unwritable(key_file, "not a file") from None
+        key = key_file.read_text(encoding="utf-8").strip()
+        if not key:
+            raise ConfigurationError(f"{key_file} holds no secret key: delete it.") from None
+        return key
+    except OSError as err:
+        raise _unwritable(key_file, err.strerror) from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(key + "\n")
+    return key
+
+
+def _unwritable(key_file: Path, why: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"SECRET_KEY is not set and {key_file} cannot be written ({why}). Export a long "
+        "random value, for example:\n"
+        "  export SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
+    )
 
 
 def create_app(config: dict | None = None) -> Flask:

@@ -20,7 +20,7 @@ import marshmallow as ma
 from flask import Response, abort, current_app, g, request
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import and_, or_
+from sqlalchemy import Date, DateTime, Integer, String, and_, or_
 
 from models import User, db
 from services.api_tokens import user_for_token
@@ -396,20 +396,16 @@ def _fits(value, column) -> bool:
     or a made-up one, must be a 422, not a database error)."""
     column_type = column.type
     column_type = getattr(column_type, "impl_instance", column_type)  # a TypeDecorator's own
-    try:
-        expected = column_type.python_type
-    except NotImplementedError:
-        return True
-    if expected is datetime:
+    if isinstance(column_type, DateTime):
         # Aware, and within the calendar once in UTC (OverflowError otherwise).
-        return (
-            isinstance(value, datetime) and value.tzinfo is not None and bool(value.astimezone(UTC))
+        return isinstance(value, datetime) and value.tzinfo is not None and bool(
+            value.astimezone(UTC)
         )
-    if expected is date:
+    if isinstance(column_type, Date):
         return isinstance(value, date) and not isinstance(value, datetime)
-    if expected is int:
+    if isinstance(column_type, Integer):
         return isinstance(value, int) and -(2**31) <= value < 2**31  # INTEGER columns
-    if expected is str:
+    if isinstance(column_type, String):
         return isinstance(value, str)
     return True
 

@@ -428,8 +428,22 @@ def test_production_password_hashing_is_scrypt_at_owasp_strength(clean_env):
     assert int(n) >= 2**17 and int(r) >= 8 and int(p) >= 1
 
 
-def test_a_missing_secret_key_is_a_clear_start_up_error(clean_env):
-    with pytest.raises(ConfigurationError, match="SECRET_KEY is not set"):
+def test_without_a_secret_key_one_is_made_once_and_kept_for_its_owner_only(clean_env, tmp_path):
+    key = create_app().config["SECRET_KEY"]
+    key_file = tmp_path / "secret_key"
+    assert len(key) == 64 and key_file.read_text(encoding="utf-8").strip() == key
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert create_app().config["SECRET_KEY"] == key  # the same on every start
+
+
+def test_a_secret_key_that_cannot_be_kept_is_a_clear_start_up_error(clean_env, tmp_path):
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    clean_env.setenv("FLASK_SECRET_KEY_FILE", str(tmp_path / "a-file" / "secret_key"))
+    with pytest.raises(ConfigurationError, match=r"SECRET_KEY is not set and .* cannot be written"):
+        create_app()
+    (tmp_path / "empty").write_text("\n", encoding="utf-8")
+    clean_env.setenv("FLASK_SECRET_KEY_FILE", str(tmp_path / "empty"))
+    with pytest.raises(ConfigurationError, match="holds no secret key"):
         create_app()
 
 
