@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_login import login_user
 
 from blueprints.manage.forms import PasswordForm
 from models import db
@@ -57,8 +58,11 @@ def accept(token: str):
                 form[key].errors = [*form[key].errors, message]
             status = 422
         else:
-            flash(f"Your password is set. Log in with {user.email}.", "success")
-            return redirect(url_for("auth.login"))
+            # The link proved who they are and they just chose the password: asking for it
+            # again on the login page would only be a chore.
+            login_user(user)
+            flash(f"Your password is set. Welcome, {user.name}.", "success")
+            return redirect(url_for("main.index"))
     elif form.is_submitted():
         status = 422
     return render_template("manage/invitation.html", form=form, user=user, error=None), status

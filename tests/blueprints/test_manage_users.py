@@ -385,8 +385,11 @@ def test_invitation_link_lets_the_user_choose_a_password_once(web, login_as, mak
     form = page.forms["invitation-form"]
     form["password"], form["confirm"] = NEW_PASSWORD, NEW_PASSWORD
     response = form.submit()
-    assert urlsplit(response.headers["Location"]).path == "/auth/login"
-    assert "Your password is set." in response.follow().text
+    # Choosing the password logs them in: no second trip through the login page.
+    assert urlsplit(response.headers["Location"]).path == "/"
+    home = response.maybe_follow()
+    assert "Your password is set. Welcome, Noah." in home.text
+    assert visitor.get("/dashboard/").status_code == 200
     logged_in(app, fresh(target.id), NEW_PASSWORD)
 
     # Single use: the same link no longer works, for a GET or a POST.
