@@ -74,6 +74,22 @@ class TermtableApi(Api):
         app.register_error_handler(HTTPException, handle)
 
 
+def nullable_reference(converter, field, ret, **kwargs) -> dict:
+    """A nullable nested object (`room`, `decided_by`...) as OpenAPI 3.0 spells it and client
+    generators read it: `allOf: [{$ref}]` with `nullable: true`.
+
+    apispec writes `anyOf: [{type: object, nullable: true}, {$ref}]` instead, which a generator
+    (openapi-python-client) reads as "an empty object, or the reference": it picks the empty
+    object, and `session.room.name` does not exist. Runs after apispec's own `field2nullable`.
+    """
+    variants = ret.get("anyOf")
+    null_object = {"type": "object", "nullable": True}
+    if not field.allow_none or not variants or null_object not in variants:
+        return {}
+    del ret["anyOf"]
+    return {"allOf": [v for v in variants if v != null_object], "nullable": True}
+
+
 def init_api(app: Flask) -> TermtableApi:
     app.config.setdefault("API_TITLE", "Termtable")
     app.config.setdefault("API_VERSION", "v1")
@@ -98,6 +114,7 @@ def init_api(app: Flask) -> TermtableApi:
         },
     )
     api = TermtableApi(app)
+    api.ma_plugin.converter.add_attribute_function(nullable_reference)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Personal API token"}
     )
