@@ -11,6 +11,7 @@ from markupsafe import Markup
 from blueprints.access import org_tz
 from blueprints.auth.forms import CsrfOnlyForm
 from blueprints.navigation import nav_items
+from services.wording import named, plural
 
 
 def local_time(instant: datetime | None, fmt: str = "%H:%M") -> str:
@@ -49,6 +50,9 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_filter(options, "options")
+    # `room.name|named("room")`: "Room 101" or "Library (room)"; `n|plural("session")`.
+    app.add_template_filter(named, "named")
+    app.add_template_filter(plural, "plural")
     app.add_template_global(CsrfOnlyForm, "CsrfOnlyForm")
     app.add_template_global(nav_items, "nav_items")
     app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_endpoint")

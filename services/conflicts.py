@@ -34,6 +34,7 @@ from sqlalchemy.sql import ColumnElement
 
 from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Room, User, db
 from services.errors import ConflictError
+from services.wording import named
 
 ROOM, MENTOR, STUDENT = "room", "mentor", "student"
 
@@ -388,7 +389,9 @@ def ensure_slot_free(
         return
     other = others[0]
     if room_id is not None and other.room_id == room_id:
-        message = f"Room {other.room.name} is already booked by {label_occurrence(other, tz)}."
+        # "Room 101 is already booked", "Library (room) is already booked": the kind said once.
+        room = named(other.room.name, "room")
+        message = f"{room} is already booked by {label_occurrence(other, tz)}."
         field = "room"
     else:
         message = (

@@ -30,6 +30,7 @@ from services.errors import NotFoundError, ValidationError
 from services.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
 from services.rooms import clean_name, filter_status, flush_unique, name_taken
 from services.timeutil import date_outside
+from services.wording import named
 
 MAX_EVERY_WEEKS = 52
 # Dates outside this range are typos (0001-01-01, 9999-12-31), not terms.
@@ -98,7 +99,7 @@ def _check_room(room_id: int | None, current_id: int | None, errors: dict, key: 
     if room is None:
         errors[key] = "Choose a room from the list."
     elif not room.active:
-        errors[key] = f"Room {room.name} is deactivated; choose an active room."
+        errors[key] = f"{named(room.name, 'room')} is deactivated; choose an active room."
 
 
 def _validate_group(data: GroupData, group: CourseGroup | None) -> str:

@@ -51,6 +51,7 @@ from services.notifications import (
 from services.recurrence import OverrideRule, PlannedOccurrence, SeriesRule, plan_occurrences
 from services.timeutil import LATEST_DATE, date_outside, local_day_bounds
 from services.video_rooms import new_room_ids
+from services.wording import describe_move, place_of, plural
 
 DEFAULT_MAX_DAYS = 732
 
@@ -135,7 +136,8 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
             select(CourseGroup.id, CourseGroup.name).where(CourseGroup.id.in_(by_group))
         ).all()
     )
-    room_ids = {plan.room_id for _, plan in changed if plan is not None and plan.room_id}
+    room_ids = {r.room_id for r, _ in changed if r.room_id}
+    room_ids |= {plan.room_id for _, plan in changed if plan is not None and plan.room_id}
     rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
     people = participants_of_groups(by_group)
     for group_id, changes in by_group.items():
@@ -147,12 +149,25 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
             elif plan.cancelled:
                 lines.append(f"{was}: cancelled")
             else:
-                where = "online" if plan.mode == _ONLINE else f"in {rooms.get(plan.room_id)}"
-                lines.append(f"{was} → {plan.start_utc.astimezone(tz):%a %d %b %H:%M} {where}")
+                # Only what changed: "moves to Library (same time)", "moves to 10:30".
+                before, after = (
+                    (
+                        at.start_utc.astimezone(tz),
+                        at.end_utc.astimezone(tz),
+                        place_of(rooms.get(at.room_id), online=at.mode == _ONLINE),
+                    )
+                    for at in (row, plan)
+                )
+                moved = describe_move(before, after)
+                if row.status == _CANCELLED:  # a cancelled date the series holds again
+                    lines.append(f"{was}: back on" + (f", {moved}" if moved else ""))
+                else:
+                    lines.append(f"{was}: {moved or 'updated'}")
         if len(changes) > LISTED_CHANGES:
             lines.append(f"and {len(changes) - LISTED_CHANGES} more")
         removed = sum(1 for _, plan in changes if plan is None)
-        counts = [f"{len(changes) - removed} session(s) changed"] if removed < len(changes) else []
+        changed_count = len(changes) - removed
+        counts = [f"{plural(changed_count, 'session')} changed"] if changed_count else []
         counts += [f"{removed} removed"] if removed else []
         notify(
             people.get(group_id, set()),

@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from models import EmailStatus, Notification, User, db
+from services.wording import plural
 
 # A notification whose mail failed this many times stays failed (and is not tried again).
 MAX_ATTEMPTS = 3
@@ -190,13 +191,13 @@ def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
     except (OSError, smtplib.SMTPException) as err:
         failed = [i for i in ids if i not in delivered]
         logger.warning(
-            "Notification e-mail: could not send %d message(s) via %s:%s: %s",
-            len(ids), config["MAIL_SERVER"], config.get("MAIL_PORT") or 25, err,
+            "Notification e-mail: could not send %s via %s:%s: %s",
+            plural(len(ids), "message"), config["MAIL_SERVER"], config.get("MAIL_PORT") or 25, err,
         )  # fmt: skip
     except Exception:
         db.session.rollback()
         failed = [i for i in ids if i not in delivered]
-        logger.exception("Notification e-mail: could not send %d message(s)", len(ids))
+        logger.exception("Notification e-mail: could not send %s", plural(len(ids), "message"))
     try:
         _mark_failed(failed)
     except Exception:

@@ -17,6 +17,7 @@ from services.conflicts import ensure_slot_free
 from services.errors import InvalidTransition, ValidationError
 from services.recurrence import OverrideRule, SeriesRule, is_series_date, plan_occurrence
 from services.timeutil import date_outside, placement_range, today_in
+from services.wording import describe_move, place_of
 
 
 def rule_of(series: Series) -> SeriesRule:
@@ -186,9 +187,15 @@ def delete_override(override: DateOverride, *, tz, actor: User | None = None) ->
 
 
 def _when_and_where(occurrence: Occurrence | None, tz) -> tuple | None:
+    """(status, local start, local end, place as `place_of` writes it)."""
     if occurrence is None:
         return None
-    return (occurrence.status, occurrence.start_utc.astimezone(tz), occurrence.room_id)
+    # By id: the relationship may still hold the room from before the change.
+    room = db.session.get(Room, occurrence.room_id).name if occurrence.room_id else None
+    # An exception's session without a room is an online one.
+    place = place_of(room, online=room is None)
+    start, end = occurrence.start_utc.astimezone(tz), occurrence.end_utc.astimezone(tz)
+    return (occurrence.status, start, end, place)
 
 
 def _tell_participants(
@@ -208,10 +215,7 @@ def _tell_participants(
         return
     name = occurrence.title or occurrence.group.name
     was = f"{name} on {before[1]:%a %d %b %H:%M}" if before else name
-    start = after[1]
-    # By id: the relationship may still hold the room from before the change.
-    room = db.session.get(Room, occurrence.room_id).name if occurrence.room_id else None
-    where = f"in {room}" if room else "online"
+    start, where = after[1], after[3]
     if occurrence.status == OccurrenceStatus.CANCELLED:
         kind, title, event = SESSION_CANCELLED, f"{was} is cancelled", events.CANCELLED
     elif restored or (before and before[0] == OccurrenceStatus.CANCELLED):
@@ -219,7 +223,9 @@ def _tell_participants(
         kind, title = SESSION_RESTORED, f"{name} is back on {start:%a %d %b %H:%M} {where}"
         event = events.RESTORED
     else:
-        kind, title = SESSION_MOVED, f"{was} moves to {start:%a %d %b %H:%M} {where}"
+        # Say only what changed: "moves to Library (same time)", "moves to 10:30".
+        moved = describe_move(before[1:], after[1:]) if before else ""
+        kind, title = SESSION_MOVED, f"{was} {moved or f'moves to {start:%a %d %b %H:%M} {where}'}"
         event = events.MOVED
     notify_session_change(occurrence, kind, title, notes, actor=actor)
     events.record_event(

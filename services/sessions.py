@@ -54,6 +54,7 @@ from services.notifications import (
 from services.overrides import OverrideChange, delete_override, find_override, save_override
 from services.timeutil import date_outside, placement_range, resolve_local, today_in
 from services.video_rooms import new_room_id
+from services.wording import describe_move, place_of
 
 TITLE_MAX_LENGTH = 200
 REASON_MAX_LENGTH = 2000
@@ -400,15 +401,16 @@ def update_one_time_session(
     occurrence.sequence += 1
     db.session.flush()
     if moved or mode_changed:
-        local = occurrence.start_utc.astimezone(tz)
-        room = db.session.get(Room, room_id).name if room_id else None
-        online = mode_value == OccurrenceMode.ONLINE
-        where = (
-            f"online{f' (room {room})' if room else ''}" if online else f"in {room or 'no room'}"
-        )
-        title = (
-            f"{was} moves to {local:%a %d %b %H:%M} {where}" if moved else f"{was} is now {where}"
-        )
+
+        def placement(start_at, end_at, room_at, mode_at) -> tuple:
+            room = db.session.get(Room, room_at).name if room_at else None
+            where = place_of(room, online=mode_at == OccurrenceMode.ONLINE)
+            return start_at.astimezone(tz), end_at.astimezone(tz), where
+
+        before = placement(*current[:4])
+        after = placement(start_utc, end_utc, room_id, mode_value)
+        # Say only what changed: "moves to Library (same time)", "moves to 10:30".
+        title = f"{was} {describe_move(before, after)}" if moved else f"{was} is now {after[2]}"
         notify_session_change(occurrence, SESSION_MOVED, title, actor=actor)
         events.record_event(occurrence.id, events.MOVED, actor=actor, summary=title)
     return SessionOutcome(occurrence, adjustments=_adjustments(day, start, end, occurrence, tz))

@@ -810,11 +810,11 @@ def import_exceptions(source, *, tz, actor: User | None = None) -> ExceptionImpo
         for row in rows:
             group = groups.get(row.group_name)
             if group is None:
-                errors.append(f"line {row.line}: unknown group {row.group_name}")
+                errors.append(f"line {row.line}: no group named {row.group_name}")
                 continue
             room = rooms.get(row.room_name) if row.room_name else None
             if row.room_name and room is None:
-                errors.append(f"line {row.line}: unknown room {row.room_name}")
+                errors.append(f"line {row.line}: no room named {row.room_name}")
                 continue
             series = _series_meeting_on(row, group, errors)
             if series is None:

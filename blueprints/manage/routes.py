@@ -85,6 +85,7 @@ from services.users import (
     set_account_password,
     update_account,
 )
+from services.wording import named
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -207,7 +208,7 @@ def _create_view(cat: Catalogue):
             db.session.rollback()
             attach_errors(form, err)
         else:
-            flash(f"{cat.label} {item.name} created.", "success")
+            flash(f"{named(item.name, cat.key)} created.", "success")
             return redirect(url_for(cat.list_endpoint))
     return _catalogue_page(cat, form, 422)
 
@@ -234,7 +235,7 @@ def _edit_view(cat: Catalogue, **ids):
                 db.session.rollback()
                 attach_errors(form, err)
             else:
-                message = f"{cat.label} {item.name} saved."
+                message = f"{named(item.name, cat.key)} saved."
                 if is_htmx_partial():
                     return _row(cat, item), 200, toast(message)
                 flash(message, "success")
@@ -250,7 +251,8 @@ def _set_active_view(cat: Catalogue, **ids):
     item = load_or_404(cat.model, ids[f"{cat.key}_id"])
     cat.set_active(item, _active_flag())
     db.session.commit()
-    message = f"{cat.label} {item.name} {'reactivated' if item.active else 'deactivated'}."
+    state = "reactivated" if item.active else "deactivated"
+    message = f"{named(item.name, cat.key)} {state}."
     if is_htmx_partial():
         return _row(cat, item), 200, toast(message)
     flash(message, "success")
@@ -347,7 +349,9 @@ def new_group():
                 db.session.rollback()
                 attach_errors(form, err)
             else:
-                flash(f"Group {group.name} created. Add its weekly series below.", "success")
+                flash(
+                    f"{named(group.name, 'group')} created. Add its weekly series below.", "success"
+                )
                 return redirect(url_for("manage.group", group_id=group.id))
     return render_template("manage/group_form.html", form=form, group=None), status
 
@@ -368,7 +372,7 @@ def edit_group(group_id: int):
                 db.session.rollback()
                 attach_errors(form, err)
             else:
-                flash(f"Group {group.name} saved.", "success")
+                flash(f"{named(group.name, 'group')} saved.", "success")
                 return redirect(url_for("manage.group", group_id=group.id))
         group = db.session.get(CourseGroup, group_id)
     return render_template("manage/group_form.html", form=form, group=group), status

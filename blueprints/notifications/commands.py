@@ -8,6 +8,7 @@ import click
 from flask import current_app
 
 from services.mail import send_pending
+from services.wording import plural
 
 
 @click.command("send-notifications")
@@ -19,6 +20,6 @@ def send_notifications(limit: int) -> None:
         click.echo("MAIL_SERVER is not set: no e-mail is sent.")
         return
     summary = send_pending(limit=limit)
-    click.echo(f"Sent {summary.sent} e-mail(s), {summary.failed} failed.")
+    click.echo(f"Sent {plural(summary.sent, 'e-mail')}, {summary.failed} failed.")
     if summary.failed:
         sys.exit(1)

@@ -178,7 +178,7 @@ def test_import_exceptions_refuses_non_occurrence_and_conflict_and_applies_nothi
     assert result.stderr.splitlines() == [
         "Import aborted, nothing was changed:",
         "line 3: 2027-09-07 is not an occurrence of Math 7A",
-        "line 4: Room Room B is already booked by Art 8B on Wed 08 Sep 2027 14:00-15:00.",
+        "line 4: Room B is already booked by Art 8B on Wed 08 Sep 2027 14:00-15:00.",
     ]
     assert table_counts() == before
     rows = [r for r in sessions(cli, "2027-09-06", "2027-09-13") if r["group"] == "Math 7A"]

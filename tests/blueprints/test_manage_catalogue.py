@@ -140,7 +140,7 @@ def test_create_a_room(web, login_as):
     form["new-name"] = "  Science   Lab "
     form["new-capacity"] = "24"
     page = form.submit().follow()
-    assert "Room Science Lab created." in page.text
+    assert "Science Lab (room) created." in page.text
     room = db.session.scalar(select(Room))
     assert (room.name, room.capacity, room.active) == ("Science Lab", 24, True)
     assert page.html.find(id=f"room-{room.id}") is not None
@@ -238,7 +238,7 @@ def test_inline_edit_of_a_room(web, login_as, make_room):
     row = hx_post(web, f"/manage/rooms/{room.id}/edit", {"name": "Lab A", "capacity": "12"})
     assert row.html.find("tr")["id"] == f"room-{room.id}"
     assert "Lab A" in row.text and "Deactivated" in row.text  # "active" left unticked
-    assert "Room Lab A saved." in row.headers["HX-Trigger"]
+    assert "Lab A (room) saved." in row.headers["HX-Trigger"]
     room = fresh(Room, room.id)
     assert (room.name, room.capacity, room.active) == ("Lab A", 12, False)
     # Cancel shows the row again.
@@ -277,7 +277,7 @@ def test_edit_works_without_javascript(web, login_as, make_room):
     form = page.forms["room-edit-form"]
     form["name"] = "Lab B"
     page = form.submit().follow()
-    assert "Room Lab B saved." in page.text
+    assert "Lab B (room) saved." in page.text
     # The row URL as a plain link leads to the list, searched for that room.
     assert urlsplit(web.get(f"/manage/rooms/{room.id}").headers["Location"]).path == (
         "/manage/rooms"
@@ -289,12 +289,12 @@ def test_deactivate_and_reactivate_a_room(web, login_as, make_room):
     login_as("admin")
     row = hx_post(web, f"/manage/rooms/{room.id}/active", {"active": "0"})
     assert "Deactivated" in row.text and "Reactivate" in row.text
-    assert "Room Lab deactivated." in row.headers["HX-Trigger"]
+    assert "Lab (room) deactivated." in row.headers["HX-Trigger"]
     assert fresh(Room, room.id).active is False
     page = web.post(
         f"/manage/rooms/{room.id}/active", {"active": "1", "csrf_token": token(web)}
     ).follow()
-    assert "Room Lab reactivated." in page.text
+    assert "Lab (room) reactivated." in page.text
     assert fresh(Room, room.id).active is True
 
 
@@ -311,7 +311,7 @@ def test_create_edit_and_deactivate_a_subject(web, login_as):
     form = page.forms["subject-form"]
     form["new-name"] = "Chemistry"
     page = form.submit().follow()
-    assert "Subject Chemistry created." in page.text
+    assert "Chemistry (subject) created." in page.text
     subject = db.session.scalar(select(Subject).where(Subject.name == "Chemistry"))
 
     response = hx_post(web, f"/manage/subjects/{subject.id}/edit", {"name": ""}, status=422)

@@ -177,7 +177,7 @@ def test_create_a_group_offers_only_active_choices(web, login_as, make_user, mak
     form.select("mentor", text="Ada")
     form.select("default_room", text="Lab")
     page = form.submit().follow()
-    assert "Group Maths 7A created." in page.text
+    assert "Maths 7A (group) created." in page.text
     group = db.session.scalar(select(CourseGroup))
     assert (group.name, group.default_room_id, group.active) == ("Maths 7A", room.id, True)
 
@@ -314,7 +314,7 @@ def test_a_deactivated_room_is_refused_for_a_new_series(web, login_as, group, ma
     section = hx_post(
         web, f"/manage/groups/{group.id}/series", new(series_params(shut.id)), status=422
     )
-    assert "Room Shut is deactivated; choose an active room." in section.text
+    assert "Shut (room) is deactivated; choose an active room." in section.text
 
 
 def test_an_online_series_needs_no_room(web, login_as, group):

@@ -536,7 +536,7 @@ def test_a_clash_refuses_the_approval_in_the_row_naming_the_session(web, people,
     response = hx_post(web, f"/requests/{request.id}/approve", {"view": "pending"}, status=409)
     assert response.text.lstrip().startswith(f'<article id="request-{request.id}"')
     alert = response.html.find(attrs={"role": "alert"}).text
-    assert "Not approved: 1 requested date(s) clash with your sessions" in alert
+    assert "Not approved: 1 requested date clashes with your sessions" in alert
     assert "(Maths 7A 10:00-11:00)" in alert
     assert "Approve" in response.text  # still pending, still decidable
     assert fresh(request).status == RequestStatus.PENDING and count(Occurrence) == before

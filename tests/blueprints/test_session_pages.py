@@ -162,7 +162,7 @@ def test_conflicts_name_the_other_session(web, login_as, session, make_group):
     page = web.get(f"/sessions/{session.id}")
     conflicts = page.html.find(id=f"session-conflicts-{session.id}")
     text = " ".join(conflicts.text.split())
-    assert "Room conflict" in text and "Room Lab 1 is also booked by" in text
+    assert "Room conflict" in text and "Lab 1 (room) is also booked by" in text
     assert f"Physics 8B on {MONDAY:%a %d %b %Y} 10:30-11:30 (Lab 1)" in text
     assert conflicts.find("a")["href"] == f"/sessions/{other.id}"
     assert "Conflict" in page.html.find("hgroup").text
@@ -384,7 +384,7 @@ def test_a_room_double_booking_is_refused_with_409_naming_the_other_session(
     form["room"] = str(session.room_id)
     page = form.submit(status=409)
     assert (
-        f"Room Lab 1 is already booked by Maths 7A on {MONDAY:%a %d %b %Y} 10:00-11:00"
+        f"Lab 1 (room) is already booked by Maths 7A on {MONDAY:%a %d %b %Y} 10:00-11:00"
         in error_of(page, "room")
     )
     assert page.forms["new-session-form"]["start"].value == "10:30"
@@ -514,7 +514,7 @@ def test_an_edit_that_double_books_is_refused_with_409(web, login_as, session, m
     form = web.get(f"/sessions/{session.id}/edit").forms["session-edit-form"]
     form["start"], form["end"] = "14:30", "15:30"
     page = form.submit(status=409)
-    assert "Room Lab 1 is already booked by Physics 8B" in error_of(page, "room")
+    assert "Lab 1 (room) is already booked by Physics 8B" in error_of(page, "room")
     saved = fresh(session.id)
     assert local(saved)[1] == time(10) and saved.sequence == 0
 
@@ -692,7 +692,7 @@ def test_restore_into_a_taken_slot_is_refused_naming_the_other_session(
     )
     assert roots(response) == [("article", f"session-{session.id}")]
     error = response.html.find(id=f"session-{session.id}-error").text
-    assert "Lab 1 is already booked by Physics 8B" in error
+    assert "Lab 1 (room) is already booked by Physics 8B" in error
     assert fresh(session.id).status == OccurrenceStatus.CANCELLED
     # Without htmx: the page again, with the message and 409.
     page = (

@@ -203,7 +203,7 @@ def test_a_weekly_request_clashing_only_in_its_last_week_is_refused_naming_that_
     with pytest.raises(ConflictError) as caught:
         approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
     db.session.rollback()
-    assert "1 requested date(s) clash" in caught.value.message
+    assert "1 requested date clashes" in caught.value.message
     assert "Mon 01 Mar 2027 16:00 (Maths 7A 16:30-17:30)" in caught.value.message
     db.session.expire_all()
     assert (count(Occurrence), count(Notification)) == before

@@ -93,7 +93,7 @@ def test_group_validation_messages(app, make_group, make_user, make_room):
         "name": "A group named MATHS 7A already exists.",
         "subject": f"{existing.subject.name} is deactivated; choose an active subject.",
         "mentor": "Choose a mentor from the list.",
-        "default_room": "Room Shut is deactivated; choose an active room.",
+        "default_room": "Shut (room) is deactivated; choose an active room.",
     }
     errors = errors_of(create_group, GroupData(name="", subject_id=None, mentor_id=retired.id))
     assert errors == {
@@ -198,7 +198,7 @@ def test_a_kept_deactivated_room_is_fine_but_a_new_one_is_not(app, make_group, m
     db.session.commit()
     assert series.every_weeks == 2
     assert errors_of(update_series, series, good_series(shut.id)) == {
-        "room": "Room Shut is deactivated; choose an active room."
+        "room": "Shut (room) is deactivated; choose an active room."
     }
 
 

@@ -63,7 +63,7 @@ def test_moving_and_restoring_a_date_say_where_it_goes(lesson, make_room):
         actor=lesson["mentor"], tz=PARIS,
     )  # fmt: skip
     db.session.commit()
-    moved = "Maths 7A on Mon 07 Sep 10:00 moves to Mon 07 Sep 14:00 in Lab"
+    moved = "Maths 7A on Mon 07 Sep 10:00 moves to 14:00 in Lab"
     assert notes() == [
         (lesson["alice"].id, "session_moved", moved),
         (lesson["bob"].id, "session_moved", moved),
@@ -75,6 +75,38 @@ def test_moving_and_restoring_a_date_say_where_it_goes(lesson, make_room):
         (lesson["alice"].id, "session_restored", back),
         (lesson["bob"].id, "session_restored", back),
     ]
+
+
+def test_a_room_change_alone_says_the_new_room_and_same_time(lesson, make_room):
+    library = make_room("Library")
+    save_override(lesson["series"], TERM, OverrideChange(room_id=library.id),
+                  actor=lesson["mentor"], tz=PARIS)  # fmt: skip
+    db.session.commit()
+    # Not "moves to Mon 07 Sep 10:00 in Library", as if the time had changed too.
+    moved = "Maths 7A on Mon 07 Sep 10:00 moves to Library (same time)"
+    assert [title for _, _, title in notes()] == [moved, moved]
+
+
+def test_a_time_change_alone_names_only_the_time(lesson):
+    save_override(lesson["series"], TERM, OverrideChange(start_time=time(11), end_time=time(12)),
+                  actor=lesson["mentor"], tz=PARIS)  # fmt: skip
+    db.session.commit()
+    moved = "Maths 7A on Mon 07 Sep 10:00 moves to 11:00"
+    assert [title for _, _, title in notes()] == [moved, moved]
+
+
+def test_a_room_named_room_is_not_called_room_twice(lesson, make_room, make_group):
+    from services.errors import ConflictError
+    from services.sessions import create_one_time_session as create
+
+    room = make_room("Room 101")
+    create(group_id=lesson["group"].id, day=date(2030, 1, 7), start=time(9), end=time(10),
+           room_id=room.id, actor=None, tz=PARIS, today=date(2030, 1, 1))  # fmt: skip
+    other = make_group("Art 8B", room=room)
+    with pytest.raises(ConflictError) as caught:
+        create(group_id=other.id, day=date(2030, 1, 7), start=time(9, 30), end=time(10, 30),
+               room_id=room.id, actor=None, tz=PARIS, today=date(2030, 1, 1))  # fmt: skip
+    assert caught.value.message.startswith("Room 101 is already booked by Maths 7A on")
 
 
 def test_an_exception_that_changes_nothing_visible_tells_nobody(lesson):

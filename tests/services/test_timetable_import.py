@@ -541,7 +541,8 @@ def test_conflicting_override_is_refused_naming_the_other_session(math_term):
     )
     db.session.commit()
     [message] = exception_errors(exceptions("Math 7A,2026-09-07,override,14:30,15:30,Room B,"))
-    assert message.startswith("line 2: Room Room B is already booked by Art 8B on Mon 07 Sep 2026")
+    # The room's name says "Room" already: not "Room Room B".
+    assert message.startswith("line 2: Room B is already booked by Art 8B on Mon 07 Sep 2026")
     assert occurrence_on(math_term, date(2026, 9, 7)).room.name == "Room A"
 
 
@@ -575,14 +576,15 @@ def test_bad_exception_rows_are_all_listed_and_nothing_is_applied(math_term):
         "Math 7A,2026-09-23,override,,09:00,,",
     )
     assert exception_errors(text) == [
-        "line 3: unknown group Physics",
+        "line 3: no group named Physics",
         "line 4: invalid date 2026-02-30 in date",
         "line 5: unknown action postpone (use cancel or override)",
         "line 6: an override needs a new start, end or room",
-        "line 7: unknown room Attic",
+        "line 7: no room named Attic",
         "line 8: end 11:00 is not after start 12:00",
         "line 9: Math 7A on 2026-09-09 already has a row on line 2",
-        "line 10: The end (09:00) must be after the start (10:00).",
+        "line 10: The end (09:00) must be after the start (10:00), or at most 12 hours later "
+        "on the next day.",
     ]
     assert db.session.scalar(select(sa.func.count(DateOverride.id))) == 0
     assert occurrence_on(math_term, date(2026, 9, 9)).status == OccurrenceStatus.SCHEDULED
