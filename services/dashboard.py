@@ -4,10 +4,11 @@ moment, the other participant, the video room and its join window, and ratings.
 Whose sessions: a mentor's are those of the groups they teach, a student's those of the groups
 they are enrolled in (the participants). Other roles have no dashboard (nothing is listed).
 
-Which sessions: `UPCOMING` lists the sessions that have not ended yet plus today's that
-already have (so a session finished this morning can still be checked and rated), nearest
-first; `PAST` lists the ended ones, the most recent first. Both include cancelled sessions
-(with their badge, so nobody waits for them) and come in pages of `PER_PAGE`.
+Which sessions: `UPCOMING` lists the sessions that have not ended yet, nearest first; `PAST`
+lists the ended ones, the most recent first. The two split at the same instant (`now`), so a
+session is in exactly one of them: one that ended this morning is past (it is rated or
+completed from there). Both include cancelled sessions (with their badge, so nobody waits for
+them) and come in pages of `PER_PAGE`.
 
 Status of the moment: `cancelled` and `completed` as stored; a scheduled session is `ongoing`
 while now is in [start, end), else `scheduled` (also once it ended without being completed).
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, false, func, or_, select
+from sqlalchemy import Select, exists, false, func, select
 
 from models import (
     CourseGroup,
@@ -46,7 +47,6 @@ from models import (
 )
 from services.history import DashboardFilters, filter_sessions
 from services.pagination import Page
-from services.timeutil import local_day_bounds, today_in
 from services.video_rooms import join_url
 
 JOIN_OPENS_BEFORE = timedelta(minutes=15)
@@ -160,12 +160,11 @@ def _sessions_of(viewer: User) -> Select:
     )
 
 
-def _tab_filter(tab: DashboardTab, now: datetime, tz: ZoneInfo):
+def _tab_filter(tab: DashboardTab, now: datetime):
+    # Complementary conditions on the same instant: a session is in exactly one tab.
     if tab == DashboardTab.PAST:
         return Occurrence.end_utc <= now
-    today = today_in(tz, now)
-    midnight, _ = local_day_bounds(today, today, tz)
-    return or_(Occurrence.end_utc > now, Occurrence.start_utc >= midnight)
+    return Occurrence.end_utc > now
 
 
 def _tab_order(tab: DashboardTab):
@@ -262,9 +261,7 @@ def dashboard_page(
     """One page of `viewer`'s session cards for `tab` (a page past the end shows the last),
     narrowed by `filters` (group, dates, status, text in notes: `services.history`)."""
     now = now or datetime.now(UTC)
-    base = filter_sessions(
-        _sessions_of(viewer).where(_tab_filter(tab, now, tz)), filters, viewer, tz
-    )
+    base = filter_sessions(_sessions_of(viewer).where(_tab_filter(tab, now)), filters, viewer, tz)
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     pages = max(1, -(-total // per_page))
     number = min(max(page, 1), pages)

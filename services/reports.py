@@ -1,4 +1,9 @@
-"""Reports for coordinators: scheduled versus actual hours per mentor for a month (payroll)."""
+"""Reports for coordinators: scheduled versus actual hours per mentor for a month (payroll).
+
+Hours read as h:mm (`hours_minutes`): 31 hours 29 minutes is "31:29", never "31.48". The
+report covers the month up to a date (by default today, so sessions still to come do not
+show as hours missing), or the whole month on request.
+"""
 
 from __future__ import annotations
 
@@ -57,10 +62,28 @@ class MentorHours:
         return round((self.actual_seconds - self.scheduled_seconds) / 3600, 2)
 
 
+def hours_minutes(seconds: float, *, signed: bool = False) -> str:
+    """'31:29' for 31 h 29 min (rounded to the minute); `signed`: '+1:05', '-0:30', '0:00'."""
+    minutes = round(seconds / 60)
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "-" if minutes < 0 else "+" if signed and minutes > 0 else ""
+    return f"{sign}{hours}:{rest:02d}"
+
+
 @dataclass
 class HoursReport:
     month: date
     rows: list[MentorHours]
+    # The last date counted (inclusive): the month's last day, or today for "up to today".
+    last_day: date | None = None
+
+    @property
+    def whole_month(self) -> bool:
+        return self.last_day is None or self.last_day >= next_month(self.month) - timedelta(days=1)
+
+    @property
+    def through(self) -> date:
+        return self.last_day or next_month(self.month) - timedelta(days=1)
 
     @property
     def total(self) -> MentorHours:
@@ -77,15 +100,28 @@ def _seconds(start: datetime | None, end: datetime | None) -> float:
     return (end - start).total_seconds() if start is not None and end is not None else 0.0
 
 
-def mentor_hours(month: date, tz: ZoneInfo) -> HoursReport:
-    """Per mentor (the group's mentor), the sessions starting in the local month: scheduled =
-    non-cancelled sessions' planned durations; actual = completed sessions' actual durations.
+def report_last_day(month: date, today: date, *, whole_month: bool) -> date:
+    """The last date an hours report of `month` counts: today while the month is running
+    (unless `whole_month`), else the month's last day."""
+    last = next_month(month.replace(day=1)) - timedelta(days=1)
+    if whole_month or not month.replace(day=1) <= today <= last:
+        return last
+    return today
+
+
+def mentor_hours(month: date, tz: ZoneInfo, *, last_day: date | None = None) -> HoursReport:
+    """Per mentor (the group's mentor), the sessions starting in the local month (up to and
+    including `last_day`, when given): scheduled = non-cancelled sessions' planned durations;
+    actual = completed sessions' actual durations.
 
     One query (the month's sessions with their mentor), summed here: durations of UTC instants
     are exact across DST and portable between SQLite and PostgreSQL.
     """
     first = month.replace(day=1)
-    start_utc, end_utc = local_day_bounds(first, next_month(first), tz)
+    window_end = next_month(first)
+    if last_day is not None:
+        window_end = min(window_end, max(first, last_day + timedelta(days=1)))
+    start_utc, end_utc = local_day_bounds(first, window_end, tz)
     rows = db.session.execute(
         select(
             User.id,
@@ -114,4 +150,4 @@ def mentor_hours(month: date, tz: ZoneInfo) -> HoursReport:
             entry.completed_sessions += 1
             entry.actual_seconds += _seconds(actual_start, actual_end)
     ordered = sorted(by_mentor.values(), key=lambda r: (r.name.casefold(), r.mentor_id))
-    return HoursReport(first, ordered)
+    return HoursReport(first, ordered, window_end - timedelta(days=1))

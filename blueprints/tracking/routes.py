@@ -31,7 +31,14 @@ from services.errors import DomainError, NotFoundError, ValidationError
 from services.exports import csv_cell
 from services.numbers import whole_number
 from services.pagination import page_number, paginate
-from services.reports import mentor_hours, next_month, parse_month, previous_month
+from services.reports import (
+    hours_minutes,
+    mentor_hours,
+    next_month,
+    parse_month,
+    previous_month,
+    report_last_day,
+)
 from services.sessions import can_view_session, cancel_refusal, cancel_session, cancellation_reason
 from services.timeutil import today_in
 from services.tracking import (
@@ -387,11 +394,21 @@ def _month_arg() -> tuple[date, str | None]:
         return this_month, err.errors["month"]
 
 
+bp.add_app_template_filter(hours_minutes, "hours_minutes")
+
+
+def _hours_report(month: date):
+    """The month's report: up to today by default, the whole month with `?whole=1`."""
+    whole = request.args.get("whole") == "1"
+    tz = org_tz()
+    return mentor_hours(month, tz, last_day=report_last_day(month, today_in(tz), whole_month=whole))
+
+
 @bp.get("/hours")
 @staff_required
 def hours():
     month, error = _month_arg()
-    report = mentor_hours(month, org_tz())
+    report = _hours_report(month)
     return render_template(
         "tracking/hours.html",
         report=report,
@@ -399,6 +416,8 @@ def hours():
         month_text=request.args.get("month", "") if error else f"{month:%Y-%m}",
         previous=f"{previous_month(month):%Y-%m}",
         following=f"{next_month(month):%Y-%m}",
+        whole_asked=request.args.get("whole") == "1",
+        month_running=month <= today_in(org_tz()) < next_month(month),
     ), (422 if error else 200)
 
 
@@ -408,7 +427,7 @@ def hours_csv():
     month, error = _month_arg()
     if error:
         return error, 422, {"Content-Type": "text/plain; charset=utf-8"}
-    report = mentor_hours(month, org_tz())
+    report = _hours_report(month)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(HOURS_CSV_HEADER)

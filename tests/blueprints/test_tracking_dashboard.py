@@ -288,7 +288,8 @@ def test_upcoming_filters_keep_the_poll_url_and_students_search_only_what_they_r
     section = page.html.find(id="dashboard-sessions")
     assert section["hx-get"] == "/dashboard/?q=secret" and section["hx-trigger"] == "every 60s"
     assert page.html.find(id=f"dashboard-session-{maths.id}") is not None
-    assert page.html.find("form", id="dashboard-filters-upcoming").has_attr("hx-preserve")
+    box = page.html.find("details", id="dashboard-filters-box-upcoming")
+    assert box.has_attr("hx-preserve") and box.find("form", id="dashboard-filters-upcoming")
     log_in(web, login_as, school["alice"])
     hidden = web.get("/dashboard/?q=secret")
     assert hidden.html.find(id=f"dashboard-session-{maths.id}") is None

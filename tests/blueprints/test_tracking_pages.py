@@ -151,6 +151,7 @@ def test_completing_in_place_shows_the_record_and_tells_the_page(
     assert [p["hx-target"] for p in partials] == [
         f"#session-summary-{maths['past'].id}",
         f"#session-{maths['past'].id} [data-status]",
+        f"#dashboard-session-{maths['past'].id} > header [data-status]",  # completed from a card
     ]
     assert "Completed" in partials[0].text and partials[1].span["data-status"] == "completed"
     saved = fresh(maths["past"].id)
@@ -507,18 +508,73 @@ def test_the_hours_report_compares_scheduled_and_actual_hours(web, login_as, sep
     page = web.get("/tracking/hours?month=2026-09")
     row = page.html.find(id=f"hours-mentor-{september['curie'].id}")
     cells = [td.text for td in row.find_all("td")]
-    assert cells == ["3", "4.00", "2", "3.25", "-0.75"]
+    assert cells == ["3", "4:00", "2", "3:15", "-0:45"]
     sneaky = page.html.find(id=f"hours-mentor-{september['sneaky'].id}")
-    assert [td.text for td in sneaky.find_all("td")] == ["1", "1.00", "1", "0.75", "-0.25"]
+    assert [td.text for td in sneaky.find_all("td")] == ["1", "1:00", "1", "0:45", "-0:15"]
     total = [td.text for td in page.html.find(id="hours-total").find_all("td")]
-    assert total == ["4", "5.00", "3", "4.00", "-1.00"]
+    assert total == ["4", "5:00", "3", "4:00", "-1:00"]
     assert page.html.find("a", rel="prev")["href"].endswith("month=2026-08")
     assert page.html.find("a", rel="next")["href"].endswith("month=2026-10")
     october = web.get("/tracking/hours?month=2026-10")
     assert [td.text for td in october.html.find(id="hours-total").find_all("td")][:2] == [
-        "1", "1.00",
+        "1", "1:00",
     ]  # fmt: skip
     assert scan(page).problems == []
+
+
+def test_hours_read_as_hours_and_minutes_not_decimals(web, login_as, make_user, make_group):
+    # 31 h 29 min: fourteen sessions of 2 h and one of 3 h 29 (31.48 h as a decimal).
+    mentor = make_user("mentor", name="Marie-Amélie de la Fontaine-Lefebvre")
+    group = make_group("Math 101", mentor=mentor)
+    for n in range(14):
+        session_of(group, day=date(2026, 9, 1) + timedelta(days=n), start=time(9), end=time(11))
+    session_of(group, day=date(2026, 9, 20), start=time(9), end=time(12, 29))
+    db.session.commit()
+    login_as("coordinator")
+    page = web.get("/tracking/hours?month=2026-09")
+    row = page.html.find(id=f"hours-mentor-{mentor.id}")
+    assert [td.text for td in row.find_all("td")] == ["15", "31:29", "0", "0:00", "-31:29"]
+    assert "31.48" not in page.text
+
+
+def test_hours_count_up_to_today_by_default_and_the_whole_month_on_request(
+    web, login_as, september, monkeypatch
+):
+    # Seen on 20 September 2026: the sessions of the 14th count, the 30th's not yet.
+    monkeypatch.setattr(
+        "blueprints.tracking.routes.today_in", lambda tz, now=None: date(2026, 9, 20)
+    )
+    login_as("coordinator")
+    page = web.get("/tracking/hours?month=2026-09")
+    assert " ".join(page.html.find(id="hours-period").text.split()).startswith(
+        "Up to today: sessions of 1\u201320 September 2026."
+    )
+    row = page.html.find(id=f"hours-mentor-{september['curie'].id}")
+    assert [td.text for td in row.find_all("td")] == ["2", "3:00", "2", "3:15", "+0:15"]
+    whole_link = page.html.find("a", string="Show the whole month")["href"]
+    whole = web.get(whole_link)
+    assert "The whole month: sessions of 1\u201330 September 2026." in " ".join(
+        whole.html.find(id="hours-period").text.split()
+    )
+    row = whole.html.find(id=f"hours-mentor-{september['curie'].id}")
+    assert [td.text for td in row.find_all("td")] == ["3", "4:00", "2", "3:15", "-0:45"]
+    # The CSV follows the same choice.
+    csv_rows = web.get("/tracking/hours.csv?month=2026-09").body.decode("utf-8")
+    by_name = {row[1]: row for row in csv.reader(io.StringIO(csv_rows.lstrip("\ufeff"))) if row}
+    assert by_name["Ms Curie"][3:5] == ["2", "3.00"]
+    csv_whole = web.get("/tracking/hours.csv?month=2026-09&whole=1").body.decode("utf-8")
+    by_name = {row[1]: row for row in csv.reader(io.StringIO(csv_whole.lstrip("\ufeff"))) if row}
+    assert by_name["Ms Curie"][3:5] == ["3", "4.00"]
+
+
+def test_a_past_month_is_always_whole(web, login_as, september, monkeypatch):
+    monkeypatch.setattr(
+        "blueprints.tracking.routes.today_in", lambda tz, now=None: date(2026, 12, 6)
+    )
+    login_as("coordinator")
+    page = web.get("/tracking/hours?month=2026-09")
+    assert "The whole month" in page.html.find(id="hours-period").text
+    assert page.html.find("a", string="Show the whole month") is None
 
 
 @pytest.mark.parametrize("month", ["2026-13", "2026-9", "september", "1999-01", "2026-09-01"])

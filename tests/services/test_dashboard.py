@@ -122,18 +122,27 @@ def test_a_card_is_only_built_for_a_participant(people, make_user):
 # --- Which sessions ------------------------------------------------------------------------------
 
 
-def test_upcoming_is_nearest_first_with_today_s_ended_sessions_and_past_is_newest_first(people):
+def test_upcoming_is_nearest_first_and_past_newest_first_each_session_in_one_tab(people):
     maths = people["maths"]
     yesterday = add_session(maths, at(-24))
-    early_today = add_session(maths, at(-2))  # 08:00-09:00 in Paris, over
+    early_today = add_session(maths, at(-2))  # 08:00-09:00 in Paris, over: past only
     running = add_session(maths, at(-0.5))
     cancelled = add_session(maths, at(1), status="cancelled")
     tomorrow = add_session(maths, at(24))
     next_month = add_session(maths, at(24 * 30))
-    assert ids(people["alice"]) == [
-        early_today.id, running.id, cancelled.id, tomorrow.id, next_month.id
-    ]  # fmt: skip
-    assert ids(people["alice"], tab=DashboardTab.PAST) == [early_today.id, yesterday.id]
+    upcoming = ids(people["alice"])
+    past = ids(people["alice"], tab=DashboardTab.PAST)
+    assert upcoming == [running.id, cancelled.id, tomorrow.id, next_month.id]
+    assert past == [early_today.id, yesterday.id]
+    assert not set(upcoming) & set(past)
+
+
+def test_a_session_moves_from_upcoming_to_past_at_its_end(people):
+    session = add_session(people["maths"], at(-1), at(0))  # ends exactly now
+    assert ids(people["alice"], now=NOW - timedelta(minutes=1)) == [session.id]
+    assert ids(people["alice"], tab=DashboardTab.PAST, now=NOW - timedelta(minutes=1)) == []
+    assert ids(people["alice"]) == []
+    assert ids(people["alice"], tab=DashboardTab.PAST) == [session.id]
 
 
 def test_a_session_of_last_night_that_ended_after_midnight_is_past(people):
@@ -164,7 +173,8 @@ def test_a_scheduled_session_is_ongoing_from_its_start_until_its_end(people, min
     session = add_session(people["maths"], NOW)
     now = NOW + timedelta(minutes=minutes)
     assert status_at(session, now) == status
-    assert cards(people["alice"], now=now)[0].status == status
+    tab = DashboardTab.PAST if minutes >= 60 else DashboardTab.UPCOMING  # ended: past
+    assert cards(people["alice"], tab=tab, now=now)[0].status == status
 
 
 def test_cancelled_and_completed_keep_their_badge_at_any_moment(people):
@@ -189,8 +199,9 @@ def test_the_join_link_is_given_from_15_minutes_before_the_start_until_the_end(
     session = add_session(people["tutoring"], NOW, online=True)
     now = NOW + timedelta(minutes=minutes)
     assert join_window_open(session, now) is open_
+    tab = DashboardTab.PAST if minutes >= 60 else DashboardTab.UPCOMING  # ended: past
     for viewer in (people["alice"], people["ada"]):
-        card = cards(viewer, now=now)[0]
+        card = cards(viewer, tab=tab, now=now)[0]
         assert card.video_room_id == session.video_room_id  # shown to participants anytime
         expected = f"https://meet.jit.si/{session.video_room_id}" if open_ else None
         assert card.join_url == expected
@@ -251,12 +262,13 @@ def test_students_see_their_own_score_and_mentors_the_session_s_ratings(people):
         ]
     )
     db.session.commit()
-    alice = {c.occurrence.id: c for c in cards(people["alice"])}
+    past = DashboardTab.PAST
+    alice = {c.occurrence.id: c for c in cards(people["alice"], tab=past)}
     assert (alice[done.id].my_score, alice[done.id].can_rate) == (4, False)
     assert (alice[other.id].my_score, alice[other.id].can_rate) == (None, True)
-    carol = {c.occurrence.id: c for c in cards(people["carol"])}
+    carol = {c.occurrence.id: c for c in cards(people["carol"], tab=past)}
     assert (carol[done.id].my_score, carol[done.id].can_rate) == (None, True)
-    ada = {c.occurrence.id: c for c in cards(people["ada"])}
+    ada = {c.occurrence.id: c for c in cards(people["ada"], tab=past)}
     assert (ada[done.id].rating_average, ada[done.id].rating_count) == (4.5, 2)
     assert (ada[other.id].rating_average, ada[other.id].rating_count) == (None, 0)
 
