@@ -262,9 +262,12 @@ def test_editor_opens_in_place_of_the_card(web, htmx, login_as, school):
     assert "<html" not in editor.text
     for label in ("Cancel this date", "Move this date", "Move to date", "New start", "New room"):
         assert label in editor.text
-    # Cancel (and Escape, through app.js) puts the card back.
-    cancel = editor.html.find("button", attrs={"data-close-editor": True})
-    assert htmx.get(cancel["hx-get"]).html.find("article")["id"] == f"occ-{monday.id}"
+    # Close (and Escape, through app.js) puts the card back; "Cancel" is only ever the
+    # "Cancel this date" action, never the button that closes the editor.
+    close = editor.html.find("button", attrs={"data-close-editor": True})
+    assert close.text.strip() == "Close"
+    assert not [b for b in editor.html.find_all("button") if "Cancel" in b.text]
+    assert htmx.get(close["hx-get"]).html.find("article")["id"] == f"occ-{monday.id}"
 
 
 def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(web, login_as, school):

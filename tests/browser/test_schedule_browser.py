@@ -154,7 +154,7 @@ def test_end_before_start_is_refused_in_the_editor(page, log_in, school, console
     expect(page.locator(f"form#occ-{school['tuesday']}")).to_contain_text("must be after the start")
 
 
-def test_escape_and_cancel_put_the_card_back(page, log_in, school):
+def test_escape_and_close_put_the_card_back(page, log_in, school):
     log_in("coordinator")
     page.goto(GRID)
     monday = school["monday"]
@@ -164,9 +164,55 @@ def test_escape_and_cancel_put_the_card_back(page, log_in, school):
     expect(card).to_be_visible()
     expect(card.locator("a.session-open")).to_be_focused()
     editor = open_editor(page, monday)
-    editor.get_by_role("button", name="Cancel").click()
+    editor.get_by_role("button", name="Close").click()
     expect(page.locator(f"article#occ-{monday}")).to_be_visible()
     assert db.session.query(DateOverride).count() == 0
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    """Whether two bounding boxes share any area."""
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+@pytest.mark.parametrize("weekday", ["wednesday", "sunday"])
+def test_the_open_editor_covers_no_other_days_cards_on_a_desktop(
+    request, page, log_in, school, make_group, make_series, make_room, weekday
+):
+    # Cards at 09:00 on every day: the editor of Wednesday's (mid-week) or Sunday's (the
+    # last column, where it used to open leftwards over Saturday) has neighbours both sides.
+    drama = make_group("Drama 7A", room=make_room("Hall"), subject="Drama")
+    series = make_series(drama, weekdays=(1, 3, 4, 5, 6), start=time(9), end=time(10),
+                         first_date=TERM)  # fmt: skip
+    generate_occurrences(*resolve_window(TERM, weeks=1), tz=PARIS)
+    db.session.commit()
+    sunday = find_occurrence(series.id, TERM + timedelta(days=6)).id
+    db.session.commit()
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in("coordinator")
+    page.goto(GRID)
+    editor = open_editor(page, school["wednesday"] if weekday == "wednesday" else sunday)
+    box = editor.bounding_box()
+    cards = page.locator("article.session")
+    assert cards.count() >= 6
+    for n in range(cards.count()):
+        card = cards.nth(n)
+        assert not overlaps(box, card.bounding_box()), (
+            f"the editor lies over {card.inner_text().splitlines()[0:3]}"
+        )
+    # The whole editor is on screen, nothing scrolls sideways.
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 1366
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # Closing is "Close"; "Cancel this date" is only the action.
+    expect(editor.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(editor.get_by_label("Cancel this date")).to_be_visible()
+    screenshot(page, f"grid-editor-1366-{weekday}")
+    editor.get_by_role("button", name="Close").click()
+    expect(page.locator("form.session-editor")).to_have_count(0)
 
 
 def test_week_navigation_swaps_the_grid_and_keeps_the_url(page, log_in, school):
