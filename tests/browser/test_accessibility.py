@@ -16,6 +16,13 @@ that requests them (through `app`) empties the database when it ends. No test he
 
 A violation found later can be marked on its case (`xfail="<rule>: <where>"`, strict) until the
 template or stylesheet is fixed.
+
+Today's sessions: the school has sessions in every state on today's date (a cancelled one, a
+moved one, a one-time one, the two of them in conflict), at fixed local times, so the month,
+week, day, rooms-as-rows and "mine" views are audited with today's column or cell full
+whatever the hour the suite runs at. "Today" is the date when the module starts (the app's
+own today); the pages are asked for that date explicitly. The colour-contrast rule is checked
+on today's cell in light and dark mode, at rest, hovered and focused.
 """
 
 from __future__ import annotations
@@ -57,13 +64,16 @@ AXE_SOURCE = (
 ).read_text(encoding="utf-8")
 AXE_OPTIONS = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    # Listed to say it: text contrast (WCAG 1.4.3, in the wcag2aa tag) is checked everywhere.
+    "rules": {"color-contrast": {"enabled": True}},
     "resultTypes": ["violations"],
 }
+CONTRAST_ONLY = {"runOnly": {"type": "rule", "values": ["color-contrast"]}}
 FAILING_IMPACTS = ("serious", "critical")
 TARGETS_SHOWN = 4
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = datetime.now(PARIS).date()
+TODAY = datetime.now(PARIS).date()  # the one date every case and the seed are relative to
 THIS_MONDAY = TODAY - timedelta(days=TODAY.weekday())
 NEXT_MONDAY = THIS_MONDAY + timedelta(weeks=1)
 
@@ -94,6 +104,36 @@ def _weekly(group: CourseGroup, weekdays: tuple[int, ...], start: time, end: tim
     return series
 
 
+def _seed_today(mentor: User, students, *, chess: Subject, room: Room, actor: User) -> None:
+    """Today, at fixed local times: Chess club's 16:00 series date cancelled, its 18:00 one
+    moved to 11:00 in R101, and a one-time session at 11:30 in R101 (a room and mentor
+    conflict with the moved one)."""
+    club = CourseGroup(name="Chess club", subject=chess, mentor=mentor, default_room=room)
+    db.session.add(club)
+    db.session.flush()
+    db.session.add_all(Enrolment(group_id=club.id, student_id=s.id) for s in students)
+    weekday = (TODAY.weekday(),)
+    cancelled = _weekly(club, weekday, time(16), time(17))
+    moved = _weekly(club, weekday, time(18), time(19))
+    generate_occurrences(*resolve_window(TODAY, weeks=1), tz=PARIS)
+    db.session.flush()
+    off = OverrideChange(cancelled=True, notes="Teacher ill")
+    save_override(cancelled, TODAY, off, actor=actor, tz=PARIS)
+    earlier = OverrideChange(start_time=time(11), end_time=time(12), room_id=room.id)
+    save_override(moved, TODAY, earlier, actor=actor, tz=PARIS)
+    start = datetime.combine(TODAY, time(11, 30), tzinfo=PARIS).astimezone(UTC)
+    db.session.add(
+        Occurrence(
+            group_id=club.id,
+            start_utc=start,
+            end_utc=start + timedelta(hours=1),
+            room_id=room.id,
+            title="Chess tournament",
+        )
+    )
+    db.session.flush()
+
+
 def _seed() -> dict:
     """Two mentors' groups with weekly sessions this week and the next two, an exception, a
     session to complete (started an hour ago), a completed one and a pending request."""
@@ -122,6 +162,7 @@ def _seed() -> dict:
         new_date=wednesday, start_time=time(16), end_time=time(17), room_id=lab.id, notes="Exams"
     )
     save_override(maths_series, wednesday, change, actor=coordinator, tz=PARIS)
+    _seed_today(ada, (noah, emma), chess=art, room=r101, actor=coordinator)
     # Extra sessions: one that started an hour ago (to complete), one completed two days ago.
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     extra = [
@@ -253,7 +294,15 @@ def case(role, url, shows=None, action=None, *, id, xfail=None):
 
 
 NEXT_WEEK = f"date={NEXT_MONDAY.isoformat()}"
+ON_TODAY = f"date={TODAY.isoformat()}"
 CASES = [
+    # Today's sessions in every state, in every view (see the module's docstring).
+    case("coordinator", f"/schedule/month?{ON_TODAY}", "Chess club", id="month-today"),
+    case("coordinator", f"/schedule/?{ON_TODAY}", "Chess club", id="week-today"),
+    case("coordinator", f"/schedule/day?{ON_TODAY}", "Chess club", id="day-today"),
+    case("coordinator", f"/schedule/?{ON_TODAY}&layout=rooms", "Chess club", id="rooms-today"),
+    case("mentor", f"/schedule/mine?view=month&{ON_TODAY}", "Chess club", id="mine-month-today"),
+    case("student", f"/schedule/mine?{ON_TODAY}", "Chess club", id="mine-week-today"),
     case("coordinator", f"/schedule/?{NEXT_WEEK}", "Maths 7A", id="week"),
     case(
         "coordinator",
@@ -341,3 +390,72 @@ def test_every_page_reflows_to_a_phone_without_scrolling_sideways(
         assert overflow <= 0, f"{url} as {role} is {overflow}px wider than a 320px screen"
     finally:
         page.set_viewport_size({"width": 1280, "height": 900})
+
+
+# --- Today's cell, as readable as any other ------------------------------------------------
+
+
+def run_contrast(page: Page, selector: str) -> dict:
+    """axe's colour-contrast rule on the elements under `selector`: its passes, violations
+    and the nodes it could not decide (incomplete), each a list of CSS selectors."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE_SOURCE)
+    results = page.evaluate(
+        "([selector, options]) => axe.run(selector, options)", [selector, CONTRAST_ONLY]
+    )
+    return {
+        kind: [" ".join(map(str, n["target"])) for r in results[kind] for n in r["nodes"]]
+        for kind in ("passes", "violations", "incomplete")
+    }
+
+
+TODAY_CELL = "table.schedule-month td.is-today"
+TODAY_STATES = {  # what each of today's sessions says about itself in the month view
+    "11:00 Chess club": "Moved",
+    "11:30 Chess club": "One-time",
+    "16:00 Chess club": "(cancelled)",
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize(
+    ("role", "url"),
+    [
+        ("coordinator", f"/schedule/month?{ON_TODAY}"),
+        ("mentor", f"/schedule/mine?view=month&{ON_TODAY}"),
+    ],
+    ids=["month", "mine-month"],
+)
+def test_today_s_sessions_in_the_month_view_are_readable(
+    request, role_page, school, live_server, role, url, scheme
+):
+    live_server.errors.clear()
+    page = role_page(role)
+    page.emulate_media(color_scheme=scheme)
+    try:
+        page.goto(url)
+        today = page.locator(TODAY_CELL)
+        expect(today).to_have_count(1)
+        expect(today.locator(".month-day")).to_have_text(f"{TODAY.day} (today)")
+        for text, state in TODAY_STATES.items():
+            entry = today.locator("li", has_text=text)
+            expect(entry.get_by_role("link")).to_be_visible()
+            expect(entry).to_contain_text(state)
+        expect(today.locator("li", has_text="11:00 Chess club")).to_contain_text("Conflict")
+        # Every link and badge in today's cell, at rest, hovered, then focused.
+        link = today.locator("li", has_text="11:00 Chess club").get_by_role("link")
+        moments = {"at rest": None, "hovered": link.hover, "focused": link.focus}
+        moments["day focused"] = today.locator(".month-day").focus
+        for moment, action in moments.items():
+            if action is not None:
+                action()
+            found = run_contrast(page, TODAY_CELL)
+            label = f"{url} ({scheme}, {moment})"
+            if found["violations"] or found["incomplete"]:
+                screenshot(page, f"contrast-{safe_name(request.node.name)}-{moment}")
+            assert not found["violations"], f"{label}: too little contrast: {found['violations']}"
+            assert not found["incomplete"], f"{label}: contrast undecided: {found['incomplete']}"
+            # Each session's link (and the day number) was measured, not skipped.
+            assert len(found["passes"]) >= len(TODAY_STATES) + 1, f"{label}: {found['passes']}"
+    finally:
+        page.emulate_media(color_scheme="light")
