@@ -18,6 +18,7 @@ from models import (
     CalendarFeed,
     CourseGroup,
     Enrolment,
+    GroupKind,
     Occurrence,
     OccurrenceMode,
     OccurrenceStatus,
@@ -27,9 +28,12 @@ from models import (
     db,
 )
 from services.errors import NotFoundError, ValidationError
+from services.ical_timezones import vtimezone
 from services.video_rooms import join_url
 
 OWN, ROOM, GROUP = "own", "room", "group"
+# Whom a feed's events are written for.
+STUDENT, MENTOR, STAFF = "student", "mentor", "staff"
 # What a feed holds: recent history and the year ahead.
 FEED_PAST = timedelta(days=90)
 FEED_FUTURE = timedelta(days=400)
@@ -206,22 +210,54 @@ def build_feed(
     calendar.add("method", "PUBLISH")
     calendar.add("x-wr-calname", calendar_name(feed))
     calendar.add("x-wr-timezone", tz.key)
-    participant = feed.scope == OWN
+    # The zone's rules as calendar servers write them (yearly RRULEs), right for the window.
+    calendar.add_component(vtimezone(tz, now - FEED_PAST, now + FEED_FUTURE + timedelta(days=1)))
+    reader = _reader(feed)
     for occurrence in occurrences:
-        calendar.add_component(_event(occurrence, tz, base_url, now, participant))
-    calendar.add_missing_timezones()
+        calendar.add_component(_event(occurrence, tz, base_url, now, reader))
     return calendar.to_ical()
 
 
-def _event(occurrence: Occurrence, tz: ZoneInfo, base_url: str, now, participant) -> Event:
+def _reader(feed: CalendarFeed) -> str:
+    """Whom the feed's events are written for: STUDENT (their own sessions), MENTOR (the
+    sessions they teach) or STAFF (a room's or a group's, someone else's sessions)."""
+    if feed.scope != OWN:
+        return STAFF
+    return STUDENT if feed.owner.role == Role.STUDENT else MENTOR
+
+
+def _students(group: CourseGroup) -> str:
+    return ", ".join(sorted(e.student.name for e in group.enrolments))
+
+
+def event_title(occurrence: Occurrence, reader: str) -> str:
+    """The event's summary, in the words of its reader. A student reads the subject (or the
+    session's own title) and their mentor: "Mathematics with Amelia Hart". A mentor reads the
+    class ("Mathematics · Maths 7A") or, for one-to-one tutoring, the student ("Mathematics
+    with Noah Bernard"). Staff read the class, or who tutors whom. Nobody reads their own
+    name (a tutoring group's name, "Mathematics: Amelia Hart with Noah Bernard", holds both)."""
     group = occurrence.group
+    name = occurrence.title or group.subject.name
+    tutoring = group.kind == GroupKind.TUTORING
+    if reader == STUDENT:
+        return f"{name} with {group.mentor.name}"
+    students = _students(group) if tutoring else ""
+    if not students:
+        return f"{name} · {group.name}"
+    if reader == MENTOR:
+        return f"{name} with {students}"
+    return f"{name}: {group.mentor.name} with {students}"
+
+
+def _event(occurrence: Occurrence, tz: ZoneInfo, base_url: str, now, reader: str) -> Event:
+    group = occurrence.group
+    participant = reader != STAFF
     event = Event()
     event.add("uid", f"session-{occurrence.id}@termtable")
     event.add("dtstamp", now)
     event.add("dtstart", occurrence.start_utc.astimezone(tz))
     event.add("dtend", occurrence.end_utc.astimezone(tz))
-    name = occurrence.title or group.subject.name
-    event.add("summary", f"{name} · {group.name}")
+    event.add("summary", event_title(occurrence, reader))
     online = occurrence.mode == OccurrenceMode.ONLINE
     if online and occurrence.video_room_id and participant:
         event.add("location", join_url(occurrence.video_room_id))
@@ -229,7 +265,15 @@ def _event(occurrence: Occurrence, tz: ZoneInfo, base_url: str, now, participant
         event.add("location", "Online")
     elif occurrence.room is not None:
         event.add("location", occurrence.room.name)
-    lines = [f"Mentor: {group.mentor.name}"]
+    tutoring = group.kind == GroupKind.TUTORING
+    lines = []
+    if reader != MENTOR:
+        lines.append(f"Mentor: {group.mentor.name}")
+    if not tutoring:
+        lines.append(f"Group: {group.name}")
+    elif reader == MENTOR and group.enrolments:
+        label = "Student" if len(group.enrolments) == 1 else "Students"
+        lines.append(f"{label}: {_students(group)}")
     if online and occurrence.video_room_id and participant:
         lines.append(f"Video room: {occurrence.video_room_id}")
     if occurrence.status == OccurrenceStatus.CANCELLED and occurrence.cancel_reason:

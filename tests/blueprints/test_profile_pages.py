@@ -38,7 +38,8 @@ def test_every_user_finds_their_feed_address_with_copy_and_it_serves_their_sessi
     web.post("/auth/logout", {"csrf_token": csrf_token_of(page)})
     feed = web.get(path)  # no login: the address is the secret
     assert feed.content_type == "text/calendar" and "BEGIN:VCALENDAR" in feed.text
-    assert "Mathematics · Maths 7A" in feed.text
+    # A student's events: the subject and their mentor (not the group's name).
+    assert f"SUMMARY:Mathematics with {group.mentor.name}\r\n" in feed.text
     assert feed.headers["Cache-Control"] == "private, no-cache"
     # Calendar apps poll: an unchanged feed answers 304 with no body.
     again = web.get(path, headers={"If-None-Match": feed.headers["ETag"]}, status=304)

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import recurring_ical_events
+import vobject
 from icalendar import Calendar
 
-from models import Occurrence, OccurrenceStatus, db
+from models import CourseGroup, Enrolment, GroupKind, Occurrence, OccurrenceStatus, db
 from services.calendar_feeds import (
     build_feed,
     feed_by_token,
@@ -63,7 +64,8 @@ def test_a_students_feed_holds_their_sessions_at_local_time_across_dst(lessons):
     ids = sorted(o.id for o in db.session.query(Occurrence).filter_by(group_id=lessons["maths"].id))
     assert sorted(str(e["UID"]) for e in events) == [f"session-{i}@termtable" for i in ids]
     first = min(events, key=lambda e: e["DTSTART"].dt)
-    assert str(first["SUMMARY"]) == "Mathematics · Maths 7A"
+    assert str(first["SUMMARY"]) == "Mathematics with Ada"
+    assert str(first["DESCRIPTION"]) == "Mentor: Ada\nGroup: Maths 7A"
     assert str(first["LOCATION"]) == "R101"
     assert str(first["STATUS"]) == "CONFIRMED"
     assert str(first["URL"]).startswith("https://tt.test/sessions/")
@@ -159,7 +161,124 @@ def test_commas_semicolons_backslashes_and_newlines_parse_back(lessons):
     occurrence.status = OccurrenceStatus.CANCELLED
     occurrence.cancel_reason = "Line one,\nline two; done"
     db.session.commit()
-    events = {str(e["UID"]): e for e in parse(own_feed(lessons["student"])).walk("VEVENT")}
+    events = {str(e["UID"]): e for e in parse(own_feed(lessons["mentor"])).walk("VEVENT")}
     event = events[f"session-{occurrence.id}@termtable"]
     assert str(event["SUMMARY"]) == "Mathematics · Maths; 7A, \\set"
     assert "Cancelled: Line one,\nline two; done" in str(event["DESCRIPTION"])
+
+
+# --- Read by three calendar readers ---------------------------------------------------------------
+
+
+def vobject_read(feed):
+    """The feed as vobject reads it: its zone from the feed's VTIMEZONE (through dateutil)."""
+    # vobject keeps the first VTIMEZONE it read for a TZID for the whole process; forget it so
+    # that this feed is read with its own, as a calendar app reading it would.
+    getattr(vobject.icalendar, "__tzidMap").pop("Europe/Paris", None)
+    return vobject.readOne(build_feed(feed, tz=PARIS, now=NOW).decode())
+
+
+def test_vobject_icalendar_and_recurring_ical_events_read_the_same_instants(lessons):
+    """Summer sessions (12 and 19 October) as well as winter ones (26 October): vobject kept
+    the first value of a comma-separated RDATE only, and read summer an hour off."""
+    feed = own_feed(lessons["student"])
+    maths = db.session.query(Occurrence).filter_by(group_id=lessons["maths"].id)
+    expected = {f"session-{o.id}@termtable": (o.start_utc, o.end_utc) for o in maths}
+    assert sorted(s.astimezone(UTC).hour for s, _ in expected.values()) == [8, 8, 9]
+
+    read_by_vobject = {
+        event.uid.value: (event.dtstart.value, event.dtend.value)
+        for event in vobject_read(feed).vevent_list
+    }
+    calendar = parse(feed)
+    read_by_icalendar = {
+        str(e["UID"]): (e["DTSTART"].dt, e["DTEND"].dt) for e in calendar.walk("VEVENT")
+    }
+    expanded = recurring_ical_events.of(calendar).between(FIRST, FIRST + timedelta(weeks=3))
+    read_by_recurring = {str(e["UID"]): (e["DTSTART"].dt, e["DTEND"].dt) for e in expanded}
+    for reader in (read_by_vobject, read_by_icalendar, read_by_recurring):
+        assert reader == expected
+    # Each at 10:00 on the clock of Paris, read from the VTIMEZONE alone.
+    for start, end in read_by_vobject.values():
+        assert (start.hour, end.hour) == (10, 11)
+        assert start.utcoffset() == start.astimezone(PARIS).utcoffset()
+
+
+def test_the_vtimezone_holds_yearly_rules_in_the_local_time_before_each_change(lessons):
+    """As calendar servers write it: a DAYLIGHT and a STANDARD observance with a yearly RRULE
+    and no end, DTSTART in the local time before the change (02:00 in spring, 03:00 in
+    autumn for Paris), no RDATE list and no 2038 horizon."""
+    raw = build_feed(own_feed(lessons["student"]), tz=PARIS, now=NOW).decode()
+    [zone] = Calendar.from_ical(raw).walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Paris"
+    observances = {c.name: c for c in zone.subcomponents}
+    assert sorted(observances) == ["DAYLIGHT", "STANDARD"]
+    spring, autumn = observances["DAYLIGHT"], observances["STANDARD"]
+    assert spring["DTSTART"].dt.time() == time(2) and spring["DTSTART"].dt.month == 3
+    assert autumn["DTSTART"].dt.time() == time(3) and autumn["DTSTART"].dt.month == 10
+    for observance, month in ((spring, 3), (autumn, 10)):
+        assert dict(observance["RRULE"]) == {"FREQ": ["YEARLY"], "BYDAY": ["-1SU"],
+                                             "BYMONTH": [month]}  # fmt: skip
+        assert "RDATE" not in observance
+    assert (spring["TZOFFSETFROM"].td, spring["TZOFFSETTO"].td) == (timedelta(hours=1),
+                                                                  timedelta(hours=2))  # fmt: skip
+    assert (autumn["TZOFFSETFROM"].td, autumn["TZOFFSETTO"].td) == (timedelta(hours=2),
+                                                                  timedelta(hours=1))  # fmt: skip
+    assert "RDATE" not in raw and "2038" not in raw
+    # Read from the VTIMEZONE alone, the rules hold past 2038 (vobject's dateutil, icalendar).
+    [event, *_] = vobject_read(own_feed(lessons["student"])).vevent_list
+    for rules in (event.dtstart.value.tzinfo, zone.to_tz()):
+        for day in (datetime(2040, 3, 25, 1, 59), datetime(2040, 10, 28, 3), datetime(2100, 1, 1)):
+            assert day.replace(tzinfo=rules).utcoffset() == timedelta(hours=1), day
+        for day in (datetime(2040, 3, 25, 3), datetime(2040, 10, 28, 2, 59), datetime(2100, 7, 1)):
+            assert day.replace(tzinfo=rules).utcoffset() == timedelta(hours=2), day
+
+
+# --- Titles, in the words of their reader -----------------------------------------------------
+
+
+def summaries(feed) -> list[str]:
+    return sorted({str(e["SUMMARY"]) for e in parse(feed).walk("VEVENT")})
+
+
+def test_event_titles_speak_to_their_reader_and_never_echo_their_name(
+    lessons, make_user, make_series
+):
+    amelia = make_user("mentor", name="Amelia Hart")
+    noah = make_user("student", name="Noah Bernard")
+    # A tutoring group as an approved request makes it.
+    tutoring = CourseGroup(name="Mathematics: Amelia Hart with Noah Bernard",
+                           subject=lessons["maths"].subject, mentor=amelia, kind=GroupKind.TUTORING,
+                           default_room=None)  # fmt: skip
+    db.session.add(tutoring)
+    db.session.flush()
+    db.session.add(Enrolment(group_id=tutoring.id, student_id=noah.id))
+    db.session.commit()
+    make_series(tutoring, weekdays=(3,), start=time(17), end=time(18), room=None,
+                mode="online", first_date=FIRST)  # fmt: skip
+    generate_occurrences(FIRST, FIRST + timedelta(weeks=1), tz=PARIS, now=NOW)
+    find_occurrence(lessons["series"].id, FIRST).title = "Exam preparation"
+    db.session.commit()
+
+    assert summaries(own_feed(noah)) == ["Mathematics with Amelia Hart"]
+    assert summaries(own_feed(amelia)) == ["Mathematics with Noah Bernard"]
+    [event] = parse(own_feed(amelia)).walk("VEVENT")
+    assert str(event["DESCRIPTION"]).startswith("Student: Noah Bernard")
+    coordinator = make_user("coordinator")
+    assert summaries(staff_feed(coordinator, group_id=tutoring.id)) == [
+        "Mathematics: Amelia Hart with Noah Bernard"
+    ]
+    # A class: the student reads the subject (or the session's title) and the mentor, the
+    # mentor and staff the class.
+    assert summaries(own_feed(lessons["student"])) == [
+        "Exam preparation with Ada",
+        "Mathematics with Ada",
+    ]
+    assert summaries(own_feed(lessons["mentor"])) == [
+        "Exam preparation · Maths 7A",
+        "Mathematics · Maths 7A",
+    ]
+    assert summaries(staff_feed(coordinator, group_id=lessons["maths"].id)) == [
+        "Exam preparation · Maths 7A",
+        "Mathematics · Maths 7A",
+    ]
