@@ -11,11 +11,20 @@ from markupsafe import Markup
 from blueprints.access import org_tz
 from blueprints.auth.forms import CsrfOnlyForm
 from blueprints.navigation import nav_items
+from services.timeutil import clock_label, span_label
 from services.wording import named, plural
 
 
 def local_time(instant: datetime | None, fmt: str = "%H:%M") -> str:
     return instant.astimezone(org_tz()).strftime(fmt) if instant else ""
+
+
+def local_span(start: datetime | None, end: datetime | None) -> str:
+    """`o.start_utc|local_span(o.end_utc)`: '10:00-11:00', or '23:30-00:30 (+1 day)' for a
+    session ending on a later local date than it starts (with an en dash)."""
+    if start is None or end is None:
+        return ""
+    return span_label(start, end, org_tz())
 
 
 def local_date(value: datetime | date | None, fmt: str = "%a %d %b %Y") -> str:
@@ -49,6 +58,8 @@ def options(pairs, selected=None) -> Markup:
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
+    app.add_template_filter(local_span, "local_span")
+    app.add_template_filter(clock_label, "clock_span")
     app.add_template_filter(options, "options")
     # `room.name|named("room")`: "Room 101" or "Library (room)"; `n|plural("session")`.
     app.add_template_filter(named, "named")

@@ -31,7 +31,8 @@ class Series(db.Model):
     __table_args__ = (
         CheckConstraint("weekday_mask BETWEEN 1 AND 127", name="weekday_mask_range"),
         CheckConstraint("every_weeks >= 1", name="every_weeks_positive"),
-        CheckConstraint("end_time > start_time", name="end_after_start"),
+        # An end earlier on the clock is on the next day (23:30-00:30); equal times are none.
+        CheckConstraint("end_time <> start_time", name="times_differ"),
         CheckConstraint("last_date IS NULL OR last_date >= first_date", name="last_after_first"),
     )
 

@@ -23,7 +23,8 @@ class SessionRequest(db.Model):
             "rejection_reason IS NULL OR length(trim(rejection_reason)) > 0",
             name="reason_not_blank",
         ),
-        CheckConstraint("end_time > start_time", name="end_after_start"),
+        # An end earlier on the clock is on the next day (23:30-00:30); equal times are none.
+        CheckConstraint("end_time <> start_time", name="times_differ"),
         CheckConstraint("weeks IS NULL OR (weeks >= 1 AND weeks <= 26)", name="weeks_range"),
         CheckConstraint(
             "weekday_mask IS NULL OR (weekday_mask >= 1 AND weekday_mask <= 127)",

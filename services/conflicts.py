@@ -34,6 +34,7 @@ from sqlalchemy.sql import ColumnElement
 
 from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Room, User, db
 from services.errors import ConflictError
+from services.timeutil import span_label
 from services.wording import named
 
 ROOM, MENTOR, STUDENT = "room", "mentor", "student"
@@ -342,8 +343,8 @@ def _describe(occurrence_id, group_name, start_utc, end_utc, room_name, tz) -> d
 def label_occurrence(occurrence: Occurrence, tz) -> str:
     """A short human name for a session, used in messages: 'Math 7A on Mon 12 Jan 10:00-11:00'."""
     start = occurrence.start_utc.astimezone(tz)
-    end = occurrence.end_utc.astimezone(tz)
-    return f"{occurrence.group.name} on {start:%a %d %b %Y %H:%M}-{end:%H:%M}"
+    times = span_label(occurrence.start_utc, occurrence.end_utc, tz, "-")
+    return f"{occurrence.group.name} on {start:%a %d %b %Y} {times}"
 
 
 def lock_schedule() -> None:

@@ -29,7 +29,7 @@ from models.series import weekdays_to_mask
 from services.errors import NotFoundError, ValidationError
 from services.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
 from services.rooms import clean_name, filter_status, flush_unique, name_taken
-from services.timeutil import date_outside
+from services.timeutil import LONGEST_OVERNIGHT_HOURS, date_outside, times_refused
 from services.wording import named
 
 MAX_EVERY_WEEKS = 52
@@ -220,8 +220,13 @@ def _validate_series(data: SeriesData, series: Series | None) -> OccurrenceMode:
         errors["start_time"] = "Enter the start time."
     if data.end_time is None:
         errors["end_time"] = "Enter the end time."
-    elif data.start_time is not None and data.end_time <= data.start_time:
-        errors["end_time"] = "The end time must be after the start time."
+    elif data.start_time is not None and times_refused(data.start_time, data.end_time):
+        # An end earlier on the clock is the next day (23:30-00:30), up to 12 hours later.
+        errors["end_time"] = "The end time must be after the start time" + (
+            f", or at most {LONGEST_OVERNIGHT_HOURS} hours later on the next day."
+            if data.end_time < data.start_time
+            else "."
+        )
 
     try:
         mode = OccurrenceMode(data.mode)

@@ -12,10 +12,12 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from services.timeutil import span_label
+
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 SESSION_COLUMNS = (
-    "id", "group", "subject", "mentor", "room", "date", "start", "end",
+    "id", "group", "subject", "mentor", "room", "date", "start", "end", "end_date",
     "status", "mode", "conflict", "start_utc", "end_utc",
 )  # fmt: skip
 
@@ -56,10 +58,8 @@ def sessions_csv(rows: list[dict]) -> str:
 def _cell_text(entry) -> str:
     o = entry.occurrence
     where = o.room.name if o.room else "online"
-    line = (
-        f"{entry.start:%H:%M}-{entry.end:%H:%M} {o.group.subject.name} · {o.group.name} "
-        f"({where}, {o.group.mentor.name})"
-    )
+    times = span_label(entry.start, entry.end, entry.start.tzinfo, "-")  # "(+1 day)" past midnight
+    line = f"{times} {o.group.subject.name} · {o.group.name} ({where}, {o.group.mentor.name})"
     if entry.cancelled:
         line += " [cancelled]"
     elif entry.moved:

@@ -54,6 +54,8 @@ class ListedOccurrence:
             "date": start.date().isoformat(),
             "start": start.strftime("%H:%M"),
             "end": end.strftime("%H:%M"),
+            # The end's local date: the next day for a session past midnight (23:30-00:30).
+            "end_date": end.date().isoformat(),
             "status": str(o.status),
             "mode": str(o.mode),
             "conflict": self.conflict,

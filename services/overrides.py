@@ -16,7 +16,13 @@ from services import events
 from services.conflicts import ensure_slot_free
 from services.errors import InvalidTransition, ValidationError
 from services.recurrence import OverrideRule, SeriesRule, is_series_date, plan_occurrence
-from services.timeutil import date_outside, placement_range, today_in
+from services.timeutil import (
+    date_outside,
+    end_before_start_message,
+    placement_range,
+    times_refused,
+    today_in,
+)
 from services.wording import describe_move, place_of
 
 
@@ -97,8 +103,8 @@ def _validate(series: Series, original_date: date, change: OverrideChange, today
             errors["start"] = "Choose a new date, time or room, or cancel the date."
         start = change.start_time or series.start_time
         end = change.end_time or series.end_time
-        if end <= start:
-            errors["end"] = f"The end ({end:%H:%M}) must be after the start ({start:%H:%M})."
+        if times_refused(start, end):  # an end earlier on the clock may be the next day
+            errors["end"] = end_before_start_message(start, end)
         if change.room_id is not None:
             room = db.session.get(Room, change.room_id)
             if room is None or not room.active:

@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import MO, WEEKLY, rrule, weekday
 
-from services.timeutil import LocalInstant, resolve_local, week_start
+from services.timeutil import (
+    LocalInstant,
+    clock_span,
+    ends_next_day,
+    resolve_local,
+    week_start,
+)
 
 _RRULE_DAYS = tuple(weekday(n) for n in range(7))
 
@@ -140,12 +146,17 @@ def plan_occurrence(
         end_clock = override.end_time or end_clock
         room_id = override.room_id or room_id
     start = resolve(actual_day, start_clock, tz)
-    end = resolve(actual_day, end_clock, tz)
+    # An end earlier on the clock (23:30-00:30) is on the next day, when a session past
+    # midnight may last that long (`ends_next_day`).
+    next_day = ends_next_day(start_clock, end_clock)
+    end_day = actual_day + timedelta(days=1) if next_day else actual_day
+    end = resolve(end_day, end_clock, tz)
     start_utc, end_utc, shifted = start.utc, end.utc, start.shifted or end.shifted
     if end_utc <= start_utc:
         # A start moved past a DST gap beyond its end (02:30-03:15 on the spring-forward
         # night), or a one-sided exception ("start at 15:00") overtaken by a later change of
-        # the series' times. Keep the series' length rather than store an impossible session.
+        # the series' times so far that no session runs from its start to its end. Keep the
+        # series' length rather than store an impossible session.
         end_utc = start_utc + series_length(rule)
         shifted = True
     return PlannedOccurrence(
@@ -163,9 +174,9 @@ def plan_occurrence(
 
 
 def series_length(rule: SeriesRule) -> timedelta:
-    """The wall-clock length of the series' sessions (its end is after its start)."""
-    day = date(2000, 1, 3)
-    return datetime.combine(day, rule.end_time) - datetime.combine(day, rule.start_time)
+    """The wall-clock length of the series' sessions (an end earlier on the clock than the
+    start is on the next day: 23:30-00:30 lasts an hour)."""
+    return clock_span(rule.start_time, rule.end_time)
 
 
 def plan_occurrences(

@@ -47,7 +47,14 @@ from services.notifications import (
     notify,
 )
 from services.recurrence import plan_occurrences
-from services.timeutil import placement_range, resolve_local, today_in
+from services.timeutil import (
+    clock_label,
+    end_before_start_message,
+    placement_range,
+    resolve_span,
+    times_refused,
+    today_in,
+)
 from services.video_rooms import new_room_ids
 
 DURATIONS = (30, 60, 90, 120)
@@ -341,16 +348,14 @@ def _schedule_days(
             errors["duration"] = "Choose 30, 60, 90 or 120 minutes."
         if start is None or errors.keys() & {"day", "duration"}:
             return start, None, []
+        # A late slot may end past midnight (23:30 for 60 minutes ends at 00:30 the next day).
         finish = datetime.combine(data.day, start) + timedelta(minutes=data.duration)
-        if finish.date() != data.day:
-            errors["duration"] = "The session must end the same day."
-            return start, None, []
         return start, finish.time(), [data.day]
     end = data.end
     if end is None:
         errors["end"] = "Choose an end time."
-    elif start is not None and end <= start:
-        errors["end"] = f"The end ({end:%H:%M}) must be after the start ({start:%H:%M})."
+    elif start is not None and times_refused(start, end):  # 23:30-00:30 ends the next day
+        errors["end"] = end_before_start_message(start, end)
     if kind == ScheduleKind.DATES:
         days = sorted(set(data.dates))
         if not days:
@@ -385,10 +390,9 @@ def _schedule_days(
 def _plan_slots(days: list[date], start: time, end: time, tz: ZoneInfo) -> list[PlannedSlot]:
     slots = []
     for day in days:
-        start_utc = resolve_local(day, start, tz).utc
-        end_utc = resolve_local(day, end, tz).utc
-        if end_utc <= start_utc:  # a start moved out of a DST gap past the end
-            end_utc = start_utc + (datetime.combine(day, end) - datetime.combine(day, start))
+        # An end earlier on the clock is the next day; a start moved out of a DST gap past
+        # the end keeps the typed length.
+        start_utc, end_utc, _ = resolve_span(day, start, end, tz)
         slots.append(PlannedSlot(day, start_utc, end_utc))
     return slots
 
@@ -400,7 +404,7 @@ def _format_slot(slot, tz: ZoneInfo) -> str:
 
 def describe_schedule(request: SessionRequest) -> str:
     """A request's schedule in words: "Mon, Wed 10:00-11:00 for 8 weeks from 07 Sep 2026"."""
-    times = f"{request.start_time:%H:%M}-{request.end_time:%H:%M}"
+    times = clock_label(request.start_time, request.end_time, "-")
     if request.schedule_kind == ScheduleKind.WEEKLY:
         days = ", ".join(WEEKDAY_NAMES[d] for d in range(7) if request.weekday_mask & (1 << d))
         return (

@@ -57,7 +57,7 @@ from services.conflicts import (
 from services.errors import ValidationError
 from services.listing import may_see_conflicts, visible_to
 from services.numbers import whole_number
-from services.timeutil import local_day_bounds, week_start
+from services.timeutil import local_day_bounds, span_label, week_start
 
 VIEWS = ("week", "day", "month")
 LAYOUTS = ("time", "rooms")
@@ -673,7 +673,8 @@ def _students_sharing_with(groups: set[int]) -> dict[int, set[int]]:
 
 
 def _label(group_name: str, start: datetime, end: datetime) -> str:
-    return f"{group_name} {start:%a %d %b %H:%M}-{end:%H:%M}"
+    """'Maths 7A Mon 07 Sep 10:00-11:00' ('23:30-00:30 (+1 day)' past midnight); local times."""
+    return f"{group_name} {start:%a %d %b} {span_label(start, end, start.tzinfo, '-')}"
 
 
 # --- Layout ------------------------------------------------------------------------------

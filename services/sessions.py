@@ -15,7 +15,7 @@ commit to the caller: a page, a command or the JSON API.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
@@ -52,7 +52,17 @@ from services.notifications import (
     participants_of,
 )
 from services.overrides import OverrideChange, delete_override, find_override, save_override
-from services.timeutil import date_outside, placement_range, resolve_local, today_in
+from services.timeutil import (
+    date_outside,
+    end_before_start_message,
+    ends_next_day,
+    placement_range,
+    resolve_local,
+    resolve_span,
+    span_label,
+    times_refused,
+    today_in,
+)
 from services.video_rooms import new_room_id
 from services.wording import describe_move, place_of
 
@@ -205,8 +215,9 @@ def _check_date(day: date, today: date, errors: dict) -> None:
 
 
 def _check_times(start: time, end: time, errors: dict) -> None:
-    if end <= start:
-        errors["end"] = f"The end ({end:%H:%M}) must be after the start ({start:%H:%M})."
+    """An end earlier on the clock is on the next day (23:30-00:30), up to 12 hours after."""
+    if times_refused(start, end):
+        errors["end"] = end_before_start_message(start, end)
 
 
 def _check_room(room_id: int | None, current_room_id: int | None, errors: dict) -> None:
@@ -236,13 +247,11 @@ def _clean_title(title: str | None, errors: dict) -> str | None:
 def _resolve(day: date, start: time, end: time, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """UTC instants of a local start and end, as the generation engine resolves them.
 
-    A time in a DST gap moves forward (`resolve_local`); should the start then pass the end
-    (02:30-03:15 on the spring-forward night), the session keeps the length that was typed.
+    An end earlier on the clock is on the next day (23:30-00:30). A time in a DST gap moves
+    forward (`resolve_local`); should the start then pass the end (02:30-03:15 on the
+    spring-forward night), the session keeps the length that was typed.
     """
-    start_utc = resolve_local(day, start, tz).utc
-    end_utc = resolve_local(day, end, tz).utc
-    if end_utc <= start_utc:
-        end_utc = start_utc + (datetime.combine(day, end) - datetime.combine(day, start))
+    start_utc, end_utc, _ = resolve_span(day, start, end, tz)
     return start_utc, end_utc
 
 
@@ -252,13 +261,16 @@ def _adjustments(day: date, start: time, end: time, occurrence: Occurrence, tz) 
     actual_end = occurrence.end_utc.astimezone(tz)
     if (actual_start.date(), actual_start.time(), actual_end.time()) == (day, start, end):
         return []
-    missing = [f"{t:%H:%M}" for t in (start, end) if resolve_local(day, t, tz).shifted]
-    if missing:
-        verb = "does" if len(missing) == 1 else "do"
-        cause = f"{' and '.join(missing)} {verb} not exist on {day:%a %d %b %Y} (clocks go forward)"
+    end_day = day + timedelta(days=1) if ends_next_day(start, end) else day
+    gaps = [(t, on) for t, on in ((start, day), (end, end_day)) if resolve_local(on, t, tz).shifted]
+    if gaps:
+        verb = "does" if len(gaps) == 1 else "do"
+        missing = " and ".join(f"{t:%H:%M}" for t, _ in gaps)
+        cause = f"{missing} {verb} not exist on {gaps[0][1]:%a %d %b %Y} (clocks go forward)"
     else:
         cause = f"The times asked for on {day:%a %d %b %Y} could not be kept"
-    return [f"{cause}: the session runs {actual_start:%H:%M}-{actual_end:%H:%M}."]
+    runs = span_label(occurrence.start_utc, occurrence.end_utc, tz, "-")
+    return [f"{cause}: the session runs {runs}."]
 
 
 def _lock_and_reload(occurrence: Occurrence) -> None:

@@ -1,10 +1,11 @@
 """Session tracking: completing a session (what actually happened), correcting a completion,
 and the coordinators' monitoring queries (completions, overdue sessions, verifying a code).
 
-Actual times are local wall-clock times (`datetime.time`) on the session's local date (the
-date of its scheduled start in the organisation's zone): sessions are made of one day's start
-and end, and a form with two time inputs prefilled with the plan is what a mentor fills in.
-A time in a DST gap moves forward, as everywhere else (`services.timeutil.resolve_local`).
+Actual times are local wall-clock times (`datetime.time`), as a form with two time inputs
+prefilled with the plan gives them: the start is read nearest the scheduled start (usually on
+the session's local date), and an end earlier on the clock than the start is on the next day
+(a late session, 23:51-00:41), up to 12 hours after it. A time in a DST gap moves forward, as
+everywhere else (`services.timeutil.resolve_local`).
 
 Like every service: plain values and the acting user in, `ValidationError` (one message per
 field), `InvalidTransition` (the session's state refuses it) or `NotAllowed` (this user may
@@ -27,7 +28,15 @@ from services import events
 from services.conflicts import lock_schedule
 from services.errors import DomainError, InvalidTransition, NotFoundError, ValidationError
 from services.listing import is_session_mentor
-from services.timeutil import local_day_bounds, resolve_local
+from services.timeutil import (
+    clock_span,
+    end_before_start_message,
+    ends_next_day,
+    local_day_bounds,
+    resolve_local,
+    span_label,
+    times_refused,
+)
 
 # Letters and digits nobody confuses when reading a code aloud or copying it by hand
 # (no 0/O, 1/I/L).
@@ -144,18 +153,39 @@ def _local_date(occurrence: Occurrence, tz: ZoneInfo) -> date:
 def _actual_instants(
     occurrence: Occurrence, start: time | None, end: time | None, tz: ZoneInfo, errors: dict
 ) -> tuple[datetime | None, datetime | None]:
+    """The instants of typed actual times, read near the plan.
+
+    The actual start is the typed time nearest the scheduled start (on the session's date, or
+    the day before or after: a session planned for 23:30 that began at 00:05 began the next
+    day). An actual end earlier on the clock than the actual start is on the next day, up to
+    `LONGEST_OVERNIGHT` after it (23:51-00:41); equal times, or an end earlier by more, are
+    refused. DST: each time is resolved on its own date (a time in a gap moves forward).
+    """
     if start is None:
         errors["actual_start"] = "Enter the time the session actually started."
     if end is None:
         errors["actual_end"] = "Enter the time the session actually ended."
     if start is None or end is None:
         return None, None
-    day = _local_date(occurrence, tz)
-    start_utc, end_utc = resolve_local(day, start, tz).utc, resolve_local(day, end, tz).utc
-    if end_utc <= start_utc:
-        errors["actual_end"] = (
-            f"The actual end ({end:%H:%M}) must be after the actual start ({start:%H:%M})."
+    if times_refused(start, end):
+        errors["actual_end"] = end_before_start_message(
+            start, end, end_label="The actual end", start_label="the actual start"
         )
+        return None, None
+    planned = occurrence.start_utc
+    day = _local_date(occurrence, tz)
+    candidates = [
+        (abs(instant - planned), offset != 0, instant, on)
+        for offset in (-1, 0, 1)
+        for on in [day + timedelta(days=offset)]
+        for instant in [resolve_local(on, start, tz).utc]
+    ]
+    # Nearest the plan; on a tie (12 hours either way) the session's own date.
+    _, _, start_utc, start_day = min(candidates, key=lambda c: c[:2])
+    end_day = start_day + timedelta(days=1) if ends_next_day(start, end) else start_day
+    end_utc = resolve_local(end_day, end, tz).utc
+    if end_utc <= start_utc:  # a start moved out of a DST gap past the end
+        end_utc = start_utc + clock_span(start, end)
     return start_utc, end_utc
 
 
@@ -257,10 +287,7 @@ def complete_session(
         occurrence.id,
         events.COMPLETED,
         actor=actor,
-        summary=(
-            f"Completed: {start_utc.astimezone(tz):%H:%M}-{end_utc.astimezone(tz):%H:%M}, "
-            f"code {final_code}"
-        ),
+        summary=(f"Completed: {span_label(start_utc, end_utc, tz, '-')}, code {final_code}"),
     )
     return occurrence
 

@@ -235,7 +235,12 @@ class ScheduleInput(StrictSchema):
         validate=validate.OneOf(DURATIONS),
         metadata={"description": "single: minutes (30, 60, 90 or 120)"},
     )
-    end = LocalTime(metadata={"description": "dates and weekly: the end, HH:MM local"})
+    end = LocalTime(
+        metadata={
+            "description": "dates and weekly: the end, HH:MM local; an end earlier than the "
+            "start is on the next day (23:30-00:30), at most 12 hours after the start"
+        }
+    )
     dates = fields.List(
         fields.Date(),
         validate=validate.Length(max=366),

@@ -114,13 +114,20 @@ class GroupSchema(ma.Schema):
     default_room = fields.Nested(RefSchema, allow_none=True)
 
 
+# How every end time of the API reads (services.timeutil.ends_next_day).
+_NEXT_DAY = (
+    "an end earlier than the start is on the next day (23:30-00:30), "
+    "at most 12 hours after the start"
+)
+
+
 class SeriesSchema(ma.Schema):
     id = fields.Integer()
     group = fields.Nested(RefSchema)
     weekdays = fields.List(fields.String(), metadata={"description": "Names: mon ... sun"})
     every_weeks = fields.Integer()
     start = LocalTime()
-    end = LocalTime()
+    end = LocalTime(metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"})
     room = fields.Nested(RefSchema, allow_none=True)
     mode = fields.String(metadata={"description": "in_person or online"})
     first_date = fields.Date()
@@ -145,7 +152,12 @@ class SessionSchema(ma.Schema):
     title = fields.String(allow_none=True)
     date = fields.Date(metadata={"description": "Local date of the start"})
     start = LocalTime()
-    end = LocalTime()
+    end = LocalTime(
+        metadata={
+            "description": "Local time HH:MM of the end; earlier than the start for a "
+            "session past midnight, which ends the next day (see ends_at)"
+        }
+    )
     starts_at = Instant()
     ends_at = Instant()
     status = fields.String(metadata={"description": " | ".join(STATUSES)})
@@ -414,7 +426,10 @@ def _series_fields(required: bool) -> dict:
             strict=True, validate=validate.Range(1, 52), metadata={"description": "Default 1"}
         ),
         "start": LocalTime(required=required),
-        "end": LocalTime(required=required),
+        "end": LocalTime(
+            required=required,
+            metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"},
+        ),
         "room": Id(
             allow_none=True,
             metadata={"description": "Room id; null: none (online). Default: the group's room"},
@@ -627,7 +642,7 @@ class SessionCreate(StrictSchema):
     group = Id(required=True)
     date = fields.Date(required=True)
     start = LocalTime(required=True)
-    end = LocalTime(required=True)
+    end = LocalTime(required=True, metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"})
     room = Id(allow_none=True, load_default=None, metadata={"description": "null: no room"})
     mode = fields.String(
         load_default=OccurrenceMode.IN_PERSON.value, validate=validate.OneOf(MODES)
@@ -675,7 +690,7 @@ class SessionReschedule(StrictSchema):
 
     date = fields.Date()
     start = LocalTime()
-    end = LocalTime()
+    end = LocalTime(metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"})
     room = Id(
         allow_none=True,
         metadata={"description": "null: the series' room (series session) or no room"},
@@ -787,7 +802,11 @@ class ExceptionInput(StrictSchema):
     cancelled = fields.Boolean(load_default=False)
     new_date = fields.Date(load_default=None, allow_none=True)
     start = LocalTime(load_default=None, allow_none=True)
-    end = LocalTime(load_default=None, allow_none=True)
+    end = LocalTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"},
+    )
     room = Id(load_default=None, allow_none=True)
     notes = fields.String(load_default="")
 

@@ -93,9 +93,19 @@ def completion_json(occurrence: Occurrence) -> dict:
 
 class CompleteInput(StrictSchema):
     actual_start = LocalTime(
-        required=True, metadata={"description": "HH:MM local, on the session's date"}
+        required=True,
+        metadata={
+            "description": "HH:MM local, taken nearest the scheduled start (the session's "
+            "date, or the next day for a late session begun after midnight)"
+        },
     )
-    actual_end = LocalTime(required=True, metadata={"description": "HH:MM local, after the start"})
+    actual_end = LocalTime(
+        required=True,
+        metadata={
+            "description": "HH:MM local, after the actual start; an end earlier than the "
+            "start is on the next day (23:51-00:41), at most 12 hours after it"
+        },
+    )
     code = fields.String(
         load_default=None,
         allow_none=True,

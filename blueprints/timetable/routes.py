@@ -25,7 +25,7 @@ from services.generation import generate_occurrences, resolve_window
 from services.numbers import whole_number
 from services.overrides import OVERRIDE_KINDS, delete_override, overrides_query, save_override
 from services.pagination import page_number, paginate
-from services.timeutil import today_in
+from services.timeutil import clock_label, today_in
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
 
@@ -81,7 +81,7 @@ def _series_choices():
     return [SelectChoice(0, "Choose a series")] + [
         SelectChoice(
             s.id,
-            f"{s.group.name}: {s.weekday_label} {s.start_time:%H:%M}-{s.end_time:%H:%M}"
+            f"{s.group.name}: {s.weekday_label} {clock_label(s.start_time, s.end_time, '-')}"
             + (f" ({s.room.name})" if s.room else ""),
         )
         for s in series

@@ -320,3 +320,41 @@ def test_only_one_time_sessions_are_deleted(api_as, make_series, make_group):
     assert response.body == b"" and "Content-Type" not in response.headers
     assert db.session.get(Occurrence, created["id"]) is None
     assert_problem(client.delete(f"/api/v1/sessions/{created['id']}", status=404), 404)
+
+
+# --- Sessions past midnight ---------------------------------------------------------------------
+
+
+def test_a_late_session_is_created_ending_the_next_day(api_as, make_group, clock):
+    # The clock is pinned on Wed 10 Mar 2027: Friday 12 March is ahead at any hour of the run.
+    friday = datetime(2027, 3, 12, tzinfo=PARIS).date()
+    client = api_as("coordinator")
+    body = client.post(
+        "/api/v1/sessions",
+        new_session(make_group(), date=friday.isoformat(), start="23:30", end="00:30"),
+        status=201,
+    ).json
+    assert (body["date"], body["start"], body["end"]) == (friday.isoformat(), "23:30", "00:30")
+    assert datetime.fromisoformat(body["ends_at"]) - datetime.fromisoformat(
+        body["starts_at"]
+    ) == timedelta(hours=1)
+    assert datetime.fromisoformat(body["ends_at"]).astimezone(PARIS).date() == friday + timedelta(
+        days=1
+    )
+    problem = assert_problem(
+        client.post(
+            "/api/v1/sessions",
+            new_session(make_group(), date=friday.isoformat(), start="17:00", end="09:00"),
+            status=422,
+        ),
+        422,
+    )
+    assert "at most 12 hours later on the next day" in problem["errors"]["end"]
+
+
+def test_the_document_says_how_an_end_before_the_start_reads(api_as):
+    spec = api_as("coordinator").get("/api/v1/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    for name in ("SessionCreate", "SessionReschedule", "ExceptionInput", "SeriesCreate"):
+        assert "next day" in schemas[name]["properties"]["end"]["description"], name
+    assert "next day" in schemas["CompleteInput"]["properties"]["actual_end"]["description"]

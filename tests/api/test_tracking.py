@@ -372,3 +372,34 @@ def test_a_script_with_tokens_does_the_whole_workflow(api_as, make_user, make_gr
     assert pupil.get(attached["download"]).body == samples.pdf()
     notes = pupil.get(f"/api/v1/sessions/{first['id']}/notes").json["items"]
     assert [n["body"] for n in notes] == ["Well done"]
+
+
+# --- Sessions past midnight ---------------------------------------------------------------------
+
+
+def test_an_actual_end_after_midnight_is_the_next_day(api_as, make_group, clock):
+    # The clock is pinned on Wed 10 Mar 2027; the late session ran on Monday night.
+    group = make_group()
+    monday_night = datetime(2027, 3, 8, 23, 30, tzinfo=PARIS).astimezone(UTC)
+    occurrence = add_session(group, monday_night)
+    body = (
+        api_as(group.mentor)
+        .post(complete_url(occurrence), {"actual_start": "23:51", "actual_end": "00:41"})
+        .json
+    )
+    completion = body["completion"]
+    assert (completion["actual_start"], completion["actual_end"]) == ("23:51", "00:41")
+    ends = datetime.fromisoformat(completion["actual_ends_at"]).astimezone(PARIS)
+    assert ends == datetime(2027, 3, 9, 0, 41, tzinfo=PARIS)
+    assert db.session.get(Occurrence, occurrence.id).status == OccurrenceStatus.COMPLETED
+
+
+def test_an_actual_end_more_than_twelve_hours_later_is_422(api_as, make_group, clock):
+    group = make_group()
+    occurrence = add_session(group, datetime(2027, 3, 8, 10, tzinfo=PARIS).astimezone(UTC))
+    response = api_as(group.mentor).post(
+        complete_url(occurrence), {"actual_start": "10:00", "actual_end": "09:00"}, status=422
+    )
+    assert "or at most 12 hours later on the next day" in response.json["errors"]["actual_end"]
+    db.session.expire_all()
+    assert db.session.get(Occurrence, occurrence.id).status == OccurrenceStatus.SCHEDULED

@@ -277,7 +277,11 @@ def test_add_a_series_without_javascript(web, login_as, group):
         ({"weekdays": []}, "weekdays", "Choose at least one weekday."),
         ({"weekdays": ["7"]}, "weekdays", "Choose weekdays from Monday to Sunday."),
         ({"end_time": "10:00"}, "end_time", "The end time must be after the start time."),
-        ({"end_time": "09:00"}, "end_time", "The end time must be after the start time."),
+        (
+            {"end_time": "09:00"},
+            "end_time",
+            "The end time must be after the start time, or at most 12 hours later on the next day.",
+        ),
         ({"start_time": ""}, "start_time", "Enter the start time."),
         ({"end_time": ""}, "end_time", "Enter the end time."),
         ({"end_time": "24:00"}, "end_time", "Not a valid time value."),

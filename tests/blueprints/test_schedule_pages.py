@@ -361,7 +361,10 @@ def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, log
     )
     assert response.headers["HX-Retarget"] == f"#occ-{monday.id}"
     assert response.headers["HX-Reswap"] == "outerHTML"
-    assert "The end (10:30) must be after the start (11:00)." in response.text
+    assert (
+        "The end (10:30) must be after the start (11:00), or at most 12 hours later on the "
+        "next day." in response.text
+    )
     assert 'value="11:00"' in response.text and "typed</textarea>" in response.text
     assert override_count() == 0 and fresh(monday).status == OccurrenceStatus.SCHEDULED
 

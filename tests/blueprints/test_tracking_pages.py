@@ -170,7 +170,8 @@ def test_an_end_before_the_start_is_422_next_to_the_field_with_what_was_typed(
         status=422,
     )
     assert error_of(response, "actual_end") == (
-        "The actual end (10:30) must be after the actual start (11:00)."
+        "The actual end (10:30) must be after the actual start (11:00), or at most 12 hours "
+        "later on the next day."
     )
     assert response.html.find(id="completion-code")["value"] == "my-code"
     assert response.html.find(id="completion-notes").text.strip() == "Kept"

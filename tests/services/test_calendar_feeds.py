@@ -167,6 +167,27 @@ def test_commas_semicolons_backslashes_and_newlines_parse_back(lessons):
     assert "Cancelled: Line one,\nline two; done" in str(event["DESCRIPTION"])
 
 
+def test_a_late_session_ends_the_next_day_in_the_feed(lessons, make_series):
+    # Saturdays 23:30-00:30, one of them the night summer time ends (Sun 25 Oct 2026).
+    make_series(lessons["maths"], weekdays=(5,), start=time(23, 30), end=time(0, 30),
+                first_date=FIRST)  # fmt: skip
+    generate_occurrences(FIRST, FIRST + timedelta(weeks=3), tz=PARIS, now=NOW)
+    db.session.commit()
+    calendar = parse(own_feed(lessons["student"]))
+    late = sorted(
+        (e for e in calendar.walk("VEVENT") if e["DTSTART"].dt.astimezone(PARIS).hour == 23),
+        key=lambda e: e["DTSTART"].dt,
+    )
+    assert [e["DTSTART"].dt.astimezone(PARIS).date() for e in late] == [
+        date(2026, 10, 17), date(2026, 10, 24), date(2026, 10, 31),
+    ]  # fmt: skip
+    for event in late:
+        start, end = event["DTSTART"].dt, event["DTEND"].dt
+        assert end.astimezone(PARIS).date() == start.astimezone(PARIS).date() + timedelta(days=1)
+        assert end.astimezone(PARIS).time() == time(0, 30)
+        assert end - start == timedelta(hours=1)
+
+
 # --- Read by three calendar readers ---------------------------------------------------------------
 
 

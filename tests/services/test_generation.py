@@ -341,3 +341,35 @@ def test_sessions_with_notes_or_files_are_kept_even_with_force(make_series, make
     db.session.commit()
     summary = generate(weeks=3, force=True)
     assert summary.kept == 2 and summary.removed == 1
+
+
+# --- Sessions past midnight ---------------------------------------------------------------------
+
+
+def test_a_late_weekly_series_ends_the_next_day_and_regenerates_idempotently(make_series):
+    # Saturdays 23:30-00:30 over the night Paris clocks go back (Sun 25 Oct 2026, 03:00).
+    make_series(weekdays=(5,), start=time(23, 30), end=time(0, 30), first_date=TERM)
+    summary = generate(weeks=8)
+    assert summary.created == 8 and summary.shifted == []
+    for occurrence in occurrences():
+        start, end = occurrence.start_utc.astimezone(PARIS), occurrence.end_utc.astimezone(PARIS)
+        assert (start.time(), end.time()) == (time(23, 30), time(0, 30))
+        assert end.date() == start.date() + timedelta(days=1)
+        assert occurrence.end_utc - occurrence.start_utc == timedelta(hours=1)
+    again = generate(weeks=8, force=True)
+    assert (again.created, again.updated, again.removed, again.unchanged) == (0, 0, 0, 8)
+
+
+@pytest.mark.parametrize(("next_start", "conflict"), [((0, 0), True), ((0, 30), False)])
+def test_conflicts_across_midnight_are_found(
+    make_group, make_series, make_room, next_start, conflict
+):
+    room = make_room("Studio")
+    make_series(make_group("Late", room=room), weekdays=(0,), start=time(23), end=time(0, 30))
+    start = time(*next_start)
+    end = time(start.hour + 1, start.minute)
+    make_series(make_group("Early", room=room), weekdays=(1,), start=start, end=end)
+    summary = generate(weeks=1)
+    assert [c["kind"] for c in summary.conflicts] == (["room"] if conflict else [])
+    if conflict:
+        assert {s["group"] for s in summary.conflicts[0]["sessions"]} == {"Late", "Early"}

@@ -208,3 +208,49 @@ def test_the_longest_possible_session_stays_under_the_bound_queries_rely_on():
     )
     assert planned.end_utc - planned.start_utc == timedelta(hours=24, minutes=59)
     assert planned.end_utc - planned.start_utc < MAX_SESSION_LENGTH
+
+
+# --- Sessions past midnight ---------------------------------------------------------------------
+
+
+def test_an_end_earlier_on_the_clock_is_the_next_day():
+    [planned] = plan_occurrences(
+        [rule((FRI,), start=time(23, 30), end=time(0, 30))], {},
+        date(2026, 9, 11), date(2026, 9, 12), PARIS,
+    )  # fmt: skip
+    assert planned.start_utc == datetime(2026, 9, 11, 21, 30, tzinfo=UTC)
+    assert planned.end_utc == datetime(2026, 9, 11, 22, 30, tzinfo=UTC)  # 00:30 on Saturday
+    assert not planned.shifted
+
+
+def test_a_late_slot_over_the_spring_forward_night_keeps_its_instants():
+    # Paris, Sat 28 Mar 2026 23:00 to Sun 02:30, which does not exist (moves to 03:30).
+    [planned] = plan_occurrences(
+        [rule((SAT,), first=date(2026, 3, 1), start=time(23), end=time(2, 30))], {},
+        date(2026, 3, 28), date(2026, 3, 29), PARIS,
+    )  # fmt: skip
+    assert planned.start_utc == datetime(2026, 3, 28, 22, 0, tzinfo=UTC)
+    assert planned.end_utc == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+    assert planned.shifted
+
+
+def test_an_exception_moving_a_date_to_a_late_slot():
+    override = OverrideRule(1, date(2026, 9, 7), False, start_time=time(23), end_time=time(1))
+    [planned] = plan_occurrences(
+        [rule()], {(1, date(2026, 9, 7)): override}, date(2026, 9, 7), date(2026, 9, 8), PARIS
+    )
+    assert planned.end_utc - planned.start_utc == timedelta(hours=2)
+    assert planned.end_utc.astimezone(PARIS) == datetime(2026, 9, 8, 1, tzinfo=PARIS)
+
+
+def test_an_exception_overtaken_too_far_keeps_the_series_length():
+    # Start at 22:00 only; the series since moved to 08:00-09:00: 22:00-09:00 would be 11 h
+    # past midnight, within the limit, so it is the next day; 15:00-09:00 (18 h) is not.
+    near = OverrideRule(1, date(2026, 9, 7), False, start_time=time(22))
+    far = OverrideRule(1, date(2026, 9, 7), False, start_time=time(15))
+    series = rule(start=time(8), end=time(9))
+    window = (date(2026, 9, 7), date(2026, 9, 8), PARIS)
+    [late] = plan_occurrences([series], {(1, date(2026, 9, 7)): near}, *window)
+    [kept] = plan_occurrences([series], {(1, date(2026, 9, 7)): far}, *window)
+    assert late.end_utc - late.start_utc == timedelta(hours=11)
+    assert (kept.end_utc - kept.start_utc, kept.shifted) == (timedelta(hours=1), True)

@@ -707,3 +707,101 @@ def test_acting_on_a_session_deleted_meanwhile_is_not_found(make_group):
     with pytest.raises(NotFoundError):
         cancel_session(stale, reason="Trip", actor=None, tz=PARIS)
     db.session.rollback()
+
+
+# --- Sessions past midnight ---------------------------------------------------------------------
+
+LATE_DAY = date(2027, 1, 15)  # a Friday; `today` is passed, so the wall clock never matters
+SANTIAGO = ZoneInfo("America/Santiago")  # its clocks change at midnight
+
+
+def create_late(group, start=time(23, 30), end=time(0, 30), day=LATE_DAY, tz=PARIS, **kwargs):
+    kwargs.setdefault("room_id", group.default_room_id)
+    outcome = create_one_time_session(
+        group_id=group.id, day=day, start=start, end=end, actor=None, tz=tz,
+        today=day - timedelta(days=7), **kwargs,
+    )  # fmt: skip
+    db.session.commit()
+    return outcome
+
+
+def test_a_late_session_ends_the_next_day(make_group):
+    outcome = create_late(make_group(), mode="online", room_id=None)
+    saved = db.session.get(Occurrence, outcome.occurrence.id)
+    assert (saved.start_utc, saved.end_utc) == (
+        at(LATE_DAY, time(23, 30)),
+        at(LATE_DAY + timedelta(days=1), time(0, 30)),
+    )
+    assert outcome.adjustments == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (time(17), time(9), "The end (09:00) must be after the start (17:00), or at most "
+         "12 hours later on the next day."),
+        (time(23, 30), time(23, 30), "The end (23:30) must be after the start (23:30)."),
+    ],
+)  # fmt: skip
+def test_an_end_too_early_for_a_night_session_is_still_refused(make_group, start, end, message):
+    with pytest.raises(ValidationError) as error:
+        create_late(make_group(), start=start, end=end)
+    assert error.value.errors["end"] == message
+    db.session.rollback()
+    assert occurrence_count() == 0
+
+
+def test_twelve_hours_past_midnight_is_the_longest(make_group):
+    outcome = create_late(make_group(), start=time(20), end=time(8))
+    occurrence = outcome.occurrence
+    assert occurrence.end_utc - occurrence.start_utc == timedelta(hours=12)
+
+
+def test_conflicts_across_midnight_are_found_half_open(make_group, make_room):
+    room = make_room("Studio")
+    create_late(make_group("Late owls", room=room))
+    after_midnight = make_group("Early birds", room=room)
+    with pytest.raises(ConflictError) as clash:
+        create_late(after_midnight, start=time(0), end=time(1), day=LATE_DAY + timedelta(days=1))
+    assert "Late owls" in clash.value.message and "23:30-00:30 (+1 day)" in clash.value.message
+    db.session.rollback()
+    # Back to back is no clash: the late session ends at 00:30, the next one starts then.
+    create_late(after_midnight, start=time(0, 30), end=time(1, 30), day=LATE_DAY + timedelta(1))
+    assert occurrence_count() == 2
+
+
+def test_moving_a_series_date_to_a_late_slot(make_series):
+    series = make_series(weekdays=(4,), first_date=LATE_DAY)
+    generate_occurrences(LATE_DAY, LATE_DAY + timedelta(days=7), tz=PARIS,
+                         now=at(LATE_DAY - timedelta(days=7), time(12)))  # fmt: skip
+    db.session.commit()
+    occurrence = find_occurrence(series.id, LATE_DAY)
+    reschedule_session(occurrence, day=LATE_DAY, start=time(23, 30), end=time(0, 30),
+                       room_id=None, actor=None, tz=PARIS, today=LATE_DAY)  # fmt: skip
+    db.session.commit()
+    moved = find_occurrence(series.id, LATE_DAY)
+    assert (moved.start_utc, moved.end_utc) == (
+        at(LATE_DAY, time(23, 30)),
+        at(LATE_DAY + timedelta(days=1), time(0, 30)),
+    )
+
+
+def test_a_late_session_on_the_night_clocks_go_forward_at_midnight(make_group):
+    # Santiago: Sat 05 Sep 2026 23:59:59 is followed by Sun 06 Sep 01:00.
+    saturday = date(2026, 9, 5)
+    outcome = create_late(make_group(), day=saturday, tz=SANTIAGO)
+    occurrence = outcome.occurrence
+    assert occurrence.start_utc == datetime(2026, 9, 6, 3, 30, tzinfo=UTC)  # 23:30 -04
+    assert occurrence.end_utc == datetime(2026, 9, 6, 4, 30, tzinfo=UTC)  # 01:30 -03: an hour
+    assert outcome.adjustments == [
+        "00:30 does not exist on Sun 06 Sep 2026 (clocks go forward): the session runs "
+        "23:30-01:30 (+1 day)."
+    ]
+
+
+def test_a_late_session_on_the_night_clocks_go_back_at_midnight(make_group):
+    # Santiago: Sun 04 Apr 2027 00:00 -03 is Sat 03 Apr 23:00 -04: 23:30 happens twice.
+    saturday = date(2027, 4, 3)
+    occurrence = create_late(make_group(), day=saturday, tz=SANTIAGO).occurrence
+    assert occurrence.start_utc == datetime(2027, 4, 4, 2, 30, tzinfo=UTC)  # the first 23:30
+    assert occurrence.end_utc == datetime(2027, 4, 4, 4, 30, tzinfo=UTC)

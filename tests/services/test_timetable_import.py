@@ -583,7 +583,8 @@ def test_bad_exception_rows_are_all_listed_and_nothing_is_applied(math_term):
         "line 7: no room named Attic",
         "line 8: end 11:00 is not after start 12:00",
         "line 9: Math 7A on 2026-09-09 already has a row on line 2",
-        "line 10: The end (09:00) must be after the start (10:00).",
+        "line 10: The end (09:00) must be after the start (10:00), or at most 12 hours later "
+        "on the next day.",
     ]
     assert db.session.scalar(select(sa.func.count(DateOverride.id))) == 0
     assert occurrence_on(math_term, date(2026, 9, 9)).status == OccurrenceStatus.SCHEDULED

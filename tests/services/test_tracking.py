@@ -171,14 +171,20 @@ def test_a_taken_code_is_refused_ignoring_case(maths):
 
 
 @pytest.mark.parametrize(
-    ("start", "end"), [(time(11), time(11)), (time(11), time(10)), (time(10), time(9, 59))]
+    ("start", "end", "hint"),
+    [
+        (time(11), time(11), ""),
+        (time(11), time(10), ", or at most 12 hours later on the next day"),
+        (time(10), time(9, 59), ", or at most 12 hours later on the next day"),
+    ],
 )
-def test_the_actual_end_must_be_after_the_actual_start(maths, start, end):
+def test_the_actual_end_must_be_after_the_actual_start(maths, start, end, hint):
     with pytest.raises(ValidationError) as err:
         complete(maths["session"], maths["mentor"], start=start, end=end)
     assert err.value.errors["actual_end"] == (
-        f"The actual end ({end:%H:%M}) must be after the actual start ({start:%H:%M})."
+        f"The actual end ({end:%H:%M}) must be after the actual start ({start:%H:%M}){hint}."
     )
+    assert fresh(maths["session"].id).status == OccurrenceStatus.SCHEDULED
 
 
 def test_missing_actual_times_are_named(maths):
@@ -453,3 +459,89 @@ def test_two_completions_at_once_typing_the_same_code_one_is_refused(app, maths)
     saved = [fresh(first), fresh(second)]
     assert sorted(o.completion_code or "" for o in saved) == ["", "CLUB-1"]
     assert sorted(str(o.status) for o in saved) == ["completed", "scheduled"]
+
+
+# --- Sessions past midnight ---------------------------------------------------------------------
+
+NEXT = DAY + timedelta(days=1)
+
+
+def late_session(group, start=time(23, 30), end=time(0, 30), day=DAY) -> Occurrence:
+    occurrence = Occurrence(
+        group_id=group.id,
+        start_utc=at(day, start),
+        end_utc=at(day + timedelta(days=1), end),
+        room_id=group.default_room_id,
+    )
+    db.session.add(occurrence)
+    db.session.commit()
+    return occurrence
+
+
+def test_an_actual_end_after_midnight_is_the_next_day(maths):
+    occurrence = late_session(maths["group"])
+    done = complete(occurrence, maths["mentor"], start=time(23, 51), end=time(0, 41),
+                    now=at(NEXT, time(1)))  # fmt: skip
+    saved = fresh(done.id)
+    assert (saved.actual_start_utc, saved.actual_end_utc) == (
+        at(DAY, time(23, 51)),
+        at(NEXT, time(0, 41)),
+    )
+    assert saved.status == OccurrenceStatus.COMPLETED
+    assert "23:51-00:41 (+1 day)" in events_of(saved.id)[0].summary
+
+
+def test_a_late_session_begun_after_midnight_began_the_next_day(maths):
+    occurrence = late_session(maths["group"])
+    done = complete(occurrence, maths["mentor"], start=time(0, 5), end=time(0, 50),
+                    now=at(NEXT, time(1)))  # fmt: skip
+    assert (done.actual_start_utc, done.actual_end_utc) == (
+        at(NEXT, time(0, 5)),
+        at(NEXT, time(0, 50)),
+    )
+
+
+def test_a_session_after_midnight_begun_early_began_the_day_before(maths):
+    occurrence = session_of(maths["group"], start=time(0, 15), end=time(1, 15))
+    done = complete(occurrence, maths["mentor"], start=time(23, 58), end=time(1, 10),
+                    now=at(DAY, time(2)))  # fmt: skip
+    assert (done.actual_start_utc, done.actual_end_utc) == (
+        at(DAY - timedelta(days=1), time(23, 58)),
+        at(DAY, time(1, 10)),
+    )
+
+
+def test_an_actual_end_more_than_twelve_hours_later_is_refused(maths):
+    occurrence = late_session(maths["group"])
+    with pytest.raises(ValidationError) as err:
+        complete(occurrence, maths["mentor"], start=time(23, 30), end=time(11, 45),
+                 now=at(NEXT, time(12)))  # fmt: skip
+    assert err.value.errors["actual_end"] == (
+        "The actual end (11:45) must be after the actual start (23:30), or at most 12 hours "
+        "later on the next day."
+    )
+    db.session.rollback()
+    assert fresh(occurrence.id).status == OccurrenceStatus.SCHEDULED
+
+
+def test_a_correction_across_midnight(maths):
+    occurrence = late_session(maths["group"])
+    complete(
+        occurrence, maths["mentor"], start=time(23, 30), end=time(0, 30), now=at(NEXT, time(1))
+    )
+    outcome = correct(occurrence, maths["mentor"], start=time(23, 45), end=time(0, 55))
+    assert outcome.changes[:2] == ["actual start: 23:30 → 23:45", "actual end: 00:30 → 00:55"]
+    saved = fresh(occurrence.id)
+    assert saved.actual_end_utc == at(NEXT, time(0, 55))
+
+
+def test_a_completion_across_the_night_clocks_go_forward(make_group):
+    # Paris, Sat 27 Mar 2027: 02:00 becomes 03:00 in the night.
+    saturday = date(2027, 3, 27)
+    group = make_group("Night")
+    occurrence = late_session(group, start=time(23), end=time(3, 30), day=saturday)
+    done = complete(occurrence, group.mentor, start=time(23), end=time(2, 30),
+                    now=at(saturday + timedelta(days=1), time(5)))  # fmt: skip
+    # 02:30 does not exist that night: it moves forward to 03:30, 3 1/2 hours after 23:00.
+    assert done.actual_end_utc.astimezone(PARIS) == datetime(2027, 3, 28, 3, 30, tzinfo=PARIS)
+    assert done.actual_end_utc - done.actual_start_utc == timedelta(hours=3, minutes=30)
