@@ -3,6 +3,12 @@
 The hot path works on plain tuples and Core statements (one bulk INSERT, one executemany
 UPDATE, one executemany DELETE) so the number of SQL statements does not grow with the
 number of series, and conflicts are found by one sort-and-sweep.
+
+A run may be narrowed to some groups (`group_ids`) and asked for `details`: then its summary
+lists every session it creates, updates, removes, keeps or leaves out of date, with the old
+and new values (`SessionChange`), which is what the Generate preview shows. A run that finds
+nothing to do says why (`GenerationSummary.nothing_because`), e.g. every series has ended.
+A single session's standing against its series (`series_standing`) is what its page says.
 """
 
 from __future__ import annotations
@@ -62,6 +68,34 @@ _CANCELLED = OccurrenceStatus.CANCELLED.value
 _ONLINE = OccurrenceMode.ONLINE.value
 
 
+# What happens to one session in a run (the preview's sections, in this order).
+CREATE, UPDATE, REMOVE, KEEP, OUT_OF_DATE = "create", "update", "remove", "keep", "out_of_date"
+CHANGE_KINDS = (CREATE, UPDATE, REMOVE, OUT_OF_DATE, KEEP)
+
+# Why a session that differs from its series is kept (see `_Existing.is_protected`).
+KEPT_COMPLETED = "completed"
+KEPT_BY_HAND = "edited by hand"
+KEPT_STARTED = "already started"
+KEPT_RECORDS = "has notes or files"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """One session of a run with details: what happens to it (`kind`), its group and series
+    date, and its values before and after in words ("Mon 14 Dec 10:00-11:00 in R101",
+    "cancelled"); `before` is None for a creation, `after` None when the series no longer
+    holds the date. `reason`: why it is kept, or what force would do to an out-of-date one."""
+
+    kind: str
+    group_id: int
+    group: str
+    original_date: date
+    before: str | None
+    after: str | None
+    occurrence_id: int | None = None
+    reason: str = ""
+
+
 @dataclass
 class GenerationSummary:
     start: date
@@ -77,12 +111,24 @@ class GenerationSummary:
     conflicts: list[dict] = field(default_factory=list)
     # Sessions whose times were adjusted: in a DST gap, or an end not after the start.
     shifted: list[dict] = field(default_factory=list)
+    # With `details`: every session created, updated, removed, kept or left out of date, in
+    # order of date then group (not part of `as_dict`, which the CLI and API answer).
+    changes: list[SessionChange] | None = field(default=None, repr=False)
+    # Set when the window holds no session at all: why, in a sentence.
+    nothing_because: str | None = None
+    # The groups the run was narrowed to (None: every active group).
+    group_ids: tuple[int, ...] | None = None
 
     def as_dict(self) -> dict:
         data = asdict(self)
+        for private in ("changes", "nothing_because", "group_ids"):
+            data.pop(private)
         data["start"] = self.start.isoformat()
         data["end"] = self.end.isoformat()
         return data
+
+    def changes_of(self, kind: str) -> list[SessionChange]:
+        return [c for c in self.changes or () if c.kind == kind]
 
     @property
     def changed_anything(self) -> bool:
@@ -178,8 +224,8 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
         )
 
 
-def _load_rules(window_start: date, window_end: date) -> list[SeriesRule]:
-    rows = db.session.execute(
+def _load_rules(window_start: date, window_end: date, group_ids=None) -> list[SeriesRule]:
+    query = (
         select(
             Series.id,
             Series.group_id,
@@ -199,7 +245,9 @@ def _load_rules(window_start: date, window_end: date) -> list[SeriesRule]:
             (Series.last_date.is_(None)) | (Series.last_date >= window_start),
         )
     )
-    return [SeriesRule(*row[:7], str(row[7]), *row[8:]) for row in rows]
+    if group_ids is not None:
+        query = query.where(Series.group_id.in_(group_ids))
+    return [SeriesRule(*row[:7], str(row[7]), *row[8:]) for row in db.session.execute(query)]
 
 
 def load_override_rules(
@@ -420,6 +468,8 @@ def generate_occurrences(
     force: bool = False,
     dry_run: bool = False,
     now: datetime | None = None,
+    group_ids=None,
+    details: bool = False,
 ) -> GenerationSummary:
     """Bring the occurrences of every active series with a date in [start, end) up to date.
 
@@ -427,34 +477,51 @@ def generate_occurrences(
     longer belong to any) are counted as out of date, or with `force` updated in place /
     removed. Protected ones (completed, edited by hand, already started) are never touched
     and counted as kept. Flushes only; the caller commits. With `dry_run` every write is
-    rolled back and the summary tells what would happen.
+    rolled back and the summary tells what would happen. `group_ids` narrows the run to the
+    series and sessions of those groups (and the conflicts to those involving them);
+    `details` lists every session concerned (`GenerationSummary.changes`).
     """
     if end <= start:
         raise ValidationError("The end date must be after the start date.", field="end")
     now = now or datetime.now(UTC)
+    groups = tuple(sorted(set(group_ids))) if group_ids is not None else None
     if dry_run:
         savepoint = db.session.begin_nested()
         try:
-            summary = generate_occurrences(start, end, tz=tz, force=force, now=now)
+            summary = generate_occurrences(
+                start, end, tz=tz, force=force, now=now, group_ids=groups, details=details
+            )
         finally:
             savepoint.rollback()
         summary.dry_run = True
         return summary
     with _cyclic_gc_paused():
-        return _generate(start, end, tz=tz, force=force, now=now)
+        summary = _generate(start, end, tz=tz, force=force, now=now, groups=groups, log=details)
+    if not (summary.created or summary.unchanged or summary.kept or summary.out_of_date) and not (
+        summary.updated or summary.removed
+    ):
+        summary.nothing_because = _why_nothing(start, end, groups)
+    return summary
 
 
 def _generate(
-    start: date, end: date, *, tz: ZoneInfo, force: bool, now: datetime
+    start: date,
+    end: date,
+    *,
+    tz: ZoneInfo,
+    force: bool,
+    now: datetime,
+    groups: tuple[int, ...] | None = None,
+    log: bool = False,
 ) -> GenerationSummary:
-    summary = GenerationSummary(start=start, end=end, force=force)
+    summary = GenerationSummary(start=start, end=end, force=force, group_ids=groups)
     # Serialise with other writers, so the counts and conflicts are those of what is stored.
     lock_schedule()
     dialect = db.session.get_bind().dialect.name
     write = instant_writer(dialect)
     start_utc, end_utc = local_day_bounds(start, end, tz)
-    rules = _load_rules(start, end)
-    overrides = load_override_rules(start, end)
+    rules = _load_rules(start, end, groups)
+    overrides = load_override_rules(start, end, [r.id for r in rules] if groups else None)
     planned = {
         (p.series_id, p.original_date): p
         for p in plan_occurrences(rules, overrides, start, end, tz)
@@ -463,11 +530,15 @@ def _generate(
 
     to_insert, to_update, to_delete = [], [], []
     changed: list[tuple[_Existing, PlannedOccurrence | None]] = []  # for the participants
+    # With details: (kind, existing row or None, plan or None, reason) per session concerned.
+    logged: list[tuple[str, _Existing | None, PlannedOccurrence | None, str]] = []
     seen = set()
     recorded: set[int] | None = None  # sessions with notes or files, read when first needed
     for row in existing:
         if row.series_id is None or not (start <= row.original_date < end):
             continue  # one-time sessions, or moved into the window from outside it
+        if groups is not None and row.group_id not in groups:
+            continue
         key = (row.series_id, row.original_date)
         seen.add(key)
         plan = planned.get(key)
@@ -478,14 +549,23 @@ def _generate(
             recorded = _with_records(start, end)
         if row.is_protected(now) or row.id in recorded:
             summary.kept += 1
+            if log:
+                logged.append((KEEP, row, plan, _kept_because(row, now, recorded)))
         elif not force:
             summary.out_of_date += 1
+            if log:
+                would = "force would remove it" if plan is None else "force would update it"
+                logged.append((OUT_OF_DATE, row, plan, would))
         elif plan is None:
             to_delete.append({"b_id": row.id})
             changed.append((row, None))
+            if log:
+                logged.append((REMOVE, row, None, ""))
         else:
             to_update.append(_update_values(row.id, plan, write))
             changed.append((row, plan))
+            if log:
+                logged.append((UPDATE, row, plan, ""))
 
     stamp = write(utcnow())
     # Most instants recur (a few dozen times a day), so each is converted once.
@@ -496,6 +576,8 @@ def _generate(
                 {"series_id": plan.series_id, "date": plan.original_date.isoformat()}
             )
         if key not in seen:
+            if log:
+                logged.append((CREATE, None, plan, ""))
             to_insert.append(
                 {
                     "group_id": plan.group_id,
@@ -530,6 +612,8 @@ def _generate(
     )
     if changed:
         _tell_participants(changed, tz)
+    if log:
+        summary.changes = _describe_changes(logged, tz)
 
     if summary.changed_anything:
         conflicts = conflicts_in_window(start_utc, end_utc)
@@ -544,5 +628,206 @@ def _generate(
             and r.end_utc > start_utc
         ]
         conflicts = conflicts_in_window(start_utc, end_utc, slots)
+    if groups is not None:
+        conflicts = _involving(conflicts, groups)
     summary.conflicts = describe_conflicts(conflicts, tz)
     return summary
+
+
+def _involving(conflicts: list, groups: tuple[int, ...]) -> list:
+    """The conflicts with at least one session of `groups` (one query)."""
+    ids = {c.first_id for c in conflicts} | {c.second_id for c in conflicts}
+    if not ids:
+        return []
+    theirs = set(
+        db.session.scalars(
+            select(Occurrence.id).where(Occurrence.id.in_(ids), Occurrence.group_id.in_(groups))
+        )
+    )
+    return [c for c in conflicts if c.first_id in theirs or c.second_id in theirs]
+
+
+def _kept_because(row: _Existing, now: datetime, recorded: set[int]) -> str:
+    if row.status == OccurrenceStatus.COMPLETED:
+        return KEPT_COMPLETED
+    if row.edited_by_hand:
+        return KEPT_BY_HAND
+    if row.start_utc <= now:
+        return KEPT_STARTED
+    return KEPT_RECORDS if row.id in recorded else ""
+
+
+def session_values(
+    start_utc: datetime,
+    end_utc: datetime,
+    *,
+    room: str | None,
+    online: bool,
+    cancelled: bool,
+    tz: ZoneInfo,
+) -> str:
+    """A session's values in words: 'Mon 14 Dec 10:00-11:00 in R101' (an en dash), '...
+    online', or 'cancelled (was Mon 14 Dec ...)'; an end on the next day says so."""
+    start, end = start_utc.astimezone(tz), end_utc.astimezone(tz)
+    until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%H:%M} (+1 day)"
+    text = f"{start:%a %d %b} {start:%H:%M}\u2013{until} {place_of(room, online=online)}"
+    return f"cancelled (was {text})" if cancelled else text
+
+
+def _describe_changes(logged, tz: ZoneInfo) -> list[SessionChange]:
+    """The logged sessions in words, by date then group name (two queries for the names)."""
+    group_ids = {(row or plan).group_id for _, row, plan, _ in logged}
+    room_ids = {r.room_id for _, r, _, _ in logged if r is not None and r.room_id}
+    room_ids |= {p.room_id for _, _, p, _ in logged if p is not None and p.room_id}
+    names = dict(
+        db.session.execute(
+            select(CourseGroup.id, CourseGroup.name).where(CourseGroup.id.in_(group_ids))
+        ).all()
+    )
+    rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+
+    def words(values, cancelled: bool) -> str:
+        return session_values(
+            values.start_utc,
+            values.end_utc,
+            room=rooms.get(values.room_id),
+            online=values.mode == _ONLINE,
+            cancelled=cancelled,
+            tz=tz,
+        )
+
+    changes = []
+    for kind, row, plan, reason in logged:
+        anchor = row or plan
+        changes.append(
+            SessionChange(
+                kind=kind,
+                group_id=anchor.group_id,
+                group=names.get(anchor.group_id, ""),
+                original_date=anchor.original_date,
+                before=words(row, row.status == _CANCELLED) if row is not None else None,
+                after=words(plan, plan.cancelled) if plan is not None else None,
+                occurrence_id=row.id if row is not None else None,
+                reason=reason,
+            )
+        )
+    changes.sort(key=lambda c: (c.original_date, c.group.casefold(), c.group_id))
+    return changes
+
+
+def _why_nothing(start: date, end: date, groups: tuple[int, ...] | None) -> str:
+    """Why [start, end) holds no session of `groups` (every active group when None)."""
+    whose = "these groups"
+    if groups is not None:
+        found = db.session.execute(
+            select(CourseGroup.name, CourseGroup.active).where(CourseGroup.id.in_(groups))
+        ).all()
+        if len(found) == 1:
+            whose = found[0][0]
+        if found and not any(active for _, active in found):
+            verb = "is" if len(found) == 1 else "are"
+            return (
+                f"Nothing to generate: {whose} {verb} inactive, and inactive groups generate "
+                "nothing."
+            )
+    query = (
+        select(Series.first_date, Series.last_date)
+        .join(CourseGroup, CourseGroup.id == Series.group_id)
+        .where(CourseGroup.active.is_(True))
+    )
+    if groups is not None:
+        query = query.where(Series.group_id.in_(groups))
+    spans = db.session.execute(query).all()
+    if not spans:
+        verb = "have" if whose == "these groups" else "has"
+        return f"Nothing to generate: {whose} {verb} no weekly series."
+    if all(last is not None and last < start for _, last in spans):
+        ended = max(last for _, last in spans)
+        return (
+            f"Nothing to generate: every series of {whose} ends by {ended:%d %b %Y}, "
+            f"before {start:%d %b %Y}."
+        )
+    if all(first >= end for first, _ in spans):
+        begins = min(first for first, _ in spans)
+        return f"Nothing to generate: the series of {whose} start on {begins:%d %b %Y} or later."
+    return f"Nothing to generate: no series of {whose} has a date in this window."
+
+
+# --- One session against its series -------------------------------------------------------------
+
+IN_STEP, OUT_OF_STEP = "in_step", "out_of_date"
+
+
+@dataclass(frozen=True)
+class SeriesStanding:
+    """A series session compared with what its series (and the date's exception) says now.
+
+    `state`: `in_step`, `out_of_date` (generation with force would update or remove it) or
+    `kept` (it differs, but generation never touches it: `reason` says why). `has`: its own
+    values in words; `series_says`: the series' values for its date, None when the series no
+    longer holds the date (ended, weekday changed, group inactive)."""
+
+    state: str
+    has: str
+    series_says: str | None
+    reason: str = ""
+
+    @property
+    def differs(self) -> bool:
+        return self.state != IN_STEP
+
+
+def series_standing(
+    occurrence: Occurrence, *, tz: ZoneInfo, now: datetime | None = None
+) -> SeriesStanding | None:
+    """How a series session stands against its series now (None for a one-time session).
+
+    The same comparison and protections as a generation run over its date, for one session:
+    a handful of small queries."""
+    if occurrence.series_id is None or occurrence.original_date is None:
+        return None
+    now = now or datetime.now(UTC)
+    day = occurrence.original_date
+    window = (day, day + timedelta(days=1))
+    rules = [r for r in _load_rules(*window, [occurrence.group_id]) if r.id == occurrence.series_id]
+    overrides = load_override_rules(*window, [occurrence.series_id])
+    plan = next(iter(plan_occurrences(rules, overrides, *window, tz)), None)
+    row = _Existing(
+        occurrence.id,
+        occurrence.group_id,
+        occurrence.series_id,
+        day,
+        occurrence.start_utc,
+        occurrence.end_utc,
+        occurrence.room_id,
+        str(occurrence.mode),
+        str(occurrence.status),
+        occurrence.edited_by_hand,
+        occurrence.group.mentor_id,
+    )
+    rooms = dict(
+        db.session.execute(
+            select(Room.id, Room.name).where(
+                Room.id.in_({row.room_id, plan.room_id if plan else None} - {None})
+            )
+        ).all()
+    )
+
+    def words(values, cancelled: bool) -> str:
+        return session_values(
+            values.start_utc,
+            values.end_utc,
+            room=rooms.get(values.room_id),
+            online=values.mode == _ONLINE,
+            cancelled=cancelled,
+            tz=tz,
+        )
+
+    has = words(row, row.status == _CANCELLED)
+    says = words(plan, plan.cancelled) if plan is not None else None
+    if plan is not None and row.matches(plan):
+        return SeriesStanding(IN_STEP, has, says)
+    recorded = _with_records(*window) if not row.is_protected(now) else set()
+    if row.is_protected(now) or occurrence.id in recorded:
+        return SeriesStanding(KEEP, has, says, _kept_because(row, now, recorded))
+    return SeriesStanding(OUT_OF_STEP, has, says)

@@ -49,4 +49,22 @@
     event.preventDefault();
     close.click();
   });
+
+  // Generate: the number of weeks is off while "Until a date" is chosen, and the end date
+  // while "Number of weeks" is (a disabled field is not sent). Without JavaScript both are
+  // sent, and the summary says which one was used.
+  function syncGenerateSpan() {
+    var form = document.getElementById("generate-form");
+    var chosen = form && form.querySelector("input[name=span]:checked");
+    if (!chosen) return;
+    var weeks = form.querySelector("input[name=weeks]");
+    var end = form.querySelector("input[name=end]");
+    if (weeks) weeks.disabled = chosen.value !== "weeks";
+    if (end) end.disabled = chosen.value !== "range";
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.name === "span") syncGenerateSpan();
+  });
+  document.addEventListener("htmx:after:swap", syncGenerateSpan);
+  syncGenerateSpan();
 })();

@@ -15,12 +15,13 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from blueprints import feedback
-from models import DateOverride, Room, db
+from models import CourseGroup, DateOverride, Room, db
 from services.errors import DomainError
 from services.overrides import OverrideChange
 
 
 class GenerateForm(FlaskForm):
+    group = SelectField("Groups", coerce=int, validators=[Optional()], default=0)
     start = DateField("First date", validators=[InputRequired(message="Choose the first date.")])
     span = RadioField(
         "Span",
@@ -47,6 +48,31 @@ class GenerateForm(FlaskForm):
             self.end.errors.append("Choose the end date.")
             ok = False
         return ok
+
+    def unused_field_note(self) -> str:
+        """Without JavaScript both the weeks and the end date are sent: what was typed in the
+        one that the chosen span leaves aside, said so it is not mistaken for used ("")."""
+        if self.span.data == "weeks" and self.end.data is not None:
+            return (
+                f"The end date ({self.end.data:%d %b %Y}) was not used: "
+                "\u201cNumber of weeks\u201d is chosen."
+            )
+        if self.span.data == "range" and self.weeks.raw_data and self.weeks.raw_data[0].strip():
+            return (
+                f"The number of weeks ({self.weeks.raw_data[0].strip()}) was not used: "
+                "\u201cUntil a date\u201d is chosen."
+            )
+        return ""
+
+
+def generate_group_choices() -> list[SelectChoice]:
+    """Every active group, after "all active groups" (0)."""
+    groups = db.session.execute(
+        select(CourseGroup.id, CourseGroup.name)
+        .where(CourseGroup.active.is_(True))
+        .order_by(CourseGroup.name, CourseGroup.id)
+    )
+    return [SelectChoice(0, "All active groups")] + [SelectChoice(i, n) for i, n in groups]
 
 
 class DateOverrideChangeForm(FlaskForm):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -17,14 +17,20 @@ from blueprints.timetable.forms import (
     attach_errors,
     change_from_form,
     exception_editor_form,
+    generate_group_choices,
     room_choices,
 )
-from models import MAX_ID, CourseGroup, DateOverride, Series, db
+from models import MAX_ID, CourseGroup, DateOverride, Occurrence, Series, db
 from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
-from services.generation import generate_occurrences, resolve_window
+from services.generation import (
+    CHANGE_KINDS,
+    generate_occurrences,
+    resolve_window,
+    series_standing,
+)
 from services.numbers import whole_number
 from services.overrides import OVERRIDE_KINDS, delete_override, overrides_query, save_override
-from services.pagination import page_number, paginate
+from services.pagination import Page, page_number, paginate
 from services.timeutil import clock_label, today_in
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
@@ -37,15 +43,83 @@ def groups():
     return redirect(url_for("manage.groups"), 301)
 
 
+@bp.app_template_global("series_standing_of")
+def series_standing_of(occurrence: Occurrence):
+    """The session page's comparison of a series session with its series (None for one-time)."""
+    return series_standing(occurrence, tz=org_tz())
+
+
+@bp.app_template_global("forced_preview_url")
+def forced_preview_url(occurrence: Occurrence) -> str:
+    """The Generate preview, with force, of a series session's group and date: its fix."""
+    day = occurrence.original_date
+    return url_for(
+        "timetable.generate",
+        group=occurrence.group_id,
+        start=day.isoformat(),
+        end=(day + timedelta(days=1)).isoformat(),
+        force=1,
+        preview=1,
+    )
+
+
+# The preview lists at most this many sessions of each kind at once (then pages).
+PREVIEW_PER_PAGE = 25
+
+
+def _generate_form() -> GenerateForm:
+    """The Generate form: posted, or on GET prefilled from the query string (a session page
+    links here with its group, its date and force)."""
+    form = GenerateForm() if request.method == "POST" else GenerateForm(formdata=None)
+    choices = generate_group_choices()
+    wanted = whole_number(request.values.get("group"), MAX_ID)
+    if wanted and wanted not in {c.value for c in choices}:
+        group = db.session.get(CourseGroup, wanted)
+        if group is not None:  # an inactive group, asked for by a link: offer it too
+            choices.append(SelectChoice(group.id, f"{group.name} (inactive)"))
+    form.group.choices = choices
+    if request.method == "GET":
+        args = request.args
+        form.group.data = wanted if wanted in {c.value for c in choices} else 0
+        form.start.data = _date_arg(args.get("start")) or today_in(org_tz())
+        end = _date_arg(args.get("end"))
+        if end is not None:
+            form.span.data, form.end.data = "range", end
+        form.force.data = args.get("force") == "1"
+    return form
+
+
+def _date_arg(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+
+
+def _preview_pages(summary) -> dict:
+    """{kind: Page} of the summary's sessions, at the page each kind's pager asked for."""
+    pages = {}
+    for kind in CHANGE_KINDS:
+        items = summary.changes_of(kind)
+        per = PREVIEW_PER_PAGE
+        last = max(1, -(-len(items) // per))
+        number = min(page_number(request.values.get(f"page_{kind}")), last)
+        pages[kind] = Page(items[(number - 1) * per : number * per], number, per, len(items))
+    return pages
+
+
 @bp.route("/generate", methods=["GET", "POST"])
 @staff_required
 def generate():
-    form = GenerateForm()
-    if request.method == "GET":
-        form.start.data = today_in(org_tz())
-    summary, status = None, 200
-    if form.validate_on_submit():
-        dry_run = "preview" in request.form
+    """The Generate page. POST runs a preview (nothing written) or a generation; a pager
+    button of the preview posts the form again with its page. GET with `preview=1` (and
+    `group`, `start`, `end`, `force`) opens a preview directly: nothing is written."""
+    form = _generate_form()
+    summary, status, note = None, 200, ""
+    posted = request.method == "POST" and form.validate_on_submit()
+    linked = request.method == "GET" and request.args.get("preview") == "1"
+    if posted or linked:
+        dry_run = linked or "generate" not in request.form
         try:
             start, end = resolve_window(
                 form.start.data,
@@ -54,9 +128,16 @@ def generate():
                 max_days=current_app.config["MAX_GENERATION_DAYS"],
             )
             summary = generate_occurrences(
-                start, end, tz=org_tz(), force=form.force.data, dry_run=dry_run
+                start,
+                end,
+                tz=org_tz(),
+                force=form.force.data,
+                dry_run=dry_run,
+                group_ids=[form.group.data] if form.group.data else None,
+                details=True,
             )
             db.session.commit()
+            note = form.unused_field_note()
         except ValidationError as err:
             db.session.rollback()
             attach_errors(form, err)
@@ -64,7 +145,14 @@ def generate():
     elif request.method == "POST":
         status = 422
     template = "timetable/_generate_panel.html" if is_htmx_partial() else "timetable/generate.html"
-    return render_template(template, form=form, summary=summary), status
+    context = {
+        "form": form,
+        "summary": summary,
+        "span_note": note,
+        "pages": _preview_pages(summary) if summary is not None else {},
+        "group_name": dict((c.value, c.label) for c in form.group.choices).get(form.group.data),
+    }
+    return render_template(template, **context), status
 
 
 def _series_choices():

@@ -87,7 +87,7 @@ def test_students_and_mentors_are_refused_every_timetable_route(
     before = (occurrence_count(), override_count())
     for method, url in routes(override.id):
         response = request(web, htmx, method, url, status=403)
-        assert "Forbidden" in response.text, (method, url)
+        assert "Not allowed" in response.text, (method, url)  # our words, not Werkzeug's
     assert (occurrence_count(), override_count()) == before
     assert db.session.get(DateOverride, override.id) is not None
 
@@ -284,6 +284,151 @@ def test_htmx_generate_returns_only_the_panel(web, login_as, htmx, make_series):
     )
     assert [r.get("id") for r in response.html.find_all(recursive=False)] == ["generate-panel"]
     assert "between 1 and 104 weeks" in response.html.find(id="weeks-error").text
+
+
+# --- What Generate says it will do ---------------------------------------------------------------
+
+# Far enough ahead that no session of it has started whenever the suite runs (generation
+# keeps started sessions as history, and the page runs at the wall clock).
+AHEAD = date(2030, 9, 2)  # a Monday
+
+
+def generate_ahead(weeks, **kwargs):
+    first, end = resolve_window(AHEAD, weeks=weeks)
+    generate_occurrences(first, end, tz=PARIS, **kwargs)
+    db.session.commit()
+
+
+def preview_params(**fields) -> dict:
+    return {"start": AHEAD.isoformat(), "span": "weeks", "weeks": "8", "preview": "1", **fields}
+
+
+def rows_of(page, kind) -> list[list[str]]:
+    section = page.html.find("details", id=f"generation-{kind}")
+    assert section is not None, page.html.find(id="generation-summary")
+    return [
+        [" ".join(td.text.split()) for td in tr.find_all("td")]
+        for tr in section.find("tbody").find_all("tr")
+    ]
+
+
+def test_the_preview_lists_the_sessions_it_would_create_folded_and_paged(
+    web, login_as, htmx, make_group, make_series
+):
+    login_as("coordinator")
+    make_series(make_group("Maths 7A"), weekdays=(0, 1, 2, 3, 4))  # 40 sessions in 8 weeks
+    page = htmx.post("/timetable/generate", preview_params(), page="/timetable/generate")
+    section = page.html.find("details", id="generation-create")
+    assert not section.has_attr("open")  # a big list is folded
+    assert " ".join(section.find("summary").text.split()) == "Would create: 40 sessions"
+    rows = rows_of(page, "create")
+    assert len(rows) == 25
+    assert rows[0][:2] == ["Maths 7A", "Mon 02 Sep 2030"]
+    assert rows[0][2].startswith(f"Mon 02 Sep 10:00{DASH}11:00 in Room ")
+    next_button = section.find("button", attrs={"name": "page_create"})
+    assert (next_button.text, next_button["value"], next_button["form"]) == (
+        "Next", "2", "generate-form",
+    )  # fmt: skip
+    # The next page: the form posted again with the page (what the button sends).
+    second = htmx.post(
+        "/timetable/generate",
+        {**preview_params(), "preview": "", "page_create": "2"},
+        page="/timetable/generate",
+    )
+    assert "Preview (nothing written)" in second.text
+    assert second.html.find("details", id="generation-create").has_attr("open")
+    rows = rows_of(second, "create")
+    assert len(rows) == 15 and rows[-1][1] == "Fri 25 Oct 2030"
+    assert f"Showing 26{DASH}40 of 40." in second.html.find("details", id="generation-create").text
+    assert occurrence_count() == 0
+
+
+def test_the_preview_says_what_force_would_change_from_old_to_new_values(
+    web, login_as, htmx, make_group, make_series, make_room
+):
+    login_as("coordinator")
+    series = make_series(make_group("Maths 7A", room=make_room("R101")), weekdays=(0,))
+    generate_ahead(2)
+    series.start_time, series.end_time, series.room_id = time(14), time(15), make_room("Lab").id
+    db.session.commit()
+    page = htmx.post("/timetable/generate", preview_params(weeks="2"), page="/timetable/generate")
+    assert rows_of(page, "out_of_date") == [
+        ["Maths 7A", "Mon 02 Sep 2030", f"Mon 02 Sep 10:00{DASH}11:00 in R101",
+         f"→ Mon 02 Sep 14:00{DASH}15:00 in Lab", "force would update it"],
+        ["Maths 7A", "Mon 09 Sep 2030", f"Mon 09 Sep 10:00{DASH}11:00 in R101",
+         f"→ Mon 09 Sep 14:00{DASH}15:00 in Lab", "force would update it"],
+    ]  # fmt: skip
+    forced = htmx.post(
+        "/timetable/generate", preview_params(weeks="2", force="y"), page="/timetable/generate"
+    )
+    assert " ".join(forced.html.find("details", id="generation-update").summary.text.split()) == (
+        "Would update: 2 sessions"
+    )
+    link = forced.html.find("details", id="generation-update").find("a")
+    assert web.get(link["href"]).status_int == 200  # the session as it is now
+
+
+def test_a_window_after_every_series_ended_says_so_instead_of_zeros(
+    web, login_as, htmx, make_group, make_series
+):
+    login_as("coordinator")
+    make_series(make_group("Maths 7A"), weekdays=(0,), last_date=date(2027, 3, 14))
+    page = htmx.post(
+        "/timetable/generate",
+        preview_params(start="2027-03-15", weeks="4"),
+        page="/timetable/generate",
+    )
+    assert page.html.find(id="generation-nothing").text == (
+        "Nothing to generate: every series of these groups ends by 14 Mar 2027, before 15 Mar 2027."
+    )
+
+
+def test_without_javascript_the_summary_says_which_span_it_used(web, login_as, make_series):
+    login_as("coordinator")
+    make_series(weekdays=(0,))
+    form = web.get("/timetable/generate").forms["generate-form"]
+    form["start"], form["weeks"] = AHEAD.isoformat(), "2"
+    form["end"] = "2030-12-30"  # typed, but "Number of weeks" stays chosen
+    page = form.submit("preview", status=200)
+    window = " ".join(page.html.find(id="generation-window").text.split())
+    assert window == (
+        "all active groups, Mon 02 Sep 2030 to Mon 16 Sep 2030 (end excluded), 2 weeks as chosen."
+    )
+    assert page.html.find(id="generation-span-note").text == (
+        "The end date (30 Dec 2030) was not used: \u201cNumber of weeks\u201d is chosen."
+    )
+    form = page.forms["generate-form"]
+    form["span"] = "range"
+    page = form.submit("preview", status=200)
+    assert "until the end date chosen" in page.html.find(id="generation-window").text
+    assert page.html.find(id="generation-span-note").text == (
+        "The number of weeks (2) was not used: \u201cUntil a date\u201d is chosen."
+    )
+
+
+def test_a_link_opens_a_forced_preview_for_one_group_and_dates(
+    web, login_as, make_group, make_series
+):
+    login_as("coordinator")
+    maths, art = make_group("Maths 7A"), make_group("Art 7A")
+    make_series(maths, weekdays=(0,))
+    make_series(art, weekdays=(0,))
+    page = web.get(
+        f"/timetable/generate?group={maths.id}&start=2030-09-02&end=2030-09-03&force=1&preview=1"
+    )
+    form = page.forms["generate-form"]
+    assert (form["group"].value, form["span"].value, form["end"].value) == (
+        str(maths.id), "range", "2030-09-03",
+    )  # fmt: skip
+    assert form["force"].checked
+    window = " ".join(page.html.find(id="generation-window").text.split())
+    assert window.startswith("Maths 7A, Mon 02 Sep 2030 to Tue 03 Sep 2030 (end excluded)")
+    assert rows_of(page, "create")[0][0] == "Maths 7A"
+    assert len(rows_of(page, "create")) == 1
+    assert occurrence_count() == 0  # a GET never writes
+    # Generate from there writes that group's date only.
+    form.submit("generate", status=200)
+    assert [o.group_id for o in db.session.scalars(select(Occurrence))] == [maths.id]
 
 
 # --- Exceptions ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from models import Occurrence, OccurrenceStatus, db
 from models.series import weekdays_to_mask
 from services.errors import ValidationError
-from services.generation import generate_occurrences, resolve_window
+from services.generation import generate_occurrences, resolve_window, series_standing
 from services.overrides import OverrideChange, delete_override, save_override
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -373,3 +373,129 @@ def test_conflicts_across_midnight_are_found(
     assert [c["kind"] for c in summary.conflicts] == (["room"] if conflict else [])
     if conflict:
         assert {s["group"] for s in summary.conflicts[0]["sessions"]} == {"Late", "Early"}
+
+
+# --- What a run says it does (the Generate preview) -----------------------------------------
+
+
+def details(weeks=2, *, start=TERM, force=False, now=BEFORE_TERM, group_ids=None):
+    first, end = resolve_window(start, weeks=weeks)
+    return generate_occurrences(
+        first, end, tz=PARIS, force=force, now=now, dry_run=True, group_ids=group_ids,
+        details=True,
+    )  # fmt: skip
+
+
+def test_a_preview_lists_every_session_with_its_old_and_new_values(
+    make_group, make_series, make_room
+):
+    lab = make_room("Lab")
+    maths = make_series(make_group("Maths 7A", room=make_room("R101")), weekdays=(0, 2))
+    generate(weeks=2)
+    rows = {o.original_date: o for o in occurrences()}
+    # The series moves to 14:00 in the lab and drops Wednesdays; one Monday was completed.
+    maths.start_time, maths.end_time, maths.room_id = time(14), time(15), lab.id
+    maths.weekday_mask = weekdays_to_mask((0, 4))
+    rows[TERM].status = OccurrenceStatus.COMPLETED
+    db.session.commit()
+
+    summary = details(weeks=2)
+    assert (summary.created, summary.out_of_date, summary.kept) == (2, 3, 1)
+    by_kind = {kind: summary.changes_of(kind) for kind in ("create", "out_of_date", "keep")}
+    assert [(c.group, c.original_date, c.before, c.after) for c in by_kind["create"]] == [
+        ("Maths 7A", date(2026, 9, 11), None, "Fri 11 Sep 14:00\u201315:00 in Lab"),
+        ("Maths 7A", date(2026, 9, 18), None, "Fri 18 Sep 14:00\u201315:00 in Lab"),
+    ]
+    wednesday, monday = by_kind["out_of_date"][0], by_kind["out_of_date"][1]
+    assert (wednesday.before, wednesday.after) == ("Wed 09 Sep 10:00\u201311:00 in R101", None)
+    assert wednesday.reason == "force would remove it"
+    assert (monday.original_date, monday.before, monday.after, monday.reason) == (
+        date(2026, 9, 14),
+        "Mon 14 Sep 10:00\u201311:00 in R101",
+        "Mon 14 Sep 14:00\u201315:00 in Lab",
+        "force would update it",
+    )
+    (kept,) = by_kind["keep"]
+    assert (kept.original_date, kept.reason, kept.occurrence_id) == (
+        TERM,
+        "completed",
+        rows[TERM].id,
+    )
+    assert count() == 4  # a preview writes nothing
+
+    forced = details(weeks=2, force=True)
+    assert [len(forced.changes_of(k)) for k in ("create", "update", "remove", "keep")] == [
+        2, 1, 2, 1,
+    ]  # fmt: skip
+    assert forced.changes_of("update")[0].after == "Mon 14 Sep 14:00\u201315:00 in Lab"
+    assert "changes" not in forced.as_dict()  # the CLI's and API's summary is unchanged
+
+
+def test_a_run_can_be_narrowed_to_one_group(make_group, make_series):
+    maths, art = make_group("Maths 7A"), make_group("Art 7A")
+    make_series(maths, weekdays=(0,))
+    make_series(art, weekdays=(1,))
+    summary = details(weeks=2, group_ids=[art.id])
+    assert summary.created == 2
+    assert {c.group for c in summary.changes} == {"Art 7A"}
+    first, end = resolve_window(TERM, weeks=2)
+    generate_occurrences(first, end, tz=PARIS, now=BEFORE_TERM, group_ids=[art.id])
+    db.session.commit()
+    assert {o.group_id for o in occurrences()} == {art.id}
+
+
+def test_a_window_after_every_series_ended_says_so(make_group, make_series):
+    make_series(make_group("Maths 7A"), weekdays=(0,), last_date=date(2027, 3, 14))
+    make_series(make_group("Art 7A"), weekdays=(1,), last_date=date(2027, 2, 1))
+    summary = details(weeks=4, start=date(2027, 3, 15))
+    assert summary.created == 0
+    assert summary.nothing_because == (
+        "Nothing to generate: every series of these groups ends by 14 Mar 2027, before 15 Mar 2027."
+    )
+    assert details(weeks=2).nothing_because is None  # sessions to create: nothing to explain
+
+
+def test_nothing_to_do_for_a_group_before_its_series_or_inactive(make_group, make_series):
+    chess = make_group("Chess club")
+    make_series(chess, weekdays=(0,), first_date=date(2026, 10, 5))
+    soon = details(weeks=2, group_ids=[chess.id])
+    assert soon.nothing_because == (
+        "Nothing to generate: the series of Chess club start on 05 Oct 2026 or later."
+    )
+    chess.active = False
+    db.session.commit()
+    assert details(weeks=2, group_ids=[chess.id]).nothing_because == (
+        "Nothing to generate: Chess club is inactive, and inactive groups generate nothing."
+    )
+
+
+# --- One session against its series (the session page) -----------------------------------
+
+
+def test_a_session_knows_whether_it_still_follows_its_series(make_group, make_series, make_room):
+    lab = make_room("Lab")
+    series = make_series(make_group("Maths 7A", room=make_room("R101")), weekdays=(0,))
+    generate(weeks=2)
+    first, second = occurrences()
+    now = BEFORE_TERM
+    assert series_standing(first, tz=PARIS, now=now).state == "in_step"
+    series.start_time, series.end_time, series.room_id = time(14), time(15), lab.id
+    db.session.commit()
+    standing = series_standing(first, tz=PARIS, now=now)
+    assert (standing.state, standing.has, standing.series_says) == (
+        "out_of_date",
+        "Mon 07 Sep 10:00\u201311:00 in R101",
+        "Mon 07 Sep 14:00\u201315:00 in Lab",
+    )
+    second.status = OccurrenceStatus.COMPLETED
+    db.session.commit()
+    kept = series_standing(second, tz=PARIS, now=now)
+    assert (kept.state, kept.reason) == ("keep", "completed")
+    # Once its date has passed without completion, it is history too.
+    assert series_standing(first, tz=PARIS, now=datetime(2026, 9, 8, tzinfo=UTC)).reason == (
+        "already started"
+    )
+    # Generation with force over its date brings it in line.
+    generate_occurrences(TERM, TERM + timedelta(days=1), tz=PARIS, force=True, now=now)
+    db.session.commit()
+    assert series_standing(first, tz=PARIS, now=now).state == "in_step"
