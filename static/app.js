@@ -40,7 +40,14 @@
     if (field) field.focus();
   });
 
-  // Escape inside an inline editor presses its Cancel button.
+  // The schedule opened from the navigation on a narrow screen shows the day, not a week
+  // seven columns wide (the page marks that case; its Week link stays to go back).
+  var narrow = document.querySelector("[data-narrow-url]");
+  if (narrow && window.matchMedia("(max-width: 767.98px)").matches) {
+    window.location.replace(narrow.getAttribute("data-narrow-url"));
+  }
+
+  // Escape inside an inline editor presses its Close button.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape" || !event.target.closest) return;
     var editor = event.target.closest(".session-editor");
