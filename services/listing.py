@@ -105,10 +105,14 @@ class RoomBoard:
 
 
 def todays_sessions_by_room(viewer: User, *, tz, now: datetime | None = None) -> list[RoomBoard]:
-    """Today's non-cancelled sessions per room: running now, the next one, and the rest."""
+    """Today's non-cancelled sessions per room: running now, the next one, and the rest.
+    Running now includes last night's session that runs past midnight (23:30-00:30)."""
     now = now or datetime.now(UTC)
     today = today_in(tz, now)
-    listed = list_occurrences(today, today + timedelta(days=1), tz=tz, viewer=viewer)
+    # From yesterday: those of its sessions that have not ended yet are running now.
+    listed = list_occurrences(
+        today - timedelta(days=1), today + timedelta(days=1), tz=tz, viewer=viewer
+    )
     by_room: dict[str, list[Occurrence]] = defaultdict(list)
     for item in listed:
         o = item.occurrence

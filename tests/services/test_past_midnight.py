@@ -12,7 +12,7 @@ from sqlalchemy import select
 from models import Occurrence, Series, db
 from services.errors import ConflictError
 from services.exports import sessions_csv
-from services.listing import list_occurrences
+from services.listing import list_occurrences, todays_sessions_by_room
 from services.timetable_import import ImportErrors, import_timetable
 from services.timeutil import (
     clock_label,
@@ -157,3 +157,23 @@ def test_the_csv_export_gives_the_end_date_of_a_session_past_midnight(make_group
     )
     assert datetime.fromisoformat(cells["end_utc"]) > NOW  # the instant, unambiguous
     assert date.fromisoformat(cells["end_date"]) == TUESDAY
+
+
+# --- Today's board ------------------------------------------------------------------------------
+
+
+def test_todays_board_shows_last_nights_session_while_it_runs(make_group, make_user):
+    group = make_group("Night owls")
+    late = Occurrence(
+        group_id=group.id,
+        start_utc=datetime(2026, 9, 7, 23, 30, tzinfo=PARIS),
+        end_utc=datetime(2026, 9, 8, 0, 30, tzinfo=PARIS),
+        room_id=group.default_room_id,
+    )
+    db.session.add(late)
+    db.session.commit()
+    staff = make_user("coordinator")
+    at_ten_past = datetime(2026, 9, 8, 0, 10, tzinfo=PARIS)
+    [board] = todays_sessions_by_room(staff, tz=PARIS, now=at_ten_past)
+    assert [o.id for o in board.now] == [late.id]
+    assert todays_sessions_by_room(staff, tz=PARIS, now=at_ten_past + timedelta(hours=1)) == []
