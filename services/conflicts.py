@@ -209,9 +209,11 @@ def ids_param(ids: Iterable[int], dialect_name: str) -> object:
 
 
 # Every session is made from one local day's start and end, so it lasts less than 25 hours
-# (a day with a DST fall-back). Queries for the sessions overlapping a window rely on this
-# bound to scan the start-time index from just before the window, not from the first
-# session ever recorded (which made every such query slower as the years went by).
+# (a day with a DST fall-back); one past midnight lasts at most 12 hours (13 over a DST
+# change, `services.timeutil.LONGEST_OVERNIGHT`). Queries for the sessions overlapping a
+# window rely on this bound to scan the start-time index from just before the window, not
+# from the first session ever recorded (which made every such query slower as the years
+# went by).
 MAX_SESSION_LENGTH = timedelta(hours=26)
 
 
