@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Flask, flash, redirect, render_template, request
 from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
 from blueprints.access import is_htmx, is_htmx_partial
 from blueprints.extensions import csrf, init_limiter, login_manager, migrate
@@ -53,8 +53,18 @@ def _error_response(error: HTTPException):
             "This is no longer here: it may have been removed already (in another tab or by "
             "someone else), or the address is wrong. Reload the page to see where things stand."
         )
+    title = error.name
+    if code == 403 and description == Forbidden.description:
+        # A role that may not open the page or do the action: say so in plain words, not
+        # Werkzeug's "read-protected or not readable by the server".
+        title = "Not allowed"
+        role = current_user.role if current_user.is_authenticated else "visitor"
+        description = (
+            f"Your account ({role}) cannot open this page or do this. If you need it, ask an "
+            "admin of Termtable."
+        )
     template = "errors/_error.html" if is_htmx_partial() else "errors/error.html"
-    return render_template(template, code=code, title=error.name, description=description), code
+    return render_template(template, code=code, title=title, description=description), code
 
 
 def _login_needed():

@@ -26,6 +26,9 @@ class NavItem(NamedTuple):
             request.endpoint == self.endpoint
             or (blueprint in _SINGLE_ENTRY_AREAS and request.blueprint == blueprint)
             or (self.endpoint == "schedule.week" and request.endpoint in _SCHEDULE_VIEWS)
+            # Mentors and staff reach every requests page through "Requests" (students
+            # have their own two entries).
+            or (self.endpoint == "requests.pending" and request.blueprint == "requests")
         )
 
 
@@ -36,7 +39,7 @@ NAV_ITEMS = (
     NavItem("schedule.week", "Schedule", STAFF),
     NavItem("schedule.mine", "My sessions", MENTOR),
     NavItem("schedule.mine", "My timetable", STUDENT),
-    NavItem("requests.pending", "Requests", MENTOR),
+    NavItem("requests.pending", "Requests", MENTOR | STAFF),
     NavItem("requests.mentors", "Find a mentor", STUDENT),
     NavItem("requests.mine", "My requests", STUDENT),
     NavItem("main.today", "Today", EVERYONE),

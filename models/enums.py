@@ -33,7 +33,9 @@ class GroupKind(enum.StrEnum):
 class RequestStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
-    REJECTED = "rejected"
+    REJECTED = "rejected"  # by the mentor (or an admin), with a reason
+    # Automatically, when an approval took the last of its dates that could still be held.
+    DECLINED = "declined"
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
 

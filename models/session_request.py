@@ -15,9 +15,10 @@ class SessionRequest(db.Model):
 
     __tablename__ = "session_request"
     __table_args__ = (
-        # A rejection always says why, and a reason is never blank.
+        # A rejection (or an automatic decline) always says why, and a reason is never blank.
         CheckConstraint(
-            "status <> 'rejected' OR rejection_reason IS NOT NULL", name="rejected_has_reason"
+            "status NOT IN ('rejected', 'declined') OR rejection_reason IS NOT NULL",
+            name="rejected_has_reason",
         ),
         CheckConstraint(
             "rejection_reason IS NULL OR length(trim(rejection_reason)) > 0",
@@ -84,6 +85,10 @@ class RequestedSlot(db.Model):
     __table_args__ = (
         UniqueConstraint("request_id", "start_utc"),
         CheckConstraint("end_utc > start_utc", name="end_after_start"),
+        CheckConstraint(
+            "declined_reason IS NULL OR length(trim(declined_reason)) > 0",
+            name="declined_reason_not_blank",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,5 +98,7 @@ class RequestedSlot(db.Model):
     local_date: Mapped[date]
     start_utc: Mapped[datetime] = mapped_column(UTCDateTime)
     end_utc: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set on the dates left out when a request was approved in part: why (the student reads it).
+    declined_reason: Mapped[str | None] = mapped_column(Text)
 
     request = relationship("SessionRequest", back_populates="slots")

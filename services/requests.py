@@ -10,6 +10,7 @@ the caller commits (or rolls back everything, notifications included).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from sqlalchemy import Select, exists, select, update
 from models import (
     MAX_ID,
     CourseGroup,
+    DateOverride,
     Enrolment,
     GroupKind,
     MentorSubject,
@@ -56,6 +58,7 @@ from services.timeutil import (
     today_in,
 )
 from services.video_rooms import new_room_ids
+from services.wording import plural
 
 DURATIONS = (30, 60, 90, 120)
 MAX_SESSIONS = 200
@@ -63,6 +66,10 @@ MAX_WEEKS = 26
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
 REASON_MAX = 2000
+# The fields that say when the sessions are (a mistake in one stops the schedule's checks).
+SCHEDULE_FIELDS = frozenset(
+    {"schedule_kind", "day", "start", "duration", "end", "dates", "weekdays", "first_date", "weeks"}
+)
 _MAX_ID = MAX_ID
 
 
@@ -222,9 +229,11 @@ def create_request(
         errors["schedule_kind"] = "Choose one session, specific dates or a weekly schedule."
         raise ValidationError(errors)
     start, end, days = _schedule_days(data, errors, today_in(tz, now))
-    if errors:
-        raise ValidationError(errors)
-    slots = _plan_slots(days, start, end, tz)
+    # Every mistake at once: a schedule that could be read is checked further (dates in the
+    # past, too many sessions) even when another field (an empty title) is wrong.
+    slots = []
+    if days and start is not None and end is not None and not errors.keys() & SCHEDULE_FIELDS:
+        slots = _plan_slots(days, start, end, tz)
     past = [s for s in slots if s.start_utc <= now]
     if past:
         field_name = {"single": "day", "dates": "dates", "weekly": "first_date"}[kind]
@@ -235,8 +244,8 @@ def create_request(
         errors["schedule_kind"] = (
             f"That is {len(slots)} sessions; one request can ask for at most {MAX_SESSIONS}."
         )
-    if errors:
-        raise ValidationError(errors)
+    if errors or not slots:
+        raise ValidationError(errors or {"schedule_kind": "Choose when the sessions are."})
     if student.role != Role.STUDENT:
         raise ValidationError("Only students can request sessions.", field="mentor")
     if (twin := _same_pending_request(student, mentor, data.subject_id, slots, now)) is not None:
@@ -273,7 +282,7 @@ def create_request(
         mentor.id,
         REQUEST_NEW,
         f"New request from {student.name}: {title}",
-        f"{len(slots)} session(s), from {_format_slot(slots[0], tz)}.",
+        f"{plural(len(slots), 'session')}, from {_format_slot(slots[0], tz)}.",
         link=f"/requests/{request.id}",
     )
     return request
@@ -425,67 +434,150 @@ class Approval:
     request: SessionRequest
     group: CourseGroup
     sessions: list[Occurrence]
+    # The mentor's other pending requests declined automatically: none of their dates is free.
     declined: list[SessionRequest]
+    # This request's dates left out (approved in part), each with its `declined_reason`.
+    declined_slots: list[RequestedSlot] = field(default_factory=list)
+    # The mentor's other pending requests that stay pending with some dates now clashing.
+    now_clashing: list[SessionRequest] = field(default_factory=list)
 
 
 def approve_request(
-    request: SessionRequest, *, actor: User, tz: ZoneInfo, now: datetime | None = None
+    request: SessionRequest,
+    *,
+    actor: User,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+    dates: Iterable[date] | None = None,
+    reason: str = "",
 ) -> Approval:
     """Approve a pending request: enrol the student in the tutoring group of this mentor and
     subject (made if needed), create the sessions (dates as one-time sessions, a weekly
     schedule as a series expanded by the engine), give online ones a video room, decline the
-    mentor's other pending requests that now clash, and notify the students.
+    mentor's other pending requests none of whose dates can still be held, and notify.
+
+    `dates` (local dates of the request) approves it in part: the other dates are declined,
+    each with `reason` or, without one, why (a clash, or not chosen), and the student is told
+    which dates were approved and which not. Without `dates`, every date is approved.
 
     Raises InvalidTransition (not pending any more, expired, or not the actor's to decide),
-    or ConflictError naming the dates that clash with the mentor's sessions. The caller
+    ValidationError (`dates` empty or naming a date not requested, `reason` too long) or
+    ConflictError naming the chosen dates that clash with the mentor's sessions. The caller
     rolls back on any error: nothing is half-created.
     """
     now = now or datetime.now(UTC)
     if not can_decide(actor, request):
         raise InvalidTransition("Only the mentor asked (or an admin) can approve this request.")
+    chosen = _chosen_dates(request, dates)
+    reason = (reason or "").strip()
+    if len(reason) > REASON_MAX:
+        raise ValidationError(f"Keep the reason under {REASON_MAX:,} characters.", field="reason")
     lock_schedule()
     _claim(request, RequestStatus.APPROVED, actor=actor, now=now)
-    slots = list(request.slots)
     clashes = slot_clashes([request])[request.id]
-    taken = [c for c in clashes if c.sessions]
+    taken = [c for c in clashes if c.sessions and c.slot.local_date in chosen]
     if taken:
-        listed = "; ".join(
-            f"{_format_slot(c.slot, tz)} ({_session_label(c.sessions[0], tz)})" for c in taken[:5]
+        everything = len(taken) == len(clashes)
+        raise _clash_refusal(taken, partly=dates is not None, everything=everything, tz=tz)
+    accepted = [c.slot for c in clashes if c.slot.local_date in chosen]
+    left_out = [c for c in clashes if c.slot.local_date not in chosen]
+    for clash in left_out:
+        clash.slot.declined_reason = reason or (
+            f"{request.mentor.name} has another session at that time."
+            if clash.sessions
+            else f"Not chosen when {actor.name} approved the other dates."
         )
-        more = f" and {len(taken) - 5} more" if len(taken) > 5 else ""
-        raise ConflictError(
-            f"Not approved: {len(taken)} requested date(s) clash with your sessions: "
-            f"{listed}{more}. Reject it, or ask the student for other dates.",
-            others=[c.sessions[0] for c in taken],
-        )
+    declined_slots = [c.slot for c in left_out]
     group = _tutoring_group(request)
     if request.schedule_kind == ScheduleKind.WEEKLY:
-        sessions = _create_weekly(request, group, tz)
+        sessions = _create_weekly(request, group, tz, declined_slots, actor=actor)
     else:
-        sessions = _create_one_time(request, group, slots)
+        sessions = _create_one_time(request, group, accepted)
     request.group_id = group.id
     db.session.flush()
-    declined = _decline_clashing(request, sessions, actor=actor, now=now, tz=tz)
+    declined, now_clashing = _decline_clashing(request, sessions, actor=actor, now=now, tz=tz)
+    _tell_of_approval(request, sessions, declined_slots, actor=actor, tz=tz)
+    return Approval(request, group, sessions, declined, declined_slots, now_clashing)
+
+
+def _chosen_dates(request: SessionRequest, dates: Iterable[date] | None) -> set[date]:
+    """The requested dates to approve: all without `dates`; else `dates`, each requested."""
+    requested = {slot.local_date for slot in request.slots}
+    if dates is None:
+        return requested
+    chosen = set(dates)
+    if not chosen:
+        raise ValidationError(
+            "Choose at least one date to approve, or reject the request.", field="dates"
+        )
+    unknown = sorted(chosen - requested)
+    if unknown:
+        listed = ", ".join(f"{d:%a %d %b %Y}" for d in unknown[:5])
+        what = "Not a requested date" if len(unknown) == 1 else "Not requested dates"
+        raise ValidationError(f"{what}: {listed}.", field="dates")
+    return chosen
+
+
+def _clash_refusal(taken: list[SlotClash], *, partly: bool, everything: bool, tz) -> ConflictError:
+    listed = "; ".join(
+        f"{_format_slot(c.slot, tz)} ({_session_label(c.sessions[0], tz)})" for c in taken[:5]
+    )
+    more = f" and {len(taken) - 5} more" if len(taken) > 5 else ""
+    if everything:
+        advice = "Reject it, or ask the student for other dates."
+    elif partly:
+        advice = "Leave them out to approve the other dates."
+    else:
+        advice = "Approve the other dates only (leave these out), or reject it."
+    return ConflictError(
+        f"Not approved: {plural(len(taken), 'requested date')} "
+        f"{'clashes' if len(taken) == 1 else 'clash'} with your sessions: "
+        f"{listed}{more}. {advice}",
+        others=[c.sessions[0] for c in taken],
+    )
+
+
+def _tell_of_approval(
+    request: SessionRequest,
+    sessions: list[Occurrence],
+    declined_slots: list[RequestedSlot],
+    *,
+    actor: User,
+    tz: ZoneInfo,
+) -> None:
+    """Tell the student what was approved (and which dates not, and why); tell the mentor
+    too when an admin decided for them."""
     created = (
-        f"{len(sessions)} session(s) created, the first on {_format_slot(sessions[0], tz)}."
+        f"{plural(len(sessions), 'session')} created, the first on {_format_slot(sessions[0], tz)}."
         if sessions
         else ""
     )
+    if declined_slots:
+        listed = "; ".join(
+            f"{_format_slot(s, tz)}: {s.declined_reason}" for s in declined_slots[:5]
+        )
+        more = f"; and {len(declined_slots) - 5} more" if len(declined_slots) > 5 else ""
+        created += f" Declined: {plural(len(declined_slots), 'date')} ({listed}{more})."
+    total = len(request.slots)
+    in_part = f" in part ({total - len(declined_slots)} of {total} dates)" if declined_slots else ""
     by_mentor = actor.id == request.mentor_id
-    approved = f"{actor.name} approved “{request.title}”" + (
-        "" if by_mentor else f" for {request.mentor.name}"
+    approved = (
+        f"{actor.name} approved “{request.title}”"
+        + ("" if by_mentor else f" for {request.mentor.name}")
+        + in_part
     )
-    notify(request.student_id, REQUEST_APPROVED, approved, created, link="/dashboard/")
+    # A full approval leads to the timetable; one in part to the request, which lists both.
+    link = f"/requests/{request.id}" if declined_slots else "/dashboard/"
+    notify(request.student_id, REQUEST_APPROVED, approved, created.strip(), link=link)
     if not by_mentor:
         # An admin decided for the mentor, whose timetable just gained the sessions.
         notify(
             request.mentor_id,
             REQUEST_APPROVED,
-            f"{actor.name} approved {request.student.name}'s request “{request.title}”",
-            created,
+            f"{actor.name} approved {request.student.name}'s request “{request.title}”{in_part}",
+            created.strip(),
             link=f"/requests/{request.id}",
         )
-    return Approval(request, group, sessions, declined)
 
 
 def _claim(request: SessionRequest, status: RequestStatus, *, actor: User, now: datetime) -> None:
@@ -493,7 +585,7 @@ def _claim(request: SessionRequest, status: RequestStatus, *, actor: User, now: 
     (InvalidTransition) if another click, tab or worker got there first."""
     table = SessionRequest.__table__
     values = {"status": status, "decided_at": now, "decided_by_id": actor.id}
-    if status == RequestStatus.REJECTED:
+    if status in (RequestStatus.REJECTED, RequestStatus.DECLINED):
         values["rejection_reason"] = request.rejection_reason
     result = db.session.execute(
         update(table)
@@ -560,8 +652,9 @@ def _tutoring_group(request: SessionRequest) -> CourseGroup:
 def _new_sessions(
     request: SessionRequest, group: CourseGroup, times: list[tuple], series_id: int | None = None
 ) -> list[Occurrence]:
-    """The request's sessions at `times` ((original date or None, start, end) each), with a
-    video room each when online."""
+    """The request's sessions at `times` ((original date or None, start, end, and the reason
+    of a date declined at approval, which makes it a cancelled session, or None) each), with
+    a video room each when online."""
     online = request.mode == OccurrenceMode.ONLINE
     rooms = iter(new_room_ids(len(times)) if online else [])
     sessions = [
@@ -574,11 +667,12 @@ def _new_sessions(
             room_id=None,
             mode=request.mode,
             video_room_id=next(rooms) if online else None,
-            status=OccurrenceStatus.SCHEDULED,
+            status=OccurrenceStatus.CANCELLED if declined else OccurrenceStatus.SCHEDULED,
+            cancel_reason=declined,
             title=request.title,
             request_id=request.id,
         )
-        for original_date, start, end in times
+        for original_date, start, end, declined in times
     ]
     db.session.add_all(sessions)
     db.session.flush()
@@ -588,13 +682,22 @@ def _new_sessions(
 def _create_one_time(
     request: SessionRequest, group: CourseGroup, slots: list[RequestedSlot]
 ) -> list[Occurrence]:
-    return _new_sessions(request, group, [(None, s.start_utc, s.end_utc) for s in slots])
+    return _new_sessions(request, group, [(None, s.start_utc, s.end_utc, None) for s in slots])
 
 
-def _create_weekly(request: SessionRequest, group: CourseGroup, tz: ZoneInfo) -> list[Occurrence]:
+def _create_weekly(
+    request: SessionRequest,
+    group: CourseGroup,
+    tz: ZoneInfo,
+    declined_slots: list[RequestedSlot],
+    *,
+    actor: User,
+) -> list[Occurrence]:
     """A series for the weekly schedule, and its sessions as the engine plans them (so
-    regeneration finds them unchanged, and exceptions and the grid work on them)."""
-    from services.overrides import rule_of
+    regeneration finds them unchanged, and exceptions and the grid work on them). A date
+    declined at approval is a cancelled exception of the series (with its reason), so the
+    series never brings it back. Returns the sessions that take place."""
+    from services.overrides import rule_of, rule_of_override
 
     last_date = request.first_date + timedelta(weeks=request.weeks, days=-1)
     series = Series(
@@ -611,11 +714,32 @@ def _create_weekly(request: SessionRequest, group: CourseGroup, tz: ZoneInfo) ->
     db.session.add(series)
     db.session.flush()
     request.series_id = series.id
+    reasons = {slot.local_date: slot.declined_reason for slot in declined_slots}
+    overrides = [
+        DateOverride(
+            series_id=series.id,
+            original_date=day,
+            cancelled=True,
+            notes=f"Declined when “{request.title}” was approved: {reason}",
+            created_by_id=actor.id,
+        )
+        for day, reason in reasons.items()
+    ]
+    db.session.add_all(overrides)
+    db.session.flush()
     planned = plan_occurrences(
-        [rule_of(series)], {}, request.first_date, last_date + timedelta(days=1), tz
+        [rule_of(series)],
+        {(o.series_id, o.original_date): rule_of_override(o) for o in overrides},
+        request.first_date,
+        last_date + timedelta(days=1),
+        tz,
     )
-    times = [(p.original_date, p.start_utc, p.end_utc) for p in planned]
-    return _new_sessions(request, group, times, series_id=series.id)
+    times = [
+        (p.original_date, p.start_utc, p.end_utc, reasons[p.original_date] if p.cancelled else None)
+        for p in planned
+    ]
+    sessions = _new_sessions(request, group, times, series_id=series.id)
+    return [s for s in sessions if s.status != OccurrenceStatus.CANCELLED]
 
 
 def _decline_clashing(
@@ -625,53 +749,72 @@ def _decline_clashing(
     actor: User,
     now: datetime,
     tz: ZoneInfo,
-) -> list[SessionRequest]:
-    """Decline the mentor's other pending requests that overlap the new sessions."""
+) -> tuple[list[SessionRequest], list[SessionRequest]]:
+    """The mentor's other pending requests that overlap the new sessions: declined
+    automatically when none of their dates can still be held (each clashes with one of the
+    mentor's sessions), else left pending, their clashing dates marked wherever they are
+    shown. Returns (declined, still pending with a clash)."""
     if not sessions:
-        return []
+        return [], []
     start = min(s.start_utc for s in sessions)
     end = max(s.end_utc for s in sessions)
-    candidates = db.session.scalars(
-        select(SessionRequest)
-        .where(
-            SessionRequest.mentor_id == approved.mentor_id,
-            SessionRequest.id != approved.id,
-            SessionRequest.status == RequestStatus.PENDING,
-            SessionRequest.first_start_utc > now,
-            exists().where(
-                RequestedSlot.request_id == SessionRequest.id,
-                RequestedSlot.start_utc < end,
-                RequestedSlot.end_utc > start,
-            ),
-        )
-        .order_by(SessionRequest.id)
-    ).unique()
-    declined = []
+    candidates = list(
+        db.session.scalars(
+            select(SessionRequest)
+            .where(
+                SessionRequest.mentor_id == approved.mentor_id,
+                SessionRequest.id != approved.id,
+                SessionRequest.status == RequestStatus.PENDING,
+                SessionRequest.first_start_utc > now,
+                exists().where(
+                    RequestedSlot.request_id == SessionRequest.id,
+                    RequestedSlot.start_utc < end,
+                    RequestedSlot.end_utc > start,
+                ),
+            )
+            .order_by(SessionRequest.id)
+        ).unique()
+    )
+    clashes = slot_clashes(candidates)
+    declined, now_clashing = [], []
     for other in candidates:
-        slot = next(
-            (
-                slot
-                for slot in other.slots
-                if any(s.start_utc < slot.end_utc and s.end_utc > slot.start_utc for s in sessions)
-            ),
-            None,
-        )
-        if slot is None:
+        newly_taken = [
+            c.slot
+            for c in clashes[other.id]
+            if any(s.start_utc < c.slot.end_utc and s.end_utc > c.slot.start_utc for s in sessions)
+        ]
+        if not newly_taken:
             continue
-        other.rejection_reason = (
-            f"Declined automatically: {_format_slot(slot, tz)} is now taken by "
-            f"“{approved.title}”, which {approved.mentor.name} approved."
-        )
-        _claim(other, RequestStatus.REJECTED, actor=actor, now=now)
+        if not all(c.sessions for c in clashes[other.id]):
+            now_clashing.append(other)
+            continue
+        other.rejection_reason = _declined_reason(other, newly_taken[0], approved, tz)
+        _claim(other, RequestStatus.DECLINED, actor=actor, now=now)
         notify(
             other.student_id,
             REQUEST_DECLINED,
-            f"“{other.title}” was declined",
+            f"“{other.title}” was declined automatically",
             other.rejection_reason,
             link=f"/requests/{other.id}",
         )
         declined.append(other)
-    return declined
+    return declined, now_clashing
+
+
+def _declined_reason(
+    other: SessionRequest, slot: RequestedSlot, approved: SessionRequest, tz: ZoneInfo
+) -> str:
+    """Why a request was declined automatically: the same words on its page, in its list,
+    in the student's notification and in the API."""
+    taken = (
+        f"{_format_slot(slot, tz)} is now taken by “{approved.title}”, which "
+        f"{approved.mentor.name} approved"
+    )
+    if len(other.slots) == 1:
+        return f"Declined automatically: {taken}."
+    return (
+        f"Declined automatically: none of its {len(other.slots)} dates is free any more ({taken})."
+    )
 
 
 def reject_request(

@@ -4,21 +4,47 @@
 (function () {
   "use strict";
 
-  function showToast(message) {
+  // A toast with a `link` (a new notification) is that link, and stays while the pointer
+  // or the focus is on it, so it can be followed.
+  function showToast(message, link) {
     var box = document.getElementById("toasts");
     if (!box || !message) return;
     var toast = document.createElement("div");
     toast.className = "toast";
     toast.setAttribute("role", "status");
-    toast.textContent = message;
+    if (link) {
+      var anchor = document.createElement("a");
+      anchor.href = link;
+      anchor.textContent = message;
+      toast.appendChild(anchor);
+    } else {
+      toast.textContent = message;
+    }
     box.appendChild(toast);
-    setTimeout(function () { toast.remove(); }, 5000);
+    function dismiss() {
+      if (toast.matches(":hover, :focus-within")) {
+        setTimeout(dismiss, 1000);
+      } else {
+        toast.remove();
+      }
+    }
+    setTimeout(dismiss, link ? 10000 : 5000);
   }
 
   document.addEventListener("toast", function (event) {
     var detail = event.detail || {};
-    showToast(detail.message || detail.value);
+    showToast(detail.message || detail.value, detail.link);
   });
+
+  // A pending-request card being edited (a date ticked or unticked, a reason typed) sends
+  // its marker with the list's next redraw, which then keeps the card as it is.
+  function markEditing(event) {
+    var form = event.target.closest && event.target.closest("form");
+    var marker = form && form.querySelector("[data-editing-marker]");
+    if (marker) marker.disabled = false;
+  }
+  document.addEventListener("change", markEditing);
+  document.addEventListener("input", markEditing);
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");

@@ -6,7 +6,8 @@ mentor those addressed to them, staff all; anything else is 404. Deciding is for
 addressed mentor or an admin (`can_decide`; 403 for others who can see the request),
 withdrawing for the requesting student (403 for others). A request already decided (or
 expired) is 409, and so is an approval whose dates clash with the mentor's sessions (the
-`detail` names the dates, `conflicts` the sessions in the way).
+`detail` names the dates, `conflicts` the sessions in the way). An approval may name the
+`dates` it approves: the others are declined (with `reason`, or why), as in the pages.
 
 A request's schedule is one object, `schedule`, whose `kind` says which other members it
 takes:
@@ -38,20 +39,24 @@ from blueprints.api.common import (
     paginate,
     ref,
 )
-from models import CourseGroup, Role, ScheduleKind, SessionRequest, User, db
+from models import CourseGroup, RequestStatus, Role, ScheduleKind, SessionRequest, User, db
 from models.series import mask_to_weekdays
 from services.errors import ValidationError
 from services.request_lists import STATUS_FILTERS, requests_of, sessions_of_request
 from services.requests import (
     DURATIONS,
+    MAX_SESSIONS,
     MAX_WEEKS,
+    REASON_MAX,
     RequestInput,
+    SlotClash,
     approve_request,
     can_decide,
     create_request,
     effective_status,
     get_visible_request,
     reject_request,
+    slot_clashes,
     withdraw_request,
 )
 
@@ -93,6 +98,20 @@ class SlotSchema(ma.Schema):
     end = LocalTime()
     starts_at = Instant()
     ends_at = Instant()
+    clash = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "Pending requests: whether the mentor has a session at that time "
+            "(such a date can be approved only by leaving it out); null once decided"
+        },
+    )
+    clashing_session_ids = fields.List(
+        fields.Integer(), metadata={"description": "Pending requests: the sessions in the way"}
+    )
+    declined_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "A date left out of an approval in part: why; else null"},
+    )
 
 
 class ScheduleSchema(ma.Schema):
@@ -110,7 +129,9 @@ class RequestSchema(ma.Schema):
     status = fields.String(
         metadata={
             "description": " | ".join(STATUS_FILTERS)
-            + " (a pending request whose first session has started reads expired)"
+            + " (a pending request whose first session has started reads expired; rejected "
+            "is the mentor's decision, declined the automatic one when an approval took "
+            "every date it could still have had)"
         }
     )
     student = fields.Nested(RefSchema)
@@ -121,7 +142,10 @@ class RequestSchema(ma.Schema):
     mode = fields.String(metadata={"description": " | ".join(MODES)})
     schedule = fields.Nested(ScheduleSchema)
     slots = fields.List(fields.Nested(SlotSchema), metadata={"description": "Sessions asked for"})
-    rejection_reason = fields.String(allow_none=True)
+    rejection_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "Rejected or declined: why (the words the student reads)"},
+    )
     created_at = Instant()
     decided_at = Instant(allow_none=True)
     decided_by = fields.Nested(RefSchema, allow_none=True)
@@ -134,15 +158,41 @@ class RequestSchema(ma.Schema):
     )
 
 
+class DeclinedDateSchema(ma.Schema):
+    date = fields.Date(metadata={"description": "Local date"})
+    start = LocalTime()
+    end = LocalTime()
+    reason = fields.String(metadata={"description": "Why it was declined (the student reads it)"})
+
+
 class ApprovalSchema(RequestSchema):
+    declined_dates = fields.List(
+        fields.Nested(DeclinedDateSchema),
+        metadata={"description": "The requested dates left out of this approval (in part)"},
+    )
     declined_request_ids = fields.List(
         fields.Integer(),
-        metadata={"description": "The mentor's other pending requests declined as clashing"},
+        metadata={
+            "description": "The mentor's other pending requests declined automatically: none "
+            "of their dates is free any more"
+        },
+    )
+    now_clashing_request_ids = fields.List(
+        fields.Integer(),
+        metadata={
+            "description": "The mentor's other pending requests that stay pending with some "
+            "dates now clashing"
+        },
     )
 
 
-def request_json(request: SessionRequest) -> dict:
+def request_json(request: SessionRequest, clashes: list[SlotClash] | None = None) -> dict:
+    """A request as the API gives it; `clashes` (of a pending request) when already known."""
     tz = org_tz()
+    pending = effective_status(request) == RequestStatus.PENDING
+    if pending and clashes is None:
+        clashes = slot_clashes([request])[request.id]
+    in_the_way = {c.slot.id: [o.id for o in c.sessions] for c in clashes or []} if pending else {}
     kind = str(request.schedule_kind)
     duration = None
     if request.schedule_kind == ScheduleKind.SINGLE and request.slots:
@@ -177,6 +227,9 @@ def request_json(request: SessionRequest) -> dict:
                 "end": slot.end_utc.astimezone(tz).time(),
                 "starts_at": slot.start_utc,
                 "ends_at": slot.end_utc,
+                "clash": bool(in_the_way.get(slot.id)) if pending else None,
+                "clashing_session_ids": in_the_way.get(slot.id, []),
+                "declined_reason": slot.declined_reason,
             }
             for slot in request.slots
         ],
@@ -208,7 +261,8 @@ def list_requests(args):
     mentor, every request for staff."""
     query = requests_of(api_user(), args.get("status"))
     page = paginate(query, [SessionRequest.id], args)
-    return paged(page, [request_json(r) for r in page["items"]])
+    clashes = slot_clashes(page["items"])  # one query per mentor, not one per request
+    return paged(page, [request_json(r, clashes[r.id]) for r in page["items"]])
 
 
 def load_visible_request(request_id: int) -> SessionRequest:
@@ -325,17 +379,57 @@ def load_decidable(request_id: int) -> SessionRequest:
     return request
 
 
+class ApproveInput(StrictSchema):
+    dates = fields.List(
+        fields.Date(),
+        validate=validate.Length(min=1, max=MAX_SESSIONS),
+        metadata={
+            "description": "The requested dates (local) to approve; the others are declined. "
+            "Omitted: every date (refused if one clashes)"
+        },
+    )
+    reason = fields.String(
+        validate=validate.Length(max=REASON_MAX),
+        metadata={
+            "description": "Why the dates left out are declined (the student reads it); "
+            "without it, why is said for each (a clash, or not chosen)"
+        },
+    )
+
+
 @blp.post("/requests/<int:request_id>/approve")
+@blp.arguments(ApproveInput, required=False)
 @blp.response(200, ApprovalSchema)
-def approve(request_id: int):
+def approve(values, request_id: int):
     """Approve a pending request (its mentor or an admin): the student joins the tutoring
-    group and the sessions are created. 409 if it is decided already or expired, or if a
-    requested date clashes with the mentor's sessions (nothing is created then)."""
+    group and the sessions are created. With `dates`, only those (in part): the other dates
+    are declined with `reason` and the student is told which. Other pending requests of the
+    mentor are declined automatically only when none of their dates is free any more. 409
+    if it is decided already or expired, or if an approved date clashes with the mentor's
+    sessions (nothing is created then); 422 for a date that was not requested."""
     request = load_decidable(request_id)
-    approval = approve_request(request, actor=api_user(), tz=org_tz())
+    values = values or {}
+    approval = approve_request(
+        request,
+        actor=api_user(),
+        tz=org_tz(),
+        dates=values.get("dates"),
+        reason=values.get("reason", ""),
+    )
     db.session.commit()
+    tz = org_tz()
     data = request_json(approval.request)
+    data["declined_dates"] = [
+        {
+            "date": slot.local_date,
+            "start": slot.start_utc.astimezone(tz).time(),
+            "end": slot.end_utc.astimezone(tz).time(),
+            "reason": slot.declined_reason,
+        }
+        for slot in approval.declined_slots
+    ]
     data["declined_request_ids"] = [r.id for r in approval.declined]
+    data["now_clashing_request_ids"] = [r.id for r in approval.now_clashing]
     return data
 
 

@@ -107,9 +107,32 @@ def bell():
         return _nothing_changed()
     headers = {}
     if latest > since:
-        newest = db.session.scalar(select(Notification.title).where(Notification.id == latest))
-        headers["HX-Trigger"] = json.dumps({"toast": {"message": newest}})
+        newest = db.session.get(Notification, latest)
+        toast = {"message": newest.title}
+        if newest.link:
+            # The toast leads where the notification does (and marks it read).
+            toast["link"] = url_for("notifications.open_link", notification_id=latest)
+        events = {"toast": toast}
+        if _request_news(current_user.id, since):
+            # Lists of requests on the page redraw themselves (the pending list, my requests).
+            events["requests-changed"] = {}
+        headers["HX-Trigger"] = json.dumps(events)
     return _bell(unread, latest, **headers)
+
+
+def _request_news(user_id: int, since: int) -> bool:
+    """Whether a notification about a request reached `user_id` after notification `since`."""
+    return bool(
+        db.session.scalar(
+            select(Notification.id)
+            .where(
+                Notification.user_id == user_id,
+                Notification.id > since,
+                Notification.kind.startswith("request_", autoescape=True),
+            )
+            .limit(1)
+        )
+    )
 
 
 @bp.get("/")

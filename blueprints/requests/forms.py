@@ -7,6 +7,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     IntegerField,
     RadioField,
@@ -168,3 +169,29 @@ class RequestForm(FlaskForm):
 
 class RejectForm(FlaskForm):
     reason = TextAreaField("Reason (the student reads it)")
+
+
+class ApproveForm(FlaskForm):
+    """Approve: with `choose` set (a request with several dates), the ticked `dates` are
+    approved and the others declined, with the optional `reason`."""
+
+    choose = BooleanField()
+    reason = TextAreaField("Why the other dates are declined (optional; the student reads it)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dates_error = ""
+
+    def chosen_dates(self) -> set[date]:
+        """The ticked dates (`dates_error` says which value is not a date)."""
+        from flask import request
+
+        days, bad = set(), []
+        for raw in request.form.getlist("dates"):
+            try:
+                days.add(date.fromisoformat(raw.strip()))
+            except ValueError:
+                bad.append(raw)
+        if bad:
+            self.dates_error = f"“{bad[0][:20]}” is not a date (YYYY-MM-DD)."
+        return days

@@ -18,13 +18,19 @@ from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, org_tz
 from blueprints.feedback import toast
-from blueprints.requests.forms import RejectForm, RequestForm, choice_id
+from blueprints.requests.forms import ApproveForm, RejectForm, RequestForm, choice_id
 from models import RequestStatus, Role, SessionRequest, User, db
 from services.course_groups import active_mentors
 from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from services.mentors import mentor_directory, offered_subjects, subjects_of_mentor
 from services.pagination import page_number, paginate
-from services.request_lists import STATUS_FILTERS, all_pending, requests_of, sessions_of_request
+from services.request_lists import (
+    STATUS_FILTERS,
+    pending_query,
+    people_in_requests,
+    requests_of,
+    sessions_of_request,
+)
 from services.requests import (
     approve_request,
     can_decide,
@@ -32,7 +38,6 @@ from services.requests import (
     describe_schedule,
     effective_status,
     get_visible_request,
-    pending_for_mentor,
     reject_request,
     slot_clashes,
     withdraw_request,
@@ -213,26 +218,54 @@ def date_input():
     return render_template("requests/_date_input.html", input_id=f"date-{secrets.token_hex(4)}")
 
 
-# --- My requests --------------------------------------------------------------------------------
+# --- Lists of requests ---------------------------------------------------------------------------
+
+
+def _list_filters() -> dict:
+    """The filters of a list as typed in its URL (ids that name nobody are ignored): status
+    for everyone, the student for mentors and staff, the mentor for staff."""
+    status = request.args.get("status", "")
+    args = {"status": status if status in STATUS_FILTERS else ""}
+    if current_user.role != Role.STUDENT:
+        args["student"] = choice_id(request.args.get("student")) or ""
+    if current_user.is_staff:
+        args["mentor"] = choice_id(request.args.get("mentor")) or ""
+    return args
+
+
+def _filter_choices(args: dict) -> dict:
+    """The people the filters offer (those with requests the user may see); None for a
+    filter the user does not get."""
+    return {
+        "students": people_in_requests(current_user, Role.STUDENT) if "student" in args else None,
+        "mentors": people_in_requests(current_user, Role.MENTOR) if "mentor" in args else None,
+    }
 
 
 def _mine_context(errors: dict | None = None) -> dict:
-    status = request.args.get("status", "")
-    status = status if status in STATUS_FILTERS else ""
-    page = paginate(
-        requests_of(current_user, status or None), page_number(request.args.get("page"))
+    args = _list_filters()
+    query = requests_of(
+        current_user,
+        args["status"] or None,
+        mentor_id=args.get("mentor") or None,
+        student_id=args.get("student") or None,
     )
+    page = paginate(query, page_number(request.args.get("page")))
     return {
         "page": page,
-        "args": {"status": status} if status else {},
+        "args": {k: v for k, v in args.items() if v},
         "statuses": STATUS_FILTERS,
         "errors": errors or {},
+        "overview": current_user.role != Role.STUDENT,
+        **({} if is_htmx_partial() else _filter_choices(args)),
     }
 
 
 @bp.get("/")
-@roles_required(Role.STUDENT)
+@login_required
 def mine():
+    """A student's own requests; for a mentor those addressed to them; for staff every
+    mentor's (filters by mentor, student and status, 20 a page)."""
     context = _mine_context()
     if is_htmx_partial():
         return render_template("requests/_my_list.html", **context)
@@ -254,7 +287,7 @@ def withdraw(request_id: int):
         session_request = _reload(request_id)
         if is_htmx():
             return render_template(
-                "requests/_my_row.html", r=session_request, error=err.message
+                "requests/_my_row.html", r=session_request, error=err.message, overview=False
             ), 409
         if view == "mine":
             return render_template(
@@ -263,7 +296,11 @@ def withdraw(request_id: int):
         return _detail_page(session_request, 409, error=err.message)
     message = f"Request “{session_request.title}” withdrawn; {session_request.mentor.name} is told."
     if is_htmx():
-        return render_template("requests/_my_row.html", r=session_request), 200, toast(message)
+        return (
+            render_template("requests/_my_row.html", r=session_request, overview=False),
+            200,
+            toast(message),
+        )
     flash(message, "success")
     if view == "mine":
         return redirect(url_for("requests.mine"))
@@ -273,29 +310,50 @@ def withdraw(request_id: int):
 # --- Deciding -----------------------------------------------------------------------------------
 
 
-def _pending_requests() -> list[SessionRequest]:
-    if current_user.role == Role.ADMIN:
-        return all_pending()
-    return pending_for_mentor(current_user)
+def _editing_ids() -> set[int]:
+    """The cards the user is editing (a date unticked, a reason typed) when the list redraws
+    itself: they are kept as they are (`hx-preserve`)."""
+    return {n for n in (choice_id(v) for v in request.args.getlist("editing")) if n}
 
 
 def _pending_context(
-    decided: list[SessionRequest] = (), created: dict | None = None, errors: dict | None = None
+    decided: list[SessionRequest] = (),
+    created: dict | None = None,
+    errors: dict | None = None,
+    chosen: dict | None = None,
 ) -> dict:
-    pending = _pending_requests()
+    args = _list_filters()
+    args.pop("status")
+    page = paginate(
+        pending_query(
+            current_user,
+            mentor_id=args.get("mentor") or None,
+            student_id=args.get("student") or None,
+        ),
+        page_number(request.values.get("page")),
+    )
+    decided_ids = {r.id for r in decided}
+    pending = [r for r in page.items if r.id not in decided_ids]
     return {
+        "page": page,
         "requests": pending,
         "decided": list(decided),
-        "clashes": slot_clashes(pending),
+        "clashes": slot_clashes([*decided, *pending]),
         "created": created or {},
         "errors": errors or {},
-        "show_mentor": current_user.role == Role.ADMIN,
+        "chosen": chosen or {},
+        "editing": _editing_ids(),
+        "show_mentor": current_user.is_staff,
+        "args": {k: v for k, v in args.items() if v},
+        **({} if is_htmx_partial() else _filter_choices(args)),
     }
 
 
 @bp.get("/pending")
-@roles_required(Role.MENTOR, Role.ADMIN)
+@roles_required(Role.MENTOR, Role.ADMIN, Role.COORDINATOR)
 def pending():
+    """A mentor's pending requests; every mentor's for staff (filters by mentor and student,
+    20 a page). Only the mentor asked or an admin decides; coordinators read."""
     context = _pending_context()
     if is_htmx_partial():
         return render_template("requests/_pending_list.html", **context)
@@ -309,7 +367,9 @@ def _card(session_request: SessionRequest, status: int = 200, headers=None, **ex
         "clashes": slot_clashes([session_request]),
         "created": {},
         "error": None,
-        "show_mentor": current_user.role == Role.ADMIN,
+        "chosen": {},
+        "editing": set(),
+        "show_mentor": current_user.is_staff,
     }
     context.update(extra)
     return render_template("requests/_pending_row.html", **context), status, headers or {}
@@ -322,16 +382,36 @@ def card(request_id: int):
     return _card(_load_decidable(request_id))
 
 
-def _refused(request_id: int, view: str, message: str, status: int):
-    """A decision the service refused: the message inside the row (htmx) or the page."""
+def _refused(request_id: int, view: str, message: str, status: int, chosen=None):
+    """A decision the service refused: the message inside the row (htmx) or the page, the
+    dates the mentor ticked still ticked."""
     session_request = _reload(request_id)
+    chosen_dates = {request_id: chosen} if chosen is not None else {}
     if is_htmx():
-        return _card(session_request, status, error=message)
+        return _card(session_request, status, error=message, chosen=chosen_dates)
     if view == "pending":
         return render_template(
-            "requests/pending.html", **_pending_context(errors={request_id: message})
+            "requests/pending.html",
+            **_pending_context(errors={request_id: message}, chosen=chosen_dates),
         ), status
-    return _detail_page(session_request, status, error=message)
+    return _detail_page(session_request, status, error=message, chosen=chosen)
+
+
+def _approval_message(approval) -> str:
+    count = len(approval.sessions)
+    message = f"Approved “{approval.request.title}”: {_plural(count, 'session')} created"
+    if approval.declined_slots:
+        message += f"; {_plural(len(approval.declined_slots), 'date')} declined"
+    message += "."
+    if approval.declined:
+        message += f" {_plural(len(approval.declined), 'clashing request')} declined automatically."
+    if approval.now_clashing:
+        count = len(approval.now_clashing)
+        message += (
+            f" {_plural(count, 'other request')} now {'has' if count == 1 else 'have'} "
+            "a clashing date."
+        )
+    return message
 
 
 @bp.post("/<int:request_id>/approve")
@@ -339,20 +419,33 @@ def _refused(request_id: int, view: str, message: str, status: int):
 def approve(request_id: int):
     session_request = _load_decidable(request_id)
     view = _view()
+    form = ApproveForm()
+    form.validate()  # parse errors only (CSRF was checked before the view)
+    # The form of a request with several dates says which to approve (checkboxes); a bare
+    # Approve (one date, or an old page) approves them all.
+    chosen = form.chosen_dates() if form.choose.data else None
+    if form.dates_error:
+        return _refused(request_id, view, form.dates_error, 422, chosen=set())
     try:
-        approval = approve_request(session_request, actor=current_user, tz=org_tz())
+        approval = approve_request(
+            session_request,
+            actor=current_user,
+            tz=org_tz(),
+            dates=chosen,
+            reason=form.reason.data or "",
+        )
         db.session.commit()
+    except ValidationError as err:
+        db.session.rollback()
+        return _refused(request_id, view, err.message, 422, chosen=chosen)
     except (ConflictError, InvalidTransition) as err:
         db.session.rollback()
-        return _refused(request_id, view, err.message, 409)
-    count = len(approval.sessions)
-    message = f"Approved “{approval.request.title}”: {_plural(count, 'session')} created."
-    if approval.declined:
-        message += f" {_plural(len(approval.declined), 'clashing request')} declined automatically."
-    created = {request_id: count}
+        return _refused(request_id, view, err.message, 409, chosen=chosen)
+    message = _approval_message(approval)
+    created = {request_id: len(approval.sessions)}
     if is_htmx():
-        if approval.declined and view == "pending":
-            # Declined requests leave the pending list too: redraw it with the decisions.
+        if (approval.declined or approval.now_clashing) and view == "pending":
+            # Other cards changed (declined, or a date now clashing): redraw the list.
             headers = toast(message) | {"HX-Retarget": "#pending-list", "HX-Reswap": "outerHTML"}
             context = _pending_context(
                 decided=[approval.request, *approval.declined], created=created
@@ -410,16 +503,25 @@ def reject(request_id: int):
 # --- A request's page ---------------------------------------------------------------------------
 
 
-def _detail_page(session_request: SessionRequest, status: int = 200, error: str | None = None):
+def _detail_page(
+    session_request: SessionRequest,
+    status: int = 200,
+    error: str | None = None,
+    chosen: set | None = None,
+):
     status_now = effective_status(session_request)
     clashes = {}
-    if status_now == RequestStatus.PENDING and can_decide(current_user, session_request):
+    if status_now == RequestStatus.PENDING:
         clashes = slot_clashes([session_request])
     return render_template(
         "requests/detail.html",
         r=session_request,
         status_now=status_now,
         clashes=clashes.get(session_request.id, []),
+        # The mentor's sessions are named to those who oversee the mentor's timetable; the
+        # student only reads which dates clash.
+        show_sessions=current_user.id != session_request.student_id,
+        chosen={session_request.id: chosen} if chosen is not None else {},
         sessions=sessions_of_request(session_request),
         decided_by=db.session.get(User, session_request.decided_by_id)
         if session_request.decided_by_id

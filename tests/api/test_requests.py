@@ -288,7 +288,9 @@ def test_approval_declines_the_mentors_clashing_requests(api_as, school):
     body = api_as(school["mentor"]).post(f"/api/v1/requests/{first}/approve").json
     assert body["declined_request_ids"] == [second]
     other = api_as(school["other_student"]).get(f"/api/v1/requests/{second}").json
-    assert other["status"] == "rejected" and "Declined automatically" in other["rejection_reason"]
+    # The same words as on its page, in its list and in the student's notification.
+    assert other["status"] == "declined"
+    assert other["rejection_reason"].startswith("Declined automatically: ")
 
 
 def test_reject_needs_a_reason(api_as, school):
@@ -312,3 +314,109 @@ def test_the_student_withdraws_their_own_request(api_as, school):
     body = api_as(school["student"]).post(url).json
     assert body["status"] == "withdrawn"
     assert_problem(api_as(school["student"]).post(url, status=409), 409)
+
+
+# --- Approving in part --------------------------------------------------------------------------
+
+
+def _class_at(make_group, school, day, hour=16):
+    """A session of the mentor's on `day` at `hour`:00-`hour`+1:00 (Paris)."""
+    group = make_group(mentor=school["mentor"])
+    start = datetime(day.year, day.month, day.day, hour, tzinfo=PARIS)
+    session = Occurrence(group_id=group.id, start_utc=start.astimezone(UTC),
+                         end_utc=(start + timedelta(hours=1)).astimezone(UTC))  # fmt: skip
+    db.session.add(session)
+    db.session.commit()
+    return session
+
+
+def dates_request(school, days):
+    return single(school, schedule={"kind": "dates", "dates": [d.isoformat() for d in days],
+                                    "start": "16:00", "end": "17:00"})  # fmt: skip
+
+
+def test_pending_requests_mark_their_clashing_dates(api_as, school, make_group):
+    thursday = TUESDAY + timedelta(days=2)
+    request = (
+        api_as(school["student"])
+        .post("/api/v1/requests", dates_request(school, [TUESDAY, thursday]), status=201)
+        .json
+    )
+    assert [s["clash"] for s in request["slots"]] == [False, False]
+    session = _class_at(make_group, school, thursday)
+    body = api_as(school["student"]).get(f"/api/v1/requests/{request['id']}").json
+    assert [(s["clash"], s["clashing_session_ids"]) for s in body["slots"]] == [
+        (False, []),
+        (True, [session.id]),
+    ]
+    listed = api_as(school["mentor"]).get("/api/v1/requests").json["items"]
+    assert [s["clash"] for s in listed[0]["slots"]] == [False, True]
+    assert all(s["declined_reason"] is None for s in body["slots"])
+
+
+def test_approve_takes_the_dates_to_approve_and_lists_those_declined(api_as, school, make_group):
+    thursday = TUESDAY + timedelta(days=2)
+    friday = TUESDAY + timedelta(days=3)
+    _class_at(make_group, school, thursday)
+    request_id = (
+        api_as(school["student"])
+        .post("/api/v1/requests", dates_request(school, [TUESDAY, thursday, friday]), status=201)
+        .json["id"]
+    )
+    mentor = api_as(school["mentor"])
+    url = f"/api/v1/requests/{request_id}/approve"
+    # All of it (no body, as before): refused, naming the clash and saying what to do.
+    refused = assert_problem(mentor.post(url, status=409), 409)
+    assert "Approve the other dates only" in refused["detail"]
+    # Bad lists are 422 and change nothing.
+    assert_problem(mentor.post(url, {"dates": []}, status=422), 422, field="dates")
+    assert_problem(
+        mentor.post(url, {"dates": [MONDAY.isoformat()]}, status=422), 422, field="dates"
+    )
+    assert_problem(mentor.post(url, {"dates": ["someday"]}, status=422), 422, field="dates.0")
+    assert_problem(mentor.post(url, {"dates": [thursday.isoformat()]}, status=409), 409)
+    assert db.session.get(SessionRequest, request_id).status == RequestStatus.PENDING
+    body = mentor.post(
+        url, {"dates": [TUESDAY.isoformat(), friday.isoformat()], "reason": "Busy Thursday."}
+    ).json
+    assert body["status"] == "approved" and len(body["session_ids"]) == 2
+    assert body["declined_dates"] == [
+        {"date": thursday.isoformat(), "start": "16:00", "end": "17:00", "reason": "Busy Thursday."}
+    ]
+    assert body["declined_request_ids"] == [] and body["now_clashing_request_ids"] == []
+    assert [s["declined_reason"] for s in body["slots"]] == [None, "Busy Thursday.", None]
+    assert all(s["clash"] is None for s in body["slots"])  # decided: no longer marked
+
+
+def test_an_approval_keeps_a_bigger_request_pending_and_says_so(api_as, school):
+    thursday = TUESDAY + timedelta(days=2)
+    big = (
+        api_as(school["other_student"])
+        .post("/api/v1/requests", dates_request(school, [TUESDAY, thursday]), status=201)
+        .json["id"]
+    )
+    short = ask(api_as, school)["id"]  # Tuesday 16:00-17:00 too
+    body = api_as(school["mentor"]).post(f"/api/v1/requests/{short}/approve").json
+    assert body["declined_request_ids"] == [] and body["now_clashing_request_ids"] == [big]
+    other = api_as(school["other_student"]).get(f"/api/v1/requests/{big}").json
+    assert other["status"] == "pending"
+    assert [s["clash"] for s in other["slots"]] == [True, False]
+
+
+def test_the_document_describes_approving_in_part(api_as):
+    document = api_as("admin").get("/api/v1/openapi.json").json
+    operation = document["paths"]["/api/v1/requests/{request_id}/approve"]["post"]
+    body = operation["requestBody"]
+    assert body["required"] is False
+    schema = body["content"]["application/json"]["schema"]
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    properties = document["components"]["schemas"][name]["properties"]
+    assert set(properties) == {"dates", "reason"}
+    approval = document["components"]["schemas"]["Approval"]["properties"]
+    assert {"declined_dates", "declined_request_ids", "now_clashing_request_ids"} <= set(approval)
+    slot = document["components"]["schemas"]["Slot"]["properties"]
+    assert {"clash", "clashing_session_ids", "declined_reason"} <= set(slot)
+    assert (
+        "declined"
+        in document["components"]["schemas"]["Request"]["properties"]["status"]["description"]
+    )

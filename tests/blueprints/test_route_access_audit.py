@@ -418,8 +418,10 @@ CASES: dict[str, list[Case]] = {
         get("/requests/new/subjects?mentor={user_ma}", refuse(403, MENTOR, "coord", "admin"))
     ],
     "requests.date_input": [get("/requests/new/date", refuse(403, MENTOR, "coord", "admin"))],
-    "requests.mine": [get("/requests/", refuse(403, MENTOR, "coord", "admin"))],
-    "requests.pending": [get("/requests/pending", refuse(403, STUDENT, "coord"))],
+    # Everyone has a list of requests: their own, those addressed to them, every one (staff).
+    "requests.mine": [get("/requests/")],
+    # Coordinators oversee every pending request (read-only).
+    "requests.pending": [get("/requests/pending", refuse(403, STUDENT))],
     "requests.detail": [get("/requests/{request_a}", HIDDEN)],
     "requests.card": [get("/requests/{request_a}/card", HIDDEN | refuse(403, STUDENT, "coord"))],
     "requests.approve": [

@@ -5,14 +5,16 @@ input, the directory searches in place, and the mentor approves and rejects inli
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
 from models import MentorSubject, SessionRequest, Subject, db
+from services.requests import RequestInput, create_request
+from tests.conftest import PINNED_TODAY
 
-_today = datetime.now(ZoneInfo("Europe/Paris")).date()
+_today = PINNED_TODAY
 MONDAY = _today + timedelta(days=14 - _today.weekday())
 
 
@@ -74,7 +76,7 @@ def test_a_student_asks_for_weekly_sessions_and_the_mentor_approves_inline(page,
     switch_to(page, log_in, ada)
     page.goto("/requests/pending")
     card = page.locator(f"#request-{request.id}")
-    expect(card).to_contain_text("4 sessions requested: no clash")
+    expect(card).to_contain_text("Dates to approve: 4 requested, no clash")
     with page.expect_response(re.compile(r"/approve$")):
         card.get_by_role("button", name=re.compile("^Approve")).click()
     expect(page.locator(f"#request-{request.id}")).to_contain_text("4 sessions created")
@@ -113,3 +115,65 @@ def test_rejecting_inline_asks_for_a_reason(page, log_in, make_user, console):
     with page.expect_response(re.compile(r"/reject$")):
         page.get_by_role("button", name="Reject request").click()
     expect(page.locator(f"#request-{request.id}")).to_contain_text("Rejected: Fully booked.")
+
+
+def ask(student, mentor, days, title="Algebra"):
+    subject = db.session.query(Subject).filter_by(name="Mathematics").one()
+    data = RequestInput(
+        mentor_id=mentor.id, subject_id=subject.id, title=title, schedule_kind="dates",
+        dates=days, start=time(16), end=time(17),
+    )  # fmt: skip
+    request = create_request(student, data, tz=ZoneInfo("Europe/Paris"))
+    db.session.commit()
+    return request
+
+
+def test_the_mentor_approves_in_part_in_place(page, log_in, make_user):
+    ada, _ben = seed(make_user)
+    days = [MONDAY, MONDAY + timedelta(days=2), MONDAY + timedelta(days=4)]
+    request = ask(make_user("student", name="Noah Bernard"), ada, days)
+    log_in(ada)
+    page.goto("/requests/pending")
+    card = page.locator(f"#request-{request.id}")
+    boxes = card.get_by_role("checkbox")
+    expect(boxes).to_have_count(3)
+    for n in range(3):
+        expect(boxes.nth(n)).to_be_checked()  # no clash: every date ticked
+    boxes.nth(1).uncheck()
+    card.get_by_text("Say why the unticked dates are declined").click()
+    card.get_by_label("Reason (the student reads it)").fill("Not that Wednesday.")
+    with page.expect_response(re.compile(r"/approve$")):
+        card.get_by_role("button", name=re.compile("^Approve ticked dates")).click()
+    expect(page.locator(f"#request-{request.id}")).to_contain_text(
+        "2 sessions created; 1 date declined."
+    )
+    expect(page.locator("#toasts .toast")).to_contain_text(
+        "Approved “Algebra”: 2 sessions created; 1 date declined."
+    )
+    db.session.expire_all()
+    reasons = [s.declined_reason for s in db.session.get(SessionRequest, request.id).slots]
+    assert reasons == [None, "Not that Wednesday.", None]
+
+
+def test_the_pending_list_redraws_itself_when_a_request_arrives(page, log_in, make_user):
+    ada, _ben = seed(make_user)
+    first = ask(
+        make_user("student", name="Noah Bernard"), ada, [MONDAY, MONDAY + timedelta(days=2)]
+    )
+    log_in(ada)
+    page.clock.install()
+    page.goto("/requests/pending")
+    card = page.locator(f"#request-{first.id}")
+    card.get_by_role("checkbox").nth(1).uncheck()  # the mentor is choosing dates
+    second = ask(make_user("student", name="Lea Martin"), ada, [MONDAY + timedelta(days=1)],
+                 title="Geometry")  # fmt: skip
+    with page.expect_response(re.compile(r"/requests/pending")):
+        page.clock.run_for(11_000)  # the bell's poll
+    expect(page.locator(f"#request-{second.id}")).to_contain_text("Geometry")
+    # The card being edited kept the mentor's choice.
+    expect(card.get_by_role("checkbox").nth(0)).to_be_checked()
+    expect(card.get_by_role("checkbox").nth(1)).not_to_be_checked()
+    toast = page.locator("#toasts .toast a")
+    expect(toast).to_have_text("New request from Lea Martin: Geometry")
+    toast.click()
+    expect(page).to_have_url(re.compile(rf"/requests/{second.id}$"))

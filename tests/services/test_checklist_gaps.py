@@ -233,7 +233,7 @@ def test_two_overlapping_requests_approved_at_once_only_one_goes_through(app, pe
     errors = [r for r in results if isinstance(r, Exception)]
     assert len(errors) == 1 and isinstance(errors[0], InvalidTransition | ConflictError), results
     statuses = sorted(str(db.session.get(SessionRequest, i).status) for i in ids)
-    assert statuses == ["approved", "rejected"]
+    assert statuses == ["approved", "declined"]
     [created] = sessions()
     assert created.start_utc.astimezone(PARIS).date() == MONDAY
 

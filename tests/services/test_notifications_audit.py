@@ -151,7 +151,7 @@ def test_a_request_tells_the_mentor_and_its_approval_the_students_in_local_time(
         (alice.id, "request_approved"),
     ]
     declined, approved = after
-    assert declined[2] == "“Geometry” was declined"
+    assert declined[2] == "“Geometry” was declined automatically"
     assert declined[3] == (
         f"Declined automatically: {TUESDAY:%a %d %b %Y} 10:30 is now taken by "
         "“Help with algebra”, which Ada Lovelace approved."

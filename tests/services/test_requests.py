@@ -14,12 +14,14 @@ from sqlalchemy.exc import IntegrityError
 import services.requests as requests_service
 from models import (
     CourseGroup,
+    DateOverride,
     Enrolment,
     GroupKind,
     MentorSubject,
     Notification,
     Occurrence,
     OccurrenceMode,
+    OccurrenceStatus,
     RequestStatus,
     Series,
     SessionRequest,
@@ -227,6 +229,24 @@ def test_a_title_is_required(people):
     assert refused(fields, people)["title"] == "Give the request a title."
 
 
+def test_every_mistake_is_reported_at_once(people):
+    # An empty title and yesterday's date: both messages, not one per submit.
+    yesterday = {"title": "", "schedule_kind": "single", "day": date(2026, 8, 31),
+                 "start": time(10), "duration": 60}  # fmt: skip
+    assert refused(yesterday, people) == {
+        "title": "Give the request a title.",
+        "day": "Choose a date and time in the future.",
+    }
+    weekly_past = {"title": "", "schedule_kind": "weekly", "weekdays": [0],
+                   "first_date": date(2026, 8, 31), "weeks": 2, "start": time(10),
+                   "end": time(11), "mode": "fax"}  # fmt: skip
+    assert refused(weekly_past, people) == {
+        "title": "Give the request a title.",
+        "mode": "Choose online or in person.",
+        "first_date": "Choose a date and time in the future: Mon 31 Aug 2026 10:00 has passed.",
+    }
+
+
 # --- Approving ------------------------------------------------------------------------------
 
 
@@ -341,14 +361,171 @@ def test_approval_declines_the_mentors_other_pending_requests_that_now_clash(peo
     assert [r.id for r in result.declined] == [clashing.id]
     db.session.expire_all()
     declined = db.session.get(SessionRequest, clashing.id)
-    assert declined.status == RequestStatus.REJECTED
-    assert declined.rejection_reason.startswith("Declined automatically: Mon 07 Sep 2026 10:30")
-    assert "Help with algebra" in declined.rejection_reason
+    # Declined (by the system), not rejected (which is the mentor's own decision).
+    assert declined.status == RequestStatus.DECLINED
+    assert declined.rejection_reason == (
+        "Declined automatically: Mon 07 Sep 2026 10:30 is now taken by “Help with algebra”, "
+        "which Ada Lovelace approved."
+    )
     assert db.session.get(SessionRequest, elsewhere.id).status == RequestStatus.PENDING
     told = db.session.scalars(
         select(Notification).where(Notification.kind == "request_declined")
     ).all()
     assert [n.user_id for n in told] == [people["other"].id]
+    assert told[0].title == "“Geometry” was declined automatically"
+    assert told[0].body == declined.rejection_reason
+
+
+def test_approving_one_session_keeps_a_bigger_request_pending_with_that_date_marked(people):
+    # The demo's case: a 12-date weekly request, and another student's 90 minutes on one of
+    # its Tuesdays. Approving the short one used to decline all 12 dates.
+    big = ask(people, schedule_kind="weekly", weekdays=[1, 3], start=time(16, 30),
+              end=time(17, 30), first_date=MONDAY, weeks=6, title="Exam revision")  # fmt: skip
+    short = single(people, student=people["other"], day=MONDAY + timedelta(days=8),
+                   start=time(16), duration=90, title="Catch-up")  # fmt: skip
+    result = approve(short, people)
+    assert result.declined == [] and [r.id for r in result.now_clashing] == [big.id]
+    db.session.expire_all()
+    big = db.session.get(SessionRequest, big.id)
+    assert big.status == RequestStatus.PENDING and big.rejection_reason is None
+    marks = [(c.slot.local_date, bool(c.sessions)) for c in slot_clashes([big])[big.id]]
+    assert len(marks) == 12
+    assert [day for day, clash in marks if clash] == [MONDAY + timedelta(days=8)]
+    assert count_kind("request_declined") == 0
+    # Only once none of its dates can be held is a request declined: a second approval
+    # taking its last free date declines it.
+    lone = single(people, day=MONDAY + timedelta(days=1), start=time(16, 30), title="Lone")
+    last = ask(people, student=people["other"], schedule_kind="dates", title="Both days",
+               dates=[MONDAY + timedelta(days=1), MONDAY + timedelta(days=8)],
+               start=time(16, 30), end=time(17, 30))  # fmt: skip
+    assert [r.id for r in approve(lone, people).declined] == [last.id]
+    db.session.expire_all()
+    last = db.session.get(SessionRequest, last.id)
+    assert last.status == RequestStatus.DECLINED
+    assert last.rejection_reason == (
+        "Declined automatically: none of its 2 dates is free any more (Tue 08 Sep 2026 16:30 "
+        "is now taken by “Lone”, which Ada Lovelace approved)."
+    )
+    assert db.session.get(SessionRequest, big.id).status == RequestStatus.PENDING
+
+
+def count_kind(kind: str) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.kind == kind)
+    )
+
+
+def test_approving_dates_in_part_declines_the_others_with_a_reason_and_says_which(
+    people, make_group, make_series
+):
+    make_series(make_group("Maths 7A", mentor=people["mentor"]), weekdays=(2,), start=time(16),
+                end=time(17), first_date=MONDAY)  # fmt: skip
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=1), tz=PARIS, now=NOW)
+    db.session.commit()
+    days = [MONDAY, MONDAY + timedelta(days=2), MONDAY + timedelta(days=4)]
+    request = ask(people, schedule_kind="dates", dates=days, start=time(16), end=time(17))
+    before = count(Occurrence)
+    result = approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW,
+                             dates=[days[0], days[2]])  # fmt: skip
+    db.session.commit()
+    assert [s.start_utc.astimezone(PARIS).date() for s in result.sessions] == [days[0], days[2]]
+    assert count(Occurrence) == before + 2
+    db.session.expire_all()
+    request = db.session.get(SessionRequest, request.id)
+    assert request.status == RequestStatus.APPROVED
+    assert [(s.local_date, s.declined_reason) for s in request.slots] == [
+        (days[0], None),
+        (days[1], "Ada Lovelace has another session at that time."),
+        (days[2], None),
+    ]
+    [told] = db.session.scalars(
+        select(Notification).where(Notification.kind == "request_approved")
+    ).all()
+    assert told.user_id == people["student"].id
+    assert told.title == "Ada Lovelace approved “Help with algebra” in part (2 of 3 dates)"
+    assert told.body == (
+        "2 sessions created, the first on Mon 07 Sep 2026 16:00. Declined: 1 date "
+        "(Wed 09 Sep 2026 16:00: Ada Lovelace has another session at that time.)."
+    )
+    assert told.link == f"/requests/{request.id}"
+
+
+def test_a_date_left_out_without_a_clash_gets_the_mentors_reason(people):
+    days = [MONDAY, MONDAY + timedelta(days=1)]
+    request = ask(people, schedule_kind="dates", dates=days, start=time(9), end=time(10))
+    approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW, dates=[days[1]])
+    db.session.commit()
+    assert (
+        request.slots[0].declined_reason == "Not chosen when Ada Lovelace approved the other dates."
+    )
+    other = ask(people, schedule_kind="dates", dates=days, start=time(11), end=time(12))
+    approve_request(other, actor=people["mentor"], tz=PARIS, now=NOW, dates=[days[0]],
+                    reason="  I am away that Tuesday.  ")  # fmt: skip
+    db.session.commit()
+    assert other.slots[1].declined_reason == "I am away that Tuesday."
+
+
+def test_approving_a_weekly_request_in_part_cancels_the_left_out_dates_in_its_series(
+    people, make_group, make_series
+):
+    make_series(make_group("Maths 7A", mentor=people["mentor"]), weekdays=(2,), start=time(16),
+                end=time(17), first_date=MONDAY, last_date=MONDAY + timedelta(days=6))  # fmt: skip
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=PARIS, now=NOW)
+    db.session.commit()
+    request = weekly(people, weeks=2)  # Mon, Wed, Fri 16:00-17:00: the first Wednesday clashes
+    clashing = MONDAY + timedelta(days=2)
+    wanted = [s.local_date for s in request.slots if s.local_date != clashing]
+    with pytest.raises(ConflictError) as caught:  # all of it: refused, as before
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
+    db.session.rollback()
+    assert caught.value.message.endswith(
+        "Approve the other dates only (leave these out), or reject it."
+    )
+    result = approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW, dates=wanted)
+    db.session.commit()
+    assert [s.start_utc.astimezone(PARIS).date() for s in result.sessions] == wanted
+    [override] = db.session.scalars(select(DateOverride)).all()
+    assert (override.series_id, override.original_date) == (request.series_id, clashing)
+    assert override.cancelled and "Ada Lovelace has another session" in override.notes
+    cancelled = db.session.scalar(
+        select(Occurrence).where(Occurrence.series_id == request.series_id,
+                                 Occurrence.original_date == clashing)
+    )  # fmt: skip
+    assert cancelled.status == OccurrenceStatus.CANCELLED
+    # The engine plans exactly what approval made: nothing to create, update or remove.
+    summary = generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=PARIS, now=NOW)
+    assert (summary.created, summary.updated, summary.out_of_date) == (0, 0, 0)
+    assert summary.conflicts == []
+
+
+def test_a_partial_approval_is_refused_whole_when_a_chosen_date_clashes_or_is_not_requested(
+    people, make_class_on_wednesday
+):
+    days = [MONDAY, MONDAY + timedelta(days=2)]
+    request = ask(people, schedule_kind="dates", dates=days, start=time(16), end=time(17))
+    before = (count(Occurrence), count(Notification))
+    for dates, error, message in (
+        ([], ValidationError, "Choose at least one date to approve, or reject the request."),
+        ([MONDAY + timedelta(days=1)], ValidationError, "Not a requested date: Tue 08 Sep 2026."),
+        (days, ConflictError, "Leave them out to approve the other dates."),
+    ):
+        with pytest.raises(error) as caught:
+            approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW, dates=dates)
+        db.session.rollback()
+        assert message in caught.value.message
+    db.session.expire_all()
+    assert (count(Occurrence), count(Notification)) == before
+    request = db.session.get(SessionRequest, request.id)
+    assert request.status == RequestStatus.PENDING
+    assert all(s.declined_reason is None for s in request.slots)
+
+
+@pytest.fixture
+def make_class_on_wednesday(people, make_group, make_series):
+    make_series(make_group("Maths 7A", mentor=people["mentor"]), weekdays=(2,), start=time(16),
+                end=time(17), first_date=MONDAY)  # fmt: skip
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=1), tz=PARIS, now=NOW)
+    db.session.commit()
 
 
 def test_only_the_mentor_asked_or_an_admin_decides(people, make_user):
@@ -476,6 +653,60 @@ def test_two_approvals_at_once_approve_once_and_create_the_sessions_once(app, pe
         select(Notification).where(Notification.kind == "request_approved")
     ).all()
     assert len(approved) == 1
+
+
+def _approving(app, request_id, mentor_id, dates=None):
+    def job():
+        from models import User
+
+        return approve_request(
+            db.session.get(SessionRequest, request_id),
+            actor=db.session.get(User, mentor_id),
+            tz=PARIS,
+            now=NOW,
+            dates=dates,
+        )
+
+    return job
+
+
+def test_eight_approvals_of_one_slot_at_once_give_one_session(app, people, make_user):
+    # Eight students ask for the same hour; the mentor's eight clicks race (two tabs, two
+    # workers): one request wins, the others are declined, one session exists.
+    ids = [single(people, student=make_user("student"), title=f"Ask {n}").id for n in range(8)]
+    mentor_id = people["mentor"].id
+    db.session.remove()
+    results = run_together(app, *(_approving(app, i, mentor_id) for i in ids))
+    wins = [r for r in results if not isinstance(r, Exception)]
+    assert len(wins) == 1, results
+    assert all(isinstance(r, InvalidTransition) for r in results if r not in wins), results
+    statuses = sorted(str(db.session.get(SessionRequest, i).status) for i in ids)
+    assert statuses == ["approved"] + ["declined"] * 7
+    assert count(Occurrence) == 1 and count_kind("request_approved") == 1
+    assert count_kind("request_declined") == 7
+
+
+def test_eight_approvals_in_part_at_once_never_double_book(app, people, make_user):
+    # Each request shares Monday 10:00 with the others and has a date of its own; each is
+    # approved in part (Monday and its own date) at the same moment: one gets Monday.
+    own = [MONDAY + timedelta(weeks=n + 1) for n in range(8)]
+    ids = [
+        ask(people, student=make_user("student"), schedule_kind="dates", title=f"Ask {n}",
+            dates=[MONDAY, MONDAY + timedelta(days=1), day], start=time(10), end=time(11)).id
+        for n, day in enumerate(own)
+    ]  # fmt: skip
+    mentor_id = people["mentor"].id
+    db.session.remove()
+    jobs = [_approving(app, i, mentor_id, dates=[MONDAY, d]) for i, d in zip(ids, own, strict=True)]
+    results = run_together(app, *jobs)
+    assert sum(not isinstance(r, Exception) for r in results) == 1, results
+    assert all(isinstance(r, ConflictError) for r in results if isinstance(r, Exception))
+    sessions = db.session.scalars(select(Occurrence).order_by(Occurrence.start_utc)).all()
+    assert len(sessions) == 2
+    assert sessions[0].start_utc.astimezone(PARIS).date() == MONDAY
+    # The losers stay pending (Tuesday and their own date can still be held), Monday marked.
+    statuses = sorted(str(db.session.get(SessionRequest, i).status) for i in ids)
+    assert statuses == ["approved"] + ["pending"] * 7
 
 
 def test_the_sessions_remember_their_request_even_once_moved(people):
