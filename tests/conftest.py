@@ -10,10 +10,12 @@ import atexit
 import itertools
 import os
 import re
-from datetime import date, time
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask import Flask, current_app, g, has_app_context
 from flask_migrate import upgrade
 from webtest import TestApp
@@ -271,3 +273,35 @@ def upload_folder(app, tmp_path, monkeypatch):
     path = tmp_path / "uploads"
     monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(path))
     return path
+
+
+# A mid-week school day, well inside the dates every form accepts. Tests that build data from
+# "now" pin the clock here (or elsewhere with `clock.travel`), so they answer the same at 23:52
+# on a Sunday as at noon.
+PINNED_NOW = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # Wednesday, 10:00 in Europe/Paris
+PINNED_TODAY = PINNED_NOW.astimezone(ZoneInfo("Europe/Paris")).date()  # the test app's zone
+
+
+class PinnedClock:
+    """The wall clock of this process (the test, the app under WebTest and the live server that
+    the browser tests drive) moved to a chosen instant. It keeps ticking from there, so
+    timeouts and "ago" texts behave; `now()` reads it."""
+
+    def __init__(self, traveller: time_machine.Traveller) -> None:
+        self._traveller = traveller
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def today(self, tz: str = "Europe/Paris") -> date:
+        return self.now().astimezone(ZoneInfo(tz)).date()
+
+    def travel(self, instant: datetime) -> None:
+        self._traveller.move_to(instant)
+
+
+@pytest.fixture
+def clock():
+    """Pin the wall clock at PINNED_NOW for this test (`clock.travel(...)` moves it)."""
+    with time_machine.travel(PINNED_NOW, tick=True) as traveller:
+        yield PinnedClock(traveller)

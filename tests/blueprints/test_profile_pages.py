@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, time
+from datetime import time
 
 from sqlalchemy import select
 
@@ -12,8 +12,6 @@ from services.api_tokens import user_for_token
 from services.generation import generate_occurrences, resolve_window
 from tests.conftest import csrf_token_of
 
-TODAY = date.today()
-
 
 def feed_path(page) -> str:
     url = page.html.select_one("#calendar-feeds code.feed-url").text
@@ -21,12 +19,13 @@ def feed_path(page) -> str:
 
 
 def test_every_user_finds_their_feed_address_with_copy_and_it_serves_their_sessions(
-    web, login_as, make_user, make_group, make_series
+    web, login_as, make_user, make_group, make_series, clock
 ):
+    today = clock.today()
     student = make_user("student")
     group = make_group("Maths 7A", students=[student], subject="Mathematics")
-    make_series(group, weekdays=(0, 1, 2, 3, 4), start=time(10), end=time(11), first_date=TODAY)
-    first, end = resolve_window(TODAY, weeks=1)
+    make_series(group, weekdays=(0, 1, 2, 3, 4), start=time(10), end=time(11), first_date=today)
+    first, end = resolve_window(today, weeks=1)
     generate_occurrences(first, end, tz=__import__("zoneinfo").ZoneInfo("Europe/Paris"))
     db.session.commit()
     login_as(student)

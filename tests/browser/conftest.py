@@ -9,11 +9,16 @@
   ...) and services seed the database the browser sees: seed in the test, then drive the page.
   Before each request the browser sends, the test's own transaction is committed (see `page`).
 - `chromium` (session) and `page` (a new context and page per test, with `base_url` set, so
-  `page.goto("/timetable/exceptions")` works). A console error, an uncaught page error (CSP
-  violations are console errors) or an exception in the server fails the test; a test that
-  provokes an HTTP error on purpose says so with `console.allow_http_error(422)`.
+  `page.goto("/timetable/exceptions")` works). A console error, a CSP violation (a console
+  message of any level, or a `securitypolicyviolation` event), an uncaught page error or an
+  exception in the server fails the test; a test that provokes an HTTP error on purpose says
+  so with `console.allow_http_error(422)`.
 - `log_in(role_or_user)` creates the user if given a role, logs the page in, returns the user.
 - On failure a screenshot of the page is saved in test-artifacts/.
+- The wall clock of the whole package (tests and the live server, one process) is pinned at
+  `PINNED_NOW` and ticks from there: data built from "now" and the pages showing it agree at
+  any hour. Modules take their dates from `PINNED_NOW`/`PINNED_TODAY`, never from the clock
+  at import. The browser itself needs no shifted clock: the pages compute no dates in script.
 
 Every test in this package is marked `browser` and skipped (or failed, with REQUIRE_BROWSER=1)
 when Chromium is missing.
@@ -28,13 +33,14 @@ import threading
 from pathlib import Path
 
 import pytest
+import time_machine
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from models import db
 from tests.browser.helpers import login, safe_name, screenshot
-from tests.conftest import TEST_PASSWORD, make_app
+from tests.conftest import PINNED_NOW, TEST_PASSWORD, make_app
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -82,6 +88,14 @@ def pytest_runtest_call(item):
     if guard is not None:
         guard.check()
     return result
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _pinned_wall_clock():
+    # Package scope: set up before the modules' seeding fixtures, undone before the rest of
+    # the suite runs on the real clock.
+    with time_machine.travel(PINNED_NOW, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -152,44 +166,115 @@ def app(live_server):
     return live_server.app
 
 
+def chromium_executable() -> str:
+    """Chromium itself, or under CI's midnight pass (libfaketime preloaded into this process)
+    a wrapper that starts it without the preload: Chromium stalls on a shifted clock, and only
+    the app's clock is meant to move."""
+    if "faketime" in os.environ.get("LD_PRELOAD", ""):
+        return str(HERE / "chromium-without-faketime")
+    return CHROMIUM_PATH
+
+
 @pytest.fixture(scope="session")
 def chromium():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS
+            executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS
         )
         yield browser
         browser.close()
 
 
+# Logs every `securitypolicyviolation` event of a page as a console error naming the element
+# refused: Chromium logs most violations itself, but not all as errors (a report-only policy
+# logs a warning), and its message does not say which element carried the inline style.
+_CSP_LISTENER = """
+if (!window.__termtableCspWatch) {
+  window.__termtableCspWatch = true;
+  document.addEventListener("securitypolicyviolation", (event) => {
+    const target = event.target && event.target.nodeType === 1
+      ? event.target.outerHTML.slice(0, 160) : String(event.target);
+    console.error("Content Security Policy violation (securitypolicyviolation): " + [
+      event.effectiveDirective, event.disposition, event.blockedURI,
+      event.sourceFile + ":" + event.lineNumber, event.sample, target].join(" | "));
+  }, true);
+}
+"""
+# Lets pending work of a page (htmx's settle step runs just after a swap) run, and its
+# console messages arrive, before the guard's verdict.
+_SETTLE = "() => new Promise((resolve) => setTimeout(resolve, 50))"
+
+
 class ErrorGuard:
-    """Console errors, uncaught page errors and server exceptions seen during one test."""
+    """Console errors, CSP violations, uncaught page errors and server exceptions seen during
+    one test.
+
+    A CSP violation fails the test however it arrives: as a console message of any level
+    ("Refused to apply inline style ...", "Applying inline style violates the following
+    Content Security Policy directive ...") or as a `securitypolicyviolation` event, which
+    the pages of a watched context (`watch`) or an attached page (`attach`) log."""
 
     _HTTP_ERROR = re.compile(
         r"Failed to load resource: the server responded with a status of (\d+)"
     )
+    _CSP_MESSAGE = re.compile(r"Content[- ]Security[- ]Policy|\bRefused to\b", re.IGNORECASE)
 
     def __init__(self, live_server: LiveServer):
         self.live_server = live_server
         self.messages: list[str] = []
         self.allowed_statuses: set[int] = set()
+        self._contexts: list = []
+        self._pages: list = []
 
     def allow_http_error(self, *statuses: int) -> None:
         """Chromium logs every 4xx/5xx response as a console error; allow these statuses."""
         self.allowed_statuses.update(statuses)
 
+    def watch(self, context) -> None:
+        """Guard every page of a browser context (popups included), from its first load."""
+        context.on("console", self.on_console)
+        context.on("weberror", lambda web_error: self.on_page_error(web_error.error))
+        context.add_init_script(_CSP_LISTENER)
+        self._contexts.append(context)
+
+    def attach(self, page) -> None:
+        """Guard one page of a context made elsewhere (a module's shared page); `detach` it at
+        the end of the test."""
+        page.on("console", self.on_console)
+        page.on("pageerror", self.on_page_error)
+        page.add_init_script(_CSP_LISTENER)
+        with contextlib.suppress(PlaywrightError):
+            page.evaluate(_CSP_LISTENER)  # the page already open
+        self._pages.append(page)
+
+    def detach(self, page) -> None:
+        page.remove_listener("console", self.on_console)
+        page.remove_listener("pageerror", self.on_page_error)
+        self._pages.remove(page)
+
     def on_console(self, message) -> None:
+        where = message.location.get("url")
+        if self._CSP_MESSAGE.search(message.text):
+            self.messages.append(f"CSP violation ({message.type}): {message.text} ({where})")
+            return
         if message.type != "error":
             return
         http = self._HTTP_ERROR.search(message.text)
         if http and int(http.group(1)) in self.allowed_statuses:
             return
-        self.messages.append(f"console error: {message.text} ({message.location.get('url')})")
+        self.messages.append(f"console error: {message.text} ({where})")
 
     def on_page_error(self, error) -> None:
         self.messages.append(f"uncaught page error: {error}")
 
+    def settle(self) -> None:
+        pages = self._pages + [page for context in self._contexts for page in context.pages]
+        for page in pages:
+            with contextlib.suppress(PlaywrightError):  # closed or navigating: nothing due
+                page.evaluate(_SETTLE)
+
     def check(self) -> None:
+        self.settle()
         problems = self.messages + [f"server error: {e}" for e in self.live_server.errors]
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
@@ -230,11 +315,9 @@ def open_page(request, app, live_server, chromium, console):
         )
         context.set_default_timeout(TIMEOUT_MS)
         context.route(re.compile(re.escape(live_server.url) + "/.*"), end_test_transaction)
+        console.watch(context)
         contexts.append(context)
-        page = context.new_page()
-        page.on("console", console.on_console)
-        page.on("pageerror", console.on_page_error)
-        return page
+        return context.new_page()
 
     yield new_page
     reports = request.node.stash.get(_reports, {})

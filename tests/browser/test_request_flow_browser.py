@@ -5,15 +5,15 @@ student finds the sessions in Upcoming with a video room id that the Copy button
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
 from models import MentorSubject, SessionRequest, Subject, db
 from tests.browser.helpers import login, screenshot
+from tests.conftest import PINNED_TODAY
 
-_today = datetime.now(ZoneInfo("Europe/Paris")).date()
+_today = PINNED_TODAY
 MONDAY = _today + timedelta(days=14 - _today.weekday())
 POLL_MS = 15_000  # the bell polls every 10 s
 

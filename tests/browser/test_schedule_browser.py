@@ -14,10 +14,11 @@ from models import DateOverride, Occurrence, OccurrenceStatus, db
 from services.generation import generate_occurrences, resolve_window
 from services.overrides import find_occurrence
 from tests.browser.helpers import screenshot
+from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 # A Monday ahead, so that every session of the week is in the future.
-TERM = date.today() - timedelta(days=date.today().weekday()) + timedelta(weeks=4)
+TERM = PINNED_TODAY - timedelta(days=PINNED_TODAY.weekday()) + timedelta(weeks=4)
 TUE, WED, THU = (TERM + timedelta(days=n) for n in (1, 2, 3))
 GRID = f"/schedule/?date={TERM.isoformat()}"
 

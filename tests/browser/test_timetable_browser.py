@@ -4,7 +4,7 @@ the user is looking, and a request without its CSRF token is refused visibly."""
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,10 +15,11 @@ from models import DateOverride, Occurrence, OccurrenceStatus, db
 from services.generation import generate_occurrences, resolve_window
 from services.overrides import OverrideChange, find_occurrence, save_override
 from tests.browser.helpers import screenshot
+from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 # A Monday well ahead, so that no session is in the past (started sessions are protected).
-TERM = date.today() - timedelta(days=date.today().weekday()) + timedelta(weeks=4)
+TERM = PINNED_TODAY - timedelta(days=PINNED_TODAY.weekday()) + timedelta(weeks=4)
 WED = TERM + timedelta(days=2)
 NEXT_MON = TERM + timedelta(weeks=1)
 
@@ -142,7 +143,8 @@ def test_a_validation_error_shows_in_the_editor_keeping_the_input_and_cancel_res
     field(row, "notes").fill("Typed, not lost")
     row.get_by_role("button", name="Save").click()
 
-    expect(row.get_by_text("The end (14:00) must be after the start (15:00).")).to_be_visible()
+    refused = "The end (14:00) must be after the start (15:00), or at most 12 hours later"
+    expect(row.get_by_text(refused)).to_be_visible()
     expect(row.get_by_label("Move this date")).to_be_checked()
     expect(field(row, "start_time")).to_have_value("15:00")
     expect(field(row, "end_time")).to_have_value("14:00")
