@@ -347,8 +347,8 @@ def test_edit_a_series_inline(web, login_as, make_series, group):
     response = hx_post(
         web, f"/manage/series/{series.id}/edit", {**params, "end_time": "07:00"}, status=422
     )
-    assert (
-        "The end time must be after the start time." in response.html.find(id="end_time-error").text
+    assert response.html.find(id="end_time-error").text == (
+        "The end time must be after the start time, or at most 12 hours later on the next day."
     )
     # Cancel brings the plain row back; as a plain link it leads to the group page.
     assert web.get(f"/manage/series/{series.id}", headers=PARTIAL).html.find("tr")["id"] == (
