@@ -367,7 +367,8 @@ def test_request_pages_pending_list_and_notifications_are_local(web, login_as, t
     asked = free.created_at.astimezone(AKL)
     assert f"{long_day(asked.date())} {asked:%H:%M}" in detail.text
     slot = detail.html.find(id=f"slot-{free.slots[0].id}")
-    assert " ".join(slot.text.split()) == f"{long_day(free_day)} 08:00{DASH}09:00"
+    # Pending: the student reads whether the date clashes with the mentor's sessions.
+    assert " ".join(slot.text.split()) == f"{long_day(free_day)} 08:00{DASH}09:00 No clash"
 
     switch_to(web, login_as, ada)
     pending = web.get("/requests/pending").html
