@@ -20,8 +20,8 @@ template or stylesheet is fixed.
 Today's sessions: the school has sessions in every state on today's date (a cancelled one, a
 moved one, a one-time one, the two of them in conflict), at fixed local times, so the month,
 week, day, rooms-as-rows and "mine" views are audited with today's column or cell full
-whatever the hour the suite runs at. "Today" is the date when the module starts (the app's
-own today); the pages are asked for that date explicitly. The colour-contrast rule is checked
+whatever the hour the suite runs at. "Today" is the suite's pinned date (`PINNED_TODAY`, the
+app's today too); the pages are asked for that date explicitly. The colour-contrast rule is checked
 on today's cell in light and dark mode, at rest, hovered and focused.
 """
 
@@ -56,7 +56,7 @@ from services.requests import RequestInput, create_request
 from services.tracking import complete_session
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.helpers import login, safe_name, screenshot
-from tests.conftest import FAST_HASH, TEST_PASSWORD
+from tests.conftest import FAST_HASH, PINNED_TODAY, TEST_PASSWORD
 
 AXE_VERSION = "4.14.1"
 AXE_SOURCE = (
@@ -73,7 +73,7 @@ FAILING_IMPACTS = ("serious", "critical")
 TARGETS_SHOWN = 4
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = datetime.now(PARIS).date()  # the one date every case and the seed are relative to
+TODAY = PINNED_TODAY  # the one date every case and the seed are relative to
 THIS_MONDAY = TODAY - timedelta(days=TODAY.weekday())
 NEXT_MONDAY = THIS_MONDAY + timedelta(weeks=1)
 
@@ -287,6 +287,15 @@ def open_completion_form(page: Page, school: dict) -> None:
     expect(page.locator(f"#completion-form-{occurrence}")).to_be_visible()
 
 
+def run_preview(page: Page, school: dict) -> None:
+    """A forced preview of the coming weeks: its folded lists, tables and pagers."""
+    form = page.locator("#generate-form")
+    form.get_by_label("Update out-of-date sessions and remove stale ones (force)").check()
+    form.get_by_role("button", name="Preview").click()
+    expect(page.locator("#generation-sessions")).to_be_visible()
+    page.locator("#generation-sessions details summary").first.click()
+
+
 def case(role, url, shows=None, action=None, *, id, xfail=None):
     """`shows`: a text the page's <main> must contain (the audit is of a page with data)."""
     marks = [pytest.mark.xfail(strict=True, reason=f"A11Y: {xfail}")] if xfail else []
@@ -314,6 +323,7 @@ CASES = [
     case("coordinator", f"/schedule/month?{NEXT_WEEK}", "Maths 7A", id="month"),
     case("coordinator", "/sessions/today/", "Today's sessions", id="today"),
     case("coordinator", "/timetable/generate", id="generate"),
+    case("coordinator", "/timetable/generate", None, run_preview, id="generate-preview"),
     case("coordinator", "/timetable/exceptions", "Exams", id="exceptions"),
     case("coordinator", "/manage/", id="manage"),
     case("coordinator", "/manage/rooms", "R101", id="rooms"),
@@ -457,5 +467,52 @@ def test_today_s_sessions_in_the_month_view_are_readable(
             assert not found["incomplete"], f"{label}: contrast undecided: {found['incomplete']}"
             # Each session's link (and the day number) was measured, not skipped.
             assert len(found["passes"]) >= len(TODAY_STATES) + 1, f"{label}: {found['passes']}"
+    finally:
+        page.emulate_media(color_scheme="light")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize(
+    ("role", "url"),
+    [
+        ("coordinator", f"/schedule/?{ON_TODAY}"),
+        ("coordinator", f"/schedule/?{ON_TODAY}&layout=rooms"),
+        ("coordinator", f"/schedule/day?{ON_TODAY}"),
+        ("student", f"/schedule/mine?{ON_TODAY}"),
+    ],
+    ids=["week", "rooms", "day", "mine-week"],
+)
+def test_today_s_sessions_in_the_grids_are_readable(
+    request, role_page, school, live_server, role, url, scheme
+):
+    """Today's column header and today's cards (cancelled, moved, one-time, in conflict), at
+    rest, then the header's link and a cancelled card hovered and focused."""
+    live_server.errors.clear()
+    page = role_page(role)
+    page.emulate_media(color_scheme=scheme)
+    try:
+        page.goto(url)
+        grid = page.locator("table.schedule-grid")
+        expect(grid.locator("th.is-today")).to_have_count(1)
+        cancelled = grid.locator(".session.is-cancelled", has_text="16:00").first
+        expect(cancelled).to_contain_text("Cancelled")
+        expect(grid.locator(".session.is-moved", has_text="11:00")).to_contain_text("Moved")
+        one_time = grid.locator(".session:not(.is-moved)", has_text="11:30\u201312:30")
+        expect(one_time).to_contain_text("One-time")
+        header_link = grid.locator("th.is-today a")
+        moments = {"at rest": None, "card hovered": cancelled.locator("a").hover}
+        moments["card focused"] = cancelled.locator("a").focus
+        if header_link.count():  # the day view's header is text, not a link
+            moments["header hovered"] = header_link.hover
+            moments["header focused"] = header_link.focus
+        for moment, action in moments.items():
+            if action is not None:
+                action()
+            found = run_contrast(page, "table.schedule-grid")
+            label = f"{url} ({scheme}, {moment})"
+            if found["violations"]:
+                screenshot(page, f"contrast-{safe_name(request.node.name)}-{moment}")
+            assert not found["violations"], f"{label}: too little contrast: {found['violations']}"
+            assert found["passes"], f"{label}: nothing measured"
     finally:
         page.emulate_media(color_scheme="light")
