@@ -60,9 +60,6 @@ from tests.conftest import FAST_HASH, TEST_PASSWORD
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = today_in(PARIS)
-MONDAY = TODAY - timedelta(days=TODAY.weekday())
-NEXT_MONDAY = MONDAY + timedelta(weeks=1)
 ROLES = ("admin", "coordinator", "mentor", "student", "anonymous")
 
 # File names as people save them: one long word, and a long sentence.
@@ -85,7 +82,11 @@ def _user(role: str, name: str) -> User:
 def _seed() -> dict:
     """A school with a bit of everything each page shows: weekly sessions with an exception,
     one-time sessions (past and completed with files and a note, past to complete, coming),
-    a pending request and its notification."""
+    a pending request and its notification. Dates count from the organisation's today as the
+    app sees it when the module starts (the browser package pins the clock)."""
+    today = today_in(PARIS)
+    monday = today - timedelta(days=today.weekday())
+    next_monday = monday + timedelta(weeks=1)
     admin = _user("admin", "Alex Admin")
     coordinator = _user("coordinator", "Claire Dubois")
     ada = _user("mentor", "Ada Lovelace-Byron")
@@ -106,13 +107,13 @@ def _seed() -> dict:
         start_time=time(9),
         end_time=time(10),
         room_id=room.id,
-        first_date=MONDAY,
+        first_date=monday,
         mode="in_person",
     )
     db.session.add(series)
     db.session.flush()
-    generate_occurrences(*resolve_window(MONDAY, weeks=3), tz=PARIS)
-    wednesday = NEXT_MONDAY + timedelta(days=2)
+    generate_occurrences(*resolve_window(monday, weeks=3), tz=PARIS)
+    wednesday = next_monday + timedelta(days=2)
     save_override(
         series, wednesday, OverrideChange(room_id=library.id, notes="Exams in Room 101"),
         actor=coordinator, tz=PARIS,
@@ -121,12 +122,12 @@ def _seed() -> dict:
     def one_time(day, start, end):
         return create_one_time_session(
             group_id=group.id, day=day, start=start, end=end, room_id=room.id,
-            actor=coordinator, tz=PARIS, today=TODAY,
+            actor=coordinator, tz=PARIS, today=today,
         ).occurrence  # fmt: skip
 
-    completed = one_time(TODAY - timedelta(days=2), time(10), time(11))
-    to_complete = one_time(TODAY - timedelta(days=1), time(14), time(15))
-    coming = one_time(NEXT_MONDAY + timedelta(days=3), time(16), time(17))
+    completed = one_time(today - timedelta(days=2), time(10), time(11))
+    to_complete = one_time(today - timedelta(days=1), time(14), time(15))
+    coming = one_time(next_monday + timedelta(days=3), time(16), time(17))
     complete_session(
         completed, actual_start=time(10), actual_end=time(10, 50),
         notes="Fractions, then decimals; percentages next time.", actor=ada, tz=PARIS,
@@ -152,7 +153,7 @@ def _seed() -> dict:
         RequestInput(
             mentor_id=ada.id, subject_id=maths.id, title="Algebra revision before the exam",
             description="Chapters 3 and 4, please.", schedule_kind="single",
-            day=NEXT_MONDAY + timedelta(days=4), start=time(17), duration=60,
+            day=next_monday + timedelta(days=4), start=time(17), duration=60,
         ),
         tz=PARIS,
     )  # fmt: skip
@@ -174,7 +175,9 @@ def _seed() -> dict:
         "note_id": db.session.scalar(sa.select(SessionNote.id)),
         "occurrence_id": completed.id,
         "files_session": completed.id,
-        "series_session": find_occurrence(series.id, NEXT_MONDAY).id,
+        "series_session": find_occurrence(series.id, next_monday).id,
+        "today": today,
+        "next_monday": next_monday,
         "to_complete": to_complete.id,
         "coming": coming.id,
     }
@@ -262,7 +265,7 @@ SESSION_FOR = {
     "tracking.complete": "to_complete",
 }
 # Pages showing a date range open on the seeded weeks (the others show today).
-DATED = {"schedule.day": NEXT_MONDAY, "schedule.month": NEXT_MONDAY}
+DATED = ("schedule.day", "schedule.month")
 
 
 def page_urls(app, school: dict) -> list[tuple[str, str]]:
@@ -279,7 +282,7 @@ def page_urls(app, school: dict) -> list[tuple[str, str]]:
                 key = SESSION_FOR.get(rule.endpoint, argument)
                 values[argument] = school[key if key in school else argument]
             if rule.endpoint in DATED:
-                values["date"] = DATED[rule.endpoint].isoformat()
+                values["date"] = school["next_monday"].isoformat()
             urls.append((rule.endpoint, url_for(rule.endpoint, **values)))
     return urls
 
@@ -422,7 +425,7 @@ def test_a_sessions_files_read_as_blocks_with_names_wrapping_at_line_ends(
 
 def test_the_grid_editor_fits_the_screen_on_the_day_view(role_page, school, guarded):
     page = guarded(role_page("coordinator"))
-    page.goto(f"/schedule/day?date={NEXT_MONDAY.isoformat()}")
+    page.goto(f"/schedule/day?date={school['next_monday'].isoformat()}")
     occurrence = school["series_session"]
     page.locator(f"#occ-{occurrence} a.session-open").click()
     editor = page.locator(f"form#occ-{occurrence}.session-editor")
@@ -472,7 +475,7 @@ def test_the_schedule_opens_on_the_day_on_a_phone_and_the_week_stays_a_tap_away(
     page.locator(".site-header details.nav-menu").get_by_role("link", name="Schedule").click()
     expect(page).to_have_url(re.compile(r"/schedule/day\?"))
     expect(page.locator("#schedule h2.schedule-title")).to_contain_text(
-        TODAY.strftime("%A")
+        school["today"].strftime("%A")
     )  # the day of today, whatever the hour
     assert not misfits(page)
     screenshot(page, "phone-390-schedule-opens-on-day")
@@ -498,10 +501,13 @@ def test_without_javascript_the_schedule_stays_on_the_week_and_fits(role_page, s
     assert not misfits(page)
 
 
+@pytest.mark.parametrize("width", [1200, 1280, DESKTOP["width"]])
 @pytest.mark.parametrize("role", ["admin", "coordinator", "mentor", "student"])
-def test_a_desktop_keeps_the_whole_navigation_in_one_row(chromium, live_server, school, role):
+def test_a_desktop_keeps_the_whole_navigation_in_one_row(
+    chromium, live_server, school, role, width
+):
     context = chromium.new_context(
-        base_url=live_server.url, viewport=DESKTOP, locale="en-GB",
+        base_url=live_server.url, viewport={"width": width, "height": 900}, locale="en-GB",
         timezone_id=live_server.app.config["TIMEZONE"],
     )  # fmt: skip
     guard = ErrorGuard(live_server)
@@ -517,7 +523,7 @@ def test_a_desktop_keeps_the_whole_navigation_in_one_row(chromium, live_server, 
             page.locator(".site-header .nav-wide").get_by_role("link", name="Profile")
         ).to_be_visible()
         assert sideways_scroll(page) <= 0
-        screenshot(page, f"desktop-1366-nav-{role}")
+        screenshot(page, f"desktop-{width}-nav-{role}")
         # The schedule stays on the week on a desktop.
         page.goto("/schedule/mine" if role in ("mentor", "student") else "/schedule/")
         expect(page.locator("#schedule h2.schedule-title")).to_contain_text("Week of")
