@@ -38,6 +38,9 @@ STUDENT, MENTOR, STAFF = "student", "mentor", "staff"
 FEED_PAST = timedelta(days=90)
 FEED_FUTURE = timedelta(days=400)
 PRODID = "-//Termtable//Termtable sessions//EN"
+# Part of every feed's ETag: raised when the way events are written changes (2: VTIMEZONE with
+# yearly rules, titles for their reader), so calendar apps holding an old copy fetch it anew.
+FEED_FORMAT = 2
 
 
 def _new_token() -> str:
@@ -181,7 +184,9 @@ def fingerprint(feed: CalendarFeed, now: datetime | None = None) -> str:
         )
     ).one()
     # The window moves with the day, so the day is part of it too.
-    raw = f"{feed.id}:{feed.token}:{now.date()}:{count}:{last_change}:{sequences}:{ids}"
+    raw = (
+        f"{FEED_FORMAT}:{feed.id}:{feed.token}:{now.date()}:{count}:{last_change}:{sequences}:{ids}"
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 

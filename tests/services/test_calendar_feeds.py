@@ -12,6 +12,7 @@ import vobject
 from icalendar import Calendar
 
 from models import CourseGroup, Enrolment, GroupKind, Occurrence, OccurrenceStatus, db
+from services import calendar_feeds
 from services.calendar_feeds import (
     build_feed,
     feed_by_token,
@@ -97,6 +98,15 @@ def test_cancelled_and_moved_sessions_update_rather_than_duplicate(lessons):
 def test_the_fingerprint_holds_while_nothing_changes(lessons):
     feed = own_feed(lessons["student"])
     assert fingerprint(feed, NOW) == fingerprint(feed, NOW)
+
+
+def test_a_new_way_of_writing_feeds_changes_every_fingerprint(lessons, monkeypatch):
+    """Calendar apps holding a feed written the old way (RDATE lists, group titles) must not
+    be told 304: the format is part of the ETag."""
+    feed = own_feed(lessons["student"])
+    before = fingerprint(feed, NOW)
+    monkeypatch.setattr(calendar_feeds, "FEED_FORMAT", calendar_feeds.FEED_FORMAT - 1)
+    assert fingerprint(feed, NOW) != before
 
 
 def test_online_sessions_give_the_video_link_to_participants_only(lessons, make_series, make_user):
