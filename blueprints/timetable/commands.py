@@ -18,6 +18,7 @@ from services.listing import list_occurrences
 from services.timetable_export import export_timetable
 from services.timetable_import import ImportErrors, import_exceptions, import_timetable
 from services.timeutil import date_outside, today_in, zone
+from services.wording import plural
 
 bp = Blueprint("timetable_commands", __name__, cli_group=None)
 
@@ -172,8 +173,8 @@ def import_timetable_command(csv_file):
         counts = ", ".join(f"{getattr(summary, f'{noun}_{verb}')} {verb}" for verb in verbs)
         click.echo(f"  {noun:<11} {counts}")
     click.echo(
-        f"  created     {summary.users_created} accounts, {summary.rooms_created} rooms, "
-        f"{summary.subjects_created} subjects"
+        f"  created     {plural(summary.users_created, 'account')}, "
+        f"{plural(summary.rooms_created, 'room')}, {plural(summary.subjects_created, 'subject')}"
     )
     if summary.users_created:
         click.echo("  New accounts cannot log in until a password is set.")
@@ -230,9 +231,10 @@ def seed_demo_command(if_empty):
         except DomainError as err:
             _fail(err.message)
         click.echo(
-            f"Demo school loaded: {summary.groups} course groups, {summary.series} series, "
-            f"{summary.accounts} accounts, {summary.sessions} sessions from {summary.term_start} "
-            f"to {summary.term_end} (end excluded), {summary.conflicts} conflicts."
+            f"Demo school loaded: {plural(summary.groups, 'course group')}, {summary.series} "
+            f"series, {plural(summary.accounts, 'account')}, {plural(summary.sessions, 'session')} "
+            f"from {summary.term_start} to {summary.term_end} (end excluded), "
+            f"{plural(summary.conflicts, 'conflict')}."
         )
     click.echo("Demo logins (if this database holds the demo school):")
     for login in DEMO_LOGINS:

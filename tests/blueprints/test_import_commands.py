@@ -64,7 +64,7 @@ def test_import_then_eight_weeks_of_mon_wed_fri_is_24_sessions(cli, csv_file):
     result = cli("import-timetable", path)
     assert result.exit_code == 0, result.output
     assert "groups      1 created, 0 updated, 0 unchanged" in result.stdout
-    assert "created     3 accounts, 1 rooms, 1 subjects" in result.stdout
+    assert "created     3 accounts, 1 room, 1 subject" in result.stdout
     assert "New accounts cannot log in until a password is set." in result.stdout
     assert "Existing sessions were not changed" in result.stdout
 
