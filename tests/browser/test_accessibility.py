@@ -452,6 +452,7 @@ def test_today_s_sessions_in_the_month_view_are_readable(
             expect(entry.get_by_role("link")).to_be_visible()
             expect(entry).to_contain_text(state)
         expect(today.locator("li", has_text="11:00 Chess club")).to_contain_text("Conflict")
+        screenshot(page, f"month-today-{safe_name(request.node.callspec.id)}")
         # Every link and badge in today's cell, at rest, hovered, then focused.
         link = today.locator("li", has_text="11:00 Chess club").get_by_role("link")
         moments = {"at rest": None, "hovered": link.hover, "focused": link.focus}
