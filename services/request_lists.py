@@ -64,21 +64,6 @@ def pending_query(
     return query.order_by(None).order_by(SessionRequest.first_start_utc, SessionRequest.id)
 
 
-def all_pending(now: datetime | None = None) -> list[SessionRequest]:
-    """Every pending, unexpired request (for an admin), the soonest first."""
-    now = now or datetime.now(UTC)
-    return list(
-        db.session.scalars(
-            select(SessionRequest)
-            .where(
-                SessionRequest.status == RequestStatus.PENDING,
-                SessionRequest.first_start_utc > now,
-            )
-            .order_by(SessionRequest.first_start_utc, SessionRequest.id)
-        ).unique()
-    )
-
-
 def people_in_requests(user: User, role: Role) -> list[User]:
     """The mentors (or students) of the requests `user` may see, by name: what the lists'
     filters offer."""

@@ -1,6 +1,8 @@
 """Session requests: a student asks a mentor for one session, specific dates or a weekly
-schedule; the mentor approves (creating everything in one transaction) or rejects with a
-reason; the student may withdraw; a request whose first session has passed expires.
+schedule; the mentor approves (creating everything in one transaction), in whole or in part
+(the dates left out are declined, each with why), or rejects with a reason; the student may
+withdraw; a request whose first session has passed expires. An approval declines the mentor's
+other pending requests automatically only when none of their dates can still be held.
 
 State changes are conditional updates (`... WHERE status = 'pending'`), so two clicks, two
 tabs or two workers can never approve twice or create sessions twice. Services flush only;
@@ -869,19 +871,3 @@ def expire_requests(now: datetime | None = None) -> int:
         .values(status=RequestStatus.EXPIRED)
     )
     return result.rowcount
-
-
-def pending_for_mentor(mentor: User, now: datetime | None = None) -> list[SessionRequest]:
-    """A mentor's pending, unexpired requests, the soonest first."""
-    now = now or datetime.now(UTC)
-    return list(
-        db.session.scalars(
-            select(SessionRequest)
-            .where(
-                SessionRequest.mentor_id == mentor.id,
-                SessionRequest.status == RequestStatus.PENDING,
-                SessionRequest.first_start_utc > now,
-            )
-            .order_by(SessionRequest.first_start_utc, SessionRequest.id)
-        ).unique()
-    )

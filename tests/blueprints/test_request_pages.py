@@ -588,6 +588,7 @@ def test_an_approval_that_declines_others_redraws_the_pending_list(web, people):
     login(web, people["lea"])
     page = web.get(f"/requests/{clashing.id}")
     assert page.html.select_one("h1 .badge").text == "Declined"
+    assert "automatically, when Ada Lovelace approved another request" in page.text
     assert outcome in page.html.select_one(".request-reason").text
     mine = web.get("/requests/").html.find(id=f"request-{clashing.id}")
     assert mine.select_one(".badge").text == "Declined" and outcome in mine.text
