@@ -119,7 +119,9 @@ def generate():
     posted = request.method == "POST" and form.validate_on_submit()
     linked = request.method == "GET" and request.args.get("preview") == "1"
     if posted or linked:
-        dry_run = linked or "generate" not in request.form
+        # Preview, or a pager button of a preview; Generate (or a bare POST) writes.
+        paging = any(name.startswith("page_") for name in request.form)
+        dry_run = linked or "preview" in request.form or paging
         try:
             start, end = resolve_window(
                 form.start.data,
