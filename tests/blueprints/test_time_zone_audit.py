@@ -233,9 +233,10 @@ def test_today_board_dashboard_tabs_and_default_dates_follow_the_organisations_d
     assert "22:00" not in board.text and "07:00" not in board.text
 
     upcoming = web.get("/dashboard/").html
-    for shown in (early, running, afternoon, evening):  # today's ended ones stay listed
+    for shown in (running, afternoon, evening):  # not ended yet
         assert upcoming.find(id=f"dashboard-session-{shown.id}") is not None
-    assert upcoming.find(id=f"dashboard-session-{yesterday.id}") is None  # UTC's today
+    for ended in (yesterday, early):  # ended (today's too): under Past only, never both
+        assert upcoming.find(id=f"dashboard-session-{ended.id}") is None
     running_card = upcoming.find(id=f"dashboard-session-{running.id}")
     assert running_card.find(attrs={"data-status": True})["data-status"] == "ongoing"
     past = web.get("/dashboard/past").html
