@@ -79,3 +79,53 @@ def test_upgrading_a_database_with_data_gives_online_sessions_video_rooms(app):
         online = [r.video_room_id for r in rows if r.mode == "online"]
         assert len(set(online)) == 2 and all(re.match(r"^room-[a-z0-9]{8}$", i) for i in online)
         assert rows[2].video_room_id is None
+
+
+def test_upgrading_moves_automatic_rejections_to_declined(app):
+    """0008: a request rejected by "Declined automatically" reads "declined"; one the mentor
+    rejected stays "rejected"; requested dates gain `declined_reason` (empty)."""
+    import sqlalchemy as sa
+
+    directory = str(ROOT / "migrations")
+    with app.app_context():
+        downgrade(directory=directory, revision="0007_access_tokens")
+        with db.engine.begin() as conn:
+            for n, role in ((1, "mentor"), (2, "student")):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO user_account (id, email, name, role, active, session_token, "
+                        "created_at) VALUES (:id, :email, 'U', :role, true, :token, "
+                        "'2026-01-01 00:00:00')"
+                    ),
+                    {"id": n, "email": f"u{n}@s.test", "role": role, "token": f"t{n}"},
+                )
+            conn.execute(sa.text("INSERT INTO subject (id, name, active) VALUES (1, 'S', true)"))
+            for n, reason in ((1, "Declined automatically: Mon 07 Sep 2026 10:00 is now taken."),
+                              (2, "I am away.")):  # fmt: skip
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO session_request (id, student_id, mentor_id, subject_id, "
+                        "title, description, mode, schedule_kind, start_time, end_time, status, "
+                        "rejection_reason, first_start_utc, created_at) VALUES (:id, 2, 1, 1, "
+                        "'T', '', 'online', 'single', '10:00:00', '11:00:00', 'rejected', "
+                        ":reason, '2026-09-07 08:00:00', '2026-09-01 08:00:00')"
+                    ),
+                    {"id": n, "reason": reason},
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO requested_slot (request_id, local_date, start_utc, end_utc) "
+                        "VALUES (:id, '2026-09-07', '2026-09-07 08:00:00', '2026-09-07 09:00:00')"
+                    ),
+                    {"id": n},
+                )
+        upgrade(directory=directory)
+        with db.engine.connect() as conn:
+            statuses = (
+                conn.execute(sa.text("SELECT status FROM session_request ORDER BY id"))
+                .scalars()
+                .all()
+            )
+            reasons = conn.execute(sa.text("SELECT declined_reason FROM requested_slot")).all()
+        assert statuses == ["declined", "rejected"]
+        assert [r[0] for r in reasons] == [None, None]
