@@ -86,7 +86,7 @@ def test_participants_read_the_notice_without_the_staff_link(
     notice = standing_of(web.get(f"/sessions/{session.id}"))
     assert "Its series no longer holds this date." in text_of(notice)
     assert notice.find("a") is None
-    assert "Staff bring it in line by generating with force." in text_of(notice)
+    assert "keeps its own values, shown above, until staff bring it in line" in text_of(notice)
 
 
 def test_a_kept_session_says_why_it_stays(web, login_as, make_group, make_series):
