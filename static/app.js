@@ -73,6 +73,21 @@
     window.location.replace(narrow.getAttribute("data-narrow-url"));
   }
 
+  // The navigation's Menu (a <details>, which opens and closes by itself without this
+  // script) also closes on a click elsewhere and on Escape, as a menu does.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details.nav-menu[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    var menu = event.target.closest("details.nav-menu[open]");
+    if (!menu) return;
+    menu.removeAttribute("open");
+    menu.querySelector("summary").focus();
+  });
+
   // Escape inside an inline editor presses its Close button.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape" || !event.target.closest) return;

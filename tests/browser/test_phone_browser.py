@@ -464,6 +464,15 @@ def test_the_navigation_is_one_row_with_a_menu_that_opens(role_page, school, gua
     )
     menu.locator("summary").click()  # closes again
     expect(menu.get_by_role("link", name="Schedule", exact=True)).to_be_hidden()
+    if js:  # a click elsewhere, or Escape, closes it as well
+        menu.locator("summary").click()
+        page.locator("main h1").click()
+        expect(menu.get_by_role("link", name="Schedule", exact=True)).to_be_hidden()
+        menu.locator("summary").click()
+        menu.get_by_role("link", name="Schedule", exact=True).focus()
+        page.keyboard.press("Escape")
+        expect(menu.get_by_role("link", name="Schedule", exact=True)).to_be_hidden()
+        expect(menu.locator("summary")).to_be_focused()
 
 
 def test_the_schedule_opens_on_the_day_on_a_phone_and_the_week_stays_a_tap_away(
@@ -530,3 +539,24 @@ def test_a_desktop_keeps_the_whole_navigation_in_one_row(
     finally:
         context.close()
     guard.check()
+
+
+@pytest.mark.parametrize("role", ["coordinator", "student"])
+def test_a_desktop_without_javascript_keeps_the_row_and_the_week(
+    chromium, live_server, school, role
+):
+    context = chromium.new_context(
+        base_url=live_server.url, viewport=DESKTOP, locale="en-GB",
+        timezone_id=live_server.app.config["TIMEZONE"], java_script_enabled=False,
+    )  # fmt: skip
+    try:
+        page = context.new_page()
+        login(page, school["emails"][role])
+        page.goto("/schedule/mine" if role == "student" else "/schedule/")
+        assert header_rows(page) == 1
+        expect(page.locator(".site-header details.nav-menu")).to_be_hidden()
+        expect(page.locator("#schedule h2.schedule-title")).to_contain_text("Week of")
+        assert sideways_scroll(page) <= 0
+        screenshot(page, f"desktop-1366-nojs-schedule-{role}")
+    finally:
+        context.close()
