@@ -441,6 +441,25 @@ def test_the_grid_editor_fits_the_screen_on_the_day_view(role_page, school, guar
     expect(page.locator(f"article#occ-{occurrence}")).to_be_visible()
 
 
+def test_on_a_phones_week_the_editor_opens_whole_in_sight(role_page, school, guarded):
+    page = guarded(role_page("coordinator"))
+    page.goto(f"/schedule/?date={school['next_monday'].isoformat()}")
+    # Wednesday's session (the exception's), well right of the screen's edge in the grid.
+    occurrence = page.locator(".schedule-grid td:nth-child(4) article.session").first
+    occurrence_id = occurrence.get_attribute("id").removeprefix("occ-")
+    occurrence.locator("a.session-open").click()
+    editor = page.locator(f"form#occ-{occurrence_id}.session-editor")
+    expect(editor).to_be_visible()
+    box = editor.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
+    expect(editor.get_by_role("button", name="Save")).to_be_in_viewport()
+    assert sideways_scroll(page) <= 0
+    screenshot(page, "phone-390-week-editor-sheet")
+    editor.get_by_role("button", name="Close").click()
+    expect(page.locator(f"article#occ-{occurrence_id}")).to_be_visible()
+
+
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 def test_the_navigation_is_one_row_with_a_menu_that_opens(role_page, school, guarded, js):
     page = guarded(role_page("coordinator", js=js))
