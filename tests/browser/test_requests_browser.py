@@ -177,3 +177,31 @@ def test_the_pending_list_redraws_itself_when_a_request_arrives(page, log_in, ma
     expect(toast).to_have_text("New request from Lea Martin: Geometry")
     toast.click()
     expect(page).to_have_url(re.compile(rf"/requests/{second.id}$"))
+
+
+def test_dates_to_approve_and_their_outcome_pass_the_accessibility_audit(
+    page, log_in, make_user, make_group, make_series
+):
+    from services.generation import generate_occurrences
+    from tests.browser.test_accessibility import FAILING_IMPACTS, describe, run_axe
+
+    ada, _ben = seed(make_user)
+    group = make_group("Maths 7A", mentor=ada)
+    make_series(group, weekdays=(2,), start=time(16), end=time(17), first_date=MONDAY)
+    generate_occurrences(MONDAY, MONDAY + timedelta(days=7), tz=ZoneInfo("Europe/Paris"))
+    db.session.commit()
+    noah = make_user("student", name="Noah Bernard")
+    request = ask(noah, ada, [MONDAY, MONDAY + timedelta(days=2), MONDAY + timedelta(days=4)])
+    log_in(ada)
+    for url in ("/requests/pending", f"/requests/{request.id}"):
+        page.goto(url)
+        expect(page.locator(".slot-clash")).to_contain_text("Clash with Maths 7A")
+        bad = [v for v in run_axe(page) if v["impact"] in FAILING_IMPACTS]
+        assert not bad, f"{url}:\n{describe(bad)}"
+    page.get_by_role("button", name=re.compile("^Approve ticked dates")).click()
+    expect(page.locator(".flash-success")).to_contain_text("2 sessions created; 1 date declined")
+    switch_to(page, log_in, noah)
+    page.goto(f"/requests/{request.id}")
+    expect(page.locator(".slot-declined")).to_contain_text("Ada Lovelace has another session")
+    bad = [v for v in run_axe(page) if v["impact"] in FAILING_IMPACTS]
+    assert not bad, describe(bad)
