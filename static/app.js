@@ -115,4 +115,12 @@
   });
   document.addEventListener("htmx:after:swap", syncGenerateSpan);
   syncGenerateSpan();
+
+  // A list that refreshes itself (its own request, e.g. every minute) waits while one of its
+  // forms named by data-poll-waits-for is open, so a redraw never takes a form being filled.
+  document.addEventListener("htmx:before:request", function (event) {
+    var source = event.target;
+    var waitsFor = source.getAttribute && source.getAttribute("data-poll-waits-for");
+    if (waitsFor && source.querySelector(waitsFor)) event.preventDefault();
+  });
 })();

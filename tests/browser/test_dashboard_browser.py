@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import time_machine
 from playwright.sync_api import expect
 
 from models import Occurrence, OccurrenceStatus, db
@@ -86,3 +87,42 @@ def test_filters_fold_behind_a_disclosure_on_a_phone_and_show_on_a_wide_screen(
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"/dashboard/?group={group.id}")
     expect(page.get_by_role("search", name="Filter upcoming").get_by_label("Group")).to_be_visible()
+
+
+def test_the_minute_refresh_waits_while_a_card_s_completion_form_is_open(
+    page, log_in, make_user, make_group
+):
+    """The session ends while its mentor fills in the completion form on Upcoming: the list's
+    refresh waits (it would drop the card, now past), and completing still works."""
+    mentor = make_user("mentor", name="Ada Lovelace")
+    group = make_group("Maths 9B", mentor=mentor, students=[make_user("student")])
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    occurrence = Occurrence(
+        group_id=group.id,
+        start_utc=now - timedelta(minutes=50),
+        end_utc=now + timedelta(minutes=2),
+        room_id=group.default_room_id,
+    )
+    db.session.add(occurrence)
+    db.session.commit()
+    session_id = occurrence.id
+    log_in(mentor)
+    page.clock.install()
+    page.goto("/dashboard/")
+    card = page.locator(f"#dashboard-session-{session_id}")
+    expect(card.locator("header [data-status]")).to_have_text("Ongoing")
+    card.get_by_role("button", name="Complete…").click()
+    form = page.locator(f"#completion-form-{session_id}")
+    form.get_by_label("Session notes (what was covered)").fill("Fractions.")
+
+    # Three minutes later the session has ended (on the server too) and the poll is due.
+    with time_machine.travel(now + timedelta(minutes=3), tick=True):
+        page.clock.fast_forward("03:00")
+        page.wait_for_timeout(500)  # time for a refresh to arrive, if one were sent
+        expect(form.get_by_label("Session notes (what was covered)")).to_have_value("Fractions.")
+        form.get_by_role("button", name="Complete the session").click()
+        expect(card.locator("header [data-status]")).to_have_text("Completed")
+    # With no form open, the next refresh runs: the ended session leaves Upcoming.
+    with time_machine.travel(now + timedelta(minutes=5), tick=True):
+        page.clock.fast_forward("01:01")
+        expect(card).to_have_count(0)
