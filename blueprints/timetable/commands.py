@@ -56,6 +56,8 @@ def print_summary(summary) -> None:
     )
     for key in ("created", "updated", "removed", "unchanged", "kept", "out_of_date"):
         click.echo(f"  {key.replace('_', ' '):<12} {getattr(summary, key)}")
+    if summary.nothing_because:  # e.g. every series ended before the window
+        click.echo(f"  {summary.nothing_because}")
     if summary.out_of_date and not summary.force:
         click.echo("  Run again with --force to update out-of-date sessions.")
     for shift in summary.shifted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import time
+from datetime import date, time
 
 import pytest
 
@@ -50,6 +50,13 @@ def test_generate_human_summary_names_conflicts(cli, make_group, make_series, ma
     assert result.exit_code == 0
     assert "created      2" in result.output
     assert "room (Studio)" in result.output and "Dance A" in result.output
+
+
+def test_generate_says_why_a_window_holds_nothing(cli, make_series):
+    make_series(weekdays=(0,), last_date=date(2027, 3, 14))
+    result = cli("generate-sessions", "--start", "2027-03-15", "--weeks", "2")
+    assert result.exit_code == 0, result.output
+    assert "every series of these groups ends by 14 Mar 2027" in result.output
 
 
 def test_generate_conflicts_in_json_are_objects(cli, make_group, make_series, make_room):
