@@ -15,6 +15,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from models import Occurrence, OccurrenceStatus, Series, db
+from services.generation import generate_occurrences
+from services.overrides import find_occurrence
 from tests.blueprints.test_manage_groups import hx_post, new, series_params
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
@@ -148,3 +150,23 @@ def test_the_completion_form_says_how_an_early_end_reads(web, htmx, login_as, ma
     assert "an end earlier than the start is on the next day" in hint
     form = fragment.html.find("form")
     assert form.find(attrs={"name": "completion-actual_end"})["value"] == "00:30"
+
+
+def test_the_grid_editor_moves_a_series_date_to_a_late_slot(
+    web, htmx, login_as, make_group, make_series, clock
+):
+    series = make_series(make_group("Night owls"), weekdays=(4,), first_date=FRIDAY)
+    generate_occurrences(FRIDAY, FRIDAY + timedelta(days=7), tz=PARIS, now=at(FRIDAY, time(0)))
+    db.session.commit()
+    occurrence = find_occurrence(series.id, FRIDAY)
+    login_as("coordinator")
+    response = htmx.post(
+        f"/schedule/sessions/{occurrence.id}/exception?view=week&layout=time&date={FRIDAY}",
+        {"action": "override", "start_time": "23:30", "end_time": "00:30", "notes": ""},
+    )
+    assert response.status_int == 200
+    card = response.html.find(id=f"occ-{occurrence.id}")
+    assert f"23:30{DASH}00:30 (+1 day)" in card.find(class_="session-time").text
+    db.session.expire_all()
+    moved = db.session.get(Occurrence, occurrence.id)
+    assert moved.end_utc == at(FRIDAY + timedelta(days=1), time(0, 30))
