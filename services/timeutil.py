@@ -121,15 +121,15 @@ def end_before_start_message(
 
 
 def resolve_span(
-    day: date, start: time, end: time, tz: ZoneInfo, *, resolve=resolve_local
+    day: date, start: time, end: time, tz: ZoneInfo
 ) -> tuple[datetime, datetime, bool]:
     """UTC instants of a session on local `day` from `start` to `end`, and whether they had to
     be adjusted. An end earlier on the clock is on the next day (`ends_next_day`), resolved
     on that day (so a DST change at midnight counts). A time in a DST gap moves forward; should
     the start then pass the end (02:30-03:15 on the spring-forward night), the session keeps
     the length that was typed."""
-    first = resolve(day, start, tz)
-    last = resolve(day + timedelta(days=1) if ends_next_day(start, end) else day, end, tz)
+    first = resolve_local(day, start, tz)
+    last = resolve_local(day + timedelta(days=1) if ends_next_day(start, end) else day, end, tz)
     start_utc, end_utc = first.utc, last.utc
     shifted = first.shifted or last.shifted
     if end_utc <= start_utc:
