@@ -18,6 +18,8 @@ REQUEST_NEW = "request_new"
 REQUEST_APPROVED = "request_approved"
 REQUEST_REJECTED = "request_rejected"
 REQUEST_DECLINED = "request_declined"
+# Some dates of a pending request were taken by another approval; it stays pending.
+REQUEST_DATES_TAKEN = "request_dates_taken"
 REQUEST_WITHDRAWN = "request_withdrawn"
 SESSION_CANCELLED = "session_cancelled"
 SESSION_MOVED = "session_moved"

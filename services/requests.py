@@ -44,6 +44,7 @@ from services.conflicts import lock_schedule, overlapping
 from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from services.notifications import (
     REQUEST_APPROVED,
+    REQUEST_DATES_TAKEN,
     REQUEST_DECLINED,
     REQUEST_NEW,
     REQUEST_REJECTED,
@@ -789,6 +790,7 @@ def _decline_clashing(
             continue
         if not all(c.sessions for c in clashes[other.id]):
             now_clashing.append(other)
+            _tell_of_dates_taken(other, newly_taken, approved.mentor, tz)
             continue
         other.rejection_reason = _declined_reason(other, newly_taken[0], approved, tz)
         _claim(other, RequestStatus.DECLINED, actor=actor, now=now)
@@ -801,6 +803,23 @@ def _decline_clashing(
         )
         declined.append(other)
     return declined, now_clashing
+
+
+def _tell_of_dates_taken(
+    other: SessionRequest, taken: list[RequestedSlot], mentor: User, tz: ZoneInfo
+) -> None:
+    """Tell a student that some dates of their pending request are no longer free: it stays
+    pending, and the mentor may approve the other dates."""
+    listed = "; ".join(_format_slot(slot, tz) for slot in taken[:5])
+    more = f" and {len(taken) - 5} more" if len(taken) > 5 else ""
+    notify(
+        other.student_id,
+        REQUEST_DATES_TAKEN,
+        f"“{other.title}”: {plural(len(taken), 'date')} no longer free",
+        f"{mentor.name} approved another request for {listed}{more}. Yours is still pending; "
+        f"{mentor.name} may approve its other dates.",
+        link=f"/requests/{other.id}",
+    )
 
 
 def _declined_reason(

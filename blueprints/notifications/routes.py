@@ -41,6 +41,7 @@ KIND_LABELS = {
     "request_approved": "Request approved",
     "request_rejected": "Request rejected",
     "request_declined": "Request declined",
+    "request_dates_taken": "Request dates taken",
     "request_withdrawn": "Request withdrawn",
     "session_cancelled": "Session cancelled",
     "session_moved": "Session moved",

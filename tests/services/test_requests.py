@@ -392,6 +392,16 @@ def test_approving_one_session_keeps_a_bigger_request_pending_with_that_date_mar
     assert len(marks) == 12
     assert [day for day, clash in marks if clash] == [MONDAY + timedelta(days=8)]
     assert count_kind("request_declined") == 0
+    # Its student hears that one date is taken and that the request still waits.
+    [told] = db.session.scalars(
+        select(Notification).where(Notification.kind == "request_dates_taken")
+    ).all()
+    assert (told.user_id, told.link) == (people["student"].id, f"/requests/{big.id}")
+    assert told.title == "“Exam revision”: 1 date no longer free"
+    assert told.body == (
+        "Ada Lovelace approved another request for Tue 15 Sep 2026 16:30. Yours is still "
+        "pending; Ada Lovelace may approve its other dates."
+    )
     # Only once none of its dates can be held is a request declined: a second approval
     # taking its last free date declines it.
     lone = single(people, day=MONDAY + timedelta(days=1), start=time(16, 30), title="Lone")
