@@ -253,8 +253,8 @@ def guarded(console, live_server):
 # Endpoints that are not pages: the API, files and exports, and the fragments htmx swaps in.
 NOT_PAGES = re.compile(
     r"^(api|api_\w+|api-docs)\.|^static$|\.(feed|download|export|hours_csv|bell|open_link|accept"
-    r"|date_input|subject_options|card|search_group_students|\w+_row|section|completion_section"
-    r"|groups)$"
+    r"|date_input|subject_options|card|search_group_students|row|\w+_row|section"
+    r"|completion_section)$"
 )
 # The session that each session page is best seen with (the rest show the files' session).
 SESSION_FOR = {
@@ -293,8 +293,9 @@ def visit(page: Page, url: str, *, js: bool = True):
     try:
         response = page.goto(url)
     except PlaywrightError as err:  # cut short by the previous page's redirect: once more
-        if "ERR_ABORTED" not in str(err):
+        if "ERR_ABORTED" not in str(err) and "interrupted by another navigation" not in str(err):
             raise
+        page.wait_for_load_state()
         response = page.goto(url)
     if js and page.locator("[data-narrow-url]").count():
         page.wait_for_url(re.compile(r"/schedule/day\?|/schedule/mine\?(.*&)?view=day"))
