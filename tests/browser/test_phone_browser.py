@@ -401,7 +401,7 @@ def test_a_sessions_files_read_as_blocks_with_names_wrapping_at_line_ends(
     role_page, school, guarded, role
 ):
     page = guarded(role_page(role))
-    page.goto(f"/sessions/{school['files_session']}")
+    visit(page, f"/sessions/{school['files_session']}")
     names = page.locator(".files-table td.file-name a")
     expect(names).to_have_count(len(LONG_NAMES))
     line_height = float(
@@ -426,7 +426,7 @@ def test_a_sessions_files_read_as_blocks_with_names_wrapping_at_line_ends(
 
 def test_the_grid_editor_fits_the_screen_on_the_day_view(role_page, school, guarded):
     page = guarded(role_page("coordinator"))
-    page.goto(f"/schedule/day?date={school['next_monday'].isoformat()}")
+    visit(page, f"/schedule/day?date={school['next_monday'].isoformat()}")
     occurrence = school["series_session"]
     page.locator(f"#occ-{occurrence} a.session-open").click()
     editor = page.locator(f"form#occ-{occurrence}.session-editor")
@@ -444,7 +444,7 @@ def test_the_grid_editor_fits_the_screen_on_the_day_view(role_page, school, guar
 
 def test_on_a_phones_week_the_editor_opens_whole_in_sight(role_page, school, guarded):
     page = guarded(role_page("coordinator"))
-    page.goto(f"/schedule/?date={school['next_monday'].isoformat()}")
+    visit(page, f"/schedule/?date={school['next_monday'].isoformat()}")
     # Wednesday's session (the exception's), well right of the screen's edge in the grid.
     occurrence = page.locator(".schedule-grid td:nth-child(4) article.session").first
     occurrence_id = occurrence.get_attribute("id").removeprefix("occ-")
@@ -464,7 +464,7 @@ def test_on_a_phones_week_the_editor_opens_whole_in_sight(role_page, school, gua
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 def test_the_navigation_is_one_row_with_a_menu_that_opens(role_page, school, guarded, js):
     page = guarded(role_page("coordinator", js=js))
-    page.goto("/sessions/today/")
+    visit(page, "/sessions/today/")
     assert header_rows(page) == 1
     menu = page.locator(".site-header details.nav-menu")
     expect(menu.locator("summary")).to_have_text("Menu")
@@ -499,7 +499,7 @@ def test_the_schedule_opens_on_the_day_on_a_phone_and_the_week_stays_a_tap_away(
     role_page, school, guarded
 ):
     page = guarded(role_page("coordinator"))
-    page.goto("/sessions/today/")
+    visit(page, "/sessions/today/")
     page.locator(".site-header details.nav-menu summary").click()
     page.locator(".site-header details.nav-menu").get_by_role("link", name="Schedule").click()
     expect(page).to_have_url(re.compile(r"/schedule/day\?"))
@@ -522,7 +522,7 @@ def test_the_schedule_opens_on_the_day_on_a_phone_and_the_week_stays_a_tap_away(
 
 def test_without_javascript_the_schedule_stays_on_the_week_and_fits(role_page, school, guarded):
     page = guarded(role_page("coordinator", js=False))
-    page.goto("/schedule/")
+    visit(page, "/schedule/", js=False)
     expect(page.locator("#schedule h2.schedule-title")).to_contain_text("Week of")
     expect(
         page.locator(".schedule-nav").get_by_role("link", name="Day", exact=True)
