@@ -39,6 +39,7 @@ def test_completing_from_a_card_turns_its_badge_to_completed_at_once(
     group = make_group("Maths 9B", mentor=mentor, students=[make_user("student")])
     session_id = _session_on(group, -1).id  # ended yesterday, not completed: under Past
     log_in(mentor)
+    page.wait_for_load_state("load")  # the landing page's scripts have run
     page.goto("/dashboard/past")
     page.evaluate("window.notReloaded = true")
     card = page.locator(f"#dashboard-session-{session_id}")
@@ -67,6 +68,7 @@ def test_filters_fold_behind_a_disclosure_on_a_phone_and_show_on_a_wide_screen(
     group = make_group("Maths 9B", students=[student])
     _session_on(group, 2)
     log_in(student)
+    page.wait_for_load_state("load")  # the landing page's scripts have run
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto("/dashboard/")
     filters = page.get_by_role("search", name="Filter upcoming")
@@ -107,6 +109,7 @@ def test_the_minute_refresh_waits_while_a_card_s_completion_form_is_open(
     db.session.commit()
     session_id = occurrence.id
     log_in(mentor)
+    page.wait_for_load_state("load")  # the landing page's scripts have run
     page.clock.install()
     page.goto("/dashboard/")
     card = page.locator(f"#dashboard-session-{session_id}")
