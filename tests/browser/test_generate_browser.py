@@ -18,6 +18,7 @@ def test_the_span_fields_switch_each_other_off_and_the_preview_pages_in_place(
 ):
     make_series(make_group("Maths 7A"), weekdays=(0, 1, 2, 3, 4))  # 40 sessions in 8 weeks
     log_in("coordinator")
+    page.wait_for_load_state("load")  # the landing page's scripts have run
     page.goto("/timetable/generate")
     form = page.locator("#generate-form")
     weeks, end = form.get_by_label("Weeks", exact=True), form.get_by_label("End date (excluded)")
