@@ -351,8 +351,7 @@ def test_no_serious_or_critical_wcag_violations(
 ):
     live_server.errors.clear()
     page = role_page(role)
-    page.on("console", console.on_console)
-    page.on("pageerror", console.on_page_error)
+    console.attach(page)  # console errors, page errors and CSP violation events
     try:
         response = page.goto(url.format(**school))
         assert response is not None and response.ok, f"{url}: {response and response.status}"
@@ -362,8 +361,7 @@ def test_no_serious_or_critical_wcag_violations(
             action(page, school)
         violations = run_axe(page)
     finally:
-        page.remove_listener("console", console.on_console)
-        page.remove_listener("pageerror", console.on_page_error)
+        console.detach(page)
     failing = [v for v in violations if v["impact"] in FAILING_IMPACTS]
     others = [v for v in violations if v["impact"] not in FAILING_IMPACTS]
     if others:
