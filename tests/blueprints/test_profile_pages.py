@@ -81,7 +81,7 @@ def test_staff_add_room_and_group_feeds_others_cannot(web, login_as, make_group)
     form["group"] = str(group.id)
     form.submit(status=302)
     page = web.get("/profile/")
-    assert "Group Maths 7A" in page.text
+    assert "Maths 7A (group)" in page.text
     # Neither a room nor a group: said, nothing added.
     form = page.forms["staff-feed-form"]
     refused = form.submit(status=422)

@@ -572,7 +572,8 @@ def assert_refused(page, field, message, status_code):
     assert page.status_int == status_code
     error = page.html.find(id=f"{field}-error")
     assert error is not None and message in error.text, page.html.find(id="exception-form")
-    assert page.html.find("details").has_attr("open")  # the form stays open with the errors
+    # the form stays open with the errors
+    assert page.html.find("details", id="add-exception").has_attr("open")
     assert override_count() == 0
 
 
@@ -642,7 +643,7 @@ def test_an_override_colliding_with_another_session_in_the_room_is_refused(
     form["start_time"], form["end_time"], form["room"] = "14:30", "15:30", str(hall.id)
     page = form.submit(status=409)
     assert_refused(page, "room", "Physics 8B", 409)
-    assert "Great Hall is already booked" in page.html.find(id="room-error").text
+    assert "Great Hall (room) is already booked" in page.html.find(id="room-error").text
     occurrence = fresh_occurrence(maths.id, TERM)
     assert local(occurrence)[1] == time(10) and occurrence.room_id == room.id
 
