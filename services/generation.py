@@ -674,6 +674,18 @@ def session_values(
     return f"cancelled (was {text})" if cancelled else text
 
 
+def _in_words(values, cancelled: bool, rooms: dict[int, str], tz: ZoneInfo) -> str:
+    """`session_values` of a stored session or a planned one (rooms: their names by id)."""
+    return session_values(
+        values.start_utc,
+        values.end_utc,
+        room=rooms.get(values.room_id),
+        online=values.mode == _ONLINE,
+        cancelled=cancelled,
+        tz=tz,
+    )
+
+
 def _describe_changes(logged, tz: ZoneInfo) -> list[SessionChange]:
     """The logged sessions in words, by date then group name (two queries for the names)."""
     group_ids = {(row or plan).group_id for _, row, plan, _ in logged}
@@ -686,16 +698,6 @@ def _describe_changes(logged, tz: ZoneInfo) -> list[SessionChange]:
     )
     rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
 
-    def words(values, cancelled: bool) -> str:
-        return session_values(
-            values.start_utc,
-            values.end_utc,
-            room=rooms.get(values.room_id),
-            online=values.mode == _ONLINE,
-            cancelled=cancelled,
-            tz=tz,
-        )
-
     changes = []
     for kind, row, plan, reason in logged:
         anchor = row or plan
@@ -705,8 +707,10 @@ def _describe_changes(logged, tz: ZoneInfo) -> list[SessionChange]:
                 group_id=anchor.group_id,
                 group=names.get(anchor.group_id, ""),
                 original_date=anchor.original_date,
-                before=words(row, row.status == _CANCELLED) if row is not None else None,
-                after=words(plan, plan.cancelled) if plan is not None else None,
+                before=(
+                    _in_words(row, row.status == _CANCELLED, rooms, tz) if row is not None else None
+                ),
+                after=_in_words(plan, plan.cancelled, rooms, tz) if plan is not None else None,
                 occurrence_id=row.id if row is not None else None,
                 reason=reason,
             )
@@ -813,18 +817,8 @@ def series_standing(
         ).all()
     )
 
-    def words(values, cancelled: bool) -> str:
-        return session_values(
-            values.start_utc,
-            values.end_utc,
-            room=rooms.get(values.room_id),
-            online=values.mode == _ONLINE,
-            cancelled=cancelled,
-            tz=tz,
-        )
-
-    has = words(row, row.status == _CANCELLED)
-    says = words(plan, plan.cancelled) if plan is not None else None
+    has = _in_words(row, row.status == _CANCELLED, rooms, tz)
+    says = _in_words(plan, plan.cancelled, rooms, tz) if plan is not None else None
     if plan is not None and row.matches(plan):
         return SeriesStanding(IN_STEP, has, says)
     recorded = _with_records(*window) if not row.is_protected(now) else set()

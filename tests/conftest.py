@@ -98,13 +98,18 @@ def _clean_database(request):
         yield
         db.session.rollback()
         db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+        empty_all_tables()
+
+
+def empty_all_tables() -> None:
+    """Delete every row of every table (ids restart on PostgreSQL), in the current app."""
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
 
 
 @pytest.fixture

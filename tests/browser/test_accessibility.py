@@ -33,7 +33,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
@@ -56,7 +55,7 @@ from services.requests import RequestInput, create_request
 from services.tracking import complete_session
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.helpers import login, safe_name, screenshot
-from tests.conftest import FAST_HASH, PINNED_TODAY, TEST_PASSWORD
+from tests.conftest import FAST_HASH, PINNED_TODAY, TEST_PASSWORD, empty_all_tables
 
 AXE_VERSION = "4.14.1"
 AXE_SOURCE = (
@@ -217,13 +216,8 @@ def school(live_server):
         ids = _seed()
         db.session.remove()
     yield ids
-    with app.app_context(), db.engine.begin() as conn:  # as the root `_clean_database`
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+    with app.app_context():  # as the root `_clean_database`
+        empty_all_tables()
 
 
 @pytest.fixture(scope="module")

@@ -55,7 +55,7 @@ from services.timeutil import today_in
 from services.tracking import complete_session
 from tests.browser.conftest import TIMEOUT_MS, ErrorGuard
 from tests.browser.helpers import login, safe_name, screenshot
-from tests.conftest import FAST_HASH, TEST_PASSWORD
+from tests.conftest import FAST_HASH, TEST_PASSWORD, empty_all_tables
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
@@ -192,13 +192,8 @@ def school(live_server):
         ids = _seed()
         db.session.remove()
     yield ids
-    with app.app_context(), db.engine.begin() as conn:  # as the root `_clean_database`
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(sa.text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+    with app.app_context():  # as the root `_clean_database`
+        empty_all_tables()
 
 
 @pytest.fixture(scope="module")
