@@ -238,6 +238,31 @@ def test_week_navigation_swaps_the_grid_and_keeps_the_url(page, log_in, school):
     screenshot(page, "schedule-week-filtered")
 
 
+def test_on_a_phone_the_filters_fold_so_the_grid_comes_first(page, log_in, school):
+    log_in("coordinator")
+    page.wait_for_load_state("load")  # the landing page's scripts have run
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{GRID}&view=day")
+    summary = page.locator("#schedule-filters-box > summary")
+    expect(summary).to_have_text("Filters")
+    expect(page.locator("#schedule-filters").get_by_label("Room")).to_be_hidden()
+    # The day's sessions start within the first screen, not below four fields.
+    assert page.locator("#schedule").bounding_box()["y"] < 844
+    summary.click()
+    page.locator("#schedule-filters").get_by_label("Room").select_option(label="Lab")
+    expect(page).to_have_url(re.compile(rf"room={school['lab']}"))
+    # Filters that are on keep the disclosure open (and say so) when the page is reloaded.
+    page.reload()
+    expect(summary).to_have_text("Filters (on)")
+    expect(page.locator("#schedule-filters").get_by_label("Room")).to_be_visible()
+    screenshot(page, "phone-390-schedule-filters-on")
+    # A desktop always shows them, without the summary.
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(GRID)
+    expect(summary).to_be_hidden()
+    expect(page.locator("#schedule-filters").get_by_label("Room")).to_be_visible()
+
+
 def assert_one_page(page):
     """One navigation bar, heading, filter bar and grid: nothing nested in the grid."""
     for selector in (".site-header", "h1", "#schedule-filters", "#schedule", ".schedule-nav"):
