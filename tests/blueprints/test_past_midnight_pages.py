@@ -170,3 +170,27 @@ def test_the_grid_editor_moves_a_series_date_to_a_late_slot(
     db.session.expire_all()
     moved = db.session.get(Occurrence, occurrence.id)
     assert moved.end_utc == at(FRIDAY + timedelta(days=1), time(0, 30))
+
+
+NEXT_DAY_HINT = f"Earlier than the start: the next day (23:30{DASH}00:30)."
+
+
+def test_every_form_with_an_end_time_says_how_a_next_day_end_is_typed(
+    web, login_as, make_user, make_group, clock
+):
+    mentor = make_user("mentor")
+    group = make_group("Night owls", mentor=mentor)
+    login_as("coordinator")
+    pages = {
+        "/sessions/new": "end",
+        f"/manage/groups/{group.id}": "new-end_time",
+        "/timetable/exceptions": "end_time",
+    }
+    for url, name in pages.items():
+        label = web.get(url).html.find("input", attrs={"name": name}).find_parent("label")
+        hint = label.find_next_sibling("small", class_="hint")
+        assert hint is not None and hint.text == NEXT_DAY_HINT, url
+    web.reset()
+    login_as("student")
+    label = web.get("/requests/new").html.find("input", attrs={"name": "end"}).find_parent("label")
+    assert label.find_next_sibling("small", class_="hint").text == NEXT_DAY_HINT
