@@ -338,8 +338,15 @@ def _describe(occurrence_id, group_name, start_utc, end_utc, room_name, tz) -> d
         "date": start.date().isoformat(),
         "start": start.strftime("%H:%M"),
         "end": end.strftime("%H:%M"),
+        "end_date": end.date().isoformat(),  # the next day for a session past midnight
         "room": room_name,
     }
+
+
+def described_times(described: dict) -> str:
+    """'10:00-11:00', or '23:30-00:30 (+1 day)' for a described session past midnight."""
+    after = " (+1 day)" if described.get("end_date", described["date"]) != described["date"] else ""
+    return f"{described['start']}-{described['end']}{after}"
 
 
 def label_occurrence(occurrence: Occurrence, tz) -> str:

@@ -37,6 +37,7 @@ from services import events
 from services.conflicts import (
     conflicts_in_window,
     describe_conflicts,
+    described_times,
     ensure_slot_free,
     lock_schedule,
 )
@@ -98,7 +99,7 @@ class SessionConflict:
         other = self.other
         day = date.fromisoformat(other["date"])
         room = f" ({other['room']})" if other["room"] else ""
-        return f"{other['group']} on {day:%a %d %b %Y} {other['start']}-{other['end']}{room}"
+        return f"{other['group']} on {day:%a %d %b %Y} {described_times(other)}{room}"
 
 
 # --- Who may see a session ----------------------------------------------------------------------

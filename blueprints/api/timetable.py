@@ -178,7 +178,12 @@ class SessionSchema(ma.Schema):
 class SessionConflictSchema(ma.Schema):
     kind = fields.String(metadata={"description": "room, mentor or student"})
     shared = fields.List(fields.String())
-    other = fields.Dict(metadata={"description": "id, group, date, start, end, room"})
+    other = fields.Dict(
+        metadata={
+            "description": "id, group, date, start, end, end_date (the next day for a session"
+            " past midnight), room"
+        }
+    )
 
 
 class SessionDetailSchema(SessionSchema):

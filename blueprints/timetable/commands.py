@@ -10,6 +10,7 @@ import click
 from flask import Blueprint, current_app
 
 from models import db
+from services.conflicts import described_times
 from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.errors import DomainError
 from services.exports import sessions_csv
@@ -70,8 +71,8 @@ def print_summary(summary) -> None:
         a, b = conflict["sessions"]
         click.echo(
             f"    {conflict['kind']} ({', '.join(conflict['shared'])}): "
-            f"#{a['id']} {a['group']} {a['date']} {a['start']}-{a['end']} and "
-            f"#{b['id']} {b['group']} {b['date']} {b['start']}-{b['end']}"
+            f"#{a['id']} {a['group']} {a['date']} {described_times(a)} and "
+            f"#{b['id']} {b['group']} {b['date']} {described_times(b)}"
         )
 
 

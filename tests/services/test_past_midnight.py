@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from models import Occurrence, Series, db
+from services.conflicts import describe_occurrence, described_times
 from services.errors import ConflictError
 from services.exports import sessions_csv
 from services.listing import list_occurrences, todays_sessions_by_room
+from services.sessions import session_conflicts
 from services.timetable_import import ImportErrors, import_timetable
 from services.timeutil import (
     clock_label,
@@ -157,6 +159,33 @@ def test_the_csv_export_gives_the_end_date_of_a_session_past_midnight(make_group
     )
     assert datetime.fromisoformat(cells["end_utc"]) > NOW  # the instant, unambiguous
     assert date.fromisoformat(cells["end_date"]) == TUESDAY
+
+
+def test_a_conflict_names_the_other_session_as_ending_the_next_day(make_group, make_user):
+    mentor = make_user("mentor")
+    late, other = make_group("Night owls", mentor=mentor), make_group("Insomniacs", mentor=mentor)
+    for group, start, end in ((late, time(23, 30), time(0, 30)), (other, time(23), time(23, 45))):
+        db.session.add(
+            Occurrence(
+                group_id=group.id,
+                start_utc=datetime.combine(MONDAY, start, tzinfo=PARIS),
+                end_utc=datetime.combine(
+                    MONDAY + timedelta(days=1) if end < start else MONDAY, end, tzinfo=PARIS
+                ),
+                room_id=group.default_room_id,
+            )
+        )
+    db.session.commit()
+    night = db.session.scalar(select(Occurrence).where(Occurrence.group_id == other.id))
+    described = describe_occurrence(
+        db.session.scalar(select(Occurrence).where(Occurrence.group_id == late.id)), PARIS
+    )
+    assert (described["date"], described["end_date"]) == ("2026-09-07", "2026-09-08")
+    assert described_times(described) == "23:30-00:30 (+1 day)"
+    (conflict,) = [c for c in session_conflicts(night, PARIS) if c.kind == "mentor"]
+    assert conflict.other_label == "Night owls on Mon 07 Sep 2026 23:30-00:30 (+1 day)" + (
+        f" ({late.default_room.name})"
+    )
 
 
 # --- Today's board ------------------------------------------------------------------------------

@@ -264,7 +264,7 @@ def test_conflict_descriptions_are_local(term):
         day = occurrence.original_date
         assert describe_occurrence(occurrence, AKL) | {"id": 0} == {
             "id": 0, "group": "Maths 7A", "date": day.isoformat(), "start": "08:00",
-            "end": "09:00", "room": "R1",
+            "end": "09:00", "end_date": day.isoformat(), "room": "R1",
         }  # fmt: skip
         assert label_occurrence(occurrence, AKL) == f"Maths 7A on {day:%a %d %b %Y} 08:00-09:00"
 
