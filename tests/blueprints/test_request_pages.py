@@ -5,6 +5,7 @@ named, auto-declined rows), a request's page, permissions row by row, and the CL
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -560,7 +561,11 @@ def test_a_clash_refuses_the_approval_in_the_row_naming_the_session(web, people,
     alert = response.html.find(attrs={"role": "alert"}).text
     assert "Not approved: 1 requested date clashes with your sessions" in alert
     assert "(Maths 7A 10:00-11:00)" in alert
-    assert "Approve" in response.text  # still pending, still decidable
+    # Still pending and decidable, but with its only date taken it can only be rejected: no
+    # Approve button that could never go through.
+    assert response.html.find(string=re.compile("Reject")) is not None
+    assert response.html.find("button", string=re.compile("Approve")) is None
+    assert "Every requested date clashes with the mentor's sessions" in response.text
     assert fresh(request).status == RequestStatus.PENDING and count(Occurrence) == before
 
 
@@ -715,9 +720,13 @@ def test_the_page_shows_everything_and_the_actions_of_the_viewer(web, people, ma
     assert "Maths 7A" not in page.text and slot.find("a") is None
     login(web, people["ada"])
     page = web.get(f"/requests/{request.id}")
-    assert page.html.find(id=f"approve-form-{request.id}") is not None
+    # Its only date clashes: the mentor is offered Reject, and told why there is no Approve.
+    assert page.html.find(id=f"approve-form-{request.id}") is None
+    assert "Every requested date clashes" in page.html.select_one(".every-date-clashes").text
+    assert page.html.find("a", string=re.compile("Reject")) is not None
     assert page.html.find(id="withdraw-form") is None
     assert f"Maths 7A 10:00{DASH}11:00" in page.text
+    # An approval sent from a page opened before the clash is refused in place.
     refused = form_post(web, f"/requests/{request.id}/approve", {"view": "detail"}, status=409)
     assert "Not approved" in refused.html.find(id="request-error").text
 
