@@ -43,7 +43,7 @@ from services.errors import ConflictError, DomainError, InvalidTransition, Valid
 from services.exports import read_csv_cell
 from services.overrides import OverrideChange, find_override, rule_of, save_override
 from services.recurrence import is_series_date
-from services.timeutil import times_refused, today_in
+from services.timeutil import end_before_start_message, times_refused, today_in
 
 TIMETABLE_COLUMNS = (
     "group",
@@ -416,7 +416,9 @@ def _parse_timetable(records: list[CsvRecord], errors: list[str]) -> dict[str, _
         mask = _weekday_mask(check)
         start, end = check.clock("start", required=True), check.clock("end", required=True)
         if start is not None and end is not None and times_refused(start, end):
-            check.fail(f"end {end:%H:%M} is not after start {start:%H:%M}")
+            check.fail(
+                end_before_start_message(start, end, end_label="end", start_label="start")[:-1]
+            )
         first, last = check.day("first_date", required=True), check.day("last_date")
         if first is not None and last is not None and last < first:
             check.fail(f"last_date {last} is before first_date {first}")
@@ -759,7 +761,9 @@ def _parse_exceptions(records: list[CsvRecord], errors: list[str]) -> list[_Exce
         if action == "override" and not (start or end or room_name):
             check.fail("an override needs a new start, end or room")
         if start is not None and end is not None and times_refused(start, end):
-            check.fail(f"end {end:%H:%M} is not after start {start:%H:%M}")
+            check.fail(
+                end_before_start_message(start, end, end_label="end", start_label="start")[:-1]
+            )
         if check.ok:
             rows.append(
                 _ExceptionRow(

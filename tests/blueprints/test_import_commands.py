@@ -107,7 +107,7 @@ def test_bad_file_lists_every_bad_line_on_stderr_and_changes_nothing(cli, csv_fi
         "Import aborted, nothing was changed:",
         "line 3: invalid date 2026-02-30 in first_date",
         "line 4: unknown weekday Wdn (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)",
-        "line 5: end 10:00 is not after start 10:00",
+        "line 5: end (10:00) must be after start (10:00)",
         "line 6: every_weeks must be a whole number from 1 to 52, not 0",
         "line 7: invalid e-mail ada.school.test in mentor_email",
     ]

@@ -130,7 +130,9 @@ def test_the_timetable_import_still_refuses_an_end_too_early(make_user):
     with pytest.raises(ImportErrors) as caught:
         import_timetable(timetable(row), tz=PARIS, today=BEFORE_TERM)
     db.session.rollback()
-    assert caught.value.messages == ["line 2: end 09:00 is not after start 17:00"]
+    assert caught.value.messages == [
+        "line 2: end (09:00) must be after start (17:00), or at most 12 hours later on the next day"
+    ]
 
 
 # --- Exports ------------------------------------------------------------------------------------

@@ -318,8 +318,11 @@ GOOD = "Math 7A,Mathematics,ada@school.test,Room A,Mon,10:00,11:00,2026-09-07,,,
         (GOOD.replace("10:00,11:00", "10.00,11:00"), "invalid time 10.00 in start " + TIME_HINT),
         (GOOD.replace("10:00,11:00", "10:00,23:60"), "invalid time 23:60 in end " + TIME_HINT),
         (GOOD.replace("10:00,11:00", "-01:00,11:00"), "invalid time -01:00 in start " + TIME_HINT),
-        (GOOD.replace("10:00,11:00", "10:00,10:00"), "end 10:00 is not after start 10:00"),
-        (GOOD.replace("10:00,11:00", "11:00,10:00"), "end 10:00 is not after start 11:00"),
+        (GOOD.replace("10:00,11:00", "10:00,10:00"), "end (10:00) must be after start (10:00)"),
+        (
+            GOOD.replace("10:00,11:00", "11:00,10:00"),
+            "end (10:00) must be after start (11:00), or at most 12 hours later on the next day",
+        ),
         (
             GOOD.replace(",,,,", ",,0,,"),
             "every_weeks must be a whole number from 1 to 52, not 0",
@@ -402,7 +405,8 @@ def test_every_bad_line_is_listed_in_order(app):
     assert errors_of(text) == [
         "line 3: unknown weekday Mun (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)",
         "line 4: invalid date 2026-02-30 in first_date",
-        "line 6: end 09:00 is not after start 10:00",
+        "line 6: end (09:00) must be after start (10:00), or at most 12 hours later "
+        "on the next day",
         "line 6: every_weeks must be a whole number from 1 to 52, not 0",
     ]
 
@@ -581,7 +585,8 @@ def test_bad_exception_rows_are_all_listed_and_nothing_is_applied(math_term):
         "line 5: unknown action postpone (use cancel or override)",
         "line 6: an override needs a new start, end or room",
         "line 7: no room named Attic",
-        "line 8: end 11:00 is not after start 12:00",
+        "line 8: end (11:00) must be after start (12:00), or at most 12 hours later "
+        "on the next day",
         "line 9: Math 7A on 2026-09-09 already has a row on line 2",
         "line 10: The end (09:00) must be after the start (10:00), or at most 12 hours later "
         "on the next day.",
