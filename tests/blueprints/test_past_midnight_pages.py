@@ -186,11 +186,16 @@ def test_every_form_with_an_end_time_says_how_a_next_day_end_is_typed(
         f"/manage/groups/{group.id}": "new-end_time",
         "/timetable/exceptions": "end_time",
     }
-    for url, name in pages.items():
-        label = web.get(url).html.find("input", attrs={"name": name}).find_parent("label")
-        hint = label.find_next_sibling("small", class_="hint")
+
+    def assert_hinted(url, name):
+        field = web.get(url).html.find("input", attrs={"name": name})
+        hint = field.find_parent("label").find_next_sibling("small", class_="hint")
         assert hint is not None and hint.text == NEXT_DAY_HINT, url
+        # Read with the field by a screen reader, not only seen next to it.
+        assert hint["id"] in field["aria-describedby"].split(), url
+
+    for url, name in pages.items():
+        assert_hinted(url, name)
     web.reset()
     login_as("student")
-    label = web.get("/requests/new").html.find("input", attrs={"name": "end"}).find_parent("label")
-    assert label.find_next_sibling("small", class_="hint").text == NEXT_DAY_HINT
+    assert_hinted("/requests/new", "end")
