@@ -305,6 +305,15 @@ class PinnedClock:
         self._traveller.move_to(instant)
 
 
+@pytest.fixture(scope="module")
+def pinned_clock():
+    """Pin the wall clock at PINNED_NOW for a whole module (`pytestmark = usefixtures(...)`):
+    for modules whose dates are constants computed at import, which must not go stale when
+    the run crosses midnight between collection and the test."""
+    with time_machine.travel(PINNED_NOW, tick=True):
+        yield
+
+
 @pytest.fixture
 def clock():
     """Pin the wall clock at PINNED_NOW for this test (`clock.travel(...)` moves it)."""

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from models import db
 from services.api_tokens import create_token
-from services.timeutil import today_in, week_start
-from tests.conftest import browser
+from services.timeutil import week_start
+from tests.conftest import PINNED_TODAY, browser
 
 PROBLEM = "application/problem+json"
 # A Monday two weeks ahead: inside the allowed date range and not yet history.
-MONDAY = week_start(today_in(ZoneInfo("Europe/Paris"))) + timedelta(weeks=2)
+MONDAY = week_start(PINNED_TODAY) + timedelta(weeks=2)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pinned_api_clock(pinned_clock):
+    """The API modules' dates are constants computed at import: every module runs on the
+    pinned clock, so they never go stale when the run crosses midnight."""
+    yield
 
 
 class ApiClient:

@@ -33,10 +33,13 @@ from services.overrides import find_occurrence
 from services.timeutil import today_in
 from tests import attachment_samples as samples
 from tests.blueprints.test_security import scan
-from tests.conftest import browser, csrf_token_of, make_app
+from tests.conftest import PINNED_TODAY, browser, csrf_token_of, make_app
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = today_in(PARIS)
+TODAY = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 MONDAY = TODAY + timedelta(days=14 - TODAY.weekday())  # a Monday two weeks or so ahead
 HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
 FORMULA_STARTS = ("=", "+", "-", "@")

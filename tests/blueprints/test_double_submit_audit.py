@@ -52,13 +52,15 @@ from models import (
 from services.generation import generate_occurrences
 from services.notifications import notify
 from services.requests import RequestInput, create_request
-from services.timeutil import today_in
 from services.users import make_invitation
 from tests import attachment_samples as samples
-from tests.conftest import TEST_PASSWORD, csrf_token_of
+from tests.conftest import PINNED_TODAY, TEST_PASSWORD, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = today_in(PARIS)
+TODAY = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 MONDAY = TODAY + timedelta(days=14 - TODAY.weekday())  # 8 to 14 days ahead
 PAST = TODAY - timedelta(days=2)
 HX = {"HX-Request": "true", "HX-Request-Type": "partial"}

@@ -19,10 +19,14 @@ import sqlalchemy as sa
 
 from models import DateOverride, Occurrence, db
 from services.generation import generate_occurrences
-from services.timeutil import today_in, week_start
+from services.timeutil import week_start
+from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")
-TODAY = today_in(PARIS)
+TODAY = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 MONDAY = week_start(TODAY) + timedelta(weeks=2)
 NEXT = (MONDAY + timedelta(days=2)).isoformat()
 HX = {"HX-Request": "true", "HX-Request-Type": "partial"}

@@ -40,11 +40,13 @@ from models import MentorSubject, Occurrence, SessionNote, Subject, db
 from services.generation import generate_occurrences, resolve_window
 from services.overrides import OverrideChange, find_occurrence, save_override
 from services.requests import RequestInput, create_request
-from services.timeutil import today_in
-from tests.conftest import TEST_PASSWORD, csrf_token_of
+from tests.conftest import PINNED_TODAY, TEST_PASSWORD, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = today_in(PARIS)
+TODAY = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 # A Monday two to three weeks ahead: every date used is in the future and editable.
 MONDAY = TODAY + timedelta(days=14 - TODAY.weekday())
 PAST = TODAY - timedelta(days=2)

@@ -30,13 +30,17 @@ from models import (
     User,
     db,
 )
+from tests.conftest import PINNED_TODAY
 
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
 PARIS = ZoneInfo("Europe/Paris")
 N = 23  # just over one page of 20
 # Every session of a list starts at the same instant: only the tie-breaker orders them.
-FUTURE = datetime.combine(datetime.now(PARIS).date() + timedelta(days=10), time(10), PARIS)
-PAST = datetime.combine(datetime.now(PARIS).date() - timedelta(days=10), time(10), PARIS)
+FUTURE = datetime.combine(PINNED_TODAY + timedelta(days=10), time(10), PARIS)
+PAST = datetime.combine(PINNED_TODAY - timedelta(days=10), time(10), PARIS)
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 CREATED = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 

@@ -19,12 +19,15 @@ from services.generation import generate_occurrences
 from services.overrides import OverrideChange, find_occurrence, find_override, save_override
 from services.requests import RequestInput, create_request
 from services.sessions import create_one_time_session
-from services.timeutil import today_in, week_start
+from services.timeutil import week_start
 from tests.api.conftest import ApiClient
-from tests.conftest import TEST_PASSWORD, browser, csrf_token_of
+from tests.conftest import PINNED_TODAY, TEST_PASSWORD, browser, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
-MONDAY = week_start(today_in(PARIS)) + timedelta(weeks=2)
+MONDAY = week_start(PINNED_TODAY) + timedelta(weeks=2)
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 TUESDAY, WEDNESDAY = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
 CTX = f"view=week&layout=time&date={MONDAY}"
 
@@ -313,8 +316,7 @@ def test_the_session_pages_tell_participants_and_their_links_open(app, web, logi
     )
     series_moved = notes_since(told[-1].id)
     assert [(n.user_id, n.title) for n in series_moved] == [
-        (u, f"Maths 7A on {day(MONDAY)} 10:00 moves to 12:00")
-        for u in participants(school)
+        (u, f"Maths 7A on {day(MONDAY)} 10:00 moves to 12:00") for u in participants(school)
     ]
     Recipients(app).open_all(told + series_moved)
 

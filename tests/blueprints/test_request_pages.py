@@ -23,10 +23,13 @@ from models import (
 )
 from services.generation import generate_occurrences
 from services.requests import RequestInput, create_request
-from tests.conftest import csrf_token_of
+from tests.conftest import PINNED_TODAY, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
-_today = datetime.now(PARIS).date()
+_today = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 # A Monday at least a week ahead, so every date the tests ask for is in the future.
 MONDAY = _today + timedelta(days=14 - _today.weekday())
 WEDNESDAY = MONDAY + timedelta(days=2)

@@ -27,13 +27,15 @@ from services.generation import generate_occurrences
 from services.notes import add_note
 from services.overrides import OverrideChange, find_occurrence, save_override
 from services.requests import RequestInput, create_request
-from services.timeutil import today_in
 from services.tracking import complete_session
 from tests import attachment_samples as samples
-from tests.conftest import TEST_PASSWORD, browser, csrf_token_of
+from tests.conftest import PINNED_TODAY, TEST_PASSWORD, browser, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = today_in(PARIS)
+TODAY = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 PAST = TODAY - timedelta(days=2)
 DONE_DAY = TODAY - timedelta(days=3)
 # A series date two weeks ahead (inside every date policy, never history).

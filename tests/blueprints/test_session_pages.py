@@ -13,11 +13,15 @@ from sqlalchemy import func, select
 from models import DateOverride, Occurrence, OccurrenceStatus, db
 from services.generation import generate_occurrences
 from services.overrides import OverrideChange, find_occurrence, save_override
-from services.timeutil import today_in, week_start
+from services.timeutil import week_start
 from tests.blueprints.test_security import scan
+from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = today_in(PARIS)
+TODAY = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 MONDAY = week_start(TODAY) + timedelta(weeks=2)
 DASH = "\u2013"
 

@@ -16,11 +16,14 @@ from sqlalchemy import event, select
 
 from models import Notification, Occurrence, OccurrenceStatus, SessionEvent, db
 from services import events, tracking
-from services.timeutil import today_in
 from tests.blueprints.test_security import scan
+from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
-TODAY = today_in(PARIS)
+TODAY = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 PAST = TODAY - timedelta(days=2)
 FUTURE = TODAY + timedelta(days=3)
 DASH = "\u2013"

@@ -31,11 +31,15 @@ from services.sessions import (
     update_one_time_session,
 )
 from services.timetable_import import ImportErrors, import_exceptions
-from services.timeutil import today_in, week_start
+from services.timeutil import week_start
+from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")
 # A Monday two weeks ahead: every session below is in the future, so nothing is history.
-MONDAY = week_start(today_in(PARIS)) + timedelta(weeks=2)
+MONDAY = week_start(PINNED_TODAY) + timedelta(weeks=2)
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 TUESDAY, WEDNESDAY = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
 
 

@@ -26,11 +26,15 @@ from services.sessions import (
     update_one_time_session,
     visible_sessions,
 )
-from services.timeutil import today_in, week_start
+from services.timeutil import week_start
+from tests.conftest import PINNED_TODAY
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")
-TODAY = today_in(PARIS)
+TODAY = PINNED_TODAY
+
+# Dates are constants of the module: its clock is pinned, so they never go stale.
+pytestmark = pytest.mark.usefixtures("pinned_clock")
 # A Monday two weeks ahead: far enough that generation does not treat it as history.
 MONDAY = week_start(TODAY) + timedelta(weeks=2)
 

@@ -308,8 +308,6 @@ def test_forced_regeneration_and_deletion_are_told_in_local_time(term):
     assert [o.start_utc for o in term["sessions"]] == [at(before, time(7)), at(after, time(7))]
     lines = bodies(noah)[-1].splitlines()
     for day in (before, after):
-        assert any(
-            line.startswith(f"{day:%a %d %b} 08:00: moves to 07:00") for line in lines
-        )
+        assert any(line.startswith(f"{day:%a %d %b} 08:00: moves to 07:00") for line in lines)
     delete_one_time_session(term["one_time"], actor=None, tz=AKL)
     assert titles(noah)[-1].startswith(f"Maths 7A on {term['tuesday']:%a %d %b} 08:00 ")
