@@ -22,6 +22,9 @@ def login(page: Page, email: str, password: str = TEST_PASSWORD) -> None:
     # On a narrow screen the button is in the closed "Menu": there, but not visible.
     logged_in = page.get_by_role("button", name=re.compile(r"^Log out "), include_hidden=True)
     expect(logged_in.first).to_be_attached()
+    # The landing page has loaded, its scripts (htmx, app.js) run: the test's next step does
+    # not race them (the "Log out" button is there as soon as the HTML is parsed).
+    page.wait_for_load_state("load")
 
 
 def screenshot(page: Page, name: str) -> Path:
