@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.conftest import TEST_PASSWORD
+from models import db
+from tests.conftest import TEST_PASSWORD, empty_all_tables
 
 # Screenshots land here (gitignored); CI can keep the folder as a build artefact.
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -41,3 +44,17 @@ def safe_name(text: str) -> str:
     """A file name from a test id: `tests/browser/test_x.py::test_y[a]` gives `test_x-test_y-a`."""
     text = text.rsplit("/", 1)[-1].replace(".py::", "-")
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+@contextmanager
+def module_school(app, seed: Callable[[], dict]) -> Iterator[dict]:
+    """A school seeded once for a module's shared pages (`seed()` commits and returns ids);
+    its tables are emptied at the end of the module, as the root `_clean_database` does."""
+    with app.app_context():
+        ids = seed()
+        db.session.remove()
+    try:
+        yield ids
+    finally:
+        with app.app_context():
+            empty_all_tables()

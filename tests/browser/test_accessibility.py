@@ -54,8 +54,8 @@ from services.overrides import OverrideChange, find_occurrence, save_override
 from services.requests import RequestInput, create_request
 from services.tracking import complete_session
 from tests.browser.conftest import TIMEOUT_MS
-from tests.browser.helpers import login, safe_name, screenshot
-from tests.conftest import FAST_HASH, PINNED_TODAY, TEST_PASSWORD, empty_all_tables
+from tests.browser.helpers import login, module_school, safe_name, screenshot
+from tests.conftest import FAST_HASH, PINNED_TODAY, TEST_PASSWORD
 
 AXE_VERSION = "4.14.1"
 AXE_SOURCE = (
@@ -211,13 +211,8 @@ def _seed() -> dict:
 
 @pytest.fixture(scope="module")
 def school(live_server):
-    app = live_server.app
-    with app.app_context():
-        ids = _seed()
-        db.session.remove()
-    yield ids
-    with app.app_context():  # as the root `_clean_database`
-        empty_all_tables()
+    with module_school(live_server.app, _seed) as ids:
+        yield ids
 
 
 @pytest.fixture(scope="module")

@@ -54,8 +54,8 @@ from services.sessions import create_one_time_session
 from services.timeutil import today_in
 from services.tracking import complete_session
 from tests.browser.conftest import TIMEOUT_MS, ErrorGuard
-from tests.browser.helpers import login, safe_name, screenshot
-from tests.conftest import FAST_HASH, TEST_PASSWORD, empty_all_tables
+from tests.browser.helpers import login, module_school, safe_name, screenshot
+from tests.conftest import FAST_HASH, TEST_PASSWORD
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
@@ -187,13 +187,8 @@ def _seed() -> dict:
 
 @pytest.fixture(scope="module")
 def school(live_server):
-    app = live_server.app
-    with app.app_context():
-        ids = _seed()
-        db.session.remove()
-    yield ids
-    with app.app_context():  # as the root `_clean_database`
-        empty_all_tables()
+    with module_school(live_server.app, _seed) as ids:
+        yield ids
 
 
 @pytest.fixture(scope="module")
