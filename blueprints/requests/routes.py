@@ -42,6 +42,7 @@ from services.requests import (
     slot_clashes,
     withdraw_request,
 )
+from services.wording import plural
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -97,10 +98,6 @@ def _load_decidable(request_id: int) -> SessionRequest:
 def _view() -> str:
     view = request.values.get("view", "")
     return view if view in VIEWS else "detail"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _reload(request_id: int) -> SessionRequest:
@@ -193,7 +190,7 @@ def new():
         return _new_page(form, 422)
     flash(
         f"Request “{created.title}” sent to {created.mentor.name}: "
-        f"{_plural(len(created.slots), 'session')} asked for.",
+        f"{plural(len(created.slots), 'session')} asked for.",
         "success",
     )
     return redirect(url_for("requests.detail", request_id=created.id))
@@ -399,16 +396,16 @@ def _refused(request_id: int, view: str, message: str, status: int, chosen=None)
 
 def _approval_message(approval) -> str:
     count = len(approval.sessions)
-    message = f"Approved “{approval.request.title}”: {_plural(count, 'session')} created"
+    message = f"Approved “{approval.request.title}”: {plural(count, 'session')} created"
     if approval.declined_slots:
-        message += f"; {_plural(len(approval.declined_slots), 'date')} declined"
+        message += f"; {plural(len(approval.declined_slots), 'date')} declined"
     message += "."
     if approval.declined:
-        message += f" {_plural(len(approval.declined), 'clashing request')} declined automatically."
+        message += f" {plural(len(approval.declined), 'clashing request')} declined automatically."
     if approval.now_clashing:
         count = len(approval.now_clashing)
         message += (
-            f" {_plural(count, 'other request')} now {'has' if count == 1 else 'have'} "
+            f" {plural(count, 'other request')} now {'has' if count == 1 else 'have'} "
             "a clashing date."
         )
     return message
