@@ -420,12 +420,11 @@ def describe_schedule(request: SessionRequest) -> str:
     if request.schedule_kind == ScheduleKind.WEEKLY:
         days = ", ".join(WEEKDAY_NAMES[d] for d in range(7) if request.weekday_mask & (1 << d))
         return (
-            f"{days} {times} for {request.weeks} week{'s' if request.weeks != 1 else ''}"
-            f" from {request.first_date:%d %b %Y}"
+            f"{days} {times} for {plural(request.weeks, 'week')} from {request.first_date:%d %b %Y}"
         )
     count = len(request.slots)
     if request.schedule_kind == ScheduleKind.DATES:
-        return f"{count} date{'s' if count != 1 else ''} at {times}"
+        return f"{plural(count, 'date')} at {times}"
     return f"one session at {times}"
 
 
