@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 import marshmallow as ma
 from flask import Response, abort, current_app, g, request
@@ -491,21 +492,20 @@ def paginate(query, keys: list, args: dict) -> dict:
     if more:
         last = items[-1]
         key = tuple(getattr(last, column.key) for column in keys)
-        params = request.args.to_dict(flat=True)
-        params["cursor"] = _encode_key(key)
-        params["limit"] = str(limit)
-        next_url = (
-            request.base_url
-            + "?"
-            + "&".join(f"{name}={_quote(value)}" for name, value in params.items())
-        )
+        next_url = request.base_url + "?" + urlencode(_next_params(args, _encode_key(key), limit))
     return {"items": items, "next": next_url}
 
 
-def _quote(value: str) -> str:
-    from urllib.parse import quote
-
-    return quote(value, safe="")
+def _next_params(args: dict, cursor: str, limit: int) -> dict[str, str]:
+    """The next page's query: the list's own parameters as the client sent them (`args` holds
+    only those its schema declares), a new cursor and the limit. Anything else in the query
+    string is never echoed: it would go into the `Link` header as given."""
+    params = {
+        name: request.args[name]
+        for name in args
+        if name not in ("cursor", "limit") and name in request.args
+    }
+    return params | {"cursor": cursor, "limit": str(limit)}
 
 
 def paged(page: dict, items: list | None = None):
