@@ -1,6 +1,9 @@
-"""Schemathesis against /api/v1/openapi.json: every operation, a bounded number of generated
-requests each (deterministic), as a coordinator over a small school. No response may be a
-5xx, and every response must match the document (status, content type, headers, body).
+"""Schemathesis against /api/v1/openapi.json, as a coordinator over a small school: every
+operation gets its coverage phase (every boundary value, wrong type, missing, unexpected or
+repeated parameter, malformed body and content type, unexpected method the document implies:
+what `schemathesis run` sends first) and a bounded number of generated requests (fuzzing,
+deterministic). No response may be a 5xx, and every response must match the document
+(status, content type, headers, body).
 
 Runs in the default suite (`make test`, `.ci/run`); `-m schemathesis` runs it alone.
 """
@@ -14,6 +17,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation.drivers import CoverageGenerator
+from schemathesis.generation.feedback import FeedbackSources
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.generation.overrides import with_config_headers
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -45,6 +52,23 @@ CHECKS = [
 pytestmark = pytest.mark.schemathesis
 
 
+class ClosingResponses:
+    """Closes every response once read, as a WSGI server does: schemathesis' WSGI transport
+    reads the body but never closes it, so an attachment sent (an open file) would be left
+    for the garbage collector, which pytest reports as an error of the test."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        body = self.app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+
 @pytest.fixture
 def api_schema(app, make_user, make_group, make_series, tmp_path, monkeypatch):
     """A school (two groups with weekly series and sessions, a note, a file, a request) and the
@@ -73,8 +97,11 @@ def api_schema(app, make_user, make_group, make_series, tmp_path, monkeypatch):
     )
     _row, token = create_token(coordinator, "schemathesis")
     db.session.commit()
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", FreshGlobals(app))
+    schema = schemathesis.openapi.from_wsgi(
+        "/api/v1/openapi.json", ClosingResponses(FreshGlobals(app))
+    )
     schema.config.headers = {"Authorization": f"Bearer {token}"}
+    schema.config.phases.coverage.generate_duplicate_query_parameters = True
     return schema
 
 
@@ -109,3 +136,34 @@ def test_the_api_matches_its_document(api_schema, method, path):
         case.call_and_validate(checks=CHECKS)
 
     check()
+
+
+def coverage_cases(schema, operation):
+    """The requests of schemathesis' coverage phase for one operation, valid and invalid, with
+    the configured headers, as `schemathesis run` and `schema.parametrize()` build them (the
+    same drivers: the operations here are parametrized by hand, see `_operations`)."""
+    return CoverageGenerator(
+        operation=operation,
+        generation_modes=list(GenerationMode),
+        generation_config=schema.config.generation_for(operation=operation, phase="coverage"),
+        auth_storage=None,
+        override=with_config_headers(schema.config, operation=operation),
+        feedback=FeedbackSources(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [pytest.param(m, p, id=f"{m} {p}") for m, p in _operations()]
+)
+def test_the_coverage_phase_finds_nothing(api_schema, method, path):
+    operation = api_schema[path][method]
+    failures, count = [], 0
+    for case in coverage_cases(api_schema, operation):
+        count += 1
+        try:
+            case.call_and_validate(checks=CHECKS)
+        except Exception as failure:  # every failing case is reported, not only the first
+            description = case._meta.phase.data.description if case._meta else ""
+            failures.append(f"{description}: {case.as_curl_command()}\n{failure}")
+    assert count, "the coverage phase made no request"
+    assert not failures, "\n\n".join(failures)
