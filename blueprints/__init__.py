@@ -11,6 +11,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
 from blueprints.access import is_htmx, is_htmx_partial
 from blueprints.extensions import csrf, init_limiter, login_manager, migrate
+from blueprints.same_origin import refuse_cross_site_requests
 from models import db
 from services.accounts import load_user_from_cookie
 
@@ -99,6 +100,8 @@ def register_blueprints(app: Flask) -> None:
         render_as_batch=True,
         compare_type=True,
     )
+    # Before the CSRF check: a page of another site is told so, whatever its token.
+    app.before_request(refuse_cross_site_requests)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_user_from_cookie)
