@@ -17,7 +17,9 @@ from flask import Flask, Request, current_app
 
 DEFAULTS = {
     "TIMEZONE": "UTC",
-    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    # A pooled connection the server closed (a restart) is replaced before use, not failed
+    # on. Options given elsewhere are merged over these (see _configure).
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     # A tab left open all day must still be able to post (the token is bound to the session).
     "WTF_CSRF_TIME_LIMIT": None,
     "WTF_CSRF_HEADERS": ["X-CSRFToken"],
@@ -63,6 +65,10 @@ def _configure(app: Flask, config: dict | None) -> None:
     )
     if config:
         app.config.update(config)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"],
+        **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+    }
 
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     # Heroku-style URLs name the old driver; psycopg 3 is the one we ship.

@@ -7,9 +7,15 @@ from urllib.parse import urlsplit
 from flask import Flask, flash, redirect, render_template, request
 from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import Forbidden, HTTPException, NotFound
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError, NotFound
 
 from blueprints.access import is_htmx, is_htmx_partial
+from blueprints.database_unreachable import (
+    anonymous_while_unreachable,
+    database_error,
+    server_error,
+)
 from blueprints.extensions import csrf, init_limiter, login_manager, migrate
 from blueprints.same_origin import refuse_cross_site_requests
 from models import db
@@ -104,11 +110,14 @@ def register_blueprints(app: Flask) -> None:
     app.before_request(refuse_cross_site_requests)
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.user_loader(load_user_from_cookie)
+    login_manager.user_loader(anonymous_while_unreachable(load_user_from_cookie))
     login_manager.unauthorized_handler(_login_needed)
     init_limiter(app)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_response)
+    # 503 with Retry-After while the database cannot be reached.
+    app.register_error_handler(DBAPIError, database_error)
+    app.register_error_handler(InternalServerError, server_error)
 
     from blueprints.api import init_api
     from blueprints.attachments.routes import bp as attachments_bp
