@@ -12,7 +12,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError, N
 
 from blueprints.access import is_htmx, is_htmx_partial
 from blueprints.database_unreachable import (
-    anonymous_while_unreachable,
+    anonymous_on_database_error,
     database_error,
     server_error,
 )
@@ -110,7 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.before_request(refuse_cross_site_requests)
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.user_loader(anonymous_while_unreachable(load_user_from_cookie))
+    login_manager.user_loader(anonymous_on_database_error(load_user_from_cookie))
     login_manager.unauthorized_handler(_login_needed)
     init_limiter(app)
     app.after_request(_security_headers)

@@ -79,17 +79,16 @@ def unreachable_response(error: DBAPIError):
     return body, 503, headers
 
 
-def anonymous_while_unreachable(loader):
-    """Wrap Flask-Login's user loader: when the database is unreachable the visitor counts as
-    anonymous for the rest of the request (so the 503 page can be drawn) and the error goes
-    on to `database_error`."""
+def anonymous_on_database_error(loader):
+    """Wrap Flask-Login's user loader: when the database fails, the visitor counts as anonymous
+    for the rest of the request, so the error page (503 or 500) can be drawn without loading
+    them again, and the error goes on to its handler."""
 
     def load(user_id: str):
         try:
             return loader(user_id)
-        except DBAPIError as error:
-            if is_unreachable(error):
-                login_manager._update_request_context_with_user()
+        except DBAPIError:
+            login_manager._update_request_context_with_user()
             raise
 
     return load

@@ -122,6 +122,21 @@ def test_engine_options_given_by_a_deployment_keep_the_pre_ping():
         assert db.engine.pool._pre_ping
 
 
+def test_a_database_that_answers_with_an_error_is_still_a_500_page(tmp_path):
+    """An SQLite file without its tables: a fault to fix, not a wait; the 500 page is drawn
+    (the visitor anonymous) rather than failing again while loading them for its header."""
+    app = unreachable_app(
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'empty.db'}", PROPAGATE_EXCEPTIONS=False
+    )
+    try:
+        response = logged_in_browser(app).get("/timetable/groups", status=500)
+        assert "Internal Server Error" in response.text
+        assert "Retry-After" not in response.headers and PLAIN_WORDS not in response.text
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 def test_only_an_absent_database_counts_as_unreachable():
     """SQLite's lock and a failing statement stay what they were (500s to fix at their cause)."""
     locked = OperationalError(None, None, sqlite3.OperationalError("database is locked"))
