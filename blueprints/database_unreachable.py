@@ -29,10 +29,9 @@ from models import db
 RETRY_AFTER_SECONDS = 10
 TITLE = "Database unreachable"
 DESCRIPTION = (
-    "Termtable cannot reach its database just now, so it could not show or save anything. "
-    "This usually lasts a few seconds (the database restarting). Wait a moment, then reload "
-    "the page; a form you sent may not have been saved, so check before sending it again. "
-    "If it lasts, tell whoever runs Termtable."
+    "Termtable cannot reach its database just now. This usually lasts a few seconds (the "
+    "database restarting): wait a moment, then reload the page. A form you sent may not have "
+    "been saved: check before sending it again. If it lasts, tell whoever runs Termtable."
 )
 
 
