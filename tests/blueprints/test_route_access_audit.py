@@ -446,6 +446,8 @@ CASES: dict[str, list[Case]] = {
     "notifications.open_link": [
         get("/notifications/{notification_a}/open",
             refuse(404, STUDENT, OTHER_STUDENT, OTHER_MENTOR, "coord", "admin")),
+        post("/notifications/{notification_a}/open", {},
+             refuse(404, STUDENT, OTHER_STUDENT, OTHER_MENTOR, "coord", "admin")),
     ],
     # Profile: room and group feeds are for staff (403); another's feed or token is 404, and
     # one's own-sessions feed is regenerated, never deleted (404).
