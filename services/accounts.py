@@ -137,6 +137,26 @@ def end_all_sessions(user: User) -> None:
     user.session_token = new_session_token()
 
 
+def change_own_password(
+    user: User, current: str, password: str, confirm: str, *, hash_method: str
+) -> None:
+    """The owner changes their password (knowing the current one); like any new password it
+    ends every login of the account and revokes its API tokens."""
+    errors = {}
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        errors["current"] = "That is not your current password."
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+    elif password != confirm:
+        errors["confirm"] = "The two passwords differ."
+    elif password == current:
+        errors["password"] = "Choose a password other than the current one."  # noqa: S105
+    if errors:
+        raise ValidationError(errors)
+    set_password(user, password, method=hash_method)
+    db.session.flush()
+
+
 def log_out_everywhere(user: User, now: datetime | None = None) -> int:
     """End every login of the account and revoke its API tokens (something leaked);
     returns how many tokens were revoked."""

@@ -473,7 +473,7 @@ CASES: dict[str, list[Case]] = {
 ANY_USER = {
     "main.today", "auth.logout", "dashboard.index", "dashboard.past", "notifications.index",
     "notifications.read_all", "profile.index", "profile.create_token", "schedule.mine",
-    "schedule.export",
+    "schedule.export", "profile.change_password", "profile.logout_everywhere",
 }
 # fmt: on
 # Public by design: the home page (redirects), logging in, invitation and calendar links
