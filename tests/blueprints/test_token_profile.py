@@ -194,3 +194,19 @@ def test_staff_setting_a_password_are_told_it_revokes_the_tokens(web, login_as, 
     form["password"], form["confirm"] = NEW_PASSWORD, NEW_PASSWORD
     form.submit()
     assert user_for_token(token) is None
+
+
+def test_create_token_command_takes_an_expiry_date_and_read_only(app, make_user, clock):
+    make_user("mentor", email="ada@school.test")
+    runner = app.test_cli_runner()
+    args = ["create-token", "--email", "ada@school.test", "--label", "report"]
+    result = runner.invoke(args=[*args, "--expires", "2027-04-30", "--read-only"])
+    assert result.exit_code == 0, result.output
+    row = db.session.scalar(select(ApiToken))
+    assert row.read_only is True and row.expires_at == datetime(2027, 5, 1, tzinfo=PARIS)
+    assert user_for_token(result.output.strip()) is not None
+    past = runner.invoke(args=["create-token", "--email", "ada@school.test", "--expires",
+                               "2027-03-01"])  # fmt: skip
+    assert past.exit_code == 1 and "That date is in the past" in past.output
+    bad = runner.invoke(args=["create-token", "--email", "ada@school.test", "--expires", "soon"])
+    assert bad.exit_code == 2 and "--expires" in bad.output
