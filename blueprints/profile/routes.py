@@ -181,6 +181,16 @@ def change_password():
     return _page(password_form=form, status=422)
 
 
+@bp.record_once
+def _limit_password_changes(state) -> None:
+    # Someone holding a stolen session could otherwise guess the current password as fast as
+    # the server hashes, and take the account over: it gets the login's limit.
+    limiter = state.app.extensions["termtable.limiter"]
+    state.app.view_functions["profile.change_password"] = limiter.limit(
+        lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"]
+    )(change_password)
+
+
 @bp.post("/logout-everywhere")
 @login_required
 def logout_everywhere():

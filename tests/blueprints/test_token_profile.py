@@ -8,12 +8,21 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from models import ApiToken, User, db
+from services.accounts import create_user
 from services.api_tokens import create_token, user_for_token
-from tests.conftest import TEST_PASSWORD, browser, csrf_token_of
+from tests.conftest import (
+    FAST_HASH,
+    TEST_PASSWORD,
+    browser,
+    csrf_token_of,
+    empty_all_tables,
+    make_app,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_PASSWORD = "a brand new password"
@@ -210,3 +219,39 @@ def test_create_token_command_takes_an_expiry_date_and_read_only(app, make_user,
     assert past.exit_code == 1 and "That date is in the past" in past.output
     bad = runner.invoke(args=["create-token", "--email", "ada@school.test", "--expires", "soon"])
     assert bad.exit_code == 2 and "--expires" in bad.output
+
+
+# --- Guessing the current password ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def limited_app(tmp_path_factory):
+    app = make_app(tmp_path_factory, RATELIMIT_ENABLED=True)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_guessing_the_current_password_is_rate_limited_like_logging_in(limited_app):
+    with limited_app.app_context():
+        user = create_user("ada@school.test", "Ada", "mentor", password=TEST_PASSWORD,
+                           hash_method=FAST_HASH)  # fmt: skip
+        db.session.commit()
+        try:
+            web = logged_in(limited_app, user)
+            for _ in range(10):  # LOGIN_RATE_LIMIT, 10 per minute
+                form = web.get("/profile/").forms["password-form"]
+                form["current"], form["password"] = "a guess at it", NEW_PASSWORD
+                form["confirm"] = NEW_PASSWORD
+                form.submit(status=422)
+            form = web.get("/profile/").forms["password-form"]
+            form["current"], form["password"] = TEST_PASSWORD, NEW_PASSWORD
+            form["confirm"] = NEW_PASSWORD
+            refused = form.submit(status=429)
+            assert "Too many" in refused.text
+            db.session.expire_all()
+            stored = db.session.get(User, user.id).password_hash
+            assert check_password_hash(stored, TEST_PASSWORD)
+        finally:
+            db.session.remove()
+            empty_all_tables()
