@@ -57,8 +57,8 @@ def set_password(user: User, password: str, *, method: str) -> None:
             f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
     user.password_hash = generate_password_hash(password, method=method)
-    # A new password ends every existing login of this account, and its API tokens: whoever
-    # reset it may be locking out someone who had the old password and made tokens with it.
+    # A new password ends every existing login of this account, and its API tokens: a password
+    # is reset because it may have leaked, and whoever had it may have made tokens with it.
     user.session_token = new_session_token()
     revoke_api_tokens(user)
 
