@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
@@ -28,6 +28,10 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Refused from this instant on (the end of the day chosen when it was made); NULL: never.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A read-only token may only GET and HEAD (a dashboard, a report), never change anything.
+    read_only: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     user = relationship("User", lazy="joined")
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 import re
+from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import MAX_ID, Role, User, db
+from models import MAX_ID, ApiToken, Role, User, db
 from models.user import new_session_token
 from services.errors import ValidationError
 from services.numbers import whole_number
@@ -56,8 +57,22 @@ def set_password(user: User, password: str, *, method: str) -> None:
             f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
     user.password_hash = generate_password_hash(password, method=method)
-    # A new password ends every existing login of this account.
+    # A new password ends every existing login of this account, and its API tokens: a password
+    # is reset because it may have leaked, and whoever had it may have made tokens with it.
     user.session_token = new_session_token()
+    revoke_api_tokens(user)
+
+
+def revoke_api_tokens(user: User, now: datetime | None = None) -> int:
+    """Revoke every working API token of `user`; returns how many."""
+    if user.id is None:  # not saved yet: it has no tokens
+        return 0
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now or datetime.now(UTC))
+    )
+    return result.rowcount
 
 
 # Control characters (NUL, escape sequences, line breaks) have no place in a one-line name,
@@ -120,3 +135,30 @@ def load_user_from_cookie(user_id: str) -> User | None:
 def end_all_sessions(user: User) -> None:
     """Logout: rotating the token invalidates every cookie issued for this account."""
     user.session_token = new_session_token()
+
+
+def change_own_password(
+    user: User, current: str, password: str, confirm: str, *, hash_method: str
+) -> None:
+    """The owner changes their password (knowing the current one); like any new password it
+    ends every login of the account and revokes its API tokens."""
+    errors = {}
+    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+        errors["current"] = "That is not your current password."
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+    elif password != confirm:
+        errors["confirm"] = "The two passwords differ."
+    elif password == current:
+        errors["password"] = "Choose a password other than the current one."  # noqa: S105
+    if errors:
+        raise ValidationError(errors)
+    set_password(user, password, method=hash_method)
+    db.session.flush()
+
+
+def log_out_everywhere(user: User, now: datetime | None = None) -> int:
+    """End every login of the account and revoke its API tokens (something leaked);
+    returns how many tokens were revoked."""
+    end_all_sessions(user)
+    return revoke_api_tokens(user, now)

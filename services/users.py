@@ -21,9 +21,11 @@ import hmac
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
+from werkzeug.security import generate_password_hash
 
 from models import MAX_ID, CourseGroup, Role, User, db
+from models.user import new_session_token
 from services.accounts import (
     MIN_PASSWORD_LENGTH,
     create_user,
@@ -31,6 +33,7 @@ from services.accounts import (
     has_control_characters,
     normalise_email,
     parse_role,
+    revoke_api_tokens,
     set_password,
 )
 from services.errors import DomainError, ValidationError
@@ -210,7 +213,7 @@ def set_account_active(actor: User, user: User, active: bool) -> User:
 def set_account_password(
     actor: User, user: User, password: str, confirm: str, *, hash_method: str
 ) -> User:
-    """Staff set a password directly; every existing login of the account ends."""
+    """Staff set a password directly; every existing login and API token of the account ends."""
     _ensure_can_manage(actor, user)
     errors = _password_errors(password, confirm)
     if errors:
@@ -232,6 +235,10 @@ class InvitationError(DomainError):
 
 
 _NOT_VALID = "This invitation link is not valid. Check that it was copied whole."
+_ALREADY_USED = (
+    "This invitation link has already been used, or the password was changed since. "
+    "Log in, or ask the school office for a new link."
+)
 
 
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:
@@ -274,10 +281,7 @@ def read_invitation(token: str, *, secret_key: str, max_age_days: int) -> User:
     if not user.is_active_account:
         raise InvitationError("This account is deactivated. Ask the school office.")
     if not hmac.compare_digest(check, _fingerprint(user)):
-        raise InvitationError(
-            "This invitation link has already been used, or the password was changed since. "
-            "Log in, or ask the school office for a new link."
-        )
+        raise InvitationError(_ALREADY_USED)
     return user
 
 
@@ -290,11 +294,32 @@ def accept_invitation(
     max_age_days: int,
     hash_method: str,
 ) -> User:
-    """Set the invited user's password; the same link cannot be used again."""
+    """Set the invited user's password; the same link cannot be used again.
+
+    Requests with the same link at once all pass `read_invitation`; the update below only
+    writes while the password hash and session token are still those the link was checked
+    against, so exactly one of them sets the password and the others get "already used".
+    """
     user = read_invitation(token, secret_key=secret_key, max_age_days=max_age_days)
     errors = _password_errors(password, confirm)
     if errors:
         raise ValidationError(errors)
-    set_password(user, password, method=hash_method)
-    db.session.flush()
+    unchanged_hash = (
+        User.password_hash.is_(None)
+        if user.password_hash is None
+        else User.password_hash == user.password_hash
+    )
+    consumed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, unchanged_hash, User.session_token == user.session_token)
+        .values(
+            password_hash=generate_password_hash(password, method=hash_method),
+            session_token=new_session_token(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if consumed.rowcount != 1:
+        raise InvitationError(_ALREADY_USED)
+    db.session.refresh(user)  # the new session token goes into the login cookie
+    revoke_api_tokens(user)
     return user

@@ -4,8 +4,19 @@
 (function () {
   "use strict";
 
-  // A toast with a `link` (a new notification) is that link, and stays while the pointer
-  // or the focus is on it, so it can be followed.
+  // The CSRF token htmx sends, for the forms built here.
+  function csrfToken() {
+    try {
+      var headers = JSON.parse(document.body.getAttribute("hx-headers:inherited") || "{}");
+      return headers["X-CSRFToken"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  // A toast with a `link` (a new notification) is a button POSTing to it (following a
+  // notification marks it read, and a GET must not), and stays while the pointer or the
+  // focus is on it, so it can be followed.
   function showToast(message, link) {
     var box = document.getElementById("toasts");
     if (!box || !message) return;
@@ -13,10 +24,20 @@
     toast.className = "toast";
     toast.setAttribute("role", "status");
     if (link) {
-      var anchor = document.createElement("a");
-      anchor.href = link;
-      anchor.textContent = message;
-      toast.appendChild(anchor);
+      var form = document.createElement("form");
+      form.method = "post";
+      form.action = link;
+      var token = document.createElement("input");
+      token.type = "hidden";
+      token.name = "csrf_token";
+      token.value = csrfToken();
+      var button = document.createElement("button");
+      button.type = "submit";
+      button.className = "link-button";
+      button.textContent = message;
+      form.appendChild(token);
+      form.appendChild(button);
+      toast.appendChild(form);
     } else {
       toast.textContent = message;
     }

@@ -25,7 +25,7 @@ from marshmallow import fields, validate
 from sqlalchemy import Date, DateTime, Integer, String, and_, or_
 
 from models import User, db
-from services.api_tokens import user_for_token
+from services.api_tokens import READ_METHODS, TokenRefused, check_token
 from services.errors import (
     ConflictError,
     DomainError,
@@ -186,18 +186,26 @@ def authenticate() -> None:
             "Send a personal API token: Authorization: Bearer <token>.",
             headers={"WWW-Authenticate": 'Bearer realm="termtable"'},
         )
-    user = user_for_token(token.strip())
-    if user is None:
+    try:
+        row = check_token(token.strip(), tz=org_tz())
+    except TokenRefused as refused:
         abort_problem(
             401,
-            "This API token is unknown, revoked, or belongs to a deactivated account.",
+            refused.message,
             headers={"WWW-Authenticate": 'Bearer realm="termtable", error="invalid_token"'},
         )
     if db.session.dirty:
         # The token's "last used" stamp (written at most once a minute) is kept even when
         # the action that follows is refused and rolled back.
         db.session.commit()
-    g.api_user = user
+    if row.read_only and request.method not in READ_METHODS:
+        abort_problem(
+            403,
+            "This API token is read-only: it may read (GET, HEAD) but not change anything. "
+            "Use a token made without “Read-only”.",
+            headers={"WWW-Authenticate": 'Bearer realm="termtable", error="insufficient_scope"'},
+        )
+    g.api_user = row.user
 
 
 def refuse_impossible_ids() -> None:

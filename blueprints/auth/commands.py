@@ -10,6 +10,7 @@ from models import Role, User, db
 from services.accounts import create_user, normalise_email
 from services.api_tokens import create_token
 from services.errors import ValidationError
+from services.timeutil import zone
 
 bp = Blueprint("auth_commands", __name__, cli_group=None)
 
@@ -47,13 +48,26 @@ def create_user_command(email, name, role, password):
 @bp.cli.command("create-token")
 @click.option("--email", required=True, help="The account the token acts as.")
 @click.option("--label", default="", help="What uses it (shown on the profile page).")
-def create_token_command(email, label):
+@click.option(
+    "--expires",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Last day it works (YYYY-MM-DD, the organisation's zone); default: until revoked.",
+)
+@click.option("--read-only", is_flag=True, help="Only GET and HEAD requests; no changes.")
+def create_token_command(email, label, expires, read_only):
     """Print a new personal API token (shown once; only its hash is stored)."""
     try:
         user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
         if user is None:
             raise ValidationError(f"no account with the e-mail {email}.", field="email")
-        _row, token = create_token(user, label)
+        _row, token = create_token(
+            user,
+            label,
+            expires_on=expires.date() if expires else None,
+            read_only=read_only,
+            tz=zone(current_app.config["TIMEZONE"]),
+        )
         db.session.commit()
     except ValidationError as err:
         db.session.rollback()

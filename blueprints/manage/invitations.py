@@ -52,6 +52,12 @@ def accept(token: str):
                 **_settings(),
             )
             db.session.commit()
+        except InvitationError as err:
+            # Another request with the same link set the password first.
+            db.session.rollback()
+            return render_template(
+                "manage/invitation.html", form=None, user=None, error=err.message
+            ), err.status
         except ValidationError as err:
             db.session.rollback()
             for key, message in err.errors.items():

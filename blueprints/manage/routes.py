@@ -42,6 +42,7 @@ from blueprints.manage.forms import (
 )
 from models import CourseGroup, Role, Room, Series, Subject, User, db
 from services.accounts import MIN_PASSWORD_LENGTH
+from services.api_tokens import working_token_count
 from services.course_groups import (
     GroupData,
     SeriesData,
@@ -702,6 +703,7 @@ def _user_page(user: User, status: int = 200, **overrides):
         "manageable": can_manage(current_user, user),
         "edit_form": edit_form,
         "password_form": PasswordForm(formdata=None),
+        "working_tokens": working_token_count(user),
         "invitation_link": None,
         "invitation_error": None,
         "active_error": None,

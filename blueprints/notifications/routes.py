@@ -111,7 +111,8 @@ def bell():
         newest = db.session.get(Notification, latest)
         toast = {"message": newest.title}
         if newest.link:
-            # The toast leads where the notification does (and marks it read).
+            # The toast leads where the notification does; app.js makes it a button that
+            # POSTs here, which marks it read.
             toast["link"] = url_for("notifications.open_link", notification_id=latest)
         events = {"toast": toast}
         if _request_news(current_user.id, since):
@@ -190,14 +191,16 @@ def read_all():
     return redirect(url_for("notifications.index"))
 
 
-@bp.get("/<int:notification_id>/open")
+@bp.route("/<int:notification_id>/open", methods=["GET", "POST"])
 @login_required
 def open_link(notification_id: int):
-    """Follow a notification: mark it read, then go where it leads (a same-site path only;
-    anything else, or no link, comes back to the list)."""
+    """Follow a notification: go where it leads (a same-site path only; anything else, or no
+    link, comes back to the list). A POST (the list's and the toast's buttons) marks it read
+    first; a GET only redirects, since prefetchers and link scanners open links too."""
     note = _own_or_404(notification_id)
-    mark_read(current_user.id, [note.id])
-    db.session.commit()
+    if request.method == "POST":
+        mark_read(current_user.id, [note.id])
+        db.session.commit()
     target = safe_next_path(note.link)
     return redirect(target or url_for("notifications.index"))
 

@@ -1,8 +1,20 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
-from wtforms.validators import Length
+from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField
+from wtforms.validators import Length, Optional
+
+_NEW_PASSWORD = {"autocomplete": "new-password"}
+
+
+class ExpiryDateField(DateField):
+    """An optional date whose parse error says what to type."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as err:
+            raise ValueError("Enter a real date (YYYY-MM-DD), or leave it empty.") from err
 
 
 class ApiTokenForm(FlaskForm):
@@ -10,6 +22,14 @@ class ApiTokenForm(FlaskForm):
         "Label (what uses it)",
         validators=[Length(max=80, message="Keep the label under 80 characters.")],
     )
+    expires_on = ExpiryDateField("Expires after (optional)", validators=[Optional()])
+    read_only = BooleanField("Read-only: it may read, never change anything")
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", render_kw={"autocomplete": "current-password"})
+    password = PasswordField("New password", render_kw=_NEW_PASSWORD)
+    confirm = PasswordField("New password again", render_kw=_NEW_PASSWORD)
 
 
 class StaffFeedForm(FlaskForm):

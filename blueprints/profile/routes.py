@@ -1,16 +1,21 @@
 """The user's profile: their calendar feed URLs (copy, regenerate; room and group feeds for
-staff) and their personal API tokens (create, shown once; revoke)."""
+staff), their personal API tokens (create, shown once, with an optional expiry date and
+read-only; revoke), their password, and "Log out everywhere"."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from blueprints.profile.forms import ApiTokenForm, StaffFeedForm
+from blueprints.access import org_tz
+from blueprints.feedback import attach_errors
+from blueprints.profile.forms import ApiTokenForm, ChangePasswordForm, StaffFeedForm
 from models import CourseGroup, Room, db
 from services import api_tokens, calendar_feeds
+from services.accounts import MIN_PASSWORD_LENGTH, change_own_password, log_out_everywhere
 from services.errors import NotFoundError, ValidationError
+from services.wording import plural
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -30,14 +35,20 @@ def _staff_feed_form() -> StaffFeedForm:
     return form
 
 
-def _page(*, token_form=None, feed_form=None, new_token=None, status=200):
+def _page(*, token_form=None, feed_form=None, password_form=None, new_token=None, status=200):
     calendar_feeds.own_feed(current_user)  # every user has one, from their first visit
     db.session.commit()
+    tz = org_tz()
     context = {
         "feeds": calendar_feeds.feeds_of(current_user),
         "feed_url": _feed_url,
         "tokens": api_tokens.tokens_of(current_user),
-        "token_form": token_form or ApiTokenForm(),
+        "token_last_day": lambda row: api_tokens.last_day(row, tz),
+        "token_expired": api_tokens.is_expired,
+        "working_tokens": api_tokens.working_token_count(current_user),
+        "min_password_length": MIN_PASSWORD_LENGTH,
+        "token_form": token_form or ApiTokenForm(formdata=None),
+        "password_form": password_form or ChangePasswordForm(formdata=None),
         "feed_form": feed_form or (_staff_feed_form() if current_user.is_staff else None),
         "new_token": new_token,
     }
@@ -105,11 +116,17 @@ def create_token():
     form = ApiTokenForm()
     if form.validate_on_submit():
         try:
-            _row, token = api_tokens.create_token(current_user, form.label.data or "")
+            _row, token = api_tokens.create_token(
+                current_user,
+                form.label.data or "",
+                expires_on=form.expires_on.data,
+                read_only=bool(form.read_only.data),
+                tz=org_tz(),
+            )
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
-            form.label.errors = [*form.label.errors, err.message]
+            attach_errors(form, err)
         else:
             # Shown once, in this response only (never stored, never redirected through).
             return _page(new_token=token, status=201)
@@ -126,3 +143,61 @@ def revoke_token(token_id: int):
     db.session.commit()
     flash("Token revoked: programs using it are refused from now on.", "success")
     return redirect(url_for("profile.index"))
+
+
+def _revoked(count: int) -> str:
+    return (
+        f" Your {plural(count, 'API token')} {'was' if count == 1 else 'were'} revoked."
+        if count
+        else ""
+    )
+
+
+@bp.post("/password")
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        working = api_tokens.working_token_count(current_user)
+        try:
+            change_own_password(
+                current_user,
+                form.current.data or "",
+                form.password.data or "",
+                form.confirm.data or "",
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+            )
+            db.session.commit()
+        except ValidationError as err:
+            db.session.rollback()
+            attach_errors(form, err)
+        else:
+            # The new password rotated the session token: this browser logs in again with it,
+            # every other login has ended.
+            login_user(current_user._get_current_object())
+            flash("Your password is changed; your other logins have ended." + _revoked(working),
+                  "success")  # fmt: skip
+            return redirect(url_for("profile.index"))
+    return _page(password_form=form, status=422)
+
+
+@bp.record_once
+def _limit_password_changes(state) -> None:
+    # Someone holding a stolen session could otherwise guess the current password as fast as
+    # the server hashes, and take the account over: it gets the login's limit.
+    limiter = state.app.extensions["termtable.limiter"]
+    state.app.view_functions["profile.change_password"] = limiter.limit(
+        lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"]
+    )(change_password)
+
+
+@bp.post("/logout-everywhere")
+@login_required
+def logout_everywhere():
+    # CSRFProtect has already refused a POST without its token.
+    working = api_tokens.working_token_count(current_user)
+    log_out_everywhere(current_user)
+    db.session.commit()
+    logout_user()
+    flash("You are logged out everywhere." + _revoked(working), "info")
+    return redirect(url_for("auth.login"))

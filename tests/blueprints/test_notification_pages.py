@@ -221,8 +221,12 @@ def test_the_list_shows_newest_first_with_kind_unread_time_body_and_link(web, lo
     assert oldest.find(class_="badge-kind").text == "Request approved"
     assert oldest.find(class_="badge-unread").text == "Unread"  # in words, not colour alone
     assert oldest.find(class_="notification-body").text == "See you Monday."
-    assert oldest.find(class_="notification-title").a["href"] == f"/notifications/{old.id}/open"
-    assert newest.find(class_="notification-title").a is None  # no link, no anchor
+    # Following it is a POST (it marks it read): a form whose button is the title.
+    title_form = oldest.find("form", class_="notification-title")
+    assert title_form["action"] == f"/notifications/{old.id}/open"
+    assert title_form["method"] == "post"
+    assert title_form.button.text == "Request approved"
+    assert newest.find(class_="notification-title").name == "p"  # no link, no form
     local = old.created_at.astimezone(ZoneInfo("Europe/Paris"))
     assert oldest.find("time").text == f"{local:%a %d %b %Y}, {local:%H:%M}"
     assert page.html.find(id="notifications-summary").p.text == "2 unread."
@@ -310,9 +314,8 @@ def test_another_users_notification_is_404_and_stays_unread(web, htmx, login_as,
     login_as("student")
     theirs = add(make_user("mentor"), "Private")
     url = path.format(id=theirs.id)
-    if url.endswith("/read"):
-        htmx.post(url, page="/notifications/", status=404)
-    else:
+    htmx.post(url, page="/notifications/", status=404)
+    if url.endswith("/open"):
         web.get(url, status=404)
     assert fresh(theirs).read_at is None
 
@@ -345,7 +348,8 @@ def test_marking_read_needs_a_login(web, make_user):
 def test_opening_a_notification_marks_it_read_and_follows_its_link(web, login_as):
     user = login_as("student")
     note = add(user, link="/sessions/12?tab=notes")
-    response = web.get(f"/notifications/{note.id}/open", status=302)
+    form = web.get("/notifications/").forms[f"open-notification-{note.id}"]
+    response = form.submit(status=302)  # the title's button: a plain form, no JavaScript
     assert response.location.endswith("/sessions/12?tab=notes")
     assert urlsplit(response.location).netloc in ("", "localhost", "localhost:80")
     assert fresh(note).read_at is not None
@@ -356,12 +360,15 @@ def test_opening_a_notification_marks_it_read_and_follows_its_link(web, login_as
     [None, "", "https://evil.example/x", "//evil.example", "/\\evil.example", "javascript:alert(1)",
      "sessions/12", "/ok\r\nSet-Cookie: x=1"],
 )  # fmt: skip
-def test_opening_a_notification_never_leaves_the_site(web, login_as, link):
+def test_opening_a_notification_never_leaves_the_site(web, htmx, login_as, link):
     user = login_as("student")
     note = add(user, link=link)
-    response = web.get(f"/notifications/{note.id}/open", status=302)
-    assert urlsplit(response.location).path == "/notifications/"
-    assert urlsplit(response.location).netloc in ("", "localhost", "localhost:80")
+    for response in (
+        web.get(f"/notifications/{note.id}/open", status=302),
+        htmx.post(f"/notifications/{note.id}/open", page="/notifications/", status=302),
+    ):
+        assert urlsplit(response.location).path == "/notifications/"
+        assert urlsplit(response.location).netloc in ("", "localhost", "localhost:80")
     assert fresh(note).read_at is not None
 
 

@@ -1,6 +1,6 @@
 """Notifications audit (pages, API, commands): each way a coordinator, a mentor or a student
 changes something tells exactly the people concerned, every notification's link opens for
-its recipient (followed through /notifications/<id>/open while logged in as them: 200), and
+its recipient (followed by a POST to /notifications/<id>/open while logged in as them: 200), and
 a refused change (422, 409) or one that fails midway leaves no notification behind."""
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ class Recipients:
         if note.user_id not in self.clients:
             self.clients[note.user_id] = signed_in(self.app, db.session.get(User, note.user_id))
         client = self.clients[note.user_id]
-        response = client.get(f"/notifications/{note.id}/open")
+        token = csrf_token_of(client.get("/notifications/"))
+        response = client.post(f"/notifications/{note.id}/open", {"csrf_token": token})
         assert response.status_int == 302
         assert urlsplit(response.location).path == note.link, (response.location, note.link)
         page = client.get(note.link, status="*")

@@ -446,6 +446,8 @@ CASES: dict[str, list[Case]] = {
     "notifications.open_link": [
         get("/notifications/{notification_a}/open",
             refuse(404, STUDENT, OTHER_STUDENT, OTHER_MENTOR, "coord", "admin")),
+        post("/notifications/{notification_a}/open", {},
+             refuse(404, STUDENT, OTHER_STUDENT, OTHER_MENTOR, "coord", "admin")),
     ],
     # Profile: room and group feeds are for staff (403); another's feed or token is 404, and
     # one's own-sessions feed is regenerated, never deleted (404).
@@ -471,7 +473,7 @@ CASES: dict[str, list[Case]] = {
 ANY_USER = {
     "main.today", "auth.logout", "dashboard.index", "dashboard.past", "notifications.index",
     "notifications.read_all", "profile.index", "profile.create_token", "schedule.mine",
-    "schedule.export",
+    "schedule.export", "profile.change_password", "profile.logout_everywhere",
 }
 # fmt: on
 # Public by design: the home page (redirects), logging in, invitation and calendar links

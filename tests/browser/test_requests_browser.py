@@ -173,10 +173,14 @@ def test_the_pending_list_redraws_itself_when_a_request_arrives(page, log_in, ma
     # The card being edited kept the mentor's choice.
     expect(card.get_by_role("checkbox").nth(0)).to_be_checked()
     expect(card.get_by_role("checkbox").nth(1)).not_to_be_checked()
-    toast = page.locator("#toasts .toast a")
+    # The toast is a button that POSTs (following a notification marks it read).
+    toast = page.locator("#toasts .toast").get_by_role("button")
     expect(toast).to_have_text("New request from Lea Martin: Geometry")
     toast.click()
     expect(page).to_have_url(re.compile(rf"/requests/{second.id}$"))
+    expect(page.locator("#notification-bell").get_by_role("link")).to_have_accessible_name(
+        re.compile("^Notifications: 1 unread")
+    )
 
 
 def test_dates_to_approve_and_their_outcome_pass_the_accessibility_audit(
