@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 
@@ -15,8 +16,14 @@ from services.errors import ValidationError
 from services.numbers import whole_number
 
 MIN_PASSWORD_LENGTH = 10
-# Checked against when the e-mail is unknown, so a login takes as long either way.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt:1024:8:1")
+
+
+@functools.cache
+def dummy_hash(method: str) -> str:
+    """A hash made with `method` that no password matches, checked against when the account is
+    unknown or has no password: a login then does the same hashing work either way, so its
+    duration does not tell which e-mails have accounts. Made once per method, on first use."""
+    return generate_password_hash(new_session_token(), method=method)
 
 
 def normalise_email(raw: str) -> str:
@@ -94,11 +101,13 @@ def create_user(
     return user
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The active account with this e-mail and password, or None (in constant-ish time)."""
+def authenticate(email: str, password: str, *, hash_method: str) -> User | None:
+    """The active account with this e-mail and password, or None (in constant-ish time).
+
+    `hash_method` is the one new passwords are hashed with (PASSWORD_HASH_METHOD)."""
     user = find_user_by_email(email or "")
     if user is None or user.password_hash is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        check_password_hash(dummy_hash(hash_method), password or "")
         return None
     if not check_password_hash(user.password_hash, password or ""):
         return None
