@@ -8,6 +8,7 @@ accounts, and no SQLite write lock held while a password is checked.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -279,6 +280,23 @@ def test_an_account_without_a_password_is_checked_with_the_configured_method(
     monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
     attempt(from_address(app, "192.0.2.1"), "imported@school.test", status=422)
     assert len(hashes_checked) == 1 and hashes_checked[0].startswith("pbkdf2:sha256:1000$")
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="per-thread nice values: Linux")
+def test_passwords_are_checked_at_a_lower_cpu_priority_than_pages(app, make_user, monkeypatch):
+    make_user("mentor", email=OWNER)
+    niceness = []
+    real = services.accounts.check_password_hash
+
+    def spy(pwhash, password):
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return real(pwhash, password)
+
+    monkeypatch.setattr(services.accounts, "check_password_hash", spy)
+    page_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    attempt(from_address(app, "192.0.2.1"), OWNER, TEST_PASSWORD, status=302)
+    attempt(from_address(app, "192.0.2.2"), "nobody@school.test", status=422)
+    assert niceness == [min(page_niceness + 10, 19)] * 2
 
 
 # --- SQLite: no write lock while the password is checked ----------------------------------------
