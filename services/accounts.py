@@ -108,6 +108,9 @@ def create_user(
 # is per thread): a burst of logins, each about half a second of scrypt, then gets the CPU left
 # over by the pages being served rather than an equal share of it (bench/login_flood.py).
 HASHING_NICE_INCREMENT = 10
+# Checks at once per process (more wait their turn): with a worker process per CPU, twice as
+# many as CPUs, and 2 x 128 MiB of memory per worker at the default scrypt cost.
+HASHING_THREADS = 2
 _hashing_pool: ThreadPoolExecutor | None = None
 _hashing_pool_lock = threading.Lock()
 
@@ -127,7 +130,7 @@ def _check_at_low_priority(pwhash: str, password: str) -> bool:
         if _hashing_pool is None:
             # Made on first use, in the process that hashes (a gunicorn worker, not its parent).
             _hashing_pool = ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 2,
+                max_workers=HASHING_THREADS,
                 thread_name_prefix="password-check",
                 initializer=_lower_priority,
             )
