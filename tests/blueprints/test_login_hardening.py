@@ -172,13 +172,15 @@ def test_x_forwarded_for_is_ignored_without_trusted_proxies(app):
 
 def test_x_forwarded_for_names_the_client_behind_one_trusted_proxy(tmp_path_factory):
     app = make_app(tmp_path_factory, RATELIMIT_ENABLED=True, TRUSTED_PROXIES=1)
-    with app.app_context():
+    try:
         # Eleven clients behind the proxy: none is limited by the others' failures.
         assert ten_failures_behind_one_proxy(app, lambda n: f"203.0.113.{n}") == [422] * 11
         # One client behind it, a forged entry before the proxy's: still one client.
         statuses = ten_failures_behind_one_proxy(app, lambda n: f"192.0.2.{n}, 203.0.113.200")
         assert statuses == [422] * 10 + [429]
-        db.engine.dispose()
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 # --- Settings ----------------------------------------------------------------------------------
