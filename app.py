@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+import limits
 from flask import Flask, Request, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -102,6 +103,15 @@ def _configure(app: Flask, config: dict | None) -> None:
         )
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
+    for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"):
+        # Flask-Limiter would only log a limit it cannot read, and limit nothing.
+        try:
+            limits.parse_many(str(app.config[key]))
+        except ValueError:
+            raise ConfigurationError(
+                f"{key}={app.config[key]!r} is not a rate limit: write it like "
+                "'10 per minute', several separated by ';' ('5 per minute;10 per 5 minutes')."
+            ) from None
     proxies = app.config["TRUSTED_PROXIES"]
     if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
         raise ConfigurationError(

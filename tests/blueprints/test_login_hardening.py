@@ -243,6 +243,25 @@ def test_flask_commands_are_not_warned(production_env, caplog):
     assert "RATELIMIT_STORAGE_URI" not in caplog.text + result.output
 
 
+@pytest.mark.parametrize("name", ["FLASK_LOGIN_RATE_LIMIT", "FLASK_LOGIN_ACCOUNT_RATE_LIMIT"])
+def test_a_limit_that_cannot_be_read_is_a_start_up_error(production_env, name):
+    production_env.setenv(name, "5 a minute")
+    with pytest.raises(ConfigurationError, match=r"'5 a minute' is not a rate limit"):
+        create_app()
+
+
+def test_the_account_limit_is_configurable(tmp_path_factory):
+    app = make_app(tmp_path_factory, RATELIMIT_ENABLED=True, LOGIN_ACCOUNT_RATE_LIMIT="2/hour")
+    try:
+        for n in range(2):
+            attempt(from_address(app, f"203.0.113.{n}"), OWNER, status=422)
+        page = attempt(from_address(app, "203.0.113.9"), OWNER, status=429)
+        assert "Try again in 60 minutes." in page.text
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
 @pytest.mark.parametrize("value", ["two", "-1", "true", "1.5"])
 def test_a_bad_number_of_trusted_proxies_is_a_start_up_error(production_env, value):
     production_env.setenv("FLASK_TRUSTED_PROXIES", value)
