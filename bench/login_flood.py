@@ -141,7 +141,8 @@ def serve(db_path: Path, workers: int, threads: int) -> tuple[subprocess.Popen, 
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
          "--workers", str(workers), "--threads", str(threads), "--timeout", "60",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"],
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--no-control-socket",
+         "app:create_app()"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

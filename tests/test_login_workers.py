@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from flask_migrate import upgrade
 
 from app import create_app
 from models import db
@@ -65,8 +66,6 @@ def server(tmp_path, redis_db):
     url = "sqlite:///" + str(tmp_path / "workers.db")
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
     with app.app_context():
-        from flask_migrate import upgrade
-
         upgrade(directory=str(ROOT / "migrations"))
         create_user(OWNER, "Ada", "mentor", password="a long password", hash_method=HASH)
         db.session.commit()
@@ -89,7 +88,8 @@ def server(tmp_path, redis_db):
     log = open(tmp_path / "gunicorn.log", "w+b")  # noqa: SIM115 (read after the server ends)
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", f"127.0.0.1:{port}",
-         "app:create_app()"],
+         # No control socket: its default path is shared by every gunicorn of this user.
+         "--no-control-socket", "app:create_app()"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
