@@ -39,6 +39,7 @@ format: install
 bench: install
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/grid.py
+	$(BIN)/python bench/login_flood.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,8 +1,8 @@
 """Termtable application factory.
 
 `flask` finds `create_app` here with no flags. Settings come, in order, from the defaults
-below, the environment (`FLASK_*` through `from_prefixed_env()`, plus `DATABASE_URL` and
-`SECRET_KEY`), and finally the `config` mapping given by tests.
+below, the environment (`FLASK_*` through `from_prefixed_env()`, plus `DATABASE_URL`,
+`SECRET_KEY` and `RATELIMIT_STORAGE_URI`), and finally the `config` mapping given by tests.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import click
+import limits
 from flask import Flask, Request, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 DEFAULTS = {
     "TIMEZONE": "UTC",
@@ -30,7 +33,12 @@ DEFAULTS = {
     # OWASP's recommended scrypt cost (N=2**17, r=8, p=1); werkzeug's default is N=2**15.
     "PASSWORD_HASH_METHOD": "scrypt:131072:8:1",
     "LOGIN_RATE_LIMIT": "10 per minute",
+    # Per account, from any address: a pause of up to a minute, then up to five (see
+    # blueprints/auth/limits.py for the browsers it does not hold up).
+    "LOGIN_ACCOUNT_RATE_LIMIT": "5 per minute;10 per 5 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none).
+    "TRUSTED_PROXIES": 0,
     "RATELIMIT_HEADERS_ENABLED": True,
     # Generation refuses windows longer than this (a typo like --weeks 5200 is not a term).
     "MAX_GENERATION_DAYS": 366 * 2,
@@ -63,6 +71,9 @@ def _configure(app: Flask, config: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = os.environ.get(
         "DATABASE_URL", app.config.get("SQLALCHEMY_DATABASE_URI") or _default_database_url(app)
     )
+    # Flask-Limiter's own name for it, as its documentation gives it (FLASK_-prefixed works too).
+    if os.environ.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = os.environ["RATELIMIT_STORAGE_URI"]
     if config:
         app.config.update(config)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
@@ -98,6 +109,21 @@ def _configure(app: Flask, config: dict | None) -> None:
         )
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
+    for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"):
+        # Flask-Limiter would only log a limit it cannot read, and limit nothing.
+        try:
+            limits.parse_many(str(app.config[key]))
+        except ValueError:
+            raise ConfigurationError(
+                f"{key}={app.config[key]!r} is not a rate limit: write it like "
+                "'10 per minute', several separated by ';' ('5 per minute;10 per 5 minutes')."
+            ) from None
+    proxies = app.config["TRUSTED_PROXIES"]
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
+        raise ConfigurationError(
+            f"TRUSTED_PROXIES={proxies!r} is not a number of proxies: give 0 (the app is reached "
+            "directly) or how many reverse proxies stand in front of it (usually 1)."
+        )
     # Cookies travel over HTTPS only in production; the dev server and tests speak plain HTTP.
     # (Flask's own defaults already hold SESSION_COOKIE_SECURE=False, so setdefault would not do.)
     secure = not (app.debug or app.testing)
@@ -155,6 +181,23 @@ def _unwritable(key_file: Path, why: str) -> ConfigurationError:
     )
 
 
+def _warn_about_per_process_rate_limits(app: Flask) -> None:
+    """memory:// counts in each worker process apart: with 4 workers, 4 times the limit."""
+    if app.debug or app.testing or not app.config.get("RATELIMIT_ENABLED", True):
+        return
+    if not app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        return
+    # `flask` commands (and the development server, which warns about itself) build the app
+    # inside click; a WSGI server such as gunicorn does not.
+    if click.get_current_context(silent=True) is not None:
+        return
+    app.logger.warning(
+        "Rate limits are kept in memory (RATELIMIT_STORAGE_URI=memory://): each worker process "
+        "counts apart, so with several workers the login limits allow that many times more "
+        "attempts. Set RATELIMIT_STORAGE_URI=redis://host:6379 to share them."
+    )
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.request_class = UploadFolderRequest
@@ -162,6 +205,11 @@ def create_app(config: dict | None = None) -> Flask:
         app.testing = True
     _configure(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["TRUSTED_PROXIES"]:
+        # The client's address (rate limits, logs) is the one the nearest trusted proxy saw;
+        # X-Forwarded-For entries beyond those proxies may be forged by the client.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
+    _warn_about_per_process_rate_limits(app)
 
     from blueprints import register_blueprints
 

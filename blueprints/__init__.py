@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, redirect, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
@@ -51,7 +52,8 @@ def _error_response(error: HTTPException):
     description = error.description
     if isinstance(error, CSRFError):
         description = "Your form expired or was sent without its security token. Reload and retry."
-    elif code == 429:
+    elif code == 429 and not (isinstance(error, RateLimitExceeded) and error.limit.error_message):
+        # A limit without words of its own describes itself as "10 per 1 minute".
         description = f"Too many attempts ({description}). Please wait a minute and try again."
     elif code == 404 and description == NotFound.description:
         # Mostly a row gone since the page was drawn (removed in another tab, or a repeated

@@ -49,6 +49,15 @@ def writes_on_get(view):
     return view
 
 
+def reads_first(view):
+    """Mark a POST view whose transaction starts as a read, taking no write lock on SQLite (see
+    models/__init__.py): the login view checks a password (scrypt, about half a second of CPU)
+    and writes nothing, so it must not hold every writer up meanwhile. A view so marked must
+    not write after its reads in the same transaction (SQLite may refuse the upgrade)."""
+    view.reads_first = True
+    return view
+
+
 def is_htmx() -> bool:
     from flask import request
 

@@ -65,12 +65,15 @@ def _sqlite_begin_immediate(conn):
 def _read_only_request() -> bool:
     from flask import current_app, has_request_context, request
 
-    if not has_request_context() or request.method not in ("GET", "HEAD"):
+    if not has_request_context():
         return False
+    view = current_app.view_functions.get(request.endpoint)
+    if request.method not in ("GET", "HEAD"):
+        # Login: the password is checked (scrypt) before anything is written, holding no lock.
+        return getattr(view, "reads_first", False)
     if request.path.startswith("/api/"):
         # Every API request checks its token, which may stamp the token's last use.
         return False
-    view = current_app.view_functions.get(request.endpoint)
     return view is not None and not getattr(view, "writes_on_get", False)
 
 

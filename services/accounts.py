@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
+import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,8 +20,14 @@ from services.errors import ValidationError
 from services.numbers import whole_number
 
 MIN_PASSWORD_LENGTH = 10
-# Checked against when the e-mail is unknown, so a login takes as long either way.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt:1024:8:1")
+
+
+@functools.cache
+def dummy_hash(method: str) -> str:
+    """A hash made with `method` that no password matches, checked against when the account is
+    unknown or has no password: a login then does the same hashing work either way, so its
+    duration does not tell which e-mails have accounts. Made once per method, on first use."""
+    return generate_password_hash(new_session_token(), method=method)
 
 
 def normalise_email(raw: str) -> str:
@@ -109,13 +119,48 @@ def create_user(
     return user
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The active account with this e-mail and password, or None (in constant-ish time)."""
+# Password checks run in threads of their own at a lower CPU priority (on Linux the nice value
+# is per thread): a burst of logins, each about half a second of scrypt, then gets the CPU left
+# over by the pages being served rather than an equal share of it (bench/login_flood.py).
+HASHING_NICE_INCREMENT = 10
+# Checks at once per process (more wait their turn): with a worker process per CPU, twice as
+# many as CPUs, and 2 x 128 MiB of memory per worker at the default scrypt cost.
+HASHING_THREADS = 2
+_hashing_pool: ThreadPoolExecutor | None = None
+_hashing_pool_lock = threading.Lock()
+
+
+def _lower_priority() -> None:
+    try:
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICE_INCREMENT
+        os.setpriority(os.PRIO_PROCESS, thread, min(niceness, 19))
+    except (AttributeError, OSError):  # no such call here: checks run at the usual priority
+        pass
+
+
+def _check_at_low_priority(pwhash: str, password: str) -> bool:
+    global _hashing_pool
+    with _hashing_pool_lock:
+        if _hashing_pool is None:
+            # Made on first use, in the process that hashes (a gunicorn worker, not its parent).
+            _hashing_pool = ThreadPoolExecutor(
+                max_workers=HASHING_THREADS,
+                thread_name_prefix="password-check",
+                initializer=_lower_priority,
+            )
+    return _hashing_pool.submit(check_password_hash, pwhash, password).result()
+
+
+def authenticate(email: str, password: str, *, hash_method: str) -> User | None:
+    """The active account with this e-mail and password, or None (in constant-ish time).
+
+    `hash_method` is the one new passwords are hashed with (PASSWORD_HASH_METHOD)."""
     user = find_user_by_email(email or "")
     if user is None or user.password_hash is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        _check_at_low_priority(dummy_hash(hash_method), password or "")
         return None
-    if not check_password_hash(user.password_hash, password or ""):
+    if not _check_at_low_priority(user.password_hash, password or ""):
         return None
     return user if user.is_active_account else None
 

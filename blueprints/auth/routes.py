@@ -5,7 +5,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from blueprints.access import reads_first
 from blueprints.auth.forms import LoginForm
+from blueprints.auth.limits import limit_login_attempts, remember_device
 from models import db
 from services.accounts import authenticate, end_all_sessions
 
@@ -24,11 +26,8 @@ def safe_next_path(target: str | None) -> str | None:
     return target
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
+@reads_first
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -36,23 +35,29 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        user = authenticate(
+            form.email.data,
+            form.password.data,
+            hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+        )
         if user is None:
             form.password.errors.append("Wrong e-mail or password.")
             return render_template("auth/login.html", form=form), 422
         login_user(user, remember=form.remember.data)
         flash(f"Welcome, {user.name}.", "success")
-        return redirect(safe_next_path(form.next.data) or url_for("main.index"))
+        response = redirect(safe_next_path(form.next.data) or url_for("main.index"))
+        remember_device(response, user.email)
+        return response
     status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form), status
 
 
 @bp.record_once
 def _limit_login_attempts(state) -> None:
-    # Each app has its own limiter (blueprints/extensions.py), so the limit is attached when
-    # the blueprint is registered on an app rather than with a module-level decorator.
+    # Each app has its own limiter (blueprints/extensions.py), so the limits are attached when
+    # the blueprint is registered on an app rather than with module-level decorators.
     limiter = state.app.extensions["termtable.limiter"]
-    state.app.view_functions["auth.login"] = limiter.limit(_login_limit, methods=["POST"])(login)
+    state.app.view_functions["auth.login"] = limit_login_attempts(limiter, login)
 
 
 @bp.post("/logout")
