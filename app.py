@@ -207,8 +207,10 @@ def create_app(config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if app.config["TRUSTED_PROXIES"]:
         # The client's address (rate limits, logs) is the one the nearest trusted proxy saw;
-        # X-Forwarded-For entries beyond those proxies may be forged by the client.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
+        # X-Forwarded-For entries beyond those proxies may be forged by the client. The scheme
+        # and host the browser used (same-origin check, redirects) come from the same proxies.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _warn_about_per_process_rate_limits(app)
 
     from blueprints import register_blueprints

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from models import Room, Series, db
 from services.api_tokens import create_token
-from tests.conftest import browser, csrf_token_of
+from services.accounts import create_user
+from tests.conftest import FAST_HASH, browser, csrf_token_of, make_app
 
 EVIL = "https://evil.example"
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
@@ -98,6 +99,43 @@ def test_the_check_follows_the_host_the_request_names(app, make_user):
     form["password"] = "correct horse battery"
     form.submit(headers={"Origin": "http://localhost"}, status=403)
     form.submit(headers={"Origin": "http://termtable.school.example"}, status=302)
+
+
+@pytest.mark.parametrize(("trusted_proxies", "status"), [(0, 403), (1, 302)])
+def test_behind_a_trusted_proxy_its_forwarded_scheme_and_host_name_the_site(
+    tmp_path_factory, trusted_proxies, status
+):
+    """A TLS-terminating proxy at https://termtable.school.example reaches the app as
+    http://termtable-app:8000: with FLASK_TRUSTED_PROXIES=1 the X-Forwarded-Proto and -Host it
+    sets name the site the browser's page is on; without it they are anyone's claims."""
+    proxied = make_app(tmp_path_factory, TRUSTED_PROXIES=trusted_proxies)
+    try:
+        with proxied.app_context():
+            create_user("m@school.test", "M", "mentor", password="correct horse battery",
+                        hash_method=FAST_HASH)  # fmt: skip
+            db.session.commit()
+        # Flask's client keeps cookies by the address asked for (WebTest's by the host the
+        # proxy fix rewrote, which then never matches again).
+        client = proxied.test_client()
+        page = "https://termtable.school.example"
+        proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "termtable.school.example"}
+        login_page = client.get("/auth/login", base_url="http://termtable-app:8000", headers=proxy)
+        token = csrf_token_of(login_page)
+        response = client.post(
+            "/auth/login",
+            base_url="http://termtable-app:8000",
+            # Over https Flask-WTF also wants a same-site Referer, as browsers send.
+            headers={**proxy, "Origin": page, "Referer": page + "/auth/login"},
+            data={
+                "email": "m@school.test",
+                "password": "correct horse battery",
+                "csrf_token": token,
+            },  # fmt: skip
+        )
+        assert response.status_code == status
+    finally:
+        with proxied.app_context():
+            db.engine.dispose()
 
 
 def test_an_htmx_request_gets_the_message_as_a_fragment(web, login_as):
