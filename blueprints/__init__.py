@@ -44,6 +44,14 @@ def _error_response(error: HTTPException):
     description = error.description
     if isinstance(error, CSRFError):
         description = "Your form expired or was sent without its security token. Reload and retry."
+    elif code == 413:
+        # A body over what this address takes (see UploadFolderRequest in app.py), refused
+        # before any of it was read.
+        limit = request.max_content_length or 0
+        description = (
+            f"What was sent is larger than this page takes ({limit / (1024 * 1024):g} MB), "
+            "so none of it was read or saved. Files are attached in a session's Files section."
+        )
     elif code == 429:
         description = f"Too many attempts ({description}). Please wait a minute and try again."
     elif code == 404 and description == NotFound.description:
@@ -108,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_error_handler(HTTPException, _error_response)
 
     from blueprints.api import init_api
+    from blueprints.attachments.commands import bp as attachments_commands
     from blueprints.attachments.routes import bp as attachments_bp
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
@@ -143,6 +152,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tracking_bp)
     app.register_blueprint(notes_bp)
     app.register_blueprint(attachments_bp)
+    app.register_blueprint(attachments_commands)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(profile_bp)
     init_api(app)

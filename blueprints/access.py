@@ -49,6 +49,14 @@ def writes_on_get(view):
     return view
 
 
+def takes_uploads(view):
+    """Mark a view that receives a file: its body may be as large as MAX_CONTENT_LENGTH (for
+    a signed-in user) and its file is streamed to a staging file in the upload folder; every
+    other request is held to MAX_REQUEST_KB (see UploadFolderRequest in app.py)."""
+    view.takes_uploads = True
+    return view
+
+
 def is_htmx() -> bool:
     from flask import request
 

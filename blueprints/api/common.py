@@ -117,6 +117,12 @@ def http_problem(error) -> Response:
     if code == 400 and messages:
         detail = "The request body is not valid JSON."
         return problem(400, detail, headers=headers)
+    if code == 413:
+        # Werkzeug's wording ("the data value transmitted exceeds the capacity limit") says
+        # neither what nor how much.
+        limit = (request.max_content_length or 0) / (1024 * 1024)
+        detail = f"The request body is larger than this endpoint takes ({limit:g} MB)."
+        return problem(413, detail, title=error.name, headers=headers)
     if code == 422 and messages:
         errors: dict[str, str] = {}
         for location_messages in messages.values():
@@ -275,8 +281,8 @@ class ApiBlueprint(Blueprint):
         self.before_request(authenticate)
         self.before_request(refuse_impossible_ids)
         self.register_error_handler(DomainError, domain_problem)
-        # A body over MAX_CONTENT_LENGTH: the attachments pages register an app-wide 413
-        # page, which Flask would prefer to the API's generic HTTPException handler.
+        # A body over the limit: problem details, whatever 413 page an extension or another
+        # blueprint registers for the whole app (Flask would prefer it to the generic one).
         self.register_error_handler(413, http_problem)
 
     def arguments(self, schema, *, location="json", required=True, **kwargs):
