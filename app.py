@@ -149,30 +149,32 @@ class UploadFolderRequest(Request):
         return g.get("api_user") is not None or current_user.is_authenticated
 
     @cached_property
-    def staging_files(self) -> list:
-        """The staging files this request's body was streamed to."""
+    def file_streams(self) -> list:
+        """Every file this request's body was streamed to (closed when the request ends)."""
         return []
 
     def _get_file_stream(
         self, total_content_length, content_type, filename=None, content_length=None
     ):
-        if not self._takes_upload:
+        if self._takes_upload:
+            from services.attachments import StagingFile
+
+            stream = StagingFile(Path(current_app.config["UPLOAD_FOLDER"]))
+        else:
             # At most MAX_REQUEST_KB: Werkzeug's own (memory, then an anonymous temporary file).
-            return super()._get_file_stream(
+            stream = super()._get_file_stream(
                 total_content_length, content_type, filename, content_length
             )
-        from services.attachments import StagingFile
-
-        staging = StagingFile(Path(current_app.config["UPLOAD_FOLDER"]))
-        self.staging_files.append(staging)
-        return staging
+        self.file_streams.append(stream)
+        return stream
 
     def close(self) -> None:
         super().close()
         # Also the part Werkzeug was writing when the body broke off (a 413 on a chunked
-        # body, a dropped connection), which never reached `files`.
-        for staging in self.__dict__.get("staging_files", ()):
-            staging.close()
+        # body, a dropped connection), which never reached `files`. A staging file the view
+        # did not store goes with it.
+        for stream in self.__dict__.get("file_streams", ()):
+            stream.close()
 
 
 def _instance_secret_key(key_file: Path) -> str:
