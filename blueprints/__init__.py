@@ -9,7 +9,7 @@ from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, HTTPException, NotFound
 
-from blueprints.access import is_htmx, is_htmx_partial
+from blueprints.access import body_limit_text, is_htmx, is_htmx_partial
 from blueprints.extensions import csrf, init_limiter, login_manager, migrate
 from models import db
 from services.accounts import load_user_from_cookie
@@ -46,11 +46,10 @@ def _error_response(error: HTTPException):
         description = "Your form expired or was sent without its security token. Reload and retry."
     elif code == 413:
         # A body over what this address takes (see UploadFolderRequest in app.py), refused
-        # before any of it was read.
-        limit = request.max_content_length or 0
+        # as soon as its length (or what was read of it) said so.
+        limit = body_limit_text(request.max_content_length)
         description = (
-            f"What was sent is larger than this page takes ({limit / (1024 * 1024):g} MB), "
-            "so none of it was read or saved. Files are attached in a session's Files section."
+            f"What was sent is more than this page takes (at most {limit}): nothing was saved."
         )
     elif code == 429:
         description = f"Too many attempts ({description}). Please wait a minute and try again."

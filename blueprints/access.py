@@ -57,6 +57,12 @@ def takes_uploads(view):
     return view
 
 
+def body_limit_text(max_bytes: int | None) -> str:
+    """A request body limit in words: '1 MB', '64 KB' (binary units, as it is counted)."""
+    kb = (max_bytes or 0) / 1024
+    return f"{kb / 1024:g} MB" if kb >= 1024 else f"{kb:g} KB"
+
+
 def is_htmx() -> bool:
     from flask import request
 

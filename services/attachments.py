@@ -525,7 +525,7 @@ def attach_upload(
     max_bytes: int,
 ) -> Attachment:
     """Receive an upload (`receive_upload`) and store it as an attachment (`add_attachment`):
-    one call for a page. Who may is checked before a byte is written."""
+    one call for a page. Who may is checked before the file is checked or stored."""
     if not can_upload(uploader, occurrence):
         raise AttachmentNotAllowed("Only the session's mentor or staff can add files.")
     received = receive_upload(stream, upload_folder=upload_folder, max_bytes=max_bytes)

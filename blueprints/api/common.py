@@ -23,6 +23,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import Date, DateTime, Integer, String, and_, or_
 
+from blueprints.access import body_limit_text
 from models import User, db
 from services.api_tokens import user_for_token
 from services.errors import (
@@ -120,8 +121,8 @@ def http_problem(error) -> Response:
     if code == 413:
         # Werkzeug's wording ("the data value transmitted exceeds the capacity limit") says
         # neither what nor how much.
-        limit = (request.max_content_length or 0) / (1024 * 1024)
-        detail = f"The request body is larger than this endpoint takes ({limit:g} MB)."
+        limit = body_limit_text(request.max_content_length)
+        detail = f"The request body is more than this endpoint takes (at most {limit})."
         return problem(413, detail, title=error.name, headers=headers)
     if code == 422 and messages:
         errors: dict[str, str] = {}

@@ -51,7 +51,7 @@ def test_a_json_body_over_the_limit_is_a_413_problem_unread(app, api_as):
     app_iter, status, headers = run_wsgi_app(app.wsgi_app, environ, buffered=True)
     assert status.startswith("413")
     assert dict(headers)["Content-Type"] == PROBLEM
-    assert b"larger than this endpoint takes (1 MB)" in b"".join(app_iter)
+    assert b"more than this endpoint takes (at most 1 MB)" in b"".join(app_iter)
     assert payload.position == 0
 
 
