@@ -637,12 +637,20 @@ def sweep_staging_files(
 _NAMES_PER_QUERY = 500
 
 
+class UnmatchedUploadFolder(DomainError):
+    """No stored file in the upload folder has a row in this database."""
+
+
 def sweep_unreferenced_files(
-    upload_folder: Path, *, now: datetime, dry_run: bool = False
+    upload_folder: Path, *, now: datetime, dry_run: bool = False, even_if_none_match: bool = False
 ) -> list[SweptFile]:
     """Remove the stored files (32 hex digits) that no attachment row refers to, last written
     more than an hour before `now`: a process killed between renaming an upload into place
-    and committing its row. Reads the attachment table (in the current session)."""
+    and committing its row. Reads the attachment table (in the current session).
+
+    When not one of them has a row, the folder and the database most likely do not belong
+    together (a wrong DATABASE_URL, a new empty database): it removes nothing and raises
+    UnmatchedUploadFolder, unless `even_if_none_match`."""
     old = _old_files(upload_folder, _STORED_NAME, now)
     referenced: set[str] = set()
     for start in range(0, len(old), _NAMES_PER_QUERY):
@@ -651,6 +659,12 @@ def sweep_unreferenced_files(
             db.session.scalars(
                 select(Attachment.stored_name).where(Attachment.stored_name.in_(names))
             )
+        )
+    if old and not referenced and not even_if_none_match:
+        raise UnmatchedUploadFolder(
+            f"None of the {len(old)} stored files in {upload_folder} has an attachment in this "
+            "database, so none was removed: check that DATABASE_URL and UPLOAD_FOLDER belong "
+            "together."
         )
     return _remove(
         upload_folder,

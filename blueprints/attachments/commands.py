@@ -8,6 +8,7 @@ services/attachments.py).
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from models import db
 from services.attachments import (
     SweptFile,
+    UnmatchedUploadFolder,
     format_size,
     sweep_staging_files,
     sweep_unreferenced_files,
@@ -35,16 +37,34 @@ def _describe(swept: SweptFile) -> str:
 
 @bp.cli.command("sweep-uploads")
 @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
-def sweep_uploads_command(dry_run: bool):
+@click.option(
+    "--even-if-none-match",
+    is_flag=True,
+    help=(
+        "Remove unreferenced stored files even when not one stored file has an attachment "
+        "in this database (refused otherwise: a wrong DATABASE_URL looks like that)."
+    ),
+)
+def sweep_uploads_command(dry_run: bool, even_if_none_match: bool):
     """Remove unfinished uploads and stored files no attachment refers to, older than an hour."""
     folder = Path(current_app.config["UPLOAD_FOLDER"])
     now = datetime.now(UTC)
-    swept = sweep_staging_files(folder, now=now, dry_run=dry_run)
-    swept += sweep_unreferenced_files(folder, now=now, dry_run=dry_run)
-    db.session.rollback()  # it only read
     verb = "Would remove" if dry_run else "Removed"
+    swept = sweep_staging_files(folder, now=now, dry_run=dry_run)
     for one in swept:
         click.echo(f"{verb} {_describe(one)}.")
+    try:
+        unreferenced = sweep_unreferenced_files(
+            folder, now=now, dry_run=dry_run, even_if_none_match=even_if_none_match
+        )
+    except UnmatchedUploadFolder as err:
+        click.echo(f"Error: {err.message} If they do, --even-if-none-match removes them.", err=True)
+        sys.exit(1)
+    finally:
+        db.session.rollback()  # it only read
+    for one in unreferenced:
+        click.echo(f"{verb} {_describe(one)}.")
+    swept += unreferenced
     if not swept:
         click.echo(f"Nothing to remove in {folder}.")
         return
@@ -68,6 +88,8 @@ def sweep_uploads_at_start(app: Flask) -> None:
         swept = sweep_staging_files(folder, now=now)
         try:
             swept += sweep_unreferenced_files(folder, now=now)
+        except UnmatchedUploadFolder as err:
+            app.logger.warning("upload sweep: %s", err.message)
         except SQLAlchemyError as err:
             app.logger.warning(
                 "upload sweep: could not check stored files against the database (%s); "

@@ -251,6 +251,35 @@ def test_starting_the_app_sweeps_the_upload_folder_and_logs_what_it_removed(
     assert f"removed {orphan.name}: stored file no attachment refers to, 100 bytes" in logged
 
 
+def test_a_folder_and_database_that_do_not_match_are_left_alone(app, upload_folder, sweep, caplog):
+    upload_folder.mkdir()
+    unmatched = upload_folder / ("c" * 32)
+    unmatched.write_bytes(b"x")
+    age(unmatched, timedelta(days=40))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["sweep-uploads"])
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: None of the 1 stored files in {upload_folder} has an attachment in this "
+        "database, so none was removed: check that DATABASE_URL and UPLOAD_FOLDER belong "
+        "together. If they do, --even-if-none-match removes them.\n"
+    )
+    assert unmatched.exists()
+    with caplog.at_level(logging.WARNING):
+        create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                "UPLOAD_FOLDER": str(upload_folder),
+                "SWEEP_UPLOADS_AT_START": True,
+            }
+        )
+    assert unmatched.exists()
+    assert "belong together" in caplog.text
+    assert sweep("--even-if-none-match").startswith(f"Removed {unmatched.name}: stored file")
+    assert not unmatched.exists()
+
+
 def test_a_database_it_cannot_read_does_not_stop_the_app_from_starting(tmp_path, caplog):
     folder = tmp_path / "uploads"
     folder.mkdir()

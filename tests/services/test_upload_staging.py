@@ -16,6 +16,7 @@ from models import Attachment, Occurrence, db
 from services.attachments import (
     FileTooLarge,
     StagingFile,
+    UnmatchedUploadFolder,
     add_attachment,
     receive_upload,
     sweep_staging_files,
@@ -203,8 +204,19 @@ def test_the_sweep_checks_many_stored_files_in_batches(app, folder):
     now = datetime.now(UTC)
     for number in range(1203):
         put(folder, f"{number:032x}", b"", now, timedelta(hours=2))
-    assert len(sweep_unreferenced_files(folder, now=now)) == 1203
+    swept = sweep_unreferenced_files(folder, now=now, even_if_none_match=True)
+    assert len(swept) == 1203
     assert files_in(folder) == []
+
+
+def test_a_folder_none_of_whose_files_has_a_row_is_left_alone(app, folder):
+    """A wrong DATABASE_URL (or a new, empty database) must not empty the upload folder."""
+    now = datetime.now(UTC)
+    for name in ("a" * 32, "b" * 32):
+        put(folder, name, b"x", now, timedelta(days=40))
+    with pytest.raises(UnmatchedUploadFolder, match=r"None of the 2 stored files in .* has an"):
+        sweep_unreferenced_files(folder, now=now)
+    assert files_in(folder) == ["a" * 32, "b" * 32]
 
 
 def test_the_sweep_of_a_folder_that_does_not_exist_does_nothing(folder):
