@@ -584,9 +584,11 @@ UNFINISHED_UPLOAD = "unfinished upload"
 UNREFERENCED_FILE = "stored file no attachment refers to"
 
 
-def _old_files(upload_folder: Path, pattern: re.Pattern, now: datetime) -> list[SweptFile]:
+def _old_files(
+    upload_folder: Path, pattern: re.Pattern, now: datetime, reason: str
+) -> list[SweptFile]:
     """The regular files in `upload_folder` named like `pattern`, last written more than
-    SWEEP_AFTER before `now` (reason left empty)."""
+    SWEEP_AFTER before `now`, by name."""
     if not upload_folder.is_dir():
         return []
     cutoff = (now - SWEEP_AFTER).timestamp()
@@ -601,7 +603,7 @@ def _old_files(upload_folder: Path, pattern: re.Pattern, now: datetime) -> list[
                 continue  # removed meanwhile (stored, discarded, or another sweep)
             if stat.st_mtime < cutoff:
                 modified = datetime.fromtimestamp(stat.st_mtime, UTC)
-                found.append(SweptFile(entry.name, "", stat.st_size, modified))
+                found.append(SweptFile(entry.name, reason, stat.st_size, modified))
     return sorted(found, key=lambda f: f.name)
 
 
@@ -625,12 +627,8 @@ def sweep_staging_files(
 ) -> list[SweptFile]:
     """Remove the staging files of uploads that never finished (a process killed while
     receiving one), last written more than an hour before `now`. Needs no database."""
-    stale = _old_files(upload_folder, _STAGING_NAME, now)
-    return _remove(
-        upload_folder,
-        (SweptFile(f.name, UNFINISHED_UPLOAD, f.size_bytes, f.modified) for f in stale),
-        dry_run,
-    )
+    stale = _old_files(upload_folder, _STAGING_NAME, now, UNFINISHED_UPLOAD)
+    return _remove(upload_folder, stale, dry_run)
 
 
 # Names per query: well under every database's limit on bound parameters.
@@ -651,7 +649,7 @@ def sweep_unreferenced_files(
     When not one of them has a row, the folder and the database most likely do not belong
     together (a wrong DATABASE_URL, a new empty database): it removes nothing and raises
     UnmatchedUploadFolder, unless `even_if_none_match`."""
-    old = _old_files(upload_folder, _STORED_NAME, now)
+    old = _old_files(upload_folder, _STORED_NAME, now, UNREFERENCED_FILE)
     referenced: set[str] = set()
     for start in range(0, len(old), _NAMES_PER_QUERY):
         names = [f.name for f in old[start : start + _NAMES_PER_QUERY]]
@@ -666,15 +664,7 @@ def sweep_unreferenced_files(
             "database, so none was removed: check that DATABASE_URL and UPLOAD_FOLDER belong "
             "together."
         )
-    return _remove(
-        upload_folder,
-        (
-            SweptFile(f.name, UNREFERENCED_FILE, f.size_bytes, f.modified)
-            for f in old
-            if f.name not in referenced
-        ),
-        dry_run,
-    )
+    return _remove(upload_folder, [f for f in old if f.name not in referenced], dry_run)
 
 
 # --- Keeping files and rows in step with the transaction -----------------------------------------
