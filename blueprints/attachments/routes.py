@@ -29,6 +29,7 @@ from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, takes_uploads
 from blueprints.attachments.forms import AttachmentForm
+from blueprints.extensions import login_manager
 from blueprints.feedback import toast
 from models import Attachment, Occurrence, db
 from services.attachments import (
@@ -262,4 +263,8 @@ def request_too_large(_error):
     """Werkzeug refused a body over MAX_CONTENT_LENGTH while reading it: say so plainly, as a
     fragment for htmx and the upload script, as a page otherwise. (Other pages answer 413
     with the app's error page.)"""
+    if not current_user.is_authenticated:
+        # Held to the small limit because nobody is signed in (see UploadFolderRequest in
+        # app.py): a tab that was logged out gets what a smaller file would, the login page.
+        return login_manager.unauthorized()
     return _too_large_response(f"The file is larger than {format_limit(_max_bytes())}.")
