@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import tempfile
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 import limits
-from flask import Flask, Request, current_app
+from flask import Flask, Request, current_app, g
+from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 DEFAULTS = {
@@ -46,6 +47,12 @@ DEFAULTS = {
     # unless set; UPLOAD_FOLDER defaults to <instance>/uploads (outside static/).
     "MAX_UPLOAD_MB": 100,
     "UPLOAD_FOLDER": None,
+    # The largest body any other request may send, in KB (KiB): forms and JSON are small, and
+    # a bigger body is refused (413) before a byte of it is read.
+    "MAX_REQUEST_KB": 1024,
+    # Remove what killed uploads left in UPLOAD_FOLDER when the app starts. None: when a server
+    # starts it (not in tests, nor for `flask` commands other than `flask run`).
+    "SWEEP_UPLOADS_AT_START": None,
 }
 # Room for the form's other fields and the multipart framing on top of the largest file.
 UPLOAD_FORM_ALLOWANCE = 64 * 1024
@@ -102,7 +109,9 @@ def _configure(app: Flask, config: dict | None) -> None:
             f"TIMEZONE={app.config['TIMEZONE']!r} is not an IANA time zone name "
             "(for example Europe/Paris)."
         ) from err
-    # Werkzeug refuses a larger body while streaming it (413), before a view reads anything.
+    # The largest body of all, for the views that take a file (others are held to
+    # MAX_REQUEST_KB, see UploadFolderRequest). Werkzeug refuses a larger one while streaming
+    # it (413), before a view reads anything.
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = (
             int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024) + UPLOAD_FORM_ALLOWANCE
@@ -133,21 +142,70 @@ def _configure(app: Flask, config: dict | None) -> None:
 
 
 class UploadFolderRequest(Request):
-    """A request whose uploaded files spool, past what Werkzeug keeps in memory, into the
-    upload folder rather than the system's temporary directory: a 100 MB attachment is
-    written to the disk meant for attachments, not to a possibly small /tmp."""
+    """A request whose body is held to what its view takes, and whose uploaded file is
+    written once, straight into a staging file in the upload folder.
+
+    A view that takes files (marked `takes_uploads`, see blueprints/access.py) accepts
+    MAX_CONTENT_LENGTH from a signed-in user; every other request, and any anonymous one,
+    MAX_REQUEST_KB. The limit applies when the body is first read (the CSRF check reads a
+    form), so a larger body is refused (413) unread.
+
+    The file part of an upload is streamed to a `StagingFile` (`.upload-<hex>.part` in
+    UPLOAD_FOLDER, on the disk meant for attachments, not a possibly small /tmp), which
+    `receive_upload` checks in place and `add_attachment` renames into place: an upload needs
+    its own size of free disk, once. Whatever the view did not store is removed when the
+    request ends; a killed process leaves a name the sweep recognises."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is not None or not current_app:
+            return super().max_content_length
+        largest = current_app.config["MAX_CONTENT_LENGTH"]
+        if self._takes_upload:
+            return largest
+        small = int(current_app.config["MAX_REQUEST_KB"] * 1024)
+        return small if largest is None else min(small, largest)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+    @property
+    def _takes_upload(self) -> bool:
+        """The view takes a file, and someone is signed in (an API token, or a session):
+        nobody else gets to make the server read a large body only to refuse it."""
+        view = current_app.view_functions.get(self.endpoint) if self.endpoint else None
+        if not getattr(view, "takes_uploads", False):
+            return False
+        return g.get("api_user") is not None or current_user.is_authenticated
+
+    @cached_property
+    def file_streams(self) -> list:
+        """Every file this request's body was streamed to (closed when the request ends)."""
+        return []
 
     def _get_file_stream(
         self, total_content_length, content_type, filename=None, content_length=None
     ):
-        folder = Path(current_app.config["UPLOAD_FOLDER"])
-        folder.mkdir(parents=True, exist_ok=True)
-        # Anonymous (unlinked at once), so nothing is left behind whatever happens next.
-        return tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, mode="rb+", dir=folder)
+        if self._takes_upload:
+            from services.attachments import StagingFile
 
+            stream = StagingFile(Path(current_app.config["UPLOAD_FOLDER"]))
+        else:
+            # At most MAX_REQUEST_KB: Werkzeug's own (memory, then an anonymous temporary file).
+            stream = super()._get_file_stream(
+                total_content_length, content_type, filename, content_length
+            )
+        self.file_streams.append(stream)
+        return stream
 
-# What Werkzeug's own stream factory keeps in memory before spooling to disk.
-SPOOL_IN_MEMORY = 500 * 1024
+    def close(self) -> None:
+        super().close()
+        # Also the part Werkzeug was writing when the body broke off (a 413 on a chunked
+        # body, a dropped connection), which never reached `files`. A staging file the view
+        # did not store goes with it.
+        for stream in self.__dict__.get("file_streams", ()):
+            stream.close()
 
 
 def _instance_secret_key(key_file: Path) -> str:
@@ -216,4 +274,16 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints import register_blueprints
 
     register_blueprints(app)
+    sweep = app.config["SWEEP_UPLOADS_AT_START"]
+    if sweep or (sweep is None and not app.testing and _started_by_a_server()):
+        from blueprints.attachments.commands import sweep_uploads_at_start
+
+        sweep_uploads_at_start(app)
     return app
+
+
+def _started_by_a_server() -> bool:
+    """Not made for a `flask` command other than `flask run` (`flask db upgrade`, `flask
+    sweep-uploads` itself...): gunicorn and other WSGI servers run no click command."""
+    command = click.get_current_context(silent=True)
+    return command is None or command.info_name == "run"

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError, NotFound
 
-from blueprints.access import is_htmx, is_htmx_partial
+from blueprints.access import body_limit_text, is_htmx, is_htmx_partial
 from blueprints.database_unreachable import (
     anonymous_on_database_error,
     database_error,
@@ -52,6 +52,13 @@ def _error_response(error: HTTPException):
     description = error.description
     if isinstance(error, CSRFError):
         description = "Your form expired or was sent without its security token. Reload and retry."
+    elif code == 413:
+        # A body over what this address takes (see UploadFolderRequest in app.py), refused
+        # as soon as its length (or what was read of it) said so.
+        limit = body_limit_text(request.max_content_length)
+        description = (
+            f"What was sent is more than this page takes (at most {limit}): nothing was saved."
+        )
     elif code == 429 and not (isinstance(error, RateLimitExceeded) and error.limit.error_message):
         # A limit without words of its own describes itself as "10 per 1 minute".
         description = f"Too many attempts ({description}). Please wait a minute and try again."
@@ -122,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_error_handler(InternalServerError, server_error)
 
     from blueprints.api import init_api
+    from blueprints.attachments.commands import bp as attachments_commands
     from blueprints.attachments.routes import bp as attachments_bp
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
@@ -157,6 +165,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tracking_bp)
     app.register_blueprint(notes_bp)
     app.register_blueprint(attachments_bp)
+    app.register_blueprint(attachments_commands)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(profile_bp)
     init_api(app)

@@ -58,6 +58,20 @@ def reads_first(view):
     return view
 
 
+def takes_uploads(view):
+    """Mark a view that receives a file: its body may be as large as MAX_CONTENT_LENGTH (for
+    a signed-in user) and its file is streamed to a staging file in the upload folder; every
+    other request is held to MAX_REQUEST_KB (see UploadFolderRequest in app.py)."""
+    view.takes_uploads = True
+    return view
+
+
+def body_limit_text(max_bytes: int | None) -> str:
+    """A request body limit in words: '1 MB', '64 KB' (binary units, as it is counted)."""
+    kb = (max_bytes or 0) / 1024
+    return f"{kb / 1024:g} MB" if kb >= 1024 else f"{kb:g} KB"
+
+
 def is_htmx() -> bool:
     from flask import request
 

@@ -1,24 +1,32 @@
 """Files attached to sessions: receiving an upload, checking its type, storing and deleting it.
 
-An upload is copied from the request's stream in chunks into a temporary file in the upload
-folder (never held in memory), hashed (sha256) and counted as it goes, and refused past the
-size limit. Its type is decided from its content alone (magic bytes through `filetype`, plus
-what `filetype` cannot tell: the entries of a ZIP for DOCX/XLSX, the streams of an OLE2 file
-for DOC/XLS); the name and the browser's claim play no part. The stored file has a random
-name; the user's name is only ever data, cleaned for display.
+An upload is written once, in chunks, to a staging file in the upload folder
+(`.upload-<32 hex>.part`, never held in memory), hashed (sha256) and counted as it goes: a web
+request streams its file part straight there (`StagingFile`, the request's stream factory in
+app.py), any other stream is copied there. It is refused past the size limit. Its type is
+decided from its content alone (magic bytes through `filetype`, plus what `filetype` cannot
+tell: the entries of a ZIP for DOCX/XLSX, the streams of an OLE2 file for DOC/XLS); the name
+and the browser's claim play no part. The stored file has a random name (32 hex digits); the
+user's name is only ever data, cleaned for display.
 
-File and row stay in step. Adding: the file is written under a temporary name, the row is
-inserted and flushed, then the file is renamed into place; any error removes it, and a
-transaction that ends without committing (a failed commit, a rollback) removes it too.
-Deleting: the row is deleted and flushed; the file is unlinked only once the transaction has
-committed (a rollback leaves both). Both rely on the hooks at the end of this module, on
-SQLAlchemy's session events, so they hold for every caller (a page or a command).
+File and row stay in step. Adding: the row is inserted and flushed, then the staging file is
+renamed into place (the same file: no copy); any error removes it, and a transaction that
+ends without committing (a failed commit, a rollback) removes it too. Deleting: the row is
+deleted and flushed; the file is unlinked only once the transaction has committed (a
+rollback leaves both). Both rely on the hooks at the end of this module, on SQLAlchemy's
+session events, so they hold for every caller (a page or a command).
+
+A process killed mid-way runs no hook: it can leave a staging file, or a stored file whose
+row was never committed. `sweep_staging_files` and `sweep_unreferenced_files` remove those
+once they are an hour old (at start-up and by `flask sweep-uploads`); a younger file may be
+an upload still under way in another process, and is never touched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import re
@@ -26,7 +34,9 @@ import secrets
 import struct
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,6 +56,16 @@ CHUNK_SIZE = 64 * 1024
 HEAD_SIZE = 8192
 ORIGINAL_NAME_MAX = 255
 DESCRIPTION_MAX = 500
+
+# Names in the upload folder: stored files are 32 hex digits; an upload being written is a
+# hidden staging file. `.<32 hex>.part` is how staging files were named before.
+STAGING_PREFIX = ".upload-"
+STAGING_SUFFIX = ".part"
+_STAGING_NAME = re.compile(r"\.(?:upload-)?[0-9a-f]{32}\.part")
+_STORED_NAME = re.compile(r"[0-9a-f]{32}")
+# A leftover is only swept this long after its last write: anything younger may be an upload
+# still being written, or waiting for its commit, in another process.
+SWEEP_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -133,9 +153,87 @@ class AttachmentNotAllowed(DomainError):
     """The acting user may see the session but not add or delete this file."""
 
 
+class StagingFile:
+    """An upload being written to its own new staging file in `upload_folder`, counted and
+    hashed as it is written, so that checking it takes no second pass and storing it is a
+    rename. It is written once from start to end, then read (Werkzeug seeks to the start
+    when the part is complete). Closing it removes the staging file unless it was stored
+    (renamed away) first, or `remove=False` hands it on."""
+
+    def __init__(self, upload_folder: Path):
+        upload_folder.mkdir(parents=True, exist_ok=True)
+        self.path = upload_folder / f"{STAGING_PREFIX}{secrets.token_hex(16)}{STAGING_SUFFIX}"
+        # O_EXCL: never follow or reuse anything already at that path.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = os.fdopen(fd, "w+b")
+        self.size = 0
+        self.head = b""
+        self._digest = hashlib.sha256()
+        self._written = False
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def write(self, data: bytes) -> int:
+        if self._written:
+            raise io.UnsupportedOperation("a staging file is written once, from start to end")
+        self._file.write(data)
+        self.size += len(data)
+        if len(self.head) < HEAD_SIZE:
+            self.head += bytes(data[: HEAD_SIZE - len(self.head)])
+        self._digest.update(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self._written = True
+        return self._file.seek(offset, whence)
+
+    def read(self, size: int = -1) -> bytes:
+        self._written = True
+        return self._file.read(size)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return not self._written
+
+    def seekable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def close(self, *, remove: bool = True) -> None:
+        self._file.close()
+        if remove:
+            self.discard()
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def __enter__(self) -> StagingFile:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 @dataclass
 class ReceivedFile:
-    """An upload written to a temporary file in the upload folder, checked, not yet stored."""
+    """An upload in its staging file in the upload folder, checked, not yet stored."""
 
     temp_path: Path
     size_bytes: int
@@ -302,42 +400,53 @@ def detect_kind(head: bytes, path: Path) -> FileKind | None:
 
 
 def receive_upload(stream: BinaryIO | None, *, upload_folder: Path, max_bytes: int) -> ReceivedFile:
-    """Copy `stream` in chunks into a temporary file in `upload_folder`, hashing and counting
-    as it goes, then decide its type from its content. Refuses (ValidationError on `file`) a
-    missing or empty file or a type not allowed, and (FileTooLarge) more than `max_bytes`; the
-    temporary file is gone whenever it refuses."""
+    """Check an upload and keep it in a staging file in `upload_folder`: a request's file part
+    that was streamed there already (a `StagingFile` of that folder) is checked in place;
+    any other stream is copied there in chunks, hashed and counted as it goes. Its type is
+    decided from its content. Refuses (ValidationError on `file`) a missing or empty file or
+    a type not allowed, and (FileTooLarge) more than `max_bytes`; the staging file is gone
+    whenever it refuses."""
     if stream is None:
         raise ValidationError("Choose a file to upload.", field="file")
-    upload_folder.mkdir(parents=True, exist_ok=True)
-    temp_path = upload_folder / f".{secrets.token_hex(16)}.part"
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
+    streamed = isinstance(stream, StagingFile) and _same_folder(stream.path.parent, upload_folder)
+    staging = stream if streamed else StagingFile(upload_folder)
     try:
-        # O_EXCL: never follow or reuse anything already at that path.
-        fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
+        if not streamed:
             while chunk := stream.read(CHUNK_SIZE):
-                size += len(chunk)
-                if size > max_bytes:
+                if staging.size + len(chunk) > max_bytes:
                     raise FileTooLarge(max_bytes)
-                if len(head) < HEAD_SIZE:
-                    head += chunk[: HEAD_SIZE - len(head)]
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
+                staging.write(chunk)
+        # What Python still buffers must be in the file before its type is read from it.
+        staging.flush()
+        if staging.size > max_bytes:
+            raise FileTooLarge(max_bytes)
+        if staging.size == 0:
             raise ValidationError("The file is empty.", field="file")
-        kind = detect_kind(head, temp_path)
+        kind = detect_kind(staging.head, staging.path)
         if kind is None:
             raise ValidationError(
                 f"This file's content is not a type you can attach. Allowed: {ALLOWED_TEXT}.",
                 field="file",
             )
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temp_path.unlink()
+        if streamed:
+            # The request closes its own stream; the file goes now.
+            staging.discard()
+        else:
+            staging.close()
         raise
-    return ReceivedFile(temp_path=temp_path, size_bytes=size, sha256=digest.hexdigest(), kind=kind)
+    if not streamed:
+        staging.close(remove=False)
+    return ReceivedFile(
+        temp_path=staging.path, size_bytes=staging.size, sha256=staging.sha256, kind=kind
+    )
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 # --- Adding and deleting ------------------------------------------------------------------------
@@ -416,7 +525,7 @@ def attach_upload(
     max_bytes: int,
 ) -> Attachment:
     """Receive an upload (`receive_upload`) and store it as an attachment (`add_attachment`):
-    one call for a page. Who may is checked before a byte is written."""
+    one call for a page. Who may is checked before the file is checked or stored."""
     if not can_upload(uploader, occurrence):
         raise AttachmentNotAllowed("Only the session's mentor or staff can add files.")
     received = receive_upload(stream, upload_folder=upload_folder, max_bytes=max_bytes)
@@ -456,6 +565,106 @@ def attachments_of(occurrence_id: int) -> list[Attachment]:
             .order_by(Attachment.created_at.desc(), Attachment.id.desc())
         )
     )
+
+
+# --- Sweeping what killed processes left -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweptFile:
+    """A file the sweep removed (or, in a dry run, would remove)."""
+
+    name: str
+    reason: str
+    size_bytes: int
+    modified: datetime
+
+
+UNFINISHED_UPLOAD = "unfinished upload"
+UNREFERENCED_FILE = "stored file no attachment refers to"
+
+
+def _old_files(
+    upload_folder: Path, pattern: re.Pattern, now: datetime, reason: str
+) -> list[SweptFile]:
+    """The regular files in `upload_folder` named like `pattern`, last written more than
+    SWEEP_AFTER before `now`, by name."""
+    if not upload_folder.is_dir():
+        return []
+    cutoff = (now - SWEEP_AFTER).timestamp()
+    found = []
+    with os.scandir(upload_folder) as entries:
+        for entry in entries:
+            if not pattern.fullmatch(entry.name) or not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # removed meanwhile (stored, discarded, or another sweep)
+            if stat.st_mtime < cutoff:
+                modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+                found.append(SweptFile(entry.name, reason, stat.st_size, modified))
+    return sorted(found, key=lambda f: f.name)
+
+
+def _remove(upload_folder: Path, files: Iterable[SweptFile], dry_run: bool) -> list[SweptFile]:
+    removed = []
+    for swept in files:
+        if not dry_run:
+            try:
+                (upload_folder / swept.name).unlink()
+            except FileNotFoundError:
+                continue  # another process swept it first
+            except OSError:
+                log.exception("could not remove %s from the upload folder", swept.name)
+                continue
+        removed.append(swept)
+    return removed
+
+
+def sweep_staging_files(
+    upload_folder: Path, *, now: datetime, dry_run: bool = False
+) -> list[SweptFile]:
+    """Remove the staging files of uploads that never finished (a process killed while
+    receiving one), last written more than an hour before `now`. Needs no database."""
+    stale = _old_files(upload_folder, _STAGING_NAME, now, UNFINISHED_UPLOAD)
+    return _remove(upload_folder, stale, dry_run)
+
+
+# Names per query: well under every database's limit on bound parameters.
+_NAMES_PER_QUERY = 500
+
+
+class UnmatchedUploadFolder(DomainError):
+    """No stored file in the upload folder has a row in this database."""
+
+
+def sweep_unreferenced_files(
+    upload_folder: Path, *, now: datetime, dry_run: bool = False, even_if_none_match: bool = False
+) -> list[SweptFile]:
+    """Remove the stored files (32 hex digits) that no attachment row refers to, last written
+    more than an hour before `now`: a process killed between renaming an upload into place
+    and committing its row. Reads the attachment table (in the current session).
+
+    When not one of them has a row, the folder and the database most likely do not belong
+    together (a wrong DATABASE_URL, a new empty database): it removes nothing and raises
+    UnmatchedUploadFolder, unless `even_if_none_match`."""
+    old = _old_files(upload_folder, _STORED_NAME, now, UNREFERENCED_FILE)
+    referenced: set[str] = set()
+    for start in range(0, len(old), _NAMES_PER_QUERY):
+        names = [f.name for f in old[start : start + _NAMES_PER_QUERY]]
+        referenced.update(
+            db.session.scalars(
+                select(Attachment.stored_name).where(Attachment.stored_name.in_(names))
+            )
+        )
+    if old and not referenced and not even_if_none_match:
+        raise UnmatchedUploadFolder(
+            f"None of the {len(old)} stored files in {upload_folder} has an attachment in this "
+            "database, so none was removed: check that DATABASE_URL and UPLOAD_FOLDER belong "
+            "together."
+        )
+    return _remove(upload_folder, [f for f in old if f.name not in referenced], dry_run)
 
 
 # --- Keeping files and rows in step with the transaction -----------------------------------------

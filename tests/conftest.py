@@ -71,6 +71,9 @@ def make_app(tmp_path_factory, **overrides):
         "RATELIMIT_ENABLED": False,
         "TIMEZONE": "Europe/Paris",
         "SERVER_NAME": None,
+        # Never sweep an upload folder at start-up (a TESTING=False app's default one is the
+        # developer's instance/uploads); test_upload_sweep turns it on where it looks.
+        "SWEEP_UPLOADS_AT_START": False,
     }
     config.update(overrides)
     app = create_app(config)

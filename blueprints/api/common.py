@@ -24,6 +24,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import Date, DateTime, Integer, String, and_, or_
 
+from blueprints.access import body_limit_text
 from models import User, db
 from services.api_tokens import READ_METHODS, TokenRefused, check_token
 from services.errors import (
@@ -118,6 +119,12 @@ def http_problem(error) -> Response:
     if code == 400 and messages:
         detail = "The request body is not valid JSON."
         return problem(400, detail, headers=headers)
+    if code == 413:
+        # Werkzeug's wording ("the data value transmitted exceeds the capacity limit") says
+        # neither what nor how much.
+        limit = body_limit_text(request.max_content_length)
+        detail = f"The request body is more than this endpoint takes (at most {limit})."
+        return problem(413, detail, title=error.name, headers=headers)
     if code == 422 and messages:
         errors: dict[str, str] = {}
         for location_messages in messages.values():
@@ -284,8 +291,8 @@ class ApiBlueprint(Blueprint):
         self.before_request(authenticate)
         self.before_request(refuse_impossible_ids)
         self.register_error_handler(DomainError, domain_problem)
-        # A body over MAX_CONTENT_LENGTH: the attachments pages register an app-wide 413
-        # page, which Flask would prefer to the API's generic HTTPException handler.
+        # A body over the limit: problem details, whatever 413 page an extension or another
+        # blueprint registers for the whole app (Flask would prefer it to the generic one).
         self.register_error_handler(413, http_problem)
 
     def arguments(self, schema, *, location="json", required=True, **kwargs):

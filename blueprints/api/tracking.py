@@ -21,6 +21,7 @@ from sqlalchemy import select
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
+from blueprints.access import takes_uploads
 from blueprints.api.common import (
     ApiBlueprint,
     Instant,
@@ -288,6 +289,7 @@ def _max_bytes() -> int:
 
 
 @blp.post("/sessions/<int:occurrence_id>/attachments")
+@takes_uploads
 @blp.arguments(UploadInput, location="multipart")
 @blp.response(201, AttachmentSchema)
 def upload(values, occurrence_id: int):

@@ -27,8 +27,9 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from blueprints.access import is_htmx, is_htmx_partial, load_or_404
+from blueprints.access import is_htmx, is_htmx_partial, load_or_404, takes_uploads
 from blueprints.attachments.forms import AttachmentForm
+from blueprints.extensions import login_manager
 from blueprints.feedback import toast
 from models import Attachment, Occurrence, db
 from services.attachments import (
@@ -166,6 +167,7 @@ def section(occurrence_id: int):
 
 
 @bp.post("/sessions/<int:occurrence_id>")
+@takes_uploads
 @login_required
 def upload(occurrence_id: int):
     occurrence = _load_session(occurrence_id)
@@ -256,11 +258,13 @@ def _too_large_response(message: str):
     return render_template(template, message=message, back=back), 413
 
 
-@bp.app_errorhandler(413)
+@bp.errorhandler(413)
 def request_too_large(_error):
     """Werkzeug refused a body over MAX_CONTENT_LENGTH while reading it: say so plainly, as a
-    fragment for htmx and the upload script, as a page otherwise."""
-    if request.blueprint == bp.name:
-        return _too_large_response(f"The file is larger than {format_limit(_max_bytes())}.")
-    limit = format_limit(current_app.config["MAX_CONTENT_LENGTH"])
-    return _too_large_response(f"The request is larger than {limit}.")
+    fragment for htmx and the upload script, as a page otherwise. (Other pages answer 413
+    with the app's error page.)"""
+    if not current_user.is_authenticated:
+        # Held to the small limit because nobody is signed in (see UploadFolderRequest in
+        # app.py): a tab that was logged out gets what a smaller file would, the login page.
+        return login_manager.unauthorized()
+    return _too_large_response(f"The file is larger than {format_limit(_max_bytes())}.")

@@ -24,6 +24,7 @@ COMMANDS = [
     "seed-demo",
     "send-notifications",
     "expire-requests",
+    "sweep-uploads",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from models import Room, Series, db
-from services.api_tokens import create_token
 from services.accounts import create_user
+from services.api_tokens import create_token
 from tests.conftest import FAST_HASH, browser, csrf_token_of, make_app
 
 EVIL = "https://evil.example"
@@ -130,7 +130,7 @@ def test_behind_a_trusted_proxy_its_forwarded_scheme_and_host_name_the_site(
                 "email": "m@school.test",
                 "password": "correct horse battery",
                 "csrf_token": token,
-            },  # fmt: skip
+            },
         )
         assert response.status_code == status
     finally:
