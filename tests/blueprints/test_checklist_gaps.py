@@ -595,7 +595,8 @@ def test_twenty_wrong_passwords_are_limited_even_from_ever_changing_forwarded_ad
     statuses = []
     for n in range(20):
         form = web.get("/auth/login").forms[0]
-        form["email"], form["password"] = "someone@school.test", f"guess {n}"
+        # A new account each time: the address's limit is the one reached, not the account's.
+        form["email"], form["password"] = f"someone{n}@school.test", f"guess {n}"
         headers = {"X-Forwarded-For": f"203.0.113.{n}", "X-Real-IP": f"198.51.100.{n}"}
         statuses.append(form.submit(headers=headers, status="*").status_int)
     assert statuses[:10] == [422] * 10
