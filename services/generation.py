@@ -14,10 +14,11 @@ A single session's standing against its series (`series_standing`) is what its p
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -51,7 +52,7 @@ from services.errors import ValidationError
 from services.notifications import (
     SESSION_MOVED,
     SESSION_REMOVED,
-    notify,
+    notify_each,
     participants_of_groups,
 )
 from services.recurrence import OverrideRule, PlannedOccurrence, SeriesRule, plan_occurrences
@@ -113,22 +114,22 @@ class GenerationSummary:
     shifted: list[dict] = field(default_factory=list)
     # With `details`: every session created, updated, removed, kept or left out of date, in
     # order of date then group (not part of `as_dict`, which the CLI and API answer).
-    changes: list[SessionChange] | None = field(default=None, repr=False)
+    changes: SessionChanges | None = field(default=None, repr=False)
     # Set when the window holds no session at all: why, in a sentence.
     nothing_because: str | None = None
     # The groups the run was narrowed to (None: every active group).
     group_ids: tuple[int, ...] | None = None
 
     def as_dict(self) -> dict:
-        data = asdict(self)
+        data = asdict(replace(self, changes=None))  # not a copy of every session's details
         for private in ("changes", "nothing_because", "group_ids"):
             data.pop(private)
         data["start"] = self.start.isoformat()
         data["end"] = self.end.isoformat()
         return data
 
-    def changes_of(self, kind: str) -> list[SessionChange]:
-        return [c for c in self.changes or () if c.kind == kind]
+    def changes_of(self, kind: str) -> Sequence[SessionChange]:
+        return self.changes.of_kind(kind) if self.changes is not None else []
 
     @property
     def changed_anything(self) -> bool:
@@ -186,6 +187,7 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
     room_ids |= {plan.room_id for _, plan in changed if plan is not None and plan.room_id}
     rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
     people = participants_of_groups(by_group)
+    messages = []
     for group_id, changes in by_group.items():
         lines = []
         for row, plan in changes[:LISTED_CHANGES]:
@@ -215,13 +217,16 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
         changed_count = len(changes) - removed
         counts = [f"{plural(changed_count, 'session')} changed"] if changed_count else []
         counts += [f"{removed} removed"] if removed else []
-        notify(
-            people.get(group_id, set()),
-            SESSION_REMOVED if removed == len(changes) else SESSION_MOVED,
-            f"{names[group_id]}: {' and '.join(counts)} by a timetable update",
-            "\n".join(lines),
-            link="/schedule/mine",
+        messages.append(
+            (
+                people.get(group_id, set()),
+                SESSION_REMOVED if removed == len(changes) else SESSION_MOVED,
+                f"{names[group_id]}: {' and '.join(counts)} by a timetable update",
+                "\n".join(lines),
+                "/schedule/mine",
+            )
         )
+    notify_each(messages)
 
 
 def _load_rules(window_start: date, window_end: date, group_ids=None) -> list[SeriesRule]:
@@ -430,6 +435,53 @@ def _give_online_sessions_video_rooms(to_insert: list[dict], to_update: list[dic
         values["b_video_room_id"] = next(ids)
 
 
+# SQLite's default page cache (2 MiB) is far smaller than a year of a large school's sessions
+# and their indexes (about 50 MB for 1,200 groups): a bulk write spilled dirty index pages to
+# the WAL over and over, which took about half a run. The connection that runs a generation
+# gets this much (in KiB; SQLite allocates it only as pages are used, and the pooled
+# connection keeps it).
+SQLITE_CACHE_KIB = 65536
+
+
+def _enlarge_sqlite_cache() -> None:
+    connection = db.session.connection()
+    current = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    # A negative size is in KiB, a positive one in pages (4 KiB by default).
+    if (-current if current < 0 else current * 4) < SQLITE_CACHE_KIB:
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+
+
+def _date_writer(dialect: str):
+    """Turns a date into the value the driver stores (SQLite: SQLAlchemy's ISO text)."""
+    return date.isoformat if dialect == "sqlite" else _as_is
+
+
+def _as_is(value):
+    return value
+
+
+def _execute_many(statement, rows: list[dict]) -> None:
+    """`statement` once per row through the driver's executemany, in the same transaction.
+
+    The rows hold their stored form already (instants from `instant_writer`, dates from
+    `_date_writer`, enums as their text), so SQLAlchemy's per-row parameter processing is
+    skipped: on a year of a large school (over a hundred thousand rows) it cost about as much
+    as the database's own work.
+    """
+    connection = db.session.connection()
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    # Values the statement holds itself (`sequence + 1`), the same for every row.
+    fixed = {name: value for name, value in compiled.params.items() if name not in rows[0]}
+    if fixed:
+        rows = [{**fixed, **row} for row in rows]
+    params = rows
+    if compiled.positional:
+        names = compiled.positiontup
+        get = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        params = list(map(get, rows))
+    connection.exec_driver_sql(compiled.string, params)
+
+
 class _Memo(dict):
     """`memo[x]` is `function(x)`, computed once per distinct x."""
 
@@ -518,6 +570,8 @@ def _generate(
     # Serialise with other writers, so the counts and conflicts are those of what is stored.
     lock_schedule()
     dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        _enlarge_sqlite_cache()
     write = instant_writer(dialect)
     start_utc, end_utc = local_day_bounds(start, end, tz)
     rules = _load_rules(start, end, groups)
@@ -568,6 +622,7 @@ def _generate(
                 logged.append((UPDATE, row, plan, ""))
 
     stamp = write(utcnow())
+    stored_date = _date_writer(dialect)
     # Most instants recur (a few dozen times a day), so each is converted once.
     stored = _Memo(write)
     for key, plan in planned.items():
@@ -582,7 +637,7 @@ def _generate(
                 {
                     "group_id": plan.group_id,
                     "series_id": plan.series_id,
-                    "original_date": plan.original_date,
+                    "original_date": stored_date(plan.original_date),
                     "b_start_utc": stored[plan.start_utc],
                     "b_end_utc": stored[plan.end_utc],
                     "room_id": plan.room_id,
@@ -598,11 +653,11 @@ def _generate(
 
     _give_online_sessions_video_rooms(to_insert, to_update)
     if to_insert:
-        db.session.execute(_insert_ignoring_duplicates(dialect), to_insert)
+        _execute_many(_insert_ignoring_duplicates(dialect), to_insert)
     if to_update:
         for values in to_update:
             values["b_updated_at"] = stamp
-        db.session.execute(_update_in_place(dialect), to_update)
+        _execute_many(_update_in_place(dialect), to_update)
     if to_delete:
         db.session.execute(delete(_table).where(_table.c.id == bindparam("b_id")), to_delete)
     summary.created, summary.updated, summary.removed = (
@@ -686,8 +741,10 @@ def _in_words(values, cancelled: bool, rooms: dict[int, str], tz: ZoneInfo) -> s
     )
 
 
-def _describe_changes(logged, tz: ZoneInfo) -> list[SessionChange]:
-    """The logged sessions in words, by date then group name (two queries for the names)."""
+def _describe_changes(logged, tz: ZoneInfo) -> SessionChanges:
+    """The logged sessions by date then group name (two queries for the names), put in words
+    only as they are read: a year of a large school logs over a hundred thousand sessions,
+    of which a page shows a few dozen."""
     group_ids = {(row or plan).group_id for _, row, plan, _ in logged}
     room_ids = {r.room_id for _, r, _, _ in logged if r is not None and r.room_id}
     room_ids |= {p.room_id for _, _, p, _ in logged if p is not None and p.room_id}
@@ -697,26 +754,49 @@ def _describe_changes(logged, tz: ZoneInfo) -> list[SessionChange]:
         ).all()
     )
     rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+    folded = {group_id: name.casefold() for group_id, name in names.items()}
 
-    changes = []
-    for kind, row, plan, reason in logged:
+    def sort_key(entry):
+        _, row, plan, _ = entry
         anchor = row or plan
-        changes.append(
-            SessionChange(
-                kind=kind,
-                group_id=anchor.group_id,
-                group=names.get(anchor.group_id, ""),
-                original_date=anchor.original_date,
-                before=(
-                    _in_words(row, row.status == _CANCELLED, rooms, tz) if row is not None else None
-                ),
-                after=_in_words(plan, plan.cancelled, rooms, tz) if plan is not None else None,
-                occurrence_id=row.id if row is not None else None,
-                reason=reason,
-            )
+        return (anchor.original_date, folded.get(anchor.group_id, ""), anchor.group_id)
+
+    def describe(entry) -> SessionChange:
+        kind, row, plan, reason = entry
+        anchor = row or plan
+        return SessionChange(
+            kind=kind,
+            group_id=anchor.group_id,
+            group=names.get(anchor.group_id, ""),
+            original_date=anchor.original_date,
+            before=(
+                _in_words(row, row.status == _CANCELLED, rooms, tz) if row is not None else None
+            ),
+            after=_in_words(plan, plan.cancelled, rooms, tz) if plan is not None else None,
+            occurrence_id=row.id if row is not None else None,
+            reason=reason,
         )
-    changes.sort(key=lambda c: (c.original_date, c.group.casefold(), c.group_id))
-    return changes
+
+    return SessionChanges(sorted(logged, key=sort_key), describe)
+
+
+class SessionChanges(Sequence):
+    """A run's sessions (`SessionChange`), in order, each put in words when it is read."""
+
+    def __init__(self, entries: list, describe) -> None:
+        self._entries = entries
+        self._describe = describe
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._describe(entry) for entry in self._entries[index]]
+        return self._describe(self._entries[index])
+
+    def of_kind(self, kind: str) -> SessionChanges:
+        return SessionChanges([e for e in self._entries if e[0] == kind], self._describe)
 
 
 def _why_nothing(start: date, end: date, groups: tuple[int, ...] | None) -> str:
