@@ -139,6 +139,7 @@ def generate():
                 dry_run=dry_run,
                 group_ids=[form.group.data] if form.group.data else None,
                 details=True,
+                max_sessions=current_app.config["MAX_WEB_GENERATION_SESSIONS"],
             )
             db.session.commit()
             note = form.unused_field_note()
