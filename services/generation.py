@@ -42,6 +42,8 @@ from services.conflicts import (
     Slot,
     conflicts_in_window,
     describe_conflicts,
+    ids_param,
+    in_ids,
     instant_reader,
     instant_writer,
     lock_schedule,
@@ -452,12 +454,12 @@ def _update_in_place(dialect: str):
     )
 
 
-def _update_values(occurrence_id: int, plan: PlannedOccurrence, write) -> dict:
+def _update_values(occurrence_id: int, plan: PlannedOccurrence, stored) -> dict:
     """Parameters of `_update_in_place` for one occurrence (`b_updated_at` is added later)."""
     return {
         "b_id": occurrence_id,
-        "b_start_utc": write(plan.start_utc),
-        "b_end_utc": write(plan.end_utc),
+        "b_start_utc": stored[plan.start_utc],
+        "b_end_utc": stored[plan.end_utc],
         "b_room_id": plan.room_id,
         "b_mode": plan.mode,
         "b_video_room_id": None,
@@ -634,6 +636,8 @@ def _generate(
     }
     existing = _load_existing(start, end, start_utc, end_utc, dialect)
 
+    # Most instants recur (a few dozen times a day), so each is converted once.
+    stored = _Memo(write)
     to_insert, to_update, to_delete = [], [], []
     changed: list[tuple[_Existing, PlannedOccurrence | None]] = []  # for the participants
     # With details: (kind, existing row or None, plan or None, reason) per session concerned.
@@ -668,15 +672,13 @@ def _generate(
             if log:
                 logged.append((REMOVE, row, None, ""))
         else:
-            to_update.append(_update_values(row.id, plan, write))
+            to_update.append(_update_values(row.id, plan, stored))
             changed.append((row, plan))
             if log:
                 logged.append((UPDATE, row, plan, ""))
 
     stamp = write(utcnow())
     stored_date = _date_writer(dialect)
-    # Most instants recur (a few dozen times a day), so each is converted once.
-    stored = _Memo(write)
     for key, plan in planned.items():
         if plan.shifted:
             summary.shifted.append(
@@ -746,9 +748,15 @@ def _involving(conflicts: list, groups: tuple[int, ...]) -> list:
     ids = {c.first_id for c in conflicts} | {c.second_id for c in conflicts}
     if not ids:
         return []
+    dialect = db.session.get_bind().dialect.name
+    # The ids bound as one list: a large school's thousands of conflicts would pass
+    # SQLite's limit of 32,766 bound parameters.
     theirs = set(
         db.session.scalars(
-            select(Occurrence.id).where(Occurrence.id.in_(ids), Occurrence.group_id.in_(groups))
+            select(Occurrence.id).where(
+                in_ids(Occurrence.id, "ids", dialect), Occurrence.group_id.in_(groups)
+            ),
+            {"ids": ids_param(ids, dialect)},
         )
     )
     return [c for c in conflicts if c.first_id in theirs or c.second_id in theirs]
