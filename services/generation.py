@@ -529,6 +529,71 @@ def _execute_many(statement, rows: list[dict]) -> None:
     connection.exec_driver_sql(compiled.string, params)
 
 
+# PostgreSQL: the rows travel as one array per column and are unnested by the server, in one
+# statement each for the inserts and the updates. An executemany sends one statement per row
+# (pipelined, yet the server still runs each alone): 127,608 inserts took 17 s that way. The
+# statements do what `_insert_ignoring_duplicates` and `_update_in_place` do; their SQL is
+# made of the constants below only. Columns: (row key, column, array type).
+_INSERTED_COLUMNS = (
+    ("group_id", "group_id", "integer"),
+    ("series_id", "series_id", "integer"),
+    ("original_date", "original_date", "date"),
+    ("b_start_utc", "start_utc", "timestamptz"),
+    ("b_end_utc", "end_utc", "timestamptz"),
+    ("room_id", "room_id", "integer"),
+    ("mode", "mode", "text"),
+    ("video_room_id", "video_room_id", "text"),
+    ("status", "status", "text"),
+    ("edited_by_hand", "edited_by_hand", "boolean"),
+    ("sequence", "sequence", "integer"),
+    ("b_created_at", "created_at", "timestamptz"),
+    ("b_updated_at", "updated_at", "timestamptz"),
+)
+_UPDATED_COLUMNS = (
+    ("b_id", "id", "integer"),
+    ("b_start_utc", "start_utc", "timestamptz"),
+    ("b_end_utc", "end_utc", "timestamptz"),
+    ("b_room_id", "room_id", "integer"),
+    ("b_mode", "mode", "text"),
+    ("b_video_room_id", "video_room_id", "text"),
+    ("b_group_id", "group_id", "integer"),
+    ("b_status", "status", "text"),
+    ("b_updated_at", "updated_at", "timestamptz"),
+)
+
+
+def _unnested(columns) -> str:
+    # `%(...)b`: psycopg sends the arrays in binary, five times faster to dump than as text.
+    arrays = ", ".join(f"%({key})b::{kind}[]" for key, _, kind in columns)
+    names = ", ".join(column for _, column, _ in columns)
+    return f"unnest({arrays}) AS v({names})"
+
+
+def _as_arrays(columns, rows: list[dict]) -> dict[str, list]:
+    return {key: [row[key] for row in rows] for key, _, _ in columns}
+
+
+def _insert_and_update_from_arrays(to_insert: list[dict], to_update: list[dict]) -> None:
+    connection = db.session.connection()
+    if to_insert:
+        names = ", ".join(column for _, column, _ in _INSERTED_COLUMNS)
+        connection.exec_driver_sql(
+            f"INSERT INTO occurrence ({names}) SELECT {names} FROM "  # noqa: S608
+            f"{_unnested(_INSERTED_COLUMNS)} ON CONFLICT (series_id, original_date) DO NOTHING",
+            _as_arrays(_INSERTED_COLUMNS, to_insert),
+        )
+    if to_update:
+        connection.exec_driver_sql(
+            "UPDATE occurrence AS o SET start_utc = v.start_utc, end_utc = v.end_utc, "  # noqa: S608
+            "room_id = v.room_id, mode = v.mode, "
+            # A session turned online keeps the video room it may already have.
+            "video_room_id = coalesce(o.video_room_id, v.video_room_id), "
+            "group_id = v.group_id, status = v.status, sequence = o.sequence + 1, "
+            f"updated_at = v.updated_at FROM {_unnested(_UPDATED_COLUMNS)} WHERE o.id = v.id",
+            _as_arrays(_UPDATED_COLUMNS, to_update),
+        )
+
+
 class _Memo(dict):
     """`memo[x]` is `function(x)`, computed once per distinct x."""
 
@@ -706,12 +771,16 @@ def _generate(
             )
 
     _give_online_sessions_video_rooms(to_insert, to_update)
-    if to_insert:
-        _execute_many(_insert_ignoring_duplicates(dialect), to_insert)
     if to_update:
         for values in to_update:
             values["b_updated_at"] = stamp
-        _execute_many(_update_in_place(dialect), to_update)
+    if dialect == "postgresql":
+        _insert_and_update_from_arrays(to_insert, to_update)
+    else:
+        if to_insert:
+            _execute_many(_insert_ignoring_duplicates(dialect), to_insert)
+        if to_update:
+            _execute_many(_update_in_place(dialect), to_update)
     if to_delete:
         db.session.execute(delete(_table).where(_table.c.id == bindparam("b_id")), to_delete)
     summary.created, summary.updated, summary.removed = (
