@@ -43,6 +43,7 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     # Generation refuses windows longer than this (a typo like --weeks 5200 is not a term).
     "MAX_GENERATION_DAYS": 366 * 2,
+    "MAX_WEB_GENERATION_SESSIONS": 150_000,  # a larger run from a page or the API is refused
     # Attachments: the largest file, in MB (MiB). MAX_CONTENT_LENGTH follows it (see below)
     # unless set; UPLOAD_FOLDER defaults to <instance>/uploads (outside static/).
     "MAX_UPLOAD_MB": 100,

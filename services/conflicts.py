@@ -281,7 +281,9 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
     if not conflicts:
         return []
     ids = {c.first_id for c in conflicts} | {c.second_id for c in conflicts}
-    # Plain rows, not ORM objects: a term can report thousands of sessions in conflict.
+    dialect = db.session.get_bind().dialect.name
+    # Plain rows, not ORM objects: a term can report thousands of sessions in conflict (their
+    # ids bound as one list, see `in_ids`: SQLite takes at most 32,766 bound parameters).
     occurrences = {
         row.id: _describe_row(row, tz)
         for row in db.session.execute(
@@ -294,7 +296,8 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
             )
             .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
             .outerjoin(Room, Room.id == Occurrence.room_id)
-            .where(Occurrence.id.in_(ids))
+            .where(in_ids(Occurrence.id, "ids", dialect)),
+            {"ids": ids_param(ids, dialect)},
         )
     }
     room_ids = {k for c in conflicts if c.kind == ROOM for k in c.shared}

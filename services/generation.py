@@ -14,10 +14,11 @@ A single session's standing against its series (`series_standing`) is what its p
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,8 @@ from services.conflicts import (
     Slot,
     conflicts_in_window,
     describe_conflicts,
+    ids_param,
+    in_ids,
     instant_reader,
     instant_writer,
     lock_schedule,
@@ -51,10 +54,16 @@ from services.errors import ValidationError
 from services.notifications import (
     SESSION_MOVED,
     SESSION_REMOVED,
-    notify,
+    notify_each,
     participants_of_groups,
 )
-from services.recurrence import OverrideRule, PlannedOccurrence, SeriesRule, plan_occurrences
+from services.recurrence import (
+    OverrideRule,
+    PlannedOccurrence,
+    SeriesRule,
+    plan_occurrences,
+    series_dates,
+)
 from services.timeutil import LATEST_DATE, date_outside, local_day_bounds
 from services.video_rooms import new_room_ids
 from services.wording import describe_move, place_of, plural
@@ -113,22 +122,22 @@ class GenerationSummary:
     shifted: list[dict] = field(default_factory=list)
     # With `details`: every session created, updated, removed, kept or left out of date, in
     # order of date then group (not part of `as_dict`, which the CLI and API answer).
-    changes: list[SessionChange] | None = field(default=None, repr=False)
+    changes: SessionChanges | None = field(default=None, repr=False)
     # Set when the window holds no session at all: why, in a sentence.
     nothing_because: str | None = None
     # The groups the run was narrowed to (None: every active group).
     group_ids: tuple[int, ...] | None = None
 
     def as_dict(self) -> dict:
-        data = asdict(self)
+        data = asdict(replace(self, changes=None))  # not a copy of every session's details
         for private in ("changes", "nothing_because", "group_ids"):
             data.pop(private)
         data["start"] = self.start.isoformat()
         data["end"] = self.end.isoformat()
         return data
 
-    def changes_of(self, kind: str) -> list[SessionChange]:
-        return [c for c in self.changes or () if c.kind == kind]
+    def changes_of(self, kind: str) -> Sequence[SessionChange]:
+        return self.changes.of_kind(kind) if self.changes is not None else []
 
     @property
     def changed_anything(self) -> bool:
@@ -167,6 +176,45 @@ def resolve_window(
     return start, end
 
 
+def sessions_in_window(start: date, end: date, group_ids=None) -> int:
+    """How many sessions the series of the active groups (or of `group_ids`) hold in
+    [start, end): the work a generation over the window does, creating or comparing each
+    one. Read from the series alone (one query), before any run."""
+    return sum(len(series_dates(rule, start, end)) for rule in _load_rules(start, end, group_ids))
+
+
+def refuse_oversized_run(
+    start: date,
+    end: date,
+    *,
+    max_sessions: int,
+    group_ids=None,
+    force: bool = False,
+    dry_run: bool = False,
+) -> None:
+    """Refuse, before any work, a run over more than `max_sessions` sessions: the web page and
+    the API run a generation inside the request, which must end before the server's time
+    limit. The message says what fits and gives the command line that has no limit."""
+    held = sessions_in_window(start, end, group_ids)
+    if held <= max_sessions:
+        return
+    per_week = held / ((end - start).days / 7)
+    fit = int(max_sessions // per_week)
+    shorter = "Choose a shorter window"
+    if fit >= 1:
+        whose = "this group" if group_ids is not None and len(group_ids) == 1 else "these groups"
+        shorter += f" (about {plural(fit, 'week')} of {whose} fit)"
+    command = f"flask generate-sessions --start {start.isoformat()} --end {end.isoformat()}"
+    command += " --force" if force else ""
+    command += " --dry-run" if dry_run else ""
+    raise ValidationError(
+        f"Too large to run here: this window holds {held:,} sessions, and a generation from "
+        f"the web handles at most {max_sessions:,}, so that it ends within the server's time "
+        f"limit. {shorter}, or run it on the server, where it has no limit: {command} "
+        "(every active group). Nothing was written."
+    )
+
+
 # A notification lists at most this many of a group's changed sessions (then "and N more").
 LISTED_CHANGES = 10
 
@@ -186,6 +234,7 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
     room_ids |= {plan.room_id for _, plan in changed if plan is not None and plan.room_id}
     rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
     people = participants_of_groups(by_group)
+    messages = []
     for group_id, changes in by_group.items():
         lines = []
         for row, plan in changes[:LISTED_CHANGES]:
@@ -215,13 +264,16 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
         changed_count = len(changes) - removed
         counts = [f"{plural(changed_count, 'session')} changed"] if changed_count else []
         counts += [f"{removed} removed"] if removed else []
-        notify(
-            people.get(group_id, set()),
-            SESSION_REMOVED if removed == len(changes) else SESSION_MOVED,
-            f"{names[group_id]}: {' and '.join(counts)} by a timetable update",
-            "\n".join(lines),
-            link="/schedule/mine",
+        messages.append(
+            (
+                people.get(group_id, set()),
+                SESSION_REMOVED if removed == len(changes) else SESSION_MOVED,
+                f"{names[group_id]}: {' and '.join(counts)} by a timetable update",
+                "\n".join(lines),
+                "/schedule/mine",
+            )
         )
+    notify_each(messages)
 
 
 def _load_rules(window_start: date, window_end: date, group_ids=None) -> list[SeriesRule]:
@@ -402,12 +454,12 @@ def _update_in_place(dialect: str):
     )
 
 
-def _update_values(occurrence_id: int, plan: PlannedOccurrence, write) -> dict:
+def _update_values(occurrence_id: int, plan: PlannedOccurrence, stored) -> dict:
     """Parameters of `_update_in_place` for one occurrence (`b_updated_at` is added later)."""
     return {
         "b_id": occurrence_id,
-        "b_start_utc": write(plan.start_utc),
-        "b_end_utc": write(plan.end_utc),
+        "b_start_utc": stored[plan.start_utc],
+        "b_end_utc": stored[plan.end_utc],
         "b_room_id": plan.room_id,
         "b_mode": plan.mode,
         "b_video_room_id": None,
@@ -428,6 +480,118 @@ def _give_online_sessions_video_rooms(to_insert: list[dict], to_update: list[dic
         values["video_room_id"] = next(ids)
     for values in updates:
         values["b_video_room_id"] = next(ids)
+
+
+# SQLite's default page cache (2 MiB) is far smaller than a year of a large school's sessions
+# and their indexes (about 50 MB for 1,200 groups): a bulk write spilled dirty index pages to
+# the WAL over and over, which took about half a run. The connection that runs a generation
+# gets this much (in KiB; SQLite allocates it only as pages are used, and the pooled
+# connection keeps it).
+SQLITE_CACHE_KIB = 65536
+
+
+def _enlarge_sqlite_cache() -> None:
+    connection = db.session.connection()
+    current = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    # A negative size is in KiB, a positive one in pages (4 KiB by default).
+    if (-current if current < 0 else current * 4) < SQLITE_CACHE_KIB:
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+
+
+def _date_writer(dialect: str):
+    """Turns a date into the value the driver stores (SQLite: SQLAlchemy's ISO text)."""
+    return date.isoformat if dialect == "sqlite" else _as_is
+
+
+def _as_is(value):
+    return value
+
+
+def _execute_many(statement, rows: list[dict]) -> None:
+    """`statement` once per row through the driver's executemany, in the same transaction.
+
+    The rows hold their stored form already (instants from `instant_writer`, dates from
+    `_date_writer`, enums as their text), so SQLAlchemy's per-row parameter processing is
+    skipped: on a year of a large school (over a hundred thousand rows) it cost about as much
+    as the database's own work.
+    """
+    connection = db.session.connection()
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    # Values the statement holds itself (`sequence + 1`), the same for every row.
+    fixed = {name: value for name, value in compiled.params.items() if name not in rows[0]}
+    if fixed:
+        rows = [{**fixed, **row} for row in rows]
+    params = rows
+    if compiled.positional:
+        names = compiled.positiontup
+        get = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        params = list(map(get, rows))
+    connection.exec_driver_sql(compiled.string, params)
+
+
+# PostgreSQL: the rows travel as one array per column and are unnested by the server, in one
+# statement each for the inserts and the updates. An executemany sends one statement per row
+# (pipelined, yet the server still runs each alone): 127,608 inserts took 17 s that way. The
+# statements do what `_insert_ignoring_duplicates` and `_update_in_place` do; their SQL is
+# made of the constants below only. Columns: (row key, column, array type).
+_INSERTED_COLUMNS = (
+    ("group_id", "group_id", "integer"),
+    ("series_id", "series_id", "integer"),
+    ("original_date", "original_date", "date"),
+    ("b_start_utc", "start_utc", "timestamptz"),
+    ("b_end_utc", "end_utc", "timestamptz"),
+    ("room_id", "room_id", "integer"),
+    ("mode", "mode", "text"),
+    ("video_room_id", "video_room_id", "text"),
+    ("status", "status", "text"),
+    ("edited_by_hand", "edited_by_hand", "boolean"),
+    ("sequence", "sequence", "integer"),
+    ("b_created_at", "created_at", "timestamptz"),
+    ("b_updated_at", "updated_at", "timestamptz"),
+)
+_UPDATED_COLUMNS = (
+    ("b_id", "id", "integer"),
+    ("b_start_utc", "start_utc", "timestamptz"),
+    ("b_end_utc", "end_utc", "timestamptz"),
+    ("b_room_id", "room_id", "integer"),
+    ("b_mode", "mode", "text"),
+    ("b_video_room_id", "video_room_id", "text"),
+    ("b_group_id", "group_id", "integer"),
+    ("b_status", "status", "text"),
+    ("b_updated_at", "updated_at", "timestamptz"),
+)
+
+
+def _unnested(columns) -> str:
+    # `%(...)b`: psycopg sends the arrays in binary, five times faster to dump than as text.
+    arrays = ", ".join(f"%({key})b::{kind}[]" for key, _, kind in columns)
+    names = ", ".join(column for _, column, _ in columns)
+    return f"unnest({arrays}) AS v({names})"
+
+
+def _as_arrays(columns, rows: list[dict]) -> dict[str, list]:
+    return {key: [row[key] for row in rows] for key, _, _ in columns}
+
+
+def _insert_and_update_from_arrays(to_insert: list[dict], to_update: list[dict]) -> None:
+    connection = db.session.connection()
+    if to_insert:
+        names = ", ".join(column for _, column, _ in _INSERTED_COLUMNS)
+        connection.exec_driver_sql(
+            f"INSERT INTO occurrence ({names}) SELECT {names} FROM "  # noqa: S608
+            f"{_unnested(_INSERTED_COLUMNS)} ON CONFLICT (series_id, original_date) DO NOTHING",
+            _as_arrays(_INSERTED_COLUMNS, to_insert),
+        )
+    if to_update:
+        connection.exec_driver_sql(
+            "UPDATE occurrence AS o SET start_utc = v.start_utc, end_utc = v.end_utc, "  # noqa: S608
+            "room_id = v.room_id, mode = v.mode, "
+            # A session turned online keeps the video room it may already have.
+            "video_room_id = coalesce(o.video_room_id, v.video_room_id), "
+            "group_id = v.group_id, status = v.status, sequence = o.sequence + 1, "
+            f"updated_at = v.updated_at FROM {_unnested(_UPDATED_COLUMNS)} WHERE o.id = v.id",
+            _as_arrays(_UPDATED_COLUMNS, to_update),
+        )
 
 
 class _Memo(dict):
@@ -470,6 +634,7 @@ def generate_occurrences(
     now: datetime | None = None,
     group_ids=None,
     details: bool = False,
+    max_sessions: int | None = None,
 ) -> GenerationSummary:
     """Bring the occurrences of every active series with a date in [start, end) up to date.
 
@@ -479,12 +644,18 @@ def generate_occurrences(
     and counted as kept. Flushes only; the caller commits. With `dry_run` every write is
     rolled back and the summary tells what would happen. `group_ids` narrows the run to the
     series and sessions of those groups (and the conflicts to those involving them);
-    `details` lists every session concerned (`GenerationSummary.changes`).
+    `details` lists every session concerned (`GenerationSummary.changes`). With
+    `max_sessions` (the web's limit), a window holding more sessions is refused before any
+    work (`refuse_oversized_run`).
     """
     if end <= start:
         raise ValidationError("The end date must be after the start date.", field="end")
     now = now or datetime.now(UTC)
     groups = tuple(sorted(set(group_ids))) if group_ids is not None else None
+    if max_sessions:
+        refuse_oversized_run(
+            start, end, max_sessions=max_sessions, group_ids=groups, force=force, dry_run=dry_run
+        )
     if dry_run:
         savepoint = db.session.begin_nested()
         try:
@@ -518,6 +689,8 @@ def _generate(
     # Serialise with other writers, so the counts and conflicts are those of what is stored.
     lock_schedule()
     dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        _enlarge_sqlite_cache()
     write = instant_writer(dialect)
     start_utc, end_utc = local_day_bounds(start, end, tz)
     rules = _load_rules(start, end, groups)
@@ -528,6 +701,8 @@ def _generate(
     }
     existing = _load_existing(start, end, start_utc, end_utc, dialect)
 
+    # Most instants recur (a few dozen times a day), so each is converted once.
+    stored = _Memo(write)
     to_insert, to_update, to_delete = [], [], []
     changed: list[tuple[_Existing, PlannedOccurrence | None]] = []  # for the participants
     # With details: (kind, existing row or None, plan or None, reason) per session concerned.
@@ -562,14 +737,13 @@ def _generate(
             if log:
                 logged.append((REMOVE, row, None, ""))
         else:
-            to_update.append(_update_values(row.id, plan, write))
+            to_update.append(_update_values(row.id, plan, stored))
             changed.append((row, plan))
             if log:
                 logged.append((UPDATE, row, plan, ""))
 
     stamp = write(utcnow())
-    # Most instants recur (a few dozen times a day), so each is converted once.
-    stored = _Memo(write)
+    stored_date = _date_writer(dialect)
     for key, plan in planned.items():
         if plan.shifted:
             summary.shifted.append(
@@ -582,7 +756,7 @@ def _generate(
                 {
                     "group_id": plan.group_id,
                     "series_id": plan.series_id,
-                    "original_date": plan.original_date,
+                    "original_date": stored_date(plan.original_date),
                     "b_start_utc": stored[plan.start_utc],
                     "b_end_utc": stored[plan.end_utc],
                     "room_id": plan.room_id,
@@ -597,12 +771,16 @@ def _generate(
             )
 
     _give_online_sessions_video_rooms(to_insert, to_update)
-    if to_insert:
-        db.session.execute(_insert_ignoring_duplicates(dialect), to_insert)
     if to_update:
         for values in to_update:
             values["b_updated_at"] = stamp
-        db.session.execute(_update_in_place(dialect), to_update)
+    if dialect == "postgresql":
+        _insert_and_update_from_arrays(to_insert, to_update)
+    else:
+        if to_insert:
+            _execute_many(_insert_ignoring_duplicates(dialect), to_insert)
+        if to_update:
+            _execute_many(_update_in_place(dialect), to_update)
     if to_delete:
         db.session.execute(delete(_table).where(_table.c.id == bindparam("b_id")), to_delete)
     summary.created, summary.updated, summary.removed = (
@@ -639,9 +817,15 @@ def _involving(conflicts: list, groups: tuple[int, ...]) -> list:
     ids = {c.first_id for c in conflicts} | {c.second_id for c in conflicts}
     if not ids:
         return []
+    dialect = db.session.get_bind().dialect.name
+    # The ids bound as one list: a large school's thousands of conflicts would pass
+    # SQLite's limit of 32,766 bound parameters.
     theirs = set(
         db.session.scalars(
-            select(Occurrence.id).where(Occurrence.id.in_(ids), Occurrence.group_id.in_(groups))
+            select(Occurrence.id).where(
+                in_ids(Occurrence.id, "ids", dialect), Occurrence.group_id.in_(groups)
+            ),
+            {"ids": ids_param(ids, dialect)},
         )
     )
     return [c for c in conflicts if c.first_id in theirs or c.second_id in theirs]
@@ -686,8 +870,10 @@ def _in_words(values, cancelled: bool, rooms: dict[int, str], tz: ZoneInfo) -> s
     )
 
 
-def _describe_changes(logged, tz: ZoneInfo) -> list[SessionChange]:
-    """The logged sessions in words, by date then group name (two queries for the names)."""
+def _describe_changes(logged, tz: ZoneInfo) -> SessionChanges:
+    """The logged sessions by date then group name (two queries for the names), put in words
+    only as they are read: a year of a large school logs over a hundred thousand sessions,
+    of which a page shows a few dozen."""
     group_ids = {(row or plan).group_id for _, row, plan, _ in logged}
     room_ids = {r.room_id for _, r, _, _ in logged if r is not None and r.room_id}
     room_ids |= {p.room_id for _, _, p, _ in logged if p is not None and p.room_id}
@@ -697,26 +883,49 @@ def _describe_changes(logged, tz: ZoneInfo) -> list[SessionChange]:
         ).all()
     )
     rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+    folded = {group_id: name.casefold() for group_id, name in names.items()}
 
-    changes = []
-    for kind, row, plan, reason in logged:
+    def sort_key(entry):
+        _, row, plan, _ = entry
         anchor = row or plan
-        changes.append(
-            SessionChange(
-                kind=kind,
-                group_id=anchor.group_id,
-                group=names.get(anchor.group_id, ""),
-                original_date=anchor.original_date,
-                before=(
-                    _in_words(row, row.status == _CANCELLED, rooms, tz) if row is not None else None
-                ),
-                after=_in_words(plan, plan.cancelled, rooms, tz) if plan is not None else None,
-                occurrence_id=row.id if row is not None else None,
-                reason=reason,
-            )
+        return (anchor.original_date, folded.get(anchor.group_id, ""), anchor.group_id)
+
+    def describe(entry) -> SessionChange:
+        kind, row, plan, reason = entry
+        anchor = row or plan
+        return SessionChange(
+            kind=kind,
+            group_id=anchor.group_id,
+            group=names.get(anchor.group_id, ""),
+            original_date=anchor.original_date,
+            before=(
+                _in_words(row, row.status == _CANCELLED, rooms, tz) if row is not None else None
+            ),
+            after=_in_words(plan, plan.cancelled, rooms, tz) if plan is not None else None,
+            occurrence_id=row.id if row is not None else None,
+            reason=reason,
         )
-    changes.sort(key=lambda c: (c.original_date, c.group.casefold(), c.group_id))
-    return changes
+
+    return SessionChanges(sorted(logged, key=sort_key), describe)
+
+
+class SessionChanges(Sequence):
+    """A run's sessions (`SessionChange`), in order, each put in words when it is read."""
+
+    def __init__(self, entries: list, describe) -> None:
+        self._entries = entries
+        self._describe = describe
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._describe(entry) for entry in self._entries[index]]
+        return self._describe(self._entries[index])
+
+    def of_kind(self, kind: str) -> SessionChanges:
+        return SessionChanges([e for e in self._entries if e[0] == kind], self._describe)
 
 
 def _why_nothing(start: date, end: date, groups: tuple[int, ...] | None) -> str:

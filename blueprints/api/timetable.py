@@ -883,7 +883,8 @@ class GenerateInput(StrictSchema):
 @blp.response(200, GenerationSummarySchema)
 def generate(values):
     """Generate the sessions of every active series over a window (staff); the summary is the
-    one `flask generate-sessions --json` prints."""
+    one `flask generate-sessions --json` prints. A window holding more sessions than
+    `MAX_WEB_GENERATION_SESSIONS` is refused (422; the command line has no limit)."""
     require_staff()
     start, end = resolve_window(
         values["start"],
@@ -892,7 +893,12 @@ def generate(values):
         max_days=current_app.config["MAX_GENERATION_DAYS"],
     )
     summary = generate_occurrences(
-        start, end, tz=org_tz(), force=values["force"], dry_run=values["dry_run"]
+        start,
+        end,
+        tz=org_tz(),
+        force=values["force"],
+        dry_run=values["dry_run"],
+        max_sessions=current_app.config["MAX_WEB_GENERATION_SESSIONS"],
     )
     db.session.commit()
     return summary.as_dict()

@@ -65,6 +65,8 @@ def forced_preview_url(occurrence: Occurrence) -> str:
 
 # The preview lists at most this many sessions of each kind at once (then pages).
 PREVIEW_PER_PAGE = 25
+# A run's page lists at most this many conflicts (and says how many there are).
+CONFLICTS_LISTED = 100
 
 
 def _generate_form() -> GenerateForm:
@@ -137,6 +139,7 @@ def generate():
                 dry_run=dry_run,
                 group_ids=[form.group.data] if form.group.data else None,
                 details=True,
+                max_sessions=current_app.config["MAX_WEB_GENERATION_SESSIONS"],
             )
             db.session.commit()
             note = form.unused_field_note()
@@ -153,6 +156,7 @@ def generate():
         "span_note": note,
         "pages": _preview_pages(summary) if summary is not None else {},
         "group_name": dict((c.value, c.label) for c in form.group.choices).get(form.group.data),
+        "conflicts_listed": CONFLICTS_LISTED,
     }
     return render_template(template, **context), status
 
