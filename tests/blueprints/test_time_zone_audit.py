@@ -319,7 +319,7 @@ def test_an_exception_typed_moves_to_that_local_date_and_everyone_reads_it_local
     title = f"Maths 7A on {after:%a %d %b} 08:00 moves to {moved_to:%a %d %b} 07:30"
     switch_to(web, login_as, term["noah"])
     notes = web.get("/notifications/")
-    item = notes.html.find("p", class_="notification-title")
+    item = notes.html.find(class_="notification-title")
     assert item.text.strip() == title
     bell = web.get("/notifications/bell?since=0&unread=0", headers=HX)
     assert toast_of(bell) == title
