@@ -42,20 +42,20 @@ def staff_required(view):
     return wrapped
 
 
-def writes_on_get(view):
-    """Mark a GET view that writes (following a notification marks it read): its
-    transaction takes SQLite's write lock up front like any POST (see models/__init__.py)."""
-    view.writes_on_get = True
-    return view
-
-
 def reads_first(view):
-    """Mark a POST view whose transaction starts as a read, taking no write lock on SQLite (see
-    models/__init__.py): the login view checks a password (scrypt, about half a second of CPU)
-    and writes nothing, so it must not hold every writer up meanwhile. A view so marked must
-    not write after its reads in the same transaction (SQLite may refuse the upgrade)."""
+    """Mark a POST view whose first transaction only reads, taking no write lock on SQLite (see
+    models/__init__.py): it checks or hashes a password (scrypt, about half a second of CPU),
+    which must not hold every writer up meanwhile. It writes nothing in that transaction
+    (SQLite may refuse to upgrade a read to a write once another writer has committed): it
+    ends it with `end_read_phase()` and writes in the next one, which takes the lock."""
     view.reads_first = True
     return view
+
+
+def end_read_phase() -> None:
+    """End a `reads_first` view's reading transaction; the next statement begins the one
+    that writes (objects loaded so far are read again from it)."""
+    db.session.rollback()
 
 
 def takes_uploads(view):

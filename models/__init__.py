@@ -56,25 +56,31 @@ def _lower(value):
 def _sqlite_begin_immediate(conn):
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of both
     # reading "no conflict" and then double-booking (or failing with "database is locked").
-    # A read-only page (a GET that does not declare it writes) takes no lock: readers then
+    # A page (GET) takes no lock, as it writes nothing: readers then
     # run side by side under WAL instead of queueing behind each other.
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN" if _read_only_request() else "BEGIN IMMEDIATE")
 
 
 def _read_only_request() -> bool:
-    from flask import current_app, has_request_context, request
+    from flask import current_app, g, has_request_context, request
 
     if not has_request_context():
         return False
     view = current_app.view_functions.get(request.endpoint)
     if request.method not in ("GET", "HEAD"):
-        # Login: the password is checked (scrypt) before anything is written, holding no lock.
-        return getattr(view, "reads_first", False)
+        # A `reads_first` view (login, choosing a password) checks or hashes a password
+        # (scrypt) in a first transaction that only reads, holding no lock; what it then
+        # writes goes in a later transaction of the request, which takes the lock as usual.
+        if getattr(view, "reads_first", False) and not g.get("_first_transaction_begun"):
+            g._first_transaction_begun = True
+            return True
+        return False
     if request.path.startswith("/api/"):
         # Every API request checks its token, which may stamp the token's last use.
         return False
-    return view is not None and not getattr(view, "writes_on_get", False)
+    # A GET never writes (prefetchers and link scanners follow links).
+    return view is not None
 
 
 from models.access_tokens import ApiToken, CalendarFeed  # noqa: E402

@@ -8,6 +8,7 @@ import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from email_validator import EmailNotValidError, validate_email
@@ -62,15 +63,67 @@ def find_user_by_email(email: str) -> User | None:
 
 
 def set_password(user: User, password: str, *, method: str) -> None:
+    """Give `user` a new password at once (a new account, the command line); pages prepare a
+    `PasswordChange` before any write lock instead (see `store_password`)."""
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise ValidationError(
             f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
-    user.password_hash = generate_password_hash(password, method=method)
+    user.password_hash = hash_password(password, method=method)
     # A new password ends every existing login of this account, and its API tokens: a password
     # is reset because it may have leaked, and whoever had it may have made tokens with it.
     user.session_token = new_session_token()
     revoke_api_tokens(user)
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    """A new password for an account as it was read, hashed before anything was written (the
+    hashing takes about half a second: on SQLite, holding the write lock that long would stop
+    every other writer). `store_password` writes it only if the account's password and
+    session token are still those read."""
+
+    user_id: int
+    hash_before: str | None
+    token_before: str
+    new_hash: str
+
+
+def prepare_password(user: User, password: str, *, method: str) -> PasswordChange:
+    return PasswordChange(
+        user_id=user.id,
+        hash_before=user.password_hash,
+        token_before=user.session_token,
+        new_hash=hash_password(password, method=method),
+    )
+
+
+def store_password(change: PasswordChange) -> User | None:
+    """Write a prepared password, ending every login of the account and revoking its API
+    tokens (see `set_password`); None, writing nothing, when the account's password or session
+    token changed since it was read (another request used the same invitation, changed the
+    password or logged out everywhere meanwhile)."""
+    unchanged_hash = (
+        User.password_hash.is_(None)
+        if change.hash_before is None
+        else User.password_hash == change.hash_before
+    )
+    stored = db.session.execute(
+        update(User)
+        .where(
+            User.id == change.user_id,
+            unchanged_hash,
+            User.session_token == change.token_before,
+        )
+        .values(password_hash=change.new_hash, session_token=new_session_token())
+        .execution_options(synchronize_session=False)
+    )
+    if stored.rowcount != 1:
+        return None
+    user = db.session.get(User, change.user_id)
+    db.session.refresh(user)  # its new session token goes into this browser's login cookie
+    revoke_api_tokens(user)
+    return user
 
 
 def revoke_api_tokens(user: User, now: datetime | None = None) -> int:
@@ -95,9 +148,16 @@ def has_control_characters(text: str) -> bool:
 
 
 def create_user(
-    email: str, name: str, role: str | Role, *, password: str | None, hash_method: str
+    email: str,
+    name: str,
+    role: str | Role,
+    *,
+    password: str | None,
+    hash_method: str,
+    password_hash: str | None = None,
 ) -> User:
-    """Create an account; without a password it exists but cannot log in yet."""
+    """Create an account; without a password it exists but cannot log in yet. A page gives
+    the `password_hash` made before its write transaction instead of the password."""
     email = normalise_email(email)
     name = (name or "").strip()
     errors = {}
@@ -114,6 +174,8 @@ def create_user(
     user = User(email=email, name=name, role=parse_role(role) if isinstance(role, str) else role)
     if password is not None:
         set_password(user, password, method=hash_method)
+    elif password_hash is not None:
+        user.password_hash = password_hash
     db.session.add(user)
     db.session.flush()
     return user
@@ -139,7 +201,8 @@ def _lower_priority() -> None:
         pass
 
 
-def _check_at_low_priority(pwhash: str, password: str) -> bool:
+def _at_low_priority(function, *args, **kwargs):
+    """`function(*args, **kwargs)` run by a password-hashing thread (see above)."""
     global _hashing_pool
     with _hashing_pool_lock:
         if _hashing_pool is None:
@@ -149,7 +212,15 @@ def _check_at_low_priority(pwhash: str, password: str) -> bool:
                 thread_name_prefix="password-check",
                 initializer=_lower_priority,
             )
-    return _hashing_pool.submit(check_password_hash, pwhash, password).result()
+    return _hashing_pool.submit(function, *args, **kwargs).result()
+
+
+def hash_password(password: str, *, method: str) -> str:
+    return _at_low_priority(generate_password_hash, password, method=method)
+
+
+def password_matches(pwhash: str, password: str) -> bool:
+    return _at_low_priority(check_password_hash, pwhash, password)
 
 
 def authenticate(email: str, password: str, *, hash_method: str) -> User | None:
@@ -158,9 +229,9 @@ def authenticate(email: str, password: str, *, hash_method: str) -> User | None:
     `hash_method` is the one new passwords are hashed with (PASSWORD_HASH_METHOD)."""
     user = find_user_by_email(email or "")
     if user is None or user.password_hash is None:
-        _check_at_low_priority(dummy_hash(hash_method), password or "")
+        password_matches(dummy_hash(hash_method), password or "")
         return None
-    if not _check_at_low_priority(user.password_hash, password or ""):
+    if not password_matches(user.password_hash, password or ""):
         return None
     return user if user.is_active_account else None
 
@@ -182,13 +253,14 @@ def end_all_sessions(user: User) -> None:
     user.session_token = new_session_token()
 
 
-def change_own_password(
+def prepare_own_password_change(
     user: User, current: str, password: str, confirm: str, *, hash_method: str
-) -> None:
-    """The owner changes their password (knowing the current one); like any new password it
-    ends every login of the account and revokes its API tokens."""
+) -> PasswordChange:
+    """The owner changes their password, knowing the current one: checked and hashed here,
+    written by `store_password` (like any new password it ends every login of the account
+    and revokes its API tokens)."""
     errors = {}
-    if not user.password_hash or not check_password_hash(user.password_hash, current or ""):
+    if not user.password_hash or not password_matches(user.password_hash, current or ""):
         errors["current"] = "That is not your current password."
     if len(password or "") < MIN_PASSWORD_LENGTH:
         errors["password"] = f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
@@ -198,8 +270,7 @@ def change_own_password(
         errors["password"] = "Choose a password other than the current one."  # noqa: S105
     if errors:
         raise ValidationError(errors)
-    set_password(user, password, method=hash_method)
-    db.session.flush()
+    return prepare_password(user, password, method=hash_method)
 
 
 def log_out_everywhere(user: User, now: datetime | None = None) -> int:

@@ -21,20 +21,21 @@ import hmac
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import or_, select, update
-from werkzeug.security import generate_password_hash
+from sqlalchemy import or_, select
 
 from models import MAX_ID, CourseGroup, Role, User, db
-from models.user import new_session_token
 from services.accounts import (
     MIN_PASSWORD_LENGTH,
+    PasswordChange,
     create_user,
     end_all_sessions,
+    find_user_by_email,
     has_control_characters,
+    hash_password,
     normalise_email,
     parse_role,
-    revoke_api_tokens,
-    set_password,
+    prepare_password,
+    store_password,
 )
 from services.errors import DomainError, ValidationError
 from services.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
@@ -132,8 +133,35 @@ def _password_errors(password: str, confirm: str) -> dict[str, str]:
     return {}
 
 
+@dataclass(frozen=True)
+class CheckedAccount:
+    """A new account's details, checked, its password (if any) hashed already."""
+
+    email: str
+    name: str
+    role: Role
+    password_hash: str | None
+
+
 def create_account(actor: User, data: NewAccount, *, hash_method: str) -> User:
     """Create an account; without a password it cannot log in until one is set or invited."""
+    return store_new_account(check_new_account(actor, data, hash_method=hash_method))
+
+
+def store_new_account(account: CheckedAccount) -> User:
+    return create_user(
+        account.email,
+        account.name,
+        account.role,
+        password=None,
+        hash_method="",
+        password_hash=account.password_hash,
+    )
+
+
+def check_new_account(actor: User, data: NewAccount, *, hash_method: str) -> CheckedAccount:
+    """Check a new account's details and hash its password, writing nothing (a page does
+    this before its write transaction: see `reads_first`)."""
     errors: dict[str, str] = {}
     try:
         email = normalise_email(data.email)
@@ -151,9 +179,12 @@ def create_account(actor: User, data: NewAccount, *, hash_method: str) -> User:
         errors.update(err.errors)
     if data.password or data.confirm:
         errors.update(_password_errors(data.password, data.confirm))
+    if email and find_user_by_email(email) is not None:
+        errors["email"] = f"An account with {email} already exists."
     if errors:
         raise ValidationError(errors)
-    return create_user(email, name, role, password=data.password or None, hash_method=hash_method)
+    password_hash = hash_password(data.password, method=hash_method) if data.password else None
+    return CheckedAccount(email=email, name=name, role=role, password_hash=password_hash)
 
 
 def update_account(actor: User, user: User, *, name: str, role: str) -> User:
@@ -214,12 +245,31 @@ def set_account_password(
     actor: User, user: User, password: str, confirm: str, *, hash_method: str
 ) -> User:
     """Staff set a password directly; every existing login and API token of the account ends."""
+    change = prepare_account_password(actor, user, password, confirm, hash_method=hash_method)
+    return store_account_password(change)
+
+
+def prepare_account_password(
+    actor: User, user: User, password: str, confirm: str, *, hash_method: str
+) -> PasswordChange:
+    """Check and hash a password staff set, writing nothing (see `store_account_password`)."""
     _ensure_can_manage(actor, user)
     errors = _password_errors(password, confirm)
     if errors:
         raise ValidationError(errors)
-    set_password(user, password, method=hash_method)
-    db.session.flush()
+    return prepare_password(user, password, method=hash_method)
+
+
+def store_account_password(change: PasswordChange) -> User:
+    user = store_password(change)
+    if user is None:
+        raise ValidationError(
+            {
+                "password": "This account's password changed, or it logged out everywhere, "
+                "while yours was being set: nothing was changed. Look at the account again "
+                "before setting it."
+            }
+        )
     return user
 
 
@@ -294,32 +344,40 @@ def accept_invitation(
     max_age_days: int,
     hash_method: str,
 ) -> User:
-    """Set the invited user's password; the same link cannot be used again.
+    """Set the invited user's password; the same link cannot be used again."""
+    change = prepare_invitation_password(
+        token,
+        password,
+        confirm,
+        secret_key=secret_key,
+        max_age_days=max_age_days,
+        hash_method=hash_method,
+    )
+    return store_invitation_password(change)
 
-    Requests with the same link at once all pass `read_invitation`; the update below only
-    writes while the password hash and session token are still those the link was checked
-    against, so exactly one of them sets the password and the others get "already used".
-    """
+
+def prepare_invitation_password(
+    token: str,
+    password: str,
+    confirm: str,
+    *,
+    secret_key: str,
+    max_age_days: int,
+    hash_method: str,
+) -> PasswordChange:
+    """Check the link and the chosen password and hash it, writing nothing."""
     user = read_invitation(token, secret_key=secret_key, max_age_days=max_age_days)
     errors = _password_errors(password, confirm)
     if errors:
         raise ValidationError(errors)
-    unchanged_hash = (
-        User.password_hash.is_(None)
-        if user.password_hash is None
-        else User.password_hash == user.password_hash
-    )
-    consumed = db.session.execute(
-        update(User)
-        .where(User.id == user.id, unchanged_hash, User.session_token == user.session_token)
-        .values(
-            password_hash=generate_password_hash(password, method=hash_method),
-            session_token=new_session_token(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if consumed.rowcount != 1:
+    return prepare_password(user, password, method=hash_method)
+
+
+def store_invitation_password(change: PasswordChange) -> User:
+    """Write the password chosen through a link. Requests with the same link at once all pass
+    `read_invitation`; only one finds the password hash and session token still those the
+    link was checked against and writes, and the others get "already used"."""
+    user = store_password(change)
+    if user is None:
         raise InvitationError(_ALREADY_USED)
-    db.session.refresh(user)  # the new session token goes into the login cookie
-    revoke_api_tokens(user)
     return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import login_user
 
+from blueprints.access import end_read_phase, reads_first
 from blueprints.manage.forms import PasswordForm
 from models import db
 from services.accounts import MIN_PASSWORD_LENGTH
@@ -12,8 +13,9 @@ from services.errors import ValidationError
 from services.users import (
     DEFAULT_INVITATION_MAX_AGE_DAYS,
     InvitationError,
-    accept_invitation,
+    prepare_invitation_password,
     read_invitation,
+    store_invitation_password,
 )
 
 bp = Blueprint("invitations", __name__, url_prefix="/auth")
@@ -33,6 +35,7 @@ def _settings() -> dict:
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
+@reads_first
 def accept(token: str):
     form = PasswordForm()
     try:
@@ -44,13 +47,15 @@ def accept(token: str):
     status = 200
     if form.validate_on_submit():
         try:
-            accept_invitation(
+            change = prepare_invitation_password(
                 token,
                 form.password.data or "",
                 form.confirm.data or "",
                 hash_method=current_app.config["PASSWORD_HASH_METHOD"],
                 **_settings(),
             )
+            end_read_phase()
+            user = store_invitation_password(change)
             db.session.commit()
         except InvitationError as err:
             # Another request with the same link set the password first.

@@ -25,7 +25,14 @@ from flask_login import current_user, login_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
 
-from blueprints.access import is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.access import (
+    end_read_phase,
+    is_htmx_partial,
+    load_or_404,
+    org_tz,
+    reads_first,
+    staff_required,
+)
 from blueprints.feedback import attach_errors, toast
 from blueprints.manage.forms import (
     ActiveForm,
@@ -79,11 +86,13 @@ from services.users import (
     NotAllowedError,
     assignable_roles,
     can_manage,
-    create_account,
+    check_new_account,
     list_users,
     make_invitation,
+    prepare_account_password,
     set_account_active,
-    set_account_password,
+    store_account_password,
+    store_new_account,
     update_account,
 )
 from services.wording import named
@@ -657,6 +666,7 @@ def users():
 
 @bp.post("/users")
 @staff_required
+@reads_first
 def create_user_route():
     form = UserCreateForm(prefix="new")
     form.role.choices = _role_choices(current_user)
@@ -669,9 +679,11 @@ def create_user_route():
             confirm=form.confirm.data or "",
         )
         try:
-            user = create_account(
+            account = check_new_account(
                 current_user, data, hash_method=current_app.config["PASSWORD_HASH_METHOD"]
             )
+            end_read_phase()
+            user = store_new_account(account)
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()
@@ -817,18 +829,21 @@ def set_mentor_subjects_route(user_id: int):
 
 @bp.post("/users/<int:user_id>/password")
 @staff_required
+@reads_first
 def set_user_password(user_id: int):
     user_ = _load_manageable(user_id)
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            set_account_password(
+            change = prepare_account_password(
                 current_user,
                 user_,
                 form.password.data or "",
                 form.confirm.data or "",
                 hash_method=current_app.config["PASSWORD_HASH_METHOD"],
             )
+            end_read_phase()
+            user_ = store_account_password(change)
             db.session.commit()
         except ValidationError as err:
             db.session.rollback()

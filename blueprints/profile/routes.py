@@ -8,12 +8,17 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from blueprints.access import org_tz
+from blueprints.access import end_read_phase, org_tz, reads_first
 from blueprints.feedback import attach_errors
 from blueprints.profile.forms import ApiTokenForm, ChangePasswordForm, StaffFeedForm
 from models import CourseGroup, Room, db
 from services import api_tokens, calendar_feeds
-from services.accounts import MIN_PASSWORD_LENGTH, change_own_password, log_out_everywhere
+from services.accounts import (
+    MIN_PASSWORD_LENGTH,
+    log_out_everywhere,
+    prepare_own_password_change,
+    store_password,
+)
 from services.errors import NotFoundError, ValidationError
 from services.wording import plural
 
@@ -155,26 +160,35 @@ def _revoked(count: int) -> str:
 
 @bp.post("/password")
 @login_required
+@reads_first
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         working = api_tokens.working_token_count(current_user)
         try:
-            change_own_password(
+            change = prepare_own_password_change(
                 current_user,
                 form.current.data or "",
                 form.password.data or "",
                 form.confirm.data or "",
                 hash_method=current_app.config["PASSWORD_HASH_METHOD"],
             )
-            db.session.commit()
         except ValidationError as err:
-            db.session.rollback()
             attach_errors(form, err)
+            return _page(password_form=form, status=422)
+        end_read_phase()
+        user = store_password(change)
+        if user is None:
+            db.session.rollback()
+            form.current.errors = [
+                "Your password was changed meanwhile (in another tab?): nothing was changed "
+                "here. Log in again if you are asked to, then retry."
+            ]
         else:
+            db.session.commit()
             # The new password rotated the session token: this browser logs in again with it,
             # every other login has ended.
-            login_user(current_user._get_current_object())
+            login_user(user)
             flash("Your password is changed; your other logins have ended." + _revoked(working),
                   "success")  # fmt: skip
             return redirect(url_for("profile.index"))
