@@ -12,7 +12,7 @@ import os
 import re
 import select
 import time as time_module
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +23,7 @@ from flask_migrate import upgrade
 from webtest import TestApp
 
 from app import create_app
-from models import CourseGroup, Enrolment, Room, Series, Subject, db
+from models import CourseGroup, Enrolment, Occurrence, Room, Series, Subject, db
 from models.series import weekdays_to_mask
 from services.accounts import create_user
 
@@ -209,6 +209,22 @@ def make_group(make_user, make_room):
         return group
 
     return factory
+
+
+@pytest.fixture
+def session_and_mentor(make_group):
+    """A one-time session two days after the pinned now, and its group's mentor."""
+    group = make_group()
+    start = PINNED_NOW + timedelta(days=2)
+    occurrence = Occurrence(
+        group_id=group.id,
+        start_utc=start,
+        end_utc=start + timedelta(hours=1),
+        room_id=group.default_room_id,
+    )
+    db.session.add(occurrence)
+    db.session.commit()
+    return occurrence, group.mentor
 
 
 @pytest.fixture

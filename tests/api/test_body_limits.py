@@ -4,35 +4,18 @@ its upload endpoint takes a file up to MAX_UPLOAD_MB, streamed once to its stagi
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from models import Attachment, Occurrence, db
+from models import Attachment, db
 from services import attachments as service
 from tests import attachment_samples as samples
 from tests.api.conftest import PROBLEM, assert_problem
-from tests.conftest import PINNED_NOW
 
 pytestmark = pytest.mark.usefixtures("upload_folder")
 
 MB = 1024 * 1024
-
-
-@pytest.fixture
-def session_and_mentor(make_group):
-    group = make_group()
-    start = PINNED_NOW + timedelta(days=2)
-    occurrence = Occurrence(
-        group_id=group.id,
-        start_utc=start,
-        end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )
-    db.session.add(occurrence)
-    db.session.commit()
-    return occurrence, group.mentor
 
 
 def test_a_json_body_over_the_limit_is_a_413_problem_unread(app, api_as):

@@ -4,14 +4,12 @@ address still takes a signed-in user's file up to MAX_UPLOAD_MB."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 import sqlalchemy as sa
 from werkzeug.formparser import FormDataParser
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from models import Attachment, Occurrence, db
+from models import Attachment, db
 from tests import attachment_samples as samples
 from tests.conftest import csrf_token_of
 
@@ -32,21 +30,6 @@ def parsed_forms(monkeypatch):
 
     monkeypatch.setattr(FormDataParser, "parse", spy)
     return calls
-
-
-@pytest.fixture
-def session_and_mentor(make_group):
-    group = make_group()
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    occurrence = Occurrence(
-        group_id=group.id,
-        start_utc=start,
-        end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )
-    db.session.add(occurrence)
-    db.session.commit()
-    return occurrence, group.mentor
 
 
 def post_stream(app, web, path, body, *, content_type, content_length, headers=None):

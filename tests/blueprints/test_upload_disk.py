@@ -5,13 +5,12 @@ plus copy)."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from models import Attachment, Occurrence, db
+from models import Attachment, db
 from services import attachments as service
 from tests import attachment_samples as samples
 from tests.conftest import csrf_token_of
@@ -21,19 +20,10 @@ PROC_IO = Path("/proc/self/io")
 
 
 @pytest.fixture
-def mentor_on_session(web, login_as, make_group):
+def mentor_on_session(web, login_as, session_and_mentor):
     """The mentor of a session, logged in; returns the upload address and a CSRF token."""
-    group = make_group()
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    occurrence = Occurrence(
-        group_id=group.id,
-        start_utc=start,
-        end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )
-    db.session.add(occurrence)
-    db.session.commit()
-    login_as(group.mentor)
+    occurrence, mentor = session_and_mentor
+    login_as(mentor)
     token = csrf_token_of(web.get(f"/sessions/{occurrence.id}"))
     return f"/attachments/sessions/{occurrence.id}", token
 

@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import _started_by_a_server, create_app
-from models import Attachment, Occurrence, db
+from models import Attachment, db
 from services.attachments import add_attachment, receive_upload
 from tests import attachment_samples as samples
 from tests.conftest import TEST_PASSWORD
@@ -65,21 +65,6 @@ else:
     client.post(target, data={"file": (io.BytesIO(data), "slides.pdf"), "description": ""})
 print("not killed")
 """
-
-
-@pytest.fixture
-def school(make_group):
-    group = make_group()
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    occurrence = Occurrence(
-        group_id=group.id,
-        start_utc=start,
-        end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )
-    db.session.add(occurrence)
-    db.session.commit()
-    return occurrence, group.mentor
 
 
 def files_in(folder: Path) -> list[str]:
@@ -155,9 +140,9 @@ def sweep(app):
 
 
 def test_a_process_killed_mid_upload_leaves_a_staging_file_the_sweep_removes(
-    app, school, upload_folder, sweep
+    app, session_and_mentor, upload_folder, sweep
 ):
-    occurrence, mentor = school
+    occurrence, mentor = session_and_mentor
     kept = stored_upload(upload_folder, occurrence, mentor)
     head = (
         b"--XBOUNDARY\r\n"
@@ -199,9 +184,9 @@ def test_a_process_killed_mid_upload_leaves_a_staging_file_the_sweep_removes(
 
 
 def test_a_process_killed_before_the_commit_leaves_a_stored_file_the_sweep_removes(
-    app, school, upload_folder, sweep
+    app, session_and_mentor, upload_folder, sweep
 ):
-    occurrence, mentor = school
+    occurrence, mentor = session_and_mentor
     kept = stored_upload(upload_folder, occurrence, mentor)
     uploader = start_uploader(app, upload_folder, occurrence, mentor, "committing")
     # It ends by itself (killed, or "not killed"). No timeout: its polling sleeps fail under
@@ -229,9 +214,9 @@ def test_a_process_killed_before_the_commit_leaves_a_stored_file_the_sweep_remov
 
 
 def test_starting_the_app_sweeps_the_upload_folder_and_logs_what_it_removed(
-    app, school, upload_folder, caplog
+    app, session_and_mentor, upload_folder, caplog
 ):
-    occurrence, mentor = school
+    occurrence, mentor = session_and_mentor
     kept = stored_upload(upload_folder, occurrence, mentor)
     stale_staging = upload_folder / f".upload-{'a' * 32}.part"
     young_staging = upload_folder / f".upload-{'b' * 32}.part"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from models import Attachment, Occurrence, db
+from models import Attachment, db
 from services.attachments import (
     FileTooLarge,
     StagingFile,
@@ -32,21 +32,6 @@ STAGING_NAME = re.compile(r"\.upload-[0-9a-f]{32}\.part")
 @pytest.fixture
 def folder(tmp_path):
     return tmp_path / "uploads"
-
-
-@pytest.fixture
-def session_and_mentor(make_group):
-    group = make_group()
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
-    occurrence = Occurrence(
-        group_id=group.id,
-        start_utc=start,
-        end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )
-    db.session.add(occurrence)
-    db.session.commit()
-    return occurrence, group.mentor
 
 
 def files_in(folder) -> list[str]:
