@@ -11,6 +11,8 @@ import itertools
 import os
 import re
 import select
+import sqlite3
+import threading
 import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -265,6 +267,30 @@ def csrf_token_of(page) -> str:
     match = re.search(r'"X-CSRFToken": "([^"]+)"', page.text)
     assert match, "page carries no CSRF token"
     return match.group(1)
+
+
+def submit_taking_the_write_lock_meanwhile(form, started, release, *, status="*"):
+    """Submit a WebTest `form` in a thread; once `started` is set (the request is hashing or
+    checking a password, held until `release`), another SQLite connection takes the write
+    lock and commits: it fails at once ("database is locked") if the request holds the lock.
+    Returns the request's response."""
+    # The test's own session must not hold the lock (its transactions take it up front).
+    db.session.rollback()
+    result = {}
+    request = threading.Thread(target=lambda: result.update(page=form.submit(status=status)))
+    request.start()
+    try:
+        assert started.wait(timeout=30), "the request never reached its password"
+        writer = sqlite3.connect(db.engine.url.database, isolation_level=None, timeout=0)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("COMMIT")
+        finally:
+            writer.close()
+    finally:
+        release.set()
+        request.join(timeout=30)
+    return result["page"]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sqlite3
 import threading
 from datetime import timedelta
 
@@ -22,7 +21,12 @@ from limits.storage import MemoryStorage, RedisStorage
 import services.accounts
 from app import ConfigurationError, create_app
 from models import db
-from tests.conftest import TEST_PASSWORD, browser, make_app
+from tests.conftest import (
+    TEST_PASSWORD,
+    browser,
+    make_app,
+    submit_taking_the_write_lock_meanwhile,
+)
 
 OWNER = "ada@school.test"
 WRONG = "wrong password"
@@ -339,19 +343,5 @@ def test_a_writer_is_not_held_up_while_a_login_checks_its_password(app, make_use
     web = from_address(app, "192.0.2.1")
     form = web.get("/auth/login").forms[0]
     form["email"], form["password"] = OWNER, "wrong password"
-    result = {}
-    login = threading.Thread(target=lambda: result.update(page=form.submit(status="*")))
-    login.start()
-    try:
-        assert checking.wait(timeout=30), "the login never checked a password"
-        writer = sqlite3.connect(db.engine.url.database, isolation_level=None, timeout=0)
-        try:
-            # With the login holding the write lock this fails at once: "database is locked".
-            writer.execute("BEGIN IMMEDIATE")
-            writer.execute("COMMIT")
-        finally:
-            writer.close()
-    finally:
-        release.set()
-        login.join(timeout=30)
-    assert result["page"].status_int == 422
+    page = submit_taking_the_write_lock_meanwhile(form, checking, release)
+    assert page.status_int == 422

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash
 import services.accounts
 from models import User, db
 from services.users import make_invitation
-from tests.conftest import TEST_PASSWORD, browser
+from tests.conftest import TEST_PASSWORD, browser, submit_taking_the_write_lock_meanwhile
 
 NEW_PASSWORD = "a brand new password"
 
@@ -45,26 +45,9 @@ class HeldHashing:
 
 
 def submit_while_hashing(form, hashing: HeldHashing, *, status="*"):
-    """Submit `form` in a thread; while its password is being hashed, another connection
-    takes the write lock and commits (it fails at once, "database is locked", if the request
-    holds the lock). Returns the request's response."""
-    # The test's own session must not hold the lock (its transactions take it up front).
-    db.session.rollback()
-    result = {}
-    request = threading.Thread(target=lambda: result.update(page=form.submit(status=status)))
-    request.start()
-    try:
-        assert hashing.started.wait(timeout=30), "no password was hashed"
-        writer = sqlite3.connect(db.engine.url.database, isolation_level=None, timeout=0)
-        try:
-            writer.execute("BEGIN IMMEDIATE")
-            writer.execute("COMMIT")
-        finally:
-            writer.close()
-    finally:
-        hashing.release.set()
-        request.join(timeout=30)
-    return result["page"]
+    return submit_taking_the_write_lock_meanwhile(
+        form, hashing.started, hashing.release, status=status
+    )
 
 
 def stored_hash(user_id: int) -> str | None:
