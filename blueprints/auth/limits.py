@@ -22,6 +22,7 @@ from collections.abc import Callable
 from flask import current_app, g, request
 from flask_limiter import Limiter, RequestLimit
 from itsdangerous import BadSignature, URLSafeSerializer
+from limits.strategies import FixedWindowRateLimiter
 
 from services.wording import plural
 
@@ -55,6 +56,22 @@ def limit_login_attempts(limiter: Limiter, view: Callable) -> Callable:
         error_message=_refusal("for this account from this browser"),
     )
     return by_address(by_account(by_device(view)))
+
+
+def give_back_successful_login(limiter: Limiter) -> None:
+    """A login that succeeded was no guess: what it counted against the address and the
+    account is given back, so a class of pupils behind their school's one public address can
+    all log in within a minute. Only guesses use the limits up. (Attempts are counted as they
+    arrive, before the password is checked, so that many at once cannot slip past the limit.)
+    """
+    if not limiter.enabled:
+        return
+    if not isinstance(limiter.limiter, FixedWindowRateLimiter):
+        return  # a moving window keeps each hit: nothing to give back (RATELIMIT_STRATEGY)
+    for counted in limiter.current_limits:
+        # (Not when its window has ended since: that would credit the next one.)
+        if not counted.breached and counted.remaining < counted.limit.amount:
+            limiter.limiter.hit(counted.limit, *counted.request_args, cost=-1)
 
 
 def remember_device(response, email: str) -> None:

@@ -7,7 +7,11 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.access import reads_first
 from blueprints.auth.forms import LoginForm
-from blueprints.auth.limits import limit_login_attempts, remember_device
+from blueprints.auth.limits import (
+    give_back_successful_login,
+    limit_login_attempts,
+    remember_device,
+)
 from models import db
 from services.accounts import authenticate, end_all_sessions
 
@@ -43,6 +47,7 @@ def login():
         if user is None:
             form.password.errors.append("Wrong e-mail or password.")
             return render_template("auth/login.html", form=form), 422
+        give_back_successful_login(current_app.extensions["termtable.limiter"])
         login_user(user, remember=form.remember.data)
         flash(f"Welcome, {user.name}.", "success")
         response = redirect(safe_next_path(form.next.data) or url_for("main.index"))

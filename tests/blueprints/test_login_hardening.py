@@ -143,6 +143,26 @@ def test_one_shared_address_under_attack_does_not_lock_out_everyone_behind_it(ap
     attempt(own, OWNER, TEST_PASSWORD, status=302)
 
 
+def test_a_class_behind_one_address_all_log_in(app, make_user):
+    """Thirty pupils on the school's network, each on a computer new to their account: a
+    login that succeeds uses up no limit, only guesses do."""
+    pupils = [make_user("student", email=f"pupil{n}@school.test") for n in range(30)]
+    for pupil in pupils:
+        attempt(from_address(app, "192.0.2.50"), pupil.email, TEST_PASSWORD, status=302)
+    guesses = [attempt(from_address(app, "192.0.2.50"), f"x{n}@school.test").status_int
+               for n in range(11)]  # fmt: skip
+    assert guesses == [422] * 10 + [429]
+
+
+def test_an_owner_logging_in_on_many_new_browsers_is_never_paused(app, make_user):
+    make_user("mentor", email=OWNER)
+    for n in range(12):
+        attempt(from_address(app, f"198.51.100.{n}"), OWNER, TEST_PASSWORD, status=302)
+    # Guesses at the account are still paused after five.
+    statuses = [attempt(from_address(app, f"203.0.113.{n}"), OWNER).status_int for n in range(6)]
+    assert statuses == [422] * 5 + [429]
+
+
 def test_a_forged_device_cookie_is_any_browser(app, make_user):
     make_user("mentor", email=OWNER)
     for n in range(5):
