@@ -246,9 +246,8 @@ def _warn_about_per_process_rate_limits(app: Flask) -> None:
         return
     if not app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
         return
-    # `flask` commands (and the development server, which warns about itself) build the app
-    # inside click; a WSGI server such as gunicorn does not.
-    if click.get_current_context(silent=True) is not None:
+    # Not for `flask` commands, nor the development server, which warns about itself.
+    if _flask_command() is not None:
         return
     app.logger.warning(
         "Rate limits are kept in memory (RATELIMIT_STORAGE_URI=memory://): each worker process "
@@ -285,6 +284,12 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _started_by_a_server() -> bool:
     """Not made for a `flask` command other than `flask run` (`flask db upgrade`, `flask
-    sweep-uploads` itself...): gunicorn and other WSGI servers run no click command."""
+    sweep-uploads` itself...)."""
+    return _flask_command() in (None, "run")
+
+
+def _flask_command() -> str | None:
+    """The `flask` command building the app (`run`, `db`...); None under a WSGI server such as
+    gunicorn, which runs no click command."""
     command = click.get_current_context(silent=True)
-    return command is None or command.info_name == "run"
+    return command.info_name if command is not None else None

@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from blueprints.access import is_htmx_partial
-from blueprints.api.common import API_PREFIX, problem
+from blueprints.api.common import is_api_request, problem
 from blueprints.extensions import login_manager
 from models import db
 
@@ -71,7 +71,7 @@ def unreachable_response(error: DBAPIError):
     # The page's header would load the user (or their unread count) from the same database.
     login_manager._update_request_context_with_user()
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
-    if request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/"):
+    if is_api_request():
         return problem(503, DESCRIPTION, title=TITLE, headers=headers)
     template = "errors/_error.html" if is_htmx_partial() else "errors/error.html"
     body = render_template(template, code=503, title=TITLE, description=DESCRIPTION)

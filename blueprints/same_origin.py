@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import current_app, request
 from werkzeug.exceptions import Forbidden
 
-from blueprints.api.common import API_PREFIX
+from blueprints.api.common import is_api_request
 
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -64,9 +64,8 @@ def own_origins() -> set[Origin]:
 
 
 def _bearer_api_request() -> bool:
-    in_api = request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
     scheme, _, _token = request.headers.get("Authorization", "").partition(" ")
-    return in_api and scheme.lower() == "bearer"
+    return is_api_request() and scheme.lower() == "bearer"
 
 
 def refuse_cross_site_requests() -> None:

@@ -27,12 +27,18 @@ from __future__ import annotations
 import http
 from importlib import import_module
 
-from flask import Flask, request
+from flask import Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
-from blueprints.api.common import API_PREFIX, PROBLEM_JSON, ProblemSchema, http_problem
+from blueprints.api.common import (
+    API_PREFIX,
+    PROBLEM_JSON,
+    ProblemSchema,
+    http_problem,
+    is_api_request,
+)
 from blueprints.extensions import csrf
 
 # The modules of blueprints/api/ that define a `blp`; one line per area.
@@ -65,7 +71,7 @@ class TermtableApi(Api):
         page_handler = app.error_handler_spec.get(None, {}).get(None, {}).get(HTTPException)
 
         def handle(error: HTTPException):
-            if request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/"):
+            if is_api_request():
                 return http_problem(error)
             if page_handler is not None:
                 return page_handler(error)

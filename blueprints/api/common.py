@@ -36,6 +36,13 @@ from services.errors import (
 )
 
 API_PREFIX = "/api/v1"
+
+
+def is_api_request() -> bool:
+    """The current request is the JSON API's (problem details, bearer tokens, no cookies)."""
+    return request.path == API_PREFIX or request.path.startswith(API_PREFIX + "/")
+
+
 PROBLEM_JSON = "application/problem+json"
 # Problem types of the domain errors (RFC 9457 `type`); plain HTTP errors use about:blank.
 PROBLEM_TYPES = {

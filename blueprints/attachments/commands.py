@@ -24,6 +24,7 @@ from services.attachments import (
     sweep_staging_files,
     sweep_unreferenced_files,
 )
+from services.wording import plural
 
 bp = Blueprint("attachments_commands", __name__, cli_group=None)
 
@@ -69,7 +70,7 @@ def sweep_uploads_command(dry_run: bool, even_if_none_match: bool):
         click.echo(f"Nothing to remove in {folder}.")
         return
     total = format_size(sum(one.size_bytes for one in swept))
-    count = f"{len(swept)} file{'' if len(swept) == 1 else 's'}"
+    count = plural(len(swept), "file")
     if dry_run:
         click.echo(f"Would remove {count} ({total}); nothing was removed (--dry-run).")
     else:
