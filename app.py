@@ -189,7 +189,7 @@ class UploadFolderRequest(Request):
         self, total_content_length, content_type, filename=None, content_length=None
     ):
         if self._takes_upload:
-            from services.attachments import StagingFile
+            from services.tracking.attachments import StagingFile
 
             stream = StagingFile(Path(current_app.config["UPLOAD_FOLDER"]))
         else:

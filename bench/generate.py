@@ -41,7 +41,7 @@ from sqlalchemy import event, insert  # noqa: E402
 from app import create_app  # noqa: E402
 from models import CourseGroup, Enrolment, Room, Series, Subject, User, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
-from services.generation import generate_occurrences  # noqa: E402
+from services.timetable.generation import generate_occurrences  # noqa: E402
 
 TIMEZONE = "Europe/Paris"
 # A Monday; a 15-week term from here crosses the end of summer time (25 Oct 2026).

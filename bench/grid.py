@@ -65,15 +65,15 @@ from sqlalchemy import func, select  # noqa: E402
 from app import create_app  # noqa: E402
 from blueprints.access import staff_required  # noqa: E402
 from models import CourseGroup, Occurrence, Room, User, db  # noqa: E402
-from services.accounts import create_user  # noqa: E402
-from services.schedule import (  # noqa: E402
+from services.common.timeutil import local_day_bounds  # noqa: E402
+from services.people.accounts import create_user  # noqa: E402
+from services.timetable.schedule import (  # noqa: E402
     ScheduleFilters,
     ScheduleView,
     build_grid,
     filter_choices,
     load_entries,
 )
-from services.timeutil import local_day_bounds  # noqa: E402
 
 QUERY_TARGET = 10  # SQL statements per grid page
 WEEK_TARGET = 3.0  # x floor (plain Jinja template of the same size)

@@ -15,7 +15,7 @@ one at a time, in rounds of two phases (3 rounds of 10 saves each by default):
 Target (issue 12): the median save under load within 3x the idle median. When the login view
 checked passwords inside SQLite's write lock, every save queued behind scrypt runs (and failed
 with "database is locked" after the 30 s busy timeout); the password checks also run at a
-lower CPU priority (services/accounts.py), so the saves are not slowed by their share of the
+lower CPU priority (services/people/accounts.py), so the saves are not slowed by their share of the
 CPU either.
 
 This is a measurement, not a test: it prints the figures with PASS/MISS and exits 1 when the
@@ -50,7 +50,7 @@ from flask_migrate import upgrade  # noqa: E402
 
 from app import DEFAULTS, create_app  # noqa: E402
 from models import CourseGroup, Occurrence, Room, Subject, db  # noqa: E402
-from services.accounts import create_user  # noqa: E402
+from services.people.accounts import create_user  # noqa: E402
 
 TARGET = 3.0  # x the idle median
 MENTOR = "mentor@school.test"

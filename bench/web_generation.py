@@ -55,7 +55,7 @@ from werkzeug.security import generate_password_hash  # noqa: E402
 from app import create_app  # noqa: E402
 from models import Notification, Occurrence, Series, User, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
-from services.timeutil import zone  # noqa: E402
+from services.common.timeutil import zone  # noqa: E402
 
 TARGET_SECONDS = 10.0
 PASSWORD = "bench password"  # noqa: S105

@@ -20,7 +20,7 @@ from blueprints.database_unreachable import (
 from blueprints.extensions import csrf, init_limiter, login_manager, migrate
 from blueprints.same_origin import refuse_cross_site_requests
 from models import db
-from services.accounts import load_user_from_cookie
+from services.people.accounts import load_user_from_cookie
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -10,7 +10,7 @@ from flask import abort, current_app
 from flask_login import current_user, login_required
 
 from models import MAX_ID, db
-from services.timeutil import zone
+from services.common.timeutil import zone
 
 
 def org_tz() -> ZoneInfo:

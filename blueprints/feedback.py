@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from services.errors import DomainError
+from services.common.errors import DomainError
 
 
 def toast(message: str, **events) -> dict[str, str]:

@@ -11,8 +11,8 @@ from markupsafe import Markup
 from blueprints.access import org_tz
 from blueprints.auth.forms import CsrfOnlyForm
 from blueprints.navigation import nav_items
-from services.timeutil import clock_label, span_label
-from services.wording import named, plural
+from services.common.timeutil import clock_label, span_label
+from services.common.wording import named, plural
 
 
 def local_time(instant: datetime | None, fmt: str = "%H:%M") -> str:

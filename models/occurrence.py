@@ -58,7 +58,7 @@ class Occurrence(db.Model):
     request_id: Mapped[int | None] = mapped_column(
         ForeignKey("session_request.id", ondelete="SET NULL"), index=True
     )
-    # "room-" and 8 characters from a-z0-9 (services/video_rooms.py).
+    # "room-" and 8 characters from a-z0-9 (services/timetable/video_rooms.py).
     video_room_id: Mapped[str | None] = mapped_column(String(13), unique=True)
     # Set when someone edits this one session directly: regeneration then never touches it.
     edited_by_hand: Mapped[bool] = mapped_column(default=False)

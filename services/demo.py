@@ -19,10 +19,10 @@ from sqlalchemy import exists, select
 from werkzeug.security import generate_password_hash
 
 from models import MentorSubject, Role, Room, Subject, User, db
-from services.generation import generate_occurrences
-from services.requests import RequestInput, create_request
-from services.timetable_import import TIMETABLE_COLUMNS, import_exceptions, import_timetable
-from services.timeutil import today_in, week_start
+from services.common.timeutil import today_in, week_start
+from services.requests.lifecycle import RequestInput, create_request
+from services.timetable.csv_import import TIMETABLE_COLUMNS, import_exceptions, import_timetable
+from services.timetable.generation import generate_occurrences
 
 DEMO_DOMAIN = "demo.termtable.test"
 DEMO_PASSWORD = "termtable-demo"  # noqa: S105 (published demo credentials)

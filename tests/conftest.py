@@ -27,7 +27,7 @@ from webtest import TestApp
 from app import create_app
 from models import CourseGroup, Enrolment, Occurrence, Room, Series, Subject, db
 from models.series import weekdays_to_mask
-from services.accounts import create_user
+from services.people.accounts import create_user
 
 if "faketime" in os.environ.get("LD_PRELOAD", ""):
     # The midnight pass (.ci/run) shifts the wall clock with libfaketime, leaving monotonic

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from app import create_app
 from blueprints.database_unreachable import is_unreachable
 from models import Room, db
-from services.api_tokens import create_token
+from services.people.tokens import create_token
 from tests.conftest import FAST_HASH, TEST_PASSWORD, browser, csrf_token_of
 
 # Nothing listens on port 1: connecting is refused at once (connect_timeout bounds the rest).

@@ -24,7 +24,7 @@ from flask_migrate import upgrade
 
 from app import create_app
 from models import db
-from services.accounts import create_user
+from services.people.accounts import create_user
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")

@@ -26,14 +26,14 @@ from sqlalchemy import Date, DateTime, Integer, String, and_, or_
 
 from blueprints.access import body_limit_text
 from models import User, db
-from services.api_tokens import READ_METHODS, TokenRefused, check_token
-from services.errors import (
+from services.common.errors import (
     ConflictError,
     DomainError,
     InvalidTransition,
     NotFoundError,
     ValidationError,
 )
+from services.people.tokens import READ_METHODS, TokenRefused, check_token
 
 API_PREFIX = "/api/v1"
 
@@ -144,16 +144,16 @@ def http_problem(error) -> Response:
 
 def _forbidding_errors() -> tuple[type[DomainError], ...]:
     """The services' "you may see it but not do this" errors (a 403, as on the pages)."""
-    from services.attachments import AttachmentNotAllowed
-    from services.notes import NoteNotAllowed
-    from services.tracking import NotAllowed
+    from services.tracking.attachments import AttachmentNotAllowed
+    from services.tracking.completion import NotAllowed
+    from services.tracking.notes import NoteNotAllowed
 
     return (AttachmentNotAllowed, NoteNotAllowed, NotAllowed)
 
 
 def domain_problem(error: DomainError) -> Response:
     """A service's refusal as a problem; the transaction it left half-done is rolled back."""
-    from services.attachments import FileTooLarge
+    from services.tracking.attachments import FileTooLarge
 
     db.session.rollback()
     if isinstance(error, NotFoundError):
@@ -176,7 +176,7 @@ def domain_problem(error: DomainError) -> Response:
 
 
 def _conflicting(occurrence, tz) -> dict:
-    from services.conflicts import describe_occurrence
+    from services.timetable.conflicts import describe_occurrence
 
     return describe_occurrence(occurrence, tz)
 

@@ -1,7 +1,7 @@
 """Session requests over JSON: students ask a mentor for sessions, the mentor (or an admin)
 approves or rejects, the student may withdraw.
 
-Who sees what is `services.requests.requests_visible_to`: a student their own requests, a
+Who sees what is `services.requests.lifecycle.requests_visible_to`: a student their own requests, a
 mentor those addressed to them, staff all; anything else is 404. Deciding is for the
 addressed mentor or an admin (`can_decide`; 403 for others who can see the request),
 withdrawing for the requesting student (403 for others). A request already decided (or
@@ -41,9 +41,8 @@ from blueprints.api.common import (
 )
 from models import CourseGroup, RequestStatus, Role, ScheduleKind, SessionRequest, User, db
 from models.series import mask_to_weekdays
-from services.errors import ValidationError
-from services.request_lists import STATUS_FILTERS, requests_of, sessions_of_request
-from services.requests import (
+from services.common.errors import ValidationError
+from services.requests.lifecycle import (
     DURATIONS,
     MAX_SESSIONS,
     MAX_WEEKS,
@@ -59,6 +58,7 @@ from services.requests import (
     slot_clashes,
     withdraw_request,
 )
+from services.requests.lists import STATUS_FILTERS, requests_of, sessions_of_request
 
 blp = ApiBlueprint(
     "api_requests",

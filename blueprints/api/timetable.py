@@ -50,12 +50,11 @@ from models import (
     db,
 )
 from models.series import mask_to_weekdays
-from services.conflicts import conflicts_in_window
-from services.course_groups import SeriesData, add_series, update_series
-from services.errors import InvalidTransition, ValidationError
-from services.generation import generate_occurrences, resolve_window
-from services.listing import may_see_conflicts, visible_to
-from services.overrides import (
+from services.catalogue.groups import SeriesData, add_series, update_series
+from services.common.errors import InvalidTransition, ValidationError
+from services.common.timeutil import local_day_bounds
+from services.timetable.conflicts import conflicts_in_window
+from services.timetable.exceptions import (
     OverrideChange,
     delete_override,
     find_occurrence,
@@ -63,7 +62,9 @@ from services.overrides import (
     overrides_query,
     save_override,
 )
-from services.sessions import (
+from services.timetable.generation import generate_occurrences, resolve_window
+from services.timetable.listing import may_see_conflicts, visible_to
+from services.timetable.sessions import (
     cancel_session,
     cancellation_reason,
     create_one_time_session,
@@ -73,7 +74,6 @@ from services.sessions import (
     restore_session,
     session_conflicts,
 )
-from services.timeutil import local_day_bounds
 
 blp = ApiBlueprint(
     "api_timetable",
@@ -114,7 +114,7 @@ class GroupSchema(ma.Schema):
     default_room = fields.Nested(RefSchema, allow_none=True)
 
 
-# How every end time of the API reads (services.timeutil.ends_next_day).
+# How every end time of the API reads (services.common.timeutil.ends_next_day).
 _NEXT_DAY = (
     "an end earlier than the start is on the next day (23:30-00:30), "
     "at most 12 hours after the start"

@@ -40,11 +40,16 @@ from blueprints.api.common import (
 )
 from blueprints.api.timetable import SessionDetailSchema, session_detail
 from models import Attachment, NoteKind, Occurrence, SessionNote, User, db
-from services.attachments import KIND_BY_CONTENT_TYPE, attach_upload, can_upload, stored_path
-from services.errors import NotFoundError
-from services.notes import add_note, can_add_note, get_visible_note, readable_kinds
-from services.sessions import get_visible_session
-from services.tracking import can_track, complete_session
+from services.common.errors import NotFoundError
+from services.timetable.sessions import get_visible_session
+from services.tracking.attachments import (
+    KIND_BY_CONTENT_TYPE,
+    attach_upload,
+    can_upload,
+    stored_path,
+)
+from services.tracking.completion import can_track, complete_session
+from services.tracking.notes import add_note, can_add_note, get_visible_note, readable_kinds
 
 blp = ApiBlueprint(
     "api_tracking",

@@ -3,7 +3,7 @@
 A process killed while receiving an upload leaves its staging file (`.upload-<hex>.part`);
 one killed between renaming an upload into place and committing its row leaves a stored
 file that no attachment refers to. Both are removed once an hour old (see
-services/attachments.py).
+services/tracking/attachments.py).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from flask import Blueprint, Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
-from services.attachments import (
+from services.common.wording import plural
+from services.tracking.attachments import (
     SweptFile,
     UnmatchedUploadFolder,
     format_size,
     sweep_staging_files,
     sweep_unreferenced_files,
 )
-from services.wording import plural
 
 bp = Blueprint("attachments_commands", __name__, cli_group=None)
 

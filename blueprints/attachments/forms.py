@@ -7,10 +7,10 @@ from flask_wtf.file import FileField
 from wtforms import StringField
 from wtforms.validators import Length
 
-from services.attachments import DESCRIPTION_MAX
+from services.tracking.attachments import DESCRIPTION_MAX
 
 
 class AttachmentForm(FlaskForm):
-    # The type and size are decided by services.attachments from the content, not here.
+    # The type and size are decided by services.tracking.attachments from the content, not here.
     file = FileField("File")
     description = StringField("Description", validators=[Length(max=DESCRIPTION_MAX)])

@@ -32,7 +32,9 @@ from blueprints.attachments.forms import AttachmentForm
 from blueprints.extensions import login_manager
 from blueprints.feedback import toast
 from models import Attachment, Occurrence, db
-from services.attachments import (
+from services.common.errors import NotFoundError, ValidationError
+from services.timetable.sessions import get_visible_session
+from services.tracking.attachments import (
     ALLOWED_TEXT,
     KIND_BY_CONTENT_TYPE,
     AttachmentNotAllowed,
@@ -46,8 +48,6 @@ from services.attachments import (
     format_size,
     stored_path,
 )
-from services.errors import NotFoundError, ValidationError
-from services.sessions import get_visible_session
 
 log = logging.getLogger(__name__)
 

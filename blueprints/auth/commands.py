@@ -7,10 +7,10 @@ from flask import Blueprint, current_app
 from sqlalchemy import select
 
 from models import Role, User, db
-from services.accounts import create_user, normalise_email
-from services.api_tokens import create_token
-from services.errors import ValidationError
-from services.timeutil import zone
+from services.common.errors import ValidationError
+from services.common.timeutil import zone
+from services.people.accounts import create_user, normalise_email
+from services.people.tokens import create_token
 
 bp = Blueprint("auth_commands", __name__, cli_group=None)
 

@@ -24,7 +24,7 @@ from flask_limiter import Limiter, RequestLimit
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits.strategies import FixedWindowRateLimiter
 
-from services.wording import plural
+from services.common.wording import plural
 
 DEVICE_COOKIE = "login_device"
 DEVICE_COOKIE_DAYS = 365

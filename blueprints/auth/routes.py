@@ -13,7 +13,7 @@ from blueprints.auth.limits import (
     remember_device,
 )
 from models import db
-from services.accounts import authenticate, end_all_sessions
+from services.people.accounts import authenticate, end_all_sessions
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 

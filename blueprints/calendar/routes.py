@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, make_response, request
 
 from blueprints.access import org_tz
-from services.calendar_feeds import build_feed, feed_by_token, fingerprint
+from services.output.feeds import build_feed, feed_by_token, fingerprint
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectChoice
 
-from services.ratings import MAX_SCORE, MIN_SCORE
+from services.tracking.ratings import MAX_SCORE, MIN_SCORE
 
 
 class RatingForm(FlaskForm):

@@ -26,9 +26,10 @@ from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz
 from blueprints.dashboard.forms import RatingForm
 from blueprints.feedback import toast
 from models import Occurrence, Role, db
-from services.dashboard import DashboardTab, dashboard_page, session_card
-from services.errors import DomainError, InvalidTransition, NotFoundError
-from services.history import (
+from services.common.errors import DomainError, InvalidTransition, NotFoundError
+from services.common.pagination import page_number
+from services.tracking.dashboard import DashboardTab, dashboard_page, session_card
+from services.tracking.history import (
     EVENT_KINDS,
     SESSION_STATUSES,
     completed_page,
@@ -36,8 +37,7 @@ from services.history import (
     history_page,
     parse_filters,
 )
-from services.pagination import page_number
-from services.ratings import MAX_SCORE, rate_session
+from services.tracking.ratings import MAX_SCORE, rate_session
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

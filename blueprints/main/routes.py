@@ -4,7 +4,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx_partial, org_tz
-from services.listing import todays_sessions_by_room
+from services.timetable.listing import todays_sessions_by_room
 
 bp = Blueprint("main", __name__)
 

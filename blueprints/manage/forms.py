@@ -22,7 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import MAX_ID
 from models.series import WEEKDAY_NAMES
-from services.numbers import whole_number
+from services.common.numbers import whole_number
 
 
 class WholeNumberField(IntegerField):

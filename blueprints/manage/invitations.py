@@ -8,9 +8,9 @@ from flask_login import login_user
 from blueprints.access import end_read_phase, reads_first
 from blueprints.manage.forms import PasswordForm
 from models import db
-from services.accounts import MIN_PASSWORD_LENGTH
-from services.errors import ValidationError
-from services.users import (
+from services.common.errors import ValidationError
+from services.people.accounts import MIN_PASSWORD_LENGTH
+from services.people.users import (
     DEFAULT_INVITATION_MAX_AGE_DAYS,
     InvitationError,
     prepare_invitation_password,

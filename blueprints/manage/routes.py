@@ -48,9 +48,7 @@ from blueprints.manage.forms import (
     UserEditForm,
 )
 from models import CourseGroup, Role, Room, Series, Subject, User, db
-from services.accounts import MIN_PASSWORD_LENGTH
-from services.api_tokens import working_token_count
-from services.course_groups import (
+from services.catalogue.groups import (
     GroupData,
     SeriesData,
     active_mentors,
@@ -68,20 +66,30 @@ from services.course_groups import (
     update_group,
     update_series,
 )
-from services.errors import NotFoundError, ValidationError
-from services.mentors import (
+from services.catalogue.mentors import (
     listed_subject_ids,
     set_mentor_subjects,
     subject_choices,
     taught_subjects,
 )
-from services.pagination import page_number
-from services.rooms import STATUSES, RoomData, active_rooms, create_room, list_rooms, update_room
-from services.rooms import set_room_active as set_room_active_service
-from services.subjects import SubjectData, create_subject, list_subjects, update_subject
-from services.subjects import set_subject_active as set_subject_active_service
-from services.timeutil import today_in
-from services.users import (
+from services.catalogue.rooms import (
+    STATUSES,
+    RoomData,
+    active_rooms,
+    create_room,
+    list_rooms,
+    update_room,
+)
+from services.catalogue.rooms import set_room_active as set_room_active_service
+from services.catalogue.subjects import SubjectData, create_subject, list_subjects, update_subject
+from services.catalogue.subjects import set_subject_active as set_subject_active_service
+from services.common.errors import NotFoundError, ValidationError
+from services.common.pagination import page_number
+from services.common.timeutil import today_in
+from services.common.wording import named
+from services.people.accounts import MIN_PASSWORD_LENGTH
+from services.people.tokens import working_token_count
+from services.people.users import (
     NewAccount,
     NotAllowedError,
     assignable_roles,
@@ -95,7 +103,6 @@ from services.users import (
     store_new_account,
     update_account,
 )
-from services.wording import named
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 

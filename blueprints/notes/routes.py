@@ -23,8 +23,9 @@ from flask_login import current_user, login_required
 from blueprints.access import is_htmx_partial
 from blueprints.feedback import toast
 from models import NoteKind, Occurrence, SessionNote, db
-from services.errors import DomainError, NotFoundError, ValidationError
-from services.notes import (
+from services.common.errors import DomainError, NotFoundError, ValidationError
+from services.timetable.sessions import get_visible_session
+from services.tracking.notes import (
     BODY_MAX_LENGTH,
     KIND_LABELS,
     NoteNotAllowed,
@@ -36,7 +37,6 @@ from services.notes import (
     note_row,
     notes_for,
 )
-from services.sessions import get_visible_session
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
 

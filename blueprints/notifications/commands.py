@@ -7,8 +7,8 @@ import sys
 import click
 from flask import current_app
 
-from services.mail import send_pending
-from services.wording import plural
+from services.common.wording import plural
+from services.notifications.mail import send_pending
 
 
 @click.command("send-notifications")

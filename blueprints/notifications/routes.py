@@ -27,10 +27,10 @@ from blueprints.auth.routes import safe_next_path
 from blueprints.extensions import login_manager
 from blueprints.notifications.commands import send_notifications
 from models import Notification, db
-from services.mail import send_pending
-from services.notifications import bell_state, mail_queued, mark_read, unread_count
-from services.numbers import whole_number
-from services.pagination import page_number, paginate
+from services.common.numbers import whole_number
+from services.common.pagination import page_number, paginate
+from services.notifications.inbox import bell_state, mail_queued, mark_read, unread_count
+from services.notifications.mail import send_pending
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications", cli_group=None)
 bp.cli.add_command(send_notifications)

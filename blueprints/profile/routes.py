@@ -12,15 +12,16 @@ from blueprints.access import end_read_phase, org_tz, reads_first
 from blueprints.feedback import attach_errors
 from blueprints.profile.forms import ApiTokenForm, ChangePasswordForm, StaffFeedForm
 from models import CourseGroup, Room, db
-from services import api_tokens, calendar_feeds
-from services.accounts import (
+from services.common.errors import NotFoundError, ValidationError
+from services.common.wording import plural
+from services.output import feeds as calendar_feeds
+from services.people import tokens as api_tokens
+from services.people.accounts import (
     MIN_PASSWORD_LENGTH,
     log_out_everywhere,
     prepare_own_password_change,
     store_password,
 )
-from services.errors import NotFoundError, ValidationError
-from services.wording import plural
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 

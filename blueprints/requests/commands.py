@@ -6,7 +6,7 @@ import click
 from flask import Blueprint
 
 from models import db
-from services.requests import expire_requests
+from services.requests.lifecycle import expire_requests
 
 bp = Blueprint("requests_commands", __name__, cli_group=None)
 

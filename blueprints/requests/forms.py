@@ -1,5 +1,5 @@
 """Request forms: they parse what was typed (ids, dates, times, numbers) and say what could
-not be read; `services.requests.create_request` judges the rest."""
+not be read; `services.requests.lifecycle.create_request` judges the rest."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import MAX_ID
 from models.series import WEEKDAY_NAMES
-from services.numbers import whole_number
-from services.requests import DURATIONS, MAX_WEEKS, RequestInput
+from services.common.numbers import whole_number
+from services.requests.lifecycle import DURATIONS, MAX_WEEKS, RequestInput
 
 MODE_CHOICES = [SelectChoice("online", "Online"), SelectChoice("in_person", "In person")]
 KIND_CHOICES = [

@@ -20,18 +20,12 @@ from blueprints.access import is_htmx, is_htmx_partial, org_tz
 from blueprints.feedback import toast
 from blueprints.requests.forms import ApproveForm, RejectForm, RequestForm, choice_id
 from models import RequestStatus, Role, SessionRequest, User, db
-from services.course_groups import active_mentors
-from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
-from services.mentors import mentor_directory, offered_subjects, subjects_of_mentor
-from services.pagination import page_number, paginate
-from services.request_lists import (
-    STATUS_FILTERS,
-    pending_query,
-    people_in_requests,
-    requests_of,
-    sessions_of_request,
-)
-from services.requests import (
+from services.catalogue.groups import active_mentors
+from services.catalogue.mentors import mentor_directory, offered_subjects, subjects_of_mentor
+from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.common.pagination import page_number, paginate
+from services.common.wording import plural
+from services.requests.lifecycle import (
     approve_request,
     can_decide,
     create_request,
@@ -42,7 +36,13 @@ from services.requests import (
     slot_clashes,
     withdraw_request,
 )
-from services.wording import plural
+from services.requests.lists import (
+    STATUS_FILTERS,
+    pending_query,
+    people_in_requests,
+    requests_of,
+    sessions_of_request,
+)
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 

@@ -41,11 +41,12 @@ from blueprints.timetable.forms import (
     exception_editor_form,
 )
 from models import MAX_ID, Occurrence, Room, User, db
-from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
-from services.exports import sessions_csv, week_workbook
-from services.listing import ListedOccurrence
-from services.overrides import delete_override, find_override, save_override
-from services.schedule import (
+from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
+from services.common.timeutil import date_outside, today_in
+from services.output.spreadsheets import sessions_csv, week_workbook
+from services.timetable.exceptions import delete_override, find_override, save_override
+from services.timetable.listing import ListedOccurrence
+from services.timetable.schedule import (
     Grid,
     GridEntry,
     ScheduleFilters,
@@ -61,7 +62,6 @@ from services.schedule import (
     parse_view,
     personal_filters,
 )
-from services.timeutil import date_outside, today_in
 
 bp = Blueprint("schedule", __name__, url_prefix="/schedule")
 

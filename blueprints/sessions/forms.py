@@ -12,7 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from services.sessions import NOTES_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
+from services.timetable.sessions import NOTES_MAX_LENGTH, REASON_MAX_LENGTH, TITLE_MAX_LENGTH
 
 MODE_CHOICES = [SelectChoice("in_person", "In person"), SelectChoice("online", "Online")]
 

@@ -2,9 +2,9 @@
 rescheduling, cancelling or restoring any single session (series ones through an exception).
 
 Each handler loads the session (404, also for a session the user may not see), checks the
-role (403), calls one service from `services.sessions` and commits once. htmx requests from
-the detail page get the session panel (`sessions/_session.html`) back; plain requests get a
-redirect after success, or the page again with the errors (422 or 409).
+role (403), calls one service from `services.timetable.sessions` and commits once. htmx
+requests from the detail page get the session panel (`sessions/_session.html`) back; plain
+requests get a redirect after success, or the page again with the errors (422 or 409).
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from blueprints.sessions.forms import (
     SeriesSessionEditForm,
 )
 from models import CourseGroup, Occurrence, Room, db
-from services.conflicts import label_occurrence
-from services.errors import ConflictError, DomainError, NotFoundError, ValidationError
-from services.listing import may_see_conflicts
-from services.sessions import (
+from services.common.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from services.common.timeutil import today_in
+from services.timetable.conflicts import label_occurrence
+from services.timetable.listing import may_see_conflicts
+from services.timetable.sessions import (
     InvalidTransition,
     SessionOutcome,
     can_view_session,
@@ -47,7 +48,6 @@ from services.sessions import (
     session_conflicts,
     update_one_time_session,
 )
-from services.timeutil import today_in
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 

@@ -10,16 +10,16 @@ import click
 from flask import Blueprint, current_app
 
 from models import db
-from services.conflicts import described_times
+from services.common.errors import DomainError
+from services.common.timeutil import date_outside, today_in, zone
+from services.common.wording import plural
 from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
-from services.errors import DomainError
-from services.exports import sessions_csv
-from services.generation import generate_occurrences, resolve_window
-from services.listing import list_occurrences
-from services.timetable_export import export_timetable
-from services.timetable_import import ImportErrors, import_exceptions, import_timetable
-from services.timeutil import date_outside, today_in, zone
-from services.wording import plural
+from services.output.spreadsheets import sessions_csv
+from services.timetable.conflicts import described_times
+from services.timetable.csv_export import export_timetable
+from services.timetable.csv_import import ImportErrors, import_exceptions, import_timetable
+from services.timetable.generation import generate_occurrences, resolve_window
+from services.timetable.listing import list_occurrences
 
 bp = Blueprint("timetable_commands", __name__, cli_group=None)
 

@@ -16,8 +16,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from blueprints import feedback
 from models import CourseGroup, DateOverride, Room, db
-from services.errors import DomainError
-from services.overrides import OverrideChange
+from services.common.errors import DomainError
+from services.timetable.exceptions import OverrideChange
 
 
 class GenerateForm(FlaskForm):

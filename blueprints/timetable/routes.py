@@ -21,17 +21,22 @@ from blueprints.timetable.forms import (
     room_choices,
 )
 from models import MAX_ID, CourseGroup, DateOverride, Occurrence, Series, db
-from services.errors import ConflictError, DomainError, InvalidTransition, ValidationError
-from services.generation import (
+from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
+from services.common.numbers import whole_number
+from services.common.pagination import Page, page_number, paginate
+from services.common.timeutil import clock_label, today_in
+from services.timetable.exceptions import (
+    OVERRIDE_KINDS,
+    delete_override,
+    overrides_query,
+    save_override,
+)
+from services.timetable.generation import (
     CHANGE_KINDS,
     generate_occurrences,
     resolve_window,
     series_standing,
 )
-from services.numbers import whole_number
-from services.overrides import OVERRIDE_KINDS, delete_override, overrides_query, save_override
-from services.pagination import Page, page_number, paginate
-from services.timeutil import clock_label, today_in
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
 

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField, TimeField
 from wtforms.validators import InputRequired, Length
 
-from services.tracking import CODE_MAX, NOTES_MAX_LENGTH
+from services.tracking.completion import CODE_MAX, NOTES_MAX_LENGTH
 
 
 class CompletionForm(FlaskForm):

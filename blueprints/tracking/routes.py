@@ -27,11 +27,11 @@ from blueprints.feedback import attach_errors, toast
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
 from models import MAX_ID, CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
-from services.errors import DomainError, NotFoundError, ValidationError
-from services.exports import csv_cell
-from services.numbers import whole_number
-from services.pagination import page_number, paginate
-from services.reports import (
+from services.common.errors import DomainError, NotFoundError, ValidationError
+from services.common.numbers import whole_number
+from services.common.pagination import page_number, paginate
+from services.common.timeutil import today_in
+from services.output.reports import (
     hours_minutes,
     mentor_hours,
     next_month,
@@ -39,9 +39,14 @@ from services.reports import (
     previous_month,
     report_last_day,
 )
-from services.sessions import can_view_session, cancel_refusal, cancel_session, cancellation_reason
-from services.timeutil import today_in
-from services.tracking import (
+from services.output.spreadsheets import csv_cell
+from services.timetable.sessions import (
+    can_view_session,
+    cancel_refusal,
+    cancel_session,
+    cancellation_reason,
+)
+from services.tracking.completion import (
     MonitorFilters,
     NotAllowed,
     can_track,

@@ -147,7 +147,7 @@ def upgrade():
 
 
 def _new_video_room_id(taken: set) -> str:
-    # The same format as services/video_rooms.py, which a migration must not import.
+    # The same format as services/timetable/video_rooms.py, which a migration must not import.
     alphabet = string.ascii_lowercase + string.digits
     while True:
         room_id = "room-" + "".join(secrets.choice(alphabet) for _ in range(8))

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from models import db
-from services.api_tokens import create_token
-from services.timeutil import week_start
+from services.common.timeutil import week_start
+from services.people.tokens import create_token
 from tests.conftest import PINNED_TODAY, browser
 
 PROBLEM = "application/problem+json"

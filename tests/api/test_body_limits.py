@@ -9,7 +9,7 @@ import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from models import Attachment, db
-from services import attachments as service
+from services.tracking import attachments as service
 from tests import attachment_samples as samples
 from tests.api.conftest import PROBLEM, assert_problem
 

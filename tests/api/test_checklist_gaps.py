@@ -21,8 +21,8 @@ from models import (
     SessionRequest,
     db,
 )
-from services.attachments import delete_attachment
-from services.generation import generate_occurrences
+from services.timetable.generation import generate_occurrences
+from services.tracking.attachments import delete_attachment
 from tests import attachment_samples as samples
 from tests.api.conftest import MONDAY, assert_problem
 

@@ -8,7 +8,7 @@ from datetime import time, timedelta
 from sqlalchemy import func, select
 
 from models import DateOverride, Occurrence, OccurrenceStatus, db
-from services.overrides import find_occurrence
+from services.timetable.exceptions import find_occurrence
 from tests.api.conftest import MONDAY, assert_problem
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from blueprints.api.common import MAX_LIMIT
 from models import ApiToken, Room, db
-from services.api_tokens import revoke_token
+from services.people.tokens import revoke_token
 from tests.api.conftest import PROBLEM, assert_problem
 from tests.conftest import TEST_PASSWORD
 

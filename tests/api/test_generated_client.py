@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from models import db
-from services.generation import generate_occurrences
-from services.overrides import find_occurrence
+from services.timetable.exceptions import find_occurrence
+from services.timetable.generation import generate_occurrences
 from tests.api.conftest import MONDAY
 from tests.conftest import browser
 

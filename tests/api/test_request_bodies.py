@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models import DateOverride, Occurrence, Series, db
-from services.generation import generate_occurrences
-from services.overrides import find_occurrence
+from services.timetable.exceptions import find_occurrence
+from services.timetable.generation import generate_occurrences
 from tests.api.conftest import MONDAY, assert_problem
 
 PARIS = ZoneInfo("Europe/Paris")

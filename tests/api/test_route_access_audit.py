@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 
 from models import Role, db
-from services import api_tokens
+from services.people import tokens as api_tokens
 from tests import attachment_samples as samples
 from tests.api.conftest import PROBLEM
 from tests.blueprints import test_route_access_audit as web_audit

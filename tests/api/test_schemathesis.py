@@ -30,8 +30,8 @@ from schemathesis.specs.openapi.checks import (
 
 from app import create_app
 from models import Attachment, Occurrence, db
-from services.api_tokens import create_token
-from services.generation import generate_occurrences
+from services.people.tokens import create_token
+from services.timetable.generation import generate_occurrences
 from tests import attachment_samples as samples
 from tests.api.conftest import MONDAY
 from tests.conftest import FreshGlobals

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from models import DateOverride, Occurrence, OccurrenceStatus, db
-from services.generation import generate_occurrences
-from services.overrides import find_occurrence
+from services.timetable.exceptions import find_occurrence
+from services.timetable.generation import generate_occurrences
 from tests.api.conftest import MONDAY, assert_problem
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models import ApiToken, db
-from services.api_tokens import create_token
-from services.errors import ValidationError
-from services.users import accept_invitation, make_invitation, set_account_password
+from services.common.errors import ValidationError
+from services.people.tokens import create_token
+from services.people.users import accept_invitation, make_invitation, set_account_password
 from tests.api.conftest import ApiClient, assert_problem
 from tests.conftest import FAST_HASH, PINNED_TODAY
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from models import Attachment, Occurrence, db
-from services import attachments as service
+from services.tracking import attachments as service
 from tests import attachment_samples as samples
 from tests.conftest import csrf_token_of
 

@@ -255,7 +255,7 @@ def test_cookies_are_secure_outside_debug_and_testing(production_app):
     assert production_app.config["REMEMBER_COOKIE_HTTPONLY"] is True
     assert production_app.config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
     with production_app.app_context():
-        from services.accounts import create_user
+        from services.people.accounts import create_user
 
         create_user(
             "boss@school.test",

@@ -28,9 +28,9 @@ from models import (
     Subject,
     db,
 )
-from services.generation import generate_occurrences
-from services.overrides import find_occurrence
-from services.timeutil import today_in
+from services.common.timeutil import today_in
+from services.timetable.exceptions import find_occurrence
+from services.timetable.generation import generate_occurrences
 from tests import attachment_samples as samples
 from tests.blueprints.test_security import scan
 from tests.conftest import PINNED_TODAY, browser, csrf_token_of, make_app

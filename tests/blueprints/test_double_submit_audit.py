@@ -49,10 +49,10 @@ from models import (
     User,
     db,
 )
-from services.generation import generate_occurrences
-from services.notifications import notify
-from services.requests import RequestInput, create_request
-from services.users import make_invitation
+from services.notifications.inbox import notify
+from services.people.users import make_invitation
+from services.requests.lifecycle import RequestInput, create_request
+from services.timetable.generation import generate_occurrences
 from tests import attachment_samples as samples
 from tests.conftest import PINNED_TODAY, TEST_PASSWORD, csrf_token_of
 

@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 
 from models import DateOverride, Occurrence, db
-from services.generation import generate_occurrences
-from services.timeutil import week_start
+from services.common.timeutil import week_start
+from services.timetable.generation import generate_occurrences
 from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -278,7 +278,7 @@ def _tracking_cancel(f):
 
 def _note_edit(f):
     occ = one_time(f.make_group(mentor=f.user))
-    from services.notes import add_note
+    from services.tracking.notes import add_note
 
     note = add_note(f.user, occ, kind="general", body="Bring rulers")
     db.session.commit()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from blueprints.timetable import routes as timetable_routes
 from models import Notification, Occurrence, db
-from services.generation import resolve_window, sessions_in_window
+from services.timetable.generation import resolve_window, sessions_in_window
 
 # Far enough ahead that no session of it has started whenever the suite runs.
 AHEAD = date(2030, 9, 2)  # a Monday

@@ -37,9 +37,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models import MentorSubject, Occurrence, SessionNote, Subject, db
-from services.generation import generate_occurrences, resolve_window
-from services.overrides import OverrideChange, find_occurrence, save_override
-from services.requests import RequestInput, create_request
+from services.requests.lifecycle import RequestInput, create_request
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences, resolve_window
 from tests.conftest import PINNED_TODAY, TEST_PASSWORD, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE

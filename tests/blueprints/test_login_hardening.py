@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from flask.cli import FlaskGroup
 from limits.storage import MemoryStorage, RedisStorage
 
-import services.accounts
+import services.people.accounts
 from app import ConfigurationError, create_app
 from models import db
 from tests.conftest import (
@@ -299,13 +299,13 @@ def test_a_bad_number_of_trusted_proxies_is_a_start_up_error(production_env, val
 @pytest.fixture
 def hashes_checked(monkeypatch):
     checked = []
-    real = services.accounts.check_password_hash
+    real = services.people.accounts.check_password_hash
 
     def spy(pwhash, password):
         checked.append(pwhash)
         return real(pwhash, password)
 
-    monkeypatch.setattr(services.accounts, "check_password_hash", spy)
+    monkeypatch.setattr(services.people.accounts, "check_password_hash", spy)
     return checked
 
 
@@ -331,13 +331,13 @@ def test_an_account_without_a_password_is_checked_with_the_configured_method(
 def test_passwords_are_checked_at_a_lower_cpu_priority_than_pages(app, make_user, monkeypatch):
     make_user("mentor", email=OWNER)
     niceness = []
-    real = services.accounts.check_password_hash
+    real = services.people.accounts.check_password_hash
 
     def spy(pwhash, password):
         niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return real(pwhash, password)
 
-    monkeypatch.setattr(services.accounts, "check_password_hash", spy)
+    monkeypatch.setattr(services.people.accounts, "check_password_hash", spy)
     page_niceness = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     attempt(from_address(app, "192.0.2.1"), OWNER, TEST_PASSWORD, status=302)
     attempt(from_address(app, "192.0.2.2"), "nobody@school.test", status=422)
@@ -352,14 +352,14 @@ def test_a_writer_is_not_held_up_while_a_login_checks_its_password(app, make_use
         pytest.skip("SQLite's locking only")
     make_user("mentor", email=OWNER)
     checking, release = threading.Event(), threading.Event()
-    real = services.accounts.check_password_hash
+    real = services.people.accounts.check_password_hash
 
     def slow_check(pwhash, password):
         checking.set()
         release.wait(timeout=30)
         return real(pwhash, password)
 
-    monkeypatch.setattr(services.accounts, "check_password_hash", slow_check)
+    monkeypatch.setattr(services.people.accounts, "check_password_hash", slow_check)
     web = from_address(app, "192.0.2.1")
     form = web.get("/auth/login").forms[0]
     form["email"], form["password"] = OWNER, "wrong password"

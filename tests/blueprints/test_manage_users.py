@@ -9,9 +9,9 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-import services.users as users_service
+import services.people.users as users_service
 from models import Role, User, db
-from services.users import INVITATION_SALT
+from services.people.users import INVITATION_SALT
 from tests.conftest import TEST_PASSWORD, browser, csrf_token_of
 
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}

@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from models import NoteKind, Occurrence, SessionEvent, SessionNote, db
-from services import events
-from services.notes import (
+from services.common.timeutil import zone
+from services.tracking import events
+from services.tracking.notes import (
     BODY_MAX_LENGTH,
     MESSAGE_BODY_REQUIRED,
     MESSAGE_BODY_TOO_LONG,
     MESSAGE_KIND_REQUIRED,
 )
-from services.timeutil import zone
 from tests.blueprints.test_security import assert_security_headers, scan
 from tests.conftest import csrf_token_of
 

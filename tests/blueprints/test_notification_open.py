@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import event
 
 from models import Notification, db
-from services.notifications import notify
+from services.notifications.inbox import notify
 from tests.conftest import csrf_token_of
 
 HX = {"HX-Request": "true", "HX-Request-Type": "partial"}

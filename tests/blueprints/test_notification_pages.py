@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import event, select
 
 from models import Notification, db
-from services.notifications import notify
+from services.notifications.inbox import notify
 from tests.conftest import browser, csrf_token_of
 
 

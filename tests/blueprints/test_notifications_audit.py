@@ -14,12 +14,17 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 
 from models import MentorSubject, Notification, db
-from services.api_tokens import create_token
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, find_occurrence, find_override, save_override
-from services.requests import RequestInput, create_request
-from services.sessions import create_one_time_session
-from services.timeutil import week_start
+from services.common.timeutil import week_start
+from services.people.tokens import create_token
+from services.requests.lifecycle import RequestInput, create_request
+from services.timetable.exceptions import (
+    OverrideChange,
+    find_occurrence,
+    find_override,
+    save_override,
+)
+from services.timetable.generation import generate_occurrences
+from services.timetable.sessions import create_one_time_session
 from tests.api.conftest import ApiClient
 from tests.conftest import PINNED_TODAY, TEST_PASSWORD, browser, csrf_token_of
 
@@ -453,7 +458,7 @@ def test_the_import_exceptions_command_tells_everyone_and_a_refused_file_nobody(
 def test_a_web_change_failing_after_notifying_commits_no_notification(
     web, login_as, school, monkeypatch
 ):
-    import services.overrides as overrides
+    import services.timetable.exceptions as overrides
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full")

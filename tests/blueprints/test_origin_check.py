@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from models import Room, Series, db
-from services.accounts import create_user
-from services.api_tokens import create_token
+from services.people.accounts import create_user
+from services.people.tokens import create_token
 from tests.conftest import FAST_HASH, browser, csrf_token_of, make_app
 
 EVIL = "https://evil.example"

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.security import check_password_hash
 
-import services.accounts
+import services.people.accounts
 from models import User, db
-from services.users import make_invitation
+from services.people.users import make_invitation
 from tests.conftest import TEST_PASSWORD, browser, submit_taking_the_write_lock_meanwhile
 
 NEW_PASSWORD = "a brand new password"
@@ -32,7 +32,7 @@ class HeldHashing:
     def __init__(self, monkeypatch):
         self.started, self.release = threading.Event(), threading.Event()
         self.while_held = None
-        real = services.accounts.generate_password_hash
+        real = services.people.accounts.generate_password_hash
 
         def held(password, method):
             if self.while_held:
@@ -41,7 +41,7 @@ class HeldHashing:
             self.release.wait(timeout=30)
             return real(password, method=method)
 
-        monkeypatch.setattr(services.accounts, "generate_password_hash", held)
+        monkeypatch.setattr(services.people.accounts, "generate_password_hash", held)
 
 
 def submit_while_hashing(form, hashing: HeldHashing, *, status="*"):

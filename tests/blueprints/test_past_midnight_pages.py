@@ -15,8 +15,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from models import Occurrence, OccurrenceStatus, Series, db
-from services.generation import generate_occurrences
-from services.overrides import find_occurrence
+from services.timetable.exceptions import find_occurrence
+from services.timetable.generation import generate_occurrences
 from tests.blueprints.test_manage_groups import hx_post, new, series_params
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE

@@ -8,8 +8,8 @@ from datetime import time
 from sqlalchemy import select
 
 from models import ApiToken, CalendarFeed, db
-from services.api_tokens import user_for_token
-from services.generation import generate_occurrences, resolve_window
+from services.people.tokens import user_for_token
+from services.timetable.generation import generate_occurrences, resolve_window
 from tests.conftest import csrf_token_of
 
 
@@ -62,7 +62,7 @@ def test_unknown_addresses_and_others_feeds_are_not_found(web, login_as, make_us
     web.get("/calendar/nope.ics", status=404)
     web.get("/calendar/" + "x" * 300 + ".ics", status=404)
     other = make_user("student")
-    from services.calendar_feeds import own_feed
+    from services.output.feeds import own_feed
 
     feed = own_feed(other)
     db.session.commit()
@@ -123,7 +123,7 @@ def test_a_too_long_label_is_refused_next_to_the_field(web, login_as):
 
 def test_the_profile_needs_a_login_and_others_tokens_cannot_be_revoked(web, login_as, make_user):
     assert "/auth/login" in web.get("/profile/", status=302).location
-    from services.api_tokens import create_token
+    from services.people.tokens import create_token
 
     owner = make_user("mentor")
     row, _token = create_token(owner)

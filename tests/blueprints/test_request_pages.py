@@ -21,8 +21,8 @@ from models import (
     Subject,
     db,
 )
-from services.generation import generate_occurrences
-from services.requests import RequestInput, create_request
+from services.requests.lifecycle import RequestInput, create_request
+from services.timetable.generation import generate_occurrences
 from tests.conftest import PINNED_TODAY, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -1060,7 +1060,7 @@ def test_the_pending_list_redraws_itself_when_the_bell_brings_a_request(web, peo
 
 
 def test_the_bell_says_nothing_about_requests_for_other_news(web, people):
-    from services.notifications import notify
+    from services.notifications.inbox import notify
 
     login(web, people["ada"])
     bell = web.get("/requests/pending").html.find(id="notification-bell")

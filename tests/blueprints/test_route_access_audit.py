@@ -21,13 +21,14 @@ import pytest
 from sqlalchemy import select
 
 from models import MentorSubject, Notification, Occurrence, Role, db
-from services import api_tokens, calendar_feeds
-from services.attachments import attach_upload
-from services.generation import generate_occurrences
-from services.notes import add_note
-from services.overrides import OverrideChange, find_occurrence, save_override
-from services.requests import RequestInput, create_request
-from services.tracking import complete_session
+from services.output import feeds as calendar_feeds
+from services.people import tokens as api_tokens
+from services.requests.lifecycle import RequestInput, create_request
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences
+from services.tracking.attachments import attach_upload
+from services.tracking.completion import complete_session
+from services.tracking.notes import add_note
 from tests import attachment_samples as samples
 from tests.conftest import PINNED_TODAY, TEST_PASSWORD, browser, csrf_token_of
 
@@ -739,7 +740,7 @@ def test_a_students_export_flags_no_conflict_the_api_hides(app, world, api_token
 
 
 def test_a_room_feed_stops_when_its_owner_is_no_longer_staff(app, world):
-    from services.users import update_account
+    from services.people.users import update_account
 
     people, ids = world["people"], world["ids"]
     feed = calendar_feeds.staff_feed(people["coord"], room_id=ids["room_a"])

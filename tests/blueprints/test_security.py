@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from models import DateOverride, db
-from services.generation import generate_occurrences, resolve_window
-from services.overrides import OverrideChange, find_occurrence, save_override
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences, resolve_window
 from tests.conftest import browser, csrf_token_of
 
 TERM = date(2026, 9, 7)

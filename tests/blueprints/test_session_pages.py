@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from models import DateOverride, Occurrence, OccurrenceStatus, db
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, find_occurrence, save_override
-from services.timeutil import week_start
+from services.common.timeutil import week_start
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences
 from tests.blueprints.test_security import scan
 from tests.conftest import PINNED_TODAY
 

@@ -9,8 +9,8 @@ from datetime import date, time
 from zoneinfo import ZoneInfo
 
 from models import Occurrence, OccurrenceStatus, db
-from services.generation import generate_occurrences, resolve_window
-from services.overrides import find_occurrence
+from services.timetable.exceptions import find_occurrence
+from services.timetable.generation import generate_occurrences, resolve_window
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 # Far enough ahead that the session has not started whenever the suite runs.

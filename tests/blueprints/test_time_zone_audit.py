@@ -23,13 +23,14 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from models import MentorSubject, Notification, Occurrence, SessionRequest, Subject, db
-from services import dashboard as dashboard_service
-from services import listing, timeutil
-from services.api_tokens import create_token
-from services.calendar_feeds import own_feed
-from services.generation import generate_occurrences
-from services.sessions import create_one_time_session
-from services.timeutil import today_in
+from services.common import timeutil
+from services.common.timeutil import today_in
+from services.output.feeds import own_feed
+from services.people.tokens import create_token
+from services.timetable import listing
+from services.timetable.generation import generate_occurrences
+from services.timetable.sessions import create_one_time_session
+from services.tracking import dashboard as dashboard_service
 from tests.conftest import csrf_token_of
 
 AKL = ZoneInfo("Pacific/Auckland")

@@ -121,8 +121,8 @@ def test_force_flag_updates_out_of_date_sessions(cli, make_series):
 
 def test_list_sessions_json_fields_and_cancelled_rows(cli, make_group, make_series):
     from models import Series, db
-    from services.overrides import OverrideChange, save_override
-    from services.timeutil import zone
+    from services.common.timeutil import zone
+    from services.timetable.exceptions import OverrideChange, save_override
 
     series = make_series(make_group("Math 7A"), weekdays=(0,))
     cli("generate-sessions", "--start", "2026-09-07", "--weeks", "2")

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from models import DateOverride, Enrolment, Occurrence, OccurrenceStatus, db
-from services.generation import generate_occurrences, resolve_window
-from services.overrides import OverrideChange, find_occurrence, save_override
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences, resolve_window
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 TERM = date(2026, 9, 7)  # a Monday

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from models import ApiToken, User, db
-from services.accounts import create_user
-from services.api_tokens import create_token, user_for_token
+from services.people.accounts import create_user
+from services.people.tokens import create_token, user_for_token
 from tests.conftest import (
     FAST_HASH,
     TEST_PASSWORD,

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import event
 
 from models import Attachment, NoteKind, Occurrence, OccurrenceStatus, SessionNote, db
-from services import events
-from services.history import MESSAGE_BAD_DATE
+from services.tracking import events
+from services.tracking.history import MESSAGE_BAD_DATE
 from tests.blueprints.test_security import assert_security_headers, scan
 
 _codes = itertools.count(1)

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import event, select
 
 from models import Notification, Occurrence, OccurrenceStatus, SessionEvent, db
-from services import events, tracking
+from services.tracking import completion as tracking
+from services.tracking import events
 from tests.blueprints.test_security import scan
 from tests.conftest import PINNED_TODAY
 

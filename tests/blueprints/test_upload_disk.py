@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from models import Attachment, db
-from services import attachments as service
+from services.tracking import attachments as service
 from tests import attachment_samples as samples
 from tests.conftest import csrf_token_of
 

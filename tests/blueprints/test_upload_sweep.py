@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from app import _started_by_a_server, create_app
 from models import Attachment, db
-from services.attachments import add_attachment, receive_upload
+from services.tracking.attachments import add_attachment, receive_upload
 from tests import attachment_samples as samples
 from tests.conftest import TEST_PASSWORD
 

@@ -48,11 +48,11 @@ from models import (
     db,
 )
 from models.series import weekdays_to_mask
-from services.accounts import create_user
-from services.generation import generate_occurrences, resolve_window
-from services.overrides import OverrideChange, find_occurrence, save_override
-from services.requests import RequestInput, create_request
-from services.tracking import complete_session
+from services.people.accounts import create_user
+from services.requests.lifecycle import RequestInput, create_request
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences, resolve_window
+from services.tracking.completion import complete_session
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.helpers import login, module_school, safe_name, screenshot
 from tests.conftest import FAST_HASH, PINNED_TODAY, TEST_PASSWORD

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
-from services.generation import generate_occurrences
+from services.timetable.generation import generate_occurrences
 from tests.browser.conftest import ErrorGuard
 from tests.conftest import PINNED_TODAY
 

@@ -8,7 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from models import db
-from services.notifications import notify
+from services.notifications.inbox import notify
 
 
 def test_clicking_a_notification_title_opens_it_and_marks_it_read(page, log_in):

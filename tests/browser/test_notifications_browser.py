@@ -10,7 +10,7 @@ import re
 from playwright.sync_api import expect
 
 from models import db
-from services.notifications import notify
+from services.notifications.inbox import notify
 
 POLL_MS = 15_000  # the bell polls every 10 s
 

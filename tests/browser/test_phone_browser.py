@@ -46,13 +46,13 @@ from models import (
     db,
 )
 from models.series import Series, weekdays_to_mask
-from services.accounts import create_user
-from services.generation import generate_occurrences, resolve_window
-from services.overrides import OverrideChange, find_occurrence, save_override
-from services.requests import RequestInput, create_request
-from services.sessions import create_one_time_session
-from services.timeutil import today_in
-from services.tracking import complete_session
+from services.common.timeutil import today_in
+from services.people.accounts import create_user
+from services.requests.lifecycle import RequestInput, create_request
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences, resolve_window
+from services.timetable.sessions import create_one_time_session
+from services.tracking.completion import complete_session
 from tests.browser.conftest import TIMEOUT_MS, ErrorGuard
 from tests.browser.helpers import login, module_school, safe_name, screenshot
 from tests.conftest import FAST_HASH, TEST_PASSWORD

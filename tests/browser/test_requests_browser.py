@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import expect
 
 from models import MentorSubject, SessionRequest, Subject, db
-from services.requests import RequestInput, create_request
+from services.requests.lifecycle import RequestInput, create_request
 from tests.conftest import PINNED_TODAY
 
 _today = PINNED_TODAY
@@ -186,7 +186,7 @@ def test_the_pending_list_redraws_itself_when_a_request_arrives(page, log_in, ma
 def test_dates_to_approve_and_their_outcome_pass_the_accessibility_audit(
     page, log_in, make_user, make_group, make_series
 ):
-    from services.generation import generate_occurrences
+    from services.timetable.generation import generate_occurrences
     from tests.browser.test_accessibility import FAILING_IMPACTS, describe, run_axe
 
     ada, _ben = seed(make_user)

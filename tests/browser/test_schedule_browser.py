@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from models import DateOverride, Occurrence, OccurrenceStatus, db
-from services.generation import generate_occurrences, resolve_window
-from services.overrides import find_occurrence
+from services.timetable.exceptions import find_occurrence
+from services.timetable.generation import generate_occurrences, resolve_window
 from tests.browser.helpers import screenshot
 from tests.conftest import PINNED_TODAY
 

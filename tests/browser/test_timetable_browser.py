@@ -12,8 +12,8 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import func, select
 
 from models import DateOverride, Occurrence, OccurrenceStatus, db
-from services.generation import generate_occurrences, resolve_window
-from services.overrides import OverrideChange, find_occurrence, save_override
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences, resolve_window
 from tests.browser.helpers import screenshot
 from tests.conftest import PINNED_TODAY
 

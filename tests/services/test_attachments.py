@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from models import Attachment, Occurrence, SessionEvent, db
-from services import attachments as service
-from services.attachments import (
+from services.common.errors import ValidationError
+from services.tracking import attachments as service
+from services.tracking.attachments import (
     AttachmentNotAllowed,
     FileTooLarge,
     add_attachment,
@@ -24,7 +25,6 @@ from services.attachments import (
     delete_attachment,
     receive_upload,
 )
-from services.errors import ValidationError
 from tests import attachment_samples as samples
 
 MB = 1024 * 1024

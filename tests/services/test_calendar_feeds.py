@@ -12,8 +12,9 @@ import vobject
 from icalendar import Calendar
 
 from models import CourseGroup, Enrolment, GroupKind, Occurrence, OccurrenceStatus, db
-from services import calendar_feeds
-from services.calendar_feeds import (
+from services.common.errors import ValidationError
+from services.output import feeds as calendar_feeds
+from services.output.feeds import (
     build_feed,
     feed_by_token,
     fingerprint,
@@ -21,9 +22,8 @@ from services.calendar_feeds import (
     regenerate,
     staff_feed,
 )
-from services.errors import ValidationError
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, find_occurrence, save_override
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 10, 1, 8, tzinfo=UTC)

@@ -28,13 +28,18 @@ from models import (
     db,
 )
 from models.series import weekdays_to_mask
-from services import generation
-from services.calendar_feeds import build_feed, own_feed
-from services.errors import ConflictError, InvalidTransition
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, delete_override, find_occurrence, save_override
-from services.requests import RequestInput, approve_request, create_request
-from services.timetable_import import ImportErrors, import_timetable
+from services.common.errors import ConflictError, InvalidTransition
+from services.output.feeds import build_feed, own_feed
+from services.requests.lifecycle import RequestInput, approve_request, create_request
+from services.timetable import generation
+from services.timetable.csv_import import ImportErrors, import_timetable
+from services.timetable.exceptions import (
+    OverrideChange,
+    delete_override,
+    find_occurrence,
+    save_override,
+)
+from services.timetable.generation import generate_occurrences
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from models import Occurrence, db
-from services.errors import ConflictError
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, save_override
+from services.common.errors import ConflictError
+from services.timetable.exceptions import OverrideChange, save_override
+from services.timetable.generation import generate_occurrences
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from models import GroupKind, Occurrence, OccurrenceMode, OccurrenceStatus, Rating, db
-from services.dashboard import (
+from services.tracking.dashboard import (
     DashboardTab,
     dashboard_page,
     duration_label,

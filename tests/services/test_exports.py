@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.exports import FORMULA_PREFIXES, csv_cell, read_csv_cell
+from services.output.spreadsheets import FORMULA_PREFIXES, csv_cell, read_csv_cell
 
 
 def test_formula_like_text_gets_an_apostrophe_and_plain_text_does_not():

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from models import Occurrence, OccurrenceStatus, db
 from models.series import weekdays_to_mask
-from services.errors import ValidationError
-from services.generation import generate_occurrences, resolve_window, series_standing
-from services.overrides import OverrideChange, delete_override, save_override
+from services.common.errors import ValidationError
+from services.timetable.exceptions import OverrideChange, delete_override, save_override
+from services.timetable.generation import generate_occurrences, resolve_window, series_standing
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from models import CourseGroup, DateOverride, Occurrence, Room, Series, Subject, User, db
 from models.series import weekdays_to_mask
 from models.user import Role
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, save_override
+from services.timetable.exceptions import OverrideChange, save_override
+from services.timetable.generation import generate_occurrences
 
 TZ = ZoneInfo("Europe/Paris")
 EPOCH = date(2026, 1, 5)  # a Monday; windows cover both DST changes of 2026

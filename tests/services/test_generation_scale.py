@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from models import db
-from services.generation import generate_occurrences, resolve_window
+from services.timetable.generation import generate_occurrences, resolve_window
 
 PARIS = ZoneInfo("Europe/Paris")
 AHEAD = date(2030, 9, 2)  # a Monday

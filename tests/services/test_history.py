@@ -20,9 +20,11 @@ from models import (
     SessionNote,
     db,
 )
-from services import events
-from services.dashboard import DashboardTab, dashboard_page
-from services.history import (
+from services.common.timeutil import zone
+from services.timetable.sessions import cancel_session, restore_session, update_one_time_session
+from services.tracking import events
+from services.tracking.dashboard import DashboardTab, dashboard_page
+from services.tracking.history import (
     CREATED,
     EVENT_KINDS,
     MESSAGE_BAD_DATE,
@@ -35,9 +37,7 @@ from services.history import (
     history_page,
     parse_filters,
 )
-from services.notes import add_note, delete_note, edit_note
-from services.sessions import cancel_session, restore_session, update_one_time_session
-from services.timeutil import zone
+from services.tracking.notes import add_note, delete_note, edit_note
 
 PARIS = zone("Europe/Paris")
 _codes = itertools.count(1)

@@ -12,7 +12,7 @@ import pytest
 from dateutil.tz import tzical
 from icalendar import Calendar
 
-from services.ical_timezones import parse_posix, vtimezone
+from services.output.ical_timezones import parse_posix, vtimezone
 
 START = datetime(2025, 11, 1, tzinfo=UTC)
 END = datetime(2027, 3, 1, tzinfo=UTC)

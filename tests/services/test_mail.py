@@ -22,10 +22,10 @@ from sqlalchemy import select
 from webtest import TestApp
 
 from models import EmailStatus, Notification, db
-from services import mail
-from services.mail import MAX_ATTEMPTS, send_pending
-from services.notifications import notify
-from services.sessions import create_one_time_session
+from services.notifications import mail
+from services.notifications.inbox import notify
+from services.notifications.mail import MAX_ATTEMPTS, send_pending
+from services.timetable.sessions import create_one_time_session
 from tests.conftest import csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -376,7 +376,7 @@ def test_the_cli_without_a_mail_server_says_so(app):
 
 
 def test_notify_signals_queued_mail_only_when_mail_is_set_up(app, lesson, monkeypatch):
-    from services.notifications import mail_queued
+    from services.notifications.inbox import mail_queued
 
     seen = []
 

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from models import Room, Subject, db
-from services.errors import ValidationError
-from services.pagination import page_number, paginate
-from services.rooms import RoomData, create_room, list_rooms, set_room_active, update_room
-from services.subjects import SubjectData, create_subject, list_subjects, update_subject
+from services.catalogue.rooms import RoomData, create_room, list_rooms, set_room_active, update_room
+from services.catalogue.subjects import SubjectData, create_subject, list_subjects, update_subject
+from services.common.errors import ValidationError
+from services.common.pagination import page_number, paginate
 
 
 def errors_of(call, *args, **kwargs) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Enrolment, Occurrence, Series, db
-from services.course_groups import (
+from services.catalogue.groups import (
     GroupData,
     SeriesData,
     add_series,
@@ -23,8 +23,8 @@ from services.course_groups import (
     update_group,
     update_series,
 )
-from services.errors import NotFoundError, ValidationError
-from services.generation import generate_occurrences, resolve_window
+from services.common.errors import NotFoundError, ValidationError
+from services.timetable.generation import generate_occurrences, resolve_window
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from models import CourseGroup, Role, db
-from services.errors import ValidationError
-from services.users import (
+from services.common.errors import ValidationError
+from services.people.users import (
     INVITATION_SALT,
     InvitationError,
     NewAccount,

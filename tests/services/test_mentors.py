@@ -16,13 +16,13 @@ from models import (
     Subject,
     db,
 )
-from services.errors import ValidationError
-from services.mentors import (
+from services.catalogue.mentors import (
     mentor_directory,
     offered_subjects,
     set_mentor_subjects,
     subjects_of_mentor,
 )
+from services.common.errors import ValidationError
 
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from models import NoteKind, Occurrence, SessionEvent, SessionNote, db
-from services import events
-from services.errors import NotFoundError, ValidationError
-from services.notes import (
+from services.common.errors import NotFoundError, ValidationError
+from services.tracking import events
+from services.tracking.notes import (
     BODY_MAX_LENGTH,
     MESSAGE_BODY_REQUIRED,
     MESSAGE_BODY_TOO_LONG,

@@ -10,10 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from models import EmailStatus, Notification, db
-from services.generation import generate_occurrences, resolve_window
-from services.notifications import bell_state, latest_id, mark_read, notify, unread_count
-from services.overrides import OverrideChange, delete_override, find_occurrence, save_override
-from services.sessions import cancel_session, create_one_time_session, restore_session
+from services.notifications.inbox import bell_state, latest_id, mark_read, notify, unread_count
+from services.timetable.exceptions import (
+    OverrideChange,
+    delete_override,
+    find_occurrence,
+    save_override,
+)
+from services.timetable.generation import generate_occurrences, resolve_window
+from services.timetable.sessions import cancel_session, create_one_time_session, restore_session
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)
@@ -96,8 +101,8 @@ def test_a_time_change_alone_names_only_the_time(lesson):
 
 
 def test_a_room_named_room_is_not_called_room_twice(lesson, make_room, make_group):
-    from services.errors import ConflictError
-    from services.sessions import create_one_time_session as create
+    from services.common.errors import ConflictError
+    from services.timetable.sessions import create_one_time_session as create
 
     room = make_room("Room 101")
     create(group_id=lesson["group"].id, day=date(2030, 1, 7), start=time(9), end=time(10),

@@ -12,17 +12,24 @@ import pytest
 from sqlalchemy import func, select
 
 from models import MentorSubject, Notification, Occurrence, OccurrenceStatus, db
-from services.errors import ConflictError, InvalidTransition, ValidationError
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, delete_override, find_occurrence, save_override
-from services.requests import (
+from services.common.errors import ConflictError, InvalidTransition, ValidationError
+from services.common.timeutil import week_start
+from services.requests.lifecycle import (
     RequestInput,
     approve_request,
     create_request,
     reject_request,
     withdraw_request,
 )
-from services.sessions import (
+from services.timetable.csv_import import ImportErrors, import_exceptions
+from services.timetable.exceptions import (
+    OverrideChange,
+    delete_override,
+    find_occurrence,
+    save_override,
+)
+from services.timetable.generation import generate_occurrences
+from services.timetable.sessions import (
     cancel_session,
     create_one_time_session,
     delete_one_time_session,
@@ -30,8 +37,6 @@ from services.sessions import (
     restore_session,
     update_one_time_session,
 )
-from services.timetable_import import ImportErrors, import_exceptions
-from services.timeutil import week_start
 from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -566,7 +571,7 @@ def test_refused_exception_changes_tell_nobody(school, make_group):
 
 
 def test_a_failure_after_notifying_rolls_the_notifications_back(school, monkeypatch):
-    import services.overrides as overrides
+    import services.timetable.exceptions as overrides
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full")

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from models import DateOverride, Occurrence, OccurrenceStatus, db
-from services.errors import ConflictError, InvalidTransition, ValidationError
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, delete_override, save_override
+from services.common.errors import ConflictError, InvalidTransition, ValidationError
+from services.timetable.exceptions import OverrideChange, delete_override, save_override
+from services.timetable.generation import generate_occurrences
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)

@@ -1,6 +1,6 @@
 """Sessions past midnight across the services that are not about one session: a request for a
 late slot and its approval, the timetable CSV import, the exports and the calendar feed's
-shared rule (`services.timeutil`). The clock is always given (`now`, `today`)."""
+shared rule (`services.common.timeutil`). The clock is always given (`now`, `today`)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ import pytest
 from sqlalchemy import select
 
 from models import Occurrence, Series, db
-from services.conflicts import describe_occurrence, described_times
-from services.errors import ConflictError
-from services.exports import sessions_csv
-from services.listing import list_occurrences, todays_sessions_by_room
-from services.sessions import session_conflicts
-from services.timetable_import import ImportErrors, import_timetable
-from services.timeutil import (
+from services.common.errors import ConflictError
+from services.common.timeutil import (
     clock_label,
     clock_span,
     ends_next_day,
     span_label,
     times_refused,
 )
+from services.output.spreadsheets import sessions_csv
+from services.timetable.conflicts import describe_occurrence, described_times
+from services.timetable.csv_import import ImportErrors, import_timetable
+from services.timetable.listing import list_occurrences, todays_sessions_by_room
+from services.timetable.sessions import session_conflicts
 from tests.services import test_requests
 from tests.services.test_requests import MONDAY, NOW, PARIS, approve, ask, single
 from tests.services.test_timetable_import import BEFORE_TERM, timetable

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
-import services.ratings as ratings
+import services.tracking.ratings as ratings
 from models import Occurrence, OccurrenceStatus, Rating, db
-from services.errors import InvalidTransition, NotFoundError, ValidationError
-from services.ratings import mentor_ratings, rate_session
+from services.common.errors import InvalidTransition, NotFoundError, ValidationError
+from services.tracking.ratings import mentor_ratings, rate_session
 
 START = datetime(2026, 9, 7, 8, tzinfo=UTC)
 

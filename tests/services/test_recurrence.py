@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.recurrence import OverrideRule, SeriesRule, plan_occurrences, series_dates
-from services.timeutil import resolve_local
+from services.common.timeutil import resolve_local
+from services.timetable.recurrence import OverrideRule, SeriesRule, plan_occurrences, series_dates
 
 PARIS = ZoneInfo("Europe/Paris")
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -196,7 +196,7 @@ def test_override_moves_time_room_and_day_but_keeps_identity():
 
 
 def test_the_longest_possible_session_stays_under_the_bound_queries_rely_on():
-    from services.conflicts import MAX_SESSION_LENGTH
+    from services.timetable.conflicts import MAX_SESSION_LENGTH
 
     autumn = date(2026, 10, 25)  # a 25-hour day in Paris
     [planned] = plan_occurrences(

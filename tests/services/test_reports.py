@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.reports import hours_minutes, report_last_day
+from services.output.reports import hours_minutes, report_last_day
 
 
 @pytest.mark.parametrize(

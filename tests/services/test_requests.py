@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-import services.requests as requests_service
+import services.requests.lifecycle as requests_service
 from models import (
     CourseGroup,
     DateOverride,
@@ -28,9 +28,8 @@ from models import (
     Subject,
     db,
 )
-from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
-from services.generation import generate_occurrences
-from services.requests import (
+from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.requests.lifecycle import (
     RequestInput,
     approve_request,
     can_decide,
@@ -42,7 +41,8 @@ from services.requests import (
     slot_clashes,
     withdraw_request,
 )
-from services.video_rooms import ROOM_ID
+from services.timetable.generation import generate_occurrences
+from services.timetable.video_rooms import ROOM_ID
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -720,8 +720,8 @@ def test_eight_approvals_in_part_at_once_never_double_book(app, people, make_use
 
 
 def test_the_sessions_remember_their_request_even_once_moved(people):
-    from services.request_lists import sessions_of_request
-    from services.sessions import update_one_time_session
+    from services.requests.lists import sessions_of_request
+    from services.timetable.sessions import update_one_time_session
 
     request = ask(people, schedule_kind="dates", dates=[MONDAY, MONDAY + timedelta(days=1)],
                   start=time(14), end=time(15))  # fmt: skip

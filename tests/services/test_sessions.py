@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from models import DateOverride, Enrolment, Occurrence, OccurrenceMode, OccurrenceStatus, db
-from services.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
-from services.generation import generate_occurrences
-from services.overrides import OverrideChange, find_occurrence, save_override
-from services.sessions import (
+from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.common.timeutil import week_start
+from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.generation import generate_occurrences
+from services.timetable.sessions import (
     can_view_session,
     cancel_session,
     cancellation_reason,
@@ -26,7 +27,6 @@ from services.sessions import (
     update_one_time_session,
     visible_sessions,
 )
-from services.timeutil import week_start
 from tests.conftest import PINNED_TODAY
 from tests.services.test_concurrency import run_together
 

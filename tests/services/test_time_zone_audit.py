@@ -21,23 +21,28 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from models import MentorSubject, Notification, Occurrence, SessionEvent, Subject, db
-from services.conflicts import describe_occurrence, label_occurrence
-from services.dashboard import dashboard_page, when_label
-from services.errors import ConflictError
-from services.generation import generate_occurrences
-from services.history import DashboardFilters
-from services.mail import send_pending
-from services.overrides import OverrideChange, delete_override, find_override, save_override
-from services.reports import mentor_hours
-from services.requests import RequestInput, approve_request, create_request
-from services.sessions import (
+from services.common.errors import ConflictError
+from services.common.timeutil import today_in
+from services.notifications.mail import send_pending
+from services.output.reports import mentor_hours
+from services.requests.lifecycle import RequestInput, approve_request, create_request
+from services.timetable.conflicts import describe_occurrence, label_occurrence
+from services.timetable.exceptions import (
+    OverrideChange,
+    delete_override,
+    find_override,
+    save_override,
+)
+from services.timetable.generation import generate_occurrences
+from services.timetable.sessions import (
     cancel_session,
     create_one_time_session,
     delete_one_time_session,
     restore_session,
     update_one_time_session,
 )
-from services.timeutil import today_in
+from services.tracking.dashboard import dashboard_page, when_label
+from services.tracking.history import DashboardFilters
 
 AKL = ZoneInfo("Pacific/Auckland")
 

@@ -27,9 +27,9 @@ from models import (
     db,
 )
 from models.series import weekdays_to_mask
-from services.accounts import find_user_by_email
-from services.generation import generate_occurrences
-from services.timetable_import import ImportErrors, import_exceptions, import_timetable
+from services.people.accounts import find_user_by_email
+from services.timetable.csv_import import ImportErrors, import_exceptions, import_timetable
+from services.timetable.generation import generate_occurrences
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday

@@ -12,13 +12,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Occurrence, OccurrenceStatus, SessionEvent, db
-from services import events, tracking
-from services.errors import InvalidTransition, ValidationError
-from services.tracking import (
+from services.common.errors import InvalidTransition, ValidationError
+from services.tracking import completion as tracking
+from services.tracking.completion import (
     MonitorFilters,
     NotAllowed,
     complete_session,
     correct_completion,
+    events,
     find_by_code,
     group_code,
     monitored_sessions,

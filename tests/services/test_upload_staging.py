@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from models import Attachment, db
-from services.attachments import (
+from services.common.errors import ValidationError
+from services.tracking.attachments import (
     FileTooLarge,
     StagingFile,
     UnmatchedUploadFolder,
@@ -22,7 +23,6 @@ from services.attachments import (
     sweep_staging_files,
     sweep_unreferenced_files,
 )
-from services.errors import ValidationError
 from tests import attachment_samples as samples
 
 MB = 1024 * 1024

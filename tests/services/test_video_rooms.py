@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import Occurrence, OccurrenceMode, db
-from services.generation import generate_occurrences, resolve_window
-from services.sessions import create_one_time_session, update_one_time_session
-from services.video_rooms import ROOM_ID, join_url, new_room_id, new_room_ids
+from services.timetable.generation import generate_occurrences, resolve_window
+from services.timetable.sessions import create_one_time_session, update_one_time_session
+from services.timetable.video_rooms import ROOM_ID, join_url, new_room_id, new_room_ids
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)

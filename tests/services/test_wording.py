@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.wording import describe_move, named, place_of, plural
+from services.common.wording import describe_move, named, place_of, plural
 
 PARIS = ZoneInfo("Europe/Paris")
 

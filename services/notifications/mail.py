@@ -1,0 +1,206 @@
+"""E-mail for notifications: the outbox (`Notification.email_status`) sent over SMTP after the
+transactions that wrote it have committed.
+
+Settings (`FLASK_MAIL_*` in the environment): `MAIL_SERVER` (nothing is sent without it),
+`MAIL_PORT` (25), `MAIL_USERNAME` and `MAIL_PASSWORD` (log in when a user name is set),
+`MAIL_USE_TLS` (STARTTLS), `MAIL_DEFAULT_SENDER`, and `BASE_URL`, the site's public address,
+which links in e-mails start with (never taken from a request's Host header, which a client
+chooses).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import make_msgid
+from urllib.parse import urljoin
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from models import EmailStatus, Notification, User, db
+from services.common.wording import plural
+
+# A notification whose mail failed this many times stays failed (and is not tried again).
+MAX_ATTEMPTS = 3
+# Seconds to wait for the mail server (connecting, and each exchange) before giving up.
+SMTP_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class MailSummary:
+    sent: int = 0
+    failed: int = 0
+
+
+def _flag(value) -> bool:
+    """A boolean setting: JSON from the environment (`true`), or words like `yes`/`off`."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _sendable():
+    """Rows to mail: pending ones, and failed ones with attempts left."""
+    return or_(
+        Notification.email_status == EmailStatus.PENDING,
+        and_(
+            Notification.email_status == EmailStatus.FAILED,
+            Notification.email_attempts < MAX_ATTEMPTS,
+        ),
+    )
+
+
+def _claim(limit: int) -> list[int]:
+    """Take up to `limit` sendable rows for this worker, in one committed UPDATE.
+
+    The row is marked sent (and the attempt counted) *before* the message goes out: the
+    status set has no "sending", and a worker that finds a row already claimed must not send
+    it again. So delivery is at most once: a worker killed mid-send loses that e-mail (the
+    notification itself stays in the app) rather than two workers sending it twice. On
+    PostgreSQL a concurrent claim waits for this one and re-checks the condition; on SQLite
+    writers are serialised.
+    """
+    candidates = (
+        select(Notification.id).where(_sendable()).order_by(Notification.id).limit(limit)
+    ).scalar_subquery()
+    claimed = db.session.scalars(
+        update(Notification)
+        .where(Notification.id.in_(candidates), _sendable())
+        .values(
+            email_status=EmailStatus.SENT,
+            email_attempts=Notification.email_attempts + 1,
+        )
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return sorted(claimed)
+
+
+def _message(note: Notification, user: User, sender: str, base_url: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    # An Address (not a formatted string) lets the email package quote and encode the name.
+    message["To"] = Address(display_name=_one_line(user.name), addr_spec=user.email)
+    message["Subject"] = _one_line(note.title)
+    message["Message-ID"] = make_msgid(domain="termtable")
+    lines = [note.title, ""]
+    if note.body:
+        lines += [note.body, ""]
+    if note.link:
+        lines += [f"Open it: {urljoin(base_url, note.link.lstrip('/')) if base_url else note.link}"]
+    if base_url:
+        lines += [f"All your notifications: {urljoin(base_url, 'notifications/')}"]
+    lines += ["", "Termtable"]
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+def _connect(config) -> smtplib.SMTP:
+    smtp = smtplib.SMTP(
+        config["MAIL_SERVER"], int(config.get("MAIL_PORT") or 25), timeout=SMTP_TIMEOUT
+    )
+    try:
+        if _flag(config.get("MAIL_USE_TLS")):
+            smtp.starttls(context=ssl.create_default_context())
+        if config.get("MAIL_USERNAME"):
+            # str(): from_prefixed_env reads an all-digit password as a number.
+            smtp.login(str(config["MAIL_USERNAME"]), str(config.get("MAIL_PASSWORD") or ""))
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _mark_failed(ids: list[int]) -> None:
+    if ids:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids))
+            .values(email_status=EmailStatus.FAILED)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+
+def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
+    """Mail up to `limit` queued notifications (pending, or failed with attempts left) over
+    one SMTP connection; each ends `sent` or `failed` with its attempt counted.
+
+    Never raises: a failure is logged and its rows stay `failed` for the next run (up to
+    `MAX_ATTEMPTS`). Does nothing without `MAIL_SERVER`. Commits its own short transactions,
+    so call it outside any request's transaction (after the response, or from the CLI).
+    """
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        return MailSummary()
+    base_url = (base_url or config.get("BASE_URL") or "").rstrip("/")
+    base_url = base_url + "/" if base_url else ""
+    sender = (
+        config.get("MAIL_DEFAULT_SENDER") or config.get("MAIL_USERNAME") or "termtable@localhost"
+    )
+    logger = current_app.logger
+    try:
+        ids = _claim(limit)
+    except Exception:
+        db.session.rollback()
+        logger.exception("Notification e-mail: could not read the outbox")
+        return MailSummary()
+    if not ids:
+        return MailSummary()
+
+    failed: list[int] = []
+    delivered: set[int] = set()
+    try:
+        # Plain messages first, then end the (read) transaction before talking to the server:
+        # on SQLite an open transaction would hold the write lock for the whole exchange.
+        outgoing = [
+            (note.id, user.email, _message(note, user, sender, base_url))
+            for note, user in db.session.execute(
+                select(Notification, User)
+                .join(User, User.id == Notification.user_id)
+                .where(Notification.id.in_(ids))
+                .order_by(Notification.id)
+            )
+        ]
+        db.session.rollback()
+        with _connect(config) as smtp:
+            for index, (note_id, email, message) in enumerate(outgoing):
+                try:
+                    smtp.send_message(message)
+                    delivered.add(note_id)
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
+                        smtplib.SMTPSenderRefused) as err:  # fmt: skip
+                    # This message was refused; the connection still serves the others.
+                    failed.append(note_id)
+                    logger.warning("Notification %s: e-mail to %s refused: %s", note_id, email, err)
+                except (OSError, smtplib.SMTPException) as err:
+                    failed += [row[0] for row in outgoing[index:]]
+                    logger.warning(
+                        "Notification e-mail: connection lost at notification %s: %s", note_id, err
+                    )
+                    break
+    except (OSError, smtplib.SMTPException) as err:
+        failed = [i for i in ids if i not in delivered]
+        logger.warning(
+            "Notification e-mail: could not send %s via %s:%s: %s",
+            plural(len(ids), "message"), config["MAIL_SERVER"], config.get("MAIL_PORT") or 25, err,
+        )  # fmt: skip
+    except Exception:
+        db.session.rollback()
+        failed = [i for i in ids if i not in delivered]
+        logger.exception("Notification e-mail: could not send %s", plural(len(ids), "message"))
+    try:
+        _mark_failed(failed)
+    except Exception:
+        db.session.rollback()
+        logger.exception("Notification e-mail: could not record failures %s", failed)
+    return MailSummary(sent=len(ids) - len(failed), failed=len(failed))

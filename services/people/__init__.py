@@ -1,0 +1,1 @@
+"""People: accounts and passwords, user administration and invitation links, API tokens."""

@@ -1,0 +1,878 @@
+"""CSV imports of the timetable and of per-date exceptions (the `import-*` commands).
+
+Both imports are all-or-nothing. Every row is checked and every problem is collected (as
+`line N: ...`, the header being line 1) before anything is written; the writes then happen
+inside a savepoint, so an unexpected failure leaves the caller's transaction exactly as it
+was. Like every service, they flush and never commit.
+
+A timetable file is the source of truth for the groups it names: each row is one series of its
+group, matched to the group's existing series by weekday set and updated in place; series the
+file no longer lists are ended; groups the file does not name are left alone. Existing sessions
+are not regenerated here (generation does that), the summary only says whether it is needed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+
+from sqlalchemy import delete, func, insert, select
+
+from models import (
+    CourseGroup,
+    DateOverride,
+    Enrolment,
+    Occurrence,
+    OccurrenceMode,
+    OccurrenceStatus,
+    Role,
+    Room,
+    Series,
+    Subject,
+    User,
+    db,
+)
+from models.series import WEEKDAY_NAMES, mask_to_weekdays, weekdays_to_mask
+from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
+from services.common.timeutil import end_before_start_message, times_refused, today_in
+from services.output.spreadsheets import read_csv_cell
+from services.people.accounts import normalise_email
+from services.timetable.exceptions import OverrideChange, find_override, rule_of, save_override
+from services.timetable.recurrence import is_series_date
+
+TIMETABLE_COLUMNS = (
+    "group",
+    "subject",
+    "mentor_email",
+    "room",
+    "weekdays",
+    "start",
+    "end",
+    "first_date",
+    "last_date",
+    "every_weeks",
+    "mode",
+    "students",
+)
+# A file may leave these columns out; `students` absent means "do not touch enrolments".
+TIMETABLE_OPTIONAL = frozenset({"last_date", "every_weeks", "mode", "students"})
+EXCEPTION_COLUMNS = ("group", "date", "action", "start", "end", "room", "notes")
+EXCEPTION_OPTIONAL = frozenset({"start", "end", "room", "notes"})
+
+MAX_EVERY_WEEKS = 52
+# Far-off years are typos (0001-01-01, 9999-12-31) and would make rrule expansion crawl.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+NAME_LENGTH = 80
+NOTES_LENGTH = 2000
+_WEEKDAY_NUMBERS = {name.lower(): number for number, name in enumerate(WEEKDAY_NAMES)}
+_DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME_PATTERN = re.compile(r"(\d{1,2}):(\d{2})")
+_MODES = {"in_person": OccurrenceMode.IN_PERSON, "online": OccurrenceMode.ONLINE}
+_IN_CHUNKS = 500  # keeps IN (...) lists under every backend's parameter limit
+
+
+class ImportErrors(ValidationError):
+    """The file cannot be imported; `messages` lists every problem, one per bad line."""
+
+    def __init__(self, messages: Iterable[str]):
+        self.messages = list(messages)
+        super().__init__("\n".join(self.messages))
+
+
+# --- reading CSV -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CsvRecord:
+    """One data row: its cells by column name and the physical line it starts on."""
+
+    line: int
+    cells: dict[str, str]
+
+
+@dataclass
+class CsvTable:
+    """A parsed file: the columns its header names, its records, and row-shape errors."""
+
+    columns: frozenset[str] = frozenset()
+    records: list[CsvRecord] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _read_text(source) -> str:
+    """The file's text: UTF-8 with or without BOM, from a string, bytes or a file object."""
+    if hasattr(source, "read"):
+        source = source.read()
+    if isinstance(source, bytes | bytearray):
+        data = bytes(source)
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            line = data.count(b"\n", 0, err.start) + 1
+            raise ImportErrors([f"line {line}: the file is not UTF-8 text"]) from err
+    else:
+        text = str(source).removeprefix("\ufeff")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ImportErrors([f"line {line}: the file contains a NUL character (not a CSV file?)"])
+    return text
+
+
+def _column_name(raw: str) -> str:
+    return re.sub(r"[\s-]+", "_", raw.strip().lower())
+
+
+def read_csv_table(source, columns: tuple[str, ...], optional: frozenset[str]) -> CsvTable:
+    """Parse a CSV file into records (absent optional columns read as empty cells).
+
+    The header is checked first (missing, unknown or duplicated columns raise at once, since
+    no row can be read without it); columns may come in any order. A header whose only
+    separator is `;` (spreadsheets in many locales) is read with `;` as the delimiter.
+    Blank lines are skipped. Line numbers are those of each record's first physical line,
+    so a quoted cell spanning lines shifts the later ones, as an editor shows them.
+    """
+    text = _read_text(source)
+    if not text.strip():
+        raise ImportErrors([f"line 1: the file is empty; expected the header {','.join(columns)}"])
+    first_line = text.splitlines()[0]
+    delimiter = ";" if ";" in first_line and "," not in first_line else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+    table = CsvTable()
+    header: list[str] | None = None
+    line_before = 0
+    try:
+        for row in reader:
+            line = line_before + 1
+            line_before = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = _check_header(row, line, columns, optional)
+                table.columns = frozenset(header)
+                continue
+            if len(row) > len(header) and any(cell.strip() for cell in row[len(header) :]):
+                table.errors.append(
+                    f"line {line}: {len(row)} cells but the header has {len(header)} columns"
+                )
+                continue
+            # read_csv_cell: the apostrophe an export puts before formula-like text goes.
+            cells = {
+                name: read_csv_cell(row[i].strip() if i < len(row) else "")
+                for i, name in enumerate(header)
+            }
+            for name in optional:
+                cells.setdefault(name, "")
+            table.records.append(CsvRecord(line, cells))
+    except csv.Error as err:
+        table.errors.append(f"line {reader.line_num}: unreadable CSV ({err})")
+    return table
+
+
+def _check_header(row: list[str], line: int, columns, optional) -> list[str]:
+    names = [_column_name(cell) for cell in row]
+    while names and not names[-1]:
+        names.pop()  # spreadsheets often save trailing empty columns
+    errors = []
+    seen = set()
+    for name in names:
+        if name in seen:
+            errors.append(f"line {line}: duplicated column {name or '(empty)'}")
+        elif name not in columns:
+            errors.append(f"line {line}: unknown column {name or '(empty)'}")
+        seen.add(name)
+    for name in columns:
+        if name not in seen and name not in optional:
+            errors.append(f"line {line}: missing column {name}")
+    if errors:
+        expected = f"line {line}: the expected columns are {','.join(columns)}"
+        raise ImportErrors([*errors, expected])
+    return names
+
+
+# --- checking cells --------------------------------------------------------------------------
+
+
+class _RowChecker:
+    """Parses one record's cells, collecting `line N: ...` messages instead of raising."""
+
+    def __init__(self, record: CsvRecord, errors: list[str]):
+        self.record = record
+        self.errors = errors
+        self.ok = True
+
+    def fail(self, message: str) -> None:
+        self.ok = False
+        self.errors.append(f"line {self.record.line}: {message}")
+
+    def text(self, column: str, *, required: bool = False, limit: int = NAME_LENGTH) -> str:
+        value = self.record.cells.get(column, "")
+        if required and not value:
+            self.fail(f"{column} is required")
+        elif len(value) > limit:
+            self.fail(f"{column} is longer than {limit} characters")
+        return value
+
+    def day(self, column: str, *, required: bool = False) -> date | None:
+        value = self.record.cells.get(column, "")
+        if not value:
+            if required:
+                self.fail(f"{column} is required")
+            return None
+        # fromisoformat alone would also take 20260105 or 2026-W02-1; the column says ISO dates.
+        if not _DATE_PATTERN.fullmatch(value):
+            self.fail(f"invalid date {value} in {column} (use YYYY-MM-DD)")
+            return None
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"invalid date {value} in {column}")
+            return None
+        if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            self.fail(f"date {value} in {column} is out of range ({FIRST_YEAR} to {LAST_YEAR})")
+            return None
+        return parsed
+
+    def clock(self, column: str, *, required: bool = False) -> time | None:
+        value = self.record.cells.get(column, "")
+        if not value:
+            if required:
+                self.fail(f"{column} is required")
+            return None
+        match = _TIME_PATTERN.fullmatch(value)
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            self.fail(f"invalid time {value} in {column} (use HH:MM from 00:00 to 23:59)")
+            return None
+        return time(int(match[1]), int(match[2]))
+
+    def email(self, value: str, column: str) -> str | None:
+        try:
+            return _normalised_email(value)
+        except ValidationError:
+            self.fail(f"invalid e-mail {value} in {column}")
+            return None
+
+
+@lru_cache(maxsize=65536)
+def _normalised_email(raw: str) -> str:
+    # The same addresses recur on many rows, and validating one costs tens of microseconds.
+    return normalise_email(raw)
+
+
+def _weekday_mask(checker: _RowChecker) -> int | None:
+    value = checker.record.cells.get("weekdays", "")
+    names = [part.strip() for part in value.split(";") if part.strip()]
+    if not names:
+        checker.fail("weekdays is required (for example Mon;Wed;Fri)")
+        return None
+    unknown = [name for name in names if name.lower() not in _WEEKDAY_NUMBERS]
+    if unknown:
+        checker.fail(f"unknown weekday {', '.join(unknown)} (use {', '.join(WEEKDAY_NAMES)})")
+        return None
+    return weekdays_to_mask({_WEEKDAY_NUMBERS[name.lower()] for name in names})
+
+
+def _every_weeks(checker: _RowChecker) -> int | None:
+    value = checker.record.cells.get("every_weeks", "")
+    if not value:
+        return 1
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_EVERY_WEEKS:
+        checker.fail(f"every_weeks must be a whole number from 1 to {MAX_EVERY_WEEKS}, not {value}")
+        return None
+    return int(value)
+
+
+def _mode(checker: _RowChecker) -> OccurrenceMode | None:
+    value = checker.record.cells.get("mode", "")
+    if not value:
+        return OccurrenceMode.IN_PERSON
+    mode = _MODES.get(value.lower().replace("-", "_").replace(" ", "_"))
+    if mode is None:
+        checker.fail(f"unknown mode {value} (use in_person or online)")
+    return mode
+
+
+def _mask_label(mask: int) -> str:
+    return ";".join(WEEKDAY_NAMES[day] for day in mask_to_weekdays(mask))
+
+
+# --- finding existing rows by name -----------------------------------------------------------
+
+
+class _ByName:
+    """Existing rows of a small table by name: exact spelling first, then case-insensitively.
+
+    Matching in Python, not with SQL lower(), because SQLite's lower() folds ASCII only.
+    """
+
+    def __init__(self, rows):
+        self.exact = {row.name: row for row in rows}
+        self.folded = {}
+        for row in rows:
+            self.folded.setdefault(row.name.casefold(), row)
+        self.ids = {row.id for row in rows}
+        self.added = []
+
+    def get(self, name: str):
+        return self.exact.get(name) or self.folded.get(name.casefold())
+
+    def add(self, row) -> None:
+        """Remember a new row (still to be added to the session) under its name."""
+        self.exact[row.name] = row
+        self.folded.setdefault(row.name.casefold(), row)
+        self.added.append(row)
+
+
+def _users_by_email(emails: Iterable[str]) -> dict[str, User]:
+    emails = sorted(set(emails))
+    found: dict[str, User] = {}
+    for i in range(0, len(emails), _IN_CHUNKS):
+        chunk = emails[i : i + _IN_CHUNKS]
+        for user in db.session.scalars(select(User).where(func.lower(User.email).in_(chunk))):
+            found[user.email.lower()] = user
+    return found
+
+
+def _name_from_email(email: str) -> str:
+    """A readable display name until the person sets theirs: anna.schmidt@... -> Anna Schmidt."""
+    local = email.split("@", 1)[0]
+    words = [word for word in re.split(r"[._+-]+", local) if word]
+    return (" ".join(word.capitalize() for word in words) or local)[:120]
+
+
+# --- timetable import ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _SeriesRow:
+    line: int
+    weekday_mask: int
+    every_weeks: int
+    start_time: time
+    end_time: time
+    room_name: str
+    mode: OccurrenceMode
+    first_date: date
+    last_date: date | None
+
+
+@dataclass
+class _GroupPlan:
+    """Everything the file says about one course group (it may span several rows)."""
+
+    name: str
+    line: int
+    subject_name: str
+    mentor_email: str | None
+    series: list[_SeriesRow] = field(default_factory=list)
+    students: dict[str, int] = field(default_factory=dict)  # e-mail -> first line naming it
+
+
+@dataclass
+class TimetableImportSummary:
+    """What a timetable import changed (sessions themselves are left to generation)."""
+
+    groups_created: int = 0
+    groups_updated: int = 0
+    groups_unchanged: int = 0
+    series_created: int = 0
+    series_updated: int = 0
+    series_unchanged: int = 0
+    series_ended: int = 0
+    series_removed: int = 0
+    users_created: int = 0
+    rooms_created: int = 0
+    subjects_created: int = 0
+    enrolments_added: int = 0
+    enrolments_removed: int = 0
+
+    @property
+    def series_changed(self) -> bool:
+        """Whether existing sessions may now differ from their series."""
+        return bool(
+            self.series_created + self.series_updated + self.series_ended + self.series_removed
+        )
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "regeneration_needed": self.series_changed}
+
+
+def _parse_timetable(records: list[CsvRecord], errors: list[str]) -> dict[str, _GroupPlan]:
+    """Check every row on its own and group them; cross-row checks happen here too."""
+    groups: dict[str, _GroupPlan] = {}
+    mask_lines: dict[tuple[str, int], int] = {}
+    for record in records:
+        check = _RowChecker(record, errors)
+        group_name = check.text("group", required=True)
+        subject_name = check.text("subject", required=True)
+        room_name = check.text("room")
+        raw_mentor = check.text("mentor_email", required=True, limit=254)
+        mentor_email = check.email(raw_mentor, "mentor_email") if raw_mentor else None
+        mask = _weekday_mask(check)
+        start, end = check.clock("start", required=True), check.clock("end", required=True)
+        if start is not None and end is not None and times_refused(start, end):
+            check.fail(
+                end_before_start_message(start, end, end_label="end", start_label="start")[:-1]
+            )
+        first, last = check.day("first_date", required=True), check.day("last_date")
+        if first is not None and last is not None and last < first:
+            check.fail(f"last_date {last} is before first_date {first}")
+        every_weeks, mode = _every_weeks(check), _mode(check)
+        students = {}
+        for raw in record.cells.get("students", "").split(";"):
+            if raw.strip() and (email := check.email(raw.strip(), "students")):
+                students[email] = record.line
+
+        if not group_name:
+            continue
+        key = group_name.casefold()
+        plan = groups.get(key)
+        if plan is None:
+            plan = groups[key] = _GroupPlan(group_name, record.line, subject_name, mentor_email)
+        else:
+            # One group has one subject and one mentor: rows must agree on them.
+            if subject_name and subject_name.casefold() != plan.subject_name.casefold():
+                check.fail(
+                    f"{group_name} has subject {plan.subject_name} on line {plan.line}, "
+                    f"not {subject_name}"
+                )
+            if mentor_email and plan.mentor_email and mentor_email != plan.mentor_email:
+                check.fail(
+                    f"{group_name} has mentor {plan.mentor_email} on line {plan.line}, "
+                    f"not {mentor_email}"
+                )
+        for email, line in students.items():
+            plan.students.setdefault(email, line)
+        if mask is not None:
+            earlier = mask_lines.setdefault((key, mask), record.line)
+            if earlier != record.line:
+                check.fail(
+                    f"{group_name} already has a row for {_mask_label(mask)} on line {earlier}"
+                )
+        if check.ok:
+            plan.series.append(
+                _SeriesRow(record.line, mask, every_weeks, start, end, room_name, mode, first, last)
+            )
+    return groups
+
+
+def _check_people(
+    groups: dict[str, _GroupPlan], users: dict[str, User], errors: list[str]
+) -> dict[str, Role]:
+    """Roles the file needs for each e-mail; errors for existing accounts that do not fit.
+
+    Returns the role of each account to create.
+    """
+    to_create: dict[str, Role] = {}
+    mentor_line: dict[str, int] = {}
+    for plan in groups.values():
+        if plan.mentor_email:
+            mentor_line.setdefault(plan.mentor_email, plan.line)
+    for email, line in mentor_line.items():
+        user = users.get(email)
+        if user is None:
+            to_create[email] = Role.MENTOR
+        elif user.role != Role.MENTOR:
+            errors.append(f"line {line}: {email} is {_a(user.role)}, not a mentor")
+        elif not user.is_active_account:
+            errors.append(f"line {line}: mentor {email} is deactivated")
+    for plan in groups.values():
+        for email, line in plan.students.items():
+            user = users.get(email)
+            if email in mentor_line:
+                errors.append(f"line {line}: {email} cannot be both a mentor and a student")
+            elif user is not None and user.role != Role.STUDENT:
+                errors.append(f"line {line}: {email} is {_a(user.role)}, not a student")
+            elif user is None:
+                to_create[email] = Role.STUDENT
+    return to_create
+
+
+def _a(role: Role) -> str:
+    return f"an {role.value}" if role.value[0] in "aeiou" else f"a {role.value}"
+
+
+def import_timetable(
+    source, *, tz, today: date | None = None, now: datetime | None = None
+) -> TimetableImportSummary:
+    """Import a timetable CSV (see the module docstring); raises ImportErrors, writes nothing then.
+
+    `source` is a str, bytes or file object. Series that the file no longer lists are ended
+    the day before the group's earliest first_date in the file, but never before yesterday
+    (in `tz`): the past is history. A series that would thus end before it begins is
+    deleted with its not-yet-started, untouched sessions.
+    """
+    table = read_csv_table(source, TIMETABLE_COLUMNS, TIMETABLE_OPTIONAL)
+    errors = table.errors
+    groups = _parse_timetable(table.records, errors)
+    emails = {p.mentor_email for p in groups.values() if p.mentor_email}
+    emails |= {email for p in groups.values() for email in p.students}
+    users = _users_by_email(emails)
+    new_accounts = _check_people(groups, users, errors)
+    if errors:
+        raise ImportErrors(_by_line(errors))
+
+    summary = TimetableImportSummary()
+    if not groups:
+        return summary  # a header alone: nothing to do
+    today = today or today_in(tz)
+    now = now or datetime.now(UTC)
+    # Without a students column the file says nothing about enrolments: leave them alone.
+    sync_students = "students" in table.columns
+    with db.session.begin_nested():
+        _write_timetable(groups, users, new_accounts, summary, today, now, sync_students)
+    return summary
+
+
+def _write_timetable(groups, users, new_accounts, summary, today, now, sync_students) -> None:
+    """Write a checked plan. Bulk-shaped (two flushes, a few queries) so big files stay fast."""
+    subjects = _ByName(db.session.scalars(select(Subject)).all())
+    rooms = _ByName(db.session.scalars(select(Room)).all())
+    existing_groups = _ByName(db.session.scalars(select(CourseGroup)).all())
+
+    # ORM bulk INSERTs: thousands of new accounts, series or enrolments in a few statements.
+    if new_accounts:
+        db.session.execute(
+            insert(User),
+            [
+                {"email": email, "name": _name_from_email(email), "role": role}
+                for email, role in new_accounts.items()
+            ],
+        )
+        users.update(_users_by_email(new_accounts))
+    summary.users_created = len(new_accounts)
+    for plan in groups.values():
+        if subjects.get(plan.subject_name) is None:
+            subjects.add(Subject(name=plan.subject_name))
+            summary.subjects_created += 1
+        for row in plan.series:
+            if row.room_name and rooms.get(row.room_name) is None:
+                rooms.add(Room(name=row.room_name))
+                summary.rooms_created += 1
+    db.session.add_all(subjects.added + rooms.added)
+    db.session.flush()  # ids for the new accounts, rooms and subjects
+
+    targets: list[tuple[CourseGroup, _GroupPlan, bool]] = []
+    for plan in groups.values():
+        subject, mentor = subjects.get(plan.subject_name), users[plan.mentor_email]
+        first_room = plan.series[0].room_name
+        room_id = rooms.get(first_room).id if first_room else None
+        group = existing_groups.get(plan.name)
+        if group is None:
+            group = CourseGroup(name=plan.name)
+            db.session.add(group)
+            summary.groups_created += 1
+            changed = True
+        else:
+            current = (group.subject_id, group.mentor_id, group.default_room_id)
+            changed = current != (subject.id, mentor.id, room_id)
+        group.subject_id, group.mentor_id, group.default_room_id = subject.id, mentor.id, room_id
+        targets.append((group, plan, changed))
+    db.session.flush()  # ids for the new groups
+
+    group_ids = [group.id for group, _, _ in targets]
+    series_by_group = _rows_by_group(Series, group_ids, order_by=Series.id)
+    enrolments_by_group = _rows_by_group(Enrolment, group_ids) if sync_students else {}
+    new_series: list[dict] = []
+    new_enrolments: list[dict] = []
+    for group, plan, changed in targets:
+        before = _change_counts(summary)
+        existing = series_by_group.get(group.id, [])
+        new_series += _sync_series(group, plan, existing, rooms, summary, today, now)
+        if sync_students:
+            wanted = {users[email].id for email in plan.students}
+            current = enrolments_by_group.get(group.id, [])
+            new_enrolments += _sync_enrolments(group, current, wanted, summary)
+        if group.id in existing_groups.ids:
+            if changed or _change_counts(summary) != before:
+                summary.groups_updated += 1
+            else:
+                summary.groups_unchanged += 1
+    if new_series:
+        db.session.execute(insert(Series), new_series)
+    if new_enrolments:
+        db.session.execute(insert(Enrolment), new_enrolments)
+    db.session.flush()
+    for group, _, _ in targets:
+        # Series and enrolments were written by foreign key; reload the collections on use.
+        db.session.expire(group, ["series", "enrolments", "subject", "mentor", "default_room"])
+
+
+def _change_counts(summary: TimetableImportSummary) -> tuple[int, ...]:
+    return (
+        summary.series_created,
+        summary.series_updated,
+        summary.series_ended,
+        summary.series_removed,
+        summary.enrolments_added,
+        summary.enrolments_removed,
+    )
+
+
+def _rows_by_group(model, group_ids: list[int], order_by=None) -> dict[int, list]:
+    found: dict[int, list] = {}
+    for i in range(0, len(group_ids), _IN_CHUNKS):
+        query = select(model).where(model.group_id.in_(group_ids[i : i + _IN_CHUNKS]))
+        if order_by is not None:
+            query = query.order_by(order_by)
+        for row in db.session.scalars(query):
+            found.setdefault(row.group_id, []).append(row)
+    return found
+
+
+def _sync_series(group, plan, existing, rooms, summary, today: date, now: datetime) -> list[dict]:
+    """Update, end or remove the group's series in place; returns the rows to insert."""
+    # Several old series may share a weekday set (say, one per past term): the file's row
+    # takes over the open-ended or latest one; the others count as no longer listed.
+    by_mask: dict[int, Series] = {}
+    for series in sorted(existing, key=lambda s: (s.last_date or date.max, s.first_date, s.id)):
+        by_mask[series.weekday_mask] = series
+    matched = set()
+    to_insert = []
+    for row in plan.series:
+        values = {
+            "every_weeks": row.every_weeks,
+            "start_time": row.start_time,
+            "end_time": row.end_time,
+            "room_id": rooms.get(row.room_name).id if row.room_name else None,
+            "mode": row.mode,
+            "first_date": row.first_date,
+            "last_date": row.last_date,
+        }
+        series = by_mask.get(row.weekday_mask)
+        if series is None:
+            to_insert.append({"group_id": group.id, "weekday_mask": row.weekday_mask, **values})
+            summary.series_created += 1
+            continue
+        matched.add(series.id)
+        if all(getattr(series, name) == value for name, value in values.items()):
+            summary.series_unchanged += 1
+            continue
+        for name, value in values.items():
+            setattr(series, name, value)
+        summary.series_updated += 1
+
+    # Unlisted series stop the day before the new timetable starts, and never rewrite the past.
+    earliest = min(row.first_date for row in plan.series)
+    cutoff = max(today - timedelta(days=1), earliest - timedelta(days=1))
+    for series in existing:
+        if series.id in matched or (series.last_date is not None and series.last_date <= cutoff):
+            continue
+        if cutoff >= series.first_date:
+            series.last_date = cutoff
+            summary.series_ended += 1
+        elif _remove_unstarted_series(series, now):
+            summary.series_removed += 1
+        else:
+            # It has history that must stay (a completed or hand-edited session): keep its
+            # first date only, the closest to "ended" the last_date >= first_date rule allows.
+            series.last_date = series.first_date
+            summary.series_ended += 1
+    return to_insert
+
+
+def _remove_unstarted_series(series: Series, now: datetime) -> bool:
+    """Delete a series that never began, with its untouched sessions; False if any must stay."""
+    occurrences = db.session.scalars(
+        select(Occurrence).where(Occurrence.series_id == series.id)
+    ).all()
+    if any(
+        o.status == OccurrenceStatus.COMPLETED or o.edited_by_hand or o.start_utc <= now
+        for o in occurrences
+    ):
+        return False
+    for occurrence in occurrences:
+        db.session.delete(occurrence)
+    db.session.execute(delete(DateOverride).where(DateOverride.series_id == series.id))
+    db.session.delete(series)
+    db.session.flush()
+    return True
+
+
+def _sync_enrolments(group, current: list[Enrolment], wanted: set[int], summary) -> list[dict]:
+    """Delete enrolments the file no longer lists; returns the rows to insert."""
+    enrolled = set()
+    for enrolment in current:
+        if enrolment.student_id in wanted:
+            enrolled.add(enrolment.student_id)
+        else:
+            db.session.delete(enrolment)
+            summary.enrolments_removed += 1
+    missing = sorted(wanted - enrolled)
+    summary.enrolments_added += len(missing)
+    return [{"group_id": group.id, "student_id": student_id} for student_id in missing]
+
+
+def _by_line(errors: list[str]) -> list[str]:
+    """Errors sorted by line number (stable, so each line keeps its messages' order)."""
+
+    def line_of(message: str) -> int:
+        match = re.match(r"line (\d+):", message)
+        return int(match[1]) if match else 0
+
+    return sorted(errors, key=line_of)
+
+
+# --- exceptions import -----------------------------------------------------------------------
+
+
+@dataclass
+class ExceptionImportSummary:
+    cancelled: int = 0
+    overridden: int = 0
+    exceptions_created: int = 0
+    exceptions_updated: int = 0
+    # Existing sessions changed at once; dates not generated yet get the exception on generation.
+    sessions_updated: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _ExceptionRow:
+    line: int
+    group_name: str
+    day: date
+    cancel: bool
+    start_time: time | None
+    end_time: time | None
+    room_name: str
+    notes: str
+
+
+def _parse_exceptions(records: list[CsvRecord], errors: list[str]) -> list[_ExceptionRow]:
+    rows = []
+    for record in records:
+        check = _RowChecker(record, errors)
+        group_name = check.text("group", required=True)
+        day = check.day("date", required=True)
+        action = check.text("action", required=True).lower()
+        if action and action not in ("cancel", "override"):
+            check.fail(f"unknown action {record.cells['action']} (use cancel or override)")
+        start, end = check.clock("start"), check.clock("end")
+        room_name = check.text("room")
+        notes = check.text("notes", limit=NOTES_LENGTH)
+        if action == "override" and not (start or end or room_name):
+            check.fail("an override needs a new start, end or room")
+        if start is not None and end is not None and times_refused(start, end):
+            check.fail(
+                end_before_start_message(start, end, end_label="end", start_label="start")[:-1]
+            )
+        if check.ok:
+            rows.append(
+                _ExceptionRow(
+                    record.line, group_name, day, action == "cancel", start, end, room_name, notes
+                )
+            )
+    return rows
+
+
+def _series_meeting_on(row: _ExceptionRow, group: CourseGroup, errors: list[str]) -> Series | None:
+    meeting = [s for s in group.series if is_series_date(rule_of(s), row.day)]
+    if not meeting:
+        errors.append(f"line {row.line}: {row.day} is not an occurrence of {group.name}")
+        return None
+    if len(meeting) == 1:
+        return meeting[0]
+    # Two series on one day: the start time says which one is meant.
+    same_start = [s for s in meeting if s.start_time == row.start_time]
+    if len(same_start) == 1:
+        return same_start[0]
+    times = ", ".join(f"{s.start_time:%H:%M}" for s in sorted(meeting, key=lambda s: s.start_time))
+    errors.append(
+        f"line {row.line}: {group.name} meets {len(meeting)} times on {row.day} ({times}); "
+        "give the start time of the one to change"
+    )
+    return None
+
+
+def import_exceptions(source, *, tz, actor: User | None = None) -> ExceptionImportSummary:
+    """Import per-date exceptions (`group,date,action,start,end,room,notes`), all or nothing.
+
+    Each row cancels or overrides one occurrence of the group's series on that date and, like
+    the exceptions page, updates an existing session at once. Every row is applied inside one
+    savepoint (each in its own nested one, so a refused row leaves no trace and the rows after
+    it are still checked against the real state); if any row fails, everything is rolled back
+    and ImportErrors lists every bad line.
+    """
+    table = read_csv_table(source, EXCEPTION_COLUMNS, EXCEPTION_OPTIONAL)
+    errors = table.errors
+    rows = _parse_exceptions(table.records, errors)
+    groups = _ByName(db.session.scalars(select(CourseGroup)).all())
+    rooms = _ByName(db.session.scalars(select(Room)).all())
+    summary = ExceptionImportSummary()
+    targets: dict[tuple[int, date], int] = {}
+
+    outer = db.session.begin_nested()
+    try:
+        for row in rows:
+            group = groups.get(row.group_name)
+            if group is None:
+                errors.append(f"line {row.line}: no group named {row.group_name}")
+                continue
+            room = rooms.get(row.room_name) if row.room_name else None
+            if row.room_name and room is None:
+                errors.append(f"line {row.line}: no room named {row.room_name}")
+                continue
+            series = _series_meeting_on(row, group, errors)
+            if series is None:
+                continue
+            earlier = targets.setdefault((series.id, row.day), row.line)
+            if earlier != row.line:
+                errors.append(
+                    f"line {row.line}: {group.name} on {row.day} "
+                    f"already has a row on line {earlier}"
+                )
+                continue
+            _apply_exception_row(row, series, room, tz, actor, summary, errors)
+    except BaseException:
+        outer.rollback()
+        raise
+    if errors:
+        outer.rollback()
+        raise ImportErrors(_by_line(errors))
+    outer.commit()
+    return summary
+
+
+def _apply_exception_row(row, series, room, tz, actor, summary, errors) -> None:
+    if row.cancel:
+        change = OverrideChange(cancelled=True, notes=row.notes)
+    else:
+        change = OverrideChange(
+            start_time=row.start_time,
+            end_time=row.end_time,
+            room_id=room.id if room else None,
+            notes=row.notes,
+        )
+    existed = find_override(series.id, row.day) is not None
+    savepoint = db.session.begin_nested()
+    try:
+        _override, occurrence = save_override(series, row.day, change, actor=actor, tz=tz)
+    except (ValidationError, ConflictError, InvalidTransition) as err:
+        # This row leaves no trace; the following rows are still checked.
+        savepoint.rollback()
+        errors.append(f"line {row.line}: {_reason(err)}")
+        return
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    summary.cancelled += row.cancel
+    summary.overridden += not row.cancel
+    summary.exceptions_updated += existed
+    summary.exceptions_created += not existed
+    summary.sessions_updated += occurrence is not None
+
+
+def _reason(err: DomainError) -> str:
+    """The messages a user reads, without the field names ValidationError prefixes them with."""
+    if isinstance(err, ValidationError):
+        return " ".join(err.errors.values())
+    return err.message
