@@ -93,6 +93,8 @@ class Rule:
         return getattr(self, role)
 
 
+# The table above, row by row (only tests read it; `python -OO`, which drops docstrings, leaves
+# it empty and changes no rule).
 POLICY: tuple[Rule, ...] = tuple(
     Rule(*(cell.strip() for cell in line.strip().strip("|").split("|")))
     for line in (__doc__ or "").splitlines()

@@ -14,7 +14,7 @@ Who changes: a note is edited by its author only, and deleted by its author or b
 (coordinators and admins may delete any note). Every change writes an entry in the session's
 history (`services.tracking.events`) in the same transaction.
 
-Functions flush; the caller commits once.
+The checks themselves are in `services.permissions`. Functions flush; the caller commits once.
 """
 
 from __future__ import annotations
