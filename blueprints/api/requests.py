@@ -1,7 +1,7 @@
 """Session requests over JSON: students ask a mentor for sessions, the mentor (or an admin)
 approves or rejects, the student may withdraw.
 
-Who sees what is `services.requests.lifecycle.requests_visible_to`: a student their own requests, a
+Who sees what is `services.permissions.requests_visible_to`: a student their own requests, a
 mentor those addressed to them, staff all; anything else is 404. Deciding is for the
 addressed mentor or an admin (`can_decide`; 403 for others who can see the request),
 withdrawing for the requesting student (403 for others). A request already decided (or
@@ -42,6 +42,7 @@ from blueprints.api.common import (
 from models import CourseGroup, RequestStatus, Role, ScheduleKind, SessionRequest, User, db
 from models.series import mask_to_weekdays
 from services.common.errors import ValidationError
+from services.permissions import can_decide
 from services.requests.lifecycle import (
     DURATIONS,
     MAX_SESSIONS,
@@ -50,7 +51,6 @@ from services.requests.lifecycle import (
     RequestInput,
     SlotClash,
     approve_request,
-    can_decide,
     create_request,
     effective_status,
     get_visible_request,

@@ -13,7 +13,7 @@ from datetime import time
 import marshmallow as ma
 from flask import current_app, url_for
 from marshmallow import fields, validate
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, select
 
 from blueprints.api.common import (
     ApiBlueprint,
@@ -38,21 +38,26 @@ from blueprints.api.common import (
 from models import (
     CourseGroup,
     DateOverride,
-    Enrolment,
     Occurrence,
     OccurrenceMode,
     OccurrenceStatus,
-    Role,
     Room,
     Series,
     Subject,
-    User,
     db,
 )
 from models.series import mask_to_weekdays
 from services.catalogue.groups import SeriesData, add_series, update_series
 from services.common.errors import InvalidTransition, ValidationError
 from services.common.timeutil import local_day_bounds
+from services.permissions import (
+    can_view_group,
+    enrolled_in_group,
+    may_see_conflicts,
+    may_see_group_students,
+    visible_groups,
+    visible_to,
+)
 from services.timetable.conflicts import conflicts_in_window
 from services.timetable.exceptions import (
     OverrideChange,
@@ -63,7 +68,6 @@ from services.timetable.exceptions import (
     save_override,
 )
 from services.timetable.generation import generate_occurrences, resolve_window
-from services.timetable.listing import may_see_conflicts, visible_to
 from services.timetable.sessions import (
     cancel_session,
     cancellation_reason,
@@ -351,17 +355,6 @@ def list_subjects(args):
 # --- Course groups ------------------------------------------------------------------------------
 
 
-def visible_groups(user: User):
-    """Staff: every group; a mentor: the groups they teach; a student: those they attend."""
-    query = select(CourseGroup)
-    if user.is_staff:
-        return query
-    enrolled = exists().where(Enrolment.group_id == CourseGroup.id, Enrolment.student_id == user.id)
-    if user.role != Role.MENTOR:
-        return query.where(enrolled)
-    return query.where(or_(CourseGroup.mentor_id == user.id, enrolled))
-
-
 def load_visible_group(group_id: int) -> CourseGroup:
     group = load_or_404(CourseGroup, group_id, "course group")
     ensure_group_visible(group.id, "course group")
@@ -370,8 +363,7 @@ def load_visible_group(group_id: int) -> CourseGroup:
 
 def ensure_group_visible(group_id: int, what: str) -> None:
     """404 (as for a missing row) unless the user may see this group."""
-    visible = visible_groups(api_user()).where(CourseGroup.id == group_id)
-    if db.session.scalar(visible.with_only_columns(CourseGroup.id)) is None:
+    if not can_view_group(api_user(), group_id):
         abort_problem(404, f"No such {what}.")
 
 
@@ -405,7 +397,7 @@ def get_group(group_id: int):
     data = group_json(group)
     data["series"] = [series_json(s) for s in group.series]
     data["students"] = None
-    if user.is_staff or (user.role == Role.MENTOR and group.mentor_id == user.id):
+    if may_see_group_students(user, group):
         enrolments = sorted(group.enrolments, key=lambda e: (e.student.name, e.student_id))
         data["students"] = [ref(e.student) for e in enrolments]
     return data
@@ -618,12 +610,7 @@ def list_sessions(args):
     if args.get("mentor"):
         query = query.where(CourseGroup.mentor_id == args.get("mentor"))
     if args.get("student"):
-        query = query.where(
-            exists().where(
-                Enrolment.group_id == Occurrence.group_id,
-                Enrolment.student_id == args.get("student"),
-            )
-        )
+        query = query.where(enrolled_in_group(Occurrence.group_id, args.get("student")))
     if args.get("status"):
         query = query.where(Occurrence.status == OccurrenceStatus(args.get("status")))
     page = paginate(query, [Occurrence.start_utc, Occurrence.id], args)

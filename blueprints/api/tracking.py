@@ -41,15 +41,15 @@ from blueprints.api.common import (
 from blueprints.api.timetable import SessionDetailSchema, session_detail
 from models import Attachment, NoteKind, Occurrence, SessionNote, User, db
 from services.common.errors import NotFoundError
+from services.permissions import can_add_note, can_track, can_upload, readable_kinds
 from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     KIND_BY_CONTENT_TYPE,
     attach_upload,
-    can_upload,
     stored_path,
 )
-from services.tracking.completion import can_track, complete_session
-from services.tracking.notes import add_note, can_add_note, get_visible_note, readable_kinds
+from services.tracking.completion import complete_session
+from services.tracking.notes import add_note, get_visible_note
 
 blp = ApiBlueprint(
     "api_tracking",

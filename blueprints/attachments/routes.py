@@ -33,6 +33,7 @@ from blueprints.extensions import login_manager
 from blueprints.feedback import toast
 from models import Attachment, Occurrence, db
 from services.common.errors import NotFoundError, ValidationError
+from services.permissions import can_delete_attachment, can_upload
 from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     ALLOWED_TEXT,
@@ -41,8 +42,6 @@ from services.tracking.attachments import (
     FileTooLarge,
     attach_upload,
     attachments_of,
-    can_delete,
-    can_upload,
     delete_attachment,
     format_limit,
     format_size,
@@ -109,7 +108,7 @@ def files_view(
                 else attachment.content_type
             ),
             size_label=format_size(attachment.size_bytes),
-            can_delete=can_delete(current_user, attachment, occurrence),
+            can_delete=can_delete_attachment(current_user, attachment, occurrence),
         )
         for attachment in attachments_of(occurrence.id)
     ]
@@ -232,7 +231,7 @@ def download(attachment_id: int):
 @login_required
 def delete(attachment_id: int):
     attachment, occurrence = _load_attachment(attachment_id)
-    if not can_delete(current_user, attachment, occurrence):
+    if not can_delete_attachment(current_user, attachment, occurrence):
         abort(403)
     name = attachment.original_name
     try:

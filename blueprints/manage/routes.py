@@ -92,8 +92,6 @@ from services.people.tokens import working_token_count
 from services.people.users import (
     NewAccount,
     NotAllowedError,
-    assignable_roles,
-    can_manage,
     check_new_account,
     list_users,
     make_invitation,
@@ -103,6 +101,7 @@ from services.people.users import (
     store_new_account,
     update_account,
 )
+from services.permissions import assignable_roles, can_manage
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 

@@ -24,13 +24,13 @@ from blueprints.access import is_htmx_partial
 from blueprints.feedback import toast
 from models import NoteKind, Occurrence, SessionNote, db
 from services.common.errors import DomainError, NotFoundError, ValidationError
+from services.permissions import can_add_note
 from services.timetable.sessions import get_visible_session
 from services.tracking.notes import (
     BODY_MAX_LENGTH,
     KIND_LABELS,
     NoteNotAllowed,
     add_note,
-    can_add_note,
     delete_note,
     edit_note,
     get_visible_note,

@@ -25,9 +25,9 @@ from services.catalogue.mentors import mentor_directory, offered_subjects, subje
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from services.common.pagination import page_number, paginate
 from services.common.wording import plural
+from services.permissions import can_decide
 from services.requests.lifecycle import (
     approve_request,
-    can_decide,
     create_request,
     describe_schedule,
     effective_status,

@@ -28,12 +28,11 @@ from blueprints.sessions.forms import (
 from models import CourseGroup, Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from services.common.timeutil import today_in
+from services.permissions import can_view_session, may_see_conflicts
 from services.timetable.conflicts import label_occurrence
-from services.timetable.listing import may_see_conflicts
 from services.timetable.sessions import (
     InvalidTransition,
     SessionOutcome,
-    can_view_session,
     cancel_refusal,
     cancel_session,
     cancellation_reason,

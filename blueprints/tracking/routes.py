@@ -40,8 +40,8 @@ from services.output.reports import (
     report_last_day,
 )
 from services.output.spreadsheets import csv_cell
+from services.permissions import can_track, can_view_session
 from services.timetable.sessions import (
-    can_view_session,
     cancel_refusal,
     cancel_session,
     cancellation_reason,
@@ -49,7 +49,6 @@ from services.timetable.sessions import (
 from services.tracking.completion import (
     MonitorFilters,
     NotAllowed,
-    can_track,
     complete_session,
     completion_history,
     completion_refusal,

@@ -11,13 +11,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import Select, func, select
 
 from models import (
     MAX_ID,
     CalendarFeed,
     CourseGroup,
-    Enrolment,
     GroupKind,
     Occurrence,
     OccurrenceMode,
@@ -29,6 +28,7 @@ from models import (
 )
 from services.common.errors import NotFoundError, ValidationError
 from services.output.ical_timezones import vtimezone
+from services.permissions import enrolled_in_group
 from services.timetable.video_rooms import join_url
 
 OWN, ROOM, GROUP = "own", "room", "group"
@@ -162,11 +162,7 @@ def _sessions_query(feed: CalendarFeed, now: datetime) -> Select:
     if owner.role == Role.MENTOR:
         return query.where(CourseGroup.mentor_id == owner.id)
     if owner.role == Role.STUDENT:
-        return query.where(
-            exists().where(
-                Enrolment.group_id == Occurrence.group_id, Enrolment.student_id == owner.id
-            )
-        )
+        return query.where(enrolled_in_group(Occurrence.group_id, owner.id))
     return query.where(CourseGroup.mentor_id == owner.id)  # staff teach nothing of their own
 
 

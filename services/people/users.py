@@ -39,6 +39,7 @@ from services.people.accounts import (
     prepare_password,
     store_password,
 )
+from services.permissions import assignable_roles, can_manage
 
 INVITATION_SALT = "termtable.invitation"
 DEFAULT_INVITATION_MAX_AGE_DAYS = 7
@@ -74,20 +75,6 @@ def list_users(
 
 
 # --- Permissions --------------------------------------------------------------------------------
-
-
-def assignable_roles(actor: User) -> list[Role]:
-    """The roles `actor` may give: admins any, coordinators any but admin."""
-    if actor.role == Role.ADMIN:
-        return list(Role)
-    return [r for r in Role if r != Role.ADMIN]
-
-
-def can_manage(actor: User, target: User) -> bool:
-    """May `actor` change `target`'s account at all?"""
-    if actor.role == Role.ADMIN:
-        return True
-    return actor.role == Role.COORDINATOR and target.role != Role.ADMIN
 
 
 def _ensure_can_manage(actor: User, target: User) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import exists, select, update
 
 from models import (
     MAX_ID,
@@ -59,6 +59,7 @@ from services.notifications.inbox import (
     REQUEST_WITHDRAWN,
     notify,
 )
+from services.permissions import can_decide, enrolled_in_group, requests_visible_to
 from services.timetable.conflicts import lock_schedule, overlapping
 from services.timetable.recurrence import plan_occurrences
 from services.timetable.video_rooms import new_room_ids
@@ -118,16 +119,6 @@ def effective_status(request: SessionRequest, now: datetime | None = None) -> Re
     return request.status
 
 
-def requests_visible_to(user: User) -> Select:
-    """A student's own requests, those addressed to a mentor, everything for staff."""
-    query = select(SessionRequest).order_by(SessionRequest.created_at.desc(), SessionRequest.id)
-    if user.role == Role.STUDENT:
-        return query.where(SessionRequest.student_id == user.id)
-    if user.role == Role.MENTOR:
-        return query.where(SessionRequest.mentor_id == user.id)
-    return query
-
-
 def get_visible_request(user: User, request_id: int) -> SessionRequest:
     """The request if `user` may see it; NotFoundError otherwise (ids are not probed)."""
     request = None
@@ -138,11 +129,6 @@ def get_visible_request(user: User, request_id: int) -> SessionRequest:
     if request is None:
         raise NotFoundError("No such request.")
     return request
-
-
-def can_decide(user: User, request: SessionRequest) -> bool:
-    """Only the addressed mentor, or an admin, approves or rejects."""
-    return user.id == request.mentor_id or user.role == Role.ADMIN
 
 
 def mentor_subject_ids(mentor_id: int) -> set[int]:
@@ -620,10 +606,7 @@ def _tutoring_group(request: SessionRequest) -> CourseGroup:
             CourseGroup.kind == GroupKind.TUTORING,
             CourseGroup.mentor_id == request.mentor_id,
             CourseGroup.subject_id == request.subject_id,
-            exists().where(
-                Enrolment.group_id == CourseGroup.id,
-                Enrolment.student_id == request.student_id,
-            ),
+            enrolled_in_group(CourseGroup.id, request.student_id),
         )
         .order_by(CourseGroup.id)
         .limit(1)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, and_, or_, select
 
 from models import Occurrence, OccurrenceStatus, RequestStatus, Role, SessionRequest, User, db
-from services.requests.lifecycle import requests_visible_to
+from services.permissions import requests_visible_to
 
 STATUS_FILTERS = tuple(s.value for s in RequestStatus)
 

@@ -6,35 +6,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import select
 
-from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Role, Room, User, db
+from models import CourseGroup, Occurrence, OccurrenceStatus, Room, User, db
 from services.common.timeutil import local_day_bounds, today_in
+from services.permissions import visible_to
 from services.timetable.conflicts import conflicts_in_window
-
-
-def visible_to(query: Select, viewer: User | None) -> Select:
-    """Restrict an Occurrence query to what `viewer` may see (None: everything, e.g. CLI)."""
-    if viewer is None or viewer.is_staff:
-        return query
-    attended = exists().where(
-        Enrolment.group_id == Occurrence.group_id, Enrolment.student_id == viewer.id
-    )
-    if viewer.role != Role.MENTOR:
-        return query.where(attended)
-    return query.where(or_(CourseGroup.mentor_id == viewer.id, attended))
-
-
-def is_session_mentor(user: User, occurrence) -> bool:
-    """Whether `user` teaches `occurrence` (an Occurrence or a grid SessionSummary): named as
-    its group's mentor *and* a mentor now, so a mentor whose role changed loses it at once."""
-    return user.role == Role.MENTOR and occurrence.group.mentor_id == user.id
-
-
-def may_see_conflicts(user: User | None, occurrence) -> bool:
-    """Who is told what a session clashes with (it names other groups' sessions): staff and
-    the session's mentor; None (commands) too."""
-    return user is None or user.is_staff or is_session_mentor(user, occurrence)
 
 
 @dataclass

@@ -45,6 +45,7 @@ from models.enums import OccurrenceMode, OccurrenceStatus, Role
 from services.common.errors import ValidationError
 from services.common.numbers import whole_number
 from services.common.timeutil import local_day_bounds, span_label, week_start
+from services.permissions import may_see_conflicts, visible_to
 from services.timetable.conflicts import (
     MAX_SESSION_LENGTH,
     MENTOR,
@@ -57,7 +58,6 @@ from services.timetable.conflicts import (
     instant_reader,
     raw_instant,
 )
-from services.timetable.listing import may_see_conflicts, visible_to
 
 VIEWS = ("week", "day", "month")
 LAYOUTS = ("time", "rooms")

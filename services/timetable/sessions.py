@@ -1,4 +1,4 @@
-"""Single sessions: who may see one, one-time sessions, and changing any one session.
+"""Single sessions: loading one its viewer may see, one-time sessions, and changing any one session.
 
 A one-time session (no series) is created, edited, cancelled, restored and deleted directly.
 A session of a weekly series is never edited in place: rescheduling or cancelling it records a
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
 from sqlalchemy.exc import InvalidRequestError
 
 from models import (
@@ -56,6 +55,7 @@ from services.notifications.inbox import (
     notify_session_change,
     participants_of,
 )
+from services.permissions import can_view_session
 from services.timetable.conflicts import (
     conflicts_in_window,
     describe_conflicts,
@@ -69,7 +69,6 @@ from services.timetable.exceptions import (
     find_override,
     save_override,
 )
-from services.timetable.listing import visible_to
 from services.timetable.video_rooms import new_room_id
 from services.tracking import events
 
@@ -108,24 +107,7 @@ class SessionConflict:
         return f"{other['group']} on {day:%a %d %b %Y} {described_times(other)}{room}"
 
 
-# --- Who may see a session ----------------------------------------------------------------------
-
-
-def visible_sessions(viewer: User | None) -> Select:
-    """A query of the sessions `viewer` may see: staff all, a mentor the groups they teach,
-    a student the groups they are enrolled in (None: everything, for commands)."""
-    query = select(Occurrence).join(CourseGroup, CourseGroup.id == Occurrence.group_id)
-    return visible_to(query, viewer)
-
-
-def can_view_session(viewer: User | None, occurrence: Occurrence) -> bool:
-    """Whether a logged-in `viewer` may see `occurrence` (anonymous visitors may not)."""
-    if viewer is None or not getattr(viewer, "is_authenticated", False):
-        return False
-    if viewer.is_staff:
-        return True
-    query = visible_sessions(viewer).where(Occurrence.id == occurrence.id)
-    return db.session.scalar(query.with_only_columns(Occurrence.id)) is not None
+# --- Loading a session --------------------------------------------------------------------------
 
 
 def get_visible_session(viewer: User | None, occurrence_id: int) -> Occurrence:

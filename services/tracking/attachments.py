@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from models import Attachment, Occurrence, User, db
 from services.common.errors import DomainError, ValidationError
-from services.timetable.listing import is_session_mentor
+from services.permissions import can_delete_attachment, can_upload
 from services.tracking import events
 
 log = logging.getLogger(__name__)
@@ -256,24 +256,6 @@ def format_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
-
-
-# --- Who may do what ----------------------------------------------------------------------------
-
-
-def can_upload(user: User | None, occurrence: Occurrence) -> bool:
-    """The session's mentor and staff add files; students read and download them (the issue
-    has mentors attach material; a coordinator may do it for them)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    return user.is_staff or is_session_mentor(user, occurrence)
-
-
-def can_delete(user: User | None, attachment: Attachment, occurrence: Occurrence) -> bool:
-    """The uploader, the session's mentor, or staff."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    return user.is_staff or attachment.uploader_id == user.id or is_session_mentor(user, occurrence)
 
 
 # --- Names --------------------------------------------------------------------------------------
@@ -543,7 +525,7 @@ def delete_attachment(*, attachment: Attachment, actor: User, upload_folder: Pat
     """Delete an attachment (flush only) with a FILE_DELETED history entry; its file is
     unlinked once the transaction commits (a rollback keeps both row and file)."""
     occurrence = db.session.get(Occurrence, attachment.occurrence_id)
-    if not can_delete(actor, attachment, occurrence):
+    if not can_delete_attachment(actor, attachment, occurrence):
         raise AttachmentNotAllowed(
             "Only the person who added this file, the session's mentor or staff can delete it."
         )

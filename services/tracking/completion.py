@@ -34,8 +34,8 @@ from services.common.timeutil import (
     span_label,
     times_refused,
 )
+from services.permissions import can_track
 from services.timetable.conflicts import lock_schedule
-from services.timetable.listing import is_session_mentor
 from services.tracking import events
 
 # Letters and digits nobody confuses when reading a code aloud or copying it by hand
@@ -66,14 +66,7 @@ class CorrectionOutcome:
         return bool(self.changes)
 
 
-# --- Who may act, and when ----------------------------------------------------------------------
-
-
-def can_track(user: User | None, occurrence: Occurrence) -> bool:
-    """The session's mentor and staff complete, correct and cancel it."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    return user.is_staff or is_session_mentor(user, occurrence)
+# --- When a session may be completed ------------------------------------------------------------
 
 
 def completion_refusal(occurrence: Occurrence, now: datetime | None = None) -> str | None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, exists, false, func, select
+from sqlalchemy import Select, func, select
 
 from models import (
     CourseGroup,
@@ -46,6 +46,7 @@ from models import (
     db,
 )
 from services.common.pagination import Page
+from services.permissions import takes_part_in
 from services.timetable.video_rooms import join_url
 from services.tracking.history import DashboardFilters, filter_sessions
 
@@ -142,21 +143,11 @@ class SessionCard:
         return self.video_room_id is not None and self.status == "scheduled" and not self.join_url
 
 
-def _participant_filter(viewer: User):
-    if viewer.role == Role.MENTOR:
-        return CourseGroup.mentor_id == viewer.id
-    if viewer.role == Role.STUDENT:
-        return exists().where(
-            Enrolment.group_id == Occurrence.group_id, Enrolment.student_id == viewer.id
-        )
-    return false()
-
-
 def _sessions_of(viewer: User) -> Select:
     return (
         select(Occurrence)
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
-        .where(_participant_filter(viewer))
+        .where(takes_part_in(viewer, Occurrence.group_id))
     )
 
 

@@ -48,7 +48,6 @@ from models import (
     MAX_ID,
     Attachment,
     CourseGroup,
-    Enrolment,
     Occurrence,
     OccurrenceStatus,
     Role,
@@ -60,8 +59,8 @@ from models import (
 from services.common.numbers import whole_number
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains
 from services.common.timeutil import local_day_bounds
+from services.permissions import STUDENT_KINDS, takes_part_in
 from services.tracking import events
-from services.tracking.notes import STUDENT_KINDS
 
 CREATED = "created"
 Q_MAX_LENGTH = 200
@@ -214,14 +213,9 @@ def filter_sessions(
 def group_choices(viewer: User) -> list[tuple[int, str]]:
     """The course groups a mentor teaches or a student is enrolled in, by name (one query)."""
     query = select(CourseGroup.id, CourseGroup.name).order_by(CourseGroup.name, CourseGroup.id)
-    if viewer.role == Role.MENTOR:
-        query = query.where(CourseGroup.mentor_id == viewer.id)
-    elif viewer.role == Role.STUDENT:
-        query = query.where(
-            exists().where(Enrolment.group_id == CourseGroup.id, Enrolment.student_id == viewer.id)
-        )
-    else:
+    if viewer.role not in (Role.MENTOR, Role.STUDENT):
         return []
+    query = query.where(takes_part_in(viewer, CourseGroup.id))
     return [(row.id, row.name) for row in db.session.execute(query)]
 
 

@@ -14,7 +14,7 @@ Who changes: a note is edited by its author only, and deleted by its author or b
 (coordinators and admins may delete any note). Every change writes an entry in the session's
 history (`services.tracking.events`) in the same transaction.
 
-Functions flush; the caller commits once.
+The checks themselves are in `services.permissions`. Functions flush; the caller commits once.
 """
 
 from __future__ import annotations
@@ -27,16 +27,19 @@ from sqlalchemy import select
 from models import MAX_ID, NoteKind, Occurrence, SessionNote, User, db
 from models.types import utcnow
 from services.common.errors import DomainError, NotFoundError, ValidationError
-from services.timetable.listing import is_session_mentor
-from services.timetable.sessions import can_view_session
+from services.permissions import (
+    ALL_KINDS,
+    can_add_note,
+    can_delete_note,
+    can_edit_note,
+    can_view_session,
+    readable_kinds,
+)
 from services.tracking import events
 
 BODY_MAX_LENGTH = 5000
 # How much of a note its history entry quotes.
 SUMMARY_EXCERPT = 80
-
-STUDENT_KINDS = frozenset({NoteKind.GENERAL, NoteKind.ACHIEVEMENT})
-ALL_KINDS = frozenset(NoteKind)
 
 KIND_LABELS = {
     NoteKind.GENERAL: "General",
@@ -63,31 +66,7 @@ class NoteNotAllowed(DomainError):
     """The user may see the note or session but not do this to it (a 403, not a form error)."""
 
 
-# --- Rules --------------------------------------------------------------------------------------
-
-
-def readable_kinds(viewer: User | None, occurrence: Occurrence) -> frozenset[NoteKind]:
-    """The kinds of note `viewer` may read on `occurrence` (empty if they cannot see it)."""
-    if not can_view_session(viewer, occurrence):
-        return frozenset()
-    if viewer.is_staff or is_session_mentor(viewer, occurrence):
-        return ALL_KINDS
-    return STUDENT_KINDS
-
-
-def can_add_note(user: User | None, occurrence: Occurrence) -> bool:
-    """Staff and the session's mentor (students read, they do not write)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    return user.is_staff or is_session_mentor(user, occurrence)
-
-
-def can_edit_note(user: User | None, note: SessionNote) -> bool:
-    return user is not None and getattr(user, "id", None) == note.author_id
-
-
-def can_delete_note(user: User | None, note: SessionNote) -> bool:
-    return can_edit_note(user, note) or bool(user is not None and user.is_staff)
+# --- Kinds and bodies ---------------------------------------------------------------------------
 
 
 def kind_label(kind: NoteKind | str) -> str:

@@ -8,29 +8,15 @@ sessions of the groups they teach now.
 
 from __future__ import annotations
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from models import CourseGroup, Enrolment, Occurrence, Rating, Role, User, db
+from models import CourseGroup, Occurrence, Rating, User, db
 from services.common.errors import InvalidTransition, NotFoundError, ValidationError
+from services.permissions import is_participating_student
 
 MIN_SCORE, MAX_SCORE = 1, 5
 SCORE_MESSAGE = f"Choose a score from {MIN_SCORE} to {MAX_SCORE}."
-
-
-def is_participating_student(user: User, occurrence: Occurrence) -> bool:
-    """Whether `user` is a student enrolled in the session's group."""
-    if user is None or getattr(user, "role", None) != Role.STUDENT:
-        return False
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    Enrolment.group_id == occurrence.group_id, Enrolment.student_id == user.id
-                )
-            )
-        )
-    )
 
 
 def student_rating(student: User, occurrence: Occurrence) -> Rating | None:

@@ -14,13 +14,12 @@ from sqlalchemy.exc import OperationalError
 
 from models import Attachment, Occurrence, SessionEvent, db
 from services.common.errors import ValidationError
+from services.permissions import can_delete_attachment, can_upload
 from services.tracking import attachments as service
 from services.tracking.attachments import (
     AttachmentNotAllowed,
     FileTooLarge,
     add_attachment,
-    can_delete,
-    can_upload,
     clean_original_name,
     delete_attachment,
     receive_upload,
@@ -238,11 +237,11 @@ def test_uploader_mentor_and_staff_delete(session_of, make_user, folder):
     coordinator = make_user("coordinator")
     attachment = upload(occurrence, coordinator, samples.pdf(), "a.pdf", folder)
     db.session.commit()
-    assert can_delete(coordinator, attachment, occurrence)
-    assert can_delete(mentor, attachment, occurrence)
-    assert can_delete(make_user("admin"), attachment, occurrence)
-    assert not can_delete(student, attachment, occurrence)
-    assert not can_delete(make_user("mentor"), attachment, occurrence)
+    assert can_delete_attachment(coordinator, attachment, occurrence)
+    assert can_delete_attachment(mentor, attachment, occurrence)
+    assert can_delete_attachment(make_user("admin"), attachment, occurrence)
+    assert not can_delete_attachment(student, attachment, occurrence)
+    assert not can_delete_attachment(make_user("mentor"), attachment, occurrence)
     with pytest.raises(AttachmentNotAllowed):
         delete_attachment(attachment=attachment, actor=student, upload_folder=folder)
     db.session.rollback()

@@ -15,7 +15,6 @@ from services.people.users import (
     NewAccount,
     NotAllowedError,
     accept_invitation,
-    assignable_roles,
     create_account,
     list_users,
     make_invitation,
@@ -24,6 +23,7 @@ from services.people.users import (
     set_account_password,
     update_account,
 )
+from services.permissions import assignable_roles
 from tests.conftest import FAST_HASH
 
 KEY = "test-secret"

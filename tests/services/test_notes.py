@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from models import NoteKind, Occurrence, SessionEvent, SessionNote, db
 from services.common.errors import NotFoundError, ValidationError
+from services.permissions import can_add_note, readable_kinds
 from services.tracking import events
 from services.tracking.notes import (
     BODY_MAX_LENGTH,
@@ -21,12 +22,10 @@ from services.tracking.notes import (
     MESSAGE_KIND_REQUIRED,
     NoteNotAllowed,
     add_note,
-    can_add_note,
     delete_note,
     edit_note,
     get_visible_note,
     notes_for,
-    readable_kinds,
 )
 
 

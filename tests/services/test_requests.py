@@ -29,10 +29,10 @@ from models import (
     db,
 )
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.permissions import can_decide
 from services.requests.lifecycle import (
     RequestInput,
     approve_request,
-    can_decide,
     create_request,
     effective_status,
     expire_requests,

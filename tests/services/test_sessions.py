@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from models import DateOverride, Enrolment, Occurrence, OccurrenceMode, OccurrenceStatus, db
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from services.common.timeutil import week_start
+from services.permissions import can_view_session, visible_sessions
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences
 from services.timetable.sessions import (
-    can_view_session,
     cancel_session,
     cancellation_reason,
     create_one_time_session,
@@ -25,7 +25,6 @@ from services.timetable.sessions import (
     restore_session,
     session_conflicts,
     update_one_time_session,
-    visible_sessions,
 )
 from tests.conftest import PINNED_TODAY
 from tests.services.test_concurrency import run_together
