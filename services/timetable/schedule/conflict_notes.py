@@ -19,6 +19,7 @@ from sqlalchemy import CompoundSelect, Select, and_, bindparam, or_, select, uni
 
 from models import CourseGroup, Enrolment, Occurrence, db
 from models.enums import OccurrenceStatus
+from models.types import ids_param, in_ids, instant_reader, raw_instant
 from services.common.timeutil import span_label
 from services.timetable.conflicts import (
     MAX_SESSION_LENGTH,
@@ -27,10 +28,6 @@ from services.timetable.conflicts import (
     STUDENT,
     Slot,
     find_conflicts,
-    ids_param,
-    in_ids,
-    instant_reader,
-    raw_instant,
 )
 
 if TYPE_CHECKING:
