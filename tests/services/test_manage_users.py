@@ -9,17 +9,19 @@ from werkzeug.security import check_password_hash
 
 from models import CourseGroup, Role, db
 from services.common.errors import ValidationError
-from services.people.users import (
+from services.people.invitations import (
     INVITATION_SALT,
     InvitationError,
+    accept_invitation,
+    make_invitation,
+    read_invitation,
+)
+from services.people.users import (
     NewAccount,
     NotAllowedError,
-    accept_invitation,
     assignable_roles,
     create_account,
     list_users,
-    make_invitation,
-    read_invitation,
     set_account_active,
     set_account_password,
     update_account,
