@@ -67,13 +67,10 @@ from blueprints.access import staff_required  # noqa: E402
 from models import CourseGroup, Occurrence, Room, User, db  # noqa: E402
 from services.common.timeutil import local_day_bounds  # noqa: E402
 from services.people.accounts import create_user  # noqa: E402
-from services.timetable.schedule import (  # noqa: E402
-    ScheduleFilters,
-    ScheduleView,
-    build_grid,
-    filter_choices,
-    load_entries,
-)
+from services.timetable.schedule.entries import load_entries  # noqa: E402
+from services.timetable.schedule.filter_choices import filter_choices  # noqa: E402
+from services.timetable.schedule.layout import build_grid  # noqa: E402
+from services.timetable.schedule.view import ScheduleFilters, ScheduleView  # noqa: E402
 
 QUERY_TARGET = 10  # SQL statements per grid page
 WEEK_TARGET = 3.0  # x floor (plain Jinja template of the same size)

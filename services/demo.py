@@ -21,8 +21,9 @@ from werkzeug.security import generate_password_hash
 from models import MentorSubject, Role, Room, Subject, User, db
 from services.common.timeutil import today_in, week_start
 from services.requests.lifecycle import RequestInput, create_request
-from services.timetable.csv_import import TIMETABLE_COLUMNS, import_exceptions, import_timetable
+from services.timetable.exception_import import import_exceptions
 from services.timetable.generation import generate_occurrences
+from services.timetable.timetable_import import TIMETABLE_COLUMNS, import_timetable
 
 DEMO_DOMAIN = "demo.termtable.test"
 DEMO_PASSWORD = "termtable-demo"  # noqa: S105 (published demo credentials)

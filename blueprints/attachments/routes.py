@@ -37,16 +37,14 @@ from services.permissions import can_delete_attachment, can_upload
 from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     ALLOWED_TEXT,
-    KIND_BY_CONTENT_TYPE,
     AttachmentNotAllowed,
     FileTooLarge,
     attach_upload,
-    attachments_of,
     delete_attachment,
     format_limit,
-    format_size,
     stored_path,
 )
+from services.tracking.session_panel import FileRow, FilesSection, files_section
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +57,7 @@ ACCEPT = (
 )
 
 
-# --- The section's data (also a template global, so the session page renders it) ---------------
-
-
-@dataclass
-class FileRow:
-    attachment: Attachment
-    kind_label: str
-    size_label: str
-    can_delete: bool
+# --- The section's data with its form (also a template global, for the session page) ------------
 
 
 @dataclass
@@ -94,30 +84,20 @@ def _max_bytes() -> int:
 
 @bp.app_template_global("files_view")
 def files_view(
-    occurrence: Occurrence, form: AttachmentForm | None = None, notice: str | None = None
+    occurrence: Occurrence,
+    files: FilesSection,
+    form: AttachmentForm | None = None,
+    notice: str | None = None,
 ) -> FilesPanel:
-    """What the files section shows to the current user: the files (newest first) with a
-    delete button where allowed, and the upload form for those who may upload."""
-    uploader = can_upload(current_user, occurrence)
-    rows = [
-        FileRow(
-            attachment=attachment,
-            kind_label=(
-                KIND_BY_CONTENT_TYPE[attachment.content_type].label
-                if attachment.content_type in KIND_BY_CONTENT_TYPE
-                else attachment.content_type
-            ),
-            size_label=format_size(attachment.size_bytes),
-            can_delete=can_delete_attachment(current_user, attachment, occurrence),
-        )
-        for attachment in attachments_of(occurrence.id)
-    ]
+    """What the files section shows: the section's data (see `files_section`), and the upload
+    form for those who may upload."""
+    uploader = files.can_upload
     if uploader and form is None:
         # formdata=None: never bound to whatever the page's own request posted.
         form = AttachmentForm(formdata=None)
     return FilesPanel(
         occurrence=occurrence,
-        rows=rows,
+        rows=files.rows,
         can_upload=uploader,
         form=form if uploader else None,
         max_bytes=_max_bytes(),
@@ -143,7 +123,7 @@ def _load_attachment(attachment_id: int) -> tuple[Attachment, Occurrence]:
 
 
 def _render_section(occurrence: Occurrence, *, status: int = 200, headers=None, **panel_args):
-    panel = files_view(occurrence, **panel_args)
+    panel = files_view(occurrence, files_section(current_user, occurrence), **panel_args)
     template = "attachments/_files_section.html" if is_htmx_partial() else "attachments/page.html"
     return (
         render_template(template, occurrence=occurrence, files_panel=panel),

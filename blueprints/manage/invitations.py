@@ -10,7 +10,7 @@ from blueprints.manage.forms import PasswordForm
 from models import db
 from services.common.errors import ValidationError
 from services.people.accounts import MIN_PASSWORD_LENGTH
-from services.people.users import (
+from services.people.invitations import (
     DEFAULT_INVITATION_MAX_AGE_DAYS,
     InvitationError,
     prepare_invitation_password,

@@ -88,13 +88,13 @@ from services.common.pagination import page_number
 from services.common.timeutil import today_in
 from services.common.wording import named
 from services.people.accounts import MIN_PASSWORD_LENGTH
+from services.people.invitations import make_invitation
 from services.people.tokens import working_token_count
 from services.people.users import (
     NewAccount,
     NotAllowedError,
     check_new_account,
     list_users,
-    make_invitation,
     prepare_account_password,
     set_account_active,
     store_account_password,

@@ -1,8 +1,8 @@
 """Typed notes on sessions: the notes section of a session, add, edit inline and delete.
 
 `GET /notes/sessions/<id>` is the section (`notes/_notes_section.html`) to an htmx partial
-request and a page of its own otherwise; the session page includes the same template, which
-gets its data through the `notes_view(occurrence)` template global, so it works without
+request and a page of its own otherwise; the session page includes the same template with
+the section's data (`services.tracking.session_panel.notes_section`), so it works without
 JavaScript. `POST /notes/sessions/<id>` adds a note: htmx gets the section back (422 with the
 messages next to the fields and what was typed), a plain form a redirect to the session.
 `GET/POST /notes/<id>/edit` edits a note in place of its row (`notes/_note_edit.html`, back
@@ -24,7 +24,6 @@ from blueprints.access import is_htmx_partial
 from blueprints.feedback import toast
 from models import NoteKind, Occurrence, SessionNote, db
 from services.common.errors import DomainError, NotFoundError, ValidationError
-from services.permissions import can_add_note
 from services.timetable.sessions import get_visible_session
 from services.tracking.notes import (
     BODY_MAX_LENGTH,
@@ -35,8 +34,8 @@ from services.tracking.notes import (
     edit_note,
     get_visible_note,
     note_row,
-    notes_for,
 )
+from services.tracking.session_panel import NotesSection, notes_section
 
 bp = Blueprint("notes", __name__, url_prefix="/notes")
 
@@ -54,23 +53,17 @@ class NoteDraft:
 
 @dataclass
 class NotesView:
-    """Everything the notes section shows to the current user."""
+    """Everything the notes section shows: the section's data and the form's draft."""
 
-    occurrence: Occurrence
     rows: list
     can_add: bool
     draft: NoteDraft
 
 
 @bp.app_template_global("notes_view")
-def notes_view(occurrence: Occurrence, draft: NoteDraft | None = None) -> NotesView:
-    """The notes section's data for the current user (the session page includes it)."""
-    return NotesView(
-        occurrence=occurrence,
-        rows=notes_for(current_user, occurrence),
-        can_add=can_add_note(current_user, occurrence),
-        draft=draft or NoteDraft(),
-    )
+def notes_view(notes: NotesSection, draft: NoteDraft | None = None) -> NotesView:
+    """The notes section's data with the form's draft (an empty form without one)."""
+    return NotesView(rows=notes.rows, can_add=notes.can_add, draft=draft or NoteDraft())
 
 
 @bp.app_template_global("note_kind_choices")
@@ -119,7 +112,13 @@ def _session_url(occurrence_id: int, anchor: str) -> str:
 def _section(occurrence: Occurrence, *, status=200, headers=None, draft=None, notice=None):
     template = "notes/_notes_section.html" if _is_partial() else "notes/notes.html"
     return (
-        render_template(template, occurrence=occurrence, note_draft=draft, notes_notice=notice),
+        render_template(
+            template,
+            occurrence=occurrence,
+            notes=notes_section(current_user, occurrence),
+            note_draft=draft,
+            notes_notice=notice,
+        ),
         status,
         headers or {},
     )

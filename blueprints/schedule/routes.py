@@ -46,19 +46,17 @@ from services.common.timeutil import date_outside, today_in
 from services.output.spreadsheets import sessions_csv, week_workbook
 from services.timetable.exceptions import delete_override, find_override, save_override
 from services.timetable.listing import ListedOccurrence
-from services.timetable.schedule import (
-    Grid,
+from services.timetable.schedule.entries import (
     GridEntry,
-    ScheduleFilters,
-    ScheduleView,
-    build_grid,
-    build_month,
-    cell_id_of,
     entries_affected_by,
-    filter_choices,
-    find_student,
     load_entries,
     load_entry,
+)
+from services.timetable.schedule.filter_choices import filter_choices, find_student
+from services.timetable.schedule.layout import Grid, build_grid, build_month, cell_id_of
+from services.timetable.schedule.view import (
+    ScheduleFilters,
+    ScheduleView,
     parse_view,
     personal_filters,
 )

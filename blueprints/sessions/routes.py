@@ -28,25 +28,23 @@ from blueprints.sessions.forms import (
 from models import CourseGroup, Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from services.common.timeutil import today_in
-from services.permissions import can_view_session, may_see_conflicts
+from services.permissions import can_view_session
 from services.timetable.conflicts import label_occurrence
 from services.timetable.sessions import (
     InvalidTransition,
     SessionOutcome,
     cancel_refusal,
     cancel_session,
-    cancellation_reason,
     create_one_time_session,
     delete_one_time_session,
     delete_refusal,
     edit_refusal,
     exception_of,
     reschedule_session,
-    restore_refusal,
     restore_session,
-    session_conflicts,
     update_one_time_session,
 )
+from services.tracking.session_panel import session_panel
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
@@ -118,22 +116,24 @@ def _local_parts(occurrence: Occurrence) -> tuple[date, time, time]:
 
 def _render_session(occurrence: Occurrence, *, status: int = 200, headers=None, **context):
     """The detail page, or only its panel for an htmx partial request."""
-    tz = org_tz()
-    override = exception_of(occurrence)
-    can_see_conflicts = may_see_conflicts(current_user, occurrence)
+    panel = session_panel(current_user, occurrence, tz=org_tz())
     context.setdefault("cancel_form", CancelSessionForm())
     template = "sessions/_session.html" if is_htmx_partial() else "sessions/detail.html"
     return (
         render_template(
             template,
             occurrence=occurrence,
-            override=override,
-            cancel_reason=cancellation_reason(occurrence, override),
-            conflicts=session_conflicts(occurrence, tz) if can_see_conflicts else None,
-            edit_refusal=edit_refusal(occurrence),
-            cancel_refusal=cancel_refusal(occurrence),
-            restore_refusal=restore_refusal(occurrence),
-            delete_refusal=delete_refusal(occurrence),
+            # The panel's parts under the names its templates (and their includes) use.
+            override=panel.override,
+            cancel_reason=panel.cancel_reason,
+            conflicts=panel.conflicts,
+            edit_refusal=panel.edit_refusal,
+            cancel_refusal=panel.cancel_refusal,
+            restore_refusal=panel.restore_refusal,
+            delete_refusal=panel.delete_refusal,
+            completion=panel.completion,
+            notes=panel.notes,
+            files=panel.files,
             **context,
         ),
         status,

@@ -17,9 +17,11 @@ from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.output.spreadsheets import sessions_csv
 from services.timetable.conflicts import described_times
 from services.timetable.csv_export import export_timetable
-from services.timetable.csv_import import ImportErrors, import_exceptions, import_timetable
+from services.timetable.csv_reading import ImportErrors
+from services.timetable.exception_import import import_exceptions
 from services.timetable.generation import generate_occurrences, resolve_window
 from services.timetable.listing import list_occurrences
+from services.timetable.timetable_import import import_timetable
 
 bp = Blueprint("timetable_commands", __name__, cli_group=None)
 

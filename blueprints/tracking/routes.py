@@ -1,11 +1,11 @@
 """Session tracking: completing sessions (and correcting completions), coordinators'
 monitoring, verifying codes, and the hours report.
 
-The session page includes `tracking/_completion_section.html`, which gets its data from the
-`completion_view(occurrence)` template global, so it works without JavaScript. Its actions
-answer htmx with the section again (`#completion-<id>`, in place, 422 with the messages next
-to the fields, 409 for a state that refuses it) plus the session's summary and status badge
-as `<hx-partial>`s; plain forms get a page of their own and a redirect to the session.
+The session page includes `tracking/_completion_section.html` with the section's data
+(`services.tracking.session_panel`), so it works without JavaScript. Its actions answer htmx
+with the section again (`#completion-<id>`, in place, 422 with the messages next to the
+fields, 409 for a state that refuses it) plus the session's summary and status badge as
+`<hx-partial>`s; plain forms get a page of their own and a redirect to the session.
 
 Access: a session the user cannot see is 404 everywhere; one they can see but may not act on
 (a student of the group) is 403. Monitoring and hours are for staff (403 for others).
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -42,15 +41,14 @@ from services.output.reports import (
 from services.output.spreadsheets import csv_cell
 from services.permissions import can_track, can_view_session
 from services.timetable.sessions import (
-    cancel_refusal,
     cancel_session,
     cancellation_reason,
 )
+from services.tracking import session_panel
 from services.tracking.completion import (
     MonitorFilters,
     NotAllowed,
     complete_session,
-    completion_history,
     completion_refusal,
     correct_completion,
     correction_refusal,
@@ -65,36 +63,7 @@ bp = Blueprint("tracking", __name__, url_prefix="/tracking")
 OVERDUE_SHOWN = 50
 
 
-# --- The completion section's data --------------------------------------------------------------
-
-
-@dataclass
-class CompletionView:
-    """What the completion section shows to the current user."""
-
-    can_act: bool
-    # Why Complete is not offered now (not started, cancelled, completed), or None.
-    refusal: str | None
-    can_cancel: bool
-    completer: User | None
-    history: list
-
-
-@bp.app_template_global("completion_view")
-def completion_view(occurrence: Occurrence) -> CompletionView:
-    can_act = can_track(current_user, occurrence)
-    history = completion_history(occurrence.id) if occurrence.is_completed else []
-    completer = (
-        db.session.get(User, occurrence.completed_by_id) if occurrence.completed_by_id else None
-    )
-    return CompletionView(
-        can_act=can_act,
-        refusal=completion_refusal(occurrence),
-        # Staff cancel from the session's Actions; the mentor from here.
-        can_cancel=can_act and not current_user.is_staff and not cancel_refusal(occurrence),
-        completer=completer,
-        history=history,
-    )
+# --- The completion section ---------------------------------------------------------------------
 
 
 @bp.app_template_global("tracking_cancel_form")
@@ -139,6 +108,7 @@ def _section(occurrence: Occurrence, *, status: int = 200, headers=None, partial
         render_template(
             "tracking/_completion_response.html",
             occurrence=occurrence,
+            completion=session_panel.completion_section(current_user, occurrence),
             partials=partials,
             cancel_reason=cancellation_reason(occurrence),
             **ctx,
@@ -169,7 +139,12 @@ def _form_response(occurrence: Occurrence, mode: str, form, status: int, error: 
     context = {"completion_mode": mode, "completion_form": form, "completion_error": error}
     if is_htmx_partial():
         return _section(occurrence, status=status, **context)
-    return render_template("tracking/completion.html", occurrence=occurrence, **context), status
+    return render_template(
+        "tracking/completion.html",
+        occurrence=occurrence,
+        completion=session_panel.completion_section(current_user, occurrence),
+        **context,
+    ), status
 
 
 # --- The section and its actions ----------------------------------------------------------------
@@ -265,7 +240,12 @@ def _cancel_failed(occurrence: Occurrence, form, status: int, error: str | None 
     context = {"tracking_cancel": form, "tracking_cancel_open": True, "completion_error": error}
     if is_htmx():
         return _section(occurrence, status=status, **context)
-    return render_template("tracking/cancel.html", occurrence=occurrence, **context), status
+    return render_template(
+        "tracking/cancel.html",
+        occurrence=occurrence,
+        completion=session_panel.completion_section(current_user, occurrence),
+        **context,
+    ), status
 
 
 # --- Monitoring ---------------------------------------------------------------------------------

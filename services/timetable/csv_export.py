@@ -13,7 +13,7 @@ from sqlalchemy import select
 from models import CourseGroup, Enrolment, GroupKind, Series, User, db
 from models.series import WEEKDAY_NAMES, mask_to_weekdays
 from services.output.spreadsheets import csv_cell
-from services.timetable.csv_import import TIMETABLE_COLUMNS
+from services.timetable.timetable_import import TIMETABLE_COLUMNS
 
 
 def export_timetable() -> str:

@@ -37,7 +37,7 @@ from models import (
     SessionNote,
     db,
 )
-from models.types import utcnow
+from models.types import ids_param, in_ids, instant_reader, instant_writer, raw_instant, utcnow
 from services.common.errors import ValidationError
 from services.common.timeutil import LATEST_DATE, date_outside, local_day_bounds
 from services.common.wording import describe_move, place_of, plural
@@ -51,13 +51,8 @@ from services.timetable.conflicts import (
     Slot,
     conflicts_in_window,
     describe_conflicts,
-    ids_param,
-    in_ids,
-    instant_reader,
-    instant_writer,
     lock_schedule,
     overlapping,
-    raw_instant,
 )
 from services.timetable.recurrence import (
     OverrideRule,

@@ -49,6 +49,7 @@ from services.common.pagination import Page
 from services.permissions import takes_part_in
 from services.timetable.video_rooms import join_url
 from services.tracking.history import DashboardFilters, filter_sessions
+from services.tracking.session_panel import CompletionSection, completion_section
 
 JOIN_OPENS_BEFORE = timedelta(minutes=15)
 PER_PAGE = 20
@@ -127,6 +128,8 @@ class SessionCard:
     rating_average: float | None = None
     rating_count: int = 0
     can_complete: bool = False
+    # What the card's completion section shows (only when `can_complete`).
+    completion: CompletionSection | None = None
 
     @property
     def title(self) -> str:
@@ -227,6 +230,8 @@ def _cards(viewer: User, rows, *, tz: ZoneInfo, now: datetime) -> list[SessionCa
             card.can_rate = o.status == OccurrenceStatus.COMPLETED and row[1] is None
         else:
             card.can_complete = o.status == OccurrenceStatus.SCHEDULED and o.start_utc <= now
+            if card.can_complete:
+                card.completion = completion_section(viewer, o, now=now)
             students, average, count = row[1], row[2], row[3]
             if o.group.kind == GroupKind.TUTORING and o.group_id in tutoring:
                 card.other_label, card.other_name = "Student", tutoring[o.group_id]

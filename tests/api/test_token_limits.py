@@ -12,8 +12,9 @@ import pytest
 
 from models import ApiToken, db
 from services.common.errors import ValidationError
+from services.people.invitations import accept_invitation, make_invitation
 from services.people.tokens import create_token
-from services.people.users import accept_invitation, make_invitation, set_account_password
+from services.people.users import set_account_password
 from tests.api.conftest import ApiClient, assert_problem
 from tests.conftest import FAST_HASH, PINNED_TODAY
 

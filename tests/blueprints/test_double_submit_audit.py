@@ -50,7 +50,7 @@ from models import (
     db,
 )
 from services.notifications.inbox import notify
-from services.people.users import make_invitation
+from services.people.invitations import make_invitation
 from services.requests.lifecycle import RequestInput, create_request
 from services.timetable.generation import generate_occurrences
 from tests import attachment_samples as samples

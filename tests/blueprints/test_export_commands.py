@@ -7,7 +7,7 @@ import csv
 import io
 
 from models import db
-from services.timetable.csv_import import TIMETABLE_COLUMNS
+from services.timetable.timetable_import import TIMETABLE_COLUMNS
 
 
 def empty_the_database():

@@ -9,9 +9,9 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash
 
-import services.people.users as users_service
+import services.people.invitations as invitations_service
 from models import Role, User, db
-from services.people.users import INVITATION_SALT
+from services.people.invitations import INVITATION_SALT
 from tests.conftest import TEST_PASSWORD, browser, csrf_token_of
 
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
@@ -417,7 +417,7 @@ def issued_days_ago(monkeypatch, days: int) -> None:
             return super().get_timestamp() - days * 86400
 
     monkeypatch.setattr(
-        users_service,
+        invitations_service,
         "_serializer",
         lambda key: URLSafeTimedSerializer(key, salt=INVITATION_SALT, signer=PastSigner),
     )

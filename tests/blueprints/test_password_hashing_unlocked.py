@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash
 
 import services.people.accounts
 from models import User, db
-from services.people.users import make_invitation
+from services.people.invitations import make_invitation
 from tests.conftest import TEST_PASSWORD, browser, submit_taking_the_write_lock_meanwhile
 
 NEW_PASSWORD = "a brand new password"

@@ -32,7 +32,7 @@ from services.common.errors import ConflictError, InvalidTransition
 from services.output.feeds import build_feed, own_feed
 from services.requests.lifecycle import RequestInput, approve_request, create_request
 from services.timetable import generation
-from services.timetable.csv_import import ImportErrors, import_timetable
+from services.timetable.csv_reading import ImportErrors
 from services.timetable.exceptions import (
     OverrideChange,
     delete_override,
@@ -40,6 +40,7 @@ from services.timetable.exceptions import (
     save_override,
 )
 from services.timetable.generation import generate_occurrences
+from services.timetable.timetable_import import import_timetable
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -9,16 +9,18 @@ from werkzeug.security import check_password_hash
 
 from models import CourseGroup, Role, db
 from services.common.errors import ValidationError
-from services.people.users import (
+from services.people.invitations import (
     INVITATION_SALT,
     InvitationError,
-    NewAccount,
-    NotAllowedError,
     accept_invitation,
-    create_account,
-    list_users,
     make_invitation,
     read_invitation,
+)
+from services.people.users import (
+    NewAccount,
+    NotAllowedError,
+    create_account,
+    list_users,
     set_account_active,
     set_account_password,
     update_account,

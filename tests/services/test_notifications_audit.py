@@ -21,7 +21,8 @@ from services.requests.lifecycle import (
     reject_request,
     withdraw_request,
 )
-from services.timetable.csv_import import ImportErrors, import_exceptions
+from services.timetable.csv_reading import ImportErrors
+from services.timetable.exception_import import import_exceptions
 from services.timetable.exceptions import (
     OverrideChange,
     delete_override,

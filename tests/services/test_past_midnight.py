@@ -20,9 +20,10 @@ from services.common.timeutil import (
 )
 from services.output.spreadsheets import sessions_csv
 from services.timetable.conflicts import describe_occurrence, described_times
-from services.timetable.csv_import import ImportErrors, import_timetable
+from services.timetable.csv_reading import ImportErrors
 from services.timetable.listing import list_occurrences, todays_sessions_by_room
 from services.timetable.sessions import session_conflicts
+from services.timetable.timetable_import import import_timetable
 from tests.services import test_requests
 from tests.services.test_requests import MONDAY, NOW, PARIS, approve, ask, single
 from tests.services.test_timetable_import import BEFORE_TERM, timetable

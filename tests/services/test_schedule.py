@@ -12,17 +12,18 @@ from models import Occurrence, db
 from services.common.errors import ValidationError
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
-from services.timetable.schedule import (
+from services.timetable.schedule.entries import entries_affected_by, load_entries
+from services.timetable.schedule.filter_choices import find_student
+from services.timetable.schedule.layout import (
     FIRST_HOUR,
     LAST_HOUR,
     MONTH_CELL_LIMIT,
-    ScheduleFilters,
-    ScheduleView,
     build_grid,
     build_month,
-    entries_affected_by,
-    find_student,
-    load_entries,
+)
+from services.timetable.schedule.view import (
+    ScheduleFilters,
+    ScheduleView,
     parse_view,
     personal_filters,
 )
@@ -360,7 +361,7 @@ def test_one_session_alone_gets_the_same_conflicts_as_in_its_week(school, make_s
     make_series(school["art"], weekdays=(0,), start=time(9, 45), end=time(10, 15))
     make_series(school["maths"], weekdays=(0,), start=time(9, 15), end=time(9, 45))
     generate()
-    from services.timetable.schedule import load_entry
+    from services.timetable.schedule.entries import load_entry
 
     week = week_entries()
     assert any(e.conflicts for e in week)
@@ -407,5 +408,5 @@ def test_every_way_of_reading_candidates_names_the_same_conflicts(
     assert [n.kind for n in default[4][online_id]] == ["mentor"]
     assert all(part == {i: whole[i] for i in part} for part in default)
     for name, value in settings.items():
-        monkeypatch.setattr(f"services.timetable.schedule.{name}", value)
+        monkeypatch.setattr(f"services.timetable.schedule.conflict_notes.{name}", value)
     assert [conflicts_by_id(week_entries(**f)) for f in filters] == default

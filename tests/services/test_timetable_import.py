@@ -28,8 +28,10 @@ from models import (
 )
 from models.series import weekdays_to_mask
 from services.people.accounts import find_user_by_email
-from services.timetable.csv_import import ImportErrors, import_exceptions, import_timetable
+from services.timetable.csv_reading import ImportErrors
+from services.timetable.exception_import import import_exceptions
 from services.timetable.generation import generate_occurrences
+from services.timetable.timetable_import import import_timetable
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday

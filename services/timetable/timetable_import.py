@@ -1,9 +1,9 @@
-"""CSV imports of the timetable and of per-date exceptions (the `import-*` commands).
+"""The timetable's CSV import (the `import-timetable` command).
 
-Both imports are all-or-nothing. Every row is checked and every problem is collected (as
-`line N: ...`, the header being line 1) before anything is written; the writes then happen
-inside a savepoint, so an unexpected failure leaves the caller's transaction exactly as it
-was. Like every service, they flush and never commit.
+All-or-nothing: every row is checked and every problem is collected (as `line N: ...`, the
+header being line 1) before anything is written; the writes then happen inside a savepoint, so
+an unexpected failure leaves the caller's transaction exactly as it was. Like every service, it
+flushes and never commits.
 
 A timetable file is the source of truth for the groups it names: each row is one series of its
 group, matched to the group's existing series by weekday set and updated in place; series the
@@ -13,13 +13,10 @@ are not regenerated here (generation does that), the summary only says whether i
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 
 from sqlalchemy import delete, func, insert, select
 
@@ -38,12 +35,15 @@ from models import (
     db,
 )
 from models.series import WEEKDAY_NAMES, mask_to_weekdays, weekdays_to_mask
-from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.timeutil import end_before_start_message, times_refused, today_in
-from services.output.spreadsheets import read_csv_cell
-from services.people.accounts import normalise_email
-from services.timetable.exceptions import OverrideChange, find_override, rule_of, save_override
-from services.timetable.recurrence import is_series_date
+from services.timetable.csv_reading import (
+    ByName,
+    CsvRecord,
+    ImportErrors,
+    RowChecker,
+    by_line,
+    read_csv_table,
+)
 
 TIMETABLE_COLUMNS = (
     "group",
@@ -61,210 +61,14 @@ TIMETABLE_COLUMNS = (
 )
 # A file may leave these columns out; `students` absent means "do not touch enrolments".
 TIMETABLE_OPTIONAL = frozenset({"last_date", "every_weeks", "mode", "students"})
-EXCEPTION_COLUMNS = ("group", "date", "action", "start", "end", "room", "notes")
-EXCEPTION_OPTIONAL = frozenset({"start", "end", "room", "notes"})
 
 MAX_EVERY_WEEKS = 52
-# Far-off years are typos (0001-01-01, 9999-12-31) and would make rrule expansion crawl.
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-NAME_LENGTH = 80
-NOTES_LENGTH = 2000
 _WEEKDAY_NUMBERS = {name.lower(): number for number, name in enumerate(WEEKDAY_NAMES)}
-_DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME_PATTERN = re.compile(r"(\d{1,2}):(\d{2})")
 _MODES = {"in_person": OccurrenceMode.IN_PERSON, "online": OccurrenceMode.ONLINE}
 _IN_CHUNKS = 500  # keeps IN (...) lists under every backend's parameter limit
 
 
-class ImportErrors(ValidationError):
-    """The file cannot be imported; `messages` lists every problem, one per bad line."""
-
-    def __init__(self, messages: Iterable[str]):
-        self.messages = list(messages)
-        super().__init__("\n".join(self.messages))
-
-
-# --- reading CSV -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CsvRecord:
-    """One data row: its cells by column name and the physical line it starts on."""
-
-    line: int
-    cells: dict[str, str]
-
-
-@dataclass
-class CsvTable:
-    """A parsed file: the columns its header names, its records, and row-shape errors."""
-
-    columns: frozenset[str] = frozenset()
-    records: list[CsvRecord] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-def _read_text(source) -> str:
-    """The file's text: UTF-8 with or without BOM, from a string, bytes or a file object."""
-    if hasattr(source, "read"):
-        source = source.read()
-    if isinstance(source, bytes | bytearray):
-        data = bytes(source)
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as err:
-            line = data.count(b"\n", 0, err.start) + 1
-            raise ImportErrors([f"line {line}: the file is not UTF-8 text"]) from err
-    else:
-        text = str(source).removeprefix("\ufeff")
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise ImportErrors([f"line {line}: the file contains a NUL character (not a CSV file?)"])
-    return text
-
-
-def _column_name(raw: str) -> str:
-    return re.sub(r"[\s-]+", "_", raw.strip().lower())
-
-
-def read_csv_table(source, columns: tuple[str, ...], optional: frozenset[str]) -> CsvTable:
-    """Parse a CSV file into records (absent optional columns read as empty cells).
-
-    The header is checked first (missing, unknown or duplicated columns raise at once, since
-    no row can be read without it); columns may come in any order. A header whose only
-    separator is `;` (spreadsheets in many locales) is read with `;` as the delimiter.
-    Blank lines are skipped. Line numbers are those of each record's first physical line,
-    so a quoted cell spanning lines shifts the later ones, as an editor shows them.
-    """
-    text = _read_text(source)
-    if not text.strip():
-        raise ImportErrors([f"line 1: the file is empty; expected the header {','.join(columns)}"])
-    first_line = text.splitlines()[0]
-    delimiter = ";" if ";" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-    table = CsvTable()
-    header: list[str] | None = None
-    line_before = 0
-    try:
-        for row in reader:
-            line = line_before + 1
-            line_before = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if header is None:
-                header = _check_header(row, line, columns, optional)
-                table.columns = frozenset(header)
-                continue
-            if len(row) > len(header) and any(cell.strip() for cell in row[len(header) :]):
-                table.errors.append(
-                    f"line {line}: {len(row)} cells but the header has {len(header)} columns"
-                )
-                continue
-            # read_csv_cell: the apostrophe an export puts before formula-like text goes.
-            cells = {
-                name: read_csv_cell(row[i].strip() if i < len(row) else "")
-                for i, name in enumerate(header)
-            }
-            for name in optional:
-                cells.setdefault(name, "")
-            table.records.append(CsvRecord(line, cells))
-    except csv.Error as err:
-        table.errors.append(f"line {reader.line_num}: unreadable CSV ({err})")
-    return table
-
-
-def _check_header(row: list[str], line: int, columns, optional) -> list[str]:
-    names = [_column_name(cell) for cell in row]
-    while names and not names[-1]:
-        names.pop()  # spreadsheets often save trailing empty columns
-    errors = []
-    seen = set()
-    for name in names:
-        if name in seen:
-            errors.append(f"line {line}: duplicated column {name or '(empty)'}")
-        elif name not in columns:
-            errors.append(f"line {line}: unknown column {name or '(empty)'}")
-        seen.add(name)
-    for name in columns:
-        if name not in seen and name not in optional:
-            errors.append(f"line {line}: missing column {name}")
-    if errors:
-        expected = f"line {line}: the expected columns are {','.join(columns)}"
-        raise ImportErrors([*errors, expected])
-    return names
-
-
-# --- checking cells --------------------------------------------------------------------------
-
-
-class _RowChecker:
-    """Parses one record's cells, collecting `line N: ...` messages instead of raising."""
-
-    def __init__(self, record: CsvRecord, errors: list[str]):
-        self.record = record
-        self.errors = errors
-        self.ok = True
-
-    def fail(self, message: str) -> None:
-        self.ok = False
-        self.errors.append(f"line {self.record.line}: {message}")
-
-    def text(self, column: str, *, required: bool = False, limit: int = NAME_LENGTH) -> str:
-        value = self.record.cells.get(column, "")
-        if required and not value:
-            self.fail(f"{column} is required")
-        elif len(value) > limit:
-            self.fail(f"{column} is longer than {limit} characters")
-        return value
-
-    def day(self, column: str, *, required: bool = False) -> date | None:
-        value = self.record.cells.get(column, "")
-        if not value:
-            if required:
-                self.fail(f"{column} is required")
-            return None
-        # fromisoformat alone would also take 20260105 or 2026-W02-1; the column says ISO dates.
-        if not _DATE_PATTERN.fullmatch(value):
-            self.fail(f"invalid date {value} in {column} (use YYYY-MM-DD)")
-            return None
-        try:
-            parsed = date.fromisoformat(value)
-        except ValueError:
-            self.fail(f"invalid date {value} in {column}")
-            return None
-        if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-            self.fail(f"date {value} in {column} is out of range ({FIRST_YEAR} to {LAST_YEAR})")
-            return None
-        return parsed
-
-    def clock(self, column: str, *, required: bool = False) -> time | None:
-        value = self.record.cells.get(column, "")
-        if not value:
-            if required:
-                self.fail(f"{column} is required")
-            return None
-        match = _TIME_PATTERN.fullmatch(value)
-        if not match or int(match[1]) > 23 or int(match[2]) > 59:
-            self.fail(f"invalid time {value} in {column} (use HH:MM from 00:00 to 23:59)")
-            return None
-        return time(int(match[1]), int(match[2]))
-
-    def email(self, value: str, column: str) -> str | None:
-        try:
-            return _normalised_email(value)
-        except ValidationError:
-            self.fail(f"invalid e-mail {value} in {column}")
-            return None
-
-
-@lru_cache(maxsize=65536)
-def _normalised_email(raw: str) -> str:
-    # The same addresses recur on many rows, and validating one costs tens of microseconds.
-    return normalise_email(raw)
-
-
-def _weekday_mask(checker: _RowChecker) -> int | None:
+def _weekday_mask(checker: RowChecker) -> int | None:
     value = checker.record.cells.get("weekdays", "")
     names = [part.strip() for part in value.split(";") if part.strip()]
     if not names:
@@ -277,7 +81,7 @@ def _weekday_mask(checker: _RowChecker) -> int | None:
     return weekdays_to_mask({_WEEKDAY_NUMBERS[name.lower()] for name in names})
 
 
-def _every_weeks(checker: _RowChecker) -> int | None:
+def _every_weeks(checker: RowChecker) -> int | None:
     value = checker.record.cells.get("every_weeks", "")
     if not value:
         return 1
@@ -287,7 +91,7 @@ def _every_weeks(checker: _RowChecker) -> int | None:
     return int(value)
 
 
-def _mode(checker: _RowChecker) -> OccurrenceMode | None:
+def _mode(checker: RowChecker) -> OccurrenceMode | None:
     value = checker.record.cells.get("mode", "")
     if not value:
         return OccurrenceMode.IN_PERSON
@@ -299,33 +103,6 @@ def _mode(checker: _RowChecker) -> OccurrenceMode | None:
 
 def _mask_label(mask: int) -> str:
     return ";".join(WEEKDAY_NAMES[day] for day in mask_to_weekdays(mask))
-
-
-# --- finding existing rows by name -----------------------------------------------------------
-
-
-class _ByName:
-    """Existing rows of a small table by name: exact spelling first, then case-insensitively.
-
-    Matching in Python, not with SQL lower(), because SQLite's lower() folds ASCII only.
-    """
-
-    def __init__(self, rows):
-        self.exact = {row.name: row for row in rows}
-        self.folded = {}
-        for row in rows:
-            self.folded.setdefault(row.name.casefold(), row)
-        self.ids = {row.id for row in rows}
-        self.added = []
-
-    def get(self, name: str):
-        return self.exact.get(name) or self.folded.get(name.casefold())
-
-    def add(self, row) -> None:
-        """Remember a new row (still to be added to the session) under its name."""
-        self.exact[row.name] = row
-        self.folded.setdefault(row.name.casefold(), row)
-        self.added.append(row)
 
 
 def _users_by_email(emails: Iterable[str]) -> dict[str, User]:
@@ -407,7 +184,7 @@ def _parse_timetable(records: list[CsvRecord], errors: list[str]) -> dict[str, _
     groups: dict[str, _GroupPlan] = {}
     mask_lines: dict[tuple[str, int], int] = {}
     for record in records:
-        check = _RowChecker(record, errors)
+        check = RowChecker(record, errors)
         group_name = check.text("group", required=True)
         subject_name = check.text("subject", required=True)
         room_name = check.text("room")
@@ -515,7 +292,7 @@ def import_timetable(
     users = _users_by_email(emails)
     new_accounts = _check_people(groups, users, errors)
     if errors:
-        raise ImportErrors(_by_line(errors))
+        raise ImportErrors(by_line(errors))
 
     summary = TimetableImportSummary()
     if not groups:
@@ -531,9 +308,9 @@ def import_timetable(
 
 def _write_timetable(groups, users, new_accounts, summary, today, now, sync_students) -> None:
     """Write a checked plan. Bulk-shaped (two flushes, a few queries) so big files stay fast."""
-    subjects = _ByName(db.session.scalars(select(Subject)).all())
-    rooms = _ByName(db.session.scalars(select(Room)).all())
-    existing_groups = _ByName(db.session.scalars(select(CourseGroup)).all())
+    subjects = ByName(db.session.scalars(select(Subject)).all())
+    rooms = ByName(db.session.scalars(select(Room)).all())
+    existing_groups = ByName(db.session.scalars(select(CourseGroup)).all())
 
     # ORM bulk INSERTs: thousands of new accounts, series or enrolments in a few statements.
     if new_accounts:
@@ -706,173 +483,3 @@ def _sync_enrolments(group, current: list[Enrolment], wanted: set[int], summary)
     missing = sorted(wanted - enrolled)
     summary.enrolments_added += len(missing)
     return [{"group_id": group.id, "student_id": student_id} for student_id in missing]
-
-
-def _by_line(errors: list[str]) -> list[str]:
-    """Errors sorted by line number (stable, so each line keeps its messages' order)."""
-
-    def line_of(message: str) -> int:
-        match = re.match(r"line (\d+):", message)
-        return int(match[1]) if match else 0
-
-    return sorted(errors, key=line_of)
-
-
-# --- exceptions import -----------------------------------------------------------------------
-
-
-@dataclass
-class ExceptionImportSummary:
-    cancelled: int = 0
-    overridden: int = 0
-    exceptions_created: int = 0
-    exceptions_updated: int = 0
-    # Existing sessions changed at once; dates not generated yet get the exception on generation.
-    sessions_updated: int = 0
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class _ExceptionRow:
-    line: int
-    group_name: str
-    day: date
-    cancel: bool
-    start_time: time | None
-    end_time: time | None
-    room_name: str
-    notes: str
-
-
-def _parse_exceptions(records: list[CsvRecord], errors: list[str]) -> list[_ExceptionRow]:
-    rows = []
-    for record in records:
-        check = _RowChecker(record, errors)
-        group_name = check.text("group", required=True)
-        day = check.day("date", required=True)
-        action = check.text("action", required=True).lower()
-        if action and action not in ("cancel", "override"):
-            check.fail(f"unknown action {record.cells['action']} (use cancel or override)")
-        start, end = check.clock("start"), check.clock("end")
-        room_name = check.text("room")
-        notes = check.text("notes", limit=NOTES_LENGTH)
-        if action == "override" and not (start or end or room_name):
-            check.fail("an override needs a new start, end or room")
-        if start is not None and end is not None and times_refused(start, end):
-            check.fail(
-                end_before_start_message(start, end, end_label="end", start_label="start")[:-1]
-            )
-        if check.ok:
-            rows.append(
-                _ExceptionRow(
-                    record.line, group_name, day, action == "cancel", start, end, room_name, notes
-                )
-            )
-    return rows
-
-
-def _series_meeting_on(row: _ExceptionRow, group: CourseGroup, errors: list[str]) -> Series | None:
-    meeting = [s for s in group.series if is_series_date(rule_of(s), row.day)]
-    if not meeting:
-        errors.append(f"line {row.line}: {row.day} is not an occurrence of {group.name}")
-        return None
-    if len(meeting) == 1:
-        return meeting[0]
-    # Two series on one day: the start time says which one is meant.
-    same_start = [s for s in meeting if s.start_time == row.start_time]
-    if len(same_start) == 1:
-        return same_start[0]
-    times = ", ".join(f"{s.start_time:%H:%M}" for s in sorted(meeting, key=lambda s: s.start_time))
-    errors.append(
-        f"line {row.line}: {group.name} meets {len(meeting)} times on {row.day} ({times}); "
-        "give the start time of the one to change"
-    )
-    return None
-
-
-def import_exceptions(source, *, tz, actor: User | None = None) -> ExceptionImportSummary:
-    """Import per-date exceptions (`group,date,action,start,end,room,notes`), all or nothing.
-
-    Each row cancels or overrides one occurrence of the group's series on that date and, like
-    the exceptions page, updates an existing session at once. Every row is applied inside one
-    savepoint (each in its own nested one, so a refused row leaves no trace and the rows after
-    it are still checked against the real state); if any row fails, everything is rolled back
-    and ImportErrors lists every bad line.
-    """
-    table = read_csv_table(source, EXCEPTION_COLUMNS, EXCEPTION_OPTIONAL)
-    errors = table.errors
-    rows = _parse_exceptions(table.records, errors)
-    groups = _ByName(db.session.scalars(select(CourseGroup)).all())
-    rooms = _ByName(db.session.scalars(select(Room)).all())
-    summary = ExceptionImportSummary()
-    targets: dict[tuple[int, date], int] = {}
-
-    outer = db.session.begin_nested()
-    try:
-        for row in rows:
-            group = groups.get(row.group_name)
-            if group is None:
-                errors.append(f"line {row.line}: no group named {row.group_name}")
-                continue
-            room = rooms.get(row.room_name) if row.room_name else None
-            if row.room_name and room is None:
-                errors.append(f"line {row.line}: no room named {row.room_name}")
-                continue
-            series = _series_meeting_on(row, group, errors)
-            if series is None:
-                continue
-            earlier = targets.setdefault((series.id, row.day), row.line)
-            if earlier != row.line:
-                errors.append(
-                    f"line {row.line}: {group.name} on {row.day} "
-                    f"already has a row on line {earlier}"
-                )
-                continue
-            _apply_exception_row(row, series, room, tz, actor, summary, errors)
-    except BaseException:
-        outer.rollback()
-        raise
-    if errors:
-        outer.rollback()
-        raise ImportErrors(_by_line(errors))
-    outer.commit()
-    return summary
-
-
-def _apply_exception_row(row, series, room, tz, actor, summary, errors) -> None:
-    if row.cancel:
-        change = OverrideChange(cancelled=True, notes=row.notes)
-    else:
-        change = OverrideChange(
-            start_time=row.start_time,
-            end_time=row.end_time,
-            room_id=room.id if room else None,
-            notes=row.notes,
-        )
-    existed = find_override(series.id, row.day) is not None
-    savepoint = db.session.begin_nested()
-    try:
-        _override, occurrence = save_override(series, row.day, change, actor=actor, tz=tz)
-    except (ValidationError, ConflictError, InvalidTransition) as err:
-        # This row leaves no trace; the following rows are still checked.
-        savepoint.rollback()
-        errors.append(f"line {row.line}: {_reason(err)}")
-        return
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
-    summary.cancelled += row.cancel
-    summary.overridden += not row.cancel
-    summary.exceptions_updated += existed
-    summary.exceptions_created += not existed
-    summary.sessions_updated += occurrence is not None
-
-
-def _reason(err: DomainError) -> str:
-    """The messages a user reads, without the field names ValidationError prefixes them with."""
-    if isinstance(err, ValidationError):
-        return " ".join(err.errors.values())
-    return err.message

@@ -1,0 +1,229 @@
+"""The sessions a schedule shows, read as plain rows (see GridEntry), each with its exception and
+the sessions it conflicts with (conflict_notes.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, bindparam, exists, select
+
+from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, Subject, User, db
+from models.enums import OccurrenceMode, OccurrenceStatus
+from services.common.timeutil import local_day_bounds
+from services.permissions import may_see_conflicts, visible_to
+from services.timetable.schedule.conflict_notes import (
+    ConflictNote,
+    attach_conflicts,
+    attach_conflicts_of_one,
+)
+from services.timetable.schedule.view import NO_FILTERS, ScheduleFilters
+
+# --- What the grid reads of a session ------------------------------------------------------
+#
+# The grid draws sessions, it does not change them: it reads each as a plain row (session,
+# group, subject, mentor, room and exception in one statement) rather than as ORM objects,
+# which cost several times more to load. The shapes keep the models' attribute names, so a
+# template reads `o.group.mentor.name` either way.
+
+
+class Named(NamedTuple):
+    id: int
+    name: str
+
+
+class GroupSummary(NamedTuple):
+    id: int
+    name: str
+    mentor_id: int
+    subject: Named
+    mentor: Named
+
+
+class SessionSummary(NamedTuple):
+    id: int
+    group_id: int
+    series_id: int | None
+    original_date: date | None
+    status: OccurrenceStatus
+    mode: OccurrenceMode
+    start_utc: datetime
+    end_utc: datetime
+    room_id: int | None
+    group: GroupSummary
+    room: Named | None
+
+
+class OverrideSummary(NamedTuple):
+    """A session's exception: cancelled, or moved (time, room or notes)."""
+
+    id: int
+    cancelled: bool
+
+
+@dataclass
+class GridEntry:
+    """One session as the grid shows it."""
+
+    occurrence: SessionSummary
+    start: datetime  # local
+    end: datetime  # local
+    override: OverrideSummary | None = None
+    conflicts: list[ConflictNote] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.occurrence.id
+
+    @property
+    def cancelled(self) -> bool:
+        return self.occurrence.status == OccurrenceStatus.CANCELLED
+
+    @property
+    def completed(self) -> bool:
+        return self.occurrence.status == OccurrenceStatus.COMPLETED
+
+    @property
+    def moved(self) -> bool:
+        return self.override is not None and not self.override.cancelled
+
+    @property
+    def editable(self) -> bool:
+        """Whether the grid's exception editor applies (series sessions not yet completed)."""
+        return self.occurrence.series_id is not None and not self.completed
+
+    @property
+    def conflict_text(self) -> str:
+        return "; ".join(note.text for note in self.conflicts)
+
+
+# The read side's statements name table columns (`_occ.c.id`), not mapped attributes
+# (`Occurrence.id`): a statement naming mapped attributes goes through the ORM's result
+# machinery even when it selects only columns, which doubles the cost of a small one.
+_occ, _grp, _subj = Occurrence.__table__, CourseGroup.__table__, Subject.__table__
+_room, _ovr, _enr = Room.__table__, DateOverride.__table__, Enrolment.__table__
+_mentor = User.__table__.alias("mentor")
+
+
+@lru_cache(maxsize=1)
+def _summary_query() -> Select:
+    """Sessions as the grid reads them (see GridEntry), joined to what it shows."""
+    return (
+        select(
+            _occ.c.id,
+            _occ.c.group_id,
+            _occ.c.series_id,
+            _occ.c.original_date,
+            _occ.c.status,
+            _occ.c.mode,
+            _occ.c.start_utc,
+            _occ.c.end_utc,
+            _occ.c.room_id,
+            _grp.c.name,
+            _grp.c.mentor_id,
+            _subj.c.id,
+            _subj.c.name,
+            _mentor.c.name,
+            _room.c.name,
+            _ovr.c.id,
+            _ovr.c.cancelled,
+        )
+        .join(_grp, _grp.c.id == _occ.c.group_id)
+        .join(_subj, _subj.c.id == _grp.c.subject_id)
+        .join(_mentor, _mentor.c.id == _grp.c.mentor_id)
+        .outerjoin(_room, _room.c.id == _occ.c.room_id)
+        .outerjoin(
+            _ovr,
+            and_(
+                _ovr.c.series_id == _occ.c.series_id,
+                _ovr.c.original_date == _occ.c.original_date,
+            ),
+        )
+    )
+
+
+def _entry_of(row, tz: ZoneInfo) -> GridEntry:
+    (
+        occurrence_id, group_id, series_id, original_date, status, mode, start, end, room_id,
+        group_name, mentor_id, subject_id, subject_name, mentor_name, room_name,
+        override_id, override_cancelled,
+    ) = row  # fmt: skip
+    subject, mentor = Named(subject_id, subject_name), Named(mentor_id, mentor_name)
+    group = GroupSummary(group_id, group_name, mentor_id, subject, mentor)
+    room = Named(room_id, room_name) if room_id is not None else None
+    session = SessionSummary(
+        occurrence_id, group_id, series_id, original_date, status, mode, start, end, room_id,
+        group, room,
+    )  # fmt: skip
+    override = OverrideSummary(override_id, override_cancelled) if override_id else None
+    return GridEntry(session, start.astimezone(tz), end.astimezone(tz), override)
+
+
+def load_entries(
+    start: date,
+    end: date,
+    *,
+    tz: ZoneInfo,
+    filters: ScheduleFilters = NO_FILTERS,
+    viewer: User | None = None,
+) -> list[GridEntry]:
+    """Sessions starting on local dates [start, end) that `viewer` may see, narrowed by
+    `filters`, with their exceptions and (where `viewer` may see them: staff, the session's
+    mentor) their conflicts; ordered by start."""
+    start_utc, end_utc = local_day_bounds(start, end, tz)
+    query = (
+        _summary_query()
+        .where(_occ.c.start_utc >= start_utc, _occ.c.start_utc < end_utc)
+        .order_by(_occ.c.start_utc, _grp.c.name, _occ.c.id)
+    )
+    if filters.room_id:
+        query = query.where(_occ.c.room_id == filters.room_id)
+    if filters.mentor_id:
+        query = query.where(_grp.c.mentor_id == filters.mentor_id)
+    if filters.group_id:
+        query = query.where(_occ.c.group_id == filters.group_id)
+    if filters.student_id:
+        query = query.where(
+            exists().where(
+                _enr.c.group_id == _occ.c.group_id,
+                _enr.c.student_id == filters.student_id,
+            )
+        )
+    entries = [_entry_of(row, tz) for row in db.session.execute(visible_to(query, viewer))]
+    told = [e for e in entries if may_see_conflicts(viewer, e.occurrence)]
+    if told:
+        attach_conflicts(told, tz)
+    return entries
+
+
+@lru_cache(maxsize=1)
+def _entry_query() -> Select:
+    return _summary_query().where(_occ.c.id == bindparam("occurrence_id"))
+
+
+def load_entry(occurrence_id: int, *, tz: ZoneInfo) -> GridEntry | None:
+    """One session as the grid shows it (exception and conflicts), or None if there is none
+    with this id; the session and its exception in one statement."""
+    row = db.session.execute(_entry_query(), {"occurrence_id": occurrence_id}).first()
+    if row is None:
+        return None
+    entry = _entry_of(row, tz)
+    attach_conflicts_of_one(entry, tz)
+    return entry
+
+
+def entries_affected_by(
+    occurrence_id: int, entries_before: list[GridEntry], entries_after: list[GridEntry]
+) -> set[int]:
+    """The session changed, plus every session it conflicted with before or after: their
+    cells are the ones to redraw."""
+    affected = {occurrence_id}
+    for entries in (entries_before, entries_after):
+        for entry in entries:
+            if entry.id == occurrence_id:
+                affected.update(note.other_id for note in entry.conflicts)
+    return affected
