@@ -272,7 +272,10 @@ def create_app(config: dict | None = None) -> Flask:
     _warn_about_per_process_rate_limits(app)
 
     from blueprints import register_blueprints
+    from blueprints.ids import IdConverter
 
+    # Before the blueprints, whose rules name it: `<id:occurrence_id>`.
+    app.url_map.converters["id"] = IdConverter
     register_blueprints(app)
     sweep = app.config["SWEEP_UPLOADS_AT_START"]
     if sweep or (sweep is None and not app.testing and _started_by_a_server()):

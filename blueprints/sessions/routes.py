@@ -161,7 +161,7 @@ def _after_change(occurrence: Occurrence, message: str, outcome: SessionOutcome 
 # --- Detail -------------------------------------------------------------------------------------
 
 
-@bp.get("/<int:occurrence_id>")
+@bp.get("/<id:occurrence_id>")
 @login_required
 def detail(occurrence_id: int):
     return _render_session(_load_visible(occurrence_id))
@@ -283,7 +283,7 @@ def _render_edit(occurrence: Occurrence, form, status: int, refusal: str | None 
     ), status
 
 
-@bp.route("/<int:occurrence_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:occurrence_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)
@@ -332,7 +332,7 @@ def edit(occurrence_id: int):
 # --- Cancel and restore -------------------------------------------------------------------------
 
 
-@bp.route("/<int:occurrence_id>/cancel", methods=["GET", "POST"])
+@bp.route("/<id:occurrence_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)
@@ -365,7 +365,7 @@ def _render_cancel(occurrence, form, status: int, refusal: str | None = None):
     ), status
 
 
-@bp.post("/<int:occurrence_id>/restore")
+@bp.post("/<id:occurrence_id>/restore")
 @login_required
 def restore(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)
@@ -382,7 +382,7 @@ def restore(occurrence_id: int):
 # --- Delete -------------------------------------------------------------------------------------
 
 
-@bp.route("/<int:occurrence_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:occurrence_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)

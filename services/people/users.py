@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
 
-from models import MAX_ID, CourseGroup, Role, User, db
+from models import CourseGroup, Role, User, db
 from services.common.errors import DomainError, ValidationError
+from services.common.numbers import is_row_id
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
 from services.people.accounts import (
     MIN_PASSWORD_LENGTH,
@@ -324,7 +325,7 @@ def read_invitation(token: str, *, secret_key: str, max_age_days: int) -> User:
     if not isinstance(payload, dict):
         raise InvitationError(_NOT_VALID, status=404)
     user_id, check = payload.get("user"), payload.get("check")
-    known = isinstance(user_id, int) and 0 < user_id <= MAX_ID
+    known = is_row_id(user_id)
     user = db.session.get(User, user_id) if known else None
     if user is None or not isinstance(check, str):
         raise InvitationError(_NOT_VALID, status=404)
