@@ -82,11 +82,6 @@ def _status_of(err: DomainError) -> int:
     return 409 if isinstance(err, ConflictError | InvalidTransition) else 422
 
 
-def _changed_headers(occurrence_id: int, message: str) -> dict:
-    """Tell the page (toasts, grid cells listening for it) that a session changed."""
-    return toast(message, **{"occurrence-changed": {"id": occurrence_id}})
-
-
 def _flash_adjustments(outcome: SessionOutcome) -> None:
     for sentence in outcome.adjustments:
         flash(sentence, "warning")
@@ -148,7 +143,7 @@ def _after_change(occurrence: Occurrence, message: str, outcome: SessionOutcome 
         adjustments = outcome.adjustments if outcome else []
         return _render_session(
             occurrence,
-            headers=_changed_headers(occurrence.id, " ".join([message, *adjustments])),
+            headers=toast(" ".join([message, *adjustments])),
             notice=message,
             adjustments=adjustments,
         )

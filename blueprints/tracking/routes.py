@@ -152,7 +152,7 @@ def _section(occurrence: Occurrence, *, status: int = 200, headers=None, partial
 def _done(occurrence: Occurrence, message: str):
     """After a successful action: the section, summary and badge (htmx) or the session page."""
     if is_htmx():
-        headers = toast(message, **{"occurrence-changed": {"id": occurrence.id}})
+        headers = toast(message)
         return _section(
             occurrence,
             partials=True,
