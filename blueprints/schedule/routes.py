@@ -399,7 +399,7 @@ def _editor_refused(occurrence: Occurrence, view: ScheduleView, form, status: in
         view,
         form,
         status,
-        **{"HX-Retarget": f"#occ-{occurrence.id}", "HX-Reswap": "outerHTML"},
+        **{"HX-Retarget": f"#session-card-{occurrence.id}", "HX-Reswap": "outerHTML"},
     )
 
 

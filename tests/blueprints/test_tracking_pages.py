@@ -155,7 +155,7 @@ def test_completing_in_place_shows_the_record_and_tells_the_page(
     assert [p["hx-target"] for p in partials] == [
         f"#session-summary-{maths['past'].id}",
         f"#session-{maths['past'].id} [data-status]",
-        f"#dashboard-session-{maths['past'].id} > header [data-status]",  # completed from a card
+        f"#session-dashboard-{maths['past'].id} > header [data-status]",  # completed from a card
     ]
     assert "Completed" in partials[0].text and partials[1].span["data-status"] == "completed"
     saved = fresh(maths["past"].id)
