@@ -19,6 +19,8 @@ from flask import Flask, Request, current_app, g
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from services.timetable.generation import MAX_GENERATION_DAYS
+
 DEFAULTS = {
     "TIMEZONE": "UTC",
     # A pooled connection the server closed (a restart) is replaced before use, not failed
@@ -41,8 +43,7 @@ DEFAULTS = {
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted (0: none).
     "TRUSTED_PROXIES": 0,
     "RATELIMIT_HEADERS_ENABLED": True,
-    # Generation refuses windows longer than this (a typo like --weeks 5200 is not a term).
-    "MAX_GENERATION_DAYS": 366 * 2,
+    "MAX_GENERATION_DAYS": MAX_GENERATION_DAYS,
     "MAX_WEB_GENERATION_SESSIONS": 150_000,  # a larger run from a page or the API is refused
     # Attachments: the largest file, in MB (MiB). MAX_CONTENT_LENGTH follows it (see below)
     # unless set; UPLOAD_FOLDER defaults to <instance>/uploads (outside static/).
@@ -272,7 +273,10 @@ def create_app(config: dict | None = None) -> Flask:
     _warn_about_per_process_rate_limits(app)
 
     from blueprints import register_blueprints
+    from blueprints.ids import IdConverter
 
+    # Before the blueprints, whose rules name it: `<id:occurrence_id>`.
+    app.url_map.converters["id"] = IdConverter
     register_blueprints(app)
     sweep = app.config["SWEEP_UPLOADS_AT_START"]
     if sweep or (sweep is None and not app.testing and _started_by_a_server()):

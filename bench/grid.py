@@ -242,8 +242,8 @@ FLOOR_PAGE = """<!DOCTYPE html>
 <section id="schedule"><h2>{{ title }}</h2>
 <table class="schedule-grid"><thead><tr><th scope="col">Time</th>{% for d in days %}<th scope="col"><a href="{{ d.href }}">{{ d.label }}</a></th>{% endfor %}</tr></thead>
 <tbody>{% for row in rows %}
-<tr><th scope="row">{{ row.label }}</th>{% for cell in row.cells %}<td><div id="{{ cell.id }}" class="cell">{% for c in cell.cards %}<article id="occ-{{ c.id }}" class="{{ c.classes }}"{% if c.conflict %} title="{{ c.conflict }}"{% endif %}>
-<a class="session-open" href="{{ c.href }}" hx-get="{{ c.href }}" hx-target="#occ-{{ c.id }}" hx-swap="outerHTML">
+<tr><th scope="row">{{ row.label }}</th>{% for cell in row.cells %}<td><div id="{{ cell.id }}" class="cell">{% for c in cell.cards %}<article id="session-card-{{ c.id }}" class="{{ c.classes }}"{% if c.conflict %} title="{{ c.conflict }}"{% endif %}>
+<a class="session-open" href="{{ c.href }}" hx-get="{{ c.href }}" hx-target="#session-card-{{ c.id }}" hx-swap="outerHTML">
 <span class="visually-hidden">Edit {{ c.when }}</span>
 <span class="session-time">{{ c.start }}–{{ c.end }}</span>
 <strong>{{ c.subject }}</strong> <span>{{ c.group }}</span>

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app
 from flask_login import current_user, login_required
 
-from models import MAX_ID, db
+from models import db
 from services.common.timeutil import zone
 
 
@@ -17,13 +17,10 @@ def org_tz() -> ZoneInfo:
     return zone(current_app.config["TIMEZONE"])
 
 
-# Ids beyond a signed 64-bit integer cannot exist (and would overflow the database driver).
-_MAX_ID = MAX_ID
-
-
 def load_or_404(model, ident: int):
-    """The row with this primary key, or a 404 (for 0, negative and oversized ids too)."""
-    row = db.session.get(model, ident) if 0 < ident <= _MAX_ID else None
+    """The row with this primary key (from an `<id:>` in the path, see blueprints/ids.py),
+    or a 404."""
+    row = db.session.get(model, ident)
     if row is None:
         abort(404)
     return row

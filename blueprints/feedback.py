@@ -1,5 +1,5 @@
-"""What every page area tells the browser the same way: a toast (and other htmx events) in
-`HX-Trigger`, and a service's error messages next to the form fields they concern."""
+"""What every page area tells the browser the same way: a toast in `HX-Trigger`, and a
+service's error messages next to the form fields they concern."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from collections.abc import Mapping
 from services.common.errors import DomainError
 
 
-def toast(message: str, **events) -> dict[str, str]:
-    """Response headers raising a toast (static/app.js shows it), plus other htmx events:
-    `toast("Saved.", **{"occurrence-changed": {"id": 3}})`."""
-    return {"HX-Trigger": json.dumps({**events, "toast": {"message": message}})}
+def toast(message: str) -> dict[str, str]:
+    """Response headers raising a toast (static/app.js shows it)."""
+    return {"HX-Trigger": json.dumps({"toast": {"message": message}})}
 
 
 def attach_errors(form, err: DomainError, aliases: Mapping[str, tuple] | None = None) -> None:

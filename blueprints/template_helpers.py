@@ -66,4 +66,3 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(plural, "plural")
     app.add_template_global(CsrfOnlyForm, "CsrfOnlyForm")
     app.add_template_global(nav_items, "nav_items")
-    app.add_template_global(lambda endpoint: endpoint in app.view_functions, "has_endpoint")

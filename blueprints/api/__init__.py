@@ -10,7 +10,9 @@ Layout:
 - `common.py`: what the modules share: `ApiBlueprint` (token authentication before each
   request, domain errors as problem details), `api_user()`, `require_staff()`,
   `load_or_404()`, `problem()`/`abort_problem()`, `paginate()`/`paged()` with `PageArgs` and
-  `page_schema()`, and the base fields (`LocalTime`, `Instant`, `Id`, `RefSchema`).
+  `page_schema()`, and the base fields (`LocalTime`, `Instant`, `Id` for ids in bodies and
+  query strings, `RefSchema`). Ids in paths are `<id:...>`, as on the pages
+  (blueprints/ids.py): a number no row can have is a 404 problem before the view runs.
 - One module per area, each with a module-level `blp = ApiBlueprint(...)`:
   `timetable.py` (rooms, subjects, groups, series, sessions, exceptions, generation),
   `requests.py` (session requests and their decisions), `tracking.py` (completing

@@ -25,7 +25,8 @@ from marshmallow import fields, validate
 from sqlalchemy import Date, DateTime, Integer, String, and_, or_
 
 from blueprints.access import body_limit_text
-from models import User, db
+from blueprints.ids import NoSuchId
+from models import MAX_ID, User, db
 from services.common.errors import (
     ConflictError,
     DomainError,
@@ -53,9 +54,6 @@ PROBLEM_TYPES = {
 }
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-# Ids are INTEGER columns: beyond a signed 32-bit integer none can exist, and PostgreSQL
-# refuses to compare one ("integer out of range", a 500) since the driver casts the value.
-MAX_ID = 2**31 - 1
 
 
 # --- Problem details (RFC 9457) -----------------------------------------------------------------
@@ -132,6 +130,8 @@ def http_problem(error) -> Response:
         limit = body_limit_text(request.max_content_length)
         detail = f"The request body is more than this endpoint takes (at most {limit})."
         return problem(413, detail, title=error.name, headers=headers)
+    if isinstance(error, NoSuchId):
+        return problem(404, "No such object.")
     if code == 422 and messages:
         errors: dict[str, str] = {}
         for location_messages in messages.values():
@@ -222,13 +222,6 @@ def authenticate() -> None:
     g.api_user = row.user
 
 
-def refuse_impossible_ids() -> None:
-    """An id in the path that no row can have is 404 here, before a service queries it."""
-    for value in (request.view_args or {}).values():
-        if isinstance(value, int) and not 0 < value <= MAX_ID:
-            abort_problem(404, "No such object.")
-
-
 def api_user() -> User:
     """The user whose token authenticated this request."""
     return g.api_user
@@ -243,8 +236,8 @@ def require_staff() -> User:
 
 
 def load_or_404(model, ident: int, what: str = "object"):
-    """The row with this primary key, or a 404 problem (also for 0 and oversized ids)."""
-    row = db.session.get(model, ident) if 0 < ident <= MAX_ID else None
+    """The row with this primary key (from an `<id:>` in the path), or a 404 problem."""
+    row = db.session.get(model, ident)
     if row is None:
         abort_problem(404, f"No such {what}.")
     return row
@@ -296,7 +289,6 @@ class ApiBlueprint(Blueprint):
         kwargs.setdefault("url_prefix", API_PREFIX)
         super().__init__(name, import_name, **kwargs)
         self.before_request(authenticate)
-        self.before_request(refuse_impossible_ids)
         self.register_error_handler(DomainError, domain_problem)
         # A body over the limit: problem details, whatever 413 page an extension or another
         # blueprint registers for the whole app (Flask would prefer it to the generic one).
@@ -484,7 +476,7 @@ def _fits(value, column) -> bool:
     if isinstance(column_type, Date):
         return isinstance(value, date) and not isinstance(value, datetime)
     if isinstance(column_type, Integer):
-        return isinstance(value, int) and -(2**31) <= value < 2**31  # INTEGER columns
+        return isinstance(value, int) and -MAX_ID - 1 <= value <= MAX_ID  # INTEGER columns
     if isinstance(column_type, String):
         return isinstance(value, str)
     return True

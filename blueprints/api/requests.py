@@ -270,7 +270,7 @@ def load_visible_request(request_id: int) -> SessionRequest:
     return get_visible_request(api_user(), request_id)
 
 
-@blp.get("/requests/<int:request_id>")
+@blp.get("/requests/<id:request_id>")
 @blp.response(200, RequestSchema)
 def get_request(request_id: int):
     """One request, with its requested slots and (once approved) the sessions created."""
@@ -397,7 +397,7 @@ class ApproveInput(StrictSchema):
     )
 
 
-@blp.post("/requests/<int:request_id>/approve")
+@blp.post("/requests/<id:request_id>/approve")
 @blp.arguments(ApproveInput, required=False)
 @blp.response(200, ApprovalSchema)
 def approve(values, request_id: int):
@@ -437,7 +437,7 @@ class RejectInput(StrictSchema):
     reason = fields.String(required=True, metadata={"description": "Why (sent to the student)"})
 
 
-@blp.post("/requests/<int:request_id>/reject")
+@blp.post("/requests/<id:request_id>/reject")
 @blp.arguments(RejectInput)
 @blp.response(200, RequestSchema)
 def reject(values, request_id: int):
@@ -448,7 +448,7 @@ def reject(values, request_id: int):
     return request_json(request)
 
 
-@blp.post("/requests/<int:request_id>/withdraw")
+@blp.post("/requests/<id:request_id>/withdraw")
 @blp.response(200, RequestSchema)
 def withdraw(request_id: int):
     """Withdraw a pending request (the student who asked); 409 if decided already."""

@@ -388,7 +388,7 @@ def list_groups(args):
     return paged(page, [group_json(g) for g in page["items"]])
 
 
-@blp.get("/groups/<int:group_id>")
+@blp.get("/groups/<id:group_id>")
 @blp.response(200, GroupDetailSchema)
 def get_group(group_id: int):
     """A course group with its weekly series (and its students, for staff and its mentor)."""
@@ -512,14 +512,14 @@ def create_series(values):
     return series_json(series), 201, {"Location": location}
 
 
-@blp.get("/series/<int:series_id>")
+@blp.get("/series/<id:series_id>")
 @blp.response(200, SeriesSchema)
 def get_series(series_id: int):
     """One weekly series (of a group the user may see)."""
     return series_json(load_visible_series(series_id))
 
 
-@blp.patch("/series/<int:series_id>")
+@blp.patch("/series/<id:series_id>")
 @blp.arguments(SeriesPatch)
 @blp.response(200, SeriesSchema)
 def patch_series(values, series_id: int):
@@ -545,7 +545,7 @@ def patch_series(values, series_id: int):
     return series_json(series)
 
 
-@blp.delete("/series/<int:series_id>")
+@blp.delete("/series/<id:series_id>")
 @blp.response(204)
 def delete_series(series_id: int):
     """Delete a series that has no sessions and no exceptions yet (staff), e.g. one made by
@@ -670,7 +670,7 @@ def load_visible_session(occurrence_id: int) -> Occurrence:
     return get_visible_session(api_user(), occurrence_id)
 
 
-@blp.get("/sessions/<int:occurrence_id>")
+@blp.get("/sessions/<id:occurrence_id>")
 @blp.response(200, SessionDetailSchema)
 def get_session(occurrence_id: int):
     """One session, with the sessions it conflicts with (staff and its mentor)."""
@@ -690,7 +690,7 @@ class SessionReschedule(StrictSchema):
     notes = fields.String(metadata={"description": "Notes of the exception (series session)"})
 
 
-@blp.patch("/sessions/<int:occurrence_id>")
+@blp.patch("/sessions/<id:occurrence_id>")
 @blp.arguments(SessionReschedule)
 @blp.response(200, SessionDetailSchema)
 def reschedule(values, occurrence_id: int):
@@ -723,7 +723,7 @@ class CancelInput(StrictSchema):
     reason = fields.String(required=True, metadata={"description": "Why (shown to attendees)"})
 
 
-@blp.post("/sessions/<int:occurrence_id>/cancel")
+@blp.post("/sessions/<id:occurrence_id>/cancel")
 @blp.arguments(CancelInput)
 @blp.response(200, SessionDetailSchema)
 def cancel(values, occurrence_id: int):
@@ -735,7 +735,7 @@ def cancel(values, occurrence_id: int):
     return session_detail(occurrence)
 
 
-@blp.post("/sessions/<int:occurrence_id>/restore")
+@blp.post("/sessions/<id:occurrence_id>/restore")
 @blp.response(200, SessionDetailSchema)
 def restore(occurrence_id: int):
     """Bring a cancelled session back (staff), if its slot is still free (else 409)."""
@@ -746,7 +746,7 @@ def restore(occurrence_id: int):
     return session_detail(occurrence)
 
 
-@blp.delete("/sessions/<int:occurrence_id>")
+@blp.delete("/sessions/<id:occurrence_id>")
 @blp.response(204)
 def delete_session(occurrence_id: int):
     """Delete a one-time session (staff); series and completed sessions are refused (409)."""
@@ -829,7 +829,7 @@ def create_exception(values):
     return exception_json(override), 200 if existed else 201, {"Location": location}
 
 
-@blp.get("/exceptions/<int:override_id>")
+@blp.get("/exceptions/<id:override_id>")
 @blp.response(200, ExceptionSchema)
 def get_exception(override_id: int):
     """One exception (staff)."""
@@ -837,7 +837,7 @@ def get_exception(override_id: int):
     return exception_json(load_or_404(DateOverride, override_id, "exception"))
 
 
-@blp.delete("/exceptions/<int:override_id>")
+@blp.delete("/exceptions/<id:override_id>")
 @blp.response(204)
 def delete_exception(override_id: int):
     """Remove an exception (staff): its session takes the series' values again, unless that

@@ -120,7 +120,7 @@ class CompleteInput(StrictSchema):
     notes = fields.String(load_default="", metadata={"description": "What happened"})
 
 
-@blp.post("/sessions/<int:occurrence_id>/complete")
+@blp.post("/sessions/<id:occurrence_id>/complete")
 @blp.arguments(CompleteInput)
 @blp.response(200, CompletedSessionSchema)
 def complete(values, occurrence_id: int):
@@ -171,7 +171,7 @@ def note_json(note: SessionNote) -> dict:
     }
 
 
-@blp.get("/sessions/<int:occurrence_id>/notes")
+@blp.get("/sessions/<id:occurrence_id>/notes")
 @blp.arguments(PageArgs, location="query", as_kwargs=False)
 @blp.response(200, page_schema(NoteSchema))
 def list_notes(args, occurrence_id: int):
@@ -191,7 +191,7 @@ class NoteInput(StrictSchema):
     body = fields.String(required=True, metadata={"description": "At most 5,000 characters"})
 
 
-@blp.post("/sessions/<int:occurrence_id>/notes")
+@blp.post("/sessions/<id:occurrence_id>/notes")
 @blp.arguments(NoteInput)
 @blp.response(201, NoteSchema)
 def create_note(values, occurrence_id: int):
@@ -206,7 +206,7 @@ def create_note(values, occurrence_id: int):
     return note_json(note), 201, {"Location": location}
 
 
-@blp.get("/notes/<int:note_id>")
+@blp.get("/notes/<id:note_id>")
 @blp.response(200, NoteSchema)
 def get_note(note_id: int):
     """One note (404 if its session is hidden from the user or its kind is not for them)."""
@@ -247,7 +247,7 @@ def attachment_json(attachment: Attachment) -> dict:
     }
 
 
-@blp.get("/sessions/<int:occurrence_id>/attachments")
+@blp.get("/sessions/<id:occurrence_id>/attachments")
 @blp.arguments(PageArgs, location="query", as_kwargs=False)
 @blp.response(200, page_schema(AttachmentSchema))
 def list_attachments(args, occurrence_id: int):
@@ -293,7 +293,7 @@ def _max_bytes() -> int:
     return int(current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
 
 
-@blp.post("/sessions/<int:occurrence_id>/attachments")
+@blp.post("/sessions/<id:occurrence_id>/attachments")
 @takes_uploads
 @blp.arguments(UploadInput, location="multipart")
 @blp.response(201, AttachmentSchema)
@@ -320,7 +320,7 @@ def upload(values, occurrence_id: int):
     return attachment_json(attachment), 201, {"Location": location}
 
 
-@blp.get("/attachments/<int:attachment_id>")
+@blp.get("/attachments/<id:attachment_id>")
 @blp.doc(
     responses={
         "200": {

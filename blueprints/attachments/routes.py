@@ -139,13 +139,13 @@ def _session_page(occurrence_id: int) -> str:
 # --- Routes -------------------------------------------------------------------------------------
 
 
-@bp.get("/sessions/<int:occurrence_id>")
+@bp.get("/sessions/<id:occurrence_id>")
 @login_required
 def section(occurrence_id: int):
     return _render_section(_load_session(occurrence_id))
 
 
-@bp.post("/sessions/<int:occurrence_id>")
+@bp.post("/sessions/<id:occurrence_id>")
 @takes_uploads
 @login_required
 def upload(occurrence_id: int):
@@ -185,7 +185,7 @@ def upload(occurrence_id: int):
     return redirect(_session_page(occurrence.id))
 
 
-@bp.get("/<int:attachment_id>/download")
+@bp.get("/<id:attachment_id>/download")
 @login_required
 def download(attachment_id: int):
     attachment, _occurrence = _load_attachment(attachment_id)
@@ -207,7 +207,7 @@ def download(attachment_id: int):
     return response
 
 
-@bp.post("/<int:attachment_id>/delete")
+@bp.post("/<id:attachment_id>/delete")
 @login_required
 def delete(attachment_id: int):
     attachment, occurrence = _load_attachment(attachment_id)

@@ -146,7 +146,7 @@ def _card_response(occurrence_id: int, *, status: int = 200, headers=None, **con
     return render_template(template, card=card, **context), status, headers or {}
 
 
-@bp.post("/sessions/<int:occurrence_id>/rating")
+@bp.post("/sessions/<id:occurrence_id>/rating")
 @login_required
 def rate(occurrence_id: int):
     occurrence = load_or_404(Occurrence, occurrence_id)

@@ -22,7 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import MAX_ID
 from models.series import WEEKDAY_NAMES
-from services.common.numbers import whole_number
+from services.common.numbers import row_id, whole_number
 
 
 class WholeNumberField(IntegerField):
@@ -41,7 +41,7 @@ class WholeNumberField(IntegerField):
 
 def _choice_id(raw):
     """Select values are ids; an empty or malformed one means "none chosen"."""
-    return whole_number(raw, MAX_ID) or 0
+    return row_id(raw) or 0
 
 
 class RoomForm(FlaskForm):

@@ -276,7 +276,7 @@ def _set_active_view(cat: Catalogue, **ids):
 
 
 def _register_catalogue(cat: Catalogue) -> None:
-    item = f"/{cat.plural}/<int:{cat.key}_id>"
+    item = f"/{cat.plural}/<id:{cat.key}_id>"
     for rule, endpoint, view, methods in (
         (f"/{cat.plural}", cat.plural, _list_view, ["GET"]),
         (f"/{cat.plural}", f"create_{cat.key}_route", _create_view, ["POST"]),
@@ -372,7 +372,7 @@ def new_group():
     return render_template("manage/group_form.html", form=form, group=None), status
 
 
-@bp.route("/groups/<int:group_id>/edit", methods=["GET", "POST"])
+@bp.route("/groups/<id:group_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_group(group_id: int):
     group = load_or_404(CourseGroup, group_id)
@@ -448,7 +448,7 @@ def _group_page(group: CourseGroup, status: int = 200, **overrides):
     return render_template("manage/group.html", **context), status
 
 
-@bp.get("/groups/<int:group_id>")
+@bp.get("/groups/<id:group_id>")
 @staff_required
 def group(group_id: int):
     return _group_page(load_or_404(CourseGroup, group_id))
@@ -457,7 +457,7 @@ def group(group_id: int):
 _REGENERATE = "Existing sessions follow only after generating again with force (Generate page)."
 
 
-@bp.post("/groups/<int:group_id>/series")
+@bp.post("/groups/<id:group_id>/series")
 @staff_required
 def create_series(group_id: int):
     group_ = load_or_404(CourseGroup, group_id)
@@ -496,7 +496,7 @@ def create_series(group_id: int):
     return _group_page(group_, 422, series_form=form)
 
 
-@bp.get("/series/<int:series_id>")
+@bp.get("/series/<id:series_id>")
 @staff_required
 def series_row(series_id: int):
     series = load_or_404(Series, series_id)
@@ -505,7 +505,7 @@ def series_row(series_id: int):
     return render_template("manage/_series_row.html", series=series, end_form=None)
 
 
-@bp.route("/series/<int:series_id>/edit", methods=["GET", "POST"])
+@bp.route("/series/<id:series_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_series(series_id: int):
     series = load_or_404(Series, series_id)
@@ -542,7 +542,7 @@ def edit_series(series_id: int):
     )  # fmt: skip
 
 
-@bp.post("/series/<int:series_id>/end")
+@bp.post("/series/<id:series_id>/end")
 @staff_required
 def end_series_route(series_id: int):
     series = load_or_404(Series, series_id)
@@ -572,7 +572,7 @@ def end_series_route(series_id: int):
     return _group_page(series.group, 422, end_forms={series.id: form})
 
 
-@bp.get("/groups/<int:group_id>/students/search")
+@bp.get("/groups/<id:group_id>/students/search")
 @staff_required
 def search_group_students(group_id: int):
     group_ = load_or_404(CourseGroup, group_id)
@@ -601,7 +601,7 @@ def _students_response(group_: CourseGroup, q: str, status: int, message: str | 
     return redirect(url_for("manage.group", group_id=group_.id, q=q or None) + "#students")
 
 
-@bp.post("/groups/<int:group_id>/enrolments")
+@bp.post("/groups/<id:group_id>/enrolments")
 @staff_required
 def enrol(group_id: int):
     group_ = load_or_404(CourseGroup, group_id)
@@ -621,7 +621,7 @@ def enrol(group_id: int):
     return _students_response(group_, q, 422, None, form)
 
 
-@bp.post("/groups/<int:group_id>/enrolments/<int:enrolment_id>/delete")
+@bp.post("/groups/<id:group_id>/enrolments/<id:enrolment_id>/delete")
 @staff_required
 def unenrol(group_id: int, enrolment_id: int):
     group_ = load_or_404(CourseGroup, group_id)
@@ -743,7 +743,7 @@ def _mentor_subject_choices(form: MentorSubjectsForm, mentor: User) -> None:
         form.subjects.data = sorted(listed_subject_ids(mentor))
 
 
-@bp.get("/users/<int:user_id>")
+@bp.get("/users/<id:user_id>")
 @staff_required
 def user(user_id: int):
     user_ = load_or_404(User, user_id)
@@ -752,7 +752,7 @@ def user(user_id: int):
     return _user_page(user_)
 
 
-@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_user(user_id: int):
     user_ = _load_manageable(user_id)
@@ -788,7 +788,7 @@ def edit_user(user_id: int):
     return _user_page(user_, status, edit_form=form)
 
 
-@bp.post("/users/<int:user_id>/active")
+@bp.post("/users/<id:user_id>/active")
 @staff_required
 def set_user_active(user_id: int):
     user_ = _load_manageable(user_id)
@@ -812,7 +812,7 @@ def set_user_active(user_id: int):
     return redirect(url_for("manage.user", user_id=user_.id))
 
 
-@bp.post("/users/<int:user_id>/subjects")
+@bp.post("/users/<id:user_id>/subjects")
 @staff_required
 def set_mentor_subjects_route(user_id: int):
     user_ = _load_manageable(user_id)
@@ -833,7 +833,7 @@ def set_mentor_subjects_route(user_id: int):
     return _user_page(user_, 422, subjects_form=form)
 
 
-@bp.post("/users/<int:user_id>/password")
+@bp.post("/users/<id:user_id>/password")
 @staff_required
 @reads_first
 def set_user_password(user_id: int):
@@ -864,7 +864,7 @@ def set_user_password(user_id: int):
     return _user_page(user_, 422, password_form=form)
 
 
-@bp.post("/users/<int:user_id>/invitation")
+@bp.post("/users/<id:user_id>/invitation")
 @staff_required
 def invite_user(user_id: int):
     user_ = _load_manageable(user_id)

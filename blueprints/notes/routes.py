@@ -133,13 +133,13 @@ def _refused(err: DomainError):
 # --- Routes -------------------------------------------------------------------------------------
 
 
-@bp.get("/sessions/<int:occurrence_id>")
+@bp.get("/sessions/<id:occurrence_id>")
 @login_required
 def section(occurrence_id: int):
     return _section(_session_or_404(occurrence_id))
 
 
-@bp.post("/sessions/<int:occurrence_id>")
+@bp.post("/sessions/<id:occurrence_id>")
 @login_required
 def add(occurrence_id: int):
     occurrence = _session_or_404(occurrence_id)
@@ -164,7 +164,7 @@ def add(occurrence_id: int):
     return _section(occurrence, headers=toast(message), notice=message)
 
 
-@bp.get("/<int:note_id>")
+@bp.get("/<id:note_id>")
 @login_required
 def row(note_id: int):
     note = _note_or_404(note_id)
@@ -173,7 +173,7 @@ def row(note_id: int):
     return render_template("notes/_note.html", row=note_row(current_user, note))
 
 
-@bp.route("/<int:note_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:note_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(note_id: int):
     note = _note_or_404(note_id)
@@ -206,7 +206,7 @@ def edit(note_id: int):
     return render_template(template, note=note, draft=draft), status
 
 
-@bp.post("/<int:note_id>/delete")
+@bp.post("/<id:note_id>/delete")
 @login_required
 def delete(note_id: int):
     note = _note_or_404(note_id)

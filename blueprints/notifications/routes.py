@@ -157,7 +157,7 @@ def _own_or_404(notification_id: int) -> Notification:
     return note
 
 
-@bp.post("/<int:notification_id>/read")
+@bp.post("/<id:notification_id>/read")
 @login_required
 def read(notification_id: int):
     note = _own_or_404(notification_id)
@@ -191,7 +191,7 @@ def read_all():
     return redirect(url_for("notifications.index"))
 
 
-@bp.route("/<int:notification_id>/open", methods=["GET", "POST"])
+@bp.route("/<id:notification_id>/open", methods=["GET", "POST"])
 @login_required
 def open_link(notification_id: int):
     """Follow a notification: go where it leads (a same-site path only; anything else, or no

@@ -67,7 +67,7 @@ def index():
     return _page()
 
 
-@bp.post("/feeds/<int:feed_id>/regenerate")
+@bp.post("/feeds/<id:feed_id>/regenerate")
 @login_required
 def regenerate_feed(feed_id: int):
     try:
@@ -80,7 +80,7 @@ def regenerate_feed(feed_id: int):
     return redirect(url_for("profile.index"))
 
 
-@bp.post("/feeds/<int:feed_id>/delete")
+@bp.post("/feeds/<id:feed_id>/delete")
 @login_required
 def delete_feed(feed_id: int):
     try:
@@ -139,7 +139,7 @@ def create_token():
     return _page(token_form=form, status=422)
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     try:

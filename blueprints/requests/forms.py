@@ -21,9 +21,8 @@ from wtforms import (
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from models import MAX_ID
 from models.series import WEEKDAY_NAMES
-from services.common.numbers import whole_number
+from services.common.numbers import row_id, whole_number
 from services.requests.lifecycle import DURATIONS, MAX_WEEKS, RequestInput
 
 MODE_CHOICES = [SelectChoice("online", "Online"), SelectChoice("in_person", "In person")]
@@ -39,12 +38,11 @@ KIND_FIELDS = {
     "weekly": ("weekdays", "start", "end", "first_date", "weeks"),
 }
 COMMON_FIELDS = ("mentor", "subject", "title", "description", "mode", "schedule_kind")
-_MAX_ID = MAX_ID
 
 
 def choice_id(raw) -> int:
     """An id from a select; anything malformed means "none chosen" (0)."""
-    return whole_number(raw, _MAX_ID) or 0
+    return row_id(raw) or 0
 
 
 def _weekday(raw) -> int:

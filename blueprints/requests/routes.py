@@ -269,7 +269,7 @@ def mine():
     return render_template("requests/mine.html", **context)
 
 
-@bp.post("/<int:request_id>/withdraw")
+@bp.post("/<id:request_id>/withdraw")
 @login_required
 def withdraw(request_id: int):
     session_request = _load_visible(request_id)
@@ -372,7 +372,7 @@ def _card(session_request: SessionRequest, status: int = 200, headers=None, **ex
     return render_template("requests/_pending_row.html", **context), status, headers or {}
 
 
-@bp.get("/<int:request_id>/card")
+@bp.get("/<id:request_id>/card")
 @login_required
 def card(request_id: int):
     """A pending-list card (the reason field's Cancel puts it back)."""
@@ -411,7 +411,7 @@ def _approval_message(approval) -> str:
     return message
 
 
-@bp.post("/<int:request_id>/approve")
+@bp.post("/<id:request_id>/approve")
 @login_required
 def approve(request_id: int):
     session_request = _load_decidable(request_id)
@@ -455,7 +455,7 @@ def approve(request_id: int):
     return redirect(url_for("requests.detail", request_id=request_id))
 
 
-@bp.route("/<int:request_id>/reject", methods=["GET", "POST"])
+@bp.route("/<id:request_id>/reject", methods=["GET", "POST"])
 @login_required
 def reject(request_id: int):
     session_request = _load_decidable(request_id)
@@ -527,7 +527,7 @@ def _detail_page(
     ), status
 
 
-@bp.get("/<int:request_id>")
+@bp.get("/<id:request_id>")
 @login_required
 def detail(request_id: int):
     return _detail_page(_load_visible(request_id))

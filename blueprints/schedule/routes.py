@@ -40,7 +40,7 @@ from blueprints.timetable.forms import (
     change_from_form,
     exception_editor_form,
 )
-from models import MAX_ID, Occurrence, Room, User, db
+from models import Occurrence, Room, User, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.timeutil import date_outside, today_in
 from services.output.spreadsheets import sessions_csv, week_workbook
@@ -312,7 +312,7 @@ def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200
     return _response(body, status, headers)
 
 
-@bp.get("/sessions/<int:occurrence_id>/editor")
+@bp.get("/sessions/<id:occurrence_id>/editor")
 @staff_required
 def editor(occurrence_id: int):
     occurrence = _series_occurrence(occurrence_id)
@@ -321,12 +321,12 @@ def editor(occurrence_id: int):
     return _render_editor(entry, view, _editor_form(occurrence))
 
 
-@bp.get("/sessions/<int:occurrence_id>/card")
+@bp.get("/sessions/<id:occurrence_id>/card")
 @staff_required
 def card(occurrence_id: int):
     # The session and its exception in one statement (the card is what Cancel and Escape
     # swap back, so it is the editor's hot path).
-    entry = load_entry(occurrence_id, tz=org_tz()) if 0 < occurrence_id <= MAX_ID else None
+    entry = load_entry(occurrence_id, tz=org_tz())
     if entry is None:
         abort(404)
     view = _grid_view()
@@ -340,7 +340,7 @@ def card(occurrence_id: int):
     )
 
 
-@bp.post("/sessions/<int:occurrence_id>/exception")
+@bp.post("/sessions/<id:occurrence_id>/exception")
 @staff_required
 def save_exception(occurrence_id: int):
     occurrence = _series_occurrence(occurrence_id)
@@ -366,7 +366,7 @@ def save_exception(occurrence_id: int):
     return _changed(occurrence_id, view, before, _saved_message(occurrence_id))
 
 
-@bp.post("/sessions/<int:occurrence_id>/restore")
+@bp.post("/sessions/<id:occurrence_id>/restore")
 @staff_required
 def restore(occurrence_id: int):
     occurrence = _series_occurrence(occurrence_id)
@@ -397,7 +397,7 @@ def _editor_refused(occurrence: Occurrence, view: ScheduleView, form, status: in
         view,
         form,
         status,
-        **{"HX-Retarget": f"#occ-{occurrence.id}", "HX-Reswap": "outerHTML"},
+        **{"HX-Retarget": f"#session-card-{occurrence.id}", "HX-Reswap": "outerHTML"},
     )
 
 

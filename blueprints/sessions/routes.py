@@ -79,11 +79,6 @@ def _status_of(err: DomainError) -> int:
     return 409 if isinstance(err, ConflictError | InvalidTransition) else 422
 
 
-def _changed_headers(occurrence_id: int, message: str) -> dict:
-    """Tell the page (toasts, grid cells listening for it) that a session changed."""
-    return toast(message, **{"occurrence-changed": {"id": occurrence_id}})
-
-
 def _flash_adjustments(outcome: SessionOutcome) -> None:
     for sentence in outcome.adjustments:
         flash(sentence, "warning")
@@ -147,7 +142,7 @@ def _after_change(occurrence: Occurrence, message: str, outcome: SessionOutcome 
         adjustments = outcome.adjustments if outcome else []
         return _render_session(
             occurrence,
-            headers=_changed_headers(occurrence.id, " ".join([message, *adjustments])),
+            headers=toast(" ".join([message, *adjustments])),
             notice=message,
             adjustments=adjustments,
         )
@@ -160,7 +155,7 @@ def _after_change(occurrence: Occurrence, message: str, outcome: SessionOutcome 
 # --- Detail -------------------------------------------------------------------------------------
 
 
-@bp.get("/<int:occurrence_id>")
+@bp.get("/<id:occurrence_id>")
 @login_required
 def detail(occurrence_id: int):
     return _render_session(_load_visible(occurrence_id))
@@ -282,7 +277,7 @@ def _render_edit(occurrence: Occurrence, form, status: int, refusal: str | None 
     ), status
 
 
-@bp.route("/<int:occurrence_id>/edit", methods=["GET", "POST"])
+@bp.route("/<id:occurrence_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)
@@ -331,7 +326,7 @@ def edit(occurrence_id: int):
 # --- Cancel and restore -------------------------------------------------------------------------
 
 
-@bp.route("/<int:occurrence_id>/cancel", methods=["GET", "POST"])
+@bp.route("/<id:occurrence_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)
@@ -364,7 +359,7 @@ def _render_cancel(occurrence, form, status: int, refusal: str | None = None):
     ), status
 
 
-@bp.post("/<int:occurrence_id>/restore")
+@bp.post("/<id:occurrence_id>/restore")
 @login_required
 def restore(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)
@@ -381,7 +376,7 @@ def restore(occurrence_id: int):
 # --- Delete -------------------------------------------------------------------------------------
 
 
-@bp.route("/<int:occurrence_id>/delete", methods=["GET", "POST"])
+@bp.route("/<id:occurrence_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)

@@ -20,9 +20,9 @@ from blueprints.timetable.forms import (
     generate_group_choices,
     room_choices,
 )
-from models import MAX_ID, CourseGroup, DateOverride, Occurrence, Series, db
+from models import CourseGroup, DateOverride, Occurrence, Series, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
-from services.common.numbers import whole_number
+from services.common.numbers import row_id
 from services.common.pagination import Page, page_number, paginate
 from services.common.timeutil import clock_label, today_in
 from services.timetable.exceptions import (
@@ -79,7 +79,7 @@ def _generate_form() -> GenerateForm:
     links here with its group, its date and force)."""
     form = GenerateForm() if request.method == "POST" else GenerateForm(formdata=None)
     choices = generate_group_choices()
-    wanted = whole_number(request.values.get("group"), MAX_ID)
+    wanted = row_id(request.values.get("group"))
     if wanted and wanted not in {c.value for c in choices}:
         group = db.session.get(CourseGroup, wanted)
         if group is not None:  # an inactive group, asked for by a link: offer it too
@@ -204,7 +204,7 @@ def _exception_filters() -> tuple[dict, dict]:
     """The list's filters from the URL, and a message per filter that could not be read."""
     args, errors = {}, {}
     group_id = request.args.get("group", "")
-    args["group"] = whole_number(group_id, MAX_ID) or None
+    args["group"] = row_id(group_id)
     kind = request.args.get("kind", "")
     args["kind"] = kind if kind in OVERRIDE_KINDS else None
     for name in ("from", "to"):
@@ -291,7 +291,7 @@ def create_exception():
     return _exceptions_page(form, status)
 
 
-@bp.route("/exceptions/<int:override_id>/edit", methods=["GET", "POST"])
+@bp.route("/exceptions/<id:override_id>/edit", methods=["GET", "POST"])
 @staff_required
 def edit_exception(override_id: int):
     override = load_or_404(DateOverride, override_id)
@@ -315,14 +315,14 @@ def edit_exception(override_id: int):
     return render_template(template, form=form, override=override), status
 
 
-@bp.get("/exceptions/<int:override_id>")
+@bp.get("/exceptions/<id:override_id>")
 @staff_required
 def exception_row(override_id: int):
     override = load_or_404(DateOverride, override_id)
     return render_template("timetable/_exception_row.html", override=override)
 
 
-@bp.post("/exceptions/<int:override_id>/delete")
+@bp.post("/exceptions/<id:override_id>/delete")
 @staff_required
 def delete_exception(override_id: int):
     override = load_or_404(DateOverride, override_id)

@@ -25,9 +25,9 @@ from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, sta
 from blueprints.feedback import attach_errors, toast
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
-from models import MAX_ID, CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
+from models import CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
 from services.common.errors import DomainError, NotFoundError, ValidationError
-from services.common.numbers import whole_number
+from services.common.numbers import row_id
 from services.common.pagination import page_number, paginate
 from services.common.timeutil import today_in
 from services.output.reports import (
@@ -121,7 +121,7 @@ def _section(occurrence: Occurrence, *, status: int = 200, headers=None, partial
 def _done(occurrence: Occurrence, message: str):
     """After a successful action: the section, summary and badge (htmx) or the session page."""
     if is_htmx():
-        headers = toast(message, **{"occurrence-changed": {"id": occurrence.id}})
+        headers = toast(message)
         return _section(
             occurrence,
             partials=True,
@@ -150,7 +150,7 @@ def _form_response(occurrence: Occurrence, mode: str, form, status: int, error: 
 # --- The section and its actions ----------------------------------------------------------------
 
 
-@bp.get("/sessions/<int:occurrence_id>/completion")
+@bp.get("/sessions/<id:occurrence_id>/completion")
 @login_required
 def completion_section(occurrence_id: int):
     occurrence = _load_visible(occurrence_id)
@@ -161,13 +161,13 @@ def completion_section(occurrence_id: int):
     return _section(occurrence)
 
 
-@bp.route("/sessions/<int:occurrence_id>/complete", methods=["GET", "POST"])
+@bp.route("/sessions/<id:occurrence_id>/complete", methods=["GET", "POST"])
 @login_required
 def complete(occurrence_id: int):
     return _completion_form_view(occurrence_id, "complete")
 
 
-@bp.route("/sessions/<int:occurrence_id>/correct", methods=["GET", "POST"])
+@bp.route("/sessions/<id:occurrence_id>/correct", methods=["GET", "POST"])
 @login_required
 def correct(occurrence_id: int):
     return _completion_form_view(occurrence_id, "correct")
@@ -215,7 +215,7 @@ def _completion_form_view(occurrence_id: int, mode: str):
     return _done(occurrence, message)
 
 
-@bp.post("/sessions/<int:occurrence_id>/cancel")
+@bp.post("/sessions/<id:occurrence_id>/cancel")
 @login_required
 def cancel(occurrence_id: int):
     """The mentor cancels their session with a reason (staff use the session's Actions)."""
@@ -259,7 +259,7 @@ STATUS_CHOICES = [
 
 
 def _int_arg(name: str) -> int | None:
-    return whole_number(request.args.get(name), MAX_ID) or None
+    return row_id(request.args.get(name))
 
 
 def _date_arg(name: str, errors: dict) -> date | None:

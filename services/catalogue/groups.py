@@ -14,7 +14,6 @@ from datetime import date, time
 from sqlalchemy import exists, func, or_, select
 
 from models import (
-    MAX_ID,
     CourseGroup,
     Enrolment,
     OccurrenceMode,
@@ -28,6 +27,7 @@ from models import (
 from models.series import weekdays_to_mask
 from services.catalogue.rooms import clean_name, filter_status, flush_unique, name_taken
 from services.common.errors import NotFoundError, ValidationError
+from services.common.numbers import is_row_id
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
 from services.common.timeutil import LONGEST_OVERNIGHT_HOURS, date_outside, times_refused
 from services.common.wording import named
@@ -35,12 +35,10 @@ from services.common.wording import named
 MAX_EVERY_WEEKS = 52
 # Dates outside this range are typos (0001-01-01, 9999-12-31), not terms.
 SEARCH_LIMIT = 10
-# Ids beyond a signed 64-bit integer cannot exist (and would overflow the database driver).
-_MAX_ID = MAX_ID
 
 
 def _get(model, ident: int | None):
-    return db.session.get(model, ident) if ident and 0 < ident <= _MAX_ID else None
+    return db.session.get(model, ident) if is_row_id(ident) else None
 
 
 # --- Groups -------------------------------------------------------------------------------------

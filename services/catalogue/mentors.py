@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, exists, func, or_, select, union
 
 from models import (
-    MAX_ID,
     CourseGroup,
     GroupKind,
     MentorSubject,
@@ -27,10 +26,9 @@ from models import (
     db,
 )
 from services.common.errors import ValidationError
+from services.common.numbers import is_row_id
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains
 from services.requests.lifecycle import mentor_subject_ids
-
-_MAX_ID = MAX_ID
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ def offered_subjects() -> list[Subject]:
 
 def subjects_of_mentor(mentor_id: int | None) -> list[Subject]:
     """The active subjects a mentor offers (none for an unknown id)."""
-    if not mentor_id or not 0 < mentor_id <= _MAX_ID:
+    if not is_row_id(mentor_id):
         return []
     ids = mentor_subject_ids(mentor_id)
     if not ids:
@@ -246,7 +244,7 @@ def set_mentor_subjects(actor: User, mentor: User, subject_ids: list[int]) -> se
         raise ValidationError("Only mentors offer subjects.", field="subjects")
     wanted = set(subject_ids)
     current = listed_subject_ids(mentor)
-    valid_ids = [i for i in wanted if 0 < i <= _MAX_ID]
+    valid_ids = [i for i in wanted if is_row_id(i)]
     found = {
         subject.id: subject
         for subject in db.session.scalars(select(Subject).where(Subject.id.in_(valid_ids or [0])))

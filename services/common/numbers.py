@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from models import MAX_ID
+
 
 def whole_number(raw: Any, maximum: int) -> int | None:
     """`raw` (a string, surrounding spaces allowed) as a whole number from 0 to `maximum`, or
@@ -14,3 +16,16 @@ def whole_number(raw: Any, maximum: int) -> int | None:
         return None
     value = int(text)
     return value if value <= maximum else None
+
+
+def is_row_id(value: Any) -> bool:
+    """`value` is a number some row could have as its id (1 to MAX_ID): anything else is
+    looked up nowhere, as no row has it."""
+    return isinstance(value, int) and 0 < value <= MAX_ID
+
+
+def row_id(raw: Any) -> int | None:
+    """`raw` (typed text, a form field or a query string) as an id some row could have, or
+    None."""
+    value = whole_number(raw, MAX_ID)
+    return value or None

@@ -36,10 +36,6 @@ def resolve_local(day: date, clock: time, tz: ZoneInfo) -> LocalInstant:
     return LocalInstant(utc, shifted)
 
 
-def to_local(instant: datetime, tz: ZoneInfo) -> datetime:
-    return instant.astimezone(tz)
-
-
 def local_day_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """UTC instants of local midnight at `start` and at `end` (a half-open day window)."""
     return (

@@ -14,7 +14,6 @@ from icalendar import Calendar, Event
 from sqlalchemy import Select, func, select
 
 from models import (
-    MAX_ID,
     CalendarFeed,
     CourseGroup,
     GroupKind,
@@ -27,6 +26,7 @@ from models import (
     db,
 )
 from services.common.errors import NotFoundError, ValidationError
+from services.common.numbers import is_row_id
 from services.output.ical_timezones import vtimezone
 from services.permissions import enrolled_in_group
 from services.timetable.video_rooms import join_url
@@ -105,7 +105,7 @@ def feeds_of(user: User) -> list[CalendarFeed]:
 
 
 def owned_feed(user: User, feed_id: int) -> CalendarFeed:
-    feed = db.session.get(CalendarFeed, feed_id) if 0 < feed_id <= MAX_ID else None
+    feed = db.session.get(CalendarFeed, feed_id) if is_row_id(feed_id) else None
     if feed is None or feed.owner_id != user.id or feed.revoked_at is not None:
         raise NotFoundError("No such feed.")
     return feed

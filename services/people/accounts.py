@@ -15,10 +15,10 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import MAX_ID, ApiToken, Role, User, db
+from models import ApiToken, Role, User, db
 from models.user import new_session_token
 from services.common.errors import ValidationError
-from services.common.numbers import whole_number
+from services.common.numbers import row_id
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -239,7 +239,7 @@ def authenticate(email: str, password: str, *, hash_method: str) -> User | None:
 def load_user_from_cookie(user_id: str) -> User | None:
     """Flask-Login's loader: the id must carry the account's current session token."""
     raw_id, _, token = (user_id or "").partition(":")
-    user_key = whole_number(raw_id, MAX_ID)
+    user_key = row_id(raw_id)
     if not user_key or not token:
         return None
     user = db.session.get(User, user_key)

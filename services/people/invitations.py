@@ -13,8 +13,9 @@ import hmac
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from models import MAX_ID, User, db
+from models import User, db
 from services.common.errors import DomainError, ValidationError
+from services.common.numbers import is_row_id
 from services.people.accounts import PasswordChange, prepare_password, store_password
 from services.people.users import ensure_can_manage, password_errors
 
@@ -70,7 +71,7 @@ def read_invitation(token: str, *, secret_key: str, max_age_days: int) -> User:
     if not isinstance(payload, dict):
         raise InvitationError(_NOT_VALID, status=404)
     user_id, check = payload.get("user"), payload.get("check")
-    known = isinstance(user_id, int) and 0 < user_id <= MAX_ID
+    known = is_row_id(user_id)
     user = db.session.get(User, user_id) if known else None
     if user is None or not isinstance(check, str):
         raise InvitationError(_NOT_VALID, status=404)

@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 
-from models import MAX_ID, ApiToken, User, db
+from models import ApiToken, User, db
 from services.common.errors import NotFoundError, ValidationError
+from services.common.numbers import is_row_id
 from services.common.timeutil import LATEST_DATE, today_in
 from services.people.accounts import has_control_characters
 
@@ -113,7 +114,7 @@ def tokens_of(user: User) -> list[ApiToken]:
 
 def revoke_token(user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens (another's, or an unknown id: NotFoundError)."""
-    row = db.session.get(ApiToken, token_id) if 0 < token_id <= MAX_ID else None
+    row = db.session.get(ApiToken, token_id) if is_row_id(token_id) else None
     if row is None or row.user_id != user.id or row.revoked_at is not None:
         raise NotFoundError("No such token.")
     row.revoked_at = datetime.now(UTC)

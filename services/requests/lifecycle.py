@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select, update
 
 from models import (
-    MAX_ID,
     CourseGroup,
     DateOverride,
     Enrolment,
@@ -41,6 +40,7 @@ from models import (
 )
 from models.series import WEEKDAY_NAMES, weekdays_to_mask
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.common.numbers import is_row_id
 from services.common.timeutil import (
     clock_label,
     end_before_start_message,
@@ -74,7 +74,6 @@ REASON_MAX = 2000
 SCHEDULE_FIELDS = frozenset(
     {"schedule_kind", "day", "start", "duration", "end", "dates", "weekdays", "first_date", "weeks"}
 )
-_MAX_ID = MAX_ID
 
 
 @dataclass
@@ -122,7 +121,7 @@ def effective_status(request: SessionRequest, now: datetime | None = None) -> Re
 def get_visible_request(user: User, request_id: int) -> SessionRequest:
     """The request if `user` may see it; NotFoundError otherwise (ids are not probed)."""
     request = None
-    if 0 < request_id <= _MAX_ID:
+    if is_row_id(request_id):
         request = db.session.scalar(
             requests_visible_to(user).where(SessionRequest.id == request_id)
         )

@@ -63,7 +63,9 @@ from services.timetable.recurrence import (
 )
 from services.timetable.video_rooms import new_room_ids
 
-DEFAULT_MAX_DAYS = 732
+# The longest window one generation may cover (a typo like --weeks 5200 is not a term); the
+# app's MAX_GENERATION_DAYS setting starts from it.
+MAX_GENERATION_DAYS = 366 * 2
 
 _table = Occurrence.__table__
 _group_table = CourseGroup.__table__
@@ -144,7 +146,7 @@ def resolve_window(
     *,
     weeks: int | None = None,
     end: date | None = None,
-    max_days: int = DEFAULT_MAX_DAYS,
+    max_days: int = MAX_GENERATION_DAYS,
 ) -> tuple[date, date]:
     """The half-open window [start, end) from either a number of weeks or an end date."""
     if (weeks is None) == (end is None):

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import InvalidRequestError
 
 from models import (
-    MAX_ID,
     CourseGroup,
     DateOverride,
     Occurrence,
@@ -34,6 +33,7 @@ from models import (
 )
 from models.types import utcnow
 from services.common.errors import InvalidTransition, NotFoundError, ValidationError
+from services.common.numbers import is_row_id
 from services.common.timeutil import (
     date_outside,
     end_before_start_message,
@@ -75,7 +75,6 @@ from services.tracking import events
 TITLE_MAX_LENGTH = 200
 REASON_MAX_LENGTH = 2000
 NOTES_MAX_LENGTH = 2000
-_MAX_ID = MAX_ID
 
 
 @dataclass
@@ -113,11 +112,7 @@ class SessionConflict:
 def get_visible_session(viewer: User | None, occurrence_id: int) -> Occurrence:
     """The session with this id if `viewer` may see it; otherwise NotFoundError (never a hint
     that a session exists which the viewer may not see)."""
-    occurrence = (
-        db.session.get(Occurrence, occurrence_id)
-        if isinstance(occurrence_id, int) and 0 < occurrence_id <= _MAX_ID
-        else None
-    )
+    occurrence = db.session.get(Occurrence, occurrence_id) if is_row_id(occurrence_id) else None
     if occurrence is None or not can_view_session(viewer, occurrence):
         raise NotFoundError("No such session.")
     return occurrence
@@ -213,7 +208,7 @@ def _check_room(room_id: int | None, current_room_id: int | None, errors: dict) 
     """An active room; a room the session already has may stay even if since deactivated."""
     if room_id is None or room_id == current_room_id:
         return
-    room = db.session.get(Room, room_id) if 0 < room_id <= _MAX_ID else None
+    room = db.session.get(Room, room_id) if is_row_id(room_id) else None
     if room is None or not room.active:
         errors["room"] = "Choose an active room."
 
@@ -301,7 +296,7 @@ def create_one_time_session(
     """
     today = today or today_in(tz)
     errors: dict[str, str] = {}
-    group = db.session.get(CourseGroup, group_id) if 0 < group_id <= _MAX_ID else None
+    group = db.session.get(CourseGroup, group_id) if is_row_id(group_id) else None
     if group is None or not group.active:
         errors["group"] = "Choose an active course group."
     _check_date(day, today, errors)

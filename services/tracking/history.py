@@ -45,7 +45,6 @@ from sqlalchemy import (
 )
 
 from models import (
-    MAX_ID,
     Attachment,
     CourseGroup,
     Occurrence,
@@ -56,7 +55,7 @@ from models import (
     User,
     db,
 )
-from services.common.numbers import whole_number
+from services.common.numbers import row_id
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains
 from services.common.timeutil import local_day_bounds
 from services.permissions import STUDENT_KINDS, takes_part_in
@@ -148,7 +147,7 @@ def parse_filters(
     not offered are ignored; a bad or reversed date is left out with a message."""
     errors: dict[str, str] = {}
     group_text = str(args.get("group") or "").strip()
-    group_id = whole_number(group_text, MAX_ID) or None
+    group_id = row_id(group_text)
     start = _parse_date(args.get("from"), "from", errors)
     end = _parse_date(args.get("to"), "to", errors)
     if start and end and end < start:

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from models import MAX_ID, NoteKind, Occurrence, SessionNote, User, db
+from models import NoteKind, Occurrence, SessionNote, User, db
 from models.types import utcnow
 from services.common.errors import DomainError, NotFoundError, ValidationError
+from services.common.numbers import is_row_id
 from services.permissions import (
     ALL_KINDS,
     can_add_note,
@@ -59,7 +60,6 @@ MESSAGE_NO_NOTE = "No such note."
 # Control characters other than tab and newline: PostgreSQL refuses NUL in text, and the
 # others are invisible traps in a note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_MAX_ID = MAX_ID
 
 
 class NoteNotAllowed(DomainError):
@@ -152,11 +152,7 @@ def notes_for(viewer: User | None, occurrence: Occurrence) -> list[NoteRow]:
 def get_visible_note(viewer: User | None, note_id: int) -> SessionNote:
     """The note if `viewer` may read it (its session visible, its kind readable); otherwise
     NotFoundError, whether it does not exist or is hidden from them."""
-    note = (
-        db.session.get(SessionNote, note_id)
-        if isinstance(note_id, int) and 0 < note_id <= _MAX_ID
-        else None
-    )
+    note = db.session.get(SessionNote, note_id) if is_row_id(note_id) else None
     if note is None:
         raise NotFoundError(MESSAGE_NO_NOTE)
     occurrence = db.session.get(Occurrence, note.occurrence_id)

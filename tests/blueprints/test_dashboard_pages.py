@@ -42,7 +42,7 @@ def add_session(group, start, *, minutes=60, online=False, status="scheduled", t
 
 
 def card_of(page, occurrence):
-    return page.html.find(id=f"dashboard-session-{occurrence.id}")
+    return page.html.find(id=f"session-dashboard-{occurrence.id}")
 
 
 def facts(card) -> dict[str, str]:
@@ -267,7 +267,7 @@ def test_the_past_tab_lists_ended_sessions_newest_first_and_does_not_poll(
     login_as(people["bob"])
     page = web.get("/dashboard/past")
     ids = [a["id"] for a in page.html.find_all("article")]
-    assert ids == [f"dashboard-session-{newer.id}", f"dashboard-session-{older.id}"]
+    assert ids == [f"session-dashboard-{newer.id}", f"session-dashboard-{older.id}"]
     assert card_of(page, upcoming) is None
     assert not page.html.find(id="dashboard-sessions").has_attr("hx-trigger")
     tab = page.html.find("a", href="/dashboard/past")
@@ -284,7 +284,7 @@ def test_long_lists_come_in_pages_and_the_poll_keeps_the_page(web, login_as, peo
     assert len(first.html.find_all("article")) == 20
     second = web.get("/dashboard/?page=2")
     assert [a["id"] for a in second.html.find_all("article")] == [
-        f"dashboard-session-{s.id}" for s in sessions[20:]
+        f"session-dashboard-{s.id}" for s in sessions[20:]
     ]
     assert second.html.find(id="dashboard-sessions")["hx-get"] == "/dashboard/?page=2"
     assert web.get("/dashboard/?page=abc").html.find(id="dashboard-sessions")  # page 1
@@ -317,7 +317,7 @@ def test_a_completed_session_shows_an_accessible_rating_form(web, login_as, peop
     page = web.get(PAST)
     form = card_of(page, completed).find("form")
     assert form["hx-post"] == rate_url(completed) and form["action"] == rate_url(completed)
-    assert form["hx-target"] == f"#dashboard-session-{completed.id}"
+    assert form["hx-target"] == f"#session-dashboard-{completed.id}"
     assert form.has_attr("hx-preserve")  # a choice survives the minute's refresh
     assert form.find("input", attrs={"name": "csrf_token"}) is not None
     radios = form.find_all("input", attrs={"type": "radio", "name": "score"})
@@ -331,7 +331,7 @@ def test_a_completed_session_shows_an_accessible_rating_form(web, login_as, peop
 def test_rating_inline_swaps_the_card(web, htmx, login_as, people, completed):
     login_as(people["alice"])
     response = htmx.post(rate_url(completed), {"score": "4"}, page=DASHBOARD)
-    assert response.text.lstrip().startswith(f'<article id="dashboard-session-{completed.id}"')
+    assert response.text.lstrip().startswith(f'<article id="session-dashboard-{completed.id}"')
     assert "You rated 4/5" in response.text and "<form" not in response.text
     toast = json.loads(response.headers["HX-Trigger"])["toast"]["message"]
     assert toast == "Thank you: you rated this session 4/5."
@@ -472,9 +472,9 @@ def test_a_started_session_can_be_completed_from_the_mentors_card(
     db.session.commit()
     login_as(mentor)
     page = web.get("/dashboard/")
-    card = page.html.find(id=f"dashboard-session-{started.id}")
+    card = page.html.find(id=f"session-dashboard-{started.id}")
     link = card.find("a", string="Complete…")
     assert link["hx-target"] == f"#completion-{started.id}"
-    assert page.html.find(id=f"dashboard-session-{later.id}").find(string="Complete…") is None
+    assert page.html.find(id=f"session-dashboard-{later.id}").find(string="Complete…") is None
     form = htmx.get(link["hx-get"])
     assert "Complete the session" in form.text

@@ -234,7 +234,7 @@ def _session_cancel(f):
 
 def _grid_editor(f):
     occ = series_occurrence(f)
-    return (f"/schedule/sessions/{occ.id}/editor", f"occ-{occ.id}", exception_fields(f))
+    return (f"/schedule/sessions/{occ.id}/editor", f"session-card-{occ.id}", exception_fields(f))
 
 
 def _exception_add(f):

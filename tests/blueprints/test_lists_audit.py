@@ -175,7 +175,7 @@ def upcoming_tab(make_user):
         "/dashboard/",
         {"status": "scheduled"},
         "article.dashboard-card",
-        [f"dashboard-session-{i}" for i in ids(rows)],
+        [f"session-dashboard-{i}" for i in ids(rows)],
     )
 
 
@@ -189,7 +189,7 @@ def past_tab(make_user):
         "/dashboard/past",
         {"status": "completed", "group": ""},
         "article.dashboard-card",
-        [f"dashboard-session-{i}" for i in ids(rows, descending=True)],
+        [f"session-dashboard-{i}" for i in ids(rows, descending=True)],
     )
 
 

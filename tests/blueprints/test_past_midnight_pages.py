@@ -78,9 +78,9 @@ def test_the_grid_shows_it_on_the_day_it_starts(web, login_as, make_group, clock
     occurrence = late_session(make_group("Night owls"))
     page = web.get(f"/schedule/?date={FRIDAY}")
     cell = page.html.find(id=f"cell-{FRIDAY:%Y%m%d}-23")
-    card = cell.find(id=f"occ-{occurrence.id}")
+    card = cell.find(id=f"session-card-{occurrence.id}")
     assert card.find(class_="session-time").text == f"23:30{DASH}00:30 (+1 day)"
-    assert len(page.html.find_all(id=f"occ-{occurrence.id}")) == 1  # not again on Saturday
+    assert len(page.html.find_all(id=f"session-card-{occurrence.id}")) == 1  # not again on Saturday
 
 
 def test_a_weekly_series_past_midnight_from_the_group_page(web, login_as, make_group, clock):
@@ -133,7 +133,7 @@ def test_completing_with_an_actual_end_after_midnight(web, htmx, login_as, make_
     section = response.html.find(id=f"completion-{occurrence.id}")
     actual = section.find(attrs={"data-field": "actual-time"}).text
     assert f"23:51{DASH}00:41 (+1 day)" in actual
-    assert json.loads(response.headers["HX-Trigger"])["occurrence-changed"] == {"id": occurrence.id}
+    assert set(json.loads(response.headers["HX-Trigger"])) == {"toast"}
     db.session.expire_all()
     saved = db.session.get(Occurrence, occurrence.id)
     assert saved.status == OccurrenceStatus.COMPLETED
@@ -165,7 +165,7 @@ def test_the_grid_editor_moves_a_series_date_to_a_late_slot(
         {"action": "override", "start_time": "23:30", "end_time": "00:30", "notes": ""},
     )
     assert response.status_int == 200
-    card = response.html.find(id=f"occ-{occurrence.id}")
+    card = response.html.find(id=f"session-card-{occurrence.id}")
     assert f"23:30{DASH}00:30 (+1 day)" in card.find(class_="session-time").text
     db.session.expire_all()
     moved = db.session.get(Occurrence, occurrence.id)

@@ -195,12 +195,12 @@ def test_cancelled_moved_and_conflicting_sessions_say_so_in_text(
     generate()
     login_as("coordinator")
     page = web.get(GRID)
-    monday = page.html.find(id=f"occ-{school['monday'].id}")
+    monday = page.html.find(id=f"session-card-{school['monday'].id}")
     assert "is-cancelled" in monday["class"] and "Cancelled" in monday.text
-    wednesday = page.html.find(id=f"occ-{school['wednesday'].id}")
+    wednesday = page.html.find(id=f"session-card-{school['wednesday'].id}")
     assert "is-moved" in wednesday["class"] and "Moved" in wednesday.text
-    assert page.html.find(id="cell-20260909-11").find(id=f"occ-{school['wednesday'].id}")
-    art = page.html.find(id=f"occ-{school['tuesday'].id}")
+    assert page.html.find(id="cell-20260909-11").find(id=f"session-card-{school['wednesday'].id}")
+    art = page.html.find(id=f"session-card-{school['tuesday'].id}")
     assert "Conflict" in art.text
     assert art["title"] == "Room conflict with Chess Tue 08 Sep 14:30-15:30"
     assert "Room conflict with Chess" in art.find(class_="conflict-text").text
@@ -252,12 +252,12 @@ def editor_url(occurrence, action="editor"):
 def test_editor_opens_in_place_of_the_card(web, htmx, login_as, school):
     login_as("coordinator")
     monday = school["monday"]
-    card = web.get(GRID).html.find(id=f"occ-{monday.id}")
+    card = web.get(GRID).html.find(id=f"session-card-{monday.id}")
     link = card.find("a")
-    assert link["hx-target"] == f"#occ-{monday.id}" and link["hx-swap"] == "outerHTML"
+    assert link["hx-target"] == f"#session-card-{monday.id}" and link["hx-swap"] == "outerHTML"
     editor = htmx.get(link["hx-get"])
     form = editor.html.find("form")
-    assert form["id"] == f"occ-{monday.id}" and "session-editor" in form["class"]
+    assert form["id"] == f"session-card-{monday.id}" and "session-editor" in form["class"]
     assert form["hx-target"] == "#cell-20260907-09"
     assert "<html" not in editor.text
     for label in ("Cancel this date", "Move this date", "Move to date", "New start", "New room"):
@@ -267,7 +267,7 @@ def test_editor_opens_in_place_of_the_card(web, htmx, login_as, school):
     close = editor.html.find("button", attrs={"data-close-editor": True})
     assert close.text.strip() == "Close"
     assert not [b for b in editor.html.find_all("button") if "Cancel" in b.text]
-    assert htmx.get(close["hx-get"]).html.find("article")["id"] == f"occ-{monday.id}"
+    assert htmx.get(close["hx-get"]).html.find("article")["id"] == f"session-card-{monday.id}"
 
 
 def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(web, login_as, school):
@@ -275,7 +275,7 @@ def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(web,
     monday = school["monday"]
     page = web.get(editor_url(monday))
     assert "<html" in page.text and "Back to the schedule" in page.text
-    form = page.forms[f"occ-{monday.id}"]
+    form = page.forms[f"session-card-{monday.id}"]
     form["action"] = "cancel"
     response = form.submit()
     assert response.status_int == 302 and "/schedule/?" in response.location
@@ -293,7 +293,7 @@ def test_cancel_inline_swaps_back_just_that_cell(web, htmx, login_as, school):
     assert response.status_int == 200
     assert cell_ids(response.text) == ["cell-20260907-09"]
     assert "hx-swap-oob" not in response.text
-    card = response.html.find(id=f"occ-{monday.id}")
+    card = response.html.find(id=f"session-card-{monday.id}")
     assert "is-cancelled" in card["class"] and "Cancelled" in card.text
     assert json.loads(response.headers["HX-Trigger"]) == {
         "toast": {"message": "Cancelled Maths 7A on Mon 07 Sep."}
@@ -316,7 +316,7 @@ def test_move_to_another_day_swaps_both_cells_out_of_band(web, htmx, login_as, s
     origin, destination = response.html.find_all("div", class_="cell")
     assert origin.get("hx-swap-oob") is None and origin.find("article") is None
     assert destination["hx-swap-oob"] == "true"
-    card = destination.find(id=f"occ-{monday.id}")
+    card = destination.find(id=f"session-card-{monday.id}")
     assert f"15:00{DASH}16:30" in card.text and "Lab" in card.text and "Moved" in card.text
     moved = fresh(monday)
     assert moved.original_date == TERM and moved.room_id == school["lab"].id
@@ -332,11 +332,11 @@ def test_a_change_that_clears_a_conflict_redraws_the_other_session_too(
     login_as("coordinator")
     tuesday = school["tuesday"]
     chess_session = db.session.scalar(select(Occurrence).where(Occurrence.group_id == chess.id))
-    assert "Conflict" in web.get(GRID).html.find(id=f"occ-{chess_session.id}").text
+    assert "Conflict" in web.get(GRID).html.find(id=f"session-card-{chess_session.id}").text
     response = htmx.post(editor_url(tuesday, "exception"), {"action": "cancel"})
     # Both sessions start in the 14:00 cell: one cell, redrawn without the conflict.
     assert cell_ids(response.text) == ["cell-20260908-14"]
-    assert "Conflict" not in response.html.find(id=f"occ-{chess_session.id}").text
+    assert "Conflict" not in response.html.find(id=f"session-card-{chess_session.id}").text
 
 
 def test_move_outside_the_grid_hours_redraws_the_whole_grid(web, htmx, login_as, school):
@@ -359,7 +359,7 @@ def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, log
         {"action": "override", "start_time": "11:00", "end_time": "10:30", "notes": "typed"},
         status=422,
     )
-    assert response.headers["HX-Retarget"] == f"#occ-{monday.id}"
+    assert response.headers["HX-Retarget"] == f"#session-card-{monday.id}"
     assert response.headers["HX-Reswap"] == "outerHTML"
     assert (
         "The end (10:30) must be after the start (11:00), or at most 12 hours later on the "
@@ -381,7 +381,7 @@ def test_room_conflict_is_refused_in_the_editor_naming_the_other_session(
          "end_time": "15:30", "room": str(school["lab"].id)},
         status=409,
     )  # fmt: skip
-    assert response.headers["HX-Retarget"] == f"#occ-{monday.id}"
+    assert response.headers["HX-Retarget"] == f"#session-card-{monday.id}"
     assert "Art 7A" in response.text and "Lab" in response.text
     assert 'value="14:30"' in response.text
     assert override_count() == 0 and fresh(monday).start_utc == before
@@ -413,7 +413,7 @@ def test_restore_deletes_the_exception_and_puts_the_session_back(web, htmx, logi
     assert restore["hx-target"] == "#cell-20260911-15"
     response = htmx.post(restore["hx-post"])
     assert cell_ids(response.text) == ["cell-20260911-15", "cell-20260907-09"]
-    assert response.html.find(id="cell-20260907-09").find(id=f"occ-{monday.id}")
+    assert response.html.find(id="cell-20260907-09").find(id=f"session-card-{monday.id}")
     assert override_count() == 0
     assert fresh(monday).start_utc.astimezone(PARIS).time() == time(9)
 
@@ -459,7 +459,7 @@ def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, schoo
     # Without an exception there is nothing to restore.
     htmx.post(editor_url(school["monday"], "restore"), status=404)
     # On the grid it links to its own page instead.
-    card = web.get(GRID).html.find(id=f"occ-{one_time.id}")
+    card = web.get(GRID).html.find(id=f"session-card-{one_time.id}")
     assert card.find("a")["href"] == f"/sessions/{one_time.id}" and "One-time" in card.text
 
 
@@ -468,7 +468,7 @@ def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, 
     monday.status = OccurrenceStatus.COMPLETED
     db.session.commit()
     login_as("coordinator")
-    card = web.get(GRID).html.find(id=f"occ-{monday.id}")
+    card = web.get(GRID).html.find(id=f"session-card-{monday.id}")
     assert "Completed" in card.text and "/schedule/sessions/" not in str(card)
     response = htmx.post(editor_url(monday, "exception"), {"action": "cancel"}, status=409)
     assert "already completed" in response.text

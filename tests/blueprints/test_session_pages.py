@@ -497,7 +497,7 @@ def test_editing_with_htmx_swaps_the_editor_and_the_panel(web, login_as, htmx, s
     assert roots(response) == [("article", f"session-{session.id}")]
     assert f"15:00{DASH}16:00" in response.html.find(attrs={"data-field": "time"}).text
     trigger = json.loads(response.headers["HX-Trigger"])
-    assert trigger["occurrence-changed"] == {"id": session.id}
+    assert set(trigger) == {"toast"}
     assert trigger["toast"]["message"] == "Session updated."
     # Errors come back in the editor, with 422, keeping what was typed.
     response = htmx.post(
@@ -610,7 +610,7 @@ def test_cancel_with_htmx_returns_the_panel_and_tells_the_page(web, login_as, ht
     assert roots(response) == [("article", f"session-{session.id}")]
     assert response.html.find(attrs={"data-status": True}).text == "Cancelled"
     trigger = json.loads(response.headers["HX-Trigger"])
-    assert trigger["occurrence-changed"] == {"id": session.id}
+    assert set(trigger) == {"toast"}
     assert trigger["toast"]["message"] == "Session cancelled."
 
 

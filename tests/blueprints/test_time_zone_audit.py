@@ -174,14 +174,14 @@ def test_grid_cells_cards_month_and_rooms_layout_are_local(web, login_as, term):
         cell = week.html.find(id=f"cell-{day:%Y%m%d}-08")
         assert cell is not None and f"08:00{DASH}09:00" in cell.text
         assert f"Edit {day:%a %d %b}" in cell.text
-        assert week.text.count(f'id="occ-{occurrence.id}"') == 1  # only there
+        assert week.text.count(f'id="session-card-{occurrence.id}"') == 1  # only there
         card = web.get(f"/schedule/sessions/{occurrence.id}/card", headers=HX)
         assert f"08:00{DASH}09:00" in card.text and f"Edit {day:%a %d %b}" in card.text
         rooms = web.get(f"/schedule/?date={day.isoformat()}&layout=rooms")
         cell = rooms.html.find(id=f"cell-r{room_id}-{day:%Y%m%d}")
         assert cell is not None and f"08:00{DASH}09:00" in cell.text
         the_day = web.get(f"/schedule/day?date={day.isoformat()}")
-        assert f"08:00{DASH}09:00" in the_day.html.find(id=f"occ-{occurrence.id}").text
+        assert f"08:00{DASH}09:00" in the_day.html.find(id=f"session-card-{occurrence.id}").text
         month = web.get(f"/schedule/month?date={day.isoformat()}")
         link = month.html.find("a", href=f"/sessions/{occurrence.id}")
         assert link.text == "08:00 Maths 7A"
@@ -195,7 +195,7 @@ def test_dashboard_cards_show_the_local_day_and_time(web, login_as, term):
     for occurrence in term["sessions"]:
         day = occurrence.original_date
         shown = f"{day:%a %d %b}" + (f" {day:%Y}" if day.year != this_year else "")
-        card = page.html.find(id=f"dashboard-session-{occurrence.id}")
+        card = page.html.find(id=f"session-dashboard-{occurrence.id}")
         assert card.find("time").text == f"{shown} 08:00{DASH}09:00 (1 h)"
 
 
@@ -235,15 +235,15 @@ def test_today_board_dashboard_tabs_and_default_dates_follow_the_organisations_d
 
     upcoming = web.get("/dashboard/").html
     for shown in (running, afternoon, evening):  # not ended yet
-        assert upcoming.find(id=f"dashboard-session-{shown.id}") is not None
+        assert upcoming.find(id=f"session-dashboard-{shown.id}") is not None
     for ended in (yesterday, early):  # ended (today's too): under Past only, never both
-        assert upcoming.find(id=f"dashboard-session-{ended.id}") is None
-    running_card = upcoming.find(id=f"dashboard-session-{running.id}")
+        assert upcoming.find(id=f"session-dashboard-{ended.id}") is None
+    running_card = upcoming.find(id=f"session-dashboard-{running.id}")
     assert running_card.find(attrs={"data-status": True})["data-status"] == "ongoing"
     past = web.get("/dashboard/past").html
-    assert past.find(id=f"dashboard-session-{yesterday.id}") is not None
-    assert past.find(id=f"dashboard-session-{early.id}") is not None
-    assert past.find(id=f"dashboard-session-{afternoon.id}") is None
+    assert past.find(id=f"session-dashboard-{yesterday.id}") is not None
+    assert past.find(id=f"session-dashboard-{early.id}") is not None
+    assert past.find(id=f"session-dashboard-{afternoon.id}") is None
 
     switch_to(web, login_as, "coordinator")
     assert web.get("/sessions/new").forms["new-session-form"]["date"].value == today.isoformat()

@@ -287,14 +287,14 @@ def test_upcoming_filters_keep_the_poll_url_and_students_search_only_what_they_r
     page = web.get("/dashboard/?q=secret")
     section = page.html.find(id="dashboard-sessions")
     assert section["hx-get"] == "/dashboard/?q=secret" and section["hx-trigger"] == "every 60s"
-    assert page.html.find(id=f"dashboard-session-{maths.id}") is not None
+    assert page.html.find(id=f"session-dashboard-{maths.id}") is not None
     box = page.html.find("details", id="dashboard-filters-box-upcoming")
     assert box.has_attr("hx-preserve") and box.find("form", id="dashboard-filters-upcoming")
     log_in(web, login_as, school["alice"])
     hidden = web.get("/dashboard/?q=secret")
-    assert hidden.html.find(id=f"dashboard-session-{maths.id}") is None
+    assert hidden.html.find(id=f"session-dashboard-{maths.id}") is None
     assert "No sessions match these filters." in hidden.text
     shown = web.get("/dashboard/?q=progress")
-    assert shown.html.find(id=f"dashboard-session-{maths.id}") is not None
+    assert shown.html.find(id=f"session-dashboard-{maths.id}") is not None
     status = web.get("/dashboard/?status=cancelled")
-    assert status.html.find(id=f"dashboard-session-{maths.id}") is None
+    assert status.html.find(id=f"session-dashboard-{maths.id}") is None

@@ -266,8 +266,8 @@ def describe(violations: list[dict]) -> str:
 
 def open_grid_editor(page: Page, school: dict) -> None:
     occurrence = school["next_monday_maths"]
-    page.locator(f"#occ-{occurrence} a.session-open").click()
-    expect(page.locator(f"form#occ-{occurrence}.session-editor")).to_be_visible()
+    page.locator(f"#session-card-{occurrence} a.session-open").click()
+    expect(page.locator(f"form#session-card-{occurrence}.session-editor")).to_be_visible()
 
 
 def open_completion_form(page: Page, school: dict) -> None:

@@ -42,7 +42,7 @@ def test_completing_from_a_card_turns_its_badge_to_completed_at_once(
     page.wait_for_load_state("load")  # the landing page's scripts have run
     page.goto("/dashboard/past")
     page.evaluate("window.notReloaded = true")
-    card = page.locator(f"#dashboard-session-{session_id}")
+    card = page.locator(f"#session-dashboard-{session_id}")
     badge = card.locator("header [data-status]")
     expect(badge).to_have_text("Scheduled")
 
@@ -56,7 +56,7 @@ def test_completing_from_a_card_turns_its_badge_to_completed_at_once(
     assert db.session.get(Occurrence, session_id).status == OccurrenceStatus.COMPLETED
     # A reload agrees with what the card said.
     page.reload()
-    expect(page.locator(f"#dashboard-session-{session_id} header [data-status]")).to_have_text(
+    expect(page.locator(f"#session-dashboard-{session_id} header [data-status]")).to_have_text(
         "Completed"
     )
 
@@ -112,7 +112,7 @@ def test_the_minute_refresh_waits_while_a_card_s_completion_form_is_open(
     page.wait_for_load_state("load")  # the landing page's scripts have run
     page.clock.install()
     page.goto("/dashboard/")
-    card = page.locator(f"#dashboard-session-{session_id}")
+    card = page.locator(f"#session-dashboard-{session_id}")
     expect(card.locator("header [data-status]")).to_have_text("Ongoing")
     card.get_by_role("button", name="Complete…").click()
     form = page.locator(f"#completion-form-{session_id}")

@@ -418,8 +418,8 @@ def test_the_grid_editor_fits_the_screen_on_the_day_view(role_page, school, guar
     page = guarded(role_page("coordinator"))
     visit(page, f"/schedule/day?date={school['next_monday'].isoformat()}")
     occurrence = school["series_session"]
-    page.locator(f"#occ-{occurrence} a.session-open").click()
-    editor = page.locator(f"form#occ-{occurrence}.session-editor")
+    page.locator(f"#session-card-{occurrence} a.session-open").click()
+    editor = page.locator(f"form#session-card-{occurrence}.session-editor")
     expect(editor).to_be_visible()
     box = editor.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
@@ -429,7 +429,7 @@ def test_the_grid_editor_fits_the_screen_on_the_day_view(role_page, school, guar
     assert not misfits(page)
     screenshot(page, "phone-390-grid-editor")
     editor.get_by_role("button", name="Close").click()
-    expect(page.locator(f"article#occ-{occurrence}")).to_be_visible()
+    expect(page.locator(f"article#session-card-{occurrence}")).to_be_visible()
 
 
 def test_on_a_phones_week_the_editor_opens_whole_in_sight(role_page, school, guarded):
@@ -437,9 +437,9 @@ def test_on_a_phones_week_the_editor_opens_whole_in_sight(role_page, school, gua
     visit(page, f"/schedule/?date={school['next_monday'].isoformat()}")
     # Wednesday's session (the exception's), well right of the screen's edge in the grid.
     occurrence = page.locator(".schedule-grid td:nth-child(4) article.session").first
-    occurrence_id = occurrence.get_attribute("id").removeprefix("occ-")
+    occurrence_id = occurrence.get_attribute("id").removeprefix("session-card-")
     occurrence.locator("a.session-open").click()
-    editor = page.locator(f"form#occ-{occurrence_id}.session-editor")
+    editor = page.locator(f"form#session-card-{occurrence_id}.session-editor")
     expect(editor).to_be_visible()
     box = editor.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
@@ -448,7 +448,7 @@ def test_on_a_phones_week_the_editor_opens_whole_in_sight(role_page, school, gua
     assert sideways_scroll(page) <= 0
     screenshot(page, "phone-390-week-editor-sheet")
     editor.get_by_role("button", name="Close").click()
-    expect(page.locator(f"article#occ-{occurrence_id}")).to_be_visible()
+    expect(page.locator(f"article#session-card-{occurrence_id}")).to_be_visible()
 
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])

@@ -71,8 +71,8 @@ def school(make_user, make_room, make_group, make_series):
 
 
 def open_editor(page: Page, occurrence_id: int):
-    page.locator(f"#occ-{occurrence_id} a.session-open").click()
-    editor = page.locator(f"form#occ-{occurrence_id}.session-editor")
+    page.locator(f"#session-card-{occurrence_id} a.session-open").click()
+    editor = page.locator(f"form#session-card-{occurrence_id}.session-editor")
     expect(editor).to_be_visible()
     return editor
 
@@ -88,13 +88,13 @@ def test_cancel_one_session_inline_then_reload(page, log_in, school):
     editor.get_by_label("Cancel this date").check()
     editor.get_by_label("Notes").fill("Staff training")
     editor.get_by_role("button", name="Save").click()
-    card = cell(page, TERM, 9).locator(f"#occ-{monday}")
+    card = cell(page, TERM, 9).locator(f"#session-card-{monday}")
     expect(card).to_have_class(re.compile(r"\bis-cancelled\b"))
     expect(card).to_contain_text("Cancelled")
     expect(page.locator(".toast")).to_contain_text("Cancelled Maths 7A")
     assert_same_page_and_cells(page)
     page.reload()
-    expect(cell(page, TERM, 9).locator(f"#occ-{monday}")).to_contain_text("Cancelled")
+    expect(cell(page, TERM, 9).locator(f"#session-card-{monday}")).to_contain_text("Cancelled")
     db.session.expire_all()
     assert db.session.get(Occurrence, monday).status == OccurrenceStatus.CANCELLED
 
@@ -112,7 +112,7 @@ def test_move_a_session_to_another_day_room_and_time_inline(page, log_in, school
     editor.get_by_label("New room").select_option(label="Studio")
     editor.get_by_role("button", name="Save").click()
     # Gone from Wednesday 09:00, shown on Thursday 15:00 (an out-of-band swap), marked moved.
-    moved = cell(page, THU, 15).locator(f"#occ-{wednesday}")
+    moved = cell(page, THU, 15).locator(f"#session-card-{wednesday}")
     expect(moved).to_contain_text("15:00\u201316:30")
     expect(moved).to_contain_text("Studio")
     expect(moved).to_contain_text("Moved")
@@ -120,7 +120,7 @@ def test_move_a_session_to_another_day_room_and_time_inline(page, log_in, school
     assert_same_page_and_cells(page)
     screenshot(page, "schedule-week-after-move")
     page.reload()
-    expect(cell(page, THU, 15).locator(f"#occ-{wednesday}")).to_contain_text("Moved")
+    expect(cell(page, THU, 15).locator(f"#session-card-{wednesday}")).to_contain_text("Moved")
     override = db.session.query(DateOverride).one()
     assert override.original_date == WED and override.room_id == school["studio"]
 
@@ -137,7 +137,7 @@ def test_a_conflict_shows_in_the_editor_and_keeps_what_was_typed(page, log_in, s
     editor.get_by_label("New end").fill("15:30")
     editor.get_by_label("New room").select_option(label="Lab")
     editor.get_by_role("button", name="Save").click()
-    editor = page.locator(f"form#occ-{monday}.session-editor")
+    editor = page.locator(f"form#session-card-{monday}.session-editor")
     expect(editor).to_contain_text("Art 7A")  # the session in the way is named
     expect(editor.get_by_label("New start")).to_have_value("14:30")
     expect(editor.get_by_label("New room")).to_have_value(str(school["lab"]))
@@ -152,7 +152,9 @@ def test_end_before_start_is_refused_in_the_editor(page, log_in, school, console
     editor.get_by_label("New start").fill("15:00")
     editor.get_by_label("New end").fill("14:00")
     editor.get_by_role("button", name="Save").click()
-    expect(page.locator(f"form#occ-{school['tuesday']}")).to_contain_text("must be after the start")
+    expect(page.locator(f"form#session-card-{school['tuesday']}")).to_contain_text(
+        "must be after the start"
+    )
 
 
 def test_escape_and_close_put_the_card_back(page, log_in, school):
@@ -161,12 +163,12 @@ def test_escape_and_close_put_the_card_back(page, log_in, school):
     monday = school["monday"]
     editor = open_editor(page, monday)
     editor.get_by_label("Notes").press("Escape")
-    card = page.locator(f"article#occ-{monday}")
+    card = page.locator(f"article#session-card-{monday}")
     expect(card).to_be_visible()
     expect(card.locator("a.session-open")).to_be_focused()
     editor = open_editor(page, monday)
     editor.get_by_role("button", name="Close").click()
-    expect(page.locator(f"article#occ-{monday}")).to_be_visible()
+    expect(page.locator(f"article#session-card-{monday}")).to_be_visible()
     assert db.session.query(DateOverride).count() == 0
 
 
