@@ -27,7 +27,7 @@ from blueprints.feedback import attach_errors, toast
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
 from models import MAX_ID, CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
-from services.common.errors import DomainError, NotFoundError, ValidationError
+from services.common.errors import DomainError, NotAllowed, NotFoundError, ValidationError
 from services.common.numbers import whole_number
 from services.common.pagination import page_number, paginate
 from services.common.timeutil import today_in
@@ -48,7 +48,6 @@ from services.timetable.sessions import (
 )
 from services.tracking.completion import (
     MonitorFilters,
-    NotAllowed,
     complete_session,
     completion_history,
     completion_refusal,
@@ -121,12 +120,11 @@ def _load_for_tracker(occurrence_id: int) -> Occurrence:
 
 
 def _fail(err: DomainError) -> int:
-    """Undo the failed action; its status (a session deleted meanwhile is a 404)."""
+    """Undo the failed action; its status. A refusal (403) or a session deleted meanwhile (404)
+    goes on to the app's error handlers."""
     db.session.rollback()
-    if isinstance(err, NotFoundError):
-        abort(404)
-    if isinstance(err, NotAllowed):
-        abort(403)
+    if isinstance(err, NotAllowed | NotFoundError):
+        raise err
     return 422 if isinstance(err, ValidationError) else 409
 
 

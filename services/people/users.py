@@ -24,7 +24,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import or_, select
 
 from models import MAX_ID, CourseGroup, Role, User, db
-from services.common.errors import DomainError, ValidationError
+from services.common.errors import DomainError, NotAllowed, ValidationError
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
 from services.people.accounts import (
     MIN_PASSWORD_LENGTH,
@@ -44,10 +44,6 @@ from services.permissions import assignable_roles, can_manage
 INVITATION_SALT = "termtable.invitation"
 DEFAULT_INVITATION_MAX_AGE_DAYS = 7
 NAME_LENGTH = 120
-
-
-class NotAllowedError(DomainError):
-    """The acting user's role may not do this to this account (a 403, not a form error)."""
 
 
 # --- Listing ------------------------------------------------------------------------------------
@@ -79,7 +75,7 @@ def list_users(
 
 def _ensure_can_manage(actor: User, target: User) -> None:
     if not can_manage(actor, target):
-        raise NotAllowedError("Only an admin can change an admin's account.")
+        raise NotAllowed("Only an admin can change an admin's account.")
 
 
 def _role_for(actor: User, raw: str | Role) -> Role:
