@@ -24,12 +24,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 
 from models import CourseGroup, Occurrence, OccurrenceStatus, SessionEvent, User, db
-from services.common.errors import (
-    InvalidTransition,
-    NotAllowed,
-    NotFoundError,
-    ValidationError,
-)
+from services.common.errors import InvalidTransition, NotAllowed, NotFoundError, ValidationError
 from services.common.timeutil import (
     clock_span,
     end_before_start_message,
