@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, redirect, render_template, request
+from flask import Flask, current_app, flash, redirect, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_url
 from flask_wtf.csrf import CSRFError
@@ -20,6 +20,7 @@ from blueprints.database_unreachable import (
 from blueprints.extensions import csrf, init_limiter, login_manager, migrate
 from blueprints.same_origin import refuse_cross_site_requests
 from models import db
+from services.common.errors import NotAllowed, NotFoundError
 from services.people.accounts import load_user_from_cookie
 
 CONTENT_SECURITY_POLICY = (
@@ -83,6 +84,15 @@ def _error_response(error: HTTPException):
     return render_template(template, code=code, title=title, description=description), code
 
 
+def _refused(error: NotAllowed | NotFoundError):
+    """A service's refusal left to propagate: the transaction it left half-done is rolled
+    back, and the request is answered as `abort(403)` or `abort(404)` would be (the page, or
+    the fragment for htmx; the API's blueprints answer problem details before this)."""
+    db.session.rollback()
+    status = Forbidden() if isinstance(error, NotAllowed) else NotFound()
+    return current_app.handle_http_exception(status)
+
+
 def _login_needed():
     """Anonymous visitors go to the login page, and come back afterwards (`next`)."""
     if is_htmx():
@@ -124,6 +134,9 @@ def register_blueprints(app: Flask) -> None:
     init_limiter(app)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, _error_response)
+    # "You may see it but not do this" is a 403, "not yours to see" a 404.
+    app.register_error_handler(NotAllowed, _refused)
+    app.register_error_handler(NotFoundError, _refused)
     # 503 with Retry-After while the database cannot be reached.
     app.register_error_handler(DBAPIError, database_error)
     app.register_error_handler(InternalServerError, server_error)

@@ -31,6 +31,7 @@ from services.common.errors import (
     ConflictError,
     DomainError,
     InvalidTransition,
+    NotAllowed,
     NotFoundError,
     ValidationError,
 )
@@ -142,15 +143,6 @@ def http_problem(error) -> Response:
     return problem(code, detail, title=error.name, headers=headers)
 
 
-def _forbidding_errors() -> tuple[type[DomainError], ...]:
-    """The services' "you may see it but not do this" errors (a 403, as on the pages)."""
-    from services.tracking.attachments import AttachmentNotAllowed
-    from services.tracking.completion import NotAllowed
-    from services.tracking.notes import NoteNotAllowed
-
-    return (AttachmentNotAllowed, NoteNotAllowed, NotAllowed)
-
-
 def domain_problem(error: DomainError) -> Response:
     """A service's refusal as a problem; the transaction it left half-done is rolled back."""
     from services.tracking.attachments import FileTooLarge
@@ -158,7 +150,7 @@ def domain_problem(error: DomainError) -> Response:
     db.session.rollback()
     if isinstance(error, NotFoundError):
         return problem(404, error.message)
-    if isinstance(error, _forbidding_errors()):
+    if isinstance(error, NotAllowed):
         return problem(403, error.message)
     if isinstance(error, FileTooLarge):
         return problem(413, error.message, errors=error.errors)

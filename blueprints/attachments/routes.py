@@ -32,12 +32,11 @@ from blueprints.attachments.forms import AttachmentForm
 from blueprints.extensions import login_manager
 from blueprints.feedback import toast
 from models import Attachment, Occurrence, db
-from services.common.errors import NotFoundError, ValidationError
+from services.common.errors import ValidationError
 from services.permissions import can_delete_attachment, can_upload
 from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     ALLOWED_TEXT,
-    AttachmentNotAllowed,
     FileTooLarge,
     attach_upload,
     delete_attachment,
@@ -110,10 +109,7 @@ def files_view(
 
 
 def _load_session(occurrence_id: int) -> Occurrence:
-    try:
-        return get_visible_session(current_user, occurrence_id)
-    except NotFoundError:
-        abort(404)
+    return get_visible_session(current_user, occurrence_id)
 
 
 def _load_attachment(attachment_id: int) -> tuple[Attachment, Occurrence]:
@@ -174,9 +170,6 @@ def upload(occurrence_id: int):
             target = form[key] if key in ("file", "description") else form.file
             target.errors = [*target.errors, message]
         return _render_section(occurrence, status=422, form=form)
-    except AttachmentNotAllowed:
-        db.session.rollback()
-        abort(403)
     db.session.commit()
     message = f"Added {attachment.original_name}."
     if is_htmx():
@@ -214,11 +207,7 @@ def delete(attachment_id: int):
     if not can_delete_attachment(current_user, attachment, occurrence):
         abort(403)
     name = attachment.original_name
-    try:
-        delete_attachment(attachment=attachment, actor=current_user, upload_folder=_upload_folder())
-    except AttachmentNotAllowed:
-        db.session.rollback()
-        abort(403)
+    delete_attachment(attachment=attachment, actor=current_user, upload_folder=_upload_folder())
     db.session.commit()
     message = f"Deleted {name}."
     if is_htmx():

@@ -26,7 +26,7 @@ from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz
 from blueprints.dashboard.forms import RatingForm
 from blueprints.feedback import toast
 from models import Occurrence, Role, db
-from services.common.errors import DomainError, InvalidTransition, NotFoundError
+from services.common.errors import InvalidTransition, ValidationError
 from services.common.pagination import page_number
 from services.tracking.dashboard import DashboardTab, dashboard_page, session_card
 from services.tracking.history import (
@@ -153,10 +153,7 @@ def rate(occurrence_id: int):
     form = RatingForm()
     try:
         rating = rate_session(current_user, occurrence, form.score.data)
-    except NotFoundError:
-        db.session.rollback()
-        abort(404)
-    except DomainError as err:
+    except (InvalidTransition, ValidationError) as err:
         db.session.rollback()
         return _card_response(
             occurrence_id,

@@ -83,7 +83,7 @@ from services.catalogue.rooms import (
 from services.catalogue.rooms import set_room_active as set_room_active_service
 from services.catalogue.subjects import SubjectData, create_subject, list_subjects, update_subject
 from services.catalogue.subjects import set_subject_active as set_subject_active_service
-from services.common.errors import NotFoundError, ValidationError
+from services.common.errors import ValidationError
 from services.common.pagination import page_number
 from services.common.timeutil import today_in
 from services.common.wording import named
@@ -92,7 +92,6 @@ from services.people.invitations import make_invitation
 from services.people.tokens import working_token_count
 from services.people.users import (
     NewAccount,
-    NotAllowedError,
     check_new_account,
     list_users,
     prepare_account_password,
@@ -626,12 +625,8 @@ def enrol(group_id: int):
 def unenrol(group_id: int, enrolment_id: int):
     group_ = load_or_404(CourseGroup, group_id)
     q = request.form.get("q", "")
-    try:
-        student = unenrol_student(group_, enrolment_id)
-        db.session.commit()
-    except NotFoundError:
-        db.session.rollback()
-        abort(404)
+    student = unenrol_student(group_, enrolment_id)
+    db.session.commit()
     return _students_response(group_, q, 200, f"{student.name} removed from {group_.name}.")
 
 
@@ -870,8 +865,6 @@ def invite_user(user_id: int):
     user_ = _load_manageable(user_id)
     try:
         token = make_invitation(current_user, user_, secret_key=current_app.config["SECRET_KEY"])
-    except NotAllowedError:
-        abort(403)
     except ValidationError as err:
         context = {"invitation_link": None, "invitation_error": err.errors["invitation"]}
         status = 422

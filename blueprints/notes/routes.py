@@ -23,12 +23,11 @@ from flask_login import current_user, login_required
 from blueprints.access import is_htmx_partial
 from blueprints.feedback import toast
 from models import NoteKind, Occurrence, SessionNote, db
-from services.common.errors import DomainError, NotFoundError, ValidationError
+from services.common.errors import ValidationError
 from services.timetable.sessions import get_visible_session
 from services.tracking.notes import (
     BODY_MAX_LENGTH,
     KIND_LABELS,
-    NoteNotAllowed,
     add_note,
     delete_note,
     edit_note,
@@ -84,17 +83,11 @@ def _is_partial() -> bool:
 
 
 def _session_or_404(occurrence_id: int) -> Occurrence:
-    try:
-        return get_visible_session(current_user, occurrence_id)
-    except NotFoundError:
-        abort(404)
+    return get_visible_session(current_user, occurrence_id)
 
 
 def _note_or_404(note_id: int) -> SessionNote:
-    try:
-        return get_visible_note(current_user, note_id)
-    except NotFoundError:
-        abort(404)
+    return get_visible_note(current_user, note_id)
 
 
 def _draft_from_form(errors: dict[str, str] | None = None) -> NoteDraft:
@@ -124,12 +117,6 @@ def _section(occurrence: Occurrence, *, status=200, headers=None, draft=None, no
     )
 
 
-def _refused(err: DomainError):
-    """Undo the failed action; say 403 for a refusal, 404 for what the user cannot see."""
-    db.session.rollback()
-    abort(403 if isinstance(err, NoteNotAllowed) else 404)
-
-
 # --- Routes -------------------------------------------------------------------------------------
 
 
@@ -154,8 +141,6 @@ def add(occurrence_id: int):
         db.session.rollback()
         occurrence = _session_or_404(occurrence_id)
         return _section(occurrence, status=422, draft=_draft_from_form(err.errors))
-    except DomainError as err:
-        _refused(err)
     db.session.commit()
     message = f"{KIND_LABELS[NoteKind(note.kind)]} note added."
     if not _is_partial():
@@ -189,8 +174,6 @@ def edit(note_id: int):
             db.session.rollback()
             note = _note_or_404(note_id)
             status, draft = 422, _draft_from_form(err.errors)
-        except DomainError as err:
-            _refused(err)
         else:
             db.session.commit()
             message = "Note saved." if changed else "Nothing changed."
@@ -211,10 +194,7 @@ def edit(note_id: int):
 def delete(note_id: int):
     note = _note_or_404(note_id)
     occurrence = db.session.get(Occurrence, note.occurrence_id)
-    try:
-        delete_note(current_user, note)
-    except DomainError as err:
-        _refused(err)
+    delete_note(current_user, note)
     db.session.commit()
     message = "Note deleted."
     if not _is_partial():

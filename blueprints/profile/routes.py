@@ -12,7 +12,7 @@ from blueprints.access import end_read_phase, org_tz, reads_first
 from blueprints.feedback import attach_errors
 from blueprints.profile.forms import ApiTokenForm, ChangePasswordForm, StaffFeedForm
 from models import CourseGroup, Room, db
-from services.common.errors import NotFoundError, ValidationError
+from services.common.errors import ValidationError
 from services.common.wording import plural
 from services.output import feeds as calendar_feeds
 from services.people import tokens as api_tokens
@@ -70,10 +70,7 @@ def index():
 @bp.post("/feeds/<id:feed_id>/regenerate")
 @login_required
 def regenerate_feed(feed_id: int):
-    try:
-        feed = calendar_feeds.owned_feed(current_user, feed_id)
-    except NotFoundError:
-        abort(404)
+    feed = calendar_feeds.owned_feed(current_user, feed_id)
     calendar_feeds.regenerate(feed)
     db.session.commit()
     flash("A new calendar URL was made; the old one no longer works.", "success")
@@ -83,10 +80,7 @@ def regenerate_feed(feed_id: int):
 @bp.post("/feeds/<id:feed_id>/delete")
 @login_required
 def delete_feed(feed_id: int):
-    try:
-        feed = calendar_feeds.owned_feed(current_user, feed_id)
-    except NotFoundError:
-        abort(404)
+    feed = calendar_feeds.owned_feed(current_user, feed_id)
     if feed.scope == calendar_feeds.OWN:
         abort(404)  # one's own feed is regenerated, not deleted
     calendar_feeds.revoke(feed)
@@ -142,10 +136,7 @@ def create_token():
 @bp.post("/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    try:
-        api_tokens.revoke_token(current_user, token_id)
-    except NotFoundError:
-        abort(404)
+    api_tokens.revoke_token(current_user, token_id)
     db.session.commit()
     flash("Token revoked: programs using it are refused from now on.", "success")
     return redirect(url_for("profile.index"))

@@ -22,7 +22,7 @@ from blueprints.requests.forms import ApproveForm, RejectForm, RequestForm, choi
 from models import RequestStatus, Role, SessionRequest, User, db
 from services.catalogue.groups import active_mentors
 from services.catalogue.mentors import mentor_directory, offered_subjects, subjects_of_mentor
-from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from services.common.errors import ConflictError, InvalidTransition, ValidationError
 from services.common.pagination import page_number, paginate
 from services.common.wording import plural
 from services.permissions import can_decide
@@ -81,10 +81,7 @@ def roles_required(*roles: Role):
 
 
 def _load_visible(request_id: int) -> SessionRequest:
-    try:
-        return get_visible_request(current_user, request_id)
-    except NotFoundError:
-        abort(404)
+    return get_visible_request(current_user, request_id)
 
 
 def _load_decidable(request_id: int) -> SessionRequest:

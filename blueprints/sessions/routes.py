@@ -69,10 +69,11 @@ def _load_for_staff(occurrence_id: int) -> Occurrence:
 
 
 def _rollback_or_404(err: DomainError) -> None:
-    """Undo the failed action; a session deleted meanwhile (by another request) is a 404."""
+    """Undo the failed action; a session deleted meanwhile (by another request) goes on to the
+    app's 404."""
     db.session.rollback()
     if isinstance(err, NotFoundError):
-        abort(404)
+        raise err
 
 
 def _status_of(err: DomainError) -> int:

@@ -26,7 +26,7 @@ from blueprints.feedback import attach_errors, toast
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
 from models import CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
-from services.common.errors import DomainError, NotFoundError, ValidationError
+from services.common.errors import DomainError, NotAllowed, NotFoundError, ValidationError
 from services.common.numbers import row_id
 from services.common.pagination import page_number, paginate
 from services.common.timeutil import today_in
@@ -47,7 +47,6 @@ from services.timetable.sessions import (
 from services.tracking import session_panel
 from services.tracking.completion import (
     MonitorFilters,
-    NotAllowed,
     complete_session,
     completion_refusal,
     correct_completion,
@@ -90,12 +89,11 @@ def _load_for_tracker(occurrence_id: int) -> Occurrence:
 
 
 def _fail(err: DomainError) -> int:
-    """Undo the failed action; its status (a session deleted meanwhile is a 404)."""
+    """Undo the failed action; its status. A refusal (403) or a session deleted meanwhile (404)
+    goes on to the app's error handlers."""
     db.session.rollback()
-    if isinstance(err, NotFoundError):
-        abort(404)
-    if isinstance(err, NotAllowed):
-        abort(403)
+    if isinstance(err, NotAllowed | NotFoundError):
+        raise err
     return 422 if isinstance(err, ValidationError) else 409
 
 

@@ -38,4 +38,8 @@ class InvalidTransition(DomainError):
 
 
 class NotFoundError(DomainError):
-    """The object does not exist or the acting user may not see it."""
+    """The object does not exist or the acting user may not see it (a 404: not yours to see)."""
+
+
+class NotAllowed(DomainError):
+    """The acting user may see the object but not do this to it (a 403)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 
 from models import CourseGroup, Role, User, db
-from services.common.errors import DomainError, ValidationError
+from services.common.errors import NotAllowed, ValidationError
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
 from services.people.accounts import (
     MIN_PASSWORD_LENGTH,
@@ -34,10 +34,6 @@ from services.people.accounts import (
 from services.permissions import assignable_roles, can_manage
 
 NAME_LENGTH = 120
-
-
-class NotAllowedError(DomainError):
-    """The acting user's role may not do this to this account (a 403, not a form error)."""
 
 
 # --- Listing ------------------------------------------------------------------------------------
@@ -69,7 +65,7 @@ def list_users(
 
 def ensure_can_manage(actor: User, target: User) -> None:
     if not can_manage(actor, target):
-        raise NotAllowedError("Only an admin can change an admin's account.")
+        raise NotAllowed("Only an admin can change an admin's account.")
 
 
 def _role_for(actor: User, raw: str | Role) -> Role:

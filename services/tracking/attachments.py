@@ -45,7 +45,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from models import Attachment, Occurrence, User, db
-from services.common.errors import DomainError, ValidationError
+from services.common.errors import DomainError, NotAllowed, ValidationError
 from services.permissions import can_delete_attachment, can_upload
 from services.tracking import events
 
@@ -147,10 +147,6 @@ class FileTooLarge(ValidationError):
 
     def __init__(self, max_bytes: int):
         super().__init__(f"The file is larger than {format_limit(max_bytes)}.", field="file")
-
-
-class AttachmentNotAllowed(DomainError):
-    """The acting user may see the session but not add or delete this file."""
 
 
 class StagingFile:
@@ -455,7 +451,7 @@ def add_attachment(
     removed; if the transaction later ends without a commit, the hook below removes it."""
     try:
         if not can_upload(uploader, occurrence):
-            raise AttachmentNotAllowed("Only the session's mentor or staff can add files.")
+            raise NotAllowed("Only the session's mentor or staff can add files.")
         cleaned_description = clean_description(description)
         name = clean_original_name(original_name, received.kind)
         if db.session.scalar(
@@ -509,7 +505,7 @@ def attach_upload(
     """Receive an upload (`receive_upload`) and store it as an attachment (`add_attachment`):
     one call for a page. Who may is checked before the file is checked or stored."""
     if not can_upload(uploader, occurrence):
-        raise AttachmentNotAllowed("Only the session's mentor or staff can add files.")
+        raise NotAllowed("Only the session's mentor or staff can add files.")
     received = receive_upload(stream, upload_folder=upload_folder, max_bytes=max_bytes)
     return add_attachment(
         occurrence=occurrence,
@@ -526,7 +522,7 @@ def delete_attachment(*, attachment: Attachment, actor: User, upload_folder: Pat
     unlinked once the transaction commits (a rollback keeps both row and file)."""
     occurrence = db.session.get(Occurrence, attachment.occurrence_id)
     if not can_delete_attachment(actor, attachment, occurrence):
-        raise AttachmentNotAllowed(
+        raise NotAllowed(
             "Only the person who added this file, the session's mentor or staff can delete it."
         )
     path = stored_path(upload_folder, attachment)

@@ -24,7 +24,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 
 from models import CourseGroup, Occurrence, OccurrenceStatus, SessionEvent, User, db
-from services.common.errors import DomainError, InvalidTransition, NotFoundError, ValidationError
+from services.common.errors import InvalidTransition, NotAllowed, NotFoundError, ValidationError
 from services.common.timeutil import (
     clock_span,
     end_before_start_message,
@@ -49,10 +49,6 @@ NOTES_MAX_LENGTH = 5000
 _MAX_DRAWS = 12
 # A session that ended longer ago than this and is neither completed nor cancelled is overdue.
 OVERDUE_AFTER = timedelta(hours=24)
-
-
-class NotAllowed(DomainError):
-    """The acting user may see the session but may not act on it (not its mentor nor staff)."""
 
 
 @dataclass

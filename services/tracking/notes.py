@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from models import NoteKind, Occurrence, SessionNote, User, db
 from models.types import utcnow
-from services.common.errors import DomainError, NotFoundError, ValidationError
+from services.common.errors import NotAllowed, NotFoundError, ValidationError
 from services.common.numbers import is_row_id
 from services.permissions import (
     ALL_KINDS,
@@ -60,10 +60,6 @@ MESSAGE_NO_NOTE = "No such note."
 # Control characters other than tab and newline: PostgreSQL refuses NUL in text, and the
 # others are invisible traps in a note.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-class NoteNotAllowed(DomainError):
-    """The user may see the note or session but not do this to it (a 403, not a form error)."""
 
 
 # --- Kinds and bodies ---------------------------------------------------------------------------
@@ -166,12 +162,12 @@ def get_visible_note(viewer: User | None, note_id: int) -> SessionNote:
 
 def add_note(actor: User, occurrence: Occurrence, *, kind, body: str | None) -> SessionNote:
     """Add a note to a session. NotFoundError if `actor` cannot see the session,
-    NoteNotAllowed if they may not write notes on it, ValidationError for a blank or too
+    NotAllowed if they may not write notes on it, ValidationError for a blank or too
     long body or a missing kind."""
     if not can_view_session(actor, occurrence):
         raise NotFoundError("No such session.")
     if not can_add_note(actor, occurrence):
-        raise NoteNotAllowed(MESSAGE_CANNOT_ADD)
+        raise NotAllowed(MESSAGE_CANNOT_ADD)
     parsed, cleaned = validate_note(kind, body)
     already = db.session.scalar(
         select(SessionNote.id).where(
@@ -202,10 +198,10 @@ def add_note(actor: User, occurrence: Occurrence, *, kind, body: str | None) -> 
 
 
 def edit_note(actor: User, note: SessionNote, *, kind, body: str | None) -> bool:
-    """Change a note's kind and body (its author only: NoteNotAllowed for anyone else).
+    """Change a note's kind and body (its author only: NotAllowed for anyone else).
     Returns False, writing nothing, when both are what the note already says."""
     if not can_edit_note(actor, note):
-        raise NoteNotAllowed(MESSAGE_CANNOT_EDIT)
+        raise NotAllowed(MESSAGE_CANNOT_EDIT)
     parsed, cleaned = validate_note(kind, body)
     if (NoteKind(note.kind), note.body) == (parsed, cleaned):
         return False
@@ -221,9 +217,9 @@ def edit_note(actor: User, note: SessionNote, *, kind, body: str | None) -> bool
 
 
 def delete_note(actor: User, note: SessionNote) -> None:
-    """Delete a note (its author, or staff: NoteNotAllowed for anyone else)."""
+    """Delete a note (its author, or staff: NotAllowed for anyone else)."""
     if not can_delete_note(actor, note):
-        raise NoteNotAllowed(MESSAGE_CANNOT_DELETE)
+        raise NotAllowed(MESSAGE_CANNOT_DELETE)
     occurrence_id, summary = note.occurrence_id, _summary("deleted", note.kind, note.body)
     db.session.delete(note)
     db.session.flush()

@@ -13,11 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from models import Attachment, Occurrence, SessionEvent, db
-from services.common.errors import ValidationError
+from services.common.errors import NotAllowed, ValidationError
 from services.permissions import can_delete_attachment, can_upload
 from services.tracking import attachments as service
 from services.tracking.attachments import (
-    AttachmentNotAllowed,
     FileTooLarge,
     add_attachment,
     clean_original_name,
@@ -227,7 +226,7 @@ def test_mentor_and_staff_upload_students_do_not(session_of, make_user, folder):
     assert not can_upload(student, occurrence)
     assert not can_upload(other_mentor, occurrence)
     assert not can_upload(None, occurrence)
-    with pytest.raises(AttachmentNotAllowed):
+    with pytest.raises(NotAllowed):
         upload(occurrence, student, samples.pdf(), "a.pdf", folder)
     assert files_in(folder) == []
 
@@ -242,7 +241,7 @@ def test_uploader_mentor_and_staff_delete(session_of, make_user, folder):
     assert can_delete_attachment(make_user("admin"), attachment, occurrence)
     assert not can_delete_attachment(student, attachment, occurrence)
     assert not can_delete_attachment(make_user("mentor"), attachment, occurrence)
-    with pytest.raises(AttachmentNotAllowed):
+    with pytest.raises(NotAllowed):
         delete_attachment(attachment=attachment, actor=student, upload_folder=folder)
     db.session.rollback()
     assert files_in(folder) == [attachment.stored_name]

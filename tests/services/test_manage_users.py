@@ -8,7 +8,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from models import CourseGroup, Role, db
-from services.common.errors import ValidationError
+from services.common.errors import NotAllowed, ValidationError
 from services.people.invitations import (
     INVITATION_SALT,
     InvitationError,
@@ -18,7 +18,6 @@ from services.people.invitations import (
 )
 from services.people.users import (
     NewAccount,
-    NotAllowedError,
     create_account,
     list_users,
     set_account_active,
@@ -89,11 +88,11 @@ def test_guard_rails(app, make_user):
         (update_account, {"name": "X", "role": "student"}),
         (set_account_active, {"active": False}),
     ):
-        with pytest.raises(NotAllowedError):
+        with pytest.raises(NotAllowed):
             call(coordinator, other_admin, **kwargs)
-    with pytest.raises(NotAllowedError):
+    with pytest.raises(NotAllowed):
         set_account_password(coordinator, admin, PASSWORD, PASSWORD, hash_method=FAST_HASH)
-    with pytest.raises(NotAllowedError):
+    with pytest.raises(NotAllowed):
         make_invitation(coordinator, admin, secret_key=KEY)
     assert errors_of(update_account, coordinator, coordinator, name="C", role="admin") == {
         "role": "Only an admin can give the admin role."

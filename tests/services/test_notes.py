@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from models import NoteKind, Occurrence, SessionEvent, SessionNote, db
-from services.common.errors import NotFoundError, ValidationError
+from services.common.errors import NotAllowed, NotFoundError, ValidationError
 from services.permissions import can_add_note, readable_kinds
 from services.tracking import events
 from services.tracking.notes import (
@@ -20,7 +20,6 @@ from services.tracking.notes import (
     MESSAGE_CANNOT_DELETE,
     MESSAGE_CANNOT_EDIT,
     MESSAGE_KIND_REQUIRED,
-    NoteNotAllowed,
     add_note,
     delete_note,
     edit_note,
@@ -136,7 +135,7 @@ def test_staff_add_notes_too(school, role):
 def test_students_read_but_do_not_write_and_strangers_do_not_see(school):
     o = school["occurrence"]
     assert not can_add_note(school["student"], o)
-    with pytest.raises(NoteNotAllowed) as refused:
+    with pytest.raises(NotAllowed) as refused:
         add_note(school["student"], o, kind="general", body="Hello")
     assert refused.value.message == MESSAGE_CANNOT_ADD
     for stranger in ("outsider", "other_mentor"):
@@ -234,7 +233,7 @@ def test_an_edit_is_validated_like_an_addition(school):
 def test_nobody_but_the_author_edits_a_note(school, who):
     note = add_note(school["mentor"], school["occurrence"], kind="general", body="Mine")
     db.session.commit()
-    with pytest.raises(NoteNotAllowed) as refused:
+    with pytest.raises(NotAllowed) as refused:
         edit_note(school[who], note, kind="general", body="Theirs")
     assert refused.value.message == MESSAGE_CANNOT_EDIT
 
@@ -242,9 +241,9 @@ def test_nobody_but_the_author_edits_a_note(school, who):
 def test_the_mentor_cannot_edit_or_delete_a_coordinators_note(school):
     note = add_note(school["coordinator"], school["occurrence"], kind="issue", body="Late again")
     db.session.commit()
-    with pytest.raises(NoteNotAllowed):
+    with pytest.raises(NotAllowed):
         edit_note(school["mentor"], note, kind="issue", body="Fine")
-    with pytest.raises(NoteNotAllowed) as refused:
+    with pytest.raises(NotAllowed) as refused:
         delete_note(school["mentor"], note)
     assert refused.value.message == MESSAGE_CANNOT_DELETE
     rows = notes_for(school["mentor"], school["occurrence"])
@@ -279,7 +278,7 @@ def test_coordinators_and_admins_delete_any_note(school, who):
 def test_a_student_cannot_delete_a_note(school):
     note = add_note(school["mentor"], school["occurrence"], kind="general", body="Stay")
     db.session.commit()
-    with pytest.raises(NoteNotAllowed):
+    with pytest.raises(NotAllowed):
         delete_note(school["student"], note)
     rows = notes_for(school["student"], school["occurrence"])
     assert [(r.can_edit, r.can_delete) for r in rows] == [(False, False)]

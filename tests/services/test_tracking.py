@@ -12,11 +12,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models import Occurrence, OccurrenceStatus, SessionEvent, db
-from services.common.errors import InvalidTransition, ValidationError
+from services.common.errors import InvalidTransition, NotAllowed, ValidationError
 from services.tracking import completion as tracking
 from services.tracking.completion import (
     MonitorFilters,
-    NotAllowed,
     complete_session,
     correct_completion,
     events,
