@@ -38,7 +38,7 @@ from blueprints.api.common import (
     paginate,
     ref,
 )
-from blueprints.api.timetable import SessionDetailSchema, session_detail
+from blueprints.api.timetable.schemas import SessionDetailSchema, session_detail
 from models import Attachment, NoteKind, Occurrence, SessionNote, User, db
 from services.common.errors import NotFoundError
 from services.permissions import can_add_note, can_track, can_upload, readable_kinds

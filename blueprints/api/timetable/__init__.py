@@ -18,11 +18,9 @@ from sqlalchemy import exists, select
 from blueprints.api.common import (
     ApiBlueprint,
     Id,
-    Instant,
     LocalTime,
     PageArgs,
     QueryId,
-    RefSchema,
     StrictSchema,
     abort_problem,
     api_user,
@@ -34,6 +32,27 @@ from blueprints.api.common import (
     paginate,
     ref,
     require_staff,
+)
+from blueprints.api.timetable.schemas import (
+    MODES,
+    NEXT_DAY_END,
+    STATUSES,
+    WEEKDAY_NAMES,
+    ExceptionSchema,
+    GenerationSummarySchema,
+    GroupDetailSchema,
+    GroupSchema,
+    RoomSchema,
+    SeriesSchema,
+    SessionDetailSchema,
+    SessionSchema,
+    SubjectSchema,
+    exception_json,
+    group_json,
+    room_json,
+    series_json,
+    session_detail,
+    session_json,
 )
 from models import (
     CourseGroup,
@@ -62,7 +81,6 @@ from services.timetable.conflicts import conflicts_in_window
 from services.timetable.exceptions import (
     OverrideChange,
     delete_override,
-    find_occurrence,
     find_override,
     overrides_query,
     save_override,
@@ -70,13 +88,11 @@ from services.timetable.exceptions import (
 from services.timetable.generation import generate_occurrences, resolve_window
 from services.timetable.sessions import (
     cancel_session,
-    cancellation_reason,
     create_one_time_session,
     delete_one_time_session,
     get_visible_session,
     reschedule_session,
     restore_session,
-    session_conflicts,
 )
 
 blp = ApiBlueprint(
@@ -84,241 +100,7 @@ blp = ApiBlueprint(
     __name__,
     description="Rooms, subjects, course groups, weekly series, sessions, exceptions",
 )
-
-# Weekdays are written as these names in the API (never numbers: 0 = Monday or Sunday?).
-WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_RANGE_DAYS = 366
-STATUSES = [s.value for s in OccurrenceStatus]
-MODES = [m.value for m in OccurrenceMode]
-
-
-# --- Representations ----------------------------------------------------------------------------
-
-
-class RoomSchema(ma.Schema):
-    id = fields.Integer()
-    name = fields.String()
-    capacity = fields.Integer(allow_none=True)
-    active = fields.Boolean()
-
-
-class SubjectSchema(ma.Schema):
-    id = fields.Integer()
-    name = fields.String()
-    active = fields.Boolean()
-
-
-class GroupSchema(ma.Schema):
-    id = fields.Integer()
-    name = fields.String()
-    kind = fields.String(metadata={"description": "class or tutoring"})
-    active = fields.Boolean()
-    subject = fields.Nested(RefSchema)
-    mentor = fields.Nested(RefSchema)
-    default_room = fields.Nested(RefSchema, allow_none=True)
-
-
-# How every end time of the API reads (services.common.timeutil.ends_next_day).
-_NEXT_DAY = (
-    "an end earlier than the start is on the next day (23:30-00:30), "
-    "at most 12 hours after the start"
-)
-
-
-class SeriesSchema(ma.Schema):
-    id = fields.Integer()
-    group = fields.Nested(RefSchema)
-    weekdays = fields.List(fields.String(), metadata={"description": "Names: mon ... sun"})
-    every_weeks = fields.Integer()
-    start = LocalTime()
-    end = LocalTime(metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"})
-    room = fields.Nested(RefSchema, allow_none=True)
-    mode = fields.String(metadata={"description": "in_person or online"})
-    first_date = fields.Date()
-    last_date = fields.Date(allow_none=True)
-
-
-class GroupDetailSchema(GroupSchema):
-    series = fields.List(fields.Nested(SeriesSchema))
-    students = fields.List(
-        fields.Nested(RefSchema),
-        allow_none=True,
-        metadata={"description": "Enrolled students (staff and the group's mentor; else null)"},
-    )
-
-
-class SessionSchema(ma.Schema):
-    id = fields.Integer()
-    group = fields.Nested(RefSchema)
-    subject = fields.Nested(RefSchema)
-    mentor = fields.Nested(RefSchema)
-    room = fields.Nested(RefSchema, allow_none=True)
-    title = fields.String(allow_none=True)
-    date = fields.Date(metadata={"description": "Local date of the start"})
-    start = LocalTime()
-    end = LocalTime(
-        metadata={
-            "description": "Local time HH:MM of the end; earlier than the start for a "
-            "session past midnight, which ends the next day (see ends_at)"
-        }
-    )
-    starts_at = Instant()
-    ends_at = Instant()
-    status = fields.String(metadata={"description": " | ".join(STATUSES)})
-    mode = fields.String(metadata={"description": " | ".join(MODES)})
-    one_time = fields.Boolean()
-    series_id = fields.Integer(allow_none=True)
-    original_date = fields.Date(
-        allow_none=True, metadata={"description": "The series date it stems from"}
-    )
-    cancel_reason = fields.String(allow_none=True)
-    video_room_id = fields.String(allow_none=True)
-    conflict = fields.Boolean(
-        allow_none=True,
-        metadata={"description": "Double-booked (staff and the mentor; null for others)"},
-    )
-
-
-class SessionConflictSchema(ma.Schema):
-    kind = fields.String(metadata={"description": "room, mentor or student"})
-    shared = fields.List(fields.String())
-    other = fields.Dict(
-        metadata={
-            "description": "id, group, date, start, end, end_date (the next day for a session"
-            " past midnight), room"
-        }
-    )
-
-
-class SessionDetailSchema(SessionSchema):
-    conflicts = fields.List(fields.Nested(SessionConflictSchema), allow_none=True)
-    adjustments = fields.List(
-        fields.String(),
-        metadata={"description": "How the times asked for were adjusted (a DST gap)"},
-    )
-
-
-class ExceptionSchema(ma.Schema):
-    id = fields.Integer()
-    series_id = fields.Integer()
-    group = fields.Nested(RefSchema)
-    original_date = fields.Date()
-    kind = fields.String(metadata={"description": "cancel or override"})
-    new_date = fields.Date(allow_none=True)
-    start = LocalTime(allow_none=True)
-    end = LocalTime(allow_none=True)
-    room = fields.Nested(RefSchema, allow_none=True)
-    notes = fields.String()
-    session_id = fields.Integer(
-        allow_none=True, metadata={"description": "The session of that date, once generated"}
-    )
-
-
-class GenerationSummarySchema(ma.Schema):
-    """Exactly what `flask generate-sessions --json` prints."""
-
-    start = fields.String()
-    end = fields.String()
-    force = fields.Boolean()
-    dry_run = fields.Boolean()
-    created = fields.Integer()
-    updated = fields.Integer()
-    removed = fields.Integer()
-    unchanged = fields.Integer()
-    kept = fields.Integer()
-    out_of_date = fields.Integer()
-    conflicts = fields.List(fields.Dict())
-    shifted = fields.List(fields.Dict())
-
-
-def room_json(room: Room) -> dict:
-    return {"id": room.id, "name": room.name, "capacity": room.capacity, "active": room.active}
-
-
-def group_json(group: CourseGroup) -> dict:
-    return {
-        "id": group.id,
-        "name": group.name,
-        "kind": str(group.kind),
-        "active": group.active,
-        "subject": ref(group.subject),
-        "mentor": ref(group.mentor),
-        "default_room": ref(group.default_room),
-    }
-
-
-def series_json(series: Series) -> dict:
-    return {
-        "id": series.id,
-        "group": ref(series.group),
-        "weekdays": [WEEKDAY_NAMES[d] for d in mask_to_weekdays(series.weekday_mask)],
-        "every_weeks": series.every_weeks,
-        "start": series.start_time,
-        "end": series.end_time,
-        "room": ref(series.room),
-        "mode": str(series.mode),
-        "first_date": series.first_date,
-        "last_date": series.last_date,
-    }
-
-
-def session_json(occurrence: Occurrence, tz, conflict: bool | None = None) -> dict:
-    start = occurrence.start_utc.astimezone(tz)
-    end = occurrence.end_utc.astimezone(tz)
-    group = occurrence.group
-    return {
-        "id": occurrence.id,
-        "group": ref(group),
-        "subject": ref(group.subject),
-        "mentor": ref(group.mentor),
-        "room": ref(occurrence.room),
-        "title": occurrence.title,
-        "date": start.date(),
-        "start": start.time(),
-        "end": end.time(),
-        "starts_at": occurrence.start_utc,
-        "ends_at": occurrence.end_utc,
-        "status": str(occurrence.status),
-        "mode": str(occurrence.mode),
-        "one_time": occurrence.is_one_time,
-        "series_id": occurrence.series_id,
-        "original_date": occurrence.original_date,
-        "cancel_reason": cancellation_reason(occurrence) or None,
-        "video_room_id": occurrence.video_room_id,
-        "conflict": conflict,
-    }
-
-
-def session_detail(occurrence: Occurrence, adjustments=()) -> dict:
-    tz = org_tz()
-    user = api_user()
-    conflicts = None
-    if may_see_conflicts(user, occurrence):
-        conflicts = [
-            {"kind": c.kind, "shared": c.shared, "other": c.other}
-            for c in session_conflicts(occurrence, tz)
-        ]
-    data = session_json(occurrence, tz, conflict=bool(conflicts) if conflicts is not None else None)
-    data["conflicts"] = conflicts
-    data["adjustments"] = list(adjustments)
-    return data
-
-
-def exception_json(override: DateOverride) -> dict:
-    occurrence = find_occurrence(override.series_id, override.original_date)
-    return {
-        "id": override.id,
-        "series_id": override.series_id,
-        "group": ref(override.series.group),
-        "original_date": override.original_date,
-        "kind": override.kind,
-        "new_date": override.new_date,
-        "start": override.start_time,
-        "end": override.end_time,
-        "room": ref(override.room),
-        "notes": override.notes or "",
-        "session_id": occurrence.id if occurrence else None,
-    }
 
 
 # --- Rooms and subjects -------------------------------------------------------------------------
@@ -425,7 +207,7 @@ def _series_fields(required: bool) -> dict:
         "start": LocalTime(required=required),
         "end": LocalTime(
             required=required,
-            metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"},
+            metadata={"description": f"Local time HH:MM; {NEXT_DAY_END}"},
         ),
         "room": Id(
             allow_none=True,
@@ -634,7 +416,7 @@ class SessionCreate(StrictSchema):
     group = Id(required=True)
     date = fields.Date(required=True)
     start = LocalTime(required=True)
-    end = LocalTime(required=True, metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"})
+    end = LocalTime(required=True, metadata={"description": f"Local time HH:MM; {NEXT_DAY_END}"})
     room = Id(allow_none=True, load_default=None, metadata={"description": "null: no room"})
     mode = fields.String(
         load_default=OccurrenceMode.IN_PERSON.value, validate=validate.OneOf(MODES)
@@ -682,7 +464,7 @@ class SessionReschedule(StrictSchema):
 
     date = fields.Date()
     start = LocalTime()
-    end = LocalTime(metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"})
+    end = LocalTime(metadata={"description": f"Local time HH:MM; {NEXT_DAY_END}"})
     room = Id(
         allow_none=True,
         metadata={"description": "null: the series' room (series session) or no room"},
@@ -797,7 +579,7 @@ class ExceptionInput(StrictSchema):
     end = LocalTime(
         load_default=None,
         allow_none=True,
-        metadata={"description": f"Local time HH:MM; {_NEXT_DAY}"},
+        metadata={"description": f"Local time HH:MM; {NEXT_DAY_END}"},
     )
     room = Id(load_default=None, allow_none=True)
     notes = fields.String(load_default="")
