@@ -14,7 +14,9 @@ Layout:
   query strings, `RefSchema`). Ids in paths are `<id:...>`, as on the pages
   (blueprints/ids.py): a number no row can have is a 404 problem before the view runs.
 - One module per area, each with a module-level `blp = ApiBlueprint(...)`:
-  `timetable.py` (rooms, subjects, groups, series, sessions, exceptions, generation),
+  `timetable/` (a package: one module per resource, `catalogue.py` for rooms and subjects,
+  `groups.py`, `series.py`, `sessions.py`, `exceptions.py`, `generation.py`, adding their
+  routes to the package's one `blp`, and `schemas.py` for what they answer),
   `requests.py` (session requests and their decisions), `tracking.py` (completing
   sessions, notes, attachments).
 
