@@ -15,7 +15,9 @@ from sqlalchemy import exists, func, or_, select
 
 from models import (
     CourseGroup,
+    DateOverride,
     Enrolment,
+    Occurrence,
     OccurrenceMode,
     Role,
     Room,
@@ -26,7 +28,7 @@ from models import (
 )
 from models.series import weekdays_to_mask
 from services.catalogue.rooms import clean_name, filter_status, flush_unique, name_taken
-from services.common.errors import NotFoundError, ValidationError
+from services.common.errors import InvalidTransition, NotFoundError, ValidationError
 from services.common.numbers import is_row_id
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains, paginate
 from services.common.timeutil import LONGEST_OVERNIGHT_HOURS, date_outside, times_refused
@@ -317,6 +319,20 @@ def end_series(series: Series, last_date: date | None) -> Series:
     series.last_date = last_date
     db.session.flush()
     return series
+
+
+def delete_unused_series(series: Series) -> None:
+    """Delete a series nothing stems from yet (no sessions, no exceptions), e.g. one made by
+    mistake. One with history is refused: ending it (`end_series`) keeps its sessions. The
+    message names the API's `last_date`, the only caller."""
+    has_sessions = db.session.scalar(select(exists().where(Occurrence.series_id == series.id)))
+    has_exceptions = db.session.scalar(select(exists().where(DateOverride.series_id == series.id)))
+    if has_sessions or has_exceptions:
+        raise InvalidTransition(
+            "This series has sessions or exceptions: end it by setting its last_date instead."
+        )
+    db.session.delete(series)
+    db.session.flush()
 
 
 def group_series(group: CourseGroup) -> list[Series]:

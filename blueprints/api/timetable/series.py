@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import url_for
 from marshmallow import fields, validate
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from blueprints.api.common import (
     Id,
@@ -29,10 +29,10 @@ from blueprints.api.timetable.schemas import (
     SeriesSchema,
     series_json,
 )
-from models import CourseGroup, DateOverride, Occurrence, OccurrenceMode, Series, db
+from models import CourseGroup, OccurrenceMode, Series, db
 from models.series import mask_to_weekdays
-from services.catalogue.groups import SeriesData, add_series, update_series
-from services.common.errors import InvalidTransition, ValidationError
+from services.catalogue.groups import SeriesData, add_series, delete_unused_series, update_series
+from services.common.errors import ValidationError
 from services.permissions import visible_groups
 
 
@@ -183,12 +183,6 @@ def delete_series(series_id: int):
     which keeps its sessions."""
     series = load_visible_series(series_id)
     require_staff()
-    has_sessions = db.session.scalar(select(exists().where(Occurrence.series_id == series.id)))
-    has_exceptions = db.session.scalar(select(exists().where(DateOverride.series_id == series.id)))
-    if has_sessions or has_exceptions:
-        raise InvalidTransition(
-            "This series has sessions or exceptions: end it by setting its last_date instead."
-        )
-    db.session.delete(series)
+    delete_unused_series(series)
     db.session.commit()
     return no_content()
