@@ -1,4 +1,5 @@
-"""Read-side queries: sessions in a range (with conflict flags) and today's board."""
+"""Read-side queries: the sessions a viewer may see in a range (with conflict flags), as the
+board, `flask list-sessions` and the API's /sessions list them, and today's board."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from models import CourseGroup, Occurrence, OccurrenceStatus, Room, User, db
 from services.common.timeutil import local_day_bounds, today_in
-from services.permissions import visible_to
+from services.permissions import enrolled_in_group, visible_to
 from services.timetable.conflicts import conflicts_in_window
+from services.timetable.schedule.view import NO_FILTERS, ScheduleFilters
 
 
 @dataclass
@@ -43,6 +45,44 @@ class ListedOccurrence:
         }
 
 
+def sessions_in_range(
+    start: date,
+    end: date,
+    *,
+    tz,
+    viewer: User | None,
+    filters: ScheduleFilters = NO_FILTERS,
+) -> Select:
+    """The query of the sessions `viewer` may see starting on the local dates [start, end),
+    cancelled ones included, narrowed by the schedule's filters (ids); unordered, for the
+    caller to order or page (the board and `flask list-sessions` through `list_occurrences`,
+    the API's /sessions by cursor)."""
+    start_utc, end_utc = local_day_bounds(start, end, tz)
+    query = (
+        select(Occurrence)
+        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .where(Occurrence.start_utc >= start_utc, Occurrence.start_utc < end_utc)
+    )
+    query = visible_to(query, viewer)
+    if filters.group_id:
+        query = query.where(Occurrence.group_id == filters.group_id)
+    if filters.room_id:
+        query = query.where(Occurrence.room_id == filters.room_id)
+    if filters.mentor_id:
+        query = query.where(CourseGroup.mentor_id == filters.mentor_id)
+    if filters.student_id:
+        query = query.where(enrolled_in_group(Occurrence.group_id, filters.student_id))
+    return query
+
+
+def conflicting_ids(window_start: datetime, window_end: datetime) -> set[int]:
+    """The ids of the sessions in a conflict found in the window (UTC instants)."""
+    in_conflict: set[int] = set()
+    for c in conflicts_in_window(window_start, window_end):
+        in_conflict.update((c.first_id, c.second_id))
+    return in_conflict
+
+
 def list_occurrences(
     start: date,
     end: date,
@@ -52,24 +92,21 @@ def list_occurrences(
     room: str | None = None,
     viewer: User | None = None,
 ) -> list[ListedOccurrence]:
-    """Sessions starting in the local-date range [start, end), cancelled ones included."""
-    start_utc, end_utc = local_day_bounds(start, end, tz)
+    """Sessions starting in the local-date range [start, end), cancelled ones included, by
+    start then group name; `group` and `room` are names."""
     query = (
-        select(Occurrence)
-        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        sessions_in_range(start, end, tz=tz, viewer=viewer)
         .outerjoin(Room, Room.id == Occurrence.room_id)
-        .where(Occurrence.start_utc >= start_utc, Occurrence.start_utc < end_utc)
         .order_by(Occurrence.start_utc, CourseGroup.name)
     )
     if group:
         query = query.where(CourseGroup.name == group)
     if room:
         query = query.where(Room.name == room)
-    occurrences = list(db.session.scalars(visible_to(query, viewer)).unique())
+    occurrences = list(db.session.scalars(query).unique())
     in_conflict = set()
     if occurrences:
-        for c in conflicts_in_window(start_utc, end_utc):
-            in_conflict.update((c.first_id, c.second_id))
+        in_conflict = conflicting_ids(*local_day_bounds(start, end, tz))
     return [ListedOccurrence(o, o.id in in_conflict) for o in occurrences]
 
 

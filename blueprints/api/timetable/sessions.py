@@ -8,7 +8,6 @@ from datetime import time
 import marshmallow as ma
 from flask import url_for
 from marshmallow import fields, validate
-from sqlalchemy import select
 
 from blueprints.api.common import (
     Id,
@@ -34,10 +33,10 @@ from blueprints.api.timetable.schemas import (
     session_detail,
     session_json,
 )
-from models import CourseGroup, Occurrence, OccurrenceMode, OccurrenceStatus, db
-from services.common.timeutil import local_day_bounds
-from services.permissions import enrolled_in_group, may_see_conflicts, visible_to
-from services.timetable.conflicts import conflicts_in_window
+from models import Occurrence, OccurrenceMode, OccurrenceStatus, db
+from services.permissions import may_see_conflicts
+from services.timetable.listing import conflicting_ids, sessions_in_range
+from services.timetable.schedule.view import ScheduleFilters
 from services.timetable.sessions import (
     cancel_session,
     create_one_time_session,
@@ -79,31 +78,25 @@ def list_sessions(args):
     """Sessions the user may see starting in [start, end) (local dates), cancelled ones
     included, by start."""
     user, tz = api_user(), org_tz()
-    start_utc, end_utc = local_day_bounds(args.get("start"), args.get("end"), tz)
-    query = (
-        select(Occurrence)
-        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
-        .where(Occurrence.start_utc >= start_utc, Occurrence.start_utc < end_utc)
+    filters = ScheduleFilters(
+        room_id=args.get("room"),
+        mentor_id=args.get("mentor"),
+        group_id=args.get("group"),
+        student_id=args.get("student"),
     )
-    query = visible_to(query, user)
-    if args.get("group"):
-        query = query.where(Occurrence.group_id == args.get("group"))
-    if args.get("room"):
-        query = query.where(Occurrence.room_id == args.get("room"))
-    if args.get("mentor"):
-        query = query.where(CourseGroup.mentor_id == args.get("mentor"))
-    if args.get("student"):
-        query = query.where(enrolled_in_group(Occurrence.group_id, args.get("student")))
+    query = sessions_in_range(
+        args.get("start"), args.get("end"), tz=tz, viewer=user, filters=filters
+    )
     if args.get("status"):
         query = query.where(Occurrence.status == OccurrenceStatus(args.get("status")))
     page = paginate(query, [Occurrence.start_utc, Occurrence.id], args)
     items = page["items"]
     in_conflict: set[int] = set()
     if items:
-        first = min(o.start_utc for o in items)
-        last = max(o.end_utc for o in items)
-        for c in conflicts_in_window(first, last):
-            in_conflict.update((c.first_id, c.second_id))
+        # Over this page's span: each page flags its own sessions.
+        in_conflict = conflicting_ids(
+            min(o.start_utc for o in items), max(o.end_utc for o in items)
+        )
     return paged(
         page,
         [
