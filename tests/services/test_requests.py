@@ -26,6 +26,7 @@ from models import (
     Series,
     SessionRequest,
     Subject,
+    User,
     db,
 )
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
@@ -756,3 +757,76 @@ def test_the_same_request_sent_twice_is_one_request(people):
     db.session.commit()
     single(people, title="Algebra, once more")
     assert count(SessionRequest) == 4
+
+
+def sessions() -> list[Occurrence]:
+    return list(db.session.scalars(select(Occurrence).order_by(Occurrence.start_utc)))
+
+
+def test_a_weekly_request_clashing_only_in_its_last_week_is_refused_naming_that_date(
+    people, make_group
+):
+    request = ask(
+        people,
+        schedule_kind="weekly",
+        weekdays=[0],
+        start=time(16),
+        end=time(17),
+        first_date=MONDAY,
+        weeks=26,
+    )
+    assert len(request.slots) == 26
+    last = MONDAY + timedelta(weeks=25)  # Monday 1 March 2027
+    group = make_group("Maths 7A", mentor=people["mentor"])
+    start = datetime.combine(last, time(16, 30), tzinfo=PARIS).astimezone(UTC)
+    db.session.add(
+        Occurrence(
+            group_id=group.id,
+            start_utc=start,
+            end_utc=start + timedelta(hours=1),
+            room_id=group.default_room_id,
+        )
+    )
+    db.session.commit()
+    before = (count(Occurrence), count(Notification))
+    with pytest.raises(ConflictError) as caught:
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
+    db.session.rollback()
+    assert "1 requested date clashes" in caught.value.message
+    assert "Mon 01 Mar 2027 16:00 (Maths 7A 16:30-17:30)" in caught.value.message
+    db.session.expire_all()
+    assert (count(Occurrence), count(Notification)) == before
+    assert db.session.get(SessionRequest, request.id).status == RequestStatus.PENDING
+
+
+def test_two_overlapping_requests_approved_at_once_only_one_goes_through(app, people):
+    first = ask(people, schedule_kind="single", day=MONDAY, start=time(10), duration=60)
+    second = ask(
+        people,
+        student=people["other"],
+        schedule_kind="single",
+        day=MONDAY,
+        start=time(10, 30),
+        duration=60,
+    )
+    ids, mentor_id = (first.id, second.id), people["mentor"].id
+    db.session.remove()
+
+    def approving(request_id):
+        def job():
+            return approve_request(
+                db.session.get(SessionRequest, request_id),
+                actor=db.session.get(User, mentor_id),
+                tz=PARIS,
+                now=NOW,
+            )
+
+        return job
+
+    results = run_together(app, approving(ids[0]), approving(ids[1]))
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], InvalidTransition | ConflictError), results
+    statuses = sorted(str(db.session.get(SessionRequest, i).status) for i in ids)
+    assert statuses == ["approved", "declined"]
+    [created] = sessions()
+    assert created.start_utc.astimezone(PARIS).date() == MONDAY
