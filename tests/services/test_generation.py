@@ -24,6 +24,10 @@ from services.timetable.exceptions import (
     save_override,
 )
 from services.timetable.generation import generate_occurrences, resolve_window, series_standing
+from services.timetable.sessions import (
+    delete_one_time_session,
+)
+from tests.services.conftest import AKL, auckland_at, bodies, titles
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday
@@ -610,3 +614,24 @@ def test_a_forced_generation_that_fails_midway_leaves_every_session_as_it_was(
         generate_occurrences(term, term + timedelta(weeks=3), tz=PARIS, force=True, now=LONG_AGO)
     db.session.rollback()
     assert snapshot() == before
+
+
+def test_forced_regeneration_and_deletion_are_told_in_local_time(auckland_term):
+    series, before, after, noah = (
+        auckland_term["series"],
+        auckland_term["before"],
+        auckland_term["after"],
+        auckland_term["noah"],
+    )
+    series.start_time, series.end_time = time(7), time(8)
+    db.session.commit()
+    generate_occurrences(before, after + timedelta(days=1), tz=AKL, force=True)
+    assert [o.start_utc for o in auckland_term["sessions"]] == [
+        auckland_at(before, time(7)),
+        auckland_at(after, time(7)),
+    ]
+    lines = bodies(noah)[-1].splitlines()
+    for day in (before, after):
+        assert any(line.startswith(f"{day:%a %d %b} 08:00: moves to 07:00") for line in lines)
+    delete_one_time_session(auckland_term["one_time"], actor=None, tz=AKL)
+    assert titles(noah)[-1].startswith(f"Maths 7A on {auckland_term['tuesday']:%a %d %b} 08:00 ")

@@ -43,7 +43,11 @@ from services.requests.lifecycle import (
     withdraw_request,
 )
 from services.timetable.generation import generate_occurrences
+from services.timetable.sessions import (
+    update_one_time_session,
+)
 from services.timetable.video_rooms import ROOM_ID
+from tests.services.conftest import AKL, bodies
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -722,7 +726,6 @@ def test_eight_approvals_in_part_at_once_never_double_book(app, people, make_use
 
 def test_the_sessions_remember_their_request_even_once_moved(people):
     from services.requests.lists import sessions_of_request
-    from services.timetable.sessions import update_one_time_session
 
     request = ask(people, schedule_kind="dates", dates=[MONDAY, MONDAY + timedelta(days=1)],
                   start=time(14), end=time(15))  # fmt: skip
@@ -830,3 +833,50 @@ def test_two_overlapping_requests_approved_at_once_only_one_goes_through(app, pe
     assert statuses == ["approved", "declined"]
     [created] = sessions()
     assert created.start_utc.astimezone(PARIS).date() == MONDAY
+
+
+def test_request_messages_name_local_dates_and_times(auckland_term):
+    ada, noah, before, after = (
+        auckland_term["ada"],
+        auckland_term["noah"],
+        auckland_term["before"],
+        auckland_term["after"],
+    )
+    db.session.add(MentorSubject(mentor_id=ada.id, subject_id=auckland_term["maths"].id))
+    db.session.commit()
+
+    def ask(title, **fields):
+        data = RequestInput(
+            mentor_id=ada.id, subject_id=auckland_term["maths"].id, title=title, description="",
+            **fields,
+        )  # fmt: skip
+        return create_request(noah, data, tz=AKL)
+
+    clashing = ask("Clashing", schedule_kind="dates", dates=[before, after], start=time(8),
+                   end=time(9))  # fmt: skip
+    wednesday = after + timedelta(days=2)
+    wanted = ask("Wanted", schedule_kind="single", day=wednesday, start=time(7), duration=120)
+    overlapping = ask("Overlapping", schedule_kind="single", day=wednesday, start=time(8),
+                      duration=60)  # fmt: skip
+    db.session.commit()
+    assert bodies(ada)[0] == f"2 sessions, from {before:%a %d %b %Y} 08:00."
+
+    with pytest.raises(ConflictError) as refused:
+        approve_request(clashing, actor=ada, tz=AKL)
+    db.session.rollback()
+    assert (
+        f"{before:%a %d %b %Y} 08:00 (Maths 7A 08:00-09:00); "
+        f"{after:%a %d %b %Y} 08:00 (Maths 7A 08:00-09:00)"
+    ) in refused.value.message
+
+    approve_request(wanted, actor=ada, tz=AKL)
+    db.session.commit()
+    declined = (
+        f"Declined automatically: {wednesday:%a %d %b %Y} 08:00 is now taken by “Wanted”, "
+        "which Ada Lovelace approved."
+    )
+    assert bodies(noah)[-2:] == [
+        declined,
+        f"1 session created, the first on {wednesday:%a %d %b %Y} 07:00.",
+    ]
+    assert overlapping.rejection_reason == declined
