@@ -8,11 +8,18 @@ from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
-from models import DateOverride, Occurrence, Series, db
+from models import (
+    DateOverride,
+    Occurrence,
+    Series,
+    SessionRequest,
+    db,
+)
 from services.timetable.exceptions import find_occurrence
 from services.timetable.generation import generate_occurrences
-from tests.api.conftest import MONDAY, assert_problem
+from tests.api.conftest import MONDAY, assert_problem, request_body, timetable_state
 
 PARIS = ZoneInfo("Europe/Paris")
 NOT_OBJECTS = (b"null", b"[]", b'["start", "11:00"]', b"3", b'"11:00"', b"true")
@@ -120,3 +127,44 @@ def test_every_write_with_a_required_json_body_refuses_none(app, api_as, school,
     )
     assert len(checked) >= 10
     assert snapshot(series, occurrence)[2] == 0
+
+
+BAD_NUMBERS = [0, -1, 2**63, 3.5, "three", True, None]
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS, ids=repr)
+def test_bad_numbers_are_a_422_naming_the_field(api_as, maths_class, value):
+    student = api_as(maths_class["student"])
+    weekly = request_body(maths_class)
+    weekly["schedule"] = {
+        "kind": "weekly",
+        "weekdays": ["mon"],
+        "start": "10:00",
+        "end": "11:00",
+        "first_date": MONDAY.isoformat(),
+        "weeks": value,
+    }
+    assert_problem(
+        student.post("/api/v1/requests", weekly, status=422), 422, field="schedule.weeks"
+    )
+    single = request_body(maths_class, duration=value)
+    assert_problem(
+        student.post("/api/v1/requests", single, status=422), 422, field="schedule.duration"
+    )
+    staff = api_as("coordinator")
+    series = {
+        "group": maths_class["group"].id,
+        "weekdays": ["tue"],
+        "start": "09:00",
+        "end": "10:00",
+        "first_date": MONDAY.isoformat(),
+        "every_weeks": value,
+    }
+    assert_problem(staff.post("/api/v1/series", series, status=422), 422, field="every_weeks")
+    generate = {"start": MONDAY.isoformat(), "weeks": value}
+    assert_problem(staff.post("/api/v1/generate", generate, status=422), 422, field="weeks")
+    assert count(SessionRequest) == 0 and len(timetable_state()[0]) == 2

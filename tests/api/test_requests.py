@@ -6,10 +6,16 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from models import Occurrence, RequestStatus, SessionRequest, db
-from tests.api.conftest import MONDAY, assert_problem
+from models import (
+    Notification,
+    Occurrence,
+    RequestStatus,
+    SessionRequest,
+    db,
+)
+from tests.api.conftest import MONDAY, assert_problem, request_body
 
 PARIS = ZoneInfo("Europe/Paris")
 TUESDAY = MONDAY + timedelta(days=1)
@@ -420,3 +426,97 @@ def test_the_document_describes_approving_in_part(api_as):
         "declined"
         in document["components"]["schemas"]["Request"]["properties"]["status"]["description"]
     )
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        pytest.param(
+            {"kind": "single", "date": "9999-12-31", "start": "23:30", "duration": 60},
+            id="single-9999-12-31-23h30",
+        ),
+        pytest.param(
+            {
+                "kind": "weekly",
+                "weekdays": ["fri"],
+                "start": "10:00",
+                "end": "11:00",
+                "first_date": "9999-12-31",
+                "weeks": 2,
+            },
+            id="weekly-from-9999-12-31",
+        ),
+        pytest.param(
+            {"kind": "dates", "dates": ["0001-01-01"], "start": "00:00", "end": "01:00"},
+            id="dates-0001-01-01-midnight",
+        ),
+    ],
+)
+def test_a_request_at_the_edge_of_the_calendar_is_a_422_not_a_crash(api_as, maths_class, schedule):
+    body = request_body(maths_class) | {"schedule": schedule}
+    response = api_as(maths_class["student"]).post("/api/v1/requests", body, status="*")
+    assert_problem(response, 422)
+    assert count(SessionRequest) == 0
+
+
+def test_a_request_for_dates_in_the_year_9999_is_refused(api_as, maths_class):
+    body = request_body(maths_class)
+    body["schedule"] = {"kind": "dates", "dates": ["9999-12-31"], "start": "10:00", "end": "11:00"}
+    response = api_as(maths_class["student"]).post("/api/v1/requests", body, status="*")
+    assert_problem(response, 422, field="schedule.dates")
+    assert count(SessionRequest) == 0
+
+
+def test_a_mentor_id_that_is_not_an_active_mentor_is_refused(api_as, maths_class, make_user):
+    student = api_as(maths_class["student"])
+    deactivated = make_user("mentor", active=False)
+    for mentor in (
+        make_user("admin").id,
+        make_user("coordinator").id,
+        maths_class["student"].id,  # yourself
+        maths_class["other_student"].id,
+        deactivated.id,
+        0,
+        -1,
+        2**63,
+        "abc",
+        True,
+        None,
+    ):
+        body = request_body(maths_class) | {"mentor": mentor}
+        response = student.post("/api/v1/requests", body, status=422)
+        assert_problem(response, 422, field="mentor")
+    assert count(SessionRequest) == 0 and count(Notification) == 0
+
+
+def test_an_approved_request_can_be_neither_rejected_nor_withdrawn(api_as, maths_class):
+    request_id = (
+        api_as(maths_class["student"])
+        .post("/api/v1/requests", request_body(maths_class), status=201)
+        .json["id"]
+    )
+    mentor = api_as(maths_class["mentor"])
+    sessions = mentor.post(f"/api/v1/requests/{request_id}/approve").json["session_ids"]
+    assert len(sessions) == 1
+    told = count(Notification)
+    body = assert_problem(
+        mentor.post(
+            f"/api/v1/requests/{request_id}/reject", {"reason": "Changed my mind"}, status=409
+        ),
+        409,
+    )
+    assert "approved already" in body["detail"]
+    body = assert_problem(
+        api_as(maths_class["student"]).post(f"/api/v1/requests/{request_id}/withdraw", status=409),
+        409,
+    )
+    assert "approved already" in body["detail"]
+    db.session.expire_all()
+    request = db.session.get(SessionRequest, request_id)
+    assert request.status == RequestStatus.APPROVED and request.rejection_reason is None
+    assert db.session.get(Occurrence, sessions[0]) is not None
+    assert count(Notification) == told

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
-from models import Occurrence, OccurrenceStatus, SessionNote, db
+from models import (
+    Attachment,
+    Occurrence,
+    OccurrenceStatus,
+    SessionNote,
+    db,
+)
+from services.tracking.attachments import delete_attachment
 from tests import attachment_samples as samples
 from tests.api.conftest import assert_problem
 
@@ -403,3 +412,42 @@ def test_an_actual_end_more_than_twelve_hours_later_is_422(api_as, make_group, c
     assert "or at most 12 hours later on the next day" in response.json["errors"]["actual_end"]
     db.session.expire_all()
     assert db.session.get(Occurrence, occurrence.id).status == OccurrenceStatus.SCHEDULED
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_an_upload_naming_another_uploader_is_refused_and_a_deleted_file_is_404(
+    api_as, maths_class, make_user, upload_folder
+):
+    occurrence = db.session.scalar(select(Occurrence).order_by(Occurrence.start_utc))
+    mentor = api_as(maths_class["mentor"])
+    someone = make_user("admin")
+    response = mentor.web.post(
+        f"/api/v1/sessions/{occurrence.id}/attachments",
+        {"description": "Slides", "uploader": str(someone.id), "uploader_id": str(someone.id)},
+        headers=mentor.headers(),
+        upload_files=[("file", "a.pdf", samples.pdf())],
+        status="*",
+    )
+    assert_problem(response, 422, field="uploader_id")  # refused, not applied
+    assert count(Attachment) == 0
+    response = mentor.web.post(
+        f"/api/v1/sessions/{occurrence.id}/attachments",
+        {"description": "Slides"},
+        headers=mentor.headers(),
+        upload_files=[("file", "a.pdf", samples.pdf())],
+        status=201,
+    )
+    attachment = db.session.get(Attachment, response.json["id"])
+    assert attachment.uploader_id == maths_class["mentor"].id
+    download = response.json["download"]
+    mentor.get(download, status=200)
+    delete_attachment(
+        attachment=attachment, actor=maths_class["mentor"], upload_folder=Path(upload_folder)
+    )
+    db.session.commit()
+    assert_problem(mentor.get(download, status=404), 404)
+    listed = mentor.get(f"/api/v1/sessions/{occurrence.id}/attachments").json["items"]
+    assert listed == []
