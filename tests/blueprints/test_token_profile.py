@@ -255,3 +255,25 @@ def test_guessing_the_current_password_is_rate_limited_like_logging_in(limited_a
         finally:
             db.session.remove()
             empty_all_tables()
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def invoke(*args, **kwargs):
+        return runner.invoke(args=list(args), **kwargs)
+
+    return invoke
+
+
+def test_create_token_prints_the_token_once_and_stores_only_its_hash(cli, make_user):
+    make_user("mentor", email="ada@school.test")
+    result = cli("create-token", "--email", "ada@school.test", "--label", "backup")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1
+    token = lines[0]
+    row = db.session.scalar(select(ApiToken))
+    assert token not in (row.token_hash, row.label) and row.prefix == token[:10]
+    assert token[10:] not in row.token_hash
