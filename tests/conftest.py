@@ -214,19 +214,33 @@ def make_group(make_user, make_room):
 
 
 @pytest.fixture
-def session_and_mentor(make_group):
+def make_session(make_group):
+    """A one-time session (no series) of `group` (a new one by default) starting at `start` (an
+    aware datetime; two days after the pinned now by default), `hours` long, in the group's
+    room unless `room` is another Room or None; other columns (status, created_at...) as given."""
+
+    def factory(group=None, start=None, *, hours=1, room="default", **fields):
+        group = group or make_group()
+        start = (start or PINNED_NOW + timedelta(days=2)).astimezone(UTC)
+        occurrence = Occurrence(
+            group_id=group.id,
+            start_utc=start,
+            end_utc=start + timedelta(hours=hours),
+            room_id=group.default_room_id if room == "default" else (room.id if room else None),
+            **fields,
+        )
+        db.session.add(occurrence)
+        db.session.commit()
+        return occurrence
+
+    return factory
+
+
+@pytest.fixture
+def session_and_mentor(make_session):
     """A one-time session two days after the pinned now, and its group's mentor."""
-    group = make_group()
-    start = PINNED_NOW + timedelta(days=2)
-    occurrence = Occurrence(
-        group_id=group.id,
-        start_utc=start,
-        end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )
-    db.session.add(occurrence)
-    db.session.commit()
-    return occurrence, group.mentor
+    occurrence = make_session()
+    return occurrence, occurrence.group.mentor
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from models import Attachment, NoteKind, Occurrence, OccurrenceStatus, SessionNo
 from services.tracking import events
 from services.tracking.history import MESSAGE_BAD_DATE
 from tests.blueprints.test_security import assert_security_headers, scan
+from tests.conftest import PINNED_TODAY
 
 _codes = itertools.count(1)
 _stored = itertools.count(1)
@@ -298,3 +299,19 @@ def test_upcoming_filters_keep_the_poll_url_and_students_search_only_what_they_r
     assert shown.html.find(id=f"dashboard-session-{maths.id}") is not None
     status = web.get("/dashboard/?status=cancelled")
     assert status.html.find(id=f"dashboard-session-{maths.id}") is None
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_history_text_finds_the_summary_shown_for_a_creation(
+    web, login_as, make_user, make_group, make_session
+):
+    ann = make_user("mentor", name="Ann")
+    past = datetime.combine(PINNED_TODAY - timedelta(days=10), time(10), ZoneInfo("Europe/Paris"))
+    session = make_session(
+        make_group(mentor=ann), past, created_at=datetime(2026, 1, 5, 9, tzinfo=UTC)
+    )
+    login_as(ann)
+    page = web.get("/dashboard/history", {"kind": "created"})
+    assert "One-time session created." in page.html.find("p", class_="timeline-summary").text
+    found = web.get("/dashboard/history", {"q": "one-time"}).html.select("li.timeline-entry a")
+    assert [a["href"] for a in found] == [f"/sessions/{session.id}"]

@@ -14,7 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, select
 
-from models import Notification, Occurrence, OccurrenceStatus, SessionEvent, db
+from models import (
+    Notification,
+    Occurrence,
+    OccurrenceStatus,
+    SessionEvent,
+    db,
+)
 from services.tracking import completion as tracking
 from services.tracking import events
 from tests.blueprints.test_security import scan
@@ -650,3 +656,12 @@ def test_monitoring_and_hours_do_not_query_per_row(web, login_as, make_user, mak
         add_mentor_with_sessions(n)
     many = [_statements_of(web, url) for url in urls]
     assert many == few
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_a_month_that_is_not_one_is_a_422_not_a_500(web, login_as):
+    login_as("coordinator")
+    for month in ("\u00b2\u00b2\u00b2\u00b2-01", "9" * 5000, "%", "2026-00", "0000-01"):
+        page = web.get("/tracking/hours", {"month": month}, status=422)
+        assert page.html.find(id="hours-month-error") is not None, month
+    assert web.get("/tracking/hours", {"month": " 2026-09 "}).status_int == 200
