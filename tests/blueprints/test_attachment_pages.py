@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from models import Attachment, Occurrence, db
+from models import (
+    Attachment,
+    Occurrence,
+    db,
+)
 from services.tracking import attachments as service
 from tests import attachment_samples as samples
 from tests.conftest import csrf_token_of
@@ -495,3 +500,57 @@ def test_a_failed_delete_commit_keeps_row_and_file(web, htmx, login_as, school, 
     db.session.rollback()
     assert files_in(upload_folder) == [stored_name]
     assert db.session.scalar(sa.select(Attachment.stored_name)) == stored_name
+
+
+HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_a_gif_html_polyglot_is_stored_and_served_as_a_gif_never_as_a_page(
+    web, login_as, yesterdays_lesson, upload_folder
+):
+    polyglot = samples.gif() + b"<html><body><script>alert(document.cookie)</script></body></html>"
+    login_as(yesterdays_lesson["mentor"])
+    token = csrf_token_of(web.get(f"/sessions/{yesterdays_lesson['session'].id}"))
+    web.post(
+        f"/attachments/sessions/{yesterdays_lesson['session'].id}",
+        {"description": ""},
+        upload_files=[("file", "page.html", polyglot, "text/html")],
+        headers={**HX, "X-CSRFToken": token},
+    )
+    [attachment] = db.session.scalars(select(Attachment)).all()
+    assert (attachment.content_type, attachment.original_name) == ("image/gif", "page.html.gif")
+    web.reset()
+    login_as(yesterdays_lesson["student"])
+    response = web.get(f"/attachments/{attachment.id}/download")
+    assert response.body == polyglot
+    assert response.content_type == "image/gif"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "page.html.gif" in disposition
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_a_deleted_or_hidden_file_is_404_in_fragments_and_downloads(
+    web, htmx, login_as, yesterdays_lesson, make_user, upload_folder
+):
+    login_as(yesterdays_lesson["mentor"])
+    page = f"/sessions/{yesterdays_lesson['session'].id}"
+    token = csrf_token_of(web.get(page))
+    web.post(
+        f"/attachments/sessions/{yesterdays_lesson['session'].id}",
+        {"description": ""},
+        upload_files=[("file", "a.pdf", samples.pdf())],
+        headers={**HX, "X-CSRFToken": token},
+    )
+    attachment = db.session.scalar(select(Attachment))
+    web.reset()
+    login_as(make_user("student"))  # sees nothing of that session
+    htmx.get(f"/attachments/sessions/{yesterdays_lesson['session'].id}", status=404)
+    htmx.get(f"/attachments/{attachment.id}/download", status=404)
+    web.reset()
+    login_as(yesterdays_lesson["mentor"])
+    htmx.post(f"/attachments/{attachment.id}/delete", page=page)
+    web.get(f"/attachments/{attachment.id}/download", status=404)
+    htmx.post(f"/attachments/{attachment.id}/delete", page=page, status=404)

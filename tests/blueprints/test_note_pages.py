@@ -12,7 +12,13 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from models import NoteKind, Occurrence, SessionEvent, SessionNote, db
+from models import (
+    NoteKind,
+    Occurrence,
+    SessionEvent,
+    SessionNote,
+    db,
+)
 from services.common.timeutil import zone
 from services.tracking import events
 from services.tracking.notes import (
@@ -394,3 +400,68 @@ def test_a_note_added_on_the_page_keeps_its_series_session_through_forced_genera
     }
     assert local == {first.id: time(14), second.id: time(10), third.id: time(14)}
     assert stored() == [("achievement", "Everyone passed the quiz")]
+
+
+HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+def hx_post(web, url, params, *, page="/sessions/today/", **kwargs):
+    token = csrf_token_of(web.get(page))
+    return web.post(url, params, headers={**HX, "X-CSRFToken": token}, **kwargs)
+
+
+PAYLOAD = (
+    '<a href="javascript:alert(1)">notes</a> '
+    '<div hx-on::load="alert(2)" hx-get="/auth/logout" hx-trigger="load">x</div>'
+)
+
+
+def assert_shown_as_text(response):
+    assert scan(response).problems == [], scan(response).problems
+    assert not response.html.select('a[href^="javascript"]')
+    assert not [
+        tag
+        for tag in response.html.find_all(True)
+        if any(name.startswith("hx-on") for name in tag.attrs)
+    ]
+    assert not response.html.select('[hx-get="/auth/logout"]')
+    assert "&lt;a href=&#34;javascript:alert(1)&#34;&gt;" in response.text or (
+        "&lt;a href=&quot;javascript:alert(1)&quot;&gt;" in response.text
+    )
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_javascript_links_and_hx_on_in_notes_are_text_everywhere_a_note_is_shown(
+    web, htmx, login_as, yesterdays_lesson
+):
+    occurrence = yesterdays_lesson["session"]
+    login_as(yesterdays_lesson["mentor"])
+    page = f"/sessions/{occurrence.id}"
+    hx_post(
+        web, f"/notes/sessions/{occurrence.id}", {"kind": "general", "body": PAYLOAD}, page=page
+    )
+    note = db.session.scalar(select(SessionNote))
+    assert note.body == PAYLOAD
+    hx_post(
+        web,
+        f"/tracking/sessions/{occurrence.id}/complete",
+        {
+            "completion-actual_start": "10:00",
+            "completion-actual_end": "11:00",
+            "completion-code": "",
+            "completion-notes": PAYLOAD,
+        },
+        page=page,
+    )
+    for response in (
+        web.get(page),
+        htmx.get(f"/notes/sessions/{occurrence.id}"),
+        htmx.get(f"/notes/{note.id}"),
+        htmx.get(f"/notes/{note.id}/edit"),
+        htmx.get(f"/tracking/sessions/{occurrence.id}/completion"),
+        web.get("/dashboard/history"),
+    ):
+        assert_shown_as_text(response)
+    web.reset()
+    login_as(yesterdays_lesson["student"])
+    assert_shown_as_text(web.get(page))

@@ -23,6 +23,7 @@ from models import (
 )
 from services.requests.lifecycle import RequestInput, create_request
 from services.timetable.generation import generate_occurrences
+from tests.blueprints.test_security import scan
 from tests.conftest import PINNED_TODAY, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -1074,7 +1075,7 @@ def test_the_bell_says_nothing_about_requests_for_other_news(web, people):
 
 
 def test_request_pages_and_fragments_run_no_inline_script_or_style(web, people, make_class):
-    from tests.blueprints.test_security import assert_security_headers, crawl, scan
+    from tests.blueprints.test_security import assert_security_headers, crawl
 
     make_class(people, day=MONDAY, start=time(10), end=time(11))
     request = ask(people, start=time(10, 30))
@@ -1100,3 +1101,101 @@ def test_request_pages_and_fragments_run_no_inline_script_or_style(web, people, 
         assert_security_headers(response)
         if "html" in (response.content_type or ""):
             assert scan(response).problems == [], response.request.path_qs
+
+
+def error_next_to(response, field: str) -> str:
+    """The message shown next to a field (ids may carry a form's prefix)."""
+    found = response.html.select(f'[id$="{field}-error"]')
+    assert found, f"no message next to {field}"
+    return found[0].text.strip()
+
+
+@pytest.fixture
+def tutoring(make_user):
+    maths = Subject(name="Mathematics")
+    db.session.add(maths)
+    mentor = make_user("mentor", name="Ada Lovelace")
+    db.session.flush()
+    db.session.add(MentorSubject(mentor_id=mentor.id, subject_id=maths.id))
+    db.session.commit()
+    return {"mentor": mentor, "maths": maths, "student": make_user("student")}
+
+
+def ask_with_the_form(web, tutoring, **fields):
+    params = {
+        "mentor": str(tutoring["mentor"].id),
+        "subject": str(tutoring["maths"].id),
+        "title": "Algebra",
+        "mode": "online",
+        "schedule_kind": "single",
+        "day": MONDAY.isoformat(),
+        "start": "10:00",
+        "duration": "60",
+        "end": "11:00",
+        "first_date": MONDAY.isoformat(),
+        "weeks": "2",
+        "weekdays": ["0"],
+    }
+    return hx_post(web, "/requests/new", params | fields, status="*", page="/requests/new")
+
+
+REQUEST_BAD_VALUES = [
+    ({"day": "2027-02-29"}, "day"),
+    ({"day": "2026-13-01"}, "day"),
+    ({"day": "0001-01-01"}, "day"),
+    ({"day": "   "}, "day"),
+    ({"schedule_kind": "dates", "dates": "2027-02-29"}, "dates"),
+    ({"schedule_kind": "weekly", "first_date": "2026-13-01"}, "first_date"),
+    ({"start": "-01:00"}, "start"),
+    ({"start": "23:60"}, "start"),
+    ({"start": "10.00"}, "start"),
+    ({"schedule_kind": "dates", "dates": MONDAY.isoformat(), "end": "10:00"}, "end"),
+    ({"schedule_kind": "weekly", "weeks": "0"}, "weeks"),
+    ({"schedule_kind": "weekly", "weeks": "-1"}, "weeks"),
+    ({"schedule_kind": "weekly", "weeks": str(2**63)}, "weeks"),
+    ({"schedule_kind": "weekly", "weeks": "3.5"}, "weeks"),
+    ({"duration": "-1"}, "duration"),
+    ({"duration": "three"}, "duration"),
+    ({"duration": str(2**63)}, "duration"),
+]
+
+
+def test_bad_dates_times_and_numbers_are_refused_next_to_their_field_on_the_request_form(
+    web, login_as, tutoring
+):
+    login_as(tutoring["student"])
+    for fields, field in REQUEST_BAD_VALUES:
+        response = ask_with_the_form(web, tutoring, **fields)
+        assert response.status_int == 422, (fields, response.status)
+        assert error_next_to(response, field), fields
+    assert count(SessionRequest) == 0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"day": "9999-12-31", "start": "23:30"}, id="single-9999-12-31-23h30"),
+        pytest.param(
+            {"schedule_kind": "weekly", "first_date": "9999-12-25", "weeks": "2"},
+            id="weekly-from-9999-12-25",
+        ),
+        pytest.param(
+            {"schedule_kind": "dates", "dates": "0001-01-01", "start": "00:00", "end": "01:00"},
+            id="dates-0001-01-01-midnight",
+        ),
+    ],
+)
+def test_a_request_at_the_edge_of_the_calendar_is_refused_not_a_crash(
+    web, login_as, tutoring, fields
+):
+    login_as(tutoring["student"])
+    response = ask_with_the_form(web, tutoring, **fields)
+    assert response.status_int == 422
+    assert count(SessionRequest) == 0
+
+
+def test_a_request_for_the_year_9999_is_refused(web, login_as, tutoring):
+    login_as(tutoring["student"])
+    response = ask_with_the_form(web, tutoring, day="9999-12-31", start="10:00")
+    assert response.status_int == 422
+    assert count(SessionRequest) == 0

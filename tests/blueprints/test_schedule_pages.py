@@ -3,17 +3,25 @@ inline exception editor (fragments, out-of-band cells, errors in place, permissi
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from models import DateOverride, Occurrence, OccurrenceStatus, db
+from models import (
+    DateOverride,
+    Occurrence,
+    OccurrenceStatus,
+    db,
+)
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
+from tests.conftest import PINNED_TODAY, browser
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday
@@ -443,7 +451,6 @@ def test_only_staff_may_open_or_post_to_the_editor(web, htmx, login_as, school, 
 
 
 def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, school):
-    from datetime import UTC, datetime
 
     one_time = Occurrence(
         group_id=school["art"].id,
@@ -545,7 +552,7 @@ def test_a_range_exports_to_excel_one_sheet_per_week(web, login_as, school):
 def test_exports_refuse_bad_ranges_and_students_get_only_their_own(
     app, web, login_as, school, make_user
 ):
-    from tests.conftest import TEST_PASSWORD, browser
+    from tests.conftest import TEST_PASSWORD
 
     login_as("coordinator")
     web.get("/schedule/export.csv?start=2026-09-07&end=2026-09-07", status=400)
@@ -564,3 +571,34 @@ def test_exports_refuse_bad_ranges_and_students_get_only_their_own(
         form.submit(status=302)
         rows = them.get(url).text.splitlines()[1:]
         assert {row.split(",")[1] for row in rows} == groups
+
+
+TODAY = PINNED_TODAY
+
+
+MONDAY = TODAY + timedelta(days=14 - TODAY.weekday())  # a Monday two weeks or so ahead
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_schedule_exports_neutralise_formula_like_names(web, login_as, formula_names):
+    from openpyxl import load_workbook
+
+    login_as("coordinator")
+    week = f"start={MONDAY.isoformat()}&end={(MONDAY + timedelta(days=7)).isoformat()}"
+    rows = list(csv.DictReader(io.StringIO(web.get(f"/schedule/export.csv?{week}").text)))
+    [row] = rows
+    for column, name in (("group", "+Group"), ("subject", "-Subject"), ("mentor", "@Mentor")):
+        assert row[column] == "'" + name, column
+    assert row["room"] == "'" + '=HYPERLINK("http://evil.example","x")'
+    for layout in ("rooms", "time"):
+        book = load_workbook(
+            io.BytesIO(web.get(f"/schedule/export.xlsx?{week}&layout={layout}").body)
+        )
+        cells = [cell for sheet in book for line in sheet.iter_rows() for cell in line]
+        assert not [c.coordinate for c in cells if c.data_type == "f"], layout
+        texts = [c.value for c in cells if isinstance(c.value, str)]
+        assert not [t for t in texts if t.startswith(FORMULA_STARTS)], layout
+        assert any("+Group" in t for t in texts)

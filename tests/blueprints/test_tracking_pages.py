@@ -15,16 +15,19 @@ import pytest
 from sqlalchemy import event, select
 
 from models import (
+    Attachment,
     Notification,
     Occurrence,
     OccurrenceStatus,
     SessionEvent,
+    SessionNote,
     db,
 )
 from services.tracking import completion as tracking
 from services.tracking import events
+from tests import attachment_samples as samples
 from tests.blueprints.test_security import scan
-from tests.conftest import PINNED_TODAY
+from tests.conftest import PINNED_TODAY, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 TODAY = PINNED_TODAY
@@ -658,10 +661,74 @@ def test_monitoring_and_hours_do_not_query_per_row(web, login_as, make_user, mak
     assert many == few
 
 
-@pytest.mark.usefixtures("pinned_clock")
 def test_a_month_that_is_not_one_is_a_422_not_a_500(web, login_as):
     login_as("coordinator")
     for month in ("\u00b2\u00b2\u00b2\u00b2-01", "9" * 5000, "%", "2026-00", "0000-01"):
         page = web.get("/tracking/hours", {"month": month}, status=422)
         assert page.html.find(id="hours-month-error") is not None, month
     assert web.get("/tracking/hours", {"month": " 2026-09 "}).status_int == 200
+
+
+HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+def hx_post(web, url, params, *, page="/sessions/today/", **kwargs):
+    token = csrf_token_of(web.get(page))
+    return web.post(url, params, headers={**HX, "X-CSRFToken": token}, **kwargs)
+
+
+def test_fields_a_user_must_not_set_are_never_applied_to_notes_completions_or_files(
+    web, login_as, yesterdays_lesson, upload_folder
+):
+    mentor, occurrence, other = (
+        yesterdays_lesson["mentor"],
+        yesterdays_lesson["session"],
+        yesterdays_lesson["other"],
+    )
+    page = f"/sessions/{occurrence.id}"
+    login_as(mentor)
+    forged = {
+        "author_id": str(yesterdays_lesson["other_mentor"].id),
+        "occurrence_id": str(other.id),
+        "id": "4242",
+        "created_at": "2000-01-01T00:00:00",
+    }
+    hx_post(
+        web,
+        f"/notes/sessions/{occurrence.id}",
+        {"kind": "general", "body": "Hi"} | forged,
+        page=page,
+    )
+    [note] = db.session.scalars(select(SessionNote)).all()
+    assert (note.author_id, note.occurrence_id) == (mentor.id, occurrence.id) and note.id != 4242
+    assert note.created_at.year == datetime.now(UTC).year
+
+    completion = {
+        "completion-actual_start": "10:00",
+        "completion-actual_end": "11:00",
+        "completion-code": "",
+        "completion-notes": "Done",
+        "status": "cancelled",
+        "completed_by_id": str(yesterdays_lesson["other_mentor"].id),
+        "completion-completed_by_id": str(yesterdays_lesson["other_mentor"].id),
+        "completed_at": "2000-01-01T00:00:00",
+    }
+    hx_post(web, f"/tracking/sessions/{occurrence.id}/complete", completion, page=page)
+    db.session.expire_all()
+    done = db.session.get(Occurrence, occurrence.id)
+    assert (done.status, done.completed_by_id) == (OccurrenceStatus.COMPLETED, mentor.id)
+    assert done.completed_at.year == datetime.now(UTC).year
+
+    token = csrf_token_of(web.get(page))
+    web.post(
+        f"/attachments/sessions/{occurrence.id}",
+        {
+            "description": "x",
+            "uploader_id": str(yesterdays_lesson["other_mentor"].id),
+            "occurrence_id": str(other.id),
+        },
+        upload_files=[("file", "a.pdf", samples.pdf())],
+        headers={**HX, "X-CSRFToken": token},
+    )
+    [attachment] = db.session.scalars(select(Attachment)).all()
+    assert (attachment.uploader_id, attachment.occurrence_id) == (mentor.id, occurrence.id)

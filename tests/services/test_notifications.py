@@ -808,7 +808,6 @@ def test_generation_at_the_same_values_tells_nobody(maths_and_art):
     assert datetime.now(UTC) < maths_and_art["monday"].start_utc
 
 
-@pytest.mark.usefixtures("pinned_clock")
 def test_saving_the_same_exception_again_tells_nobody_twice(maths_and_art):
     change = OverrideChange(cancelled=True, notes="Strike")
     save_override(maths_and_art["series"], MONDAY, change, actor=None, tz=PARIS)

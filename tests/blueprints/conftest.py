@@ -1,0 +1,43 @@
+"""Scenarios shared by several page modules, composed from the factories of tests/conftest.py."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from models import db
+from services.timetable.generation import generate_occurrences
+from tests.conftest import PINNED_TODAY
+
+PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
+
+
+@pytest.fixture
+def yesterdays_lesson(make_user, make_group, make_session):
+    """A Maths session that started yesterday (its mentor, a student) and an Art session."""
+    mentor, student = make_user("mentor"), make_user("student")
+    maths = make_group("Maths", mentor=mentor, students=[student])
+    art = make_group("Art")
+    start = datetime.combine(PINNED_TODAY - timedelta(days=1), time(10), tzinfo=PARIS)
+    return {
+        "mentor": mentor,
+        "student": student,
+        "session": make_session(maths, start),
+        "other": make_session(art, start),
+        "other_mentor": art.mentor,
+    }
+
+
+@pytest.fixture
+def formula_names(make_user, make_room, make_group, make_series):
+    """A class whose every name would be a formula to a spreadsheet, a week of it generated."""
+    monday = PINNED_TODAY + timedelta(days=14 - PINNED_TODAY.weekday())
+    mentor = make_user("mentor", name="@Mentor")
+    room = make_room('=HYPERLINK("http://evil.example","x")')
+    group = make_group("+Group", mentor=mentor, room=room, subject="-Subject")
+    make_series(group, weekdays=(0,), first_date=monday)
+    generate_occurrences(monday, monday + timedelta(weeks=1), tz=PARIS)
+    db.session.commit()
+    return group
