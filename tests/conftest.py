@@ -1,5 +1,7 @@
 """Shared fixtures: an app with a migrated database per test module, a clean database per test,
-a WebTest client, logins by role, and factories that fill sensible defaults.
+a WebTest client, logins by role, factories that fill sensible defaults (make_user, make_room,
+make_group, make_series, make_session), a pinned clock, and a school in Auckland whose Mondays
+straddle a DST change, served from Los Angeles (the time-zone tests of every layer).
 
 The suite runs on a SQLite file by default and on PostgreSQL when TEST_DATABASE_URL is set.
 """
@@ -27,7 +29,12 @@ from webtest import TestApp
 from app import create_app
 from models import CourseGroup, Enrolment, Occurrence, Room, Series, Subject, db
 from models.series import weekdays_to_mask
+from services.common import timeutil
+from services.common.timeutil import today_in
 from services.people.accounts import create_user
+from services.timetable import listing
+from services.timetable.generation import generate_occurrences
+from services.tracking import dashboard as dashboard_service
 
 if "faketime" in os.environ.get("LD_PRELOAD", ""):
     # The midnight pass (.ci/run) shifts the wall clock with libfaketime, leaving monotonic
@@ -390,3 +397,110 @@ def clock():
     """Pin the wall clock at PINNED_NOW for this test (`clock.travel(...)` moves it)."""
     with time_machine.travel(PINNED_NOW, tick=True) as traveller:
         yield PinnedClock(traveller)
+
+
+# A zone far from UTC (+12/+13) whose 08:00 is on the previous UTC date, for the time-zone tests:
+# formatting a UTC, naive or server-local instant there shows the wrong hour and the wrong day.
+AKL = ZoneInfo("Pacific/Auckland")
+
+
+def next_dst_change(tz: ZoneInfo, after: date) -> date:
+    """The first local date after `after` on which the zone's UTC offset changes."""
+    day = after
+    while (
+        datetime.combine(day, time(12), tz).utcoffset()
+        == datetime.combine(day + timedelta(days=1), time(12), tz).utcoffset()
+    ):
+        day += timedelta(days=1)
+    return day + timedelta(days=1)
+
+
+# --- Auckland, across a DST change, served from Los Angeles ----------------------------------
+
+SERVER_TZ = "America/Los_Angeles"
+
+
+def previous_dst_change(tz: ZoneInfo, before: date) -> date:
+    """The last local date before `before` on which the zone's UTC offset changed."""
+    day = before
+    while (
+        datetime.combine(day, time(12), tz).utcoffset()
+        == datetime.combine(day - timedelta(days=1), time(12), tz).utcoffset()
+    ):
+        day -= timedelta(days=1)
+    return day
+
+
+def auckland_at(day: date, clock: time, tz: ZoneInfo = AKL) -> datetime:
+    """The UTC instant of a local wall-clock time."""
+    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
+
+
+@pytest.fixture
+def auckland(app, monkeypatch):
+    """The organisation in Auckland, the server's own TZ in Los Angeles (almost a day apart)."""
+    monkeypatch.setitem(app.config, "TIMEZONE", "Pacific/Auckland")
+    monkeypatch.setenv("TZ", SERVER_TZ)
+    time_module.tzset()
+    yield AKL
+    monkeypatch.undo()
+    time_module.tzset()
+
+
+def freeze(monkeypatch, instant: datetime) -> None:
+    """`datetime.now()` is `instant` where "now" and "today" are decided (today_in, today's
+    board, the dashboard's tabs)."""
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return instant.astimezone(tz) if tz else instant.astimezone().replace(tzinfo=None)
+
+    for module in (timeutil, listing, dashboard_service):
+        monkeypatch.setattr(module, "datetime", Frozen)
+
+
+@pytest.fixture
+def auckland_term(auckland, make_user, make_room, make_group, make_series):
+    """Maths 7A (mentor Ada, student Noah, room R1) on Mondays 08:00-09:00, the Monday before
+    (`before`) and the Monday after (`after`) the next Auckland DST change."""
+    change = next_dst_change(AKL, today_in(AKL) + timedelta(days=14))
+    assert change.weekday() == 6  # New Zealand changes its clocks on Sundays
+    before, after = change - timedelta(days=6), change + timedelta(days=1)
+    ada = make_user("mentor", name="Ada Lovelace")
+    noah = make_user("student", name="Noah Bernard")
+    room = make_room("R1")
+    maths = Subject(name="Mathematics")
+    db.session.add(maths)
+    group = make_group("Maths 7A", mentor=ada, subject=maths, room=room, students=[noah])
+    series = make_series(
+        group, weekdays=(0,), start=time(8), end=time(9), first_date=before, last_date=after
+    )
+    generate_occurrences(before, after + timedelta(days=1), tz=AKL)
+    db.session.commit()
+    sessions = db.session.scalars(
+        sa.select(Occurrence)
+        .where(Occurrence.series_id == series.id)
+        .order_by(Occurrence.start_utc)
+    ).all()
+    assert [o.original_date for o in sessions] == [before, after]
+    # The data is what the audit needs: two offsets, and UTC dates a day behind.
+    offsets = {datetime.combine(d, time(8), AKL).utcoffset() for d in (before, after)}
+    assert len(offsets) == 2
+    assert all(o.start_utc.date() == o.original_date - timedelta(days=1) for o in sessions)
+    assert [o.start_utc for o in sessions] == [
+        auckland_at(before, time(8)),
+        auckland_at(after, time(8)),
+    ]
+    return {
+        "before": before,
+        "after": after,
+        "change": change,
+        "ada": ada,
+        "noah": noah,
+        "room": room,
+        "maths": maths,
+        "group": group,
+        "series": series,
+        "sessions": sessions,
+    }

@@ -1,8 +1,10 @@
-"""Scenarios shared by several page modules, composed from the factories of tests/conftest.py."""
+"""Scenarios and helpers shared by several page modules, composed from the factories of
+tests/conftest.py: yesterday's lesson, names that would be spreadsheet formulas, toasts."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+import json
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,3 +43,18 @@ def formula_names(make_user, make_room, make_group, make_series):
     generate_occurrences(monday, monday + timedelta(weeks=1), tz=PARIS)
     db.session.commit()
     return group
+
+
+def long_day(day: date) -> str:
+    return f"{day:%a %d %b %Y}"
+
+
+def toast_of(response) -> str:
+    """The message of the toast an htmx answer triggers."""
+    return json.loads(response.headers["HX-Trigger"])["toast"]["message"]
+
+
+def switch_to(web, login_as, user):
+    """Log `web` out and in again as `user`."""
+    web.reset()
+    return login_as(user)

@@ -23,8 +23,9 @@ from models import (
 )
 from services.requests.lifecycle import RequestInput, create_request
 from services.timetable.generation import generate_occurrences
+from tests.blueprints.conftest import long_day, switch_to
 from tests.blueprints.test_security import scan
-from tests.conftest import PINNED_TODAY, csrf_token_of
+from tests.conftest import AKL, PINNED_TODAY, auckland_at, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
 _today = PINNED_TODAY
@@ -1199,3 +1200,66 @@ def test_a_request_for_the_year_9999_is_refused(web, login_as, tutoring):
     response = ask_with_the_form(web, tutoring, day="9999-12-31", start="10:00")
     assert response.status_int == 422
     assert count(SessionRequest) == 0
+
+
+def test_request_pages_pending_list_and_notifications_are_local(web, login_as, auckland_term):
+    """A student asks (typed dates) for a free slot and for the two series dates (clashes)."""
+    ada, noah, before, after = (
+        auckland_term["ada"],
+        auckland_term["noah"],
+        auckland_term["before"],
+        auckland_term["after"],
+    )
+    db.session.add(MentorSubject(mentor_id=ada.id, subject_id=auckland_term["maths"].id))
+    db.session.commit()
+    free_day = after + timedelta(days=1)
+    login_as(noah)
+    for title, fields in (
+        ("Free slot", {"schedule_kind": "single", "day": free_day.isoformat(), "start": "08:00"}),
+        ("Clashing", {"schedule_kind": "dates", "dates_text": f"{before}\n{after}",
+                      "start": "08:00", "end": "09:00"}),
+    ):  # fmt: skip
+        form = web.get("/requests/new").forms["request-form"]
+        form["mentor"], form["subject"], form["title"] = (
+            str(ada.id),
+            str(auckland_term["maths"].id),
+            title,
+        )
+        for name, value in fields.items():
+            form[name] = value
+        form.submit(status=302)
+    free, clashing = db.session.scalars(select(SessionRequest).order_by(SessionRequest.id)).all()
+    assert [s.start_utc for s in free.slots] == [auckland_at(free_day, time(8))]
+    assert sorted(s.start_utc for s in clashing.slots) == [
+        auckland_at(before, time(8)),
+        auckland_at(after, time(8)),
+    ]
+
+    mine = web.get("/requests/").html.find(id=f"request-{free.id}")
+    assert f"from {long_day(free_day)} 08:00" in mine.text
+    detail = web.get(f"/requests/{free.id}")
+    asked = free.created_at.astimezone(AKL)
+    assert f"{long_day(asked.date())} {asked:%H:%M}" in detail.text
+    slot = detail.html.find(id=f"slot-{free.slots[0].id}")
+    # Pending: the student reads whether the date clashes with the mentor's sessions.
+    assert " ".join(slot.text.split()) == f"{long_day(free_day)} 08:00{DASH}09:00 No clash"
+
+    switch_to(web, login_as, ada)
+    pending = web.get("/requests/pending").html
+    card = pending.find(id=f"request-{clashing.id}")
+    for slot in clashing.slots:
+        text = " ".join(card.find(id=f"slot-{slot.id}").text.split())
+        day = slot.start_utc.astimezone(AKL).date()
+        assert text.startswith(f"{long_day(day)} 08:00{DASH}09:00 Clash with Maths 7A ")
+        assert f"Maths 7A 08:00{DASH}09:00" in text
+    titles = web.get("/notifications/").html.find_all("p", class_="notification-body")
+    assert f"1 session, from {long_day(free_day)} 08:00." in [t.text for t in titles]
+
+    hx_post(web, f"/requests/{free.id}/approve", {"view": "pending"}, page="/requests/pending")
+    created = db.session.scalars(select(Occurrence).where(Occurrence.request_id == free.id)).one()
+    assert created.start_utc == auckland_at(free_day, time(8))
+    detail = web.get(f"/requests/{free.id}").html.find(id="created-sessions")
+    assert f"{long_day(free_day)} 08:00{DASH}09:00" in " ".join(detail.text.split())
+    switch_to(web, login_as, noah)
+    bodies = [p.text for p in web.get("/notifications/").html.find_all("p", "notification-body")]
+    assert f"1 session created, the first on {long_day(free_day)} 08:00." in bodies

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from models import (
@@ -21,7 +22,8 @@ from models import (
 )
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
-from tests.conftest import PINNED_TODAY, browser
+from tests.blueprints.conftest import long_day, toast_of
+from tests.conftest import PINNED_TODAY, auckland_at, browser, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday
@@ -602,3 +604,96 @@ def test_schedule_exports_neutralise_formula_like_names(web, login_as, formula_n
         texts = [c.value for c in cells if isinstance(c.value, str)]
         assert not [t for t in texts if t.startswith(FORMULA_STARTS)], layout
         assert any("+Group" in t for t in texts)
+
+
+HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+def hx_post(web, url, params=None, page="/sessions/today/", **kwargs):
+    token = csrf_token_of(web.get(page))
+    return web.post(url, params or {}, headers={**HX, "X-CSRFToken": token}, **kwargs)
+
+
+def test_grid_cells_cards_month_and_rooms_layout_are_local(web, login_as, auckland_term):
+    login_as("coordinator")
+    room_id = auckland_term["room"].id
+    for occurrence in auckland_term["sessions"]:
+        day = occurrence.original_date
+        week = web.get(f"/schedule/?date={day.isoformat()}")
+        cell = week.html.find(id=f"cell-{day:%Y%m%d}-08")
+        assert cell is not None and f"08:00{DASH}09:00" in cell.text
+        assert f"Edit {day:%a %d %b}" in cell.text
+        assert week.text.count(f'id="occ-{occurrence.id}"') == 1  # only there
+        card = web.get(f"/schedule/sessions/{occurrence.id}/card", headers=HX)
+        assert f"08:00{DASH}09:00" in card.text and f"Edit {day:%a %d %b}" in card.text
+        rooms = web.get(f"/schedule/?date={day.isoformat()}&layout=rooms")
+        cell = rooms.html.find(id=f"cell-r{room_id}-{day:%Y%m%d}")
+        assert cell is not None and f"08:00{DASH}09:00" in cell.text
+        the_day = web.get(f"/schedule/day?date={day.isoformat()}")
+        assert f"08:00{DASH}09:00" in the_day.html.find(id=f"occ-{occurrence.id}").text
+        month = web.get(f"/schedule/month?date={day.isoformat()}")
+        link = month.html.find("a", href=f"/sessions/{occurrence.id}")
+        assert link.text == "08:00 Maths 7A"
+        assert link.find_parent("td").find("a", class_="month-day").text == str(day.day)
+
+
+def test_csv_and_xlsx_exports_are_local(web, login_as, auckland_term):
+    before, after = auckland_term["before"], auckland_term["after"]
+    login_as("coordinator")
+    span = f"start={before.isoformat()}&end={(after + timedelta(days=1)).isoformat()}"
+    rows = list(csv.DictReader(io.StringIO(web.get(f"/schedule/export.csv?{span}").text)))
+    assert [(r["date"], r["start"], r["end"]) for r in rows] == [
+        (before.isoformat(), "08:00", "09:00"),
+        (after.isoformat(), "08:00", "09:00"),
+    ]
+    assert [datetime.fromisoformat(r["start_utc"]) for r in rows] == [
+        auckland_at(before, time(8)),
+        auckland_at(after, time(8)),
+    ]
+    book = load_workbook(io.BytesIO(web.get(f"/schedule/export.xlsx?{span}").body))
+    for day in (before, after):
+        sheet = book[f"Week {day:%Y-%m-%d}"]
+        header = [c.value for c in sheet[1]]
+        column = header.index(f"{day:%a %d %b}")
+        filled = {
+            (row[0].value, header[i]): cell.value
+            for row in sheet.iter_rows(min_row=2)
+            for i, cell in enumerate(row)
+            if i and cell.value
+        }
+        assert list(filled) == [("08:00", header[column])]
+        assert filled["08:00", header[column]].startswith("08:00-09:00 Mathematics · Maths 7A")
+    rooms = load_workbook(io.BytesIO(web.get(f"/schedule/export.xlsx?{span}&layout=rooms").body))
+    sheet = rooms[f"Week {before:%Y-%m-%d}"]
+    assert sheet["B2"].value.startswith("08:00-09:00")  # Monday's column, room R1's row
+
+
+def test_grid_editor_toasts_and_prefill_are_local(web, login_as, auckland_term):
+    before = auckland_term["before"]
+    occurrence = auckland_term["sessions"][0]
+    tuesday = before + timedelta(days=1)
+    context = f"date={before.isoformat()}&view=week&layout=time"
+    login_as("coordinator")
+    editor = web.get(f"/schedule/sessions/{occurrence.id}/editor?{context}", headers=HX)
+    assert (
+        f"Series date {long_day(before)}; now {before:%a %d %b} 08:00{DASH}09:00, R1"
+        in " ".join(editor.text.split())
+    )
+    moved = hx_post(
+        web,
+        f"/schedule/sessions/{occurrence.id}/exception?{context}",
+        {"action": "override", "new_date": tuesday.isoformat(), "start_time": "07:30",
+         "end_time": "08:30", "room": "0", "notes": ""},
+        page=f"/schedule/?{context}",
+    )  # fmt: skip
+    assert toast_of(moved) == f"Moved: Maths 7A {tuesday:%a %d %b} 07:30."
+    cell = moved.html.find(id=f"cell-{tuesday:%Y%m%d}-07")
+    assert cell is not None and f"07:30{DASH}08:30" in cell.text
+    restored = hx_post(
+        web,
+        f"/schedule/sessions/{occurrence.id}/restore?{context}",
+        page=f"/schedule/?{context}",
+    )
+    assert toast_of(restored) == (
+        f"Restored: Maths 7A {before:%a %d %b} 08:00 is back to its series' time and room."
+    )

@@ -22,7 +22,8 @@ from models import (
 from services.common.timeutil import today_in
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
-from tests.conftest import PINNED_TODAY, csrf_token_of
+from tests.blueprints.conftest import long_day, switch_to, toast_of
+from tests.conftest import PINNED_TODAY, auckland_at, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 TERM = date(2026, 9, 7)  # a Monday
@@ -1165,3 +1166,54 @@ def test_a_session_is_not_moved_to_a_date_out_of_range(web, login_as, timetable,
     response = staff_post(web, timetable, form, "new_date", value)
     assert response.status_int == 422, "the session was moved"
     assert schedule_state() == before
+
+
+def test_generating_from_a_typed_date_keeps_local_times_across_the_change(
+    web, login_as, auckland_term, make_group, make_series
+):
+    tuesday = auckland_term["before"] + timedelta(days=1)
+    group = make_group("Physics 8B", mentor=auckland_term["ada"], room=auckland_term["room"])
+    make_series(group, weekdays=(1,), start=time(8, 30), end=time(9, 30), first_date=tuesday)
+    login_as("coordinator")
+    form = web.get("/timetable/generate").forms["generate-form"]
+    form["start"], form["weeks"] = tuesday.isoformat(), "2"
+    form.submit("generate", status=200)
+    made = db.session.scalars(
+        select(Occurrence).where(Occurrence.group_id == group.id).order_by(Occurrence.start_utc)
+    ).all()
+    days = [tuesday, tuesday + timedelta(weeks=1)]
+    assert [o.original_date for o in made] == days
+    assert [o.start_utc for o in made] == [auckland_at(d, time(8, 30)) for d in days]
+    assert made[1].start_utc - made[0].start_utc != timedelta(weeks=1)  # the clocks changed
+
+
+def test_an_exception_typed_moves_to_that_local_date_and_everyone_reads_it_locally(
+    web, login_as, auckland_term
+):
+    series, after = auckland_term["series"], auckland_term["after"]
+    moved_to = after + timedelta(days=1)
+    login_as("coordinator")
+    form = web.get("/timetable/exceptions").forms["exception-form"]
+    form["series"], form["original_date"] = str(series.id), after.isoformat()
+    form["action"], form["new_date"] = "override", moved_to.isoformat()
+    form["start_time"], form["end_time"] = "07:30", "08:30"
+    form.submit(status=302)
+    occurrence = db.session.get(Occurrence, auckland_term["sessions"][1].id)
+    db.session.refresh(occurrence)
+    assert occurrence.start_utc == auckland_at(moved_to, time(7, 30))
+    assert occurrence.end_utc == auckland_at(moved_to, time(8, 30))
+
+    listing_page = web.get("/timetable/exceptions")
+    row = listing_page.html.find("td", string=long_day(after)).find_parent("tr")
+    assert f"to {long_day(moved_to)}" in row.text and f"07:30{DASH}08:30" in row.text
+    assert web.get(f"/sessions/{occurrence.id}").html.find(
+        attrs={"data-field": "date"}
+    ).text == long_day(moved_to)
+
+    title = f"Maths 7A on {after:%a %d %b} 08:00 moves to {moved_to:%a %d %b} 07:30"
+    switch_to(web, login_as, auckland_term["noah"])
+    notes = web.get("/notifications/")
+    item = notes.html.find(class_="notification-title")
+    assert item.text.strip() == title
+    bell = web.get("/notifications/bell?since=0&unread=0", headers=HX)
+    assert toast_of(bell) == title

@@ -23,11 +23,14 @@ from models import (
     SessionNote,
     db,
 )
+from services.common.timeutil import today_in
+from services.timetable.sessions import create_one_time_session
 from services.tracking import completion as tracking
 from services.tracking import events
 from tests import attachment_samples as samples
+from tests.blueprints.conftest import long_day
 from tests.blueprints.test_security import scan
-from tests.conftest import PINNED_TODAY, csrf_token_of
+from tests.conftest import AKL, PINNED_TODAY, auckland_at, csrf_token_of, previous_dst_change
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 TODAY = PINNED_TODAY
@@ -732,3 +735,49 @@ def test_fields_a_user_must_not_set_are_never_applied_to_notes_completions_or_fi
     )
     [attachment] = db.session.scalars(select(Attachment)).all()
     assert (attachment.uploader_id, attachment.occurrence_id) == (mentor.id, occurrence.id)
+
+
+def test_completion_monitoring_and_overdue_are_local(web, login_as, auckland_term):
+    """Two past sessions at 08:00, either side of the last DST change: one completed through
+    the form (typed local times), the other overdue."""
+    change = previous_dst_change(AKL, today_in(AKL) - timedelta(days=3))
+    done_day, late_day = change - timedelta(days=1), change + timedelta(days=1)
+    group, room = auckland_term["group"], auckland_term["room"]
+    done, late = (
+        create_one_time_session(
+            group_id=group.id, day=day, start=time(8), end=time(9), room_id=room.id,
+            actor=None, tz=AKL,
+        ).occurrence
+        for day in (done_day, late_day)
+    )  # fmt: skip
+    db.session.commit()
+    login_as("coordinator")
+    form = web.get(f"/tracking/sessions/{done.id}/complete").forms[f"completion-form-{done.id}"]
+    assert (form["completion-actual_start"].value, form["completion-actual_end"].value) == (
+        "08:00",
+        "09:00",
+    )
+    form["completion-actual_start"], form["completion-actual_end"] = "08:05", "08:55"
+    page = form.submit(status=302).follow()
+    db.session.refresh(done)
+    assert (done.actual_start_utc, done.actual_end_utc) == (
+        auckland_at(done_day, time(8, 5)),
+        auckland_at(done_day, time(8, 55)),
+    )
+    assert done.completion_code.startswith(f"MATHS7A-{done_day:%Y%m%d}-")
+    actual = page.html.find(attrs={"data-field": "actual-time"})
+    assert " ".join(actual.text.split()) == f"08:05{DASH}08:55 (planned 08:00{DASH}09:00)"
+
+    monitor = web.get(f"/tracking/?status=any&start={done_day}&end={done_day}").html
+    row = monitor.find(id=f"monitor-{done.id}")
+    assert [td.text.strip() for td in row.find_all("td")[:3]] == [
+        long_day(done_day),
+        f"08:00{DASH}09:00",
+        f"08:05{DASH}08:55",
+    ]
+    assert monitor.find(id=f"monitor-{late.id}") is None  # the typed dates are local dates
+    overdue = monitor.find(id=f"overdue-{late.id}")
+    assert [td.text.strip() for td in overdue.find_all("td")[:2]] == [
+        long_day(late_day),
+        f"08:00{DASH}09:00",
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.timetable.conflicts import describe_occurrence, label_occurrence
-from tests.services.conftest import AKL
+from tests.conftest import AKL
 
 
 def test_conflict_descriptions_are_local(auckland_term):

@@ -29,7 +29,7 @@ from services.tracking.dashboard import (
     when_label,
 )
 from services.tracking.history import DashboardFilters
-from tests.services.conftest import AKL, auckland_at
+from tests.conftest import AKL, auckland_at
 
 PARIS = ZoneInfo("Europe/Paris")
 # Monday 7 September 2026, 10:00 in Paris.

@@ -27,7 +27,8 @@ from services.timetable.generation import generate_occurrences, resolve_window, 
 from services.timetable.sessions import (
     delete_one_time_session,
 )
-from tests.services.conftest import AKL, auckland_at, bodies, titles
+from tests.conftest import AKL, auckland_at
+from tests.services.conftest import bodies, titles
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday

@@ -30,8 +30,7 @@ from services.timetable.exceptions import (
     save_override,
 )
 from services.timetable.sessions import create_one_time_session
-from tests.conftest import csrf_token_of
-from tests.services.conftest import AKL
+from tests.conftest import AKL, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
 BASE_URL = "https://termtable.example.org"

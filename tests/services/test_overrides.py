@@ -22,7 +22,8 @@ from services.timetable.exceptions import (
     save_override,
 )
 from services.timetable.generation import generate_occurrences
-from tests.services.conftest import AKL, titles
+from tests.conftest import AKL
+from tests.services.conftest import titles
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)

@@ -1,4 +1,5 @@
-"""The hours report's pure parts: hours as h:mm, and the last date a month's report counts."""
+"""The hours report: hours as h:mm, the last date a month's report counts, and the local month
+it counts in."""
 
 from __future__ import annotations
 
@@ -8,10 +9,8 @@ import pytest
 
 from models import db
 from services.output.reports import hours_minutes, mentor_hours, report_last_day
-from services.timetable.sessions import (
-    create_one_time_session,
-)
-from tests.services.conftest import AKL, auckland_at
+from services.timetable.sessions import create_one_time_session
+from tests.conftest import AKL, auckland_at
 
 
 @pytest.mark.parametrize(

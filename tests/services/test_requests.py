@@ -47,7 +47,8 @@ from services.timetable.sessions import (
     update_one_time_session,
 )
 from services.timetable.video_rooms import ROOM_ID
-from tests.services.conftest import AKL, bodies
+from tests.conftest import AKL
+from tests.services.conftest import bodies
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -39,8 +39,8 @@ from services.timetable.sessions import (
     update_one_time_session,
     visible_sessions,
 )
-from tests.conftest import PINNED_TODAY
-from tests.services.conftest import AKL, auckland_at, titles
+from tests.conftest import AKL, PINNED_TODAY, auckland_at
+from tests.services.conftest import titles
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")
