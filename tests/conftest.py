@@ -484,7 +484,7 @@ def auckland_term(auckland, make_user, make_room, make_group, make_series):
         .order_by(Occurrence.start_utc)
     ).all()
     assert [o.original_date for o in sessions] == [before, after]
-    # The data is what the audit needs: two offsets, and UTC dates a day behind.
+    # The data is what the time-zone tests need: two offsets, and UTC dates a day behind.
     offsets = {datetime.combine(d, time(8), AKL).utcoffset() for d in (before, after)}
     assert len(offsets) == 2
     assert all(o.start_utc.date() == o.original_date - timedelta(days=1) for o in sessions)
