@@ -1,4 +1,4 @@
-"""Double-submit audit: every state-changing web form and htmx action sent twice in a row.
+"""Double submits: every state-changing web form and htmx action sent twice in a row.
 
 Users double-click, resubmit a form with Back, work in two tabs, and a flaky network retries.
 Each case below sends the same valid request twice (same payload, same CSRF token, as the page
@@ -7,11 +7,11 @@ plain form's first redirect is followed, as the browser does, before it is sent 
 checks what the second one does: no duplicate the user did not mean, no server error, and a
 response that says what happened.
 
-`test_a_second_submit_is_refused_or_idempotent` locks in the routes that behave well (status of
-the second response, its message, and no new row). The tests after it guard what the audit
-found and was fixed: duplicates a second submit created (a note, a file, a weekly series, an API
-token), repeated removals answered with Werkzeug's generic "URL not found" text (swapped by htmx
-in place of the section the button was in), and a second Log out leading to a 405 page.
+`test_a_second_submit_is_refused_or_idempotent` checks each route's second response (status,
+message, no new row). The tests after it check that a repeat makes no duplicate (a note, a file,
+a weekly series, an API token), that a repeated removal says it is already done rather than
+Werkzeug's generic "URL not found" text (swapped by htmx in place of the section the button was
+in), and that a second Log out leads to a page.
 """
 
 from __future__ import annotations
@@ -712,8 +712,8 @@ WELL_BEHAVED = [
     (read, 200, None),
     (read_all, 302, "Nothing unread."),
     (feed_add, 302, "Feed added."),  # the existing room feed, not a second one
-    # A repeated delete, restore, revoke or regenerate: no harm, but see the DUP xfails below
-    # for what the second response says.
+    # A repeated delete, restore, revoke or regenerate: no harm; what the second response says
+    # is checked by test_a_repeated_removal_says_it_is_already_done.
     (unenrol, 404, None),
     (session_delete, 404, None),
     (schedule_restore, 404, None),
@@ -745,7 +745,7 @@ def test_the_second_exception_tells_nobody_again(web, school):
     assert outcome.after_second == outcome.after_first
 
 
-# --- What the audit found -----------------------------------------------------------------------
+# --- A repeat makes no duplicate, and says so ----------------------------------------------------
 
 
 def _refused_as_a_repeat(outcome: Outcome) -> None:
