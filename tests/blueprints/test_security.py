@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date, time, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +23,6 @@ TERM = date(2026, 9, 7)
 @pytest.fixture
 def school(app, make_series, make_group, make_room, make_user):
     """A small timetable with generated sessions, a cancellation, a move and a conflict."""
-    from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(app.config["TIMEZONE"])
     room = make_room("Lab 1")
@@ -380,3 +381,27 @@ def test_ids_beyond_the_columns_range_are_not_found_on_every_page(app, web, logi
         assert response.status_int in (400, 403, 404), (url, response.status_int)
         checked.append(url)
     assert len(checked) > 20
+
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+BLOCKED_BY_CSP = [
+    (re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.I), "inline <script>"),
+    (re.compile(r"(?<![\w-])on[a-z]+\s*=", re.I), "on*= event handler"),
+    (re.compile(r"(?<![\w-])(?:data-)?hx-on", re.I), "hx-on (needs eval)"),
+    (re.compile(r"javascript:|\bjs:", re.I), "javascript: URL or js: value (needs eval)"),
+    (re.compile(r"(?<![\w-])style\s*=|<style\b", re.I), "inline style"),
+]
+
+
+def test_no_template_carries_an_inline_script_handler_or_hx_on():
+    problems = [
+        f"{path.relative_to(TEMPLATES)}:{text[: match.start()].count(chr(10)) + 1}: {what}"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for text in [path.read_text()]
+        for pattern, what in BLOCKED_BY_CSP
+        for match in pattern.finditer(text)
+    ]
+    assert len(list(TEMPLATES.rglob("*.html"))) > 100
+    assert problems == []
