@@ -244,6 +244,39 @@ def make_session(make_group):
 
 
 @pytest.fixture
+def maths_session(make_user, make_group, make_session):
+    """One Maths 7A session (Ada teaches Alice) on Monday 7 September 2026, and the people who
+    look at it from outside: another mentor, a student of no group, a coordinator, an admin."""
+    mentor = make_user("mentor", name="Ada Mentor")
+    other_mentor = make_user("mentor", name="Ben Mentor")
+    student = make_user("student", name="Alice Student")
+    outsider = make_user("student", name="Olga Outsider")
+    coordinator = make_user("coordinator", name="Cora Coordinator")
+    admin = make_user("admin", name="Adam Admin")
+    group = make_group("Maths 7A", mentor=mentor, students=[student])
+    return {
+        "mentor": mentor, "other_mentor": other_mentor, "student": student,
+        "outsider": outsider, "coordinator": coordinator, "admin": admin,
+        "occurrence": make_session(group, datetime(2026, 9, 7, 8, tzinfo=UTC)),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def three_groups(make_user, make_group):
+    """Ada teaches Maths 7A (Alice) and Physics 8B (nobody), Ben teaches Art 7A (Alice); Cora
+    coordinates."""
+    ada = make_user("mentor", name="Ada Mentor")
+    ben = make_user("mentor", name="Ben Mentor")
+    alice = make_user("student", name="Alice Student")
+    cora = make_user("coordinator", name="Cora Coordinator")
+    maths = make_group("Maths 7A", mentor=ada, students=[alice])
+    physics = make_group("Physics 8B", mentor=ada)
+    art = make_group("Art 7A", mentor=ben, students=[alice])
+    return {"ada": ada, "ben": ben, "alice": alice, "cora": cora,
+            "maths": maths, "physics": physics, "art": art}  # fmt: skip
+
+
+@pytest.fixture
 def session_and_mentor(make_session):
     """A one-time session two days after the pinned now, and its group's mentor."""
     occurrence = make_session()
