@@ -58,7 +58,7 @@ def cell_ids(html: str) -> list[str]:
 
 
 @pytest.fixture
-def school(make_user, make_room, make_group, make_series):
+def two_classes(make_user, make_room, make_group, make_series):
     """Maths (Ada, R101, Mon+Wed 09:00) and Art (Ben, Lab, Tue 14:00); Alice takes both."""
     alice = make_user("student", name="Alice Martin")
     ada, ben = make_user("mentor", name="Ada Lovelace"), make_user("mentor", name="Ben Okri")
@@ -80,7 +80,7 @@ def school(make_user, make_room, make_group, make_series):
 # --- The grid ------------------------------------------------------------------------------
 
 
-def test_week_grid_shows_days_as_columns_and_each_session_in_its_hour(web, login_as, school):
+def test_week_grid_shows_days_as_columns_and_each_session_in_its_hour(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get(GRID)
     assert "Week of 07 Sep to 13 Sep 2026" in page.text
@@ -95,7 +95,7 @@ def test_week_grid_shows_days_as_columns_and_each_session_in_its_hour(web, login
 
 
 def test_navigation_swaps_only_the_grid_for_htmx_and_pages_stay_bookmarkable(
-    web, htmx, login_as, school
+    web, htmx, login_as, two_classes
 ):
     login_as("coordinator")
     page = web.get(GRID)
@@ -116,7 +116,7 @@ def test_navigation_swaps_only_the_grid_for_htmx_and_pages_stay_bookmarkable(
     assert "<html" in restore.text
 
 
-def test_today_link_and_previous_week(web, login_as, school):
+def test_today_link_and_previous_week(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get("/schedule/?date=2026-09-16")
     previous = page.html.find("a", string=re.compile("Previous"))["href"]
@@ -124,21 +124,23 @@ def test_today_link_and_previous_week(web, login_as, school):
     assert "Week of 07 Sep" in web.get(previous).text
 
 
-def test_filters_are_kept_in_the_url_and_combine(web, login_as, school):
+def test_filters_are_kept_in_the_url_and_combine(web, login_as, two_classes):
     login_as("coordinator")
-    room = school["r101"].id
+    room = two_classes["r101"].id
     page = web.get(f"{GRID}&room={room}")
     assert "Maths 7A" in grid_text(page) and "Art 7A" not in grid_text(page)
     assert page.html.find("option", selected=True, value=str(room)) is not None
     # Navigation links keep the filter.
     assert f"room={room}" in page.html.find("a", string=re.compile("Next"))["href"]
-    both = web.get(f"{GRID}&room={room}&mentor={school['ben'].id}")
+    both = web.get(f"{GRID}&room={room}&mentor={two_classes['ben'].id}")
     assert "No sessions this week for these filters." in both.text
-    by_group = web.get(f"{GRID}&group={school['art'].id}")
+    by_group = web.get(f"{GRID}&group={two_classes['art'].id}")
     assert "Art 7A" in grid_text(by_group) and "Maths 7A" not in grid_text(by_group)
 
 
-def test_filter_bar_names_are_escaped_and_selected_options_marked(web, login_as, school, make_room):
+def test_filter_bar_names_are_escaped_and_selected_options_marked(
+    web, login_as, two_classes, make_room
+):
     odd = make_room("Lab <b>\"A\" & 'B'</b>")
     login_as("coordinator")
     page = web.get(f"{GRID}&room={odd.id}")
@@ -147,9 +149,9 @@ def test_filter_bar_names_are_escaped_and_selected_options_marked(web, login_as,
     assert [(o["value"], o.text) for o in chosen] == [(str(odd.id), "Lab <b>\"A\" & 'B'</b>")]
 
 
-def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_as, school):
+def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    student = school["alice"]
+    student = two_classes["alice"]
     response = web.get(f"{GRID}&student_q=alice")
     assert response.status_int == 303
     assert f"student={student.id}" in response.location
@@ -159,7 +161,7 @@ def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_
     assert f"student={student.id}" in fragment.headers["HX-Push-Url"]
 
 
-def test_unknown_student_and_bad_parameters_are_said_not_ignored(web, login_as, school):
+def test_unknown_student_and_bad_parameters_are_said_not_ignored(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get(f"{GRID}&student_q=nobody")
     assert page.status_int == 200
@@ -169,17 +171,17 @@ def test_unknown_student_and_bad_parameters_are_said_not_ignored(web, login_as, 
     assert "Unknown room: filter ignored." in page.text
 
 
-def test_rooms_as_rows_layout(web, login_as, school):
+def test_rooms_as_rows_layout(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get(f"{GRID}&layout=rooms")
     rows = [th.text.strip() for th in page.html.select("tbody th[scope=row]")]
     assert rows == ["Lab", "R101"]
-    r101_monday = page.html.find(id=f"cell-r{school['r101'].id}-20260907")
+    r101_monday = page.html.find(id=f"cell-r{two_classes['r101'].id}-20260907")
     assert "Maths 7A" in r101_monday.text
     assert "Time as rows" in page.text
 
 
-def test_day_view_and_month_view(web, login_as, school):
+def test_day_view_and_month_view(web, login_as, two_classes):
     login_as("coordinator")
     day = web.get("/schedule/day?date=2026-09-08")
     assert "Tuesday 08 September 2026" in day.text
@@ -191,33 +193,33 @@ def test_day_view_and_month_view(web, login_as, school):
 
 
 def test_cancelled_moved_and_conflicting_sessions_say_so_in_text(
-    web, login_as, school, make_group, make_series
+    web, login_as, two_classes, make_group, make_series
 ):
     save_override(
-        school["maths_series"], TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS
+        two_classes["maths_series"], TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS
     )
     save_override(
-        school["maths_series"], WED, OverrideChange(start_time=time(11), end_time=time(12)),
+        two_classes["maths_series"], WED, OverrideChange(start_time=time(11), end_time=time(12)),
         actor=None, tz=PARIS,
     )  # fmt: skip
-    clash = make_group("Chess", room=school["lab"])
+    clash = make_group("Chess", room=two_classes["lab"])
     make_series(clash, weekdays=(1,), start=time(14, 30), end=time(15, 30))
     generate()
     login_as("coordinator")
     page = web.get(GRID)
-    monday = page.html.find(id=f"occ-{school['monday'].id}")
+    monday = page.html.find(id=f"occ-{two_classes['monday'].id}")
     assert "is-cancelled" in monday["class"] and "Cancelled" in monday.text
-    wednesday = page.html.find(id=f"occ-{school['wednesday'].id}")
+    wednesday = page.html.find(id=f"occ-{two_classes['wednesday'].id}")
     assert "is-moved" in wednesday["class"] and "Moved" in wednesday.text
-    assert page.html.find(id="cell-20260909-11").find(id=f"occ-{school['wednesday'].id}")
-    art = page.html.find(id=f"occ-{school['tuesday'].id}")
+    assert page.html.find(id="cell-20260909-11").find(id=f"occ-{two_classes['wednesday'].id}")
+    art = page.html.find(id=f"occ-{two_classes['tuesday'].id}")
     assert "Conflict" in art.text
     assert art["title"] == "Room conflict with Chess Tue 08 Sep 14:30-15:30"
     assert "Room conflict with Chess" in art.find(class_="conflict-text").text
 
 
-def test_grid_pages_are_for_staff_others_use_their_own_timetable(web, login_as, school):
-    login_as(school["ada"])
+def test_grid_pages_are_for_staff_others_use_their_own_timetable(web, login_as, two_classes):
+    login_as(two_classes["ada"])
     for url in ("/schedule/", "/schedule/day", "/schedule/month"):
         web.get(url, status=403)
     mine = web.get("/schedule/mine?date=2026-09-07")
@@ -225,30 +227,32 @@ def test_grid_pages_are_for_staff_others_use_their_own_timetable(web, login_as, 
     assert "Maths 7A" in mine.text and "Art 7A" not in mine.text
     assert mine.html.find(id="schedule-filters") is None  # no filters: it is theirs
     # A filter in the URL cannot show someone else's sessions.
-    assert "Art 7A" not in web.get(f"/schedule/mine?date=2026-09-07&group={school['art'].id}")
+    assert "Art 7A" not in web.get(f"/schedule/mine?date=2026-09-07&group={two_classes['art'].id}")
 
 
-def test_student_timetable_shows_all_their_groups_and_links_to_session_pages(web, login_as, school):
-    login_as(school["alice"])
+def test_student_timetable_shows_all_their_groups_and_links_to_session_pages(
+    web, login_as, two_classes
+):
+    login_as(two_classes["alice"])
     page = web.get("/schedule/mine?date=2026-09-07")
     assert "My timetable" in page.text
     assert "Maths 7A" in page.text and "Art 7A" in page.text
     assert "/schedule/sessions/" not in page.text  # no editor for students
-    assert f'href="/sessions/{school["monday"].id}"' in page.text
+    assert f'href="/sessions/{two_classes["monday"].id}"' in page.text
     month = web.get("/schedule/mine?view=month&date=2026-09-07")
     assert "September 2026" in month.text and "Maths 7A" in month.text
     assert "/schedule/mine?view=day" in month.text
 
 
-def test_staff_asking_for_mine_get_the_whole_schedule(web, login_as, school):
+def test_staff_asking_for_mine_get_the_whole_schedule(web, login_as, two_classes):
     login_as("coordinator")
     response = web.get("/schedule/mine?date=2026-09-07")
     assert response.status_int == 302 and "/schedule/?date=2026-09-07" in response.location
 
 
-def test_anonymous_visitors_are_sent_to_log_in(web, htmx, school):
+def test_anonymous_visitors_are_sent_to_log_in(web, htmx, two_classes):
     assert "/auth/login" in web.get("/schedule/").location
-    response = htmx.get(f"/schedule/sessions/{school['monday'].id}/editor", status=401)
+    response = htmx.get(f"/schedule/sessions/{two_classes['monday'].id}/editor", status=401)
     assert "/auth/login" in response.headers["HX-Redirect"]
 
 
@@ -259,9 +263,9 @@ def editor_url(occurrence, action="editor"):
     return f"/schedule/sessions/{occurrence.id}/{action}?{CTX}"
 
 
-def test_editor_opens_in_place_of_the_card(web, htmx, login_as, school):
+def test_editor_opens_in_place_of_the_card(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     card = web.get(GRID).html.find(id=f"occ-{monday.id}")
     link = card.find("a")
     assert link["hx-target"] == f"#occ-{monday.id}" and link["hx-swap"] == "outerHTML"
@@ -280,9 +284,11 @@ def test_editor_opens_in_place_of_the_card(web, htmx, login_as, school):
     assert htmx.get(close["hx-get"]).html.find("article")["id"] == f"occ-{monday.id}"
 
 
-def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(web, login_as, school):
+def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(
+    web, login_as, two_classes
+):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     page = web.get(editor_url(monday))
     assert "<html" in page.text and "Back to the schedule" in page.text
     form = page.forms[f"occ-{monday.id}"]
@@ -294,9 +300,9 @@ def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(web,
     assert fresh(monday).status == OccurrenceStatus.CANCELLED
 
 
-def test_cancel_inline_swaps_back_just_that_cell(web, htmx, login_as, school):
+def test_cancel_inline_swaps_back_just_that_cell(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     response = htmx.post(
         editor_url(monday, "exception"), {"action": "cancel", "notes": "Staff training"}
     )
@@ -313,13 +319,13 @@ def test_cancel_inline_swaps_back_just_that_cell(web, htmx, login_as, school):
     assert override.cancelled and override.notes == "Staff training"
 
 
-def test_move_to_another_day_swaps_both_cells_out_of_band(web, htmx, login_as, school):
+def test_move_to_another_day_swaps_both_cells_out_of_band(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     response = htmx.post(
         editor_url(monday, "exception"),
         {"action": "override", "new_date": "2026-09-10", "start_time": "15:00",
-         "end_time": "16:30", "room": str(school["lab"].id), "notes": ""},
+         "end_time": "16:30", "room": str(two_classes["lab"].id), "notes": ""},
     )  # fmt: skip
     assert response.status_int == 200
     assert cell_ids(response.text) == ["cell-20260907-09", "cell-20260910-15"]
@@ -329,18 +335,18 @@ def test_move_to_another_day_swaps_both_cells_out_of_band(web, htmx, login_as, s
     card = destination.find(id=f"occ-{monday.id}")
     assert f"15:00{DASH}16:30" in card.text and "Lab" in card.text and "Moved" in card.text
     moved = fresh(monday)
-    assert moved.original_date == TERM and moved.room_id == school["lab"].id
+    assert moved.original_date == TERM and moved.room_id == two_classes["lab"].id
     assert moved.start_utc.astimezone(PARIS).date() == date(2026, 9, 10)
 
 
 def test_a_change_that_clears_a_conflict_redraws_the_other_session_too(
-    web, htmx, login_as, school, make_group, make_series
+    web, htmx, login_as, two_classes, make_group, make_series
 ):
-    chess = make_group("Chess", room=school["lab"])
+    chess = make_group("Chess", room=two_classes["lab"])
     make_series(chess, weekdays=(1,), start=time(14, 30), end=time(15, 30))
     generate()
     login_as("coordinator")
-    tuesday = school["tuesday"]
+    tuesday = two_classes["tuesday"]
     chess_session = db.session.scalar(select(Occurrence).where(Occurrence.group_id == chess.id))
     assert "Conflict" in web.get(GRID).html.find(id=f"occ-{chess_session.id}").text
     response = htmx.post(editor_url(tuesday, "exception"), {"action": "cancel"})
@@ -349,10 +355,10 @@ def test_a_change_that_clears_a_conflict_redraws_the_other_session_too(
     assert "Conflict" not in response.html.find(id=f"occ-{chess_session.id}").text
 
 
-def test_move_outside_the_grid_hours_redraws_the_whole_grid(web, htmx, login_as, school):
+def test_move_outside_the_grid_hours_redraws_the_whole_grid(web, htmx, login_as, two_classes):
     login_as("coordinator")
     response = htmx.post(
-        editor_url(school["monday"], "exception"),
+        editor_url(two_classes["monday"], "exception"),
         {"action": "override", "start_time": "21:30", "end_time": "22:15"},
     )
     assert response.status_int == 200
@@ -361,9 +367,9 @@ def test_move_outside_the_grid_hours_redraws_the_whole_grid(web, htmx, login_as,
     assert "cell-20260907-21" in response.text
 
 
-def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, login_as, school):
+def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     response = htmx.post(
         editor_url(monday, "exception"),
         {"action": "override", "start_time": "11:00", "end_time": "10:30", "notes": "typed"},
@@ -380,15 +386,15 @@ def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, log
 
 
 def test_room_conflict_is_refused_in_the_editor_naming_the_other_session(
-    web, htmx, login_as, school
+    web, htmx, login_as, two_classes
 ):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     before = fresh(monday).start_utc
     response = htmx.post(
         editor_url(monday, "exception"),
         {"action": "override", "new_date": "2026-09-08", "start_time": "14:30",
-         "end_time": "15:30", "room": str(school["lab"].id)},
+         "end_time": "15:30", "room": str(two_classes["lab"].id)},
         status=409,
     )  # fmt: skip
     assert response.headers["HX-Retarget"] == f"#occ-{monday.id}"
@@ -397,10 +403,10 @@ def test_room_conflict_is_refused_in_the_editor_naming_the_other_session(
     assert override_count() == 0 and fresh(monday).start_utc == before
 
 
-def test_editor_refuses_a_post_without_the_csrf_token(web, login_as, school):
+def test_editor_refuses_a_post_without_the_csrf_token(web, login_as, two_classes):
     login_as("coordinator")
     response = web.post(
-        editor_url(school["monday"], "exception"),
+        editor_url(two_classes["monday"], "exception"),
         {"action": "cancel"},
         headers={"HX-Request": "true"},
         status=400,
@@ -409,15 +415,15 @@ def test_editor_refuses_a_post_without_the_csrf_token(web, login_as, school):
     assert override_count() == 0
 
 
-def test_restore_deletes_the_exception_and_puts_the_session_back(web, htmx, login_as, school):
+def test_restore_deletes_the_exception_and_puts_the_session_back(web, htmx, login_as, two_classes):
     save_override(
-        school["maths_series"], TERM,
+        two_classes["maths_series"], TERM,
         OverrideChange(new_date=date(2026, 9, 11), start_time=time(15), end_time=time(16)),
         actor=None, tz=PARIS,
     )  # fmt: skip
     db.session.commit()
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     editor = htmx.get(editor_url(monday))
     restore = editor.html.find("button", string=re.compile("Restore series"))
     assert restore["hx-target"] == "#cell-20260911-15"
@@ -428,23 +434,23 @@ def test_restore_deletes_the_exception_and_puts_the_session_back(web, htmx, logi
     assert fresh(monday).start_utc.astimezone(PARIS).time() == time(9)
 
 
-def test_editor_prefills_an_existing_exception(web, htmx, login_as, school):
+def test_editor_prefills_an_existing_exception(web, htmx, login_as, two_classes):
     save_override(
-        school["maths_series"], TERM,
-        OverrideChange(room_id=school["lab"].id, notes="Projector"), actor=None, tz=PARIS,
+        two_classes["maths_series"], TERM,
+        OverrideChange(room_id=two_classes["lab"].id, notes="Projector"), actor=None, tz=PARIS,
     )  # fmt: skip
     db.session.commit()
     login_as("coordinator")
-    editor = htmx.get(editor_url(school["monday"]))
+    editor = htmx.get(editor_url(two_classes["monday"]))
     assert editor.html.find("input", value="override")["checked"] is not None
-    assert editor.html.find("option", value=str(school["lab"].id), selected=True)
+    assert editor.html.find("option", value=str(two_classes["lab"].id), selected=True)
     assert "Projector</textarea>" in editor.text
 
 
 @pytest.mark.parametrize("role", ["mentor", "student"])
-def test_only_staff_may_open_or_post_to_the_editor(web, htmx, login_as, school, role):
+def test_only_staff_may_open_or_post_to_the_editor(web, htmx, login_as, two_classes, role):
     login_as(role)
-    monday = school["monday"]
+    monday = two_classes["monday"]
     htmx.get(editor_url(monday), status=403)
     htmx.get(editor_url(monday, "card"), status=403)
     htmx.post(editor_url(monday, "exception"), {"action": "cancel"}, status=403)
@@ -452,10 +458,10 @@ def test_only_staff_may_open_or_post_to_the_editor(web, htmx, login_as, school, 
     assert override_count() == 0
 
 
-def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, school):
+def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, two_classes):
 
     one_time = Occurrence(
-        group_id=school["art"].id,
+        group_id=two_classes["art"].id,
         start_utc=datetime(2026, 9, 11, 12, tzinfo=UTC),
         end_utc=datetime(2026, 9, 11, 13, tzinfo=UTC),
     )
@@ -466,14 +472,14 @@ def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, schoo
     htmx.get(f"/schedule/sessions/{one_time.id}/editor", status=404)
     htmx.post(f"/schedule/sessions/{one_time.id}/exception", {"action": "cancel"}, status=404)
     # Without an exception there is nothing to restore.
-    htmx.post(editor_url(school["monday"], "restore"), status=404)
+    htmx.post(editor_url(two_classes["monday"], "restore"), status=404)
     # On the grid it links to its own page instead.
     card = web.get(GRID).html.find(id=f"occ-{one_time.id}")
     assert card.find("a")["href"] == f"/sessions/{one_time.id}" and "One-time" in card.text
 
 
-def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, school):
-    monday = school["monday"]
+def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, two_classes):
+    monday = two_classes["monday"]
     monday.status = OccurrenceStatus.COMPLETED
     db.session.commit()
     login_as("coordinator")
@@ -484,7 +490,7 @@ def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, 
     assert fresh(monday).status == OccurrenceStatus.COMPLETED
 
 
-def test_the_page_has_no_inline_script_and_a_print_stylesheet(web, login_as, school):
+def test_the_page_has_no_inline_script_and_a_print_stylesheet(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get(GRID)
     assert all(script.get("src") for script in page.html.find_all("script"))
@@ -493,18 +499,18 @@ def test_the_page_has_no_inline_script_and_a_print_stylesheet(web, login_as, sch
     assert "@media print" in css and "size: A4 landscape" in css
 
 
-def test_new_session_link_carries_the_day_and_filters(web, login_as, school):
+def test_new_session_link_carries_the_day_and_filters(web, login_as, two_classes):
     login_as("coordinator")
-    page = web.get(f"/schedule/day?date=2026-09-08&room={school['lab'].id}")
+    page = web.get(f"/schedule/day?date=2026-09-08&room={two_classes['lab'].id}")
     link = page.html.find("a", string="New session")["href"]
-    assert link == f"/sessions/new?date=2026-09-08&room={school['lab'].id}"
+    assert link == f"/sessions/new?date=2026-09-08&room={two_classes['lab'].id}"
     assert "2026-09-08" in web.get(link).text
 
 
-def test_two_open_editors_have_distinct_field_ids_and_labels(web, htmx, login_as, school):
+def test_two_open_editors_have_distinct_field_ids_and_labels(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    first = htmx.get(editor_url(school["monday"])).html
-    second = htmx.get(editor_url(school["wednesday"])).html
+    first = htmx.get(editor_url(two_classes["monday"])).html
+    second = htmx.get(editor_url(two_classes["wednesday"])).html
     ids = lambda html: {tag["id"] for tag in html.select("form [id]")}  # noqa: E731
     assert ids(first).isdisjoint(ids(second))
     for label in first.select("label[for]"):
@@ -514,14 +520,14 @@ def test_two_open_editors_have_distinct_field_ids_and_labels(web, htmx, login_as
 # --- Exports -------------------------------------------------------------------------------------
 
 
-def test_the_week_exports_to_csv_with_its_filters(web, login_as, school):
+def test_the_week_exports_to_csv_with_its_filters(web, login_as, two_classes):
     import csv
     import io
 
     login_as("coordinator")
-    page = web.get(f"{GRID}&room={school['r101'].id}")
+    page = web.get(f"{GRID}&room={two_classes['r101'].id}")
     link = page.html.find("a", string="CSV")["href"]
-    assert f"room={school['r101'].id}" in link
+    assert f"room={two_classes['r101'].id}" in link
     response = web.get(link)
     assert response.content_type == "text/csv"
     assert (
@@ -533,7 +539,7 @@ def test_the_week_exports_to_csv_with_its_filters(web, login_as, school):
     assert rows[0]["date"] == "2026-09-07" and rows[0]["start"] == "09:00"
 
 
-def test_a_range_exports_to_excel_one_sheet_per_week(web, login_as, school):
+def test_a_range_exports_to_excel_one_sheet_per_week(web, login_as, two_classes):
     import io
 
     from openpyxl import load_workbook
@@ -552,7 +558,7 @@ def test_a_range_exports_to_excel_one_sheet_per_week(web, login_as, school):
 
 
 def test_exports_refuse_bad_ranges_and_students_get_only_their_own(
-    app, web, login_as, school, make_user
+    app, web, login_as, two_classes, make_user
 ):
     from tests.conftest import TEST_PASSWORD
 
@@ -566,7 +572,10 @@ def test_exports_refuse_bad_ranges_and_students_get_only_their_own(
             assert "Choose a date between 01 Jan 2000 and 31 Dec 2100." in page.text
     web.get("/schedule/export.pdf", status=404)
     url = "/schedule/export.csv?start=2026-09-07&end=2026-09-14"
-    for user, groups in ((school["alice"], {"Maths 7A", "Art 7A"}), (make_user("student"), set())):
+    for user, groups in (
+        (two_classes["alice"], {"Maths 7A", "Art 7A"}),
+        (make_user("student"), set()),
+    ):
         them = browser(app)
         form = them.get("/auth/login").forms[0]
         form["email"], form["password"] = user.email, TEST_PASSWORD
