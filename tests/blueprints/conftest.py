@@ -11,7 +11,7 @@ import pytest
 
 from models import db
 from services.timetable.generation import generate_occurrences
-from tests.conftest import PINNED_TODAY
+from tests.conftest import PINNED_TODAY, make_app
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 
@@ -43,6 +43,33 @@ def formula_names(make_user, make_room, make_group, make_series):
     generate_occurrences(monday, monday + timedelta(weeks=1), tz=PARIS)
     db.session.commit()
     return group
+
+
+@pytest.fixture
+def cli(app):
+    """`cli("command", "--option", "value", input=...)`: the app's command, as `flask` runs it."""
+    runner = app.test_cli_runner()
+
+    def invoke(*args, **kwargs):
+        return runner.invoke(args=list(args), **kwargs)
+
+    return invoke
+
+
+@pytest.fixture(scope="module")
+def limited_app(tmp_path_factory):
+    """An app of its own with the rate limits on (the shared one turns them off)."""
+    app = make_app(tmp_path_factory, RATELIMIT_ENABLED=True)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def error_next_to(response, field: str) -> str:
+    """The message shown next to a field (ids may carry a form's prefix)."""
+    found = response.html.select(f'[id$="{field}-error"]')
+    assert found, f"no message next to {field}"
+    return found[0].text.strip()
 
 
 def long_day(day: date) -> str:

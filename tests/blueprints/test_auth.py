@@ -290,14 +290,6 @@ def test_an_explicit_cookie_setting_wins_over_the_default():
 # --- Rate limiting ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def limited_app(tmp_path_factory):
-    app = make_app(tmp_path_factory, RATELIMIT_ENABLED=True)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
 def test_login_is_rate_limited_after_ten_wrong_attempts(limited_app):
     web = browser(limited_app)
     # Ten accounts, so that the per-account limit (tests/blueprints/test_login_hardening.py)
@@ -502,16 +494,6 @@ def test_a_form_sent_logged_out_returns_to_its_page_after_login_never_elsewhere(
 
 
 USER = ["--name", "Dee", "--role", "student", "--password", "a long password"]
-
-
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args, **kwargs):
-        return runner.invoke(args=list(args), **kwargs)
-
-    return invoke
 
 
 def test_create_user_never_echoes_or_stores_the_password(cli):

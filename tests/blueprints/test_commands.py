@@ -44,16 +44,6 @@ def table_counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args, **kwargs):
-        return runner.invoke(args=list(args), **kwargs)
-
-    return invoke
-
-
-@pytest.fixture
 def files(tmp_path):
     """Paths named in the tables below, resolved under tmp_path."""
     (tmp_path / "latin1.csv").write_bytes(

@@ -440,13 +440,3 @@ def test_an_error_to_a_full_htmx_request_is_the_error_page(web, world, headers):
     assert not is_page(web.get("/sessions/999999", headers=PARTIAL, status=404))
     response = web.get("/sessions/999999", headers=headers, status=404)
     assert is_page(response)
-
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-BLOCKED_BY_CSP = [
-    (re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.I), "inline <script>"),
-    (re.compile(r"(?<![\w-])on[a-z]+\s*=", re.I), "on*= event handler"),
-    (re.compile(r"(?<![\w-])(?:data-)?hx-on", re.I), "hx-on (needs eval)"),
-    (re.compile(r"javascript:|\bjs:", re.I), "javascript: URL or js: value (needs eval)"),
-    (re.compile(r"(?<![\w-])style\s*=|<style\b", re.I), "inline style"),
-]

@@ -369,14 +369,6 @@ def test_a_writer_is_not_held_up_while_a_login_checks_its_password(app, make_use
     assert page.status_int == 422
 
 
-@pytest.fixture(scope="module")
-def limited_app(tmp_path_factory):
-    app = make_app(tmp_path_factory, RATELIMIT_ENABLED=True)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
 @pytest.mark.usefixtures("pinned_clock")
 def test_twenty_wrong_passwords_are_limited_even_from_ever_changing_forwarded_addresses(
     limited_app,

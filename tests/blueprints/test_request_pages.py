@@ -23,7 +23,7 @@ from models import (
 )
 from services.requests.lifecycle import RequestInput, create_request
 from services.timetable.generation import generate_occurrences
-from tests.blueprints.conftest import long_day, switch_to
+from tests.blueprints.conftest import error_next_to, long_day, switch_to
 from tests.blueprints.test_security import scan
 from tests.conftest import AKL, PINNED_TODAY, auckland_at, csrf_token_of
 
@@ -1102,13 +1102,6 @@ def test_request_pages_and_fragments_run_no_inline_script_or_style(web, people, 
         assert_security_headers(response)
         if "html" in (response.content_type or ""):
             assert scan(response).problems == [], response.request.path_qs
-
-
-def error_next_to(response, field: str) -> str:
-    """The message shown next to a field (ids may carry a form's prefix)."""
-    found = response.html.select(f'[id$="{field}-error"]')
-    assert found, f"no message next to {field}"
-    return found[0].text.strip()
 
 
 @pytest.fixture

@@ -15,16 +15,6 @@ from models import (
 )
 
 
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args):
-        return runner.invoke(args=list(args))
-
-    return invoke
-
-
 def test_generate_json_summary_for_eight_weeks_of_mon_wed_fri(cli, make_series):
     make_series(weekdays=(0, 2, 4))
     result = cli("generate-sessions", "--start", "2026-09-07", "--weeks", "8", "--json")

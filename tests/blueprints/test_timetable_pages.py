@@ -22,7 +22,7 @@ from models import (
 from services.common.timeutil import today_in
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
-from tests.blueprints.conftest import long_day, switch_to, toast_of
+from tests.blueprints.conftest import error_next_to, long_day, switch_to, toast_of
 from tests.conftest import PINNED_TODAY, auckland_at, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
@@ -938,13 +938,6 @@ def hx_post(web, url, params, *, page="/sessions/today/", **kwargs):
 
 def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
-
-
-def error_next_to(response, field: str) -> str:
-    """The message shown next to a field (ids may carry a form's prefix)."""
-    found = response.html.select(f'[id$="{field}-error"]')
-    assert found, f"no message next to {field}"
-    return found[0].text.strip()
 
 
 def schedule_state():
