@@ -16,6 +16,7 @@ import select
 import sqlite3
 import threading
 import time as time_module
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 import time_machine
 from flask import Flask, current_app, g, has_app_context
 from flask_migrate import upgrade
+from sqlalchemy import event
 from webtest import TestApp
 
 from app import create_app
@@ -314,6 +316,22 @@ def make_series(make_group):
         return series
 
     return factory
+
+
+@contextmanager
+def counted_statements():
+    """The SQL statements run inside the block (transaction bookkeeping left out)."""
+    found = []
+
+    def counter(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            found.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", counter)
+    try:
+        yield found
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counter)
 
 
 def csrf_token_of(page) -> str:

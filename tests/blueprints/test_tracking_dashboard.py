@@ -5,19 +5,17 @@ of statements per page that does not grow with the rows."""
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
 
 from models import Attachment, NoteKind, Occurrence, OccurrenceStatus, SessionNote, db
 from services.tracking import events
 from services.tracking.history import MESSAGE_BAD_DATE
 from tests.blueprints.test_security import assert_security_headers, scan
-from tests.conftest import PINNED_TODAY
+from tests.conftest import PINNED_TODAY, counted_statements
 
 _codes = itertools.count(1)
 _stored = itertools.count(1)
@@ -64,21 +62,6 @@ def add_file(occurrence, uploader):
         )
     )  # fmt: skip
     db.session.commit()
-
-
-@contextmanager
-def counted_statements():
-    found = []
-
-    def counter(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
-            found.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        yield found
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
 
 
 def past(days: int) -> datetime:

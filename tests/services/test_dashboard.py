@@ -4,12 +4,10 @@ other participant, the join window, ratings on the cards, and a constant number 
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
 
 from models import (
     GroupKind,
@@ -29,7 +27,7 @@ from services.tracking.dashboard import (
     when_label,
 )
 from services.tracking.history import DashboardFilters
-from tests.conftest import AKL, auckland_at
+from tests.conftest import AKL, auckland_at, counted_statements
 
 PARIS = ZoneInfo("Europe/Paris")
 # Monday 7 September 2026, 10:00 in Paris.
@@ -63,21 +61,6 @@ def cards(viewer, tab=DashboardTab.UPCOMING, now=NOW, **kwargs):
 
 def ids(viewer, **kwargs) -> list[int]:
     return [c.occurrence.id for c in cards(viewer, **kwargs)]
-
-
-@contextmanager
-def counted_statements():
-    found = []
-
-    def counter(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
-            found.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        yield found
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ flat as rows grow."""
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from models import (
     Attachment,
@@ -38,25 +36,11 @@ from services.tracking.history import (
     parse_filters,
 )
 from services.tracking.notes import add_note, delete_note, edit_note
+from tests.conftest import counted_statements
 
 PARIS = zone("Europe/Paris")
 _codes = itertools.count(1)
 _stored = itertools.count(1)
-
-
-@contextmanager
-def counted_statements():
-    found = []
-
-    def counter(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
-            found.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        yield found
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
 
 
 def at(day: int, hour: int = 8) -> datetime:
