@@ -1,5 +1,7 @@
 """Shared fixtures: an app with a migrated database per test module, a clean database per test,
-a WebTest client, logins by role, and factories that fill sensible defaults.
+a WebTest client, logins by role, factories that fill sensible defaults (make_user, make_room,
+make_group, make_series, make_session), a pinned clock, and a school in Auckland whose Mondays
+straddle a DST change, served from Los Angeles (the time-zone tests of every layer).
 
 The suite runs on a SQLite file by default and on PostgreSQL when TEST_DATABASE_URL is set.
 """
@@ -14,6 +16,7 @@ import select
 import sqlite3
 import threading
 import time as time_module
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,12 +25,18 @@ import sqlalchemy as sa
 import time_machine
 from flask import Flask, current_app, g, has_app_context
 from flask_migrate import upgrade
+from sqlalchemy import event
 from webtest import TestApp
 
 from app import create_app
 from models import CourseGroup, Enrolment, Occurrence, Room, Series, Subject, db
 from models.series import weekdays_to_mask
+from services.common import timeutil
+from services.common.timeutil import today_in
 from services.people.accounts import create_user
+from services.timetable import listing
+from services.timetable.generation import generate_occurrences
+from services.tracking import dashboard as dashboard_service
 
 if "faketime" in os.environ.get("LD_PRELOAD", ""):
     # The midnight pass (.ci/run) shifts the wall clock with libfaketime, leaving monotonic
@@ -214,19 +223,66 @@ def make_group(make_user, make_room):
 
 
 @pytest.fixture
-def session_and_mentor(make_group):
+def make_session(make_group):
+    """A one-time session (no series) of `group` (a new one by default) starting at `start` (an
+    aware datetime; two days after the pinned now by default), `hours` long, in the group's
+    room unless `room` is another Room or None; other columns (status, created_at...) as given."""
+
+    def factory(group=None, start=None, *, hours=1, room="default", **fields):
+        group = group or make_group()
+        start = (start or PINNED_NOW + timedelta(days=2)).astimezone(UTC)
+        occurrence = Occurrence(
+            group_id=group.id,
+            start_utc=start,
+            end_utc=start + timedelta(hours=hours),
+            room_id=group.default_room_id if room == "default" else (room.id if room else None),
+            **fields,
+        )
+        db.session.add(occurrence)
+        db.session.commit()
+        return occurrence
+
+    return factory
+
+
+@pytest.fixture
+def maths_session(make_user, make_group, make_session):
+    """One Maths 7A session (Ada teaches Alice) on Monday 7 September 2026, and the people who
+    look at it from outside: another mentor, a student of no group, a coordinator, an admin."""
+    mentor = make_user("mentor", name="Ada Mentor")
+    other_mentor = make_user("mentor", name="Ben Mentor")
+    student = make_user("student", name="Alice Student")
+    outsider = make_user("student", name="Olga Outsider")
+    coordinator = make_user("coordinator", name="Cora Coordinator")
+    admin = make_user("admin", name="Adam Admin")
+    group = make_group("Maths 7A", mentor=mentor, students=[student])
+    return {
+        "mentor": mentor, "other_mentor": other_mentor, "student": student,
+        "outsider": outsider, "coordinator": coordinator, "admin": admin,
+        "occurrence": make_session(group, datetime(2026, 9, 7, 8, tzinfo=UTC)),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def three_groups(make_user, make_group):
+    """Ada teaches Maths 7A (Alice) and Physics 8B (nobody), Ben teaches Art 7A (Alice); Cora
+    coordinates."""
+    ada = make_user("mentor", name="Ada Mentor")
+    ben = make_user("mentor", name="Ben Mentor")
+    alice = make_user("student", name="Alice Student")
+    cora = make_user("coordinator", name="Cora Coordinator")
+    maths = make_group("Maths 7A", mentor=ada, students=[alice])
+    physics = make_group("Physics 8B", mentor=ada)
+    art = make_group("Art 7A", mentor=ben, students=[alice])
+    return {"ada": ada, "ben": ben, "alice": alice, "cora": cora,
+            "maths": maths, "physics": physics, "art": art}  # fmt: skip
+
+
+@pytest.fixture
+def session_and_mentor(make_session):
     """A one-time session two days after the pinned now, and its group's mentor."""
-    group = make_group()
-    start = PINNED_NOW + timedelta(days=2)
-    occurrence = Occurrence(
-        group_id=group.id,
-        start_utc=start,
-        end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )
-    db.session.add(occurrence)
-    db.session.commit()
-    return occurrence, group.mentor
+    occurrence = make_session()
+    return occurrence, occurrence.group.mentor
 
 
 @pytest.fixture
@@ -260,6 +316,22 @@ def make_series(make_group):
         return series
 
     return factory
+
+
+@contextmanager
+def counted_statements():
+    """The SQL statements run inside the block (transaction bookkeeping left out)."""
+    found = []
+
+    def counter(_conn, _cursor, statement, *_args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            found.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", counter)
+    try:
+        yield found
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counter)
 
 
 def csrf_token_of(page) -> str:
@@ -376,3 +448,110 @@ def clock():
     """Pin the wall clock at PINNED_NOW for this test (`clock.travel(...)` moves it)."""
     with time_machine.travel(PINNED_NOW, tick=True) as traveller:
         yield PinnedClock(traveller)
+
+
+# A zone far from UTC (+12/+13) whose 08:00 is on the previous UTC date, for the time-zone tests:
+# formatting a UTC, naive or server-local instant there shows the wrong hour and the wrong day.
+AKL = ZoneInfo("Pacific/Auckland")
+
+
+def next_dst_change(tz: ZoneInfo, after: date) -> date:
+    """The first local date after `after` on which the zone's UTC offset changes."""
+    day = after
+    while (
+        datetime.combine(day, time(12), tz).utcoffset()
+        == datetime.combine(day + timedelta(days=1), time(12), tz).utcoffset()
+    ):
+        day += timedelta(days=1)
+    return day + timedelta(days=1)
+
+
+# --- Auckland, across a DST change, served from Los Angeles ----------------------------------
+
+SERVER_TZ = "America/Los_Angeles"
+
+
+def previous_dst_change(tz: ZoneInfo, before: date) -> date:
+    """The last local date before `before` on which the zone's UTC offset changed."""
+    day = before
+    while (
+        datetime.combine(day, time(12), tz).utcoffset()
+        == datetime.combine(day - timedelta(days=1), time(12), tz).utcoffset()
+    ):
+        day -= timedelta(days=1)
+    return day
+
+
+def auckland_at(day: date, clock: time, tz: ZoneInfo = AKL) -> datetime:
+    """The UTC instant of a local wall-clock time."""
+    return datetime.combine(day, clock, tzinfo=tz).astimezone(UTC)
+
+
+@pytest.fixture
+def auckland(app, monkeypatch):
+    """The organisation in Auckland, the server's own TZ in Los Angeles (almost a day apart)."""
+    monkeypatch.setitem(app.config, "TIMEZONE", "Pacific/Auckland")
+    monkeypatch.setenv("TZ", SERVER_TZ)
+    time_module.tzset()
+    yield AKL
+    monkeypatch.undo()
+    time_module.tzset()
+
+
+def freeze(monkeypatch, instant: datetime) -> None:
+    """`datetime.now()` is `instant` where "now" and "today" are decided (today_in, today's
+    board, the dashboard's tabs)."""
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return instant.astimezone(tz) if tz else instant.astimezone().replace(tzinfo=None)
+
+    for module in (timeutil, listing, dashboard_service):
+        monkeypatch.setattr(module, "datetime", Frozen)
+
+
+@pytest.fixture
+def auckland_term(auckland, make_user, make_room, make_group, make_series):
+    """Maths 7A (mentor Ada, student Noah, room R1) on Mondays 08:00-09:00, the Monday before
+    (`before`) and the Monday after (`after`) the next Auckland DST change."""
+    change = next_dst_change(AKL, today_in(AKL) + timedelta(days=14))
+    assert change.weekday() == 6  # New Zealand changes its clocks on Sundays
+    before, after = change - timedelta(days=6), change + timedelta(days=1)
+    ada = make_user("mentor", name="Ada Lovelace")
+    noah = make_user("student", name="Noah Bernard")
+    room = make_room("R1")
+    maths = Subject(name="Mathematics")
+    db.session.add(maths)
+    group = make_group("Maths 7A", mentor=ada, subject=maths, room=room, students=[noah])
+    series = make_series(
+        group, weekdays=(0,), start=time(8), end=time(9), first_date=before, last_date=after
+    )
+    generate_occurrences(before, after + timedelta(days=1), tz=AKL)
+    db.session.commit()
+    sessions = db.session.scalars(
+        sa.select(Occurrence)
+        .where(Occurrence.series_id == series.id)
+        .order_by(Occurrence.start_utc)
+    ).all()
+    assert [o.original_date for o in sessions] == [before, after]
+    # The data is what the time-zone tests need: two offsets, and UTC dates a day behind.
+    offsets = {datetime.combine(d, time(8), AKL).utcoffset() for d in (before, after)}
+    assert len(offsets) == 2
+    assert all(o.start_utc.date() == o.original_date - timedelta(days=1) for o in sessions)
+    assert [o.start_utc for o in sessions] == [
+        auckland_at(before, time(8)),
+        auckland_at(after, time(8)),
+    ]
+    return {
+        "before": before,
+        "after": after,
+        "change": change,
+        "ada": ada,
+        "noah": noah,
+        "room": room,
+        "maths": maths,
+        "group": group,
+        "series": series,
+        "sessions": sessions,
+    }

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
-from models import db
+from models import DateOverride, MentorSubject, Occurrence, SessionRequest, db
 from services.common.timeutil import week_start
 from services.people.tokens import create_token
+from services.timetable.generation import generate_occurrences
 from tests.conftest import PINNED_TODAY, browser
 
 PROBLEM = "application/problem+json"
@@ -75,6 +78,51 @@ def api_as(app, make_user):
 @pytest.fixture
 def anonymous(app):
     return ApiClient(app, None, None)
+
+
+@pytest.fixture
+def maths_class(make_user, make_group, make_series):
+    """A mentor teaching Maths (a Monday class with two generated weeks), two students."""
+    mentor = make_user("mentor")
+    group = make_group("Maths class", mentor=mentor, subject="Maths")
+    db.session.add(MentorSubject(mentor_id=mentor.id, subject_id=group.subject_id))
+    series = make_series(group, weekdays=(0,), first_date=MONDAY)
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=ZoneInfo("Europe/Paris"))
+    db.session.commit()
+    return {
+        "mentor": mentor,
+        "group": group,
+        "series": series,
+        "student": make_user("student"),
+        "other_student": make_user("student"),
+    }
+
+
+def request_body(maths_class, **schedule):
+    """A student's request for one session with the class's mentor (`schedule` changes it)."""
+    return {
+        "mentor": maths_class["mentor"].id,
+        "subject": maths_class["group"].subject_id,
+        "title": "Help with fractions",
+        "mode": "online",
+        "schedule": {
+            "kind": "single",
+            "date": (MONDAY + timedelta(days=1)).isoformat(),
+            "start": "16:00",
+            "duration": 60,
+        }
+        | schedule,
+    }
+
+
+def timetable_state():
+    """The sessions (id, start, status), and how many exceptions and requests there are."""
+    db.session.expire_all()
+    return (
+        [(o.id, o.start_utc, o.status) for o in db.session.scalars(select(Occurrence))],
+        db.session.scalar(select(func.count()).select_from(DateOverride)),
+        db.session.scalar(select(func.count()).select_from(SessionRequest)),
+    )
 
 
 def assert_problem(response, status: int, *, field: str | None = None) -> dict:

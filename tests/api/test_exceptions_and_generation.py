@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
-from models import DateOverride, Occurrence, OccurrenceStatus, db
+from models import (
+    DateOverride,
+    Occurrence,
+    OccurrenceStatus,
+    db,
+)
 from services.timetable.exceptions import find_occurrence
-from tests.api.conftest import MONDAY, assert_problem
+from tests.api.conftest import MONDAY, assert_problem, timetable_state
 
 
 def generate(client, weeks=1, **extra):
@@ -227,7 +234,6 @@ def test_deleting_an_exception_that_would_double_book_is_409(
 
 
 def series_tz():
-    from zoneinfo import ZoneInfo
 
     return ZoneInfo("Europe/Paris")
 
@@ -286,3 +292,52 @@ def test_generate_input_errors(api_as):
         ({"start": "9999-12-31x", "weeks": 1}, "start"),
     ):
         assert_problem(client.post("/api/v1/generate", body, status=422), 422, field=field)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        pytest.param(
+            "/api/v1/generate",
+            {"start": "0001-01-01", "weeks": 1},
+            "start",
+            id="generate-from-0001-01-01",
+        ),
+        pytest.param(
+            "/api/v1/generate",
+            {"start": "9999-12-31", "weeks": 1},
+            "start",
+            id="generate-from-9999-12-31",
+        ),
+        pytest.param(
+            "/api/v1/exceptions",
+            {"original_date": "9999-12-31", "cancelled": True},
+            "original_date",
+            id="exception-for-9999-12-31",
+        ),
+        pytest.param(
+            "/api/v1/exceptions", {"new_date": "0001-01-01"}, "new_date", id="move-to-0001-01-01"
+        ),
+    ],
+)
+def test_staff_dates_at_the_edge_of_the_calendar_are_a_422_not_a_crash(
+    api_as, maths_class, path, body, field
+):
+    if path.endswith("exceptions"):
+        body = {"series": maths_class["series"].id, "original_date": MONDAY.isoformat()} | body
+    before = timetable_state()
+    response = api_as("coordinator").post(path, body, status="*")
+    assert_problem(response, 422, field=field)
+    assert timetable_state() == before
+
+
+def test_a_session_is_not_moved_to_the_year_9999(api_as, maths_class):
+    before = timetable_state()
+    body = {
+        "series": maths_class["series"].id,
+        "original_date": MONDAY.isoformat(),
+        "new_date": "9999-12-31",
+    }
+    response = api_as("coordinator").post("/api/v1/exceptions", body, status="*")
+    assert_problem(response, 422, field="new_date")
+    assert timetable_state() == before

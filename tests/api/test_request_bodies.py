@@ -8,18 +8,25 @@ from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
-from models import DateOverride, Occurrence, Series, db
+from models import (
+    DateOverride,
+    Occurrence,
+    Series,
+    SessionRequest,
+    db,
+)
 from services.timetable.exceptions import find_occurrence
 from services.timetable.generation import generate_occurrences
-from tests.api.conftest import MONDAY, assert_problem
+from tests.api.conftest import MONDAY, assert_problem, request_body, timetable_state
 
 PARIS = ZoneInfo("Europe/Paris")
 NOT_OBJECTS = (b"null", b"[]", b'["start", "11:00"]', b"3", b'"11:00"', b"true")
 
 
 @pytest.fixture
-def school(make_series):
+def monday_session(make_series):
     series = make_series(weekdays=(0,), first_date=MONDAY)
     generate_occurrences(MONDAY, MONDAY + timedelta(weeks=1), tz=PARIS)
     db.session.commit()
@@ -38,8 +45,8 @@ def snapshot(series, occurrence):
 
 
 @pytest.mark.parametrize("kind", ["series", "sessions"])
-def test_a_patch_without_a_body_is_422_and_changes_nothing(api_as, school, kind):
-    series, occurrence = school
+def test_a_patch_without_a_body_is_422_and_changes_nothing(api_as, monday_session, kind):
+    series, occurrence = monday_session
     url = f"/api/v1/series/{series.id}" if kind == "series" else f"/api/v1/sessions/{occurrence.id}"
     before = snapshot(series, occurrence)
     client = api_as("coordinator")
@@ -51,8 +58,8 @@ def test_a_patch_without_a_body_is_422_and_changes_nothing(api_as, school, kind)
 
 
 @pytest.mark.parametrize("kind", ["series", "sessions"])
-def test_a_patch_whose_json_is_not_an_object_is_422(api_as, school, kind):
-    series, occurrence = school
+def test_a_patch_whose_json_is_not_an_object_is_422(api_as, monday_session, kind):
+    series, occurrence = monday_session
     url = f"/api/v1/series/{series.id}" if kind == "series" else f"/api/v1/sessions/{occurrence.id}"
     before = snapshot(series, occurrence)
     client = api_as("coordinator")
@@ -62,8 +69,8 @@ def test_a_patch_whose_json_is_not_an_object_is_422(api_as, school, kind):
     assert snapshot(series, occurrence) == before
 
 
-def test_a_body_sent_as_a_form_is_415_not_ignored(api_as, school):
-    series, occurrence = school
+def test_a_body_sent_as_a_form_is_415_not_ignored(api_as, monday_session):
+    series, occurrence = monday_session
     before = snapshot(series, occurrence)
     client = api_as("coordinator")
     for url in (f"/api/v1/series/{series.id}", f"/api/v1/sessions/{occurrence.id}"):
@@ -76,8 +83,8 @@ def test_a_body_sent_as_a_form_is_415_not_ignored(api_as, school):
     assert snapshot(series, occurrence) == before
 
 
-def test_an_empty_object_still_means_change_nothing(api_as, school):
-    series, occurrence = school
+def test_an_empty_object_still_means_change_nothing(api_as, monday_session):
+    series, occurrence = monday_session
     client = api_as("coordinator")
     assert client.patch(f"/api/v1/series/{series.id}", {}, status=200).json["start"] == "10:00"
     assert client.patch(f"/api/v1/sessions/{occurrence.id}", {}, status=200).json["start"] == (
@@ -87,10 +94,10 @@ def test_an_empty_object_still_means_change_nothing(api_as, school):
     assert db.session.get(Series, series.id).start_time == time(10)
 
 
-def test_every_write_with_a_required_json_body_refuses_none(app, api_as, school, anonymous):
+def test_every_write_with_a_required_json_body_refuses_none(app, api_as, monday_session, anonymous):
     """Every POST/PATCH/PUT of the document with a required JSON body, with real ids: no
     body, `null` and `[]` are problems (the 404/403 of a wrong id or role comes after)."""
-    series, occurrence = school
+    series, occurrence = monday_session
     document = anonymous.get("/api/v1/openapi.json").json
     ids = {
         "series_id": series.id,
@@ -120,3 +127,44 @@ def test_every_write_with_a_required_json_body_refuses_none(app, api_as, school,
     )
     assert len(checked) >= 10
     assert snapshot(series, occurrence)[2] == 0
+
+
+BAD_NUMBERS = [0, -1, 2**63, 3.5, "three", True, None]
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS, ids=repr)
+def test_bad_numbers_are_a_422_naming_the_field(api_as, maths_class, value):
+    student = api_as(maths_class["student"])
+    weekly = request_body(maths_class)
+    weekly["schedule"] = {
+        "kind": "weekly",
+        "weekdays": ["mon"],
+        "start": "10:00",
+        "end": "11:00",
+        "first_date": MONDAY.isoformat(),
+        "weeks": value,
+    }
+    assert_problem(
+        student.post("/api/v1/requests", weekly, status=422), 422, field="schedule.weeks"
+    )
+    single = request_body(maths_class, duration=value)
+    assert_problem(
+        student.post("/api/v1/requests", single, status=422), 422, field="schedule.duration"
+    )
+    staff = api_as("coordinator")
+    series = {
+        "group": maths_class["group"].id,
+        "weekdays": ["tue"],
+        "start": "09:00",
+        "end": "10:00",
+        "first_date": MONDAY.isoformat(),
+        "every_weeks": value,
+    }
+    assert_problem(staff.post("/api/v1/series", series, status=422), 422, field="every_weeks")
+    generate = {"start": MONDAY.isoformat(), "weeks": value}
+    assert_problem(staff.post("/api/v1/generate", generate, status=422), 422, field="weeks")
+    assert count(SessionRequest) == 0 and len(timetable_state()[0]) == 2

@@ -6,17 +6,23 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from models import Occurrence, RequestStatus, SessionRequest, db
-from tests.api.conftest import MONDAY, assert_problem
+from models import (
+    Notification,
+    Occurrence,
+    RequestStatus,
+    SessionRequest,
+    db,
+)
+from tests.api.conftest import MONDAY, assert_problem, request_body
 
 PARIS = ZoneInfo("Europe/Paris")
 TUESDAY = MONDAY + timedelta(days=1)
 
 
 @pytest.fixture
-def school(make_user, make_group):
+def two_mentors(make_user, make_group):
     """A mentor teaching Maths, another teaching Art, two students, an admin, a coordinator."""
     mentor, other_mentor = make_user("mentor"), make_user("mentor")
     maths = make_group("Maths class", mentor=mentor, subject="Maths")
@@ -31,10 +37,10 @@ def school(make_user, make_group):
     }
 
 
-def single(school, **overrides):
+def single(two_mentors, **overrides):
     return {
-        "mentor": school["mentor"].id,
-        "subject": school["maths"].id,
+        "mentor": two_mentors["mentor"].id,
+        "subject": two_mentors["maths"].id,
         "title": "Help with fractions",
         "description": "Chapter 3",
         "mode": "online",
@@ -47,22 +53,22 @@ def single(school, **overrides):
     } | overrides
 
 
-def ask(api_as, school, student=None, **overrides):
-    client = api_as(student or school["student"])
-    response = client.post("/api/v1/requests", single(school, **overrides), status=201)
+def ask(api_as, two_mentors, student=None, **overrides):
+    client = api_as(student or two_mentors["student"])
+    response = client.post("/api/v1/requests", single(two_mentors, **overrides), status=201)
     return response.json
 
 
 # --- Asking -------------------------------------------------------------------------------------
 
 
-def test_a_student_asks_for_one_session(api_as, school):
-    client = api_as(school["student"])
-    response = client.post("/api/v1/requests", single(school), status=201)
+def test_a_student_asks_for_one_session(api_as, two_mentors):
+    client = api_as(two_mentors["student"])
+    response = client.post("/api/v1/requests", single(two_mentors), status=201)
     body = response.json
     assert response.headers["Location"].endswith(f"/api/v1/requests/{body['id']}")
     assert body["status"] == "pending"
-    assert body["mentor"] == {"id": school["mentor"].id, "name": school["mentor"].name}
+    assert body["mentor"] == {"id": two_mentors["mentor"].id, "name": two_mentors["mentor"].name}
     assert body["schedule"] == {
         "kind": "single",
         "start": "16:00",
@@ -78,15 +84,15 @@ def test_a_student_asks_for_one_session(api_as, school):
     assert body["session_ids"] == [] and body["rejection_reason"] is None
 
 
-def test_specific_dates_and_a_weekly_schedule(api_as, school):
-    client = api_as(school["student"])
+def test_specific_dates_and_a_weekly_schedule(api_as, two_mentors):
+    client = api_as(two_mentors["student"])
     dates = {
         "kind": "dates",
         "dates": [(MONDAY + timedelta(days=3)).isoformat(), TUESDAY.isoformat()],
         "start": "09:00",
         "end": "10:30",
     }
-    body = client.post("/api/v1/requests", single(school, schedule=dates), status=201).json
+    body = client.post("/api/v1/requests", single(two_mentors, schedule=dates), status=201).json
     assert [s["date"] for s in body["slots"]] == [dates["dates"][1], dates["dates"][0]]
     weekly = {
         "kind": "weekly",
@@ -96,7 +102,7 @@ def test_specific_dates_and_a_weekly_schedule(api_as, school):
         "first_date": MONDAY.isoformat(),
         "weeks": 2,
     }
-    body = client.post("/api/v1/requests", single(school, schedule=weekly), status=201).json
+    body = client.post("/api/v1/requests", single(two_mentors, schedule=weekly), status=201).json
     assert len(body["slots"]) == 4
     assert body["schedule"]["weekdays"] == ["mon", "wed"]
     assert body["schedule"]["weeks"] == 2 and body["schedule"]["duration"] is None
@@ -140,17 +146,17 @@ def weekly(**members):
         ({"status": "approved"}, "status"),
     ],
 )
-def test_each_bad_field_is_a_422_naming_it(api_as, school, change, field):
-    client = api_as(school["student"])
-    response = client.post("/api/v1/requests", single(school, **change), status=422)
+def test_each_bad_field_is_a_422_naming_it(api_as, two_mentors, change, field):
+    client = api_as(two_mentors["student"])
+    response = client.post("/api/v1/requests", single(two_mentors, **change), status=422)
     assert_problem(response, 422, field=field)
     assert db.session.scalar(select(SessionRequest.id)) is None
 
 
-def test_the_mentor_must_teach_the_subject(api_as, school):
+def test_the_mentor_must_teach_the_subject(api_as, two_mentors):
     body = assert_problem(
-        api_as(school["student"]).post(
-            "/api/v1/requests", single(school, subject=school["art"].id), status=422
+        api_as(two_mentors["student"]).post(
+            "/api/v1/requests", single(two_mentors, subject=two_mentors["art"].id), status=422
         ),
         422,
         field="subject",
@@ -159,29 +165,29 @@ def test_the_mentor_must_teach_the_subject(api_as, school):
 
 
 @pytest.mark.parametrize("role", ["mentor", "coordinator", "admin"])
-def test_only_students_ask(api_as, school, role):
-    assert_problem(api_as(role).post("/api/v1/requests", single(school), status=403), 403)
+def test_only_students_ask(api_as, two_mentors, role):
+    assert_problem(api_as(role).post("/api/v1/requests", single(two_mentors), status=403), 403)
 
 
-def test_no_token_is_401(anonymous, school):
-    assert_problem(anonymous.post("/api/v1/requests", single(school), status=401), 401)
+def test_no_token_is_401(anonymous, two_mentors):
+    assert_problem(anonymous.post("/api/v1/requests", single(two_mentors), status=401), 401)
     assert_problem(anonymous.get("/api/v1/requests", status=401), 401)
 
 
 # --- Reading ------------------------------------------------------------------------------------
 
 
-def test_each_role_lists_what_it_may_see(api_as, school):
-    mine = ask(api_as, school)
-    theirs = ask(api_as, school, school["other_student"], mentor=school["other_mentor"].id,
-                 subject=school["art"].id)  # fmt: skip
+def test_each_role_lists_what_it_may_see(api_as, two_mentors):
+    mine = ask(api_as, two_mentors)
+    theirs = ask(api_as, two_mentors, two_mentors["other_student"],
+                 mentor=two_mentors["other_mentor"].id, subject=two_mentors["art"].id)  # fmt: skip
 
     def ids(client, query=""):
         return [r["id"] for r in client.get("/api/v1/requests" + query).json["items"]]
 
-    assert ids(api_as(school["student"])) == [mine["id"]]
-    assert ids(api_as(school["mentor"])) == [mine["id"]]
-    assert ids(api_as(school["other_mentor"])) == [theirs["id"]]
+    assert ids(api_as(two_mentors["student"])) == [mine["id"]]
+    assert ids(api_as(two_mentors["mentor"])) == [mine["id"]]
+    assert ids(api_as(two_mentors["other_mentor"])) == [theirs["id"]]
     assert ids(api_as("coordinator")) == [mine["id"], theirs["id"]]
     assert ids(api_as("admin"), "?status=pending") == [mine["id"], theirs["id"]]
     assert ids(api_as("admin"), "?status=approved") == []
@@ -190,7 +196,7 @@ def test_each_role_lists_what_it_may_see(api_as, school):
     )
 
 
-def test_the_list_is_paginated(api_as, school):
+def test_the_list_is_paginated(api_as, two_mentors):
     for n in range(3):  # three requests: three different hours (the same one twice is refused)
         schedule = {
             "kind": "single",
@@ -198,7 +204,7 @@ def test_the_list_is_paginated(api_as, school):
             "start": f"1{n}:00",
             "duration": 60,
         }
-        ask(api_as, school, title=f"Request {n}", schedule=schedule)
+        ask(api_as, two_mentors, title=f"Request {n}", schedule=schedule)
     client = api_as("coordinator")
     first = client.get("/api/v1/requests?limit=2")
     assert len(first.json["items"]) == 2 and 'rel="next"' in first.headers["Link"]
@@ -206,11 +212,11 @@ def test_the_list_is_paginated(api_as, school):
     assert [r["title"] for r in second["items"]] == ["Request 2"] and second["next"] is None
 
 
-def test_others_requests_are_404(api_as, school):
-    request_id = ask(api_as, school)["id"]
-    api_as(school["mentor"]).get(f"/api/v1/requests/{request_id}", status=200)
+def test_others_requests_are_404(api_as, two_mentors):
+    request_id = ask(api_as, two_mentors)["id"]
+    api_as(two_mentors["mentor"]).get(f"/api/v1/requests/{request_id}", status=200)
     api_as("coordinator").get(f"/api/v1/requests/{request_id}", status=200)
-    for user in (school["other_student"], school["other_mentor"]):
+    for user in (two_mentors["other_student"], two_mentors["other_mentor"]):
         client = api_as(user)
         assert_problem(client.get(f"/api/v1/requests/{request_id}", status=404), 404)
         assert_problem(client.post(f"/api/v1/requests/{request_id}/approve", status=404), 404)
@@ -222,16 +228,16 @@ def test_others_requests_are_404(api_as, school):
 # --- Deciding -----------------------------------------------------------------------------------
 
 
-def test_the_mentor_approves_and_gets_the_sessions(api_as, school):
-    request_id = ask(api_as, school)["id"]
-    body = api_as(school["mentor"]).post(f"/api/v1/requests/{request_id}/approve").json
-    assert body["status"] == "approved" and body["decided_by"]["id"] == school["mentor"].id
+def test_the_mentor_approves_and_gets_the_sessions(api_as, two_mentors):
+    request_id = ask(api_as, two_mentors)["id"]
+    body = api_as(two_mentors["mentor"]).post(f"/api/v1/requests/{request_id}/approve").json
+    assert body["status"] == "approved" and body["decided_by"]["id"] == two_mentors["mentor"].id
     assert body["group"]["name"].startswith("Maths")
     assert body["declined_request_ids"] == []
     sessions = db.session.scalars(select(Occurrence).where(Occurrence.request_id == request_id))
     assert body["session_ids"] == [o.id for o in sessions]
     assert len(body["session_ids"]) == 1
-    session = api_as(school["student"]).get(f"/api/v1/sessions/{body['session_ids'][0]}").json
+    session = api_as(two_mentors["student"]).get(f"/api/v1/sessions/{body['session_ids'][0]}").json
     assert (session["date"], session["start"], session["mode"]) == (
         TUESDAY.isoformat(),
         "16:00",
@@ -239,9 +245,9 @@ def test_the_mentor_approves_and_gets_the_sessions(api_as, school):
     )
 
 
-def test_an_admin_approves_a_coordinator_and_the_student_may_not(api_as, school):
-    request_id = ask(api_as, school)["id"]
-    for who in ("coordinator", school["student"]):
+def test_an_admin_approves_a_coordinator_and_the_student_may_not(api_as, two_mentors):
+    request_id = ask(api_as, two_mentors)["id"]
+    for who in ("coordinator", two_mentors["student"]):
         response = api_as(who).post(f"/api/v1/requests/{request_id}/approve", status=403)
         assert_problem(response, 403)
         response = api_as(who).post(
@@ -251,51 +257,55 @@ def test_an_admin_approves_a_coordinator_and_the_student_may_not(api_as, school)
     api_as("admin").post(f"/api/v1/requests/{request_id}/approve", status=200)
 
 
-def test_approving_twice_or_after_a_rejection_is_409(api_as, school):
-    first = ask(api_as, school)["id"]
-    mentor = api_as(school["mentor"])
+def test_approving_twice_or_after_a_rejection_is_409(api_as, two_mentors):
+    first = ask(api_as, two_mentors)["id"]
+    mentor = api_as(two_mentors["mentor"])
     mentor.post(f"/api/v1/requests/{first}/approve")
     body = assert_problem(mentor.post(f"/api/v1/requests/{first}/approve", status=409), 409)
     assert "approved already" in body["detail"]
-    second = ask(api_as, school, schedule={**single(school)["schedule"], "start": "08:00"})["id"]
+    second = ask(
+        api_as, two_mentors, schedule={**single(two_mentors)["schedule"], "start": "08:00"}
+    )["id"]
     mentor.post(f"/api/v1/requests/{second}/reject", {"reason": "Too early"})
     assert_problem(mentor.post(f"/api/v1/requests/{second}/approve", status=409), 409)
     assert_problem(mentor.post(f"/api/v1/requests/{second}/withdraw", status=403), 403)
     assert_problem(
-        api_as(school["student"]).post(f"/api/v1/requests/{second}/withdraw", status=409), 409
+        api_as(two_mentors["student"]).post(f"/api/v1/requests/{second}/withdraw", status=409), 409
     )
 
 
-def test_a_clash_with_the_mentors_sessions_is_409_naming_the_date(api_as, school, make_group):
-    request_id = ask(api_as, school)["id"]
-    group = make_group(mentor=school["mentor"])
+def test_a_clash_with_the_mentors_sessions_is_409_naming_the_date(api_as, two_mentors, make_group):
+    request_id = ask(api_as, two_mentors)["id"]
+    group = make_group(mentor=two_mentors["mentor"])
     start = datetime(TUESDAY.year, TUESDAY.month, TUESDAY.day, 16, 30, tzinfo=PARIS)
     db.session.add(
         Occurrence(group_id=group.id, start_utc=start.astimezone(UTC),
                    end_utc=(start + timedelta(hours=1)).astimezone(UTC))
     )  # fmt: skip
     db.session.commit()
-    response = api_as(school["mentor"]).post(f"/api/v1/requests/{request_id}/approve", status=409)
+    response = api_as(two_mentors["mentor"]).post(
+        f"/api/v1/requests/{request_id}/approve", status=409
+    )
     body = assert_problem(response, 409)
     assert f"{TUESDAY:%d %b %Y} 16:00" in body["detail"]
     assert body["conflicts"] and body["type"].endswith("conflict")
     assert db.session.get(SessionRequest, request_id).status == RequestStatus.PENDING
 
 
-def test_approval_declines_the_mentors_clashing_requests(api_as, school):
-    first = ask(api_as, school)["id"]
-    second = ask(api_as, school, school["other_student"])["id"]
-    body = api_as(school["mentor"]).post(f"/api/v1/requests/{first}/approve").json
+def test_approval_declines_the_mentors_clashing_requests(api_as, two_mentors):
+    first = ask(api_as, two_mentors)["id"]
+    second = ask(api_as, two_mentors, two_mentors["other_student"])["id"]
+    body = api_as(two_mentors["mentor"]).post(f"/api/v1/requests/{first}/approve").json
     assert body["declined_request_ids"] == [second]
-    other = api_as(school["other_student"]).get(f"/api/v1/requests/{second}").json
+    other = api_as(two_mentors["other_student"]).get(f"/api/v1/requests/{second}").json
     # The same words as on its page, in its list and in the student's notification.
     assert other["status"] == "declined"
     assert other["rejection_reason"].startswith("Declined automatically: ")
 
 
-def test_reject_needs_a_reason(api_as, school):
-    request_id = ask(api_as, school)["id"]
-    mentor = api_as(school["mentor"])
+def test_reject_needs_a_reason(api_as, two_mentors):
+    request_id = ask(api_as, two_mentors)["id"]
+    mentor = api_as(two_mentors["mentor"])
     url = f"/api/v1/requests/{request_id}/reject"
     assert_problem(mentor.post(url, {}, status=422), 422, field="reason")
     assert_problem(mentor.post(url, {"reason": "   "}, status=422), 422, field="reason")
@@ -306,22 +316,22 @@ def test_reject_needs_a_reason(api_as, school):
     assert_problem(mentor.post(url, {"reason": "Again"}, status=409), 409)
 
 
-def test_the_student_withdraws_their_own_request(api_as, school):
-    request_id = ask(api_as, school)["id"]
+def test_the_student_withdraws_their_own_request(api_as, two_mentors):
+    request_id = ask(api_as, two_mentors)["id"]
     url = f"/api/v1/requests/{request_id}/withdraw"
-    assert_problem(api_as(school["mentor"]).post(url, status=403), 403)
+    assert_problem(api_as(two_mentors["mentor"]).post(url, status=403), 403)
     assert_problem(api_as("admin").post(url, status=403), 403)
-    body = api_as(school["student"]).post(url).json
+    body = api_as(two_mentors["student"]).post(url).json
     assert body["status"] == "withdrawn"
-    assert_problem(api_as(school["student"]).post(url, status=409), 409)
+    assert_problem(api_as(two_mentors["student"]).post(url, status=409), 409)
 
 
 # --- Approving in part --------------------------------------------------------------------------
 
 
-def _class_at(make_group, school, day, hour=16):
+def _class_at(make_group, two_mentors, day, hour=16):
     """A session of the mentor's on `day` at `hour`:00-`hour`+1:00 (Paris)."""
-    group = make_group(mentor=school["mentor"])
+    group = make_group(mentor=two_mentors["mentor"])
     start = datetime(day.year, day.month, day.day, hour, tzinfo=PARIS)
     session = Occurrence(group_id=group.id, start_utc=start.astimezone(UTC),
                          end_utc=(start + timedelta(hours=1)).astimezone(UTC))  # fmt: skip
@@ -330,40 +340,44 @@ def _class_at(make_group, school, day, hour=16):
     return session
 
 
-def dates_request(school, days):
-    return single(school, schedule={"kind": "dates", "dates": [d.isoformat() for d in days],
+def dates_request(two_mentors, days):
+    return single(two_mentors, schedule={"kind": "dates", "dates": [d.isoformat() for d in days],
                                     "start": "16:00", "end": "17:00"})  # fmt: skip
 
 
-def test_pending_requests_mark_their_clashing_dates(api_as, school, make_group):
+def test_pending_requests_mark_their_clashing_dates(api_as, two_mentors, make_group):
     thursday = TUESDAY + timedelta(days=2)
     request = (
-        api_as(school["student"])
-        .post("/api/v1/requests", dates_request(school, [TUESDAY, thursday]), status=201)
+        api_as(two_mentors["student"])
+        .post("/api/v1/requests", dates_request(two_mentors, [TUESDAY, thursday]), status=201)
         .json
     )
     assert [s["clash"] for s in request["slots"]] == [False, False]
-    session = _class_at(make_group, school, thursday)
-    body = api_as(school["student"]).get(f"/api/v1/requests/{request['id']}").json
+    session = _class_at(make_group, two_mentors, thursday)
+    body = api_as(two_mentors["student"]).get(f"/api/v1/requests/{request['id']}").json
     assert [(s["clash"], s["clashing_session_ids"]) for s in body["slots"]] == [
         (False, []),
         (True, [session.id]),
     ]
-    listed = api_as(school["mentor"]).get("/api/v1/requests").json["items"]
+    listed = api_as(two_mentors["mentor"]).get("/api/v1/requests").json["items"]
     assert [s["clash"] for s in listed[0]["slots"]] == [False, True]
     assert all(s["declined_reason"] is None for s in body["slots"])
 
 
-def test_approve_takes_the_dates_to_approve_and_lists_those_declined(api_as, school, make_group):
+def test_approve_takes_the_dates_to_approve_and_lists_those_declined(
+    api_as, two_mentors, make_group
+):
     thursday = TUESDAY + timedelta(days=2)
     friday = TUESDAY + timedelta(days=3)
-    _class_at(make_group, school, thursday)
+    _class_at(make_group, two_mentors, thursday)
     request_id = (
-        api_as(school["student"])
-        .post("/api/v1/requests", dates_request(school, [TUESDAY, thursday, friday]), status=201)
+        api_as(two_mentors["student"])
+        .post(
+            "/api/v1/requests", dates_request(two_mentors, [TUESDAY, thursday, friday]), status=201
+        )
         .json["id"]
     )
-    mentor = api_as(school["mentor"])
+    mentor = api_as(two_mentors["mentor"])
     url = f"/api/v1/requests/{request_id}/approve"
     # All of it (no body, as before): refused, naming the clash and saying what to do.
     refused = assert_problem(mentor.post(url, status=409), 409)
@@ -388,17 +402,17 @@ def test_approve_takes_the_dates_to_approve_and_lists_those_declined(api_as, sch
     assert all(s["clash"] is None for s in body["slots"])  # decided: no longer marked
 
 
-def test_an_approval_keeps_a_bigger_request_pending_and_says_so(api_as, school):
+def test_an_approval_keeps_a_bigger_request_pending_and_says_so(api_as, two_mentors):
     thursday = TUESDAY + timedelta(days=2)
     big = (
-        api_as(school["other_student"])
-        .post("/api/v1/requests", dates_request(school, [TUESDAY, thursday]), status=201)
+        api_as(two_mentors["other_student"])
+        .post("/api/v1/requests", dates_request(two_mentors, [TUESDAY, thursday]), status=201)
         .json["id"]
     )
-    short = ask(api_as, school)["id"]  # Tuesday 16:00-17:00 too
-    body = api_as(school["mentor"]).post(f"/api/v1/requests/{short}/approve").json
+    short = ask(api_as, two_mentors)["id"]  # Tuesday 16:00-17:00 too
+    body = api_as(two_mentors["mentor"]).post(f"/api/v1/requests/{short}/approve").json
     assert body["declined_request_ids"] == [] and body["now_clashing_request_ids"] == [big]
-    other = api_as(school["other_student"]).get(f"/api/v1/requests/{big}").json
+    other = api_as(two_mentors["other_student"]).get(f"/api/v1/requests/{big}").json
     assert other["status"] == "pending"
     assert [s["clash"] for s in other["slots"]] == [True, False]
 
@@ -420,3 +434,97 @@ def test_the_document_describes_approving_in_part(api_as):
         "declined"
         in document["components"]["schemas"]["Request"]["properties"]["status"]["description"]
     )
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        pytest.param(
+            {"kind": "single", "date": "9999-12-31", "start": "23:30", "duration": 60},
+            id="single-9999-12-31-23h30",
+        ),
+        pytest.param(
+            {
+                "kind": "weekly",
+                "weekdays": ["fri"],
+                "start": "10:00",
+                "end": "11:00",
+                "first_date": "9999-12-31",
+                "weeks": 2,
+            },
+            id="weekly-from-9999-12-31",
+        ),
+        pytest.param(
+            {"kind": "dates", "dates": ["0001-01-01"], "start": "00:00", "end": "01:00"},
+            id="dates-0001-01-01-midnight",
+        ),
+    ],
+)
+def test_a_request_at_the_edge_of_the_calendar_is_a_422_not_a_crash(api_as, maths_class, schedule):
+    body = request_body(maths_class) | {"schedule": schedule}
+    response = api_as(maths_class["student"]).post("/api/v1/requests", body, status="*")
+    assert_problem(response, 422)
+    assert count(SessionRequest) == 0
+
+
+def test_a_request_for_dates_in_the_year_9999_is_refused(api_as, maths_class):
+    body = request_body(maths_class)
+    body["schedule"] = {"kind": "dates", "dates": ["9999-12-31"], "start": "10:00", "end": "11:00"}
+    response = api_as(maths_class["student"]).post("/api/v1/requests", body, status="*")
+    assert_problem(response, 422, field="schedule.dates")
+    assert count(SessionRequest) == 0
+
+
+def test_a_mentor_id_that_is_not_an_active_mentor_is_refused(api_as, maths_class, make_user):
+    student = api_as(maths_class["student"])
+    deactivated = make_user("mentor", active=False)
+    for mentor in (
+        make_user("admin").id,
+        make_user("coordinator").id,
+        maths_class["student"].id,  # yourself
+        maths_class["other_student"].id,
+        deactivated.id,
+        0,
+        -1,
+        2**63,
+        "abc",
+        True,
+        None,
+    ):
+        body = request_body(maths_class) | {"mentor": mentor}
+        response = student.post("/api/v1/requests", body, status=422)
+        assert_problem(response, 422, field="mentor")
+    assert count(SessionRequest) == 0 and count(Notification) == 0
+
+
+def test_an_approved_request_can_be_neither_rejected_nor_withdrawn(api_as, maths_class):
+    request_id = (
+        api_as(maths_class["student"])
+        .post("/api/v1/requests", request_body(maths_class), status=201)
+        .json["id"]
+    )
+    mentor = api_as(maths_class["mentor"])
+    sessions = mentor.post(f"/api/v1/requests/{request_id}/approve").json["session_ids"]
+    assert len(sessions) == 1
+    told = count(Notification)
+    body = assert_problem(
+        mentor.post(
+            f"/api/v1/requests/{request_id}/reject", {"reason": "Changed my mind"}, status=409
+        ),
+        409,
+    )
+    assert "approved already" in body["detail"]
+    body = assert_problem(
+        api_as(maths_class["student"]).post(f"/api/v1/requests/{request_id}/withdraw", status=409),
+        409,
+    )
+    assert "approved already" in body["detail"]
+    db.session.expire_all()
+    request = db.session.get(SessionRequest, request_id)
+    assert request.status == RequestStatus.APPROVED and request.rejection_reason is None
+    assert db.session.get(Occurrence, sessions[0]) is not None
+    assert count(Notification) == told

@@ -7,10 +7,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from models import DateOverride, Occurrence, OccurrenceStatus, db
+from models import (
+    DateOverride,
+    Occurrence,
+    OccurrenceStatus,
+    db,
+)
+from services.people.tokens import create_token
 from services.timetable.exceptions import find_occurrence
 from services.timetable.generation import generate_occurrences
 from tests.api.conftest import MONDAY, assert_problem
+from tests.conftest import AKL, auckland_at
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -358,3 +365,34 @@ def test_the_document_says_how_an_end_before_the_start_reads(api_as):
     for name in ("SessionCreate", "SessionReschedule", "ExceptionInput", "SeriesCreate"):
         assert "next day" in schemas[name]["properties"]["end"]["description"], name
     assert "next day" in schemas["CompleteInput"]["properties"]["actual_end"]["description"]
+
+
+def test_api_local_fields_local_day_windows_and_typed_dates(web, auckland_term, make_user):
+    _row, token = create_token(auckland_term["ada"], "tests")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    for occurrence in auckland_term["sessions"]:
+        day = occurrence.original_date
+        body = web.get(f"/api/v1/sessions/{occurrence.id}", headers=headers).json
+        assert (body["date"], body["start"], body["end"]) == (day.isoformat(), "08:00", "09:00")
+        expected = datetime.combine(day, time(8), AKL).isoformat()
+        assert body["starts_at"] == expected
+        assert datetime.fromisoformat(body["starts_at"]) == occurrence.start_utc
+        window = f"start={day.isoformat()}&end={(day + timedelta(days=1)).isoformat()}"
+        listed = web.get(f"/api/v1/sessions?{window}", headers=headers).json
+        assert [item["id"] for item in listed["items"]] == [occurrence.id]
+
+    _row, staff_token = create_token(make_user("coordinator"), "tests")
+    db.session.commit()
+    wednesday = auckland_term["after"] + timedelta(days=2)
+    created = web.post_json(
+        "/api/v1/sessions",
+        {"group": auckland_term["group"].id, "date": wednesday.isoformat(), "start": "00:15",
+         "end": "00:45", "room": auckland_term["room"].id},
+        headers={"Authorization": f"Bearer {staff_token}"},
+        status=201,
+    ).json  # fmt: skip
+    assert (created["date"], created["start"]) == (wednesday.isoformat(), "00:15")
+    stored = db.session.get(Occurrence, created["id"])
+    assert stored.start_utc == auckland_at(wednesday, time(0, 15))
+    assert created["starts_at"] == datetime.combine(wednesday, time(0, 15), AKL).isoformat()

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 
-from models import Occurrence, OccurrenceStatus, SessionNote, db
+from models import (
+    Attachment,
+    Occurrence,
+    OccurrenceStatus,
+    SessionNote,
+    db,
+)
+from services.tracking.attachments import delete_attachment
 from tests import attachment_samples as samples
 from tests.api.conftest import assert_problem
 
@@ -24,20 +33,8 @@ def local_start(days: int, hour: int) -> datetime:
     return datetime(day.year, day.month, day.day, hour, tzinfo=PARIS).astimezone(UTC)
 
 
-def add_session(group, start: datetime) -> Occurrence:
-    occurrence = Occurrence(
-        group_id=group.id,
-        start_utc=start,
-        end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )
-    db.session.add(occurrence)
-    db.session.commit()
-    return occurrence
-
-
 @pytest.fixture
-def school(make_user, make_group):
+def two_classes(make_user, make_group, make_session):
     """Maths (a mentor and a student) with a session yesterday 10:00 and one next week; Art
     with its own mentor and student and a session yesterday."""
     mentor, student = make_user("mentor"), make_user("student")
@@ -49,9 +46,9 @@ def school(make_user, make_group):
         "student": student,
         "other_mentor": other_mentor,
         "stranger": stranger,
-        "past": add_session(maths, local_start(-1, 10)),
-        "future": add_session(maths, local_start(7, 10)),
-        "art": add_session(art, local_start(-1, 10)),
+        "past": make_session(maths, local_start(-1, 10)),
+        "future": make_session(maths, local_start(7, 10)),
+        "art": make_session(art, local_start(-1, 10)),
     }
 
 
@@ -65,23 +62,27 @@ DONE = {"actual_start": "10:05", "actual_end": "10:55", "notes": "Covered chapte
 # --- Completing ---------------------------------------------------------------------------------
 
 
-def test_the_mentor_completes_a_started_session(api_as, school):
-    body = api_as(school["mentor"]).post(complete_url(school["past"]), DONE).json
-    assert body["status"] == "completed" and body["id"] == school["past"].id
+def test_the_mentor_completes_a_started_session(api_as, two_classes):
+    body = api_as(two_classes["mentor"]).post(complete_url(two_classes["past"]), DONE).json
+    assert body["status"] == "completed" and body["id"] == two_classes["past"].id
     completion = body["completion"]
     assert (completion["actual_start"], completion["actual_end"]) == ("10:05", "10:55")
     assert completion["code"].startswith("MATHS-") and completion["notes"] == "Covered chapter 3"
-    assert completion["completed_by"]["id"] == school["mentor"].id
+    assert completion["completed_by"]["id"] == two_classes["mentor"].id
     assert datetime.fromisoformat(completion["actual_starts_at"]) == local_start(-1, 10) + (
         timedelta(minutes=5)
     )
 
 
-def test_staff_complete_with_a_typed_code(api_as, school):
-    body = api_as("coordinator").post(complete_url(school["past"]), DONE | {"code": "ab-12"}).json
+def test_staff_complete_with_a_typed_code(api_as, two_classes):
+    body = (
+        api_as("coordinator").post(complete_url(two_classes["past"]), DONE | {"code": "ab-12"}).json
+    )
     assert body["completion"]["code"] == "AB-12"
     assert_problem(
-        api_as("admin").post(complete_url(school["art"]), DONE | {"code": "AB-12"}, status=422),
+        api_as("admin").post(
+            complete_url(two_classes["art"]), DONE | {"code": "AB-12"}, status=422
+        ),
         422,
         field="code",
     )
@@ -99,33 +100,41 @@ def test_staff_complete_with_a_typed_code(api_as, school):
         (DONE | {"status": "completed"}, "status"),
     ],
 )
-def test_bad_completions_are_422_per_field(api_as, school, body, field):
-    response = api_as(school["mentor"]).post(complete_url(school["past"]), body, status=422)
+def test_bad_completions_are_422_per_field(api_as, two_classes, body, field):
+    response = api_as(two_classes["mentor"]).post(
+        complete_url(two_classes["past"]), body, status=422
+    )
     assert_problem(response, 422, field=field)
-    assert db.session.get(Occurrence, school["past"].id).status == OccurrenceStatus.SCHEDULED
+    assert db.session.get(Occurrence, two_classes["past"].id).status == OccurrenceStatus.SCHEDULED
 
 
-def test_completed_not_started_or_cancelled_is_409(api_as, school):
-    mentor = api_as(school["mentor"])
-    mentor.post(complete_url(school["past"]), DONE)
-    body = assert_problem(mentor.post(complete_url(school["past"]), DONE, status=409), 409)
+def test_completed_not_started_or_cancelled_is_409(api_as, two_classes):
+    mentor = api_as(two_classes["mentor"])
+    mentor.post(complete_url(two_classes["past"]), DONE)
+    body = assert_problem(mentor.post(complete_url(two_classes["past"]), DONE, status=409), 409)
     assert "already completed" in body["detail"]
-    body = assert_problem(mentor.post(complete_url(school["future"]), DONE, status=409), 409)
+    body = assert_problem(mentor.post(complete_url(two_classes["future"]), DONE, status=409), 409)
     assert "not started" in body["detail"]
-    api_as("coordinator").post(f"/api/v1/sessions/{school['art'].id}/cancel", {"reason": "Ill"})
+    api_as("coordinator").post(
+        f"/api/v1/sessions/{two_classes['art'].id}/cancel", {"reason": "Ill"}
+    )
     body = assert_problem(
-        api_as(school["other_mentor"]).post(complete_url(school["art"]), DONE, status=409), 409
+        api_as(two_classes["other_mentor"]).post(
+            complete_url(two_classes["art"]), DONE, status=409
+        ),
+        409,
     )
     assert "cancelled" in body["detail"]
 
 
-def test_only_the_mentor_or_staff_complete(api_as, anonymous, school):
+def test_only_the_mentor_or_staff_complete(api_as, anonymous, two_classes):
     assert_problem(
-        api_as(school["student"]).post(complete_url(school["past"]), DONE, status=403), 403
+        api_as(two_classes["student"]).post(complete_url(two_classes["past"]), DONE, status=403),
+        403,
     )
-    for user in (school["other_mentor"], school["stranger"]):
-        assert_problem(api_as(user).post(complete_url(school["past"]), DONE, status=404), 404)
-    assert_problem(anonymous.post(complete_url(school["past"]), DONE, status=401), 401)
+    for user in (two_classes["other_mentor"], two_classes["stranger"]):
+        assert_problem(api_as(user).post(complete_url(two_classes["past"]), DONE, status=404), 404)
+    assert_problem(anonymous.post(complete_url(two_classes["past"]), DONE, status=401), 401)
     assert_problem(api_as("admin").post("/api/v1/sessions/999999/complete", DONE, status=404), 404)
 
 
@@ -136,35 +145,35 @@ def notes_url(occurrence) -> str:
     return f"/api/v1/sessions/{occurrence.id}/notes"
 
 
-def test_the_mentor_adds_notes_and_each_reader_sees_their_kinds(api_as, school):
-    mentor = api_as(school["mentor"])
+def test_the_mentor_adds_notes_and_each_reader_sees_their_kinds(api_as, two_classes):
+    mentor = api_as(two_classes["mentor"])
     created = {}
     for kind in ("general", "issue", "achievement", "follow_up"):
-        response = mentor.post(notes_url(school["past"]), {"kind": kind, "body": f"A {kind}"})
+        response = mentor.post(notes_url(two_classes["past"]), {"kind": kind, "body": f"A {kind}"})
         assert response.status_int == 201
         created[kind] = response.json
         assert response.headers["Location"].endswith(f"/api/v1/notes/{response.json['id']}")
-    assert created["issue"]["author"]["id"] == school["mentor"].id
+    assert created["issue"]["author"]["id"] == two_classes["mentor"].id
 
     def kinds(client):
-        return [n["kind"] for n in client.get(notes_url(school["past"])).json["items"]]
+        return [n["kind"] for n in client.get(notes_url(two_classes["past"])).json["items"]]
 
     assert kinds(mentor) == ["general", "issue", "achievement", "follow_up"]
     assert kinds(api_as("coordinator")) == ["general", "issue", "achievement", "follow_up"]
-    assert kinds(api_as(school["student"])) == ["general", "achievement"]
-    student = api_as(school["student"])
+    assert kinds(api_as(two_classes["student"])) == ["general", "achievement"]
+    student = api_as(two_classes["student"])
     student.get(f"/api/v1/notes/{created['general']['id']}", status=200)
     assert_problem(student.get(f"/api/v1/notes/{created['issue']['id']}", status=404), 404)
-    stranger = api_as(school["stranger"])
-    assert_problem(stranger.get(notes_url(school["past"]), status=404), 404)
+    stranger = api_as(two_classes["stranger"])
+    assert_problem(stranger.get(notes_url(two_classes["past"]), status=404), 404)
     assert_problem(stranger.get(f"/api/v1/notes/{created['general']['id']}", status=404), 404)
 
 
-def test_notes_are_paginated(api_as, school):
-    mentor = api_as(school["mentor"])
+def test_notes_are_paginated(api_as, two_classes):
+    mentor = api_as(two_classes["mentor"])
     for n in range(3):
-        mentor.post(notes_url(school["past"]), {"kind": "general", "body": f"Note {n}"})
-    first = mentor.get(notes_url(school["past"]) + "?limit=2")
+        mentor.post(notes_url(two_classes["past"]), {"kind": "general", "body": f"Note {n}"})
+    first = mentor.get(notes_url(two_classes["past"]) + "?limit=2")
     assert [n["body"] for n in first.json["items"]] == ["Note 0", "Note 1"]
     assert [n["body"] for n in mentor.get(first.json["next"]).json["items"]] == ["Note 2"]
 
@@ -180,20 +189,22 @@ def test_notes_are_paginated(api_as, school):
         ({"kind": "general", "body": "Hi", "author": 1}, "author"),
     ],
 )
-def test_bad_notes_are_422_per_field(api_as, school, body, field):
-    response = api_as(school["mentor"]).post(notes_url(school["past"]), body, status=422)
+def test_bad_notes_are_422_per_field(api_as, two_classes, body, field):
+    response = api_as(two_classes["mentor"]).post(notes_url(two_classes["past"]), body, status=422)
     assert_problem(response, 422, field=field)
     assert db.session.query(SessionNote).count() == 0
 
 
-def test_students_do_not_write_notes_and_strangers_do_not_see(api_as, anonymous, school):
+def test_students_do_not_write_notes_and_strangers_do_not_see(api_as, anonymous, two_classes):
     note = {"kind": "general", "body": "Hello"}
-    response = api_as(school["student"]).post(notes_url(school["past"]), note, status=403)
+    response = api_as(two_classes["student"]).post(notes_url(two_classes["past"]), note, status=403)
     assert_problem(response, 403)
-    response = api_as(school["other_mentor"]).post(notes_url(school["past"]), note, status=404)
+    response = api_as(two_classes["other_mentor"]).post(
+        notes_url(two_classes["past"]), note, status=404
+    )
     assert_problem(response, 404)
-    assert_problem(anonymous.get(notes_url(school["past"]), status=401), 401)
-    api_as("admin").post(notes_url(school["art"]), note, status=201)
+    assert_problem(anonymous.get(notes_url(two_classes["past"]), status=401), 401)
+    api_as("admin").post(notes_url(two_classes["art"]), note, status=201)
 
 
 # --- Attachments --------------------------------------------------------------------------------
@@ -214,11 +225,15 @@ def upload(client, occurrence, content: bytes, name="notes.pdf", *, status=201, 
 
 
 def test_the_mentor_uploads_and_everyone_who_sees_the_session_downloads(
-    api_as, school, upload_folder
+    api_as, two_classes, upload_folder
 ):
     content = samples.pdf()
     response = upload(
-        api_as(school["mentor"]), school["past"], content, "chapter3.exe", description="Slides"
+        api_as(two_classes["mentor"]),
+        two_classes["past"],
+        content,
+        "chapter3.exe",
+        description="Slides",
     )
     body = response.json
     assert (body["name"], body["content_type"], body["kind"]) == (
@@ -229,10 +244,10 @@ def test_the_mentor_uploads_and_everyone_who_sees_the_session_downloads(
     assert body["size_bytes"] == len(content) and body["description"] == "Slides"
     assert body["sha256"] == hashlib.sha256(content).hexdigest()
     assert response.headers["Location"].endswith(body["download"])
-    listed = api_as(school["student"]).get(files_url(school["past"])).json["items"]
+    listed = api_as(two_classes["student"]).get(files_url(two_classes["past"])).json["items"]
     assert [a["id"] for a in listed] == [body["id"]]
 
-    download = api_as(school["student"]).get(body["download"])
+    download = api_as(two_classes["student"]).get(body["download"])
     assert download.body == content
     assert download.content_type == "application/pdf"
     assert download.headers["Content-Disposition"].startswith("attachment;")
@@ -242,61 +257,65 @@ def test_the_mentor_uploads_and_everyone_who_sees_the_session_downloads(
     assert download.headers["ETag"].strip('"') == body["sha256"]
 
 
-def test_the_download_has_the_pages_headers(api_as, school, web, login_as):
-    body = upload(api_as(school["mentor"]), school["past"], samples.png(), "a.png").json
-    api = api_as(school["student"]).get(body["download"])
-    login_as(school["student"])
+def test_the_download_has_the_pages_headers(api_as, two_classes, web, login_as):
+    body = upload(api_as(two_classes["mentor"]), two_classes["past"], samples.png(), "a.png").json
+    api = api_as(two_classes["student"]).get(body["download"])
+    login_as(two_classes["student"])
     page = web.get(f"/attachments/{body['id']}/download")
     for name in ("Content-Type", "Content-Disposition", "ETag", "Cache-Control"):
         assert api.headers[name] == page.headers[name], name
 
 
-def test_others_files_are_404(api_as, anonymous, school):
-    body = upload(api_as(school["mentor"]), school["past"], samples.pdf()).json
-    stranger = api_as(school["stranger"])
+def test_others_files_are_404(api_as, anonymous, two_classes):
+    body = upload(api_as(two_classes["mentor"]), two_classes["past"], samples.pdf()).json
+    stranger = api_as(two_classes["stranger"])
     assert_problem(stranger.get(body["download"], status=404), 404)
-    assert_problem(stranger.get(files_url(school["past"]), status=404), 404)
-    assert_problem(upload(stranger, school["past"], samples.pdf(), status=404), 404)
+    assert_problem(stranger.get(files_url(two_classes["past"]), status=404), 404)
+    assert_problem(upload(stranger, two_classes["past"], samples.pdf(), status=404), 404)
     assert_problem(anonymous.get(body["download"], status=401), 401)
     assert_problem(api_as("admin").get("/api/v1/attachments/999999", status=404), 404)
 
 
-def test_students_may_not_upload(api_as, school, upload_folder):
-    response = upload(api_as(school["student"]), school["past"], samples.pdf(), status=403)
+def test_students_may_not_upload(api_as, two_classes, upload_folder):
+    response = upload(
+        api_as(two_classes["student"]), two_classes["past"], samples.pdf(), status=403
+    )
     assert_problem(response, 403)
     assert not upload_folder.exists() or not any(upload_folder.iterdir())
 
 
-def test_a_type_not_allowed_or_no_file_is_422(api_as, school, upload_folder):
-    mentor = api_as(school["mentor"])
+def test_a_type_not_allowed_or_no_file_is_422(api_as, two_classes, upload_folder):
+    mentor = api_as(two_classes["mentor"])
     body = assert_problem(
-        upload(mentor, school["past"], b"MZ\x90\x00 program", "x.pdf", status=422),
+        upload(mentor, two_classes["past"], b"MZ\x90\x00 program", "x.pdf", status=422),
         422,
         field="file",
     )
     assert "not a type you can attach" in body["errors"]["file"]
-    assert_problem(upload(mentor, school["past"], b"", "empty.pdf", status=422), 422, field="file")
+    assert_problem(
+        upload(mentor, two_classes["past"], b"", "empty.pdf", status=422), 422, field="file"
+    )
     response = mentor.web.post(
-        files_url(school["past"]), {"description": "x"}, headers=mentor.headers(), status=422
+        files_url(two_classes["past"]), {"description": "x"}, headers=mentor.headers(), status=422
     )
     assert_problem(response, 422, field="file")
-    response = upload(mentor, school["past"], samples.pdf(), status=422, description="x" * 501)
+    response = upload(mentor, two_classes["past"], samples.pdf(), status=422, description="x" * 501)
     assert_problem(response, 422, field="description")
-    response = upload(mentor, school["past"], samples.pdf(), status=422, colour="red")
+    response = upload(mentor, two_classes["past"], samples.pdf(), status=422, colour="red")
     assert_problem(response, 422, field="colour")
     assert not any(upload_folder.iterdir())
 
 
-def test_a_file_over_the_limit_is_413_problem(app, api_as, school, upload_folder, monkeypatch):
+def test_a_file_over_the_limit_is_413_problem(app, api_as, two_classes, upload_folder, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_UPLOAD_MB", 1)
-    mentor = api_as(school["mentor"])
+    mentor = api_as(two_classes["mentor"])
     exact = samples.pdf().ljust(MB, b"\0")
-    upload(mentor, school["past"], exact, "exact.pdf")
-    body = assert_problem(upload(mentor, school["past"], exact + b"\0", status=413), 413)
+    upload(mentor, two_classes["past"], exact, "exact.pdf")
+    body = assert_problem(upload(mentor, two_classes["past"], exact + b"\0", status=413), 413)
     assert body["detail"] == "The file is larger than 1 MB."
     # Past MAX_CONTENT_LENGTH, Werkzeug refuses the body itself: still problem details.
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", MB)
-    assert_problem(upload(mentor, school["past"], exact + b"\0" * 1024, status=413), 413)
+    assert_problem(upload(mentor, two_classes["past"], exact + b"\0" * 1024, status=413), 413)
     assert len(list(upload_folder.iterdir())) == 1
 
 
@@ -377,11 +396,11 @@ def test_a_script_with_tokens_does_the_whole_workflow(api_as, make_user, make_gr
 # --- Sessions past midnight ---------------------------------------------------------------------
 
 
-def test_an_actual_end_after_midnight_is_the_next_day(api_as, make_group, clock):
+def test_an_actual_end_after_midnight_is_the_next_day(api_as, make_group, make_session, clock):
     # The clock is pinned on Wed 10 Mar 2027; the late session ran on Monday night.
     group = make_group()
     monday_night = datetime(2027, 3, 8, 23, 30, tzinfo=PARIS).astimezone(UTC)
-    occurrence = add_session(group, monday_night)
+    occurrence = make_session(group, monday_night)
     body = (
         api_as(group.mentor)
         .post(complete_url(occurrence), {"actual_start": "23:51", "actual_end": "00:41"})
@@ -394,12 +413,51 @@ def test_an_actual_end_after_midnight_is_the_next_day(api_as, make_group, clock)
     assert db.session.get(Occurrence, occurrence.id).status == OccurrenceStatus.COMPLETED
 
 
-def test_an_actual_end_more_than_twelve_hours_later_is_422(api_as, make_group, clock):
+def test_an_actual_end_more_than_twelve_hours_later_is_422(api_as, make_group, make_session, clock):
     group = make_group()
-    occurrence = add_session(group, datetime(2027, 3, 8, 10, tzinfo=PARIS).astimezone(UTC))
+    occurrence = make_session(group, datetime(2027, 3, 8, 10, tzinfo=PARIS).astimezone(UTC))
     response = api_as(group.mentor).post(
         complete_url(occurrence), {"actual_start": "10:00", "actual_end": "09:00"}, status=422
     )
     assert "or at most 12 hours later on the next day" in response.json["errors"]["actual_end"]
     db.session.expire_all()
     assert db.session.get(Occurrence, occurrence.id).status == OccurrenceStatus.SCHEDULED
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_an_upload_naming_another_uploader_is_refused_and_a_deleted_file_is_404(
+    api_as, maths_class, make_user, upload_folder
+):
+    occurrence = db.session.scalar(select(Occurrence).order_by(Occurrence.start_utc))
+    mentor = api_as(maths_class["mentor"])
+    someone = make_user("admin")
+    response = mentor.web.post(
+        f"/api/v1/sessions/{occurrence.id}/attachments",
+        {"description": "Slides", "uploader": str(someone.id), "uploader_id": str(someone.id)},
+        headers=mentor.headers(),
+        upload_files=[("file", "a.pdf", samples.pdf())],
+        status="*",
+    )
+    assert_problem(response, 422, field="uploader_id")  # refused, not applied
+    assert count(Attachment) == 0
+    response = mentor.web.post(
+        f"/api/v1/sessions/{occurrence.id}/attachments",
+        {"description": "Slides"},
+        headers=mentor.headers(),
+        upload_files=[("file", "a.pdf", samples.pdf())],
+        status=201,
+    )
+    attachment = db.session.get(Attachment, response.json["id"])
+    assert attachment.uploader_id == maths_class["mentor"].id
+    download = response.json["download"]
+    mentor.get(download, status=200)
+    delete_attachment(
+        attachment=attachment, actor=maths_class["mentor"], upload_folder=Path(upload_folder)
+    )
+    db.session.commit()
+    assert_problem(mentor.get(download, status=404), 404)
+    listed = mentor.get(f"/api/v1/sessions/{occurrence.id}/attachments").json["items"]
+    assert listed == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from app import ConfigurationError, create_app
@@ -289,14 +290,6 @@ def test_an_explicit_cookie_setting_wins_over_the_default():
 # --- Rate limiting ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def limited_app(tmp_path_factory):
-    app = make_app(tmp_path_factory, RATELIMIT_ENABLED=True)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
 def test_login_is_rate_limited_after_ten_wrong_attempts(limited_app):
     web = browser(limited_app)
     # Ten accounts, so that the per-account limit (tests/blueprints/test_login_hardening.py)
@@ -498,3 +491,22 @@ def test_a_form_sent_logged_out_returns_to_its_page_after_login_never_elsewhere(
     # Another site's page is refused outright (tests/blueprints/test_origin_check.py).
     evil = {"Referer": "https://evil.example/timetable/"}
     web.post("/auth/logout", {"csrf_token": token}, headers=evil, status=403)
+
+
+USER = ["--name", "Dee", "--role", "student", "--password", "a long password"]
+
+
+def test_create_user_never_echoes_or_stores_the_password(cli):
+    secret = "a very secret passphrase"
+    result = cli("create-user", "--email", "dee@school.test", *USER[:4], "--password", secret)
+    assert result.exit_code == 0 and secret not in result.output
+    short = cli(
+        "create-user", "--email", "eve@school.test", *USER[:4], input="secret-9\nsecret-9\n"
+    )
+    assert short.exit_code == 1 and "secret-9" not in short.output
+    assert "Error: " in short.output
+    aborted = cli("create-user", "--email", "fay@school.test", *USER[:4], input="")
+    assert isinstance(aborted.exception, SystemExit) and aborted.exit_code == 1
+    user = db.session.scalar(select(User).where(User.email == "dee@school.test"))
+    assert secret not in user.password_hash
+    assert db.session.scalar(select(sa.func.count(User.id))) == 1

@@ -12,9 +12,17 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from models import GroupKind, Occurrence, OccurrenceMode, OccurrenceStatus, Rating, db
+from models import (
+    GroupKind,
+    Occurrence,
+    OccurrenceMode,
+    OccurrenceStatus,
+    Rating,
+    db,
+)
+from services.common.timeutil import today_in
 from tests.blueprints.test_security import assert_security_headers, scan
-from tests.conftest import csrf_token_of
+from tests.conftest import AKL, csrf_token_of
 
 DASHBOARD = "/dashboard/"
 _rooms = itertools.count(1)
@@ -478,3 +486,17 @@ def test_a_started_session_can_be_completed_from_the_mentors_card(
     assert page.html.find(id=f"session-dashboard-{later.id}").find(string="Complete…") is None
     form = htmx.get(link["hx-get"])
     assert "Complete the session" in form.text
+
+
+DASH = "\u2013"
+
+
+def test_dashboard_cards_show_the_local_day_and_time(web, login_as, auckland_term):
+    login_as(auckland_term["ada"])
+    page = web.get("/dashboard/")
+    this_year = today_in(AKL).year
+    for occurrence in auckland_term["sessions"]:
+        day = occurrence.original_date
+        shown = f"{day:%a %d %b}" + (f" {day:%Y}" if day.year != this_year else "")
+        card = page.html.find(id=f"session-dashboard-{occurrence.id}")
+        assert card.find("time").text == f"{shown} 08:00{DASH}09:00 (1 h)"

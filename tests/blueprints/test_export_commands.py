@@ -6,7 +6,13 @@ from __future__ import annotations
 import csv
 import io
 
-from models import db
+import pytest
+from sqlalchemy import select
+
+from models import (
+    CourseGroup,
+    db,
+)
 from services.timetable.timetable_import import TIMETABLE_COLUMNS
 
 
@@ -43,3 +49,25 @@ def test_export_to_standard_output(app):
     result = runner.invoke(args=["export-timetable", "-"])
     assert result.exit_code == 0
     assert result.output.splitlines() == [",".join(TIMETABLE_COLUMNS)]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_the_timetable_export_neutralises_formula_like_names_and_still_round_trips(
+    app, formula_names, tmp_path
+):
+    runner = app.test_cli_runner()
+    exported = runner.invoke(args=["export-timetable", "-"])
+    assert exported.exit_code == 0, exported.output
+    cells = [cell for row in csv.reader(io.StringIO(exported.output)) for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)], cells
+    db.session.remove()
+    with db.engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    path = tmp_path / "timetable.csv"
+    path.write_text(exported.output, encoding="utf-8")
+    assert runner.invoke(args=["import-timetable", str(path)]).exit_code == 0
+    assert db.session.scalar(select(CourseGroup.name)) == "+Group"

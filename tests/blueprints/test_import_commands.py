@@ -23,16 +23,6 @@ MATH = (
 
 
 @pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args):
-        return runner.invoke(args=list(args))
-
-    return invoke
-
-
-@pytest.fixture
 def csv_file(tmp_path):
     def write(name, content: str | bytes):
         path = tmp_path / name

@@ -20,7 +20,9 @@ from limits.storage import MemoryStorage, RedisStorage
 
 import services.people.accounts
 from app import ConfigurationError, create_app
-from models import db
+from models import (
+    db,
+)
 from tests.conftest import (
     TEST_PASSWORD,
     browser,
@@ -365,3 +367,19 @@ def test_a_writer_is_not_held_up_while_a_login_checks_its_password(app, make_use
     form["email"], form["password"] = OWNER, "wrong password"
     page = submit_taking_the_write_lock_meanwhile(form, checking, release)
     assert page.status_int == 422
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_twenty_wrong_passwords_are_limited_even_from_ever_changing_forwarded_addresses(
+    limited_app,
+):
+    web = browser(limited_app, extra_environ={"REMOTE_ADDR": "10.9.8.7"})
+    statuses = []
+    for n in range(20):
+        form = web.get("/auth/login").forms[0]
+        # A new account each time: the address's limit is the one reached, not the account's.
+        form["email"], form["password"] = f"someone{n}@school.test", f"guess {n}"
+        headers = {"X-Forwarded-For": f"203.0.113.{n}", "X-Real-IP": f"198.51.100.{n}"}
+        statuses.append(form.submit(headers=headers, status="*").status_int)
+    assert statuses[:10] == [422] * 10
+    assert set(statuses[10:]) == {429}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from contextlib import contextmanager
+from datetime import time
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,8 @@ from sqlalchemy import event, select
 
 from models import Notification, db
 from services.notifications.inbox import notify
-from tests.conftest import browser, csrf_token_of
+from tests.blueprints.conftest import long_day
+from tests.conftest import auckland_at, browser, csrf_token_of
 
 
 def add(user, title="Maths 7A on Mon 07 Sep 10:00 is cancelled", kind="session_cancelled",
@@ -388,3 +390,16 @@ def test_two_browsers_see_their_own_bells(app, web, login_as, make_user):
         r"1\s*unread", web.get("/sessions/today/").html.find(id="notification-bell").text
     )
     assert db.session.scalar(select(Notification.user_id)) == alice.id
+
+
+def test_notification_times_are_local(web, login_as, auckland_term):
+    noah = auckland_term["noah"]
+    created = auckland_at(auckland_term["after"], time(6, 45))  # 18:45 or 17:45 UTC the day before
+    note = Notification(user_id=noah.id, kind="session_moved", title="Something moved")
+    db.session.add(note)
+    db.session.flush()
+    note.created_at = created
+    db.session.commit()
+    login_as(noah)
+    shown = web.get("/notifications/").html.find(id=f"notification-{note.id}").find("time")
+    assert shown.text == f"{long_day(auckland_term['after'])}, 06:45"

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import UTC, datetime, time, timedelta
 
+import icalendar
 from sqlalchemy import select
 
-from models import ApiToken, CalendarFeed, db
-from services.people.tokens import user_for_token
+from models import (
+    ApiToken,
+    CalendarFeed,
+    db,
+)
+from services.output.feeds import own_feed
+from services.people.tokens import create_token, user_for_token
 from services.timetable.generation import generate_occurrences, resolve_window
 from tests.conftest import csrf_token_of
 
@@ -123,7 +129,6 @@ def test_a_too_long_label_is_refused_next_to_the_field(web, login_as):
 
 def test_the_profile_needs_a_login_and_others_tokens_cannot_be_revoked(web, login_as, make_user):
     assert "/auth/login" in web.get("/profile/", status=302).location
-    from services.people.tokens import create_token
 
     owner = make_user("mentor")
     row, _token = create_token(owner)
@@ -146,3 +151,33 @@ def test_create_token_prints_a_working_token(app, make_user):
     for email, message in (("nobody@school.test", "no account"), ("not-an-email", "valid")):
         refused = app.test_cli_runner().invoke(args=["create-token", "--email", email])
         assert refused.exit_code == 1 and message in refused.output
+
+
+def test_ics_feed_events_are_at_the_right_instants_and_local_wall_times(web, auckland_term):
+    """DTSTART/DTEND either carry TZID=Pacific/Auckland (with a VTIMEZONE whose rules give the
+    right instants on both sides of the change) or are UTC instants."""
+    feed = own_feed(auckland_term["noah"])
+    db.session.commit()
+    calendar = icalendar.Calendar.from_ical(web.get(f"/calendar/{feed.token}.ics").body)
+    events = sorted(calendar.walk("VEVENT"), key=lambda e: e["DTSTART"].dt)
+    assert len(events) == 2
+    zones = {str(z["TZID"]): z.to_tz() for z in calendar.walk("VTIMEZONE")}
+    for event, occurrence in zip(events, auckland_term["sessions"], strict=True):
+        day = occurrence.original_date
+        for stamp in ("DTSTAMP", "CREATED", "LAST-MODIFIED"):  # UTC, as RFC 5545 requires
+            assert event[stamp].to_ical().endswith(b"Z")
+        for name, clock, instant in (
+            ("DTSTART", time(8), occurrence.start_utc),
+            ("DTEND", time(9), occurrence.end_utc),
+        ):
+            prop = event[name]
+            if "TZID" in prop.params:
+                assert str(prop.params["TZID"]) == "Pacific/Auckland"
+                wall = prop.dt.replace(tzinfo=None)
+                assert wall == datetime.combine(day, clock)
+                # What a client without the IANA database computes from the VTIMEZONE:
+                rules = zones["Pacific/Auckland"]
+                assert wall.replace(tzinfo=rules).astimezone(UTC) == instant
+            else:
+                assert prop.dt.utcoffset() == timedelta(0) and prop.dt == instant
+                assert prop.to_ical().endswith(b"Z")

@@ -23,7 +23,9 @@ from models import (
 )
 from services.requests.lifecycle import RequestInput, create_request
 from services.timetable.generation import generate_occurrences
-from tests.conftest import PINNED_TODAY, csrf_token_of
+from tests.blueprints.conftest import error_next_to, long_day, switch_to
+from tests.blueprints.test_security import scan
+from tests.conftest import AKL, PINNED_TODAY, auckland_at, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
 _today = PINNED_TODAY
@@ -1074,7 +1076,7 @@ def test_the_bell_says_nothing_about_requests_for_other_news(web, people):
 
 
 def test_request_pages_and_fragments_run_no_inline_script_or_style(web, people, make_class):
-    from tests.blueprints.test_security import assert_security_headers, crawl, scan
+    from tests.blueprints.test_security import assert_security_headers, crawl
 
     make_class(people, day=MONDAY, start=time(10), end=time(11))
     request = ask(people, start=time(10, 30))
@@ -1100,3 +1102,157 @@ def test_request_pages_and_fragments_run_no_inline_script_or_style(web, people, 
         assert_security_headers(response)
         if "html" in (response.content_type or ""):
             assert scan(response).problems == [], response.request.path_qs
+
+
+@pytest.fixture
+def tutoring(make_user):
+    maths = Subject(name="Mathematics")
+    db.session.add(maths)
+    mentor = make_user("mentor", name="Ada Lovelace")
+    db.session.flush()
+    db.session.add(MentorSubject(mentor_id=mentor.id, subject_id=maths.id))
+    db.session.commit()
+    return {"mentor": mentor, "maths": maths, "student": make_user("student")}
+
+
+def ask_with_the_form(web, tutoring, **fields):
+    params = {
+        "mentor": str(tutoring["mentor"].id),
+        "subject": str(tutoring["maths"].id),
+        "title": "Algebra",
+        "mode": "online",
+        "schedule_kind": "single",
+        "day": MONDAY.isoformat(),
+        "start": "10:00",
+        "duration": "60",
+        "end": "11:00",
+        "first_date": MONDAY.isoformat(),
+        "weeks": "2",
+        "weekdays": ["0"],
+    }
+    return hx_post(web, "/requests/new", params | fields, status="*", page="/requests/new")
+
+
+REQUEST_BAD_VALUES = [
+    ({"day": "2027-02-29"}, "day"),
+    ({"day": "2026-13-01"}, "day"),
+    ({"day": "0001-01-01"}, "day"),
+    ({"day": "   "}, "day"),
+    ({"schedule_kind": "dates", "dates": "2027-02-29"}, "dates"),
+    ({"schedule_kind": "weekly", "first_date": "2026-13-01"}, "first_date"),
+    ({"start": "-01:00"}, "start"),
+    ({"start": "23:60"}, "start"),
+    ({"start": "10.00"}, "start"),
+    ({"schedule_kind": "dates", "dates": MONDAY.isoformat(), "end": "10:00"}, "end"),
+    ({"schedule_kind": "weekly", "weeks": "0"}, "weeks"),
+    ({"schedule_kind": "weekly", "weeks": "-1"}, "weeks"),
+    ({"schedule_kind": "weekly", "weeks": str(2**63)}, "weeks"),
+    ({"schedule_kind": "weekly", "weeks": "3.5"}, "weeks"),
+    ({"duration": "-1"}, "duration"),
+    ({"duration": "three"}, "duration"),
+    ({"duration": str(2**63)}, "duration"),
+]
+
+
+def test_bad_dates_times_and_numbers_are_refused_next_to_their_field_on_the_request_form(
+    web, login_as, tutoring
+):
+    login_as(tutoring["student"])
+    for fields, field in REQUEST_BAD_VALUES:
+        response = ask_with_the_form(web, tutoring, **fields)
+        assert response.status_int == 422, (fields, response.status)
+        assert error_next_to(response, field), fields
+    assert count(SessionRequest) == 0
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"day": "9999-12-31", "start": "23:30"}, id="single-9999-12-31-23h30"),
+        pytest.param(
+            {"schedule_kind": "weekly", "first_date": "9999-12-25", "weeks": "2"},
+            id="weekly-from-9999-12-25",
+        ),
+        pytest.param(
+            {"schedule_kind": "dates", "dates": "0001-01-01", "start": "00:00", "end": "01:00"},
+            id="dates-0001-01-01-midnight",
+        ),
+    ],
+)
+def test_a_request_at_the_edge_of_the_calendar_is_refused_not_a_crash(
+    web, login_as, tutoring, fields
+):
+    login_as(tutoring["student"])
+    response = ask_with_the_form(web, tutoring, **fields)
+    assert response.status_int == 422
+    assert count(SessionRequest) == 0
+
+
+def test_a_request_for_the_year_9999_is_refused(web, login_as, tutoring):
+    login_as(tutoring["student"])
+    response = ask_with_the_form(web, tutoring, day="9999-12-31", start="10:00")
+    assert response.status_int == 422
+    assert count(SessionRequest) == 0
+
+
+def test_request_pages_pending_list_and_notifications_are_local(web, login_as, auckland_term):
+    """A student asks (typed dates) for a free slot and for the two series dates (clashes)."""
+    ada, noah, before, after = (
+        auckland_term["ada"],
+        auckland_term["noah"],
+        auckland_term["before"],
+        auckland_term["after"],
+    )
+    db.session.add(MentorSubject(mentor_id=ada.id, subject_id=auckland_term["maths"].id))
+    db.session.commit()
+    free_day = after + timedelta(days=1)
+    login_as(noah)
+    for title, fields in (
+        ("Free slot", {"schedule_kind": "single", "day": free_day.isoformat(), "start": "08:00"}),
+        ("Clashing", {"schedule_kind": "dates", "dates_text": f"{before}\n{after}",
+                      "start": "08:00", "end": "09:00"}),
+    ):  # fmt: skip
+        form = web.get("/requests/new").forms["request-form"]
+        form["mentor"], form["subject"], form["title"] = (
+            str(ada.id),
+            str(auckland_term["maths"].id),
+            title,
+        )
+        for name, value in fields.items():
+            form[name] = value
+        form.submit(status=302)
+    free, clashing = db.session.scalars(select(SessionRequest).order_by(SessionRequest.id)).all()
+    assert [s.start_utc for s in free.slots] == [auckland_at(free_day, time(8))]
+    assert sorted(s.start_utc for s in clashing.slots) == [
+        auckland_at(before, time(8)),
+        auckland_at(after, time(8)),
+    ]
+
+    mine = web.get("/requests/").html.find(id=f"request-{free.id}")
+    assert f"from {long_day(free_day)} 08:00" in mine.text
+    detail = web.get(f"/requests/{free.id}")
+    asked = free.created_at.astimezone(AKL)
+    assert f"{long_day(asked.date())} {asked:%H:%M}" in detail.text
+    slot = detail.html.find(id=f"slot-{free.slots[0].id}")
+    # Pending: the student reads whether the date clashes with the mentor's sessions.
+    assert " ".join(slot.text.split()) == f"{long_day(free_day)} 08:00{DASH}09:00 No clash"
+
+    switch_to(web, login_as, ada)
+    pending = web.get("/requests/pending").html
+    card = pending.find(id=f"request-{clashing.id}")
+    for slot in clashing.slots:
+        text = " ".join(card.find(id=f"slot-{slot.id}").text.split())
+        day = slot.start_utc.astimezone(AKL).date()
+        assert text.startswith(f"{long_day(day)} 08:00{DASH}09:00 Clash with Maths 7A ")
+        assert f"Maths 7A 08:00{DASH}09:00" in text
+    titles = web.get("/notifications/").html.find_all("p", class_="notification-body")
+    assert f"1 session, from {long_day(free_day)} 08:00." in [t.text for t in titles]
+
+    hx_post(web, f"/requests/{free.id}/approve", {"view": "pending"}, page="/requests/pending")
+    created = db.session.scalars(select(Occurrence).where(Occurrence.request_id == free.id)).one()
+    assert created.start_utc == auckland_at(free_day, time(8))
+    detail = web.get(f"/requests/{free.id}").html.find(id="created-sessions")
+    assert f"{long_day(free_day)} 08:00{DASH}09:00" in " ".join(detail.text.split())
+    switch_to(web, login_as, noah)
+    bodies = [p.text for p in web.get("/notifications/").html.find_all("p", "notification-body")]
+    assert f"1 session created, the first on {long_day(free_day)} 08:00." in bodies

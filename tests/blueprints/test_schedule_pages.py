@@ -3,17 +3,27 @@ inline exception editor (fragments, out-of-band cells, errors in place, permissi
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models import DateOverride, Occurrence, OccurrenceStatus, db
+from models import (
+    DateOverride,
+    Occurrence,
+    OccurrenceStatus,
+    db,
+)
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
+from tests.blueprints.conftest import long_day, toast_of
+from tests.conftest import PINNED_TODAY, auckland_at, browser, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday
@@ -48,7 +58,7 @@ def cell_ids(html: str) -> list[str]:
 
 
 @pytest.fixture
-def school(make_user, make_room, make_group, make_series):
+def two_classes(make_user, make_room, make_group, make_series):
     """Maths (Ada, R101, Mon+Wed 09:00) and Art (Ben, Lab, Tue 14:00); Alice takes both."""
     alice = make_user("student", name="Alice Martin")
     ada, ben = make_user("mentor", name="Ada Lovelace"), make_user("mentor", name="Ben Okri")
@@ -70,7 +80,7 @@ def school(make_user, make_room, make_group, make_series):
 # --- The grid ------------------------------------------------------------------------------
 
 
-def test_week_grid_shows_days_as_columns_and_each_session_in_its_hour(web, login_as, school):
+def test_week_grid_shows_days_as_columns_and_each_session_in_its_hour(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get(GRID)
     assert "Week of 07 Sep to 13 Sep 2026" in page.text
@@ -85,7 +95,7 @@ def test_week_grid_shows_days_as_columns_and_each_session_in_its_hour(web, login
 
 
 def test_navigation_swaps_only_the_grid_for_htmx_and_pages_stay_bookmarkable(
-    web, htmx, login_as, school
+    web, htmx, login_as, two_classes
 ):
     login_as("coordinator")
     page = web.get(GRID)
@@ -106,7 +116,7 @@ def test_navigation_swaps_only_the_grid_for_htmx_and_pages_stay_bookmarkable(
     assert "<html" in restore.text
 
 
-def test_today_link_and_previous_week(web, login_as, school):
+def test_today_link_and_previous_week(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get("/schedule/?date=2026-09-16")
     previous = page.html.find("a", string=re.compile("Previous"))["href"]
@@ -114,21 +124,23 @@ def test_today_link_and_previous_week(web, login_as, school):
     assert "Week of 07 Sep" in web.get(previous).text
 
 
-def test_filters_are_kept_in_the_url_and_combine(web, login_as, school):
+def test_filters_are_kept_in_the_url_and_combine(web, login_as, two_classes):
     login_as("coordinator")
-    room = school["r101"].id
+    room = two_classes["r101"].id
     page = web.get(f"{GRID}&room={room}")
     assert "Maths 7A" in grid_text(page) and "Art 7A" not in grid_text(page)
     assert page.html.find("option", selected=True, value=str(room)) is not None
     # Navigation links keep the filter.
     assert f"room={room}" in page.html.find("a", string=re.compile("Next"))["href"]
-    both = web.get(f"{GRID}&room={room}&mentor={school['ben'].id}")
+    both = web.get(f"{GRID}&room={room}&mentor={two_classes['ben'].id}")
     assert "No sessions this week for these filters." in both.text
-    by_group = web.get(f"{GRID}&group={school['art'].id}")
+    by_group = web.get(f"{GRID}&group={two_classes['art'].id}")
     assert "Art 7A" in grid_text(by_group) and "Maths 7A" not in grid_text(by_group)
 
 
-def test_filter_bar_names_are_escaped_and_selected_options_marked(web, login_as, school, make_room):
+def test_filter_bar_names_are_escaped_and_selected_options_marked(
+    web, login_as, two_classes, make_room
+):
     odd = make_room("Lab <b>\"A\" & 'B'</b>")
     login_as("coordinator")
     page = web.get(f"{GRID}&room={odd.id}")
@@ -137,9 +149,9 @@ def test_filter_bar_names_are_escaped_and_selected_options_marked(web, login_as,
     assert [(o["value"], o.text) for o in chosen] == [(str(odd.id), "Lab <b>\"A\" & 'B'</b>")]
 
 
-def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_as, school):
+def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    student = school["alice"]
+    student = two_classes["alice"]
     response = web.get(f"{GRID}&student_q=alice")
     assert response.status_int == 303
     assert f"student={student.id}" in response.location
@@ -149,7 +161,7 @@ def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_
     assert f"student={student.id}" in fragment.headers["HX-Push-Url"]
 
 
-def test_unknown_student_and_bad_parameters_are_said_not_ignored(web, login_as, school):
+def test_unknown_student_and_bad_parameters_are_said_not_ignored(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get(f"{GRID}&student_q=nobody")
     assert page.status_int == 200
@@ -159,17 +171,17 @@ def test_unknown_student_and_bad_parameters_are_said_not_ignored(web, login_as, 
     assert "Unknown room: filter ignored." in page.text
 
 
-def test_rooms_as_rows_layout(web, login_as, school):
+def test_rooms_as_rows_layout(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get(f"{GRID}&layout=rooms")
     rows = [th.text.strip() for th in page.html.select("tbody th[scope=row]")]
     assert rows == ["Lab", "R101"]
-    r101_monday = page.html.find(id=f"cell-r{school['r101'].id}-20260907")
+    r101_monday = page.html.find(id=f"cell-r{two_classes['r101'].id}-20260907")
     assert "Maths 7A" in r101_monday.text
     assert "Time as rows" in page.text
 
 
-def test_day_view_and_month_view(web, login_as, school):
+def test_day_view_and_month_view(web, login_as, two_classes):
     login_as("coordinator")
     day = web.get("/schedule/day?date=2026-09-08")
     assert "Tuesday 08 September 2026" in day.text
@@ -181,64 +193,68 @@ def test_day_view_and_month_view(web, login_as, school):
 
 
 def test_cancelled_moved_and_conflicting_sessions_say_so_in_text(
-    web, login_as, school, make_group, make_series
+    web, login_as, two_classes, make_group, make_series
 ):
     save_override(
-        school["maths_series"], TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS
+        two_classes["maths_series"], TERM, OverrideChange(cancelled=True), actor=None, tz=PARIS
     )
     save_override(
-        school["maths_series"], WED, OverrideChange(start_time=time(11), end_time=time(12)),
+        two_classes["maths_series"], WED, OverrideChange(start_time=time(11), end_time=time(12)),
         actor=None, tz=PARIS,
     )  # fmt: skip
-    clash = make_group("Chess", room=school["lab"])
+    clash = make_group("Chess", room=two_classes["lab"])
     make_series(clash, weekdays=(1,), start=time(14, 30), end=time(15, 30))
     generate()
     login_as("coordinator")
     page = web.get(GRID)
-    monday = page.html.find(id=f"session-card-{school['monday'].id}")
+    monday = page.html.find(id=f"session-card-{two_classes['monday'].id}")
     assert "is-cancelled" in monday["class"] and "Cancelled" in monday.text
-    wednesday = page.html.find(id=f"session-card-{school['wednesday'].id}")
+    wednesday = page.html.find(id=f"session-card-{two_classes['wednesday'].id}")
     assert "is-moved" in wednesday["class"] and "Moved" in wednesday.text
-    assert page.html.find(id="cell-20260909-11").find(id=f"session-card-{school['wednesday'].id}")
-    art = page.html.find(id=f"session-card-{school['tuesday'].id}")
+    assert page.html.find(id="cell-20260909-11").find(
+        id=f"session-card-{two_classes['wednesday'].id}"
+    )
+    art = page.html.find(id=f"session-card-{two_classes['tuesday'].id}")
     assert "Conflict" in art.text
     assert art["title"] == "Room conflict with Chess Tue 08 Sep 14:30-15:30"
     assert "Room conflict with Chess" in art.find(class_="conflict-text").text
 
 
-def test_grid_pages_are_for_staff_others_use_their_own_timetable(web, login_as, school):
-    login_as(school["ada"])
+def test_grid_pages_are_for_staff_others_use_their_own_timetable(web, login_as, two_classes):
+    login_as(two_classes["ada"])
     for url in ("/schedule/", "/schedule/day", "/schedule/month"):
-        assert web.get(url, status=403).status_int == 403
+        web.get(url, status=403)
     mine = web.get("/schedule/mine?date=2026-09-07")
     assert "My sessions" in mine.text
     assert "Maths 7A" in mine.text and "Art 7A" not in mine.text
     assert mine.html.find(id="schedule-filters") is None  # no filters: it is theirs
     # A filter in the URL cannot show someone else's sessions.
-    assert "Art 7A" not in web.get(f"/schedule/mine?date=2026-09-07&group={school['art'].id}")
+    assert "Art 7A" not in web.get(f"/schedule/mine?date=2026-09-07&group={two_classes['art'].id}")
 
 
-def test_student_timetable_shows_all_their_groups_and_links_to_session_pages(web, login_as, school):
-    login_as(school["alice"])
+def test_student_timetable_shows_all_their_groups_and_links_to_session_pages(
+    web, login_as, two_classes
+):
+    login_as(two_classes["alice"])
     page = web.get("/schedule/mine?date=2026-09-07")
     assert "My timetable" in page.text
     assert "Maths 7A" in page.text and "Art 7A" in page.text
     assert "/schedule/sessions/" not in page.text  # no editor for students
-    assert f'href="/sessions/{school["monday"].id}"' in page.text
+    assert f'href="/sessions/{two_classes["monday"].id}"' in page.text
     month = web.get("/schedule/mine?view=month&date=2026-09-07")
     assert "September 2026" in month.text and "Maths 7A" in month.text
     assert "/schedule/mine?view=day" in month.text
 
 
-def test_staff_asking_for_mine_get_the_whole_schedule(web, login_as, school):
+def test_staff_asking_for_mine_get_the_whole_schedule(web, login_as, two_classes):
     login_as("coordinator")
     response = web.get("/schedule/mine?date=2026-09-07")
     assert response.status_int == 302 and "/schedule/?date=2026-09-07" in response.location
 
 
-def test_anonymous_visitors_are_sent_to_log_in(web, htmx, school):
+def test_anonymous_visitors_are_sent_to_log_in(web, htmx, two_classes):
     assert "/auth/login" in web.get("/schedule/").location
-    response = htmx.get(f"/schedule/sessions/{school['monday'].id}/editor", status=401)
+    response = htmx.get(f"/schedule/sessions/{two_classes['monday'].id}/editor", status=401)
     assert "/auth/login" in response.headers["HX-Redirect"]
 
 
@@ -249,9 +265,9 @@ def editor_url(occurrence, action="editor"):
     return f"/schedule/sessions/{occurrence.id}/{action}?{CTX}"
 
 
-def test_editor_opens_in_place_of_the_card(web, htmx, login_as, school):
+def test_editor_opens_in_place_of_the_card(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     card = web.get(GRID).html.find(id=f"session-card-{monday.id}")
     link = card.find("a")
     assert link["hx-target"] == f"#session-card-{monday.id}" and link["hx-swap"] == "outerHTML"
@@ -270,9 +286,11 @@ def test_editor_opens_in_place_of_the_card(web, htmx, login_as, school):
     assert htmx.get(close["hx-get"]).html.find("article")["id"] == f"session-card-{monday.id}"
 
 
-def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(web, login_as, school):
+def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(
+    web, login_as, two_classes
+):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     page = web.get(editor_url(monday))
     assert "<html" in page.text and "Back to the schedule" in page.text
     form = page.forms[f"session-card-{monday.id}"]
@@ -284,9 +302,9 @@ def test_editor_without_javascript_is_a_page_and_saving_returns_to_the_grid(web,
     assert fresh(monday).status == OccurrenceStatus.CANCELLED
 
 
-def test_cancel_inline_swaps_back_just_that_cell(web, htmx, login_as, school):
+def test_cancel_inline_swaps_back_just_that_cell(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     response = htmx.post(
         editor_url(monday, "exception"), {"action": "cancel", "notes": "Staff training"}
     )
@@ -303,13 +321,13 @@ def test_cancel_inline_swaps_back_just_that_cell(web, htmx, login_as, school):
     assert override.cancelled and override.notes == "Staff training"
 
 
-def test_move_to_another_day_swaps_both_cells_out_of_band(web, htmx, login_as, school):
+def test_move_to_another_day_swaps_both_cells_out_of_band(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     response = htmx.post(
         editor_url(monday, "exception"),
         {"action": "override", "new_date": "2026-09-10", "start_time": "15:00",
-         "end_time": "16:30", "room": str(school["lab"].id), "notes": ""},
+         "end_time": "16:30", "room": str(two_classes["lab"].id), "notes": ""},
     )  # fmt: skip
     assert response.status_int == 200
     assert cell_ids(response.text) == ["cell-20260907-09", "cell-20260910-15"]
@@ -319,18 +337,18 @@ def test_move_to_another_day_swaps_both_cells_out_of_band(web, htmx, login_as, s
     card = destination.find(id=f"session-card-{monday.id}")
     assert f"15:00{DASH}16:30" in card.text and "Lab" in card.text and "Moved" in card.text
     moved = fresh(monday)
-    assert moved.original_date == TERM and moved.room_id == school["lab"].id
+    assert moved.original_date == TERM and moved.room_id == two_classes["lab"].id
     assert moved.start_utc.astimezone(PARIS).date() == date(2026, 9, 10)
 
 
 def test_a_change_that_clears_a_conflict_redraws_the_other_session_too(
-    web, htmx, login_as, school, make_group, make_series
+    web, htmx, login_as, two_classes, make_group, make_series
 ):
-    chess = make_group("Chess", room=school["lab"])
+    chess = make_group("Chess", room=two_classes["lab"])
     make_series(chess, weekdays=(1,), start=time(14, 30), end=time(15, 30))
     generate()
     login_as("coordinator")
-    tuesday = school["tuesday"]
+    tuesday = two_classes["tuesday"]
     chess_session = db.session.scalar(select(Occurrence).where(Occurrence.group_id == chess.id))
     assert "Conflict" in web.get(GRID).html.find(id=f"session-card-{chess_session.id}").text
     response = htmx.post(editor_url(tuesday, "exception"), {"action": "cancel"})
@@ -339,10 +357,10 @@ def test_a_change_that_clears_a_conflict_redraws_the_other_session_too(
     assert "Conflict" not in response.html.find(id=f"session-card-{chess_session.id}").text
 
 
-def test_move_outside_the_grid_hours_redraws_the_whole_grid(web, htmx, login_as, school):
+def test_move_outside_the_grid_hours_redraws_the_whole_grid(web, htmx, login_as, two_classes):
     login_as("coordinator")
     response = htmx.post(
-        editor_url(school["monday"], "exception"),
+        editor_url(two_classes["monday"], "exception"),
         {"action": "override", "start_time": "21:30", "end_time": "22:15"},
     )
     assert response.status_int == 200
@@ -351,9 +369,9 @@ def test_move_outside_the_grid_hours_redraws_the_whole_grid(web, htmx, login_as,
     assert "cell-20260907-21" in response.text
 
 
-def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, login_as, school):
+def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     response = htmx.post(
         editor_url(monday, "exception"),
         {"action": "override", "start_time": "11:00", "end_time": "10:30", "notes": "typed"},
@@ -370,15 +388,15 @@ def test_validation_error_stays_in_the_editor_with_what_was_typed(web, htmx, log
 
 
 def test_room_conflict_is_refused_in_the_editor_naming_the_other_session(
-    web, htmx, login_as, school
+    web, htmx, login_as, two_classes
 ):
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     before = fresh(monday).start_utc
     response = htmx.post(
         editor_url(monday, "exception"),
         {"action": "override", "new_date": "2026-09-08", "start_time": "14:30",
-         "end_time": "15:30", "room": str(school["lab"].id)},
+         "end_time": "15:30", "room": str(two_classes["lab"].id)},
         status=409,
     )  # fmt: skip
     assert response.headers["HX-Retarget"] == f"#session-card-{monday.id}"
@@ -387,10 +405,10 @@ def test_room_conflict_is_refused_in_the_editor_naming_the_other_session(
     assert override_count() == 0 and fresh(monday).start_utc == before
 
 
-def test_editor_refuses_a_post_without_the_csrf_token(web, login_as, school):
+def test_editor_refuses_a_post_without_the_csrf_token(web, login_as, two_classes):
     login_as("coordinator")
     response = web.post(
-        editor_url(school["monday"], "exception"),
+        editor_url(two_classes["monday"], "exception"),
         {"action": "cancel"},
         headers={"HX-Request": "true"},
         status=400,
@@ -399,15 +417,15 @@ def test_editor_refuses_a_post_without_the_csrf_token(web, login_as, school):
     assert override_count() == 0
 
 
-def test_restore_deletes_the_exception_and_puts_the_session_back(web, htmx, login_as, school):
+def test_restore_deletes_the_exception_and_puts_the_session_back(web, htmx, login_as, two_classes):
     save_override(
-        school["maths_series"], TERM,
+        two_classes["maths_series"], TERM,
         OverrideChange(new_date=date(2026, 9, 11), start_time=time(15), end_time=time(16)),
         actor=None, tz=PARIS,
     )  # fmt: skip
     db.session.commit()
     login_as("coordinator")
-    monday = school["monday"]
+    monday = two_classes["monday"]
     editor = htmx.get(editor_url(monday))
     restore = editor.html.find("button", string=re.compile("Restore series"))
     assert restore["hx-target"] == "#cell-20260911-15"
@@ -418,23 +436,23 @@ def test_restore_deletes_the_exception_and_puts_the_session_back(web, htmx, logi
     assert fresh(monday).start_utc.astimezone(PARIS).time() == time(9)
 
 
-def test_editor_prefills_an_existing_exception(web, htmx, login_as, school):
+def test_editor_prefills_an_existing_exception(web, htmx, login_as, two_classes):
     save_override(
-        school["maths_series"], TERM,
-        OverrideChange(room_id=school["lab"].id, notes="Projector"), actor=None, tz=PARIS,
+        two_classes["maths_series"], TERM,
+        OverrideChange(room_id=two_classes["lab"].id, notes="Projector"), actor=None, tz=PARIS,
     )  # fmt: skip
     db.session.commit()
     login_as("coordinator")
-    editor = htmx.get(editor_url(school["monday"]))
+    editor = htmx.get(editor_url(two_classes["monday"]))
     assert editor.html.find("input", value="override")["checked"] is not None
-    assert editor.html.find("option", value=str(school["lab"].id), selected=True)
+    assert editor.html.find("option", value=str(two_classes["lab"].id), selected=True)
     assert "Projector</textarea>" in editor.text
 
 
 @pytest.mark.parametrize("role", ["mentor", "student"])
-def test_only_staff_may_open_or_post_to_the_editor(web, htmx, login_as, school, role):
+def test_only_staff_may_open_or_post_to_the_editor(web, htmx, login_as, two_classes, role):
     login_as(role)
-    monday = school["monday"]
+    monday = two_classes["monday"]
     htmx.get(editor_url(monday), status=403)
     htmx.get(editor_url(monday, "card"), status=403)
     htmx.post(editor_url(monday, "exception"), {"action": "cancel"}, status=403)
@@ -442,11 +460,10 @@ def test_only_staff_may_open_or_post_to_the_editor(web, htmx, login_as, school, 
     assert override_count() == 0
 
 
-def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, school):
-    from datetime import UTC, datetime
+def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, two_classes):
 
     one_time = Occurrence(
-        group_id=school["art"].id,
+        group_id=two_classes["art"].id,
         start_utc=datetime(2026, 9, 11, 12, tzinfo=UTC),
         end_utc=datetime(2026, 9, 11, 13, tzinfo=UTC),
     )
@@ -457,14 +474,14 @@ def test_unknown_and_one_time_sessions_have_no_editor(web, htmx, login_as, schoo
     htmx.get(f"/schedule/sessions/{one_time.id}/editor", status=404)
     htmx.post(f"/schedule/sessions/{one_time.id}/exception", {"action": "cancel"}, status=404)
     # Without an exception there is nothing to restore.
-    htmx.post(editor_url(school["monday"], "restore"), status=404)
+    htmx.post(editor_url(two_classes["monday"], "restore"), status=404)
     # On the grid it links to its own page instead.
     card = web.get(GRID).html.find(id=f"session-card-{one_time.id}")
     assert card.find("a")["href"] == f"/sessions/{one_time.id}" and "One-time" in card.text
 
 
-def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, school):
-    monday = school["monday"]
+def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, two_classes):
+    monday = two_classes["monday"]
     monday.status = OccurrenceStatus.COMPLETED
     db.session.commit()
     login_as("coordinator")
@@ -475,7 +492,7 @@ def test_completed_session_cannot_be_changed_from_the_grid(web, htmx, login_as, 
     assert fresh(monday).status == OccurrenceStatus.COMPLETED
 
 
-def test_the_page_has_no_inline_script_and_a_print_stylesheet(web, login_as, school):
+def test_the_page_has_no_inline_script_and_a_print_stylesheet(web, login_as, two_classes):
     login_as("coordinator")
     page = web.get(GRID)
     assert all(script.get("src") for script in page.html.find_all("script"))
@@ -484,18 +501,18 @@ def test_the_page_has_no_inline_script_and_a_print_stylesheet(web, login_as, sch
     assert "@media print" in css and "size: A4 landscape" in css
 
 
-def test_new_session_link_carries_the_day_and_filters(web, login_as, school):
+def test_new_session_link_carries_the_day_and_filters(web, login_as, two_classes):
     login_as("coordinator")
-    page = web.get(f"/schedule/day?date=2026-09-08&room={school['lab'].id}")
+    page = web.get(f"/schedule/day?date=2026-09-08&room={two_classes['lab'].id}")
     link = page.html.find("a", string="New session")["href"]
-    assert link == f"/sessions/new?date=2026-09-08&room={school['lab'].id}"
+    assert link == f"/sessions/new?date=2026-09-08&room={two_classes['lab'].id}"
     assert "2026-09-08" in web.get(link).text
 
 
-def test_two_open_editors_have_distinct_field_ids_and_labels(web, htmx, login_as, school):
+def test_two_open_editors_have_distinct_field_ids_and_labels(web, htmx, login_as, two_classes):
     login_as("coordinator")
-    first = htmx.get(editor_url(school["monday"])).html
-    second = htmx.get(editor_url(school["wednesday"])).html
+    first = htmx.get(editor_url(two_classes["monday"])).html
+    second = htmx.get(editor_url(two_classes["wednesday"])).html
     ids = lambda html: {tag["id"] for tag in html.select("form [id]")}  # noqa: E731
     assert ids(first).isdisjoint(ids(second))
     for label in first.select("label[for]"):
@@ -505,14 +522,14 @@ def test_two_open_editors_have_distinct_field_ids_and_labels(web, htmx, login_as
 # --- Exports -------------------------------------------------------------------------------------
 
 
-def test_the_week_exports_to_csv_with_its_filters(web, login_as, school):
+def test_the_week_exports_to_csv_with_its_filters(web, login_as, two_classes):
     import csv
     import io
 
     login_as("coordinator")
-    page = web.get(f"{GRID}&room={school['r101'].id}")
+    page = web.get(f"{GRID}&room={two_classes['r101'].id}")
     link = page.html.find("a", string="CSV")["href"]
-    assert f"room={school['r101'].id}" in link
+    assert f"room={two_classes['r101'].id}" in link
     response = web.get(link)
     assert response.content_type == "text/csv"
     assert (
@@ -524,7 +541,7 @@ def test_the_week_exports_to_csv_with_its_filters(web, login_as, school):
     assert rows[0]["date"] == "2026-09-07" and rows[0]["start"] == "09:00"
 
 
-def test_a_range_exports_to_excel_one_sheet_per_week(web, login_as, school):
+def test_a_range_exports_to_excel_one_sheet_per_week(web, login_as, two_classes):
     import io
 
     from openpyxl import load_workbook
@@ -543,9 +560,9 @@ def test_a_range_exports_to_excel_one_sheet_per_week(web, login_as, school):
 
 
 def test_exports_refuse_bad_ranges_and_students_get_only_their_own(
-    app, web, login_as, school, make_user
+    app, web, login_as, two_classes, make_user
 ):
-    from tests.conftest import TEST_PASSWORD, browser
+    from tests.conftest import TEST_PASSWORD
 
     login_as("coordinator")
     web.get("/schedule/export.csv?start=2026-09-07&end=2026-09-07", status=400)
@@ -557,10 +574,137 @@ def test_exports_refuse_bad_ranges_and_students_get_only_their_own(
             assert "Choose a date between 01 Jan 2000 and 31 Dec 2100." in page.text
     web.get("/schedule/export.pdf", status=404)
     url = "/schedule/export.csv?start=2026-09-07&end=2026-09-14"
-    for user, groups in ((school["alice"], {"Maths 7A", "Art 7A"}), (make_user("student"), set())):
+    for user, groups in (
+        (two_classes["alice"], {"Maths 7A", "Art 7A"}),
+        (make_user("student"), set()),
+    ):
         them = browser(app)
         form = them.get("/auth/login").forms[0]
         form["email"], form["password"] = user.email, TEST_PASSWORD
         form.submit(status=302)
         rows = them.get(url).text.splitlines()[1:]
         assert {row.split(",")[1] for row in rows} == groups
+
+
+TODAY = PINNED_TODAY
+
+
+MONDAY = TODAY + timedelta(days=14 - TODAY.weekday())  # a Monday two weeks or so ahead
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_schedule_exports_neutralise_formula_like_names(web, login_as, formula_names):
+    from openpyxl import load_workbook
+
+    login_as("coordinator")
+    week = f"start={MONDAY.isoformat()}&end={(MONDAY + timedelta(days=7)).isoformat()}"
+    rows = list(csv.DictReader(io.StringIO(web.get(f"/schedule/export.csv?{week}").text)))
+    [row] = rows
+    for column, name in (("group", "+Group"), ("subject", "-Subject"), ("mentor", "@Mentor")):
+        assert row[column] == "'" + name, column
+    assert row["room"] == "'" + '=HYPERLINK("http://evil.example","x")'
+    for layout in ("rooms", "time"):
+        book = load_workbook(
+            io.BytesIO(web.get(f"/schedule/export.xlsx?{week}&layout={layout}").body)
+        )
+        cells = [cell for sheet in book for line in sheet.iter_rows() for cell in line]
+        assert not [c.coordinate for c in cells if c.data_type == "f"], layout
+        texts = [c.value for c in cells if isinstance(c.value, str)]
+        assert not [t for t in texts if t.startswith(FORMULA_STARTS)], layout
+        assert any("+Group" in t for t in texts)
+
+
+HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+def hx_post(web, url, params=None, page="/sessions/today/", **kwargs):
+    token = csrf_token_of(web.get(page))
+    return web.post(url, params or {}, headers={**HX, "X-CSRFToken": token}, **kwargs)
+
+
+def test_grid_cells_cards_month_and_rooms_layout_are_local(web, login_as, auckland_term):
+    login_as("coordinator")
+    room_id = auckland_term["room"].id
+    for occurrence in auckland_term["sessions"]:
+        day = occurrence.original_date
+        week = web.get(f"/schedule/?date={day.isoformat()}")
+        cell = week.html.find(id=f"cell-{day:%Y%m%d}-08")
+        assert cell is not None and f"08:00{DASH}09:00" in cell.text
+        assert f"Edit {day:%a %d %b}" in cell.text
+        assert week.text.count(f'id="session-card-{occurrence.id}"') == 1  # only there
+        card = web.get(f"/schedule/sessions/{occurrence.id}/card", headers=HX)
+        assert f"08:00{DASH}09:00" in card.text and f"Edit {day:%a %d %b}" in card.text
+        rooms = web.get(f"/schedule/?date={day.isoformat()}&layout=rooms")
+        cell = rooms.html.find(id=f"cell-r{room_id}-{day:%Y%m%d}")
+        assert cell is not None and f"08:00{DASH}09:00" in cell.text
+        the_day = web.get(f"/schedule/day?date={day.isoformat()}")
+        assert f"08:00{DASH}09:00" in the_day.html.find(id=f"session-card-{occurrence.id}").text
+        month = web.get(f"/schedule/month?date={day.isoformat()}")
+        link = month.html.find("a", href=f"/sessions/{occurrence.id}")
+        assert link.text == "08:00 Maths 7A"
+        assert link.find_parent("td").find("a", class_="month-day").text == str(day.day)
+
+
+def test_csv_and_xlsx_exports_are_local(web, login_as, auckland_term):
+    before, after = auckland_term["before"], auckland_term["after"]
+    login_as("coordinator")
+    span = f"start={before.isoformat()}&end={(after + timedelta(days=1)).isoformat()}"
+    rows = list(csv.DictReader(io.StringIO(web.get(f"/schedule/export.csv?{span}").text)))
+    assert [(r["date"], r["start"], r["end"]) for r in rows] == [
+        (before.isoformat(), "08:00", "09:00"),
+        (after.isoformat(), "08:00", "09:00"),
+    ]
+    assert [datetime.fromisoformat(r["start_utc"]) for r in rows] == [
+        auckland_at(before, time(8)),
+        auckland_at(after, time(8)),
+    ]
+    book = load_workbook(io.BytesIO(web.get(f"/schedule/export.xlsx?{span}").body))
+    for day in (before, after):
+        sheet = book[f"Week {day:%Y-%m-%d}"]
+        header = [c.value for c in sheet[1]]
+        column = header.index(f"{day:%a %d %b}")
+        filled = {
+            (row[0].value, header[i]): cell.value
+            for row in sheet.iter_rows(min_row=2)
+            for i, cell in enumerate(row)
+            if i and cell.value
+        }
+        assert list(filled) == [("08:00", header[column])]
+        assert filled["08:00", header[column]].startswith("08:00-09:00 Mathematics · Maths 7A")
+    rooms = load_workbook(io.BytesIO(web.get(f"/schedule/export.xlsx?{span}&layout=rooms").body))
+    sheet = rooms[f"Week {before:%Y-%m-%d}"]
+    assert sheet["B2"].value.startswith("08:00-09:00")  # Monday's column, room R1's row
+
+
+def test_grid_editor_toasts_and_prefill_are_local(web, login_as, auckland_term):
+    before = auckland_term["before"]
+    occurrence = auckland_term["sessions"][0]
+    tuesday = before + timedelta(days=1)
+    context = f"date={before.isoformat()}&view=week&layout=time"
+    login_as("coordinator")
+    editor = web.get(f"/schedule/sessions/{occurrence.id}/editor?{context}", headers=HX)
+    assert (
+        f"Series date {long_day(before)}; now {before:%a %d %b} 08:00{DASH}09:00, R1"
+        in " ".join(editor.text.split())
+    )
+    moved = hx_post(
+        web,
+        f"/schedule/sessions/{occurrence.id}/exception?{context}",
+        {"action": "override", "new_date": tuesday.isoformat(), "start_time": "07:30",
+         "end_time": "08:30", "room": "0", "notes": ""},
+        page=f"/schedule/?{context}",
+    )  # fmt: skip
+    assert toast_of(moved) == f"Moved: Maths 7A {tuesday:%a %d %b} 07:30."
+    cell = moved.html.find(id=f"cell-{tuesday:%Y%m%d}-07")
+    assert cell is not None and f"07:30{DASH}08:30" in cell.text
+    restored = hx_post(
+        web,
+        f"/schedule/sessions/{occurrence.id}/restore?{context}",
+        page=f"/schedule/?{context}",
+    )
+    assert toast_of(restored) == (
+        f"Restored: Maths 7A {before:%a %d %b} 08:00 is back to its series' time and room."
+    )

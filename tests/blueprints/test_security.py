@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date, time, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -19,9 +21,8 @@ TERM = date(2026, 9, 7)
 
 
 @pytest.fixture
-def school(app, make_series, make_group, make_room, make_user):
+def term_with_exceptions(app, make_series, make_group, make_room, make_user):
     """A small timetable with generated sessions, a cancellation, a move and a conflict."""
-    from zoneinfo import ZoneInfo
 
     tz = ZoneInfo(app.config["TIMEZONE"])
     room = make_room("Lab 1")
@@ -141,7 +142,7 @@ def crawl(web, start_urls, *, limit=150):
 
 
 def test_every_page_a_coordinator_reaches_has_the_headers_and_no_inline_script(
-    web, login_as, school
+    web, login_as, term_with_exceptions
 ):
     login_as("coordinator")
     pages = crawl(
@@ -149,8 +150,8 @@ def test_every_page_a_coordinator_reaches_has_the_headers_and_no_inline_script(
         [
             "/",
             "/sessions/today/",
-            f"/timetable/exceptions/{school['override_id']}/edit",
-            f"/timetable/exceptions?group={school['group_id']}",
+            f"/timetable/exceptions/{term_with_exceptions['override_id']}/edit",
+            f"/timetable/exceptions?group={term_with_exceptions['group_id']}",
             "/does-not-exist",
             "/timetable/exceptions/999999/edit",
         ],
@@ -159,7 +160,7 @@ def test_every_page_a_coordinator_reaches_has_the_headers_and_no_inline_script(
         "/schedule/",
         "/timetable/generate",
         "/timetable/exceptions",
-        f"/timetable/exceptions/{school['override_id']}/edit",
+        f"/timetable/exceptions/{term_with_exceptions['override_id']}/edit",
     }
     assert expected <= set(pages), sorted(pages)
     for url, response in pages.items():
@@ -173,7 +174,9 @@ def test_every_page_a_coordinator_reaches_has_the_headers_and_no_inline_script(
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in exceptions
 
 
-def test_pages_after_posts_and_fragments_have_no_inline_script(web, login_as, htmx, school):
+def test_pages_after_posts_and_fragments_have_no_inline_script(
+    web, login_as, htmx, term_with_exceptions
+):
     login_as("admin")
     page = web.get("/timetable/generate")
     form = page.forms["generate-form"]
@@ -182,8 +185,8 @@ def test_pages_after_posts_and_fragments_have_no_inline_script(web, login_as, ht
     responses = [form.submit("preview", status=422)]
     form["weeks"] = "2"
     responses.append(form.submit("preview", status=200))
-    responses.append(htmx.get(f"/timetable/exceptions/{school['override_id']}/edit"))
-    responses.append(htmx.get(f"/timetable/exceptions/{school['override_id']}"))
+    responses.append(htmx.get(f"/timetable/exceptions/{term_with_exceptions['override_id']}/edit"))
+    responses.append(htmx.get(f"/timetable/exceptions/{term_with_exceptions['override_id']}"))
     responses.append(
         htmx.post("/timetable/generate", {"start": "nope", "span": "weeks"}, status=422)
     )
@@ -247,7 +250,7 @@ def state_changing_urls(app) -> list[str]:
     )
 
 
-def test_the_api_refuses_cookie_only_requests(app, web, login_as, school):
+def test_the_api_refuses_cookie_only_requests(app, web, login_as, term_with_exceptions):
     """What the CSRF token protects on the pages, the API protects by ignoring cookies."""
     login_as("coordinator")
     before = database_state()
@@ -289,7 +292,9 @@ def test_the_csrf_tests_see_every_area(app):
         assert expected in urls
 
 
-def test_a_post_without_csrf_token_is_refused_on_every_route(app, web, login_as, school):
+def test_a_post_without_csrf_token_is_refused_on_every_route(
+    app, web, login_as, term_with_exceptions
+):
     user = login_as("coordinator")
     before = database_state()
     for url in state_changing_urls(app):
@@ -306,66 +311,72 @@ def test_a_post_without_csrf_token_is_refused_on_every_route(app, web, login_as,
     assert f"Log out {user.name}" in web.get("/sessions/today/").text
 
 
-def test_a_post_with_valid_input_but_no_token_is_refused(web, login_as, school):
+def test_a_post_with_valid_input_but_no_token_is_refused(web, login_as, term_with_exceptions):
     login_as("coordinator")
     before = database_state()
-    for url, params in valid_params(school).items():
+    for url, params in valid_params(term_with_exceptions).items():
         response = web.post(url, params, status=400)
         assert "security token" in response.text, url
     assert database_state() == before
 
 
-def valid_params(school) -> dict[str, dict]:
+def valid_params(term_with_exceptions) -> dict[str, dict]:
     """Requests that would succeed with their token."""
     return {
         "/timetable/generate": {"start": TERM.isoformat(), "span": "weeks", "weeks": "2"},
         "/timetable/exceptions": {
-            "series": str(school["series_id"]),
+            "series": str(term_with_exceptions["series_id"]),
             "original_date": (TERM + timedelta(days=14)).isoformat(),
             "action": "cancel",
         },
-        f"/timetable/exceptions/{school['override_id']}/edit": {"action": "cancel"},
-        f"/timetable/exceptions/{school['override_id']}/delete": {},
-        f"/schedule/sessions/{school['occurrence_id']}/exception": {"action": "cancel"},
-        f"/schedule/sessions/{school['moved_id']}/restore": {},
+        f"/timetable/exceptions/{term_with_exceptions['override_id']}/edit": {"action": "cancel"},
+        f"/timetable/exceptions/{term_with_exceptions['override_id']}/delete": {},
+        f"/schedule/sessions/{term_with_exceptions['occurrence_id']}/exception": {
+            "action": "cancel"
+        },
+        f"/schedule/sessions/{term_with_exceptions['moved_id']}/restore": {},
     }
 
 
-def test_a_token_from_another_browsers_session_is_refused(app, web, login_as, school):
+def test_a_token_from_another_browsers_session_is_refused(app, web, login_as, term_with_exceptions):
     login_as("coordinator")
     other = browser(app)
     foreign_token = csrf_token_of(other.get("/auth/login"))
     web.post(
         "/timetable/generate",
-        valid_params(school)["/timetable/generate"] | {"csrf_token": foreign_token},
+        valid_params(term_with_exceptions)["/timetable/generate"] | {"csrf_token": foreign_token},
         status=400,
     )
 
 
-def test_an_htmx_post_with_the_csrf_header_is_accepted(web, login_as, htmx, school):
+def test_an_htmx_post_with_the_csrf_header_is_accepted(web, login_as, htmx, term_with_exceptions):
     login_as("coordinator")
     response = htmx.post(
         "/timetable/generate",
-        valid_params(school)["/timetable/generate"],
+        valid_params(term_with_exceptions)["/timetable/generate"],
         page="/timetable/generate",
     )
     assert response.status_int == 200
     assert 'id="generate-panel"' in response.text
-    response = htmx.post(f"/timetable/exceptions/{school['override_id']}/delete")
+    response = htmx.post(f"/timetable/exceptions/{term_with_exceptions['override_id']}/delete")
     assert response.status_int == 200
-    assert db.session.get(DateOverride, school["override_id"]) is None
+    assert db.session.get(DateOverride, term_with_exceptions["override_id"]) is None
 
 
-def test_a_form_post_with_the_token_field_is_accepted(web, login_as, school):
+def test_a_form_post_with_the_token_field_is_accepted(web, login_as, term_with_exceptions):
     login_as("coordinator")
     token = csrf_token_of(web.get("/timetable/exceptions"))
     web.post(
-        f"/timetable/exceptions/{school['override_id']}/delete", {"csrf_token": token}, status=302
+        f"/timetable/exceptions/{term_with_exceptions['override_id']}/delete",
+        {"csrf_token": token},
+        status=302,
     )
-    assert db.session.get(DateOverride, school["override_id"]) is None
+    assert db.session.get(DateOverride, term_with_exceptions["override_id"]) is None
 
 
-def test_ids_beyond_the_columns_range_are_not_found_on_every_page(app, web, login_as, school):
+def test_ids_beyond_the_columns_range_are_not_found_on_every_page(
+    app, web, login_as, term_with_exceptions
+):
     """Ids are INTEGER columns: a larger number (which PostgreSQL would refuse with an error)
     is simply no row's id."""
     login_as("coordinator")
@@ -380,3 +391,27 @@ def test_ids_beyond_the_columns_range_are_not_found_on_every_page(app, web, logi
         assert response.status_int in (400, 403, 404), (url, response.status_int)
         checked.append(url)
     assert len(checked) > 20
+
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+BLOCKED_BY_CSP = [
+    (re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.I), "inline <script>"),
+    (re.compile(r"(?<![\w-])on[a-z]+\s*=", re.I), "on*= event handler"),
+    (re.compile(r"(?<![\w-])(?:data-)?hx-on", re.I), "hx-on (needs eval)"),
+    (re.compile(r"javascript:|\bjs:", re.I), "javascript: URL or js: value (needs eval)"),
+    (re.compile(r"(?<![\w-])style\s*=|<style\b", re.I), "inline style"),
+]
+
+
+def test_no_template_carries_an_inline_script_handler_or_hx_on():
+    problems = [
+        f"{path.relative_to(TEMPLATES)}:{text[: match.start()].count(chr(10)) + 1}: {what}"
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        for text in [path.read_text()]
+        for pattern, what in BLOCKED_BY_CSP
+        for match in pattern.finditer(text)
+    ]
+    assert len(list(TEMPLATES.rglob("*.html"))) > 100
+    assert problems == []

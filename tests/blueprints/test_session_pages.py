@@ -10,12 +10,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import DateOverride, Occurrence, OccurrenceStatus, db
+from models import (
+    DateOverride,
+    Occurrence,
+    OccurrenceStatus,
+    db,
+)
 from services.common.timeutil import week_start
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences
+from services.timetable.sessions import create_one_time_session
+from tests.blueprints.conftest import long_day, switch_to
 from tests.blueprints.test_security import scan
-from tests.conftest import PINNED_TODAY
+from tests.conftest import AKL, PINNED_TODAY, SERVER_TZ, auckland_at, freeze
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 TODAY = PINNED_TODAY
@@ -799,3 +806,88 @@ def test_every_session_page_is_free_of_inline_scripts_and_styles(
     for url in urls:
         assert scan(web.get(url)).problems == [], url
         assert scan(htmx.get(url)).problems == [], url
+
+
+HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+def test_session_page_and_its_fragment_show_the_local_date_and_time(web, login_as, auckland_term):
+    login_as("coordinator")
+    for occurrence in auckland_term["sessions"]:
+        day = occurrence.original_date
+        page = web.get(f"/sessions/{occurrence.id}")
+        assert page.html.find(attrs={"data-field": "date"}).text == long_day(day)
+        assert page.html.find(attrs={"data-field": "time"}).text == f"08:00{DASH}09:00"
+        assert page.html.title.text.startswith(f"Mathematics, {long_day(day)} ")
+        fragment = web.get(f"/sessions/{occurrence.id}", headers=HX)
+        assert f"Maths 7A · {long_day(day)}, 08:00{DASH}09:00" in fragment.text
+
+
+def test_today_board_dashboard_tabs_and_default_dates_follow_the_organisations_day(
+    web, login_as, auckland_term, monkeypatch
+):
+    """Now is 09:30 in Auckland on `today`: the day before in UTC and in the server's zone."""
+    today = auckland_term["before"] + timedelta(days=1)  # a Tuesday, clear of the series
+    now = auckland_at(today, time(9, 30))
+    assert now.date() == today - timedelta(days=1)
+    assert now.astimezone(ZoneInfo(SERVER_TZ)).date() == today - timedelta(days=1)
+    freeze(monkeypatch, now)
+    group, room = auckland_term["group"], auckland_term["room"]
+
+    def session(day, start, end, title):
+        return create_one_time_session(
+            group_id=group.id, day=day, start=start, end=end, room_id=room.id,
+            title=title, actor=None, tz=AKL,
+        ).occurrence  # fmt: skip
+
+    yesterday = session(today - timedelta(days=1), time(22), time(23), "Yesterday late")
+    early = session(today, time(7), time(8), "Early")
+    running = session(today, time(9), time(10), "Running")
+    afternoon = session(today, time(14), time(15), "Afternoon")  # the next UTC date
+    evening = session(today, time(18), time(19), "Evening")
+    db.session.commit()
+
+    login_as(auckland_term["ada"])
+    board = web.get("/sessions/today/").html.find(id="today-board")
+    assert board.find("p", class_="now").text.split()[1] == f"09:00{DASH}10:00"
+    assert f"14:00{DASH}15:00" in board.find("p", class_="next").text
+    assert f"18:00{DASH}19:00" in board.text
+    assert "22:00" not in board.text and "07:00" not in board.text
+
+    upcoming = web.get("/dashboard/").html
+    for shown in (running, afternoon, evening):  # not ended yet
+        assert upcoming.find(id=f"session-dashboard-{shown.id}") is not None
+    for ended in (yesterday, early):  # ended (today's too): under Past only, never both
+        assert upcoming.find(id=f"session-dashboard-{ended.id}") is None
+    running_card = upcoming.find(id=f"session-dashboard-{running.id}")
+    assert running_card.find(attrs={"data-status": True})["data-status"] == "ongoing"
+    past = web.get("/dashboard/past").html
+    assert past.find(id=f"session-dashboard-{yesterday.id}") is not None
+    assert past.find(id=f"session-dashboard-{early.id}") is not None
+    assert past.find(id=f"session-dashboard-{afternoon.id}") is None
+
+    switch_to(web, login_as, "coordinator")
+    assert web.get("/sessions/new").forms["new-session-form"]["date"].value == today.isoformat()
+    generate = web.get("/timetable/generate").forms["generate-form"]
+    assert generate["start"].value == today.isoformat()
+    grid = web.get("/schedule/").html
+    marked = grid.find("th", class_="is-today")
+    assert marked is not None and marked.text.strip() == f"{today:%a %d %b}"
+
+
+def test_a_one_time_session_typed_lands_on_that_local_date(web, login_as, auckland_term):
+    login_as("coordinator")
+    day = auckland_term["after"] + timedelta(days=2)  # a Wednesday after the change
+    for start, end in (("08:00", "09:00"), ("00:15", "00:45")):
+        form = web.get("/sessions/new").forms["new-session-form"]
+        form["group"], form["room"] = str(auckland_term["group"].id), str(auckland_term["room"].id)
+        form["date"], form["start"], form["end"] = day.isoformat(), start, end
+        page = form.submit(status=302).follow()
+        created = db.session.scalars(
+            select(Occurrence).where(Occurrence.series_id.is_(None)).order_by(Occurrence.id.desc())
+        ).first()
+        assert created.start_utc == auckland_at(day, time.fromisoformat(start))
+        assert created.end_utc == auckland_at(day, time.fromisoformat(end))
+        assert created.start_utc.date() == day - timedelta(days=1)  # UTC is a day behind
+        assert f"Session created: Maths 7A on {long_day(day)} {start}-{end}." in page.text
+        assert page.html.find(attrs={"data-field": "date"}).text == long_day(day)

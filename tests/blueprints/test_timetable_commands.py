@@ -9,15 +9,10 @@ from datetime import date, time
 
 import pytest
 
-
-@pytest.fixture
-def cli(app):
-    runner = app.test_cli_runner()
-
-    def invoke(*args):
-        return runner.invoke(args=list(args))
-
-    return invoke
+from models import (
+    Series,
+    db,
+)
 
 
 def test_generate_json_summary_for_eight_weeks_of_mon_wed_fri(cli, make_series):
@@ -100,7 +95,6 @@ def test_generate_refuses_bad_input_clearly_and_writes_nothing(cli, make_series,
 
 
 def test_force_flag_updates_out_of_date_sessions(cli, make_series):
-    from models import db
 
     # In the future: sessions that have already started are history and are kept.
     series = make_series(weekdays=(0,))
@@ -120,7 +114,6 @@ def test_force_flag_updates_out_of_date_sessions(cli, make_series):
 
 
 def test_list_sessions_json_fields_and_cancelled_rows(cli, make_group, make_series):
-    from models import Series, db
     from services.common.timeutil import zone
     from services.timetable.exceptions import OverrideChange, save_override
 
@@ -193,3 +186,14 @@ def test_list_sessions_csv_neutralises_spreadsheet_formulas(cli, make_group, mak
     result = cli("list-sessions", "--start", "2026-09-07", "--end", "2026-09-14", "--format", "csv")
     [row] = list(csv.DictReader(io.StringIO(result.output)))
     assert row["group"].startswith("'=")
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_generate_sessions_at_the_end_of_the_calendar_says_what_is_wrong(app, make_series):
+    make_series()
+    result = app.test_cli_runner().invoke(
+        args=["generate-sessions", "--start", "9999-12-31", "--weeks", "1"]
+    )
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Error:" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -9,9 +10,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import DateOverride, Enrolment, Occurrence, OccurrenceStatus, db
+from models import (
+    DateOverride,
+    Enrolment,
+    Occurrence,
+    OccurrenceStatus,
+    Series,
+    SessionRequest,
+    db,
+)
+from services.common.timeutil import today_in
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
+from tests.blueprints.conftest import error_next_to, long_day, switch_to, toast_of
+from tests.conftest import PINNED_TODAY, auckland_at, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 TERM = date(2026, 9, 7)  # a Monday
@@ -908,3 +920,293 @@ def test_deleting_an_exception_whose_restored_session_would_collide_is_refused(
     assert "Physics 8B" in root.find(class_="field-error").text
     assert override_count() == 1
     assert local(fresh_occurrence(maths.id, TERM))[1] == time(15)
+
+
+TODAY = PINNED_TODAY
+
+
+MONDAY = TODAY + timedelta(days=14 - TODAY.weekday())  # a Monday two weeks or so ahead
+
+
+HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+def hx_post(web, url, params, *, page="/sessions/today/", **kwargs):
+    token = csrf_token_of(web.get(page))
+    return web.post(url, params, headers={**HX, "X-CSRFToken": token}, **kwargs)
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def schedule_state():
+    """Everything a refused change must leave as it was."""
+    db.session.expire_all()
+    return (
+        [(o.id, o.start_utc, o.end_utc, o.status) for o in db.session.scalars(select(Occurrence))],
+        count(DateOverride),
+        count(Series),
+        count(SessionRequest),
+    )
+
+
+@pytest.fixture
+def server_far_from_the_school(app, monkeypatch):
+    """The server's clock is in Kiritimati (UTC+14), the school in Pago Pago (UTC-11): their
+    dates always differ."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time_module.tzset()
+    monkeypatch.setitem(app.config, "TIMEZONE", "Pacific/Pago_Pago")
+    yield ZoneInfo("Pacific/Pago_Pago")
+    monkeypatch.undo()
+    time_module.tzset()
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_today_and_times_follow_the_organisation_zone_not_the_servers(
+    web, login_as, make_series, server_far_from_the_school
+):
+    school_tz = server_far_from_the_school
+    school_today = today_in(school_tz)
+    assert date.today() != school_today  # the server's own idea of today is another day
+    login_as("coordinator")
+    form = web.get("/timetable/generate").forms["generate-form"]
+    assert form["start"].value == school_today.isoformat()
+
+    monday = school_today - timedelta(days=school_today.weekday()) + timedelta(weeks=1)
+    make_series(weekdays=(0,), start=time(9), end=time(10), first_date=monday)
+    form["start"], form["weeks"] = monday.isoformat(), "1"
+    form.submit("generate", status=200)
+    [session] = db.session.scalars(select(Occurrence)).all()
+    assert session.start_utc == datetime.combine(monday, time(20), tzinfo=UTC)  # 09:00 at UTC-11
+    grid = web.get(f"/schedule/?date={monday.isoformat()}")
+    assert "09:00\u201310:00" in grid.html.find(id=f"cell-{monday:%Y%m%d}-09").text
+
+
+@pytest.fixture
+def timetable(make_user, make_group, make_series):
+    """A weekly Monday 10:00 class with two generated weeks from MONDAY."""
+    mentor = make_user("mentor", name="Ada Lovelace")
+    group = make_group("Maths 7A", mentor=mentor, subject="Mathematics")
+    series = make_series(group, weekdays=(0,), first_date=MONDAY)
+    generate_occurrences(MONDAY, MONDAY + timedelta(weeks=2), tz=PARIS)
+    db.session.commit()
+    return {
+        "group": group,
+        "series": series,
+        "mentor": mentor,
+        "monday": find_occurrence(series.id, MONDAY),
+    }
+
+
+def editor_url(occurrence) -> str:
+    return f"/schedule/sessions/{occurrence.id}/exception?view=week&date={MONDAY.isoformat()}"
+
+
+def staff_post(web, timetable, form: str, field: str, value: str):
+    """Post `value` in `field` of one of the staff forms (everything else valid)."""
+    series, group = timetable["series"], timetable["group"]
+    if form == "generate":
+        params = {"start": MONDAY.isoformat(), "span": "weeks", "weeks": "1", "generate": "1"}
+        return hx_post(
+            web,
+            "/timetable/generate",
+            params | {field: value},
+            status="*",
+            page="/timetable/generate",
+        )
+    if form == "exceptions":
+        params = {
+            "series": str(series.id),
+            "original_date": MONDAY.isoformat(),
+            "action": "override",
+            "start_time": "12:00",
+            "end_time": "13:00",
+        }
+        return hx_post(
+            web,
+            "/timetable/exceptions",
+            params | {field: value},
+            status="*",
+            page="/timetable/exceptions",
+        )
+    if form == "editor":
+        params = {"action": "override", "start_time": "12:00", "end_time": "13:00"}
+        return hx_post(web, editor_url(timetable["monday"]), params | {field: value}, status="*")
+    if form == "series":
+        params = {
+            "weekdays": ["1"],
+            "every_weeks": "1",
+            "start_time": "10:00",
+            "end_time": "11:00",
+            "room": str(group.default_room_id),
+            "mode": "in_person",
+            "first_date": MONDAY.isoformat(),
+            "last_date": "",
+        }
+        params = {f"new-{k}": v for k, v in (params | {field: value}).items()}
+        return hx_post(web, f"/manage/groups/{group.id}/series", params, status="*")
+    assert form == "new-session"
+    params = {
+        "group": str(group.id),
+        "date": (MONDAY + timedelta(days=1)).isoformat(),
+        "start": "10:00",
+        "end": "11:00",
+        "room": str(group.default_room_id),
+        "mode": "in_person",
+    }
+    return hx_post(web, "/sessions/new", params | {field: value}, status="*", page="/sessions/new")
+
+
+STAFF_BAD_VALUES = [
+    # Dates the other tests did not try on these forms.
+    ("generate", "start", "2026-02-30"),
+    ("generate", "start", "2027-02-29"),
+    ("generate", "start", "2026-13-01"),
+    ("exceptions", "original_date", "2026-02-30"),
+    ("exceptions", "original_date", "2026-13-01"),
+    ("exceptions", "original_date", "05/01/2026"),
+    ("exceptions", "new_date", "2027-02-29"),
+    ("exceptions", "new_date", "2026-13-01"),
+    ("exceptions", "new_date", "05/01/2026"),
+    ("editor", "new_date", "2026-02-30"),
+    ("editor", "new_date", "2027-02-29"),
+    ("editor", "new_date", "2026-13-01"),
+    ("editor", "new_date", "05/01/2026"),
+    ("series", "first_date", "2027-02-29"),
+    ("series", "first_date", "2026-13-01"),
+    ("series", "first_date", "05/01/2026"),
+    ("series", "first_date", "9999-12-31"),
+    # Times.
+    ("new-session", "start", "-01:00"),
+    ("exceptions", "start_time", "-01:00"),
+    ("exceptions", "start_time", "23:60"),
+    ("editor", "start_time", "24:00"),
+    ("editor", "start_time", "23:60"),
+    ("editor", "start_time", "-01:00"),
+    ("editor", "start_time", "10.00"),
+    ("editor", "end_time", "12:00"),  # equal to the start
+    ("series", "start_time", "-01:00"),
+    ("series", "start_time", "23:60"),
+    ("series", "start_time", "10.00"),
+    # Numbers.
+    ("series", "every_weeks", "-1"),
+    ("series", "every_weeks", str(2**63)),
+    ("series", "every_weeks", "3.5"),
+]
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_bad_dates_times_and_numbers_are_refused_next_to_their_field_on_staff_forms(
+    web, login_as, timetable
+):
+    login_as("coordinator")
+    before = schedule_state()
+    for form, field, value in STAFF_BAD_VALUES:
+        response = staff_post(web, timetable, form, field, value)
+        assert response.status_int == 422, (form, field, value, response.status)
+        assert error_next_to(response, field), (form, field, value)
+        assert schedule_state() == before, (form, field, value)
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_blank_dates_in_the_editor_and_generate_forms_are_refused(web, login_as, timetable):
+    login_as("coordinator")
+    before = schedule_state()
+    editor = editor_url(timetable["monday"])
+    responses = [
+        staff_post(web, timetable, "generate", "start", "   "),
+        hx_post(web, editor, {"action": "override", "new_date": ""}, status="*"),
+        hx_post(web, editor, {"action": "override", "new_date": "   "}, status="*"),
+    ]
+    for response in responses:
+        assert response.status_int == 422
+        assert response.html.select(".field-error")  # said next to a field, nothing moved
+    assert schedule_state() == before
+
+
+@pytest.mark.usefixtures("pinned_clock")
+@pytest.mark.parametrize(
+    ("form", "field", "value"),
+    [
+        pytest.param("generate", "start", "0001-01-01", id="generate-0001-01-01"),
+        pytest.param("generate", "start", "9999-12-31", id="generate-9999-12-31"),
+        pytest.param("exceptions", "original_date", "9999-12-31", id="exceptions-date-9999"),
+        pytest.param("exceptions", "new_date", "0001-01-01", id="exceptions-move-to-0001"),
+        pytest.param("editor", "new_date", "0001-01-01", id="editor-move-to-0001-01-01"),
+    ],
+)
+def test_dates_at_the_edge_of_the_calendar_are_refused_not_a_crash(
+    web, login_as, timetable, form, field, value
+):
+    login_as("coordinator")
+    before = schedule_state()
+    response = staff_post(web, timetable, form, field, value)
+    assert response.status_int == 422
+    assert error_next_to(response, field)
+    assert schedule_state() == before
+
+
+@pytest.mark.usefixtures("pinned_clock")
+@pytest.mark.parametrize(
+    ("form", "value"),
+    [("editor", "9999-12-31"), ("editor", "0001-01-02"), ("exceptions", "9999-12-31")],
+)
+def test_a_session_is_not_moved_to_a_date_out_of_range(web, login_as, timetable, form, value):
+    login_as("coordinator")
+    before = schedule_state()
+    response = staff_post(web, timetable, form, "new_date", value)
+    assert response.status_int == 422, "the session was moved"
+    assert schedule_state() == before
+
+
+def test_generating_from_a_typed_date_keeps_local_times_across_the_change(
+    web, login_as, auckland_term, make_group, make_series
+):
+    tuesday = auckland_term["before"] + timedelta(days=1)
+    group = make_group("Physics 8B", mentor=auckland_term["ada"], room=auckland_term["room"])
+    make_series(group, weekdays=(1,), start=time(8, 30), end=time(9, 30), first_date=tuesday)
+    login_as("coordinator")
+    form = web.get("/timetable/generate").forms["generate-form"]
+    form["start"], form["weeks"] = tuesday.isoformat(), "2"
+    form.submit("generate", status=200)
+    made = db.session.scalars(
+        select(Occurrence).where(Occurrence.group_id == group.id).order_by(Occurrence.start_utc)
+    ).all()
+    days = [tuesday, tuesday + timedelta(weeks=1)]
+    assert [o.original_date for o in made] == days
+    assert [o.start_utc for o in made] == [auckland_at(d, time(8, 30)) for d in days]
+    assert made[1].start_utc - made[0].start_utc != timedelta(weeks=1)  # the clocks changed
+
+
+def test_an_exception_typed_moves_to_that_local_date_and_everyone_reads_it_locally(
+    web, login_as, auckland_term
+):
+    series, after = auckland_term["series"], auckland_term["after"]
+    moved_to = after + timedelta(days=1)
+    login_as("coordinator")
+    form = web.get("/timetable/exceptions").forms["exception-form"]
+    form["series"], form["original_date"] = str(series.id), after.isoformat()
+    form["action"], form["new_date"] = "override", moved_to.isoformat()
+    form["start_time"], form["end_time"] = "07:30", "08:30"
+    form.submit(status=302)
+    occurrence = db.session.get(Occurrence, auckland_term["sessions"][1].id)
+    db.session.refresh(occurrence)
+    assert occurrence.start_utc == auckland_at(moved_to, time(7, 30))
+    assert occurrence.end_utc == auckland_at(moved_to, time(8, 30))
+
+    listing_page = web.get("/timetable/exceptions")
+    row = listing_page.html.find("td", string=long_day(after)).find_parent("tr")
+    assert f"to {long_day(moved_to)}" in row.text and f"07:30{DASH}08:30" in row.text
+    assert web.get(f"/sessions/{occurrence.id}").html.find(
+        attrs={"data-field": "date"}
+    ).text == long_day(moved_to)
+
+    title = f"Maths 7A on {after:%a %d %b} 08:00 moves to {moved_to:%a %d %b} 07:30"
+    switch_to(web, login_as, auckland_term["noah"])
+    notes = web.get("/notifications/")
+    item = notes.html.find(class_="notification-title")
+    assert item.text.strip() == title
+    bell = web.get("/notifications/bell?since=0&unread=0", headers=HX)
+    assert toast_of(bell) == title

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
@@ -21,7 +20,6 @@ from tests.conftest import (
     browser,
     csrf_token_of,
     empty_all_tables,
-    make_app,
 )
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -224,14 +222,6 @@ def test_create_token_command_takes_an_expiry_date_and_read_only(app, make_user,
 # --- Guessing the current password ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def limited_app(tmp_path_factory):
-    app = make_app(tmp_path_factory, RATELIMIT_ENABLED=True)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
 def test_guessing_the_current_password_is_rate_limited_like_logging_in(limited_app):
     with limited_app.app_context():
         user = create_user("ada@school.test", "Ada", "mentor", password=TEST_PASSWORD,
@@ -255,3 +245,15 @@ def test_guessing_the_current_password_is_rate_limited_like_logging_in(limited_a
         finally:
             db.session.remove()
             empty_all_tables()
+
+
+def test_create_token_prints_the_token_once_and_stores_only_its_hash(cli, make_user):
+    make_user("mentor", email="ada@school.test")
+    result = cli("create-token", "--email", "ada@school.test", "--label", "backup")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1
+    token = lines[0]
+    row = db.session.scalar(select(ApiToken))
+    assert token not in (row.token_hash, row.label) and row.prefix == token[:10]
+    assert token[10:] not in row.token_hash

@@ -5,18 +5,17 @@ of statements per page that does not grow with the rows."""
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
 
 from models import Attachment, NoteKind, Occurrence, OccurrenceStatus, SessionNote, db
 from services.tracking import events
 from services.tracking.history import MESSAGE_BAD_DATE
 from tests.blueprints.test_security import assert_security_headers, scan
+from tests.conftest import PINNED_TODAY, counted_statements
 
 _codes = itertools.count(1)
 _stored = itertools.count(1)
@@ -65,37 +64,9 @@ def add_file(occurrence, uploader):
     db.session.commit()
 
 
-@contextmanager
-def counted_statements():
-    found = []
-
-    def counter(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
-            found.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        yield found
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
-
-
 def past(days: int) -> datetime:
     return (datetime.now(UTC) - timedelta(days=days)).replace(hour=9, minute=0, second=0,
                                                               microsecond=0)  # fmt: skip
-
-
-@pytest.fixture
-def school(make_user, make_group):
-    ada = make_user("mentor", name="Ada Mentor")
-    ben = make_user("mentor", name="Ben Mentor")
-    alice = make_user("student", name="Alice Student")
-    cora = make_user("coordinator", name="Cora Coordinator")
-    maths = make_group("Maths 7A", mentor=ada, students=[alice])
-    physics = make_group("Physics 8B", mentor=ada)
-    art = make_group("Art 7A", mentor=ben, students=[alice])
-    return {"ada": ada, "ben": ben, "alice": alice, "cora": cora,
-            "maths": maths, "physics": physics, "art": art}  # fmt: skip
 
 
 def tab_links(page) -> dict[str, dict]:
@@ -106,8 +77,8 @@ def tab_links(page) -> dict[str, dict]:
 # --- Tabs -----------------------------------------------------------------------------------------
 
 
-def test_mentors_get_four_tabs_students_two(web, login_as, school):
-    log_in(web, login_as, school["ada"])
+def test_mentors_get_four_tabs_students_two(web, login_as, three_groups):
+    log_in(web, login_as, three_groups["ada"])
     links = tab_links(web.get("/dashboard/"))
     assert list(links) == ["Upcoming", "Past sessions", "Completed", "History"]
     for a in links.values():
@@ -115,13 +86,13 @@ def test_mentors_get_four_tabs_students_two(web, login_as, school):
         assert a["hx-push-url"] == "true" and a["hx-swap"] == "outerHTML"
     assert links["Completed"]["href"] == "/dashboard/completed"
     assert links["History"]["href"] == "/dashboard/history"
-    log_in(web, login_as, school["alice"])
+    log_in(web, login_as, three_groups["alice"])
     assert list(tab_links(web.get("/dashboard/"))) == ["Upcoming", "Past sessions"]
 
 
 @pytest.mark.parametrize("url", ["/dashboard/completed", "/dashboard/history"])
-def test_each_tab_is_a_page_and_a_fragment(web, htmx, login_as, school, url):
-    log_in(web, login_as, school["ada"])
+def test_each_tab_is_a_page_and_a_fragment(web, htmx, login_as, three_groups, url):
+    log_in(web, login_as, three_groups["ada"])
     page = web.get(url)
     assert "<html" in page.text and page.html.find(id="dashboard-sessions")
     assert tab_links(page)["Completed" if "completed" in url else "History"]["aria-current"]
@@ -135,26 +106,28 @@ def test_each_tab_is_a_page_and_a_fragment(web, htmx, login_as, school, url):
 
 @pytest.mark.parametrize("url", ["/dashboard/completed", "/dashboard/history"])
 def test_students_go_to_their_dashboard_staff_to_the_schedule_strangers_to_login(
-    web, login_as, school, url
+    web, login_as, three_groups, url
 ):
     assert urlsplit(web.get(url, status=302).headers["Location"]).path == "/auth/login"
-    log_in(web, login_as, school["alice"])
+    log_in(web, login_as, three_groups["alice"])
     assert urlsplit(web.get(url, status=302).headers["Location"]).path == "/dashboard/"
-    log_in(web, login_as, school["cora"])
+    log_in(web, login_as, three_groups["cora"])
     assert urlsplit(web.get(url, status=302).headers["Location"]).path == "/schedule/"
 
 
 # --- Completed ----------------------------------------------------------------------------------
 
 
-def test_the_completed_table_shows_date_group_actual_times_code_and_counts(web, login_as, school):
-    done = add_session(school["maths"], past(3), status="completed")
-    add_session(school["maths"], past(2))  # not completed
-    other = add_session(school["art"], past(2), status="completed")  # Ben's
-    add_note(done, school["ada"], "issue")
-    add_note(done, school["cora"])
-    add_file(done, school["ada"])
-    log_in(web, login_as, school["ada"])
+def test_the_completed_table_shows_date_group_actual_times_code_and_counts(
+    web, login_as, three_groups
+):
+    done = add_session(three_groups["maths"], past(3), status="completed")
+    add_session(three_groups["maths"], past(2))  # not completed
+    other = add_session(three_groups["art"], past(2), status="completed")  # Ben's
+    add_note(done, three_groups["ada"], "issue")
+    add_note(done, three_groups["cora"])
+    add_file(done, three_groups["ada"])
+    log_in(web, login_as, three_groups["ada"])
     page = web.get("/dashboard/completed")
     rows = page.html.find("table", class_="completed-table").find("tbody").find_all("tr")
     assert [r["id"] for r in rows] == [f"completed-{done.id}"]
@@ -169,16 +142,16 @@ def test_the_completed_table_shows_date_group_actual_times_code_and_counts(web, 
     assert f"completed-{other.id}" not in page.text
 
 
-def test_the_completed_tab_filters_and_keeps_its_filters_in_its_pages(web, login_as, school):
+def test_the_completed_tab_filters_and_keeps_its_filters_in_its_pages(web, login_as, three_groups):
     for day in range(1, 44):
-        o = add_session(school["maths"], past(day), status="completed")
+        o = add_session(three_groups["maths"], past(day), status="completed")
         if day % 2:
-            add_note(o, school["ada"], "follow_up", f"Revise chapter {day}")
-    add_session(school["physics"], past(1) + timedelta(hours=3), status="completed")
-    log_in(web, login_as, school["ada"])
+            add_note(o, three_groups["ada"], "follow_up", f"Revise chapter {day}")
+    add_session(three_groups["physics"], past(1) + timedelta(hours=3), status="completed")
+    log_in(web, login_as, three_groups["ada"])
     everything = web.get("/dashboard/completed")
     assert everything.html.find(attrs={"data-total": True})["data-total"] == "44"
-    group = str(school["maths"].id)
+    group = str(three_groups["maths"].id)
     page = web.get(f"/dashboard/completed?group={group}&q=revise")
     assert page.html.find(attrs={"data-total": True})["data-total"] == "22"
     next_link = page.html.find("a", rel="next")
@@ -195,9 +168,9 @@ def test_the_completed_tab_filters_and_keeps_its_filters_in_its_pages(web, login
     assert "No completed sessions match" in web.get("/dashboard/completed?q=zzz").text
 
 
-def test_a_bad_date_in_the_filters_is_said_and_left_out(web, login_as, school):
-    add_session(school["maths"], past(3), status="completed")
-    log_in(web, login_as, school["ada"])
+def test_a_bad_date_in_the_filters_is_said_and_left_out(web, login_as, three_groups):
+    add_session(three_groups["maths"], past(3), status="completed")
+    log_in(web, login_as, three_groups["ada"])
     page = web.get("/dashboard/completed?from=2026-02-30")
     assert page.status_int == 200
     error = page.html.find(id="dashboard-filter-completed-from-error")
@@ -205,14 +178,16 @@ def test_a_bad_date_in_the_filters_is_said_and_left_out(web, login_as, school):
     assert len(page.html.find("tbody").find_all("tr")) == 1
 
 
-def test_the_completed_page_takes_as_many_statements_for_3_rows_as_for_20(web, login_as, school):
-    log_in(web, login_as, school["ada"])
+def test_the_completed_page_takes_as_many_statements_for_3_rows_as_for_20(
+    web, login_as, three_groups
+):
+    log_in(web, login_as, three_groups["ada"])
 
     def statements(count):
         for _ in range(count):
-            o = add_session(school["maths"], past(1 + next(_codes) % 300), status="completed")
-            add_note(o, school["ada"])
-            add_file(o, school["ada"])
+            o = add_session(three_groups["maths"], past(1 + next(_codes) % 300), status="completed")
+            add_note(o, three_groups["ada"])
+            add_file(o, three_groups["ada"])
         with counted_statements() as found:
             web.get("/dashboard/completed")
         return len(found)
@@ -223,12 +198,14 @@ def test_the_completed_page_takes_as_many_statements_for_3_rows_as_for_20(web, l
 # --- History ------------------------------------------------------------------------------------
 
 
-def test_the_history_lists_what_happened_with_time_actor_and_link(web, login_as, school):
-    o = add_session(school["maths"], past(3))
-    events.record_event(o.id, events.CANCELLED, actor=school["cora"], summary="Teacher ill")
-    events.record_event(o.id, events.NOTE_ADDED, actor=school["ada"], summary="Issue note added")
+def test_the_history_lists_what_happened_with_time_actor_and_link(web, login_as, three_groups):
+    o = add_session(three_groups["maths"], past(3))
+    events.record_event(o.id, events.CANCELLED, actor=three_groups["cora"], summary="Teacher ill")
+    events.record_event(
+        o.id, events.NOTE_ADDED, actor=three_groups["ada"], summary="Issue note added"
+    )
     db.session.commit()
-    log_in(web, login_as, school["ada"])
+    log_in(web, login_as, three_groups["ada"])
     page = web.get("/dashboard/history")
     entries = page.html.find("ol", class_="timeline").find_all("li")
     assert [li["data-kind"] for li in entries] == ["note_added", "cancelled", "created"]
@@ -241,12 +218,12 @@ def test_the_history_lists_what_happened_with_time_actor_and_link(web, login_as,
     assert "One-time session created." in entries[2].text
 
 
-def test_the_history_filters_by_kind_and_text(web, login_as, school):
-    o = add_session(school["maths"], past(3))
-    events.record_event(o.id, events.MOVED, actor=school["cora"], summary="Moves to Friday")
-    events.record_event(o.id, events.FILE_ADDED, actor=school["ada"], summary="worksheet.pdf")
+def test_the_history_filters_by_kind_and_text(web, login_as, three_groups):
+    o = add_session(three_groups["maths"], past(3))
+    events.record_event(o.id, events.MOVED, actor=three_groups["cora"], summary="Moves to Friday")
+    events.record_event(o.id, events.FILE_ADDED, actor=three_groups["ada"], summary="worksheet.pdf")
     db.session.commit()
-    log_in(web, login_as, school["ada"])
+    log_in(web, login_as, three_groups["ada"])
     kinds = web.get("/dashboard/history?kind=moved").html.find_all("li", class_="timeline-entry")
     assert [li["data-kind"] for li in kinds] == ["moved"]
     text = web.get("/dashboard/history?q=WORKSHEET").html.find_all("li", class_="timeline-entry")
@@ -258,13 +235,17 @@ def test_the_history_filters_by_kind_and_text(web, login_as, school):
     )
 
 
-def test_the_history_page_takes_as_many_statements_for_3_entries_as_for_30(web, login_as, school):
-    log_in(web, login_as, school["ada"])
+def test_the_history_page_takes_as_many_statements_for_3_entries_as_for_30(
+    web, login_as, three_groups
+):
+    log_in(web, login_as, three_groups["ada"])
 
     def statements(count):
         for n in range(count):
-            o = add_session(school["maths"] if n % 2 else school["physics"], past(n + 1))
-            events.record_event(o.id, events.NOTE_ADDED, actor=school["cora"], summary="x")
+            o = add_session(
+                three_groups["maths"] if n % 2 else three_groups["physics"], past(n + 1)
+            )
+            events.record_event(o.id, events.NOTE_ADDED, actor=three_groups["cora"], summary="x")
         db.session.commit()
         with counted_statements() as found:
             web.get("/dashboard/history")
@@ -277,20 +258,20 @@ def test_the_history_page_takes_as_many_statements_for_3_entries_as_for_30(web, 
 
 
 def test_upcoming_filters_keep_the_poll_url_and_students_search_only_what_they_read(
-    web, login_as, school
+    web, login_as, three_groups
 ):
     soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    maths = add_session(school["maths"], soon)
-    add_note(maths, school["ada"], "issue", "Parents meeting SECRET")
-    add_note(maths, school["ada"], "achievement", "Great progress")
-    log_in(web, login_as, school["ada"])
+    maths = add_session(three_groups["maths"], soon)
+    add_note(maths, three_groups["ada"], "issue", "Parents meeting SECRET")
+    add_note(maths, three_groups["ada"], "achievement", "Great progress")
+    log_in(web, login_as, three_groups["ada"])
     page = web.get("/dashboard/?q=secret")
     section = page.html.find(id="dashboard-sessions")
     assert section["hx-get"] == "/dashboard/?q=secret" and section["hx-trigger"] == "every 60s"
     assert page.html.find(id=f"session-dashboard-{maths.id}") is not None
     box = page.html.find("details", id="dashboard-filters-box-upcoming")
     assert box.has_attr("hx-preserve") and box.find("form", id="dashboard-filters-upcoming")
-    log_in(web, login_as, school["alice"])
+    log_in(web, login_as, three_groups["alice"])
     hidden = web.get("/dashboard/?q=secret")
     assert hidden.html.find(id=f"session-dashboard-{maths.id}") is None
     assert "No sessions match these filters." in hidden.text
@@ -298,3 +279,19 @@ def test_upcoming_filters_keep_the_poll_url_and_students_search_only_what_they_r
     assert shown.html.find(id=f"session-dashboard-{maths.id}") is not None
     status = web.get("/dashboard/?status=cancelled")
     assert status.html.find(id=f"session-dashboard-{maths.id}") is None
+
+
+@pytest.mark.usefixtures("pinned_clock")
+def test_history_text_finds_the_summary_shown_for_a_creation(
+    web, login_as, make_user, make_group, make_session
+):
+    ann = make_user("mentor", name="Ann")
+    past = datetime.combine(PINNED_TODAY - timedelta(days=10), time(10), ZoneInfo("Europe/Paris"))
+    session = make_session(
+        make_group(mentor=ann), past, created_at=datetime(2026, 1, 5, 9, tzinfo=UTC)
+    )
+    login_as(ann)
+    page = web.get("/dashboard/history", {"kind": "created"})
+    assert "One-time session created." in page.html.find("p", class_="timeline-summary").text
+    found = web.get("/dashboard/history", {"q": "one-time"}).html.select("li.timeline-entry a")
+    assert [a["href"] for a in found] == [f"/sessions/{session.id}"]

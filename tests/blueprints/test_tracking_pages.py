@@ -14,11 +14,23 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event, select
 
-from models import Notification, Occurrence, OccurrenceStatus, SessionEvent, db
+from models import (
+    Attachment,
+    Notification,
+    Occurrence,
+    OccurrenceStatus,
+    SessionEvent,
+    SessionNote,
+    db,
+)
+from services.common.timeutil import today_in
+from services.timetable.sessions import create_one_time_session
 from services.tracking import completion as tracking
 from services.tracking import events
+from tests import attachment_samples as samples
+from tests.blueprints.conftest import long_day
 from tests.blueprints.test_security import scan
-from tests.conftest import PINNED_TODAY
+from tests.conftest import AKL, PINNED_TODAY, auckland_at, csrf_token_of, previous_dst_change
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 TODAY = PINNED_TODAY
@@ -650,3 +662,122 @@ def test_monitoring_and_hours_do_not_query_per_row(web, login_as, make_user, mak
         add_mentor_with_sessions(n)
     many = [_statements_of(web, url) for url in urls]
     assert many == few
+
+
+def test_a_month_that_is_not_one_is_a_422_not_a_500(web, login_as):
+    login_as("coordinator")
+    for month in ("\u00b2\u00b2\u00b2\u00b2-01", "9" * 5000, "%", "2026-00", "0000-01"):
+        page = web.get("/tracking/hours", {"month": month}, status=422)
+        assert page.html.find(id="hours-month-error") is not None, month
+    assert web.get("/tracking/hours", {"month": " 2026-09 "}).status_int == 200
+
+
+HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+def hx_post(web, url, params, *, page="/sessions/today/", **kwargs):
+    token = csrf_token_of(web.get(page))
+    return web.post(url, params, headers={**HX, "X-CSRFToken": token}, **kwargs)
+
+
+def test_fields_a_user_must_not_set_are_never_applied_to_notes_completions_or_files(
+    web, login_as, yesterdays_lesson, upload_folder
+):
+    mentor, occurrence, other = (
+        yesterdays_lesson["mentor"],
+        yesterdays_lesson["session"],
+        yesterdays_lesson["other"],
+    )
+    page = f"/sessions/{occurrence.id}"
+    login_as(mentor)
+    forged = {
+        "author_id": str(yesterdays_lesson["other_mentor"].id),
+        "occurrence_id": str(other.id),
+        "id": "4242",
+        "created_at": "2000-01-01T00:00:00",
+    }
+    hx_post(
+        web,
+        f"/notes/sessions/{occurrence.id}",
+        {"kind": "general", "body": "Hi"} | forged,
+        page=page,
+    )
+    [note] = db.session.scalars(select(SessionNote)).all()
+    assert (note.author_id, note.occurrence_id) == (mentor.id, occurrence.id) and note.id != 4242
+    assert note.created_at.year == datetime.now(UTC).year
+
+    completion = {
+        "completion-actual_start": "10:00",
+        "completion-actual_end": "11:00",
+        "completion-code": "",
+        "completion-notes": "Done",
+        "status": "cancelled",
+        "completed_by_id": str(yesterdays_lesson["other_mentor"].id),
+        "completion-completed_by_id": str(yesterdays_lesson["other_mentor"].id),
+        "completed_at": "2000-01-01T00:00:00",
+    }
+    hx_post(web, f"/tracking/sessions/{occurrence.id}/complete", completion, page=page)
+    db.session.expire_all()
+    done = db.session.get(Occurrence, occurrence.id)
+    assert (done.status, done.completed_by_id) == (OccurrenceStatus.COMPLETED, mentor.id)
+    assert done.completed_at.year == datetime.now(UTC).year
+
+    token = csrf_token_of(web.get(page))
+    web.post(
+        f"/attachments/sessions/{occurrence.id}",
+        {
+            "description": "x",
+            "uploader_id": str(yesterdays_lesson["other_mentor"].id),
+            "occurrence_id": str(other.id),
+        },
+        upload_files=[("file", "a.pdf", samples.pdf())],
+        headers={**HX, "X-CSRFToken": token},
+    )
+    [attachment] = db.session.scalars(select(Attachment)).all()
+    assert (attachment.uploader_id, attachment.occurrence_id) == (mentor.id, occurrence.id)
+
+
+def test_completion_monitoring_and_overdue_are_local(web, login_as, auckland_term):
+    """Two past sessions at 08:00, either side of the last DST change: one completed through
+    the form (typed local times), the other overdue."""
+    change = previous_dst_change(AKL, today_in(AKL) - timedelta(days=3))
+    done_day, late_day = change - timedelta(days=1), change + timedelta(days=1)
+    group, room = auckland_term["group"], auckland_term["room"]
+    done, late = (
+        create_one_time_session(
+            group_id=group.id, day=day, start=time(8), end=time(9), room_id=room.id,
+            actor=None, tz=AKL,
+        ).occurrence
+        for day in (done_day, late_day)
+    )  # fmt: skip
+    db.session.commit()
+    login_as("coordinator")
+    form = web.get(f"/tracking/sessions/{done.id}/complete").forms[f"completion-form-{done.id}"]
+    assert (form["completion-actual_start"].value, form["completion-actual_end"].value) == (
+        "08:00",
+        "09:00",
+    )
+    form["completion-actual_start"], form["completion-actual_end"] = "08:05", "08:55"
+    page = form.submit(status=302).follow()
+    db.session.refresh(done)
+    assert (done.actual_start_utc, done.actual_end_utc) == (
+        auckland_at(done_day, time(8, 5)),
+        auckland_at(done_day, time(8, 55)),
+    )
+    assert done.completion_code.startswith(f"MATHS7A-{done_day:%Y%m%d}-")
+    actual = page.html.find(attrs={"data-field": "actual-time"})
+    assert " ".join(actual.text.split()) == f"08:05{DASH}08:55 (planned 08:00{DASH}09:00)"
+
+    monitor = web.get(f"/tracking/?status=any&start={done_day}&end={done_day}").html
+    row = monitor.find(id=f"monitor-{done.id}")
+    assert [td.text.strip() for td in row.find_all("td")[:3]] == [
+        long_day(done_day),
+        f"08:00{DASH}09:00",
+        f"08:05{DASH}08:55",
+    ]
+    assert monitor.find(id=f"monitor-{late.id}") is None  # the typed dates are local dates
+    overdue = monitor.find(id=f"overdue-{late.id}")
+    assert [td.text.strip() for td in overdue.find_all("td")[:2]] == [
+        long_day(late_day),
+        f"08:00{DASH}09:00",
+    ]

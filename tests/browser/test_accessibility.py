@@ -14,9 +14,6 @@ made here with the services the factories use: the factories are function-scoped
 that requests them (through `app`) empties the database when it ends. No test here requests
 `app`; the `school` fixture empties the tables at the end of the module instead.
 
-A violation found later can be marked on its case (`xfail="<rule>: <where>"`, strict) until the
-template or stylesheet is fixed.
-
 Today's sessions: the school has sessions in every state on today's date (a cancelled one, a
 moved one, a one-time one, the two of them in conflict), at fixed local times, so the month,
 week, day, rooms-as-rows and "mine" views are audited with today's column or cell full
@@ -285,10 +282,9 @@ def run_preview(page: Page, school: dict) -> None:
     page.locator("#generation-sessions details summary").first.click()
 
 
-def case(role, url, shows=None, action=None, *, id, xfail=None):
+def case(role, url, shows=None, action=None, *, id):
     """`shows`: a text the page's <main> must contain (the audit is of a page with data)."""
-    marks = [pytest.mark.xfail(strict=True, reason=f"A11Y: {xfail}")] if xfail else []
-    return pytest.param(role, url, shows, action, id=f"{role}-{id}", marks=marks)
+    return pytest.param(role, url, shows, action, id=f"{role}-{id}")
 
 
 NEXT_WEEK = f"date={NEXT_MONDAY.isoformat()}"

@@ -11,7 +11,16 @@ import recurring_ical_events
 import vobject
 from icalendar import Calendar
 
-from models import CourseGroup, Enrolment, GroupKind, Occurrence, OccurrenceStatus, db
+from models import (
+    CourseGroup,
+    Enrolment,
+    GroupKind,
+    NoteKind,
+    Occurrence,
+    OccurrenceStatus,
+    SessionNote,
+    db,
+)
 from services.common.errors import ValidationError
 from services.output import feeds as calendar_feeds
 from services.output.feeds import (
@@ -22,7 +31,12 @@ from services.output.feeds import (
     regenerate,
     staff_feed,
 )
-from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.exceptions import (
+    OverrideChange,
+    delete_override,
+    find_occurrence,
+    save_override,
+)
 from services.timetable.generation import generate_occurrences
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -313,3 +327,72 @@ def test_event_titles_speak_to_their_reader_and_never_echo_their_name(
         "Exam preparation · Maths 7A",
         "Mathematics · Maths 7A",
     ]
+
+
+FEED_NOW = datetime(2026, 10, 1, 8, tzinfo=UTC)
+
+
+@pytest.fixture
+def maths_weeks(make_user, make_group, make_series):
+    mentor, student = make_user("mentor", name="Ada"), make_user("student")
+    group = make_group("Maths 7A", mentor=mentor, students=[student], subject="Mathematics")
+    series = make_series(group, weekdays=(0,), start=time(10), end=time(11), first_date=FIRST)
+    generate_occurrences(FIRST, FIRST + timedelta(weeks=2), tz=PARIS, now=FEED_NOW)
+    db.session.commit()
+    return {"mentor": mentor, "student": student, "series": series}
+
+
+def feed_text(user) -> str:
+    raw = build_feed(own_feed(user), tz=PARIS, base_url="https://tt.test", now=FEED_NOW)
+    # Unfold the 75-octet lines so that a phrase cut by folding is found whole.
+    return raw.decode().replace("\r\n ", "")
+
+
+def test_private_notes_never_reach_a_calendar_feed(maths_weeks):
+    occurrence = find_occurrence(maths_weeks["series"].id, FIRST)
+    for kind in NoteKind:
+        db.session.add(
+            SessionNote(
+                occurrence_id=occurrence.id,
+                author_id=maths_weeks["mentor"].id,
+                kind=kind,
+                body=f"PRIVATE-{kind.value.upper()}",
+            )
+        )
+    occurrence.status = OccurrenceStatus.COMPLETED
+    occurrence.completion_notes = "PRIVATE-COMPLETION fractions"
+    db.session.commit()
+    for user in (maths_weeks["student"], maths_weeks["mentor"]):
+        text = feed_text(user)
+        assert f"session-{occurrence.id}@termtable" in text  # the session is in it...
+        assert "PRIVATE" not in text  # ...its notes are not
+
+
+def test_sequence_rises_with_every_change_including_a_restore_and_a_regeneration(maths_weeks):
+    series = maths_weeks["series"]
+    occurrence = find_occurrence(series.id, FIRST)
+    uid = f"session-{occurrence.id}@termtable"
+
+    def event():
+        calendar = Calendar.from_ical(
+            build_feed(own_feed(maths_weeks["student"]), tz=PARIS, now=FEED_NOW)
+        )
+        [found] = [e for e in calendar.walk("VEVENT") if str(e["UID"]) == uid]
+        return int(found["SEQUENCE"]), str(found["STATUS"]), found["DTSTART"].dt
+
+    seen = [event()]
+    override, _ = save_override(series, FIRST, OverrideChange(cancelled=True), actor=None, tz=PARIS)
+    db.session.commit()
+    seen.append(event())
+    delete_override(override, tz=PARIS)
+    db.session.commit()
+    seen.append(event())
+    series.start_time, series.end_time = time(14), time(15)
+    db.session.commit()
+    generate_occurrences(FIRST, FIRST + timedelta(weeks=2), tz=PARIS, force=True, now=FEED_NOW)
+    db.session.commit()
+    seen.append(event())
+    assert [status for _, status, _ in seen] == ["CONFIRMED", "CANCELLED", "CONFIRMED", "CONFIRMED"]
+    assert seen[-1][2].astimezone(PARIS).time() == time(14)
+    sequences = [sequence for sequence, _, _ in seen]
+    assert sequences == sorted(set(sequences)), sequences  # strictly rising, one UID

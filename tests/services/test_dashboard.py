@@ -4,14 +4,19 @@ other participant, the join window, ratings on the cards, and a constant number 
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
 
-from models import GroupKind, Occurrence, OccurrenceMode, OccurrenceStatus, Rating, db
+from models import (
+    GroupKind,
+    Occurrence,
+    OccurrenceMode,
+    OccurrenceStatus,
+    Rating,
+    db,
+)
 from services.tracking.dashboard import (
     DashboardTab,
     dashboard_page,
@@ -21,6 +26,8 @@ from services.tracking.dashboard import (
     status_at,
     when_label,
 )
+from services.tracking.history import DashboardFilters
+from tests.conftest import AKL, auckland_at, counted_statements
 
 PARIS = ZoneInfo("Europe/Paris")
 # Monday 7 September 2026, 10:00 in Paris.
@@ -54,21 +61,6 @@ def cards(viewer, tab=DashboardTab.UPCOMING, now=NOW, **kwargs):
 
 def ids(viewer, **kwargs) -> list[int]:
     return [c.occurrence.id for c in cards(viewer, **kwargs)]
-
-
-@contextmanager
-def counted_statements():
-    found = []
-
-    def counter(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
-            found.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        yield found
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
 
 
 @pytest.fixture
@@ -308,3 +300,34 @@ def test_a_page_costs_the_same_few_queries_whatever_its_size(people, make_user, 
     many = statements()
     # The count for the pager, the sessions, and (mentors) the tutoring students' names.
     assert many == few == (3 if viewer == "ada" else 2)
+
+
+def test_dashboard_when_label_is_local_and_crosses_midnight_locally(auckland_term):
+    occurrence = auckland_term["one_time"]
+    tuesday = auckland_term["tuesday"]
+    now = auckland_at(tuesday, time(6))
+    this_year = tuesday.year == now.astimezone(AKL).year
+    day = f"{tuesday:%a %d %b}" if this_year else f"{tuesday:%a %d %b %Y}"
+    assert when_label(occurrence, AKL, now) == f"{day} 08:00\u201309:00 (1 h)"
+    # 23:30 to 00:30: the end is on the next local day (the same UTC day).
+    late = auckland_at(tuesday, time(23, 30))
+    occurrence.start_utc, occurrence.end_utc = late, late + timedelta(hours=1)
+    wednesday = tuesday + timedelta(days=1)
+    assert occurrence.start_utc.date() == occurrence.end_utc.date()
+    assert when_label(occurrence, AKL, now) == (
+        f"{day} 23:30\u2013{wednesday:%a %d %b} 00:30 (1 h)"
+    )
+    db.session.rollback()
+
+
+def test_dashboard_date_filters_read_local_dates(auckland_term):
+    before, after = auckland_term["before"], auckland_term["after"]
+    now = auckland_at(before - timedelta(days=1), time(12))
+    for first, last, expected in (
+        (before, before, [auckland_term["sessions"][0].id]),
+        (after, after, [auckland_term["sessions"][1].id]),
+        (before - timedelta(days=1), before - timedelta(days=1), []),  # the UTC date
+    ):
+        filters = DashboardFilters(start=first, end=last)
+        page = dashboard_page(auckland_term["ada"], tz=AKL, now=now, filters=filters)
+        assert [card.occurrence.id for card in page.items] == expected

@@ -8,11 +8,27 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import Occurrence, OccurrenceStatus, db
+from models import (
+    NoteKind,
+    Occurrence,
+    OccurrenceStatus,
+    SessionNote,
+    db,
+)
 from models.series import weekdays_to_mask
 from services.common.errors import ValidationError
-from services.timetable.exceptions import OverrideChange, delete_override, save_override
+from services.timetable import generation
+from services.timetable.exceptions import (
+    OverrideChange,
+    delete_override,
+    save_override,
+)
 from services.timetable.generation import generate_occurrences, resolve_window, series_standing
+from services.timetable.sessions import (
+    delete_one_time_session,
+)
+from tests.conftest import AKL, auckland_at
+from tests.services.conftest import bodies, titles
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)  # a Monday
@@ -303,7 +319,7 @@ def test_summary_json_keys(make_series):
 
 
 def test_sessions_with_notes_or_files_are_kept_even_with_force(make_series, make_user):
-    from models import Attachment, NoteKind, SessionNote
+    from models import Attachment
 
     series = make_series(weekdays=(0,), start=time(10), end=time(11))
     generate(weeks=3)
@@ -499,3 +515,124 @@ def test_a_session_knows_whether_it_still_follows_its_series(make_group, make_se
     generate_occurrences(TERM, TERM + timedelta(days=1), tz=PARIS, force=True, now=now)
     db.session.commit()
     assert series_standing(first, tz=PARIS, now=now).state == "in_step"
+
+
+LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)  # "now" before every date used here
+
+
+def count_rows(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def sessions() -> list[Occurrence]:
+    return list(db.session.scalars(select(Occurrence).order_by(Occurrence.start_utc)))
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "sunday"),
+    [
+        ("Europe/Paris", date(2026, 3, 29)),  # spring forward
+        ("Europe/Paris", date(2026, 10, 25)),  # fall back
+        ("Australia/Sydney", date(2026, 4, 5)),  # southern autumn: back
+        ("Australia/Sydney", date(2026, 10, 4)),  # southern spring: forward
+    ],
+)
+@pytest.mark.parametrize("clock", [time(13), time(17, 30)])
+def test_an_afternoon_start_on_the_transition_day_itself_stays_local(
+    make_series, zone_name, sunday, clock
+):
+    tz = ZoneInfo(zone_name)
+    end = (datetime.combine(sunday, clock) + timedelta(hours=1)).time()
+    make_series(weekdays=(6,), start=clock, end=end, first_date=sunday - timedelta(weeks=1))
+    summary = generate_occurrences(
+        sunday - timedelta(weeks=1), sunday + timedelta(weeks=1, days=1), tz=tz, now=LONG_AGO
+    )
+    db.session.commit()
+    assert summary.created == 3 and summary.shifted == []
+    rows = sessions()
+    local = [o.start_utc.astimezone(tz) for o in rows]
+    assert [s.date() for s in local] == [sunday + timedelta(weeks=n) for n in (-1, 0, 1)]
+    assert all((s.hour, s.minute) == (clock.hour, clock.minute) for s in local)
+    assert all(o.end_utc - o.start_utc == timedelta(hours=1) for o in rows)
+    # By the afternoon the change has happened: the transition day has the new offset.
+    offsets = [s.utcoffset() for s in local]
+    assert offsets[0] != offsets[1] == offsets[2]
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "sunday", "first_instant"),
+    [
+        ("Europe/Paris", date(2026, 10, 25), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        ("Australia/Sydney", date(2026, 4, 5), datetime(2026, 4, 4, 15, 30, tzinfo=UTC)),
+    ],
+)
+def test_a_series_at_a_time_that_happens_twice_makes_one_session_at_the_first_instant(
+    make_series, zone_name, sunday, first_instant
+):
+    tz = ZoneInfo(zone_name)
+    make_series(weekdays=(6,), start=time(2, 30), end=time(3, 30), first_date=sunday)
+    window = (sunday - timedelta(weeks=1), sunday + timedelta(weeks=2))
+    summary = generate_occurrences(*window, tz=tz, now=LONG_AGO)
+    db.session.commit()
+    assert summary.created == 2 and summary.shifted == []
+    on_the_day = [o for o in sessions() if o.original_date == sunday]
+    assert len(on_the_day) == 1
+    assert on_the_day[0].start_utc == first_instant
+    assert on_the_day[0].start_utc.astimezone(tz).time() == time(2, 30)
+    again = generate_occurrences(*window, tz=tz, force=True, now=LONG_AGO)
+    db.session.commit()
+    assert (again.created, again.updated, again.removed, again.unchanged) == (0, 0, 0, 2)
+    assert count_rows(Occurrence) == 2
+
+
+def test_a_forced_generation_that_fails_midway_leaves_every_session_as_it_was(
+    make_series, monkeypatch
+):
+    term = date(2026, 9, 7)
+    series = make_series(weekdays=(0, 2), first_date=term)
+    generate_occurrences(term, term + timedelta(weeks=3), tz=PARIS, now=LONG_AGO)
+    db.session.commit()
+
+    def snapshot():
+        db.session.expire_all()
+        return [
+            (o.id, o.original_date, o.start_utc, o.end_utc, o.status, o.sequence)
+            for o in sessions()
+        ]
+
+    before = snapshot()
+    # Mondays move (updates), Wednesdays go (deletes), Fridays come (inserts)...
+    series.weekday_mask = weekdays_to_mask([0, 4])
+    series.start_time, series.end_time = time(14), time(15)
+    db.session.commit()
+
+    def worker_killed(*_args, **_kwargs):
+        raise RuntimeError("worker killed")
+
+    # ...and the worker dies after writing them, while looking for conflicts.
+    monkeypatch.setattr(generation, "conflicts_in_window", worker_killed)
+    with pytest.raises(RuntimeError):
+        generate_occurrences(term, term + timedelta(weeks=3), tz=PARIS, force=True, now=LONG_AGO)
+    db.session.rollback()
+    assert snapshot() == before
+
+
+def test_forced_regeneration_and_deletion_are_told_in_local_time(auckland_term):
+    series, before, after, noah = (
+        auckland_term["series"],
+        auckland_term["before"],
+        auckland_term["after"],
+        auckland_term["noah"],
+    )
+    series.start_time, series.end_time = time(7), time(8)
+    db.session.commit()
+    generate_occurrences(before, after + timedelta(days=1), tz=AKL, force=True)
+    assert [o.start_utc for o in auckland_term["sessions"]] == [
+        auckland_at(before, time(7)),
+        auckland_at(after, time(7)),
+    ]
+    lines = bodies(noah)[-1].splitlines()
+    for day in (before, after):
+        assert any(line.startswith(f"{day:%a %d %b} 08:00: moves to 07:00") for line in lines)
+    delete_one_time_session(auckland_term["one_time"], actor=None, tz=AKL)
+    assert titles(noah)[-1].startswith(f"Maths 7A on {auckland_term['tuesday']:%a %d %b} 08:00 ")

@@ -6,11 +6,9 @@ flat as rows grow."""
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from models import (
     Attachment,
@@ -38,25 +36,11 @@ from services.tracking.history import (
     parse_filters,
 )
 from services.tracking.notes import add_note, delete_note, edit_note
+from tests.conftest import counted_statements
 
 PARIS = zone("Europe/Paris")
 _codes = itertools.count(1)
 _stored = itertools.count(1)
-
-
-@contextmanager
-def counted_statements():
-    found = []
-
-    def counter(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
-            found.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", counter)
-    try:
-        yield found
-    finally:
-        event.remove(db.engine, "before_cursor_execute", counter)
 
 
 def at(day: int, hour: int = 8) -> datetime:
@@ -108,19 +92,6 @@ def add_raw_note(occurrence, author, kind="general", body="Note"):
     db.session.commit()
 
 
-@pytest.fixture
-def school(make_user, make_group):
-    ada = make_user("mentor", name="Ada Mentor")
-    ben = make_user("mentor", name="Ben Mentor")
-    alice = make_user("student", name="Alice Student")
-    cora = make_user("coordinator", name="Cora Coordinator")
-    maths = make_group("Maths 7A", mentor=ada, students=[alice])
-    physics = make_group("Physics 8B", mentor=ada)
-    art = make_group("Art 7A", mentor=ben, students=[alice])
-    return {"ada": ada, "ben": ben, "alice": alice, "cora": cora,
-            "maths": maths, "physics": physics, "art": art}  # fmt: skip
-
-
 # --- Filters ------------------------------------------------------------------------------------
 
 
@@ -170,38 +141,38 @@ def test_statuses_and_kinds_not_offered_are_ignored():
     assert parse_filters({"q": "x" * 500}).q == "x" * 200
 
 
-def test_group_choices_are_the_viewers_own_groups(school):
-    assert [name for _, name in group_choices(school["ada"])] == ["Maths 7A", "Physics 8B"]
-    assert [name for _, name in group_choices(school["alice"])] == ["Art 7A", "Maths 7A"]
-    assert group_choices(school["cora"]) == []
+def test_group_choices_are_the_viewers_own_groups(three_groups):
+    assert [name for _, name in group_choices(three_groups["ada"])] == ["Maths 7A", "Physics 8B"]
+    assert [name for _, name in group_choices(three_groups["alice"])] == ["Art 7A", "Maths 7A"]
+    assert group_choices(three_groups["cora"]) == []
 
 
 # --- Session tabs: filters ----------------------------------------------------------------------
 
 
-def test_upcoming_and_past_are_filtered_by_group_dates_status_and_text_in_notes(school):
+def test_upcoming_and_past_are_filtered_by_group_dates_status_and_text_in_notes(three_groups):
     now = at(1)
-    maths = add_session(school["maths"], at(7))
-    physics = add_session(school["physics"], at(8))
-    cancelled = add_session(school["maths"], at(14), status="cancelled")
-    add_raw_note(maths, school["ada"], "achievement", "Fractions mastered")
-    add_raw_note(physics, school["ada"], "issue", "Fractions confusing SECRET")
+    maths = add_session(three_groups["maths"], at(7))
+    physics = add_session(three_groups["physics"], at(8))
+    cancelled = add_session(three_groups["maths"], at(14), status="cancelled")
+    add_raw_note(maths, three_groups["ada"], "achievement", "Fractions mastered")
+    add_raw_note(physics, three_groups["ada"], "issue", "Fractions confusing SECRET")
 
     def ids(viewer, **raw):
         filters = parse_filters(raw, statuses=SESSION_STATUSES)
         page = dashboard_page(viewer, tz=PARIS, now=now, filters=filters)
         return [c.occurrence.id for c in page.items]
 
-    ada = school["ada"]
+    ada = three_groups["ada"]
     assert ids(ada) == [maths.id, physics.id, cancelled.id]
-    assert ids(ada, group=str(school["physics"].id)) == [physics.id]
+    assert ids(ada, group=str(three_groups["physics"].id)) == [physics.id]
     assert ids(ada, **{"from": "2026-09-08", "to": "2026-09-08"}) == [physics.id]
     assert ids(ada, **{"to": "2026-09-07"}) == [maths.id]
     assert ids(ada, status="cancelled") == [cancelled.id]
     assert ids(ada, q="fractions") == [maths.id, physics.id]
     assert ids(ada, q="SECRET") == [physics.id]
     # A student's search reads only the notes they may read.
-    alice = school["alice"]
+    alice = three_groups["alice"]
     assert ids(alice, q="fractions") == [maths.id]
     assert ids(alice, q="confusing") == []
     past = dashboard_page(ada, tz=PARIS, now=at(30), tab=DashboardTab.PAST,
@@ -209,30 +180,32 @@ def test_upcoming_and_past_are_filtered_by_group_dates_status_and_text_in_notes(
     assert [c.occurrence.id for c in past.items] == [maths.id]
 
 
-def test_a_search_with_like_wildcards_matches_them_literally(school):
-    a = add_session(school["maths"], at(7))
-    b = add_session(school["maths"], at(8))
-    add_raw_note(a, school["ada"], body="100% done")
-    add_raw_note(b, school["ada"], body="1000 done")
-    page = dashboard_page(school["ada"], tz=PARIS, now=at(1), filters=parse_filters({"q": "100%"}))
+def test_a_search_with_like_wildcards_matches_them_literally(three_groups):
+    a = add_session(three_groups["maths"], at(7))
+    b = add_session(three_groups["maths"], at(8))
+    add_raw_note(a, three_groups["ada"], body="100% done")
+    add_raw_note(b, three_groups["ada"], body="1000 done")
+    page = dashboard_page(
+        three_groups["ada"], tz=PARIS, now=at(1), filters=parse_filters({"q": "100%"})
+    )
     assert [c.occurrence.id for c in page.items] == [a.id]
 
 
 # --- Completed ----------------------------------------------------------------------------------
 
 
-def test_completed_lists_the_mentors_completed_sessions_latest_first_with_counts(school):
-    first = add_session(school["maths"], at(7), status="completed")
-    second = add_session(school["physics"], at(9), status="completed")
-    add_session(school["maths"], at(10))  # scheduled: not listed
-    add_session(school["art"], at(8), status="completed")  # Ben's
-    add_raw_note(first, school["ada"])
-    add_raw_note(first, school["cora"], "issue")
-    add_file(first, school["ada"])
-    add_file(second, school["ada"])
-    add_file(second, school["ada"])
-    add_file(second, school["cora"])
-    page = completed_page(school["ada"], tz=PARIS)
+def test_completed_lists_the_mentors_completed_sessions_latest_first_with_counts(three_groups):
+    first = add_session(three_groups["maths"], at(7), status="completed")
+    second = add_session(three_groups["physics"], at(9), status="completed")
+    add_session(three_groups["maths"], at(10))  # scheduled: not listed
+    add_session(three_groups["art"], at(8), status="completed")  # Ben's
+    add_raw_note(first, three_groups["ada"])
+    add_raw_note(first, three_groups["cora"], "issue")
+    add_file(first, three_groups["ada"])
+    add_file(second, three_groups["ada"])
+    add_file(second, three_groups["ada"])
+    add_file(second, three_groups["cora"])
+    page = completed_page(three_groups["ada"], tz=PARIS)
     assert [(r.occurrence.id, r.notes, r.files) for r in page.items] == [
         (second.id, 0, 3),
         (first.id, 2, 1),
@@ -240,16 +213,18 @@ def test_completed_lists_the_mentors_completed_sessions_latest_first_with_counts
     assert page.total == 2 and page.items[0].title == "Physics 8B"
 
 
-def test_completed_is_filtered_by_group_dates_and_text_in_notes_or_completion_notes(school):
-    first = add_session(school["maths"], at(7), status="completed", completion_notes="Quadratics")
-    second = add_session(school["physics"], at(9), status="completed")
-    add_raw_note(second, school["ada"], "follow_up", "Revise vectors")
+def test_completed_is_filtered_by_group_dates_and_text_in_notes_or_completion_notes(three_groups):
+    first = add_session(
+        three_groups["maths"], at(7), status="completed", completion_notes="Quadratics"
+    )
+    second = add_session(three_groups["physics"], at(9), status="completed")
+    add_raw_note(second, three_groups["ada"], "follow_up", "Revise vectors")
 
     def ids(**raw):
-        page = completed_page(school["ada"], tz=PARIS, filters=parse_filters(raw))
+        page = completed_page(three_groups["ada"], tz=PARIS, filters=parse_filters(raw))
         return [r.occurrence.id for r in page.items]
 
-    assert ids(group=str(school["maths"].id)) == [first.id]
+    assert ids(group=str(three_groups["maths"].id)) == [first.id]
     assert ids(**{"from": "2026-09-08"}) == [second.id]
     assert ids(**{"from": "2026-09-07", "to": "2026-09-07"}) == [first.id]
     assert ids(q="quadratic") == [first.id]
@@ -257,32 +232,32 @@ def test_completed_is_filtered_by_group_dates_and_text_in_notes_or_completion_no
     assert ids(q="nothing like it") == []
 
 
-def test_completed_comes_in_pages_in_a_flat_number_of_statements(school):
+def test_completed_comes_in_pages_in_a_flat_number_of_statements(three_groups):
     def statements_for(count: int) -> tuple[int, int]:
         for day in range(count):
-            o = add_session(school["maths"], at(1) + timedelta(days=day), status="completed")
-            add_raw_note(o, school["ada"])
-            add_file(o, school["ada"])
+            o = add_session(three_groups["maths"], at(1) + timedelta(days=day), status="completed")
+            add_raw_note(o, three_groups["ada"])
+            add_file(o, three_groups["ada"])
         db.session.expire_all()
-        assert school["ada"].role  # the viewer is loaded, as a request's user is
+        assert three_groups["ada"].role  # the viewer is loaded, as a request's user is
         with counted_statements() as found:
-            page = completed_page(school["ada"], tz=PARIS, page=2, per_page=5)
+            page = completed_page(three_groups["ada"], tz=PARIS, page=2, per_page=5)
             [(r.occurrence.group.name, r.occurrence.room, r.notes, r.files) for r in page.items]
         return len(found), page.total
 
     small, _ = statements_for(6)
     large, total = statements_for(20)
     assert small == large == 2 and total == 26
-    last = completed_page(school["ada"], tz=PARIS, page=99, per_page=5)
+    last = completed_page(three_groups["ada"], tz=PARIS, page=99, per_page=5)
     assert last.number == 6 and len(last.items) == 1
 
 
 # --- History ------------------------------------------------------------------------------------
 
 
-def test_history_has_an_entry_for_every_kind_with_its_actor_newest_first(school):
-    ada, cora = school["ada"], school["cora"]
-    one_time = add_session(school["maths"], at(28))
+def test_history_has_an_entry_for_every_kind_with_its_actor_newest_first(three_groups):
+    ada, cora = three_groups["ada"], three_groups["cora"]
+    one_time = add_session(three_groups["maths"], at(28))
     one_time.created_at = at(1)
     db.session.commit()
     # Written by the services that own them: move, cancel, restore; notes.
@@ -321,45 +296,47 @@ def test_history_has_an_entry_for_every_kind_with_its_actor_newest_first(school)
     assert EVENT_KINDS[0] == (CREATED, "Created")
 
 
-def test_history_shows_only_the_mentors_sessions(school):
-    mine = add_session(school["maths"], at(7))
-    theirs = add_session(school["art"], at(7))
-    events.record_event(theirs.id, events.NOTE_ADDED, actor=school["ben"], summary="Ben's")
+def test_history_shows_only_the_mentors_sessions(three_groups):
+    mine = add_session(three_groups["maths"], at(7))
+    theirs = add_session(three_groups["art"], at(7))
+    events.record_event(theirs.id, events.NOTE_ADDED, actor=three_groups["ben"], summary="Ben's")
     db.session.commit()
-    assert [(e.kind, e.occurrence.id) for e in history_page(school["ada"], tz=PARIS).items] == [
-        (CREATED, mine.id)
-    ]
+    assert [
+        (e.kind, e.occurrence.id) for e in history_page(three_groups["ada"], tz=PARIS).items
+    ] == [(CREATED, mine.id)]
 
 
-def test_creations_say_where_a_session_came_from(school, make_series):
-    series = make_series(school["maths"])
-    from_series = add_session(school["maths"], at(7))
+def test_creations_say_where_a_session_came_from(three_groups, make_series):
+    series = make_series(three_groups["maths"])
+    from_series = add_session(three_groups["maths"], at(7))
     from_series.series_id, from_series.original_date = series.id, date(2026, 9, 7)
     db.session.commit()
-    summaries = {e.occurrence.id: e.summary for e in history_page(school["ada"], tz=PARIS).items}
+    summaries = {
+        e.occurrence.id: e.summary for e in history_page(three_groups["ada"], tz=PARIS).items
+    }
     assert summaries == {from_series.id: "Generated from the weekly schedule."}
 
 
-def test_history_is_filtered_by_kind_group_time_and_text(school):
-    maths = add_session(school["maths"], at(20))
-    physics = add_session(school["physics"], at(21))
+def test_history_is_filtered_by_kind_group_time_and_text(three_groups):
+    maths = add_session(three_groups["maths"], at(20))
+    physics = add_session(three_groups["physics"], at(21))
     for o in (maths, physics):
         o.created_at = at(1)
     db.session.commit()
-    add_note(school["ada"], maths, kind="issue", body="Broken projector")
-    add_note(school["ada"], physics, kind="general", body="Lab tidy")
+    add_note(three_groups["ada"], maths, kind="issue", body="Broken projector")
+    add_note(three_groups["ada"], physics, kind="general", body="Lab tidy")
     db.session.commit()
 
     def kinds(**raw):
         filters = parse_filters(raw, statuses=EVENT_KINDS, status_name="kind")
-        page = history_page(school["ada"], tz=PARIS, filters=filters)
+        page = history_page(three_groups["ada"], tz=PARIS, filters=filters)
         return [(e.kind, e.occurrence.id) for e in page.items]
 
     assert kinds(kind="note_added") == [
         (events.NOTE_ADDED, physics.id),
         (events.NOTE_ADDED, maths.id),
     ]
-    assert kinds(kind="created", group=str(school["maths"].id)) == [(CREATED, maths.id)]
+    assert kinds(kind="created", group=str(three_groups["maths"].id)) == [(CREATED, maths.id)]
     assert kinds(q="projector") == [(events.NOTE_ADDED, maths.id)]
     # Dates are when things happened: the creations on 1 September, the notes today.
     assert sorted(kinds(**{"from": "2026-09-01", "to": "2026-09-01"})) == sorted(
@@ -368,17 +345,22 @@ def test_history_is_filtered_by_kind_group_time_and_text(school):
     assert kinds(**{"to": "2026-09-02"}, kind="note_added") == []
 
 
-def test_history_comes_in_pages_in_a_flat_number_of_statements(school):
+def test_history_comes_in_pages_in_a_flat_number_of_statements(three_groups):
     def statements_for(count: int) -> tuple[int, int]:
         for day in range(count):
-            o = add_session(school["maths"] if day % 2 else school["physics"],
+            o = add_session(three_groups["maths"] if day % 2 else three_groups["physics"],
                             at(1) + timedelta(days=day))  # fmt: skip
-            add_note(school["ada"] if day % 3 else school["cora"], o, kind="general", body="n")
+            add_note(
+                three_groups["ada"] if day % 3 else three_groups["cora"],
+                o,
+                kind="general",
+                body="n",
+            )
         db.session.commit()
         db.session.expire_all()
-        assert school["ada"].role  # the viewer is loaded, as a request's user is
+        assert three_groups["ada"].role  # the viewer is loaded, as a request's user is
         with counted_statements() as found:
-            page = history_page(school["ada"], tz=PARIS, page=2, per_page=6)
+            page = history_page(three_groups["ada"], tz=PARIS, page=2, per_page=6)
             [(e.label, e.actor and e.actor.name, e.session_title, e.occurrence.room)
              for e in page.items]  # fmt: skip
         return len(found), page.total

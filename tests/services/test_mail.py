@@ -25,8 +25,12 @@ from models import EmailStatus, Notification, db
 from services.notifications import mail
 from services.notifications.inbox import notify
 from services.notifications.mail import MAX_ATTEMPTS, send_pending
+from services.timetable.exceptions import (
+    OverrideChange,
+    save_override,
+)
 from services.timetable.sessions import create_one_time_session
-from tests.conftest import csrf_token_of
+from tests.conftest import AKL, csrf_token_of
 
 PARIS = ZoneInfo("Europe/Paris")
 BASE_URL = "https://termtable.example.org"
@@ -393,3 +397,27 @@ def test_notify_signals_queued_mail_only_when_mail_is_set_up(app, lesson, monkey
         mail_queued.disconnect(listener)
     db.session.rollback()
     assert seen == [app]
+
+
+def test_the_email_of_a_notification_says_the_local_day_and_time(app, auckland_term, monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for key, value in {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port}.items():
+            monkeypatch.setitem(app.config, key, value)
+        after = auckland_term["after"]
+        moved_to = after + timedelta(days=2)
+        change = OverrideChange(new_date=moved_to, start_time=time(18), end_time=time(19))
+        save_override(auckland_term["series"], after, change, actor=auckland_term["ada"], tz=AKL)
+        db.session.commit()
+        assert send_pending().sent == 1  # Noah (Ada made the change)
+        _recipients, message = inbox.next()
+    finally:
+        controller.stop()
+    title = f"Maths 7A on {after:%a %d %b} 08:00 moves to {moved_to:%a %d %b} 18:00"
+    assert message["Subject"] == title
+    assert message.get_content().splitlines()[0] == title

@@ -28,7 +28,7 @@ START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-def school(make_user, make_group):
+def rated_mentors(make_user, make_group):
     """Three mentors: Ben rated 5 and 4, Ada rated 3, Cy never rated; Dee is deactivated."""
     maths, art, music = Subject(name="Mathematics"), Subject(name="Art"), Subject(name="Music")
     db.session.add_all([maths, art, music])
@@ -86,7 +86,7 @@ def names(page) -> list[str]:
     return [card.mentor.name for card in page.items]
 
 
-def test_best_rated_first_unrated_last_inactive_mentors_left_out(school):
+def test_best_rated_first_unrated_last_inactive_mentors_left_out(rated_mentors):
     page = mentor_directory()
     assert names(page) == ["Ben Okri", "Ada Lovelace", "Cy Twombly"]
     ben, ada, cy = page.items
@@ -96,36 +96,36 @@ def test_best_rated_first_unrated_last_inactive_mentors_left_out(school):
     assert page.total == 3
 
 
-def test_subjects_are_the_listed_ones_and_those_of_active_classes(school):
+def test_subjects_are_the_listed_ones_and_those_of_active_classes(rated_mentors):
     cards = {card.mentor.name: card for card in mentor_directory().items}
     assert [s.name for s in cards["Ben Okri"].subjects] == ["Art"]  # not the inactive class
     assert [s.name for s in cards["Ada Lovelace"].subjects] == ["Mathematics"]  # once
     assert [s.name for s in cards["Cy Twombly"].subjects] == ["Music"]
-    school["music"].active = False
+    rated_mentors["music"].active = False
     db.session.commit()
     cards = {card.mentor.name: card for card in mentor_directory().items}
     assert cards["Cy Twombly"].subjects == []  # a deactivated subject cannot be requested
     assert [s.name for s in offered_subjects()] == ["Art", "Mathematics"]
-    assert [s.name for s in subjects_of_mentor(school["ada"].id)] == ["Mathematics"]
+    assert [s.name for s in subjects_of_mentor(rated_mentors["ada"].id)] == ["Mathematics"]
     assert subjects_of_mentor(0) == [] and subjects_of_mentor(2**63) == []
 
 
-def test_filter_by_subject_and_search_by_name(school):
-    assert names(mentor_directory(subject_id=school["maths"].id)) == ["Ada Lovelace"]
-    assert names(mentor_directory(subject_id=school["art"].id)) == ["Ben Okri"]
+def test_filter_by_subject_and_search_by_name(rated_mentors):
+    assert names(mentor_directory(subject_id=rated_mentors["maths"].id)) == ["Ada Lovelace"]
+    assert names(mentor_directory(subject_id=rated_mentors["art"].id)) == ["Ben Okri"]
     assert names(mentor_directory(q="  okri ")) == ["Ben Okri"]
     assert names(mentor_directory(q="%")) == []  # typed wildcards match literally
-    assert names(mentor_directory(q="o", subject_id=school["music"].id)) == ["Cy Twombly"]
+    assert names(mentor_directory(q="o", subject_id=rated_mentors["music"].id)) == ["Cy Twombly"]
     assert mentor_directory(subject_id=999).total == 0
 
 
-def test_pages_of_mentors_and_a_page_past_the_end_shows_the_last(school):
+def test_pages_of_mentors_and_a_page_past_the_end_shows_the_last(rated_mentors):
     page = mentor_directory(per_page=2, page=2)
     assert names(page) == ["Cy Twombly"] and page.number == 2 and page.pages == 2
     assert mentor_directory(per_page=2, page=9).number == 2
 
 
-def test_two_statements_whatever_the_number_of_mentors(app, school, make_user):
+def test_two_statements_whatever_the_number_of_mentors(app, rated_mentors, make_user):
     for n in range(15):
         make_user("mentor", name=f"Extra {n}")
     statements = []
@@ -155,34 +155,43 @@ def listed(mentor) -> set[str]:
     }
 
 
-def test_staff_set_exactly_the_listed_subjects(school, make_user):
+def test_staff_set_exactly_the_listed_subjects(rated_mentors, make_user):
     coordinator = make_user("coordinator")
-    set_mentor_subjects(coordinator, school["ada"], [school["art"].id, school["music"].id])
+    set_mentor_subjects(
+        coordinator, rated_mentors["ada"], [rated_mentors["art"].id, rated_mentors["music"].id]
+    )
     db.session.commit()
-    assert listed(school["ada"]) == {"Art", "Music"}
-    set_mentor_subjects(coordinator, school["ada"], [])
+    assert listed(rated_mentors["ada"]) == {"Art", "Music"}
+    set_mentor_subjects(coordinator, rated_mentors["ada"], [])
     db.session.commit()
-    assert listed(school["ada"]) == set()
+    assert listed(rated_mentors["ada"]) == set()
 
 
-def test_bad_subject_lists_are_refused_and_nothing_changes(school, make_user):
+def test_bad_subject_lists_are_refused_and_nothing_changes(rated_mentors, make_user):
     coordinator = make_user("coordinator")
-    school["music"].active = False
+    rated_mentors["music"].active = False
     db.session.commit()
     cases = [
-        (coordinator, school["ada"], [999], "Choose subjects from the list."),
-        (coordinator, school["ada"], [0, -1], "Choose subjects from the list."),
-        (coordinator, school["ada"], [school["music"].id], "Music is deactivated"),
-        (coordinator, make_user("student"), [school["art"].id], "Only mentors offer subjects."),
-        (make_user("mentor"), school["ada"], [school["art"].id], "Only staff"),
+        (coordinator, rated_mentors["ada"], [999], "Choose subjects from the list."),
+        (coordinator, rated_mentors["ada"], [0, -1], "Choose subjects from the list."),
+        (coordinator, rated_mentors["ada"], [rated_mentors["music"].id], "Music is deactivated"),
+        (
+            coordinator,
+            make_user("student"),
+            [rated_mentors["art"].id],
+            "Only mentors offer subjects.",
+        ),
+        (make_user("mentor"), rated_mentors["ada"], [rated_mentors["art"].id], "Only staff"),
     ]
     for actor, mentor, ids, message in cases:
         with pytest.raises(ValidationError) as caught:
             set_mentor_subjects(actor, mentor, ids)
         db.session.rollback()
         assert caught.value.errors["subjects"].startswith(message)
-    assert listed(school["ada"]) == {"Mathematics"}
+    assert listed(rated_mentors["ada"]) == {"Mathematics"}
     # A deactivated subject already listed may stay.
-    set_mentor_subjects(coordinator, school["cy"], [school["music"].id, school["art"].id])
+    set_mentor_subjects(
+        coordinator, rated_mentors["cy"], [rated_mentors["music"].id, rated_mentors["art"].id]
+    )
     db.session.commit()
-    assert listed(school["cy"]) == {"Art", "Music"}
+    assert listed(rated_mentors["cy"]) == {"Art", "Music"}

@@ -3,12 +3,10 @@ history entry each change writes, and bodies kept as typed text."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from sqlalchemy import select
 
-from models import NoteKind, Occurrence, SessionEvent, SessionNote, db
+from models import NoteKind, SessionEvent, SessionNote, db
 from services.common.errors import NotAllowed, NotFoundError, ValidationError
 from services.permissions import can_add_note, readable_kinds
 from services.tracking import events
@@ -28,29 +26,6 @@ from services.tracking.notes import (
 )
 
 
-@pytest.fixture
-def school(make_user, make_group):
-    mentor = make_user("mentor", name="Ada Mentor")
-    other_mentor = make_user("mentor", name="Ben Mentor")
-    student = make_user("student", name="Alice Student")
-    outsider = make_user("student", name="Olga Outsider")
-    coordinator = make_user("coordinator", name="Cora Coordinator")
-    admin = make_user("admin", name="Adam Admin")
-    group = make_group("Maths 7A", mentor=mentor, students=[student])
-    start = datetime(2026, 9, 7, 8, tzinfo=UTC)
-    occurrence = Occurrence(
-        group_id=group.id, start_utc=start, end_utc=start + timedelta(hours=1),
-        room_id=group.default_room_id,
-    )  # fmt: skip
-    db.session.add(occurrence)
-    db.session.commit()
-    return {
-        "mentor": mentor, "other_mentor": other_mentor, "student": student,
-        "outsider": outsider, "coordinator": coordinator, "admin": admin,
-        "occurrence": occurrence,
-    }  # fmt: skip
-
-
 def history(occurrence_id: int) -> list[tuple[str, int | None, str]]:
     rows = db.session.scalars(
         select(SessionEvent)
@@ -60,11 +35,15 @@ def history(occurrence_id: int) -> list[tuple[str, int | None, str]]:
     return [(e.kind, e.actor_id, e.summary) for e in rows]
 
 
-def one_of_each(school):
+def one_of_each(maths_session):
     """A note of every kind by the mentor, oldest first: general, follow-up, issue, achievement."""
     notes = []
     for kind in ("general", "follow_up", "issue", "achievement"):
-        notes.append(add_note(school["mentor"], school["occurrence"], kind=kind, body=f"A {kind}"))
+        notes.append(
+            add_note(
+                maths_session["mentor"], maths_session["occurrence"], kind=kind, body=f"A {kind}"
+            )
+        )
     db.session.commit()
     return notes
 
@@ -72,75 +51,83 @@ def one_of_each(school):
 # --- Reading ------------------------------------------------------------------------------------
 
 
-def test_staff_and_the_mentor_read_every_kind_students_general_and_achievement(school):
-    o = school["occurrence"]
+def test_staff_and_the_mentor_read_every_kind_students_general_and_achievement(maths_session):
+    o = maths_session["occurrence"]
     for role in ("mentor", "coordinator", "admin"):
-        assert readable_kinds(school[role], o) == set(NoteKind)
-    assert readable_kinds(school["student"], o) == {NoteKind.GENERAL, NoteKind.ACHIEVEMENT}
-    assert readable_kinds(school["outsider"], o) == set()
-    assert readable_kinds(school["other_mentor"], o) == set()
+        assert readable_kinds(maths_session[role], o) == set(NoteKind)
+    assert readable_kinds(maths_session["student"], o) == {NoteKind.GENERAL, NoteKind.ACHIEVEMENT}
+    assert readable_kinds(maths_session["outsider"], o) == set()
+    assert readable_kinds(maths_session["other_mentor"], o) == set()
     assert readable_kinds(None, o) == set()
 
 
-def test_notes_come_newest_first_filtered_by_kind_for_students(school):
-    notes = one_of_each(school)
-    o = school["occurrence"]
-    everything = [row.note.id for row in notes_for(school["mentor"], o)]
+def test_notes_come_newest_first_filtered_by_kind_for_students(maths_session):
+    notes = one_of_each(maths_session)
+    o = maths_session["occurrence"]
+    everything = [row.note.id for row in notes_for(maths_session["mentor"], o)]
     assert everything == [n.id for n in reversed(notes)]
-    assert [row.note.kind for row in notes_for(school["student"], o)] == [
+    assert [row.note.kind for row in notes_for(maths_session["student"], o)] == [
         NoteKind.ACHIEVEMENT,
         NoteKind.GENERAL,
     ]
-    assert notes_for(school["outsider"], o) == []
-    assert notes_for(school["other_mentor"], o) == []
+    assert notes_for(maths_session["outsider"], o) == []
+    assert notes_for(maths_session["other_mentor"], o) == []
 
 
-def test_a_note_the_viewer_may_not_read_does_not_exist_for_them(school):
-    general, follow_up, issue, _ = one_of_each(school)
-    assert get_visible_note(school["student"], general.id) == general
+def test_a_note_the_viewer_may_not_read_does_not_exist_for_them(maths_session):
+    general, follow_up, issue, _ = one_of_each(maths_session)
+    assert get_visible_note(maths_session["student"], general.id) == general
     for note in (follow_up, issue):
         with pytest.raises(NotFoundError):
-            get_visible_note(school["student"], note.id)
+            get_visible_note(maths_session["student"], note.id)
     with pytest.raises(NotFoundError):
-        get_visible_note(school["outsider"], general.id)
+        get_visible_note(maths_session["outsider"], general.id)
     for bad in (0, -1, 2**63, 999_999):
         with pytest.raises(NotFoundError):
-            get_visible_note(school["coordinator"], bad)
+            get_visible_note(maths_session["coordinator"], bad)
 
 
 # --- Adding -------------------------------------------------------------------------------------
 
 
-def test_the_mentor_adds_a_note_with_its_history_entry(school):
-    o = school["occurrence"]
-    note = add_note(school["mentor"], o, kind="achievement", body="  Solved every exercise \r\n")
+def test_the_mentor_adds_a_note_with_its_history_entry(maths_session):
+    o = maths_session["occurrence"]
+    note = add_note(
+        maths_session["mentor"], o, kind="achievement", body="  Solved every exercise \r\n"
+    )
     db.session.commit()
     assert (note.kind, note.body, note.author_id) == (
         NoteKind.ACHIEVEMENT,
         "Solved every exercise",
-        school["mentor"].id,
+        maths_session["mentor"].id,
     )
     assert note.created_at == note.updated_at
     assert history(o.id) == [
-        (events.NOTE_ADDED, school["mentor"].id, "Achievement note added: Solved every exercise")
+        (
+            events.NOTE_ADDED,
+            maths_session["mentor"].id,
+            "Achievement note added: Solved every exercise",
+        )
     ]
 
 
 @pytest.mark.parametrize("role", ["coordinator", "admin"])
-def test_staff_add_notes_too(school, role):
-    add_note(school[role], school["occurrence"], kind="issue", body="Projector broken")
-    assert can_add_note(school[role], school["occurrence"])
+def test_staff_add_notes_too(maths_session, role):
+    add_note(
+        maths_session[role], maths_session["occurrence"], kind="issue", body="Projector broken"
+    )
+    assert can_add_note(maths_session[role], maths_session["occurrence"])
 
 
-def test_students_read_but_do_not_write_and_strangers_do_not_see(school):
-    o = school["occurrence"]
-    assert not can_add_note(school["student"], o)
+def test_students_read_but_do_not_write_and_strangers_do_not_see(maths_session):
+    o = maths_session["occurrence"]
+    assert not can_add_note(maths_session["student"], o)
     with pytest.raises(NotAllowed) as refused:
-        add_note(school["student"], o, kind="general", body="Hello")
+        add_note(maths_session["student"], o, kind="general", body="Hello")
     assert refused.value.message == MESSAGE_CANNOT_ADD
     for stranger in ("outsider", "other_mentor"):
         with pytest.raises(NotFoundError):
-            add_note(school[stranger], o, kind="general", body="Hello")
+            add_note(maths_session[stranger], o, kind="general", body="Hello")
     assert db.session.scalars(select(SessionNote)).all() == []
     assert history(o.id) == []
 
@@ -160,33 +147,38 @@ def test_students_read_but_do_not_write_and_strangers_do_not_see(school):
         ("", "", {"kind": MESSAGE_KIND_REQUIRED, "body": MESSAGE_BODY_REQUIRED}),
     ],
 )
-def test_a_note_needs_a_kind_and_a_body_of_at_most_5000_characters(school, kind, body, errors):
+def test_a_note_needs_a_kind_and_a_body_of_at_most_5000_characters(
+    maths_session, kind, body, errors
+):
     with pytest.raises(ValidationError) as refused:
-        add_note(school["mentor"], school["occurrence"], kind=kind, body=body)
+        add_note(maths_session["mentor"], maths_session["occurrence"], kind=kind, body=body)
     assert refused.value.errors == errors
     db.session.rollback()
     assert db.session.scalars(select(SessionNote)).all() == []
 
 
-def test_exactly_5000_characters_pass_and_line_ends_count_once(school):
-    o = school["occurrence"]
-    longest = add_note(school["mentor"], o, kind="general", body="y" * BODY_MAX_LENGTH)
+def test_exactly_5000_characters_pass_and_line_ends_count_once(maths_session):
+    o = maths_session["occurrence"]
+    longest = add_note(maths_session["mentor"], o, kind="general", body="y" * BODY_MAX_LENGTH)
     assert len(longest.body) == BODY_MAX_LENGTH
     lines = "a\r\n" * 2000  # 6,000 characters as sent by a browser, 4,000 once normalised
-    assert add_note(school["mentor"], o, kind="general", body=lines).body == ("a\n" * 2000).strip()
+    assert (
+        add_note(maths_session["mentor"], o, kind="general", body=lines).body
+        == ("a\n" * 2000).strip()
+    )
 
 
-def test_markup_is_stored_as_the_text_it_is(school):
+def test_markup_is_stored_as_the_text_it_is(maths_session):
     body = '<script>alert(1)</script> "><img src=x onerror=alert(1)> javascript:alert(1)'
-    note = add_note(school["mentor"], school["occurrence"], kind="general", body=body)
+    note = add_note(maths_session["mentor"], maths_session["occurrence"], kind="general", body=body)
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(SessionNote, note.id).body == body
 
 
-def test_long_notes_are_quoted_briefly_in_the_history(school):
-    o = school["occurrence"]
-    add_note(school["mentor"], o, kind="follow_up", body="word " * 100)
+def test_long_notes_are_quoted_briefly_in_the_history(maths_session):
+    o = maths_session["occurrence"]
+    add_note(maths_session["mentor"], o, kind="follow_up", body="word " * 100)
     (kind, _, summary) = history(o.id)[0]
     assert kind == events.NOTE_ADDED
     assert summary.startswith("Follow-up note added: word word") and summary.endswith("\u2026")
@@ -196,89 +188,101 @@ def test_long_notes_are_quoted_briefly_in_the_history(school):
 # --- Editing and deleting -----------------------------------------------------------------------
 
 
-def test_the_author_edits_their_note_and_the_history_says_so(school):
-    o = school["occurrence"]
-    note = add_note(school["mentor"], o, kind="general", body="Covered chapter 2")
+def test_the_author_edits_their_note_and_the_history_says_so(maths_session):
+    o = maths_session["occurrence"]
+    note = add_note(maths_session["mentor"], o, kind="general", body="Covered chapter 2")
     db.session.commit()
-    assert edit_note(school["mentor"], note, kind="follow_up", body="Covered chapter 3") is True
+    assert (
+        edit_note(maths_session["mentor"], note, kind="follow_up", body="Covered chapter 3") is True
+    )
     db.session.commit()
     assert (note.kind, note.body) == (NoteKind.FOLLOW_UP, "Covered chapter 3")
     assert note.updated_at > note.created_at
     assert history(o.id)[-1] == (
         events.NOTE_EDITED,
-        school["mentor"].id,
+        maths_session["mentor"].id,
         "Follow-up note edited: Covered chapter 3",
     )
 
 
-def test_saving_a_note_unchanged_writes_nothing(school):
-    o = school["occurrence"]
-    note = add_note(school["mentor"], o, kind="general", body="Same")
+def test_saving_a_note_unchanged_writes_nothing(maths_session):
+    o = maths_session["occurrence"]
+    note = add_note(maths_session["mentor"], o, kind="general", body="Same")
     db.session.commit()
-    assert edit_note(school["mentor"], note, kind="general", body=" Same ") is False
+    assert edit_note(maths_session["mentor"], note, kind="general", body=" Same ") is False
     assert [kind for kind, _, _ in history(o.id)] == [events.NOTE_ADDED]
 
 
-def test_an_edit_is_validated_like_an_addition(school):
-    note = add_note(school["mentor"], school["occurrence"], kind="general", body="Keep me")
+def test_an_edit_is_validated_like_an_addition(maths_session):
+    note = add_note(
+        maths_session["mentor"], maths_session["occurrence"], kind="general", body="Keep me"
+    )
     db.session.commit()
     with pytest.raises(ValidationError) as refused:
-        edit_note(school["mentor"], note, kind="nope", body="  ")
+        edit_note(maths_session["mentor"], note, kind="nope", body="  ")
     assert refused.value.errors == {"kind": MESSAGE_KIND_REQUIRED, "body": MESSAGE_BODY_REQUIRED}
     db.session.rollback()
     assert db.session.get(SessionNote, note.id).body == "Keep me"
 
 
 @pytest.mark.parametrize("who", ["coordinator", "admin", "student"])
-def test_nobody_but_the_author_edits_a_note(school, who):
-    note = add_note(school["mentor"], school["occurrence"], kind="general", body="Mine")
+def test_nobody_but_the_author_edits_a_note(maths_session, who):
+    note = add_note(
+        maths_session["mentor"], maths_session["occurrence"], kind="general", body="Mine"
+    )
     db.session.commit()
     with pytest.raises(NotAllowed) as refused:
-        edit_note(school[who], note, kind="general", body="Theirs")
+        edit_note(maths_session[who], note, kind="general", body="Theirs")
     assert refused.value.message == MESSAGE_CANNOT_EDIT
 
 
-def test_the_mentor_cannot_edit_or_delete_a_coordinators_note(school):
-    note = add_note(school["coordinator"], school["occurrence"], kind="issue", body="Late again")
+def test_the_mentor_cannot_edit_or_delete_a_coordinators_note(maths_session):
+    note = add_note(
+        maths_session["coordinator"], maths_session["occurrence"], kind="issue", body="Late again"
+    )
     db.session.commit()
     with pytest.raises(NotAllowed):
-        edit_note(school["mentor"], note, kind="issue", body="Fine")
+        edit_note(maths_session["mentor"], note, kind="issue", body="Fine")
     with pytest.raises(NotAllowed) as refused:
-        delete_note(school["mentor"], note)
+        delete_note(maths_session["mentor"], note)
     assert refused.value.message == MESSAGE_CANNOT_DELETE
-    rows = notes_for(school["mentor"], school["occurrence"])
+    rows = notes_for(maths_session["mentor"], maths_session["occurrence"])
     assert [(r.can_edit, r.can_delete) for r in rows] == [(False, False)]
 
 
-def test_the_author_deletes_their_note_with_its_history_entry(school):
-    o = school["occurrence"]
-    note = add_note(school["mentor"], o, kind="issue", body="Projector broken")
+def test_the_author_deletes_their_note_with_its_history_entry(maths_session):
+    o = maths_session["occurrence"]
+    note = add_note(maths_session["mentor"], o, kind="issue", body="Projector broken")
     db.session.commit()
-    delete_note(school["mentor"], note)
+    delete_note(maths_session["mentor"], note)
     db.session.commit()
     assert db.session.scalars(select(SessionNote)).all() == []
     assert history(o.id)[-1] == (
         events.NOTE_DELETED,
-        school["mentor"].id,
+        maths_session["mentor"].id,
         "Issue note deleted: Projector broken",
     )
 
 
 @pytest.mark.parametrize("who", ["coordinator", "admin"])
-def test_coordinators_and_admins_delete_any_note(school, who):
-    note = add_note(school["mentor"], school["occurrence"], kind="general", body="Remove me")
+def test_coordinators_and_admins_delete_any_note(maths_session, who):
+    note = add_note(
+        maths_session["mentor"], maths_session["occurrence"], kind="general", body="Remove me"
+    )
     db.session.commit()
-    rows = notes_for(school[who], school["occurrence"])
+    rows = notes_for(maths_session[who], maths_session["occurrence"])
     assert [(r.can_edit, r.can_delete) for r in rows] == [(False, True)]
-    delete_note(school[who], note)
+    delete_note(maths_session[who], note)
     db.session.commit()
     assert db.session.get(SessionNote, note.id) is None
 
 
-def test_a_student_cannot_delete_a_note(school):
-    note = add_note(school["mentor"], school["occurrence"], kind="general", body="Stay")
+def test_a_student_cannot_delete_a_note(maths_session):
+    note = add_note(
+        maths_session["mentor"], maths_session["occurrence"], kind="general", body="Stay"
+    )
     db.session.commit()
     with pytest.raises(NotAllowed):
-        delete_note(school["student"], note)
-    rows = notes_for(school["student"], school["occurrence"])
+        delete_note(maths_session["student"], note)
+    rows = notes_for(maths_session["student"], maths_session["occurrence"])
     assert [(r.can_edit, r.can_delete) for r in rows] == [(False, False)]

@@ -8,10 +8,22 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import DateOverride, Occurrence, OccurrenceStatus, db
+from models import (
+    DateOverride,
+    Occurrence,
+    OccurrenceStatus,
+    db,
+)
 from services.common.errors import ConflictError, InvalidTransition, ValidationError
-from services.timetable.exceptions import OverrideChange, delete_override, save_override
+from services.timetable.exceptions import (
+    OverrideChange,
+    delete_override,
+    find_override,
+    save_override,
+)
 from services.timetable.generation import generate_occurrences
+from tests.conftest import AKL
+from tests.services.conftest import titles
 
 PARIS = ZoneInfo("Europe/Paris")
 TERM = date(2026, 9, 7)
@@ -171,3 +183,13 @@ def test_deleting_an_override_restores_the_series_values(make_series, make_room)
     assert restored.start_utc.astimezone(PARIS).time() == time(10)
     assert restored.sequence == sequence + 1
     assert override_count() == 0
+
+
+def test_series_date_cancelled_and_restored_is_told_in_local_time(auckland_term):
+    series, before, noah = auckland_term["series"], auckland_term["before"], auckland_term["noah"]
+    save_override(series, before, OverrideChange(cancelled=True), actor=None, tz=AKL)
+    delete_override(find_override(series.id, before), tz=AKL, actor=None)
+    assert titles(noah) == [
+        f"Maths 7A on {before:%a %d %b} 08:00 is cancelled",
+        f"Maths 7A is back on {before:%a %d %b} 08:00 in R1",
+    ]

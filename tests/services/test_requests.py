@@ -26,6 +26,7 @@ from models import (
     Series,
     SessionRequest,
     Subject,
+    User,
     db,
 )
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
@@ -42,7 +43,12 @@ from services.requests.lifecycle import (
     withdraw_request,
 )
 from services.timetable.generation import generate_occurrences
+from services.timetable.sessions import (
+    update_one_time_session,
+)
 from services.timetable.video_rooms import ROOM_ID
+from tests.conftest import AKL
+from tests.services.conftest import bodies
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -721,7 +727,6 @@ def test_eight_approvals_in_part_at_once_never_double_book(app, people, make_use
 
 def test_the_sessions_remember_their_request_even_once_moved(people):
     from services.requests.lists import sessions_of_request
-    from services.timetable.sessions import update_one_time_session
 
     request = ask(people, schedule_kind="dates", dates=[MONDAY, MONDAY + timedelta(days=1)],
                   start=time(14), end=time(15))  # fmt: skip
@@ -756,3 +761,123 @@ def test_the_same_request_sent_twice_is_one_request(people):
     db.session.commit()
     single(people, title="Algebra, once more")
     assert count(SessionRequest) == 4
+
+
+def sessions() -> list[Occurrence]:
+    return list(db.session.scalars(select(Occurrence).order_by(Occurrence.start_utc)))
+
+
+def test_a_weekly_request_clashing_only_in_its_last_week_is_refused_naming_that_date(
+    people, make_group
+):
+    request = ask(
+        people,
+        schedule_kind="weekly",
+        weekdays=[0],
+        start=time(16),
+        end=time(17),
+        first_date=MONDAY,
+        weeks=26,
+    )
+    assert len(request.slots) == 26
+    last = MONDAY + timedelta(weeks=25)  # Monday 1 March 2027
+    group = make_group("Maths 7A", mentor=people["mentor"])
+    start = datetime.combine(last, time(16, 30), tzinfo=PARIS).astimezone(UTC)
+    db.session.add(
+        Occurrence(
+            group_id=group.id,
+            start_utc=start,
+            end_utc=start + timedelta(hours=1),
+            room_id=group.default_room_id,
+        )
+    )
+    db.session.commit()
+    before = (count(Occurrence), count(Notification))
+    with pytest.raises(ConflictError) as caught:
+        approve_request(request, actor=people["mentor"], tz=PARIS, now=NOW)
+    db.session.rollback()
+    assert "1 requested date clashes" in caught.value.message
+    assert "Mon 01 Mar 2027 16:00 (Maths 7A 16:30-17:30)" in caught.value.message
+    db.session.expire_all()
+    assert (count(Occurrence), count(Notification)) == before
+    assert db.session.get(SessionRequest, request.id).status == RequestStatus.PENDING
+
+
+def test_two_overlapping_requests_approved_at_once_only_one_goes_through(app, people):
+    first = ask(people, schedule_kind="single", day=MONDAY, start=time(10), duration=60)
+    second = ask(
+        people,
+        student=people["other"],
+        schedule_kind="single",
+        day=MONDAY,
+        start=time(10, 30),
+        duration=60,
+    )
+    ids, mentor_id = (first.id, second.id), people["mentor"].id
+    db.session.remove()
+
+    def approving(request_id):
+        def job():
+            return approve_request(
+                db.session.get(SessionRequest, request_id),
+                actor=db.session.get(User, mentor_id),
+                tz=PARIS,
+                now=NOW,
+            )
+
+        return job
+
+    results = run_together(app, approving(ids[0]), approving(ids[1]))
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], InvalidTransition | ConflictError), results
+    statuses = sorted(str(db.session.get(SessionRequest, i).status) for i in ids)
+    assert statuses == ["approved", "declined"]
+    [created] = sessions()
+    assert created.start_utc.astimezone(PARIS).date() == MONDAY
+
+
+def test_request_messages_name_local_dates_and_times(auckland_term):
+    ada, noah, before, after = (
+        auckland_term["ada"],
+        auckland_term["noah"],
+        auckland_term["before"],
+        auckland_term["after"],
+    )
+    db.session.add(MentorSubject(mentor_id=ada.id, subject_id=auckland_term["maths"].id))
+    db.session.commit()
+
+    def ask(title, **fields):
+        data = RequestInput(
+            mentor_id=ada.id, subject_id=auckland_term["maths"].id, title=title, description="",
+            **fields,
+        )  # fmt: skip
+        return create_request(noah, data, tz=AKL)
+
+    clashing = ask("Clashing", schedule_kind="dates", dates=[before, after], start=time(8),
+                   end=time(9))  # fmt: skip
+    wednesday = after + timedelta(days=2)
+    wanted = ask("Wanted", schedule_kind="single", day=wednesday, start=time(7), duration=120)
+    overlapping = ask("Overlapping", schedule_kind="single", day=wednesday, start=time(8),
+                      duration=60)  # fmt: skip
+    db.session.commit()
+    assert bodies(ada)[0] == f"2 sessions, from {before:%a %d %b %Y} 08:00."
+
+    with pytest.raises(ConflictError) as refused:
+        approve_request(clashing, actor=ada, tz=AKL)
+    db.session.rollback()
+    assert (
+        f"{before:%a %d %b %Y} 08:00 (Maths 7A 08:00-09:00); "
+        f"{after:%a %d %b %Y} 08:00 (Maths 7A 08:00-09:00)"
+    ) in refused.value.message
+
+    approve_request(wanted, actor=ada, tz=AKL)
+    db.session.commit()
+    declined = (
+        f"Declined automatically: {wednesday:%a %d %b %Y} 08:00 is now taken by “Wanted”, "
+        "which Ada Lovelace approved."
+    )
+    assert bodies(noah)[-2:] == [
+        declined,
+        f"1 session created, the first on {wednesday:%a %d %b %Y} 07:00.",
+    ]
+    assert overlapping.rejection_reason == declined

@@ -51,7 +51,7 @@ def names(entries):
 
 
 @pytest.fixture
-def school(make_user, make_room, make_group, make_series):
+def three_classes(make_user, make_room, make_group, make_series):
     """Two rooms, two mentors, three groups; Alice is in Maths and Art."""
     alice, bob = make_user("student", name="Alice Martin"), make_user("student", name="Bob Stone")
     ada, ben = make_user("mentor", name="Ada"), make_user("mentor", name="Ben")
@@ -69,41 +69,45 @@ def school(make_user, make_room, make_group, make_series):
     }  # fmt: skip
 
 
-def test_filters_narrow_and_combine(school):
+def test_filters_narrow_and_combine(three_classes):
     assert names(week_entries()) == ["Art", "Maths", "Music"]
-    assert names(week_entries(room_id=school["r101"].id)) == ["Maths", "Music"]
-    assert names(week_entries(mentor_id=school["ben"].id)) == ["Art", "Music"]
-    assert names(week_entries(group_id=school["art"].id)) == ["Art"]
-    assert names(week_entries(student_id=school["alice"].id)) == ["Art", "Maths"]
-    both = week_entries(room_id=school["r101"].id, mentor_id=school["ben"].id)
+    assert names(week_entries(room_id=three_classes["r101"].id)) == ["Maths", "Music"]
+    assert names(week_entries(mentor_id=three_classes["ben"].id)) == ["Art", "Music"]
+    assert names(week_entries(group_id=three_classes["art"].id)) == ["Art"]
+    assert names(week_entries(student_id=three_classes["alice"].id)) == ["Art", "Maths"]
+    both = week_entries(room_id=three_classes["r101"].id, mentor_id=three_classes["ben"].id)
     assert names(both) == ["Music"]
-    assert week_entries(room_id=school["lab"].id, mentor_id=school["ada"].id) == []
+    assert week_entries(room_id=three_classes["lab"].id, mentor_id=three_classes["ada"].id) == []
 
 
-def test_mentors_and_students_see_only_their_own_sessions(school):
-    assert names(week_entries(viewer=school["ada"])) == ["Maths"]
-    assert names(week_entries(viewer=school["bob"])) == ["Maths", "Music"]
+def test_mentors_and_students_see_only_their_own_sessions(three_classes):
+    assert names(week_entries(viewer=three_classes["ada"])) == ["Maths"]
+    assert names(week_entries(viewer=three_classes["bob"])) == ["Maths", "Music"]
     # A filter cannot widen what a viewer may see.
-    assert week_entries(viewer=school["ada"], group_id=school["art"].id) == []
+    assert week_entries(viewer=three_classes["ada"], group_id=three_classes["art"].id) == []
 
 
-def test_personal_filters_follow_the_role(school):
-    assert personal_filters(school["ada"]) == ScheduleFilters(mentor_id=school["ada"].id)
-    assert personal_filters(school["alice"]) == ScheduleFilters(student_id=school["alice"].id)
+def test_personal_filters_follow_the_role(three_classes):
+    assert personal_filters(three_classes["ada"]) == ScheduleFilters(
+        mentor_id=three_classes["ada"].id
+    )
+    assert personal_filters(three_classes["alice"]) == ScheduleFilters(
+        student_id=three_classes["alice"].id
+    )
 
 
-def test_entries_are_ordered_by_start_in_local_time(school):
+def test_entries_are_ordered_by_start_in_local_time(three_classes):
     entries = week_entries()
     assert [e.start for e in entries] == sorted(e.start for e in entries)
     assert entries[0].start.time() == time(9) and entries[0].start.tzinfo is not None
 
 
-def test_conflict_with_a_filtered_out_session_is_still_named(school, make_series):
+def test_conflict_with_a_filtered_out_session_is_still_named(three_classes, make_series):
     # Music meets in Maths' Wednesday slot in R101: a room conflict, and Bob's (in both).
-    music = school["music"]
+    music = three_classes["music"]
     series = make_series(music, weekdays=(2,), start=time(9, 30), end=time(10, 30))
     generate()
-    only_maths = week_entries(group_id=school["maths"].id)
+    only_maths = week_entries(group_id=three_classes["maths"].id)
     wednesday = next(e for e in only_maths if e.start.date() == TERM + timedelta(days=2))
     other = find_occurrence(series.id, TERM + timedelta(days=2)).id
     assert [(n.kind, n.other_id) for n in wednesday.conflicts] == [
@@ -118,10 +122,10 @@ def test_conflict_with_a_filtered_out_session_is_still_named(school, make_series
     assert monday.conflicts == []
 
 
-def test_student_conflict_is_named_for_both_sessions(school, make_series):
+def test_student_conflict_is_named_for_both_sessions(three_classes, make_series):
     # Art (Alice) on Monday 09:30 overlaps Maths (Alice, Bob): a student conflict, other rooms
     # and mentors.
-    make_series(school["art"], weekdays=(0,), start=time(9, 30), end=time(10, 30))
+    make_series(three_classes["art"], weekdays=(0,), start=time(9, 30), end=time(10, 30))
     generate()
     monday = [e for e in week_entries() if e.start.date() == TERM]
     assert {e.occurrence.group.name: [n.kind for n in e.conflicts] for e in monday} == {
@@ -130,8 +134,8 @@ def test_student_conflict_is_named_for_both_sessions(school, make_series):
     }
 
 
-def test_cancelled_sessions_are_listed_but_never_conflict(school, make_series):
-    series = make_series(school["music"], weekdays=(2,), start=time(9, 30), end=time(10, 30))
+def test_cancelled_sessions_are_listed_but_never_conflict(three_classes, make_series):
+    series = make_series(three_classes["music"], weekdays=(2,), start=time(9, 30), end=time(10, 30))
     generate()
     wednesday = TERM + timedelta(days=2)
     save_override(series, wednesday, OverrideChange(cancelled=True), actor=None, tz=PARIS)
@@ -145,8 +149,8 @@ def test_cancelled_sessions_are_listed_but_never_conflict(school, make_series):
     assert music.override is not None and not music.moved
 
 
-def test_moved_session_carries_its_exception(school, make_room):
-    maths = school["maths"].series[0]
+def test_moved_session_carries_its_exception(three_classes, make_room):
+    maths = three_classes["maths"].series[0]
     save_override(
         maths, TERM, OverrideChange(start_time=time(16), end_time=time(17)), actor=None, tz=PARIS
     )
@@ -157,7 +161,7 @@ def test_moved_session_carries_its_exception(school, make_room):
 
 
 def test_time_grid_always_shows_the_school_day_and_grows_for_early_and_late_sessions(
-    school, make_series
+    three_classes, make_series
 ):
     grid = build_grid(WEEK, week_entries())
     assert grid.row_keys == tuple(range(FIRST_HOUR, LAST_HOUR + 1))
@@ -165,24 +169,24 @@ def test_time_grid_always_shows_the_school_day_and_grows_for_early_and_late_sess
     cell = grid.cell(f"cell-{TERM:%Y%m%d}-09")
     assert [e.occurrence.group.name for e in cell.entries] == ["Maths"]
 
-    make_series(school["music"], weekdays=(4,), start=time(6, 30), end=time(7, 15))
-    make_series(school["art"], weekdays=(4,), start=time(21, 30), end=time(22, 30))
+    make_series(three_classes["music"], weekdays=(4,), start=time(6, 30), end=time(7, 15))
+    make_series(three_classes["art"], weekdays=(4,), start=time(21, 30), end=time(22, 30))
     generate()
     grid = build_grid(WEEK, week_entries())
     assert grid.row_keys[0] == 6 and grid.row_keys[-1] == 21
 
 
-def test_room_grid_has_a_row_per_room_used_then_no_room(school, make_series):
-    make_series(school["art"], weekdays=(4,), start=time(10), end=time(11), room=None)
+def test_room_grid_has_a_row_per_room_used_then_no_room(three_classes, make_series):
+    make_series(three_classes["art"], weekdays=(4,), start=time(10), end=time(11), room=None)
     generate()
     view = ScheduleView("week", "rooms", TERM)
     grid = build_grid(view, week_entries())
     assert [row.label for row in grid.rows] == ["Lab", "R101", "No room (online)"]
     r101 = grid.rows[1]
-    assert r101.cells[0].id == f"cell-r{school['r101'].id}-{TERM:%Y%m%d}"
+    assert r101.cells[0].id == f"cell-r{three_classes['r101'].id}-{TERM:%Y%m%d}"
     assert [e.occurrence.group.name for e in r101.cells[0].entries] == ["Maths"]
     # A room filtered on is a row even on an empty week.
-    empty = build_grid(view, [], [school["lab"]])
+    empty = build_grid(view, [], [three_classes["lab"]])
     assert [row.label for row in empty.rows] == ["Lab"]
 
 
@@ -258,9 +262,9 @@ def test_parse_view_falls_back_and_says_why(args, field):
     assert view.view in ("week", "day", "month") and view.layout in ("time", "rooms")
 
 
-def test_find_student_by_email_or_unique_part_of_the_name(school, make_user):
-    assert find_student("  " + school["alice"].email.upper() + " ") == school["alice"]
-    assert find_student("alice") == school["alice"]
+def test_find_student_by_email_or_unique_part_of_the_name(three_classes, make_user):
+    assert find_student("  " + three_classes["alice"].email.upper() + " ") == three_classes["alice"]
+    assert find_student("alice") == three_classes["alice"]
     make_user("student", name="Alice Stone")
     with pytest.raises(ValidationError, match="Several students match 'alice'"):
         find_student("alice")
@@ -274,23 +278,23 @@ def test_find_student_by_email_or_unique_part_of_the_name(school, make_user):
         find_student("Ada")
 
 
-def test_affected_sessions_include_conflict_partners_before_and_after(school, make_series):
-    series = make_series(school["music"], weekdays=(2,), start=time(9, 30), end=time(10, 30))
+def test_affected_sessions_include_conflict_partners_before_and_after(three_classes, make_series):
+    series = make_series(three_classes["music"], weekdays=(2,), start=time(9, 30), end=time(10, 30))
     generate()
     before = week_entries()
     music = find_occurrence(series.id, TERM + timedelta(days=2))
-    maths = find_occurrence(school["maths"].series[0].id, TERM + timedelta(days=2))
+    maths = find_occurrence(three_classes["maths"].series[0].id, TERM + timedelta(days=2))
     save_override(series, music.original_date, OverrideChange(cancelled=True), actor=None, tz=PARIS)
     db.session.commit()
     assert entries_affected_by(music.id, before, week_entries()) == {music.id, maths.id}
 
 
 def test_a_filtered_week_costs_the_same_number_of_queries_whatever_its_size(
-    school, make_series, make_group
+    three_classes, make_series, make_group
 ):
-    room_id = school["r101"].id
+    room_id = three_classes["r101"].id
     # Art (in the Lab, not shown) clashes with Maths for Alice: the other session is named.
-    make_series(school["art"], weekdays=(0,), start=time(9, 30), end=time(10, 30))
+    make_series(three_classes["art"], weekdays=(0,), start=time(9, 30), end=time(10, 30))
 
     def statements_for_room_week() -> tuple[int, int]:
         count = 0
@@ -312,7 +316,7 @@ def test_a_filtered_week_costs_the_same_number_of_queries_whatever_its_size(
     generate()
     few, shown_few = statements_for_room_week()
     for hour in range(7, 19):
-        group = make_group(room=school["r101"], students=[school["alice"]])
+        group = make_group(room=three_classes["r101"], students=[three_classes["alice"]])
         make_series(group, weekdays=(0, 1, 2, 3, 4), start=time(hour), end=time(hour, 50))
     generate()
     many, shown_many = statements_for_room_week()
@@ -322,14 +326,14 @@ def test_a_filtered_week_costs_the_same_number_of_queries_whatever_its_size(
     assert many == few <= 6
 
 
-def test_one_time_sessions_are_not_editable_on_the_grid(school):
+def test_one_time_sessions_are_not_editable_on_the_grid(three_classes):
     from datetime import UTC, datetime
 
     one_time = Occurrence(
-        group_id=school["art"].id,
+        group_id=three_classes["art"].id,
         start_utc=datetime(2026, 9, 11, 12, tzinfo=UTC),
         end_utc=datetime(2026, 9, 11, 13, tzinfo=UTC),
-        room_id=school["lab"].id,
+        room_id=three_classes["lab"].id,
     )
     db.session.add(one_time)
     db.session.commit()
@@ -337,29 +341,37 @@ def test_one_time_sessions_are_not_editable_on_the_grid(school):
     assert not entry.editable and entry.override is None
 
 
-def test_a_long_session_starting_the_day_before_still_conflicts(school, make_group, make_series):
+def test_a_long_session_starting_the_day_before_still_conflicts(
+    three_classes, make_group, make_series
+):
     # Art runs all Sunday in the Lab; Music (Ben teaches both) meets there at 23:00. The
     # long session started 15 hours before: still found, shown or filtered out.
-    make_series(school["art"], weekdays=(6,), start=time(8), end=time(23, 59))
+    make_series(three_classes["art"], weekdays=(6,), start=time(8), end=time(23, 59))
     make_series(
-        school["music"], weekdays=(6,), start=time(23), end=time(23, 30), room=school["lab"]
+        three_classes["music"],
+        weekdays=(6,),
+        start=time(23),
+        end=time(23, 30),
+        room=three_classes["lab"],
     )
     generate()
     sunday = [e for e in week_entries() if e.start.date() == TERM + timedelta(days=6)]
     late = next(e for e in sunday if e.start.time() == time(23))
     assert [n.kind for n in late.conflicts] == ["mentor", "room"]
-    only_late = week_entries(group_id=school["music"].id)
+    only_late = week_entries(group_id=three_classes["music"].id)
     late = next(e for e in only_late if e.start.time() == time(23))
     assert "Art Sun 13 Sep 08:00-23:59" in late.conflict_text
 
 
-def test_one_session_alone_gets_the_same_conflicts_as_in_its_week(school, make_series, make_group):
+def test_one_session_alone_gets_the_same_conflicts_as_in_its_week(
+    three_classes, make_series, make_group
+):
     # A room clash (Music in R101 with Maths), a student clash (Art with Maths for Alice),
     # a mentor clash (Ben's Art and Music), and two sessions of one group overlapping
     # (a mentor conflict, not a student one).
-    make_series(school["music"], weekdays=(0,), start=time(9, 30), end=time(10, 30))
-    make_series(school["art"], weekdays=(0,), start=time(9, 45), end=time(10, 15))
-    make_series(school["maths"], weekdays=(0,), start=time(9, 15), end=time(9, 45))
+    make_series(three_classes["music"], weekdays=(0,), start=time(9, 30), end=time(10, 30))
+    make_series(three_classes["art"], weekdays=(0,), start=time(9, 45), end=time(10, 15))
+    make_series(three_classes["maths"], weekdays=(0,), start=time(9, 15), end=time(9, 45))
     generate()
     from services.timetable.schedule.entries import load_entry
 
@@ -379,23 +391,25 @@ def test_one_session_alone_gets_the_same_conflicts_as_in_its_week(school, make_s
     ids=["one window", "two windows", "without per-window lists"],
 )
 def test_every_way_of_reading_candidates_names_the_same_conflicts(
-    school, make_series, monkeypatch, settings
+    three_classes, make_series, monkeypatch, settings
 ):
     # Clashes of every kind on several days: each filtered week (few windows or many, lists
     # per window or one broad statement) names exactly what the whole week names.
-    make_series(school["music"], weekdays=(0, 2), start=time(9, 30), end=time(10, 30))
-    make_series(school["art"], weekdays=(0, 3), start=time(9, 45), end=time(11, 15))
-    make_series(school["maths"], weekdays=(3, 4), start=time(11), end=time(11, 45))
+    make_series(three_classes["music"], weekdays=(0, 2), start=time(9, 30), end=time(10, 30))
+    make_series(three_classes["art"], weekdays=(0, 3), start=time(9, 45), end=time(11, 15))
+    make_series(three_classes["maths"], weekdays=(3, 4), start=time(11), end=time(11, 45))
     # Online (no room): Ben's Music on Thursday overlaps his Art.
-    online = make_series(school["music"], weekdays=(3,), start=time(9), end=time(10), room=None)
+    online = make_series(
+        three_classes["music"], weekdays=(3,), start=time(9), end=time(10), room=None
+    )
     generate()
     filters = [
-        {"room_id": school["r101"].id},
-        {"room_id": school["lab"].id},
-        {"mentor_id": school["ben"].id},
-        {"group_id": school["maths"].id},
-        {"group_id": school["music"].id},
-        {"student_id": school["alice"].id},
+        {"room_id": three_classes["r101"].id},
+        {"room_id": three_classes["lab"].id},
+        {"mentor_id": three_classes["ben"].id},
+        {"group_id": three_classes["maths"].id},
+        {"group_id": three_classes["music"].id},
+        {"student_id": three_classes["alice"].id},
     ]
 
     def conflicts_by_id(entries):

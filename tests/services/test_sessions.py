@@ -8,11 +8,23 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import DateOverride, Enrolment, Occurrence, OccurrenceMode, OccurrenceStatus, db
+from models import (
+    DateOverride,
+    Enrolment,
+    Occurrence,
+    OccurrenceMode,
+    OccurrenceStatus,
+    SessionEvent,
+    db,
+)
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from services.common.timeutil import week_start
 from services.permissions import can_view_session, visible_sessions
-from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
+from services.timetable.exceptions import (
+    OverrideChange,
+    find_occurrence,
+    save_override,
+)
 from services.timetable.generation import generate_occurrences
 from services.timetable.sessions import (
     cancel_session,
@@ -26,7 +38,8 @@ from services.timetable.sessions import (
     session_conflicts,
     update_one_time_session,
 )
-from tests.conftest import PINNED_TODAY
+from tests.conftest import AKL, PINNED_TODAY, auckland_at
+from tests.services.conftest import titles
 from tests.services.test_concurrency import run_together
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -808,3 +821,33 @@ def test_a_late_session_on_the_night_clocks_go_back_at_midnight(make_group):
     occurrence = create_late(make_group(), day=saturday, tz=SANTIAGO).occurrence
     assert occurrence.start_utc == datetime(2027, 4, 4, 2, 30, tzinfo=UTC)  # the first 23:30
     assert occurrence.end_utc == datetime(2027, 4, 4, 4, 30, tzinfo=UTC)
+
+
+def test_one_time_session_cancelled_restored_and_moved_is_told_in_local_time(auckland_term):
+    occurrence, tuesday, noah = (
+        auckland_term["one_time"],
+        auckland_term["tuesday"],
+        auckland_term["noah"],
+    )
+    cancel_session(occurrence, reason="Ill", actor=None, tz=AKL)
+    restore_session(occurrence, actor=None, tz=AKL)
+    wednesday = tuesday + timedelta(days=1)
+    update_one_time_session(
+        occurrence, day=wednesday, start=time(7, 30), end=time(8, 30),
+        room_id=auckland_term["room"].id, mode=occurrence.mode, title=None, actor=None, tz=AKL,
+    )  # fmt: skip
+    db.session.commit()
+    assert occurrence.start_utc == auckland_at(wednesday, time(7, 30))
+    was = f"Maths 7A on {tuesday:%a %d %b} 08:00"
+    expected = [
+        f"{was} is cancelled",
+        f"{was} takes place again",
+        f"{was} moves to {wednesday:%a %d %b} 07:30",  # same room: not repeated
+    ]
+    assert titles(noah) == expected
+    history = db.session.scalars(
+        select(SessionEvent.summary)
+        .where(SessionEvent.occurrence_id == occurrence.id)
+        .order_by(SessionEvent.id)
+    ).all()
+    assert history == [f"{expected[0]}: Ill", *expected[1:]]

@@ -618,3 +618,26 @@ def test_enrolments_are_removed_when_the_students_cell_is_emptied(app):
     summary = run_import(timetable(MATH.replace('"s1@school.test;s2@school.test"', "")))
     assert summary.enrolments_removed == 2
     assert db.session.scalar(select(sa.func.count(Enrolment.id))) == 0
+
+
+def test_100000_rows_with_one_bad_row_at_the_end_write_nothing_and_name_its_line(app):
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri")
+    rows = [HEADER]
+    for n in range(100_000):
+        group, day = divmod(n, 5)
+        rows.append(
+            f"G{group},Maths,m{group % 500}@school.test,Room {group % 300},{days[day]},"
+            "10:00,11:00,2026-09-07,,,,"
+        )
+    rows[-1] = rows[-1].replace("10:00,11:00", "25:00,11:00")
+    with pytest.raises(ImportErrors) as caught:
+        import_timetable("\n".join(rows) + "\n", tz=PARIS, today=date(2026, 9, 1))
+    db.session.rollback()
+    assert caught.value.messages == [
+        "line 100001: invalid time 25:00 in start (use HH:MM from 00:00 to 23:59)"
+    ]
+    counts = {
+        table.name: db.session.scalar(select(sa.func.count()).select_from(table))
+        for table in db.metadata.sorted_tables
+    }
+    assert set(counts.values()) == {0}, counts

@@ -1,12 +1,12 @@
-"""Form errors audit: every form, one wrong field, submitted as the page would.
+"""Form errors: every form, one wrong field, submitted as the page would.
 
 Each row fills every field with a plausible value, makes exactly one wrong, and checks: the
 status (422, or 409 for conflicts); the message next to the field (`aria-invalid` and an
 `aria-describedby` pointing at the message); every other field still showing what was typed
 (passwords and files excepted: they are never sent back); for htmx forms, the form's fragment
 (its root id is the form's or its target's id), not a page; and no write to the database.
-Forms already audited elsewhere (request new/reject, rating, notes kind/body, attachments file,
-completion end-before-start) are left to their own tests.
+Forms whose errors are tested in their own modules (request new/reject, rating, notes kind and
+body, attachments file, completion end-before-start) are left out of the table.
 """
 
 from __future__ import annotations

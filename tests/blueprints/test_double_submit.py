@@ -1,4 +1,4 @@
-"""Double-submit audit: every state-changing web form and htmx action sent twice in a row.
+"""Double submits: every state-changing web form and htmx action sent twice in a row.
 
 Users double-click, resubmit a form with Back, work in two tabs, and a flaky network retries.
 Each case below sends the same valid request twice (same payload, same CSRF token, as the page
@@ -7,11 +7,11 @@ plain form's first redirect is followed, as the browser does, before it is sent 
 checks what the second one does: no duplicate the user did not mean, no server error, and a
 response that says what happened.
 
-`test_a_second_submit_is_refused_or_idempotent` locks in the routes that behave well (status of
-the second response, its message, and no new row). The tests after it guard what the audit
-found and was fixed: duplicates a second submit created (a note, a file, a weekly series, an API
-token), repeated removals answered with Werkzeug's generic "URL not found" text (swapped by htmx
-in place of the section the button was in), and a second Log out leading to a 405 page.
+`test_a_second_submit_is_refused_or_idempotent` checks each route's second response (status,
+message, no new row). The tests after it check that a repeat makes no duplicate (a note, a file,
+a weekly series, an API token), that a repeated removal says it is already done rather than
+Werkzeug's generic "URL not found" text (swapped by htmx in place of the section the button was
+in), and that a second Log out leads to a page.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def _uploads(app, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def school(make_user, make_room, make_group, make_series, login_as):
+def one_class(make_user, make_room, make_group, make_series, login_as):
     mentor = make_user("mentor", name="Ms Curie")
     student = make_user("student", name="Noah Bernard")
     room = make_room("Lab 1")
@@ -712,8 +712,8 @@ WELL_BEHAVED = [
     (read, 200, None),
     (read_all, 302, "Nothing unread."),
     (feed_add, 302, "Feed added."),  # the existing room feed, not a second one
-    # A repeated delete, restore, revoke or regenerate: no harm, but see the DUP xfails below
-    # for what the second response says.
+    # A repeated delete, restore, revoke or regenerate: no harm; what the second response says
+    # is checked by test_a_repeated_removal_says_it_is_already_done.
     (unenrol, 404, None),
     (session_delete, 404, None),
     (schedule_restore, 404, None),
@@ -729,8 +729,8 @@ WELL_BEHAVED = [
 @pytest.mark.parametrize(
     ("build", "status", "message"), WELL_BEHAVED, ids=[b.__name__ for b, *_ in WELL_BEHAVED]
 )
-def test_a_second_submit_is_refused_or_idempotent(web, school, build, status, message):
-    case = build(school, web)
+def test_a_second_submit_is_refused_or_idempotent(web, one_class, build, status, message):
+    case = build(one_class, web)
     outcome = send_twice(web, case)
     assert outcome.second.status_int == status, outcome.said()
     assert outcome.after_second == outcome.after_first, "the second submit wrote rows"
@@ -738,14 +738,14 @@ def test_a_second_submit_is_refused_or_idempotent(web, school, build, status, me
         assert message in outcome.said()
 
 
-def test_the_second_exception_tells_nobody_again(web, school):
-    outcome = send_twice(web, schedule_exception(school, web))
+def test_the_second_exception_tells_nobody_again(web, one_class):
+    outcome = send_twice(web, schedule_exception(one_class, web))
     notified = db.session.scalar(select(func.count()).select_from(Notification))
     assert notified == 2  # the mentor and the student, once
     assert outcome.after_second == outcome.after_first
 
 
-# --- What the audit found -----------------------------------------------------------------------
+# --- A repeat makes no duplicate, and says so ----------------------------------------------------
 
 
 def _refused_as_a_repeat(outcome: Outcome) -> None:
@@ -754,21 +754,21 @@ def _refused_as_a_repeat(outcome: Outcome) -> None:
     assert re.search(r"already|no longer", outcome.said()), outcome.said()
 
 
-def test_the_same_note_added_twice_is_one_note(web, school):
-    _refused_as_a_repeat(send_twice(web, note_add(school, web)))
+def test_the_same_note_added_twice_is_one_note(web, one_class):
+    _refused_as_a_repeat(send_twice(web, note_add(one_class, web)))
 
 
-def test_the_same_file_uploaded_twice_is_one_attachment(web, school):
-    _refused_as_a_repeat(send_twice(web, upload(school, web)))
+def test_the_same_file_uploaded_twice_is_one_attachment(web, one_class):
+    _refused_as_a_repeat(send_twice(web, upload(one_class, web)))
 
 
-def test_the_same_series_added_twice_is_one_series(web, school):
-    outcome = send_twice(web, series_create(school, web))
+def test_the_same_series_added_twice_is_one_series(web, one_class):
+    outcome = send_twice(web, series_create(one_class, web))
     _refused_as_a_repeat(outcome)
 
 
-def test_the_same_token_created_twice_is_one_token(web, school):
-    _refused_as_a_repeat(send_twice(web, token_create(school, web)))
+def test_the_same_token_created_twice_is_one_token(web, one_class):
+    _refused_as_a_repeat(send_twice(web, token_create(one_class, web)))
 
 
 REPEATED_REMOVALS = [
@@ -785,19 +785,19 @@ REPEATED_REMOVALS = [
 
 
 @pytest.mark.parametrize("build", REPEATED_REMOVALS, ids=[b.__name__ for b in REPEATED_REMOVALS])
-def test_a_repeated_removal_says_it_is_already_done(web, school, build):
-    outcome = send_twice(web, build(school, web))
+def test_a_repeated_removal_says_it_is_already_done(web, one_class, build):
+    outcome = send_twice(web, build(one_class, web))
     said = outcome.said()
     assert GENERIC_404 not in said
     assert re.search(r"already|no longer", said), said
 
 
-def test_logging_out_twice_then_in_lands_on_a_page(web, school):
-    staff(school)
+def test_logging_out_twice_then_in_lands_on_a_page(web, one_class):
+    staff(one_class)
     token = csrf_token_of(web.get("/sessions/today/"))
     web.post("/auth/logout", {"csrf_token": token}).follow()
     second = web.post("/auth/logout", {"csrf_token": token})
     form = second.follow().forms[0]
-    form["email"], form["password"] = school.coordinator.email, TEST_PASSWORD
+    form["email"], form["password"] = one_class.coordinator.email, TEST_PASSWORD
     landed = form.submit().maybe_follow(expect_errors=True)
     assert landed.status_int == 200, landed.status

@@ -1,7 +1,9 @@
-"""Audit of the API lists' pagination: bad `limit`, `cursor` and filter values are a 422
-problem naming the parameter (never a 500), the keyset pages neither repeat nor skip a row
-when many rows share the sort key, a cursor past the end is an empty last page, and the
-`next` link keeps the filters."""
+"""The API's lists: bad `limit`, `cursor` and filter values are a 422 problem naming the
+parameter (never a 500), the keyset pages neither repeat nor skip a row when many rows share
+the sort key, a cursor past the end is an empty last page, and the `next` link (body and `Link`
+header) carries the list's own parameters only, percent-encoded: whatever else a client puts in
+the query string, a carriage return or a character outside Latin-1 included, is never echoed
+into a header (it made `GET /api/v1/groups` answer 500)."""
 
 from __future__ import annotations
 
@@ -28,9 +30,67 @@ from models import (
 )
 from tests.api.conftest import MONDAY, assert_problem
 
+INJECTED = "\r\nSet-Cookie: a=b"
+
+
+@pytest.fixture
+def client(api_as, make_group, make_series):
+    """A coordinator's client over three groups with a series each (two pages at limit=2)."""
+    for name in ("Art", "Biology", "Chemistry"):
+        make_series(make_group(name), first_date=MONDAY)
+    return api_as("coordinator")
+
+
+def next_query(response) -> dict[str, list[str]]:
+    """The next link's query, after checking the Link header names the same URL."""
+    url = response.json["next"]
+    assert url, response.json
+    assert response.headers["Link"] == f'<{url}>; rel="next"'
+    assert "\r" not in url and "\n" not in url and url.isascii()
+    return parse_qs(urlsplit(url).query)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/groups", "/api/v1/series"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "x=" + quote(INJECTED),
+        quote(INJECTED) + "=1",
+        "q=" + quote("é"),
+        quote("é") + "=1",
+        "q=" + quote("日本"),
+    ],
+    ids=["crlf-value", "crlf-name", "latin1-value", "latin1-name", "cjk-value"],
+)
+def test_unknown_parameters_are_never_echoed(client, path, query):
+    response = client.get(f"{path}?limit=2&{query}")
+    assert response.status_int == 200
+    assert "Set-Cookie" not in response.headers
+    assert set(next_query(response)) == {"limit", "cursor"}
+
+
+def test_declared_filters_ride_along_percent_encoded(client):
+    response = client.get("/api/v1/groups?limit=2&active=true&unknown=1")
+    query = next_query(response)
+    assert query["active"] == ["true"] and query["limit"] == ["2"]
+    assert "unknown" not in query
+    second = client.get(response.json["next"]).json
+    assert [g["name"] for g in second["items"]] == ["Chemistry"]
+    assert second["next"] is None
+
+
+def test_a_malformed_declared_parameter_is_a_422_not_a_500(client):
+    response = client.get("/api/v1/groups?limit=2&active=" + quote(INJECTED), status=422)
+    assert "active" in response.json["errors"]
+
+
 SESSIONS = f"/api/v1/sessions?start={MONDAY}&end={MONDAY + timedelta(days=7)}"
+
+
 # Every session of the week starts at this one instant: the sort key is shared by all.
 SAME_START = datetime.combine(MONDAY, time(8), UTC)
+
+
 SAME_TIME = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
@@ -103,9 +163,6 @@ def week(make_user, make_group):
                                       created_at=SAME_TIME))  # fmt: skip
     db.session.commit()
     return {"mentor": mentor, "groups": groups, "sessions": sessions, "series": series}
-
-
-# --- Parameters ---------------------------------------------------------------------------------
 
 
 LIMITS = ["0", "-1", "abc", str(2**63), "1.5", "\u00b2", "2" * 5000, ""]
@@ -193,9 +250,6 @@ def test_a_cursor_past_the_end_is_an_empty_last_page(api_as, week):
         ("/api/v1/exceptions", cursor({"d": "2100-01-01"}, 1)),
     ]:
         assert client.get(with_params(url, cursor=key)).json == {"items": [], "next": None}
-
-
-# --- Keyset pages -------------------------------------------------------------------------------
 
 
 def test_sessions_at_one_instant_page_by_id_without_repeats_or_gaps(api_as, week):

@@ -1,4 +1,4 @@
-"""Access-control audit of every web route: role and row checks, anonymous visitors, CSRF.
+"""Access control of every web route: role and row checks, anonymous visitors, CSRF.
 
 One small school (`world`) with two of everything (mentors, students, groups, sessions,
 notes, files, requests, notifications, feeds, tokens) so that every id probed belongs to a
@@ -694,7 +694,7 @@ def test_the_refused_requests_are_valid_ones_and_need_the_csrf_token(
     assert database_state() != before
 
 
-# --- Bugs found by the audit --------------------------------------------------------------------
+# --- What a student may not see stays hidden everywhere; a demoted role loses its rights ---------
 
 
 def put_in_same_room(ids) -> None:

@@ -1,7 +1,8 @@
-"""Audit of every paginated or searchable page list: with just over one page of rows that
-share their sort key, pages neither repeat nor skip a row, the counts are right, filters stay
-in the pager links (page and htmx fragment alike), bad page numbers show a real page, and
-search text with LIKE wildcards, quotes, spaces or 5,000 characters matches literally."""
+"""Every paginated or searchable list page (services.common.pagination behind them): with just
+over one page of rows that share their sort key, pages neither repeat nor skip a row, the
+counts are right, filters stay in the pager links (page and htmx fragment alike), bad page
+numbers show a real page, and search text with LIKE wildcards, quotes, spaces or 5,000
+characters matches literally. One table of lists, so that a new list is checked like the rest."""
 
 from __future__ import annotations
 
@@ -522,22 +523,3 @@ def test_search_ignores_the_case_of_accented_letters(web, login_as, make_user):
     for q in ("Ángel", "ángel"):
         found[("groups", q)] = f"group-{group.id}" in web.get("/manage/groups", {"q": q}).text
     assert found == dict.fromkeys(found, True)
-
-
-def test_history_text_finds_the_summary_shown_for_a_creation(web, login_as, make_user):
-    ann = make_user("mentor", name="Ann")
-    session = sessions(groups_of(ann, 1), PAST)[0]
-    db.session.commit()
-    login_as(ann)
-    page = web.get("/dashboard/history", {"kind": "created"})
-    assert "One-time session created." in page.html.find("p", class_="timeline-summary").text
-    found = web.get("/dashboard/history", {"q": "one-time"}).html.select("li.timeline-entry a")
-    assert [a["href"] for a in found] == [f"/sessions/{session.id}"]
-
-
-def test_a_month_that_is_not_one_is_a_422_not_a_500(web, login_as):
-    login_as("coordinator")
-    for month in ("\u00b2\u00b2\u00b2\u00b2-01", "9" * 5000, "%", "2026-00", "0000-01"):
-        page = web.get("/tracking/hours", {"month": month}, status=422)
-        assert page.html.find(id="hours-month-error") is not None, month
-    assert web.get("/tracking/hours", {"month": " 2026-09 "}).status_int == 200

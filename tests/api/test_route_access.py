@@ -1,5 +1,5 @@
-"""Access-control audit of every JSON API route: the same school as the pages' audit
-(tests/blueprints/test_route_access_audit.py), probed with each user's bearer token.
+"""Access control of every JSON API route: the same school as the pages' table
+(tests/blueprints/test_route_access.py), probed with each user's bearer token.
 
 `CASES` lists, per endpoint, who is refused (403 problem+json for a role that may not, 404 for
 a row the user may not see, exactly as for a missing one) with a valid body, and nothing may
@@ -20,14 +20,14 @@ from models import Role, db
 from services.people import tokens as api_tokens
 from tests import attachment_samples as samples
 from tests.api.conftest import PROBLEM
-from tests.blueprints import test_route_access_audit as web_audit
+from tests.blueprints import test_route_access as web_access
 from tests.conftest import browser
 
-# The pages' audit's school, as a fixture of this module too.
-world = web_audit.world
-database_state, files_in = web_audit.database_state, web_audit.files_in
-FUTURE, TODAY = web_audit.FUTURE, web_audit.TODAY
-ROLES = web_audit.ROLES
+# The pages' school, as a fixture of this module too.
+world = web_access.world
+database_state, files_in = web_access.database_state, web_access.files_in
+FUTURE, TODAY = web_access.FUTURE, web_access.TODAY
+ROLES = web_access.ROLES
 STUDENT, OTHER_STUDENT, MENTOR, OTHER_MENTOR = "s", "t", "ma", "mb"
 STRANGERS, NOT_STAFF = (OTHER_STUDENT, OTHER_MENTOR), (STUDENT, MENTOR)
 
@@ -238,7 +238,7 @@ def test_each_token_is_refused_what_its_user_may_not_do_and_nothing_changes(
 
 def test_anonymous_requests_and_login_cookies_are_401_on_every_route(app, world, upload_folder):
     ids = world["ids"]
-    logged_in = web_audit.logged_in(app, world["people"]["coord"])
+    logged_in = web_access.logged_in(app, world["people"]["coord"])
     before, files_before = database_state(), files_in(upload_folder)
     wrong = []
     for rule in api_rules(app):
