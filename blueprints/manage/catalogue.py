@@ -10,16 +10,15 @@ from functools import partial
 from flask import flash, redirect, render_template, request, url_for
 
 from blueprints.access import is_htmx_partial, load_or_404, staff_required
-from blueprints.feedback import attach_errors, toast
+from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.manage import bp
 from blueprints.manage.forms import RoomForm, SubjectForm
-from blueprints.manage.listing import active_flag, list_args, page_or_fragment
+from blueprints.manage.listing import active_flag, list_args
 from models import Room, Subject, db
 from services.catalogue.rooms import RoomData, create_room, list_rooms, update_room
 from services.catalogue.rooms import set_room_active as set_room_active_service
 from services.catalogue.subjects import SubjectData, create_subject, list_subjects, update_subject
 from services.catalogue.subjects import set_subject_active as set_subject_active_service
-from services.common.errors import ValidationError
 from services.common.wording import named
 
 # Both are a searchable list with a create form, inline edit rows and deactivation: one set of
@@ -76,13 +75,9 @@ def _list_view(cat: Catalogue):
 def _create_view(cat: Catalogue):
     form = cat.form(prefix="new")
     if form.validate_on_submit():
-        try:
+        with form_action(form) as outcome:
             item = cat.create(cat.data(form))
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-        else:
+        if outcome.ok:
             flash(f"{named(item.name, cat.key)} created.", "success")
             return redirect(url_for(cat.list_endpoint))
     return _catalogue_page(cat, form, 422)
@@ -103,13 +98,9 @@ def _edit_view(cat: Catalogue, **ids):
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            try:
+            with form_action(form) as outcome:
                 cat.update(item, cat.data(form))
-                db.session.commit()
-            except ValidationError as err:
-                db.session.rollback()
-                attach_errors(form, err)
-            else:
+            if outcome.ok:
                 message = f"{named(item.name, cat.key)} saved."
                 if is_htmx_partial():
                     return _row(cat, item), 200, toast(message)

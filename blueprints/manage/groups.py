@@ -6,10 +6,10 @@ from flask import flash, redirect, render_template, request, url_for
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx_partial, load_or_404, org_tz, staff_required
-from blueprints.feedback import attach_errors, toast
+from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.manage import bp
 from blueprints.manage.forms import EndSeriesForm, EnrolForm, GroupForm, SeriesForm
-from blueprints.manage.listing import SEARCH_LENGTH, list_args, page_or_fragment
+from blueprints.manage.listing import SEARCH_LENGTH, list_args
 from models import CourseGroup, Room, Series, db
 from services.catalogue.groups import (
     GroupData,
@@ -30,7 +30,6 @@ from services.catalogue.groups import (
     update_series,
 )
 from services.catalogue.rooms import active_rooms
-from services.common.errors import ValidationError
 from services.common.timeutil import today_in
 from services.common.wording import named
 
@@ -99,13 +98,9 @@ def new_group():
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            try:
+            with form_action(form) as outcome:
                 group = create_group(_group_data(form))
-                db.session.commit()
-            except ValidationError as err:
-                db.session.rollback()
-                attach_errors(form, err)
-            else:
+            if outcome.ok:
                 flash(
                     f"{named(group.name, 'group')} created. Add its weekly series below.", "success"
                 )
@@ -122,13 +117,9 @@ def edit_group(group_id: int):
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            try:
+            with form_action(form) as outcome:
                 update_group(group, _group_data(form))
-                db.session.commit()
-            except ValidationError as err:
-                db.session.rollback()
-                attach_errors(form, err)
-            else:
+            if outcome.ok:
                 flash(f"{named(group.name, 'group')} saved.", "success")
                 return redirect(url_for("manage.group", group_id=group.id))
         group = db.session.get(CourseGroup, group_id)
@@ -204,13 +195,9 @@ def create_series(group_id: int):
     group_ = load_or_404(CourseGroup, group_id)
     form = _series_form(group_)
     if form.validate_on_submit():
-        try:
+        with form_action(form) as outcome:
             series = add_series(group_, _series_data(form))
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-        else:
+        if outcome.ok:
             message = f"Series {series.weekday_label} {series.start_time:%H:%M} added."
             if is_htmx_partial():
                 fresh = SeriesForm(formdata=None, prefix="new")
@@ -255,13 +242,9 @@ def edit_series(series_id: int):
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            try:
+            with form_action(form) as outcome:
                 update_series(series, _series_data(form))
-                db.session.commit()
-            except ValidationError as err:
-                db.session.rollback()
-                attach_errors(form, err)
-            else:
+            if outcome.ok:
                 message = "Series saved."
                 if is_htmx_partial():
                     return (
@@ -289,13 +272,9 @@ def end_series_route(series_id: int):
     series = load_or_404(Series, series_id)
     form = EndSeriesForm()
     if form.validate_on_submit():
-        try:
+        with form_action(form) as outcome:
             end_series(series, form.last_date.data)
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-        else:
+        if outcome.ok:
             message = f"Series ends on {series.last_date:%a %d %b %Y}."
             if is_htmx_partial():
                 return (
@@ -349,14 +328,10 @@ def enrol(group_id: int):
     form = EnrolForm()
     q = (form.q.data or "")[:SEARCH_LENGTH]
     if form.validate_on_submit():
-        try:
+        with form_action(form) as outcome:
             enrolment = enrol_student(group_, form.student.data)
             name = enrolment.student.name
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-        else:
+        if outcome.ok:
             return _students_response(group_, q, 200, f"{name} added to {group_.name}.")
     group_ = db.session.get(CourseGroup, group_id)
     return _students_response(group_, q, 422, None, form)

@@ -1,21 +1,15 @@
-"""What the management lists share: their search, status and page arguments, the
-active/inactive switch, and the page or its table for an htmx partial request."""
+"""What the management lists share: their search, status and page arguments, and the
+active/inactive switch."""
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import request
 
-from blueprints.access import is_htmx_partial
 from blueprints.manage.forms import ActiveForm
 from services.catalogue.rooms import STATUSES
 from services.common.pagination import page_number
 
 SEARCH_LENGTH = 100
-
-
-def page_or_fragment(page: str, fragment: str, status: int = 200, headers=None, **context):
-    template = fragment if is_htmx_partial() else page
-    return render_template(template, **context), status, headers or {}
 
 
 def list_args() -> dict:

@@ -14,7 +14,7 @@ from blueprints.access import (
     reads_first,
     staff_required,
 )
-from blueprints.feedback import attach_errors, toast
+from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.manage import bp
 from blueprints.manage.forms import (
     MentorSubjectsForm,
@@ -22,7 +22,7 @@ from blueprints.manage.forms import (
     UserCreateForm,
     UserEditForm,
 )
-from blueprints.manage.listing import active_flag, list_args, page_or_fragment
+from blueprints.manage.listing import active_flag, list_args
 from models import Role, User, db
 from services.catalogue.mentors import (
     listed_subject_ids,
@@ -92,17 +92,13 @@ def create_user_route():
             password=form.password.data or "",
             confirm=form.confirm.data or "",
         )
-        try:
+        with form_action(form) as outcome:
             account = check_new_account(
                 current_user, data, hash_method=current_app.config["PASSWORD_HASH_METHOD"]
             )
             end_read_phase()
             user = store_new_account(account)
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-        else:
+        if outcome.ok:
             how = (
                 "They can log in now."
                 if user.password_hash
@@ -174,13 +170,9 @@ def edit_user(user_id: int):
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            try:
+            with form_action(form) as outcome:
                 update_account(current_user, user_, name=form.name.data, role=form.role.data)
-                db.session.commit()
-            except ValidationError as err:
-                db.session.rollback()
-                attach_errors(form, err)
-            else:
+            if outcome.ok:
                 message = f"{user_.name} saved."
                 if is_htmx_partial():
                     return (
@@ -200,12 +192,10 @@ def edit_user(user_id: int):
 @staff_required
 def set_user_active(user_id: int):
     user_ = _load_manageable(user_id)
-    try:
+    with form_action() as outcome:
         set_account_active(current_user, user_, active_flag())
-        db.session.commit()
-    except ValidationError as err:
-        db.session.rollback()
-        message = next(iter(err.errors.values()))
+    if outcome.failed:
+        message = next(iter(outcome.messages.values()))
         user_ = db.session.get(User, user_id)
         if is_htmx_partial():
             return render_template("manage/_user_row.html", user=user_, error=message), 422
@@ -228,13 +218,9 @@ def set_mentor_subjects_route(user_id: int):
         abort(404)
     form = MentorSubjectsForm()
     if form.validate_on_submit():
-        try:
+        with form_action(form) as outcome:
             set_mentor_subjects(current_user, user_, form.subjects.data or [])
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-        else:
+        if outcome.ok:
             flash(f"Subjects offered by {user_.name} saved.", "success")
             return redirect(url_for("manage.user", user_id=user_.id))
     user_ = db.session.get(User, user_id)
@@ -248,7 +234,7 @@ def set_user_password(user_id: int):
     user_ = _load_manageable(user_id)
     form = PasswordForm()
     if form.validate_on_submit():
-        try:
+        with form_action(form) as outcome:
             change = prepare_account_password(
                 current_user,
                 user_,
@@ -258,11 +244,7 @@ def set_user_password(user_id: int):
             )
             end_read_phase()
             user_ = store_account_password(change)
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-        else:
+        if outcome.ok:
             if user_.id == current_user.id:
                 # A new password ends every login of the account, this one included.
                 login_user(user_)
