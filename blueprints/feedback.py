@@ -23,9 +23,10 @@ from models import db
 from services.common.errors import DomainError, NotAllowed, NotFoundError, ValidationError
 
 
-def page_or_fragment(page: str, fragment: str, status: int = 200, headers=None, **context):
+def page_or_fragment(page: str, fragment: str, status: int = 200, headers=None, /, **context):
     """The whole page, or only the fragment for an htmx partial request (a history restore
-    or a plain link gets the page; every answer varies on HX-Request, see blueprints/__init__)."""
+    or a plain link gets the page; every answer varies on HX-Request, see blueprints/__init__).
+    Positional parameters: the templates' context may name a variable `page` or `status`."""
     template = fragment if is_htmx_partial() else page
     return render_template(template, **context), status, headers or {}
 

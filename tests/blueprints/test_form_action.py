@@ -93,7 +93,7 @@ def test_page_or_fragment(app, headers, template, monkeypatch):
     monkeypatch.setattr("blueprints.feedback.render_template", lambda name, **ctx: (name, ctx))
     with app.test_request_context(headers=headers):
         body, status, response_headers = page_or_fragment(
-            "page", "fragment", 422, {"X-A": "1"}, value=3
+            "page", "fragment", 422, {"X-A": "1"}, page=3
         )
-    assert body == (template, {"value": 3})
+    assert body == (template, {"page": 3})
     assert (status, response_headers) == (422, {"X-A": "1"})
