@@ -41,11 +41,12 @@ def error_messages(err: DomainError) -> dict[str, str]:
     return getattr(err, "errors", None) or {err.field or "__all__": err.message}
 
 
-def attach_errors(form, err: DomainError, aliases: Mapping[str, tuple] | None = None) -> None:
-    """Put a domain error's messages next to the form fields of the same name (or of the
-    first of `aliases[name]` the form has), else above the form."""
+def attach_errors(form, err: DomainError) -> None:
+    """Put a domain error's messages next to the form fields of the same name, or of the
+    first of `form.fields_for_errors[name]` the form has, else above the form."""
+    aliases: Mapping[str, tuple] = getattr(form, "fields_for_errors", {})
     for key, message in error_messages(err).items():
-        names = (aliases or {}).get(key, (key,))
+        names = aliases.get(key, (key,))
         field = next((form[n] for n in names if n in form and n != "csrf_token"), None)
         if field is not None:
             field.errors = [*field.errors, message]

@@ -97,3 +97,19 @@ def test_page_or_fragment(app, headers, template, monkeypatch):
         )
     assert body == (template, {"page": 3})
     assert (status, response_headers) == (422, {"X-A": "1"})
+
+
+class TimeForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    fields_for_errors = {"start": ("start_time",)}
+    start_time = StringField()
+
+
+def test_a_form_names_the_field_a_service_message_goes_to(app):
+    with app.test_request_context(method="POST"):
+        form = TimeForm()
+        with form_action(form) as outcome:
+            raise ValidationError("Too early.", field="start")
+        assert outcome.failed and form.start_time.errors == ["Too early."]
