@@ -1,14 +1,16 @@
 """What every page area tells the browser the same way: the page or only its fragment, a
 toast in `HX-Trigger`, and a service's refusal next to the form fields it concerns.
 
-A form route reads: parse, call, render.
+A form route reads: parse, call, render (blueprints/manage/catalogue.py).
 
-    with form_action(form) as outcome:
-        group = create_group(group_data(form))
-    if outcome.failed:
-        return page_or_fragment("manage/group.html", "manage/_group.html", outcome.status, ...)
-    flash(...)
-    return redirect(...)
+    form = RoomForm(prefix="new")
+    if form.validate_on_submit():
+        with form_action(form) as outcome:
+            room = create_room(room_data(form))
+        if outcome.ok:
+            flash(f"{room.name} created.", "success")
+            return redirect(url_for("manage.rooms"))
+    return page_or_fragment("manage/rooms.html", "manage/_rooms_table.html", 422, form=form)
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ class FormAction:
     action. Leaving the block normally commits. An error of `catch` is rolled back and
     answered in place: `outcome.failed`, `outcome.error`, `outcome.status` (422 for a
     ValidationError, 409 for a conflict or a state that forbids it), its messages attached
-    to `form` when one is given. NotAllowed and NotFoundError are never caught: the app
-    answers them (403, 404); nor is anything else."""
+    to `form` when one is given (`catch=DomainError`: every refusal). NotAllowed and
+    NotFoundError are never caught, whatever `catch` says: the app answers them (403, 404,
+    after a rollback); any other exception propagates as well."""
 
     def __init__(self, form=None, catch: type | tuple[type, ...] = ValidationError):
         self.form = form
@@ -102,4 +105,5 @@ class FormAction:
 
 
 def form_action(form=None, catch: type | tuple[type, ...] = ValidationError) -> FormAction:
+    """`with form_action(form) as outcome:` (see FormAction)."""
     return FormAction(form, catch)
