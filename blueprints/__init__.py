@@ -149,7 +149,8 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.calendar.routes import bp as calendar_bp
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
-    from blueprints.manage.routes import bp as manage_bp
+    from blueprints.manage import bp as manage_bp
+    from blueprints.manage.invitations import bp as invitations_bp
     from blueprints.notes.routes import bp as notes_bp
     from blueprints.notifications.routes import bp as notifications_bp
     from blueprints.profile.routes import bp as profile_bp
@@ -171,6 +172,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(schedule_bp)
     app.register_blueprint(sessions_bp)
     app.register_blueprint(manage_bp)
+    app.register_blueprint(invitations_bp)
     app.register_blueprint(requests_bp)
     app.register_blueprint(requests_commands)
     app.register_blueprint(notifications_bp)

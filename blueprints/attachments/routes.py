@@ -27,12 +27,11 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from blueprints.access import is_htmx, is_htmx_partial, load_or_404, takes_uploads
+from blueprints.access import is_htmx, load_or_404, takes_uploads
 from blueprints.attachments.forms import AttachmentForm
 from blueprints.extensions import login_manager
-from blueprints.feedback import toast
+from blueprints.feedback import form_action, page_or_fragment, toast
 from models import Attachment, Occurrence, db
-from services.common.errors import ValidationError
 from services.permissions import can_delete_attachment, can_upload
 from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
@@ -120,12 +119,10 @@ def _load_attachment(attachment_id: int) -> tuple[Attachment, Occurrence]:
 
 def _render_section(occurrence: Occurrence, *, status: int = 200, headers=None, **panel_args):
     panel = files_view(occurrence, files_section(current_user, occurrence), **panel_args)
-    template = "attachments/_files_section.html" if is_htmx_partial() else "attachments/page.html"
-    return (
-        render_template(template, occurrence=occurrence, files_panel=panel),
-        status,
-        headers or {},
-    )
+    return page_or_fragment(
+        "attachments/page.html", "attachments/_files_section.html", status, headers,
+        occurrence=occurrence, files_panel=panel,
+    )  # fmt: skip
 
 
 def _session_page(occurrence_id: int) -> str:
@@ -150,7 +147,7 @@ def upload(occurrence_id: int):
         abort(403)
     form = AttachmentForm()
     storage = request.files.get("file")
-    try:
+    with form_action() as outcome:
         attachment = attach_upload(
             occurrence=occurrence,
             uploader=current_user,
@@ -161,16 +158,14 @@ def upload(occurrence_id: int):
             upload_folder=_upload_folder(),
             max_bytes=_max_bytes(),
         )
-    except FileTooLarge as err:
-        db.session.rollback()
-        return _too_large_response(err.message)
-    except ValidationError as err:
-        db.session.rollback()
-        for key, message in err.errors.items():
+    if isinstance(outcome.error, FileTooLarge):
+        return _too_large_response(outcome.message)
+    if outcome.failed:
+        # Every refusal of an upload is about its file, unless it is about the description.
+        for key, message in outcome.messages.items():
             target = form[key] if key in ("file", "description") else form.file
             target.errors = [*target.errors, message]
         return _render_section(occurrence, status=422, form=form)
-    db.session.commit()
     message = f"Added {attachment.original_name}."
     if is_htmx():
         return _render_section(occurrence, headers=toast(message), notice=message)

@@ -22,10 +22,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz
+from blueprints.access import is_htmx, load_or_404, org_tz
 from blueprints.dashboard.forms import RatingForm
-from blueprints.feedback import toast
-from models import Occurrence, Role, db
+from blueprints.feedback import form_action, page_or_fragment, toast
+from models import Occurrence, Role
 from services.common.errors import InvalidTransition, ValidationError
 from services.common.pagination import page_number
 from services.tracking.dashboard import DashboardTab, dashboard_page, session_card
@@ -60,9 +60,9 @@ def _tabs() -> list[tuple[str, str, str]]:
 
 
 def _render_tab(tab: str, fragment: str, page, filters, *, status_name="status", statuses=()):
-    template = fragment if is_htmx_partial() else "dashboard/index.html"
-    return render_template(
-        template,
+    return page_or_fragment(
+        "dashboard/index.html",
+        fragment,
         fragment=fragment,
         tab=tab,
         tabs=_tabs(),
@@ -151,18 +151,16 @@ def _card_response(occurrence_id: int, *, status: int = 200, headers=None, **con
 def rate(occurrence_id: int):
     occurrence = load_or_404(Occurrence, occurrence_id)
     form = RatingForm()
-    try:
+    with form_action(catch=(InvalidTransition, ValidationError)) as outcome:
         rating = rate_session(current_user, occurrence, form.score.data)
-    except (InvalidTransition, ValidationError) as err:
-        db.session.rollback()
+    if outcome.failed:
         return _card_response(
             occurrence_id,
-            status=409 if isinstance(err, InvalidTransition) else 422,
-            rating_error=err.message,
+            status=outcome.status,
+            rating_error=outcome.message,
             chosen=form.score.data,
             tab=request.form.get("tab"),
         )
-    db.session.commit()
     message = f"Thank you: you rated this session {rating.score}/{MAX_SCORE}."
     if not is_htmx():
         flash(message, "success")

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user, login_required
 
-from blueprints.access import is_htmx_partial, org_tz
+from blueprints.access import org_tz
+from blueprints.feedback import page_or_fragment
 from services.timetable.listing import todays_sessions_by_room
 
 bp = Blueprint("main", __name__)
@@ -22,6 +23,4 @@ def index():
 @login_required
 def today():
     board = todays_sessions_by_room(current_user, tz=org_tz())
-    if is_htmx_partial():
-        return render_template("sessions/_today_board.html", board=board)
-    return render_template("sessions/today.html", board=board)
+    return page_or_fragment("sessions/today.html", "sessions/_today_board.html", board=board)

@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask_login import login_user
 
 from blueprints.access import end_read_phase, reads_first
+from blueprints.feedback import attach_errors, form_action
 from blueprints.manage.forms import PasswordForm
-from models import db
 from services.common.errors import ValidationError
 from services.people.accounts import MIN_PASSWORD_LENGTH
 from services.people.invitations import (
@@ -34,6 +34,12 @@ def _settings() -> dict:
     }
 
 
+def _link_refused(err: InvitationError):
+    return render_template(
+        "manage/invitation.html", form=None, user=None, error=err.message
+    ), err.status
+
+
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 @reads_first
 def accept(token: str):
@@ -41,12 +47,10 @@ def accept(token: str):
     try:
         user = read_invitation(token, **_settings())
     except InvitationError as err:
-        return render_template(
-            "manage/invitation.html", form=None, user=None, error=err.message
-        ), err.status
+        return _link_refused(err)
     status = 200
     if form.validate_on_submit():
-        try:
+        with form_action(catch=(InvitationError, ValidationError)) as outcome:
             change = prepare_invitation_password(
                 token,
                 form.password.data or "",
@@ -56,24 +60,17 @@ def accept(token: str):
             )
             end_read_phase()
             user = store_invitation_password(change)
-            db.session.commit()
-        except InvitationError as err:
+        if isinstance(outcome.error, InvitationError):
             # Another request with the same link set the password first.
-            db.session.rollback()
-            return render_template(
-                "manage/invitation.html", form=None, user=None, error=err.message
-            ), err.status
-        except ValidationError as err:
-            db.session.rollback()
-            for key, message in err.errors.items():
-                form[key].errors = [*form[key].errors, message]
-            status = 422
-        else:
+            return _link_refused(outcome.error)
+        if outcome.ok:
             # The link proved who they are and they just chose the password: asking for it
             # again on the login page would only be a chore.
             login_user(user)
             flash(f"Your password is set. Welcome, {user.name}.", "success")
             return redirect(url_for("main.index"))
+        attach_errors(form, outcome.error)
+        status = 422
     elif form.is_submitted():
         status = 422
     return render_template("manage/invitation.html", form=form, user=user, error=None), status

@@ -21,9 +21,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx_partial
-from blueprints.feedback import toast
+from blueprints.feedback import form_action, page_or_fragment, toast
 from models import NoteKind, Occurrence, SessionNote, db
-from services.common.errors import ValidationError
 from services.timetable.sessions import get_visible_session
 from services.tracking.notes import (
     BODY_MAX_LENGTH,
@@ -78,10 +77,6 @@ def note_body_max_length() -> int:
 # --- Helpers ------------------------------------------------------------------------------------
 
 
-def _is_partial() -> bool:
-    return is_htmx_partial()
-
-
 def _session_or_404(occurrence_id: int) -> Occurrence:
     return get_visible_session(current_user, occurrence_id)
 
@@ -103,17 +98,15 @@ def _session_url(occurrence_id: int, anchor: str) -> str:
 
 
 def _section(occurrence: Occurrence, *, status=200, headers=None, draft=None, notice=None):
-    template = "notes/_notes_section.html" if _is_partial() else "notes/notes.html"
-    return (
-        render_template(
-            template,
-            occurrence=occurrence,
-            notes=notes_section(current_user, occurrence),
-            note_draft=draft,
-            notes_notice=notice,
-        ),
+    return page_or_fragment(
+        "notes/notes.html",
+        "notes/_notes_section.html",
         status,
-        headers or {},
+        headers,
+        occurrence=occurrence,
+        notes=notes_section(current_user, occurrence),
+        note_draft=draft,
+        notes_notice=notice,
     )
 
 
@@ -130,20 +123,18 @@ def section(occurrence_id: int):
 @login_required
 def add(occurrence_id: int):
     occurrence = _session_or_404(occurrence_id)
-    try:
+    with form_action() as outcome:
         note = add_note(
             current_user,
             occurrence,
             kind=request.form.get("kind"),
             body=request.form.get("body"),
         )
-    except ValidationError as err:
-        db.session.rollback()
+    if outcome.failed:
         occurrence = _session_or_404(occurrence_id)
-        return _section(occurrence, status=422, draft=_draft_from_form(err.errors))
-    db.session.commit()
+        return _section(occurrence, status=422, draft=_draft_from_form(outcome.messages))
     message = f"{KIND_LABELS[NoteKind(note.kind)]} note added."
-    if not _is_partial():
+    if not is_htmx_partial():
         flash(message, "success")
         return redirect(_session_url(occurrence.id, f"notes-{occurrence.id}"))
     return _section(occurrence, headers=toast(message), notice=message)
@@ -153,7 +144,7 @@ def add(occurrence_id: int):
 @login_required
 def row(note_id: int):
     note = _note_or_404(note_id)
-    if not _is_partial():
+    if not is_htmx_partial():
         return redirect(_session_url(note.occurrence_id, f"note-{note.id}"))
     return render_template("notes/_note.html", row=note_row(current_user, note))
 
@@ -166,18 +157,16 @@ def edit(note_id: int):
         abort(403)
     status, draft = 200, NoteDraft(kind=str(note.kind), body=note.body)
     if request.method == "POST":
-        try:
+        with form_action() as outcome:
             changed = edit_note(
                 current_user, note, kind=request.form.get("kind"), body=request.form.get("body")
             )
-        except ValidationError as err:
-            db.session.rollback()
+        if outcome.failed:
             note = _note_or_404(note_id)
-            status, draft = 422, _draft_from_form(err.errors)
+            status, draft = 422, _draft_from_form(outcome.messages)
         else:
-            db.session.commit()
             message = "Note saved." if changed else "Nothing changed."
-            if not _is_partial():
+            if not is_htmx_partial():
                 flash(message, "success")
                 return redirect(_session_url(note.occurrence_id, f"note-{note.id}"))
             return (
@@ -185,8 +174,9 @@ def edit(note_id: int):
                 200,
                 toast(message),
             )
-    template = "notes/_note_edit.html" if _is_partial() else "notes/edit.html"
-    return render_template(template, note=note, draft=draft), status
+    return page_or_fragment(
+        "notes/edit.html", "notes/_note_edit.html", status, note=note, draft=draft
+    )
 
 
 @bp.post("/<id:note_id>/delete")
@@ -197,7 +187,7 @@ def delete(note_id: int):
     delete_note(current_user, note)
     db.session.commit()
     message = "Note deleted."
-    if not _is_partial():
+    if not is_htmx_partial():
         flash(message, "success")
         return redirect(_session_url(occurrence.id, f"notes-{occurrence.id}"))
     return _section(occurrence, headers=toast(message), notice=message)

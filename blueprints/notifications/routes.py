@@ -22,9 +22,10 @@ from flask import (
 from flask_login import current_user, login_required, login_url
 from sqlalchemy import select
 
-from blueprints.access import is_htmx, is_htmx_partial, load_or_404
+from blueprints.access import is_htmx, load_or_404
 from blueprints.auth.routes import safe_next_path
 from blueprints.extensions import login_manager
+from blueprints.feedback import page_or_fragment
 from blueprints.notifications.commands import send_notifications
 from models import Notification, db
 from services.common.numbers import whole_number
@@ -146,8 +147,10 @@ def index():
         .order_by(Notification.id.desc())
     )
     page = paginate(query, page_number(request.args.get("page")))
-    template = "notifications/_list.html" if is_htmx_partial() else "notifications/index.html"
-    return render_template(template, page=page, unread=unread_count(current_user.id))
+    return page_or_fragment(
+        "notifications/index.html", "notifications/_list.html",
+        page=page, unread=unread_count(current_user.id),
+    )  # fmt: skip
 
 
 def _own_or_404(notification_id: int) -> Notification:

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from blueprints.access import end_read_phase, org_tz, reads_first
-from blueprints.feedback import attach_errors
+from blueprints.feedback import attach_errors, form_action
 from blueprints.profile.forms import ApiTokenForm, ChangePasswordForm, StaffFeedForm
 from models import CourseGroup, Room, db
 from services.common.errors import ValidationError
@@ -96,17 +96,15 @@ def add_staff_feed():
         abort(403)
     form = _staff_feed_form()
     if form.validate_on_submit():
-        try:
+        with form_action() as outcome:
             calendar_feeds.staff_feed(
                 current_user, room_id=form.room.data or None, group_id=form.group.data or None
             )
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            form.form_errors.append(err.message)
-        else:
+        if outcome.ok:
             flash("Feed added.", "success")
             return redirect(url_for("profile.index"))
+        # Above the form whatever its field: a room or a group is one choice.
+        form.form_errors.append(outcome.message)
     return _page(feed_form=form, status=422)
 
 
@@ -115,7 +113,7 @@ def add_staff_feed():
 def create_token():
     form = ApiTokenForm()
     if form.validate_on_submit():
-        try:
+        with form_action(form) as outcome:
             _row, token = api_tokens.create_token(
                 current_user,
                 form.label.data or "",
@@ -123,11 +121,7 @@ def create_token():
                 read_only=bool(form.read_only.data),
                 tz=org_tz(),
             )
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-        else:
+        if outcome.ok:
             # Shown once, in this response only (never stored, never redirected through).
             return _page(new_token=token, status=201)
     return _page(token_form=form, status=422)

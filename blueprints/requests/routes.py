@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, org_tz
-from blueprints.feedback import toast
+from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.requests.forms import ApproveForm, RejectForm, RequestForm, choice_id
 from models import RequestStatus, Role, SessionRequest, User, db
 from services.catalogue.groups import active_mentors
@@ -175,15 +175,13 @@ def new():
         return _new_page(form, extra_date=True)
     form.validate()  # parse errors only (CSRF was checked before the view)
     data, parse_errors = form.request_input()
-    try:
+    with form_action() as outcome:
         created = create_request(current_user, data, tz=org_tz())
         if parse_errors:
             # A field of the chosen kind could not be read: never save a guess.
             raise ValidationError(parse_errors)
-        db.session.commit()
-    except ValidationError as err:
-        db.session.rollback()
-        _attach_errors(form, {**err.errors, **parse_errors})
+    if outcome.failed:
+        _attach_errors(form, {**outcome.messages, **parse_errors})
         return _new_page(form, 422)
     flash(
         f"Request “{created.title}” sent to {created.mentor.name}: "
@@ -260,10 +258,7 @@ def _mine_context(errors: dict | None = None) -> dict:
 def mine():
     """A student's own requests; for a mentor those addressed to them; for staff every
     mentor's (filters by mentor, student and status, 20 a page)."""
-    context = _mine_context()
-    if is_htmx_partial():
-        return render_template("requests/_my_list.html", **context)
-    return render_template("requests/mine.html", **context)
+    return page_or_fragment("requests/mine.html", "requests/_my_list.html", **_mine_context())
 
 
 @bp.post("/<id:request_id>/withdraw")
@@ -273,21 +268,19 @@ def withdraw(request_id: int):
     if current_user.id != session_request.student_id:
         abort(403)
     view = _view()
-    try:
+    with form_action(catch=InvalidTransition) as outcome:
         withdraw_request(session_request, actor=current_user)
-        db.session.commit()
-    except InvalidTransition as err:
-        db.session.rollback()
+    if outcome.failed:
         session_request = _reload(request_id)
         if is_htmx():
             return render_template(
-                "requests/_my_row.html", r=session_request, error=err.message, overview=False
+                "requests/_my_row.html", r=session_request, error=outcome.message, overview=False
             ), 409
         if view == "mine":
             return render_template(
-                "requests/mine.html", **_mine_context({request_id: err.message})
+                "requests/mine.html", **_mine_context({request_id: outcome.message})
             ), 409
-        return _detail_page(session_request, 409, error=err.message)
+        return _detail_page(session_request, 409, error=outcome.message)
     message = f"Request “{session_request.title}” withdrawn; {session_request.mentor.name} is told."
     if is_htmx():
         return (
@@ -348,10 +341,9 @@ def _pending_context(
 def pending():
     """A mentor's pending requests; every mentor's for staff (filters by mentor and student,
     20 a page). Only the mentor asked or an admin decides; coordinators read."""
-    context = _pending_context()
-    if is_htmx_partial():
-        return render_template("requests/_pending_list.html", **context)
-    return render_template("requests/pending.html", **context)
+    return page_or_fragment(
+        "requests/pending.html", "requests/_pending_list.html", **_pending_context()
+    )
 
 
 def _card(session_request: SessionRequest, status: int = 200, headers=None, **extra):
@@ -420,7 +412,7 @@ def approve(request_id: int):
     chosen = form.chosen_dates() if form.choose.data else None
     if form.dates_error:
         return _refused(request_id, view, form.dates_error, 422, chosen=set())
-    try:
+    with form_action(catch=(ValidationError, ConflictError, InvalidTransition)) as outcome:
         approval = approve_request(
             session_request,
             actor=current_user,
@@ -428,13 +420,8 @@ def approve(request_id: int):
             dates=chosen,
             reason=form.reason.data or "",
         )
-        db.session.commit()
-    except ValidationError as err:
-        db.session.rollback()
-        return _refused(request_id, view, err.message, 422, chosen=chosen)
-    except (ConflictError, InvalidTransition) as err:
-        db.session.rollback()
-        return _refused(request_id, view, err.message, 409, chosen=chosen)
+    if outcome.failed:
+        return _refused(request_id, view, outcome.message, outcome.status, chosen=chosen)
     message = _approval_message(approval)
     created = {request_id: len(approval.sessions)}
     if is_htmx():
@@ -462,17 +449,14 @@ def reject(request_id: int):
     form.reason.id = f"reason-{request_id}"
     status = 200
     if request.method == "POST":
-        try:
+        with form_action(catch=(ValidationError, InvalidTransition)) as outcome:
             reject_request(session_request, form.reason.data or "", actor=current_user)
-            db.session.commit()
-        except ValidationError as err:
-            db.session.rollback()
-            form.reason.errors = [err.errors.get("reason", err.message)]
+        if isinstance(outcome.error, InvalidTransition):
+            return _refused(request_id, view, outcome.message, 409)
+        if outcome.failed:
+            form.reason.errors = [outcome.messages.get("reason", outcome.message)]
             session_request = _reload(request_id)
             status = 422
-        except InvalidTransition as err:
-            db.session.rollback()
-            return _refused(request_id, view, err.message, 409)
         else:
             message = (
                 f"Rejected “{session_request.title}”; {session_request.student.name} is told why."
@@ -488,10 +472,10 @@ def reject(request_id: int):
         if is_htmx_partial():
             return _card(session_request, 409, error=message)
         return _detail_page(session_request, 409, error=message)
-    template = "requests/_reject_form.html" if is_htmx_partial() else "requests/reject.html"
-    return render_template(
-        template, r=session_request, form=form, view=view, show_mentor=current_user.is_staff
-    ), status
+    return page_or_fragment(
+        "requests/reject.html", "requests/_reject_form.html", status,
+        r=session_request, form=form, view=view, show_mentor=current_user.is_staff,
+    )  # fmt: skip
 
 
 # --- A request's page ---------------------------------------------------------------------------

@@ -33,10 +33,9 @@ from blueprints.access import (
     org_tz,
     staff_required,
 )
-from blueprints.feedback import toast
+from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.timetable.forms import (
     DateOverrideChangeForm,
-    attach_errors,
     change_from_form,
     exception_editor_form,
 )
@@ -297,19 +296,19 @@ def _editor_form(occurrence: Occurrence) -> DateOverrideChangeForm:
 
 
 def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200, **headers):
-    page = not is_htmx_partial()
-    template = "schedule/editor_page.html" if page else "schedule/_editor.html"
-    body = render_template(
-        template,
+    return page_or_fragment(
+        "schedule/editor_page.html",
+        "schedule/_editor.html",
+        status,
+        headers,
         entry=entry,
         view=view,
         form=form,
         override=find_override(entry.occurrence.series_id, entry.occurrence.original_date),
         cell_id=cell_id_of(entry, view.layout),
-        page=page,
+        page=not is_htmx_partial(),
         schedule_url=schedule_url,
     )
-    return _response(body, status, headers)
 
 
 @bp.get("/sessions/<id:occurrence_id>/editor")
@@ -349,7 +348,7 @@ def save_exception(occurrence_id: int):
     if not form.validate_on_submit():
         return _editor_refused(occurrence, view, form, 422)
     before = _grid_entries(view)
-    try:
+    with form_action(form, catch=(ConflictError, InvalidTransition, ValidationError)) as outcome:
         save_override(
             occurrence.series,
             occurrence.original_date,
@@ -357,12 +356,8 @@ def save_exception(occurrence_id: int):
             actor=current_user,
             tz=org_tz(),
         )
-        db.session.commit()
-    except (ConflictError, InvalidTransition, ValidationError) as err:
-        db.session.rollback()
-        attach_errors(form, err)
-        status = 422 if isinstance(err, ValidationError) else 409
-        return _editor_refused(occurrence, view, form, status)
+    if outcome.failed:
+        return _editor_refused(occurrence, view, form, outcome.status)
     return _changed(occurrence_id, view, before, _saved_message(occurrence_id))
 
 
@@ -375,13 +370,11 @@ def restore(occurrence_id: int):
     if override is None:
         abort(404)
     before = _grid_entries(view)
-    try:
+    with form_action(catch=DomainError) as outcome:
         delete_override(override, tz=org_tz(), actor=current_user)
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
+    if outcome.failed:
         form = _editor_form(occurrence)
-        form.form_errors.append(err.message)
+        form.form_errors.append(outcome.message)
         return _editor_refused(occurrence, view, form, 409)
     message = f"Restored: {_describe(occurrence_id)} is back to its series' time and room."
     return _changed(occurrence_id, view, before, message)

@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
-from blueprints.feedback import attach_errors, toast
+from blueprints.feedback import attach_errors, form_action, page_or_fragment, toast
 from blueprints.sessions.forms import (
     CancelSessionForm,
     OneTimeSessionEditForm,
@@ -26,7 +26,7 @@ from blueprints.sessions.forms import (
     SeriesSessionEditForm,
 )
 from models import CourseGroup, Occurrence, Room, db
-from services.common.errors import ConflictError, DomainError, NotFoundError, ValidationError
+from services.common.errors import ConflictError, DomainError, ValidationError
 from services.common.timeutil import today_in
 from services.permissions import can_view_session
 from services.timetable.conflicts import label_occurrence
@@ -68,18 +68,6 @@ def _load_for_staff(occurrence_id: int) -> Occurrence:
     return occurrence
 
 
-def _rollback_or_404(err: DomainError) -> None:
-    """Undo the failed action; a session deleted meanwhile (by another request) goes on to the
-    app's 404."""
-    db.session.rollback()
-    if isinstance(err, NotFoundError):
-        raise err
-
-
-def _status_of(err: DomainError) -> int:
-    return 409 if isinstance(err, ConflictError | InvalidTransition) else 422
-
-
 def _flash_adjustments(outcome: SessionOutcome) -> None:
     for sentence in outcome.adjustments:
         flash(sentence, "warning")
@@ -114,26 +102,24 @@ def _render_session(occurrence: Occurrence, *, status: int = 200, headers=None, 
     """The detail page, or only its panel for an htmx partial request."""
     panel = session_panel(current_user, occurrence, tz=org_tz())
     context.setdefault("cancel_form", CancelSessionForm())
-    template = "sessions/_session.html" if is_htmx_partial() else "sessions/detail.html"
-    return (
-        render_template(
-            template,
-            occurrence=occurrence,
-            # The panel's parts under the names its templates (and their includes) use.
-            override=panel.override,
-            cancel_reason=panel.cancel_reason,
-            conflicts=panel.conflicts,
-            edit_refusal=panel.edit_refusal,
-            cancel_refusal=panel.cancel_refusal,
-            restore_refusal=panel.restore_refusal,
-            delete_refusal=panel.delete_refusal,
-            completion=panel.completion,
-            notes=panel.notes,
-            files=panel.files,
-            **context,
-        ),
+    return page_or_fragment(
+        "sessions/detail.html",
+        "sessions/_session.html",
         status,
-        headers or {},
+        headers,
+        occurrence=occurrence,
+        # The panel's parts under the names its templates (and their includes) use.
+        override=panel.override,
+        cancel_reason=panel.cancel_reason,
+        conflicts=panel.conflicts,
+        edit_refusal=panel.edit_refusal,
+        cancel_refusal=panel.cancel_refusal,
+        restore_refusal=panel.restore_refusal,
+        delete_refusal=panel.delete_refusal,
+        completion=panel.completion,
+        notes=panel.notes,
+        files=panel.files,
+        **context,
     )
 
 
@@ -205,7 +191,7 @@ def new():
     if not form.validate_on_submit():
         return _render_new(form, 422)
     tz = org_tz()
-    try:
+    with form_action(form, catch=(ValidationError, ConflictError)) as action:
         outcome = create_one_time_session(
             group_id=form.group.data,
             day=form.date.data,
@@ -217,11 +203,8 @@ def new():
             actor=current_user,
             tz=tz,
         )
-        db.session.commit()
-    except (ValidationError, ConflictError) as err:
-        db.session.rollback()
-        attach_errors(form, err)
-        return _render_new(form, _status_of(err))
+    if action.failed:
+        return _render_new(form, action.status)
     occurrence = outcome.occurrence
     flash(f"Session created: {label_occurrence(occurrence, tz)}.", "success")
     _flash_adjustments(outcome)
@@ -233,9 +216,9 @@ def new():
 
 
 def _render_new(form: OneTimeSessionForm, status: int):
-    partial = is_htmx_partial()
-    template = "sessions/_new_form.html" if partial else "sessions/new.html"
-    return render_template(template, form=form, inline=partial), status
+    return page_or_fragment(
+        "sessions/new.html", "sessions/_new_form.html", status, form=form, inline=is_htmx_partial()
+    )
 
 
 # --- Edit ---------------------------------------------------------------------------------------
@@ -266,16 +249,16 @@ def _edit_form(occurrence: Occurrence):
 
 
 def _render_edit(occurrence: Occurrence, form, status: int, refusal: str | None = None):
-    partial = is_htmx_partial()
-    template = "sessions/_edit_form.html" if partial else "sessions/edit.html"
-    return render_template(
-        template,
+    return page_or_fragment(
+        "sessions/edit.html",
+        "sessions/_edit_form.html",
+        status,
         occurrence=occurrence,
         form=form,
         refusal=refusal,
-        inline=partial,
+        inline=is_htmx_partial(),
         override=exception_of(occurrence),
-    ), status
+    )
 
 
 @bp.route("/<id:occurrence_id>/edit", methods=["GET", "POST"])
@@ -299,20 +282,18 @@ def edit(occurrence_id: int):
         "actor": current_user,
         "tz": tz,
     }
-    try:
+    with form_action(catch=DomainError) as action:
         if occurrence.is_one_time:
             outcome = update_one_time_session(
                 occurrence, mode=form.mode.data, title=form.title.data, **values
             )
         else:
             outcome = reschedule_session(occurrence, notes=form.notes.data or "", **values)
-        db.session.commit()
-    except DomainError as err:
-        _rollback_or_404(err)
-        if isinstance(err, InvalidTransition):
-            return _render_edit(occurrence, form, 409, err.message)
-        attach_errors(form, err)
-        return _render_edit(occurrence, form, _status_of(err))
+    if isinstance(action.error, InvalidTransition):
+        return _render_edit(occurrence, form, 409, action.message)
+    if action.failed:
+        attach_errors(form, action.error)
+        return _render_edit(occurrence, form, action.status)
     if not outcome.changed:
         message = "Nothing to change: the session already had these values."
     elif occurrence.is_one_time:
@@ -337,15 +318,13 @@ def cancel(occurrence_id: int):
         return _render_cancel(occurrence, form, 409 if refusal else 200, refusal)
     if not form.validate_on_submit():
         return _render_cancel(occurrence, form, 422)
-    try:
+    with form_action(catch=DomainError) as action:
         cancel_session(occurrence, reason=form.reason.data, actor=current_user, tz=org_tz())
-        db.session.commit()
-    except DomainError as err:
-        _rollback_or_404(err)
-        if isinstance(err, InvalidTransition):
-            return _render_cancel(occurrence, form, 409, err.message)
-        attach_errors(form, err)
-        return _render_cancel(occurrence, form, _status_of(err))
+    if isinstance(action.error, InvalidTransition):
+        return _render_cancel(occurrence, form, 409, action.message)
+    if action.failed:
+        attach_errors(form, action.error)
+        return _render_cancel(occurrence, form, action.status)
     return _after_change(occurrence, "Session cancelled.")
 
 
@@ -364,13 +343,11 @@ def _render_cancel(occurrence, form, status: int, refusal: str | None = None):
 @login_required
 def restore(occurrence_id: int):
     occurrence = _load_for_staff(occurrence_id)
-    try:
+    with form_action(catch=DomainError) as action:
         restore_session(occurrence, actor=current_user, tz=org_tz())
-        db.session.commit()
-    except DomainError as err:
-        _rollback_or_404(err)
+    if action.failed:
         # Refused (not cancelled, or its slot is taken now): say why where the button was.
-        return _render_session(occurrence, status=_status_of(err), action_error=err.message)
+        return _render_session(occurrence, status=action.status, action_error=action.message)
     return _after_change(occurrence, "Session restored.")
 
 
@@ -386,12 +363,10 @@ def delete(occurrence_id: int):
         return _render_delete(occurrence, 409 if refusal else 200, refusal)
     label = label_occurrence(occurrence, org_tz())
     day = _local_parts(occurrence)[0]
-    try:
+    with form_action(catch=DomainError) as action:
         delete_one_time_session(occurrence, actor=current_user, tz=org_tz())
-        db.session.commit()
-    except DomainError as err:
-        _rollback_or_404(err)
-        return _render_delete(occurrence, _status_of(err), err.message)
+    if action.failed:
+        return _render_delete(occurrence, action.status, action.message)
     flash(f"Session deleted: {label}.", "success")
     # Back to the week the session was in, where the grid shows the freed slot.
     target = url_for("schedule.week", date=day.isoformat())
@@ -401,6 +376,7 @@ def delete(occurrence_id: int):
 
 
 def _render_delete(occurrence: Occurrence, status: int, refusal: str | None = None):
-    partial = is_htmx_partial()
-    template = "sessions/_delete_confirm.html" if partial else "sessions/delete.html"
-    return render_template(template, occurrence=occurrence, refusal=refusal, inline=partial), status
+    return page_or_fragment(
+        "sessions/delete.html", "sessions/_delete_confirm.html", status,
+        occurrence=occurrence, refusal=refusal, inline=is_htmx_partial(),
+    )  # fmt: skip

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
@@ -14,9 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from blueprints import feedback
 from models import CourseGroup, DateOverride, Room, db
-from services.common.errors import DomainError
 from services.timetable.exceptions import OverrideChange
 
 
@@ -78,6 +78,9 @@ def generate_group_choices() -> list[SelectChoice]:
 class DateOverrideChangeForm(FlaskForm):
     """What happens to one date: the edit form (the series and date are the identity)."""
 
+    # A service's "start" and "end" messages go next to these fields (see attach_errors).
+    fields_for_errors: ClassVar = {"start": ("start_time",), "end": ("end_time",)}
+
     action = RadioField(
         "Action",
         choices=[
@@ -132,18 +135,6 @@ def room_choices() -> list[SelectChoice]:
     """Active rooms for an exception's room field, after "keep the series' room"."""
     rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))
     return [SelectChoice(0, "Keep the series' room")] + [SelectChoice(r.id, r.name) for r in rooms]
-
-
-# Where a service's field names land on the forms (the first field a form has wins).
-_FIELDS_FOR = {
-    "start": ("start_time", "start"),
-    "end": ("end_time", "end"),
-}
-
-
-def attach_errors(form, err: DomainError) -> None:
-    """A domain error's messages next to the exception forms' fields (else above the form)."""
-    feedback.attach_errors(form, err, _FIELDS_FOR)
 
 
 def change_from_form(form: DateOverrideChangeForm) -> OverrideChange:

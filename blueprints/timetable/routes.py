@@ -10,11 +10,11 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.feedback import form_action, page_or_fragment
 from blueprints.timetable.forms import (
     DateOverrideChangeForm,
     DateOverrideForm,
     GenerateForm,
-    attach_errors,
     change_from_form,
     exception_editor_form,
     generate_group_choices,
@@ -129,7 +129,7 @@ def generate():
         # Preview, or a pager button of a preview; Generate (or a bare POST) writes.
         paging = any(name.startswith("page_") for name in request.form)
         dry_run = linked or "preview" in request.form or paging
-        try:
+        with form_action(form) as outcome:
             start, end = resolve_window(
                 form.start.data,
                 weeks=form.weeks.data if form.span.data == "weeks" else None,
@@ -146,24 +146,22 @@ def generate():
                 details=True,
                 max_sessions=current_app.config["MAX_WEB_GENERATION_SESSIONS"],
             )
-            db.session.commit()
+        if outcome.ok:
             note = form.unused_field_note()
-        except ValidationError as err:
-            db.session.rollback()
-            attach_errors(form, err)
-            status = 422
+        status = outcome.status
     elif request.method == "POST":
         status = 422
-    template = "timetable/_generate_panel.html" if is_htmx_partial() else "timetable/generate.html"
-    context = {
-        "form": form,
-        "summary": summary,
-        "span_note": note,
-        "pages": _preview_pages(summary) if summary is not None else {},
-        "group_name": dict((c.value, c.label) for c in form.group.choices).get(form.group.data),
-        "conflicts_listed": CONFLICTS_LISTED,
-    }
-    return render_template(template, **context), status
+    return page_or_fragment(
+        "timetable/generate.html",
+        "timetable/_generate_panel.html",
+        status,
+        form=form,
+        summary=summary,
+        span_note=note,
+        pages=_preview_pages(summary) if summary is not None else {},
+        group_name=dict((c.value, c.label) for c in form.group.choices).get(form.group.data),
+        conflicts_listed=CONFLICTS_LISTED,
+    )
 
 
 def _series_choices():
@@ -257,20 +255,11 @@ def exceptions():
 
 def _save(form: DateOverrideChangeForm, series: Series, original_date):
     """Save the form's exception; returns (saved or None, status) with errors on the form."""
-    try:
+    with form_action(form, catch=(ValidationError, ConflictError, InvalidTransition)) as outcome:
         saved, _ = save_override(
             series, original_date, change_from_form(form), actor=current_user, tz=org_tz()
         )
-        db.session.commit()
-    except (ConflictError, InvalidTransition) as err:
-        db.session.rollback()
-        attach_errors(form, err)
-        return None, 409
-    except ValidationError as err:
-        db.session.rollback()
-        attach_errors(form, err)
-        return None, 422
-    return saved, 200
+    return (None if outcome.failed else saved), outcome.status
 
 
 @bp.post("/exceptions")
@@ -307,12 +296,10 @@ def edit_exception(override_id: int):
                     return render_template("timetable/_exception_row.html", override=saved)
                 flash("Exception updated.", "success")
                 return redirect(url_for("timetable.exceptions"))
-    template = (
-        "timetable/_exception_edit_row.html"
-        if is_htmx_partial()
-        else "timetable/exception_edit.html"
-    )
-    return render_template(template, form=form, override=override), status
+    return page_or_fragment(
+        "timetable/exception_edit.html", "timetable/_exception_edit_row.html", status,
+        form=form, override=override,
+    )  # fmt: skip
 
 
 @bp.get("/exceptions/<id:override_id>")
@@ -327,16 +314,14 @@ def exception_row(override_id: int):
 def delete_exception(override_id: int):
     override = load_or_404(DateOverride, override_id)
     label = f"{override.series.group.name} on {override.original_date:%a %d %b %Y}"
-    try:
+    with form_action(catch=DomainError) as outcome:
         delete_override(override, tz=org_tz(), actor=current_user)
-        db.session.commit()
-    except DomainError as err:
-        db.session.rollback()
+    if outcome.failed:
         if is_htmx():
             return render_template(
-                "timetable/_exception_row.html", override=override, error=err.message
+                "timetable/_exception_row.html", override=override, error=outcome.message
             ), 409
-        flash(err.message, "error")
+        flash(outcome.message, "error")
         return redirect(url_for("timetable.exceptions"))
     if is_htmx():
         return "", 200

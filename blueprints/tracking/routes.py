@@ -22,11 +22,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
-from blueprints.feedback import attach_errors, toast
+from blueprints.feedback import attach_errors, form_action, page_or_fragment, toast
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
 from models import CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
-from services.common.errors import DomainError, NotAllowed, NotFoundError, ValidationError
+from services.common.errors import DomainError, ValidationError
 from services.common.numbers import row_id
 from services.common.pagination import page_number, paginate
 from services.common.timeutil import today_in
@@ -88,15 +88,6 @@ def _load_for_tracker(occurrence_id: int) -> Occurrence:
     return occurrence
 
 
-def _fail(err: DomainError) -> int:
-    """Undo the failed action; its status. A refusal (403) or a session deleted meanwhile (404)
-    goes on to the app's error handlers."""
-    db.session.rollback()
-    if isinstance(err, NotAllowed | NotFoundError):
-        raise err
-    return 422 if isinstance(err, ValidationError) else 409
-
-
 def _local_clock(instant: datetime | None):
     return instant.astimezone(org_tz()).time().replace(second=0, microsecond=0) if instant else None
 
@@ -112,7 +103,7 @@ def _section(occurrence: Occurrence, *, status: int = 200, headers=None, partial
             **ctx,
         ),
         status,
-        {"Vary": "HX-Request", **(headers or {})},
+        headers or {},
     )
 
 
@@ -190,7 +181,8 @@ def _completion_form_view(occurrence_id: int, mode: str):
         return _form_response(occurrence, mode, form, 409 if refusal else 200, refusal)
     if not form.validate_on_submit():
         return _form_response(occurrence, mode, form, 422)
-    try:
+    # A refusal (403) or a session deleted meanwhile (404) goes on to the app's handlers.
+    with form_action(catch=DomainError) as action:
         outcome = (complete_session if completing else correct_completion)(
             occurrence,
             actual_start=form.actual_start.data,
@@ -200,13 +192,11 @@ def _completion_form_view(occurrence_id: int, mode: str):
             actor=current_user,
             tz=org_tz(),
         )
-        db.session.commit()
-    except DomainError as err:
-        status = _fail(err)
-        if status == 409:
-            return _form_response(occurrence, mode, form, status, err.message)
-        attach_errors(form, err)
-        return _form_response(occurrence, mode, form, status)
+    if action.status == 409:
+        return _form_response(occurrence, mode, form, 409, action.message)
+    if action.failed:
+        attach_errors(form, action.error)
+        return _form_response(occurrence, mode, form, action.status)
     if completing:
         return _done(occurrence, f"Session completed: code {occurrence.completion_code}.")
     message = "Completion corrected." if outcome.changed else "Nothing to correct: no change."
@@ -221,15 +211,13 @@ def cancel(occurrence_id: int):
     form = CancelSessionForm(prefix="tracking")
     if not form.validate_on_submit():
         return _cancel_failed(occurrence, form, 422)
-    try:
+    with form_action(catch=DomainError) as action:
         cancel_session(occurrence, reason=form.reason.data, actor=current_user, tz=org_tz())
-        db.session.commit()
-    except DomainError as err:
-        status = _fail(err)
-        if status == 409:
-            return _cancel_failed(occurrence, form, status, err.message)
-        attach_errors(form, err)
-        return _cancel_failed(occurrence, form, status)
+    if action.status == 409:
+        return _cancel_failed(occurrence, form, 409, action.message)
+    if action.failed:
+        attach_errors(form, action.error)
+        return _cancel_failed(occurrence, form, action.status)
     db.session.refresh(occurrence)
     return _done(occurrence, "Session cancelled.")
 
@@ -329,11 +317,10 @@ def monitor():
         "status_choices": STATUS_CHOICES,
         "now": datetime.now(UTC),
     }
-    status = 422 if errors else 200
-    headers = {"Vary": "HX-Request"}
-    if is_htmx_partial():
-        return render_template("tracking/_monitor_results.html", **context), status, headers
-    return render_template("tracking/monitor.html", **context), status, headers
+    return page_or_fragment(
+        "tracking/monitor.html", "tracking/_monitor_results.html", 422 if errors else 200,
+        **context,
+    )  # fmt: skip
 
 
 @bp.get("/verify")
@@ -344,10 +331,7 @@ def verify():
     context = {"code": code, "found": found, "searched": bool(code)}
     if found is not None:
         context["completer"] = people_by_id([found.completed_by_id]).get(found.completed_by_id)
-    headers = {"Vary": "HX-Request"}
-    if is_htmx_partial():
-        return render_template("tracking/_verify_result.html", **context), 200, headers
-    return render_template("tracking/verify.html", **context), 200, headers
+    return page_or_fragment("tracking/verify.html", "tracking/_verify_result.html", **context)
 
 
 # --- Hours report -------------------------------------------------------------------------------

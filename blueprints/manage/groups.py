@@ -1,0 +1,347 @@
+"""Course groups: the list, a group's form and page, its weekly series and its students."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from wtforms import SelectChoice
+
+from blueprints.access import is_htmx_partial, load_or_404, org_tz, staff_required
+from blueprints.feedback import form_action, page_or_fragment, toast
+from blueprints.manage import bp
+from blueprints.manage.forms import EndSeriesForm, EnrolForm, GroupForm, SeriesForm
+from blueprints.manage.listing import SEARCH_LENGTH, list_args
+from models import CourseGroup, Room, Series, db
+from services.catalogue.groups import (
+    GroupData,
+    SeriesData,
+    active_mentors,
+    active_subjects,
+    add_series,
+    create_group,
+    end_series,
+    enrol_student,
+    group_counts,
+    group_enrolments,
+    group_series,
+    list_groups,
+    search_students,
+    unenrol_student,
+    update_group,
+    update_series,
+)
+from services.catalogue.rooms import active_rooms
+from services.common.timeutil import today_in
+from services.common.wording import named
+
+
+def _with_current(placeholder: str, options, current, label) -> list[SelectChoice]:
+    """A "none" choice, the active options, and the current (deactivated) one to keep it."""
+    if current is not None and all(o.id != current.id for o in options):
+        options = [*options, current]
+    return [SelectChoice(0, placeholder), *(SelectChoice(o.id, label(o)) for o in options)]
+
+
+def _room_label(room: Room) -> str:
+    return room.name if room.active else f"{room.name} (deactivated)"
+
+
+def _group_form(group: CourseGroup | None = None) -> GroupForm:
+    form = GroupForm(obj=group) if group is not None and request.method == "GET" else GroupForm()
+    if group is not None and request.method == "GET":
+        form.subject.data = group.subject_id
+        form.mentor.data = group.mentor_id
+        form.default_room.data = group.default_room_id or 0
+    form.subject.choices = _with_current(
+        "Choose a subject",
+        active_subjects(),
+        group.subject if group else None,
+        lambda s: s.name if s.active else f"{s.name} (deactivated)",
+    )
+    form.mentor.choices = _with_current(
+        "Choose a mentor",
+        active_mentors(),
+        group.mentor if group else None,
+        lambda m: m.name if m.is_active_account else f"{m.name} (deactivated)",
+    )
+    form.default_room.choices = _with_current(
+        "No default room", active_rooms(), group.default_room if group else None, _room_label
+    )
+    return form
+
+
+def _group_data(form: GroupForm) -> GroupData:
+    return GroupData(
+        name=form.name.data,
+        subject_id=form.subject.data or None,
+        mentor_id=form.mentor.data or None,
+        default_room_id=form.default_room.data or None,
+        active=form.active.data,
+    )
+
+
+@bp.get("/groups")
+@staff_required
+def groups():
+    args = list_args()
+    groups_page = list_groups(args["q"], status=args["status"] or None, page=args["page"])
+    return page_or_fragment(
+        "manage/groups.html", "manage/_groups_table.html",
+        groups=groups_page, counts=group_counts(groups_page.items), args=args,
+    )  # fmt: skip
+
+
+@bp.route("/groups/new", methods=["GET", "POST"])
+@staff_required
+def new_group():
+    form = _group_form()
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            with form_action(form) as outcome:
+                group = create_group(_group_data(form))
+            if outcome.ok:
+                flash(
+                    f"{named(group.name, 'group')} created. Add its weekly series below.", "success"
+                )
+                return redirect(url_for("manage.group", group_id=group.id))
+    return render_template("manage/group_form.html", form=form, group=None), status
+
+
+@bp.route("/groups/<id:group_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_group(group_id: int):
+    group = load_or_404(CourseGroup, group_id)
+    form = _group_form(group)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            with form_action(form) as outcome:
+                update_group(group, _group_data(form))
+            if outcome.ok:
+                flash(f"{named(group.name, 'group')} saved.", "success")
+                return redirect(url_for("manage.group", group_id=group.id))
+        group = db.session.get(CourseGroup, group_id)
+    return render_template("manage/group_form.html", form=form, group=group), status
+
+
+def _series_form(group: CourseGroup, series: Series | None = None) -> SeriesForm:
+    if series is not None:
+        form = SeriesForm(obj=series) if request.method == "GET" else SeriesForm()
+        if request.method == "GET":
+            form.weekdays.data = series.weekdays
+            form.room.data = series.room_id or 0
+            form.mode.data = str(series.mode)
+    else:
+        # Prefixed: the add form shares the group page with inline series editors.
+        form = SeriesForm(prefix="new")
+        if request.method == "GET":
+            form.room.data = group.default_room_id or 0
+            form.first_date.data = today_in(org_tz())
+    form.room.choices = _with_current(
+        "No room (online)", active_rooms(), series.room if series else None, _room_label
+    )
+    return form
+
+
+def _series_data(form: SeriesForm) -> SeriesData:
+    return SeriesData(
+        weekdays=[d for d in (form.weekdays.data or []) if d is not None],
+        every_weeks=form.every_weeks.data,
+        start_time=form.start_time.data,
+        end_time=form.end_time.data,
+        room_id=form.room.data or None,
+        mode=form.mode.data or "",
+        first_date=form.first_date.data,
+        last_date=form.last_date.data,
+    )
+
+
+def _students_context(group: CourseGroup, q: str = "", enrol_form=None) -> dict:
+    q = q[:SEARCH_LENGTH]
+    return {
+        "enrolments": group_enrolments(group),
+        "q": q,
+        "results": search_students(group, q),
+        "enrol_form": enrol_form or EnrolForm(formdata=None),
+    }
+
+
+def _group_page(group: CourseGroup, status: int = 200, **overrides):
+    context = {
+        "group": group,
+        "series_list": group_series(group),
+        "series_form": _series_form(group),
+        "end_forms": {},
+        **_students_context(group, request.args.get("q", "")),
+    }
+    context.update(overrides)
+    return render_template("manage/group.html", **context), status
+
+
+@bp.get("/groups/<id:group_id>")
+@staff_required
+def group(group_id: int):
+    return _group_page(load_or_404(CourseGroup, group_id))
+
+
+_REGENERATE = "Existing sessions follow only after generating again with force (Generate page)."
+
+
+@bp.post("/groups/<id:group_id>/series")
+@staff_required
+def create_series(group_id: int):
+    group_ = load_or_404(CourseGroup, group_id)
+    form = _series_form(group_)
+    if form.validate_on_submit():
+        with form_action(form) as outcome:
+            series = add_series(group_, _series_data(form))
+        if outcome.ok:
+            message = f"Series {series.weekday_label} {series.start_time:%H:%M} added."
+            if is_htmx_partial():
+                fresh = SeriesForm(formdata=None, prefix="new")
+                fresh.room.choices = form.room.choices
+                fresh.room.data = group_.default_room_id or 0
+                fresh.first_date.data = today_in(org_tz())
+                return (
+                    render_template(
+                        "manage/_series_section.html",
+                        group=group_, series_list=group_series(group_), series_form=fresh,
+                        end_forms={}, changed=series.id,
+                    ),
+                    200,
+                    toast(message),
+                )  # fmt: skip
+            flash(f"{message} {_REGENERATE}", "success")
+            return redirect(url_for("manage.group", group_id=group_.id))
+    group_ = db.session.get(CourseGroup, group_id)
+    if is_htmx_partial():
+        return render_template(
+            "manage/_series_section.html",
+            group=group_, series_list=group_series(group_), series_form=form, end_forms={},
+        ), 422  # fmt: skip
+    return _group_page(group_, 422, series_form=form)
+
+
+@bp.get("/series/<id:series_id>")
+@staff_required
+def series_row(series_id: int):
+    series = load_or_404(Series, series_id)
+    if not is_htmx_partial():
+        return redirect(url_for("manage.group", group_id=series.group_id))
+    return render_template("manage/_series_row.html", series=series, end_form=None)
+
+
+@bp.route("/series/<id:series_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_series(series_id: int):
+    series = load_or_404(Series, series_id)
+    form = _series_form(series.group, series)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            with form_action(form) as outcome:
+                update_series(series, _series_data(form))
+            if outcome.ok:
+                message = "Series saved."
+                if is_htmx_partial():
+                    return (
+                        render_template(
+                            "manage/_series_row.html",
+                            series=series,
+                            end_form=None,
+                            row_changed=True,
+                        ),
+                        200,
+                        toast(message),
+                    )
+                flash(f"{message} {_REGENERATE}", "success")
+                return redirect(url_for("manage.group", group_id=series.group_id))
+        series = db.session.get(Series, series_id)
+    return page_or_fragment(
+        "manage/series_edit.html", "manage/_series_edit_row.html", status,
+        form=form, series=series,
+    )  # fmt: skip
+
+
+@bp.post("/series/<id:series_id>/end")
+@staff_required
+def end_series_route(series_id: int):
+    series = load_or_404(Series, series_id)
+    form = EndSeriesForm()
+    if form.validate_on_submit():
+        with form_action(form) as outcome:
+            end_series(series, form.last_date.data)
+        if outcome.ok:
+            message = f"Series ends on {series.last_date:%a %d %b %Y}."
+            if is_htmx_partial():
+                return (
+                    render_template(
+                        "manage/_series_row.html", series=series, end_form=None, row_changed=True
+                    ),
+                    200,
+                    toast(message),
+                )
+            flash(f"{message} {_REGENERATE}", "success")
+            return redirect(url_for("manage.group", group_id=series.group_id))
+    series = db.session.get(Series, series_id)
+    if is_htmx_partial():
+        return render_template("manage/_series_row.html", series=series, end_form=form), 422
+    return _group_page(series.group, 422, end_forms={series.id: form})
+
+
+@bp.get("/groups/<id:group_id>/students/search")
+@staff_required
+def search_group_students(group_id: int):
+    group_ = load_or_404(CourseGroup, group_id)
+    q = request.args.get("q", "")[:SEARCH_LENGTH]
+    if not is_htmx_partial():
+        return redirect(url_for("manage.group", group_id=group_.id, q=q or None) + "#students")
+    return render_template(
+        "manage/_student_results.html", group=group_, q=q, results=search_students(group_, q),
+        enrol_form=EnrolForm(formdata=None),
+    )  # fmt: skip
+
+
+def _students_response(group_: CourseGroup, q: str, status: int, message: str | None, form=None):
+    if is_htmx_partial():
+        return (
+            render_template(
+                "manage/_students_section.html", group=group_,
+                **_students_context(group_, q, form),
+            ),
+            status,
+            toast(message) if message else {},
+        )  # fmt: skip
+    if status >= 400:
+        return _group_page(group_, status, **_students_context(group_, q, form))
+    flash(message, "success")
+    return redirect(url_for("manage.group", group_id=group_.id, q=q or None) + "#students")
+
+
+@bp.post("/groups/<id:group_id>/enrolments")
+@staff_required
+def enrol(group_id: int):
+    group_ = load_or_404(CourseGroup, group_id)
+    form = EnrolForm()
+    q = (form.q.data or "")[:SEARCH_LENGTH]
+    if form.validate_on_submit():
+        with form_action(form) as outcome:
+            enrolment = enrol_student(group_, form.student.data)
+            name = enrolment.student.name
+        if outcome.ok:
+            return _students_response(group_, q, 200, f"{name} added to {group_.name}.")
+    group_ = db.session.get(CourseGroup, group_id)
+    return _students_response(group_, q, 422, None, form)
+
+
+@bp.post("/groups/<id:group_id>/enrolments/<id:enrolment_id>/delete")
+@staff_required
+def unenrol(group_id: int, enrolment_id: int):
+    group_ = load_or_404(CourseGroup, group_id)
+    q = request.form.get("q", "")
+    student = unenrol_student(group_, enrolment_id)
+    db.session.commit()
+    return _students_response(group_, q, 200, f"{student.name} removed from {group_.name}.")
