@@ -11,10 +11,8 @@ the size limit).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import marshmallow as ma
-from flask import current_app, send_file, url_for
+from flask import url_for
 from flask_smorest.fields import Upload
 from marshmallow import fields, validate
 from sqlalchemy import select
@@ -39,6 +37,7 @@ from blueprints.api.common import (
     ref,
 )
 from blueprints.api.timetable.schemas import SessionDetailSchema, session_detail
+from blueprints.attachments.files import max_upload_bytes, send_attachment, upload_folder
 from models import Attachment, NoteKind, Occurrence, SessionNote, User, db
 from services.common.errors import NotFoundError
 from services.permissions import can_add_note, can_track, can_upload, readable_kinds
@@ -46,7 +45,6 @@ from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     KIND_BY_CONTENT_TYPE,
     attach_upload,
-    stored_path,
 )
 from services.tracking.completion import complete_session
 from services.tracking.notes import add_note, get_visible_note
@@ -285,14 +283,6 @@ class UploadInput(StrictSchema):
     )
 
 
-def _upload_folder() -> Path:
-    return Path(current_app.config["UPLOAD_FOLDER"])
-
-
-def _max_bytes() -> int:
-    return int(current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
-
-
 @blp.post("/sessions/<id:occurrence_id>/attachments")
 @takes_uploads
 @blp.arguments(UploadInput, location="multipart")
@@ -312,8 +302,8 @@ def upload(values, occurrence_id: int):
         stream=storage.stream,
         original_name=storage.filename,
         description=values["description"],
-        upload_folder=_upload_folder(),
-        max_bytes=_max_bytes(),
+        upload_folder=upload_folder(),
+        max_bytes=max_upload_bytes(),
     )
     db.session.commit()
     location = url_for("api_tracking.download", attachment_id=attachment.id)
@@ -337,19 +327,7 @@ def download(attachment_id: int):
         load_visible_session(attachment.occurrence_id)
     except NotFoundError:
         abort_problem(404, "No such attachment.")
-    path = stored_path(_upload_folder(), attachment)
-    if not path.is_file():
-        current_app.logger.error("attachment %s: file %s is missing", attachment.id, path)
+    response = send_attachment(attachment)
+    if response is None:
         abort_problem(404, "This attachment's file is missing.")
-    response = send_file(
-        path,
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.original_name,
-        conditional=True,
-        etag=attachment.sha256,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.cache_control.private = True
     return response

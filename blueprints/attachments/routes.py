@@ -12,22 +12,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user, login_required
 
 from blueprints.access import is_htmx, load_or_404, takes_uploads
+from blueprints.attachments.files import max_upload_bytes, send_attachment, upload_folder
 from blueprints.attachments.forms import AttachmentForm
 from blueprints.extensions import login_manager
 from blueprints.feedback import form_action, page_or_fragment, toast
@@ -40,7 +38,6 @@ from services.tracking.attachments import (
     attach_upload,
     delete_attachment,
     format_limit,
-    stored_path,
 )
 from services.tracking.session_panel import FileRow, FilesSection, files_section
 
@@ -72,14 +69,6 @@ class FilesPanel:
     errors: list[str] = field(default_factory=list)
 
 
-def _upload_folder() -> Path:
-    return Path(current_app.config["UPLOAD_FOLDER"])
-
-
-def _max_bytes() -> int:
-    return int(current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
-
-
 @bp.app_template_global("files_view")
 def files_view(
     occurrence: Occurrence,
@@ -98,8 +87,8 @@ def files_view(
         rows=files.rows,
         can_upload=uploader,
         form=form if uploader else None,
-        max_bytes=_max_bytes(),
-        max_label=format_limit(_max_bytes()),
+        max_bytes=max_upload_bytes(),
+        max_label=format_limit(max_upload_bytes()),
         notice=notice,
     )
 
@@ -155,8 +144,8 @@ def upload(occurrence_id: int):
             stream=storage.stream if storage is not None and storage.filename else None,
             original_name=storage.filename if storage is not None else None,
             description=form.description.data,
-            upload_folder=_upload_folder(),
-            max_bytes=_max_bytes(),
+            upload_folder=upload_folder(),
+            max_bytes=max_upload_bytes(),
         )
     if isinstance(outcome.error, FileTooLarge):
         return _too_large_response(outcome.message)
@@ -177,21 +166,9 @@ def upload(occurrence_id: int):
 @login_required
 def download(attachment_id: int):
     attachment, _occurrence = _load_attachment(attachment_id)
-    path = stored_path(_upload_folder(), attachment)
-    if not path.is_file():
-        log.error("attachment %s: file %s is missing", attachment.id, path)
+    response = send_attachment(attachment)
+    if response is None:
         abort(404)
-    response = send_file(
-        path,
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.original_name,
-        conditional=True,
-        etag=attachment.sha256,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.cache_control.private = True
     return response
 
 
@@ -202,7 +179,7 @@ def delete(attachment_id: int):
     if not can_delete_attachment(current_user, attachment, occurrence):
         abort(403)
     name = attachment.original_name
-    delete_attachment(attachment=attachment, actor=current_user, upload_folder=_upload_folder())
+    delete_attachment(attachment=attachment, actor=current_user, upload_folder=upload_folder())
     db.session.commit()
     message = f"Deleted {name}."
     if is_htmx():
@@ -230,4 +207,4 @@ def request_too_large(_error):
         # Held to the small limit because nobody is signed in (see UploadFolderRequest in
         # app.py): a tab that was logged out gets what a smaller file would, the login page.
         return login_manager.unauthorized()
-    return _too_large_response(f"The file is larger than {format_limit(_max_bytes())}.")
+    return _too_large_response(f"The file is larger than {format_limit(max_upload_bytes())}.")

@@ -143,6 +143,19 @@ def _fail_import(err: ImportErrors) -> None:
     sys.exit(1)
 
 
+def _import_all_or_nothing(run_import, csv_file):
+    """Run one CSV import and commit it, or print why not and exit non-zero (nothing written)."""
+    try:
+        summary = run_import(csv_file, tz=_tz())
+        db.session.commit()
+    except ImportErrors as err:
+        _fail_import(err)
+    except DomainError as err:
+        _fail(err.message)
+    click.echo(f"Imported {csv_file.name}")
+    return summary
+
+
 @bp.cli.command("export-timetable")
 @click.argument("csv_file", metavar="FILE.csv", type=click.File("w", encoding="utf-8"))
 def export_timetable_command(csv_file):
@@ -161,14 +174,7 @@ def import_timetable_command(csv_file):
     Columns: group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,
     every_weeks,mode,students. The file is the source of truth for the groups it names.
     """
-    try:
-        summary = import_timetable(csv_file, tz=_tz())
-        db.session.commit()
-    except ImportErrors as err:
-        _fail_import(err)
-    except DomainError as err:
-        _fail(err.message)
-    click.echo(f"Imported {csv_file.name}")
+    summary = _import_all_or_nothing(import_timetable, csv_file)
     labels = {
         "groups": ("created", "updated", "unchanged"),
         "series": ("created", "updated", "unchanged", "ended", "removed"),
@@ -197,14 +203,7 @@ def import_exceptions_command(csv_file):
 
     Columns: group,date,action,start,end,room,notes; action is cancel or override.
     """
-    try:
-        summary = import_exceptions(csv_file, tz=_tz())
-        db.session.commit()
-    except ImportErrors as err:
-        _fail_import(err)
-    except DomainError as err:
-        _fail(err.message)
-    click.echo(f"Imported {csv_file.name}")
+    summary = _import_all_or_nothing(import_exceptions, csv_file)
     click.echo(f"  cancelled        {summary.cancelled}")
     click.echo(f"  overridden       {summary.overridden}")
     click.echo(

@@ -699,11 +699,56 @@ def _generate(
     existing = _load_existing(start, end, start_utc, end_utc, dialect)
 
     # Most instants recur (a few dozen times a day), so each is converted once.
-    stored = _Memo(write)
-    to_insert, to_update, to_delete = [], [], []
-    changed: list[tuple[_Existing, PlannedOccurrence | None]] = []  # for the participants
+    work = _Work(stored=_Memo(write), stamp=write(utcnow()), log=log)
+    seen = _compare_stored(existing, planned, work, summary, now=now, force=force, groups=groups)
+    _plan_inserts(planned, seen, work, summary, stored_date=_date_writer(dialect))
+    _write(work, dialect)
+    summary.created, summary.updated, summary.removed = (
+        len(work.to_insert),
+        len(work.to_update),
+        len(work.to_delete),
+    )
+    if work.changed:
+        _tell_participants(work.changed, tz)
+    if log:
+        summary.changes = _describe_changes(work.logged, tz)
+    summary.conflicts = describe_conflicts(
+        _conflicts_after(summary, existing, start_utc, end_utc, groups), tz
+    )
+    return summary
+
+
+@dataclass
+class _Work:
+    """What one run writes, in the stored form of its dialect, and why (with details)."""
+
+    stored: _Memo  # instant -> its stored form
+    stamp: object  # now, stored
+    log: bool
+    to_insert: list[dict] = field(default_factory=list)
+    to_update: list[dict] = field(default_factory=list)
+    to_delete: list[dict] = field(default_factory=list)
+    # For the participants: (stored row, plan or None when removed) per changed session.
+    changed: list[tuple[_Existing, PlannedOccurrence | None]] = field(default_factory=list)
     # With details: (kind, existing row or None, plan or None, reason) per session concerned.
-    logged: list[tuple[str, _Existing | None, PlannedOccurrence | None, str]] = []
+    logged: list[tuple[str, _Existing | None, PlannedOccurrence | None, str]] = field(
+        default_factory=list
+    )
+
+
+def _compare_stored(
+    existing: list[_Existing],
+    planned: dict,
+    work: _Work,
+    summary: GenerationSummary,
+    *,
+    now: datetime,
+    force: bool,
+    groups: tuple[int, ...] | None,
+) -> set:
+    """Sort the stored sessions of the window's series into unchanged, kept (protected),
+    out of date, or (with force) to update or remove; the keys (series, date) found."""
+    start, end, log = summary.start, summary.end, work.log
     seen = set()
     recorded: set[int] | None = None  # sessions with notes or files, read when first needed
     for row in existing:
@@ -722,34 +767,39 @@ def _generate(
         if row.is_protected(now) or row.id in recorded:
             summary.kept += 1
             if log:
-                logged.append((KEEP, row, plan, _kept_because(row, now, recorded)))
+                work.logged.append((KEEP, row, plan, _kept_because(row, now, recorded)))
         elif not force:
             summary.out_of_date += 1
             if log:
                 would = "force would remove it" if plan is None else "force would update it"
-                logged.append((OUT_OF_DATE, row, plan, would))
+                work.logged.append((OUT_OF_DATE, row, plan, would))
         elif plan is None:
-            to_delete.append({"b_id": row.id})
-            changed.append((row, None))
+            work.to_delete.append({"b_id": row.id})
+            work.changed.append((row, None))
             if log:
-                logged.append((REMOVE, row, None, ""))
+                work.logged.append((REMOVE, row, None, ""))
         else:
-            to_update.append(_update_values(row.id, plan, stored))
-            changed.append((row, plan))
+            work.to_update.append(_update_values(row.id, plan, work.stored))
+            work.changed.append((row, plan))
             if log:
-                logged.append((UPDATE, row, plan, ""))
+                work.logged.append((UPDATE, row, plan, ""))
+    return seen
 
-    stamp = write(utcnow())
-    stored_date = _date_writer(dialect)
+
+def _plan_inserts(
+    planned: dict, seen: set, work: _Work, summary: GenerationSummary, *, stored_date
+) -> None:
+    """A row to insert for every planned session not stored yet; shifted dates noted."""
+    stored, stamp = work.stored, work.stamp
     for key, plan in planned.items():
         if plan.shifted:
             summary.shifted.append(
                 {"series_id": plan.series_id, "date": plan.original_date.isoformat()}
             )
         if key not in seen:
-            if log:
-                logged.append((CREATE, None, plan, ""))
-            to_insert.append(
+            if work.log:
+                work.logged.append((CREATE, None, plan, ""))
+            work.to_insert.append(
                 {
                     "group_id": plan.group_id,
                     "series_id": plan.series_id,
@@ -767,10 +817,13 @@ def _generate(
                 }
             )
 
+
+def _write(work: _Work, dialect: str) -> None:
+    """The inserts, updates and deletes of one run, in bulk statements."""
+    to_insert, to_update, to_delete = work.to_insert, work.to_update, work.to_delete
     _give_online_sessions_video_rooms(to_insert, to_update)
-    if to_update:
-        for values in to_update:
-            values["b_updated_at"] = stamp
+    for values in to_update:
+        values["b_updated_at"] = work.stamp
     if dialect == "postgresql":
         _insert_and_update_from_arrays(to_insert, to_update)
     else:
@@ -780,16 +833,16 @@ def _generate(
             _execute_many(_update_in_place(dialect), to_update)
     if to_delete:
         db.session.execute(delete(_table).where(_table.c.id == bindparam("b_id")), to_delete)
-    summary.created, summary.updated, summary.removed = (
-        len(to_insert),
-        len(to_update),
-        len(to_delete),
-    )
-    if changed:
-        _tell_participants(changed, tz)
-    if log:
-        summary.changes = _describe_changes(logged, tz)
 
+
+def _conflicts_after(
+    summary: GenerationSummary,
+    existing: list[_Existing],
+    start_utc: datetime,
+    end_utc: datetime,
+    groups: tuple[int, ...] | None,
+) -> list:
+    """The window's conflicts once the run is written (of `groups` only, when given)."""
     if summary.changed_anything:
         conflicts = conflicts_in_window(start_utc, end_utc)
         db.session.expire_all()
@@ -805,8 +858,7 @@ def _generate(
         conflicts = conflicts_in_window(start_utc, end_utc, slots)
     if groups is not None:
         conflicts = _involving(conflicts, groups)
-    summary.conflicts = describe_conflicts(conflicts, tz)
-    return summary
+    return conflicts
 
 
 def _involving(conflicts: list, groups: tuple[int, ...]) -> list:
