@@ -39,8 +39,13 @@ from blueprints.api.common import (
 from blueprints.api.timetable.schemas import SessionDetailSchema, session_detail
 from blueprints.attachments.files import max_upload_bytes, send_attachment, upload_folder
 from models import Attachment, NoteKind, Occurrence, SessionNote, User, db
-from services.common.errors import NotFoundError
-from services.permissions import can_add_note, can_track, can_upload, readable_kinds
+from services.permissions import (
+    can_add_note,
+    can_track,
+    can_upload,
+    can_view_session,
+    readable_kinds,
+)
 from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     KIND_BY_CONTENT_TYPE,
@@ -323,9 +328,7 @@ def download(attachment_id: int):
     """Download a file (404 if the user may not see its session), with the headers of the
     pages' download: attachment disposition, ETag (its sha256), private, nosniff."""
     attachment = load_or_404(Attachment, attachment_id, "attachment")
-    try:
-        load_visible_session(attachment.occurrence_id)
-    except NotFoundError:
+    if not can_view_session(api_user(), db.session.get(Occurrence, attachment.occurrence_id)):
         abort_problem(404, "No such attachment.")
     response = send_attachment(attachment)
     if response is None:
