@@ -1,16 +1,16 @@
 """What every page area tells the browser the same way: the page or only its fragment, a
 toast in `HX-Trigger`, and a service's refusal next to the form fields it concerns.
 
-A form route reads: parse, call, render (blueprints/manage/catalogue.py).
+A form route reads: parse, call, render (blueprints/manage/groups.py):
 
-    form = RoomForm(prefix="new")
+    form = _group_form()
     if form.validate_on_submit():
         with form_action(form) as outcome:
-            room = create_room(room_data(form))
+            group = create_group(_group_data(form))
         if outcome.ok:
-            flash(f"{room.name} created.", "success")
-            return redirect(url_for("manage.rooms"))
-    return page_or_fragment("manage/rooms.html", "manage/_rooms_table.html", 422, form=form)
+            flash(f"{named(group.name, 'group')} created.", "success")
+            return redirect(url_for("manage.group", group_id=group.id))
+    return render_template("manage/group_form.html", form=form, group=None), 422
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ class FormAction:
     ValidationError, 409 for a conflict or a state that forbids it), its messages attached
     to `form` when one is given (`catch=DomainError`: every refusal). NotAllowed and
     NotFoundError are never caught, whatever `catch` says: the app answers them (403, 404,
-    after a rollback); any other exception propagates as well."""
+    after a rollback); any other exception propagates as well. Every caught error that is
+    not a ValidationError (ConflictError, InvalidTransition) is a 409: a route catching a
+    wider class answers its other refusals as 409 too."""
 
     def __init__(self, form=None, catch: type | tuple[type, ...] = ValidationError):
         self.form = form

@@ -20,10 +20,10 @@ class IdConverter(IntegerConverter):
 
     A 404 raised here rather than werkzeug's ValidationError: that one would make the rule
     not match, which is a 405 whenever another method has a rule on the same path. The API
-    documents such a parameter as `<id:>` (an integer, minimum 0): min and max stay None."""
+    documents such a parameter as it did `<int:>` (an integer, minimum 0): min and max stay None."""
 
     def to_python(self, value: str) -> int:
-        digits = value.lstrip("0")  # "007" is 7, as with <id:>
+        digits = value.lstrip("0")  # "007" is 7, as with <int:>
         number = int(digits) if 0 < len(digits) <= len(str(MAX_ID)) else 0
         if not 0 < number <= MAX_ID:
             raise NoSuchId()

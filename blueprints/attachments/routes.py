@@ -10,7 +10,6 @@ session page, or shown the section on a page of its own with the errors.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from flask import (
@@ -40,8 +39,6 @@ from services.tracking.attachments import (
     format_limit,
 )
 from services.tracking.session_panel import FileRow, FilesSection, files_section
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
 

@@ -119,6 +119,7 @@ def _render_session(occurrence: Occurrence, *, status: int = 200, headers=None, 
         completion=panel.completion,
         notes=panel.notes,
         files=panel.files,
+        standing=panel.standing,
         **context,
     )
 

@@ -35,7 +35,6 @@ from services.timetable.generation import (
     CHANGE_KINDS,
     generate_occurrences,
     resolve_window,
-    series_standing,
 )
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
@@ -46,12 +45,6 @@ bp = Blueprint("timetable", __name__, url_prefix="/timetable")
 def groups():
     """The old read-only list of groups: course groups are managed under /manage/groups."""
     return redirect(url_for("manage.groups"), 301)
-
-
-@bp.app_template_global("series_standing_of")
-def series_standing_of(occurrence: Occurrence):
-    """The session page's comparison of a series session with its series (None for one-time)."""
-    return series_standing(occurrence, tz=org_tz())
 
 
 @bp.app_template_global("forced_preview_url")

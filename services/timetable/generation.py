@@ -699,7 +699,7 @@ def _generate(
     existing = _load_existing(start, end, start_utc, end_utc, dialect)
 
     # Most instants recur (a few dozen times a day), so each is converted once.
-    work = _Work(stored=_Memo(write), stamp=write(utcnow()), log=log)
+    work = _RunWrites(stored=_Memo(write), stamp=write(utcnow()), log=log)
     seen = _compare_stored(existing, planned, work, summary, now=now, force=force, groups=groups)
     _plan_inserts(planned, seen, work, summary, stored_date=_date_writer(dialect))
     _write(work, dialect)
@@ -719,7 +719,7 @@ def _generate(
 
 
 @dataclass
-class _Work:
+class _RunWrites:
     """What one run writes, in the stored form of its dialect, and why (with details)."""
 
     stored: _Memo  # instant -> its stored form
@@ -739,7 +739,7 @@ class _Work:
 def _compare_stored(
     existing: list[_Existing],
     planned: dict,
-    work: _Work,
+    work: _RunWrites,
     summary: GenerationSummary,
     *,
     now: datetime,
@@ -787,7 +787,7 @@ def _compare_stored(
 
 
 def _plan_inserts(
-    planned: dict, seen: set, work: _Work, summary: GenerationSummary, *, stored_date
+    planned: dict, seen: set, work: _RunWrites, summary: GenerationSummary, *, stored_date
 ) -> None:
     """A row to insert for every planned session not stored yet; shifted dates noted."""
     stored, stamp = work.stored, work.stamp
@@ -818,7 +818,7 @@ def _plan_inserts(
             )
 
 
-def _write(work: _Work, dialect: str) -> None:
+def _write(work: _RunWrites, dialect: str) -> None:
     """The inserts, updates and deletes of one run, in bulk statements."""
     to_insert, to_update, to_delete = work.to_insert, work.to_update, work.to_delete
     _give_online_sessions_video_rooms(to_insert, to_update)

@@ -1,4 +1,5 @@
-"""Typed notes on sessions: who may read, add, edit and delete them, and doing it.
+"""Typed notes on sessions: reading, adding, editing and deleting them (who may do which is
+services/permissions.py's).
 
 Who writes: the session's mentor and staff (admins, coordinators). Students of the session
 read notes but do not write them: notes are the teacher's record of the session (the

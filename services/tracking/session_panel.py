@@ -1,9 +1,10 @@
 """What a session's page shows to one viewer, decided before anything is drawn.
 
-The session panel: the session's exception, why it is cancelled, its conflicts (for those who
-may see them), what each staff action would refuse, and its three tracking sections
-(completion, notes, files). Each section is also drawn alone after its own actions, from the
-same function here. Templates format these; they query nothing.
+The session panel: the session's exception, how it stands against its series, why it is
+cancelled, its conflicts (for those who may see them), what each staff action would refuse,
+and its three tracking sections (completion, notes, files). Each section is also drawn alone
+after its own actions, from the same function here. Templates format these and call no
+service (they may still read the session's own relationships, its group or room names).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from services.permissions import (
     can_upload,
     may_see_conflicts,
 )
+from services.timetable.generation import SeriesStanding, series_standing
 from services.timetable.sessions import (
     SessionConflict,
     cancel_refusal,
@@ -133,6 +135,8 @@ class SessionPanel:
     completion: CompletionSection
     notes: NotesSection
     files: FilesSection
+    # A series session against its series now (None for a one-time session).
+    standing: SeriesStanding | None
 
 
 def session_panel(
@@ -154,4 +158,5 @@ def session_panel(
         completion=completion_section(viewer, occurrence, now=now),
         notes=notes_section(viewer, occurrence),
         files=files_section(viewer, occurrence),
+        standing=series_standing(occurrence, tz=tz, now=now),
     )

@@ -109,3 +109,19 @@ def test_an_api_route_answers_a_404_problem_for_ids_out_of_range(app, make_user)
     for value in NOT_AN_ID:
         response = client.get(f"/api/v1/sessions/{value}", status=404)
         assert response.json["title"] == "Not Found"
+
+
+def test_an_impossible_id_is_404_before_any_login_or_token(web, app, session_and_mentor):
+    """Matched with the URL, before the view's checks: a visitor not logged in, or an API
+    call without a token, reads 404 for an id no row can have (as for "abc"), while a
+    possible id still asks them to log in (302) or for a token (401)."""
+    occurrence, _mentor = session_and_mentor
+    assert web.get(f"/sessions/{occurrence.id}", status=302).location.startswith("/auth/login")
+    web.get("/sessions/0", status=404)
+    web.get(f"/sessions/{MAX_ID + 1}", status=404)
+    anonymous = app.test_client()
+    assert anonymous.get(f"/api/v1/sessions/{occurrence.id}").status_code == 401
+    for path in ("/api/v1/sessions/0", f"/api/v1/sessions/{MAX_ID + 1}/cancel"):
+        response = anonymous.open(path, method="POST" if path.endswith("cancel") else "GET")
+        assert response.status_code == 404
+        assert response.json["detail"] == "No such object."
