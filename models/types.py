@@ -92,21 +92,26 @@ def _same(value):
 
 
 # A list of ids bound as one parameter (a PostgreSQL array, a JSON array read by SQLite's
-# json_each) rather than one parameter per id: statements listing hundreds of ids are
-# prepared once and bound in one step, where an expanding IN renders its SQL anew each time.
+# json_each) rather than one parameter per id: however long the list, the statement stays
+# within every backend's limit on bound parameters (SQLite: 32,766 in a stock build,
+# PostgreSQL: 65,535), and statements listing hundreds of ids are prepared once and bound in
+# one step, where an expanding IN renders its SQL anew each time. Lists of other values
+# (e-mail addresses, file names) go the same way with `of=String`.
 
 
-def in_ids(column: ColumnElement, name: str, dialect_name: str) -> ColumnElement:
-    """`column` is one of the ids bound (with `ids_param`) as parameter `name`."""
+def in_ids(
+    column: ColumnElement, name: str, dialect_name: str, *, of: type = Integer
+) -> ColumnElement:
+    """`column` is one of the ids (or values of type `of`) bound with `ids_param` as `name`."""
     if dialect_name == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+        return column == any_(bindparam(name, type_=ARRAY(of)))
     listed = select(literal_column("value")).select_from(
         func.json_each(bindparam(name, type_=String))
     )
     return column.in_(listed)
 
 
-def ids_param(ids: Iterable[int], dialect_name: str) -> object:
+def ids_param(ids: Iterable, dialect_name: str) -> object:
     """The value to bind for an `in_ids` parameter."""
     listed = sorted(ids)
     return listed if dialect_name == "postgresql" else json.dumps(listed)

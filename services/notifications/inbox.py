@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, insert, select, union_all, update
 
 from models import CourseGroup, EmailStatus, Enrolment, Notification, Occurrence, User, db
-from models.types import utcnow
+from models.types import ids_param, in_ids, utcnow
 
 # Kinds, as stored (and shown as the notification's badge).
 REQUEST_NEW = "request_new"
@@ -115,18 +115,22 @@ def participants_of(occurrence: Occurrence) -> set[int]:
 
 def participants_of_groups(group_ids: Iterable[int]) -> dict[int, set[int]]:
     """Each group's mentor and enrolled students with an active account, in one statement."""
-    ids = sorted(set(group_ids))
+    ids = set(group_ids)
     if not ids:
         return {}
+    dialect = db.session.get_bind().dialect.name
     mentors = select(CourseGroup.id.label("group_id"), CourseGroup.mentor_id.label("user_id"))
     students = select(Enrolment.group_id, Enrolment.student_id)
+    # A timetable update can concern every group: their ids bound as one list (see `in_ids`).
     members = union_all(
-        mentors.where(CourseGroup.id.in_(ids)), students.where(Enrolment.group_id.in_(ids))
+        mentors.where(in_ids(CourseGroup.id, "groups", dialect)),
+        students.where(in_ids(Enrolment.group_id, "groups", dialect)),
     ).subquery()
     rows = db.session.execute(
         select(members.c.group_id, members.c.user_id)
         .join(User, User.id == members.c.user_id)
-        .where(User.is_active_account.is_(True))
+        .where(User.is_active_account.is_(True)),
+        {"groups": ids_param(ids, dialect)},
     )
     found: dict[int, set[int]] = {}
     for group_id, user_id in rows:

@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from models import EmailStatus, Notification, User, db
+from models.types import ids_param, in_ids
 from services.common.wording import plural
 
 # A notification whose mail failed this many times stays failed (and is not tried again).
@@ -122,11 +123,13 @@ def _connect(config) -> smtplib.SMTP:
 
 def _mark_failed(ids: list[int]) -> None:
     if ids:
+        dialect = db.session.get_bind().dialect.name
         db.session.execute(
             update(Notification)
-            .where(Notification.id.in_(ids))
+            .where(in_ids(Notification.id, "ids", dialect))
             .values(email_status=EmailStatus.FAILED)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
+            {"ids": ids_param(ids, dialect)},
         )
         db.session.commit()
 
@@ -162,13 +165,16 @@ def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
     try:
         # Plain messages first, then end the (read) transaction before talking to the server:
         # on SQLite an open transaction would hold the write lock for the whole exchange.
+        # Up to `limit` (10,000 from the command line) ids, bound as one list (see `in_ids`).
+        dialect = db.session.get_bind().dialect.name
         outgoing = [
             (note.id, user.email, _message(note, user, sender, base_url))
             for note, user in db.session.execute(
                 select(Notification, User)
                 .join(User, User.id == Notification.user_id)
-                .where(Notification.id.in_(ids))
-                .order_by(Notification.id)
+                .where(in_ids(Notification.id, "ids", dialect))
+                .order_by(Notification.id),
+                {"ids": ids_param(ids, dialect)},
             )
         ]
         db.session.rollback()

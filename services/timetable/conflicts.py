@@ -180,22 +180,21 @@ def load_slots(window_start: datetime, window_end: datetime) -> list[Slot]:
     return [Slot(r[0], r[1], read(r[2]), read(r[3]), r[4], r[5]) for r in rows]
 
 
-_MAX_PARAMETERS = 30_000
-
-
 def load_students_by_group(group_ids: Iterable[int]) -> dict[int, set[int]]:
     students: dict[int, set[int]] = defaultdict(set)
+    group_ids = set(group_ids)
+    if not group_ids:
+        return students
     enrolment = Enrolment.__table__.c
-    ordered = sorted(set(group_ids))
-    # In chunks under the smaller of SQLite's (32,766) and PostgreSQL's (65,535) limits on
-    # bound parameters; one chunk for any real school, so one statement.
-    for begin in range(0, len(ordered), _MAX_PARAMETERS):
-        for group_id, student_id in db.session.execute(
-            select(enrolment.group_id, enrolment.student_id).where(
-                enrolment.group_id.in_(ordered[begin : begin + _MAX_PARAMETERS])
-            )
-        ):
-            students[group_id].add(student_id)
+    dialect = db.session.get_bind().dialect.name
+    # The whole school's groups can be in a window: bound as one list (see `in_ids`).
+    for group_id, student_id in db.session.execute(
+        select(enrolment.group_id, enrolment.student_id).where(
+            in_ids(enrolment.group_id, "groups", dialect)
+        ),
+        {"groups": ids_param(group_ids, dialect)},
+    ):
+        students[group_id].add(student_id)
     return students
 
 
@@ -233,8 +232,8 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
     }
     room_ids = {k for c in conflicts if c.kind == ROOM for k in c.shared}
     user_ids = {k for c in conflicts if c.kind != ROOM for k in c.shared}
-    rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
-    users = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+    rooms = names_by_id(Room, room_ids)
+    users = names_by_id(User, user_ids)
     described = []
     for c in conflicts:
         names = rooms if c.kind == ROOM else users
@@ -246,6 +245,17 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
             }
         )
     return described
+
+
+def names_by_id(model, ids: Iterable[int]) -> dict[int, str]:
+    """{id: name} of the rows of `model` (a room, user or group) with these ids, in one
+    statement binding the ids as one list (see `in_ids`), however many they are."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    dialect = db.session.get_bind().dialect.name
+    query = select(model.id, model.name).where(in_ids(model.id, "ids", dialect))
+    return dict(db.session.execute(query, {"ids": ids_param(ids, dialect)}).all())
 
 
 def describe_occurrence(occurrence: Occurrence, tz) -> dict:

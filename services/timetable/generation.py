@@ -52,6 +52,7 @@ from services.timetable.conflicts import (
     conflicts_in_window,
     describe_conflicts,
     lock_schedule,
+    names_by_id,
     overlapping,
 )
 from services.timetable.recurrence import (
@@ -222,14 +223,10 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
     by_group: dict[int, list[tuple[_Existing, PlannedOccurrence | None]]] = {}
     for row, plan in sorted(changed, key=lambda change: change[0].start_utc):
         by_group.setdefault(row.group_id, []).append((row, plan))
-    names = dict(
-        db.session.execute(
-            select(CourseGroup.id, CourseGroup.name).where(CourseGroup.id.in_(by_group))
-        ).all()
-    )
+    names = names_by_id(CourseGroup, by_group)
     room_ids = {r.room_id for r, _ in changed if r.room_id}
     room_ids |= {plan.room_id for _, plan in changed if plan is not None and plan.room_id}
-    rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+    rooms = names_by_id(Room, room_ids)
     people = participants_of_groups(by_group)
     messages = []
     for group_id, changes in by_group.items():
@@ -294,9 +291,13 @@ def _load_rules(window_start: date, window_end: date, group_ids=None) -> list[Se
             (Series.last_date.is_(None)) | (Series.last_date >= window_start),
         )
     )
+    params = {}
     if group_ids is not None:
-        query = query.where(Series.group_id.in_(group_ids))
-    return [SeriesRule(*row[:7], str(row[7]), *row[8:]) for row in db.session.execute(query)]
+        dialect = db.session.get_bind().dialect.name
+        query = query.where(in_ids(Series.group_id, "groups", dialect))
+        params["groups"] = ids_param(group_ids, dialect)
+    rows = db.session.execute(query, params)
+    return [SeriesRule(*row[:7], str(row[7]), *row[8:]) for row in rows]
 
 
 def load_override_rules(
@@ -311,9 +312,12 @@ def load_override_rules(
         DateOverride.end_time,
         DateOverride.room_id,
     ).where(DateOverride.original_date >= window_start, DateOverride.original_date < window_end)
+    params = {}
     if series_ids is not None:
-        query = query.where(DateOverride.series_id.in_(series_ids))
-    return {(row[0], row[1]): OverrideRule(*row) for row in db.session.execute(query)}
+        dialect = db.session.get_bind().dialect.name
+        query = query.where(in_ids(DateOverride.series_id, "series", dialect))
+        params["series"] = ids_param(series_ids, dialect)
+    return {(row[0], row[1]): OverrideRule(*row) for row in db.session.execute(query, params)}
 
 
 class _Existing(NamedTuple):
@@ -867,14 +871,15 @@ def _involving(conflicts: list, groups: tuple[int, ...]) -> list:
     if not ids:
         return []
     dialect = db.session.get_bind().dialect.name
-    # The ids bound as one list: a large school's thousands of conflicts would pass
-    # SQLite's limit of 32,766 bound parameters.
+    # The lists bound as one parameter each: a large school's thousands of conflicts would
+    # pass SQLite's limit of 32,766 bound parameters.
     theirs = set(
         db.session.scalars(
             select(Occurrence.id).where(
-                in_ids(Occurrence.id, "ids", dialect), Occurrence.group_id.in_(groups)
+                in_ids(Occurrence.id, "ids", dialect),
+                in_ids(Occurrence.group_id, "groups", dialect),
             ),
-            {"ids": ids_param(ids, dialect)},
+            {"ids": ids_param(ids, dialect), "groups": ids_param(groups, dialect)},
         )
     )
     return [c for c in conflicts if c.first_id in theirs or c.second_id in theirs]
@@ -926,12 +931,8 @@ def _describe_changes(logged, tz: ZoneInfo) -> SessionChanges:
     group_ids = {(row or plan).group_id for _, row, plan, _ in logged}
     room_ids = {r.room_id for _, r, _, _ in logged if r is not None and r.room_id}
     room_ids |= {p.room_id for _, _, p, _ in logged if p is not None and p.room_id}
-    names = dict(
-        db.session.execute(
-            select(CourseGroup.id, CourseGroup.name).where(CourseGroup.id.in_(group_ids))
-        ).all()
-    )
-    rooms = dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+    names = names_by_id(CourseGroup, group_ids)
+    rooms = names_by_id(Room, room_ids)
     folded = {group_id: name.casefold() for group_id, name in names.items()}
 
     def sort_key(entry):
@@ -980,9 +981,14 @@ class SessionChanges(Sequence):
 def _why_nothing(start: date, end: date, groups: tuple[int, ...] | None) -> str:
     """Why [start, end) holds no session of `groups` (every active group when None)."""
     whose = "these groups"
+    dialect = db.session.get_bind().dialect.name
+    params = {"groups": ids_param(groups, dialect)} if groups is not None else {}
     if groups is not None:
         found = db.session.execute(
-            select(CourseGroup.name, CourseGroup.active).where(CourseGroup.id.in_(groups))
+            select(CourseGroup.name, CourseGroup.active).where(
+                in_ids(CourseGroup.id, "groups", dialect)
+            ),
+            params,
         ).all()
         if len(found) == 1:
             whose = found[0][0]
@@ -998,8 +1004,8 @@ def _why_nothing(start: date, end: date, groups: tuple[int, ...] | None) -> str:
         .where(CourseGroup.active.is_(True))
     )
     if groups is not None:
-        query = query.where(Series.group_id.in_(groups))
-    spans = db.session.execute(query).all()
+        query = query.where(in_ids(Series.group_id, "groups", dialect))
+    spans = db.session.execute(query, params).all()
     if not spans:
         verb = "have" if whose == "these groups" else "has"
         return f"Nothing to generate: {whose} {verb} no weekly series."

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import String, delete, func, insert, select
 
 from models import (
     CourseGroup,
@@ -35,6 +35,7 @@ from models import (
     db,
 )
 from models.series import WEEKDAY_NAMES, mask_to_weekdays, weekdays_to_mask
+from models.types import ids_param, in_ids
 from services.common.timeutil import end_before_start_message, times_refused, today_in
 from services.timetable.csv_reading import (
     ByName,
@@ -65,7 +66,6 @@ TIMETABLE_OPTIONAL = frozenset({"last_date", "every_weeks", "mode", "students"})
 MAX_EVERY_WEEKS = 52
 _WEEKDAY_NUMBERS = {name.lower(): number for number, name in enumerate(WEEKDAY_NAMES)}
 _MODES = {"in_person": OccurrenceMode.IN_PERSON, "online": OccurrenceMode.ONLINE}
-_IN_CHUNKS = 500  # keeps IN (...) lists under every backend's parameter limit
 
 
 def _weekday_mask(checker: RowChecker) -> int | None:
@@ -106,13 +106,16 @@ def _mask_label(mask: int) -> str:
 
 
 def _users_by_email(emails: Iterable[str]) -> dict[str, User]:
-    emails = sorted(set(emails))
-    found: dict[str, User] = {}
-    for i in range(0, len(emails), _IN_CHUNKS):
-        chunk = emails[i : i + _IN_CHUNKS]
-        for user in db.session.scalars(select(User).where(func.lower(User.email).in_(chunk))):
-            found[user.email.lower()] = user
-    return found
+    emails = set(emails)
+    if not emails:
+        return {}
+    # A file can name every account of the school: the addresses bound as one list (`in_ids`).
+    dialect = db.session.get_bind().dialect.name
+    query = select(User).where(in_ids(func.lower(User.email), "emails", dialect, of=String))
+    return {
+        user.email.lower(): user
+        for user in db.session.scalars(query, {"emails": ids_param(emails, dialect)})
+    }
 
 
 def _name_from_email(email: str) -> str:
@@ -393,12 +396,14 @@ def _change_counts(summary: TimetableImportSummary) -> tuple[int, ...]:
 
 def _rows_by_group(model, group_ids: list[int], order_by=None) -> dict[int, list]:
     found: dict[int, list] = {}
-    for i in range(0, len(group_ids), _IN_CHUNKS):
-        query = select(model).where(model.group_id.in_(group_ids[i : i + _IN_CHUNKS]))
-        if order_by is not None:
-            query = query.order_by(order_by)
-        for row in db.session.scalars(query):
-            found.setdefault(row.group_id, []).append(row)
+    if not group_ids:
+        return found
+    dialect = db.session.get_bind().dialect.name
+    query = select(model).where(in_ids(model.group_id, "groups", dialect))
+    if order_by is not None:
+        query = query.order_by(order_by)
+    for row in db.session.scalars(query, {"groups": ids_param(group_ids, dialect)}):
+        found.setdefault(row.group_id, []).append(row)
     return found
 
 

@@ -274,22 +274,22 @@ def _listed_candidate_query(windows: int, dialect: str) -> CompoundSelect:
 def _broad_candidate_query(windows: int, dialect: str) -> Select:
     """Non-cancelled sessions overlapping one of `windows` windows that could clash with a
     shown one: in one of their rooms (`rooms`), with one of their mentors (`mentors`), of one
-    of their groups (`groups`) or of a group sharing a student with them."""
+    of their groups (`groups`) or of a group sharing a student with them. The lists can hold
+    the whole school's: each is bound as one parameter (see `in_ids`)."""
     mine, theirs = _enr.alias("mine"), _enr.alias("theirs")
-    groups = bindparam("groups", expanding=True)
     sharing_a_student = (
         select(theirs.c.group_id)
         .join(mine, mine.c.student_id == theirs.c.student_id)
-        .where(mine.c.group_id.in_(groups))
+        .where(in_ids(mine.c.group_id, "groups", dialect))
     )
     return _candidate_columns(dialect).where(
         _occ.c.status != OccurrenceStatus.CANCELLED,
         _in_span(),
         or_(*(_overlapping(n) for n in range(windows))),
         or_(
-            _occ.c.room_id.in_(bindparam("rooms", expanding=True)),
-            _grp.c.mentor_id.in_(bindparam("mentors", expanding=True)),
-            _occ.c.group_id.in_(groups),
+            in_ids(_occ.c.room_id, "rooms", dialect),
+            in_ids(_grp.c.mentor_id, "mentors", dialect),
+            in_ids(_occ.c.group_id, "groups", dialect),
             _occ.c.group_id.in_(sharing_a_student),
         ),
     )
@@ -317,9 +317,11 @@ def _candidate_slots(
         params["first_start"] = windows[0].start
         params["last_end"] = windows[-1].end
         params["span_floor"] = windows[0].start - MAX_SESSION_LENGTH
-        params["rooms"] = sorted({e.occurrence.room_id for e in shown if e.occurrence.room_id})
-        params["mentors"] = sorted({e.occurrence.group.mentor_id for e in shown})
-        params["groups"] = sorted(groups)
+        params["rooms"] = ids_param(
+            {e.occurrence.room_id for e in shown if e.occurrence.room_id}, dialect
+        )
+        params["mentors"] = ids_param({e.occurrence.group.mentor_id for e in shown}, dialect)
+        params["groups"] = ids_param(groups, dialect)
         query = _broad_candidate_query(len(windows), dialect)
     # Keyed by id: a session overlapping two windows comes once per window.
     rows = {r[0]: r for r in db.session.execute(query, params).all()}.values()
@@ -328,12 +330,11 @@ def _candidate_slots(
     return slots, {r[0]: r[6] for r in rows}
 
 
-@lru_cache(maxsize=1)
-def _students_query() -> Select:
+@lru_cache(maxsize=2)
+def _students_query(dialect: str) -> Select:
     enrolment = Enrolment.__table__.c
-    students = select(enrolment.student_id).where(
-        enrolment.group_id.in_(bindparam("groups", expanding=True))
-    )
+    # The shown groups (a whole school's week: all of them) bound as one list (see `in_ids`).
+    students = select(enrolment.student_id).where(in_ids(enrolment.group_id, "groups", dialect))
     return select(enrolment.group_id, enrolment.student_id).where(
         enrolment.student_id.in_(students)
     )
@@ -343,7 +344,9 @@ def _students_sharing_with(groups: set[int]) -> dict[int, set[int]]:
     """Every group of every student of `groups`, with those students: all that student
     conflicts of sessions of `groups` depend on."""
     students: dict[int, set[int]] = defaultdict(set)
-    for group_id, student_id in db.session.execute(_students_query(), {"groups": sorted(groups)}):
+    dialect = db.session.get_bind().dialect.name
+    rows = db.session.execute(_students_query(dialect), {"groups": ids_param(groups, dialect)})
+    for group_id, student_id in rows:
         students[group_id].add(student_id)
     return students
 
