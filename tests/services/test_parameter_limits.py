@@ -33,7 +33,7 @@ from models import (
 from models.enums import OccurrenceMode, RequestStatus, Role, ScheduleKind
 from models.series import weekdays_to_mask
 from services.notifications import mail
-from services.notifications.inbox import SESSION_MOVED
+from services.notifications.inbox import SESSION_MOVED, notify
 from services.output.feeds import build_feed, own_feed
 from services.people.tokens import create_token
 from services.requests.lifecycle import expire_requests
@@ -201,6 +201,11 @@ def test_a_run_limited_to_many_groups_with_details(app):
     assert forced.updated == len(chosen) * len(WEEKDAYS)
     assert len(forced.changes_of("update")) == forced.updated
 
+    earlier = generate_occurrences(
+        MONDAY - timedelta(weeks=2), MONDAY - timedelta(weeks=1), tz=PARIS, group_ids=chosen
+    )
+    assert earlier.nothing_because.startswith("Nothing to generate: the series of these groups")
+
 
 def test_online_sessions_each_get_a_video_room(app):
     build_school(online=True)
@@ -293,24 +298,11 @@ class _Smtp:
 def test_mail_of_many_pending_notifications(app, monkeypatch):
     build_school()
     users = db.session.scalars(select(User.id)).all()
-    db.session.execute(
-        sa.insert(Notification.__table__),
-        [
-            {
-                "user_id": user_id,
-                "kind": SESSION_MOVED,
-                "title": "Moved",
-                "body": "",
-                "email_status": EmailStatus.PENDING,
-                "email_attempts": 0,
-                "created_at": BEFORE,
-            }
-            for user_id in users
-        ],
-    )
-    db.session.commit()
-    smtp = _Smtp()
     monkeypatch.setitem(app.config, "MAIL_SERVER", "smtp.school.test")
+    notes = notify(users, SESSION_MOVED, "Moved")  # one ORM flush of many rows
+    db.session.commit()
+    assert {note.email_status for note in notes} == {EmailStatus.PENDING}
+    smtp = _Smtp()
     monkeypatch.setattr(mail, "_connect", lambda _config: smtp)
     summary = mail.send_pending(limit=10_000)
     assert (summary.sent, summary.failed) == (len(users), 0)
