@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, make_response, request
 
 from blueprints.access import org_tz
-from services.output.feeds import build_feed, feed_by_token, fingerprint
+from services.output.feeds import FeedBodies, feed_body, feed_by_token, fingerprint
 
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
@@ -20,7 +20,10 @@ def feed(token: str):
     if etag in request.if_none_match:
         response = make_response("", 304)
     else:
-        body = build_feed(found, tz=org_tz(), base_url=current_app.config.get("BASE_URL", ""))
+        # An unchanged feed (same fingerprint) is served as built last, in this worker.
+        bodies = current_app.extensions.setdefault("feed_bodies", FeedBodies())
+        base_url = current_app.config.get("BASE_URL", "")
+        body = feed_body(found, etag, bodies, tz=org_tz(), base_url=base_url)
         response = make_response(body)
         response.mimetype = "text/calendar"
         response.charset = "utf-8"

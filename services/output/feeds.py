@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased
 
 from models import (
     CalendarFeed,
@@ -23,6 +26,7 @@ from models import (
     OccurrenceStatus,
     Role,
     Room,
+    Subject,
     User,
     db,
 )
@@ -187,6 +191,58 @@ def fingerprint(feed: CalendarFeed, now: datetime | None = None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+class FeedBodies:
+    """The last body built of each feed, by its fingerprint, in this process: calendar apps
+    poll, and an unchanged feed is served from here instead of being built again.
+
+    Kept in memory, one per worker, not in a table: a GET never writes (its SQLite
+    transaction takes no write lock, see models/__init__.py), and a feed GET is one. Bounded
+    by size, the least recently served feed going first; a feed holds its latest body only."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024):
+        self.max_bytes = max_bytes
+        self._bodies: OrderedDict[int, tuple[tuple, bytes]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, feed_id: int, key: tuple) -> bytes | None:
+        with self._lock:
+            found = self._bodies.get(feed_id)
+            if found is None or found[0] != key:
+                return None
+            self._bodies.move_to_end(feed_id)
+            return found[1]
+
+    def put(self, feed_id: int, key: tuple, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._bodies.pop(feed_id, None)
+            if old is not None:
+                self._size -= len(old[1])
+            self._bodies[feed_id] = (key, body)
+            self._size += len(body)
+            while self._size > self.max_bytes:
+                _, (_, evicted) = self._bodies.popitem(last=False)
+                self._size -= len(evicted)
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+
+def feed_body(
+    feed: CalendarFeed, etag: str, bodies: FeedBodies, *, tz: ZoneInfo, base_url: str = ""
+) -> bytes:
+    """The feed's body for its fingerprint `etag`: the one built last if the fingerprint is
+    the same (its DTSTAMP then tells when it was built), else built now and kept."""
+    key = (etag, tz.key, base_url)
+    body = bodies.get(feed.id, key)
+    if body is None:
+        body = build_feed(feed, tz=tz, base_url=base_url)
+        bodies.put(feed.id, key, body)
+    return body
+
+
 def calendar_name(feed: CalendarFeed) -> str:
     if feed.scope == ROOM:
         return f"Termtable: {feed.room.name}"
@@ -206,10 +262,11 @@ def build_feed(
     character at a time), byte for byte as icalendar writes them: its property order, TEXT
     escaping and folding (see `fold`); the VTIMEZONE is icalendar's, from ical_timezones."""
     now = now or datetime.now(UTC)
+    sessions = _sessions_query(feed, now)
     rows = db.session.execute(
-        _sessions_query(feed, now)
-        .with_only_columns(*_EVENT_COLUMNS, maintain_column_froms=True)
-        .order_by(Occurrence.start_utc, Occurrence.id)
+        sessions.with_only_columns(*_EVENT_COLUMNS, maintain_column_froms=True).order_by(
+            Occurrence.start_utc, Occurrence.id
+        )
     ).all()
     zone = vtimezone(tz, now - FEED_PAST, now + FEED_FUTURE + timedelta(days=1))
     lines = [
@@ -224,8 +281,8 @@ def build_feed(
         zone.to_ical().decode().removesuffix("\r\n"),
     ]
     reader = _reader(feed)
-    groups = _groups_by_id({row.group_id for row in rows})
-    rooms = _room_names({row.room_id for row in rows if row.room_id is not None})
+    groups = _groups_of(sessions)
+    rooms = _room_names(sessions)
     stamp = _utc_text(now)
     url_base = f"{base_url.rstrip('/')}/sessions/" if base_url else ""
     for row in rows:
@@ -253,25 +310,60 @@ _EVENT_COLUMNS = (
 )
 
 
-def _groups_by_id(ids: set[int]) -> dict[int, CourseGroup]:
-    if not ids:
-        return {}
-    groups = db.session.scalars(
-        select(CourseGroup)
-        .where(CourseGroup.id.in_(ids))
-        .options(
-            selectinload(CourseGroup.subject),
-            selectinload(CourseGroup.mentor),
-            selectinload(CourseGroup.enrolments).selectinload(Enrolment.student),
+@dataclass(frozen=True, slots=True)
+class _GroupText:
+    """What a feed writes of a session's group."""
+
+    name: str
+    tutoring: bool
+    subject: str
+    mentor: str
+    students: tuple[str, ...]  # by name
+
+    @classmethod
+    def of(cls, group: CourseGroup) -> _GroupText:
+        return cls(
+            name=group.name,
+            tutoring=group.kind == GroupKind.TUTORING,
+            subject=group.subject.name,
+            mentor=group.mentor.name,
+            students=tuple(sorted(e.student.name for e in group.enrolments)),
         )
-    )
-    return {group.id: group for group in groups}
 
 
-def _room_names(ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(ids))).all())
+# The groups, rooms and students of a feed's sessions are selected through the sessions' own
+# query, so no statement binds a parameter per group or room.
+def _groups_of(sessions: Select) -> dict[int, _GroupText]:
+    group_ids = sessions.with_only_columns(Occurrence.group_id, maintain_column_froms=True)
+    mentor = aliased(User)
+    groups = db.session.execute(
+        select(CourseGroup.id, CourseGroup.name, CourseGroup.kind, Subject.name, mentor.name)
+        .join(Subject, Subject.id == CourseGroup.subject_id)
+        .join(mentor, mentor.id == CourseGroup.mentor_id)
+        .where(CourseGroup.id.in_(group_ids))
+    ).all()
+    students: dict[int, list[str]] = {}
+    for group_id, name in db.session.execute(
+        select(Enrolment.group_id, User.name)
+        .join(User, User.id == Enrolment.student_id)
+        .where(Enrolment.group_id.in_(group_ids))
+    ):
+        students.setdefault(group_id, []).append(name)
+    return {
+        group_id: _GroupText(
+            name=name,
+            tutoring=kind == GroupKind.TUTORING,
+            subject=subject,
+            mentor=mentor_name,
+            students=tuple(sorted(students.get(group_id, ()))),
+        )
+        for group_id, name, kind, subject, mentor_name in groups
+    }
+
+
+def _room_names(sessions: Select) -> dict[int, str]:
+    room_ids = sessions.with_only_columns(Occurrence.room_id, maintain_column_froms=True)
+    return dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
 
 
 def escape_text(text: str) -> str:
@@ -329,35 +421,30 @@ def _reader(feed: CalendarFeed) -> str:
     return STUDENT if feed.owner.role == Role.STUDENT else MENTOR
 
 
-def _students(group: CourseGroup) -> str:
-    return ", ".join(sorted(e.student.name for e in group.enrolments))
-
-
 def event_title(occurrence: Occurrence, reader: str) -> str:
     """The event's summary, in the words of its reader. A student reads the subject (or the
     session's own title) and their mentor: "Mathematics with Amelia Hart". A mentor reads the
     class ("Mathematics · Maths 7A") or, for one-to-one tutoring, the student ("Mathematics
     with Noah Bernard"). Staff read the class, or who tutors whom. Nobody reads their own
     name (a tutoring group's name, "Mathematics: Amelia Hart with Noah Bernard", holds both)."""
-    return _title(occurrence.title, occurrence.group, reader)
+    return _title(occurrence.title, _GroupText.of(occurrence.group), reader)
 
 
-def _title(session_title: str | None, group: CourseGroup, reader: str) -> str:
-    name = session_title or group.subject.name
-    tutoring = group.kind == GroupKind.TUTORING
+def _title(session_title: str | None, group: _GroupText, reader: str) -> str:
+    name = session_title or group.subject
     if reader == STUDENT:
-        return f"{name} with {group.mentor.name}"
-    students = _students(group) if tutoring else ""
+        return f"{name} with {group.mentor}"
+    students = ", ".join(group.students) if group.tutoring else ""
     if not students:
         return f"{name} · {group.name}"
     if reader == MENTOR:
         return f"{name} with {students}"
-    return f"{name}: {group.mentor.name} with {students}"
+    return f"{name}: {group.mentor} with {students}"
 
 
 def _event_lines(
     row,
-    group: CourseGroup,
+    group: _GroupText,
     rooms: dict[int, str],
     tz: ZoneInfo,
     stamp: str,
@@ -375,15 +462,14 @@ def _event_lines(
         location = "Online"
     elif row.room_id is not None:
         location = rooms[row.room_id]
-    tutoring = group.kind == GroupKind.TUTORING
     described = []
     if reader != MENTOR:
-        described.append(f"Mentor: {group.mentor.name}")
-    if not tutoring:
+        described.append(f"Mentor: {group.mentor}")
+    if not group.tutoring:
         described.append(f"Group: {group.name}")
-    elif reader == MENTOR and group.enrolments:
-        label = "Student" if len(group.enrolments) == 1 else "Students"
-        described.append(f"{label}: {_students(group)}")
+    elif reader == MENTOR and group.students:
+        label = "Student" if len(group.students) == 1 else "Students"
+        described.append(f"{label}: {', '.join(group.students)}")
     if online and row.video_room_id and participant:
         described.append(f"Video room: {row.video_room_id}")
     cancelled = row.status == OccurrenceStatus.CANCELLED

@@ -396,3 +396,26 @@ def test_sequence_rises_with_every_change_including_a_restore_and_a_regeneration
     assert seen[-1][2].astimezone(PARIS).time() == time(14)
     sequences = [sequence for sequence, _, _ in seen]
     assert sequences == sorted(set(sequences)), sequences  # strictly rising, one UID
+
+
+def test_feeds_are_written_byte_for_byte_as_icalendar_writes_them(lessons, make_user):
+    """The feed is written line by line; icalendar, reading it and writing it again, gives the
+    same bytes: the same property order, TEXT escaping and folding (74 octets, never inside a
+    UTF-8 character nor after a backslash), for every reader."""
+    lessons["maths"].name = "Mathématiques avancées; groupe 7A, " + "\\" * 70 + "€" * 40
+    occurrence = find_occurrence(lessons["series"].id, FIRST)
+    occurrence.status = OccurrenceStatus.CANCELLED
+    occurrence.cancel_reason = "Chauffage en panne,\r\nsalle fermée; " + "𝄞^\\" * 30
+    db.session.commit()
+    coordinator = make_user("coordinator")
+    for feed in (
+        own_feed(lessons["mentor"]),
+        own_feed(lessons["student"]),
+        staff_feed(coordinator, group_id=lessons["maths"].id),
+    ):
+        raw = build_feed(feed, tz=PARIS, base_url="https://tt.test", now=NOW)
+        assert Calendar.from_ical(raw).to_ical() == raw
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 75
+        assert "Chauffage en panne,\nsalle fermée; 𝄞^\\" in str(
+            Calendar.from_ical(raw).walk("VEVENT")[0]["DESCRIPTION"]
+        )
