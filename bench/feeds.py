@@ -11,7 +11,8 @@ counts little):
   the lines written with f-strings, escaped and folded (no ORM, no icalendar);
 - ratio build / floor: target within 2x (issue 14);
 - cached serve: `GET /calendar/<token>.ics` through Flask's test client once the body is
-  cached (the fingerprint query and the response), and the same with If-None-Match (304).
+  cached (the fingerprint query, the check of the names its events show, the response), and
+  the same with If-None-Match (304).
 
 This is a measurement, not a test: it prints PASS/MISS and exits 1 if the target is missed.
 """

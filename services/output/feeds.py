@@ -233,12 +233,18 @@ class FeedBodies:
 def feed_body(
     feed: CalendarFeed, etag: str, bodies: FeedBodies, *, tz: ZoneInfo, base_url: str = ""
 ) -> bytes:
-    """The feed's body for its fingerprint `etag`: the one built last if the fingerprint is
-    the same (its DTSTAMP then tells when it was built), else built now and kept."""
-    key = (etag, tz.key, base_url)
+    """The feed's body for its fingerprint `etag`: the one built last if nothing it was
+    written from changed (its DTSTAMP then tells when it was built), else built now and kept.
+
+    The fingerprint follows the sessions only; the names an event also shows (its group,
+    subject, mentor, students, room) are read too (two small queries), so that renaming a
+    room or enrolling a student is served at once, as when every request built the feed."""
+    now = datetime.now(UTC)
+    names = feed_names(feed, now)
+    key = (etag, tz.key, base_url, _reader(feed), calendar_name(feed), names.key())
     body = bodies.get(feed.id, key)
     if body is None:
-        body = build_feed(feed, tz=tz, base_url=base_url)
+        body = build_feed(feed, tz=tz, base_url=base_url, now=now, names=names)
         bodies.put(feed.id, key, body)
     return body
 
@@ -253,7 +259,12 @@ def calendar_name(feed: CalendarFeed) -> str:
 
 
 def build_feed(
-    feed: CalendarFeed, *, tz: ZoneInfo, base_url: str = "", now: datetime | None = None
+    feed: CalendarFeed,
+    *,
+    tz: ZoneInfo,
+    base_url: str = "",
+    now: datetime | None = None,
+    names: FeedNames | None = None,
 ) -> bytes:
     """The feed as an iCalendar document: one VEVENT per session, times in the
     organisation's zone with its VTIMEZONE, cancelled sessions marked CANCELLED.
@@ -281,8 +292,8 @@ def build_feed(
         zone.to_ical().decode().removesuffix("\r\n"),
     ]
     reader = _reader(feed)
-    groups = _groups_of(sessions)
-    rooms = _room_names(sessions)
+    names = names or feed_names(feed, now)
+    groups, rooms = names.groups, names.rooms
     stamp = _utc_text(now)
     url_base = f"{base_url.rstrip('/')}/sessions/" if base_url else ""
     for row in rows:
@@ -329,6 +340,22 @@ class _GroupText:
             mentor=group.mentor.name,
             students=tuple(sorted(e.student.name for e in group.enrolments)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedNames:
+    """The names a feed's events show besides their sessions' own columns."""
+
+    groups: dict[int, _GroupText]
+    rooms: dict[int, str]
+
+    def key(self) -> tuple:
+        return tuple(sorted(self.groups.items())), tuple(sorted(self.rooms.items()))
+
+
+def feed_names(feed: CalendarFeed, now: datetime) -> FeedNames:
+    sessions = _sessions_query(feed, now)
+    return FeedNames(groups=_groups_of(sessions), rooms=_room_names(sessions))
 
 
 # The groups, rooms and students of a feed's sessions are selected through the sessions' own

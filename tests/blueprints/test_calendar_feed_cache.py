@@ -62,6 +62,21 @@ def test_a_changed_feed_is_built_again(web, student_feed, builds):
     assert "Heating broken" not in first.text
 
 
+def test_a_renamed_room_or_mentor_is_served_at_once(web, student_feed, builds):
+    """The ETag follows the sessions; what else an event shows is checked before a body is
+    served again."""
+    first = web.get(student_feed)
+    occurrence = db.session.query(Occurrence).first()
+    occurrence.room.name = "Library"
+    db.session.commit()
+    renamed = web.get(student_feed)
+    assert len(builds) == 2 and "LOCATION:Library" in renamed.text
+    assert renamed.headers["ETag"] == first.headers["ETag"]
+    occurrence.group.mentor.name = "Grace Hopper"
+    db.session.commit()
+    assert "Grace Hopper" in web.get(student_feed).text and len(builds) == 3
+
+
 def test_a_calendar_app_holding_the_current_version_is_told_304(web, student_feed, builds):
     first = web.get(student_feed)
     again = web.get(student_feed, headers={"If-None-Match": first.headers["ETag"]}, status=304)
