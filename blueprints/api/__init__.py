@@ -29,10 +29,12 @@ Adding resources: write `blueprints/api/<area>.py` with its own `blp` and add `"
 from __future__ import annotations
 
 import http
+import threading
 from importlib import import_module
 
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.spec import openapi_cli
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
@@ -51,10 +53,66 @@ RESOURCE_MODULES = ("timetable", "requests", "tracking")
 
 class TermtableApi(Api):
     """flask-smorest's Api, with problem details for errors (documented and served) that
-    apply to /api/ only: the pages keep their own HTML error pages."""
+    apply to /api/ only: the pages keep their own HTML error pages.
+
+    Its routes are registered at once, its OpenAPI document (`spec`) is built when first
+    asked for (/api/v1/openapi.json, `flask openapi print`): describing every operation was
+    a good part of every command's and worker's start-up, and nothing else reads it. It is
+    built in the order flask-smorest would have built it at registration: the same document.
+    """
 
     ERROR_SCHEMA = ProblemSchema
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+
+    def __init__(self, app: Flask) -> None:
+        self._spec = None
+        self._spec_options: dict = {}
+        # (blueprint, name, path parameters) of every blueprint registered, to document.
+        self._to_document: list[tuple] = []
+        self._building = threading.RLock()
+        super().__init__(app)
+
+    @property
+    def spec(self):
+        if self._spec is None and self._app is not None:
+            with self._building:
+                if self._spec is None:
+                    self._build_spec()
+        return self._spec
+
+    @spec.setter
+    def spec(self, value) -> None:
+        self._spec = value
+
+    def _init_spec(self, **options):
+        # Called by init_app: the spec waits for its first reader; its command is there now.
+        self._spec_options = options
+        self._app.cli.add_command(openapi_cli)
+
+    def _build_spec(self) -> None:
+        try:
+            super()._init_spec(**self._spec_options)
+            self.ma_plugin.converter.add_attribute_function(nullable_reference)
+            self._spec.components.security_scheme(
+                "bearerAuth",
+                {"type": "http", "scheme": "bearer", "description": "Personal API token"},
+            )
+            for blp, name, parameters in self._to_document:
+                blp.register_views_in_doc(
+                    self, self._app, self._spec, name=name, parameters=parameters
+                )
+                self._spec.tag({"name": name, "description": blp.description})
+        except BaseException:
+            self._spec = None  # not half a document: the next reader tries again
+            raise
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        """flask-smorest's, with the blueprint's views described in the document when the
+        document is built (see `spec`)."""
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+        self._to_document.append((blp, name, parameters))
 
     def _register_responses(self):
         # Every error response in the document is problem+json, as it is on the wire.
@@ -124,10 +182,6 @@ def init_api(app: Flask) -> TermtableApi:
         },
     )
     api = TermtableApi(app)
-    api.ma_plugin.converter.add_attribute_function(nullable_reference)
-    api.spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Personal API token"}
-    )
     for name in RESOURCE_MODULES:
         blp = import_module(f"blueprints.api.{name}").blp
         csrf.exempt(blp)

@@ -24,10 +24,13 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import TZPATH, ZoneInfo
 
 from dateutil.rrule import YEARLY, rrule, weekday
-from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
+
+if TYPE_CHECKING:
+    from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_CODES = ("SU", "MO", "TU", "WE", "TH", "FR", "SA")  # POSIX weekday numbers
@@ -214,6 +217,8 @@ def parse_posix(footer: str):
 
 
 def _observance(change: Change) -> TimezoneStandard | TimezoneDaylight:
+    from icalendar import TimezoneDaylight, TimezoneStandard
+
     component = TimezoneDaylight() if change.is_dst else TimezoneStandard()
     component.add("dtstart", change.local_onset)
     component.add("tzoffsetfrom", change.before)
@@ -289,6 +294,9 @@ def zone_rules(key: str) -> ZoneRules:
 def vtimezone(tz: ZoneInfo, start: datetime, end: datetime) -> Timezone:
     """The VTIMEZONE of `tz`, right for every instant from `start` on (and, for a zone whose
     rule no RRULE can say, up to `end`)."""
+    # Imported here: icalendar is slow to import, and only feeds need it.
+    from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
+
     if not tz.key:
         raise ValueError("a zone without a name has no TZID")
     zone = zone_rules(tz.key)

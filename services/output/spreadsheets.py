@@ -8,10 +8,6 @@ import io
 from collections import defaultdict
 from datetime import date, timedelta
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-
 from services.common.timeutil import span_label
 
 # A cell starting with one of these is a formula to a spreadsheet (CSV injection).
@@ -78,6 +74,11 @@ def week_workbook(first_day: date, last_day: date, entries, *, by_room: bool) ->
     """An .xlsx workbook with one sheet per week from the week of `first_day` to the one of
     `last_day` (excluded): days as columns, hours (or rooms) as rows, each cell listing its
     sessions, one per line."""
+    # Imported here: openpyxl takes longer to import than most commands take to run.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     weeks: dict[date, list] = defaultdict(list)
     for entry in entries:
         day = entry.start.date()

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -33,6 +32,9 @@ def dummy_hash(method: str) -> str:
 
 def normalise_email(raw: str) -> str:
     """A canonical, validated address (lower-cased); raises ValidationError."""
+    # Imported here, not by every command and worker at start-up (its import is slow).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         # Schools run internal domains (.local, .test): check the syntax, not public DNS.
         result = validate_email(
