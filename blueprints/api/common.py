@@ -26,7 +26,7 @@ from sqlalchemy import Date, DateTime, Integer, String, and_, or_
 
 from blueprints.access import body_limit_text
 from blueprints.ids import NoSuchId
-from models import MAX_ID, User, db
+from models import MAX_ID, Occurrence, User, db
 from services.common.errors import (
     ConflictError,
     DomainError,
@@ -36,6 +36,7 @@ from services.common.errors import (
     ValidationError,
 )
 from services.people.tokens import READ_METHODS, TokenRefused, check_token
+from services.timetable.sessions import get_visible_session
 
 API_PREFIX = "/api/v1"
 
@@ -217,6 +218,11 @@ def authenticate() -> None:
 def api_user() -> User:
     """The user whose token authenticated this request."""
     return g.api_user
+
+
+def load_visible_session(occurrence_id: int) -> Occurrence:
+    """The session, or 404 (also for one the user may not see)."""
+    return get_visible_session(api_user(), occurrence_id)
 
 
 def require_staff() -> User:

@@ -30,6 +30,7 @@ from blueprints.api.common import (
     abort_problem,
     api_user,
     load_or_404,
+    load_visible_session,
     org_tz,
     page_schema,
     paged,
@@ -46,7 +47,6 @@ from services.permissions import (
     can_view_session,
     readable_kinds,
 )
-from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     KIND_BY_CONTENT_TYPE,
     attach_upload,
@@ -61,10 +61,6 @@ blp = ApiBlueprint(
 )
 
 NOTE_KINDS = [k.value for k in NoteKind]
-
-
-def load_visible_session(occurrence_id: int) -> Occurrence:
-    return get_visible_session(api_user(), occurrence_id)
 
 
 # --- Completion ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from blueprints.api.common import (
     QueryId,
     StrictSchema,
     api_user,
+    load_visible_session,
     no_content,
     org_tz,
     page_schema,
@@ -41,7 +42,6 @@ from services.timetable.sessions import (
     cancel_session,
     create_one_time_session,
     delete_one_time_session,
-    get_visible_session,
     reschedule_session,
     restore_session,
 )
@@ -139,11 +139,6 @@ def create_session(values):
     occurrence = outcome.occurrence
     location = url_for("api_timetable.get_session", occurrence_id=occurrence.id)
     return session_detail(occurrence, outcome.adjustments), 201, {"Location": location}
-
-
-def load_visible_session(occurrence_id: int) -> Occurrence:
-    """The session, or 404 (also for one the user may not see)."""
-    return get_visible_session(api_user(), occurrence_id)
 
 
 @blp.get("/sessions/<id:occurrence_id>")
