@@ -11,6 +11,12 @@ from services.output.feeds import FeedBodies, feed_body, feed_by_token, fingerpr
 bp = Blueprint("calendar", __name__, url_prefix="/calendar")
 
 
+@bp.record_once
+def _keep_feed_bodies(state) -> None:
+    # One cache per app (per worker process): an unchanged feed is served as built last.
+    state.app.extensions["feed_bodies"] = FeedBodies()
+
+
 @bp.get("/<token>.ics")
 def feed(token: str):
     found = feed_by_token(token)
@@ -20,8 +26,7 @@ def feed(token: str):
     if etag in request.if_none_match:
         response = make_response("", 304)
     else:
-        # An unchanged feed (same fingerprint) is served as built last, in this worker.
-        bodies = current_app.extensions.setdefault("feed_bodies", FeedBodies())
+        bodies = current_app.extensions["feed_bodies"]
         base_url = current_app.config.get("BASE_URL", "")
         body = feed_body(found, etag, bodies, tz=org_tz(), base_url=base_url)
         response = make_response(body)
