@@ -38,6 +38,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from app import create_app  # noqa: E402
+from blueprints.extensions import init_migrations  # noqa: E402
 from models import (  # noqa: E402
     CourseGroup,
     Enrolment,
@@ -71,6 +72,7 @@ def make_app(directory: Path):
         }
     )
     with app.app_context(), redirect_stderr(io.StringIO()):
+        init_migrations(app)
         upgrade(directory=str(ROOT / "migrations"))
     return app
 

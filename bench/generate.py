@@ -39,6 +39,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, insert  # noqa: E402
 
 from app import create_app  # noqa: E402
+from blueprints.extensions import init_migrations  # noqa: E402
 from models import CourseGroup, Enrolment, Room, Series, Subject, User, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
 from services.timetable.generation import generate_occurrences  # noqa: E402
@@ -95,6 +96,7 @@ def make_bench_app(directory: Path):
     )
     # Alembic logs every migration to stderr; the table below is the output that matters.
     with app.app_context(), redirect_stderr(io.StringIO()):
+        init_migrations(app)
         upgrade(directory=str(ROOT / "migrations"))
     return app
 

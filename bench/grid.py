@@ -64,6 +64,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from app import create_app  # noqa: E402
 from blueprints.access import staff_required  # noqa: E402
+from blueprints.extensions import init_migrations  # noqa: E402
 from models import CourseGroup, Occurrence, Room, User, db  # noqa: E402
 from services.common.timeutil import local_day_bounds  # noqa: E402
 from services.people.accounts import create_user  # noqa: E402
@@ -134,6 +135,7 @@ def make_school(directory: Path, n_series: int, weeks: int, seed: int):
     db_path = directory / "bench.db"
     app = bench_app(db_path)
     with app.app_context(), redirect_stderr(io.StringIO()):
+        init_migrations(app)
         upgrade(directory=str(ROOT / "migrations"))
     build_school(app, n_series, seed)
     run = timed_generation(app, weeks)

@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 from flask_migrate import upgrade  # noqa: E402
 
 from app import DEFAULTS, create_app  # noqa: E402
+from blueprints.extensions import init_migrations  # noqa: E402
 from models import CourseGroup, Occurrence, Room, Subject, db  # noqa: E402
 from services.people.accounts import create_user  # noqa: E402
 
@@ -69,6 +70,7 @@ def make_school(db_path: Path) -> int:
     )
     with app.app_context():
         with redirect_stderr(io.StringIO()):  # Alembic logs every migration
+            init_migrations(app)
             upgrade(directory=str(ROOT / "migrations"))
         mentor = create_user(
             MENTOR, "Bench Mentor", "mentor", password=PASSWORD,

@@ -53,6 +53,7 @@ from webtest import TestApp  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
 from app import create_app  # noqa: E402
+from blueprints.extensions import init_migrations  # noqa: E402
 from models import Notification, Occurrence, Series, User, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
 from services.common.timeutil import zone  # noqa: E402
@@ -103,6 +104,7 @@ def make_app(url: str, extra: dict):
     }
     app = create_app(config)
     with app.app_context(), redirect_stderr(io.StringIO()):
+        init_migrations(app)
         upgrade(directory=str(ROOT / "migrations"))
     return app
 

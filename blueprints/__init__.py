@@ -17,7 +17,7 @@ from blueprints.database_unreachable import (
     database_error,
     server_error,
 )
-from blueprints.extensions import csrf, init_limiter, login_manager, migrate
+from blueprints.extensions import MigrationCommands, csrf, init_limiter, login_manager
 from blueprints.same_origin import refuse_cross_site_requests
 from models import db
 from services.common.errors import NotAllowed, NotFoundError
@@ -118,13 +118,7 @@ def _same_site_referrer() -> str | None:
 
 def register_blueprints(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(
-        app,
-        db,
-        directory=str(app.root_path) + "/migrations",
-        render_as_batch=True,
-        compare_type=True,
-    )
+    app.cli.add_command(MigrationCommands())
     # Before the CSRF check: a page of another site is told so, whatever its token.
     app.before_request(refuse_cross_site_requests)
     csrf.init_app(app)

@@ -29,6 +29,7 @@ from sqlalchemy import event
 from webtest import TestApp
 
 from app import create_app
+from blueprints.extensions import init_migrations
 from models import CourseGroup, Enrolment, Occurrence, Room, Series, Subject, db
 from models.series import weekdays_to_mask
 from services.common import timeutil
@@ -101,6 +102,7 @@ def make_app(tmp_path_factory, **overrides):
     config.update(overrides)
     app = create_app(config)
     with app.app_context():
+        init_migrations(app)
         upgrade(directory=os.path.join(app.root_path, "migrations"))
     return app
 

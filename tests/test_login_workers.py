@@ -23,6 +23,7 @@ import pytest
 from flask_migrate import upgrade
 
 from app import create_app
+from blueprints.extensions import init_migrations
 from models import db
 from services.people.accounts import create_user
 
@@ -66,6 +67,7 @@ def server(tmp_path, redis_db):
     url = "sqlite:///" + str(tmp_path / "workers.db")
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
     with app.app_context():
+        init_migrations(app)
         upgrade(directory=str(ROOT / "migrations"))
         create_user(OWNER, "Ada", "mentor", password="a long password", hash_method=HASH)
         db.session.commit()

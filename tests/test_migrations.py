@@ -129,3 +129,26 @@ def test_upgrading_moves_automatic_rejections_to_declined(app):
             reasons = conn.execute(sa.text("SELECT declined_reason FROM requested_slot")).all()
         assert statuses == ["declined", "rejected"]
         assert [r[0] for r in reasons] == [None, None]
+
+
+def test_flask_db_commands_migrate_an_app_built_without_them(tmp_path):
+    """`flask db ...` binds Flask-Migrate when it runs (the app is built without it, as for a
+    request), with the group's own options."""
+    from app import create_app
+
+    url = "sqlite:///" + str(tmp_path / "fresh.db")
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": url})
+    assert "migrate" not in app.extensions
+    runner = app.test_cli_runner()
+
+    def tables() -> list[str]:
+        with app.app_context(), db.engine.connect() as conn:
+            return db.inspect(conn).get_table_names()
+
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "occurrence" in tables()
+    result = runner.invoke(args=["db", "-d", str(ROOT / "migrations"), "downgrade", "base"])
+    assert result.exit_code == 0, result.output
+    assert "occurrence" not in tables()
+    assert "upgrade" in runner.invoke(args=["db", "--help"]).output
