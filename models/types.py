@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Integer,
     String,
@@ -19,7 +20,9 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 
@@ -97,6 +100,70 @@ def _same(value):
 # PostgreSQL: 65,535), and statements listing hundreds of ids are prepared once and bound in
 # one step, where an expanding IN renders its SQL anew each time. Lists of other values
 # (e-mail addresses, file names) go the same way with `of=String`.
+
+
+class ValueList(TypeDecorator):
+    """A list of values (ids by default) bound as ONE parameter: a PostgreSQL array, or the
+    JSON text of the list that SQLite's `json_each` reads. Sorted, so the same set always
+    binds the same value."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, of: type = Integer):
+        super().__init__()
+        self.of = of
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(self.of))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value: Iterable | None, dialect):
+        if value is None:
+            return None
+        listed = sorted(value)
+        return listed if dialect.name == "postgresql" else json.dumps(listed)
+
+
+class _OneOf(FunctionElement):
+    """`column` is one of a ValueList parameter's values (compiled per dialect below)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "one_of"
+
+
+@compiles(_OneOf)
+def _one_of_json_each(element: _OneOf, compiler, **kw) -> str:
+    column, values = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} IN (SELECT value FROM json_each({values}))"  # noqa: S608 (compiled SQL)
+
+
+@compiles(_OneOf, "postgresql")
+def _one_of_any(element: _OneOf, compiler, **kw) -> str:
+    column, values = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{column} = ANY({values})"
+
+
+def one_of(
+    column: ColumnElement,
+    values: Iterable | None = None,
+    *,
+    name: str | None = None,
+    of: type = Integer,
+) -> ColumnElement[bool]:
+    """`column` is one of `values`, bound as one parameter whatever their number (PostgreSQL
+    takes at most 65,535 parameters in a statement, a stock SQLite 32,766).
+
+    Either the values now (`one_of(Occurrence.id, ids)`), or a `name` whose values are given
+    when a query built once is executed (`one_of(CourseGroup.id, name="groups")`, then
+    `execute(query, {"groups": ids})`).
+    """
+    if values is None and name is None:
+        raise TypeError("one_of needs the values or the name of their parameter")
+    values = None if values is None else list(values)
+    return _OneOf(column, bindparam(name, values, type_=ValueList(of), unique=name is None))
 
 
 def in_ids(

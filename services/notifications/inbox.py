@@ -12,7 +12,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, insert, select, union_all, update
 
 from models import CourseGroup, EmailStatus, Enrolment, Notification, Occurrence, User, db
-from models.types import ids_param, in_ids, utcnow
+from models.types import one_of, utcnow
 
 # Kinds, as stored (and shown as the notification's badge).
 REQUEST_NEW = "request_new"
@@ -118,19 +118,18 @@ def participants_of_groups(group_ids: Iterable[int]) -> dict[int, set[int]]:
     ids = set(group_ids)
     if not ids:
         return {}
-    dialect = db.session.get_bind().dialect.name
     mentors = select(CourseGroup.id.label("group_id"), CourseGroup.mentor_id.label("user_id"))
     students = select(Enrolment.group_id, Enrolment.student_id)
-    # A timetable update can concern every group: their ids bound as one list (see `in_ids`).
+    # A timetable update can concern every group: their ids bound as one list (`one_of`).
     members = union_all(
-        mentors.where(in_ids(CourseGroup.id, "groups", dialect)),
-        students.where(in_ids(Enrolment.group_id, "groups", dialect)),
+        mentors.where(one_of(CourseGroup.id, name="groups")),
+        students.where(one_of(Enrolment.group_id, name="groups")),
     ).subquery()
     rows = db.session.execute(
         select(members.c.group_id, members.c.user_id)
         .join(User, User.id == members.c.user_id)
         .where(User.is_active_account.is_(True)),
-        {"groups": ids_param(ids, dialect)},
+        {"groups": ids},
     )
     found: dict[int, set[int]] = {}
     for group_id, user_id in rows:

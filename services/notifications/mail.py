@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from models import EmailStatus, Notification, User, db
-from models.types import ids_param, in_ids
+from models.types import one_of
 from services.common.wording import plural
 
 # A notification whose mail failed this many times stays failed (and is not tried again).
@@ -123,13 +123,11 @@ def _connect(config) -> smtplib.SMTP:
 
 def _mark_failed(ids: list[int]) -> None:
     if ids:
-        dialect = db.session.get_bind().dialect.name
         db.session.execute(
             update(Notification)
-            .where(in_ids(Notification.id, "ids", dialect))
+            .where(one_of(Notification.id, ids))
             .values(email_status=EmailStatus.FAILED)
-            .execution_options(synchronize_session=False),
-            {"ids": ids_param(ids, dialect)},
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
 
@@ -165,16 +163,14 @@ def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
     try:
         # Plain messages first, then end the (read) transaction before talking to the server:
         # on SQLite an open transaction would hold the write lock for the whole exchange.
-        # Up to `limit` (10,000 from the command line) ids, bound as one list (see `in_ids`).
-        dialect = db.session.get_bind().dialect.name
+        # Up to `limit` (10,000 from the command line) ids, bound as one list (`one_of`).
         outgoing = [
             (note.id, user.email, _message(note, user, sender, base_url))
             for note, user in db.session.execute(
                 select(Notification, User)
                 .join(User, User.id == Notification.user_id)
-                .where(in_ids(Notification.id, "ids", dialect))
-                .order_by(Notification.id),
-                {"ids": ids_param(ids, dialect)},
+                .where(one_of(Notification.id, ids))
+                .order_by(Notification.id)
             )
         ]
         db.session.rollback()

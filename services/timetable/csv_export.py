@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from models import CourseGroup, Enrolment, GroupKind, Series, User, db
 from models.series import WEEKDAY_NAMES, mask_to_weekdays
-from models.types import ids_param, in_ids
+from models.types import one_of
 from services.output.spreadsheets import csv_cell
 from services.timetable.timetable_import import TIMETABLE_COLUMNS
 
@@ -28,19 +28,18 @@ def export_timetable() -> str:
         .all()
     )
     ids = [g.id for g in groups]
-    # Every active class of the school: the ids bound as one list (see `in_ids`).
-    dialect = db.session.get_bind().dialect.name
-    listed = {"groups": ids_param(ids, dialect)}
+    # Every active class of the school: the ids bound as one list (`one_of`).
+    listed = {"groups": ids}
     series_by_group: dict[int, list[Series]] = {i: [] for i in ids}
     for series in db.session.scalars(
-        select(Series).where(in_ids(Series.group_id, "groups", dialect)), listed
+        select(Series).where(one_of(Series.group_id, name="groups")), listed
     ):
         series_by_group[series.group_id].append(series)
     students: dict[int, list[str]] = {i: [] for i in ids}
     for group_id, email in db.session.execute(
         select(Enrolment.group_id, User.email)
         .join(User, User.id == Enrolment.student_id)
-        .where(in_ids(Enrolment.group_id, "groups", dialect))
+        .where(one_of(Enrolment.group_id, name="groups"))
         .order_by(User.email),
         listed,
     ):

@@ -35,7 +35,7 @@ from models import (
     db,
 )
 from models.series import WEEKDAY_NAMES, mask_to_weekdays, weekdays_to_mask
-from models.types import ids_param, in_ids
+from models.types import one_of
 from services.common.timeutil import end_before_start_message, times_refused, today_in
 from services.timetable.csv_reading import (
     ByName,
@@ -109,13 +109,9 @@ def _users_by_email(emails: Iterable[str]) -> dict[str, User]:
     emails = set(emails)
     if not emails:
         return {}
-    # A file can name every account of the school: the addresses bound as one list (`in_ids`).
-    dialect = db.session.get_bind().dialect.name
-    query = select(User).where(in_ids(func.lower(User.email), "emails", dialect, of=String))
-    return {
-        user.email.lower(): user
-        for user in db.session.scalars(query, {"emails": ids_param(emails, dialect)})
-    }
+    # A file can name every account of the school: the addresses bound as one list (`one_of`).
+    query = select(User).where(one_of(func.lower(User.email), emails, of=String))
+    return {user.email.lower(): user for user in db.session.scalars(query)}
 
 
 def _name_from_email(email: str) -> str:
@@ -398,11 +394,10 @@ def _rows_by_group(model, group_ids: list[int], order_by=None) -> dict[int, list
     found: dict[int, list] = {}
     if not group_ids:
         return found
-    dialect = db.session.get_bind().dialect.name
-    query = select(model).where(in_ids(model.group_id, "groups", dialect))
+    query = select(model).where(one_of(model.group_id, group_ids))
     if order_by is not None:
         query = query.order_by(order_by)
-    for row in db.session.scalars(query, {"groups": ids_param(group_ids, dialect)}):
+    for row in db.session.scalars(query):
         found.setdefault(row.group_id, []).append(row)
     return found
 

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import String, select
 
 from models import Occurrence, db
-from models.types import ids_param, in_ids
+from models.types import one_of
 
 ALPHABET = string.ascii_lowercase + string.digits
 ROOM_ID = re.compile(r"^room-[a-z0-9]{8}$")
@@ -28,16 +28,14 @@ def draw_room_id() -> str:
 def new_room_ids(count: int, *, draw=draw_room_id) -> list[str]:
     """`count` fresh ids, none already used by a session (one query per round of draws)."""
     chosen: set[str] = set()
-    dialect = db.session.get_bind().dialect.name
     while len(chosen) < count:
         candidates = {draw() for _ in range(count - len(chosen))} - chosen
-        # A generation draws one per new online session: bound as one list (see `in_ids`).
+        # A generation draws one per new online session: bound as one list (`one_of`).
         taken = set(
             db.session.scalars(
                 select(Occurrence.video_room_id).where(
-                    in_ids(Occurrence.video_room_id, "ids", dialect, of=String)
-                ),
-                {"ids": ids_param(candidates, dialect)},
+                    one_of(Occurrence.video_room_id, candidates, of=String)
+                )
             )
         )
         chosen |= candidates - taken

@@ -32,6 +32,7 @@ from models import (
 )
 from models.enums import OccurrenceMode, RequestStatus, Role, ScheduleKind
 from models.series import weekdays_to_mask
+from models.types import one_of
 from services.notifications import mail
 from services.notifications.inbox import SESSION_MOVED, notify
 from services.output.feeds import build_feed, own_feed
@@ -84,6 +85,25 @@ def test_the_limit_is_in_force(app, sqlite_only):
     params = {f"p{n}": n for n in range(LIMIT + 1)}
     with pytest.raises(sa.exc.OperationalError, match="too many SQL variables"):
         db.session.execute(sa.text(f"SELECT coalesce({values})"), params)
+    db.session.rollback()
+
+
+def test_one_of_takes_a_list_longer_than_the_limit(app):
+    """Rooms chosen among more ids than a statement may bind: given now, or by name to a
+    query built once; and strings as well as ids."""
+    rooms = [Room(name=f"Listed {k:04}") for k in range(3 * LIMIT)]
+    db.session.add_all(rooms)
+    db.session.flush()
+    wanted = {r.id for r in rooms[::2]} | {10**9}  # and an id that is no room
+    names = sorted(r.name for r in rooms[1::3])
+
+    now = select(Room.id).where(one_of(Room.id, wanted))
+    assert set(db.session.scalars(now)) == wanted - {10**9}
+    built_once = select(Room.id).where(one_of(Room.id, name="rooms"))
+    for chosen in (wanted, {rooms[0].id}, set()):
+        assert set(db.session.scalars(built_once, {"rooms": chosen})) == chosen - {10**9}
+    by_name = select(Room.name).where(one_of(Room.name, names, of=sa.String))
+    assert sorted(db.session.scalars(by_name)) == names
     db.session.rollback()
 
 
