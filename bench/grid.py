@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import jinja2  # noqa: E402
 from flask import render_template  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from generate import (  # noqa: E402
+from school import (  # noqa: E402
     SEED,
     TERM_START,
     TIMEZONE,
