@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import sqlite3
 import sys
 import time
@@ -445,3 +446,13 @@ def measure_postgres_floor(url: str, repeat: int = 1) -> float:
         conn.execute("DROP TABLE bench_floor")
         conn.commit()
     return best
+
+
+def log_in(client, email: str, password: str) -> None:
+    """Log `client` (Flask's test client) in through the login form."""
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/auth/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
