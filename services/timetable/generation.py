@@ -574,15 +574,49 @@ def _as_arrays(columns, rows: list[dict]) -> dict[str, list]:
     return {key: [row[key] for row in rows] for key, _, _ in columns}
 
 
+# The new sessions go through a temporary table filled by COPY (binary), then one INSERT ...
+# SELECT that skips a (series, original_date) another transaction created meanwhile: the same
+# INSERT ... ON CONFLICT fed by arrays spent most of a large run binding and unnesting them
+# (see README, Performance). Types as COPY's binary format sends them (`set_types`).
+_STAGING = "generation_staging"
+_STAGED_TYPES = {
+    "integer": "int4",
+    "date": "date",
+    "timestamptz": "timestamptz",
+    "text": "text",
+    "boolean": "bool",
+}
+
+
+def _staged_insert(to_insert: list[dict]) -> None:
+    connection = db.session.connection()
+    names = ", ".join(column for _, column, _ in _INSERTED_COLUMNS)
+    typed = ", ".join(f"{column} {kind}" for _, column, kind in _INSERTED_COLUMNS)
+    # Dropped at commit; a chunked run (one transaction) empties and refills it.
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ({typed}) ON COMMIT DROP"
+    )
+    connection.exec_driver_sql(f"TRUNCATE {_STAGING}")
+    keys = [key for key, _, _ in _INSERTED_COLUMNS]
+    get = itemgetter(*keys)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f"COPY {_STAGING} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_STAGED_TYPES[kind] for _, _, kind in _INSERTED_COLUMNS])
+            for row in to_insert:
+                copy.write_row(get(row))
+    finally:
+        cursor.close()
+    connection.exec_driver_sql(
+        f"INSERT INTO occurrence ({names}) SELECT {names} FROM {_STAGING} "  # noqa: S608
+        "ON CONFLICT (series_id, original_date) DO NOTHING"
+    )
+
+
 def _insert_and_update_from_arrays(to_insert: list[dict], to_update: list[dict]) -> None:
     connection = db.session.connection()
     if to_insert:
-        names = ", ".join(column for _, column, _ in _INSERTED_COLUMNS)
-        connection.exec_driver_sql(
-            f"INSERT INTO occurrence ({names}) SELECT {names} FROM "  # noqa: S608
-            f"{_unnested(_INSERTED_COLUMNS)} ON CONFLICT (series_id, original_date) DO NOTHING",
-            _as_arrays(_INSERTED_COLUMNS, to_insert),
-        )
+        _staged_insert(to_insert)
     if to_update:
         connection.exec_driver_sql(
             "UPDATE occurrence AS o SET start_utc = v.start_utc, end_utc = v.end_utc, "  # noqa: S608
