@@ -49,6 +49,9 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "MAX_GENERATION_DAYS": MAX_GENERATION_DAYS,
     "MAX_WEB_GENERATION_SESSIONS": 150_000,  # a larger run from a page or the API is refused
+    # `flask generate-sessions` works this many days at a time (one transaction still), so
+    # its memory follows a window of the school, not the whole term.
+    "GENERATION_WINDOW_DAYS": 28,
     # Attachments: the largest file, in MB (MiB). MAX_CONTENT_LENGTH follows it (see below)
     # unless set; UPLOAD_FOLDER defaults to <instance>/uploads (outside static/).
     "MAX_UPLOAD_MB": 100,
