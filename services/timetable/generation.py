@@ -404,19 +404,27 @@ class _Existing(NamedTuple):
 
 def _with_records(window_start: date, window_end: date) -> set[int]:
     """Series sessions of the window that carry a teacher's notes or files: like completed
-    ones, regeneration never changes or removes them."""
+    ones, regeneration never changes or removes them.
+
+    Asked from the notes and files (few) to their sessions, each looked up by id: joined the
+    other way, SQLite, which keeps no statistics, walked every session of the term to find
+    none (2.1 s at 5,000 series with no notes or files at all)."""
     in_window = (
         Occurrence.series_id.is_not(None),
         Occurrence.original_date >= window_start,
         Occurrence.original_date < window_end,
     )
-    noted = select(SessionNote.occurrence_id).join(
-        Occurrence, Occurrence.id == SessionNote.occurrence_id
-    )
-    filed = select(Attachment.occurrence_id).join(
-        Occurrence, Occurrence.id == Attachment.occurrence_id
-    )
-    return set(db.session.scalars(union(noted.where(*in_window), filed.where(*in_window))))
+
+    def of_window(column):
+        return (
+            select(column)
+            .where(select(Occurrence.id).where(Occurrence.id == column, *in_window).exists())
+            .distinct()
+        )
+
+    noted = of_window(SessionNote.occurrence_id)
+    filed = of_window(Attachment.occurrence_id)
+    return set(db.session.scalars(union(noted, filed)))
 
 
 def _load_existing(
