@@ -262,9 +262,10 @@ class _ChangedGroups:
             entry[0] = heapq.nsmallest(LISTED_CHANGES, entry[0], key=_earliest_start)
 
 
-def _tell_participants(changed: _ChangedGroups, tz) -> None:
+def _tell_participants(changed: _ChangedGroups, tz) -> int:
     """One notification per group whose coming sessions a forced generation moved, cancelled
-    or removed, to its mentor and students: their timetable changed under them."""
+    or removed, to its mentor and students: their timetable changed under them. Returns how
+    many notifications were added."""
     by_group = changed.groups
     listed = [change for entry in by_group.values() for change in entry[0]]
     names = names_by_id(CourseGroup, by_group)
@@ -311,7 +312,7 @@ def _tell_participants(changed: _ChangedGroups, tz) -> None:
                 "/schedule/mine",
             )
         )
-    notify_each(messages)
+    return notify_each(messages)
 
 
 def _load_rules(window_start: date, window_end: date, group_ids=None) -> list[SeriesRule]:
@@ -834,9 +835,8 @@ def _generate(
         changed.add(work.changed)
         # Only the counts and a few rows per changed group outlive the window.
         del work.to_insert[:], work.to_update[:], work.changed[:]
-    _analyze_after_bulk_writes(summary, dialect)
-    if changed:
-        _tell_participants(changed, tz)
+    notified = _tell_participants(changed, tz) if changed else 0
+    _analyze_after_bulk_writes(summary, notified, dialect)
     if log:
         summary.changes = _describe_changes(work.logged, tz)
     if len(windows) == 1:
@@ -900,11 +900,19 @@ def _generate_window(
 ANALYZE_AFTER_ROWS = 10_000
 
 
-def _analyze_after_bulk_writes(summary: GenerationSummary, dialect: str) -> None:
+def _analyze_after_bulk_writes(summary: GenerationSummary, notified: int, dialect: str) -> None:
     if dialect != "postgresql":
         return
-    if summary.created + summary.updated + summary.removed >= ANALYZE_AFTER_ROWS:
-        db.session.execute(text("ANALYZE occurrence"))
+    written = [
+        table
+        for table, rows in (
+            ("occurrence", summary.created + summary.updated + summary.removed),
+            ("notification", notified),
+        )
+        if rows >= ANALYZE_AFTER_ROWS
+    ]
+    if written:
+        db.session.execute(text(f"ANALYZE {', '.join(written)}"))
 
 
 def _conflicts_by_window(

@@ -200,7 +200,7 @@ def test_the_stored_sessions_are_those_the_series_plan(school):
 def test_a_bulk_run_on_postgresql_refreshes_the_statistics(school, monkeypatch):
     if db.session.get_bind().dialect.name != "postgresql":
         pytest.skip("ANALYZE after a bulk run is PostgreSQL's")
-    monkeypatch.setattr(generation, "ANALYZE_AFTER_ROWS", 10)
+    monkeypatch.setattr(generation, "ANALYZE_AFTER_ROWS", 5)
     run(None)
     rows = db.session.scalar(text("SELECT count(*) FROM occurrence"))
     # ANALYZE read every row of so small a table: the planner's row count is exact.
@@ -213,3 +213,12 @@ def test_a_bulk_run_on_postgresql_refreshes_the_statistics(school, monkeypatch):
             "SELECT count(*) FROM pg_stats WHERE tablename = 'occurrence' AND attname = 'start_utc'"
         )
     )
+    # A forced run after every series moved tells every group's people: analysed too.
+    db.session.execute(update(Series).values(start_time=time(9)))
+    db.session.commit()
+    run(None, force=True)
+    notes = db.session.scalar(text("SELECT count(*) FROM notification"))
+    estimated = db.session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE relname = 'notification'")
+    )
+    assert estimated == notes == 7  # every group's mentor and students
