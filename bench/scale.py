@@ -18,7 +18,8 @@ clashes. For each size it measures:
   indexes, one commit; PostgreSQL, a COPY of the same rows into a table with the same
   indexes, constraints and foreign keys;
 - cli: `flask generate-sessions` for the term on an emptied timetable, in its own process:
-  peak RSS (ru_maxrss of the child), CPU and wall time;
+  peak RSS (ru_maxrss of the child, started from a small process: see `MEASURE_CHILD`), CPU
+  and wall time;
 - pages: the median (p50) of about 20 requests each through the WSGI app in this process
   (Flask's test client, logged in; server time, no network), after one request not counted:
   the one-room week grid (coordinator), the cell editor fragment of a session, a student's
@@ -42,6 +43,7 @@ import json
 import os
 import pstats
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -158,6 +160,35 @@ def cli_env(url: str) -> dict:
     return env
 
 
+# Started from this (large) process, a child's ru_maxrss would be this process's: Python
+# starts children with vfork, and the peak RSS the kernel keeps for the child is that of the
+# memory it shares with its parent until it runs its own program. A small Python in between
+# starts the command and reports its CPU and peak RSS.
+MEASURE_CHILD = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime,
+                  usage.ru_maxrss]))
+"""
+
+
+def measured_apart(argv: list[str], env: dict, cwd: Path) -> tuple[float, int]:
+    """CPU seconds and peak RSS (KB) of `argv` run in its own process."""
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE_CHILD, *argv],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    status, cpu, rss_kb = json.loads(done.stdout.strip().splitlines()[-1])
+    if status != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr}")
+    return cpu, rss_kb
+
+
 def cli(app, url: str, weeks: int) -> dict:
     """`flask generate-sessions` over the term on an emptied timetable."""
     with app.app_context():
@@ -168,7 +199,7 @@ def cli(app, url: str, weeks: int) -> dict:
     argv = [sys.executable, "-m", "flask", "generate-sessions"]
     argv += ["--start", TERM_START.isoformat(), "--weeks", str(weeks)]
     started = time.perf_counter()
-    cpu, rss_kb = startup.measure(argv, cli_env(url), ROOT)
+    cpu, rss_kb = measured_apart(argv, cli_env(url), ROOT)
     with app.app_context():
         stored = db.session.scalar(sa.select(sa.func.count()).select_from(Occurrence))
         db.session.remove()
