@@ -16,7 +16,8 @@ clashes. For each size it measures:
   updated, every participant notified); each against the raw-insert floor measured in the same
   run: SQLite, a `sqlite3.executemany` of the same rows into a fresh table with the same
   indexes, one commit; PostgreSQL, a COPY of the same rows into a table with the same
-  indexes, constraints and foreign keys;
+  indexes, constraints and foreign keys (and for scale, both into a bare table: the same
+  columns, no index, constraint or key);
 - cli: `flask generate-sessions` for the term on an emptied timetable, in its own process:
   peak RSS (ru_maxrss of the child, started from a small process: see `MEASURE_CHILD`), CPU
   and wall time;
@@ -89,17 +90,24 @@ PAGE_BUDGET_SECONDS = 30.0
 # --- Generation ----------------------------------------------------------------------------
 
 
-def floor_seconds(app, url: str, directory: Path) -> float:
-    """The raw-insert floor of the sessions now stored (see the module docstring)."""
+def floor_seconds(app, url: str, directory: Path) -> tuple[float, float]:
+    """The raw-insert floor of the sessions now stored (see the module docstring), and for
+    scale the same into a bare table (the same columns, no index, constraint or key)."""
     with app.app_context():
         db.session.remove()
         rows = db.session.scalar(sa.select(sa.func.count()).select_from(Occurrence))
     repeat = 3 if rows < 100_000 else 1
     if url.startswith("postgresql"):
-        return school.measure_postgres_floor(url, repeat=repeat)
+        return (
+            school.measure_postgres_floor(url, repeat=repeat),
+            school.measure_postgres_floor(url, repeat=repeat, bare=True),
+        )
     db_path = Path(sa.engine.make_url(url).database)
     names, kinds, rows = school.occurrence_rows(db_path)
-    return school.measure_floor(directory, names, kinds, rows, repeat, schema_from=db_path)
+    return (
+        school.measure_floor(directory, names, kinds, rows, repeat, schema_from=db_path),
+        school.measure_floor(directory, names, kinds, rows, repeat),
+    )
 
 
 def profiled(name: str, wanted: str | None):
@@ -135,7 +143,9 @@ def generation(app, url: str, directory: Path, weeks: int, profile: str | None) 
             "conflicts": run.conflicts,
         }
         if name == "first":
-            figures["floor"] = {"seconds": floor_seconds(app, url, directory)}
+            indexed, bare = floor_seconds(app, url, directory)
+            figures["floor"] = {"seconds": indexed}
+            figures["bare floor"] = {"seconds": bare}
     with app.app_context():
         figures["forced"]["notifications"] = db.session.scalar(
             sa.select(sa.func.count()).select_from(Notification)
@@ -410,6 +420,8 @@ def report(results: dict[int, dict], dialect: str) -> None:
             g = result["generation"]
             print(f"{'generation':<28}{'seconds':>9}{'x floor':>9}{'SQL':>6}  detail")
             print(f"{'floor (raw insert)':<28}{g['floor']['seconds']:>9.2f}{1:>9.1f}")
+            bare = g["bare floor"]["seconds"]
+            print(f"{'  into a bare table':<28}{bare:>9.2f}{bare / g['floor']['seconds']:>9.1f}")
             for name, label in (
                 ("first", "first run"),
                 ("again", "unchanged re-run"),

@@ -407,9 +407,10 @@ def measure_floor(
     return best
 
 
-def measure_postgres_floor(url: str, repeat: int = 1) -> float:
+def measure_postgres_floor(url: str, repeat: int = 1, *, bare: bool = False) -> float:
     """Best time of a COPY of the stored sessions (id excluded) into a new table with the same
-    columns, indexes, constraints and foreign keys as `occurrence`, one commit."""
+    columns, indexes, constraints and foreign keys as `occurrence`, one commit; `bare`: the
+    same columns only."""
     import psycopg
 
     dsn = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(False)
@@ -434,8 +435,9 @@ def measure_postgres_floor(url: str, repeat: int = 1) -> float:
         best = float("inf")
         for _ in range(repeat):
             conn.execute("DROP TABLE IF EXISTS bench_floor")
-            conn.execute("CREATE TABLE bench_floor (LIKE occurrence INCLUDING ALL)")
-            for definition in foreign:
+            like = "INCLUDING DEFAULTS" if bare else "INCLUDING ALL"
+            conn.execute(f"CREATE TABLE bench_floor (LIKE occurrence {like})")
+            for definition in [] if bare else foreign:
                 conn.execute(f"ALTER TABLE bench_floor ADD {definition}")
             conn.commit()
             started = time.perf_counter()
