@@ -750,7 +750,8 @@ def generate_occurrences(
     next, in the same transaction: it holds one window's sessions at a time, not the whole
     term's. Its conflicts are found window by window once everything is written, and given
     as they are found to `on_conflicts` (a list of described conflicts at a time), if given,
-    instead of being kept in the summary. `details` runs in one window.
+    instead of being kept in the summary (a run in one window keeps them there too, and
+    gives them all at once). `details` runs in one window.
     """
     if end <= start:
         raise ValidationError("The end date must be after the start date.", field="end")
@@ -821,6 +822,7 @@ def _generate(
     windows = _windows(start, end, None if log else window_days)
     changed = _ChangedGroups()
     for window in windows:
+        existing = None  # the last window's rows go before the next window's come
         work = _RunWrites(stored=stored, stamp=stamp, log=log)
         existing = _generate_window(
             window,
