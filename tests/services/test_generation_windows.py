@@ -222,3 +222,11 @@ def test_a_bulk_run_on_postgresql_refreshes_the_statistics(school, monkeypatch):
         text("SELECT reltuples FROM pg_class WHERE relname = 'notification'")
     )
     assert estimated == notes == 7  # every group's mentor and students
+
+
+def test_postgresql_connections_run_without_jit(app):
+    # With a large school's statistics, short page queries were estimated costly enough for
+    # JIT compilation, which took longer than the queries themselves.
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    assert db.session.scalar(text("SHOW jit")) == "off"
