@@ -49,6 +49,9 @@ DEFAULTS = {
     "RATELIMIT_HEADERS_ENABLED": True,
     "MAX_GENERATION_DAYS": MAX_GENERATION_DAYS,
     "MAX_WEB_GENERATION_SESSIONS": 150_000,  # a larger run from a page or the API is refused
+    # `flask generate-sessions` works this many days at a time (one transaction still), so
+    # its memory follows a window of the school, not the whole term.
+    "GENERATION_WINDOW_DAYS": 28,
     # Attachments: the largest file, in MB (MiB). MAX_CONTENT_LENGTH follows it (see below)
     # unless set; UPLOAD_FOLDER defaults to <instance>/uploads (outside static/).
     "MAX_UPLOAD_MB": 100,
@@ -101,6 +104,8 @@ def _configure(app: Flask, config: dict | None) -> None:
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if url.startswith("postgresql"):
+        _without_jit(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
 
     if not app.config.get("SECRET_KEY"):
         if app.testing:
@@ -212,6 +217,16 @@ class UploadFolderRequest(Request):
         # did not store goes with it.
         for stream in self.__dict__.get("file_streams", ()):
             stream.close()
+
+
+def _without_jit(engine_options: dict) -> None:
+    """PostgreSQL connections with JIT compilation off. JIT compiles any query whose estimated
+    cost passes `jit_above_cost`; once a large school's statistics are in (ANALYZE after a
+    generation), a grid fragment's short query estimated high and spent 270 ms compiling to run
+    for 20 ms. The app's queries are short: compiling never pays."""
+    connect_args = dict(engine_options.get("connect_args") or {})
+    connect_args["options"] = f"{connect_args.get('options', '')} -c jit=off".strip()
+    engine_options["connect_args"] = connect_args
 
 
 def _instance_secret_key(key_file: Path) -> str:

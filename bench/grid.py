@@ -52,12 +52,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 import jinja2  # noqa: E402
 from flask import render_template  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from generate import (  # noqa: E402
+from school import (  # noqa: E402
     SEED,
     TERM_START,
     TIMEZONE,
     build_school,
     counting_statements,
+    log_in,
     timed_generation,
 )
 from sqlalchemy import func, select  # noqa: E402
@@ -152,12 +153,7 @@ def make_school(directory: Path, n_series: int, weeks: int, seed: int):
 
 def logged_in_client(app):
     client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = client.post(
-        "/auth/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    log_in(client, EMAIL, PASSWORD)
     return client
 
 

@@ -36,7 +36,6 @@ import sqlite3
 import sys
 import tempfile
 import time
-from contextlib import redirect_stderr
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -46,14 +45,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from generate import SEED, TIMEZONE, build_school  # noqa: E402
+from school import SEED, TIMEZONE, build_school, fresh_postgres, migrated_app  # noqa: E402
 from sqlalchemy import func, insert, select, update  # noqa: E402
 from webtest import TestApp  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from app import create_app  # noqa: E402
-from blueprints.extensions import init_migrations  # noqa: E402
 from models import Notification, Occurrence, Series, User, db  # noqa: E402
 from models.types import utcnow  # noqa: E402
 from services.common.timeutil import zone  # noqa: E402
@@ -73,40 +69,8 @@ class Step:
     detail: str
 
 
-def fresh_postgres(url: str) -> tuple[str, callable]:
-    """A new database next to `url`'s, and a function that drops it."""
-    base = sa.engine.make_url(url)
-    name = f"{base.database}_bench_{os.getpid()}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
-
-
 def make_app(url: str, extra: dict):
-    config = {
-        "SECRET_KEY": "bench-not-secret",
-        "SQLALCHEMY_DATABASE_URI": url,
-        "TIMEZONE": TIMEZONE,
-        "RATELIMIT_ENABLED": False,
-        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
-        # Plain HTTP between WebTest and the app.
-        "SESSION_COOKIE_SECURE": False,
-        "REMEMBER_COOKIE_SECURE": False,
-        **extra,
-    }
-    app = create_app(config)
-    with app.app_context(), redirect_stderr(io.StringIO()):
-        init_migrations(app)
-        upgrade(directory=str(ROOT / "migrations"))
-    return app
+    return migrated_app(url, extra)
 
 
 def add_coordinator(app) -> None:

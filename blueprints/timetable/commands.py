@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from datetime import date, timedelta
 
 import click
@@ -51,7 +52,10 @@ class IsoDate(click.ParamType):
 ISO_DATE = IsoDate()
 
 
-def print_summary(summary) -> None:
+def print_summary(summary, conflicts=None) -> None:
+    """The summary in words; `conflicts` (described conflicts, e.g. read back from a spool)
+    instead of the summary's own."""
+    conflicts = summary.conflicts if conflicts is None else conflicts
     click.echo(
         f"Sessions {summary.start} to {summary.end} (end excluded)"
         + (" with --force" if summary.force else "")
@@ -68,8 +72,8 @@ def print_summary(summary) -> None:
             f"  adjusted: series {shift['series_id']} on {shift['date']}: time in a"
             " daylight-saving gap or end not after start; moved forward"
         )
-    click.echo(f"  conflicts    {len(summary.conflicts)}")
-    for conflict in summary.conflicts:
+    click.echo(f"  conflicts    {len(conflicts)}")
+    for conflict in conflicts:
         a, b = conflict["sessions"]
         click.echo(
             f"    {conflict['kind']} ({', '.join(conflict['shared'])}): "
@@ -95,14 +99,63 @@ def generate_sessions_command(start, weeks, end, force, dry_run, as_json):
         start, end = resolve_window(
             start, weeks=weeks, end=end, max_days=current_app.config["MAX_GENERATION_DAYS"]
         )
-        summary = generate_occurrences(start, end, tz=tz, force=force, dry_run=dry_run)
-        db.session.commit()
     except DomainError as err:
         _fail(err.message)
-    if as_json:
-        click.echo(json.dumps(summary.as_dict()))
-    else:
-        print_summary(summary)
+    # A large school's term has tens of thousands of conflicts: they wait in a file, not in
+    # memory, as the run finds them window by window.
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        conflicts = _Spooled(spool)
+        try:
+            summary = generate_occurrences(
+                start,
+                end,
+                tz=tz,
+                force=force,
+                dry_run=dry_run,
+                window_days=current_app.config["GENERATION_WINDOW_DAYS"],
+                on_conflicts=conflicts.add,
+            )
+            db.session.commit()
+        except DomainError as err:
+            _fail(err.message)
+        if as_json:
+            _echo_json(summary, conflicts)
+        else:
+            print_summary(summary, conflicts)
+
+
+class _Spooled:
+    """Described conflicts kept one JSON line each in a file; read back in order."""
+
+    def __init__(self, spool) -> None:
+        self.spool = spool
+        self.count = 0
+
+    def add(self, conflicts: list[dict]) -> None:
+        for conflict in conflicts:
+            self.spool.write(json.dumps(conflict) + "\n")
+        self.count += len(conflicts)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def lines(self):
+        self.spool.seek(0)
+        return (line.rstrip("\n") for line in self.spool)
+
+    def __iter__(self):
+        return (json.loads(line) for line in self.lines())
+
+
+def _echo_json(summary, conflicts: _Spooled) -> None:
+    """`json.dumps(summary.as_dict())` written piece by piece, the conflicts from the spool."""
+    data = summary.as_dict()
+    data["conflicts"] = []
+    head, tail = json.dumps(data).split('"conflicts": []', 1)
+    click.echo(head + '"conflicts": [', nl=False)
+    for n, line in enumerate(conflicts.lines()):
+        click.echo(line if n == 0 else ", " + line, nl=False)
+    click.echo("]" + tail)
 
 
 @bp.cli.command("list-sessions")

@@ -14,7 +14,8 @@ A single session's standing against its series (`series_standing`) is what its p
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+import heapq
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,17 @@ from operator import itemgetter
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, bindparam, delete, func, select, type_coerce, union, update
+from sqlalchemy import (
+    String,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    type_coerce,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from models import (
@@ -51,6 +62,9 @@ from services.timetable.conflicts import (
     Slot,
     conflicts_in_window,
     describe_conflicts,
+    find_conflicts,
+    load_slots,
+    load_students_by_group,
     lock_schedule,
     names_by_id,
     overlapping,
@@ -217,21 +231,53 @@ def refuse_oversized_run(
 LISTED_CHANGES = 10
 
 
-def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]], tz) -> None:
+def _earliest_start(change: tuple[_Existing, PlannedOccurrence | None]) -> datetime:
+    return change[0].start_utc
+
+
+class _ChangedGroups:
+    """What a forced run changed, by group, for the notifications: the group's earliest
+    `LISTED_CHANGES` changes (by the session's start) and how many sessions changed and were
+    removed. Kept so, a run in windows holds a few rows per group, not every changed one."""
+
+    def __init__(self) -> None:
+        # group id -> [listed (row, plan or None), changed count, removed count]
+        self.groups: dict[int, list] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+    def add(self, changed: list[tuple[_Existing, PlannedOccurrence | None]]) -> None:
+        touched = set()
+        for row, plan in changed:
+            entry = self.groups.get(row.group_id)
+            if entry is None:
+                entry = self.groups[row.group_id] = [[], 0, 0]
+            entry[0].append((row, plan))
+            entry[2 if plan is None else 1] += 1
+            touched.add(row.group_id)
+        for group_id in touched:
+            entry = self.groups[group_id]
+            # Stable, like sorting all of them and taking the first few.
+            entry[0] = heapq.nsmallest(LISTED_CHANGES, entry[0], key=_earliest_start)
+
+
+def _tell_participants(changed: _ChangedGroups, tz) -> int:
     """One notification per group whose coming sessions a forced generation moved, cancelled
-    or removed, to its mentor and students: their timetable changed under them."""
-    by_group: dict[int, list[tuple[_Existing, PlannedOccurrence | None]]] = {}
-    for row, plan in sorted(changed, key=lambda change: change[0].start_utc):
-        by_group.setdefault(row.group_id, []).append((row, plan))
+    or removed, to its mentor and students: their timetable changed under them. Returns how
+    many notifications were added."""
+    by_group = changed.groups
+    listed = [change for entry in by_group.values() for change in entry[0]]
     names = names_by_id(CourseGroup, by_group)
-    room_ids = {r.room_id for r, _ in changed if r.room_id}
-    room_ids |= {plan.room_id for _, plan in changed if plan is not None and plan.room_id}
+    room_ids = {r.room_id for r, _ in listed if r.room_id}
+    room_ids |= {plan.room_id for _, plan in listed if plan is not None and plan.room_id}
     rooms = names_by_id(Room, room_ids)
     people = participants_of_groups(by_group)
     messages = []
-    for group_id, changes in by_group.items():
+    for group_id in sorted(by_group, key=lambda group: _earliest_start(by_group[group][0][0])):
+        changes, changed_count, removed = by_group[group_id]
         lines = []
-        for row, plan in changes[:LISTED_CHANGES]:
+        for row, plan in changes:
             was = f"{row.start_utc.astimezone(tz):%a %d %b %H:%M}"
             if plan is None:
                 lines.append(f"{was}: removed")
@@ -252,22 +298,21 @@ def _tell_participants(changed: list[tuple[_Existing, PlannedOccurrence | None]]
                     lines.append(f"{was}: back on" + (f", {moved}" if moved else ""))
                 else:
                     lines.append(f"{was}: {moved or 'updated'}")
-        if len(changes) > LISTED_CHANGES:
-            lines.append(f"and {len(changes) - LISTED_CHANGES} more")
-        removed = sum(1 for _, plan in changes if plan is None)
-        changed_count = len(changes) - removed
+        total = changed_count + removed
+        if total > LISTED_CHANGES:
+            lines.append(f"and {total - LISTED_CHANGES} more")
         counts = [f"{plural(changed_count, 'session')} changed"] if changed_count else []
         counts += [f"{removed} removed"] if removed else []
         messages.append(
             (
                 people.get(group_id, set()),
-                SESSION_REMOVED if removed == len(changes) else SESSION_MOVED,
+                SESSION_REMOVED if removed == total else SESSION_MOVED,
                 f"{names[group_id]}: {' and '.join(counts)} by a timetable update",
                 "\n".join(lines),
                 "/schedule/mine",
             )
         )
-    notify_each(messages)
+    return notify_each(messages)
 
 
 def _load_rules(window_start: date, window_end: date, group_ids=None) -> list[SeriesRule]:
@@ -360,25 +405,40 @@ class _Existing(NamedTuple):
 
 def _with_records(window_start: date, window_end: date) -> set[int]:
     """Series sessions of the window that carry a teacher's notes or files: like completed
-    ones, regeneration never changes or removes them."""
+    ones, regeneration never changes or removes them.
+
+    Asked from the notes and files (few) to their sessions, each looked up by id: joined the
+    other way, SQLite, which keeps no statistics, walked every session of the term to find
+    none (2.1 s at 5,000 series with no notes or files at all)."""
     in_window = (
         Occurrence.series_id.is_not(None),
         Occurrence.original_date >= window_start,
         Occurrence.original_date < window_end,
     )
-    noted = select(SessionNote.occurrence_id).join(
-        Occurrence, Occurrence.id == SessionNote.occurrence_id
-    )
-    filed = select(Attachment.occurrence_id).join(
-        Occurrence, Occurrence.id == Attachment.occurrence_id
-    )
-    return set(db.session.scalars(union(noted.where(*in_window), filed.where(*in_window))))
+
+    def of_window(column):
+        return (
+            select(column)
+            .where(select(Occurrence.id).where(Occurrence.id == column, *in_window).exists())
+            .distinct()
+        )
+
+    noted = of_window(SessionNote.occurrence_id)
+    filed = of_window(Attachment.occurrence_id)
+    return set(db.session.scalars(union(noted, filed)))
 
 
 def _load_existing(
-    window_start: date, window_end: date, start_utc: datetime, end_utc: datetime, dialect: str
+    window_start: date,
+    window_end: date,
+    start_utc: datetime,
+    end_utc: datetime,
+    dialect: str,
+    *,
+    overlapping_too: bool = True,
 ) -> list[_Existing]:
-    """Series occurrences stemming from the window, plus everything overlapping it in time.
+    """Series occurrences stemming from the window, plus (`overlapping_too`) everything
+    overlapping it in time.
 
     A Core query with instants read raw (see `raw_instant`) and enums as their stored text:
     this loads every session of the term, so per-value conversions are what it costs.
@@ -405,7 +465,7 @@ def _load_existing(
             _group_table.c.mentor_id,
         )
         .join_from(_table, _group_table, _group_table.c.id == c.group_id)
-        .where(in_window | in_time)
+        .where(in_window | in_time if overlapping_too else in_window)
     ).all()
     read = instant_reader(dialect)
     return [
@@ -574,15 +634,49 @@ def _as_arrays(columns, rows: list[dict]) -> dict[str, list]:
     return {key: [row[key] for row in rows] for key, _, _ in columns}
 
 
+# The new sessions go through a temporary table filled by COPY (binary), then one INSERT ...
+# SELECT that skips a (series, original_date) another transaction created meanwhile: the same
+# INSERT ... ON CONFLICT fed by arrays spent most of a large run binding and unnesting them
+# (see README, Performance). Types as COPY's binary format sends them (`set_types`).
+_STAGING = "generation_staging"
+_STAGED_TYPES = {
+    "integer": "int4",
+    "date": "date",
+    "timestamptz": "timestamptz",
+    "text": "text",
+    "boolean": "bool",
+}
+
+
+def _staged_insert(to_insert: list[dict]) -> None:
+    connection = db.session.connection()
+    names = ", ".join(column for _, column, _ in _INSERTED_COLUMNS)
+    typed = ", ".join(f"{column} {kind}" for _, column, kind in _INSERTED_COLUMNS)
+    # Dropped at commit; a chunked run (one transaction) empties and refills it.
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ({typed}) ON COMMIT DROP"
+    )
+    connection.exec_driver_sql(f"TRUNCATE {_STAGING}")
+    keys = [key for key, _, _ in _INSERTED_COLUMNS]
+    get = itemgetter(*keys)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f"COPY {_STAGING} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_STAGED_TYPES[kind] for _, _, kind in _INSERTED_COLUMNS])
+            for row in to_insert:
+                copy.write_row(get(row))
+    finally:
+        cursor.close()
+    connection.exec_driver_sql(
+        f"INSERT INTO occurrence ({names}) SELECT {names} FROM {_STAGING} "  # noqa: S608
+        "ON CONFLICT (series_id, original_date) DO NOTHING"
+    )
+
+
 def _insert_and_update_from_arrays(to_insert: list[dict], to_update: list[dict]) -> None:
     connection = db.session.connection()
     if to_insert:
-        names = ", ".join(column for _, column, _ in _INSERTED_COLUMNS)
-        connection.exec_driver_sql(
-            f"INSERT INTO occurrence ({names}) SELECT {names} FROM "  # noqa: S608
-            f"{_unnested(_INSERTED_COLUMNS)} ON CONFLICT (series_id, original_date) DO NOTHING",
-            _as_arrays(_INSERTED_COLUMNS, to_insert),
-        )
+        _staged_insert(to_insert)
     if to_update:
         connection.exec_driver_sql(
             "UPDATE occurrence AS o SET start_utc = v.start_utc, end_utc = v.end_utc, "  # noqa: S608
@@ -636,6 +730,8 @@ def generate_occurrences(
     group_ids=None,
     details: bool = False,
     max_sessions: int | None = None,
+    window_days: int | None = None,
+    on_conflicts: Callable[[list[dict]], None] | None = None,
 ) -> GenerationSummary:
     """Bring the occurrences of every active series with a date in [start, end) up to date.
 
@@ -648,6 +744,14 @@ def generate_occurrences(
     `details` lists every session concerned (`GenerationSummary.changes`). With
     `max_sessions` (the web's limit), a window holding more sessions is refused before any
     work (`refuse_oversized_run`).
+
+    With `window_days` (the command line's), the run works window by window over
+    [start, end), each window's sessions planned, compared and written (flushed) before the
+    next, in the same transaction: it holds one window's sessions at a time, not the whole
+    term's. Its conflicts are found window by window once everything is written, and given
+    as they are found to `on_conflicts` (a list of described conflicts at a time), if given,
+    instead of being kept in the summary (a run in one window keeps them there too, and
+    gives them all at once). `details` runs in one window.
     """
     if end <= start:
         raise ValidationError("The end date must be after the start date.", field="end")
@@ -661,14 +765,32 @@ def generate_occurrences(
         savepoint = db.session.begin_nested()
         try:
             summary = generate_occurrences(
-                start, end, tz=tz, force=force, now=now, group_ids=groups, details=details
+                start,
+                end,
+                tz=tz,
+                force=force,
+                now=now,
+                group_ids=groups,
+                details=details,
+                window_days=window_days,
+                on_conflicts=on_conflicts,
             )
         finally:
             savepoint.rollback()
         summary.dry_run = True
         return summary
     with _cyclic_gc_paused():
-        summary = _generate(start, end, tz=tz, force=force, now=now, groups=groups, log=details)
+        summary = _generate(
+            start,
+            end,
+            tz=tz,
+            force=force,
+            now=now,
+            groups=groups,
+            log=details,
+            window_days=window_days,
+            on_conflicts=on_conflicts,
+        )
     if not (summary.created or summary.unchanged or summary.kept or summary.out_of_date) and not (
         summary.updated or summary.removed
     ):
@@ -685,6 +807,8 @@ def _generate(
     now: datetime,
     groups: tuple[int, ...] | None = None,
     log: bool = False,
+    window_days: int | None = None,
+    on_conflicts: Callable[[list[dict]], None] | None = None,
 ) -> GenerationSummary:
     summary = GenerationSummary(start=start, end=end, force=force, group_ids=groups)
     # Serialise with other writers, so the counts and conflicts are those of what is stored.
@@ -693,6 +817,66 @@ def _generate(
     if dialect == "sqlite":
         _enlarge_sqlite_cache()
     write = instant_writer(dialect)
+    # Most instants recur (a few dozen times a day), so each is converted once.
+    stored, stamp = _Memo(write), write(utcnow())
+    windows = _windows(start, end, None if log else window_days)
+    changed = _ChangedGroups()
+    for window in windows:
+        existing = None  # the last window's rows go before the next window's come
+        work = _RunWrites(stored=stored, stamp=stamp, log=log)
+        existing = _generate_window(
+            window,
+            work,
+            summary,
+            tz=tz,
+            now=now,
+            groups=groups,
+            dialect=dialect,
+            whole=len(windows) == 1,
+        )
+        changed.add(work.changed)
+        # Only the counts and a few rows per changed group outlive the window.
+        del work.to_insert[:], work.to_update[:], work.changed[:]
+    notified = _tell_participants(changed, tz) if changed else 0
+    _analyze_after_bulk_writes(summary, notified, dialect)
+    if log:
+        summary.changes = _describe_changes(work.logged, tz)
+    if len(windows) == 1:
+        start_utc, end_utc = local_day_bounds(start, end, tz)
+        conflicts = _conflicts_after(summary, existing, start_utc, end_utc, groups)
+        summary.conflicts = describe_conflicts(conflicts, tz)
+        if on_conflicts is not None:
+            on_conflicts(summary.conflicts)
+    else:
+        del existing
+        _conflicts_by_window(summary, windows, tz, groups, on_conflicts)
+    return summary
+
+
+def _windows(start: date, end: date, days: int | None) -> list[tuple[date, date]]:
+    """[start, end) cut into consecutive windows of `days` (the last may be shorter)."""
+    if not days or (end - start).days <= days:
+        return [(start, end)]
+    cuts = [start + timedelta(days=n) for n in range(0, (end - start).days, days)]
+    return list(zip(cuts, [*cuts[1:], end], strict=True))
+
+
+def _generate_window(
+    window: tuple[date, date],
+    work: _RunWrites,
+    summary: GenerationSummary,
+    *,
+    tz: ZoneInfo,
+    now: datetime,
+    groups: tuple[int, ...] | None,
+    dialect: str,
+    whole: bool,
+) -> list[_Existing]:
+    """Plan, compare and write the sessions whose series date is in `window` (flushed, in the
+    caller's transaction); counted in `summary`. Returns the stored rows it compared, and
+    with `whole` (the run is this one window) every session overlapping it in time too, from
+    which an unchanged run finds its conflicts without reading them again."""
+    start, end = window
     start_utc, end_utc = local_day_bounds(start, end, tz)
     rules = _load_rules(start, end, groups)
     overrides = load_override_rules(start, end, [r.id for r in rules] if groups else None)
@@ -700,26 +884,84 @@ def _generate(
         (p.series_id, p.original_date): p
         for p in plan_occurrences(rules, overrides, start, end, tz)
     }
-    existing = _load_existing(start, end, start_utc, end_utc, dialect)
-
-    # Most instants recur (a few dozen times a day), so each is converted once.
-    work = _RunWrites(stored=_Memo(write), stamp=write(utcnow()), log=log)
-    seen = _compare_stored(existing, planned, work, summary, now=now, force=force, groups=groups)
+    existing = _load_existing(start, end, start_utc, end_utc, dialect, overlapping_too=whole)
+    seen = _compare_stored(
+        existing, planned, work, summary, window, now=now, force=summary.force, groups=groups
+    )
     _plan_inserts(planned, seen, work, summary, stored_date=_date_writer(dialect))
     _write(work, dialect)
-    summary.created, summary.updated, summary.removed = (
-        len(work.to_insert),
-        len(work.to_update),
-        len(work.to_delete),
-    )
-    if work.changed:
-        _tell_participants(work.changed, tz)
-    if log:
-        summary.changes = _describe_changes(work.logged, tz)
-    summary.conflicts = describe_conflicts(
-        _conflicts_after(summary, existing, start_utc, end_utc, groups), tz
-    )
-    return summary
+    summary.created += len(work.to_insert)
+    summary.updated += len(work.to_update)
+    summary.removed += len(work.to_delete)
+    return existing
+
+
+# A run that wrote at least this many sessions has PostgreSQL refresh the statistics of what it
+# wrote (ANALYZE) before it commits: autovacuum would, but only later, and meanwhile the
+# planner took a term of sessions for an empty table (a grid fragment took 294 ms, not 40).
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def _analyze_after_bulk_writes(summary: GenerationSummary, notified: int, dialect: str) -> None:
+    if dialect != "postgresql":
+        return
+    written = [
+        table
+        for table, rows in (
+            ("occurrence", summary.created + summary.updated + summary.removed),
+            ("notification", notified),
+        )
+        if rows >= ANALYZE_AFTER_ROWS
+    ]
+    if written:
+        db.session.execute(text(f"ANALYZE {', '.join(written)}"))
+
+
+def _conflicts_by_window(
+    summary: GenerationSummary,
+    windows: list[tuple[date, date]],
+    tz: ZoneInfo,
+    groups: tuple[int, ...] | None,
+    on_conflicts: Callable[[list[dict]], None] | None,
+) -> None:
+    """The conflicts of a run made in windows, window by window, read back once everything is
+    written (a session may have moved into an earlier window). A pair of sessions belongs to
+    the window where their overlap begins (the run's start, if it begins before): found once,
+    however many windows the two sessions reach into."""
+    run_start = local_day_bounds(summary.start, summary.end, tz)[0]
+    students = _StudentsByGroup()
+    for window in windows:
+        start_utc, end_utc = local_day_bounds(*window, tz)
+        slots = load_slots(start_utc, end_utc)
+        found = find_conflicts(slots, students.of(s.group_id for s in slots))
+        starts = {slot.occurrence_id: slot.start for slot in slots}
+        del slots
+        found = [
+            c
+            for c in found
+            if start_utc <= max(starts[c.first_id], starts[c.second_id], run_start) < end_utc
+        ]
+        if groups is not None:
+            found = _involving(found, groups)
+        described = describe_conflicts(found, tz)
+        if on_conflicts is not None:
+            on_conflicts(described)
+        else:
+            summary.conflicts.extend(described)
+
+
+class _StudentsByGroup:
+    """`load_students_by_group`, each group read once over the windows of a run."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, set[int]] = {}
+
+    def of(self, group_ids) -> dict[int, set[int]]:
+        wanted = set(group_ids)
+        if missing := wanted - self.known.keys():
+            found = load_students_by_group(missing)
+            self.known.update({group_id: found.get(group_id, set()) for group_id in missing})
+        return {group_id: self.known[group_id] for group_id in wanted}
 
 
 @dataclass
@@ -745,6 +987,7 @@ def _compare_stored(
     planned: dict,
     work: _RunWrites,
     summary: GenerationSummary,
+    window: tuple[date, date],
     *,
     now: datetime,
     force: bool,
@@ -752,7 +995,7 @@ def _compare_stored(
 ) -> set:
     """Sort the stored sessions of the window's series into unchanged, kept (protected),
     out of date, or (with force) to update or remove; the keys (series, date) found."""
-    start, end, log = summary.start, summary.end, work.log
+    (start, end), log = window, work.log
     seen = set()
     recorded: set[int] | None = None  # sessions with notes or files, read when first needed
     for row in existing:

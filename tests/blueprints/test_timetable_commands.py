@@ -8,8 +8,10 @@ import json
 from datetime import date, time
 
 import pytest
+import sqlalchemy as sa
 
 from models import (
+    Occurrence,
     Series,
     db,
 )
@@ -111,6 +113,46 @@ def test_force_flag_updates_out_of_date_sessions(cli, make_series):
         ).output
     )
     assert forced["updated"] == 2 and forced["out_of_date"] == 0
+
+
+def _without_ids(summary: dict) -> dict:
+    """A --json summary whose conflicts are named without session ids, in a fixed order."""
+    conflicts = [
+        {**c, "sessions": [{k: v for k, v in s.items() if k != "id"} for s in c["sessions"]]}
+        for c in summary["conflicts"]
+    ]
+    return {**summary, "conflicts": sorted(conflicts, key=lambda c: json.dumps(c, sort_keys=True))}
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_generate_in_small_windows_says_what_one_window_says(
+    app, cli, make_group, make_series, make_room, monkeypatch, dry_run
+):
+    # The command works a few days at a time (its memory follows a window, not the term):
+    # two days per window here, against the whole range at once.
+    room = make_room("Studio")
+    make_series(make_group("Dance A", room=room), weekdays=(0, 3))
+    make_series(
+        make_group("Dance B", room=room), weekdays=(0,), start=time(10, 30), end=time(11, 30)
+    )
+    make_series(make_group("Late", room=room), weekdays=(6,), start=time(23), end=time(1))
+    make_series(make_group("Later", room=room), weekdays=(6,), start=time(23, 30), end=time(0, 30))
+    args = ["generate-sessions", "--start", "2026-09-07", "--weeks", "3"]
+    args += ["--dry-run"] if dry_run else []
+    outputs = []
+    for days in (2, 366):
+        monkeypatch.setitem(app.config, "GENERATION_WINDOW_DAYS", days)
+        result = cli(*args, "--json")
+        assert result.exit_code == 0, result.output
+        outputs.append(json.loads(result.output))
+        text = cli(*args)
+        assert "conflicts    6" in text.output and "room (Studio)" in text.output
+        if not dry_run:
+            db.session.execute(sa.delete(Occurrence))
+            db.session.commit()
+    windows, whole = outputs
+    assert whole["created"] == 15 and len(whole["conflicts"]) == 6
+    assert _without_ids(windows) == _without_ids(whole)
 
 
 def test_list_sessions_json_fields_and_cancelled_rows(cli, make_group, make_series):
