@@ -387,6 +387,10 @@ def _editor_form(occurrence: Occurrence) -> CellEditorForm:
 
 
 def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200, **headers):
+    if form.room_q.data is None and form.picked_room_id():
+        # Sent with a room id and no text (a script, not the page): the room shown by name.
+        room = db.session.get(Room, form.picked_room_id())
+        form.room_q.data = room.name if room is not None else ""
     return page_or_fragment(
         "schedule/editor_page.html",
         "schedule/_editor.html",

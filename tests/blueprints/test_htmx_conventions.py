@@ -19,7 +19,8 @@ htmx POSTs are sent the way htmx sends them, from the form as the page renders i
 test_security.)
 
 Fragment-only URLs (`/timetable/exceptions/<id>`, `/schedule/sessions/<id>/card`,
-`/requests/<id>/card`, `/requests/new/subjects`, `/requests/new/date`, `/notifications/bell`)
+`/requests/<id>/card`, `/requests/new/subjects`, `/requests/new/date`, `/notifications/bell`,
+the schedule's suggestions `/schedule/choices/<kind>` and `/schedule/sessions/<id>/rooms`)
 are never pushed to the history, so they are left out of the table.
 
 Also checked: a view answers its fragment to a partial htmx request only (not to any htmx

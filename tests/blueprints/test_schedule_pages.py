@@ -410,6 +410,7 @@ def test_room_conflict_is_refused_in_the_editor_naming_the_other_session(
     assert response.headers["HX-Retarget"] == f"#session-card-{monday.id}"
     assert "Art 7A" in response.text and "Lab" in response.text
     assert 'value="14:30"' in response.text
+    assert response.html.find(id=f"occ{monday.id}-room_q")["value"] == "Lab"
     assert override_count() == 0 and fresh(monday).start_utc == before
 
 
