@@ -200,6 +200,7 @@ def _render_schedule(
         if bar is not None:
             # Sent from the filter bar: it shows what was chosen, or why not, beside each field.
             body += render_template("schedule/_filters.html", oob=True, **context)
+            body += render_template("schedule/_filters_summary.html", oob=True, **context)
         return _response(body, status)
     return _response(render_template("schedule/page.html", **context), status)
 
