@@ -9,7 +9,7 @@ touched, with the same filters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
@@ -39,20 +39,12 @@ from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.timetable.forms import CellEditorForm, cell_editor_form, change_from_form
 from models import Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
-from services.common.pagination import Page
 from services.common.timeutil import date_outside, today_in
 from services.output.spreadsheets import sessions_csv, week_workbook
-from services.timetable.exceptions import (
-    delete_override,
-    find_override,
-    rule_of,
-    save_override,
-)
+from services.timetable.exceptions import delete_override, find_override, save_override
 from services.timetable.listing import ListedOccurrence
-from services.timetable.recurrence import OverrideRule, plan_occurrence
 from services.timetable.schedule.entries import (
     GridEntry,
-    Named,
     entries_affected_by,
     load_entries,
     load_entry,
@@ -64,9 +56,10 @@ from services.timetable.schedule.filter_choices import (
     room_options,
     selected_names,
     suggest,
+    window_with_changes,
 )
 from services.timetable.schedule.layout import Grid, build_grid, build_month, cell_id_of
-from services.timetable.schedule.paging import count_by_room
+from services.timetable.schedule.paging import GridPlan, plan_grid
 from services.timetable.schedule.view import (
     ScheduleFilters,
     ScheduleView,
@@ -205,49 +198,17 @@ def _render_schedule(
     return _response(render_template("schedule/page.html", **context), status)
 
 
-@dataclass
-class GridPlan:
-    """What a grid shows: its view (by room when paged), its sessions, the rooms it shows
-    as rows even when empty, and when the grid is too big for one page, its page of rooms."""
-
-    view: ScheduleView
-    entries: list[GridEntry]
-    pinned_rooms: list
-    page: Page | None = None
-    sessions: int = 0  # in the whole grid, when paged
-    asked_layout: str = "time"
-
-
 def grid_plan(view: ScheduleView, personal: bool = False) -> GridPlan:
-    """The grid `view` asks for, or past SCHEDULE_GRID_MAX_SESSIONS sessions (and unless
-    `view.whole`), the page `view.page` of it by room, SCHEDULE_ROOMS_PER_PAGE rooms a page."""
-    tz = org_tz()
-    if view.view == "month" or personal or view.whole:
-        entries = load_entries(
-            view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=current_user
-        )
-        return GridPlan(view, entries, _pinned_rooms(view), asked_layout=view.layout)
-    size = count_by_room(
-        view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=current_user
-    )
-    if size.sessions <= current_app.config["SCHEDULE_GRID_MAX_SESSIONS"]:
-        entries = load_entries(
-            view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=current_user
-        )
-        return GridPlan(view, entries, _pinned_rooms(view), asked_layout=view.layout)
-    page = size.page(view.page, current_app.config["SCHEDULE_ROOMS_PER_PAGE"])
-    paged = replace(view, layout="rooms", page=page.number)
-    room_ids = [r.room_id for r in page.items]
-    entries = load_entries(
-        view.first_day,
-        view.last_day,
-        tz=tz,
-        filters=view.filters,
+    """The grid `view` asks for, or by room a page at a time when it is too big (paging.py)."""
+    config = current_app.config
+    return plan_grid(
+        view,
+        tz=org_tz(),
         viewer=current_user,
-        room_ids=room_ids,
+        pinned_rooms=_pinned_rooms(view),
+        max_sessions=None if personal else config["SCHEDULE_GRID_MAX_SESSIONS"],
+        per_page=config["SCHEDULE_ROOMS_PER_PAGE"],
     )
-    pinned = [Named(r.room_id, r.name) for r in page.items if r.room_id is not None]
-    return GridPlan(paged, entries, pinned, page, size.sessions, view.layout)
 
 
 def schedule_url(current: ScheduleView, personal: bool, **changes) -> str:
@@ -482,24 +443,18 @@ def editor_rooms(occurrence_id: int):
 
 def _editor_window(occurrence: Occurrence) -> tuple[datetime, datetime]:
     """When the session would be with the editor's date and times (sent with the typed
-    room), or when it is now if they are empty or cannot be read."""
-    args = request.args
-    try:
-        new_date = date.fromisoformat(args["new_date"]) if args.get("new_date") else None
-        start = time.fromisoformat(args["start_time"]) if args.get("start_time") else None
-        end = time.fromisoformat(args["end_time"]) if args.get("end_time") else None
-    except ValueError:
-        return occurrence.start_utc, occurrence.end_utc
-    if new_date is None and start is None and end is None:
-        return occurrence.start_utc, occurrence.end_utc
-    if new_date is not None and date_outside(new_date):
-        return occurrence.start_utc, occurrence.end_utc
-    rule = rule_of(occurrence.series)
-    change = OverrideRule(rule.id, occurrence.original_date, False, new_date, start, end)
-    plan = plan_occurrence(rule, occurrence.original_date, change, org_tz())
-    if plan.end_utc <= plan.start_utc:
-        return occurrence.start_utc, occurrence.end_utc
-    return plan.start_utc, plan.end_utc
+    room); what cannot be read counts as empty."""
+    values = {}
+    for name, parse in (
+        ("new_date", date.fromisoformat),
+        ("start_time", time.fromisoformat),
+        ("end_time", time.fromisoformat),
+    ):
+        try:
+            values[name] = parse(request.args[name]) if request.args.get(name) else None
+        except ValueError:
+            values[name] = None
+    return window_with_changes(occurrence, tz=org_tz(), **values)
 
 
 @bp.post("/sessions/<id:occurrence_id>/exception")

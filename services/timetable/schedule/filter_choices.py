@@ -10,9 +10,10 @@ JavaScript: as suggestions while typing (htmx), or resolved when the form is sen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Select,
@@ -30,7 +31,10 @@ from sqlalchemy import (
 from models import CourseGroup, Occurrence, Room, User, db
 from models.enums import OccurrenceStatus, Role
 from services.common.errors import ValidationError
+from services.common.timeutil import date_outside
 from services.timetable.conflicts import overlapping
+from services.timetable.exceptions import rule_of
+from services.timetable.recurrence import OverrideRule, plan_occurrence
 from services.timetable.schedule.view import ScheduleFilters
 
 # Table columns, not mapped attributes, as in entries.py.
@@ -270,3 +274,23 @@ def room_options(
         for ident, name, busy_with in rows[:limit]
     ]
     return options, len(rows) > limit
+
+
+def window_with_changes(
+    occurrence: Occurrence,
+    *,
+    tz: ZoneInfo,
+    new_date: date | None = None,
+    start_time: time | None = None,
+    end_time: time | None = None,
+) -> tuple[datetime, datetime]:
+    """When a series session would be with an exception's date and times (each None: as the
+    series has it); when it is now if none is given or they make no session."""
+    if new_date is None and start_time is None and end_time is None:
+        return occurrence.start_utc, occurrence.end_utc
+    if new_date is not None and date_outside(new_date):
+        return occurrence.start_utc, occurrence.end_utc
+    rule = rule_of(occurrence.series)
+    change = OverrideRule(rule.id, occurrence.original_date, False, new_date, start_time, end_time)
+    plan = plan_occurrence(rule, occurrence.original_date, change, tz)
+    return plan.start_utc, plan.end_utc

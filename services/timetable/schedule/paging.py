@@ -8,7 +8,7 @@ and only the page's rooms' sessions are then read, with their conflicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,8 @@ from models import CourseGroup, Enrolment, Occurrence, Room, User, db
 from services.common.pagination import Page
 from services.common.timeutil import local_day_bounds
 from services.permissions import visible_to
-from services.timetable.schedule.view import ScheduleFilters
+from services.timetable.schedule.entries import GridEntry, Named, load_entries
+from services.timetable.schedule.view import ScheduleFilters, ScheduleView
 
 _occ, _grp, _room, _enr = (
     Occurrence.__table__,
@@ -95,3 +96,50 @@ def count_by_room(
     if online:
         rooms.append(RoomCount(None, "No room (online)", online))
     return GridSize(rooms)
+
+
+@dataclass
+class GridPlan:
+    """What a grid shows: its view (by room when paged), its sessions, the rooms it shows
+    as rows even when empty, and when the grid is too big for one page, its page of rooms
+    and the sessions of the whole grid."""
+
+    view: ScheduleView
+    entries: list[GridEntry]
+    pinned_rooms: list
+    page: Page | None = None
+    sessions: int = 0
+    asked_layout: str = "time"
+
+
+def plan_grid(
+    view: ScheduleView,
+    *,
+    tz: ZoneInfo,
+    viewer: User | None,
+    pinned_rooms: list,
+    max_sessions: int | None,
+    per_page: int,
+) -> GridPlan:
+    """The grid `view` asks for; or, past `max_sessions` sessions (None: no limit, as for a
+    personal timetable) and unless `view.whole`, page `view.page` of it by room, `per_page`
+    rooms a page. A week or day only: a month shows a few sessions a day anyway."""
+    whole = view.view == "month" or view.whole or max_sessions is None
+
+    def entries(room_ids=None) -> list[GridEntry]:
+        return load_entries(
+            view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=viewer,
+            room_ids=room_ids,
+        )  # fmt: skip
+
+    if whole:
+        return GridPlan(view, entries(), pinned_rooms, asked_layout=view.layout)
+    size = count_by_room(view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=viewer)
+    if size.sessions <= max_sessions:
+        return GridPlan(view, entries(), pinned_rooms, asked_layout=view.layout)
+    page = size.page(view.page, per_page)
+    paged = replace(view, layout="rooms", page=page.number)
+    pinned = [Named(r.room_id, r.name) for r in page.items if r.room_id is not None]
+    return GridPlan(
+        paged, entries([r.room_id for r in page.items]), pinned, page, size.sessions, view.layout
+    )
