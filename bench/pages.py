@@ -217,6 +217,7 @@ def main(argv=None) -> int:
             row("whole school's week on one page", measure(f"{week}&whole=1", many))
             row("whole school's day, as landed on", measure(
                 f"/schedule/day?date={WEEK.isoformat()}", many))  # fmt: skip
+            row("whole school's month", measure(f"/schedule/month?date={WEEK.isoformat()}", 2))
             if args.profile:
                 print("  profile, whole week on one page: " + profile(measure, f"{week}&whole=1"))
             with app.app_context():
