@@ -182,7 +182,7 @@ def _render_schedule(
         "plan": plan,
     }
     if view.view == "month":
-        context["month_weeks"] = build_month(view, plan.entries)
+        context["month_weeks"] = build_month(view, plan.entries, plan.day_totals)
     else:
         context["grid"] = build_grid(view, plan.entries, plan.pinned_rooms)
     if not personal:

@@ -295,3 +295,25 @@ def test_editing_on_a_paged_grid_redraws_the_cells_of_that_page(
     cell = response.html.find(id=f"cell-r{school['r101'].id}-20260907")
     assert "is-cancelled" in cell.find(id=f"session-card-{monday.id}")["class"]
     assert db.session.get(Occurrence, monday.id).status == "cancelled"
+
+
+def test_a_big_month_reads_only_the_sessions_it_shows_and_looks_the_same(
+    web, app, login_as, school, make_group, make_series, monkeypatch
+):
+    for n in range(8):
+        make_series(make_group(f"Club {n}"), weekdays=(0,), start=time(12), end=time(13))
+    generate()
+    login_as("coordinator")
+    month = "/schedule/month?date=2026-09-07"
+    whole = web.get(month).html.find(id="schedule")
+    monkeypatch.setitem(app.config, "SCHEDULE_GRID_MAX_SESSIONS", 2)
+    with counted_statements() as statements:
+        paged = web.get(month).html.find(id="schedule")
+    assert str(paged) == str(whole)
+    monday = paged.find("a", class_="month-day", string=re.compile(r"^7")).parent
+    assert len(monday.select("ul.month-sessions > li")) == 6
+    assert monday.find("a", class_="month-more").text == "4 more"
+    # The month's sessions read once as ids and starts, then only the shown ones in full.
+    shown = [s for s in statements if "occurrence.original_date" in s]
+    assert len(shown) == 1 and "occurrence.id IN" in shown[0]
+    assert any(s.startswith("SELECT occurrence.id, occurrence.start_utc") for s in statements)

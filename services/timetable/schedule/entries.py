@@ -172,10 +172,12 @@ def load_entries(
     filters: ScheduleFilters = NO_FILTERS,
     viewer: User | None = None,
     room_ids: Sequence[int | None] | None = None,
+    occurrence_ids: Sequence[int] | None = None,
 ) -> list[GridEntry]:
     """Sessions starting on local dates [start, end) that `viewer` may see, narrowed by
     `filters` (and to the rooms `room_ids`, None meaning no room, when given: one page of a
-    paged grid, a few dozen ids at most), with their exceptions and (where `viewer` may see
+    paged grid, a few dozen ids at most) or to the sessions `occurrence_ids` (the few a month
+    shows of each day), with their exceptions and (where `viewer` may see
     them: staff, the session's mentor) their conflicts; ordered by start."""
     start_utc, end_utc = local_day_bounds(start, end, tz)
     query = (
@@ -188,6 +190,8 @@ def load_entries(
     if room_ids is not None:
         rooms = _occ.c.room_id.in_([r for r in room_ids if r is not None])
         query = query.where(or_(rooms, _occ.c.room_id.is_(None)) if None in room_ids else rooms)
+    if occurrence_ids is not None:
+        query = query.where(_occ.c.id.in_(list(occurrence_ids)))
     if filters.mentor_id:
         query = query.where(_grp.c.mentor_id == filters.mentor_id)
     if filters.group_id:

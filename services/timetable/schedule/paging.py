@@ -19,6 +19,7 @@ from services.common.pagination import Page
 from services.common.timeutil import local_day_bounds
 from services.permissions import visible_to
 from services.timetable.schedule.entries import GridEntry, Named, load_entries
+from services.timetable.schedule.layout import MONTH_CELL_LIMIT
 from services.timetable.schedule.view import ScheduleFilters, ScheduleView
 
 _occ, _grp, _room, _enr = (
@@ -59,6 +60,23 @@ class GridSize:
         )
 
 
+def _filtered(query, filters: ScheduleFilters, viewer: User | None):
+    """`query` (of occurrences joined to their groups) narrowed as load_entries narrows."""
+    if filters.room_id:
+        query = query.where(_occ.c.room_id == filters.room_id)
+    if filters.mentor_id:
+        query = query.where(_grp.c.mentor_id == filters.mentor_id)
+    if filters.group_id:
+        query = query.where(_occ.c.group_id == filters.group_id)
+    if filters.student_id:
+        query = query.where(
+            exists().where(
+                _enr.c.group_id == _occ.c.group_id, _enr.c.student_id == filters.student_id
+            )
+        )
+    return visible_to(query, viewer)
+
+
 def count_by_room(
     start: date,
     end: date,
@@ -77,19 +95,7 @@ def count_by_room(
         .where(_occ.c.start_utc >= start_utc, _occ.c.start_utc < end_utc)
         .group_by(_occ.c.room_id, _room.c.name)
     )
-    if filters.room_id:
-        query = query.where(_occ.c.room_id == filters.room_id)
-    if filters.mentor_id:
-        query = query.where(_grp.c.mentor_id == filters.mentor_id)
-    if filters.group_id:
-        query = query.where(_occ.c.group_id == filters.group_id)
-    if filters.student_id:
-        query = query.where(
-            exists().where(
-                _enr.c.group_id == _occ.c.group_id, _enr.c.student_id == filters.student_id
-            )
-        )
-    rows = db.session.execute(visible_to(query, viewer)).all()
+    rows = db.session.execute(_filtered(query, filters, viewer)).all()
     rooms = [RoomCount(room_id, name, n) for room_id, name, n in rows if room_id is not None]
     rooms.sort(key=lambda r: (r.name.casefold(), r.room_id))
     online = sum(n for room_id, _name, n in rows if room_id is None)
@@ -110,6 +116,8 @@ class GridPlan:
     page: Page | None = None
     sessions: int = 0
     asked_layout: str = "time"
+    # A big month: each day's count, `entries` holding only the first few of each day.
+    day_totals: dict[date, int] | None = None
 
 
 def plan_grid(
@@ -124,7 +132,7 @@ def plan_grid(
     """The grid `view` asks for; or, past `max_sessions` sessions (None: no limit, as for a
     personal timetable) and unless `view.whole`, page `view.page` of it by room, `per_page`
     rooms a page. A week or day only: a month shows a few sessions a day anyway."""
-    whole = view.view == "month" or view.whole or max_sessions is None
+    whole = view.whole or max_sessions is None
 
     def entries(room_ids=None) -> list[GridEntry]:
         return load_entries(
@@ -134,6 +142,8 @@ def plan_grid(
 
     if whole:
         return GridPlan(view, entries(), pinned_rooms, asked_layout=view.layout)
+    if view.view == "month":
+        return _plan_month(view, tz=tz, viewer=viewer, max_sessions=max_sessions)
     size = count_by_room(view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=viewer)
     if size.sessions <= max_sessions:
         return GridPlan(view, entries(), pinned_rooms, asked_layout=view.layout)
@@ -142,4 +152,44 @@ def plan_grid(
     pinned = [Named(r.room_id, r.name) for r in page.items if r.room_id is not None]
     return GridPlan(
         paged, entries([r.room_id for r in page.items]), pinned, page, size.sessions, view.layout
+    )
+
+
+def _plan_month(
+    view: ScheduleView, *, tz: ZoneInfo, viewer: User | None, max_sessions: int
+) -> GridPlan:
+    """A month shows the first MONTH_CELL_LIMIT sessions of each day and how many more: past
+    `max_sessions` in the month, only those are read with their conflicts (a whole school's
+    month at 5,000 series is some 40,000 sessions), after one statement of the month's
+    sessions' ids and starts."""
+    start_utc, end_utc = local_day_bounds(view.first_day, view.last_day, tz)
+    query = (
+        select(_occ.c.id, _occ.c.start_utc)
+        .join(_grp, _grp.c.id == _occ.c.group_id)
+        .where(_occ.c.start_utc >= start_utc, _occ.c.start_utc < end_utc)
+        .order_by(_occ.c.start_utc, _grp.c.name, _occ.c.id)
+    )
+    rows = db.session.execute(_filtered(query, view.filters, viewer)).all()
+    if len(rows) <= max_sessions:
+        entries = load_entries(
+            view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=viewer
+        )
+        return GridPlan(view, entries, [], asked_layout=view.layout)
+    totals: dict[date, int] = {}
+    shown = []
+    for occurrence_id, start in rows:
+        day = start.astimezone(tz).date()
+        totals[day] = totals.get(day, 0) + 1
+        if totals[day] <= MONTH_CELL_LIMIT:
+            shown.append(occurrence_id)
+    entries = load_entries(
+        view.first_day,
+        view.last_day,
+        tz=tz,
+        filters=view.filters,
+        viewer=viewer,
+        occurrence_ids=shown,
+    )
+    return GridPlan(
+        view, entries, [], sessions=len(rows), asked_layout=view.layout, day_totals=totals
     )
