@@ -374,3 +374,34 @@ def test_the_editors_room_suggests_free_rooms_first(page, log_in, school, width)
     screenshot(page, f"schedule-editor-rooms-{width}")
     box = editor.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= width
+
+
+def test_a_week_too_big_for_one_page_is_shown_by_room_a_page_at_a_time(
+    page, log_in, school, live_server, monkeypatch
+):
+    monkeypatch.setitem(live_server.app.config, "SCHEDULE_GRID_MAX_SESSIONS", 3)
+    monkeypatch.setitem(live_server.app.config, "SCHEDULE_ROOMS_PER_PAGE", 2)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in("coordinator")
+    page.goto(GRID)
+    notice = page.locator(".grid-paged")
+    expect(notice).to_contain_text("This week has 4 sessions, more than one page shows well")
+    rows = page.locator("tbody th[scope=row]")
+    expect(rows).to_have_text(["Lab", "R101"])
+    screenshot(page, "schedule-week-paged-1366")
+    remember_page(page)
+    notice.get_by_role("link", name="Next").click()
+    expect(rows).to_have_text(["Studio"])
+    expect(page).to_have_url(re.compile(r"page=2"))
+    assert page.evaluate("window.notReloaded === true")
+    # The editor works on a page too: cancelling redraws the cell in place.
+    thursday = page.locator("#schedule article.session").first
+    thursday.locator("a.session-open").click()
+    editor = page.locator("form.session-editor")
+    editor.get_by_label("Cancel this date").check()
+    editor.get_by_role("button", name="Save").click()
+    expect(page.locator("#schedule article.session").first).to_contain_text("Cancelled")
+    # The whole week is one link away.
+    page.get_by_role("link", name="by time").click()
+    expect(page.locator(".grid-paged")).to_have_count(0)
+    expect(page.locator("#schedule article.session")).to_have_count(4)
