@@ -170,6 +170,9 @@ GET_URLS = [
     ("coordinator", "/schedule/", BOTH),
     ("coordinator", "/schedule/day", BOTH),
     ("coordinator", "/schedule/month", BOTH),
+    # Sent by the filter bar: resolved, then its canonical URL (a plain GET is redirected).
+    ("coordinator", "/schedule/?room_q=Lab+1&mentor_q=", INLINE),
+    ("coordinator", "/schedule/?layout=rooms&page=2&whole=1", BOTH),
     ("coordinator", "/schedule/sessions/{occ}/editor", BOTH),
     ("coordinator", "/sessions/{occ}", BOTH),
     ("coordinator", "/sessions/new", BOTH),
