@@ -317,3 +317,15 @@ def test_a_big_month_reads_only_the_sessions_it_shows_and_looks_the_same(
     shown = [s for s in statements if "occurrence.original_date" in s]
     assert len(shown) == 1 and "occurrence.id IN" in shown[0]
     assert any(s.startswith("SELECT occurrence.id, occurrence.start_utc") for s in statements)
+
+
+def test_two_mentors_of_one_name_are_told_apart_by_e_mail(web, login_as, school, make_user):
+    twin = make_user("mentor", name="Ada Lovelace", email="ada.l@school.test")
+    login_as("coordinator")
+    refused = web.get(f"{GRID}&mentor_q=ada+lovelace", status=422)
+    error = refused.html.find(id="filter-mentor-error")
+    assert "Several mentors are named 'ada lovelace': choose one, or type the e-mail." in error.text
+    links = [a.text for a in error.find_all("a")]
+    assert links == ["Ada Lovelace (ada@school.test)", "Ada Lovelace (ada.l@school.test)"]
+    response = web.get(f"{GRID}&mentor_q=ada.l@school.test")
+    assert response.location.endswith(f"mentor={twin.id}")
