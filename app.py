@@ -52,6 +52,10 @@ DEFAULTS = {
     # `flask generate-sessions` works this many days at a time (one transaction still), so
     # its memory follows a window of the school, not the whole term.
     "GENERATION_WINDOW_DAYS": 28,
+    # A week or day grid with more sessions than this is shown by room, a page of rooms at a
+    # time (about 550 B of page per session: 600 sessions make some 330 KB).
+    "SCHEDULE_GRID_MAX_SESSIONS": 600,
+    "SCHEDULE_ROOMS_PER_PAGE": 20,
     # Attachments: the largest file, in MB (MiB). MAX_CONTENT_LENGTH follows it (see below)
     # unless set; UPLOAD_FOLDER defaults to <instance>/uploads (outside static/).
     "MAX_UPLOAD_MB": 100,

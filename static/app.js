@@ -109,9 +109,104 @@
     menu.querySelector("summary").focus();
   });
 
+  // Fields that suggest as you type ([data-typeahead], templates/_typeahead.html: the ARIA
+  // combobox pattern). htmx fetches the listbox for what is typed; here the arrow keys move
+  // through it, Enter or a click picks (the name in the field, the id in the hidden input
+  // beside it, and in the filter bar the form is sent), Escape or leaving the field closes it.
+  function typeahead(element) {
+    var box = element && element.closest && element.closest("[data-typeahead]");
+    if (!box) return null;
+    return {
+      box: box,
+      input: box.querySelector("[role=combobox]"),
+      chosen: box.querySelector("input[type=hidden]"),
+      list: box.querySelector("[role=listbox]"),
+    };
+  }
+  function typeaheadOptions(parts) {
+    return parts.list ? Array.prototype.slice.call(parts.list.querySelectorAll("[role=option]")) : [];
+  }
+  function typeaheadActive(parts) {
+    return parts.list && parts.list.querySelector("[role=option][aria-selected=true]");
+  }
+  function typeaheadSetActive(parts, option) {
+    typeaheadOptions(parts).forEach(function (each) {
+      each.setAttribute("aria-selected", each === option ? "true" : "false");
+    });
+    if (option) {
+      parts.input.setAttribute("aria-activedescendant", option.id);
+      option.scrollIntoView({ block: "nearest" });
+    } else {
+      parts.input.removeAttribute("aria-activedescendant");
+    }
+  }
+  function typeaheadOpen(parts, open) {
+    if (!parts.list) return;
+    open = open && parts.list.children.length > 0;
+    parts.list.hidden = !open;
+    parts.input.setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) typeaheadSetActive(parts, null);
+  }
+  function typeaheadPick(parts, option) {
+    parts.input.value = option.getAttribute("data-name");
+    if (parts.chosen) parts.chosen.value = option.getAttribute("data-id");
+    typeaheadOpen(parts, false);
+    if (parts.box.hasAttribute("data-submit-on-pick") && parts.input.form) {
+      parts.input.form.requestSubmit();
+    }
+  }
+  document.addEventListener("keydown", function (event) {
+    if (!event.target.matches || !event.target.matches("[data-typeahead] [role=combobox]")) return;
+    var parts = typeahead(event.target);
+    var options = typeaheadOptions(parts);
+    var open = parts.list && !parts.list.hidden;
+    var active = typeaheadActive(parts);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      if (!open) {
+        if (options.length) {
+          typeaheadOpen(parts, true);
+        } else {
+          parts.input.dispatchEvent(new CustomEvent("typeahead-open", { bubbles: true }));
+        }
+        return;
+      }
+      var index = options.indexOf(active);
+      if (event.key === "ArrowDown") index = index + 1 >= options.length ? 0 : index + 1;
+      else index = index <= 0 ? options.length - 1 : index - 1;
+      typeaheadSetActive(parts, options[index]);
+    } else if (event.key === "Enter" && open && active) {
+      event.preventDefault();
+      typeaheadPick(parts, active);
+    } else if (event.key === "Escape" && open) {
+      event.preventDefault();
+      typeaheadOpen(parts, false);
+    }
+  });
+  // A press on a suggestion keeps the focus in the field (the list would close on blur).
+  document.addEventListener("mousedown", function (event) {
+    if (event.target.closest && event.target.closest("[data-typeahead] [role=listbox]")) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var option = event.target.closest && event.target.closest("[data-typeahead] [role=option]");
+    if (option) typeaheadPick(typeahead(option), option);
+  });
+  document.addEventListener("focusout", function (event) {
+    var parts = typeahead(event.target);
+    if (parts && !parts.box.contains(event.relatedTarget)) typeaheadOpen(parts, false);
+  });
+  // New suggestions arrived: shown while their field has the focus.
+  document.addEventListener("htmx:after:swap", function () {
+    var focused = document.activeElement;
+    if (!focused || !focused.matches || !focused.matches("[data-typeahead] [role=combobox]")) return;
+    typeaheadOpen(typeahead(focused), true);
+  });
+
   // Escape inside an inline editor presses its Close button.
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "Escape" || !event.target.closest) return;
+    if (event.key !== "Escape" || event.defaultPrevented || !event.target.closest) return;
     var editor = event.target.closest(".session-editor");
     var close = editor && editor.querySelector("[data-close-editor]");
     if (!close) return;

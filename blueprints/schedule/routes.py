@@ -9,12 +9,14 @@ touched, with the same filters.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     make_response,
@@ -34,12 +36,8 @@ from blueprints.access import (
     staff_required,
 )
 from blueprints.feedback import form_action, page_or_fragment, toast
-from blueprints.timetable.forms import (
-    DateOverrideChangeForm,
-    change_from_form,
-    exception_editor_form,
-)
-from models import Occurrence, Room, User, db
+from blueprints.timetable.forms import CellEditorForm, cell_editor_form, change_from_form
+from models import Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.timeutil import date_outside, today_in
 from services.output.spreadsheets import sessions_csv, week_workbook
@@ -51,8 +49,17 @@ from services.timetable.schedule.entries import (
     load_entries,
     load_entry,
 )
-from services.timetable.schedule.filter_choices import filter_choices, find_student
+from services.timetable.schedule.filter_choices import (
+    KINDS,
+    AmbiguousChoice,
+    resolve_choice,
+    room_options,
+    selected_names,
+    suggest,
+    window_with_changes,
+)
 from services.timetable.schedule.layout import Grid, build_grid, build_month, cell_id_of
+from services.timetable.schedule.paging import GridPlan, plan_grid
 from services.timetable.schedule.view import (
     ScheduleFilters,
     ScheduleView,
@@ -98,45 +105,69 @@ def _schedule_page(view_name: str, personal: bool = False):
     args = request.args.to_dict()
     args["view"] = view_name
     view, errors = parse_view(args, today=today_in(org_tz()))
-    student_text = args.get("student_q")
     if personal:
-        view = ScheduleView(view.view, view.layout, view.day, personal_filters(current_user))
-    elif student_text is not None:
-        view, canonical = _with_student_from_text(view, student_text, errors)
-        if canonical is not None:
-            if not is_htmx():
-                return redirect(canonical, 303)
-            response = _render_schedule(view, errors, personal)
-            response.headers["HX-Push-Url"] = canonical
-            return response
-    return _render_schedule(view, errors, personal)
+        view = replace(view, filters=personal_filters(current_user), page=1, whole=False)
+        return _render_schedule(view, errors, personal)
+    typed = {kind: args.get(f"{kind}_q") for kind in KINDS}
+    clear = args.get("clear")
+    if clear is None and all(text is None for text in typed.values()):
+        return _render_schedule(view, errors, personal)
+    # Sent by the filter form: what was typed is resolved, and a good answer gets its
+    # canonical URL (ids, no text), which a bookmark keeps.
+    bar = FilterBar()
+    view = _with_typed_filters(view, typed, clear, bar)
+    if bar.errors:
+        return _render_schedule(view, errors, personal, bar, status=422)
+    canonical = url_for(request.endpoint, **view.query_args(view=None))
+    if not is_htmx():
+        return redirect(canonical, 303)
+    response = _render_schedule(view, errors, personal, bar)
+    response.headers["HX-Push-Url"] = canonical
+    return response
 
 
-def _with_student_from_text(view: ScheduleView, text: str, errors: dict):
-    """Resolve the filter bar's student text; returns the view and its canonical URL (None
-    when the text is wrong, reported in `errors`)."""
-    filters = view.filters
-    selected = db.session.get(User, filters.student_id) if filters.student_id else None
-    if not text.strip():
-        student_id = None
-    elif selected is not None and text.strip() == selected.name:
-        student_id = selected.id
-    else:
+class FilterBar:
+    """What the filter bar shows beside its fields after a submission: a message per field
+    that named nothing or several (with some of those several, to pick from)."""
+
+    def __init__(self):
+        self.errors: dict[str, str] = {}
+        self.matches: dict[str, list] = {}
+
+
+def _with_typed_filters(view: ScheduleView, typed: dict, clear: str | None, bar: FilterBar):
+    """`view` with the filter bar's texts resolved (a field that names nothing or several
+    keeps its filter as it was, and its message goes to `bar`); `clear` ("room"... or
+    "all") removes filters."""
+    chosen = {
+        "room": view.filters.room_id,
+        "mentor": view.filters.mentor_id,
+        "group": view.filters.group_id,
+        "student": view.filters.student_id,
+    }
+    for kind in KINDS:
+        if clear in (kind, "all"):
+            chosen[kind] = None
+            continue
         try:
-            student_id = find_student(text).id
+            chosen[kind] = resolve_choice(kind, typed[kind], chosen[kind])
         except ValidationError as err:
-            errors["student"] = err.message
-            return view, None
-    filters = ScheduleFilters(filters.room_id, filters.mentor_id, filters.group_id, student_id)
-    view = ScheduleView(view.view, view.layout, view.day, filters)
-    return view, url_for(request.endpoint, **view.query_args(view=None))
+            bar.errors[kind] = err.message
+            bar.matches[kind] = err.matches if isinstance(err, AmbiguousChoice) else []
+    filters = ScheduleFilters(chosen["room"], chosen["mentor"], chosen["group"], chosen["student"])
+    return replace(view, filters=filters, page=1)
 
 
-def _render_schedule(view: ScheduleView, errors: dict, personal: bool):
+def _render_schedule(
+    view: ScheduleView,
+    errors: dict,
+    personal: bool,
+    bar: FilterBar | None = None,
+    status: int = 200,
+):
     tz = org_tz()
-    entries = load_entries(
-        view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=current_user
-    )
+    plan = grid_plan(view, personal)
+    view = plan.view
     context = {
         "schedule_url": schedule_url,
         "links": CardLinks(view),
@@ -148,21 +179,43 @@ def _render_schedule(view: ScheduleView, errors: dict, personal: bool):
         "month_weeks": None,
         "today": today_in(tz),
         "editable": current_user.is_staff and not personal,
+        "plan": plan,
     }
     if view.view == "month":
-        context["month_weeks"] = build_month(view, entries)
+        context["month_weeks"] = build_month(view, plan.entries, plan.day_totals)
     else:
-        context["grid"] = build_grid(view, entries, _pinned_rooms(view))
-    if is_htmx_partial() and htmx_target_id() in (None, "schedule"):
-        return _response(render_template("schedule/_schedule.html", **context))
+        context["grid"] = build_grid(view, plan.entries, plan.pinned_rooms)
     if not personal:
-        context["choices"] = filter_choices(view.filters)
-    return _response(render_template("schedule/page.html", **context))
+        context["chosen"] = selected_names(view.filters)
+        context["bar"] = bar or FilterBar()
+    if is_htmx_partial() and htmx_target_id() in (None, "schedule"):
+        body = render_template("schedule/_schedule.html", **context)
+        if bar is not None:
+            # Sent from the filter bar: it shows what was chosen, or why not, beside each field.
+            body += render_template("schedule/_filters.html", oob=True, **context)
+            body += render_template("schedule/_filters_summary.html", oob=True, **context)
+        return _response(body, status)
+    return _response(render_template("schedule/page.html", **context), status)
+
+
+def grid_plan(view: ScheduleView, personal: bool = False) -> GridPlan:
+    """The grid `view` asks for, or by room a page at a time when it is too big (paging.py)."""
+    config = current_app.config
+    return plan_grid(
+        view,
+        tz=org_tz(),
+        viewer=current_user,
+        pinned_rooms=_pinned_rooms(view),
+        max_sessions=None if personal else config["SCHEDULE_GRID_MAX_SESSIONS"],
+        per_page=config["SCHEDULE_ROOMS_PER_PAGE"],
+    )
 
 
 def schedule_url(current: ScheduleView, personal: bool, **changes) -> str:
     """The URL of `current` with `changes` (view, layout, day...), on the page it belongs to."""
     base = ScheduleView(current.view, current.layout, current.day) if personal else current
+    if changes and "page" not in changes:
+        base = replace(base, page=1)  # another week, day or layout starts at its first page
     args = base.query_args(**{k: v for k, v in changes.items() if k != "day"})
     if "day" in changes:
         args["date"] = changes["day"].isoformat()
@@ -277,7 +330,7 @@ def _grid_view() -> ScheduleView:
     """The grid the editor was opened from (its parameters travel with the editor's URLs)."""
     view, _ = parse_view(request.args.to_dict(), today=today_in(org_tz()))
     if view.view == "month":
-        view = ScheduleView("week", view.layout, view.day, view.filters)
+        view = replace(view, view="week")
     return view
 
 
@@ -288,14 +341,18 @@ def _series_occurrence(occurrence_id: int) -> Occurrence:
     return occurrence
 
 
-def _editor_form(occurrence: Occurrence) -> DateOverrideChangeForm:
+def _editor_form(occurrence: Occurrence) -> CellEditorForm:
     # Several editors can be open on one grid: their fields (and labels) need their own ids.
     prefill = request.method == "GET"
     override = find_override(occurrence.series_id, occurrence.original_date) if prefill else None
-    return exception_editor_form(override, f"occ{occurrence.id}", prefill=prefill)
+    return cell_editor_form(override, f"occ{occurrence.id}", prefill=prefill)
 
 
 def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200, **headers):
+    if form.room_q.data is None and form.picked_room_id():
+        # Sent with a room id and no text (a script, not the page): the room shown by name.
+        room = db.session.get(Room, form.picked_room_id())
+        form.room_q.data = room.name if room is not None else ""
     return page_or_fragment(
         "schedule/editor_page.html",
         "schedule/_editor.html",
@@ -339,6 +396,67 @@ def card(occurrence_id: int):
     )
 
 
+# --- Suggestions while typing ----------------------------------------------------------------
+
+
+@bp.get("/choices/<kind>")
+@staff_required
+def choices(kind: str):
+    """The filter bar's suggestions for what is typed in its room, mentor, group or student
+    field (`room_q`...): a listbox of at most a few, whatever the size of the school."""
+    if kind not in KINDS:
+        abort(404)
+    text = request.args.get(f"{kind}_q", "")
+    found, more = suggest(kind, text)
+    return render_template(
+        "schedule/_suggestions.html",
+        list_id=f"filter-{kind}-list",
+        noun=kind,
+        text=text,
+        choices=found,
+        more=more,
+    )
+
+
+@bp.get("/sessions/<id:occurrence_id>/rooms")
+@staff_required
+def editor_rooms(occurrence_id: int):
+    """The cell editor's room suggestions: the session's room, then rooms free at the time
+    the editor's fields say (the session's own when they are empty), then busy ones."""
+    occurrence = _series_occurrence(occurrence_id)
+    start_utc, end_utc = _editor_window(occurrence)
+    options, more = room_options(
+        request.args.get("room_q", ""),
+        start_utc=start_utc,
+        end_utc=end_utc,
+        occurrence_id=occurrence.id,
+        current_room_id=occurrence.room_id,
+    )
+    return render_template(
+        "schedule/_room_options.html",
+        list_id=f"occ{occurrence.id}-room_q-list",
+        text=request.args.get("room_q", ""),
+        options=options,
+        more=more,
+    )
+
+
+def _editor_window(occurrence: Occurrence) -> tuple[datetime, datetime]:
+    """When the session would be with the editor's date and times (sent with the typed
+    room); what cannot be read counts as empty."""
+    values = {}
+    for name, parse in (
+        ("new_date", date.fromisoformat),
+        ("start_time", time.fromisoformat),
+        ("end_time", time.fromisoformat),
+    ):
+        try:
+            values[name] = parse(request.args[name]) if request.args.get(name) else None
+        except ValueError:
+            values[name] = None
+    return window_with_changes(occurrence, tz=org_tz(), **values)
+
+
 @bp.post("/sessions/<id:occurrence_id>/exception")
 @staff_required
 def save_exception(occurrence_id: int):
@@ -347,12 +465,16 @@ def save_exception(occurrence_id: int):
     form = _editor_form(occurrence)
     if not form.validate_on_submit():
         return _editor_refused(occurrence, view, form, 422)
-    before = _grid_entries(view)
+    before = grid_plan(view)
     with form_action(form, catch=(ConflictError, InvalidTransition, ValidationError)) as outcome:
+        change = change_from_form(form)
+        # The room typed (or picked from the suggestions: its id beside the text).
+        typed = request.form.get("room_q")
+        room_id = None if change.cancelled else resolve_choice("room", typed, form.picked_room_id())
         save_override(
             occurrence.series,
             occurrence.original_date,
-            change_from_form(form),
+            replace(change, room_id=room_id),
             actor=current_user,
             tz=org_tz(),
         )
@@ -369,7 +491,7 @@ def restore(occurrence_id: int):
     override = find_override(occurrence.series_id, occurrence.original_date)
     if override is None:
         abort(404)
-    before = _grid_entries(view)
+    before = grid_plan(view)
     with form_action(catch=DomainError) as outcome:
         delete_override(override, tz=org_tz(), actor=current_user)
     if outcome.failed:
@@ -394,26 +516,26 @@ def _editor_refused(occurrence: Occurrence, view: ScheduleView, form, status: in
     )
 
 
-def _grid_entries(view: ScheduleView) -> list[GridEntry]:
-    return load_entries(
-        view.first_day, view.last_day, tz=org_tz(), filters=view.filters, viewer=current_user
-    )
-
-
-def _changed(occurrence_id: int, view: ScheduleView, before: list[GridEntry], message: str):
+def _changed(occurrence_id: int, view: ScheduleView, before_plan: GridPlan, message: str):
     """After a change: redraw the cell the editor was in, and out of band every other cell
     the change touched (where the session went, sessions whose conflicts changed). If the
     grid's rows changed (a new hour or room row), redraw the whole grid instead."""
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for(f"schedule.{view.view}", **view.query_args(view=None)))
-    after = _grid_entries(view)
-    grid_before = build_grid(view, before, _pinned_rooms(view))
-    grid_after = build_grid(view, after, _pinned_rooms(view))
+    after_plan = grid_plan(view)
+    before, after = before_plan.entries, after_plan.entries
+    view = after_plan.view
+    grid_before = build_grid(before_plan.view, before, before_plan.pinned_rooms)
+    grid_after = build_grid(view, after, after_plan.pinned_rooms)
     origin = next((e for e in before if e.id == occurrence_id), None)
     headers = toast(message)
-    if origin is None or grid_before.row_keys != grid_after.row_keys:
-        return _whole_grid(view, grid_after, headers)
+    if (
+        origin is None
+        or grid_before.row_keys != grid_after.row_keys
+        or before_plan.view != after_plan.view
+    ):
+        return _whole_grid(view, grid_after, after_plan, headers)
     affected = entries_affected_by(occurrence_id, before, after)
     cell_ids = {cell_id_of(e, view.layout) for e in before + after if e.id in affected}
     main_id = cell_id_of(origin, view.layout)
@@ -430,9 +552,10 @@ def _changed(occurrence_id: int, view: ScheduleView, before: list[GridEntry], me
     return _response(body, 200, headers)
 
 
-def _whole_grid(view: ScheduleView, grid: Grid, headers: dict):
+def _whole_grid(view: ScheduleView, grid: Grid, plan: GridPlan, headers: dict):
     body = render_template(
         "schedule/_schedule.html",
+        plan=plan,
         schedule_url=schedule_url,
         links=CardLinks(view),
         view=view,

@@ -7,10 +7,12 @@ from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectChoice,
     SelectField,
+    StringField,
     TextAreaField,
     TimeField,
 )
@@ -105,6 +107,36 @@ class DateOverrideForm(DateOverrideChangeForm):
     original_date = DateField("Date", validators=[InputRequired(message="Choose the date.")])
 
 
+class CellEditorForm(DateOverrideChangeForm):
+    """The schedule's cell editor: the room is typed (with suggestions, free rooms first)
+    rather than chosen from a list of every room. `room` is the id of a picked suggestion
+    (or of the exception's room), `room_q` the text; the route resolves them together
+    (services.timetable.schedule.filter_choices.resolve_choice)."""
+
+    fields_for_errors: ClassVar = {**DateOverrideChangeForm.fields_for_errors, "room": ("room_q",)}
+
+    room = HiddenField()
+    room_q = StringField("New room", validators=[Length(max=200)])
+
+    def picked_room_id(self) -> int | None:
+        raw = (self.room.data or "").strip()
+        return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+
+
+def cell_editor_form(
+    override: DateOverride | None, ids_prefix: str, *, prefill: bool
+) -> CellEditorForm:
+    """The cell editor's form: its own field ids and (when `prefill`) what the date's
+    exception says, or "move" for a date without one; no room list (it is typed)."""
+    form = CellEditorForm()
+    give_own_ids(form, ids_prefix)
+    _prefill(form, override, prefill)
+    if prefill and override is not None and override.room is not None:
+        form.room.data = str(override.room_id)
+        form.room_q.data = override.room.name
+    return form
+
+
 def exception_editor_form(
     override: DateOverride | None, ids_prefix: str, *, prefill: bool
 ) -> DateOverrideChangeForm:
@@ -113,15 +145,20 @@ def exception_editor_form(
     form = DateOverrideChangeForm()
     form.room.choices = room_choices()
     give_own_ids(form, ids_prefix)
+    _prefill(form, override, prefill)
+    if prefill and override is not None:
+        form.room.data = override.room_id or 0
+    return form
+
+
+def _prefill(form: DateOverrideChangeForm, override: DateOverride | None, prefill: bool) -> None:
     if prefill:
         form.action.data = override.kind if override else "override"
         if override is not None:
             form.new_date.data = override.new_date
             form.start_time.data = override.start_time
             form.end_time.data = override.end_time
-            form.room.data = override.room_id or 0
             form.notes.data = override.notes
-    return form
 
 
 def give_own_ids(form: FlaskForm, prefix: str) -> None:

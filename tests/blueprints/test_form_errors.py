@@ -234,7 +234,10 @@ def _session_cancel(f):
 
 def _grid_editor(f):
     occ = series_occurrence(f)
-    return (f"/schedule/sessions/{occ.id}/editor", f"session-card-{occ.id}", exception_fields(f))
+    fields = exception_fields(f)
+    del fields["room"]  # the cell editor's room is typed (its id is set by a picked suggestion)
+    fields["room_q"] = "Lab 6"
+    return (f"/schedule/sessions/{occ.id}/editor", f"session-card-{occ.id}", fields)
 
 
 def _exception_add(f):
@@ -334,6 +337,8 @@ CASES = [
     ("session cancel page", "coordinator", _session_cancel, ("reason", ""), False, 422),
     ("session cancel inline", "coordinator", _session_cancel, ("reason", ""), True, 422),
     ("grid exception editor", "coordinator", _grid_editor, ("new_date", "soonish"), True, 422),
+    ("grid editor unknown room", "coordinator", _grid_editor, ("room_q", "Attic"), True, 422),
+    ("grid editor room, no JS", "coordinator", _grid_editor, ("room_q", "Attic"), False, 422),
     ("exceptions add", "coordinator", _exception_add, ("original_date", ""), False, 422),
     ("exception edit page", "coordinator", _exception_edit, ("start_time", "9h"), False, 422),
     ("exception edit row", "coordinator", _exception_row, ("new_date", "x"), True, 422),

@@ -19,7 +19,8 @@ htmx POSTs are sent the way htmx sends them, from the form as the page renders i
 test_security.)
 
 Fragment-only URLs (`/timetable/exceptions/<id>`, `/schedule/sessions/<id>/card`,
-`/requests/<id>/card`, `/requests/new/subjects`, `/requests/new/date`, `/notifications/bell`)
+`/requests/<id>/card`, `/requests/new/subjects`, `/requests/new/date`, `/notifications/bell`,
+the schedule's suggestions `/schedule/choices/<kind>` and `/schedule/sessions/<id>/rooms`)
 are never pushed to the history, so they are left out of the table.
 
 Also checked: a view answers its fragment to a partial htmx request only (not to any htmx
@@ -169,6 +170,9 @@ GET_URLS = [
     ("coordinator", "/schedule/", BOTH),
     ("coordinator", "/schedule/day", BOTH),
     ("coordinator", "/schedule/month", BOTH),
+    # Sent by the filter bar: resolved, then its canonical URL (a plain GET is redirected).
+    ("coordinator", "/schedule/?room_q=Lab+1&mentor_q=", INLINE),
+    ("coordinator", "/schedule/?layout=rooms&page=2&whole=1", BOTH),
     ("coordinator", "/schedule/sessions/{occ}/editor", BOTH),
     ("coordinator", "/sessions/{occ}", BOTH),
     ("coordinator", "/sessions/new", BOTH),

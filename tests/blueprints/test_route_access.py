@@ -327,6 +327,12 @@ CASES: dict[str, list[Case]] = {
         post("/schedule/sessions/{a_future}/exception", {"action": "cancel"}, STAFF_ONLY)
     ],
     "schedule.restore": [post("/schedule/sessions/{a_moved}/restore", {}, STAFF_ONLY)],
+    # What the filter bar and the cell editor suggest as you type.
+    "schedule.choices": [
+        get("/schedule/choices/room?room_q=a", STAFF_ONLY),
+        get("/schedule/choices/student?student_q=a", STAFF_ONLY),
+    ],
+    "schedule.editor_rooms": [get("/schedule/sessions/{a_future}/rooms?room_q=a", STAFF_ONLY)],
     # Sessions: staff act; the others who see the session get 403, strangers 404.
     "sessions.new": [
         get("/sessions/new", STAFF_ONLY),

@@ -129,7 +129,14 @@ def test_filters_are_kept_in_the_url_and_combine(web, login_as, two_classes):
     room = two_classes["r101"].id
     page = web.get(f"{GRID}&room={room}")
     assert "Maths 7A" in grid_text(page) and "Art 7A" not in grid_text(page)
-    assert page.html.find("option", selected=True, value=str(room)) is not None
+    # The chosen room is shown by name, its id beside it, with a button that removes it.
+    bar = page.html.find(id="schedule-filters")
+    assert bar.find(id="filter-room")["value"] == "R101"
+    assert bar.find("input", attrs={"name": "room", "type": "hidden"})["value"] == str(room)
+    assert bar.find("button", attrs={"name": "clear", "value": "room"})["aria-label"] == (
+        "Remove the room filter (R101)"
+    )
+    assert bar.find("option") is None  # no list of every room
     # Navigation links keep the filter.
     assert f"room={room}" in page.html.find("a", string=re.compile("Next"))["href"]
     both = web.get(f"{GRID}&room={room}&mentor={two_classes['ben'].id}")
@@ -144,9 +151,8 @@ def test_filter_bar_names_are_escaped_and_selected_options_marked(
     odd = make_room("Lab <b>\"A\" & 'B'</b>")
     login_as("coordinator")
     page = web.get(f"{GRID}&room={odd.id}")
-    assert "Lab &lt;b&gt;&quot;A&quot; &amp; &#x27;B&#x27;&lt;/b&gt;" in page.text
-    chosen = page.html.find("select", attrs={"name": "room"}).find_all("option", selected=True)
-    assert [(o["value"], o.text) for o in chosen] == [(str(odd.id), "Lab <b>\"A\" & 'B'</b>")]
+    assert "<b>" not in page.html.find(id="schedule-filters").decode_contents()
+    assert page.html.find(id="filter-room")["value"] == "Lab <b>\"A\" & 'B'</b>"
 
 
 def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_as, two_classes):
@@ -163,9 +169,11 @@ def test_student_filter_takes_a_name_and_keeps_a_canonical_url(web, htmx, login_
 
 def test_unknown_student_and_bad_parameters_are_said_not_ignored(web, login_as, two_classes):
     login_as("coordinator")
-    page = web.get(f"{GRID}&student_q=nobody")
-    assert page.status_int == 200
-    assert "No student matches &#39;nobody&#39;." in page.text
+    page = web.get(f"{GRID}&student_q=nobody", status=422)
+    error = page.html.find(id="filter-student-error")
+    assert error.text.strip() == "No student matches 'nobody'."
+    assert page.html.find(id="filter-student")["aria-describedby"] == "filter-student-error"
+    assert page.html.find(id="filter-student")["value"] == "nobody"
     page = web.get("/schedule/?date=2026-13-01&room=abc")
     assert "is not a date (YYYY-MM-DD): showing today." in page.text
     assert "Unknown room: filter ignored." in page.text
@@ -402,6 +410,7 @@ def test_room_conflict_is_refused_in_the_editor_naming_the_other_session(
     assert response.headers["HX-Retarget"] == f"#session-card-{monday.id}"
     assert "Art 7A" in response.text and "Lab" in response.text
     assert 'value="14:30"' in response.text
+    assert response.html.find(id=f"occ{monday.id}-room_q")["value"] == "Lab"
     assert override_count() == 0 and fresh(monday).start_utc == before
 
 
@@ -445,7 +454,10 @@ def test_editor_prefills_an_existing_exception(web, htmx, login_as, two_classes)
     login_as("coordinator")
     editor = htmx.get(editor_url(two_classes["monday"]))
     assert editor.html.find("input", value="override")["checked"] is not None
-    assert editor.html.find("option", value=str(two_classes["lab"].id), selected=True)
+    room = editor.html.find(id=f"occ{two_classes['monday'].id}-room_q")
+    assert room["value"] == "Lab" and room["role"] == "combobox"
+    assert editor.html.find("input", attrs={"name": "room"})["value"] == str(two_classes["lab"].id)
+    assert editor.html.find("option") is None  # no list of every room
     assert "Projector</textarea>" in editor.text
 
 

@@ -197,6 +197,7 @@ def _seed() -> dict:
     ids = {
         "emails": {"coordinator": coordinator.email, "mentor": ada.email, "student": noah.email},
         "group": maths_7a.id,
+        "r101": r101.id,
         "user": noah.id,
         "next_monday_maths": find_occurrence(maths_series.id, NEXT_MONDAY).id,
         "to_complete": to_complete.id,
@@ -267,6 +268,20 @@ def open_grid_editor(page: Page, school: dict) -> None:
     expect(page.locator(f"form#session-card-{occurrence}.session-editor")).to_be_visible()
 
 
+def open_filter_suggestions(page: Page, school: dict) -> None:
+    room = page.locator("#schedule-filters").get_by_label("Room", exact=True)
+    room.press_sequentially("r")
+    expect(page.locator("#filter-room-list")).to_be_visible()
+    room.press("ArrowDown")
+
+
+def open_editor_rooms(page: Page, school: dict) -> None:
+    open_grid_editor(page, school)
+    room = page.locator("form.session-editor").get_by_label("New room")
+    room.press("ArrowDown")
+    expect(page.locator("form.session-editor [role=listbox]")).to_be_visible()
+
+
 def open_completion_form(page: Page, school: dict) -> None:
     occurrence = school["to_complete"]
     page.locator(f"#completion-{occurrence}").get_by_role("button", name="Complete…").click()
@@ -305,6 +320,21 @@ CASES = [
         open_grid_editor,
         id="week-editor",
     ),
+    case(
+        "coordinator",
+        f"/schedule/?{NEXT_WEEK}",
+        "Maths 7A",
+        open_filter_suggestions,
+        id="week-filter-suggestions",
+    ),
+    case(
+        "coordinator",
+        f"/schedule/?{NEXT_WEEK}",
+        "Maths 7A",
+        open_editor_rooms,
+        id="week-editor-rooms",
+    ),
+    case("coordinator", f"/schedule/?{NEXT_WEEK}&room={{r101}}", "Maths 7A", id="week-room"),
     case("coordinator", f"/schedule/month?{NEXT_WEEK}", "Maths 7A", id="month"),
     case("coordinator", "/sessions/today/", "Today's sessions", id="today"),
     case("coordinator", "/timetable/generate", id="generate"),

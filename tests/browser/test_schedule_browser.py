@@ -23,6 +23,14 @@ TUE, WED, THU = (TERM + timedelta(days=n) for n in (1, 2, 3))
 GRID = f"/schedule/?date={TERM.isoformat()}"
 
 
+def pick(field, typed: str, name: str) -> None:
+    """Type into a field that suggests, and click the suggestion `name`."""
+    field.fill(typed)
+    listbox = field.locator("xpath=..").get_by_role("listbox")
+    option = listbox.get_by_role("option", name=re.compile(rf"^{re.escape(name)}\b"))
+    option.click()
+
+
 def cell(page: Page, day: date, hour: int):
     return page.locator(f"#cell-{day:%Y%m%d}-{hour:02d}")
 
@@ -109,7 +117,7 @@ def test_move_a_session_to_another_day_room_and_time_inline(page, log_in, school
     editor.get_by_label("Move to date").fill(THU.isoformat())
     editor.get_by_label("New start").fill("15:00")
     editor.get_by_label("New end").fill("16:30")
-    editor.get_by_label("New room").select_option(label="Studio")
+    pick(editor.get_by_label("New room"), "Stu", "Studio")
     editor.get_by_role("button", name="Save").click()
     # Gone from Wednesday 09:00, shown on Thursday 15:00 (an out-of-band swap), marked moved.
     moved = cell(page, THU, 15).locator(f"#session-card-{wednesday}")
@@ -135,12 +143,12 @@ def test_a_conflict_shows_in_the_editor_and_keeps_what_was_typed(page, log_in, s
     editor.get_by_label("Move to date").fill(TUE.isoformat())
     editor.get_by_label("New start").fill("14:30")
     editor.get_by_label("New end").fill("15:30")
-    editor.get_by_label("New room").select_option(label="Lab")
+    pick(editor.get_by_label("New room"), "La", "Lab")
     editor.get_by_role("button", name="Save").click()
     editor = page.locator(f"form#session-card-{monday}.session-editor")
     expect(editor).to_contain_text("Art 7A")  # the session in the way is named
     expect(editor.get_by_label("New start")).to_have_value("14:30")
-    expect(editor.get_by_label("New room")).to_have_value(str(school["lab"]))
+    expect(editor.get_by_label("New room")).to_have_value("Lab")
     assert db.session.query(DateOverride).count() == 0
 
 
@@ -232,7 +240,7 @@ def test_week_navigation_swaps_the_grid_and_keeps_the_url(page, log_in, school):
     expect(page.locator(".schedule-title")).to_contain_text(f"{TERM:%d %b}")
     assert_one_page(page)
     # Filters swap the grid and land in the URL too.
-    page.get_by_label("Room").select_option(label="Lab")
+    pick(page.get_by_label("Room", exact=True), "la", "Lab")
     expect(page).to_have_url(re.compile(rf"room={school['lab']}"))
     expect(page.locator("#schedule")).to_contain_text("Art 7A")
     expect(page.locator("#schedule")).not_to_contain_text("Maths 7A")
@@ -247,22 +255,22 @@ def test_on_a_phone_the_filters_fold_so_the_grid_comes_first(page, log_in, schoo
     page.goto(f"{GRID}&view=day")
     summary = page.locator("#schedule-filters-box > summary")
     expect(summary).to_have_text("Filters")
-    expect(page.locator("#schedule-filters").get_by_label("Room")).to_be_hidden()
+    expect(page.locator("#schedule-filters").get_by_label("Room", exact=True)).to_be_hidden()
     # The day's sessions start within the first screen, not below four fields.
     assert page.locator("#schedule").bounding_box()["y"] < 844
     summary.click()
-    page.locator("#schedule-filters").get_by_label("Room").select_option(label="Lab")
+    pick(page.locator("#schedule-filters").get_by_label("Room", exact=True), "la", "Lab")
     expect(page).to_have_url(re.compile(rf"room={school['lab']}"))
     # Filters that are on keep the disclosure open (and say so) when the page is reloaded.
     page.reload()
     expect(summary).to_have_text("Filters (on)")
-    expect(page.locator("#schedule-filters").get_by_label("Room")).to_be_visible()
+    expect(page.locator("#schedule-filters").get_by_label("Room", exact=True)).to_be_visible()
     screenshot(page, "phone-390-schedule-filters-on")
     # A desktop always shows them, without the summary.
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(GRID)
     expect(summary).to_be_hidden()
-    expect(page.locator("#schedule-filters").get_by_label("Room")).to_be_visible()
+    expect(page.locator("#schedule-filters").get_by_label("Room", exact=True)).to_be_visible()
 
 
 def assert_one_page(page):
@@ -290,3 +298,110 @@ def test_a_busy_week_prints_on_one_landscape_page(page, log_in, make_group, make
     pdf = page.pdf(landscape=True, format="A4")
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1
     screenshot(page, "schedule-week-print")
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_typing_a_room_into_the_filter_suggests_and_picks_with_the_keyboard(
+    page, log_in, school, make_room, width
+):
+    for name in ("Lab annex", "Language lab", "Library"):
+        make_room(name)
+    db.session.commit()
+    log_in("coordinator")
+    page.wait_for_load_state("load")
+    page.set_viewport_size({"width": width, "height": 844 if width < 768 else 900})
+    page.goto(f"{GRID}&view=day")
+    if width < 768:
+        page.locator("#schedule-filters-box > summary").click()
+    room = page.locator("#schedule-filters").get_by_label("Room", exact=True)
+    expect(room).to_have_attribute("role", "combobox")
+    room.press_sequentially("lab")
+    listbox = page.locator("#filter-room-list")
+    expect(listbox).to_be_visible()
+    expect(room).to_have_attribute("aria-expanded", "true")
+    names = listbox.get_by_role("option")
+    expect(names).to_have_text(["Lab", "Lab annex", "Language lab"])
+    # Down twice: the second suggestion is the active one (read out through the field).
+    room.press("ArrowDown")
+    room.press("ArrowDown")
+    expect(names.nth(1)).to_have_attribute("aria-selected", "true")
+    expect(room).to_have_attribute(
+        "aria-activedescendant", f"filter-room-list-{names.nth(1).get_attribute('data-id')}"
+    )
+    screenshot(page, f"schedule-filter-suggestions-{width}")
+    room.press("ArrowUp")
+    room.press("Enter")  # picks "Lab", and the grid follows
+    expect(page).to_have_url(re.compile(rf"room={school['lab']}"))
+    expect(room).to_have_value("Lab")
+    expect(listbox).to_be_hidden()
+    expect(page.locator("#schedule-filters-box > summary")).to_have_text("Filters (on)")
+    # The chosen room shows by name, with a button that removes it.
+    remove = page.get_by_role("button", name="Remove the room filter (Lab)")
+    expect(remove).to_be_visible()
+    screenshot(page, f"schedule-filter-chosen-{width}")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    remove.click()
+    expect(page).not_to_have_url(re.compile(r"room="))
+    expect(room).to_have_value("")
+    # Escape closes the suggestions, and a typed part names a room on Enter (no pick).
+    room.fill("libr")
+    expect(listbox).to_be_visible()
+    room.press("Escape")
+    expect(listbox).to_be_hidden()
+    room.press("Enter")
+    expect(page).to_have_url(re.compile(r"room=\d+"))
+    expect(room).to_have_value("Library")
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_the_editors_room_suggests_free_rooms_first(page, log_in, school, width):
+    log_in("coordinator")
+    page.wait_for_load_state("load")
+    page.set_viewport_size({"width": width, "height": 844 if width < 768 else 900})
+    page.goto(f"{GRID}&view=day&date={TUE.isoformat()}")
+    editor = open_editor(page, school["tuesday"])
+    editor.get_by_label("Move this date").check()
+    room = editor.get_by_label("New room")
+    room.press("ArrowDown")  # the list for an empty field: its room, then free ones
+    options = editor.get_by_role("listbox").get_by_role("option")
+    expect(options).to_have_text([re.compile(r"^Lab\s+current room"), re.compile(r"^R101\s+free"),
+                                  re.compile(r"^Studio\s+free")])  # fmt: skip
+    # At another time the editor's fields say, a room in use there is marked busy.
+    editor.get_by_label("Move to date").fill(THU.isoformat())
+    editor.get_by_label("New start").fill("11:00")
+    room.fill("stu")
+    expect(options).to_have_text([re.compile(r"^Lab"), re.compile(r"^Studio\s+busy: Music 7A")])
+    screenshot(page, f"schedule-editor-rooms-{width}")
+    box = editor.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width
+
+
+def test_a_week_too_big_for_one_page_is_shown_by_room_a_page_at_a_time(
+    page, log_in, school, live_server, monkeypatch
+):
+    monkeypatch.setitem(live_server.app.config, "SCHEDULE_GRID_MAX_SESSIONS", 3)
+    monkeypatch.setitem(live_server.app.config, "SCHEDULE_ROOMS_PER_PAGE", 2)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in("coordinator")
+    page.goto(GRID)
+    notice = page.locator(".grid-paged")
+    expect(notice).to_contain_text("This week has 4 sessions, more than one page shows well")
+    rows = page.locator("tbody th[scope=row]")
+    expect(rows).to_have_text(["Lab", "R101"])
+    screenshot(page, "schedule-week-paged-1366")
+    remember_page(page)
+    notice.get_by_role("link", name="Next").click()
+    expect(rows).to_have_text(["Studio"])
+    expect(page).to_have_url(re.compile(r"page=2"))
+    assert page.evaluate("window.notReloaded === true")
+    # The editor works on a page too: cancelling redraws the cell in place.
+    thursday = page.locator("#schedule article.session").first
+    thursday.locator("a.session-open").click()
+    editor = page.locator("form.session-editor")
+    editor.get_by_label("Cancel this date").check()
+    editor.get_by_role("button", name="Save").click()
+    expect(page.locator("#schedule article.session").first).to_contain_text("Cancelled")
+    # The whole week is one link away.
+    page.get_by_role("link", name="by time").click()
+    expect(page.locator(".grid-paged")).to_have_count(0)
+    expect(page.locator("#schedule article.session")).to_have_count(4)

@@ -3,6 +3,7 @@
 Sessions belong to the cell of their local start (a day and an hour, or a room and a day).
 Each carries what the grid shows: its exception (moved or cancelled), and the sessions it
 conflicts with, named. `view` reads which schedule is asked for, `entries` loads its sessions,
-`conflict_notes` names their conflicts, `layout` lays them out, `filter_choices` fills the
-filter bar.
+`conflict_notes` names their conflicts, `layout` lays them out, `paging` pages a grid too
+big for one page by room, `filter_choices` matches what is typed in the filter bar and the
+cell editor's room.
 """

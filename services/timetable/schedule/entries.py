@@ -4,13 +4,14 @@ the sessions it conflicts with (conflict_notes.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, select
+from sqlalchemy import Select, and_, bindparam, exists, or_, select
 
 from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, Subject, User, db
 from models.enums import OccurrenceMode, OccurrenceStatus
@@ -170,10 +171,14 @@ def load_entries(
     tz: ZoneInfo,
     filters: ScheduleFilters = NO_FILTERS,
     viewer: User | None = None,
+    room_ids: Sequence[int | None] | None = None,
+    occurrence_ids: Sequence[int] | None = None,
 ) -> list[GridEntry]:
     """Sessions starting on local dates [start, end) that `viewer` may see, narrowed by
-    `filters`, with their exceptions and (where `viewer` may see them: staff, the session's
-    mentor) their conflicts; ordered by start."""
+    `filters` (and to the rooms `room_ids`, None meaning no room, when given: one page of a
+    paged grid, a few dozen ids at most) or to the sessions `occurrence_ids` (the few a month
+    shows of each day), with their exceptions and (where `viewer` may see
+    them: staff, the session's mentor) their conflicts; ordered by start."""
     start_utc, end_utc = local_day_bounds(start, end, tz)
     query = (
         _summary_query()
@@ -182,6 +187,11 @@ def load_entries(
     )
     if filters.room_id:
         query = query.where(_occ.c.room_id == filters.room_id)
+    if room_ids is not None:
+        rooms = _occ.c.room_id.in_([r for r in room_ids if r is not None])
+        query = query.where(or_(rooms, _occ.c.room_id.is_(None)) if None in room_ids else rooms)
+    if occurrence_ids is not None:
+        query = query.where(_occ.c.id.in_(list(occurrence_ids)))
     if filters.mentor_id:
         query = query.where(_grp.c.mentor_id == filters.mentor_id)
     if filters.group_id:

@@ -119,6 +119,7 @@ class MonthDay:
     day: date
     in_month: bool
     entries: list[GridEntry]
+    total: int | None = None  # the day's sessions, when `entries` holds only the first few
 
     @property
     def shown(self) -> list[GridEntry]:
@@ -126,11 +127,15 @@ class MonthDay:
 
     @property
     def hidden_count(self) -> int:
-        return max(0, len(self.entries) - MONTH_CELL_LIMIT)
+        total = len(self.entries) if self.total is None else self.total
+        return max(0, total - MONTH_CELL_LIMIT)
 
 
-def build_month(view: ScheduleView, entries: list[GridEntry]) -> list[list[MonthDay]]:
-    """Weeks (Monday first) of days, each with its sessions, for the month of `view.day`."""
+def build_month(
+    view: ScheduleView, entries: list[GridEntry], totals: dict[date, int] | None = None
+) -> list[list[MonthDay]]:
+    """Weeks (Monday first) of days, each with its sessions, for the month of `view.day`
+    (`totals`: each day's count, when `entries` are only the first few of each day)."""
     by_day: dict[date, list[GridEntry]] = defaultdict(list)
     for entry in entries:
         by_day[entry.start.date()].append(entry)
@@ -139,7 +144,12 @@ def build_month(view: ScheduleView, entries: list[GridEntry]) -> list[list[Month
     while day < view.last_day:
         weeks.append(
             [
-                MonthDay(d, d.month == view.day.month, by_day.get(d, []))
+                MonthDay(
+                    d,
+                    d.month == view.day.month,
+                    by_day.get(d, []),
+                    None if totals is None else totals.get(d, 0),
+                )
                 for d in (day + timedelta(days=n) for n in range(7))
             ]
         )

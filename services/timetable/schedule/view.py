@@ -41,6 +41,10 @@ class ScheduleView:
     layout: str = "time"
     day: date = date(2000, 1, 3)
     filters: ScheduleFilters = ScheduleFilters()
+    # A grid too big for one page is shown by room, a page of rooms at a time (paging.py):
+    # which page, or the whole grid anyway (`whole`).
+    page: int = 1
+    whole: bool = False
 
     @property
     def first_day(self) -> date:
@@ -83,6 +87,8 @@ class ScheduleView:
             "mentor": self.filters.mentor_id,
             "group": self.filters.group_id,
             "student": self.filters.student_id,
+            "page": self.page if self.page > 1 else None,
+            "whole": 1 if self.whole else None,
         }
         args.update(changes)
         return {k: v for k, v in args.items() if v not in (None, "")}
@@ -120,7 +126,9 @@ def parse_view(args, *, today: date) -> tuple[ScheduleView, dict[str, str]]:
             errors[name] = f"Unknown {name}: filter ignored."
             ids[name] = None
     filters = ScheduleFilters(ids["room"], ids["mentor"], ids["group"], ids["student"])
-    return ScheduleView(view, layout, day, filters), errors
+    page = whole_number(args.get("page") or "1", 100_000) or 1
+    whole = args.get("whole") in ("1", "true", "yes")
+    return ScheduleView(view, layout, day, filters, page, whole), errors
 
 
 def personal_filters(user: User) -> ScheduleFilters:
