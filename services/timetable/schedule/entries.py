@@ -10,12 +10,12 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, select
+from sqlalchemy import Select, and_, bindparam, select
 
 from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, Subject, User, db
 from models.enums import OccurrenceMode, OccurrenceStatus
 from services.common.timeutil import local_day_bounds
-from services.permissions import may_see_conflicts, visible_to
+from services.permissions import attends, may_see_conflicts, visible_to
 from services.timetable.schedule.conflict_notes import (
     ConflictNote,
     attach_conflicts,
@@ -187,12 +187,7 @@ def load_entries(
     if filters.group_id:
         query = query.where(_occ.c.group_id == filters.group_id)
     if filters.student_id:
-        query = query.where(
-            exists().where(
-                _enr.c.group_id == _occ.c.group_id,
-                _enr.c.student_id == filters.student_id,
-            )
-        )
+        query = query.where(attends(_occ.c.group_id, filters.student_id))
     entries = [_entry_of(row, tz) for row in db.session.execute(visible_to(query, viewer))]
     told = [e for e in entries if may_see_conflicts(viewer, e.occurrence)]
     if told:
