@@ -235,7 +235,10 @@ def _in_conflict_query(dialect: str) -> Select:
         other.c.end_utc > mine.c.start_utc,
     )
     same_room = _exists(other.c.room_id == mine.c.room_id, overlapping_mine)
+    # The session's own group is joined in here, not in the outer statement: PostgreSQL then
+    # reads it by key, where a join outside hashed the whole table of groups.
     same_mentor = _exists(
+        my_group.c.id == mine.c.group_id,
         their_group.c.mentor_id == my_group.c.mentor_id,
         other.c.group_id == their_group.c.id,
         overlapping_mine,
@@ -249,14 +252,10 @@ def _in_conflict_query(dialect: str) -> Select:
         other.c.group_id == fellow.c.group_id,
         overlapping_mine,
     )
-    return (
-        select(mine.c.id)
-        .join(my_group, my_group.c.id == mine.c.group_id)
-        .where(
-            in_ids(mine.c.id, "ids", dialect),
-            mine.c.status != OccurrenceStatus.CANCELLED,
-            or_(same_room, same_mentor, same_student),
-        )
+    return select(mine.c.id).where(
+        in_ids(mine.c.id, "ids", dialect),
+        mine.c.status != OccurrenceStatus.CANCELLED,
+        or_(same_room, same_mentor, same_student),
     )
 
 
