@@ -228,23 +228,27 @@ def _in_conflict_query(dialect: str) -> Select:
     else:
         floor = mine.c.start_utc.op("-")(literal_column(f"interval '{hours} hours'"))
     overlapping_mine = and_(
-        other.c.id != mine.c.id,
         other.c.status != OccurrenceStatus.CANCELLED,
         other.c.start_utc < mine.c.end_utc,
         other.c.start_utc > floor,
         other.c.end_utc > mine.c.start_utc,
     )
-    same_room = _exists(other.c.room_id == mine.c.room_id, overlapping_mine)
+    same_room = _exists(
+        other.c.room_id == mine.c.room_id, other.c.id != mine.c.id, overlapping_mine
+    )
     # The session's own group is joined in here, not in the outer statement: PostgreSQL then
     # reads it by key, where a join outside hashed the whole table of groups.
     same_mentor = _exists(
         my_group.c.id == mine.c.group_id,
         their_group.c.mentor_id == my_group.c.mentor_id,
         other.c.group_id == their_group.c.id,
+        other.c.id != mine.c.id,
         overlapping_mine,
     )
     # A student of this group enrolled in another group with a session at that time (two
     # sessions of one group share their mentor: a mentor conflict, as in `find_conflicts`).
+    # Another group's session is another session: no id to compare, so PostgreSQL reads
+    # these, the bulk of the work, from the (group_id, start_utc, end_utc, status) index.
     same_student = _exists(
         member.c.group_id == mine.c.group_id,
         fellow.c.student_id == member.c.student_id,
