@@ -10,6 +10,7 @@
 - `ix_occurrence_span` gains `id` after `start_utc`: the API's session lists page by
   `(start_utc, id) > (:x, :y)`, one range of the index read in order; the overlap queries
   still find end, status, room and group in it.
+- `ix_date_override_date_id (original_date, id)`: the API's exception list, the same way.
 
 Revision ID: 0011_windowed_indexes
 Revises: 0010_api_token_expiry_read_only
@@ -42,9 +43,13 @@ def upgrade():
             'ix_enrolment_student_group', ['student_id', 'group_id'], unique=False
         )
         batch_op.drop_index('ix_enrolment_student_id')
+    with op.batch_alter_table('date_override', schema=None) as batch_op:
+        batch_op.create_index('ix_date_override_date_id', ['original_date', 'id'], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table('date_override', schema=None) as batch_op:
+        batch_op.drop_index('ix_date_override_date_id')
     with op.batch_alter_table('enrolment', schema=None) as batch_op:
         batch_op.create_index('ix_enrolment_student_id', ['student_id'], unique=False)
         batch_op.drop_index('ix_enrolment_student_group')
