@@ -227,8 +227,13 @@ def _in_conflict_query(dialect: str) -> Select:
         floor = func.datetime(mine.c.start_utc, literal_column(f"'-{hours} hours'"))
     else:
         floor = mine.c.start_utc.op("-")(literal_column(f"interval '{hours} hours'"))
+    # 'cancelled' written into the statement, not bound: PostgreSQL prepares a statement
+    # run often (psycopg does after five runs) and may then plan it once for any value; with
+    # the status a parameter that generic plan scanned a whole day of the school's sessions
+    # for each student check (35 ms a page at 5,000 series instead of 6).
+    cancelled = literal_column(f"'{OccurrenceStatus.CANCELLED.value}'")
     overlapping_mine = and_(
-        other.c.status != OccurrenceStatus.CANCELLED,
+        other.c.status != cancelled,
         other.c.start_utc < mine.c.end_utc,
         other.c.start_utc > floor,
         other.c.end_utc > mine.c.start_utc,
@@ -258,7 +263,7 @@ def _in_conflict_query(dialect: str) -> Select:
     )
     return select(mine.c.id).where(
         in_ids(mine.c.id, "ids", dialect),
-        mine.c.status != OccurrenceStatus.CANCELLED,
+        mine.c.status != cancelled,
         or_(same_room, same_mentor, same_student),
     )
 

@@ -15,7 +15,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, or_, select, union_all
+from sqlalchemy import Select, and_, bindparam, literal_column, or_, select, union_all
 
 from models import CourseGroup, Enrolment, Occurrence, db
 from models.enums import OccurrenceStatus
@@ -260,9 +260,13 @@ def _listed_candidate_query(windows: int, dialect: str) -> Select:
     windows, two reasons)."""
     taught_by = _grp.alias("taught_by")
 
+    # 'cancelled' written in, not bound (see `sessions_in_conflict`): a plan PostgreSQL
+    # makes once for any value must still read these by index.
+    cancelled = literal_column(f"'{OccurrenceStatus.CANCELLED.value}'")
+
     def timed(n: int):
         return and_(
-            _occ.c.status != OccurrenceStatus.CANCELLED,
+            _occ.c.status != cancelled,
             _occ.c.start_utc < bindparam(f"e{n}", type_=_occ.c.start_utc.type),
             _occ.c.start_utc > bindparam(f"f{n}", type_=_occ.c.start_utc.type),
             _occ.c.end_utc > bindparam(f"s{n}", type_=_occ.c.end_utc.type),
