@@ -15,6 +15,7 @@ from sqlalchemy import select
 from models import Occurrence, OccurrenceStatus, db
 from services.timetable.conflicts import conflicts_in_window, sessions_in_conflict
 from tests.api.conftest import MONDAY
+from tests.conftest import counted_statements
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -152,3 +153,35 @@ def test_a_mentor_sees_flags_on_their_own_sessions_only(api_as, school):
     items = [s for page in pages(api_as(mentor), sessions_url(limit=1)) for s in page]
     assert {s["group"]["name"] for s in items} == {"G03", "G04"}
     assert [s["conflict"] for s in items] == [s["id"] in truth for s in items] == [True, True]
+
+
+def test_a_week_of_cancellations_names_each_reason_in_a_few_statements(
+    api_as, make_group, make_series
+):
+    """A snow week: every session of five groups cancelled with its own reason; the list names
+    each reason, and reads them in one statement, not one per session."""
+    from services.timetable.generation import generate_occurrences
+
+    series = [make_series(make_group(f"Snow {n}"), weekdays=(0, 1, 2, 3, 4), first_date=MONDAY)
+              for n in range(5)]  # fmt: skip
+    generate_occurrences(MONDAY, MONDAY + timedelta(days=7), tz=PARIS)
+    db.session.commit()
+    client = api_as("coordinator")
+    for s in series:
+        for day in range(5):
+            occurrence = db.session.scalar(
+                select(Occurrence).where(
+                    Occurrence.series_id == s.id,
+                    Occurrence.original_date == MONDAY + timedelta(days=day),
+                )
+            )
+            client.post(
+                f"/api/v1/sessions/{occurrence.id}/cancel", {"reason": f"Snow {s.id}-{day}"}
+            )
+    with counted_statements() as found:
+        items = client.get(sessions_url(limit=50)).json["items"]
+    assert len(items) == 25
+    assert all(s["status"] == "cancelled" for s in items)
+    reasons = {s["cancel_reason"] for s in items}
+    assert reasons == {f"Snow {s.id}-{day}" for s in series for day in range(5)}
+    assert len(found) <= 5, found

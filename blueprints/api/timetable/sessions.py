@@ -41,6 +41,7 @@ from services.timetable.listing import sessions_in_range
 from services.timetable.schedule.view import ScheduleFilters
 from services.timetable.sessions import (
     cancel_session,
+    cancelling_exceptions,
     create_one_time_session,
     delete_one_time_session,
     reschedule_session,
@@ -95,10 +96,16 @@ def list_sessions(args):
     # This page's sessions only, each against the sessions that could clash with it.
     in_conflict = sessions_in_conflict(o.id for o in told)
     told_ids = {o.id for o in told}
+    exceptions = cancelling_exceptions(page["items"])
     return paged(
         page,
         [
-            session_json(o, tz, (o.id in in_conflict) if o.id in told_ids else None)
+            session_json(
+                o,
+                tz,
+                (o.id in in_conflict) if o.id in told_ids else None,
+                exceptions.get((o.series_id, o.original_date)),
+            )
             for o in page["items"]
         ],
     )
