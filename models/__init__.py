@@ -31,6 +31,9 @@ db = SQLAlchemy(model_class=Base)
 MAX_ID = 2**31 - 1
 
 
+SQLITE_MMAP_BYTES = 1 << 30
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, _record):
     """WAL + foreign keys, a Unicode lower(), and let SQLAlchemy's `begin` event own the
@@ -45,6 +48,12 @@ def _sqlite_on_connect(dbapi_connection, _record):
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Read the database file through a memory map: pages come from the operating system's
+    # cache, shared by every connection and worker, instead of each connection's own 2 MiB
+    # page cache (too small for a large school's indexes: the API's conflict flags, which
+    # look up each session's rooms, mentors and students at its time, cost 2.4x as much at
+    # 5,000 series without it). An upper bound, not an allocation.
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()
 
 

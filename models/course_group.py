@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
@@ -40,11 +40,16 @@ class CourseGroup(db.Model):
 
 class Enrolment(db.Model):
     __tablename__ = "enrolment"
-    __table_args__ = (UniqueConstraint("group_id", "student_id"),)
+    __table_args__ = (
+        UniqueConstraint("group_id", "student_id"),
+        # A student's groups, read from the index alone: a student's timetable starts from
+        # them, and a session's student conflicts go from its students to their other groups.
+        Index("ix_enrolment_student_group", "student_id", "group_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("course_group.id", ondelete="CASCADE"))
-    student_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     group = relationship("CourseGroup", back_populates="enrolments")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlalchemy import CheckConstraint, ForeignKey, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
@@ -20,6 +20,8 @@ class DateOverride(db.Model):
             " OR end_time IS NOT NULL OR room_id IS NOT NULL",
             name="cancels_or_overrides",
         ),
+        # The API lists exceptions by (series date, id): a page after a cursor is one range.
+        Index("ix_date_override_date_id", "original_date", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -23,9 +23,15 @@ class Occurrence(db.Model):
             name="series_has_original_date",
         ),
         # Covering for the overlap queries (conflicts, the grid, generation): a window's
-        # sessions are filtered by status, room and group without reading the table.
-        Index("ix_occurrence_span", "start_utc", "end_utc", "status", "room_id", "group_id"),
+        # sessions are filtered by end, status, room and group without reading the table.
+        # Ordered by (start_utc, id), the order of the API's session lists, so a page after a
+        # cursor `(start_utc, id) > (x, y)` is one range of this index, read in order.
+        Index("ix_occurrence_span", "start_utc", "id", "end_utc", "status", "room_id", "group_id"),
         Index("ix_occurrence_room_start", "room_id", "start_utc"),
+        # A group's sessions in a range: a student's or mentor's timetable starts from their
+        # groups (services/permissions.py `attends`) and reads only those; covering for the
+        # overlap checks by group (`sessions_in_conflict`), which then read no table row.
+        Index("ix_occurrence_group_start", "group_id", "start_utc", "end_utc", "status"),
         CheckConstraint(
             "actual_end_utc IS NULL OR actual_start_utc IS NULL"
             " OR actual_end_utc > actual_start_utc",
@@ -40,7 +46,7 @@ class Occurrence(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("course_group.id"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("course_group.id"))
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
     # The series date this session stems from: its identity, even when moved to another day.
     original_date: Mapped[date | None]

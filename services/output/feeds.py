@@ -33,7 +33,7 @@ from models import (
 from services.common.errors import NotFoundError, ValidationError
 from services.common.numbers import is_row_id
 from services.output.ical_timezones import vtimezone
-from services.permissions import enrolled_in_group
+from services.permissions import attends
 from services.timetable.video_rooms import join_url
 
 OWN, ROOM, GROUP = "own", "room", "group"
@@ -167,7 +167,7 @@ def _sessions_query(feed: CalendarFeed, now: datetime) -> Select:
     if owner.role == Role.MENTOR:
         return query.where(CourseGroup.mentor_id == owner.id)
     if owner.role == Role.STUDENT:
-        return query.where(enrolled_in_group(Occurrence.group_id, owner.id))
+        return query.where(attends(Occurrence.group_id, owner.id))
     return query.where(CourseGroup.mentor_id == owner.id)  # staff teach nothing of their own
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 
 from models import CourseGroup, Occurrence, OccurrenceStatus, Room, User, db
 from services.common.timeutil import local_day_bounds, today_in
-from services.permissions import enrolled_in_group, visible_to
+from services.permissions import attends, visible_to
 from services.timetable.conflicts import conflicts_in_window
 from services.timetable.schedule.view import NO_FILTERS, ScheduleFilters
 
@@ -71,7 +71,7 @@ def sessions_in_range(
     if filters.mentor_id:
         query = query.where(CourseGroup.mentor_id == filters.mentor_id)
     if filters.student_id:
-        query = query.where(enrolled_in_group(Occurrence.group_id, filters.student_id))
+        query = query.where(attends(Occurrence.group_id, filters.student_id))
     return query
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError
 
 from models import (
@@ -31,7 +32,7 @@ from models import (
     User,
     db,
 )
-from models.types import utcnow
+from models.types import ids_param, in_ids, utcnow
 from services.common.errors import InvalidTransition, NotFoundError, ValidationError
 from services.common.numbers import is_row_id
 from services.common.timeutil import (
@@ -126,6 +127,26 @@ def exception_of(occurrence: Occurrence) -> DateOverride | None:
     if occurrence.is_one_time:
         return None
     return find_override(occurrence.series_id, occurrence.original_date)
+
+
+def cancelling_exceptions(occurrences: list[Occurrence]) -> dict[tuple[int, date], DateOverride]:
+    """The exceptions of the cancelled series sessions among `occurrences`, by (series,
+    series date), in one statement (the series bound as one list, the dates as a range): a
+    list of sessions names each one's cancellation reason without a query per session."""
+    cancelled = [o for o in occurrences if o.is_cancelled and not o.is_one_time]
+    if not cancelled:
+        return {}
+    dialect = db.session.get_bind().dialect.name
+    dates = [o.original_date for o in cancelled]
+    rows = db.session.scalars(
+        select(DateOverride).where(
+            in_ids(DateOverride.series_id, "series", dialect),
+            DateOverride.original_date >= min(dates),
+            DateOverride.original_date <= max(dates),
+        ),
+        {"series": ids_param({o.series_id for o in cancelled}, dialect)},
+    )
+    return {(row.series_id, row.original_date): row for row in rows}
 
 
 def cancellation_reason(occurrence: Occurrence, override: DateOverride | None = None) -> str:

@@ -195,7 +195,9 @@ def series_json(series: Series) -> dict:
     }
 
 
-def session_json(occurrence: Occurrence, tz, conflict: bool | None = None) -> dict:
+def session_json(occurrence: Occurrence, tz, conflict: bool | None = None, override=None) -> dict:
+    """`override`: the session's exception, when the caller loaded it (lists load those of a
+    page at once, see `cancelling_exceptions`)."""
     start = occurrence.start_utc.astimezone(tz)
     end = occurrence.end_utc.astimezone(tz)
     group = occurrence.group
@@ -216,7 +218,7 @@ def session_json(occurrence: Occurrence, tz, conflict: bool | None = None) -> di
         "one_time": occurrence.is_one_time,
         "series_id": occurrence.series_id,
         "original_date": occurrence.original_date,
-        "cancel_reason": cancellation_reason(occurrence) or None,
+        "cancel_reason": cancellation_reason(occurrence, override) or None,
         "video_room_id": occurrence.video_room_id,
         "conflict": conflict,
     }

@@ -36,10 +36,12 @@ from blueprints.api.timetable.schemas import (
 )
 from models import Occurrence, OccurrenceMode, OccurrenceStatus, db
 from services.permissions import may_see_conflicts
-from services.timetable.listing import conflicting_ids, sessions_in_range
+from services.timetable.conflicts import sessions_in_conflict
+from services.timetable.listing import sessions_in_range
 from services.timetable.schedule.view import ScheduleFilters
 from services.timetable.sessions import (
     cancel_session,
+    cancelling_exceptions,
     create_one_time_session,
     delete_one_time_session,
     reschedule_session,
@@ -90,18 +92,21 @@ def list_sessions(args):
     if args.get("status"):
         query = query.where(Occurrence.status == OccurrenceStatus(args.get("status")))
     page = paginate(query, [Occurrence.start_utc, Occurrence.id], args)
-    items = page["items"]
-    in_conflict: set[int] = set()
-    if items:
-        # Over this page's span: each page flags its own sessions.
-        in_conflict = conflicting_ids(
-            min(o.start_utc for o in items), max(o.end_utc for o in items)
-        )
+    told = [o for o in page["items"] if may_see_conflicts(user, o)]
+    # This page's sessions only, each against the sessions that could clash with it.
+    in_conflict = sessions_in_conflict(o.id for o in told)
+    told_ids = {o.id for o in told}
+    exceptions = cancelling_exceptions(page["items"])
     return paged(
         page,
         [
-            session_json(o, tz, (o.id in in_conflict) if may_see_conflicts(user, o) else None)
-            for o in items
+            session_json(
+                o,
+                tz,
+                (o.id in in_conflict) if o.id in told_ids else None,
+                exceptions.get((o.series_id, o.original_date)),
+            )
+            for o in page["items"]
         ],
     )
 

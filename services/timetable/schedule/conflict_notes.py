@@ -15,7 +15,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CompoundSelect, Select, and_, bindparam, or_, select, union_all
+from sqlalchemy import Select, and_, bindparam, literal_column, or_, select, union_all
 
 from models import CourseGroup, Enrolment, Occurrence, db
 from models.enums import OccurrenceStatus
@@ -247,27 +247,56 @@ def _in_span():
 
 
 @lru_cache(maxsize=MAX_WINDOWS * 2)
-def _listed_candidate_query(windows: int, dialect: str) -> CompoundSelect:
-    """Non-cancelled sessions overlapping window n (s<n> to e<n>, scanning the start index
-    from f<n>) with one of its rooms (r<n>), mentors (m<n>) or groups (g<n>), for each
-    n < `windows`: one index range per window, the lists bound as arrays (see `in_ids`).
-    A session overlapping two windows is listed twice."""
-    return union_all(
-        *(
-            _candidate_columns(dialect).where(
-                _occ.c.status != OccurrenceStatus.CANCELLED,
-                _occ.c.start_utc < bindparam(f"e{n}", type_=_occ.c.start_utc.type),
-                _occ.c.start_utc > bindparam(f"f{n}", type_=_occ.c.start_utc.type),
-                _occ.c.end_utc > bindparam(f"s{n}", type_=_occ.c.end_utc.type),
-                or_(
-                    in_ids(_occ.c.room_id, f"r{n}", dialect),
-                    in_ids(_grp.c.mentor_id, f"m{n}", dialect),
-                    in_ids(_occ.c.group_id, f"g{n}", dialect),
-                ),
-            )
-            for n in range(windows)
+def _listed_candidate_query(windows: int, dialect: str) -> Select:
+    """Non-cancelled sessions overlapping window n (s<n> to e<n>, scanning from f<n>) in one
+    of its rooms (r<n>), of one of its groups (g<n>) or with one of its mentors (m<n>), for
+    each n < `windows`, the lists bound as arrays (see `in_ids`).
+
+    Each is read from its key's index, (room_id, start_utc) or (group_id, start_utc), over
+    the window only: the sessions of a few rooms, groups and mentors, whatever the size of
+    the school (one range of the start index per window read every session of the school at
+    that time). Their groups are joined once, outside: joined in each part, PostgreSQL
+    hashed the whole table of groups for every one. A session can come several times (two
+    windows, two reasons)."""
+    taught_by = _grp.alias("taught_by")
+
+    # 'cancelled' written in, not bound (see `sessions_in_conflict`): a plan PostgreSQL
+    # makes once for any value must still read these by index.
+    cancelled = literal_column(f"'{OccurrenceStatus.CANCELLED.value}'")
+
+    def timed(n: int):
+        return and_(
+            _occ.c.status != cancelled,
+            _occ.c.start_utc < bindparam(f"e{n}", type_=_occ.c.start_utc.type),
+            _occ.c.start_utc > bindparam(f"f{n}", type_=_occ.c.start_utc.type),
+            _occ.c.end_utc > bindparam(f"s{n}", type_=_occ.c.end_utc.type),
         )
+
+    columns = select(
+        _occ.c.id,
+        _occ.c.group_id,
+        raw_instant(_occ.c.start_utc, dialect).label("start_utc"),
+        raw_instant(_occ.c.end_utc, dialect).label("end_utc"),
+        _occ.c.room_id,
     )
+    parts = []
+    for n in range(windows):
+        taught = select(taught_by.c.id).where(in_ids(taught_by.c.mentor_id, f"m{n}", dialect))
+        parts += [
+            columns.where(in_ids(_occ.c.room_id, f"r{n}", dialect), timed(n)),
+            columns.where(in_ids(_occ.c.group_id, f"g{n}", dialect), timed(n)),
+            columns.where(_occ.c.group_id.in_(taught), timed(n)),
+        ]
+    found = union_all(*parts).subquery("found")
+    return select(
+        found.c.id,
+        found.c.group_id,
+        found.c.start_utc,
+        found.c.end_utc,
+        found.c.room_id,
+        _grp.c.mentor_id,
+        _grp.c.name,
+    ).join(_grp, _grp.c.id == found.c.group_id)
 
 
 @lru_cache(maxsize=MAX_WINDOWS * 2)

@@ -11,12 +11,13 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 
 from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, Subject, User, db
 from models.enums import OccurrenceMode, OccurrenceStatus
+from models.types import one_of
 from services.common.timeutil import local_day_bounds
-from services.permissions import may_see_conflicts, visible_to
+from services.permissions import attends, may_see_conflicts, visible_to
 from services.timetable.schedule.conflict_notes import (
     ConflictNote,
     attach_conflicts,
@@ -164,6 +165,21 @@ def _entry_of(row, tz: ZoneInfo) -> GridEntry:
     return GridEntry(session, start.astimezone(tz), end.astimezone(tz), override)
 
 
+def narrowed(query: Select, filters: ScheduleFilters, viewer: User | None) -> Select:
+    """`query` (of sessions joined to their groups, as table columns) narrowed by the
+    schedule's filters and to what `viewer` may see: the grid's sessions, and the count by
+    room of a paged grid, narrowed alike."""
+    if filters.room_id:
+        query = query.where(_occ.c.room_id == filters.room_id)
+    if filters.mentor_id:
+        query = query.where(_grp.c.mentor_id == filters.mentor_id)
+    if filters.group_id:
+        query = query.where(_occ.c.group_id == filters.group_id)
+    if filters.student_id:
+        query = query.where(attends(_occ.c.group_id, filters.student_id))
+    return visible_to(query, viewer)
+
+
 def load_entries(
     start: date,
     end: date,
@@ -185,25 +201,13 @@ def load_entries(
         .where(_occ.c.start_utc >= start_utc, _occ.c.start_utc < end_utc)
         .order_by(_occ.c.start_utc, _grp.c.name, _occ.c.id)
     )
-    if filters.room_id:
-        query = query.where(_occ.c.room_id == filters.room_id)
     if room_ids is not None:
-        rooms = _occ.c.room_id.in_([r for r in room_ids if r is not None])
+        rooms = one_of(_occ.c.room_id, [r for r in room_ids if r is not None])
         query = query.where(or_(rooms, _occ.c.room_id.is_(None)) if None in room_ids else rooms)
     if occurrence_ids is not None:
-        query = query.where(_occ.c.id.in_(list(occurrence_ids)))
-    if filters.mentor_id:
-        query = query.where(_grp.c.mentor_id == filters.mentor_id)
-    if filters.group_id:
-        query = query.where(_occ.c.group_id == filters.group_id)
-    if filters.student_id:
-        query = query.where(
-            exists().where(
-                _enr.c.group_id == _occ.c.group_id,
-                _enr.c.student_id == filters.student_id,
-            )
-        )
-    entries = [_entry_of(row, tz) for row in db.session.execute(visible_to(query, viewer))]
+        query = query.where(one_of(_occ.c.id, occurrence_ids))
+    query = narrowed(query, filters, viewer)
+    entries = [_entry_of(row, tz) for row in db.session.execute(query)]
     told = [e for e in entries if may_see_conflicts(viewer, e.occurrence)]
     if told:
         attach_conflicts(told, tz)

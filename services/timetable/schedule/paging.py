@@ -12,22 +12,16 @@ from dataclasses import dataclass, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 
-from models import CourseGroup, Enrolment, Occurrence, Room, User, db
+from models import CourseGroup, Occurrence, Room, User, db
 from services.common.pagination import Page
 from services.common.timeutil import local_day_bounds
-from services.permissions import visible_to
-from services.timetable.schedule.entries import GridEntry, Named, load_entries
+from services.timetable.schedule.entries import GridEntry, Named, load_entries, narrowed
 from services.timetable.schedule.layout import MONTH_CELL_LIMIT
 from services.timetable.schedule.view import ScheduleFilters, ScheduleView
 
-_occ, _grp, _room, _enr = (
-    Occurrence.__table__,
-    CourseGroup.__table__,
-    Room.__table__,
-    Enrolment.__table__,
-)
+_occ, _grp, _room = Occurrence.__table__, CourseGroup.__table__, Room.__table__
 
 
 @dataclass(frozen=True)
@@ -60,23 +54,6 @@ class GridSize:
         )
 
 
-def _filtered(query, filters: ScheduleFilters, viewer: User | None):
-    """`query` (of occurrences joined to their groups) narrowed as load_entries narrows."""
-    if filters.room_id:
-        query = query.where(_occ.c.room_id == filters.room_id)
-    if filters.mentor_id:
-        query = query.where(_grp.c.mentor_id == filters.mentor_id)
-    if filters.group_id:
-        query = query.where(_occ.c.group_id == filters.group_id)
-    if filters.student_id:
-        query = query.where(
-            exists().where(
-                _enr.c.group_id == _occ.c.group_id, _enr.c.student_id == filters.student_id
-            )
-        )
-    return visible_to(query, viewer)
-
-
 def count_by_room(
     start: date,
     end: date,
@@ -95,7 +72,7 @@ def count_by_room(
         .where(_occ.c.start_utc >= start_utc, _occ.c.start_utc < end_utc)
         .group_by(_occ.c.room_id, _room.c.name)
     )
-    rows = db.session.execute(_filtered(query, filters, viewer)).all()
+    rows = db.session.execute(narrowed(query, filters, viewer)).all()
     rooms = [RoomCount(room_id, name, n) for room_id, name, n in rows if room_id is not None]
     rooms.sort(key=lambda r: (r.name.casefold(), r.room_id))
     online = sum(n for room_id, _name, n in rows if room_id is None)
@@ -169,7 +146,7 @@ def _plan_month(
         .where(_occ.c.start_utc >= start_utc, _occ.c.start_utc < end_utc)
         .order_by(_occ.c.start_utc, _grp.c.name, _occ.c.id)
     )
-    rows = db.session.execute(_filtered(query, view.filters, viewer)).all()
+    rows = db.session.execute(narrowed(query, view.filters, viewer)).all()
     if len(rows) <= max_sessions:
         entries = load_entries(
             view.first_day, view.last_day, tz=tz, filters=view.filters, viewer=viewer
