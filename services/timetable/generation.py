@@ -854,8 +854,9 @@ def _generate(
 
 
 def _windows(start: date, end: date, days: int | None) -> list[tuple[date, date]]:
-    """[start, end) cut into consecutive windows of `days` (the last may be shorter)."""
-    if not days or (end - start).days <= days:
+    """[start, end) cut into consecutive windows of `days` (the last may be shorter); one
+    window without a positive `days`."""
+    if days is None or days < 1 or (end - start).days <= days:
         return [(start, end)]
     cuts = [start + timedelta(days=n) for n in range(0, (end - start).days, days)]
     return list(zip(cuts, [*cuts[1:], end], strict=True))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -230,3 +231,17 @@ def test_postgresql_connections_run_without_jit(app):
     if db.session.get_bind().dialect.name != "postgresql":
         pytest.skip("JIT is PostgreSQL's")
     assert db.session.scalar(text("SHOW jit")) == "off"
+
+
+@pytest.mark.parametrize("days", [None, 0, -3, 56, 1000])
+def test_a_window_of_no_days_or_more_than_the_range_is_one_run(days):
+    start, end = resolve_window(TERM, weeks=WEEKS)
+    assert generation._windows(start, end, days) == [(start, end)]
+
+
+def test_windows_cover_the_range_once_in_order():
+    start, end = resolve_window(TERM, weeks=WEEKS)
+    windows = generation._windows(start, end, 5)
+    assert windows[0][0] == start and windows[-1][1] == end
+    assert all(a[1] == b[0] for a, b in pairwise(windows))
+    assert [b - a for a, b in windows] == [timedelta(days=5)] * 11 + [timedelta(days=1)]
