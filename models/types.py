@@ -12,11 +12,7 @@ from sqlalchemy import (
     DateTime,
     Integer,
     String,
-    any_,
     bindparam,
-    func,
-    literal_column,
-    select,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -164,21 +160,3 @@ def one_of(
         raise TypeError("one_of needs the values or the name of their parameter")
     values = None if values is None else list(values)
     return _OneOf(column, bindparam(name, values, type_=ValueList(of), unique=name is None))
-
-
-def in_ids(
-    column: ColumnElement, name: str, dialect_name: str, *, of: type = Integer
-) -> ColumnElement:
-    """`column` is one of the ids (or values of type `of`) bound with `ids_param` as `name`."""
-    if dialect_name == "postgresql":
-        return column == any_(bindparam(name, type_=ARRAY(of)))
-    listed = select(literal_column("value")).select_from(
-        func.json_each(bindparam(name, type_=String))
-    )
-    return column.in_(listed)
-
-
-def ids_param(ids: Iterable, dialect_name: str) -> object:
-    """The value to bind for an `in_ids` parameter."""
-    listed = sorted(ids)
-    return listed if dialect_name == "postgresql" else json.dumps(listed)

@@ -20,7 +20,7 @@ from sqlalchemy import Select, and_, func, literal_column, or_, select, text
 from sqlalchemy.sql import ColumnElement
 
 from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Room, User, db
-from models.types import ids_param, in_ids, instant_reader, raw_instant
+from models.types import instant_reader, one_of, raw_instant
 from services.common.errors import ConflictError
 from services.common.timeutil import span_label
 from services.common.wording import named
@@ -187,13 +187,12 @@ def load_students_by_group(group_ids: Iterable[int]) -> dict[int, set[int]]:
     if not group_ids:
         return students
     enrolment = Enrolment.__table__.c
-    dialect = db.session.get_bind().dialect.name
-    # The whole school's groups can be in a window: bound as one list (see `in_ids`).
+    # The whole school's groups can be in a window: bound as one list (`one_of`).
     for group_id, student_id in db.session.execute(
         select(enrolment.group_id, enrolment.student_id).where(
-            in_ids(enrolment.group_id, "groups", dialect)
+            one_of(enrolment.group_id, name="groups")
         ),
-        {"groups": ids_param(group_ids, dialect)},
+        {"groups": group_ids},
     ):
         students[group_id].add(student_id)
     return students
@@ -215,7 +214,7 @@ def _exists(*conditions) -> ColumnElement[bool]:
 
 @lru_cache(maxsize=2)
 def _in_conflict_query(dialect: str) -> Select:
-    """The sessions among `ids` (one bound list, see `in_ids`) clashing with another one."""
+    """The sessions among `ids` (one bound list, see `one_of`) clashing with another one."""
     occ, grp, enr = Occurrence.__table__, CourseGroup.__table__, Enrolment.__table__
     mine, my_group = occ.alias("mine"), grp.alias("my_group")
     other, their_group = occ.alias("other"), grp.alias("their_group")
@@ -262,7 +261,7 @@ def _in_conflict_query(dialect: str) -> Select:
         overlapping_mine,
     )
     return select(mine.c.id).where(
-        in_ids(mine.c.id, "ids", dialect),
+        one_of(mine.c.id, name="ids"),
         mine.c.status != cancelled,
         or_(same_room, same_mentor, same_student),
     )
@@ -282,7 +281,7 @@ def sessions_in_conflict(ids: Iterable[int]) -> set[int]:
         return set()
     dialect = db.session.get_bind().dialect.name
     query = _in_conflict_query(dialect)
-    return set(db.session.scalars(query, {"ids": ids_param(ids, dialect)}))
+    return set(db.session.scalars(query, {"ids": ids}))
 
 
 def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
@@ -290,9 +289,8 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
     if not conflicts:
         return []
     ids = {c.first_id for c in conflicts} | {c.second_id for c in conflicts}
-    dialect = db.session.get_bind().dialect.name
     # Plain rows, not ORM objects: a term can report thousands of sessions in conflict (their
-    # ids bound as one list, see `in_ids`: SQLite takes at most 32,766 bound parameters).
+    # ids bound as one list, see `one_of`: SQLite takes at most 32,766 bound parameters).
     occurrences = {
         row.id: _describe_row(row, tz)
         for row in db.session.execute(
@@ -305,8 +303,8 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
             )
             .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
             .outerjoin(Room, Room.id == Occurrence.room_id)
-            .where(in_ids(Occurrence.id, "ids", dialect)),
-            {"ids": ids_param(ids, dialect)},
+            .where(one_of(Occurrence.id, name="ids")),
+            {"ids": ids},
         )
     }
     room_ids = {k for c in conflicts if c.kind == ROOM for k in c.shared}
@@ -328,13 +326,12 @@ def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:
 
 def names_by_id(model, ids: Iterable[int]) -> dict[int, str]:
     """{id: name} of the rows of `model` (a room, user or group) with these ids, in one
-    statement binding the ids as one list (see `in_ids`), however many they are."""
+    statement binding the ids as one list (`one_of`), however many they are."""
     ids = set(ids)
     if not ids:
         return {}
-    dialect = db.session.get_bind().dialect.name
-    query = select(model.id, model.name).where(in_ids(model.id, "ids", dialect))
-    return dict(db.session.execute(query, {"ids": ids_param(ids, dialect)}).all())
+    query = select(model.id, model.name).where(one_of(model.id, name="ids"))
+    return dict(db.session.execute(query, {"ids": ids}).all())
 
 
 def describe_occurrence(occurrence: Occurrence, tz) -> dict:

@@ -48,7 +48,7 @@ from models import (
     SessionNote,
     db,
 )
-from models.types import ids_param, in_ids, instant_reader, instant_writer, raw_instant, utcnow
+from models.types import instant_reader, instant_writer, one_of, raw_instant, utcnow
 from services.common.errors import ValidationError
 from services.common.timeutil import LATEST_DATE, date_outside, local_day_bounds
 from services.common.wording import describe_move, place_of, plural
@@ -338,9 +338,8 @@ def _load_rules(window_start: date, window_end: date, group_ids=None) -> list[Se
     )
     params = {}
     if group_ids is not None:
-        dialect = db.session.get_bind().dialect.name
-        query = query.where(in_ids(Series.group_id, "groups", dialect))
-        params["groups"] = ids_param(group_ids, dialect)
+        query = query.where(one_of(Series.group_id, name="groups"))
+        params["groups"] = group_ids
     rows = db.session.execute(query, params)
     return [SeriesRule(*row[:7], str(row[7]), *row[8:]) for row in rows]
 
@@ -359,9 +358,8 @@ def load_override_rules(
     ).where(DateOverride.original_date >= window_start, DateOverride.original_date < window_end)
     params = {}
     if series_ids is not None:
-        dialect = db.session.get_bind().dialect.name
-        query = query.where(in_ids(DateOverride.series_id, "series", dialect))
-        params["series"] = ids_param(series_ids, dialect)
+        query = query.where(one_of(DateOverride.series_id, name="series"))
+        params["series"] = series_ids
     return {(row[0], row[1]): OverrideRule(*row) for row in db.session.execute(query, params)}
 
 
@@ -1114,16 +1112,15 @@ def _involving(conflicts: list, groups: tuple[int, ...]) -> list:
     ids = {c.first_id for c in conflicts} | {c.second_id for c in conflicts}
     if not ids:
         return []
-    dialect = db.session.get_bind().dialect.name
     # The lists bound as one parameter each: a large school's thousands of conflicts would
     # pass SQLite's limit of 32,766 bound parameters.
     theirs = set(
         db.session.scalars(
             select(Occurrence.id).where(
-                in_ids(Occurrence.id, "ids", dialect),
-                in_ids(Occurrence.group_id, "groups", dialect),
+                one_of(Occurrence.id, name="ids"),
+                one_of(Occurrence.group_id, name="groups"),
             ),
-            {"ids": ids_param(ids, dialect), "groups": ids_param(groups, dialect)},
+            {"ids": ids, "groups": groups},
         )
     )
     return [c for c in conflicts if c.first_id in theirs or c.second_id in theirs]
@@ -1225,12 +1222,11 @@ class SessionChanges(Sequence):
 def _why_nothing(start: date, end: date, groups: tuple[int, ...] | None) -> str:
     """Why [start, end) holds no session of `groups` (every active group when None)."""
     whose = "these groups"
-    dialect = db.session.get_bind().dialect.name
-    params = {"groups": ids_param(groups, dialect)} if groups is not None else {}
+    params = {"groups": groups} if groups is not None else {}
     if groups is not None:
         found = db.session.execute(
             select(CourseGroup.name, CourseGroup.active).where(
-                in_ids(CourseGroup.id, "groups", dialect)
+                one_of(CourseGroup.id, name="groups")
             ),
             params,
         ).all()
@@ -1248,7 +1244,7 @@ def _why_nothing(start: date, end: date, groups: tuple[int, ...] | None) -> str:
         .where(CourseGroup.active.is_(True))
     )
     if groups is not None:
-        query = query.where(in_ids(Series.group_id, "groups", dialect))
+        query = query.where(one_of(Series.group_id, name="groups"))
     spans = db.session.execute(query, params).all()
     if not spans:
         verb = "have" if whose == "these groups" else "has"

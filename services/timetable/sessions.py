@@ -32,7 +32,7 @@ from models import (
     User,
     db,
 )
-from models.types import ids_param, in_ids, utcnow
+from models.types import one_of, utcnow
 from services.common.errors import InvalidTransition, NotFoundError, ValidationError
 from services.common.numbers import is_row_id
 from services.common.timeutil import (
@@ -136,15 +136,14 @@ def cancelling_exceptions(occurrences: list[Occurrence]) -> dict[tuple[int, date
     cancelled = [o for o in occurrences if o.is_cancelled and not o.is_one_time]
     if not cancelled:
         return {}
-    dialect = db.session.get_bind().dialect.name
     dates = [o.original_date for o in cancelled]
     rows = db.session.scalars(
         select(DateOverride).where(
-            in_ids(DateOverride.series_id, "series", dialect),
+            one_of(DateOverride.series_id, name="series"),
             DateOverride.original_date >= min(dates),
             DateOverride.original_date <= max(dates),
         ),
-        {"series": ids_param({o.series_id for o in cancelled}, dialect)},
+        {"series": {o.series_id for o in cancelled}},
     )
     return {(row.series_id, row.original_date): row for row in rows}
 

@@ -19,7 +19,7 @@ from sqlalchemy import Select, and_, bindparam, literal_column, or_, select, uni
 
 from models import CourseGroup, Enrolment, Occurrence, db
 from models.enums import OccurrenceStatus
-from models.types import ids_param, in_ids, instant_reader, raw_instant
+from models.types import instant_reader, one_of, raw_instant
 from services.common.timeutil import span_label
 from services.timetable.conflicts import (
     MAX_SESSION_LENGTH,
@@ -250,7 +250,7 @@ def _in_span():
 def _listed_candidate_query(windows: int, dialect: str) -> Select:
     """Non-cancelled sessions overlapping window n (s<n> to e<n>, scanning from f<n>) in one
     of its rooms (r<n>), of one of its groups (g<n>) or with one of its mentors (m<n>), for
-    each n < `windows`, the lists bound as arrays (see `in_ids`).
+    each n < `windows`, the lists bound as arrays (`one_of`).
 
     Each is read from its key's index, (room_id, start_utc) or (group_id, start_utc), over
     the window only: the sessions of a few rooms, groups and mentors, whatever the size of
@@ -281,10 +281,10 @@ def _listed_candidate_query(windows: int, dialect: str) -> Select:
     )
     parts = []
     for n in range(windows):
-        taught = select(taught_by.c.id).where(in_ids(taught_by.c.mentor_id, f"m{n}", dialect))
+        taught = select(taught_by.c.id).where(one_of(taught_by.c.mentor_id, name=f"m{n}"))
         parts += [
-            columns.where(in_ids(_occ.c.room_id, f"r{n}", dialect), timed(n)),
-            columns.where(in_ids(_occ.c.group_id, f"g{n}", dialect), timed(n)),
+            columns.where(one_of(_occ.c.room_id, name=f"r{n}"), timed(n)),
+            columns.where(one_of(_occ.c.group_id, name=f"g{n}"), timed(n)),
             columns.where(_occ.c.group_id.in_(taught), timed(n)),
         ]
     found = union_all(*parts).subquery("found")
@@ -304,21 +304,21 @@ def _broad_candidate_query(windows: int, dialect: str) -> Select:
     """Non-cancelled sessions overlapping one of `windows` windows that could clash with a
     shown one: in one of their rooms (`rooms`), with one of their mentors (`mentors`), of one
     of their groups (`groups`) or of a group sharing a student with them. The lists can hold
-    the whole school's: each is bound as one parameter (see `in_ids`)."""
+    the whole school's: each is bound as one parameter (`one_of`)."""
     mine, theirs = _enr.alias("mine"), _enr.alias("theirs")
     sharing_a_student = (
         select(theirs.c.group_id)
         .join(mine, mine.c.student_id == theirs.c.student_id)
-        .where(in_ids(mine.c.group_id, "groups", dialect))
+        .where(one_of(mine.c.group_id, name="groups"))
     )
     return _candidate_columns(dialect).where(
         _occ.c.status != OccurrenceStatus.CANCELLED,
         _in_span(),
         or_(*(_overlapping(n) for n in range(windows))),
         or_(
-            in_ids(_occ.c.room_id, "rooms", dialect),
-            in_ids(_grp.c.mentor_id, "mentors", dialect),
-            in_ids(_occ.c.group_id, "groups", dialect),
+            one_of(_occ.c.room_id, name="rooms"),
+            one_of(_grp.c.mentor_id, name="mentors"),
+            one_of(_occ.c.group_id, name="groups"),
             _occ.c.group_id.in_(sharing_a_student),
         ),
     )
@@ -338,19 +338,17 @@ def _candidate_slots(
     if sum(len(w.rooms) + len(w.mentors) + len(w.groups) for w in windows) <= MAX_LISTED:
         for n, window in enumerate(windows):
             params[f"f{n}"] = window.start - MAX_SESSION_LENGTH
-            params[f"r{n}"] = ids_param(window.rooms, dialect)
-            params[f"m{n}"] = ids_param(window.mentors, dialect)
-            params[f"g{n}"] = ids_param(window.groups, dialect)
+            params[f"r{n}"] = window.rooms
+            params[f"m{n}"] = window.mentors
+            params[f"g{n}"] = window.groups
         query = _listed_candidate_query(len(windows), dialect)
     else:
         params["first_start"] = windows[0].start
         params["last_end"] = windows[-1].end
         params["span_floor"] = windows[0].start - MAX_SESSION_LENGTH
-        params["rooms"] = ids_param(
-            {e.occurrence.room_id for e in shown if e.occurrence.room_id}, dialect
-        )
-        params["mentors"] = ids_param({e.occurrence.group.mentor_id for e in shown}, dialect)
-        params["groups"] = ids_param(groups, dialect)
+        params["rooms"] = {e.occurrence.room_id for e in shown if e.occurrence.room_id}
+        params["mentors"] = {e.occurrence.group.mentor_id for e in shown}
+        params["groups"] = groups
         query = _broad_candidate_query(len(windows), dialect)
     # Keyed by id: a session overlapping two windows comes once per window.
     rows = {r[0]: r for r in db.session.execute(query, params).all()}.values()
@@ -359,11 +357,11 @@ def _candidate_slots(
     return slots, {r[0]: r[6] for r in rows}
 
 
-@lru_cache(maxsize=2)
-def _students_query(dialect: str) -> Select:
+@lru_cache(maxsize=1)
+def _students_query() -> Select:
     enrolment = Enrolment.__table__.c
-    # The shown groups (a whole school's week: all of them) bound as one list (see `in_ids`).
-    students = select(enrolment.student_id).where(in_ids(enrolment.group_id, "groups", dialect))
+    # The shown groups (a whole school's week: all of them) bound as one list (`one_of`).
+    students = select(enrolment.student_id).where(one_of(enrolment.group_id, name="groups"))
     return select(enrolment.group_id, enrolment.student_id).where(
         enrolment.student_id.in_(students)
     )
@@ -373,8 +371,7 @@ def _students_sharing_with(groups: set[int]) -> dict[int, set[int]]:
     """Every group of every student of `groups`, with those students: all that student
     conflicts of sessions of `groups` depend on."""
     students: dict[int, set[int]] = defaultdict(set)
-    dialect = db.session.get_bind().dialect.name
-    rows = db.session.execute(_students_query(dialect), {"groups": ids_param(groups, dialect)})
+    rows = db.session.execute(_students_query(), {"groups": groups})
     for group_id, student_id in rows:
         students[group_id].add(student_id)
     return students
