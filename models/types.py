@@ -128,6 +128,9 @@ class _OneOf(FunctionElement):
     type = Boolean()
     inherit_cache = True
     name = "one_of"
+    # A comparison already: without this, SQLite (no boolean type) gets `(... IN ...) = 1`,
+    # which no index serves, and scans the whole table.
+    _is_implicitly_boolean = True
 
 
 @compiles(_OneOf)

@@ -107,6 +107,20 @@ def test_one_of_takes_a_list_longer_than_the_limit(app):
     db.session.rollback()
 
 
+def test_one_of_is_read_by_key_not_by_scanning_the_table(app, sqlite_only):
+    """The list drives the lookup: each id found by its key, not every row tested against
+    the list (a boolean `= 1` around the test, SQLite's lack of a boolean type, did that)."""
+    query = select(Room.id).where(one_of(Room.id, [1, 2, 3]))
+    compiled = query.compile(db.engine)
+    plan = (
+        db.session.connection()
+        .exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), ("[1, 2, 3]",))
+        .all()
+    )
+    assert "= 1" not in str(compiled)
+    assert any("SEARCH room USING INTEGER PRIMARY KEY" in row[3] for row in plan), plan
+
+
 def build_school(*, online: bool = False) -> list[int]:
     """The school of the module docstring (series from MONDAY, 10:00-11:00); its group ids."""
     subject = Subject(name="Maths")
