@@ -9,6 +9,7 @@ touched, with the same filters.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -50,6 +51,7 @@ from services.timetable.schedule.entries import (
     load_entry,
 )
 from services.timetable.schedule.filter_choices import (
+    CHOOSABLE,
     KINDS,
     AmbiguousChoice,
     resolve_choice,
@@ -399,18 +401,39 @@ def card(occurrence_id: int):
 # --- Suggestions while typing ----------------------------------------------------------------
 
 
+_LIST_ID = re.compile(r"[A-Za-z][\w-]{0,100}")
+_FIELD_NAME = re.compile(r"[A-Za-z_]\w{0,60}")
+
+
+@bp.app_template_global("choices_url")
+def choices_url(kind: str, field_id: str, name: str) -> str:
+    """The suggestions URL of a typed field (templates/_typeahead.html): `field_id` is the
+    text field's id (its listbox is `<field_id>-list`), `name` its form name (the text is
+    sent as `<name>_q`)."""
+    args = {"list": f"{field_id}-list"}
+    if name != kind:
+        args["field"] = name
+    return url_for("schedule.choices", kind=kind, **args)
+
+
 @bp.get("/choices/<kind>")
 @staff_required
 def choices(kind: str):
-    """The filter bar's suggestions for what is typed in its room, mentor, group or student
-    field (`room_q`...): a listbox of at most a few, whatever the size of the school."""
-    if kind not in KINDS:
+    """Suggestions for what is typed in a field that chooses a room, mentor, group, student
+    or series (the schedule's filter bar, the monitoring filters, the session and exception
+    forms): a listbox of at most a few, whatever the size of the school. `list` is the
+    listbox's id, `field` the field's name when it is not the kind (its text is `<field>_q`)."""
+    if kind not in CHOOSABLE:
         abort(404)
-    text = request.args.get(f"{kind}_q", "")
+    list_id = request.args.get("list", f"filter-{kind}-list")
+    field = request.args.get("field", kind)
+    if not _LIST_ID.fullmatch(list_id) or not _FIELD_NAME.fullmatch(field):
+        abort(400)
+    text = request.args.get(f"{field}_q", "")
     found, more = suggest(kind, text)
     return render_template(
         "schedule/_suggestions.html",
-        list_id=f"filter-{kind}-list",
+        list_id=list_id,
         noun=kind,
         text=text,
         choices=found,
