@@ -28,8 +28,6 @@ def show_chosen(form: FlaskForm, name: str, kind: str) -> None:
         return  # what was typed stays as typed
     chosen = choice_named(kind, picked_id(form[name].data))
     text_field.data = chosen.name if chosen is not None else ""
-    if chosen is None:
-        form[name].data = ""
 
 
 def resolve_typed(

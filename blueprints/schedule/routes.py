@@ -402,7 +402,7 @@ def card(occurrence_id: int):
 
 
 _LIST_ID = re.compile(r"[A-Za-z][\w-]{0,100}")
-_FIELD_NAME = re.compile(r"[A-Za-z_]\w{0,60}")
+_FIELD_NAME = re.compile(r"[A-Za-z_][\w-]{0,60}")
 
 
 @bp.app_template_global("choices_url")

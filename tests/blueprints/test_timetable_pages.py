@@ -1186,7 +1186,7 @@ def test_generating_from_a_typed_date_keeps_local_times_across_the_change(
 def test_an_exception_typed_moves_to_that_local_date_and_everyone_reads_it_locally(
     web, login_as, auckland_term
 ):
-    series, after = auckland_term["series"], auckland_term["after"]
+    after = auckland_term["after"]
     moved_to = after + timedelta(days=1)
     login_as("coordinator")
     form = web.get("/timetable/exceptions").forms["exception-form"]

@@ -11,7 +11,7 @@ from datetime import time
 import pytest
 from sqlalchemy import func, select
 
-from models import DateOverride, Occurrence, db
+from models import CourseGroup, DateOverride, Occurrence, Subject, db
 from tests.blueprints.test_timetable_pages import TERM, generate
 
 
@@ -29,8 +29,8 @@ def school(make_user, make_room, make_group, make_series):
     maths_b = make_group("Maths 7B", mentor=ada, room=lab1)
     art = make_group("Art 7A", mentor=ben, room=lab2)
     series = {
-        "maths_a": make_series(maths_a, weekdays=(0,), start=time(9), end=time(10)),
-        "maths_b": make_series(maths_b, weekdays=(1,), start=time(9), end=time(10)),
+        "maths_a_series": make_series(maths_a, weekdays=(0,), start=time(9), end=time(10)),
+        "maths_b_series": make_series(maths_b, weekdays=(1,), start=time(9), end=time(10)),
         "art_mon": make_series(art, weekdays=(0,), start=time(14), end=time(15)),
         "art_wed": make_series(art, weekdays=(2,), start=time(14), end=time(15)),
     }
@@ -42,11 +42,13 @@ def school(make_user, make_room, make_group, make_series):
 
 
 def grow_the_school(make_room, make_user, make_group, make_series, n=120):
+    """n more rooms, mentors, groups and series (of one subject: subjects are a short list,
+    40 at issue 14's 5,000 series, and stay a <select>)."""
+    subject = db.session.scalar(select(Subject).limit(1))
     for i in range(n):
         room = make_room(f"Extra room {i:03d}")
-        group = make_group(
-            f"Extra group {i:03d}", mentor=make_user("mentor", name=f"Extra {i:03d}"), room=room
-        )
+        mentor = make_user("mentor", name=f"Extra {i:03d}")
+        group = make_group(f"Extra group {i:03d}", mentor=mentor, room=room, subject=subject)
         make_series(group, weekdays=(3,), start=time(8), end=time(9))
 
 
@@ -165,9 +167,10 @@ def test_a_one_time_session_with_several_or_no_matches_is_refused_beside_the_fie
     form["group_q"], form["room_q"] = "Maths", "Attic"
     form["date"], form["start"], form["end"] = TERM.isoformat(), "16:00", "17:00"
     page = form.submit(status=422)
-    assert "Several groups match 'Maths': Maths 7A, Maths 7B." in page.html.find(
-        id="group_q-error"
-    ).text
+    assert (
+        "Several groups match 'Maths': Maths 7A, Maths 7B."
+        in page.html.find(id="group_q-error").text
+    )
     assert "No room matches 'Attic'." in page.html.find(id="room_q-error").text
     assert page.html.find(id="group_q")["value"] == "Maths"
     assert count(Occurrence) == before
@@ -184,9 +187,10 @@ def test_the_session_forms_do_not_grow_with_the_school(
 ):
     login_as("coordinator")
     monday = db.session.scalar(
-        select(Occurrence).where(Occurrence.series_id == school["maths_a"].id)
+        select(Occurrence).where(Occurrence.series_id == school["maths_a_series"].id)
     )
-    urls = ["/sessions/new", f"/sessions/new?group={school['art'].id}", f"/sessions/{monday.id}/edit"]
+    art = school["art"].id
+    urls = ["/sessions/new", f"/sessions/new?group={art}", f"/sessions/{monday.id}/edit"]
     web.get(urls[0])  # the welcome message shown once
     before = [web.get(url).body for url in urls]
     grow_the_school(make_room, make_user, make_group, make_series)
@@ -233,14 +237,14 @@ def test_a_new_exception_names_its_series_by_group(web, login_as, school):
     form["original_date"] = "2026-09-08"  # Maths 7B meets on Tuesdays
     form.submit(status=302)
     moved = db.session.scalar(
-        select(DateOverride).where(DateOverride.series_id == school["maths_b"].id)
+        select(DateOverride).where(DateOverride.series_id == school["maths_b_series"].id)
     )
     assert moved.room_id == school["r101"].id
 
 
 def test_a_new_exception_linked_with_ids_shows_their_names(web, login_as, school):
     login_as("coordinator")
-    series, room = school["maths_a"], school["lab1"]
+    series, room = school["maths_a_series"], school["lab1"]
     page = web.get(f"/timetable/exceptions?series={series.id}&room={room.id}")
     form = page.forms["exception-form"]
     assert form["series_q"].value == "Maths 7A: Mon 09:00-10:00 (R101)"
@@ -278,3 +282,45 @@ def test_the_exceptions_page_does_not_grow_with_the_school(
     after = web.get("/timetable/exceptions").body
     assert len(after) == len(before)
     assert after.count(b"<option") == before.count(b"<option") == 3  # the kinds
+
+
+# --- Managing groups and series ----------------------------------------------------------------
+
+
+def test_a_group_with_its_mentor_and_room_typed_and_a_series_room(web, htmx, login_as, school):
+    login_as("coordinator")
+    form = web.get("/manage/groups/new").forms["group-form"]
+    form["name"], form["mentor_q"], form["default_room_q"] = "Maths 8A", "Lovelace", "Lab"
+    form["subject"] = str(school["maths_a"].subject_id)
+    refused = form.submit(status=422)
+    assert (
+        "Several rooms match 'Lab': Lab 1, Lab 2."
+        in refused.html.find(id="default_room_q-error").text
+    )
+    form = refused.forms["group-form"]
+    form["default_room_q"] = "lab 2"
+    form.submit(status=302)
+    group = db.session.scalar(select(CourseGroup).where(CourseGroup.name == "Maths 8A"))
+    assert (group.mentor_id, group.default_room_id) == (school["ada"].id, school["lab2"].id)
+    # Its edit page shows them by name; a series' room is typed too (prefixed add form).
+    page = web.get(f"/manage/groups/{group.id}/edit")
+    assert page.forms["group-form"]["mentor_q"].value == "Ada Lovelace"
+    page = web.get(f"/manage/groups/{group.id}")
+    series_form = page.forms["series-form"]
+    assert series_form["new-room_q"].value == "Lab 2"
+    assert "field=new-room" in page.html.find(id="new-room_q")["hx-get"]
+    rooms = htmx.get("/schedule/choices/room?list=new-room_q-list&field=new-room&new-room_q=r1")
+    assert [li["data-name"] for li in rooms.html("li", role="option")] == ["R101"]
+
+
+def test_the_group_pages_do_not_grow_with_the_school(
+    web, login_as, school, make_room, make_user, make_group, make_series
+):
+    login_as("coordinator")
+    art = school["art"]
+    urls = ["/manage/groups/new", f"/manage/groups/{art.id}/edit", f"/manage/groups/{art.id}"]
+    web.get(urls[0])  # the welcome message shown once
+    before = [web.get(url).body for url in urls]
+    grow_the_school(make_room, make_user, make_group, make_series)
+    after = [web.get(url).body for url in urls]
+    assert [len(b) for b in after] == [len(b) for b in before]

@@ -62,9 +62,7 @@ def fits(page: Page) -> bool:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_monitoring_filters_by_a_typed_mentor_and_removes_it(
-    page, log_in, console, school, width
-):
+def test_monitoring_filters_by_a_typed_mentor_and_removes_it(page, log_in, console, school, width):
     console.allow_http_error(422)  # the group typed names several: said beside the field
     log_in("coordinator")
     at_width(page, width)
