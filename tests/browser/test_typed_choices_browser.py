@@ -177,3 +177,34 @@ def test_an_exception_added_for_a_picked_series_and_the_list_filtered_by_group(
     assert fits(page)
     remove.click()
     expect(page).not_to_have_url(re.compile(r"group="))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_group_made_with_its_mentor_and_room_picked_then_a_series(page, log_in, school, width):
+    log_in("coordinator")
+    at_width(page, width)
+    page.goto("/manage/groups/new")
+    page.get_by_label("Name", exact=True).fill("Maths 8A")
+    page.get_by_label("Subject").select_option(index=1)
+    mentor = page.get_by_label("Mentor", exact=True)
+    mentor.press_sequentially("ada@")
+    expect(page.locator("#mentor_q-list").get_by_role("option")).to_have_text(
+        [re.compile(r"^Ada Lovelace\s+ada@school.test")]
+    )
+    screenshot(page, f"group-form-suggestions-{width}")
+    mentor.press("ArrowDown")
+    mentor.press("Enter")
+    expect(mentor).to_have_value("Ada Lovelace")
+    pick(page.get_by_label("Default room", exact=True), "lab", "Lab 2")
+    assert fits(page)
+    page.get_by_role("button", name=re.compile("^(Create|Save)")).click()
+    expect(page.get_by_text("Maths 8A (group) created.")).to_be_visible()
+    page.wait_for_load_state("load")
+    page.get_by_role("button", name="Add a series").click()
+    room = page.locator("#series-form").get_by_label("Room", exact=True)
+    expect(room).to_have_value("Lab 2")  # the group's default room
+    room.fill("")
+    room.press_sequentially("r1")
+    expect(page.locator("#new-room_q-list").get_by_role("option")).to_have_text(["R101"])
+    screenshot(page, f"group-series-room-suggestions-{width}")
+    assert fits(page)
