@@ -288,7 +288,7 @@ def _note_edit(f):
 
 def _staff_feed(f):
     group = f.make_group()
-    return ("/profile/", "staff-feed-form", {"group": str(group.id)})
+    return ("/profile/", "staff-feed-form", {"group_q": group.name})  # typed, with suggestions
 
 
 def _token(f):
@@ -351,7 +351,7 @@ CASES = [
     ("completion page", "mentor", _completion, ("completion-code", "x" * 200), False, 422),
     ("tracking cancel", "mentor", _tracking_cancel, ("reason", ""), True, 422),
     ("note edit", "mentor", _note_edit, ("body", ""), True, 422),
-    ("profile staff feed", "coordinator", _staff_feed, ("room", "999999"), False, 422),
+    ("profile staff feed", "coordinator", _staff_feed, ("room_q", "Attic"), False, 422),
     ("profile token", "coordinator", _token, ("label", "x" * 81), False, 422),
 ]
 

@@ -324,3 +324,14 @@ def test_the_group_pages_do_not_grow_with_the_school(
     grow_the_school(make_room, make_user, make_group, make_series)
     after = [web.get(url).body for url in urls]
     assert [len(b) for b in after] == [len(b) for b in before]
+
+
+def test_the_profile_page_does_not_grow_with_the_school(
+    web, login_as, school, make_room, make_user, make_group, make_series
+):
+    login_as("coordinator")
+    web.get("/profile/")  # the welcome message shown once, the user's own feed made
+    before = web.get("/profile/").body
+    grow_the_school(make_room, make_user, make_group, make_series)
+    after = web.get("/profile/").body
+    assert len(after) == len(before) and after.count(b"<option") == 0
