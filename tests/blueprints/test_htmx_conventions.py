@@ -201,6 +201,9 @@ GET_URLS = [
     ("coordinator", "/tracking/", BOTH),
     # Sent by the monitoring filters (mentor and group typed): likewise.
     ("coordinator", "/tracking/?mentor_q=&group_q=Maths+7A&status=any", INLINE),
+    # Sent by the staff filters of the request lists (mentor and student typed): likewise.
+    ("coordinator", "/requests/?mentor_q=&student_q=&status=", INLINE),
+    ("coordinator", "/requests/pending?mentor_q=&student_q=", INLINE),
     ("coordinator", "/tracking/verify?code=ABC", BOTH),
     ("coordinator", "/tracking/sessions/{past}/completion", INLINE),
     ("mentor", "/schedule/mine", BOTH),

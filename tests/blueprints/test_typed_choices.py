@@ -335,3 +335,41 @@ def test_the_profile_page_does_not_grow_with_the_school(
     grow_the_school(make_room, make_user, make_group, make_series)
     after = web.get("/profile/").body
     assert len(after) == len(before) and after.count(b"<option") == 0
+
+
+# --- Lists of requests (staff) ---------------------------------------------------------------
+
+
+def test_staff_filter_requests_by_a_typed_mentor_or_student(web, htmx, login_as, school, make_user):
+    make_user("student", name="Alice Martin", email="alice@school.test")
+    make_user("student", name="Alice Moreau")
+    login_as("coordinator")
+    ben = school["ben"]
+    for url in ("/requests/", "/requests/pending"):
+        page = web.get(url)
+        assert page.html.select("select[name=mentor], select[name=student]") == []
+        response = htmx.get(f"{url}?mentor_q=Ben+Okri&mentor={ben.id}&student_q=")
+        assert response.headers["HX-Push-Url"] == f"{url}?mentor={ben.id}"
+        bar = response.html.find("form", id="requests-filters")
+        assert bar["hx-swap-oob"] == "true"
+        assert bar.find(id="requests-filter-mentor")["value"] == "Ben Okri"
+        assert bar.find("button", attrs={"name": "clear", "value": "mentor"}) is not None
+    refused = web.get("/requests/?student_q=alice&mentor_q=", status=422)
+    error = refused.html.find(id="requests-filter-student-error")
+    assert "Several students match 'alice': Alice Martin, Alice Moreau." in error.text
+    resolved = web.get("/requests/?student_q=alice@school.test&mentor_q=")
+    assert resolved.status_int == 303 and "student=" in resolved.location
+
+
+def test_the_staff_request_lists_do_not_grow_with_the_school(
+    web, login_as, school, make_room, make_user, make_group, make_series
+):
+    login_as("coordinator")
+    urls = ["/requests/", "/requests/pending"]
+    web.get(urls[0])  # the welcome message shown once
+    before = [web.get(url).body for url in urls]
+    grow_the_school(make_room, make_user, make_group, make_series)
+    for n in range(120):
+        make_user("student", name=f"Extra student {n:03d}")
+    after = [web.get(url).body for url in urls]
+    assert [len(b) for b in after] == [len(b) for b in before]
