@@ -208,3 +208,41 @@ def test_a_group_made_with_its_mentor_and_room_picked_then_a_series(page, log_in
     expect(page.locator("#new-room_q-list").get_by_role("option")).to_have_text(["R101"])
     screenshot(page, f"group-series-room-suggestions-{width}")
     assert fits(page)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_staff_filter_the_requests_by_a_typed_mentor(page, log_in, school, width):
+    log_in("coordinator")
+    at_width(page, width)
+    page.goto("/requests/")
+    mentor = page.locator("#requests-filters").get_by_label("Mentor", exact=True)
+    mentor.press_sequentially("ben")
+    expect(page.locator("#requests-filter-mentor-list").get_by_role("option")).to_have_text(
+        [re.compile(r"^Ben Okri")]
+    )
+    screenshot(page, f"requests-filter-suggestions-{width}")
+    mentor.press("ArrowDown")
+    mentor.press("Enter")
+    expect(page).to_have_url(re.compile(rf"mentor={school['ben']}"))
+    remove = page.get_by_role("button", name="Remove the mentor filter (Ben Okri)")
+    expect(remove).to_be_visible()
+    screenshot(page, f"requests-filter-chosen-{width}")
+    assert fits(page)
+    remove.click()
+    expect(page).not_to_have_url(re.compile(r"mentor="))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_room_feed_added_with_its_room_picked(page, log_in, school, width):
+    log_in("coordinator")
+    at_width(page, width)
+    page.goto("/profile/")
+    room = page.locator("#staff-feed-form").get_by_label("Room", exact=True)
+    room.press_sequentially("lab")
+    expect(page.locator("#room_q-list").get_by_role("option")).to_have_text(["Lab 1", "Lab 2"])
+    screenshot(page, f"profile-feed-suggestions-{width}")
+    page.locator("#room_q-list").get_by_role("option", name="Lab 1").click()
+    assert fits(page)
+    page.get_by_role("button", name="Add a room or group feed").click()
+    expect(page.get_by_text("Feed added.")).to_be_visible()
+    expect(page.get_by_text("Lab 1 (room)")).to_be_visible()
