@@ -12,7 +12,11 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 
 from services.common.errors import ValidationError
-from services.timetable.schedule.filter_choices import choice_named, resolve_choice
+from services.timetable.schedule.filter_choices import (
+    AmbiguousChoice,
+    choice_named,
+    resolve_choice,
+)
 
 
 def picked_id(raw) -> int | None:
@@ -47,3 +51,38 @@ def resolve_typed(
         text_field.errors = [*text_field.errors, required]
         return None, False
     return chosen, True
+
+
+class TypedFilters:
+    """A filter form's typed fields resolved (the schedule, monitoring, exceptions and request
+    lists): `chosen` the id of each kind, `errors` a message for each text that names nothing
+    or several, `matches` some of those several (offered beside the field as links)."""
+
+    def __init__(self):
+        self.chosen: dict[str, int | None] = {}
+        self.errors: dict[str, str] = {}
+        self.matches: dict[str, list] = {}
+
+
+def resolve_typed_filters(args, ids: dict[str, int | None]) -> TypedFilters:
+    """Each kind of `ids` (its id from the URL) with the text the filter form sent
+    (`<kind>_q` in `args`) resolved together (`resolve_choice`); `clear=<kind>` (or `all`)
+    removes one. A text that names nothing or several keeps the filter as it was."""
+    typed = TypedFilters()
+    clear = args.get("clear")
+    for kind, current in ids.items():
+        typed.chosen[kind] = current
+        if clear in (kind, "all"):
+            typed.chosen[kind] = None
+            continue
+        try:
+            typed.chosen[kind] = resolve_choice(kind, args.get(f"{kind}_q"), current)
+        except ValidationError as err:
+            typed.errors[kind] = err.message
+            typed.matches[kind] = err.matches if isinstance(err, AmbiguousChoice) else []
+    return typed
+
+
+def sent_typed(args, kinds) -> bool:
+    """Whether `args` come from a filter form's typed fields (texts, or a remove button)."""
+    return "clear" in args or any(f"{kind}_q" in args for kind in kinds)

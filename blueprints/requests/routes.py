@@ -19,6 +19,7 @@ from wtforms import SelectChoice
 from blueprints.access import is_htmx, is_htmx_partial, org_tz
 from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.requests.forms import ApproveForm, RejectForm, RequestForm, choice_id
+from blueprints.typed_choice import resolve_typed_filters, sent_typed
 from models import RequestStatus, Role, SessionRequest, User, db
 from services.catalogue.groups import active_mentors
 from services.catalogue.mentors import mentor_directory, offered_subjects, subjects_of_mentor
@@ -43,11 +44,7 @@ from services.requests.lists import (
     requests_of,
     sessions_of_request,
 )
-from services.timetable.schedule.filter_choices import (
-    AmbiguousChoice,
-    choice_named,
-    resolve_choice,
-)
+from services.timetable.schedule.filter_choices import choice_named
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -234,17 +231,9 @@ def _list_filters() -> dict:
         args["mentor"] = choice_id(request.args.get("mentor")) or ""
     errors, matches = {}, {}
     if current_user.is_staff:
-        clear = request.args.get("clear")
-        for kind in TYPED_PEOPLE:
-            if clear == kind:
-                args[kind] = ""
-                continue
-            try:
-                typed = request.args.get(f"{kind}_q")
-                args[kind] = resolve_choice(kind, typed, args[kind] or None) or ""
-            except ValidationError as err:
-                errors[kind] = err.message
-                matches[kind] = err.matches if isinstance(err, AmbiguousChoice) else []
+        typed = resolve_typed_filters(request.args, {k: args[k] or None for k in TYPED_PEOPLE})
+        args.update({kind: ident or "" for kind, ident in typed.chosen.items()})
+        errors, matches = typed.errors, typed.matches
     g.request_filter_errors, g.request_filter_matches = errors, matches
     return args
 
@@ -283,9 +272,7 @@ def _filtered_list(endpoint: str, page: str, fragment: str, context: dict, **fil
     or why not (422) beside each field."""
     errors = context["filter_errors"]
     status = 422 if errors else 200
-    typed = current_user.is_staff and (
-        "clear" in request.args or any(f"{k}_q" in request.args for k in TYPED_PEOPLE)
-    )
+    typed = current_user.is_staff and sent_typed(request.args, TYPED_PEOPLE)
     canonical = url_for(endpoint, **context["args"])
     if typed and not errors and not is_htmx():
         return redirect(canonical, 303)

@@ -18,7 +18,12 @@ from blueprints.timetable.forms import (
     exception_editor_form,
     generate_group_choices,
 )
-from blueprints.typed_choice import resolve_typed, show_chosen
+from blueprints.typed_choice import (
+    resolve_typed,
+    resolve_typed_filters,
+    sent_typed,
+    show_chosen,
+)
 from models import CourseGroup, DateOverride, Occurrence, Series, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.numbers import row_id
@@ -35,11 +40,7 @@ from services.timetable.generation import (
     generate_occurrences,
     resolve_window,
 )
-from services.timetable.schedule.filter_choices import (
-    AmbiguousChoice,
-    choice_named,
-    resolve_choice,
-)
+from services.timetable.schedule.filter_choices import choice_named
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
 
@@ -185,16 +186,8 @@ def _exception_filters() -> tuple[dict, dict, dict]:
     The group is an id (`group=7`, what links carry) or, sent from the filter form, a text
     (`group_q`) resolved with the id beside it; `clear=group` removes it. A text that names
     nothing or several keeps the filter as it was."""
-    args, errors, matches = {}, {}, {}
-    args["group"] = row_id(request.args.get("group", ""))
-    if request.args.get("clear") == "group":
-        args["group"] = None
-    else:
-        try:
-            args["group"] = resolve_choice("group", request.args.get("group_q"), args["group"])
-        except ValidationError as err:
-            errors["group"] = err.message
-            matches["group"] = err.matches if isinstance(err, AmbiguousChoice) else []
+    typed = resolve_typed_filters(request.args, {"group": row_id(request.args.get("group", ""))})
+    args, errors, matches = dict(typed.chosen), dict(typed.errors), typed.matches
     kind = request.args.get("kind", "")
     args["kind"] = kind if kind in OVERRIDE_KINDS else None
     for name in ("from", "to"):
@@ -213,7 +206,7 @@ def _exceptions_page(form: DateOverrideForm, status: int = 200):
     the list alone for an htmx request from the filters or the pager (with the filters out of
     band when sent from them: what was chosen, or why not, beside the field)."""
     filters, filter_errors, filter_matches = _exception_filters()
-    typed = request.method == "GET" and ("group_q" in request.args or "clear" in request.args)
+    typed = request.method == "GET" and sent_typed(request.args, ("group",))
     if filter_errors.get("group"):
         status = 422
     list_args = {

@@ -24,6 +24,7 @@ from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, sta
 from blueprints.feedback import attach_errors, form_action, page_or_fragment, toast
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
+from blueprints.typed_choice import resolve_typed_filters, sent_typed
 from models import Occurrence, OccurrenceStatus, db
 from services.common.errors import DomainError, ValidationError
 from services.common.numbers import row_id
@@ -39,11 +40,7 @@ from services.output.reports import (
 )
 from services.output.spreadsheets import csv_cell
 from services.permissions import can_track, can_view_session
-from services.timetable.schedule.filter_choices import (
-    AmbiguousChoice,
-    choice_named,
-    resolve_choice,
-)
+from services.timetable.schedule.filter_choices import choice_named
 from services.timetable.sessions import (
     cancel_session,
     cancellation_reason,
@@ -280,21 +277,12 @@ def _monitor_filters() -> tuple[MonitorFilters, dict, dict, dict]:
     suggestion was picked); `clear=mentor` removes one. A text that names nothing or several
     keeps the filter as it was."""
     errors: dict[str, str] = {}
-    matches: dict[str, list] = {}
     status_text = request.args.get("status") or "completed"
     if status_text not in {value for value, _ in STATUS_CHOICES}:
         status_text = "completed"
-    chosen = {kind: _int_arg(kind) for kind in MONITOR_CHOICES}
-    clear = request.args.get("clear")
-    for kind in MONITOR_CHOICES:
-        if clear in (kind, "all"):
-            chosen[kind] = None
-            continue
-        try:
-            chosen[kind] = resolve_choice(kind, request.args.get(f"{kind}_q"), chosen[kind])
-        except ValidationError as err:
-            errors[kind] = err.message
-            matches[kind] = err.matches if isinstance(err, AmbiguousChoice) else []
+    typed = resolve_typed_filters(request.args, {k: _int_arg(k) for k in MONITOR_CHOICES})
+    chosen, matches = typed.chosen, typed.matches
+    errors.update(typed.errors)
     filters = MonitorFilters(
         mentor_id=chosen["mentor"],
         group_id=chosen["group"],
@@ -322,7 +310,7 @@ def _monitor_filters() -> tuple[MonitorFilters, dict, dict, dict]:
 def monitor():
     tz = org_tz()
     filters, errors, args, matches = _monitor_filters()
-    typed = "clear" in request.args or any(f"{k}_q" in request.args for k in MONITOR_CHOICES)
+    typed = sent_typed(request.args, MONITOR_CHOICES)
     if typed and not errors:
         # Sent by the filter form: a good answer has its canonical URL (ids, no text).
         canonical = url_for("tracking.monitor", **args)
