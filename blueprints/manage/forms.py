@@ -17,7 +17,7 @@ from wtforms import (
     StringField,
     TimeField,
 )
-from wtforms.validators import Optional
+from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import MAX_ID
@@ -68,8 +68,12 @@ class ActiveForm(FlaskForm):
 class GroupForm(FlaskForm):
     name = StringField("Name")
     subject = SelectField("Subject", coerce=_choice_id, validate_choice=False)
-    mentor = SelectField("Mentor", coerce=_choice_id, validate_choice=False)
-    default_room = SelectField("Default room", coerce=_choice_id, validate_choice=False)
+    # Typed, with suggestions (blueprints/typed_choice.py): the id of a picked suggestion (or
+    # of the group's own) beside the text.
+    mentor = HiddenField()
+    mentor_q = StringField("Mentor", validators=[Length(max=200)])
+    default_room = HiddenField()
+    default_room_q = StringField("Default room", validators=[Length(max=200)])
     active = BooleanField("Active (generates sessions)", default=True)
 
 
@@ -93,7 +97,8 @@ class SeriesForm(FlaskForm):
     )
     start_time = TimeField("Start", validators=[Optional()])
     end_time = TimeField("End", validators=[Optional()])
-    room = SelectField("Room", coerce=_choice_id, validate_choice=False)
+    room = HiddenField()  # typed, as a group's default room is
+    room_q = StringField("Room", validators=[Length(max=200)])
     mode = RadioField("Mode", choices=MODE_CHOICES, default="in_person", validate_choice=False)
     first_date = DateField("First date", validators=[Optional()])
     last_date = DateField("Last date (optional)", validators=[Optional()])

@@ -10,11 +10,11 @@ from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.manage import bp
 from blueprints.manage.forms import EndSeriesForm, EnrolForm, GroupForm, SeriesForm
 from blueprints.manage.listing import SEARCH_LENGTH, list_args
-from models import CourseGroup, Room, Series, db
+from blueprints.typed_choice import resolve_typed, show_chosen
+from models import CourseGroup, Series, db
 from services.catalogue.groups import (
     GroupData,
     SeriesData,
-    active_mentors,
     active_subjects,
     add_series,
     create_group,
@@ -29,7 +29,6 @@ from services.catalogue.groups import (
     update_group,
     update_series,
 )
-from services.catalogue.rooms import active_rooms
 from services.common.timeutil import today_in
 from services.common.wording import named
 
@@ -41,40 +40,35 @@ def _with_current(placeholder: str, options, current, label) -> list[SelectChoic
     return [SelectChoice(0, placeholder), *(SelectChoice(o.id, label(o)) for o in options)]
 
 
-def _room_label(room: Room) -> str:
-    return room.name if room.active else f"{room.name} (deactivated)"
-
-
 def _group_form(group: CourseGroup | None = None) -> GroupForm:
     form = GroupForm(obj=group) if group is not None and request.method == "GET" else GroupForm()
     if group is not None and request.method == "GET":
         form.subject.data = group.subject_id
-        form.mentor.data = group.mentor_id
-        form.default_room.data = group.default_room_id or 0
+        form.mentor.data = str(group.mentor_id or "")
+        form.default_room.data = str(group.default_room_id or "")
     form.subject.choices = _with_current(
         "Choose a subject",
         active_subjects(),
         group.subject if group else None,
         lambda s: s.name if s.active else f"{s.name} (deactivated)",
     )
-    form.mentor.choices = _with_current(
-        "Choose a mentor",
-        active_mentors(),
-        group.mentor if group else None,
-        lambda m: m.name if m.is_active_account else f"{m.name} (deactivated)",
-    )
-    form.default_room.choices = _with_current(
-        "No default room", active_rooms(), group.default_room if group else None, _room_label
-    )
+    show_chosen(form, "mentor", "mentor")
+    show_chosen(form, "default_room", "room")
     return form
 
 
-def _group_data(form: GroupForm) -> GroupData:
+def _group_data(form: GroupForm) -> GroupData | None:
+    """The form's group, its mentor and default room resolved from what was typed; None
+    (with a message beside the field) for a text that names nobody or several."""
+    mentor_id, mentor_ok = resolve_typed(form, "mentor", "mentor")
+    room_id, room_ok = resolve_typed(form, "default_room", "room")
+    if not (mentor_ok and room_ok):
+        return None
     return GroupData(
         name=form.name.data,
         subject_id=form.subject.data or None,
-        mentor_id=form.mentor.data or None,
-        default_room_id=form.default_room.data or None,
+        mentor_id=mentor_id,
+        default_room_id=room_id,
         active=form.active.data,
     )
 
@@ -97,9 +91,11 @@ def new_group():
     status = 200
     if request.method == "POST":
         status = 422
-        if form.validate_on_submit():
+        valid = form.validate_on_submit()
+        data = _group_data(form)
+        if valid and data is not None:
             with form_action(form) as outcome:
-                group = create_group(_group_data(form))
+                group = create_group(data)
             if outcome.ok:
                 flash(
                     f"{named(group.name, 'group')} created. Add its weekly series below.", "success"
@@ -116,9 +112,11 @@ def edit_group(group_id: int):
     status = 200
     if request.method == "POST":
         status = 422
-        if form.validate_on_submit():
+        valid = form.validate_on_submit()
+        data = _group_data(form)
+        if valid and data is not None:
             with form_action(form) as outcome:
-                update_group(group, _group_data(form))
+                update_group(group, data)
             if outcome.ok:
                 flash(f"{named(group.name, 'group')} saved.", "success")
                 return redirect(url_for("manage.group", group_id=group.id))
@@ -129,29 +127,34 @@ def edit_group(group_id: int):
 def _series_form(group: CourseGroup, series: Series | None = None) -> SeriesForm:
     if series is not None:
         form = SeriesForm(obj=series) if request.method == "GET" else SeriesForm()
+        # Its own id: several series editors can be open on the group page.
+        form.room_q.id = f"series{series.id}-room_q"
         if request.method == "GET":
             form.weekdays.data = series.weekdays
-            form.room.data = series.room_id or 0
+            form.room.data = str(series.room_id or "")
             form.mode.data = str(series.mode)
     else:
         # Prefixed: the add form shares the group page with inline series editors.
         form = SeriesForm(prefix="new")
         if request.method == "GET":
-            form.room.data = group.default_room_id or 0
+            form.room.data = str(group.default_room_id or "")
             form.first_date.data = today_in(org_tz())
-    form.room.choices = _with_current(
-        "No room (online)", active_rooms(), series.room if series else None, _room_label
-    )
+    show_chosen(form, "room", "room")
     return form
 
 
-def _series_data(form: SeriesForm) -> SeriesData:
+def _series_data(form: SeriesForm) -> SeriesData | None:
+    """The form's series, its room resolved from what was typed; None (with a message beside
+    the field) for a text that names no room or several."""
+    room_id, room_ok = resolve_typed(form, "room", "room")
+    if not room_ok:
+        return None
     return SeriesData(
         weekdays=[d for d in (form.weekdays.data or []) if d is not None],
         every_weeks=form.every_weeks.data,
         start_time=form.start_time.data,
         end_time=form.end_time.data,
-        room_id=form.room.data or None,
+        room_id=room_id,
         mode=form.mode.data or "",
         first_date=form.first_date.data,
         last_date=form.last_date.data,
@@ -194,15 +197,17 @@ _REGENERATE = "Existing sessions follow only after generating again with force (
 def create_series(group_id: int):
     group_ = load_or_404(CourseGroup, group_id)
     form = _series_form(group_)
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    data = _series_data(form)
+    if valid and data is not None:
         with form_action(form) as outcome:
-            series = add_series(group_, _series_data(form))
+            series = add_series(group_, data)
         if outcome.ok:
             message = f"Series {series.weekday_label} {series.start_time:%H:%M} added."
             if is_htmx_partial():
                 fresh = SeriesForm(formdata=None, prefix="new")
-                fresh.room.choices = form.room.choices
-                fresh.room.data = group_.default_room_id or 0
+                fresh.room.data = str(group_.default_room_id or "")
+                show_chosen(fresh, "room", "room")
                 fresh.first_date.data = today_in(org_tz())
                 return (
                     render_template(
@@ -241,9 +246,11 @@ def edit_series(series_id: int):
     status = 200
     if request.method == "POST":
         status = 422
-        if form.validate_on_submit():
+        valid = form.validate_on_submit()
+        data = _series_data(form)
+        if valid and data is not None:
             with form_action(form) as outcome:
-                update_series(series, _series_data(form))
+                update_series(series, data)
             if outcome.ok:
                 message = "Series saved."
                 if is_htmx_partial():

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, StringField
 from wtforms.validators import Length, Optional
 
 _NEW_PASSWORD = {"autocomplete": "new-password"}
@@ -33,5 +33,9 @@ class ChangePasswordForm(FlaskForm):
 
 
 class StaffFeedForm(FlaskForm):
-    room = SelectField("Room", coerce=int, default=0)
-    group = SelectField("Group", coerce=int, default=0)
+    """A room's or a group's feed: each typed, with suggestions (blueprints/typed_choice.py)."""
+
+    room = HiddenField()
+    room_q = StringField("Room", validators=[Length(max=200)])
+    group = HiddenField()
+    group_q = StringField("Group", validators=[Length(max=200)])

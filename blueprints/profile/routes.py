@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
 from blueprints.access import end_read_phase, org_tz, reads_first
 from blueprints.feedback import attach_errors, form_action
 from blueprints.profile.forms import ApiTokenForm, ChangePasswordForm, StaffFeedForm
-from models import CourseGroup, Room, db
+from blueprints.typed_choice import resolve_typed
+from models import db
 from services.common.errors import ValidationError
 from services.common.wording import plural
 from services.output import feeds as calendar_feeds
@@ -31,14 +31,7 @@ def _feed_url(feed) -> str:
 
 
 def _staff_feed_form() -> StaffFeedForm:
-    form = StaffFeedForm()
-    rooms = db.session.execute(select(Room.id, Room.name).order_by(Room.name)).all()
-    groups = db.session.execute(
-        select(CourseGroup.id, CourseGroup.name).order_by(CourseGroup.name)
-    ).all()
-    form.room.choices = [(0, "Choose a room")] + [tuple(r) for r in rooms]
-    form.group.choices = [(0, "Choose a group")] + [tuple(g) for g in groups]
-    return form
+    return StaffFeedForm()
 
 
 def _page(*, token_form=None, feed_form=None, password_form=None, new_token=None, status=200):
@@ -95,11 +88,12 @@ def add_staff_feed():
     if not current_user.is_staff:
         abort(403)
     form = _staff_feed_form()
-    if form.validate_on_submit():
+    valid = form.validate_on_submit()
+    room_id, room_ok = resolve_typed(form, "room", "room")
+    group_id, group_ok = resolve_typed(form, "group", "group")
+    if valid and room_ok and group_ok:
         with form_action() as outcome:
-            calendar_feeds.staff_feed(
-                current_user, room_id=form.room.data or None, group_id=form.group.data or None
-            )
+            calendar_feeds.staff_feed(current_user, room_id=room_id, group_id=group_id)
         if outcome.ok:
             flash("Feed added.", "success")
             return redirect(url_for("profile.index"))

@@ -12,13 +12,14 @@ from __future__ import annotations
 import secrets
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, org_tz
 from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.requests.forms import ApproveForm, RejectForm, RequestForm, choice_id
+from blueprints.typed_choice import resolve_typed_filters, sent_typed
 from models import RequestStatus, Role, SessionRequest, User, db
 from services.catalogue.groups import active_mentors
 from services.catalogue.mentors import mentor_directory, offered_subjects, subjects_of_mentor
@@ -43,6 +44,7 @@ from services.requests.lists import (
     requests_of,
     sessions_of_request,
 )
+from services.timetable.schedule.filter_choices import choice_named
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -215,23 +217,77 @@ def date_input():
 
 def _list_filters() -> dict:
     """The filters of a list as typed in its URL (ids that name nobody are ignored): status
-    for everyone, the student for mentors and staff, the mentor for staff."""
+    for everyone, the student for mentors and staff, the mentor for staff.
+
+    Staff type the mentor and the student (with suggestions; a school's students do not fit
+    in a list): the filter form sends texts (`mentor_q`, `student_q`) resolved here with the
+    ids beside them, and `clear=mentor` removes one. A text that names nobody or several
+    keeps the filter as it was; its message is in `g.request_filter_errors`."""
     status = request.args.get("status", "")
     args = {"status": status if status in STATUS_FILTERS else ""}
     if current_user.role != Role.STUDENT:
         args["student"] = choice_id(request.args.get("student")) or ""
     if current_user.is_staff:
         args["mentor"] = choice_id(request.args.get("mentor")) or ""
+    errors, matches = {}, {}
+    if current_user.is_staff:
+        typed = resolve_typed_filters(request.args, {k: args[k] or None for k in TYPED_PEOPLE})
+        args.update({kind: ident or "" for kind, ident in typed.chosen.items()})
+        errors, matches = typed.errors, typed.matches
+    g.request_filter_errors, g.request_filter_matches = errors, matches
     return args
 
 
+TYPED_PEOPLE = ("mentor", "student")
+
+
 def _filter_choices(args: dict) -> dict:
-    """The people the filters offer (those with requests the user may see); None for a
-    filter the user does not get."""
+    """What the filters offer: a mentor the people with requests to them (a list); staff the
+    names of the mentor and student chosen (typed fields); None for a filter the user does
+    not get."""
+    if current_user.is_staff:
+        return {
+            "students": None,
+            "mentors": None,
+            "typed_people": True,
+            "chosen": {kind: choice_named(kind, args.get(kind) or None) for kind in TYPED_PEOPLE},
+        }
     return {
         "students": people_in_requests(current_user, Role.STUDENT) if "student" in args else None,
-        "mentors": people_in_requests(current_user, Role.MENTOR) if "mentor" in args else None,
+        "mentors": None,
     }
+
+
+def _filter_context() -> dict:
+    return {
+        "filter_errors": getattr(g, "request_filter_errors", {}),
+        "filter_matches": getattr(g, "request_filter_matches", {}),
+    }
+
+
+def _filtered_list(endpoint: str, page: str, fragment: str, context: dict, **filters_args):
+    """A list of requests: the page, or its fragment to htmx. Sent from the staff filters'
+    typed fields: a good answer has its canonical URL (ids, no text; a plain request is
+    redirected there), and htmx gets the filters again, out of band, showing what was chosen
+    or why not (422) beside each field."""
+    errors = context["filter_errors"]
+    status = 422 if errors else 200
+    typed = current_user.is_staff and sent_typed(request.args, TYPED_PEOPLE)
+    canonical = url_for(endpoint, **context["args"])
+    if typed and not errors and not is_htmx():
+        return redirect(canonical, 303)
+    if not is_htmx_partial():
+        return render_template(page, **context), status
+    body = render_template(fragment, **context)
+    headers = {}
+    if typed:
+        context = {**context, **_filter_choices(context["args"])}
+        body += render_template(
+            "requests/_filters_oob.html", endpoint=endpoint, filters_args=filters_args, **context
+        )
+        if not errors:
+            headers["HX-Push-Url"] = canonical
+    return body, status, headers
 
 
 def _mine_context(errors: dict | None = None) -> dict:
@@ -249,6 +305,7 @@ def _mine_context(errors: dict | None = None) -> dict:
         "statuses": STATUS_FILTERS,
         "errors": errors or {},
         "overview": current_user.role != Role.STUDENT,
+        **_filter_context(),
         **({} if is_htmx_partial() else _filter_choices(args)),
     }
 
@@ -258,7 +315,14 @@ def _mine_context(errors: dict | None = None) -> dict:
 def mine():
     """A student's own requests; for a mentor those addressed to them; for staff every
     mentor's (filters by mentor, student and status, 20 a page)."""
-    return page_or_fragment("requests/mine.html", "requests/_my_list.html", **_mine_context())
+    return _filtered_list(
+        "requests.mine",
+        "requests/mine.html",
+        "requests/_my_list.html",
+        _mine_context(),
+        target="#my-requests",
+        statuses=STATUS_FILTERS,
+    )
 
 
 @bp.post("/<id:request_id>/withdraw")
@@ -332,6 +396,7 @@ def _pending_context(
         "editing": _editing_ids(),
         "show_mentor": current_user.is_staff,
         "args": {k: v for k, v in args.items() if v},
+        **_filter_context(),
         **({} if is_htmx_partial() else _filter_choices(args)),
     }
 
@@ -341,8 +406,12 @@ def _pending_context(
 def pending():
     """A mentor's pending requests; every mentor's for staff (filters by mentor and student,
     20 a page). Only the mentor asked or an admin decides; coordinators read."""
-    return page_or_fragment(
-        "requests/pending.html", "requests/_pending_list.html", **_pending_context()
+    return _filtered_list(
+        "requests.pending",
+        "requests/pending.html",
+        "requests/_pending_list.html",
+        _pending_context(),
+        target="#pending-list",
     )
 
 

@@ -9,6 +9,7 @@ touched, with the same filters.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
@@ -37,6 +38,7 @@ from blueprints.access import (
 )
 from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.timetable.forms import CellEditorForm, cell_editor_form, change_from_form
+from blueprints.typed_choice import TypedFilters, resolve_typed_filters, sent_typed
 from models import Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.timeutil import date_outside, today_in
@@ -50,8 +52,8 @@ from services.timetable.schedule.entries import (
     load_entry,
 )
 from services.timetable.schedule.filter_choices import (
+    CHOOSABLE,
     KINDS,
-    AmbiguousChoice,
     resolve_choice,
     room_options,
     selected_names,
@@ -108,14 +110,11 @@ def _schedule_page(view_name: str, personal: bool = False):
     if personal:
         view = replace(view, filters=personal_filters(current_user), page=1, whole=False)
         return _render_schedule(view, errors, personal)
-    typed = {kind: args.get(f"{kind}_q") for kind in KINDS}
-    clear = args.get("clear")
-    if clear is None and all(text is None for text in typed.values()):
+    if not sent_typed(args, KINDS):
         return _render_schedule(view, errors, personal)
     # Sent by the filter form: what was typed is resolved, and a good answer gets its
     # canonical URL (ids, no text), which a bookmark keeps.
-    bar = FilterBar()
-    view = _with_typed_filters(view, typed, clear, bar)
+    view, bar = _with_typed_filters(view, args)
     if bar.errors:
         return _render_schedule(view, errors, personal, bar, status=422)
     canonical = url_for(request.endpoint, **view.query_args(view=None))
@@ -126,43 +125,24 @@ def _schedule_page(view_name: str, personal: bool = False):
     return response
 
 
-class FilterBar:
-    """What the filter bar shows beside its fields after a submission: a message per field
-    that named nothing or several (with some of those several, to pick from)."""
-
-    def __init__(self):
-        self.errors: dict[str, str] = {}
-        self.matches: dict[str, list] = {}
-
-
-def _with_typed_filters(view: ScheduleView, typed: dict, clear: str | None, bar: FilterBar):
-    """`view` with the filter bar's texts resolved (a field that names nothing or several
-    keeps its filter as it was, and its message goes to `bar`); `clear` ("room"... or
-    "all") removes filters."""
-    chosen = {
-        "room": view.filters.room_id,
-        "mentor": view.filters.mentor_id,
-        "group": view.filters.group_id,
-        "student": view.filters.student_id,
-    }
-    for kind in KINDS:
-        if clear in (kind, "all"):
-            chosen[kind] = None
-            continue
-        try:
-            chosen[kind] = resolve_choice(kind, typed[kind], chosen[kind])
-        except ValidationError as err:
-            bar.errors[kind] = err.message
-            bar.matches[kind] = err.matches if isinstance(err, AmbiguousChoice) else []
+def _with_typed_filters(view: ScheduleView, args: dict) -> tuple[ScheduleView, TypedFilters]:
+    """`view` with the filter bar's texts resolved, and what the bar shows beside its fields
+    (a field that names nothing or several keeps its filter as it was, and says why)."""
+    f = view.filters
+    bar = resolve_typed_filters(
+        args,
+        {"room": f.room_id, "mentor": f.mentor_id, "group": f.group_id, "student": f.student_id},
+    )
+    chosen = bar.chosen
     filters = ScheduleFilters(chosen["room"], chosen["mentor"], chosen["group"], chosen["student"])
-    return replace(view, filters=filters, page=1)
+    return replace(view, filters=filters, page=1), bar
 
 
 def _render_schedule(
     view: ScheduleView,
     errors: dict,
     personal: bool,
-    bar: FilterBar | None = None,
+    bar: TypedFilters | None = None,
     status: int = 200,
 ):
     tz = org_tz()
@@ -187,7 +167,7 @@ def _render_schedule(
         context["grid"] = build_grid(view, plan.entries, plan.pinned_rooms)
     if not personal:
         context["chosen"] = selected_names(view.filters)
-        context["bar"] = bar or FilterBar()
+        context["bar"] = bar or TypedFilters()
     if is_htmx_partial() and htmx_target_id() in (None, "schedule"):
         body = render_template("schedule/_schedule.html", **context)
         if bar is not None:
@@ -399,18 +379,39 @@ def card(occurrence_id: int):
 # --- Suggestions while typing ----------------------------------------------------------------
 
 
+_LIST_ID = re.compile(r"[A-Za-z][\w-]{0,100}")
+_FIELD_NAME = re.compile(r"[A-Za-z_][\w-]{0,60}")
+
+
+@bp.app_template_global("choices_url")
+def choices_url(kind: str, field_id: str, name: str) -> str:
+    """The suggestions URL of a typed field (templates/_typeahead.html): `field_id` is the
+    text field's id (its listbox is `<field_id>-list`), `name` its form name (the text is
+    sent as `<name>_q`)."""
+    args = {"list": f"{field_id}-list"}
+    if name != kind:
+        args["field"] = name
+    return url_for("schedule.choices", kind=kind, **args)
+
+
 @bp.get("/choices/<kind>")
 @staff_required
 def choices(kind: str):
-    """The filter bar's suggestions for what is typed in its room, mentor, group or student
-    field (`room_q`...): a listbox of at most a few, whatever the size of the school."""
-    if kind not in KINDS:
+    """Suggestions for what is typed in a field that chooses a room, mentor, group, student
+    or series (the schedule's filter bar, the monitoring filters, the session and exception
+    forms): a listbox of at most a few, whatever the size of the school. `list` is the
+    listbox's id, `field` the field's name when it is not the kind (its text is `<field>_q`)."""
+    if kind not in CHOOSABLE:
         abort(404)
-    text = request.args.get(f"{kind}_q", "")
+    list_id = request.args.get("list", f"filter-{kind}-list")
+    field = request.args.get("field", kind)
+    if not _LIST_ID.fullmatch(list_id) or not _FIELD_NAME.fullmatch(field):
+        abort(400)
+    text = request.args.get(f"{field}_q", "")
     found, more = suggest(kind, text)
     return render_template(
         "schedule/_suggestions.html",
-        list_id=f"filter-{kind}-list",
+        list_id=list_id,
         noun=kind,
         text=text,
         choices=found,

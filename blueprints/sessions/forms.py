@@ -3,9 +3,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
+    HiddenField,
     RadioField,
     SelectChoice,
-    SelectField,
     StringField,
     TextAreaField,
     TimeField,
@@ -21,8 +21,11 @@ class _WhenAndWhere(FlaskForm):
     date = DateField("Date", validators=[InputRequired(message="Choose the date.")])
     start = TimeField("Start", validators=[InputRequired(message="Enter the start time.")])
     end = TimeField("End", validators=[InputRequired(message="Enter the end time.")])
-    # 0 stands for "no room" (one-time) or "the series' room" (series); choices set per request.
-    room = SelectField("Room", coerce=int, default=0)
+    # Typed, with suggestions (blueprints/typed_choice.py): `room` is the id of a picked
+    # suggestion or of the session's room, `room_q` the text. Empty: "no room" (one-time) or
+    # "the series' room" (series).
+    room = HiddenField()
+    room_q = StringField("Room", validators=[Length(max=200)])
 
 
 class OneTimeSessionEditForm(_WhenAndWhere):
@@ -43,9 +46,9 @@ class OneTimeSessionEditForm(_WhenAndWhere):
 class OneTimeSessionForm(OneTimeSessionEditForm):
     """A new one-time session."""
 
-    group = SelectField(
-        "Course group", coerce=int, validators=[DataRequired(message="Choose a course group.")]
-    )
+    # Typed, with suggestions, as the room is.
+    group = HiddenField()
+    group_q = StringField("Course group", validators=[Length(max=200)])
 
 
 class SeriesSessionEditForm(_WhenAndWhere):

@@ -13,9 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
-from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
 from blueprints.feedback import attach_errors, form_action, page_or_fragment, toast
@@ -25,6 +23,7 @@ from blueprints.sessions.forms import (
     OneTimeSessionForm,
     SeriesSessionEditForm,
 )
+from blueprints.typed_choice import picked_id, resolve_typed, show_chosen
 from models import CourseGroup, Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, ValidationError
 from services.common.timeutil import today_in
@@ -71,25 +70,6 @@ def _load_for_staff(occurrence_id: int) -> Occurrence:
 def _flash_adjustments(outcome: SessionOutcome) -> None:
     for sentence in outcome.adjustments:
         flash(sentence, "warning")
-
-
-def _room_choices(empty_label: str, keep: int | None = None) -> list[SelectChoice]:
-    """Active rooms, plus the session's current room even if it was since deactivated."""
-    rooms = db.session.scalars(
-        select(Room).where((Room.active.is_(True)) | (Room.id == (keep or 0))).order_by(Room.name)
-    )
-    return [SelectChoice(0, empty_label)] + [
-        SelectChoice(r.id, r.name if r.active else f"{r.name} (inactive)") for r in rooms
-    ]
-
-
-def _group_choices() -> list[SelectChoice]:
-    groups = db.session.scalars(
-        select(CourseGroup).where(CourseGroup.active.is_(True)).order_by(CourseGroup.name)
-    ).unique()
-    return [SelectChoice(0, "Choose a course group")] + [
-        SelectChoice(g.id, f"{g.name} ({g.subject.name}, {g.mentor.name})") for g in groups
-    ]
 
 
 def _local_parts(occurrence: Occurrence) -> tuple[date, time, time]:
@@ -159,7 +139,6 @@ def _prefilled_new_form() -> OneTimeSessionForm:
     """The empty form, filled from the query string (bad values are simply not used)."""
     args = MultiDict({k: request.args[k] for k in _PREFILL_KEYS if request.args.get(k)})
     form = OneTimeSessionForm(formdata=args or None)
-    form.group.choices = _group_choices()
     # Values that did not parse are left out, rather than shown as errors nobody made.
     for name in _PREFILL_KEYS:
         form[name].process_errors = []
@@ -169,14 +148,18 @@ def _prefilled_new_form() -> OneTimeSessionForm:
         form.date.data = today_in(org_tz())
     if form.start.data is not None and form.end.data is None:
         form.end.data = (datetime.combine(date.min, form.start.data) + timedelta(hours=1)).time()
-    group = db.session.get(CourseGroup, form.group.data) if form.group.data else None
+    group_id = picked_id(form.group.data)
+    group = db.session.get(CourseGroup, group_id) if group_id else None
     if group is None or not group.active:
-        form.group.data = 0
+        form.group.data = ""
     elif not request.args.get("room") and group.default_room_id:
-        form.room.data = group.default_room_id
-    form.room.choices = _room_choices("No room (online only)")
-    if form.room.data not in {c.value for c in form.room.choices}:
-        form.room.data = 0
+        form.room.data = str(group.default_room_id)
+    room_id = picked_id(form.room.data)
+    room = db.session.get(Room, room_id) if room_id else None
+    if room is None or not room.active:
+        form.room.data = ""
+    show_chosen(form, "group", "group")
+    show_chosen(form, "room", "room")
     return form
 
 
@@ -187,18 +170,19 @@ def new():
         form = _prefilled_new_form()
         return _render_new(form, 200)
     form = OneTimeSessionForm()
-    form.group.choices = _group_choices()
-    form.room.choices = _room_choices("No room (online only)")
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    group_id, group_ok = resolve_typed(form, "group", "group", required="Choose a course group.")
+    room_id, room_ok = resolve_typed(form, "room", "room")
+    if not (valid and group_ok and room_ok):
         return _render_new(form, 422)
     tz = org_tz()
     with form_action(form, catch=(ValidationError, ConflictError)) as action:
         outcome = create_one_time_session(
-            group_id=form.group.data,
+            group_id=group_id,
             day=form.date.data,
             start=form.start.data,
             end=form.end.data,
-            room_id=form.room.data or None,
+            room_id=room_id,
             mode=form.mode.data,
             title=form.title.data,
             actor=current_user,
@@ -218,7 +202,12 @@ def new():
 
 def _render_new(form: OneTimeSessionForm, status: int):
     return page_or_fragment(
-        "sessions/new.html", "sessions/_new_form.html", status, form=form, inline=is_htmx_partial()
+        "sessions/new.html",
+        "sessions/_new_form.html",
+        status,
+        form=form,
+        inline=is_htmx_partial(),
+        room_hint="Leave empty for no room (online only).",
     )
 
 
@@ -227,26 +216,27 @@ def _render_new(form: OneTimeSessionForm, status: int):
 
 def _edit_form(occurrence: Occurrence):
     """The form for this session: direct edit (one-time) or an exception (series)."""
-    if occurrence.is_one_time:
-        form = OneTimeSessionEditForm()
-        form.room.choices = _room_choices("No room (online only)", keep=occurrence.room_id)
-    else:
-        form = SeriesSessionEditForm()
-        series = occurrence.series
-        label = f"The series' room ({series.room.name})" if series.room else "No room"
-        form.room.choices = _room_choices(label, keep=occurrence.room_id)
+    form = OneTimeSessionEditForm() if occurrence.is_one_time else SeriesSessionEditForm()
     if request.method == "GET":
         form.date.data, form.start.data, form.end.data = _local_parts(occurrence)
-        form.room.data = occurrence.room_id or 0
+        form.room.data = str(occurrence.room_id or "")
         if not occurrence.is_one_time and occurrence.room_id == occurrence.series.room_id:
-            form.room.data = 0  # follows the series' room
+            form.room.data = ""  # follows the series' room
         if occurrence.is_one_time:
             form.mode.data = str(occurrence.mode)
             form.title.data = occurrence.title or ""
         else:
             override = exception_of(occurrence)
             form.notes.data = override.notes if override and not override.cancelled else ""
+    show_chosen(form, "room", "room")
     return form
+
+
+def _room_hint(occurrence: Occurrence) -> str:
+    if occurrence.is_one_time:
+        return "Leave empty for no room (online only)."
+    room = occurrence.series.room
+    return f"Leave empty for the series' room ({room.name})." if room else "Leave empty: no room."
 
 
 def _render_edit(occurrence: Occurrence, form, status: int, refusal: str | None = None):
@@ -259,6 +249,7 @@ def _render_edit(occurrence: Occurrence, form, status: int, refusal: str | None 
         refusal=refusal,
         inline=is_htmx_partial(),
         override=exception_of(occurrence),
+        room_hint=_room_hint(occurrence),
     )
 
 
@@ -272,14 +263,16 @@ def edit(occurrence_id: int):
         return _render_edit(occurrence, form, 409, refusal)
     if request.method == "GET":
         return _render_edit(occurrence, form, 200)
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    room_id, room_ok = resolve_typed(form, "room", "room")
+    if not (valid and room_ok):
         return _render_edit(occurrence, form, 422)
     tz = org_tz()
     values = {
         "day": form.date.data,
         "start": form.start.data,
         "end": form.end.data,
-        "room_id": form.room.data or None,
+        "room_id": room_id,
         "actor": current_user,
         "tz": tz,
     }

@@ -16,9 +16,10 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from models import CourseGroup, DateOverride, Room, db
+from blueprints.typed_choice import picked_id
+from models import CourseGroup, DateOverride, db
 from services.timetable.exceptions import OverrideChange
 
 
@@ -78,10 +79,18 @@ def generate_group_choices() -> list[SelectChoice]:
 
 
 class DateOverrideChangeForm(FlaskForm):
-    """What happens to one date: the edit form (the series and date are the identity)."""
+    """What happens to one date: the edit form (the series and date are the identity).
 
-    # A service's "start" and "end" messages go next to these fields (see attach_errors).
-    fields_for_errors: ClassVar = {"start": ("start_time",), "end": ("end_time",)}
+    The room is typed (with suggestions) rather than chosen from a list of every room:
+    `room` is the id of a picked suggestion (or of the exception's room), `room_q` the text;
+    the route resolves them together (blueprints/typed_choice.py)."""
+
+    # A service's "start", "end" and "room" messages go next to these fields (attach_errors).
+    fields_for_errors: ClassVar = {
+        "start": ("start_time",),
+        "end": ("end_time",),
+        "room": ("room_q",),
+    }
 
     action = RadioField(
         "Action",
@@ -94,33 +103,30 @@ class DateOverrideChangeForm(FlaskForm):
     new_date = DateField("Move to date", validators=[Optional()])
     start_time = TimeField("New start", validators=[Optional()])
     end_time = TimeField("New end", validators=[Optional()])
-    room = SelectField("New room", coerce=int, validators=[Optional()])
+    room = HiddenField()
+    room_q = StringField("New room", validators=[Length(max=200)])
     notes = TextAreaField("Notes", validators=[Length(max=2000)])
+
+    def picked_room_id(self) -> int | None:
+        return picked_id(self.room.data)
 
 
 class DateOverrideForm(DateOverrideChangeForm):
-    """A new exception: which series and date, and what happens to it."""
+    """A new exception: which series (typed by its group's name, with suggestions: `series`
+    the picked id, `series_q` the text) and date, and what happens to it."""
 
-    series = SelectField(
-        "Series", coerce=int, validators=[DataRequired(message="Choose a series.")]
-    )
+    fields_for_errors: ClassVar = {
+        **DateOverrideChangeForm.fields_for_errors,
+        "series": ("series_q",),
+    }
+
+    series = HiddenField()
+    series_q = StringField("Series", validators=[Length(max=300)])
     original_date = DateField("Date", validators=[InputRequired(message="Choose the date.")])
 
 
 class CellEditorForm(DateOverrideChangeForm):
-    """The schedule's cell editor: the room is typed (with suggestions, free rooms first)
-    rather than chosen from a list of every room. `room` is the id of a picked suggestion
-    (or of the exception's room), `room_q` the text; the route resolves them together
-    (services.timetable.schedule.filter_choices.resolve_choice)."""
-
-    fields_for_errors: ClassVar = {**DateOverrideChangeForm.fields_for_errors, "room": ("room_q",)}
-
-    room = HiddenField()
-    room_q = StringField("New room", validators=[Length(max=200)])
-
-    def picked_room_id(self) -> int | None:
-        raw = (self.room.data or "").strip()
-        return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+    """The schedule's cell editor: its room suggestions put free rooms first."""
 
 
 def cell_editor_form(
@@ -140,14 +146,14 @@ def cell_editor_form(
 def exception_editor_form(
     override: DateOverride | None, ids_prefix: str, *, prefill: bool
 ) -> DateOverrideChangeForm:
-    """The form that changes one date: active rooms offered, its own field ids, and (when
-    `prefill`, i.e. on GET) what the date's exception says, or "move" for a date without one."""
+    """The form that changes one date: its own field ids, and (when `prefill`, i.e. on GET)
+    what the date's exception says, or "move" for a date without one."""
     form = DateOverrideChangeForm()
-    form.room.choices = room_choices()
     give_own_ids(form, ids_prefix)
     _prefill(form, override, prefill)
-    if prefill and override is not None:
-        form.room.data = override.room_id or 0
+    if prefill and override is not None and override.room is not None:
+        form.room.data = str(override.room_id)
+        form.room_q.data = override.room.name
     return form
 
 
@@ -168,19 +174,14 @@ def give_own_ids(form: FlaskForm, prefix: str) -> None:
         field.id = f"{prefix}-{field.name}"
 
 
-def room_choices() -> list[SelectChoice]:
-    """Active rooms for an exception's room field, after "keep the series' room"."""
-    rooms = db.session.scalars(select(Room).where(Room.active.is_(True)).order_by(Room.name))
-    return [SelectChoice(0, "Keep the series' room")] + [SelectChoice(r.id, r.name) for r in rooms]
-
-
-def change_from_form(form: DateOverrideChangeForm) -> OverrideChange:
+def change_from_form(form: DateOverrideChangeForm, room_id: int | None = None) -> OverrideChange:
+    """The form's change; `room_id` is its room, resolved from what was typed."""
     cancelled = form.action.data == "cancel"
     return OverrideChange(
         cancelled=cancelled,
         new_date=None if cancelled else form.new_date.data,
         start_time=None if cancelled else form.start_time.data,
         end_time=None if cancelled else form.end_time.data,
-        room_id=None if cancelled else (form.room.data or None),
+        room_id=None if cancelled else room_id,
         notes=form.notes.data or "",
     )

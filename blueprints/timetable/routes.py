@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
@@ -18,13 +17,18 @@ from blueprints.timetable.forms import (
     change_from_form,
     exception_editor_form,
     generate_group_choices,
-    room_choices,
+)
+from blueprints.typed_choice import (
+    resolve_typed,
+    resolve_typed_filters,
+    sent_typed,
+    show_chosen,
 )
 from models import CourseGroup, DateOverride, Occurrence, Series, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.numbers import row_id
 from services.common.pagination import Page, page_number, paginate
-from services.common.timeutil import clock_label, today_in
+from services.common.timeutil import today_in
 from services.timetable.exceptions import (
     OVERRIDE_KINDS,
     delete_override,
@@ -36,6 +40,7 @@ from services.timetable.generation import (
     generate_occurrences,
     resolve_window,
 )
+from services.timetable.schedule.filter_choices import choice_named
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
 
@@ -157,31 +162,14 @@ def generate():
     )
 
 
-def _series_choices():
-    series = (
-        db.session.scalars(
-            select(Series)
-            .join(CourseGroup)
-            .where(CourseGroup.active.is_(True))
-            .order_by(CourseGroup.name, Series.first_date)
-        )
-        .unique()
-        .all()
-    )
-    return [SelectChoice(0, "Choose a series")] + [
-        SelectChoice(
-            s.id,
-            f"{s.group.name}: {s.weekday_label} {clock_label(s.start_time, s.end_time, '-')}"
-            + (f" ({s.room.name})" if s.room else ""),
-        )
-        for s in series
-    ]
-
-
 def _new_override_form() -> DateOverrideForm:
     form = DateOverrideForm()
-    form.series.choices = _series_choices()
-    form.room.choices = room_choices()
+    if request.method == "GET":
+        # Linked with ids (?series=3&room=5): the fields show their names.
+        form.series.data = request.args.get("series", "")
+        form.room.data = request.args.get("room", "")
+    show_chosen(form, "series", "series")
+    show_chosen(form, "room", "room")
     return form
 
 
@@ -191,11 +179,15 @@ def _edit_override_form(override: DateOverride) -> DateOverrideChangeForm:
     )
 
 
-def _exception_filters() -> tuple[dict, dict]:
-    """The list's filters from the URL, and a message per filter that could not be read."""
-    args, errors = {}, {}
-    group_id = request.args.get("group", "")
-    args["group"] = row_id(group_id)
+def _exception_filters() -> tuple[dict, dict, dict]:
+    """The list's filters from the URL, a message per filter that could not be read, and
+    the groups a typed text names when it names several (to offer beside the field).
+
+    The group is an id (`group=7`, what links carry) or, sent from the filter form, a text
+    (`group_q`) resolved with the id beside it; `clear=group` removes it. A text that names
+    nothing or several keeps the filter as it was."""
+    typed = resolve_typed_filters(request.args, {"group": row_id(request.args.get("group", ""))})
+    args, errors, matches = dict(typed.chosen), dict(typed.errors), typed.matches
     kind = request.args.get("kind", "")
     args["kind"] = kind if kind in OVERRIDE_KINDS else None
     for name in ("from", "to"):
@@ -206,13 +198,25 @@ def _exception_filters() -> tuple[dict, dict]:
                 args[name] = date.fromisoformat(raw)
             except ValueError:
                 errors[name] = f"{raw!r} is not a date (YYYY-MM-DD): filter ignored."
-    return args, errors
+    return args, errors, matches
 
 
 def _exceptions_page(form: DateOverrideForm, status: int = 200):
     """The exceptions page: the add form (with its errors, if any), the filters and the list;
-    the list alone for an htmx request from the filters or the pager."""
-    filters, filter_errors = _exception_filters()
+    the list alone for an htmx request from the filters or the pager (with the filters out of
+    band when sent from them: what was chosen, or why not, beside the field)."""
+    filters, filter_errors, filter_matches = _exception_filters()
+    typed = request.method == "GET" and sent_typed(request.args, ("group",))
+    if filter_errors.get("group"):
+        status = 422
+    list_args = {
+        k: (v.isoformat() if isinstance(v, date) else v)
+        for k, v in filters.items()
+        if v is not None
+    }
+    if typed and status == 200 and not is_htmx():
+        # Sent by the filter form: a good answer has its canonical URL (ids, no text).
+        return redirect(url_for("timetable.exceptions", **list_args), 303)
     page = paginate(
         overrides_query(
             group_id=filters["group"],
@@ -226,18 +230,19 @@ def _exceptions_page(form: DateOverrideForm, status: int = 200):
         "page": page,
         "filters": filters,
         "filter_errors": filter_errors,
-        "list_args": {
-            k: (v.isoformat() if isinstance(v, date) else v)
-            for k, v in filters.items()
-            if v is not None
-        },
+        "filter_matches": filter_matches,
+        "chosen_group": choice_named("group", filters["group"]),
+        "list_args": list_args,
     }
     if request.method == "GET" and is_htmx_partial():
-        return render_template("timetable/_exceptions_list.html", **context), status
-    groups_ = db.session.scalars(select(CourseGroup).order_by(CourseGroup.name)).unique().all()
-    return render_template(
-        "timetable/exceptions.html", form=form, groups=groups_, **context
-    ), status
+        body = render_template("timetable/_exceptions_list.html", **context)
+        headers = {}
+        if typed:
+            body += render_template("timetable/_exception_filters.html", oob=True, **context)
+            if status == 200:
+                headers["HX-Push-Url"] = url_for("timetable.exceptions", **list_args)
+        return body, status, headers
+    return render_template("timetable/exceptions.html", form=form, **context), status
 
 
 @bp.get("/exceptions")
@@ -246,11 +251,15 @@ def exceptions():
     return _exceptions_page(_new_override_form())
 
 
-def _save(form: DateOverrideChangeForm, series: Series, original_date):
-    """Save the form's exception; returns (saved or None, status) with errors on the form."""
+def _save(form: DateOverrideChangeForm, series: Series | None, original_date):
+    """Save the form's exception; returns (saved or None, status) with errors on the form.
+    The room (and for a new exception the series) is resolved from what was typed first."""
+    room_id, room_ok = resolve_typed(form, "room", "room")
+    if series is None or not room_ok:
+        return None, 422
     with form_action(form, catch=(ValidationError, ConflictError, InvalidTransition)) as outcome:
         saved, _ = save_override(
-            series, original_date, change_from_form(form), actor=current_user, tz=org_tz()
+            series, original_date, change_from_form(form, room_id), actor=current_user, tz=org_tz()
         )
     return (None if outcome.failed else saved), outcome.status
 
@@ -259,9 +268,13 @@ def _save(form: DateOverrideChangeForm, series: Series, original_date):
 @staff_required
 def create_exception():
     form = _new_override_form()
+    valid = form.validate_on_submit()
+    series_id, series_ok = resolve_typed(form, "series", "series", required="Choose a series.")
     status = 422
-    if form.validate_on_submit():
-        series = db.session.get(Series, form.series.data)
+    if valid and series_ok:
+        series = db.session.get(Series, series_id)
+        if series is None:
+            form.series_q.errors = [*form.series_q.errors, "Choose a series."]
         saved, status = _save(form, series, form.original_date.data)
         if saved is not None:
             flash(
@@ -270,6 +283,8 @@ def create_exception():
                 "success",
             )
             return redirect(url_for("timetable.exceptions"))
+    elif valid:
+        resolve_typed(form, "room", "room")  # its message too, if any
     return _exceptions_page(form, status)
 
 

@@ -19,13 +19,13 @@ from datetime import UTC, date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from blueprints.access import is_htmx, is_htmx_partial, load_or_404, org_tz, staff_required
 from blueprints.feedback import attach_errors, form_action, page_or_fragment, toast
 from blueprints.sessions.forms import CancelSessionForm
 from blueprints.tracking.forms import CompletionForm
-from models import CourseGroup, Occurrence, OccurrenceStatus, Role, User, db
+from blueprints.typed_choice import resolve_typed_filters, sent_typed
+from models import Occurrence, OccurrenceStatus, db
 from services.common.errors import DomainError, ValidationError
 from services.common.numbers import row_id
 from services.common.pagination import page_number, paginate
@@ -40,6 +40,7 @@ from services.output.reports import (
 )
 from services.output.spreadsheets import csv_cell
 from services.permissions import can_track, can_view_session
+from services.timetable.schedule.filter_choices import choice_named
 from services.timetable.sessions import (
     cancel_session,
     cancellation_reason,
@@ -263,16 +264,28 @@ def _date_arg(name: str, errors: dict) -> date | None:
     return value
 
 
-def _monitor_filters() -> tuple[MonitorFilters, dict, dict]:
-    """The filters from the query string, the messages for bad ones, and the values to keep
-    in links (only those that were understood)."""
+MONITOR_CHOICES = ("mentor", "group")
+
+
+def _monitor_filters() -> tuple[MonitorFilters, dict, dict, dict]:
+    """The filters from the query string, the messages for bad ones, the values to keep in
+    links (only those that were understood), and the mentors or groups named by a typed text
+    that names several (to offer beside the field).
+
+    The mentor and group are ids (`mentor=7`, what links and bookmarks carry) or, sent from
+    the filter form, texts (`mentor_q`) resolved here with the id beside them (set when a
+    suggestion was picked); `clear=mentor` removes one. A text that names nothing or several
+    keeps the filter as it was."""
     errors: dict[str, str] = {}
     status_text = request.args.get("status") or "completed"
     if status_text not in {value for value, _ in STATUS_CHOICES}:
         status_text = "completed"
+    typed = resolve_typed_filters(request.args, {k: _int_arg(k) for k in MONITOR_CHOICES})
+    chosen, matches = typed.chosen, typed.matches
+    errors.update(typed.errors)
     filters = MonitorFilters(
-        mentor_id=_int_arg("mentor"),
-        group_id=_int_arg("group"),
+        mentor_id=chosen["mentor"],
+        group_id=chosen["group"],
         start=_date_arg("start", errors),
         end=_date_arg("end", errors),
         status=None if status_text == "any" else OccurrenceStatus(status_text),
@@ -289,14 +302,20 @@ def _monitor_filters() -> tuple[MonitorFilters, dict, dict]:
     if "end" in errors:
         filters = MonitorFilters(filters.mentor_id, filters.group_id, filters.start, None,
                                  filters.status)  # fmt: skip
-    return filters, errors, {k: v for k, v in args.items() if v}
+    return filters, errors, {k: v for k, v in args.items() if v}, matches
 
 
 @bp.get("/")
 @staff_required
 def monitor():
     tz = org_tz()
-    filters, errors, args = _monitor_filters()
+    filters, errors, args, matches = _monitor_filters()
+    typed = sent_typed(request.args, MONITOR_CHOICES)
+    if typed and not errors:
+        # Sent by the filter form: a good answer has its canonical URL (ids, no text).
+        canonical = url_for("tracking.monitor", **args)
+        if not is_htmx():
+            return redirect(canonical, 303)
     page = paginate(monitored_sessions(filters, tz), page_number(request.args.get("page")))
     overdue_query = overdue_sessions(filters, tz)
     overdue = paginate(overdue_query, 1, per_page=OVERDUE_SHOWN)
@@ -307,20 +326,26 @@ def monitor():
         "completers": completers,
         "filters": filters,
         "filter_errors": errors,
+        "filter_matches": matches,
         "args": args,
-        "mentors": db.session.execute(
-            select(User.id, User.name).where(User.role == Role.MENTOR).order_by(User.name)
-        ).all(),
-        "groups": db.session.execute(
-            select(CourseGroup.id, CourseGroup.name).order_by(CourseGroup.name)
-        ).all(),
+        "chosen": {
+            "mentor": choice_named("mentor", filters.mentor_id),
+            "group": choice_named("group", filters.group_id),
+        },
         "status_choices": STATUS_CHOICES,
         "now": datetime.now(UTC),
     }
-    return page_or_fragment(
-        "tracking/monitor.html", "tracking/_monitor_results.html", 422 if errors else 200,
-        **context,
-    )  # fmt: skip
+    status = 422 if errors else 200
+    if not is_htmx_partial():
+        return render_template("tracking/monitor.html", **context), status
+    body = render_template("tracking/_monitor_results.html", **context)
+    headers = {}
+    if typed:
+        # Sent from the filter form: it shows what was chosen, or why not, beside each field.
+        body += render_template("tracking/_monitor_filters.html", oob=True, **context)
+        if not errors:
+            headers["HX-Push-Url"] = canonical
+    return body, status, headers
 
 
 @bp.get("/verify")

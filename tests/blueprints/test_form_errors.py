@@ -118,12 +118,12 @@ def session_fields(f, group=None):
         "date": NEXT,
         "start": "14:00",
         "end": "15:30",
-        "room": str(room.id),
+        "room_q": room.name,  # typed (with suggestions)
         "mode": "online",
         "title": "Revision",
     }
     if group is not None:
-        fields["group"] = str(group.id)
+        fields["group_q"] = group.name
     return fields
 
 
@@ -134,7 +134,7 @@ def exception_fields(f):
         "new_date": NEXT,
         "start_time": "15:00",
         "end_time": "16:00",
-        "room": str(room.id),
+        "room_q": room.name,  # typed (with suggestions)
         "notes": "Trip",
     }
 
@@ -234,15 +234,13 @@ def _session_cancel(f):
 
 def _grid_editor(f):
     occ = series_occurrence(f)
-    fields = exception_fields(f)
-    del fields["room"]  # the cell editor's room is typed (its id is set by a picked suggestion)
-    fields["room_q"] = "Lab 6"
+    fields = exception_fields(f)  # the room typed (its id is set by a picked suggestion)
     return (f"/schedule/sessions/{occ.id}/editor", f"session-card-{occ.id}", fields)
 
 
 def _exception_add(f):
     series = f.make_series(f.make_group(), weekdays=(0,), first_date=MONDAY)
-    fields = {"series": str(series.id), "original_date": MONDAY.isoformat()}
+    fields = {"series_q": series.group.name, "original_date": MONDAY.isoformat()}
     return ("/timetable/exceptions", "exception-form", {**fields, **exception_fields(f)})
 
 
@@ -290,7 +288,7 @@ def _note_edit(f):
 
 def _staff_feed(f):
     group = f.make_group()
-    return ("/profile/", "staff-feed-form", {"group": str(group.id)})
+    return ("/profile/", "staff-feed-form", {"group_q": group.name})  # typed, with suggestions
 
 
 def _token(f):
@@ -331,6 +329,9 @@ CASES = [
     ("user password", "coordinator", _password, ("password", "short"), False, 422),
     ("session new", "coordinator", _session_new, ("date", "soon"), False, 422),
     ("session new inline", "coordinator", _session_new, ("end", ""), True, 422),
+    ("session new group", "coordinator", _session_new, ("group_q", "Attic"), False, 422),
+    ("session new room inline", "coordinator", _session_new, ("room_q", "Attic"), True, 422),
+    ("session edit room", "coordinator", _session_edit, ("room_q", "Attic"), False, 422),
     ("session edit page", "coordinator", _session_edit, ("start", "25:99"), False, 422),
     ("session edit inline", "coordinator", _session_edit, ("title", "x" * 300), True, 422),
     ("session edit series date", "coordinator", _session_edit_series, ("end", ""), True, 422),
@@ -340,6 +341,9 @@ CASES = [
     ("grid editor unknown room", "coordinator", _grid_editor, ("room_q", "Attic"), True, 422),
     ("grid editor room, no JS", "coordinator", _grid_editor, ("room_q", "Attic"), False, 422),
     ("exceptions add", "coordinator", _exception_add, ("original_date", ""), False, 422),
+    ("exceptions add series", "coordinator", _exception_add, ("series_q", "Attic"), False, 422),
+    ("exceptions add room", "coordinator", _exception_add, ("room_q", "Attic"), False, 422),
+    ("exception edit room", "coordinator", _exception_row, ("room_q", "Attic"), True, 422),
     ("exception edit page", "coordinator", _exception_edit, ("start_time", "9h"), False, 422),
     ("exception edit row", "coordinator", _exception_row, ("new_date", "x"), True, 422),
     ("generate", "coordinator", _generate, ("weeks", "200"), True, 422),
@@ -347,7 +351,7 @@ CASES = [
     ("completion page", "mentor", _completion, ("completion-code", "x" * 200), False, 422),
     ("tracking cancel", "mentor", _tracking_cancel, ("reason", ""), True, 422),
     ("note edit", "mentor", _note_edit, ("body", ""), True, 422),
-    ("profile staff feed", "coordinator", _staff_feed, ("room", "999999"), False, 422),
+    ("profile staff feed", "coordinator", _staff_feed, ("room_q", "Attic"), False, 422),
     ("profile token", "coordinator", _token, ("label", "x" * 81), False, 422),
 ]
 

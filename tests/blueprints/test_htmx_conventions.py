@@ -20,7 +20,8 @@ test_security.)
 
 Fragment-only URLs (`/timetable/exceptions/<id>`, `/schedule/sessions/<id>/card`,
 `/requests/<id>/card`, `/requests/new/subjects`, `/requests/new/date`, `/notifications/bell`,
-the schedule's suggestions `/schedule/choices/<kind>` and `/schedule/sessions/<id>/rooms`)
+the suggestions of every typed choice `/schedule/choices/<kind>` and the cell editor's
+`/schedule/sessions/<id>/rooms`)
 are never pushed to the history, so they are left out of the table.
 
 Also checked: a view answers its fragment to a partial htmx request only (not to any htmx
@@ -166,6 +167,8 @@ GET_URLS = [
     ("coordinator", "/sessions/today/", BOTH),
     ("coordinator", "/timetable/generate", BOTH),
     ("coordinator", "/timetable/exceptions", BOTH),
+    # Sent by the exceptions' group filter (typed): resolved, then its canonical URL.
+    ("coordinator", "/timetable/exceptions?group_q=Maths+7A&kind=", INLINE),
     ("coordinator", "/timetable/exceptions/{override}/edit", BOTH),
     ("coordinator", "/schedule/", BOTH),
     ("coordinator", "/schedule/day", BOTH),
@@ -196,6 +199,11 @@ GET_URLS = [
     ("coordinator", "/notes/sessions/{past}", BOTH),
     ("coordinator", "/attachments/sessions/{past}", BOTH),
     ("coordinator", "/tracking/", BOTH),
+    # Sent by the monitoring filters (mentor and group typed): likewise.
+    ("coordinator", "/tracking/?mentor_q=&group_q=Maths+7A&status=any", INLINE),
+    # Sent by the staff filters of the request lists (mentor and student typed): likewise.
+    ("coordinator", "/requests/?mentor_q=&student_q=&status=", INLINE),
+    ("coordinator", "/requests/pending?mentor_q=&student_q=", INLINE),
     ("coordinator", "/tracking/verify?code=ABC", BOTH),
     ("coordinator", "/tracking/sessions/{past}/completion", INLINE),
     ("mentor", "/schedule/mine", BOTH),

@@ -84,7 +84,8 @@ def test_staff_add_room_and_group_feeds_others_cannot(web, login_as, make_group)
     login_as("coordinator")
     page = web.get("/profile/")
     form = page.forms["staff-feed-form"]
-    form["group"] = str(group.id)
+    assert page.html.find("select") is None  # typed, with suggestions: no list of every room
+    form["group_q"] = "maths 7"
     form.submit(status=302)
     page = web.get("/profile/")
     assert "Maths 7A (group)" in page.text
@@ -92,6 +93,9 @@ def test_staff_add_room_and_group_feeds_others_cannot(web, login_as, make_group)
     form = page.forms["staff-feed-form"]
     refused = form.submit(status=422)
     assert "Choose a room or a group." in refused.text
+    form["room_q"] = "Attic"
+    refused = form.submit(status=422)
+    assert "No room matches 'Attic'." in refused.html.find(id="room_q-error").text
     web.post("/auth/logout", {"csrf_token": csrf_token_of(page)})
     login_as("mentor")
     token = csrf_token_of(web.get("/profile/"))

@@ -988,8 +988,12 @@ def test_coordinators_oversee_every_request_read_only(web, people, login_as, mak
     assert [tr["id"] for tr in by_student.html.select("#my-requests tbody tr")] == [
         f"request-{done.id}"
     ]
-    mentors = [o.text for o in overview.html.select("select[name=mentor] option")]
-    assert mentors == ["All mentors", "Ada Lovelace", "Ben Okri"]
+    # Staff type the mentor and the student (suggestions): no list of every person.
+    assert overview.html.select("select[name=mentor], select[name=student]") == []
+    typed = web.get("/requests/?mentor_q=okri&student_q=&status=")
+    assert typed.status_int == 303 and f"mentor={people['ben'].id}" in typed.location
+    chosen = typed.follow().html.find(id="requests-filter-mentor")
+    assert chosen["value"] == "Ben Okri"
     # Deciding stays with the mentor asked or an admin (the README's rule): 403 in words.
     refused = form_post(web, f"/requests/{ada_asked.id}/approve", {"view": "pending"}, status=403)
     assert "read-protected" not in refused.text and "Not allowed" in refused.text

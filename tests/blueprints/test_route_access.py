@@ -331,6 +331,7 @@ CASES: dict[str, list[Case]] = {
     "schedule.choices": [
         get("/schedule/choices/room?room_q=a", STAFF_ONLY),
         get("/schedule/choices/student?student_q=a", STAFF_ONLY),
+        get("/schedule/choices/series?list=series_q-list&series_q=a", STAFF_ONLY),
     ],
     "schedule.editor_rooms": [get("/schedule/sessions/{a_future}/rooms?room_q=a", STAFF_ONLY)],
     # Sessions: staff act; the others who see the session get 403, strangers 404.

@@ -14,6 +14,7 @@ from models import (
     DateOverride,
     Occurrence,
     OccurrenceStatus,
+    Room,
     db,
 )
 from services.common.timeutil import week_start
@@ -290,9 +291,12 @@ def test_the_new_form_is_prefilled_from_the_grid_link(web, login_as, make_group,
     assert form["date"].value == MONDAY.isoformat()
     assert (form["start"].value, form["end"].value) == ("14:00", "15:30")
     assert form["room"].value == str(hall.id) and form["group"].value == str(group.id)
+    # The fields show them by name (they are typed, with suggestions).
+    assert (form["room_q"].value, form["group_q"].value) == ("Great Hall", "Maths 7A")
     # Only the group: its default room; only a start: one hour.
     form = new_form(web, f"?group={group.id}&start=09:00")
     assert form["room"].value == str(group.default_room_id)
+    assert form["room_q"].value == db.session.get(Room, group.default_room_id).name
     assert form["end"].value == "10:00"
     assert form["date"].value == TODAY.isoformat()
 
@@ -305,9 +309,9 @@ def test_bad_prefill_values_are_ignored_not_shown_as_errors(web, login_as, make_
     assert page.html.find(class_="field-error") is None
     form = page.forms["new-session-form"]
     assert form["date"].value == TODAY.isoformat()
-    assert form["start"].value == "" and form["group"].value == "0"
-    options = [o.text for o in page.html.find("select", attrs={"name": "group"})("option")]
-    assert inactive.name not in " ".join(options)
+    assert form["start"].value == "" and form["group"].value == ""
+    assert form["group_q"].value == "" and form["room_q"].value == ""
+    assert page.html.find("select", attrs={"name": "group"}) is None
 
 
 def test_create_a_one_time_session(web, login_as, make_group):
@@ -329,7 +333,7 @@ def test_create_an_online_session_without_a_room(web, login_as, make_group):
     login_as("coordinator")
     form = new_form(web, f"?group={make_group().id}")
     form["date"], form["start"], form["end"] = MONDAY.isoformat(), "14:00", "15:00"
-    form["room"], form["mode"] = "0", "online"
+    form["room_q"], form["mode"] = "", "online"
     form.submit(status=302)
     occurrence = db.session.scalar(select(Occurrence))
     assert occurrence.room_id is None and occurrence.mode == "online"
@@ -351,8 +355,10 @@ def test_create_an_online_session_without_a_room(web, login_as, make_group):
         ({"date": ""}, "date", "Choose the date."),
         ({"date": "0001-01-01"}, "date", "Choose a date between"),
         ({"date": "9999-12-31"}, "date", "Choose a date between"),
-        ({"room": "0"}, "room", "Choose a room for an in-person session"),
-        ({"group": "0"}, "group", "Choose a course group."),
+        ({"room": "0"}, "room_q", "Choose a room for an in-person session"),
+        ({"group": "0"}, "group_q", "Choose a course group."),
+        ({"room_q": "Nowhere"}, "room_q", "No room matches 'Nowhere'."),
+        ({"group_q": "Nothing like it"}, "group_q", "No group matches 'Nothing like it'."),
         ({"mode": "hybrid"}, "mode", "Not a valid choice"),
         ({"title": "x" * 201}, "title", "limited to 200 characters"),
     ],
@@ -392,11 +398,11 @@ def test_a_room_double_booking_is_refused_with_409_naming_the_other_session(
     physics = make_group("Physics 8B")
     form = new_form(web, f"?group={physics.id}")
     form["date"], form["start"], form["end"] = MONDAY.isoformat(), "10:30", "11:30"
-    form["room"] = str(session.room_id)
+    form["room_q"] = "Lab 1"
     page = form.submit(status=409)
     assert (
         f"Lab 1 (room) is already booked by Maths 7A on {MONDAY:%a %d %b %Y} 10:00-11:00"
-        in error_of(page, "room")
+        in error_of(page, "room_q")
     )
     assert page.forms["new-session-form"]["start"].value == "10:30"
     assert occurrence_count() == 1
@@ -479,7 +485,7 @@ def test_edit_a_one_time_session(web, login_as, session, make_room):
     )  # fmt: skip
     assert form["title"].value == "Exam revision" and form["room"].value == str(session.room_id)
     assert "group" not in form.fields
-    form["start"], form["end"], form["room"] = "13:00", "14:30", str(hall.id)
+    form["start"], form["end"], form["room_q"] = "13:00", "14:30", "Great Hall"
     form["mode"], form["title"] = "online", "Revision (online)"
     page = form.submit(status=302).follow()
     assert "Session updated." in page.text
@@ -525,7 +531,7 @@ def test_an_edit_that_double_books_is_refused_with_409(web, login_as, session, m
     form = web.get(f"/sessions/{session.id}/edit").forms["session-edit-form"]
     form["start"], form["end"] = "14:30", "15:30"
     page = form.submit(status=409)
-    assert "Lab 1 (room) is already booked by Physics 8B" in error_of(page, "room")
+    assert "Lab 1 (room) is already booked by Physics 8B" in error_of(page, "room_q")
     saved = fresh(session.id)
     assert local(saved)[1] == time(10) and saved.sequence == 0
 
@@ -541,7 +547,7 @@ def test_editing_a_series_session_records_an_exception_that_survives_regeneratio
     form = page.forms["session-edit-form"]
     assert "mode" not in form.fields and "title" not in form.fields
     form["date"] = (MONDAY + timedelta(days=2)).isoformat()
-    form["start"], form["end"], form["room"] = "16:00", "17:00", str(hall.id)
+    form["start"], form["end"], form["room_q"] = "16:00", "17:00", "Great Hall"
     form["notes"] = "Lab 2 being painted"
     page = form.submit(status=302).follow()
     assert f"Exception saved for {MONDAY:%a %d %b %Y}." in page.text
@@ -880,7 +886,8 @@ def test_a_one_time_session_typed_lands_on_that_local_date(web, login_as, auckla
     day = auckland_term["after"] + timedelta(days=2)  # a Wednesday after the change
     for start, end in (("08:00", "09:00"), ("00:15", "00:45")):
         form = web.get("/sessions/new").forms["new-session-form"]
-        form["group"], form["room"] = str(auckland_term["group"].id), str(auckland_term["room"].id)
+        form["group_q"] = auckland_term["group"].name
+        form["room_q"] = auckland_term["room"].name
         form["date"], form["start"], form["end"] = day.isoformat(), start, end
         page = form.submit(status=302).follow()
         created = db.session.scalars(

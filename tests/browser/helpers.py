@@ -58,3 +58,12 @@ def module_school(app, seed: Callable[[], dict]) -> Iterator[dict]:
     finally:
         with app.app_context():
             empty_all_tables()
+
+
+def pick(field, typed: str, name: str) -> None:
+    """Type into a field that suggests (templates/_typeahead.html), and click the suggestion
+    whose name starts with `name`."""
+    field.fill(typed)
+    listbox = field.locator("xpath=..").get_by_role("listbox")
+    option = listbox.get_by_role("option", name=re.compile(rf"^{re.escape(name)}(\b|$)"))
+    option.click()

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from models import DateOverride, Occurrence, OccurrenceStatus, db
 from services.timetable.exceptions import find_occurrence
 from services.timetable.generation import generate_occurrences, resolve_window
-from tests.browser.helpers import screenshot
+from tests.browser.helpers import pick, screenshot
 from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
@@ -21,14 +21,6 @@ PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
 TERM = PINNED_TODAY - timedelta(days=PINNED_TODAY.weekday()) + timedelta(weeks=4)
 TUE, WED, THU = (TERM + timedelta(days=n) for n in (1, 2, 3))
 GRID = f"/schedule/?date={TERM.isoformat()}"
-
-
-def pick(field, typed: str, name: str) -> None:
-    """Type into a field that suggests, and click the suggestion `name`."""
-    field.fill(typed)
-    listbox = field.locator("xpath=..").get_by_role("listbox")
-    option = listbox.get_by_role("option", name=re.compile(rf"^{re.escape(name)}\b"))
-    option.click()
 
 
 def cell(page: Page, day: date, hour: int):

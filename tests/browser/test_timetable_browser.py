@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from models import DateOverride, Occurrence, OccurrenceStatus, db
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
-from tests.browser.helpers import screenshot
+from tests.browser.helpers import pick, screenshot
 from tests.conftest import PINNED_TODAY
 
 PARIS = ZoneInfo("Europe/Paris")  # the test app's TIMEZONE
@@ -102,7 +102,7 @@ def test_inline_edit_swaps_only_that_row(page, log_in, make_room, exceptions):
     row.get_by_label("Move this date").check()
     field(row, "start_time").fill("14:00")
     field(row, "end_time").fill("15:30")
-    field(row, "room").select_option(label="Lab 7")
+    pick(field(row, "room_q"), "lab 7", "Lab 7")  # typed, with suggestions
     field(row, "notes").fill("Lab day")
     row.get_by_role("button", name="Save").click()
 
@@ -225,7 +225,7 @@ def test_inline_editor_fields_are_labelled(page, log_in, exceptions):
         ("Move to date", "new_date"),
         ("New start", "start_time"),
         ("New end", "end_time"),
-        ("New room", "room"),
+        ("New room", "room_q"),  # typed, with suggestions
         ("Notes", "notes"),
     ]:
         expect(row.get_by_label(label)).to_have_attribute("name", name)

@@ -1,10 +1,17 @@
-"""Choosing a room, mentor, group or student by typing: suggestions for what is typed (a
-few, never the whole list), the one a typed text names, and the names of the ones chosen.
+"""Choosing a room, mentor, group, student or series by typing: suggestions for what is
+typed (a few, never the whole list), the one a typed text names, and the names of the ones
+chosen.
 
-The schedule's filter bar and the cell editor's room field list no options of their own: a
-page's size must not follow the number of rooms, mentors and groups (a school of 5,000 groups
-made the filter bar 248 KB). What is typed is matched on the server, with or without
-JavaScript: as suggestions while typing (htmx), or resolved when the form is sent.
+Every page that picks one of a school-sized table uses this module (the schedule's filter
+bar and cell editor, the monitoring filters, the one-time session form, a session's edit
+form, the exceptions page): none lists options of its own, as a page's size must not follow
+the number of rooms, mentors, groups and series (a school of 5,000 groups made the filter
+bar 248 KB). What is typed is matched on the server, with or without JavaScript: as
+suggestions while typing (htmx), or resolved when the form is sent.
+
+A series has no name of its own: it is named by its group, weekdays, times and room
+("Maths 1A: Mon 10:00-11:00 (Lab 1)"), and typed by its group's name (a group with several
+series asks which one).
 """
 
 from __future__ import annotations
@@ -28,26 +35,32 @@ from sqlalchemy import (
     union_all,
 )
 
-from models import CourseGroup, Occurrence, Room, User, db
+from models import CourseGroup, Occurrence, Room, Series, User, db
 from models.enums import OccurrenceStatus, Role
+from models.series import WEEKDAY_NAMES, mask_to_weekdays
 from services.common.errors import ValidationError
-from services.common.timeutil import date_outside
+from services.common.timeutil import clock_label, date_outside
 from services.timetable.conflicts import overlapping
 from services.timetable.exceptions import rule_of
 from services.timetable.recurrence import OverrideRule, plan_occurrence
 from services.timetable.schedule.view import ScheduleFilters
 
 # Table columns, not mapped attributes, as in entries.py.
-_room, _grp, _user, _occ = (
+_room, _grp, _user, _occ, _ser = (
     Room.__table__,
     CourseGroup.__table__,
     User.__table__,
     Occurrence.__table__,
+    Series.__table__,
 )
 
+# The schedule's filter bar's kinds; CHOOSABLE are all that can be typed somewhere.
 KINDS = ("room", "mentor", "group", "student")
+CHOOSABLE = (*KINDS, "series")
 # What a kind is called in messages ("No room matches ...").
-NOUNS = {"room": "room", "mentor": "mentor", "group": "group", "student": "student"}
+NOUNS = {"room": "room", "mentor": "mentor", "group": "group", "student": "student",
+         "series": "series"}  # fmt: skip
+PLURALS = {**{k: v + "s" for k, v in NOUNS.items()}, "series": "series"}
 SUGGESTION_LIMIT = 10
 # How many names an "several match" message lists.
 MATCHES_SHOWN = 5
@@ -108,6 +121,10 @@ def _choices(rows) -> list[Choice]:
 
 def suggest(kind: str, text: str, limit: int = SUGGESTION_LIMIT) -> tuple[list[Choice], bool]:
     """At most `limit` of what `text` matches, and whether there are more (one statement)."""
+    if kind == "series":
+        query = _series_matching(_group_part(text)).limit(limit + 1)
+        rows = [_series_choice(row) for row in db.session.execute(query)]
+        return rows[:limit], len(rows) > limit
     rows = db.session.execute(_matching(kind, text.strip()).limit(limit + 1)).all()
     return _choices(rows[:limit]), len(rows) > limit
 
@@ -120,6 +137,8 @@ def find_choice(kind: str, text: str) -> Choice:
     text = text.strip()
     if not text:
         raise ValidationError(f"Type a {noun}'s name.", field=kind)
+    if kind == "series":
+        return _find_series(text)
     ident, name, email, condition = _source(kind)
     if kind in ("mentor", "student"):
         row = db.session.execute(
@@ -139,20 +158,45 @@ def find_choice(kind: str, text: str) -> Choice:
         return exact[0]
     if exact:
         raise AmbiguousChoice(
-            f"Several {noun}s are named {text!r}: choose one, or type the e-mail.",
+            f"Several {PLURALS[kind]} are named {text!r}: choose one, or type the e-mail."
+            if kind in ("mentor", "student")
+            else f"Several {PLURALS[kind]} are named {text!r}: choose one.",
             field=kind,
             matches=exact[:MATCHES_SHOWN],
         )
     matches = _choices(db.session.execute(_matching(kind, text).limit(MATCHES_SHOWN + 1)))
+    return _the_one(kind, text, matches)
+
+
+def _the_one(kind: str, text: str, matches: list[Choice]) -> Choice:
     if not matches:
-        raise ValidationError(f"No {noun} matches {text!r}.", field=kind)
+        raise ValidationError(f"No {NOUNS[kind]} matches {text!r}.", field=kind)
     if len(matches) > 1:
         more = ", ..." if len(matches) > MATCHES_SHOWN else ""
         names = ", ".join(m.name for m in matches[:MATCHES_SHOWN]) + more
         raise AmbiguousChoice(
-            f"Several {noun}s match {text!r}: {names}.", field=kind, matches=matches[:MATCHES_SHOWN]
+            f"Several {PLURALS[kind]} match {text!r}: {names}.",
+            field=kind,
+            matches=matches[:MATCHES_SHOWN],
         )
     return matches[0]
+
+
+def choice_named(kind: str, ident: int | None) -> Choice | None:
+    """The room, mentor, group, student or series `ident` names (inactive ones too: a
+    session may keep a room since deactivated), or None."""
+    if not ident:
+        return None
+    if kind == "series":
+        row = db.session.execute(_series_rows().where(_ser.c.id == ident)).first()
+        return _series_choice(row) if row is not None else None
+    column, name, email, _condition = _source(kind)
+    query = select(column, name, email).where(column == ident)
+    role = {"mentor": Role.MENTOR, "student": Role.STUDENT}.get(kind)
+    if role is not None:
+        query = query.where(_user.c.role == role)
+    row = db.session.execute(query).first()
+    return Choice(row[0], row[1], row[2] or "") if row is not None else None
 
 
 def resolve_choice(kind: str, text: str | None, chosen_id: int | None) -> int | None:
@@ -164,15 +208,74 @@ def resolve_choice(kind: str, text: str | None, chosen_id: int | None) -> int | 
     if not text.strip():
         return None
     if chosen_id:
-        current = selected_names(ScheduleFilters(**{f"{kind}_id": chosen_id})).get(kind)
+        current = choice_named(kind, chosen_id)
         if current is not None and current.name.casefold() == text.strip().casefold():
             return chosen_id
     return find_choice(kind, text).id
 
 
+# --- Series: named by their group, weekdays, times and room ---------------------------------
+
+
+def _series_rows() -> Select:
+    return (
+        select(
+            _ser.c.id,
+            _grp.c.name,
+            _ser.c.weekday_mask,
+            _ser.c.start_time,
+            _ser.c.end_time,
+            _room.c.name,
+        )
+        .join(_grp, _grp.c.id == _ser.c.group_id)
+        .outerjoin(_room, _room.c.id == _ser.c.room_id)
+    )
+
+
+def _series_choice(row) -> Choice:
+    ident, group, mask, start, end, room = row
+    days = ", ".join(WEEKDAY_NAMES[d] for d in mask_to_weekdays(mask))
+    label = f"{group}: {days} {clock_label(start, end, '-')}" + (f" ({room})" if room else "")
+    return Choice(ident, label)
+
+
+def _group_part(text: str) -> str:
+    """The group's name in a series' label typed ("Maths 1A: Mon 10:00-11:00" -> "Maths 1A")."""
+    return text.split(":", 1)[0].strip()
+
+
+def _series_matching(group_text: str, *, exact: bool = False) -> Select:
+    """Series of active groups whose name contains `group_text` (or is it, any case): those
+    starting with it first, then by group name and first date."""
+    query = _series_rows().where(_grp.c.active.is_(True))
+    if exact:
+        query = query.where(func.lower(_grp.c.name) == func.lower(group_text))
+    elif group_text:
+        query = query.where(_grp.c.name.ilike(_like(group_text), escape="\\"))
+    starts = case((_grp.c.name.ilike(_like(group_text, prefix=True), escape="\\"), 0), else_=1)
+    return query.order_by(starts, func.lower(_grp.c.name), _ser.c.first_date, _ser.c.id)
+
+
+def _find_series(text: str) -> Choice:
+    """A series' whole label, or a group name (or a unique part of one) with one series."""
+    group_text = _group_part(text)
+    found = [
+        _series_choice(row)
+        for row in db.session.execute(
+            _series_matching(group_text, exact=True).limit(MATCHES_SHOWN + 1)
+        )
+    ]
+    if not found:
+        query = _series_matching(group_text).limit(MATCHES_SHOWN + 1)
+        found = [_series_choice(row) for row in db.session.execute(query)]
+    same = [c for c in found if c.name.casefold() == text.casefold()]
+    return _the_one("series", text, same or found)
+
+
 @lru_cache(maxsize=1)
 def _names_query() -> Select:
-    """The names of the chosen room, mentor, group and student, in one statement."""
+    """The names of the chosen room, mentor, group and student, in one statement (the
+    schedule's filter bar)."""
     parts = []
     for n, kind in enumerate(KINDS):
         ident, name, email, _condition = _source(kind)
