@@ -155,9 +155,11 @@ def attach_conflicts(entries: list[GridEntry], tz: ZoneInfo) -> None:
 # them) of the sessions in it. At most MAX_WINDOWS windows (the closest are joined beyond
 # it), so the statement has one of a few shapes, each built once. When the lists would be
 # long (a whole school's week, where nearly every session is a candidate anyway), one
-# statement without per-window lists is used instead.
+# statement without per-window lists is used instead. A room's week at 5,000 series lists
+# some 3,000 rooms, mentors and groups (its students attend a thousand other groups): a few
+# thousand index lookups still cost less than reading every session of the week's span.
 MAX_WINDOWS = 8
-MAX_LISTED = 2_000
+MAX_LISTED = 5_000
 
 
 @dataclass
