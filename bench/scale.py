@@ -70,6 +70,7 @@ from school import (  # noqa: E402
     fresh_postgres,
     log_in,
     migrated_app,
+    settle_statistics,
     timed_generation,
 )
 
@@ -398,6 +399,7 @@ def one_size(n: int, args, parts: set[str]) -> dict:
                 )
                 db.session.remove()
             if "pages" in parts:
+                settle_statistics(app)
                 result["pages"] = pages(app, built, args.repeats)
             if "startup" in parts and n == args.sizes[0]:
                 result["startup"] = startup_cpu(url)

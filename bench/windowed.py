@@ -42,12 +42,15 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from flask_migrate import upgrade  # noqa: E402
+from school import settle_statistics  # noqa: E402
 from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app  # noqa: E402
+from blueprints.extensions import init_migrations  # noqa: E402
 from models import (  # noqa: E402
     CourseGroup,
     Enrolment,
@@ -145,6 +148,7 @@ def make_app(url: str):
 
 def migrate(app) -> None:
     with app.app_context(), redirect_stderr(io.StringIO()):
+        init_migrations(app)
         upgrade(directory=str(ROOT / "migrations"))
 
 
@@ -223,13 +227,7 @@ def build_school(app, n_series: int) -> None:
             generate_occurrences(start, end, tz=tz, now=now)
             db.session.commit()
         db.session.remove()
-        if db.engine.dialect.name == "postgresql":
-            # What autovacuum does after a bulk load: statistics, and the visibility map that
-            # lets index-only scans skip the table.
-            with db.engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                    "VACUUM ANALYZE"
-                )
+    settle_statistics(app)
 
 
 def has_school(app) -> bool:
