@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from flask_migrate import upgrade  # noqa: E402
-from school import settle_statistics  # noqa: E402
+from school import SCALE_SHAPE, plan_school, settle_statistics  # noqa: E402
 from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
@@ -75,64 +75,6 @@ TARGET = 1.5
 SIZES = (100, 5000)
 LATER_PAGE = 3
 
-DAY_START_MINUTES = 8 * 60
-SLOTS_PER_DAY = 20  # half-hour slots, 08:00 to 18:00, Monday to Friday
-SERIES_PER_ROOM, SERIES_PER_MENTOR, STUDENTS_PER_GROUP, GROUPS_PER_STUDENT = 10, 8, 20, 5
-CLASH_RATE = 0.02  # a few series placed regardless of clashes: conflicts of every kind
-
-
-def plan_school(n_series: int, rng: random.Random) -> dict[str, list]:
-    """One group per series meeting 1-3 weekdays for 60 or 90 minutes; rooms, mentors and
-    students picked free at those times when possible (as bench/generate.py, with the issue's
-    proportions)."""
-    n_rooms = max(1, n_series // SERIES_PER_ROOM)
-    n_mentors = max(1, n_series // SERIES_PER_MENTOR)
-    n_students = max(STUDENTS_PER_GROUP * 2, n_series * STUDENTS_PER_GROUP // GROUPS_PER_STUDENT)
-    busy: dict[tuple, set] = {}
-
-    def pick(kind, first, count, cells, clash):
-        for _ in range(50):
-            candidate = first + rng.randrange(count)
-            taken = busy.get((kind, candidate))
-            if clash or not taken or taken.isdisjoint(cells):
-                break
-        busy.setdefault((kind, candidate), set()).update(cells)
-        return candidate
-
-    mentor_base, student_base = 1, 1 + n_mentors
-    rows: dict[str, list] = {"groups": [], "series": [], "enrolments": []}
-    for n in range(1, n_series + 1):
-        weekdays = sorted(rng.sample(range(5), rng.randint(1, 3)))
-        length = rng.choice((2, 3))
-        first_slot = rng.randrange(SLOTS_PER_DAY - length + 1)
-        cells = {(d, s) for d in weekdays for s in range(first_slot, first_slot + length)}
-        clash = rng.random() < CLASH_RATE
-        room = pick("room", 1, n_rooms, cells, clash)
-        mentor = pick("mentor", mentor_base, n_mentors, cells, clash)
-        members: set[int] = set()
-        while len(members) < STUDENTS_PER_GROUP:
-            members.add(pick("student", student_base, n_students, cells, clash))
-        start = DAY_START_MINUTES + 30 * first_slot
-        end = start + 30 * length
-        rows["groups"].append(
-            {"id": n, "name": f"Group {n:05d}", "mentor_id": mentor, "default_room_id": room}
-        )
-        rows["series"].append(
-            {
-                "id": n,
-                "group_id": n,
-                "weekday_mask": sum(1 << d for d in weekdays),
-                "start_time": clock(start // 60, start % 60),
-                "end_time": clock(end // 60, end % 60),
-                "room_id": room,
-            }
-        )
-        rows["enrolments"].extend({"group_id": n, "student_id": s} for s in sorted(members))
-    rows["rooms"] = list(range(1, n_rooms + 1))
-    rows["mentors"] = list(range(mentor_base, mentor_base + n_mentors))
-    rows["students"] = list(range(student_base, student_base + n_students))
-    return rows
-
 
 def make_app(url: str):
     return create_app(
@@ -156,7 +98,7 @@ def build_school(app, n_series: int) -> None:
     """Bulk-insert the school, then generate the term 8 weeks at a time (the real generator)."""
     from services.timetable.generation import generate_occurrences
 
-    rows = plan_school(n_series, random.Random(SEED + n_series))
+    rows = plan_school(n_series, random.Random(SEED + n_series), SCALE_SHAPE)
     stamp = utcnow()
     with app.app_context():
         session = db.session
@@ -264,7 +206,7 @@ class People:
 
 
 def choose_people(app) -> People:
-    """A student in GROUPS_PER_STUDENT groups, the mentor of SERIES_PER_MENTOR groups (or the
+    """A student in the shape's groups per student, the mentor of its series per mentor (or the
     nearest), the coordinator; API tokens made for the coordinator and the student."""
     from services.people.tokens import create_token
 
@@ -276,7 +218,10 @@ def choose_people(app) -> People:
         )
         student_id = db.session.scalar(
             select(per_student.c.student_id)
-            .order_by(func.abs(per_student.c.n - GROUPS_PER_STUDENT), per_student.c.student_id)
+            .order_by(
+                func.abs(per_student.c.n - SCALE_SHAPE.groups_per_student),
+                per_student.c.student_id,
+            )
             .limit(1)
         )
         per_mentor = (
@@ -286,7 +231,9 @@ def choose_people(app) -> People:
         )
         mentor_id = db.session.scalar(
             select(per_mentor.c.mentor_id)
-            .order_by(func.abs(per_mentor.c.n - SERIES_PER_MENTOR), per_mentor.c.mentor_id)
+            .order_by(
+                func.abs(per_mentor.c.n - SCALE_SHAPE.series_per_mentor), per_mentor.c.mentor_id
+            )
             .limit(1)
         )
         coordinator = db.session.scalar(select(User).where(User.role == "coordinator"))
