@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -44,9 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import school  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
-from school import SCALE_SHAPE, plan_school, settle_statistics  # noqa: E402
-from sqlalchemy import create_engine, event, func, insert, select, text  # noqa: E402
+from school import SCALE_SHAPE, settle_statistics  # noqa: E402
+from sqlalchemy import create_engine, event, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -55,13 +55,9 @@ from models import (  # noqa: E402
     CourseGroup,
     Enrolment,
     Occurrence,
-    Room,
-    Series,
-    Subject,
     User,
     db,
 )
-from models.types import utcnow  # noqa: E402
 
 TIMEZONE = "Europe/Paris"
 TERM_START = date(2026, 9, 7)  # a Monday
@@ -95,72 +91,20 @@ def migrate(app) -> None:
 
 
 def build_school(app, n_series: int) -> None:
-    """Bulk-insert the school, then generate the term 8 weeks at a time (the real generator)."""
+    """The school of bench/school.py (issue 14's shape) and a coordinator, then the term
+    generated 8 weeks at a time (the real generator)."""
     from services.timetable.generation import generate_occurrences
 
-    rows = plan_school(n_series, random.Random(SEED + n_series), SCALE_SHAPE)
-    stamp = utcnow()
+    school.build_school(app, n_series, SEED + n_series, SCALE_SHAPE)
     with app.app_context():
-        session = db.session
-        session.execute(
-            insert(Room),
-            [{"id": r, "name": f"Room {r:04d}", "active": True} for r in rows["rooms"]],
+        db.session.add(
+            User(
+                email="coordinator@bench.test",
+                name="Bench Coordinator",
+                role="coordinator",
+            )
         )
-        session.execute(
-            insert(Subject),
-            [{"id": s, "name": f"Subject {s:02d}", "active": True} for s in range(1, 41)],
-        )
-        users = [
-            {"id": m, "email": f"mentor{m}@bench.test", "name": f"Mentor {m}", "role": "mentor"}
-            for m in rows["mentors"]
-        ] + [
-            {"id": s, "email": f"student{s}@bench.test", "name": f"Student {s}", "role": "student"}
-            for s in rows["students"]
-        ]
-        coordinator = max(rows["students"]) + 1
-        users.append(
-            {
-                "id": coordinator,
-                "email": "coordinator@bench.test",
-                "name": "Bench Coordinator",
-                "role": "coordinator",
-            }
-        )
-        for user in users:
-            user.update(active=True, session_token=f"token-{user['id']}", created_at=stamp)
-        session.execute(insert(User), users)
-        session.execute(
-            insert(CourseGroup),
-            [
-                {**g, "subject_id": 1 + g["id"] % 40, "active": True, "created_at": stamp}
-                for g in rows["groups"]
-            ],
-        )
-        session.execute(
-            insert(Series),
-            [
-                {
-                    **s,
-                    "every_weeks": 1,
-                    "mode": "in_person",
-                    "first_date": TERM_START,
-                    "last_date": None,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
-                for s in rows["series"]
-            ],
-        )
-        session.execute(insert(Enrolment), [{**e, "created_at": stamp} for e in rows["enrolments"]])
-        if db.engine.dialect.name == "postgresql":
-            for table in ("room", "subject", "user_account", "course_group", "series", "enrolment"):
-                session.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
-        session.commit()
+        db.session.commit()
         tz = ZoneInfo(TIMEZONE)
         now = datetime.combine(TERM_START - timedelta(days=1), clock(12), tzinfo=UTC)
         for first in range(0, WEEKS, 8):
