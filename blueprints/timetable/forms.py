@@ -137,9 +137,6 @@ def cell_editor_form(
     form = CellEditorForm()
     give_own_ids(form, ids_prefix)
     _prefill(form, override, prefill)
-    if prefill and override is not None and override.room is not None:
-        form.room.data = str(override.room_id)
-        form.room_q.data = override.room.name
     return form
 
 
@@ -151,9 +148,6 @@ def exception_editor_form(
     form = DateOverrideChangeForm()
     give_own_ids(form, ids_prefix)
     _prefill(form, override, prefill)
-    if prefill and override is not None and override.room is not None:
-        form.room.data = str(override.room_id)
-        form.room_q.data = override.room.name
     return form
 
 
@@ -165,6 +159,9 @@ def _prefill(form: DateOverrideChangeForm, override: DateOverride | None, prefil
             form.start_time.data = override.start_time
             form.end_time.data = override.end_time
             form.notes.data = override.notes
+            if override.room is not None:  # typed: its id, and its name in the text field
+                form.room.data = str(override.room_id)
+                form.room_q.data = override.room.name
 
 
 def give_own_ids(form: FlaskForm, prefix: str) -> None:
