@@ -269,7 +269,7 @@ def test_a_week_past_the_limit_is_shown_by_room_a_page_of_rooms_at_a_time(
     assert "2 rooms a page (rather than by time)" in notice.text
     rows = [th.text.strip() for th in page.html.select("tbody th[scope=row]")]
     assert rows == ["Lab 1", "R101"]
-    assert "Page 1 of 2" in notice.text and "Showing rooms 1–2 of 3." in notice.text
+    assert "Page 1 of 2" in notice.text and "Showing rooms 1\u20132 of 3." in notice.text
     second = notice.find("a", rel="next")
     assert second["hx-target"] == "#schedule" and "page=2" in second["href"]
     page2 = htmx.get(second["href"])
