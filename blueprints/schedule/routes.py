@@ -38,7 +38,7 @@ from blueprints.access import (
 )
 from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.timetable.forms import CellEditorForm, cell_editor_form, change_from_form
-from blueprints.typed_choice import TypedFilters, resolve_typed_filters, sent_typed
+from blueprints.typed_choice import TypedFilters, resolve_typed_filters, sent_typed, show_chosen
 from models import Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.timeutil import date_outside, today_in
@@ -329,10 +329,9 @@ def _editor_form(occurrence: Occurrence) -> CellEditorForm:
 
 
 def _render_editor(entry: GridEntry, view: ScheduleView, form, status: int = 200, **headers):
-    if form.room_q.data is None and form.picked_room_id():
+    if form.room_q.data is None:
         # Sent with a room id and no text (a script, not the page): the room shown by name.
-        room = db.session.get(Room, form.picked_room_id())
-        form.room_q.data = room.name if room is not None else ""
+        show_chosen(form, "room", "room")
     return page_or_fragment(
         "schedule/editor_page.html",
         "schedule/_editor.html",

@@ -759,40 +759,29 @@ def generate_occurrences(
         refuse_oversized_run(
             start, end, max_sessions=max_sessions, group_ids=groups, force=force, dry_run=dry_run
         )
-    if dry_run:
-        savepoint = db.session.begin_nested()
-        try:
-            summary = generate_occurrences(
+    # A dry run is the same run, rolled back to where it began.
+    savepoint = db.session.begin_nested() if dry_run else None
+    try:
+        with _cyclic_gc_paused():
+            summary = _generate(
                 start,
                 end,
                 tz=tz,
                 force=force,
                 now=now,
-                group_ids=groups,
-                details=details,
+                groups=groups,
+                log=details,
                 window_days=window_days,
                 on_conflicts=on_conflicts,
             )
-        finally:
+        if not (
+            summary.created or summary.unchanged or summary.kept or summary.out_of_date
+        ) and not (summary.updated or summary.removed):
+            summary.nothing_because = _why_nothing(start, end, groups)
+    finally:
+        if savepoint is not None:
             savepoint.rollback()
-        summary.dry_run = True
-        return summary
-    with _cyclic_gc_paused():
-        summary = _generate(
-            start,
-            end,
-            tz=tz,
-            force=force,
-            now=now,
-            groups=groups,
-            log=details,
-            window_days=window_days,
-            on_conflicts=on_conflicts,
-        )
-    if not (summary.created or summary.unchanged or summary.kept or summary.out_of_date) and not (
-        summary.updated or summary.removed
-    ):
-        summary.nothing_because = _why_nothing(start, end, groups)
+    summary.dry_run = dry_run
     return summary
 
 
