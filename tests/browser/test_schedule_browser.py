@@ -136,7 +136,10 @@ def test_a_conflict_shows_in_the_editor_and_keeps_what_was_typed(page, log_in, s
     editor.get_by_label("New start").fill("14:30")
     editor.get_by_label("New end").fill("15:30")
     pick(editor.get_by_label("New room"), "La", "Lab")
-    editor.get_by_role("button", name="Save").click()
+    # The room's suggestions named Art 7A already ("busy: Art 7A"): wait for the answer itself.
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        editor.get_by_role("button", name="Save").click()
+    assert answer.value.status == 409
     editor = page.locator(f"form#session-card-{monday}.session-editor")
     expect(editor).to_contain_text("Art 7A")  # the session in the way is named
     expect(editor.get_by_label("New start")).to_have_value("14:30")
