@@ -103,6 +103,10 @@ def run_migrations_online():
                 if broken:
                     raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
         if sqlite:
+            # Still in the transaction the last statement began (SQLite's DDL is not run in
+            # one of Alembic's): end it, or the pragma is ignored and the connection goes
+            # back to the pool without foreign keys (the test suite's app used it so).
+            connection.commit()
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 

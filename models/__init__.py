@@ -110,6 +110,7 @@ from models.occurrence import Occurrence  # noqa: E402
 from models.rating import Rating  # noqa: E402
 from models.room import Room  # noqa: E402
 from models.series import Series  # noqa: E402
+from models.session_clash import SessionClash  # noqa: E402
 from models.session_request import RequestedSlot, SessionRequest  # noqa: E402
 from models.subject import MentorSubject, Subject  # noqa: E402
 from models.tracking import Attachment, SessionEvent, SessionNote  # noqa: E402
@@ -139,6 +140,7 @@ __all__ = [
     "Room",
     "ScheduleKind",
     "Series",
+    "SessionClash",
     "SessionEvent",
     "SessionNote",
     "SessionRequest",

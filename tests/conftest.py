@@ -36,6 +36,7 @@ from services.common import timeutil
 from services.common.timeutil import today_in
 from services.people.accounts import create_user
 from services.timetable import listing
+from services.timetable.clashes import computed_clashes, stored_clashes
 from services.timetable.generation import generate_occurrences
 from services.tracking import dashboard as dashboard_service
 
@@ -126,7 +127,22 @@ def _clean_database(request):
         yield
         db.session.rollback()
         db.session.remove()
-        empty_all_tables()
+        try:
+            _check_stored_clashes()
+        finally:
+            db.session.remove()
+            empty_all_tables()
+
+
+def _check_stored_clashes() -> None:
+    """Every test's writes left the stored clashes equal to the ones found from scratch: the
+    whole suite checks every path that changes a session, a group or an enrolment."""
+    stored, computed = stored_clashes(), computed_clashes()
+    if stored != computed:
+        pytest.fail(
+            "session_clash differs from find_conflicts:"
+            f" missing {sorted(computed - stored)[:10]}, extra {sorted(stored - computed)[:10]}"
+        )
 
 
 def empty_all_tables() -> None:

@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from models import db
+from models import Occurrence, db
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,3 +152,34 @@ def test_flask_db_commands_migrate_an_app_built_without_them(tmp_path):
     assert result.exit_code == 0, result.output
     assert "occurrence" not in tables()
     assert "upgrade" in runner.invoke(args=["db", "--help"]).output
+
+
+def test_upgrading_fills_the_stored_clashes_from_the_sessions(app):
+    """0012 stores every clash of the sessions already there, as the app would have."""
+    from datetime import timedelta
+
+    from services.timetable.clashes import computed_clashes, stored_clashes
+    from tests.services.test_clashes import build_school, generate_term
+
+    directory = str(ROOT / "migrations")
+    with app.app_context():
+        groups, *_ = build_school()
+        generate_term()
+        # A session past midnight in the first session's room, overlapping its start.
+        first = db.session.scalars(db.select(Occurrence).order_by(Occurrence.start_utc)).first()
+        late = Occurrence(
+            group_id=groups[2].id,
+            start_utc=first.start_utc - timedelta(hours=12),
+            end_utc=first.start_utc + timedelta(minutes=5),
+            room_id=first.room_id,
+        )
+        db.session.add(late)
+        db.session.commit()
+        made = stored_clashes()
+        kinds = {kind for _, _, kind in made}
+        assert kinds == {"room", "mentor", "student"} and made == computed_clashes()
+        assert (late.id, first.id, "room") in made
+        db.session.remove()
+        downgrade(directory=directory, revision="0011_windowed_indexes")
+        upgrade(directory=directory)
+        assert stored_clashes() == made

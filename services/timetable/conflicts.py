@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from itertools import chain, islice
 from operator import attrgetter, itemgetter, lt
 from typing import NamedTuple
 
-from sqlalchemy import Select, and_, func, literal_column, or_, select, text
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.sql import ColumnElement
 
 from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Room, User, db
@@ -198,90 +197,37 @@ def load_students_by_group(group_ids: Iterable[int]) -> dict[int, set[int]]:
     return students
 
 
+class StudentsByGroup:
+    """`load_students_by_group`, each group read once over the windows of a sweep."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, set[int]] = {}
+
+    def of(self, group_ids) -> dict[int, set[int]]:
+        wanted = set(group_ids)
+        if missing := wanted - self.known.keys():
+            found = load_students_by_group(missing)
+            self.known.update({group_id: found.get(group_id, set()) for group_id in missing})
+        return {group_id: self.known[group_id] for group_id in wanted}
+
+
+def sweep_windows(
+    windows: Iterable[tuple[datetime, datetime]],
+) -> Iterator[tuple[datetime, datetime, list[Slot], list[Conflict]]]:
+    """Each window's non-cancelled sessions and their conflicts, a window at a time (each
+    group's students read once): a term's conflicts without holding the term."""
+    students = StudentsByGroup()
+    for start, end in windows:
+        slots = load_slots(start, end)
+        yield start, end, slots, find_conflicts(slots, students.of(s.group_id for s in slots))
+
+
 def conflicts_in_window(
     window_start: datetime, window_end: datetime, slots: list[Slot] | None = None
 ) -> list[Conflict]:
     if slots is None:
         slots = load_slots(window_start, window_end)
     return find_conflicts(slots, load_students_by_group(s.group_id for s in slots))
-
-
-def _exists(*conditions) -> ColumnElement[bool]:
-    # `EXISTS (SELECT 1 ...)`: SQLite reads `EXISTS (SELECT * ...)` as needing every column,
-    # and then looks each row up in the table instead of reading the index alone.
-    return select(literal_column("1")).where(*conditions).exists()
-
-
-@lru_cache(maxsize=2)
-def _in_conflict_query(dialect: str) -> Select:
-    """The sessions among `ids` (one bound list, see `one_of`) clashing with another one."""
-    occ, grp, enr = Occurrence.__table__, CourseGroup.__table__, Enrolment.__table__
-    mine, my_group = occ.alias("mine"), grp.alias("my_group")
-    other, their_group = occ.alias("other"), grp.alias("their_group")
-    member, fellow = enr.alias("member"), enr.alias("fellow")
-    # No session lasts longer than MAX_SESSION_LENGTH, so those overlapping one session start
-    # within that much before it: one bounded range of a (key, start_utc) index each.
-    hours = int(MAX_SESSION_LENGTH.total_seconds() // 3600)
-    if dialect == "sqlite":  # stored as naive UTC text
-        floor = func.datetime(mine.c.start_utc, literal_column(f"'-{hours} hours'"))
-    else:
-        floor = mine.c.start_utc.op("-")(literal_column(f"interval '{hours} hours'"))
-    # 'cancelled' written into the statement, not bound: PostgreSQL prepares a statement
-    # run often (psycopg does after five runs) and may then plan it once for any value; with
-    # the status a parameter that generic plan scanned a whole day of the school's sessions
-    # for each student check (35 ms a page at 5,000 series instead of 6).
-    cancelled = literal_column(f"'{OccurrenceStatus.CANCELLED.value}'")
-    overlapping_mine = and_(
-        other.c.status != cancelled,
-        other.c.start_utc < mine.c.end_utc,
-        other.c.start_utc > floor,
-        other.c.end_utc > mine.c.start_utc,
-    )
-    same_room = _exists(
-        other.c.room_id == mine.c.room_id, other.c.id != mine.c.id, overlapping_mine
-    )
-    # The session's own group is joined in here, not in the outer statement: PostgreSQL then
-    # reads it by key, where a join outside hashed the whole table of groups.
-    same_mentor = _exists(
-        my_group.c.id == mine.c.group_id,
-        their_group.c.mentor_id == my_group.c.mentor_id,
-        other.c.group_id == their_group.c.id,
-        other.c.id != mine.c.id,
-        overlapping_mine,
-    )
-    # A student of this group enrolled in another group with a session at that time (two
-    # sessions of one group share their mentor: a mentor conflict, as in `find_conflicts`).
-    # Another group's session is another session: no id to compare, so PostgreSQL reads
-    # these, the bulk of the work, from the (group_id, start_utc, end_utc, status) index.
-    same_student = _exists(
-        member.c.group_id == mine.c.group_id,
-        fellow.c.student_id == member.c.student_id,
-        fellow.c.group_id != mine.c.group_id,
-        other.c.group_id == fellow.c.group_id,
-        overlapping_mine,
-    )
-    return select(mine.c.id).where(
-        one_of(mine.c.id, name="ids"),
-        mine.c.status != cancelled,
-        or_(same_room, same_mentor, same_student),
-    )
-
-
-def sessions_in_conflict(ids: Iterable[int]) -> set[int]:
-    """Those of the sessions `ids` in a conflict with any other session, by the rules of
-    `find_conflicts` (non-cancelled, overlapping, sharing a room, the mentor, or a student of
-    another group): exactly the ones `conflicts_in_window` flags over any window holding them.
-
-    One statement, the ids bound as one list, each session checked against only the sessions
-    of its room, its mentor's groups and its students' other groups around its own time: the
-    cost follows `ids`, not the school, where a window's conflicts follow every session in it
-    (the API's pages looked at a whole school's week to flag 50 sessions)."""
-    ids = set(ids)
-    if not ids:
-        return set()
-    dialect = db.session.get_bind().dialect.name
-    query = _in_conflict_query(dialect)
-    return set(db.session.scalars(query, {"ids": ids}))
 
 
 def describe_conflicts(conflicts: list[Conflict], tz) -> list[dict]:

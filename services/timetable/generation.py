@@ -28,6 +28,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
     text,
     type_coerce,
@@ -58,16 +59,15 @@ from services.notifications.inbox import (
     notify_each,
     participants_of_groups,
 )
+from services.timetable.clashes import store_span
 from services.timetable.conflicts import (
     Slot,
     conflicts_in_window,
     describe_conflicts,
-    find_conflicts,
-    load_slots,
-    load_students_by_group,
     lock_schedule,
     names_by_id,
     overlapping,
+    sweep_windows,
 )
 from services.timetable.recurrence import (
     OverrideRule,
@@ -825,18 +825,25 @@ def _generate(
         # Only the counts and a few rows per changed group outlive the window.
         del work.to_insert[:], work.to_update[:], work.changed[:]
     notified = _tell_participants(changed, tz) if changed else 0
-    _analyze_after_bulk_writes(summary, notified, dialect)
+    sessions_written = summary.created + summary.updated + summary.removed
+    _analyze_after_bulk_writes(dialect, occurrence=sessions_written, notification=notified)
     if log:
         summary.changes = _describe_changes(work.logged, tz)
-    if len(windows) == 1:
-        start_utc, end_utc = local_day_bounds(start, end, tz)
-        conflicts = _conflicts_after(summary, existing, start_utc, end_utc, groups)
-        summary.conflicts = describe_conflicts(conflicts, tz)
-        if on_conflicts is not None:
-            on_conflicts(summary.conflicts)
+    report = _ConflictReport(summary, tz, groups, on_conflicts, whole=len(windows) == 1)
+    utc_windows = [local_day_bounds(*window, tz) for window in windows]
+    if summary.changed_anything:
+        # What was written changes the stored clashes; the sweep that stores them finds the
+        # run's conflicts too.
+        existing = None
+        store_span(utc_windows, also=_moved_out(start, end, utc_windows), on_window=report)
+        _analyze_after_bulk_writes(dialect, session_clash=sessions_written)
+    elif len(windows) == 1:
+        # Nothing was written: the rows already loaded are the final state.
+        slots = _slots_of(existing, *utc_windows[0])
+        report(*utc_windows[0], slots, conflicts_in_window(*utc_windows[0], slots))
     else:
         del existing
-        _conflicts_by_window(summary, windows, tz, groups, on_conflicts)
+        _report_by_window(utc_windows, report)
     return summary
 
 
@@ -890,66 +897,72 @@ def _generate_window(
 ANALYZE_AFTER_ROWS = 10_000
 
 
-def _analyze_after_bulk_writes(summary: GenerationSummary, notified: int, dialect: str) -> None:
+def _analyze_after_bulk_writes(dialect: str, **rows_by_table: int) -> None:
     if dialect != "postgresql":
         return
-    written = [
-        table
-        for table, rows in (
-            ("occurrence", summary.created + summary.updated + summary.removed),
-            ("notification", notified),
-        )
-        if rows >= ANALYZE_AFTER_ROWS
-    ]
+    written = [table for table, rows in rows_by_table.items() if rows >= ANALYZE_AFTER_ROWS]
     if written:
         db.session.execute(text(f"ANALYZE {', '.join(written)}"))
 
 
-def _conflicts_by_window(
-    summary: GenerationSummary,
-    windows: list[tuple[date, date]],
-    tz: ZoneInfo,
-    groups: tuple[int, ...] | None,
-    on_conflicts: Callable[[list[dict]], None] | None,
-) -> None:
-    """The conflicts of a run made in windows, window by window, read back once everything is
-    written (a session may have moved into an earlier window). A pair of sessions belongs to
-    the window where their overlap begins (the run's start, if it begins before): found once,
-    however many windows the two sessions reach into."""
-    run_start = local_day_bounds(summary.start, summary.end, tz)[0]
-    students = _StudentsByGroup()
-    for window in windows:
-        start_utc, end_utc = local_day_bounds(*window, tz)
-        slots = load_slots(start_utc, end_utc)
-        found = find_conflicts(slots, students.of(s.group_id for s in slots))
+class _ConflictReport:
+    """A run's conflicts, told window by window (`store_span`'s `on_window`): a pair belongs to
+    the window where the two sessions' overlap begins (the run's first, if it begins before),
+    so it is told once however many windows they reach into; of `groups` only, when given.
+    Given to `on_conflicts` as they are found, if given, else kept in the summary (a run in
+    one window keeps them there too)."""
+
+    def __init__(self, summary: GenerationSummary, tz: ZoneInfo, groups, on_conflicts, *, whole):
+        self.summary, self.tz, self.groups, self.on_conflicts = summary, tz, groups, on_conflicts
+        self.keep = whole or on_conflicts is None
+        self.run_start = local_day_bounds(summary.start, summary.end, tz)[0]
+
+    def __call__(self, start_utc: datetime, end_utc: datetime, slots: list[Slot], found) -> None:
         starts = {slot.occurrence_id: slot.start for slot in slots}
-        del slots
         found = [
             c
             for c in found
-            if start_utc <= max(starts[c.first_id], starts[c.second_id], run_start) < end_utc
+            if start_utc <= max(starts[c.first_id], starts[c.second_id], self.run_start) < end_utc
         ]
-        if groups is not None:
-            found = _involving(found, groups)
-        described = describe_conflicts(found, tz)
-        if on_conflicts is not None:
-            on_conflicts(described)
-        else:
-            summary.conflicts.extend(described)
+        if self.groups is not None:
+            found = _involving(found, self.groups)
+        described = describe_conflicts(found, self.tz)
+        if self.keep:
+            self.summary.conflicts.extend(described)
+        if self.on_conflicts is not None:
+            self.on_conflicts(described)
 
 
-class _StudentsByGroup:
-    """`load_students_by_group`, each group read once over the windows of a run."""
+def _report_by_window(windows: list[tuple[datetime, datetime]], report: _ConflictReport) -> None:
+    """Each window's conflicts to `report`, read back (a run that wrote nothing)."""
+    for window in sweep_windows(windows):
+        report(*window)
 
-    def __init__(self) -> None:
-        self.known: dict[int, set[int]] = {}
 
-    def of(self, group_ids) -> dict[int, set[int]]:
-        wanted = set(group_ids)
-        if missing := wanted - self.known.keys():
-            found = load_students_by_group(missing)
-            self.known.update({group_id: found.get(group_id, set()) for group_id in missing})
-        return {group_id: self.known[group_id] for group_id in wanted}
+def _slots_of(existing: list[_Existing], start_utc: datetime, end_utc: datetime) -> list[Slot]:
+    """The non-cancelled sessions among rows loaded by the run, overlapping the window."""
+    return [
+        Slot(r.id, r.group_id, r.start_utc, r.end_utc, r.room_id, r.mentor_id)
+        for r in existing
+        if r.status != OccurrenceStatus.CANCELLED
+        and r.start_utc < end_utc
+        and r.end_utc > start_utc
+    ]
+
+
+def _moved_out(start: date, end: date, windows: list[tuple[datetime, datetime]]) -> set[int]:
+    """Sessions of the run's dates that an exception moved outside its span: their stored
+    clashes are refreshed one by one (`store_span` sweeps the span)."""
+    span_start, span_end = windows[0][0], windows[-1][1]
+    return set(
+        db.session.scalars(
+            select(Occurrence.id).where(
+                Occurrence.original_date >= start,
+                Occurrence.original_date < end,
+                or_(Occurrence.end_utc <= span_start, Occurrence.start_utc >= span_end),
+            )
+        )
+    )
 
 
 @dataclass
@@ -1068,32 +1081,6 @@ def _write(work: _RunWrites, dialect: str) -> None:
             _execute_many(_update_in_place(dialect), to_update)
     if to_delete:
         db.session.execute(delete(_table).where(_table.c.id == bindparam("b_id")), to_delete)
-
-
-def _conflicts_after(
-    summary: GenerationSummary,
-    existing: list[_Existing],
-    start_utc: datetime,
-    end_utc: datetime,
-    groups: tuple[int, ...] | None,
-) -> list:
-    """The window's conflicts once the run is written (of `groups` only, when given)."""
-    if summary.changed_anything:
-        conflicts = conflicts_in_window(start_utc, end_utc)
-        db.session.expire_all()
-    else:
-        # Nothing was written: the rows already loaded are the final state.
-        slots = [
-            Slot(r.id, r.group_id, r.start_utc, r.end_utc, r.room_id, r.mentor_id)
-            for r in existing
-            if r.status != OccurrenceStatus.CANCELLED
-            and r.start_utc < end_utc
-            and r.end_utc > start_utc
-        ]
-        conflicts = conflicts_in_window(start_utc, end_utc, slots)
-    if groups is not None:
-        conflicts = _involving(conflicts, groups)
-    return conflicts
 
 
 def _involving(conflicts: list, groups: tuple[int, ...]) -> list:

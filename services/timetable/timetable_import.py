@@ -37,6 +37,7 @@ from models import (
 from models.series import WEEKDAY_NAMES, mask_to_weekdays, weekdays_to_mask
 from models.types import one_of
 from services.common.timeutil import end_before_start_message, times_refused, today_in
+from services.timetable.clashes import refresh_groups
 from services.timetable.csv_reading import (
     ByName,
     CsvRecord,
@@ -374,6 +375,9 @@ def _write_timetable(groups, users, new_accounts, summary, today, now, sync_stud
     if new_enrolments:
         db.session.execute(insert(Enrolment), new_enrolments)
     db.session.flush()
+    if new_enrolments:
+        # Bulk inserts pass by the flush hook: the new students' clashes are stored here.
+        refresh_groups({row["group_id"] for row in new_enrolments})
     for group, _, _ in targets:
         # Series and enrolments were written by foreign key; reload the collections on use.
         db.session.expire(group, ["series", "enrolments", "subject", "mentor", "default_room"])

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from models import Occurrence, OccurrenceStatus, db
-from services.timetable.conflicts import conflicts_in_window, sessions_in_conflict
+from services.timetable.clashes import sessions_in_conflict
+from services.timetable.conflicts import conflicts_in_window
 from tests.api.conftest import MONDAY
 from tests.conftest import counted_statements
 

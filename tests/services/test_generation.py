@@ -609,8 +609,8 @@ def test_a_forced_generation_that_fails_midway_leaves_every_session_as_it_was(
     def worker_killed(*_args, **_kwargs):
         raise RuntimeError("worker killed")
 
-    # ...and the worker dies after writing them, while looking for conflicts.
-    monkeypatch.setattr(generation, "conflicts_in_window", worker_killed)
+    # ...and the worker dies after writing them, while finding and storing their conflicts.
+    monkeypatch.setattr(generation, "store_span", worker_killed)
     with pytest.raises(RuntimeError):
         generate_occurrences(term, term + timedelta(weeks=3), tz=PARIS, force=True, now=LONG_AGO)
     db.session.rollback()

@@ -36,7 +36,7 @@ from blueprints.api.timetable.schemas import (
 )
 from models import Occurrence, OccurrenceMode, OccurrenceStatus, db
 from services.permissions import may_see_conflicts
-from services.timetable.conflicts import sessions_in_conflict
+from services.timetable.clashes import sessions_in_conflict
 from services.timetable.listing import sessions_in_range
 from services.timetable.schedule.view import ScheduleFilters
 from services.timetable.sessions import (

@@ -18,11 +18,7 @@ from models.enums import OccurrenceMode, OccurrenceStatus
 from models.types import one_of
 from services.common.timeutil import local_day_bounds
 from services.permissions import attends, may_see_conflicts, visible_to
-from services.timetable.schedule.conflict_notes import (
-    ConflictNote,
-    attach_conflicts,
-    attach_conflicts_of_one,
-)
+from services.timetable.schedule.conflict_notes import ConflictNote, attach_conflicts
 from services.timetable.schedule.view import NO_FILTERS, ScheduleFilters
 
 # --- What the grid reads of a session ------------------------------------------------------
@@ -226,7 +222,7 @@ def load_entry(occurrence_id: int, *, tz: ZoneInfo) -> GridEntry | None:
     if row is None:
         return None
     entry = _entry_of(row, tz)
-    attach_conflicts_of_one(entry, tz)
+    attach_conflicts([entry], tz)
     return entry
 
 
