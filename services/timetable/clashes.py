@@ -222,6 +222,32 @@ def sessions_in_conflict(ids: Iterable[int]) -> set[int]:
     return set(db.session.scalars(query.distinct(), {"ids": ids}))
 
 
+def conflicts_of(occurrence: Occurrence) -> list[Conflict]:
+    """The stored clashes of one session, as `Conflict`s naming what the two share (its room,
+    its mentor, or the students of both groups), ordered as `find_conflicts` orders them."""
+    if occurrence.is_cancelled:
+        return []
+    rows = db.session.execute(
+        select(_clash.c.kind, _clash.c.other_id, _occ.c.group_id)
+        .join(_occ, _occ.c.id == _clash.c.other_id)
+        .where(_clash.c.occurrence_id == occurrence.id)
+    ).all()
+    groups = {occurrence.group_id, *(group for kind, _, group in rows if kind == STUDENT)}
+    students = load_students_by_group(groups) if len(groups) > 1 else {}
+    mine = students.get(occurrence.group_id, set())
+    shared = {ROOM: [occurrence.room_id], MENTOR: [occurrence.group.mentor_id]}
+    found = [
+        Conflict(
+            kind,
+            min(occurrence.id, other),
+            max(occurrence.id, other),
+            sorted(mine & students[group]) if kind == STUDENT else shared[kind],
+        )
+        for kind, other, group in rows
+    ]
+    return sorted(found, key=lambda c: (c.first_id, c.second_id, c.kind))
+
+
 def stored_clashes() -> set[tuple[int, int, str]]:
     """Every stored row, as (session, other session, kind)."""
     return set(db.session.execute(select(_clash.c.occurrence_id, _clash.c.other_id, _clash.c.kind)))

@@ -57,8 +57,8 @@ from services.notifications.inbox import (
     participants_of,
 )
 from services.permissions import can_view_session
+from services.timetable.clashes import conflicts_of
 from services.timetable.conflicts import (
-    conflicts_in_window,
     describe_conflicts,
     described_times,
     ensure_slot_free,
@@ -161,15 +161,8 @@ def cancellation_reason(occurrence: Occurrence, override: DateOverride | None = 
 
 def session_conflicts(occurrence: Occurrence, tz: ZoneInfo) -> list[SessionConflict]:
     """The other non-cancelled sessions overlapping this one in a room, a mentor or a student."""
-    if occurrence.is_cancelled:
-        return []
-    found = [
-        c
-        for c in conflicts_in_window(occurrence.start_utc, occurrence.end_utc)
-        if occurrence.id in (c.first_id, c.second_id)
-    ]
     result = []
-    for described in describe_conflicts(found, tz):
+    for described in describe_conflicts(conflicts_of(occurrence), tz):
         first, second = described["sessions"]
         other = second if first["id"] == occurrence.id else first
         result.append(SessionConflict(described["kind"], described["shared"], other))

@@ -25,7 +25,13 @@ from models import (
 from models.series import weekdays_to_mask
 from models.user import Role
 from services.common.errors import ConflictError, ValidationError
-from services.timetable.clashes import computed_clashes, sessions_in_conflict, stored_clashes
+from services.timetable.clashes import (
+    computed_clashes,
+    conflicts_of,
+    sessions_in_conflict,
+    stored_clashes,
+)
+from services.timetable.conflicts import conflicts_in_window
 from services.timetable.exceptions import OverrideChange, save_override
 from services.timetable.generation import generate_occurrences
 from services.timetable.timetable_import import import_timetable
@@ -235,3 +241,30 @@ def test_a_session_generated_outside_the_run_by_its_exception_gets_its_clashes(a
     )
     assert (moved, one_time.id, "student") in stored_clashes()
     assert stored_clashes() == computed_clashes()
+
+
+def test_a_sessions_clashes_name_what_a_fresh_computation_names(app):
+    groups, _, _, rooms = build_school()
+    generate_term()
+    start = datetime.combine(TERM, time(10), TZ)  # G1's first session's room and time
+    db.session.add(
+        Occurrence(
+            group_id=groups[2].id,
+            start_utc=start,
+            end_utc=start + timedelta(minutes=30),
+            room_id=rooms[1].id,
+        )
+    )
+    db.session.flush()
+    everything = conflicts_in_window(
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    assert {c.kind for c in everything} == {"room", "mentor", "student"}
+    for session in db.session.scalars(select(Occurrence)):
+        expected = [
+            (c.kind, c.first_id, c.second_id, sorted(c.shared))
+            for c in everything
+            if session.id in (c.first_id, c.second_id)
+        ]
+        found = [(c.kind, c.first_id, c.second_id, c.shared) for c in conflicts_of(session)]
+        assert found == expected, session
