@@ -837,6 +837,8 @@ def _generate(
         existing = None
         store_span(utc_windows, also=_moved_out(start, end, utc_windows), on_window=report)
         _analyze_after_bulk_writes(dialect, session_clash=sessions_written)
+        # Sessions loaded as objects earlier in the transaction read what was written.
+        db.session.expire_all()
     elif len(windows) == 1:
         # Nothing was written: the rows already loaded are the final state.
         slots = _slots_of(existing, *utc_windows[0])

@@ -268,3 +268,15 @@ def test_a_sessions_clashes_name_what_a_fresh_computation_names(app):
         ]
         found = [(c.kind, c.first_id, c.second_id, c.shared) for c in conflicts_of(session)]
         assert found == expected, session
+
+
+def test_sessions_loaded_before_a_forced_run_read_what_it_wrote(app):
+    groups, *_ = build_school()
+    generate_term()
+    loaded = db.session.scalars(select(Occurrence).filter_by(group_id=groups[0].id)).first()
+    series = groups[0].series[0]
+    series.start_time, series.end_time = time(14), time(15)
+    generate_occurrences(TERM, TERM + timedelta(weeks=3), tz=TZ, now=LONG_AGO, force=True)
+    # Written in bulk, in the same transaction: the object already loaded is not stale.
+    assert loaded.start_utc.astimezone(TZ).time() == time(14)
+    db.session.commit()
