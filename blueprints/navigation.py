@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask_login import current_user
 
 from models import Role
@@ -55,12 +55,20 @@ _SINGLE_ENTRY_AREAS = {"manage"}
 _SCHEDULE_VIEWS = {"schedule.week", "schedule.day", "schedule.month"}
 
 
-def nav_items() -> list[NavItem]:
-    """The entries the current user may open (an area whose blueprint is absent is left out)."""
+class ShownNavItem(NamedTuple):
+    url: str
+    label: str
+    current: bool
+
+
+def nav_items() -> list[ShownNavItem]:
+    """The entries the current user may open (an area whose blueprint is absent is left out),
+    with their URLs and which is current, worked out once: the header shows them twice."""
     if not current_user.is_authenticated:
         return []
+    role = current_user.role
     return [
-        item
+        ShownNavItem(url_for(item.endpoint), item.label, item.current)
         for item in NAV_ITEMS
-        if item.endpoint in current_app.view_functions and current_user.role in item.roles
+        if item.endpoint in current_app.view_functions and role in item.roles
     ]

@@ -6,10 +6,10 @@ import html
 from datetime import date, datetime
 
 from flask import Flask
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 
 from blueprints.access import org_tz
-from blueprints.auth.forms import CsrfOnlyForm
 from blueprints.navigation import nav_items
 from services.common.timeutil import clock_label, span_label
 from services.common.wording import named, plural
@@ -55,6 +55,12 @@ def options(pairs, selected=None) -> Markup:
     )
 
 
+def csrf_field() -> Markup:
+    """The hidden CSRF field of a form with no other WTForms field: one token a request,
+    and no id (a page holds several such forms; the menu's logout form is drawn twice)."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+
+
 def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
@@ -64,5 +70,5 @@ def register_template_helpers(app: Flask) -> None:
     # `room.name|named("room")`: "Room 101" or "Library (room)"; `n|plural("session")`.
     app.add_template_filter(named, "named")
     app.add_template_filter(plural, "plural")
-    app.add_template_global(CsrfOnlyForm, "CsrfOnlyForm")
+    app.add_template_global(csrf_field, "csrf_field")
     app.add_template_global(nav_items, "nav_items")

@@ -184,7 +184,8 @@ def grid_plan(view: ScheduleView, personal: bool = False) -> GridPlan:
     return plan_grid(
         view,
         tz=org_tz(),
-        viewer=current_user,
+        # The user itself, not the proxy: it is asked about every session shown.
+        viewer=current_user._get_current_object(),
         pinned_rooms=_pinned_rooms(view),
         max_sessions=None if personal else config["SCHEDULE_GRID_MAX_SESSIONS"],
         per_page=config["SCHEDULE_ROOMS_PER_PAGE"],

@@ -55,7 +55,11 @@ class Grid:
 
 
 def time_cell_id(day: date, hour: int) -> str:
-    return f"cell-{day:%Y%m%d}-{hour:02d}"
+    return f"{_time_cell_prefix(day)}{hour:02d}"
+
+
+def _time_cell_prefix(day: date) -> str:
+    return f"cell-{day:%Y%m%d}-"
 
 
 def room_cell_id(room_id: int | None, day: date) -> str:
@@ -82,8 +86,10 @@ def _hour_rows(days: list[date], entries: list[GridEntry]) -> list[Row]:
     hours = [e.start.hour for e in entries]
     first = min([FIRST_HOUR, *hours])
     last = max([LAST_HOUR, *hours])
+    # time_cell_id, each day's part formatted once (a week has about a hundred cells).
+    day_parts = {day: _time_cell_prefix(day) for day in days}
     cells = {
-        (day, hour): Cell(time_cell_id(day, hour), day)
+        (day, hour): Cell(f"{day_parts[day]}{hour:02d}", day)
         for hour in range(first, last + 1)
         for day in days
     }

@@ -107,9 +107,11 @@ def plan_grid(
     per_page: int,
 ) -> GridPlan:
     """The grid `view` asks for; or, past `max_sessions` sessions (None: no limit, as for a
-    personal timetable) and unless `view.whole`, page `view.page` of it by room, `per_page`
-    rooms a page. A week or day only: a month shows a few sessions a day anyway."""
-    whole = view.whole or max_sessions is None
+    personal timetable) and unless `view.whole` or a filter, page `view.page` of it by room,
+    `per_page` rooms a page. A week or day only: a month shows a few sessions a day anyway."""
+    # A room's, a mentor's, a group's or a student's week is a few dozen sessions whatever
+    # the school: only the unfiltered grid is counted first.
+    whole = view.whole or max_sessions is None or view.filters.active
 
     def entries(room_ids=None) -> list[GridEntry]:
         return load_entries(
