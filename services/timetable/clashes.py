@@ -185,11 +185,10 @@ def store_span(
         .where(overlapping(_occ.c.start_utc, _occ.c.end_utc, span_start, span_end))
         .scalar_subquery()
     )
-    connection.execute(
-        delete(_clash).where(
-            or_(_clash.c.occurrence_id.in_(in_span), _clash.c.other_id.in_(in_span))
-        )
-    )
+    # Two statements, not one with OR: PostgreSQL ran that as a subplan per row (minutes
+    # for a term of 400,000 sessions), where each of these is one semi-join.
+    connection.execute(delete(_clash).where(_clash.c.occurrence_id.in_(in_span)))
+    connection.execute(delete(_clash).where(_clash.c.other_id.in_(in_span)))
     for window_start, window_end, slots, found in sweep_windows(windows):
         if on_window is not None:
             on_window(window_start, window_end, slots, found)
