@@ -16,6 +16,7 @@ from services.common.timeutil import date_outside, today_in, zone
 from services.common.wording import plural
 from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.output.spreadsheets import sessions_csv
+from services.timetable.clashes import rebuild_all
 from services.timetable.conflicts import described_times
 from services.timetable.csv_export import export_timetable
 from services.timetable.csv_reading import ImportErrors
@@ -185,6 +186,25 @@ def list_sessions_command(start, end, group, room, fmt):
         click.echo(json.dumps(rows, indent=2))
         return
     click.echo(sessions_csv(rows), nl=False)
+
+
+@bp.cli.command("rebuild-clashes")
+@click.option(
+    "--check", is_flag=True, help="Only compare; exit 1 if the stored clashes are not current."
+)
+def rebuild_clashes_command(check):
+    """Recompute the stored clashes (session_clash) from the sessions, in one transaction:
+    needed only after sessions, groups or enrolments were written outside the app."""
+    added, removed = rebuild_all()
+    if check:
+        db.session.rollback()
+        if added or removed:
+            click.echo(f"Stored clashes out of date: {added} missing, {removed} extra.", err=True)
+            sys.exit(1)
+        click.echo("Stored clashes are current.")
+        return
+    db.session.commit()
+    click.echo(f"Stored clashes rebuilt: {added} added, {removed} removed.")
 
 
 def _fail_import(err: ImportErrors) -> None:

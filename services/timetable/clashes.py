@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from sqlalchemy import (
     Select,
@@ -245,6 +246,25 @@ def conflicts_of(occurrence: Occurrence) -> list[Conflict]:
         for kind, other, group in rows
     ]
     return sorted(found, key=lambda c: (c.first_id, c.second_id, c.kind))
+
+
+REBUILD_WINDOW = timedelta(days=28)
+
+
+def rebuild_all() -> tuple[int, int]:
+    """Recompute every stored clash from the sessions (after rows were written behind the
+    app's back, or restored from elsewhere), a 28-day window at a time, in the caller's
+    transaction; (rows added, rows removed)."""
+    before = stored_clashes()
+    span = select(func.min(Occurrence.start_utc), func.max(Occurrence.end_utc))
+    first, last = db.session.execute(span).one()
+    if first is not None:
+        cuts = [first]
+        while cuts[-1] <= last:
+            cuts.append(cuts[-1] + REBUILD_WINDOW)
+        store_span(list(pairwise(cuts)))
+    after = stored_clashes()
+    return len(after - before), len(before - after)
 
 
 def stored_clashes() -> set[tuple[int, int, str]]:

@@ -239,3 +239,25 @@ def test_generate_sessions_at_the_end_of_the_calendar_says_what_is_wrong(app, ma
     assert result.exit_code != 0
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Error:" in result.output
+
+
+def test_rebuild_clashes_checks_and_mends_a_table_written_behind_the_apps_back(
+    cli, make_group, make_series, make_room
+):
+    room = make_room("Studio")
+    make_series(make_group("Dance A", room=room), weekdays=(0,))
+    make_series(
+        make_group("Dance B", room=room), weekdays=(0,), start=time(10, 30), end=time(11, 30)
+    )
+    assert cli("generate-sessions", "--start", "2026-09-07", "--weeks", "2").exit_code == 0
+    result = cli("rebuild-clashes", "--check")
+    assert result.exit_code == 0 and "current" in result.output
+    # A restore from elsewhere, or an SQL session by hand, left the table empty.
+    db.session.execute(sa.text("DELETE FROM session_clash"))
+    db.session.commit()
+    result = cli("rebuild-clashes", "--check")
+    assert result.exit_code == 1 and "4 missing, 0 extra" in result.output
+    assert db.session.scalar(sa.text("SELECT count(*) FROM session_clash")) == 0  # only checked
+    result = cli("rebuild-clashes")
+    assert result.exit_code == 0 and "4 added, 0 removed" in result.output
+    assert cli("rebuild-clashes", "--check").exit_code == 0
