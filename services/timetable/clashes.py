@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import pairwise
 
 from sqlalchemy import (
@@ -72,6 +73,7 @@ def _floor(mine, dialect: str):
     return mine.c.start_utc.op("-")(literal_column(f"interval '{hours} hours'"))
 
 
+@lru_cache(maxsize=2)
 def _pairs_query(dialect: str) -> Select:
     """(session, other session, kind) for every clash of the sessions `ids` (bound as one list,
     `one_of`), by the rules of `find_conflicts`: non-cancelled, overlapping (half-open), and
