@@ -96,6 +96,7 @@ from models.access_tokens import ApiToken, CalendarFeed  # noqa: E402
 from models.course_group import CourseGroup, Enrolment  # noqa: E402
 from models.date_override import DateOverride  # noqa: E402
 from models.enums import (  # noqa: E402
+    ClosureKind,
     EmailStatus,
     GroupKind,
     NoteKind,
@@ -109,6 +110,7 @@ from models.notification import Notification  # noqa: E402
 from models.occurrence import Occurrence  # noqa: E402
 from models.rating import Rating  # noqa: E402
 from models.room import Room  # noqa: E402
+from models.school_year import AcademicYear, Closure, Term, closure_group  # noqa: E402
 from models.series import Series  # noqa: E402
 from models.session_clash import SessionClash  # noqa: E402
 from models.session_request import RequestedSlot, SessionRequest  # noqa: E402
@@ -118,10 +120,13 @@ from models.user import User  # noqa: E402
 
 __all__ = [
     "MAX_ID",
+    "AcademicYear",
     "ApiToken",
     "Attachment",
     "Base",
     "CalendarFeed",
+    "Closure",
+    "ClosureKind",
     "CourseGroup",
     "DateOverride",
     "EmailStatus",
@@ -145,6 +150,8 @@ __all__ = [
     "SessionNote",
     "SessionRequest",
     "Subject",
+    "Term",
     "User",
+    "closure_group",
     "db",
 ]

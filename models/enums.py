@@ -73,3 +73,9 @@ def enum_column(enum_cls: type[enum.Enum], name: str):
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
+
+class ClosureKind(enum.StrEnum):
+    HOLIDAY = "holiday"  # a public or school holiday
+    CLOSED = "closed"  # the school closed (a snow day, an election, works)
+    STAFF_DAY = "staff_day"  # staff in, no teaching

@@ -77,6 +77,11 @@ class Occurrence(db.Model):
     completion_notes: Mapped[str | None] = mapped_column(Text)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The closure that cancelled this session (models/school_year.py): it comes back
+    # when the closure goes, unless something else changed it meanwhile.
+    closure_id: Mapped[int | None] = mapped_column(
+        ForeignKey("closure.id", ondelete="SET NULL"), index=True
+    )
     # Bumped on every change that a calendar client must see.
     sequence: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
