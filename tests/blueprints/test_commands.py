@@ -26,6 +26,7 @@ COMMANDS = [
     "send-notifications",
     "expire-requests",
     "sweep-uploads",
+    "rebuild-clashes",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -148,6 +149,7 @@ BAD_INPUT = [
     (["send-notifications", "--limit", "10001"], "not in the range"),
     (["send-notifications", "--limit", "ten"], "'ten' is not"),
     (["expire-requests", "now"], "unexpected extra argument"),
+    (["rebuild-clashes", "now"], "unexpected extra argument"),
     (["seed-demo", "--force"], "No such option"),
 ]
 
@@ -198,6 +200,8 @@ def test_control_characters_are_refused(cli, make_user, args):
         (["list-sessions", "--start", "2026-09-07", "--end", "2026-09-14"], ["[]"]),
         (["list-sessions", "--start", "2026-09-07", "--end", "2026-09-14", "--format", "csv"], []),
         (["expire-requests"], ["0 requests expired."]),
+        (["rebuild-clashes"], ["Stored clashes rebuilt: 0 added, 0 removed."]),
+        (["rebuild-clashes", "--check"], ["Stored clashes are current."]),
         (["send-notifications"], ["MAIL_SERVER is not set"]),
     ],
 )
