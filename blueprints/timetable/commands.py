@@ -62,7 +62,7 @@ def print_summary(summary, conflicts=None) -> None:
         + (" with --force" if summary.force else "")
         + ("; dry run, nothing written" if summary.dry_run else "")
     )
-    for key in ("created", "updated", "removed", "unchanged", "kept", "out_of_date"):
+    for key in ("created", "updated", "removed", "unchanged", "kept", "out_of_date", "closed"):
         click.echo(f"  {key.replace('_', ' '):<12} {getattr(summary, key)}")
     if summary.nothing_because:  # e.g. every series ended before the window
         click.echo(f"  {summary.nothing_because}")

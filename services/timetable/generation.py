@@ -59,6 +59,7 @@ from services.notifications.inbox import (
     notify_each,
     participants_of_groups,
 )
+from services.school_year import closed_days
 from services.timetable.clashes import store_span
 from services.timetable.conflicts import (
     Slot,
@@ -91,7 +92,9 @@ _ONLINE = OccurrenceMode.ONLINE.value
 
 # What happens to one session in a run (the preview's sections, in this order).
 CREATE, UPDATE, REMOVE, KEEP, OUT_OF_DATE = "create", "update", "remove", "keep", "out_of_date"
-CHANGE_KINDS = (CREATE, UPDATE, REMOVE, OUT_OF_DATE, KEEP)
+# A series date on a closed day: no session made (or the one made, cancelled by the closure).
+CLOSED = "closed"
+CHANGE_KINDS = (CREATE, UPDATE, REMOVE, OUT_OF_DATE, KEEP, CLOSED)
 
 # Why a session that differs from its series is kept (see `_Existing.is_protected`).
 KEPT_COMPLETED = "completed"
@@ -129,6 +132,9 @@ class GenerationSummary:
     unchanged: int = 0
     kept: int = 0
     out_of_date: int = 0
+    # Series dates on closed days (services/school_year.py): no session made for them, or
+    # the one made before is cancelled by the closure.
+    closed: int = 0
     conflicts: list[dict] = field(default_factory=list)
     # Sessions whose times were adjusted: in a DST gap, or an end not after the start.
     shifted: list[dict] = field(default_factory=list)
@@ -377,8 +383,11 @@ class _Existing(NamedTuple):
     status: str
     edited_by_hand: bool
     mentor_id: int
+    closure_id: int | None
 
     def matches(self, plan: PlannedOccurrence) -> bool:
+        if self.closure_id != plan.closure_id:
+            return False  # cancelled by a closure the plan does not know, or the other way
         if plan.cancelled:
             # A cancelled date is never compared on time or room: it is simply cancelled.
             return self.status == _CANCELLED
@@ -461,14 +470,17 @@ def _load_existing(
             type_coerce(c.status, String),
             c.edited_by_hand,
             _group_table.c.mentor_id,
+            c.closure_id,
         )
         .join_from(_table, _group_table, _group_table.c.id == c.group_id)
         .where(in_window | in_time if overlapping_too else in_window)
     ).all()
     read = instant_reader(dialect)
     return [
-        _Existing(i, group, series, day, read(start), read(end), room, mode, status, hand, mentor)
-        for i, group, series, day, start, end, room, mode, status, hand, mentor in rows
+        _Existing(
+            i, group, series, day, read(start), read(end), room, mode, status, hand, mentor, shut
+        )
+        for i, group, series, day, start, end, room, mode, status, hand, mentor, shut in rows
     ]
 
 
@@ -507,6 +519,7 @@ def _update_in_place(dialect: str):
             video_room_id=func.coalesce(_table.c.video_room_id, bindparam("b_video_room_id")),
             group_id=bindparam("b_group_id"),
             status=bindparam("b_status"),
+            closure_id=bindparam("b_closure_id"),
             sequence=_table.c.sequence + 1,
             updated_at=raw_instant(bindparam("b_updated_at"), dialect),
         )
@@ -524,6 +537,7 @@ def _update_values(occurrence_id: int, plan: PlannedOccurrence, stored) -> dict:
         "b_video_room_id": None,
         "b_group_id": plan.group_id,
         "b_status": _CANCELLED if plan.cancelled else _SCHEDULED,
+        "b_closure_id": plan.closure_id,
     }
 
 
@@ -617,6 +631,7 @@ _UPDATED_COLUMNS = (
     ("b_video_room_id", "video_room_id", "text"),
     ("b_group_id", "group_id", "integer"),
     ("b_status", "status", "text"),
+    ("b_closure_id", "closure_id", "integer"),
     ("b_updated_at", "updated_at", "timestamptz"),
 )
 
@@ -681,7 +696,8 @@ def _insert_and_update_from_arrays(to_insert: list[dict], to_update: list[dict])
             "room_id = v.room_id, mode = v.mode, "
             # A session turned online keeps the video room it may already have.
             "video_room_id = coalesce(o.video_room_id, v.video_room_id), "
-            "group_id = v.group_id, status = v.status, sequence = o.sequence + 1, "
+            "group_id = v.group_id, status = v.status, closure_id = v.closure_id, "
+            "sequence = o.sequence + 1, "
             f"updated_at = v.updated_at FROM {_unnested(_UPDATED_COLUMNS)} WHERE o.id = v.id",
             _as_arrays(_UPDATED_COLUMNS, to_update),
         )
@@ -858,6 +874,27 @@ def _windows(start: date, end: date, days: int | None) -> list[tuple[date, date]
     return list(zip(cuts, [*cuts[1:], end], strict=True))
 
 
+def _closed_marked(plans: list[PlannedOccurrence], tz: ZoneInfo) -> dict:
+    """The plans by (series, date), those on a closed day (its local date, after exceptions)
+    cancelled by their closure; a date an exception cancels stays cancelled by it."""
+    if not plans:
+        return {}
+    day_of = {p: p.start_utc.astimezone(tz).date() for p in plans}
+    days = day_of.values()
+    closed = closed_days(min(days), max(days) + timedelta(days=1))
+    marked = {}
+    for plan in plans:
+        closure = (
+            closed.closure_for(plan.group_id, day_of[plan])
+            if closed and not plan.cancelled
+            else None
+        )
+        if closure is not None:
+            plan = plan._replace(cancelled=True, closure_id=closure)
+        marked[(plan.series_id, plan.original_date)] = plan
+    return marked
+
+
 def _generate_window(
     window: tuple[date, date],
     work: _RunWrites,
@@ -877,10 +914,7 @@ def _generate_window(
     start_utc, end_utc = local_day_bounds(start, end, tz)
     rules = _load_rules(start, end, groups)
     overrides = load_override_rules(start, end, [r.id for r in rules] if groups else None)
-    planned = {
-        (p.series_id, p.original_date): p
-        for p in plan_occurrences(rules, overrides, start, end, tz)
-    }
+    planned = _closed_marked(plan_occurrences(rules, overrides, start, end, tz), tz)
     existing = _load_existing(start, end, start_utc, end_utc, dialect, overlapping_too=whole)
     seen = _compare_stored(
         existing, planned, work, summary, window, now=now, force=summary.force, groups=groups
@@ -1010,7 +1044,10 @@ def _compare_stored(
         seen.add(key)
         plan = planned.get(key)
         if plan is not None and row.matches(plan):
-            summary.unchanged += 1
+            if plan.closure_id is None:
+                summary.unchanged += 1
+            else:
+                summary.closed += 1
             continue
         if recorded is None:
             recorded = _with_records(start, end)
@@ -1046,7 +1083,11 @@ def _plan_inserts(
             summary.shifted.append(
                 {"series_id": plan.series_id, "date": plan.original_date.isoformat()}
             )
-        if key not in seen:
+        if key not in seen and plan.closure_id is not None:
+            summary.closed += 1
+            if work.log:
+                work.logged.append((CLOSED, None, plan, "a closed day"))
+        elif key not in seen:
             if work.log:
                 work.logged.append((CREATE, None, plan, ""))
             work.to_insert.append(
@@ -1277,7 +1318,9 @@ def series_standing(
     window = (day, day + timedelta(days=1))
     rules = [r for r in _load_rules(*window, [occurrence.group_id]) if r.id == occurrence.series_id]
     overrides = load_override_rules(*window, [occurrence.series_id])
-    plan = next(iter(plan_occurrences(rules, overrides, *window, tz)), None)
+    plan = next(
+        iter(_closed_marked(plan_occurrences(rules, overrides, *window, tz), tz).values()), None
+    )
     row = _Existing(
         occurrence.id,
         occurrence.group_id,
@@ -1290,6 +1333,7 @@ def series_standing(
         str(occurrence.status),
         occurrence.edited_by_hand,
         occurrence.group.mentor_id,
+        occurrence.closure_id,
     )
     rooms = dict(
         db.session.execute(

@@ -78,6 +78,9 @@ class PlannedOccurrence(NamedTuple):
     shifted: bool
     # True when a date override (other than a cancellation) applies.
     overridden: bool
+    # The closure whose day this is (services/school_year.py): generation makes no session
+    # then, and one already made is cancelled by it (`cancelled` is True too).
+    closure_id: int | None = None
 
 
 def series_dates(rule: SeriesRule, window_start: date, window_end: date) -> list[date]:

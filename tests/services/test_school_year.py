@@ -3,12 +3,13 @@ generation and the schedule read."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from models import AcademicYear, Closure, ClosureKind, Term, db
+from models import AcademicYear, Closure, ClosureKind, Occurrence, OccurrenceStatus, Term, db
 from services.common.errors import ValidationError
 from services.school_year import (
     ClosureData,
@@ -20,6 +21,7 @@ from services.school_year import (
     save_year,
     term_of,
 )
+from services.timetable.generation import generate_occurrences
 
 YEAR = YearData("2026-2027", date(2026, 9, 1), date(2027, 7, 9))
 
@@ -138,3 +140,75 @@ def test_bad_closure_input_is_named_field_by_field_and_writes_nothing(app, make_
         lambda: save_closure_record(ClosureData("Long", date(2027, 1, 1), date(2028, 6, 1)))
     ) == {"last_day": "A closure lasts at most 366 days."}
     assert count(Closure) == 0
+
+
+# --- Generation on closed days -----------------------------------------------------------------
+
+PARIS = ZoneInfo("Europe/Paris")
+MONDAY = date(2026, 12, 14)
+LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def generate(weeks=3, **kwargs):
+    summary = generate_occurrences(
+        MONDAY, MONDAY + timedelta(weeks=weeks), tz=PARIS, now=LONG_AGO, **kwargs
+    )
+    db.session.commit()
+    return summary
+
+
+def dates_of(group) -> dict[date, str]:
+    db.session.expire_all()
+    return {
+        o.start_utc.astimezone(PARIS).date(): str(o.status)
+        for o in db.session.scalars(select(Occurrence).where(Occurrence.group_id == group.id))
+    }
+
+
+def test_generation_makes_no_session_on_closed_days_and_counts_them(app, make_group, make_series):
+    maths, art = make_group("Maths"), make_group("Art")
+    make_series(maths, weekdays=(0, 2), first_date=MONDAY)
+    make_series(art, weekdays=(0,), first_date=MONDAY)
+    # The whole school from Mon 21 Dec to Fri 1 Jan; Art alone on its first Monday too.
+    save_closure_record(ClosureData("Winter break", date(2026, 12, 21), date(2027, 1, 1)))
+    save_closure_record(
+        ClosureData("Art trip", MONDAY, MONDAY, ClosureKind.CLOSED, group_ids=[art.id])
+    )
+    db.session.commit()
+    summary = generate(details=True)
+    assert (summary.created, summary.closed) == (2, 7)
+    assert summary.as_dict()["closed"] == 7
+    assert [(c.group, c.original_date) for c in summary.changes_of("closed")][:3] == [
+        ("Art", MONDAY),
+        ("Art", date(2026, 12, 21)),
+        ("Maths", date(2026, 12, 21)),
+    ]
+    assert sorted(dates_of(maths)) == [MONDAY, date(2026, 12, 16)]
+    assert sorted(dates_of(art)) == []
+    # Unchanged on a second run: the closed days are counted again, nothing is made.
+    again = generate()
+    assert (again.created, again.unchanged, again.closed) == (0, 2, 7)
+
+
+def test_a_closure_over_sessions_already_made_cancels_them_with_force_never_protected_ones(
+    app, make_group, make_series
+):
+    maths = make_group("Maths")
+    make_series(maths, weekdays=(0, 2), first_date=MONDAY)
+    generate(weeks=1)
+    done = db.session.scalars(
+        select(Occurrence).where(Occurrence.group_id == maths.id).order_by(Occurrence.start_utc)
+    ).first()
+    done.status = OccurrenceStatus.COMPLETED
+    db.session.commit()
+    closure = save_closure_record(ClosureData("Snow", MONDAY, MONDAY + timedelta(days=2)))
+    db.session.commit()
+    assert generate(weeks=1).out_of_date == 1  # Wednesday's, made before; Monday's is kept
+    forced = generate(weeks=1, force=True)
+    assert (forced.updated, forced.kept, forced.closed) == (1, 1, 0)
+    assert dates_of(maths) == {MONDAY: "completed", date(2026, 12, 16): "cancelled"}
+    wednesday = db.session.scalars(
+        select(Occurrence).where(Occurrence.closure_id == closure.id)
+    ).one()
+    assert wednesday.start_utc.astimezone(PARIS).date() == date(2026, 12, 16)
+    assert generate(weeks=1).closed == 1  # now in step with its closure

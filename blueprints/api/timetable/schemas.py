@@ -160,6 +160,8 @@ class GenerationSummarySchema(ma.Schema):
     unchanged = fields.Integer()
     kept = fields.Integer()
     out_of_date = fields.Integer()
+    # Series dates on closed days (holidays, closures): no session made for them.
+    closed = fields.Integer()
     conflicts = fields.List(fields.Dict())
     shifted = fields.List(fields.Dict())
 
