@@ -9,7 +9,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import AcademicYear, Closure, ClosureKind, Occurrence, OccurrenceStatus, Term, db
+from models import (
+    AcademicYear,
+    Closure,
+    ClosureKind,
+    Notification,
+    Occurrence,
+    OccurrenceStatus,
+    Term,
+    db,
+)
+from services.closures import add_closure, remove_closure
 from services.common.errors import ValidationError
 from services.school_year import (
     ClosureData,
@@ -212,3 +222,95 @@ def test_a_closure_over_sessions_already_made_cancels_them_with_force_never_prot
     ).one()
     assert wednesday.start_utc.astimezone(PARIS).date() == date(2026, 12, 16)
     assert generate(weeks=1).closed == 1  # now in step with its closure
+
+
+# --- A closure over sessions already made ------------------------------------------------------
+
+NOW = datetime(2026, 12, 10, 9, tzinfo=UTC)
+
+
+def sessions_of(group) -> list[Occurrence]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(Occurrence).where(Occurrence.group_id == group.id).order_by(Occurrence.start_utc)
+        )
+    )
+
+
+def test_adding_a_closure_cancels_its_days_sessions_and_tells_their_people(
+    app, make_user, make_group, make_series
+):
+    ada = make_user("student", name="Ada")
+    maths = make_group("Maths", students=[ada])
+    art = make_group("Art", students=[ada])
+    make_series(maths, weekdays=(0, 2), first_date=MONDAY)
+    make_series(art, weekdays=(0,), first_date=MONDAY)
+    generate(weeks=2)
+    _, wednesday, *_ = sessions_of(maths)
+    wednesday.status = OccurrenceStatus.COMPLETED  # a record: never touched
+    db.session.commit()
+
+    outcome = add_closure(
+        ClosureData("Snow", MONDAY, MONDAY + timedelta(days=2)), actor=None, tz=PARIS, now=NOW
+    )
+    db.session.commit()
+    cancelled = {(s.group.name, s.start_utc.astimezone(PARIS).date()) for s in outcome.cancelled}
+    assert cancelled == {("Art", MONDAY), ("Maths", MONDAY)}
+    assert [s.id for s in outcome.kept] == [wednesday.id]
+    assert [str(s.status) for s in sessions_of(maths)] == [
+        "cancelled",
+        "completed",
+        "scheduled",
+        "scheduled",
+    ]
+    assert sessions_of(maths)[0].closure_id == outcome.closure.id
+    titles = {
+        n.title
+        for n in db.session.scalars(select(Notification).where(Notification.user_id == ada.id))
+    }
+    assert "Maths: 1 session cancelled, Snow (Mon 14 Dec to Wed 16 Dec)" in titles
+    assert "Art: 1 session cancelled, Snow (Mon 14 Dec to Wed 16 Dec)" in titles
+
+
+def test_removing_a_closure_brings_its_sessions_back_and_makes_the_skipped_ones(
+    app, make_group, make_series
+):
+    maths, art = make_group("Maths"), make_group("Art")
+    make_series(maths, weekdays=(0,), first_date=MONDAY)
+    make_series(art, weekdays=(0,), first_date=MONDAY)
+    generate(weeks=1)  # this week's Mondays exist; next week's are not made yet
+    closure = add_closure(
+        ClosureData("Trip", MONDAY, MONDAY + timedelta(weeks=1), group_ids=[maths.id]),
+        actor=None,
+        tz=PARIS,
+        now=NOW,
+    ).closure
+    db.session.commit()
+    assert generate(weeks=2).closed == 2  # one cancelled by it, one not made
+    assert [str(s.status) for s in sessions_of(maths)] == ["cancelled"]
+    assert [str(s.status) for s in sessions_of(art)] == ["scheduled", "scheduled"]
+
+    outcome = remove_closure(closure, tz=PARIS, now=NOW)
+    db.session.commit()
+    assert (len(outcome.restored), outcome.created) == (1, 1)
+    assert [str(s.status) for s in sessions_of(maths)] == ["scheduled", "scheduled"]
+    assert all(s.closure_id is None for s in sessions_of(maths))
+    assert db.session.get(Closure, closure.id) is None
+    assert generate(weeks=2).closed == 0
+
+
+def test_a_session_edited_while_closed_stays_as_it_was_made(app, make_group, make_series):
+    maths = make_group("Maths")
+    make_series(maths, weekdays=(0,), first_date=MONDAY)
+    generate(weeks=1)
+    closure = add_closure(
+        ClosureData("Snow", MONDAY, MONDAY), actor=None, tz=PARIS, now=NOW
+    ).closure
+    session = sessions_of(maths)[0]
+    session.edited_by_hand = True  # someone changed it by hand meanwhile
+    db.session.commit()
+    outcome = remove_closure(closure, tz=PARIS, now=NOW)
+    db.session.commit()
+    assert (outcome.restored, [s.id for s in outcome.kept]) == ([], [session.id])
+    assert [str(s.status) for s in sessions_of(maths)] == ["cancelled"]

@@ -1,0 +1,181 @@
+"""What a closure does to the sessions already made: adding one cancels those on its days (by the
+closure, not by per-series exceptions), removing it brings them back and makes the ones
+generation skipped meanwhile; the people concerned are told, one message per group.
+
+Protected sessions (completed, edited by hand, already started, or carrying notes or files)
+are never touched: they are reported, as generation reports what it keeps.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from models import Attachment, Closure, Occurrence, OccurrenceStatus, SessionNote, User, db
+from models.types import one_of
+from services.common.timeutil import local_day_bounds
+from services.common.wording import plural
+from services.notifications.inbox import (
+    SESSION_CANCELLED,
+    SESSION_RESTORED,
+    notify_each,
+    participants_of_groups,
+)
+from services.school_year import ClosureData, save_closure_record
+from services.timetable.conflicts import lock_schedule
+from services.timetable.generation import generate_occurrences
+
+# Sessions named in a group's message; the rest are counted.
+LISTED = 10
+
+
+@dataclass
+class ClosureOutcome:
+    closure: Closure | None
+    cancelled: list[Occurrence] = field(default_factory=list)
+    restored: list[Occurrence] = field(default_factory=list)
+    # Made by generation on days the closure no longer closes.
+    created: int = 0
+    # On its days and left as they are: completed, edited by hand, started, with records.
+    kept: list[Occurrence] = field(default_factory=list)
+    notified: int = 0
+
+
+def add_closure(
+    data: ClosureData, *, actor: User | None, tz: ZoneInfo, now: datetime | None = None
+) -> ClosureOutcome:
+    """Save a closure and cancel the sessions already made on its days (one transaction: the
+    caller commits)."""
+    lock_schedule()
+    now = now or datetime.now(UTC)
+    closure = save_closure_record(data, actor=actor)
+    outcome = ClosureOutcome(closure)
+    sessions = _sessions_on_days(closure, tz)
+    recorded = _with_records([s.id for s in sessions])
+    for session in sessions:
+        if session.status == OccurrenceStatus.CANCELLED:
+            continue  # cancelled already, by hand or by an exception: not the closure's
+        if (
+            session.status == OccurrenceStatus.COMPLETED
+            or session.edited_by_hand
+            or session.start_utc <= now
+            or session.id in recorded
+        ):
+            outcome.kept.append(session)
+            continue
+        session.status = OccurrenceStatus.CANCELLED
+        session.closure_id = closure.id
+        session.sequence += 1
+        outcome.cancelled.append(session)
+    db.session.flush()
+    outcome.notified = _tell(outcome.cancelled, _Named.of(closure), tz, back=False)
+    return outcome
+
+
+def remove_closure(
+    closure: Closure, *, tz: ZoneInfo, now: datetime | None = None
+) -> ClosureOutcome:
+    """Remove a closure: the sessions it cancelled come back (unless edited since), and
+    generation makes those its days kept from being made."""
+    lock_schedule()
+    now = now or datetime.now(UTC)
+    outcome = ClosureOutcome(None)
+    for session in db.session.scalars(
+        select(Occurrence).where(Occurrence.closure_id == closure.id)
+    ):
+        session.closure_id = None
+        if session.status == OccurrenceStatus.CANCELLED and not session.edited_by_hand:
+            session.status = OccurrenceStatus.SCHEDULED
+            session.sequence += 1
+            outcome.restored.append(session)
+        else:
+            outcome.kept.append(session)
+    named = _Named.of(closure)  # what the messages say, read before the row goes
+    first, last = closure.first_day, closure.last_day
+    groups = None if closure.whole_school else [g.id for g in closure.groups]
+    db.session.delete(closure)
+    db.session.flush()
+    summary = generate_occurrences(
+        first, last + timedelta(days=1), tz=tz, now=now, group_ids=groups
+    )
+    outcome.created = summary.created
+    outcome.notified = _tell(outcome.restored, named, tz, back=True)
+    return outcome
+
+
+def _sessions_on_days(closure: Closure, tz: ZoneInfo) -> list[Occurrence]:
+    """Sessions starting on the closure's days (local), of its groups (all: the whole
+    school's), by start."""
+    start_utc, end_utc = local_day_bounds(
+        closure.first_day, closure.last_day + timedelta(days=1), tz
+    )
+    query = (
+        select(Occurrence)
+        .where(Occurrence.start_utc >= start_utc, Occurrence.start_utc < end_utc)
+        .order_by(Occurrence.start_utc, Occurrence.id)
+    )
+    if not closure.whole_school:
+        query = query.where(one_of(Occurrence.group_id, name="groups"))
+    params = {} if closure.whole_school else {"groups": {g.id for g in closure.groups}}
+    return list(db.session.scalars(query, params))
+
+
+def _with_records(ids: list[int]) -> set[int]:
+    """Those of the sessions `ids` carrying a teacher's notes or files (kept, as generation
+    keeps them), in two statements."""
+    if not ids:
+        return set()
+    found = set()
+    for column in (SessionNote.occurrence_id, Attachment.occurrence_id):
+        query = select(column).where(one_of(column, name="ids")).distinct()
+        found |= set(db.session.scalars(query, {"ids": ids}))
+    return found
+
+
+@dataclass(frozen=True)
+class _Named:
+    name: str
+    days: str
+
+    @classmethod
+    def of(cls, closure: Closure) -> _Named:
+        first, last = closure.first_day, closure.last_day
+        days = f"{first:%a %d %b}" if first == last else f"{first:%a %d %b} to {last:%a %d %b}"
+        return cls(closure.name, days)
+
+
+def _tell(sessions: list[Occurrence], closure: _Named, tz: ZoneInfo, *, back: bool) -> int:
+    """One message per group to its mentor and students: which of their sessions the
+    closure cancelled (or, removed, brought back)."""
+    if not sessions:
+        return 0
+    by_group: dict[int, list[Occurrence]] = defaultdict(list)
+    for session in sessions:
+        by_group[session.group_id].append(session)
+    people = participants_of_groups(by_group)
+    days = closure.days
+    messages = []
+    for group_id, group_sessions in by_group.items():
+        name = group_sessions[0].group.name
+        count = plural(len(group_sessions), "session")
+        lines = [f"{s.start_utc.astimezone(tz):%a %d %b %H:%M}" for s in group_sessions[:LISTED]]
+        if len(group_sessions) > LISTED:
+            lines.append(f"and {len(group_sessions) - LISTED} more")
+        if back:
+            title = f"{name}: {count} back on, {closure.name} ({days}) is no longer closed"
+        else:
+            title = f"{name}: {count} cancelled, {closure.name} ({days})"
+        messages.append(
+            (
+                people.get(group_id, set()),
+                SESSION_RESTORED if back else SESSION_CANCELLED,
+                title,
+                "\n".join(lines),
+                "/schedule/mine",
+            )
+        )
+    return notify_each(messages)
