@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import String, func, select
 
 from models import AcademicYear, Closure, ClosureKind, CourseGroup, Term, User, closure_group, db
 from models.types import one_of
@@ -236,6 +236,30 @@ def save_closure_record(
     closure.groups = groups or []
     db.session.flush()
     return closure
+
+
+def group_ids_named(text: str) -> list[int]:
+    """The groups named in `text`, one per line (case and spacing aside), for a closure of
+    some groups; every unknown name at once (ValidationError on `groups`)."""
+    names = [" ".join(line.split()) for line in (text or "").splitlines()]
+    names = list(dict.fromkeys(n for n in names if n))
+    if not names:
+        raise ValidationError("Name the groups it closes, one per line.", field="groups")
+    found = dict(
+        db.session.execute(
+            select(func.lower(CourseGroup.name), CourseGroup.id).where(
+                one_of(func.lower(CourseGroup.name), name="names", of=String)
+            ),
+            {"names": {n.lower() for n in names}},
+        ).all()
+    )
+    unknown = [n for n in names if n.lower() not in found]
+    if unknown:
+        listed = ", ".join(unknown[:10]) + (
+            f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        )
+        raise ValidationError(f"No group is named {listed}.", field="groups")
+    return [found[n.lower()] for n in names]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from blueprints.typed_choice import picked_id
-from models import CourseGroup, DateOverride, db
+from models import ClosureKind, CourseGroup, DateOverride, db
 from services.timetable.exceptions import OverrideChange
 
 
@@ -182,3 +182,36 @@ def change_from_form(form: DateOverrideChangeForm, room_id: int | None = None) -
         room_id=None if cancelled else room_id,
         notes=form.notes.data or "",
     )
+
+
+class ClosureForm(FlaskForm):
+    """A closure: its name and kind, its days (both included), the whole school or groups
+    named one per line (resolved by `services.school_year.group_ids_named`)."""
+
+    name = StringField(
+        "Name",
+        validators=[InputRequired(message="Enter the closure's name."), Length(max=120)],
+        render_kw={"placeholder": "Winter break"},
+    )
+    kind = SelectField(
+        "Kind",
+        choices=[
+            SelectChoice(ClosureKind.HOLIDAY.value, "Holiday"),
+            SelectChoice(ClosureKind.CLOSED.value, "School closed"),
+            SelectChoice(ClosureKind.STAFF_DAY.value, "Staff day (no teaching)"),
+        ],
+        default=ClosureKind.HOLIDAY.value,
+    )
+    first_day = DateField(
+        "First day", validators=[InputRequired(message="Enter the first day (YYYY-MM-DD).")]
+    )
+    last_day = DateField(
+        "Last day (included)",
+        validators=[InputRequired(message="Enter the last day (YYYY-MM-DD).")],
+    )
+    scope = RadioField(
+        "Closes",
+        choices=[SelectChoice("school", "The whole school"), SelectChoice("groups", "Some groups")],
+        default="school",
+    )
+    groups = TextAreaField("Groups, one per line", validators=[Optional()])

@@ -24,6 +24,7 @@ from models import MentorSubject, Notification, Occurrence, Role, db
 from services.output import feeds as calendar_feeds
 from services.people import tokens as api_tokens
 from services.requests.lifecycle import RequestInput, create_request
+from services.school_year import ClosureData, save_closure_record
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences
 from services.tracking.attachments import attach_upload
@@ -137,6 +138,10 @@ def world(app, upload_folder, make_user, make_group, make_room, make_series):
         ids[f"token_{key}"] = row.id
     ids["room_feed"] = calendar_feeds.staff_feed(
         people["admin"], room_id=group_a.default_room_id
+    ).id
+    far = FUTURE + timedelta(days=60)  # no session on it
+    ids["closure"] = save_closure_record(
+        ClosureData("Staff day", far, far, group_ids=[group_a.id])
     ).id
     ids["room_a"] = group_a.default_room_id
     ids["subject_a"], ids["subject_b"] = group_a.subject_id, group_b.subject_id
@@ -317,6 +322,13 @@ CASES: dict[str, list[Case]] = {
     "timetable.delete_exception": [
         post("/timetable/exceptions/{override_a}/delete", {}, STAFF_ONLY)
     ],
+    "timetable.closures": [get("/timetable/closures", STAFF_ONLY)],
+    "timetable.create_closure": [
+        post("/timetable/closures", {"name": "Holiday", "kind": "holiday", "scope": "school",
+             "first_day": (FUTURE + timedelta(days=90)).isoformat(),
+             "last_day": (FUTURE + timedelta(days=90)).isoformat()}, STAFF_ONLY),
+    ],
+    "timetable.delete_closure": [post("/timetable/closures/{closure}/delete", {}, STAFF_ONLY)],
     # Staff only: the school's schedule and its inline editor.
     "schedule.week": [get("/schedule/", STAFF_ONLY)],
     "schedule.day": [get("/schedule/day", STAFF_ONLY)],

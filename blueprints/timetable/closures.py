@@ -1,0 +1,104 @@
+"""Closures (holidays, the school closed, staff days): the list, adding one (the sessions on
+its days are cancelled at once) and removing one (they come back)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from blueprints.access import is_htmx, load_or_404, org_tz, staff_required
+from blueprints.feedback import form_action
+from blueprints.timetable.forms import ClosureForm
+from blueprints.timetable.routes import bp
+from models import Closure, ClosureKind
+from services.closures import ClosureOutcome, add_closure, remove_closure
+from services.common.timeutil import today_in
+from services.common.wording import plural
+from services.school_year import ClosureData, group_ids_named, list_closures
+
+KIND_LABELS = {
+    ClosureKind.HOLIDAY: "Holiday",
+    ClosureKind.CLOSED: "School closed",
+    ClosureKind.STAFF_DAY: "Staff day",
+}
+
+
+def _page(form: ClosureForm, status: int = 200):
+    today = today_in(org_tz())
+    closures = list_closures()
+    return render_template(
+        "timetable/closures.html",
+        form=form,
+        coming=[c for c in closures if c.last_day >= today],
+        past=[c for c in reversed(closures) if c.last_day < today][:20],
+        kind_labels=KIND_LABELS,
+        days_of=closure_days,
+    ), status
+
+
+@bp.get("/closures")
+@staff_required
+def closures():
+    return _page(ClosureForm())
+
+
+@bp.post("/closures")
+@staff_required
+def create_closure():
+    form = ClosureForm()
+    if not form.validate_on_submit():
+        return _page(form, 422)
+    with form_action(form) as outcome:
+        group_ids = group_ids_named(form.groups.data) if form.scope.data == "groups" else None
+        data = ClosureData(
+            form.name.data, form.first_day.data, form.last_day.data, ClosureKind(form.kind.data),
+            group_ids,
+        )  # fmt: skip
+        done = add_closure(data, actor=current_user, tz=org_tz())
+    if outcome.failed:
+        return _page(form, outcome.status)
+    flash(_said(f"{done.closure.name} added", done), "success")
+    return redirect(url_for("timetable.closures"))
+
+
+@bp.post("/closures/<id:closure_id>/delete")
+@staff_required
+def delete_closure(closure_id: int):
+    closure = load_or_404(Closure, closure_id)
+    name = closure.name
+    with form_action() as outcome:
+        done = remove_closure(closure, tz=org_tz())
+    if outcome.ok:
+        flash(_said(f"{name} removed", done), "success")
+    target = url_for("timetable.closures")
+    # From the confirming button (htmx): the browser loads the list, with the message.
+    return ("", 200, {"HX-Redirect": target}) if is_htmx() else redirect(target)
+
+
+def _said(what: str, done: ClosureOutcome) -> str:
+    """'Snow day added: 12 sessions cancelled, 1 kept (completed, edited by hand, started or
+    with notes or files).'"""
+    parts = []
+    if done.cancelled:
+        parts.append(f"{plural(len(done.cancelled), 'session')} cancelled")
+    if done.restored:
+        parts.append(f"{plural(len(done.restored), 'session')} back on")
+    if done.created:
+        parts.append(f"{plural(done.created, 'session')} made")
+    if done.kept:
+        parts.append(
+            f"{len(done.kept)} kept as they are (completed, edited by hand, started, or with"
+            " notes or files)"
+        )
+    return f"{what}: {', '.join(parts)}." if parts else f"{what}; no session was on its days."
+
+
+def closure_days(closure: Closure) -> str:
+    first, last = closure.first_day, closure.last_day
+    if first == last:
+        return f"{first:%a %d %b %Y}"
+    return (
+        f"{first:%a %d %b} to {last:%a %d %b %Y} ({(last - first + timedelta(days=1)).days} days)"
+    )

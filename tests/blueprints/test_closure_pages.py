@@ -1,0 +1,154 @@
+"""The Closures page: staff add a holiday or a closed day (the sessions on it are cancelled at
+once), see what it did, and remove it (they come back); bad input is named next to its field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from models import Closure, Occurrence, OccurrenceStatus, db
+from services.timetable.generation import generate_occurrences
+from tests.conftest import PINNED_TODAY, csrf_token_of
+
+pytestmark = pytest.mark.usefixtures("clock")
+
+NEXT_MONDAY = PINNED_TODAY + timedelta(days=7 - PINNED_TODAY.weekday())
+
+
+@pytest.fixture
+def school(app, make_group, make_series):
+    maths, art = make_group("Maths 7A"), make_group("Art 8B")
+    make_series(maths, weekdays=(0, 2), first_date=NEXT_MONDAY)
+    make_series(art, weekdays=(0,), first_date=NEXT_MONDAY)
+    generate_occurrences(NEXT_MONDAY, NEXT_MONDAY + timedelta(weeks=2), tz=ZoneInfo("Europe/Paris"))
+    db.session.commit()
+    return maths, art
+
+
+def statuses() -> list[str]:
+    db.session.expire_all()
+    return [
+        str(s)
+        for s in db.session.scalars(
+            select(Occurrence.status).order_by(Occurrence.start_utc, Occurrence.group_id)
+        )
+    ]
+
+
+def fill(form, **values):
+    for name, value in values.items():
+        form[name] = value
+    return form
+
+
+def test_staff_add_a_closure_its_sessions_are_cancelled_and_removing_it_brings_them_back(
+    web, login_as, school
+):
+    login_as("coordinator")
+    page = web.get("/timetable/closures")
+    assert "No closures." in page.text
+    form = fill(
+        page.forms["closure-form"],
+        name="Snow day",
+        kind="closed",
+        first_day=NEXT_MONDAY.isoformat(),
+        last_day=NEXT_MONDAY.isoformat(),
+    )
+    listed = form.submit().follow()
+    assert "Snow day added: 2 sessions cancelled." in listed.text
+    assert statuses()[:3] == ["cancelled", "cancelled", "scheduled"]
+    row = listed.html.find(id=f"closure-{db.session.scalar(select(Closure.id))}")
+    assert "The whole school" in row.text and "School closed" in row.text
+
+    (remove,) = [f for f in listed.forms.values() if f.action.endswith("/delete")]
+    removed = remove.submit().follow()
+    assert "Snow day removed: 2 sessions back on." in removed.text
+    assert set(statuses()) == {"scheduled"}
+    assert db.session.scalar(select(func.count()).select_from(Closure)) == 0
+
+
+def test_a_closure_of_some_groups_is_named_line_by_line(web, login_as, school):
+    _, art = school
+    login_as("coordinator")
+    form = fill(
+        web.get("/timetable/closures").forms["closure-form"],
+        name="Art trip",
+        first_day=NEXT_MONDAY.isoformat(),
+        last_day=(NEXT_MONDAY + timedelta(days=7)).isoformat(),
+        scope="groups",
+        groups="art 8b\n\n",
+    )
+    listed = form.submit().follow()
+    assert "Art trip added: 2 sessions cancelled." in listed.text
+    cancelled = db.session.scalars(
+        select(Occurrence.group_id).where(Occurrence.status == OccurrenceStatus.CANCELLED)
+    ).all()
+    assert set(cancelled) == {art.id}
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "message"),
+    [
+        ({"name": ""}, "name", "Enter the closure's name."),
+        ({"first_day": ""}, "first_day", "Enter the first day (YYYY-MM-DD)."),
+        ({"last_day": "day"}, "last_day", "Not a valid date value."),
+        ({"last_day": "PREVIOUS"}, "last_day", "The last day cannot be before the first day."),
+        ({"scope": "groups", "groups": ""}, "groups", "Name the groups it closes, one per line."),
+        (
+            {"scope": "groups", "groups": "Maths 7A\nDrama\nChoir"},
+            "groups",
+            "No group is named Drama, Choir.",
+        ),
+    ],
+)
+def test_bad_input_is_named_next_to_its_field_and_changes_nothing(
+    web, login_as, school, values, field, message
+):
+    login_as("coordinator")
+    good = {
+        "name": "Holiday",
+        "first_day": NEXT_MONDAY.isoformat(),
+        "last_day": NEXT_MONDAY.isoformat(),
+    }
+    if values.get("last_day") == "PREVIOUS":
+        values = {"last_day": (NEXT_MONDAY - timedelta(days=1)).isoformat()}
+    before = statuses()
+    page = fill(web.get("/timetable/closures").forms["closure-form"], **{**good, **values})
+    answer = page.submit(status=422)
+    error = answer.html.find(id=f"{field}-error")
+    assert error is not None and message in error.text, answer.html.find(id="closure-form")
+    assert answer.html.find(id="add-closure").has_attr("open")
+    assert statuses() == before
+    assert db.session.scalar(select(func.count()).select_from(Closure)) == 0
+
+
+@pytest.mark.parametrize("role", ["mentor", "student"])
+def test_only_staff_reach_closures(web, login_as, school, role):
+    login_as(role)
+    assert web.get("/timetable/closures", expect_errors=True).status_int in (403, 404)
+    assert web.post("/timetable/closures/1/delete", expect_errors=True).status_int in (
+        400,
+        403,
+        404,
+    )
+
+
+def test_removing_from_the_confirming_button_loads_the_list_with_its_message(web, login_as, school):
+    login_as("coordinator")
+    form = fill(
+        web.get("/timetable/closures").forms["closure-form"],
+        name="Snow day",
+        first_day=NEXT_MONDAY.isoformat(),
+        last_day=NEXT_MONDAY.isoformat(),
+    )
+    listed = form.submit().follow()
+    closure_id = db.session.scalar(select(Closure.id))
+    answer = web.post(
+        f"/timetable/closures/{closure_id}/delete",
+        headers={"HX-Request": "true", "X-CSRFToken": csrf_token_of(listed)},
+    )
+    assert answer.status_int == 200 and answer.headers["HX-Redirect"] == "/timetable/closures"
+    assert "Snow day removed: 2 sessions back on." in web.get("/timetable/closures").text
