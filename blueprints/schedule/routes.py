@@ -39,10 +39,12 @@ from blueprints.access import (
 from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.timetable.forms import CellEditorForm, cell_editor_form, change_from_form
 from blueprints.typed_choice import TypedFilters, resolve_typed_filters, sent_typed, show_chosen
-from models import Occurrence, Room, db
+from models import CourseGroup, Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.timeutil import date_outside, today_in
 from services.output.spreadsheets import sessions_csv, week_workbook
+from services.permissions import visible_groups
+from services.school_year import closed_labels
 from services.timetable.exceptions import delete_override, find_override, save_override
 from services.timetable.listing import ListedOccurrence
 from services.timetable.schedule.entries import (
@@ -160,6 +162,7 @@ def _render_schedule(
         "today": today_in(tz),
         "editable": current_user.is_staff and not personal,
         "plan": plan,
+        "closed": closed_labels(view.first_day, view.last_day, _groups_shown(view, personal)),
     }
     if view.view == "month":
         context["month_weeks"] = build_month(view, plan.entries, plan.day_totals)
@@ -176,6 +179,17 @@ def _render_schedule(
             body += render_template("schedule/_filters_summary.html", oob=True, **context)
         return _response(body, status)
     return _response(render_template("schedule/page.html", **context), status)
+
+
+def _groups_shown(view: ScheduleView, personal: bool) -> set[int] | None:
+    """The groups whose own closures the view marks: the filtered group, or the viewer's
+    (their timetable); the whole school's closures are always marked."""
+    if view.filters.group_id:
+        return {view.filters.group_id}
+    if personal:
+        user = current_user._get_current_object()
+        return set(db.session.scalars(visible_groups(user).with_only_columns(CourseGroup.id)))
+    return None
 
 
 def grid_plan(view: ScheduleView, personal: bool = False) -> GridPlan:
@@ -567,6 +581,7 @@ def _whole_grid(view: ScheduleView, grid: Grid, plan: GridPlan, headers: dict):
         endpoint=f"schedule.{view.view}",
         today=today_in(org_tz()),
         editable=True,
+        closed=closed_labels(view.first_day, view.last_day, _groups_shown(view, False)),
     )
     headers = {**headers, "HX-Retarget": "#schedule", "HX-Reswap": "outerHTML"}
     return _response(body, 200, headers)

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import Closure, Occurrence, OccurrenceStatus, db
+from models import Closure, Enrolment, Occurrence, OccurrenceStatus, db
+from services.school_year import ClosureData, save_closure_record
 from services.timetable.generation import generate_occurrences
 from tests.conftest import PINNED_TODAY, csrf_token_of
 
@@ -152,3 +153,36 @@ def test_removing_from_the_confirming_button_loads_the_list_with_its_message(web
     )
     assert answer.status_int == 200 and answer.headers["HX-Redirect"] == "/timetable/closures"
     assert "Snow day removed: 2 sessions back on." in web.get("/timetable/closures").text
+
+
+def test_the_schedule_marks_closed_days_the_whole_schools_and_a_groups_own(
+    web, login_as, make_user, school
+):
+    _, art = school
+    save_closure_record(ClosureData("Staff day", NEXT_MONDAY, NEXT_MONDAY))
+    tuesday = NEXT_MONDAY + timedelta(days=1)
+    save_closure_record(ClosureData("Art trip", tuesday, tuesday, group_ids=[art.id]))
+    student = make_user("student")
+    db.session.add(Enrolment(group_id=art.id, student_id=student.id))
+    db.session.commit()
+
+    def closed_headers(page) -> list[str]:
+        return [" ".join(th.text.split()) for th in page.html.select("th.is-closed")]
+
+    login_as("coordinator")
+    week = web.get(f"/schedule/?date={NEXT_MONDAY}")
+    assert closed_headers(week) == [
+        f"{NEXT_MONDAY:%a %d %b} Closed: Staff day"
+    ]  # the Art trip is Art's: shown on Art's week
+    art_week = web.get(f"/schedule/?date={NEXT_MONDAY}&group={art.id}")
+    assert [h.split(" Closed: ")[1] for h in closed_headers(art_week)] == ["Staff day", "Art trip"]
+    month = web.get(f"/schedule/month?date={NEXT_MONDAY}")
+    assert [
+        " ".join(td.select_one(".closed-day").text.split())
+        for td in month.html.select("td.is-closed")
+    ] == ["Closed: Staff day"]
+    web.get("/auth/logout", expect_errors=True)
+    web.reset()
+    login_as(student)
+    mine = web.get(f"/schedule/mine?date={NEXT_MONDAY}")
+    assert [h.split(" Closed: ")[1] for h in closed_headers(mine)] == ["Staff day", "Art trip"]
