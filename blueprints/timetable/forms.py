@@ -215,3 +215,30 @@ class ClosureForm(FlaskForm):
         default="school",
     )
     groups = TextAreaField("Groups, one per line", validators=[Optional()])
+
+
+class YearForm(FlaskForm):
+    """An academic year ("2026-2027"), both days included."""
+
+    name = StringField(
+        "Name",
+        validators=[InputRequired(message="Enter the year's name."), Length(max=80)],
+        render_kw={"placeholder": "2026-2027"},
+    )
+    first_day = DateField(
+        "First day", validators=[InputRequired(message="Enter the first day (YYYY-MM-DD).")]
+    )
+    last_day = DateField(
+        "Last day (included)",
+        validators=[InputRequired(message="Enter the last day (YYYY-MM-DD).")],
+    )
+
+
+class TermForm(YearForm):
+    """A term of a year: the same fields, its name a term's."""
+
+    name = StringField(
+        "Term",
+        validators=[InputRequired(message="Enter the term's name."), Length(max=80)],
+        render_kw={"placeholder": "Autumn term"},
+    )

@@ -24,7 +24,14 @@ from models import MentorSubject, Notification, Occurrence, Role, db
 from services.output import feeds as calendar_feeds
 from services.people import tokens as api_tokens
 from services.requests.lifecycle import RequestInput, create_request
-from services.school_year import ClosureData, save_closure_record
+from services.school_year import (
+    ClosureData,
+    TermData,
+    YearData,
+    save_closure_record,
+    save_term,
+    save_year,
+)
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences
 from services.tracking.attachments import attach_upload
@@ -143,6 +150,9 @@ def world(app, upload_folder, make_user, make_group, make_room, make_series):
     ids["closure"] = save_closure_record(
         ClosureData("Staff day", far, far, group_ids=[group_a.id])
     ).id
+    year = save_year(YearData("Next year", far, far + timedelta(days=300)))
+    ids["year"] = year.id
+    ids["term"] = save_term(year, TermData("First", far, far + timedelta(days=90))).id
     ids["room_a"] = group_a.default_room_id
     ids["subject_a"], ids["subject_b"] = group_a.subject_id, group_b.subject_id
     for role, user in people.items():
@@ -329,6 +339,16 @@ CASES: dict[str, list[Case]] = {
              "last_day": (FUTURE + timedelta(days=90)).isoformat()}, STAFF_ONLY),
     ],
     "timetable.delete_closure": [post("/timetable/closures/{closure}/delete", {}, STAFF_ONLY)],
+    "timetable.years": [get("/timetable/years", STAFF_ONLY)],
+    "timetable.create_year": [
+        post("/timetable/years", {"year-name": "Later", "year-first_day": "2040-09-01",
+             "year-last_day": "2041-07-01"}, STAFF_ONLY),
+    ],
+    "timetable.create_term": [
+        post("/timetable/years/{year}/terms", {"name": "Second"}, STAFF_ONLY),
+    ],
+    "timetable.delete_year_route": [post("/timetable/years/{year}/delete", {}, STAFF_ONLY)],
+    "timetable.delete_term_route": [post("/timetable/terms/{term}/delete", {}, STAFF_ONLY)],
     # Staff only: the school's schedule and its inline editor.
     "schedule.week": [get("/schedule/", STAFF_ONLY)],
     "schedule.day": [get("/schedule/day", STAFF_ONLY)],

@@ -1,0 +1,67 @@
+"""The School years page: staff add a year and its terms, see them in order, and remove them;
+bad input is named next to its field and changes nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from models import AcademicYear, Term, db
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def add_year(web, name="2026-2027", first="2026-09-01", last="2027-07-09", status=None):
+    form = web.get("/timetable/years").forms["year-form"]
+    form["year-name"], form["year-first_day"], form["year-last_day"] = name, first, last
+    return form.submit(status=status) if status else form.submit().follow()
+
+
+def test_staff_add_a_year_and_its_terms_then_remove_them(web, login_as):
+    login_as("coordinator")
+    page = add_year(web)
+    assert "2026-2027 added." in page.text
+    year_id = db.session.scalar(select(AcademicYear.id))
+    for name, first, last in (
+        ("Spring", "2027-01-04", "2027-04-02"),
+        ("Autumn", "2026-09-01", "2026-12-18"),
+    ):
+        form = web.get("/timetable/years").forms[f"term-form-{year_id}"]
+        form[f"term-{year_id}-name"] = name
+        form[f"term-{year_id}-first_day"] = first
+        form[f"term-{year_id}-last_day"] = last
+        page = form.submit().follow()
+        assert f"{name} added to 2026-2027." in page.text
+    rows = page.html.select(f"#year-{year_id} tbody tr")
+    assert [r.find("td").text for r in rows] == ["Autumn", "Spring"]
+
+    (remove_autumn,) = [
+        f for f in page.forms.values() if f.action.endswith(f"/terms/{rows[0]['id'][5:]}/delete")
+    ]
+    page = remove_autumn.submit().follow()
+    assert "Autumn removed." in page.text and count(Term) == 1
+    (remove_year,) = [
+        f for f in page.forms.values() if f.action.endswith(f"/years/{year_id}/delete")
+    ]
+    page = remove_year.submit().follow()
+    assert "2026-2027 removed, with its terms." in page.text
+    assert (count(AcademicYear), count(Term)) == (0, 0)
+
+
+def test_bad_years_and_terms_are_named_next_to_their_fields(web, login_as):
+    login_as("coordinator")
+    answer = add_year(web, name="", last="2026-08-01", status=422)
+    assert "Enter the year's name." in answer.html.find(id="year-name-error").text
+    add_year(web)
+    answer = add_year(web, name="Next", first="2027-07-01", last="2028-07-01", status=422)
+    assert "These days overlap 2026-2027" in answer.html.find(id="year-first_day-error").text
+    year_id = db.session.scalar(select(AcademicYear.id))
+    form = web.get("/timetable/years").forms[f"term-form-{year_id}"]
+    form[f"term-{year_id}-name"] = "Summer"
+    form[f"term-{year_id}-first_day"] = "2027-06-01"
+    form[f"term-{year_id}-last_day"] = "2027-08-31"
+    answer = form.submit(status=422)
+    error = answer.html.find(id=f"term-{year_id}-first_day-error")
+    assert "lies within it" in error.text
+    assert (count(AcademicYear), count(Term)) == (1, 0)
