@@ -68,6 +68,13 @@ CASES: dict[str, list[Call]] = {
     "api_timetable.delete_exception": [
         call("DELETE", "/api/v1/exceptions/{override_a}", STAFF_ONLY)
     ],
+    "api_timetable.list_closures": [call("GET", "/api/v1/closures", STAFF_ONLY)],
+    "api_timetable.create_closure": [
+        call("POST", "/api/v1/closures", STAFF_ONLY,
+             body={"name": "Holiday", "first_day": LATER, "last_day": LATER}),
+    ],
+    "api_timetable.get_closure": [call("GET", "/api/v1/closures/{closure}", STAFF_ONLY)],
+    "api_timetable.delete_closure": [call("DELETE", "/api/v1/closures/{closure}", STAFF_ONLY)],
     "api_timetable.generate": [
         call("POST", "/api/v1/generate", STAFF_ONLY, body={"start": DAY, "weeks": 3})
     ],

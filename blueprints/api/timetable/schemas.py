@@ -147,6 +147,23 @@ class ExceptionSchema(ma.Schema):
     )
 
 
+class ClosureSchema(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String(metadata={"description": "holiday, closed or staff_day"})
+    first_day = fields.Date()
+    last_day = fields.Date(metadata={"description": "Included"})
+    whole_school = fields.Boolean()
+    groups = fields.List(fields.Nested(RefSchema), metadata={"description": "Unless whole_school"})
+    cancelled = fields.List(
+        fields.Integer(), metadata={"description": "When added: the sessions it cancelled"}
+    )
+    kept = fields.List(
+        fields.Integer(),
+        metadata={"description": "When added: sessions on its days left as they are"},
+    )
+
+
 class GenerationSummarySchema(ma.Schema):
     """Exactly what `flask generate-sessions --json` prints."""
 
@@ -239,6 +256,18 @@ def session_detail(occurrence: Occurrence, adjustments=()) -> dict:
     data["conflicts"] = conflicts
     data["adjustments"] = list(adjustments)
     return data
+
+
+def closure_json(closure) -> dict:
+    return {
+        "id": closure.id,
+        "name": closure.name,
+        "kind": str(closure.kind),
+        "first_day": closure.first_day,
+        "last_day": closure.last_day,
+        "whole_school": closure.whole_school,
+        "groups": [ref(g) for g in closure.groups],
+    }
 
 
 def exception_json(override: DateOverride) -> dict:
