@@ -10,12 +10,14 @@ from datetime import date, timedelta
 import click
 from flask import Blueprint, current_app
 
-from models import db
+from models import MAX_ID, Closure, ClosureKind, db
+from services.closures import add_closure, remove_closure
 from services.common.errors import DomainError
 from services.common.timeutil import date_outside, today_in, zone
 from services.common.wording import plural
 from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.output.spreadsheets import sessions_csv
+from services.school_year import ClosureData, group_ids_named, list_closures
 from services.timetable.clashes import rebuild_all
 from services.timetable.conflicts import described_times
 from services.timetable.csv_export import export_timetable
@@ -205,6 +207,72 @@ def rebuild_clashes_command(check):
         return
     db.session.commit()
     click.echo(f"Stored clashes rebuilt: {added} added, {removed} removed.")
+
+
+@bp.cli.command("add-closure")
+@click.option("--name", required=True, help="What it is called (e.g. Winter break).")
+@click.option("--first", "first_day", type=ISO_DATE, required=True, help="First day.")
+@click.option(
+    "--last", "last_day", type=ISO_DATE, help="Last day, included (default: the first day)."
+)
+@click.option(
+    "--kind",
+    type=click.Choice([kind.value for kind in ClosureKind]),
+    default=ClosureKind.HOLIDAY.value,
+    show_default=True,
+    help="Holiday, the school closed, or a staff day.",
+)
+@click.option("--group", "groups", multiple=True, help="A group it closes (repeat; default: all).")
+def add_closure_command(name, first_day, last_day, kind, groups):
+    """Add a closure: no session is made on its days, and those already made are cancelled
+    (completed, hand-edited, started ones and those with notes or files are kept)."""
+    try:
+        group_ids = group_ids_named("\n".join(groups)) if groups else None
+        data = ClosureData(name, first_day, last_day or first_day, ClosureKind(kind), group_ids)
+        outcome = add_closure(data, actor=None, tz=_tz())
+        db.session.commit()
+    except DomainError as err:
+        _fail(err.message)
+    click.echo(
+        f"Added closure #{outcome.closure.id} {outcome.closure.name}: "
+        f"{plural(len(outcome.cancelled), 'session')} cancelled, {len(outcome.kept)} kept, "
+        f"{plural(outcome.notified, 'notification')}."
+    )
+
+
+@bp.cli.command("remove-closure")
+@click.argument("closure_id", metavar="ID", type=click.IntRange(1, MAX_ID))
+def remove_closure_command(closure_id):
+    """Remove a closure (its id, from list-closures): the sessions it cancelled come back,
+    and those it kept from being made are made."""
+    closure = db.session.get(Closure, closure_id)
+    if closure is None:
+        _fail(f"No closure #{closure_id}: see flask list-closures.")
+    name = closure.name
+    outcome = remove_closure(closure, tz=_tz())
+    db.session.commit()
+    click.echo(
+        f"Removed closure #{closure_id} {name}: {plural(len(outcome.restored), 'session')} back,"
+        f" {plural(outcome.created, 'session')} made."
+    )
+
+
+@bp.cli.command("list-closures")
+def list_closures_command():
+    """List the closures, by first day: id, days, kind, name and what they close."""
+    closures = list_closures()
+    for closure in closures:
+        scope = (
+            "whole school"
+            if closure.whole_school
+            else ", ".join(group.name for group in closure.groups)
+        )
+        click.echo(
+            f"#{closure.id}  {closure.first_day} to {closure.last_day}  {closure.kind}  "
+            f"{closure.name}  ({scope})"
+        )
+    if not closures:
+        click.echo("No closures.")
 
 
 def _fail_import(err: ImportErrors) -> None:

@@ -27,6 +27,9 @@ COMMANDS = [
     "expire-requests",
     "sweep-uploads",
     "rebuild-clashes",
+    "add-closure",
+    "remove-closure",
+    "list-closures",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -150,6 +153,20 @@ BAD_INPUT = [
     (["send-notifications", "--limit", "ten"], "'ten' is not"),
     (["expire-requests", "now"], "unexpected extra argument"),
     (["rebuild-clashes", "now"], "unexpected extra argument"),
+    (["add-closure", "--first", "2026-12-21"], "Missing option '--name'"),
+    (["add-closure", "--name", "Snow", "--first", "2026-02-30"], "2026-02-30"),
+    (
+        ["add-closure", "--name", "Snow", "--first", "2026-12-21", "--last", "2026-12-20"],
+        "The last day cannot be before the first day.",
+    ),
+    (
+        ["add-closure", "--name", "Trip", "--first", "2026-12-21", "--group", "Nobody"],
+        "No group is named Nobody.",
+    ),
+    (["add-closure", "--name", "Snow", "--first", "2026-12-21", "--kind", "party"], "party"),
+    (["remove-closure", "99"], "No closure #99"),
+    (["remove-closure", "x"], "'x' is not"),
+    (["list-closures", "all"], "unexpected extra argument"),
     (["seed-demo", "--force"], "No such option"),
 ]
 
@@ -202,6 +219,11 @@ def test_control_characters_are_refused(cli, make_user, args):
         (["expire-requests"], ["0 requests expired."]),
         (["rebuild-clashes"], ["Stored clashes rebuilt: 0 added, 0 removed."]),
         (["rebuild-clashes", "--check"], ["Stored clashes are current."]),
+        (["list-closures"], ["No closures."]),
+        (
+            ["add-closure", "--name", "Snow", "--first", "2026-12-21"],
+            ["Added closure #1 Snow: 0 sessions cancelled, 0 kept, 0 notifications."],
+        ),
         (["send-notifications"], ["MAIL_SERVER is not set"]),
     ],
 )

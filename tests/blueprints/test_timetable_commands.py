@@ -261,3 +261,22 @@ def test_rebuild_clashes_checks_and_mends_a_table_written_behind_the_apps_back(
     result = cli("rebuild-clashes")
     assert result.exit_code == 0 and "4 added, 0 removed" in result.output
     assert cli("rebuild-clashes", "--check").exit_code == 0
+
+
+def test_closures_from_the_command_line(cli, make_group, make_series, clock):
+    # The clock is pinned on Wed 10 Mar 2027: the sessions below are still to come.
+    make_series(make_group("Dance A"), weekdays=(0,), first_date=date(2027, 3, 15))
+    make_series(
+        make_group("Dance B"), weekdays=(0,), start=time(14), end=time(15),
+        first_date=date(2027, 3, 15),
+    )  # fmt: skip
+    assert cli("generate-sessions", "--start", "2027-03-15", "--weeks", "2").exit_code == 0
+    result = cli("add-closure", "--name", "Trip", "--first", "2027-03-22", "--group", "dance b")
+    assert result.exit_code == 0, result.output
+    assert "Added closure #1 Trip: 1 session cancelled, 0 kept" in result.output
+    listed = cli("list-closures").output
+    assert "#1  2027-03-22 to 2027-03-22  holiday  Trip  (Dance B)" in listed
+    result = cli("remove-closure", "1")
+    assert result.exit_code == 0 and "1 session back, 0 sessions made." in result.output
+    statuses = db.session.scalars(sa.select(Occurrence.status)).all()
+    assert {str(s) for s in statuses} == {"scheduled"}
