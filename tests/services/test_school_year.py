@@ -19,6 +19,7 @@ from models import (
     Term,
     db,
 )
+from services.closure_import import import_closures
 from services.closures import add_closure, remove_closure
 from services.common.errors import ValidationError
 from services.school_year import (
@@ -31,6 +32,7 @@ from services.school_year import (
     save_year,
     term_of,
 )
+from services.timetable.csv_reading import ImportErrors
 from services.timetable.generation import generate_occurrences
 
 YEAR = YearData("2026-2027", date(2026, 9, 1), date(2027, 7, 9))
@@ -314,3 +316,61 @@ def test_a_session_edited_while_closed_stays_as_it_was_made(app, make_group, mak
     db.session.commit()
     assert (outcome.restored, [s.id for s in outcome.kept]) == ([], [session.id])
     assert [str(s.status) for s in sessions_of(maths)] == ["cancelled"]
+
+
+# --- Importing closures ------------------------------------------------------------------------
+
+
+def test_a_csv_of_closures_is_imported_all_or_nothing_line_by_line(app, make_group):
+    make_group("Art 8B")
+    good = (
+        "name,kind,first_day,last_day,groups\n"
+        "Winter break,holiday,2026-12-21,2027-01-01,\n"
+        "Art trip,closed,2027-01-05,,art 8b\n"
+    )
+    summary = import_closures(good.encode(), "closures.csv", tz=PARIS, now=NOW)
+    db.session.commit()
+    assert summary.closures == 2
+    closures = db.session.scalars(select(Closure).order_by(Closure.first_day)).all()
+    assert [(c.name, c.last_day, c.whole_school) for c in closures] == [
+        ("Winter break", date(2027, 1, 1), True),
+        ("Art trip", date(2027, 1, 5), False),
+    ]
+    bad = (
+        "name,first_day,last_day,groups\n"
+        "Half term,2027-02-15,2027-02-19,\n"
+        ",2027-03-01,,\n"
+        "Trip,2027-03-10,2027-03-09,\n"
+        "Choir day,2027-04-01,,Choir\n"
+    )
+    with pytest.raises(ImportErrors) as caught:
+        import_closures(bad.encode(), "closures.csv", tz=PARIS, now=NOW)
+    db.session.rollback()
+    assert caught.value.messages == [
+        "line 3: name is required",
+        "line 4: The last day cannot be before the first day.",
+        "line 5: no group named Choir",
+    ]
+    assert count(Closure) == 2  # nothing of the file kept, not even its good lines
+
+
+def test_an_icalendar_of_holidays_is_imported_each_all_day_event_a_closure(app):
+    ics = (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//School//Holidays//EN\r\n"
+        "BEGIN:VEVENT\r\nUID:1@school\r\nSUMMARY:Vacances de Noël\r\n"
+        "DTSTART;VALUE=DATE:20261219\r\nDTEND;VALUE=DATE:20270104\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:2@school\r\nSUMMARY:Armistice\r\n"
+        "DTSTART;VALUE=DATE:20261111\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )
+    summary = import_closures(ics.encode(), "holidays.ics", tz=PARIS, now=NOW)
+    db.session.commit()
+    assert summary.closures == 2
+    closures = db.session.scalars(select(Closure).order_by(Closure.first_day)).all()
+    assert [(c.name, c.first_day, c.last_day) for c in closures] == [
+        ("Armistice", date(2026, 11, 11), date(2026, 11, 11)),
+        ("Vacances de Noël", date(2026, 12, 19), date(2027, 1, 3)),
+    ]
+    with pytest.raises(ImportErrors) as caught:
+        import_closures(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "empty.ics", tz=PARIS)
+    assert caught.value.messages == ["the calendar holds no event"]
