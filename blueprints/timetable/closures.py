@@ -10,13 +10,15 @@ from flask_login import current_user
 
 from blueprints.access import is_htmx, load_or_404, org_tz, staff_required
 from blueprints.feedback import form_action
-from blueprints.timetable.forms import ClosureForm
+from blueprints.timetable.forms import ClosureForm, ClosureImportForm
 from blueprints.timetable.routes import bp
-from models import Closure, ClosureKind
+from models import Closure, ClosureKind, db
+from services.closure_import import import_closures
 from services.closures import ClosureOutcome, add_closure, remove_closure
 from services.common.timeutil import today_in
 from services.common.wording import plural
 from services.school_year import ClosureData, group_ids_named, list_closures
+from services.timetable.csv_reading import ImportErrors
 
 KIND_LABELS = {
     ClosureKind.HOLIDAY: "Holiday",
@@ -25,12 +27,19 @@ KIND_LABELS = {
 }
 
 
-def _page(form: ClosureForm, status: int = 200):
+def _page(
+    form: ClosureForm,
+    status: int = 200,
+    import_form: ClosureImportForm | None = None,
+    import_errors: list[str] | None = None,
+):
     today = today_in(org_tz())
     closures = list_closures()
     return render_template(
         "timetable/closures.html",
         form=form,
+        import_form=import_form or ClosureImportForm(),
+        import_errors=import_errors or [],
         coming=[c for c in closures if c.last_day >= today],
         past=[c for c in reversed(closures) if c.last_day < today][:20],
         kind_labels=KIND_LABELS,
@@ -60,6 +69,30 @@ def create_closure():
     if outcome.failed:
         return _page(form, outcome.status)
     flash(_said(f"{done.closure.name} added", done), "success")
+    return redirect(url_for("timetable.closures"))
+
+
+@bp.post("/closures/import")
+@staff_required
+def import_closures_route():
+    """A CSV or iCalendar file of closures, all or nothing: every bad line listed."""
+    form = ClosureImportForm()
+    if not form.validate_on_submit():
+        return _page(ClosureForm(), 422, form)
+    upload = form.file.data
+    try:
+        summary = import_closures(
+            upload.read(), upload.filename or "", tz=org_tz(), actor=current_user
+        )
+        db.session.commit()
+    except ImportErrors as err:
+        db.session.rollback()
+        return _page(ClosureForm(), 422, form, err.messages)
+    flash(
+        f"Imported {upload.filename}: {plural(summary.closures, 'closure')},"
+        f" {plural(summary.cancelled, 'session')} cancelled, {summary.kept} kept.",
+        "success",
+    )
     return redirect(url_for("timetable.closures"))
 
 

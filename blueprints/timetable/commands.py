@@ -11,6 +11,7 @@ import click
 from flask import Blueprint, current_app
 
 from models import MAX_ID, Closure, ClosureKind, db
+from services.closure_import import import_closures
 from services.closures import add_closure, remove_closure
 from services.common.errors import DomainError
 from services.common.timeutil import date_outside, today_in, zone
@@ -237,6 +238,24 @@ def add_closure_command(name, first_day, last_day, kind, groups):
         f"Added closure #{outcome.closure.id} {outcome.closure.name}: "
         f"{plural(len(outcome.cancelled), 'session')} cancelled, {len(outcome.kept)} kept, "
         f"{plural(outcome.notified, 'notification')}."
+    )
+
+
+@bp.cli.command("import-closures")
+@click.argument("closure_file", metavar="FILE.csv|FILE.ics", type=click.File("rb"))
+def import_closures_command(closure_file):
+    """Import closures from a CSV file (name,kind,first_day,last_day,groups) or an iCalendar
+    file (each event a whole-school holiday), all or nothing; their days' sessions are
+    cancelled as add-closure does."""
+    try:
+        summary = import_closures(closure_file.read(), closure_file.name, tz=_tz())
+        db.session.commit()
+    except ImportErrors as err:
+        _fail_import(err)
+    click.echo(f"Imported {closure_file.name}")
+    click.echo(
+        f"  closures    {summary.closures} added, {summary.cancelled} sessions cancelled,"
+        f" {summary.kept} kept"
     )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -241,4 +242,14 @@ class TermForm(YearForm):
         "Term",
         validators=[InputRequired(message="Enter the term's name."), Length(max=80)],
         render_kw={"placeholder": "Autumn term"},
+    )
+
+
+class ClosureImportForm(FlaskForm):
+    """A CSV (name,kind,first_day,last_day,groups) or iCalendar file of closures."""
+
+    file = FileField(
+        "CSV or iCalendar file",
+        validators=[FileRequired(message="Choose a .csv or .ics file.")],
+        render_kw={"accept": ".csv,.ics,text/csv,text/calendar"},
     )

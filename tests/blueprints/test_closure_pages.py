@@ -186,3 +186,27 @@ def test_the_schedule_marks_closed_days_the_whole_schools_and_a_groups_own(
     login_as(student)
     mine = web.get(f"/schedule/mine?date={NEXT_MONDAY}")
     assert [h.split(" Closed: ")[1] for h in closed_headers(mine)] == ["Staff day", "Art trip"]
+
+
+def test_closures_imported_from_a_file_all_or_nothing(web, login_as, school):
+    login_as("coordinator")
+    day = NEXT_MONDAY.isoformat()
+    form = web.get("/timetable/closures").forms["closure-import-form"]
+    form["file"] = (
+        "closures.csv",
+        f"name,first_day,groups\nSnow,{day},\nTrip,{day},Drama\n".encode(),
+    )
+    refused = form.submit(status=422)
+    errors = refused.html.find(id="import-errors")
+    assert "line 3: no group named Drama" in errors.text
+    assert refused.html.find(id="import-closures").has_attr("open")
+    assert db.session.scalar(select(func.count()).select_from(Closure)) == 0
+
+    form = refused.forms["closure-import-form"]
+    form["file"] = ("closures.csv", f"name,first_day,groups\nSnow,{day},\n".encode())
+    listed = form.submit().follow()
+    assert "Imported closures.csv: 1 closure, 2 sessions cancelled, 0 kept." in listed.text
+
+    form = listed.forms["closure-import-form"]
+    answer = form.submit(status=422)
+    assert "Choose a .csv or .ics file." in answer.html.find(id="file-error").text

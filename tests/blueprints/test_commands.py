@@ -30,6 +30,7 @@ COMMANDS = [
     "add-closure",
     "remove-closure",
     "list-closures",
+    "import-closures",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -61,6 +62,8 @@ def files(tmp_path):
     (tmp_path / "far-exc.csv").write_text(EXCEPTIONS_HEADER + "G,9999-12-31,cancel,,,,\n")
     (tmp_path / "timetable.csv").write_text(TIMETABLE_HEADER)
     (tmp_path / "exceptions.csv").write_text(EXCEPTIONS_HEADER)
+    (tmp_path / "closures.csv").write_text("name,first_day\nSnow,2026-02-30\n")
+    (tmp_path / "holidays.csv").write_text("name,first_day\nSnow,2026-12-21\n")
 
     def resolve(args):
         return [str(tmp_path / a[1:]) if a.startswith("@") else a for a in args]
@@ -167,6 +170,8 @@ BAD_INPUT = [
     (["remove-closure", "99"], "No closure #99"),
     (["remove-closure", "x"], "'x' is not"),
     (["list-closures", "all"], "unexpected extra argument"),
+    (["import-closures", "@closures.csv"], "line 2: invalid date 2026-02-30 in first_day"),
+    (["import-closures", "@nowhere.csv"], "No such file or directory"),
     (["seed-demo", "--force"], "No such option"),
 ]
 
@@ -220,6 +225,7 @@ def test_control_characters_are_refused(cli, make_user, args):
         (["rebuild-clashes"], ["Stored clashes rebuilt: 0 added, 0 removed."]),
         (["rebuild-clashes", "--check"], ["Stored clashes are current."]),
         (["list-closures"], ["No closures."]),
+        (["import-closures", "@holidays.csv"], ["Imported ", "closures    1 added"]),
         (
             ["add-closure", "--name", "Snow", "--first", "2026-12-21"],
             ["Added closure #1 Snow: 0 sessions cancelled, 0 kept, 0 notifications."],

@@ -339,6 +339,7 @@ CASES: dict[str, list[Case]] = {
              "last_day": (FUTURE + timedelta(days=90)).isoformat()}, STAFF_ONLY),
     ],
     "timetable.delete_closure": [post("/timetable/closures/{closure}/delete", {}, STAFF_ONLY)],
+    "timetable.import_closures_route": [post("/timetable/closures/import", {}, STAFF_ONLY)],
     "timetable.years": [get("/timetable/years", STAFF_ONLY)],
     "timetable.create_year": [
         post("/timetable/years", {"year-name": "Later", "year-first_day": "2040-09-01",
