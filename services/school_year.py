@@ -336,3 +336,13 @@ def closed_labels(start: date, end: date, group_ids: set[int] | None = None) -> 
             labels.setdefault(day, closure.name)
             day += timedelta(days=1)
     return labels
+
+
+def term_label(day: date) -> str:
+    """'Autumn term, week 14' for a day of a term (weeks counted from the term's first,
+    Monday based), '' outside every term."""
+    term = term_of(day)
+    if term is None:
+        return ""
+    week = (day - term.first_day + timedelta(days=term.first_day.weekday())).days // 7 + 1
+    return f"{term.name}, week {week}"

@@ -44,7 +44,7 @@ from services.common.errors import ConflictError, DomainError, InvalidTransition
 from services.common.timeutil import date_outside, today_in
 from services.output.spreadsheets import sessions_csv, week_workbook
 from services.permissions import visible_groups
-from services.school_year import closed_labels
+from services.school_year import closed_labels, term_label
 from services.timetable.exceptions import delete_override, find_override, save_override
 from services.timetable.listing import ListedOccurrence
 from services.timetable.schedule.entries import (
@@ -163,6 +163,7 @@ def _render_schedule(
         "editable": current_user.is_staff and not personal,
         "plan": plan,
         "closed": closed_labels(view.first_day, view.last_day, _groups_shown(view, personal)),
+        "term": term_label(view.day),
     }
     if view.view == "month":
         context["month_weeks"] = build_month(view, plan.entries, plan.day_totals)
@@ -582,6 +583,7 @@ def _whole_grid(view: ScheduleView, grid: Grid, plan: GridPlan, headers: dict):
         today=today_in(org_tz()),
         editable=True,
         closed=closed_labels(view.first_day, view.last_day, _groups_shown(view, False)),
+        term=term_label(view.day),
     )
     headers = {**headers, "HX-Retarget": "#schedule", "HX-Reswap": "outerHTML"}
     return _response(body, 200, headers)

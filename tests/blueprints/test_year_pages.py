@@ -65,3 +65,21 @@ def test_bad_years_and_terms_are_named_next_to_their_fields(web, login_as):
     error = answer.html.find(id=f"term-{year_id}-first_day-error")
     assert "lies within it" in error.text
     assert (count(AcademicYear), count(Term)) == (1, 0)
+
+
+def test_the_schedule_says_which_term_and_week_it_shows(web, login_as, clock):
+    login_as("coordinator")
+    add_year(web, first="2027-01-04", last="2027-07-09")
+    year_id = db.session.scalar(select(AcademicYear.id))
+    form = web.get("/timetable/years").forms[f"term-form-{year_id}"]
+    form[f"term-{year_id}-name"] = "Spring term"
+    form[f"term-{year_id}-first_day"] = "2027-01-06"  # a Wednesday: its week is week 1
+    form[f"term-{year_id}-last_day"] = "2027-04-02"
+    form.submit().follow()
+    # The pinned clock's week (Wed 10 Mar 2027) is the term's tenth.
+    week = web.get("/schedule/?date=2027-03-10")
+    assert week.html.select_one(".schedule-term").text == "Spring term, week 10"
+    assert web.get("/schedule/day?date=2027-01-08").html.select_one(".schedule-term").text == (
+        "Spring term, week 1"
+    )
+    assert web.get("/schedule/?date=2027-04-14").html.select_one(".schedule-term") is None
