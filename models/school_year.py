@@ -88,7 +88,10 @@ class Closure(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    groups = relationship("CourseGroup", secondary=closure_group, order_by="CourseGroup.name")
+    # Loaded with the closures that name them, in one statement (lists show every one's).
+    groups = relationship(
+        "CourseGroup", secondary=closure_group, order_by="CourseGroup.name", lazy="selectin"
+    )
 
     def covers(self, day: date) -> bool:
         return self.first_day <= day <= self.last_day

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import String, func, select
 
-from models import AcademicYear, Closure, ClosureKind, CourseGroup, Term, User, closure_group, db
+from models import AcademicYear, Closure, ClosureKind, CourseGroup, Term, User, db
 from models.types import one_of
 from services.catalogue.rooms import clean_name, flush_unique, name_taken
 from services.common.errors import ValidationError
@@ -281,60 +281,36 @@ class ClosedDays:
 
 
 def closed_days(start: date, end: date) -> ClosedDays:
-    """The closed days in [start, end) (two statements, whatever the number of groups)."""
+    """The closed days in [start, end) (two statements at most, whatever the number of
+    groups: the closures, and their groups loaded together)."""
     closed = ClosedDays()
-    closures = list_closures(start, end - timedelta(days=1))
-    if not closures:
-        return closed
-    limited = {c.id: c for c in closures if not c.whole_school}
-    groups_of: dict[int, list[int]] = defaultdict(list)
-    if limited:
-        rows = db.session.execute(
-            select(closure_group.c.closure_id, closure_group.c.group_id).where(
-                one_of(closure_group.c.closure_id, name="ids")
-            ),
-            {"ids": set(limited)},
-        )
-        for closure_id, group_id in rows:
-            groups_of[closure_id].append(group_id)
-    for closure in closures:  # by first day then id: the first made wins a shared day
-        day = max(closure.first_day, start)
-        last = min(closure.last_day, end - timedelta(days=1))
-        while day <= last:
+    for closure in list_closures(start, end - timedelta(days=1)):
+        # By first day then id: the first made wins a shared day.
+        for day in _days_of(closure, start, end):
             if closure.whole_school:
                 closed.whole_school.setdefault(day, closure.id)
             else:
-                for group_id in groups_of[closure.id]:
-                    closed.by_group[group_id].setdefault(day, closure.id)
-            day += timedelta(days=1)
+                for group in closure.groups:
+                    closed.by_group[group.id].setdefault(day, closure.id)
     return closed
+
+
+def _days_of(closure: Closure, start: date, end: date):
+    """The closure's days within [start, end)."""
+    day = max(closure.first_day, start)
+    while day <= min(closure.last_day, end - timedelta(days=1)):
+        yield day
+        day += timedelta(days=1)
 
 
 def closed_labels(start: date, end: date, group_ids: set[int] | None = None) -> dict[date, str]:
     """The days of [start, end) a schedule marks as closed, with the closure's name: the
-    whole school's closures, and those of `group_ids` (a group's or a person's timetable).
-    One statement, and a second only when some closure of the window is a few groups'."""
-    closures = list_closures(start, end - timedelta(days=1))
-    limited = [c.id for c in closures if not c.whole_school]
-    shown = set()
-    if limited and group_ids:
-        shown = set(
-            db.session.scalars(
-                select(closure_group.c.closure_id).where(
-                    one_of(closure_group.c.closure_id, name="ids"),
-                    one_of(closure_group.c.group_id, name="groups"),
-                ),
-                {"ids": limited, "groups": group_ids},
-            )
-        )
+    whole school's closures, and those of `group_ids` (a group's or a person's timetable)."""
     labels: dict[date, str] = {}
-    for closure in closures:
-        if not (closure.whole_school or closure.id in shown):
-            continue
-        day = max(closure.first_day, start)
-        while day <= min(closure.last_day, end - timedelta(days=1)):
-            labels.setdefault(day, closure.name)
-            day += timedelta(days=1)
+    for closure in list_closures(start, end - timedelta(days=1)):
+        if closure.whole_school or any(g.id in (group_ids or ()) for g in closure.groups):
+            for day in _days_of(closure, start, end):
+                labels.setdefault(day, closure.name)
     return labels
 
 
