@@ -48,11 +48,17 @@ class Series(db.Model):
     )
     first_date: Mapped[date]
     last_date: Mapped[date | None]
+    # A series "for a term" runs over the term's days: its dates follow the term's when the
+    # term changes (a removed term leaves the series with its last dates).
+    term_id: Mapped[int | None] = mapped_column(
+        ForeignKey("term.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     group = relationship("CourseGroup", back_populates="series")
     room = relationship("Room", lazy="joined")
+    term = relationship("Term")
 
     @property
     def weekdays(self) -> list[int]:
