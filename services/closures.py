@@ -25,7 +25,8 @@ from services.notifications.inbox import (
     notify_each,
     participants_of_groups,
 )
-from services.school_year import ClosureData, save_closure_record
+from services.school_year import ClosureData, closed_days, save_closure_record
+from services.timetable.clashes import sessions_in_conflict
 from services.timetable.conflicts import lock_schedule
 from services.timetable.generation import generate_occurrences
 
@@ -42,6 +43,8 @@ class ClosureOutcome:
     created: int = 0
     # On its days and left as they are: completed, edited by hand, started, with records.
     kept: list[Occurrence] = field(default_factory=list)
+    # Back on and clashing with another session (booked while they were cancelled).
+    clashing: list[Occurrence] = field(default_factory=list)
     notified: int = 0
 
 
@@ -54,11 +57,55 @@ def add_closure(
     now = now or datetime.now(UTC)
     closure = save_closure_record(data, actor=actor)
     outcome = ClosureOutcome(closure)
+    _cancel_on_days(closure, outcome, tz, now)
+    db.session.flush()
+    outcome.notified = _tell(outcome.cancelled, _Named.of(closure), tz, back=False)
+    return outcome
+
+
+def change_closure(
+    closure: Closure, data: ClosureData, *, tz: ZoneInfo, now: datetime | None = None
+) -> ClosureOutcome:
+    """Change a closure's name, kind, days or groups: the sessions it no longer covers come
+    back (and generation makes those it kept from being made), those it now covers are
+    cancelled; sessions on days it still covers stay as they are."""
+    lock_schedule()
+    now = now or datetime.now(UTC)
+    before = (closure.first_day, closure.last_day, _group_ids(closure))
+    save_closure_record(data, closure)
+    outcome = ClosureOutcome(closure)
+    covered = {s.id for s in _sessions_on_days(closure, tz)}
+    leaving = [s for s in _cancelled_by(closure) if s.id not in covered]
+    _bring_back(leaving, closure, outcome, tz)
+    _cancel_on_days(closure, outcome, tz, now)
+    db.session.flush()
+    first, last, groups = before
+    if (first, last, groups) != (closure.first_day, closure.last_day, _group_ids(closure)):
+        # Days the old closure kept from being made and the new one does not close.
+        summary = generate_occurrences(
+            first, last + timedelta(days=1), tz=tz, now=now, group_ids=groups
+        )
+        outcome.created = summary.created
+    named = _Named.of(closure)
+    outcome.clashing = _clashing(outcome.restored)
+    outcome.notified = _tell(outcome.cancelled, named, tz, back=False) + _tell(
+        outcome.restored, named, tz, back=True, clashing=outcome.clashing
+    )
+    return outcome
+
+
+def _group_ids(closure: Closure) -> list[int] | None:
+    return None if closure.whole_school else sorted(g.id for g in closure.groups)
+
+
+def _cancel_on_days(closure: Closure, outcome: ClosureOutcome, tz: ZoneInfo, now: datetime) -> None:
+    """Cancel, by `closure`, the sessions on its days nothing protects (kept: completed,
+    edited by hand, started, or with notes or files)."""
     sessions = _sessions_on_days(closure, tz)
     recorded = _with_records([s.id for s in sessions])
     for session in sessions:
         if session.status == OccurrenceStatus.CANCELLED:
-            continue  # cancelled already, by hand or by an exception: not the closure's
+            continue  # cancelled already: by this closure, by hand or by an exception
         if (
             session.status == OccurrenceStatus.COMPLETED
             or session.edited_by_hand
@@ -71,9 +118,38 @@ def add_closure(
         session.closure_id = closure.id
         session.sequence += 1
         outcome.cancelled.append(session)
-    db.session.flush()
-    outcome.notified = _tell(outcome.cancelled, _Named.of(closure), tz, back=False)
-    return outcome
+
+
+def _cancelled_by(closure: Closure) -> list[Occurrence]:
+    return list(db.session.scalars(select(Occurrence).where(Occurrence.closure_id == closure.id)))
+
+
+def _bring_back(
+    sessions: list[Occurrence], closure: Closure, outcome: ClosureOutcome, tz: ZoneInfo
+) -> None:
+    """Sessions `closure` cancelled and no longer closes: on again, unless edited by hand
+    since or closed by another closure (which then holds them)."""
+    if not sessions:
+        return
+    days = [s.start_utc.astimezone(tz).date() for s in sessions]
+    others = closed_days(min(days), max(days) + timedelta(days=1), without=closure.id)
+    for session, day in zip(sessions, days, strict=True):
+        session.closure_id = others.closure_for(session.group_id, day)
+        if session.closure_id is not None:
+            continue  # still closed, by another closure
+        if session.status == OccurrenceStatus.CANCELLED and not session.edited_by_hand:
+            session.status = OccurrenceStatus.SCHEDULED
+            session.sequence += 1
+            outcome.restored.append(session)
+        else:
+            outcome.kept.append(session)
+
+
+def _clashing(sessions: list[Occurrence]) -> list[Occurrence]:
+    """Those of `sessions` (back on) that now clash with another session: something was
+    booked in their place while they were cancelled."""
+    in_conflict = sessions_in_conflict([s.id for s in sessions])
+    return [s for s in sessions if s.id in in_conflict]
 
 
 def remove_closure(
@@ -84,16 +160,7 @@ def remove_closure(
     lock_schedule()
     now = now or datetime.now(UTC)
     outcome = ClosureOutcome(None)
-    for session in db.session.scalars(
-        select(Occurrence).where(Occurrence.closure_id == closure.id)
-    ):
-        session.closure_id = None
-        if session.status == OccurrenceStatus.CANCELLED and not session.edited_by_hand:
-            session.status = OccurrenceStatus.SCHEDULED
-            session.sequence += 1
-            outcome.restored.append(session)
-        else:
-            outcome.kept.append(session)
+    _bring_back(_cancelled_by(closure), closure, outcome, tz)
     named = _Named.of(closure)  # what the messages say, read before the row goes
     first, last = closure.first_day, closure.last_day
     groups = None if closure.whole_school else [g.id for g in closure.groups]
@@ -103,7 +170,8 @@ def remove_closure(
         first, last + timedelta(days=1), tz=tz, now=now, group_ids=groups
     )
     outcome.created = summary.created
-    outcome.notified = _tell(outcome.restored, named, tz, back=True)
+    outcome.clashing = _clashing(outcome.restored)
+    outcome.notified = _tell(outcome.restored, named, tz, back=True, clashing=outcome.clashing)
     return outcome
 
 
@@ -148,7 +216,14 @@ class _Named:
         return cls(closure.name, days)
 
 
-def _tell(sessions: list[Occurrence], closure: _Named, tz: ZoneInfo, *, back: bool) -> int:
+def _tell(
+    sessions: list[Occurrence],
+    closure: _Named,
+    tz: ZoneInfo,
+    *,
+    back: bool,
+    clashing: list[Occurrence] = (),
+) -> int:
     """One message per group to its mentor and students: which of their sessions the
     closure cancelled (or, removed, brought back)."""
     if not sessions:
@@ -162,7 +237,12 @@ def _tell(sessions: list[Occurrence], closure: _Named, tz: ZoneInfo, *, back: bo
     for group_id, group_sessions in by_group.items():
         name = group_sessions[0].group.name
         count = plural(len(group_sessions), "session")
-        lines = [f"{s.start_utc.astimezone(tz):%a %d %b %H:%M}" for s in group_sessions[:LISTED]]
+        clash_ids = {s.id for s in clashing}
+        lines = [
+            f"{s.start_utc.astimezone(tz):%a %d %b %H:%M}"
+            + (" (it now clashes with another session)" if s.id in clash_ids else "")
+            for s in group_sessions[:LISTED]
+        ]
         if len(group_sessions) > LISTED:
             lines.append(f"and {len(group_sessions) - LISTED} more")
         if back:

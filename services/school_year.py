@@ -13,9 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, or_, select, update
+from sqlalchemy.orm import joinedload
 
-from models import AcademicYear, Closure, ClosureKind, CourseGroup, Term, User, db
+from models import AcademicYear, Closure, ClosureKind, CourseGroup, Series, Term, User, db
 from models.types import one_of
 from services.catalogue.rooms import clean_name, flush_unique, name_taken
 from services.common.errors import ValidationError
@@ -162,9 +163,38 @@ def save_term(year: AcademicYear, data: TermData, term: Term | None = None) -> T
     return term
 
 
+def series_following(term: Term) -> int:
+    """Give the series run for `term` its days again (after the term changed); how many.
+    Like any change of a series, their sessions follow at the next generation with force."""
+    moved = db.session.execute(
+        update(Series)
+        .where(
+            Series.term_id == term.id,
+            or_(
+                Series.first_date != term.first_day,
+                Series.last_date.is_(None),
+                Series.last_date != term.last_day,
+            ),
+        )
+        .values(first_date=term.first_day, last_date=term.last_day)
+        .execution_options(synchronize_session="fetch")
+    )
+    return moved.rowcount
+
+
 def delete_term(term: Term) -> None:
     db.session.delete(term)
     db.session.flush()
+
+
+def terms_to_choose(today: date, keep: int | None = None) -> list[Term]:
+    """The terms a series may run for: those not over by `today`, and `keep` (a series'
+    own, even if over), by first day."""
+    query = select(Term).options(joinedload(Term.year)).order_by(Term.first_day)
+    condition = Term.last_day >= today
+    if keep is not None:
+        condition = or_(condition, Term.id == keep)
+    return list(db.session.scalars(query.where(condition)))
 
 
 def term_of(day: date) -> Term | None:
@@ -280,11 +310,13 @@ class ClosedDays:
         return bool(self.whole_school or self.by_group)
 
 
-def closed_days(start: date, end: date) -> ClosedDays:
+def closed_days(start: date, end: date, *, without: int | None = None) -> ClosedDays:
     """The closed days in [start, end) (two statements at most, whatever the number of
-    groups: the closures, and their groups loaded together)."""
+    groups: the closures, and their groups loaded together), the closure `without` aside."""
     closed = ClosedDays()
     for closure in list_closures(start, end - timedelta(days=1)):
+        if closure.id == without:
+            continue
         # By first day then id: the first made wins a shared day.
         for day in _days_of(closure, start, end):
             if closure.whole_school:

@@ -100,6 +100,8 @@ class SeriesForm(FlaskForm):
     room = HiddenField()  # typed, as a group's default room is
     room_q = StringField("Room", validators=[Length(max=200)])
     mode = RadioField("Mode", choices=MODE_CHOICES, default="in_person", validate_choice=False)
+    # "" runs between the dates; a term's id runs over the term's days (choices per request).
+    term = SelectField("Runs", coerce=_choice_id, choices=[], validate_choice=False)
     first_date = DateField("First date", validators=[Optional()])
     last_date = DateField("Last date (optional)", validators=[Optional()])
 

@@ -31,6 +31,7 @@ from services.catalogue.groups import (
 )
 from services.common.timeutil import today_in
 from services.common.wording import named
+from services.school_year import terms_to_choose
 
 
 def _with_current(placeholder: str, options, current, label) -> list[SelectChoice]:
@@ -133,6 +134,7 @@ def _series_form(group: CourseGroup, series: Series | None = None) -> SeriesForm
             form.weekdays.data = series.weekdays
             form.room.data = str(series.room_id or "")
             form.mode.data = str(series.mode)
+            form.term.data = series.term_id or 0
     else:
         # Prefixed: the add form shares the group page with inline series editors.
         form = SeriesForm(prefix="new")
@@ -140,7 +142,21 @@ def _series_form(group: CourseGroup, series: Series | None = None) -> SeriesForm
             form.room.data = str(group.default_room_id or "")
             form.first_date.data = today_in(org_tz())
     show_chosen(form, "room", "room")
+    _offer_terms(form, series)
     return form
+
+
+def _offer_terms(form: SeriesForm, series: Series | None) -> None:
+    today = today_in(org_tz())
+    form.term.choices = [
+        SelectChoice(0, "Between the dates below"),
+        *(
+            SelectChoice(
+                t.id, f"For {t.name} {t.year.name} ({t.first_day:%d %b} to {t.last_day:%d %b %Y})"
+            )
+            for t in terms_to_choose(today, keep=series.term_id if series else None)
+        ),
+    ]
 
 
 def _series_data(form: SeriesForm) -> SeriesData | None:
@@ -158,6 +174,7 @@ def _series_data(form: SeriesForm) -> SeriesData | None:
         mode=form.mode.data or "",
         first_date=form.first_date.data,
         last_date=form.last_date.data,
+        term_id=form.term.data or None,
     )
 
 
@@ -208,6 +225,7 @@ def create_series(group_id: int):
                 fresh = SeriesForm(formdata=None, prefix="new")
                 fresh.room.data = str(group_.default_room_id or "")
                 show_chosen(fresh, "room", "room")
+                _offer_terms(fresh, None)
                 fresh.first_date.data = today_in(org_tz())
                 return (
                     render_template(

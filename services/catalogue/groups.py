@@ -23,6 +23,7 @@ from models import (
     Room,
     Series,
     Subject,
+    Term,
     User,
     db,
 )
@@ -196,6 +197,8 @@ class SeriesData:
     mode: str = OccurrenceMode.IN_PERSON.value
     first_date: date | None = None
     last_date: date | None = None
+    # A series for a term runs over the term's days (first_date and last_date are then its).
+    term_id: int | None = None
 
 
 def _check_date(value: date | None, key: str, errors: dict) -> None:
@@ -240,7 +243,13 @@ def _validate_series(data: SeriesData, series: Series | None) -> OccurrenceMode:
     else:
         _check_room(data.room_id, series.room_id if series else None, errors, "room")
 
-    if data.first_date is None:
+    if data.term_id is not None:
+        term = _get(Term, data.term_id)
+        if term is None:
+            errors["term"] = "This term no longer exists: choose another, or dates."
+        else:
+            data.first_date, data.last_date = term.first_day, term.last_day
+    if data.first_date is None and "term" not in errors:
         errors["first_date"] = "Choose the first date."
     _check_date(data.first_date, "first_date", errors)
     _check_date(data.last_date, "last_date", errors)
@@ -265,6 +274,7 @@ def _apply(series: Series, data: SeriesData, mode: OccurrenceMode) -> None:
     series.mode = mode
     series.first_date = data.first_date
     series.last_date = data.last_date
+    series.term_id = data.term_id
 
 
 def add_series(group: CourseGroup, data: SeriesData) -> Series:
@@ -317,6 +327,8 @@ def end_series(series: Series, last_date: date | None) -> Series:
     if errors:
         raise ValidationError(errors)
     series.last_date = last_date
+    # Ended early, it no longer follows its term's days.
+    series.term_id = None
     db.session.flush()
     return series
 

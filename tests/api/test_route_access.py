@@ -75,6 +75,28 @@ CASES: dict[str, list[Call]] = {
     ],
     "api_timetable.get_closure": [call("GET", "/api/v1/closures/{closure}", STAFF_ONLY)],
     "api_timetable.delete_closure": [call("DELETE", "/api/v1/closures/{closure}", STAFF_ONLY)],
+    "api_timetable.patch_closure": [
+        call("PATCH", "/api/v1/closures/{closure}", STAFF_ONLY, body={"name": "Holiday"}),
+    ],
+    "api_timetable.list_years": [call("GET", "/api/v1/years")],
+    "api_timetable.get_year": [call("GET", "/api/v1/years/{year}")],
+    "api_timetable.create_year": [
+        call("POST", "/api/v1/years", STAFF_ONLY,
+             body={"name": "Later", "first_day": "2040-09-01", "last_day": "2041-07-01"}),
+    ],
+    "api_timetable.patch_year": [
+        call("PATCH", "/api/v1/years/{year}", STAFF_ONLY, body={"name": "Renamed"})
+    ],
+    "api_timetable.delete_year_route": [call("DELETE", "/api/v1/years/{year}", STAFF_ONLY)],
+    "api_timetable.create_term": [
+        call("POST", "/api/v1/years/{year}/terms", STAFF_ONLY,
+             body={"name": "Second", "first_day": "2040-09-01", "last_day": "2040-12-01"}),
+    ],
+    "api_timetable.get_term": [call("GET", "/api/v1/terms/{term}")],
+    "api_timetable.patch_term": [
+        call("PATCH", "/api/v1/terms/{term}", STAFF_ONLY, body={"name": "Renamed"})
+    ],
+    "api_timetable.delete_term_route": [call("DELETE", "/api/v1/terms/{term}", STAFF_ONLY)],
     "api_timetable.generate": [
         call("POST", "/api/v1/generate", STAFF_ONLY, body={"start": DAY, "weeks": 3})
     ],

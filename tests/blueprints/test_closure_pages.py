@@ -210,3 +210,45 @@ def test_closures_imported_from_a_file_all_or_nothing(web, login_as, school):
     form = listed.forms["closure-import-form"]
     answer = form.submit(status=422)
     assert "Choose a .csv or .ics file." in answer.html.find(id="file-error").text
+
+
+def test_a_closure_is_changed_in_place_and_its_sessions_follow(web, login_as, school):
+    login_as("coordinator")
+    closure = save_closure_record(ClosureData("Snow day", NEXT_MONDAY, NEXT_MONDAY))
+    db.session.commit()
+    page = web.get("/timetable/closures")
+    token = csrf_token_of(page)
+    htmx = {"HX-Request": "true", "X-CSRFToken": token}
+    editor = web.get(f"/timetable/closures/{closure.id}/edit", headers={"HX-Request": "true"})
+    row = editor.html.find(id=f"closure-{closure.id}")
+    assert row.find("input", attrs={"name": f"closure{closure.id}-name"})["value"] == "Snow day"
+
+    tuesday = NEXT_MONDAY + timedelta(days=1)
+    fields = {
+        f"closure{closure.id}-name": "Snow days",
+        f"closure{closure.id}-kind": "closed",
+        f"closure{closure.id}-first_day": NEXT_MONDAY.isoformat(),
+        f"closure{closure.id}-last_day": (NEXT_MONDAY + timedelta(days=2)).isoformat(),
+        f"closure{closure.id}-scope": "school",
+    }
+    saved = web.post(f"/timetable/closures/{closure.id}/edit", fields, headers=htmx)
+    assert "Snow days" in saved.html.find(id=f"closure-{closure.id}").text
+    assert "Snow days saved: 3 sessions cancelled." in saved.headers["HX-Trigger"]
+    assert statuses()[:4] == ["cancelled", "cancelled", "cancelled", "scheduled"]
+    assert tuesday.weekday() == 1  # Mondays and Wednesdays: three sessions on Mon-Wed
+
+    # Without JavaScript: the editor's page; bad input is named and changes nothing.
+    bad = {**fields, f"closure{closure.id}-last_day": (NEXT_MONDAY - timedelta(days=1)).isoformat()}
+    refused = web.post(
+        f"/timetable/closures/{closure.id}/edit", {**bad, "csrf_token": token}, status=422
+    )
+    assert (
+        "The last day cannot be before the first day."
+        in refused.html.find(id=f"closure{closure.id}-last_day-error").text
+    )
+    assert statuses()[:4] == ["cancelled", "cancelled", "cancelled", "scheduled"]
+    form = web.get(f"/timetable/closures/{closure.id}/edit").forms["closure-edit-form"]
+    form[f"closure{closure.id}-last_day"] = NEXT_MONDAY.isoformat()
+    listed = form.submit().follow()
+    assert "Snow days saved: 1 session back on." in listed.text
+    assert statuses()[:4] == ["cancelled", "cancelled", "scheduled", "scheduled"]

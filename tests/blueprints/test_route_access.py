@@ -350,6 +350,21 @@ CASES: dict[str, list[Case]] = {
     ],
     "timetable.delete_year_route": [post("/timetable/years/{year}/delete", {}, STAFF_ONLY)],
     "timetable.delete_term_route": [post("/timetable/terms/{term}/delete", {}, STAFF_ONLY)],
+    "timetable.closure_row": [get("/timetable/closures/{closure}", STAFF_ONLY)],
+    "timetable.edit_closure": [
+        get("/timetable/closures/{closure}/edit", STAFF_ONLY),
+        post("/timetable/closures/{closure}/edit", {}, STAFF_ONLY),
+    ],
+    "timetable.year_heading": [get("/timetable/years/{year}", STAFF_ONLY)],
+    "timetable.edit_year": [
+        get("/timetable/years/{year}/edit", STAFF_ONLY),
+        post("/timetable/years/{year}/edit", {}, STAFF_ONLY),
+    ],
+    "timetable.term_row": [get("/timetable/terms/{term}", STAFF_ONLY)],
+    "timetable.edit_term": [
+        get("/timetable/terms/{term}/edit", STAFF_ONLY),
+        post("/timetable/terms/{term}/edit", {}, STAFF_ONLY),
+    ],
     # Staff only: the school's schedule and its inline editor.
     "schedule.week": [get("/schedule/", STAFF_ONLY)],
     "schedule.day": [get("/schedule/day", STAFF_ONLY)],

@@ -3,9 +3,14 @@ bad input is named next to its field and changes nothing."""
 
 from __future__ import annotations
 
+from datetime import date, time
+
 from sqlalchemy import func, select
 
 from models import AcademicYear, Term, db
+from services.catalogue.groups import SeriesData, add_series
+from services.school_year import TermData, save_term
+from tests.conftest import csrf_token_of
 
 
 def count(model) -> int:
@@ -83,3 +88,56 @@ def test_the_schedule_says_which_term_and_week_it_shows(web, login_as, clock):
         "Spring term, week 1"
     )
     assert web.get("/schedule/?date=2027-04-14").html.select_one(".schedule-term") is None
+
+
+def test_years_and_terms_are_changed_in_place_and_series_for_a_term_follow(
+    web, login_as, make_group
+):
+    login_as("coordinator")
+    add_year(web, first="2027-01-04", last="2027-07-09")
+    year = db.session.scalar(select(AcademicYear))
+    term = save_term(year, TermData("Spring", date(2027, 1, 4), date(2027, 3, 26)))
+    group = make_group("Maths")
+    series = add_series(
+        group,
+        SeriesData(
+            weekdays=[0],
+            start_time=time(9),
+            end_time=time(10),
+            room_id=group.default_room_id,
+            term_id=term.id,
+        ),
+    )
+    db.session.commit()
+    page = web.get("/timetable/years")
+    htmx = {"HX-Request": "true", "X-CSRFToken": csrf_token_of(page)}
+
+    editor = web.get(f"/timetable/terms/{term.id}/edit", headers={"HX-Request": "true"})
+    assert editor.html.find(id=f"term{term.id}-first_day")["value"] == "2027-01-04"
+    saved = web.post(
+        f"/timetable/terms/{term.id}/edit",
+        {
+            f"term{term.id}-name": "Spring term",
+            f"term{term.id}-first_day": "2027-01-05",
+            f"term{term.id}-last_day": "2027-04-02",
+        },
+        headers=htmx,
+    )
+    assert "Spring term" in saved.html.find(id=f"term-{term.id}").text
+    assert "1 series run for it now follow its days" in saved.headers["HX-Trigger"]
+    db.session.expire_all()
+    assert (series.first_date, series.last_date) == (date(2027, 1, 5), date(2027, 4, 2))
+
+    # Without JavaScript, the year: bad input is named and changes nothing.
+    form = web.get(f"/timetable/years/{year.id}/edit").forms["year-edit-form"]
+    form[f"year{year.id}-first_day"] = "2027-02-01"
+    refused = form.submit(status=422)
+    assert "Spring term (Tue 05 Jan 2027 to Fri 02 Apr 2027) would fall outside the year" in (
+        refused.html.find(id=f"year{year.id}-first_day-error").text
+    )
+    form = refused.forms["year-edit-form"]
+    form[f"year{year.id}-first_day"] = "2027-01-01"
+    form[f"year{year.id}-name"] = "2027"
+    assert "2027 saved." in form.submit().follow().text
+    db.session.expire_all()
+    assert (year.name, year.first_day) == ("2027", date(2027, 1, 1))

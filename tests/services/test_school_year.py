@@ -3,7 +3,7 @@ generation and the schedule read."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,11 +16,13 @@ from models import (
     Notification,
     Occurrence,
     OccurrenceStatus,
+    Series,
     Term,
     db,
 )
+from services.catalogue.groups import SeriesData, add_series, end_series
 from services.closure_import import import_closures
-from services.closures import add_closure, remove_closure
+from services.closures import add_closure, change_closure, remove_closure
 from services.common.errors import ValidationError
 from services.school_year import (
     ClosureData,
@@ -30,6 +32,7 @@ from services.school_year import (
     save_closure_record,
     save_term,
     save_year,
+    series_following,
     term_of,
 )
 from services.timetable.csv_reading import ImportErrors
@@ -316,6 +319,200 @@ def test_a_session_edited_while_closed_stays_as_it_was_made(app, make_group, mak
     db.session.commit()
     assert (outcome.restored, [s.id for s in outcome.kept]) == ([], [session.id])
     assert [str(s.status) for s in sessions_of(maths)] == ["cancelled"]
+
+
+def test_changing_a_closure_brings_back_what_it_leaves_and_cancels_what_it_takes(
+    app, make_user, make_group, make_series
+):
+    ada = make_user("student", name="Ada")
+    maths = make_group("Maths", students=[ada])
+    art = make_group("Art")
+    make_series(maths, weekdays=(0, 1, 2), first_date=MONDAY)
+    make_series(art, weekdays=(1,), first_date=MONDAY)
+    generate(weeks=1)
+    closure = add_closure(
+        ClosureData("Trip", MONDAY, MONDAY + timedelta(days=1), group_ids=[maths.id]),
+        actor=None,
+        tz=PARIS,
+        now=NOW,
+    ).closure
+    db.session.commit()
+    assert list(dates_of(maths).values()) == ["cancelled", "cancelled", "scheduled"]
+
+    # One day later, and Art's too: Monday comes back, Wednesday and Art's Tuesday go.
+    outcome = change_closure(
+        closure,
+        ClosureData(
+            "Trip to Lyon",
+            MONDAY + timedelta(days=1),
+            MONDAY + timedelta(days=2),
+            group_ids=[maths.id, art.id],
+        ),
+        tz=PARIS,
+        now=NOW,
+    )
+    db.session.commit()
+    assert [s.start_utc.astimezone(PARIS).date() for s in outcome.restored] == [MONDAY]
+    assert sorted((s.group.name, s.start_utc.astimezone(PARIS).day) for s in outcome.cancelled) == [
+        ("Art", 15),
+        ("Maths", 16),
+    ]
+    assert list(dates_of(maths).values()) == ["scheduled", "cancelled", "cancelled"]
+    assert list(dates_of(art).values()) == ["cancelled"]
+    assert {s.closure_id for s in sessions_of(maths) if s.status == "cancelled"} == {closure.id}
+    titles = {
+        n.title
+        for n in db.session.scalars(select(Notification).where(Notification.user_id == ada.id))
+    }
+    assert (
+        "Maths: 1 session back on, Trip to Lyon (Tue 15 Dec to Wed 16 Dec) is no longer closed"
+        in titles
+    )
+    assert "Maths: 1 session cancelled, Trip to Lyon (Tue 15 Dec to Wed 16 Dec)" in titles
+
+
+def test_changing_a_closure_makes_the_sessions_it_kept_from_being_made(
+    app, make_group, make_series
+):
+    maths = make_group("Maths")
+    make_series(maths, weekdays=(0,), first_date=MONDAY)
+    closure = save_closure_record(ClosureData("Break", MONDAY, MONDAY + timedelta(weeks=1)))
+    db.session.commit()
+    assert generate(weeks=2).closed == 2
+    outcome = change_closure(
+        closure, ClosureData("Break", MONDAY + timedelta(weeks=1), MONDAY + timedelta(weeks=1)),
+        tz=PARIS, now=NOW,
+    )  # fmt: skip
+    db.session.commit()
+    assert outcome.created == 1
+    assert dates_of(maths) == {MONDAY: "scheduled"}
+
+
+def test_bad_input_changing_a_closure_leaves_it_and_its_sessions_as_they_were(
+    app, make_group, make_series
+):
+    maths = make_group("Maths")
+    make_series(maths, weekdays=(0,), first_date=MONDAY)
+    generate(weeks=1)
+    closure = add_closure(ClosureData("Snow", MONDAY, MONDAY), actor=None, tz=PARIS, now=NOW)
+    db.session.commit()
+    errors = refused(
+        lambda: change_closure(
+            closure.closure, ClosureData("", MONDAY, MONDAY - timedelta(days=1)), tz=PARIS, now=NOW
+        )
+    )
+    assert errors == {
+        "name": "Enter the closure's name.",
+        "last_day": "The last day cannot be before the first day.",
+    }
+    kept = db.session.get(Closure, closure.closure.id)
+    assert (kept.name, kept.first_day, kept.last_day) == ("Snow", MONDAY, MONDAY)
+    assert dates_of(maths) == {MONDAY: "cancelled"}
+
+
+def test_a_day_two_closures_close_stays_closed_when_one_goes(app, make_group, make_series):
+    maths = make_group("Maths")
+    make_series(maths, weekdays=(0,), first_date=MONDAY)
+    generate(weeks=1)
+    trip = add_closure(
+        ClosureData("Trip", MONDAY, MONDAY, group_ids=[maths.id]), actor=None, tz=PARIS, now=NOW
+    ).closure
+    snow = add_closure(ClosureData("Snow", MONDAY, MONDAY), actor=None, tz=PARIS, now=NOW).closure
+    db.session.commit()
+    outcome = remove_closure(trip, tz=PARIS, now=NOW)
+    db.session.commit()
+    assert outcome.restored == []
+    assert [(str(s.status), s.closure_id) for s in sessions_of(maths)] == [("cancelled", snow.id)]
+    outcome = remove_closure(snow, tz=PARIS, now=NOW)
+    db.session.commit()
+    assert len(outcome.restored) == 1
+    assert [(str(s.status), s.closure_id) for s in sessions_of(maths)] == [("scheduled", None)]
+
+
+def test_a_session_back_on_that_now_clashes_is_reported_and_its_people_told(
+    app, make_user, make_group, make_series, make_room
+):
+    ada = make_user("student", name="Ada")
+    room = make_room("Lab")
+    maths = make_group("Maths", students=[ada], room=room)
+    make_series(maths, weekdays=(0,), first_date=MONDAY)
+    generate(weeks=1)
+    closure = add_closure(
+        ClosureData("Trip", MONDAY, MONDAY, group_ids=[maths.id]), actor=None, tz=PARIS, now=NOW
+    ).closure
+    db.session.commit()
+    # While Maths was away, Art was booked into the Lab at the same time.
+    art = make_group("Art", room=room)
+    make_series(art, weekdays=(0,), first_date=MONDAY)
+    generate(weeks=1)
+    outcome = remove_closure(closure, tz=PARIS, now=NOW)
+    db.session.commit()
+    assert [s.group.name for s in outcome.clashing] == ["Maths"]
+    body = db.session.scalars(
+        select(Notification.body)
+        .where(Notification.user_id == ada.id)
+        .order_by(Notification.id.desc())
+    ).first()
+    assert body == "Mon 14 Dec 10:00 (it now clashes with another session)"
+
+
+# --- A series for a term -----------------------------------------------------------------------
+
+
+def test_a_series_for_a_term_runs_over_its_days_and_follows_them(app, make_group):
+    year = save_year(YEAR)
+    spring = save_term(year, TermData("Spring term", date(2027, 1, 4), date(2027, 3, 26)))
+    group = make_group("Maths")
+    series = add_series(
+        group,
+        SeriesData(
+            weekdays=[0],
+            start_time=time(9),
+            end_time=time(10),
+            room_id=group.default_room_id,
+            first_date=date(2026, 9, 7),
+            term_id=spring.id,
+        ),
+    )
+    db.session.commit()
+    assert (series.first_date, series.last_date, series.term.name) == (
+        date(2027, 1, 4),
+        date(2027, 3, 26),
+        "Spring term",
+    )
+    save_term(year, TermData("Spring term", date(2027, 1, 5), date(2027, 4, 2)), spring)
+    assert series_following(spring) == 1
+    db.session.commit()
+    db.session.refresh(series)
+    assert (series.first_date, series.last_date) == (date(2027, 1, 5), date(2027, 4, 2))
+    # Ended early, it no longer follows the term.
+    end_series(series, date(2027, 2, 12))
+    save_term(year, TermData("Spring term", date(2027, 1, 4), date(2027, 3, 26)), spring)
+    assert series_following(spring) == 0
+    db.session.commit()
+    assert (series.first_date, series.last_date, series.term_id) == (
+        date(2027, 1, 5),
+        date(2027, 2, 12),
+        None,
+    )
+
+
+def test_a_series_for_a_term_that_is_gone_is_refused(app, make_group):
+    group = make_group("Maths")
+    errors = refused(
+        lambda: add_series(
+            group,
+            SeriesData(
+                weekdays=[0],
+                start_time=time(9),
+                end_time=time(10),
+                room_id=group.default_room_id,
+                term_id=424242,
+            ),
+        )
+    )
+    assert errors == {"term": "This term no longer exists: choose another, or dates."}
+    assert count(Series) == 0
 
 
 # --- Importing closures ------------------------------------------------------------------------

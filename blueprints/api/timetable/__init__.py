@@ -21,7 +21,7 @@ blp = ApiBlueprint(
 # Each module adds its routes to `blp` when imported, in this order: the order of the OpenAPI
 # document's paths.
 ROUTE_MODULES = (
-    "catalogue", "groups", "series", "sessions", "exceptions", "closures", "generation",
+    "catalogue", "groups", "series", "sessions", "exceptions", "years", "closures", "generation",
 )  # fmt: skip
 for _module in ROUTE_MODULES:
     import_module(f"{__name__}.{_module}")

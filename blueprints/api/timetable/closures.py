@@ -1,5 +1,5 @@
-"""Closures (staff): listed, added (the sessions on their days are cancelled at once) and
-removed (they come back)."""
+"""Closures (staff): listed, added (the sessions on their days are cancelled at once),
+changed (the sessions follow its new days) and removed (they come back)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from blueprints.api.common import (
 from blueprints.api.timetable import blp
 from blueprints.api.timetable.schemas import ClosureSchema, closure_json
 from models import Closure, ClosureKind, db
-from services.closures import add_closure, remove_closure
+from services.closures import ClosureOutcome, add_closure, change_closure, remove_closure
 from services.school_year import ClosureData
 
 KINDS = [kind.value for kind in ClosureKind]
@@ -70,17 +70,24 @@ def create_closure(values):
     completed, hand-edited, started ones and those with notes or files (`kept`); each group's
     people are told."""
     user = require_staff()
-    data = ClosureData(
+    outcome = add_closure(_closure_data(values), actor=user, tz=org_tz())
+    db.session.commit()
+    location = url_for("api_timetable.get_closure", closure_id=outcome.closure.id)
+    return _outcome_json(outcome), 201, {"Location": location}
+
+
+def _closure_data(values: dict) -> ClosureData:
+    return ClosureData(
         values["name"], values["first_day"], values["last_day"], ClosureKind(values["kind"]),
         values["groups"],
     )  # fmt: skip
-    outcome = add_closure(data, actor=user, tz=org_tz())
-    db.session.commit()
-    location = url_for("api_timetable.get_closure", closure_id=outcome.closure.id)
+
+
+def _outcome_json(outcome: ClosureOutcome) -> dict:
     body = closure_json(outcome.closure)
-    body["cancelled"] = [s.id for s in outcome.cancelled]
-    body["kept"] = [s.id for s in outcome.kept]
-    return body, 201, {"Location": location}
+    for key in ("cancelled", "kept", "restored", "clashing"):
+        body[key] = [s.id for s in getattr(outcome, key)]
+    return body
 
 
 @blp.get("/closures/<id:closure_id>")
@@ -89,6 +96,39 @@ def get_closure(closure_id: int):
     """One closure (staff)."""
     require_staff()
     return closure_json(load_or_404(Closure, closure_id, "closure"))
+
+
+class ClosurePatch(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    first_day = fields.Date()
+    last_day = fields.Date(metadata={"description": "Included"})
+    groups = fields.List(
+        Id(),
+        allow_none=True,
+        metadata={"description": "The groups it closes; null: the whole school"},
+    )
+
+
+@blp.patch("/closures/<id:closure_id>")
+@blp.arguments(ClosurePatch)
+@blp.response(200, ClosureSchema)
+def patch_closure(values, closure_id: int):
+    """Change a closure (staff), only the fields sent: the sessions on days it no longer closes
+    come back (`restored`; `clashing` those that now clash), those on days it now closes are
+    cancelled (`cancelled`), protected ones are left (`kept`); their people are told."""
+    require_staff()
+    closure = load_or_404(Closure, closure_id, "closure")
+    current = {
+        "name": closure.name,
+        "kind": str(closure.kind),
+        "first_day": closure.first_day,
+        "last_day": closure.last_day,
+        "groups": None if closure.whole_school else [g.id for g in closure.groups],
+    }
+    outcome = change_closure(closure, _closure_data(current | values), tz=org_tz())
+    db.session.commit()
+    return _outcome_json(outcome)
 
 
 @blp.delete("/closures/<id:closure_id>")

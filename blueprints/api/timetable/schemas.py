@@ -69,6 +69,11 @@ class SeriesSchema(ma.Schema):
     mode = fields.String(metadata={"description": "in_person or online"})
     first_date = fields.Date()
     last_date = fields.Date(allow_none=True)
+    term = fields.Nested(
+        RefSchema,
+        allow_none=True,
+        metadata={"description": "The term it runs for (its dates are the term's); else null"},
+    )
 
 
 class GroupDetailSchema(GroupSchema):
@@ -160,7 +165,15 @@ class ClosureSchema(ma.Schema):
     )
     kept = fields.List(
         fields.Integer(),
-        metadata={"description": "When added: sessions on its days left as they are"},
+        metadata={"description": "When added or changed: sessions on its days left as they are"},
+    )
+    restored = fields.List(
+        fields.Integer(),
+        metadata={"description": "When changed: the sessions back on, on days it no longer closes"},
+    )
+    clashing = fields.List(
+        fields.Integer(),
+        metadata={"description": "When changed: those back on that now clash with another session"},
     )
 
 
@@ -211,6 +224,7 @@ def series_json(series: Series) -> dict:
         "mode": str(series.mode),
         "first_date": series.first_date,
         "last_date": series.last_date,
+        "term": ref(series.term),
     }
 
 
@@ -256,6 +270,42 @@ def session_detail(occurrence: Occurrence, adjustments=()) -> dict:
     data["conflicts"] = conflicts
     data["adjustments"] = list(adjustments)
     return data
+
+
+class TermSchema(ma.Schema):
+    id = fields.Integer()
+    year = fields.Nested(RefSchema)
+    name = fields.String()
+    first_day = fields.Date()
+    last_day = fields.Date(metadata={"description": "Included"})
+
+
+class YearSchema(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    first_day = fields.Date()
+    last_day = fields.Date(metadata={"description": "Included"})
+    terms = fields.List(fields.Nested(TermSchema), metadata={"description": "By first day"})
+
+
+def term_json(term) -> dict:
+    return {
+        "id": term.id,
+        "year": ref(term.year),
+        "name": term.name,
+        "first_day": term.first_day,
+        "last_day": term.last_day,
+    }
+
+
+def year_json(year) -> dict:
+    return {
+        "id": year.id,
+        "name": year.name,
+        "first_day": year.first_day,
+        "last_day": year.last_day,
+        "terms": [term_json(t) for t in year.terms],
+    }
 
 
 def closure_json(closure) -> dict:

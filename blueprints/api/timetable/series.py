@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import url_for
 from marshmallow import fields, validate
 from sqlalchemy import select
@@ -65,16 +66,32 @@ def _series_fields(required: bool) -> dict:
         "mode": fields.String(
             validate=validate.OneOf(MODES), metadata={"description": "Default in_person"}
         ),
-        "first_date": fields.Date(required=required),
+        "first_date": fields.Date(metadata={"description": "Required unless `term` is given"}),
         "last_date": fields.Date(
             allow_none=True, metadata={"description": "Included; null: no end"}
+        ),
+        "term": Id(
+            allow_none=True,
+            metadata={
+                "description": "Term id: the series runs over the term's days, and follows"
+                " them when the term changes (its dates are then the term's); null: between"
+                " first_date and last_date. Sending dates without `term` leaves the term."
+            },
         ),
     }
 
 
-SeriesCreate = StrictSchema.from_dict(
-    {"group": Id(required=True), **_series_fields(required=True)}, name="SeriesCreate"
-)
+class SeriesCreate(StrictSchema.from_dict(_series_fields(required=True))):
+    group = Id(required=True)
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def _dates_or_term(self, data, **kwargs):
+        if data.get("term") is None and "first_date" not in data:
+            raise ma.ValidationError(
+                ["Missing data for required field (or give a `term`)."], "first_date"
+            )
+
+
 SeriesPatch = StrictSchema.from_dict(_series_fields(required=False), name="SeriesPatch")
 
 # The service's field names, as the API spells them.
@@ -100,6 +117,10 @@ def _series_data(values: dict, base: SeriesData) -> SeriesData:
     ):
         if key in values:
             setattr(data, attr, values[key])
+    if "term" in values:
+        data.term_id = values["term"]
+    elif values.keys() & {"first_date", "last_date"}:
+        data.term_id = None
     return data
 
 
@@ -116,7 +137,7 @@ def list_series(args):
     """Weekly series of the groups the user may see, oldest first."""
     user = api_user()
     # Each series' group is named: loaded with it, not one query per series.
-    query = select(Series).options(joinedload(Series.group))
+    query = select(Series).options(joinedload(Series.group), joinedload(Series.term))
     if not user.is_staff:
         # Staff see every group: no filter, so a page is one range of the primary key
         # (with an always-true `IN (every group)`, SQLite sorted every series for each page).
@@ -173,6 +194,7 @@ def patch_series(values, series_id: int):
         mode=str(series.mode),
         first_date=series.first_date,
         last_date=series.last_date,
+        term_id=series.term_id,
     )
     try:
         series = update_series(series, _series_data(values, current))
