@@ -29,6 +29,10 @@ from services.timetable.generation import MAX_GENERATION_DAYS
 
 DEFAULTS = {
     "TIMEZONE": "UTC",
+    # The organisation's country (ISO 3166 code, "FR") and region ("ENG", "BY"), offered when
+    # staff take public holidays as closures. None: the country of TIMEZONE.
+    "COUNTRY": None,
+    "REGION": None,
     # A pooled connection the server closed (a restart) is replaced before use, not failed
     # on. Options given elsewhere are merged over these (see _configure).
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -9,8 +9,9 @@ from datetime import date, timedelta
 
 import click
 from flask import Blueprint, current_app
+from sqlalchemy import select
 
-from models import MAX_ID, Closure, ClosureKind, db
+from models import MAX_ID, AcademicYear, Closure, ClosureKind, db
 from services.closure_import import import_closures
 from services.closures import add_closure, remove_closure
 from services.common.errors import DomainError
@@ -18,7 +19,17 @@ from services.common.timeutil import date_outside, today_in, zone
 from services.common.wording import plural
 from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.output.spreadsheets import sessions_csv
-from services.school_year import ClosureData, group_ids_named, list_closures
+from services.public_holidays import add_public_holidays, public_holidays
+from services.school_year import (
+    ClosureData,
+    TermData,
+    YearData,
+    group_ids_named,
+    list_closures,
+    list_years,
+    save_term,
+    save_year,
+)
 from services.timetable.clashes import rebuild_all
 from services.timetable.conflicts import described_times
 from services.timetable.csv_export import export_timetable
@@ -292,6 +303,88 @@ def list_closures_command():
         )
     if not closures:
         click.echo("No closures.")
+
+
+@bp.cli.command("add-public-holidays")
+@click.option("--country", required=True, help="ISO 3166 code (FR, GB, DE...).")
+@click.option("--region", default="", help="The country's region code (GB: ENG, SCT...).")
+@click.option("--from", "first_day", type=ISO_DATE, required=True, help="First day.")
+@click.option("--to", "last_day", type=ISO_DATE, required=True, help="Last day, included.")
+@click.option("--skip", type=ISO_DATE, multiple=True, help="A holiday to leave out (repeat).")
+@click.option("--dry-run", is_flag=True, help="List the holidays; add nothing.")
+def add_public_holidays_command(country, region, first_day, last_day, skip, dry_run):
+    """Add a country's public holidays between two days as whole-school holiday closures
+    (one per day; their sessions are cancelled), but those skipped and those already closed.
+    Run with --dry-run first to review them."""
+    try:
+        offered = public_holidays(country.upper(), region.upper(), first_day, last_day)
+        left_out = set(skip)
+        chosen = [h.day for h in offered if h.day not in left_out and h.closed_by is None]
+        for holiday in offered:
+            state = (
+                f"already closed: {holiday.closed_by}" if holiday.closed_by
+                else "skipped" if holiday.day in left_out
+                else "listed" if dry_run
+                else "added"
+            )  # fmt: skip
+            click.echo(f"{holiday.day}  {holiday.name}  ({state})")
+        if dry_run or not chosen:
+            click.echo("Nothing added." if not dry_run else "Dry run: nothing added.")
+            return
+        added = add_public_holidays(
+            country.upper(), region.upper(), first_day, last_day, chosen, actor=None, tz=_tz()
+        )
+        db.session.commit()
+    except DomainError as err:
+        _fail(err.message)
+    cancelled = sum(len(o.cancelled) for o in added)
+    click.echo(f"Added {plural(len(added), 'closure')}: {plural(cancelled, 'session')} cancelled.")
+
+
+@bp.cli.command("add-year")
+@click.option("--name", required=True, help="What it is called (e.g. 2026-2027).")
+@click.option("--first", "first_day", type=ISO_DATE, required=True, help="First day.")
+@click.option("--last", "last_day", type=ISO_DATE, required=True, help="Last day, included.")
+def add_year_command(name, first_day, last_day):
+    """Add an academic year (at most 400 days, apart from the others)."""
+    try:
+        year = save_year(YearData(name, first_day, last_day))
+        db.session.commit()
+    except DomainError as err:
+        _fail(err.message)
+    click.echo(f"Added year #{year.id} {year.name}: {year.first_day} to {year.last_day}.")
+
+
+@bp.cli.command("add-term")
+@click.option("--year", "year_name", required=True, help="The year's name.")
+@click.option("--name", required=True, help="What it is called (e.g. Autumn term).")
+@click.option("--first", "first_day", type=ISO_DATE, required=True, help="First day.")
+@click.option("--last", "last_day", type=ISO_DATE, required=True, help="Last day, included.")
+def add_term_command(year_name, name, first_day, last_day):
+    """Add a term to a year: within it, apart from its other terms."""
+    year = db.session.scalar(select(AcademicYear).where(AcademicYear.name == year_name.strip()))
+    if year is None:
+        _fail(f"No year is named {year_name}: see flask list-years.")
+    try:
+        term = save_term(year, TermData(name, first_day, last_day))
+        db.session.commit()
+    except DomainError as err:
+        _fail(err.message)
+    click.echo(
+        f"Added term #{term.id} {term.name} to {year.name}: {term.first_day} to {term.last_day}."
+    )
+
+
+@bp.cli.command("list-years")
+def list_years_command():
+    """List the academic years and their terms, latest first."""
+    years = list_years()
+    for year in years:
+        click.echo(f"#{year.id}  {year.first_day} to {year.last_day}  {year.name}")
+        for term in year.terms:
+            click.echo(f"    term #{term.id}  {term.first_day} to {term.last_day}  {term.name}")
+    if not years:
+        click.echo("No years.")
 
 
 def _fail_import(err: ImportErrors) -> None:

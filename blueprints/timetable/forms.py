@@ -253,3 +253,16 @@ class ClosureImportForm(FlaskForm):
         validators=[FileRequired(message="Choose a .csv or .ics file.")],
         render_kw={"accept": ".csv,.ics,text/csv,text/calendar"},
     )
+
+
+class PublicHolidaysForm(FlaskForm):
+    """Which public holidays to show: a country, a region of it (or none), a range of days.
+    Read from the query string (a GET: no CSRF token) and, posted, beside the ticked days."""
+
+    class Meta:
+        csrf = False
+
+    country = SelectField("Country", choices=[], validate_choice=False)
+    region = SelectField("Region", choices=[], validate_choice=False)
+    first_day = DateField("From", validators=[Optional()])
+    last_day = DateField("To (included)", validators=[Optional()])

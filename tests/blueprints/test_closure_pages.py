@@ -252,3 +252,62 @@ def test_a_closure_is_changed_in_place_and_its_sessions_follow(web, login_as, sc
     listed = form.submit().follow()
     assert "Snow days saved: 1 session back on." in listed.text
     assert statuses()[:4] == ["cancelled", "cancelled", "scheduled", "scheduled"]
+
+
+def test_staff_review_a_countrys_public_holidays_and_add_the_ticked_ones(web, login_as, school):
+    login_as("coordinator")
+    easter = "2027-03-29"
+    chooser = web.get("/timetable/closures").click("Add public holidays")
+    # The organisation's zone (Europe/Paris) says which country; the coming twelve months.
+    assert chooser.html.find(id="country").find("option", selected=True)["value"] == "FR"
+    form = chooser.forms["holiday-chooser"]
+    form["first_day"], form["last_day"] = "2027-03-01", "2027-05-31"
+    shown = form.submit()
+    days = [i["value"] for i in shown.html.select("#holiday-form input[name=day]")]
+    assert days == [easter, "2027-05-01", "2027-05-06", "2027-05-08", "2027-05-17"]
+    # A region narrows or widens the list (htmx swaps the chooser and the list in place).
+    alsace = web.get(
+        "/timetable/closures/public-holidays",
+        {"country": "FR", "region": "6AE", "first_day": "2027-03-01", "last_day": "2027-05-31"},
+        headers={"HX-Request": "true"},
+    )
+    assert alsace.html.find(id="public-holidays") is not None
+    assert "Good Friday" in alsace.text and "<html" not in alsace.text
+
+    review = shown.forms["holiday-form"]
+    for box in review.fields["day"]:
+        if box._value not in (easter, "2027-05-01"):
+            box.checked = False
+    listed = review.submit().follow()
+    assert "2 public holidays added as closures." in listed.text
+    names = db.session.scalars(select(Closure.name).order_by(Closure.first_day)).all()
+    assert names == ["Easter Monday", "Labor Day"]
+
+
+def test_bad_public_holiday_choices_are_named_and_add_nothing(web, login_as, school):
+    login_as("coordinator")
+    page = web.get(
+        "/timetable/closures/public-holidays",
+        {"country": "FR", "first_day": "2027-05-01", "last_day": "2027-04-01"},
+    )
+    assert (
+        "The last day cannot be before the first day." in page.html.find(id="last_day-error").text
+    )
+    assert page.html.find(id="holiday-form") is None
+    token = csrf_token_of(page)
+    refused = web.post(
+        "/timetable/closures/public-holidays",
+        {"csrf_token": token, "country": "FR", "first_day": "2027-03-01",
+         "last_day": "2027-05-31", "day": ["2027-03-29", "2027-03-30"]},
+        status=422,
+    )  # fmt: skip
+    assert "Not a public holiday of this country and range: Tue 30 Mar 2027." in (
+        refused.html.find(id="days-error").text
+    )
+    nothing = web.post(
+        "/timetable/closures/public-holidays",
+        {"csrf_token": token, "country": "FR", "first_day": "2027-03-01", "last_day": "2027-05-31"},
+        status=422,
+    )
+    assert "Tick the holidays to add." in nothing.html.find(id="days-error").text
+    assert db.session.scalar(select(func.count()).select_from(Closure)) == 0

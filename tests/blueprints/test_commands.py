@@ -31,6 +31,10 @@ COMMANDS = [
     "remove-closure",
     "list-closures",
     "import-closures",
+    "add-public-holidays",
+    "add-year",
+    "add-term",
+    "list-years",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -173,6 +177,34 @@ BAD_INPUT = [
     (["import-closures", "@closures.csv"], "line 2: invalid date 2026-02-30 in first_day"),
     (["import-closures", "@nowhere.csv"], "No such file or directory"),
     (["seed-demo", "--force"], "No such option"),
+    (
+        ["add-public-holidays", "--country", "XX", "--from", "2027-01-01", "--to", "2027-02-01"],
+        "country: Choose a country from the list.",
+    ),
+    (
+        ["add-public-holidays", "--country", "FR", "--from", "2027-01-01", "--to", "2026-02-01"],
+        "last_day: The last day cannot be before the first day.",
+    ),
+    (["add-public-holidays", "--country", "FR", "--from", "2027-01-01"], "Missing option '--to'"),
+    (
+        ["add-year", "--name", "2027", "--first", "2027-09-01", "--last", "2026-07-01"],
+        "The last day cannot be before the first day.",
+    ),
+    (
+        [
+            "add-term",
+            "--year",
+            "Nope",
+            "--name",
+            "Spring",
+            "--first",
+            "2027-01-04",
+            "--last",
+            "2027-03-26",
+        ],
+        "No year is named Nope",
+    ),
+    (["list-years", "all"], "unexpected extra argument"),
 ]
 
 
@@ -231,6 +263,44 @@ def test_control_characters_are_refused(cli, make_user, args):
             ["Added closure #1 Snow: 0 sessions cancelled, 0 kept, 0 notifications."],
         ),
         (["send-notifications"], ["MAIL_SERVER is not set"]),
+        (
+            [
+                "add-public-holidays",
+                "--country",
+                "fr",
+                "--from",
+                "2027-03-01",
+                "--to",
+                "2027-05-02",
+                "--skip",
+                "2027-05-01",
+            ],
+            [
+                "2027-03-29  Easter Monday  (added)",
+                "2027-05-01  Labor Day  (skipped)",
+                "Added 1 closure: 0 sessions cancelled.",
+            ],
+        ),
+        (
+            [
+                "add-public-holidays",
+                "--country",
+                "GB",
+                "--region",
+                "sct",
+                "--from",
+                "2027-11-01",
+                "--to",
+                "2027-11-30",
+                "--dry-run",
+            ],
+            ["2027-11-30  Saint Andrew's Day  (listed)", "Dry run: nothing added."],
+        ),
+        (
+            ["add-year", "--name", "2026-2027", "--first", "2026-09-01", "--last", "2027-07-09"],
+            ["Added year #1 2026-2027: 2026-09-01 to 2027-07-09."],
+        ),
+        (["list-years"], ["No years."]),
     ],
 )
 def test_success_prints_a_summary_and_exits_zero(cli, files, args, expected):
@@ -239,3 +309,19 @@ def test_success_prints_a_summary_and_exits_zero(cli, files, args, expected):
     assert result.exception is None
     for text in expected:
         assert text in result.output
+
+
+def test_a_year_and_its_terms_are_scripted_and_listed(cli):
+    assert cli("add-year", "--name", "2026-2027", "--first", "2026-09-01",
+               "--last", "2027-07-09").exit_code == 0  # fmt: skip
+    added = cli("add-term", "--year", "2026-2027", "--name", "Spring", "--first", "2027-01-04",
+                "--last", "2027-03-26")  # fmt: skip
+    assert added.exit_code == 0 and "Added term #1 Spring to 2026-2027" in added.output
+    overlap = cli("add-term", "--year", "2026-2027", "--name", "Late spring",
+                  "--first", "2027-03-01", "--last", "2027-04-01")  # fmt: skip
+    assert overlap.exit_code == 1 and "These days overlap Spring" in overlap.output
+    listed = cli("list-years").output.splitlines()
+    assert listed == [
+        "#1  2026-09-01 to 2027-07-09  2026-2027",
+        "    term #1  2027-01-04 to 2027-03-26  Spring",
+    ]

@@ -350,6 +350,11 @@ CASES: dict[str, list[Case]] = {
     ],
     "timetable.delete_year_route": [post("/timetable/years/{year}/delete", {}, STAFF_ONLY)],
     "timetable.delete_term_route": [post("/timetable/terms/{term}/delete", {}, STAFF_ONLY)],
+    "timetable.public_holidays_page": [get("/timetable/closures/public-holidays", STAFF_ONLY)],
+    "timetable.add_public_holidays_route": [
+        post("/timetable/closures/public-holidays", {"country": "FR", "first_day": "2040-01-01",
+             "last_day": "2040-01-02", "day": "2040-01-01"}, STAFF_ONLY),
+    ],
     "timetable.closure_row": [get("/timetable/closures/{closure}", STAFF_ONLY)],
     "timetable.edit_closure": [
         get("/timetable/closures/{closure}/edit", STAFF_ONLY),

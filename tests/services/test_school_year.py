@@ -24,6 +24,13 @@ from services.catalogue.groups import SeriesData, add_series, end_series
 from services.closure_import import import_closures
 from services.closures import add_closure, change_closure, remove_closure
 from services.common.errors import ValidationError
+from services.public_holidays import (
+    add_public_holidays,
+    countries,
+    country_of_zone,
+    public_holidays,
+    regions,
+)
 from services.school_year import (
     ClosureData,
     TermData,
@@ -571,3 +578,70 @@ def test_an_icalendar_of_holidays_is_imported_each_all_day_event_a_closure(app):
     with pytest.raises(ImportErrors) as caught:
         import_closures(b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "empty.ics", tz=PARIS)
     assert caught.value.messages == ["the calendar holds no event"]
+
+
+# --- Public holidays ---------------------------------------------------------------------------
+
+
+def test_a_countrys_public_holidays_are_offered_for_a_range_with_its_regions_own(app):
+    easter_monday = date(2027, 3, 29)
+    french = public_holidays("FR", None, date(2027, 1, 1), date(2027, 4, 30))
+    assert [(h.day, h.name) for h in french] == [
+        (date(2027, 1, 1), "New Year's Day"),
+        (easter_monday, "Easter Monday"),
+    ]
+    scottish = public_holidays("GB", "SCT", date(2027, 11, 1), date(2027, 11, 30))
+    assert [h.name for h in scottish] == ["Saint Andrew's Day"]
+    assert public_holidays("GB", "ENG", date(2027, 11, 1), date(2027, 11, 30)) == []
+    assert {"ENG", "SCT"} <= {r.code for r in regions("GB")}
+    assert countries()["FR"] == "France" and country_of_zone("Europe/Paris") == "FR"
+
+
+def test_bad_public_holiday_choices_are_named_field_by_field(app):
+    assert refused(lambda: public_holidays("XX", None, date(2027, 1, 1), date(2027, 2, 1))) == {
+        "country": "Choose a country from the list."
+    }
+    assert refused(lambda: public_holidays("FR", "ZZ", date(2027, 2, 1), date(2027, 1, 1))) == {
+        "region": "Choose one of this country's regions, or none.",
+        "last_day": "The last day cannot be before the first day.",
+    }
+    assert refused(lambda: public_holidays("FR", None, date(2027, 1, 1), date(2030, 1, 1))) == {
+        "last_day": "Choose at most 731 days at a time."
+    }
+
+
+def test_the_ticked_public_holidays_become_closures_and_cancel_their_sessions(
+    app, make_group, make_series
+):
+    maths = make_group("Maths")
+    easter_monday = date(2027, 3, 29)
+    make_series(maths, weekdays=(0,), first_date=easter_monday - timedelta(weeks=1))
+    generate_occurrences(
+        easter_monday - timedelta(weeks=1), easter_monday + timedelta(weeks=1), tz=PARIS, now=NOW
+    )
+    save_closure_record(ClosureData("Winter break", date(2027, 1, 1), date(2027, 1, 1)))
+    db.session.commit()
+    first, last = date(2027, 1, 1), date(2027, 5, 31)
+    offered = public_holidays("FR", None, first, last)
+    assert offered[0].closed_by == "Winter break"  # New Year's Day: closed already
+    # A forged day (not a holiday) refuses the whole request.
+    errors = refused(
+        lambda: add_public_holidays(
+            "FR", None, first, last, [easter_monday, date(2027, 3, 30)], actor=None, tz=PARIS
+        )
+    )
+    assert errors == {"days": "Not a public holiday of this country and range: Tue 30 Mar 2027."}
+    assert count(Closure) == 1
+    added = add_public_holidays(
+        "FR", None, first, last, [date(2027, 1, 1), easter_monday, date(2027, 5, 1)],
+        actor=None, tz=PARIS,
+    )  # fmt: skip
+    db.session.commit()
+    assert [(o.closure.name, o.closure.first_day) for o in added] == [
+        ("Easter Monday", easter_monday),
+        ("Labor Day", date(2027, 5, 1)),
+    ]
+    assert dates_of(maths) == {
+        easter_monday - timedelta(weeks=1): "scheduled",
+        easter_monday: "cancelled",
+    }
