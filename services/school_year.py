@@ -350,7 +350,32 @@ def term_label(day: date) -> str:
     """'Autumn term, week 14' for a day of a term (weeks counted from the term's first,
     Monday based), '' outside every term."""
     term = term_of(day)
-    if term is None:
-        return ""
+    return _week_of(term, day) if term is not None else ""
+
+
+def _week_of(term: Term, day: date) -> str:
     week = (day - term.first_day + timedelta(days=term.first_day.weekday())).days // 7 + 1
     return f"{term.name}, week {week}"
+
+
+def term_weeks(first: date, last: date) -> dict[date, str]:
+    """The term week of each week (by its Monday) from `first` to `last`, as `term_label`
+    says it for the week's first day in a term (a term may start midweek); weeks outside
+    every term are left out. One statement."""
+    terms = list(
+        db.session.scalars(
+            select(Term)
+            .where(Term.first_day <= last, Term.last_day >= first)
+            .order_by(Term.first_day)
+        )
+    )
+    labels: dict[date, str] = {}
+    monday = first - timedelta(days=first.weekday())
+    while terms and monday <= last:
+        for day in (monday + timedelta(days=n) for n in range(7)):
+            term = next((t for t in terms if t.first_day <= day <= t.last_day), None)
+            if term is not None:
+                labels[monday] = _week_of(term, day)
+                break
+        monday += timedelta(weeks=1)
+    return labels

@@ -44,7 +44,7 @@ from services.common.errors import ConflictError, DomainError, InvalidTransition
 from services.common.timeutil import date_outside, today_in
 from services.output.spreadsheets import sessions_csv, week_workbook
 from services.permissions import visible_groups
-from services.school_year import closed_labels, term_label
+from services.school_year import closed_labels, term_label, term_weeks
 from services.timetable.exceptions import delete_override, find_override, save_override
 from services.timetable.listing import ListedOccurrence
 from services.timetable.schedule.entries import (
@@ -167,6 +167,7 @@ def _render_schedule(
     }
     if view.view == "month":
         context["month_weeks"] = build_month(view, plan.entries, plan.day_totals)
+        context["term_weeks"] = term_weeks(view.first_day, view.last_day)
     else:
         context["grid"] = build_grid(view, plan.entries, plan.pinned_rooms)
     if not personal:

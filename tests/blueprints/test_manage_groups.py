@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import CourseGroup, Enrolment, Series, Subject, db
+from services.school_year import TermData, YearData, save_term, save_year
 from tests.conftest import csrf_token_of
 
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
@@ -280,6 +281,23 @@ def test_add_a_series_without_javascript(web, login_as, group):
     assert "Fri" in page.html.find(id="series-table").text
     # The group page always says that sessions must be regenerated after a change.
     assert page.html.find(class_="regenerate-hint").find("a")["href"] == "/timetable/generate"
+
+
+def test_a_series_runs_for_a_term_chosen_on_the_group_page(web, login_as, group, clock):
+    year = save_year(YearData("2026-2027", date(2026, 9, 1), date(2027, 7, 9)))
+    save_term(year, TermData("Autumn", date(2026, 9, 1), date(2026, 12, 18)))  # over by now
+    summer = save_term(year, TermData("Summer", date(2027, 4, 19), date(2027, 7, 9)))
+    db.session.commit()
+    login_as("coordinator")
+    form = web.get(f"/manage/groups/{group.id}").forms["series-form"]
+    offered = [label for _, _, label in form["new-term"].options]
+    assert offered == ["Between the dates below", "For Summer 2026-2027 (19 Apr to 09 Jul 2027)"]
+    form["new-weekdays"] = ["1"]
+    form["new-start_time"], form["new-end_time"] = "14:00", "15:00"
+    form["new-term"] = str(summer.id)
+    page = form.submit().follow()
+    row = page.html.find(id="series-table").find("tbody").find("tr")
+    assert "For Summer: from 19 Apr 2027 to 09 Jul 2027" in " ".join(row.text.split())
 
 
 @pytest.mark.parametrize(

@@ -88,6 +88,14 @@ def test_the_schedule_says_which_term_and_week_it_shows(web, login_as, clock):
         "Spring term, week 1"
     )
     assert web.get("/schedule/?date=2027-04-14").html.select_one(".schedule-term") is None
+    # The month view names each week's term week, on its first day.
+    month = web.get("/schedule/month?date=2027-03-10")
+    labels = [" ".join(s.text.split()) for s in month.html.select(".month-term")]
+    assert labels == [f"Spring term, week {n}" for n in range(9, 14)]
+    after = web.get("/schedule/month?date=2027-04-10")  # the term ends on Fri 2 Apr
+    assert [s.text for s in after.html.select(".month-term")] == ["Spring term, week 13"]
+    first_row = month.html.select("table.schedule-month tbody tr")[0]
+    assert first_row.select_one(".month-term") is first_row.find("td").select_one(".month-term")
 
 
 def test_years_and_terms_are_changed_in_place_and_series_for_a_term_follow(
