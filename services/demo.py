@@ -18,9 +18,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import exists, select
 from werkzeug.security import generate_password_hash
 
-from models import MentorSubject, Role, Room, Subject, User, db
+from models import ClosureKind, MentorSubject, Role, Room, Subject, User, db
+from services.closures import add_closure
 from services.common.timeutil import today_in, week_start
 from services.requests.lifecycle import RequestInput, create_request
+from services.school_year import ClosureData, TermData, YearData, save_term, save_year
 from services.timetable.exception_import import import_exceptions
 from services.timetable.generation import generate_occurrences
 from services.timetable.timetable_import import TIMETABLE_COLUMNS, import_timetable
@@ -216,6 +218,7 @@ def seed_demo_school(
     # After generation, so the exceptions update real sessions and are checked for clashes.
     import_exceptions(_exceptions_csv(term_start), tz=tz)
     _add_mentor_subjects()
+    _add_school_year(term_start, term_end, tz)
     if now is None:
         now = datetime.now(UTC) if today is None else datetime.combine(today, time(), tz)
     _add_requests(term_start + timedelta(weeks=1), tz=tz, now=now)
@@ -228,6 +231,19 @@ def seed_demo_school(
         sessions=generation.created,
         conflicts=len(generation.conflicts),
     )
+
+
+def _add_school_year(term_start: date, term_end: date, tz) -> None:
+    """The year holding the demo term, the term itself, and a staff day in its fifth week
+    (its sessions cancelled, as a closure added on the Closures page would)."""
+    first = term_start - timedelta(weeks=2)
+    year = save_year(YearData(f"{first.year}-{first.year + 1}", first, first + timedelta(days=330)))
+    save_term(year, TermData("Demo term", term_start, term_end - timedelta(days=1)))
+    staff_day = term_start + timedelta(weeks=4, days=2)  # a Wednesday
+    add_closure(
+        ClosureData("Staff training day", staff_day, staff_day, ClosureKind.STAFF_DAY),
+        actor=None, tz=tz, now=datetime.combine(term_start, time(), tz),
+    )  # fmt: skip
 
 
 def _add_mentor_subjects() -> None:
