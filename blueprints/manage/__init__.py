@@ -12,10 +12,12 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import func, select
 
-from blueprints.access import staff_required
-from models import CourseGroup, Room, Subject, User, db
+from blueprints.access import org_tz, staff_required
+from models import Closure, CourseGroup, Room, Subject, Term, User, db
+from services.common.timeutil import today_in
 from services.people.accounts import MIN_PASSWORD_LENGTH
 from services.permissions import can_manage
+from services.school_year import term_label
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -28,6 +30,8 @@ def _helpers() -> dict:
 @bp.get("/")
 @staff_required
 def index():
+    today = today_in(org_tz())
+
     def count(model, *where):
         return db.session.scalar(select(func.count(model.id)).where(*where))
 
@@ -36,8 +40,10 @@ def index():
         "subjects": count(Subject, Subject.active.is_(True)),
         "groups": count(CourseGroup, CourseGroup.active.is_(True)),
         "users": count(User, User.is_active_account.is_(True)),
+        "terms": count(Term),
+        "closures": count(Closure, Closure.last_day >= today),
     }
-    return render_template("manage/index.html", counts=counts)
+    return render_template("manage/index.html", counts=counts, term=term_label(today))
 
 
 # The pages add their routes to `bp` as they are imported (after it exists).

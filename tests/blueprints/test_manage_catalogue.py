@@ -120,8 +120,12 @@ def test_the_landing_page_links_every_area(web, login_as, make_room, role):
     login_as(role)
     page = web.get("/manage/")
     assert page.html.find(attrs={"data-count": "rooms"}).text == "1"
-    for url in ("/manage/rooms", "/manage/subjects", "/manage/groups", "/manage/users"):
-        assert page.html.find("a", href=url) is not None, url
+    for url in (
+        "/manage/rooms", "/manage/subjects", "/manage/groups", "/manage/users",
+        "/timetable/years", "/timetable/closures",
+    ):  # fmt: skip
+        assert page.html.select(f"main a[href='{url}']"), url
+    assert page.html.find(attrs={"data-count": "closures"}).text == "0"
     # The site navigation now offers Manage to staff.
     assert page.html.find("a", href="/manage/", attrs={"aria-current": "page"}) is not None
 
