@@ -66,11 +66,17 @@ closure_group = Table(
 class Closure(db.Model):
     """Days without teaching (one or a range, both included), for the whole school or for some
     groups. Generation makes no session on them; sessions already made are cancelled by it
-    (`Occurrence.closure_id`) and come back when it goes."""
+    (`Occurrence.closure_id`) and come back when it goes. With `runs_as`, one day whose own
+    timetable gives way to another day's."""
 
     __tablename__ = "closure"
     __table_args__ = (
         CheckConstraint("last_day >= first_day", name="ends_after_start"),
+        # A day that runs another day's timetable is one day, not that day.
+        CheckConstraint(
+            "runs_as IS NULL OR (last_day = first_day AND runs_as <> first_day)",
+            name="runs_another_day",
+        ),
         # Generation and the schedule look up the closures overlapping a window.
         Index("ix_closure_days", "first_day", "last_day"),
     )
@@ -83,6 +89,9 @@ class Closure(db.Model):
     first_day: Mapped[date]
     last_day: Mapped[date]
     whole_school: Mapped[bool] = mapped_column(default=True)
+    # A make-up day: its own timetable does not run, the timetable of `runs_as` does (the
+    # sessions that day's series would have, made on this day).
+    runs_as: Mapped[date | None]
     created_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("user_account.id", ondelete="SET NULL")
     )

@@ -72,6 +72,8 @@ def change_closure(
     lock_schedule()
     now = now or datetime.now(UTC)
     before = (closure.first_day, closure.last_day, _group_ids(closure))
+    # A make-up day's sessions are not its series' dates: only a forced run removes them.
+    swapped = closure.runs_as is not None or data.runs_as is not None
     save_closure_record(data, closure)
     outcome = ClosureOutcome(closure)
     covered = {s.id for s in _sessions_on_days(closure, tz)}
@@ -80,18 +82,34 @@ def change_closure(
     _cancel_on_days(closure, outcome, tz, now)
     db.session.flush()
     first, last, groups = before
-    if (first, last, groups) != (closure.first_day, closure.last_day, _group_ids(closure)):
+    if swapped or (first, last, groups) != (
+        closure.first_day,
+        closure.last_day,
+        _group_ids(closure),
+    ):
         # Days the old closure kept from being made and the new one does not close.
         summary = generate_occurrences(
-            first, last + timedelta(days=1), tz=tz, now=now, group_ids=groups
+            first, last + timedelta(days=1), tz=tz, now=now, group_ids=groups, force=swapped
         )
         outcome.created = summary.created
+    if closure.runs_as is not None:
+        outcome.created += make_up_day(closure, tz=tz, now=now)
     named = _Named.of(closure)
     outcome.clashing = _clashing(outcome.restored)
     outcome.notified = _tell(outcome.cancelled, named, tz, back=False) + _tell(
         outcome.restored, named, tz, back=True, clashing=outcome.clashing
     )
     return outcome
+
+
+def make_up_day(closure: Closure, *, tz: ZoneInfo, now: datetime) -> int:
+    """Make the sessions of the timetable a make-up day runs (`closure.runs_as`) on it, or
+    bring back those made before; how many were made."""
+    day = closure.first_day
+    summary = generate_occurrences(
+        day, day + timedelta(days=1), tz=tz, now=now, group_ids=_group_ids(closure), force=True
+    )
+    return summary.created
 
 
 def _group_ids(closure: Closure) -> list[int] | None:
@@ -164,10 +182,12 @@ def remove_closure(
     named = _Named.of(closure)  # what the messages say, read before the row goes
     first, last = closure.first_day, closure.last_day
     groups = None if closure.whole_school else [g.id for g in closure.groups]
+    # A make-up day's sessions are not their series' dates: a forced run removes them.
+    swapped = closure.runs_as is not None
     db.session.delete(closure)
     db.session.flush()
     summary = generate_occurrences(
-        first, last + timedelta(days=1), tz=tz, now=now, group_ids=groups
+        first, last + timedelta(days=1), tz=tz, now=now, group_ids=groups, force=swapped
     )
     outcome.created = summary.created
     outcome.clashing = _clashing(outcome.restored)

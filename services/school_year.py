@@ -51,6 +51,8 @@ class ClosureData:
     kind: ClosureKind = ClosureKind.HOLIDAY
     # None: the whole school; else the groups it closes (at least one).
     group_ids: list[int] | None = None
+    # A make-up day: the day whose timetable runs instead of its own.
+    runs_as: date | None = None
 
 
 def _check_days(data, errors: dict, *, longest: timedelta, what: str) -> None:
@@ -227,6 +229,13 @@ def check_closure(data: ClosureData) -> tuple[str, list[CourseGroup] | None]:
     if data.kind not in set(ClosureKind):
         errors["kind"] = "Choose holiday, school closed or staff day."
     _check_days(data, errors, longest=LONGEST_CLOSURE, what="closure")
+    if data.runs_as is not None:
+        if problem := date_outside(data.runs_as):
+            errors["runs_as"] = problem
+        elif not errors and data.first_day != data.last_day:
+            errors["last_day"] = "A day that runs another day's timetable is a single day."
+        elif not errors and data.runs_as == data.first_day:
+            errors["runs_as"] = "Choose another day than the one it runs on."
     groups = None
     if data.group_ids is not None:
         wanted = set(data.group_ids)
@@ -264,6 +273,7 @@ def save_closure_record(
     closure.first_day, closure.last_day = data.first_day, data.last_day
     closure.whole_school = groups is None
     closure.groups = groups or []
+    closure.runs_as = data.runs_as
     db.session.flush()
     return closure
 

@@ -59,7 +59,7 @@ from services.notifications.inbox import (
     notify_each,
     participants_of_groups,
 )
-from services.school_year import closed_days
+from services.school_year import closed_days, list_closures
 from services.timetable.clashes import store_span
 from services.timetable.conflicts import (
     Slot,
@@ -74,6 +74,8 @@ from services.timetable.recurrence import (
     OverrideRule,
     PlannedOccurrence,
     SeriesRule,
+    is_series_date,
+    plan_occurrence,
     plan_occurrences,
     series_dates,
 )
@@ -874,6 +876,19 @@ def _windows(start: date, end: date, days: int | None) -> list[tuple[date, date]
     return list(zip(cuts, [*cuts[1:], end], strict=True))
 
 
+def plan_window(
+    rules: list[SeriesRule], overrides: dict, start: date, end: date, tz: ZoneInfo
+) -> dict:
+    """The plans of `rules` with a series date in [start, end), by (series, date): closed
+    days cancelled by their closure, and on a make-up day (a closure that `runs_as` another
+    day) the sessions of that other day's timetable made on it."""
+    marked = _closed_marked(plan_occurrences(rules, overrides, start, end, tz), tz)
+    for swap in list_closures(start, end - timedelta(days=1)):
+        if swap.runs_as is not None:
+            _made_up(marked, swap, rules, overrides, tz)
+    return marked
+
+
 def _closed_marked(plans: list[PlannedOccurrence], tz: ZoneInfo) -> dict:
     """The plans by (series, date), those on a closed day (its local date, after exceptions)
     cancelled by their closure; a date an exception cancels stays cancelled by it."""
@@ -895,6 +910,25 @@ def _closed_marked(plans: list[PlannedOccurrence], tz: ZoneInfo) -> dict:
     return marked
 
 
+def _made_up(marked: dict, swap, rules: list[SeriesRule], overrides: dict, tz: ZoneInfo) -> None:
+    """Add to `marked` the sessions `swap.runs_as`'s timetable has, on the make-up day (one
+    per series, keyed by the make-up day: a series meeting on both days meets once), for
+    the groups it concerns; another closure of that day still closes them."""
+    day, source = swap.first_day, swap.runs_as
+    groups = None if swap.whole_school else {g.id for g in swap.groups}
+    others = closed_days(day, day + timedelta(days=1), without=swap.id)
+    for rule in rules:
+        if (groups is not None and rule.group_id not in groups) or not is_series_date(rule, source):
+            continue
+        if not rule.first_date <= day <= (rule.last_date or day):
+            continue  # the series does not run on the make-up day
+        plan = plan_occurrence(rule, day, overrides.get((rule.id, day)), tz)
+        closure = others.closure_for(rule.group_id, day) if not plan.cancelled else None
+        if closure is not None:
+            plan = plan._replace(cancelled=True, closure_id=closure)
+        marked[(rule.id, day)] = plan
+
+
 def _generate_window(
     window: tuple[date, date],
     work: _RunWrites,
@@ -914,7 +948,7 @@ def _generate_window(
     start_utc, end_utc = local_day_bounds(start, end, tz)
     rules = _load_rules(start, end, groups)
     overrides = load_override_rules(start, end, [r.id for r in rules] if groups else None)
-    planned = _closed_marked(plan_occurrences(rules, overrides, start, end, tz), tz)
+    planned = plan_window(rules, overrides, start, end, tz)
     existing = _load_existing(start, end, start_utc, end_utc, dialect, overlapping_too=whole)
     seen = _compare_stored(
         existing, planned, work, summary, window, now=now, force=summary.force, groups=groups
@@ -1318,9 +1352,7 @@ def series_standing(
     window = (day, day + timedelta(days=1))
     rules = [r for r in _load_rules(*window, [occurrence.group_id]) if r.id == occurrence.series_id]
     overrides = load_override_rules(*window, [occurrence.series_id])
-    plan = next(
-        iter(_closed_marked(plan_occurrences(rules, overrides, *window, tz), tz).values()), None
-    )
+    plan = plan_window(rules, overrides, *window, tz).get((occurrence.series_id, day))
     row = _Existing(
         occurrence.id,
         occurrence.group_id,
