@@ -67,11 +67,12 @@ def create_closure():
     return redirect(url_for("timetable.closures"))
 
 
-def _closure_data(form: ClosureForm) -> ClosureData:
+def _closure_data(form: ClosureForm, runs_as=None) -> ClosureData:
+    """The form's closure; `runs_as`, a make-up day's (kept when it is edited here)."""
     group_ids = group_ids_named(form.groups.data) if form.scope.data == "groups" else None
     return ClosureData(
         form.name.data, form.first_day.data, form.last_day.data, ClosureKind(form.kind.data),
-        group_ids,
+        group_ids, runs_as,
     )  # fmt: skip
 
 
@@ -110,7 +111,7 @@ def edit_closure(closure_id: int):
         status = 422
         if form.validate_on_submit():
             with form_action(form) as outcome:
-                done = change_closure(closure, _closure_data(form), tz=org_tz())
+                done = change_closure(closure, _closure_data(form, closure.runs_as), tz=org_tz())
             if outcome.ok:
                 message = _said(f"{closure.name} saved", done)
                 if is_htmx_partial():

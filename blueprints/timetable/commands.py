@@ -17,6 +17,7 @@ from services.closures import add_closure, remove_closure
 from services.common.errors import DomainError
 from services.common.timeutil import date_outside, today_in, zone
 from services.common.wording import plural
+from services.day_changes import cancel_day, run_day_as
 from services.demo import DEMO_LOGINS, has_accounts, seed_demo_school
 from services.output.spreadsheets import sessions_csv
 from services.public_holidays import add_public_holidays, public_holidays
@@ -339,6 +340,48 @@ def add_public_holidays_command(country, region, first_day, last_day, skip, dry_
         _fail(err.message)
     cancelled = sum(len(o.cancelled) for o in added)
     click.echo(f"Added {plural(len(added), 'closure')}: {plural(cancelled, 'session')} cancelled.")
+
+
+@bp.cli.command("change-day")
+@click.option("--date", "day", type=ISO_DATE, required=True, help="The day to change.")
+@click.option("--cancel", is_flag=True, help="Cancel every session of the day (a snow day).")
+@click.option(
+    "--run-as", "runs_as", type=ISO_DATE, help="Run this day's timetable on it (a make-up day)."
+)
+@click.option("--name", default="", help="What people are told (e.g. Snow day).")
+@click.option("--dry-run", is_flag=True, help="Say what it would do; change nothing.")
+def change_day_command(day, cancel, runs_as, name, dry_run):
+    """Cancel every session of a day (--cancel), or run another day's timetable on it
+    (--run-as DAY: its own sessions are cancelled). The people concerned are told; remove
+    the closure it makes (remove-closure) to undo it."""
+    if cancel == bool(runs_as):
+        _fail("Give either --cancel or --run-as DAY.")
+    try:
+        if runs_as:
+            change = run_day_as(day, runs_as, name, actor=None, tz=_tz(), preview=dry_run)
+        else:
+            change = cancel_day(day, name or "Closed", actor=None, tz=_tz(), preview=dry_run)
+        if not dry_run:
+            db.session.commit()
+    except DomainError as err:
+        _fail(err.message)
+    for heading, lines in (
+        ("cancelled", change.cancelled), ("made", change.made), ("kept", change.kept)
+    ):  # fmt: skip
+        for line in lines:
+            clash = f"  clashes with {line.clashes_with}" if line.clashes_with else ""
+            click.echo(f"{heading:<9}  {line.when}  {line.group}  ({line.room}){clash}")
+    summary = (
+        f"{plural(len(change.cancelled), 'session')} cancelled, {len(change.made)} made,"
+        f" {len(change.kept)} kept"
+    )
+    if dry_run:
+        click.echo(f"Dry run, nothing changed: {summary}.")
+    else:
+        click.echo(
+            f"Closure #{change.closure.id} {change.closure.name}: {summary};"
+            f" {plural(change.notified, 'notification')}."
+        )
 
 
 @bp.cli.command("add-year")

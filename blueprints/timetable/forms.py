@@ -266,3 +266,25 @@ class PublicHolidaysForm(FlaskForm):
     region = SelectField("Region", choices=[], validate_choice=False)
     first_day = DateField("From", validators=[Optional()])
     last_day = DateField("To (included)", validators=[Optional()])
+
+
+class DayChangeForm(FlaskForm):
+    """A whole-day change: cancel every session of a day, or run another day's timetable
+    on it (`runs_as`). `confirm` is set by the preview's button: without it, only a preview."""
+
+    action = RadioField(
+        "Change",
+        choices=[
+            SelectChoice("cancel", "Cancel every session of the day (a snow day)"),
+            SelectChoice("run_as", "Run another day's timetable on it (a make-up day)"),
+        ],
+        default="cancel",
+    )
+    first_day = DateField("Day", validators=[InputRequired(message="Enter the day (YYYY-MM-DD).")])
+    runs_as = DateField("Runs the timetable of", validators=[Optional()])
+    name = StringField(
+        "Name (optional)",
+        validators=[Length(max=120)],
+        render_kw={"placeholder": "Snow day"},
+    )
+    confirm = HiddenField()

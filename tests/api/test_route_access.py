@@ -78,6 +78,9 @@ CASES: dict[str, list[Call]] = {
     "api_timetable.patch_closure": [
         call("PATCH", "/api/v1/closures/{closure}", STAFF_ONLY, body={"name": "Holiday"}),
     ],
+    "api_timetable.change_day": [
+        call("POST", "/api/v1/day-changes", STAFF_ONLY, body={"action": "cancel", "day": LATER}),
+    ],
     "api_timetable.list_years": [call("GET", "/api/v1/years")],
     "api_timetable.get_year": [call("GET", "/api/v1/years/{year}")],
     "api_timetable.create_year": [

@@ -125,3 +125,35 @@ def test_a_closure_is_changed_over_the_api(api_as):
         422,
     )
     assert body["errors"] == {"last_day": "The last day cannot be before the first day."}
+
+
+def test_whole_day_changes_over_the_api_preview_then_apply(api_as, make_group, make_series):
+    group = make_group("Maths")
+    make_series(group, weekdays=(0,), first_date=date(2027, 1, 11))
+    staff = api_as("coordinator")
+    staff.post("/api/v1/generate", {"start": "2027-01-11", "weeks": 1})
+    body = {"action": "run_as", "day": "2027-01-13", "runs_as": "2027-01-11", "preview": True}
+    preview = staff.post("/api/v1/day-changes", body, status=200).json
+    assert preview["preview"] and preview["closure"] is None
+    assert [(s["group"], s["when"]) for s in preview["made"]] == [
+        ("Maths", "Wed 13 Jan 10:00-11:00")
+    ]
+    done = staff.post("/api/v1/day-changes", {**body, "preview": False}, status=201)
+    assert done.json["closure"]["runs_as"] == "2027-01-11"
+    assert done.headers["Location"].endswith(f"/api/v1/closures/{done.json['closure']['id']}")
+    again = assert_problem(
+        staff.post("/api/v1/day-changes", {**body, "preview": False}, status=422), 422
+    )
+    assert again["errors"] == {
+        "day": "Wed 13 Jan 2027 is already closed (Monday 11 Jan's timetable):"
+        " remove that closure first."
+    }
+    wrong = assert_problem(
+        staff.post(
+            "/api/v1/day-changes",
+            {"action": "cancel", "day": "2027-01-13", "runs_as": "2027-01-11"},
+            status=422,
+        ),
+        422,
+    )
+    assert wrong["errors"] == {"runs_as": "Only a make-up day (run_as) takes runs_as or groups."}

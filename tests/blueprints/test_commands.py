@@ -32,6 +32,7 @@ COMMANDS = [
     "list-closures",
     "import-closures",
     "add-public-holidays",
+    "change-day",
     "add-year",
     "add-term",
     "list-years",
@@ -205,6 +206,16 @@ BAD_INPUT = [
         "No year is named Nope",
     ),
     (["list-years", "all"], "unexpected extra argument"),
+    (["change-day", "--date", "2027-01-13"], "Give either --cancel or --run-as DAY."),
+    (
+        ["change-day", "--date", "2027-01-13", "--cancel", "--run-as", "2027-01-11"],
+        "Give either --cancel or --run-as DAY.",
+    ),
+    (
+        ["change-day", "--date", "2027-01-13", "--run-as", "2027-01-13"],
+        "runs_as: Choose another day than the one it runs on.",
+    ),
+    (["change-day", "--date", "2027-02-30", "--cancel"], "2027-02-30"),
 ]
 
 
@@ -301,6 +312,14 @@ def test_control_characters_are_refused(cli, make_user, args):
             ["Added year #1 2026-2027: 2026-09-01 to 2027-07-09."],
         ),
         (["list-years"], ["No years."]),
+        (
+            ["change-day", "--date", "2027-01-13", "--cancel", "--name", "Snow day", "--dry-run"],
+            ["Dry run, nothing changed: 0 sessions cancelled, 0 made, 0 kept."],
+        ),
+        (
+            ["change-day", "--date", "2027-01-13", "--run-as", "2027-01-11"],
+            ["Closure #1 Monday 11 Jan's timetable: 0 sessions cancelled, 0 made, 0 kept;"],
+        ),
     ],
 )
 def test_success_prints_a_summary_and_exits_zero(cli, files, args, expected):

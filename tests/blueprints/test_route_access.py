@@ -355,6 +355,11 @@ CASES: dict[str, list[Case]] = {
         post("/timetable/closures/public-holidays", {"country": "FR", "first_day": "2040-01-01",
              "last_day": "2040-01-02", "day": "2040-01-01"}, STAFF_ONLY),
     ],
+    "timetable.day_changes": [get("/timetable/day-changes", STAFF_ONLY)],
+    "timetable.change_day": [
+        post("/timetable/day-changes", {"action": "cancel", "first_day": "2040-01-02",
+             "confirm": "yes"}, STAFF_ONLY),
+    ],
     "timetable.closure_row": [get("/timetable/closures/{closure}", STAFF_ONLY)],
     "timetable.edit_closure": [
         get("/timetable/closures/{closure}/edit", STAFF_ONLY),

@@ -3,6 +3,7 @@ changed (the sessions follow its new days) and removed (they come back)."""
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import url_for
 from marshmallow import fields, validate
 
@@ -22,6 +23,8 @@ from blueprints.api.timetable import blp
 from blueprints.api.timetable.schemas import ClosureSchema, closure_json
 from models import Closure, ClosureKind, db
 from services.closures import ClosureOutcome, add_closure, change_closure, remove_closure
+from services.common.errors import ValidationError
+from services.day_changes import cancel_day, run_day_as
 from services.school_year import ClosureData
 
 KINDS = [kind.value for kind in ClosureKind]
@@ -79,7 +82,7 @@ def create_closure(values):
 def _closure_data(values: dict) -> ClosureData:
     return ClosureData(
         values["name"], values["first_day"], values["last_day"], ClosureKind(values["kind"]),
-        values["groups"],
+        values["groups"], values.get("runs_as"),
     )  # fmt: skip
 
 
@@ -125,6 +128,7 @@ def patch_closure(values, closure_id: int):
         "first_day": closure.first_day,
         "last_day": closure.last_day,
         "groups": None if closure.whole_school else [g.id for g in closure.groups],
+        "runs_as": closure.runs_as,
     }
     outcome = change_closure(closure, _closure_data(current | values), tz=org_tz())
     db.session.commit()
@@ -140,3 +144,84 @@ def delete_closure(closure_id: int):
     remove_closure(load_or_404(Closure, closure_id, "closure"), tz=org_tz())
     db.session.commit()
     return no_content()
+
+
+class DayChangeInput(StrictSchema):
+    """A whole-day change of `day`: `cancel` every session of it, or `run_as` the timetable
+    of the day `runs_as` (a make-up day)."""
+
+    action = fields.String(required=True, validate=validate.OneOf(["cancel", "run_as"]))
+    day = fields.Date(required=True)
+    runs_as = fields.Date(metadata={"description": "run_as: the day whose timetable runs"})
+    name = fields.String(load_default="", validate=validate.Length(max=120))
+    groups = fields.List(
+        Id(),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "run_as: the groups it concerns; absent or null: all"},
+    )
+    preview = fields.Boolean(
+        load_default=False, metadata={"description": "true: what it would do, nothing changed"}
+    )
+
+
+class SessionLineSchema(ma.Schema):
+    id = fields.Integer()
+    group = fields.String()
+    when = fields.String(metadata={"description": "Local: Wed 14 Jan 09:00-10:00"})
+    room = fields.String()
+    clashes_with = fields.String(metadata={"description": "What it would double-book, or ''"})
+
+
+class DayChangeSchema(ma.Schema):
+    closure = fields.Nested(
+        ClosureSchema, allow_none=True, metadata={"description": "null in a preview"}
+    )
+    preview = fields.Boolean()
+    cancelled = fields.List(fields.Nested(SessionLineSchema))
+    made = fields.List(fields.Nested(SessionLineSchema), metadata={"description": "run_as"})
+    kept = fields.List(fields.Nested(SessionLineSchema))
+    notified = fields.Integer()
+
+
+@blp.post("/day-changes")
+@blp.arguments(DayChangeInput)
+@blp.response(200, DayChangeSchema, description="A preview: nothing changed")
+@blp.alt_response(201, schema=DayChangeSchema, description="Done")
+def change_day(values):
+    """Cancel every session of a day, or run another day's timetable on it (staff). With
+    `preview`, what it would do (200, nothing changed); else it is done (201, a closure of
+    the day: DELETE /closures/{id} undoes it) and the people concerned are told."""
+    user = require_staff()
+    try:
+        change = _day_change(values, user)
+    except ValidationError as err:
+        names = {"first_day": "day", "last_day": "day"}
+        raise ValidationError({names.get(k, k): v for k, v in err.errors.items()}) from err
+    body = {
+        "closure": closure_json(change.closure) if change.closure else None,
+        "preview": change.preview,
+        "cancelled": [vars(line) for line in change.cancelled],
+        "made": [vars(line) for line in change.made],
+        "kept": [vars(line) for line in change.kept],
+        "notified": change.notified,
+    }
+    if change.preview:
+        return body
+    db.session.commit()
+    location = url_for("api_timetable.get_closure", closure_id=change.closure.id)
+    return body, 201, {"Location": location}
+
+
+def _day_change(values: dict, user):
+    if values["action"] == "run_as":
+        return run_day_as(
+            values["day"], values.get("runs_as"), values["name"], group_ids=values["groups"],
+            actor=user, tz=org_tz(), preview=values["preview"],
+        )  # fmt: skip
+    if values.get("runs_as") or values["groups"]:
+        raise ValidationError({"runs_as": "Only a make-up day (run_as) takes runs_as or groups."})
+    return cancel_day(
+        values["day"], values["name"] or "Closed", actor=user, tz=org_tz(),
+        preview=values["preview"],
+    )  # fmt: skip

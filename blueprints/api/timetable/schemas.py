@@ -160,6 +160,10 @@ class ClosureSchema(ma.Schema):
     last_day = fields.Date(metadata={"description": "Included"})
     whole_school = fields.Boolean()
     groups = fields.List(fields.Nested(RefSchema), metadata={"description": "Unless whole_school"})
+    runs_as = fields.Date(
+        allow_none=True,
+        metadata={"description": "A make-up day: the day whose timetable runs on it; else null"},
+    )
     cancelled = fields.List(
         fields.Integer(), metadata={"description": "When added: the sessions it cancelled"}
     )
@@ -317,6 +321,7 @@ def closure_json(closure) -> dict:
         "last_day": closure.last_day,
         "whole_school": closure.whole_school,
         "groups": [ref(g) for g in closure.groups],
+        "runs_as": closure.runs_as,
     }
 
 
