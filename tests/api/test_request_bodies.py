@@ -104,6 +104,9 @@ def test_every_write_with_a_required_json_body_refuses_none(app, api_as, monday_
         "occurrence_id": occurrence.id,
         "request_id": 1,
         "override_id": 1,
+        "year_id": 1,
+        "term_id": 1,
+        "closure_id": 1,
     }
     client = api_as("admin")
     checked = []
