@@ -92,10 +92,12 @@ def _read_only_request() -> bool:
     return view is not None
 
 
+from models.absence import MentorAbsence  # noqa: E402
 from models.access_tokens import ApiToken, CalendarFeed  # noqa: E402
 from models.course_group import CourseGroup, Enrolment  # noqa: E402
 from models.date_override import DateOverride  # noqa: E402
 from models.enums import (  # noqa: E402
+    AbsenceStatus,
     ClosureKind,
     EmailStatus,
     GroupKind,
@@ -120,6 +122,7 @@ from models.user import User  # noqa: E402
 
 __all__ = [
     "MAX_ID",
+    "AbsenceStatus",
     "AcademicYear",
     "ApiToken",
     "Attachment",
@@ -132,6 +135,7 @@ __all__ = [
     "EmailStatus",
     "Enrolment",
     "GroupKind",
+    "MentorAbsence",
     "MentorSubject",
     "NoteKind",
     "Notification",

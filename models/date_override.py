@@ -32,6 +32,8 @@ class DateOverride(db.Model):
     start_time: Mapped[time | None]
     end_time: Mapped[time | None]
     room_id: Mapped[int | None] = mapped_column(ForeignKey("room.id"))
+    # A substitute teaching this date instead of the group's mentor (cover).
+    mentor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -39,6 +41,7 @@ class DateOverride(db.Model):
 
     series = relationship("Series", lazy="joined")
     room = relationship("Room", lazy="joined")
+    mentor = relationship("User", foreign_keys=[mentor_id])
 
     @property
     def kind(self) -> str:

@@ -79,3 +79,9 @@ class ClosureKind(enum.StrEnum):
     HOLIDAY = "holiday"  # a public or school holiday
     CLOSED = "closed"  # the school closed (a snow day, an election, works)
     STAFF_DAY = "staff_day"  # staff in, no teaching
+
+
+class AbsenceStatus(enum.StrEnum):
+    PENDING = "pending"  # reported by the mentor, waiting for staff
+    CONFIRMED = "confirmed"  # recorded or confirmed by staff: its sessions need cover
+    DECLINED = "declined"  # a report staff turned down

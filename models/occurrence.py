@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
@@ -82,6 +82,12 @@ class Occurrence(db.Model):
     closure_id: Mapped[int | None] = mapped_column(
         ForeignKey("closure.id", ondelete="SET NULL"), index=True
     )
+    # A substitute teaching this session instead of its group's mentor (cover for an absent
+    # mentor; a series session's comes from its date's exception, so it survives
+    # regeneration). None: the group's mentor teaches.
+    cover_mentor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id"), index=True
+    )
     # Bumped on every change that a calendar client must see.
     sequence: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -90,6 +96,16 @@ class Occurrence(db.Model):
     group = relationship("CourseGroup", lazy="joined")
     series = relationship("Series")
     room = relationship("Room", lazy="joined")
+    cover_mentor = relationship("User", foreign_keys=[cover_mentor_id])
+
+    @property
+    def mentor_id(self) -> int:
+        """Who teaches it: the substitute covering it, else its group's mentor."""
+        return self.cover_mentor_id or self.group.mentor_id
+
+    @property
+    def mentor(self):
+        return self.cover_mentor if self.cover_mentor_id else self.group.mentor
 
     @property
     def is_cancelled(self) -> bool:
@@ -105,3 +121,9 @@ class Occurrence(db.Model):
 
     def __repr__(self) -> str:
         return f"<Occurrence {self.id} {self.start_utc:%Y-%m-%d %H:%M}Z {self.status}>"
+
+
+def mentor_of(occurrence, group):
+    """SQL: who teaches a session, from its occurrence and group columns (tables or aliases):
+    the substitute covering it, else the group's mentor."""
+    return func.coalesce(occurrence.cover_mentor_id, group.mentor_id)

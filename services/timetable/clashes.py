@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
 
 from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, SessionClash, db
+from models.occurrence import mentor_of
 from models.types import one_of
 from services.timetable.conflicts import (
     MAX_SESSION_LENGTH,
@@ -59,7 +60,7 @@ _occ, _grp, _enr = Occurrence.__table__, CourseGroup.__table__, Enrolment.__tabl
 _clash = SessionClash.__table__
 
 # What makes a session clash with another: a change to any of these refreshes it.
-_SESSION_FIELDS = ("start_utc", "end_utc", "room_id", "status", "group_id")
+_SESSION_FIELDS = ("start_utc", "end_utc", "room_id", "status", "group_id", "cover_mentor_id")
 
 # Rows inserted per statement (a term's first generation stores hundreds of thousands).
 _INSERT_BATCH = 5_000
@@ -96,13 +97,24 @@ def _pairs_query(dialect: str) -> Select:
         .join_from(mine, other, and_(other.c.room_id == mine.c.room_id, overlaps))
         .where(chosen)
     )
+    # Who teaches a session: its cover, else its group's mentor. Found by the other group's
+    # mentor (an index), or, for a session someone covers, by its cover (another index).
+    teacher = mentor_of(mine.c, my_group.c)
     same_mentor = (
         select(mine.c.id, other.c.id, literal(MENTOR))
         .select_from(mine)
         .join(my_group, my_group.c.id == mine.c.group_id)
-        .join(their_group, their_group.c.mentor_id == my_group.c.mentor_id)
+        .join(their_group, their_group.c.mentor_id == teacher)
         .join(other, and_(other.c.group_id == their_group.c.id, overlaps))
-        .where(chosen)
+        .where(chosen, or_(other.c.cover_mentor_id.is_(None), other.c.cover_mentor_id == teacher))
+    )
+    covered_by_same = (
+        select(mine.c.id, other.c.id, literal(MENTOR))
+        .select_from(mine)
+        .join(my_group, my_group.c.id == mine.c.group_id)
+        .join(other, and_(other.c.cover_mentor_id == teacher, overlaps))
+        .join(their_group, their_group.c.id == other.c.group_id)
+        .where(chosen, their_group.c.mentor_id != teacher)
     )
     same_student = (
         select(mine.c.id, other.c.id, literal(STUDENT))
@@ -116,7 +128,7 @@ def _pairs_query(dialect: str) -> Select:
         .where(chosen)
         .distinct()
     )
-    return union_all(same_room, same_mentor, same_student)
+    return union_all(same_room, same_mentor, covered_by_same, same_student)
 
 
 def refresh_sessions(ids: Iterable[int], connection: Connection | None = None) -> None:
@@ -237,7 +249,7 @@ def conflicts_of(occurrence: Occurrence) -> list[Conflict]:
     groups = {occurrence.group_id, *(group for kind, _, group in rows if kind == STUDENT)}
     students = load_students_by_group(groups) if len(groups) > 1 else {}
     mine = students.get(occurrence.group_id, set())
-    shared = {ROOM: [occurrence.room_id], MENTOR: [occurrence.group.mentor_id]}
+    shared = {ROOM: [occurrence.room_id], MENTOR: [occurrence.mentor_id]}
     found = [
         Conflict(
             kind,

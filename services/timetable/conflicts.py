@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.sql import ColumnElement
 
 from models import CourseGroup, Enrolment, Occurrence, OccurrenceStatus, Room, User, db
+from models.occurrence import mentor_of
 from models.types import instant_reader, one_of, raw_instant
 from services.common.errors import ConflictError
 from services.common.timeutil import span_label
@@ -168,7 +169,7 @@ def load_slots(window_start: datetime, window_end: datetime) -> list[Slot]:
             raw_instant(occurrence.start_utc, dialect),
             raw_instant(occurrence.end_utc, dialect),
             occurrence.room_id,
-            group.mentor_id,
+            mentor_of(occurrence, group),
         )
         .join_from(Occurrence.__table__, CourseGroup.__table__, group.id == occurrence.group_id)
         .where(
@@ -344,7 +345,7 @@ def ensure_slot_free(
 ) -> None:
     """Refuse a room or mentor double booking, naming the session in the way."""
     lock_schedule()
-    clashes = [CourseGroup.mentor_id == mentor_id]
+    clashes = [mentor_of(Occurrence, CourseGroup) == mentor_id]
     if room_id is not None:
         clashes.append(Occurrence.room_id == room_id)
     ignore = list(ignore_ids)
@@ -370,8 +371,6 @@ def ensure_slot_free(
         message = f"{room} is already booked by {label_occurrence(other, tz)}."
         field = "room"
     else:
-        message = (
-            f"{other.group.mentor.name} already teaches {label_occurrence(other, tz)} at that time."
-        )
+        message = f"{other.mentor.name} already teaches {label_occurrence(other, tz)} at that time."
         field = "start"
     raise ConflictError(message, others=others, field=field)

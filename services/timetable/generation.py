@@ -49,6 +49,7 @@ from models import (
     SessionNote,
     db,
 )
+from models.occurrence import mentor_of
 from models.types import instant_reader, instant_writer, one_of, raw_instant, utcnow
 from services.common.errors import ValidationError
 from services.common.timeutil import LATEST_DATE, date_outside, local_day_bounds
@@ -363,6 +364,7 @@ def load_override_rules(
         DateOverride.start_time,
         DateOverride.end_time,
         DateOverride.room_id,
+        DateOverride.mentor_id,
     ).where(DateOverride.original_date >= window_start, DateOverride.original_date < window_end)
     params = {}
     if series_ids is not None:
@@ -384,8 +386,9 @@ class _Existing(NamedTuple):
     mode: str
     status: str
     edited_by_hand: bool
-    mentor_id: int
+    mentor_id: int  # who teaches it: its cover, else its group's mentor
     closure_id: int | None
+    cover_id: int | None
 
     def matches(self, plan: PlannedOccurrence) -> bool:
         if self.closure_id != plan.closure_id:
@@ -400,6 +403,7 @@ class _Existing(NamedTuple):
             and self.room_id == plan.room_id
             and self.mode == plan.mode
             and self.group_id == plan.group_id
+            and self.cover_id == plan.cover_id
         )
 
     def is_protected(self, now: datetime) -> bool:
@@ -471,19 +475,15 @@ def _load_existing(
             type_coerce(c.mode, String),
             type_coerce(c.status, String),
             c.edited_by_hand,
-            _group_table.c.mentor_id,
+            mentor_of(c, _group_table.c),
             c.closure_id,
+            c.cover_mentor_id,
         )
         .join_from(_table, _group_table, _group_table.c.id == c.group_id)
         .where(in_window | in_time if overlapping_too else in_window)
     ).all()
     read = instant_reader(dialect)
-    return [
-        _Existing(
-            i, group, series, day, read(start), read(end), room, mode, status, hand, mentor, shut
-        )
-        for i, group, series, day, start, end, room, mode, status, hand, mentor, shut in rows
-    ]
+    return [_Existing(*row[:4], read(row[4]), read(row[5]), *row[6:]) for row in rows]
 
 
 _INSTANT_COLUMNS = ("start_utc", "end_utc", "created_at", "updated_at")
@@ -522,6 +522,7 @@ def _update_in_place(dialect: str):
             group_id=bindparam("b_group_id"),
             status=bindparam("b_status"),
             closure_id=bindparam("b_closure_id"),
+            cover_mentor_id=bindparam("b_cover_id"),
             sequence=_table.c.sequence + 1,
             updated_at=raw_instant(bindparam("b_updated_at"), dialect),
         )
@@ -540,6 +541,7 @@ def _update_values(occurrence_id: int, plan: PlannedOccurrence, stored) -> dict:
         "b_group_id": plan.group_id,
         "b_status": _CANCELLED if plan.cancelled else _SCHEDULED,
         "b_closure_id": plan.closure_id,
+        "b_cover_id": plan.cover_id,
     }
 
 
@@ -620,6 +622,7 @@ _INSERTED_COLUMNS = (
     ("video_room_id", "video_room_id", "text"),
     ("status", "status", "text"),
     ("edited_by_hand", "edited_by_hand", "boolean"),
+    ("cover_mentor_id", "cover_mentor_id", "integer"),
     ("sequence", "sequence", "integer"),
     ("b_created_at", "created_at", "timestamptz"),
     ("b_updated_at", "updated_at", "timestamptz"),
@@ -634,6 +637,7 @@ _UPDATED_COLUMNS = (
     ("b_group_id", "group_id", "integer"),
     ("b_status", "status", "text"),
     ("b_closure_id", "closure_id", "integer"),
+    ("b_cover_id", "cover_mentor_id", "integer"),
     ("b_updated_at", "updated_at", "timestamptz"),
 )
 
@@ -699,6 +703,7 @@ def _insert_and_update_from_arrays(to_insert: list[dict], to_update: list[dict])
             # A session turned online keeps the video room it may already have.
             "video_room_id = coalesce(o.video_room_id, v.video_room_id), "
             "group_id = v.group_id, status = v.status, closure_id = v.closure_id, "
+            "cover_mentor_id = v.cover_mentor_id, "
             "sequence = o.sequence + 1, "
             f"updated_at = v.updated_at FROM {_unnested(_UPDATED_COLUMNS)} WHERE o.id = v.id",
             _as_arrays(_UPDATED_COLUMNS, to_update),
@@ -1136,6 +1141,7 @@ def _plan_inserts(
                     "video_room_id": None,
                     "status": _CANCELLED if plan.cancelled else _SCHEDULED,
                     "edited_by_hand": False,
+                    "cover_mentor_id": plan.cover_id,
                     "sequence": 0,
                     "b_created_at": stamp,
                     "b_updated_at": stamp,
@@ -1364,8 +1370,9 @@ def series_standing(
         str(occurrence.mode),
         str(occurrence.status),
         occurrence.edited_by_hand,
-        occurrence.group.mentor_id,
+        occurrence.mentor_id,
         occurrence.closure_id,
+        occurrence.cover_mentor_id,
     )
     rooms = dict(
         db.session.execute(

@@ -55,6 +55,8 @@ class OverrideRule:
     start_time: time | None = None
     end_time: time | None = None
     room_id: int | None = None
+    # A substitute teaching this date (cover).
+    mentor_id: int | None = None
 
 
 class PlannedOccurrence(NamedTuple):
@@ -81,6 +83,8 @@ class PlannedOccurrence(NamedTuple):
     # The closure whose day this is (services/school_year.py): generation makes no session
     # then, and one already made is cancelled by it (`cancelled` is True too).
     closure_id: int | None = None
+    # The substitute its date's exception names (cover), else None: the group's mentor.
+    cover_id: int | None = None
 
 
 def series_dates(rule: SeriesRule, window_start: date, window_end: date) -> list[date]:
@@ -141,9 +145,10 @@ def plan_occurrence(
 ) -> PlannedOccurrence:
     """The planned occurrence of `rule` on its series date `day`, with `override` applied."""
     start_clock, end_clock, room_id, actual_day = rule.start_time, rule.end_time, rule.room_id, day
-    overridden = False
+    overridden, cover_id = False, None
     if override is not None and not override.cancelled:
         overridden = True
+        cover_id = override.mentor_id
         actual_day = override.new_date or day
         start_clock = override.start_time or start_clock
         end_clock = override.end_time or end_clock
@@ -173,6 +178,7 @@ def plan_occurrence(
         cancelled=bool(override is not None and override.cancelled),
         shifted=shifted,
         overridden=overridden,
+        cover_id=cover_id,
     )
 
 
