@@ -93,9 +93,12 @@ def _read_only_request() -> bool:
 
 
 from models.access_tokens import ApiToken, CalendarFeed  # noqa: E402
+from models.attendance_change import AttendanceChange  # noqa: E402
+from models.attendance_mark import AttendanceMark  # noqa: E402
 from models.course_group import CourseGroup, Enrolment  # noqa: E402
 from models.date_override import DateOverride  # noqa: E402
 from models.enums import (  # noqa: E402
+    AttendanceStatus,
     ClosureKind,
     EmailStatus,
     GroupKind,
@@ -123,6 +126,9 @@ __all__ = [
     "AcademicYear",
     "ApiToken",
     "Attachment",
+    "AttendanceChange",
+    "AttendanceMark",
+    "AttendanceStatus",
     "Base",
     "CalendarFeed",
     "Closure",

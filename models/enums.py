@@ -79,3 +79,11 @@ class ClosureKind(enum.StrEnum):
     HOLIDAY = "holiday"  # a public or school holiday
     CLOSED = "closed"  # the school closed (a snow day, an election, works)
     STAFF_DAY = "staff_day"  # staff in, no teaching
+
+
+class AttendanceStatus(enum.StrEnum):
+    # Present and late count as attending; an excused absence counts neither way.
+    PRESENT = "present"
+    LATE = "late"  # with the minutes late
+    ABSENT = "absent"
+    EXCUSED = "excused"  # an absence with a reason (ill, a school trip...)
