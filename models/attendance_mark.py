@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
 from models.enums import AttendanceStatus, enum_column
@@ -52,6 +52,8 @@ class AttendanceMark(db.Model):
         ForeignKey("user_account.id", ondelete="SET NULL")
     )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    occurrence = relationship("Occurrence")
 
     @property
     def attended(self) -> bool:
