@@ -31,6 +31,7 @@ COMMANDS = [
     "remove-closure",
     "list-closures",
     "import-closures",
+    "export-attendance",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -173,6 +174,15 @@ BAD_INPUT = [
     (["import-closures", "@closures.csv"], "line 2: invalid date 2026-02-30 in first_day"),
     (["import-closures", "@nowhere.csv"], "No such file or directory"),
     (["seed-demo", "--force"], "No such option"),
+    (["export-attendance"], "Missing argument 'FILE.csv'"),
+    (["export-attendance", "@"], "Is a directory"),
+    (["export-attendance", "@out.csv", "--group", "Nobody"], "No course group is named Nobody."),
+    (["export-attendance", "@out.csv", "--student", "no@school.test"], "No student has the"),
+    (["export-attendance", "@out.csv", "--start", "2026-02-30"], "not a valid date"),
+    (["export-attendance", "@out.csv", "--start", "0001-01-01"], "Choose a date between"),
+    (["export-attendance", "-", "--start", "2027-03-10", "--end", "2027-03-01"], "must not be"),
+    (["export-attendance", "@out.csv", "--threshold", "101"], "not in the range"),
+    (["export-attendance", "@out.csv", "--threshold", "ninety"], "'ninety' is not"),
 ]
 
 
@@ -231,6 +241,11 @@ def test_control_characters_are_refused(cli, make_user, args):
             ["Added closure #1 Snow: 0 sessions cancelled, 0 kept, 0 notifications."],
         ),
         (["send-notifications"], ["MAIL_SERVER is not set"]),
+        (
+            ["export-attendance", "@out.csv", "--threshold", "75"],
+            ["Exported the attendance of 0 students (0 registers, 0 below 75%) to "],
+        ),
+        (["export-attendance", "-"], ["student,email,sessions,present,late,absent,excused"]),
     ],
 )
 def test_success_prints_a_summary_and_exits_zero(cli, files, args, expected):
