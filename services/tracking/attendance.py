@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import InvalidRequestError
 
 from models import (
@@ -303,17 +303,17 @@ def take_register(
         mark = line.mark
         if mark is None:
             new_rows.append(
-                AttendanceMark(
-                    occurrence_id=occurrence.id,
-                    student_id=sid,
-                    status=status,
-                    late_minutes=minutes,
-                    reason=reason,
-                    taken_by_id=actor_id,
-                    taken_at=now,
-                    updated_by_id=actor_id,
-                    updated_at=now,
-                )
+                {
+                    "occurrence_id": occurrence.id,
+                    "student_id": sid,
+                    "status": status,
+                    "late_minutes": minutes,
+                    "reason": reason,
+                    "taken_by_id": actor_id,
+                    "taken_at": now,
+                    "updated_by_id": actor_id,
+                    "updated_at": now,
+                }
             )
             if status in (AttendanceStatus.ABSENT, AttendanceStatus.LATE):
                 told.append(
@@ -342,7 +342,9 @@ def take_register(
         mark.updated_by_id, mark.updated_at = actor_id, now
         outcome.changes.append((line.student, f"{before} → {after}"))
         told.append((sid, f"Attendance corrected: {when}", f"{before} → {after}"))
-    db.session.add_all(new_rows)
+    if new_rows:
+        # One executemany for the whole register (the ORM sent one INSERT per student).
+        db.session.execute(insert(AttendanceMark), new_rows)
     db.session.add_all(corrections)
     db.session.flush()
     outcome.marked = len(wanted)
