@@ -41,6 +41,7 @@ from models import (
     db,
 )
 from models.attendance_mark import REASON_MAX_LENGTH
+from models.types import one_of
 from services.common.errors import InvalidTransition, NotAllowed, NotFoundError, ValidationError
 from services.common.numbers import whole_number
 from services.common.timeutil import local_day_bounds
@@ -111,7 +112,7 @@ def roster_of(occurrence: Occurrence, tz: ZoneInfo) -> list[RosterLine]:
     )
     students = db.session.scalars(
         select(User)
-        .where(User.id.in_(enrolled) | User.id.in_(sorted(marks) or [0]))
+        .where(User.id.in_(enrolled) | one_of(User.id, sorted(marks)))
         .order_by(User.name, User.id)
     )
     return [RosterLine(student, marks.get(student.id)) for student in students]
@@ -412,7 +413,7 @@ def _users(ids) -> dict[int, User]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
-    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+    return {u.id: u for u in db.session.scalars(select(User).where(one_of(User.id, wanted)))}
 
 
 def register_section(
@@ -471,7 +472,7 @@ def register_summaries(occurrence_ids: Iterable[int]) -> dict[int, Counter]:
         return {}
     rows = db.session.execute(
         select(AttendanceMark.occurrence_id, AttendanceMark.status, func.count())
-        .where(AttendanceMark.occurrence_id.in_(ids))
+        .where(one_of(AttendanceMark.occurrence_id, ids))
         .group_by(AttendanceMark.occurrence_id, AttendanceMark.status)
     )
     found: dict[int, Counter] = {}
