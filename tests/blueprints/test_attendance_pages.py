@@ -352,3 +352,28 @@ def test_monitoring_flags_a_completed_session_without_a_register(web, login_as, 
     page = web.get("/tracking/")
     assert not page.html.select_one(f"#unregistered-{past.id}")
     assert "Every completed session has its register." in page.text
+
+
+# --- Command line -------------------------------------------------------------------------------
+
+
+def test_export_attendance_writes_the_reports_csv_with_its_filters(cli, school, tmp_path):
+    past, (_alice, bob, _carol) = school["past"], school["students"]
+    take_register(past, [MarkInput(bob.id, "absent")], actor=school["mentor"], tz=PARIS)
+    db.session.commit()
+    out = tmp_path / "attendance.csv"
+    result = cli("export-attendance", str(out), "--group", "Maths 7A", "--threshold", "95")
+    assert result.exit_code == 0, result.output
+    assert "Exported the attendance of 3 students (1 registers, 1 below 95%)" in result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text("utf-8").lstrip("\ufeff"))))
+    assert [(r["student"], r["absent"], r["below_threshold"]) for r in rows] == [
+        ("Alice Ant", "0", "no"),
+        ("Bob Bee", "1", "yes"),
+        ("Carol Cat", "0", "no"),
+    ]
+    only_bob = cli("export-attendance", "-", "--student", bob.email.upper())
+    assert only_bob.exit_code == 0
+    assert [line.split(",")[0] for line in only_bob.output.splitlines()[1:]] == ["Bob Bee"]
+    later = (TODAY + timedelta(days=1)).isoformat()
+    empty = cli("export-attendance", "-", "--start", later)
+    assert empty.output.splitlines()[1:] == []
