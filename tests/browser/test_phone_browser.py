@@ -254,6 +254,7 @@ SESSION_FOR = {
     "sessions.delete": "coming",
     "schedule.editor": "series_session",
     "tracking.complete": "to_complete",
+    "attendance.take": "to_complete",
 }
 # Pages showing a date range open on the seeded weeks (the others show today).
 DATED = ("schedule.day", "schedule.month")
