@@ -46,8 +46,6 @@ NAV_ITEMS = (
     NavItem("timetable.generate", "Generate", STAFF),
     NavItem("timetable.exceptions", "Exceptions", STAFF),
     NavItem("tracking.monitor", "Monitoring", STAFF),
-    NavItem("attendance.report", "Attendance", STAFF),
-    NavItem("attendance.mine", "My attendance", STUDENT),
     NavItem("manage.index", "Manage", STAFF),
     NavItem("profile.index", "Profile", EVERYONE),
 )

@@ -377,3 +377,12 @@ def test_export_attendance_writes_the_reports_csv_with_its_filters(cli, school, 
     later = (TODAY + timedelta(days=1)).isoformat()
     empty = cli("export-attendance", "-", "--start", later)
     assert empty.output.splitlines()[1:] == []
+
+
+def test_students_and_staff_find_their_attendance_pages(web, login_as, school):
+    login_as(school["students"][0])
+    assert web.get("/dashboard/").html.select_one('a[href="/attendance/mine"]')
+    web.reset()
+    login_as("coordinator")
+    assert web.get("/tracking/").html.select_one('a[href="/attendance/"]')
+    assert web.get("/attendance/mine").headers["Location"].endswith("/attendance/")

@@ -243,7 +243,7 @@ def guarded(console, live_server):
 
 # Endpoints that are not pages: the API, files and exports, and the fragments htmx swaps in.
 NOT_PAGES = re.compile(
-    r"^(api|api_\w+|api-docs)\.|^static$|\.(feed|download|export|hours_csv|bell|open_link|accept"
+    r"^(api|api_\w+|api-docs)\.|^static$|\.(feed|download|export|hours_csv|report_csv|bell|open_link|accept"
     r"|date_input|subject_options|card|search_group_students|row|\w+_row|section"
     r"|completion_section|choices|editor_rooms)$"
 )
