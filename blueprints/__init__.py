@@ -138,6 +138,8 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.api import init_api
     from blueprints.attachments.commands import bp as attachments_commands
     from blueprints.attachments.routes import bp as attachments_bp
+    from blueprints.attendance.commands import bp as attendance_commands
+    from blueprints.attendance.routes import bp as attendance_bp
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.calendar.routes import bp as calendar_bp
@@ -176,6 +178,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(notifications_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(attendance_bp)
+    app.register_blueprint(attendance_commands)
     app.register_blueprint(notes_bp)
     app.register_blueprint(attachments_bp)
     app.register_blueprint(attachments_commands)

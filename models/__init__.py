@@ -94,10 +94,13 @@ def _read_only_request() -> bool:
 
 from models.absence import MentorAbsence  # noqa: E402
 from models.access_tokens import ApiToken, CalendarFeed  # noqa: E402
+from models.attendance_change import AttendanceChange  # noqa: E402
+from models.attendance_mark import AttendanceMark  # noqa: E402
 from models.course_group import CourseGroup, Enrolment  # noqa: E402
 from models.date_override import DateOverride  # noqa: E402
 from models.enums import (  # noqa: E402
     AbsenceStatus,
+    AttendanceStatus,
     ClosureKind,
     EmailStatus,
     GroupKind,
@@ -126,6 +129,9 @@ __all__ = [
     "AcademicYear",
     "ApiToken",
     "Attachment",
+    "AttendanceChange",
+    "AttendanceMark",
+    "AttendanceStatus",
     "Base",
     "CalendarFeed",
     "Closure",

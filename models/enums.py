@@ -85,3 +85,11 @@ class AbsenceStatus(enum.StrEnum):
     PENDING = "pending"  # reported by the mentor, waiting for staff
     CONFIRMED = "confirmed"  # recorded or confirmed by staff: its sessions need cover
     DECLINED = "declined"  # a report staff turned down
+
+
+class AttendanceStatus(enum.StrEnum):
+    # Present and late count as attending; an excused absence counts neither way.
+    PRESENT = "present"
+    LATE = "late"  # with the minutes late
+    ABSENT = "absent"
+    EXCUSED = "excused"  # an absence with a reason (ill, a school trip...)

@@ -85,9 +85,7 @@ class Occurrence(db.Model):
     # A substitute teaching this session instead of its group's mentor (cover for an absent
     # mentor; a series session's comes from its date's exception, so it survives
     # regeneration). None: the group's mentor teaches.
-    cover_mentor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id"), index=True
-    )
+    cover_mentor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     # Bumped on every change that a calendar client must see.
     sequence: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,10 +15,21 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from werkzeug.security import generate_password_hash
 
-from models import ClosureKind, MentorSubject, Role, Room, Subject, User, db
+from models import (
+    ClosureKind,
+    Enrolment,
+    MentorSubject,
+    Occurrence,
+    OccurrenceStatus,
+    Role,
+    Room,
+    Subject,
+    User,
+    db,
+)
 from services.closures import add_closure
 from services.common.timeutil import today_in, week_start
 from services.requests.lifecycle import RequestInput, create_request
@@ -26,6 +37,7 @@ from services.school_year import ClosureData, TermData, YearData, save_term, sav
 from services.timetable.exception_import import import_exceptions
 from services.timetable.generation import generate_occurrences
 from services.timetable.timetable_import import TIMETABLE_COLUMNS, import_timetable
+from services.tracking.attendance import MarkInput, take_register
 
 DEMO_DOMAIN = "demo.termtable.test"
 DEMO_PASSWORD = "termtable-demo"  # noqa: S105 (published demo credentials)
@@ -134,6 +146,7 @@ class DemoSummary:
     series: int
     sessions: int
     conflicts: int
+    registers: int = 0
 
 
 def has_accounts() -> bool:
@@ -222,6 +235,7 @@ def seed_demo_school(
     if now is None:
         now = datetime.now(UTC) if today is None else datetime.combine(today, time(), tz)
     _add_requests(term_start + timedelta(weeks=1), tz=tz, now=now)
+    registers = _take_registers(term_start, tz=tz, now=now)
     return DemoSummary(
         term_start=term_start,
         term_end=term_end,
@@ -230,6 +244,7 @@ def seed_demo_school(
         series=timetable.series_created,
         sessions=generation.created,
         conflicts=len(generation.conflicts),
+        registers=registers,
     )
 
 
@@ -244,6 +259,40 @@ def _add_school_year(term_start: date, term_end: date, tz) -> None:
         ClosureData("Staff training day", staff_day, staff_day, ClosureKind.STAFF_DAY),
         actor=None, tz=tz, now=datetime.combine(term_start, time(), tz),
     )  # fmt: skip
+
+
+def _take_registers(term_start: date, *, tz, now: datetime) -> int:
+    """The registers of the sessions already started this week, taken by their mentors: a
+    few students absent, late or excused, so the register, the report and a student's own
+    attendance have something to show. Students count as enrolled from the week before."""
+    enrolled_from = datetime.combine(term_start - timedelta(days=7), time(8), tz)
+    db.session.execute(update(Enrolment).values(created_at=enrolled_from))
+    started = db.session.scalars(
+        select(Occurrence)
+        .where(
+            Occurrence.start_utc >= datetime.combine(term_start, time(), tz),
+            Occurrence.start_utc <= now,
+            Occurrence.status != OccurrenceStatus.CANCELLED,
+        )
+        .order_by(Occurrence.start_utc, Occurrence.id)
+    ).all()
+    for n, occurrence in enumerate(started):
+        students = db.session.scalars(
+            select(Enrolment.student_id)
+            .where(Enrolment.group_id == occurrence.group_id)
+            .order_by(Enrolment.student_id)
+        ).all()
+        marks = []
+        for k, student_id in enumerate(students):
+            turn = (student_id + n + k) % 17
+            if turn == 0:
+                marks.append(MarkInput(student_id, "absent"))
+            elif turn == 5:
+                marks.append(MarkInput(student_id, "late", 5 + (student_id % 3) * 5))
+            elif turn == 11:
+                marks.append(MarkInput(student_id, "excused", None, "Dentist appointment"))
+        take_register(occurrence, marks, actor=occurrence.group.mentor, tz=tz, now=now)
+    return len(started)
 
 
 def _add_mentor_subjects() -> None:

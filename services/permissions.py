@@ -38,6 +38,9 @@ their role may not use.
 | completion           | see               | all   | all   | taught      | enrolled | login |
 | completion           | complete, correct | all   | all   | taught      | none     | login |
 | rating               | rate              | none  | none  | none        | enrolled | login |
+| attendance register  | see               | all   | all   | taught      | own      | login |
+| attendance register  | take, correct     | all   | all   | taught      | none     | login |
+| attendance report    | see, export       | yes   | yes   | none        | none     | login |
 | tracking reports     | see, export       | yes   | yes   | none        | none     | login |
 | account, not admin's | see, change       | all   | all   | none        | none     | login |
 | admin's account      | change            | all   | none  | none        | none     | login |
@@ -296,7 +299,8 @@ def can_delete_attachment(
 
 
 def can_track(user: User | None, occurrence: Occurrence) -> bool:
-    """The session's mentor and staff complete, correct and cancel it."""
+    """The session's mentor and staff complete, correct and cancel it, and take its
+    attendance register (a student of the group sees only their own mark)."""
     if not _logged_in(user):
         return False
     return user.is_staff or is_session_mentor(user, occurrence)

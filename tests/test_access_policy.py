@@ -206,6 +206,19 @@ PROBES: list[Probe] = [
          "200 200 200 404 403 404 302"),
     form(("rating", "rate"), "/dashboard/sessions/{a_done}/rating",
          "404 404 404 404 200 404 401", {"score": "5"}),
+    fragment(("attendance register", "see"), "/attendance/sessions/{a_past}/register",
+             "200 200 200 404 200 404 401"),
+    api(("attendance register", "see"), "GET", "/api/v1/sessions/{a_past}/register",
+        "200 200 200 404 200 404 401"),
+    page(("attendance register", "take, correct"), "/attendance/sessions/{a_past}/register/take",
+         "200 200 200 404 403 404 302"),
+    api(("attendance register", "take, correct"), "PUT", "/api/v1/sessions/{a_past}/register",
+        "200 200 200 404 403 404 401", body={"all_present": True}),
+    page(("attendance report", "see, export"), "/attendance/", "200 200 403 403 403 403 302"),
+    page(("attendance report", "see, export"), "/attendance/report.csv",
+         "200 200 403 403 403 403 302"),
+    api(("attendance report", "see, export"), "GET", "/api/v1/attendance/report",
+        "200 200 403 403 403 403 401"),
     page(("tracking reports", "see, export"), "/tracking/", "200 200 403 403 403 403 302"),
     page(("tracking reports", "see, export"), "/tracking/hours.csv",
          "200 200 403 403 403 403 302"),
@@ -278,6 +291,9 @@ def world(app, upload_folder, make_user, make_group, make_series):
     }
     group_a = make_group("Maths A", mentor=people["ma"], students=[people["s"]])
     make_group("Art B", mentor=people["mb"], students=[people["t"]])
+    for enrolment in group_a.enrolments:
+        # Enrolled since before the past sessions, so on their registers.
+        enrolment.created_at = at(TODAY - timedelta(days=90), time(9))
     world = {"people": people, "upload_folder": upload_folder}
     series = make_series(group_a, weekdays=(FUTURE.weekday(),), first_date=TODAY)
     generate_occurrences(FUTURE, FUTURE + timedelta(days=1), tz=PARIS)
@@ -359,7 +375,7 @@ def send(client, csrf: str, api_token: str | None, probe: Probe, ids: dict):
             return client.post(url, {"description": "x"}, headers=headers, upload_files=files,
                                status="*")  # fmt: skip
         body = b""
-        if probe.method in ("POST", "PATCH"):
+        if probe.method in ("POST", "PUT", "PATCH"):
             body = json.dumps(params).encode()
             headers["Content-Type"] = "application/json"
         return client.request(url, method=probe.method, body=body, headers=headers, status="*")

@@ -99,6 +99,7 @@ def _render_session(occurrence: Occurrence, *, status: int = 200, headers=None, 
         completion=panel.completion,
         notes=panel.notes,
         files=panel.files,
+        register=panel.register,
         standing=panel.standing,
         **context,
     )

@@ -534,7 +534,8 @@ def seed_demo_command(if_empty):
             f"Demo school loaded: {plural(summary.groups, 'course group')}, {summary.series} "
             f"series, {plural(summary.accounts, 'account')}, {plural(summary.sessions, 'session')} "
             f"from {summary.term_start} to {summary.term_end} (end excluded), "
-            f"{plural(summary.conflicts, 'conflict')}."
+            f"{plural(summary.conflicts, 'conflict')}, "
+            f"{plural(summary.registers, 'register')} taken this week."
         )
     click.echo("Demo logins (if this database holds the demo school):")
     for login in DEMO_LOGINS:

@@ -56,6 +56,7 @@ from services.tracking.completion import (
     monitored_sessions,
     overdue_sessions,
     people_by_id,
+    sessions_without_register,
 )
 
 bp = Blueprint("tracking", __name__, url_prefix="/tracking")
@@ -319,10 +320,12 @@ def monitor():
     page = paginate(monitored_sessions(filters, tz), page_number(request.args.get("page")))
     overdue_query = overdue_sessions(filters, tz)
     overdue = paginate(overdue_query, 1, per_page=OVERDUE_SHOWN)
+    unregistered = paginate(sessions_without_register(filters, tz), 1, per_page=OVERDUE_SHOWN)
     completers = people_by_id(o.completed_by_id for o in page.items)
     context = {
         "page": page,
         "overdue": overdue,
+        "unregistered": unregistered,
         "completers": completers,
         "filters": filters,
         "filter_errors": errors,

@@ -37,6 +37,7 @@ from services.common.timeutil import (
 from services.permissions import can_track
 from services.timetable.conflicts import lock_schedule
 from services.tracking import events
+from services.tracking.attendance_report import completed_without_register
 
 # Letters and digits nobody confuses when reading a code aloud or copying it by hand
 # (no 0/O, 1/I/L).
@@ -421,6 +422,15 @@ def overdue_sessions(filters: MonitorFilters, tz: ZoneInfo, now: datetime | None
         Occurrence.end_utc < now - OVERDUE_AFTER,
     )
     return query.order_by(Occurrence.end_utc, Occurrence.id)
+
+
+def sessions_without_register(filters: MonitorFilters, tz: ZoneInfo) -> Select:
+    """Completed sessions whose register was never taken though their group has students,
+    latest first (the status filter does not apply: these are completed)."""
+    query = select(Occurrence).join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+    filters = MonitorFilters(filters.mentor_id, filters.group_id, filters.start, filters.end)
+    query = completed_without_register(_filtered(query, filters, tz))
+    return query.order_by(Occurrence.start_utc.desc(), Occurrence.id.desc())
 
 
 def find_by_code(code: str | None) -> Occurrence | None:

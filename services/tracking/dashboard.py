@@ -21,7 +21,8 @@ receives it. The room id itself (with its Copy button) is shown to participants 
 Queries: one for the page's sessions with everything the cards show (group, subject, mentor
 and room are eagerly joined; the student's own score, or a mentor's group size and rating
 summary, are correlated subqueries), one more for the names of tutoring students (mentors
-only), and one to count the rows for the pager.
+only), one for the counts of the registers of the page's started sessions (mentors only),
+and one to count the rows for the pager.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from models import (
 from services.common.pagination import Page
 from services.permissions import takes_part_in
 from services.timetable.video_rooms import join_url
+from services.tracking.attendance import RegisterSection, card_registers
 from services.tracking.history import DashboardFilters, filter_sessions
 from services.tracking.session_panel import CompletionSection, completion_section
 
@@ -130,6 +132,8 @@ class SessionCard:
     can_complete: bool = False
     # What the card's completion section shows (only when `can_complete`).
     completion: CompletionSection | None = None
+    # Mentors: the register of a started session that is not cancelled (its counts).
+    register: RegisterSection | None = None
 
     @property
     def title(self) -> str:
@@ -241,6 +245,10 @@ def _cards(viewer: User, rows, *, tz: ZoneInfo, now: datetime) -> list[SessionCa
             card.rating_average = float(average) if average is not None else None
             card.rating_count = count
         cards.append(card)
+    if viewer.role == Role.MENTOR:
+        registers = card_registers(viewer, [card.occurrence for card in cards], now=now)
+        for card in cards:
+            card.register = registers.get(card.occurrence.id)
     return cards
 
 

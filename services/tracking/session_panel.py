@@ -2,7 +2,7 @@
 
 The session panel: the session's exception, how it stands against its series, why it is
 cancelled, its conflicts (for those who may see them), what each staff action would refuse,
-and its three tracking sections (completion, notes, files). Each section is also drawn alone
+and its tracking sections (completion, register, notes, files). Each section is also drawn alone
 after its own actions, from the same function here. Templates format these and call no
 service (they may still read the session's own relationships, its group or room names).
 """
@@ -37,6 +37,7 @@ from services.tracking.attachments import (
     attachments_of,
     format_size,
 )
+from services.tracking.attendance import RegisterSection, register_section
 from services.tracking.completion import completion_history, completion_refusal
 from services.tracking.notes import NoteRow, notes_for
 
@@ -135,6 +136,8 @@ class SessionPanel:
     completion: CompletionSection
     notes: NotesSection
     files: FilesSection
+    # The attendance register as the viewer sees it (None: not for them).
+    register: RegisterSection | None
     # A series session against its series now (None for a one-time session).
     standing: SeriesStanding | None
 
@@ -158,5 +161,6 @@ def session_panel(
         completion=completion_section(viewer, occurrence, now=now),
         notes=notes_section(viewer, occurrence),
         files=files_section(viewer, occurrence),
+        register=register_section(viewer, occurrence, tz=tz, now=now),
         standing=series_standing(occurrence, tz=tz, now=now),
     )

@@ -133,6 +133,12 @@ CASES: dict[str, list[Call]] = {
         call("POST", "/api/v1/sessions/{a_past}/complete", MENTOR_ACTION,
              body={"actual_start": "10:00", "actual_end": "10:50"}),
     ],
+    "api_attendance.get_register": [call("GET", "/api/v1/sessions/{a_past}/register", HIDDEN)],
+    "api_attendance.put_register": [
+        call("PUT", "/api/v1/sessions/{a_past}/register", MENTOR_ACTION,
+             body={"all_present": True}),
+    ],
+    "api_attendance.report": [call("GET", "/api/v1/attendance/report", STAFF_ONLY)],
     "api_tracking.list_notes": [call("GET", "/api/v1/sessions/{a_past}/notes", HIDDEN)],
     "api_tracking.create_note": [
         call("POST", "/api/v1/sessions/{a_past}/notes", MENTOR_ACTION,
@@ -347,7 +353,11 @@ def test_a_demoted_mentors_token_may_no_longer_act_as_the_sessions_mentor(
     assert note.status_int in (403, 404)  # no longer hers: hidden or refused
     statuses = [
         send(client, token, CASES[endpoint][0], ids).status_int
-        for endpoint in ("api_tracking.complete", "api_tracking.upload")
+        for endpoint in (
+            "api_tracking.complete",
+            "api_tracking.upload",
+            "api_attendance.put_register",
+        )
     ]
     assert set(statuses) <= {403, 404}, statuses
     assert database_state() == before and files_in(upload_folder) == files_before
@@ -367,6 +377,7 @@ ALLOWED = [
     ("api_tracking.complete", MENTOR),
     ("api_tracking.create_note", MENTOR),
     ("api_tracking.upload", "coord"),
+    ("api_attendance.put_register", MENTOR),
     ("api_requests.create", STUDENT),
     ("api_requests.approve", MENTOR),
     ("api_requests.reject", "admin"),

@@ -36,6 +36,7 @@ COMMANDS = [
     "add-year",
     "add-term",
     "list-years",
+    "export-attendance",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -216,6 +217,15 @@ BAD_INPUT = [
         "runs_as: Choose another day than the one it runs on.",
     ),
     (["change-day", "--date", "2027-02-30", "--cancel"], "2027-02-30"),
+    (["export-attendance"], "Missing argument 'FILE.csv'"),
+    (["export-attendance", "@"], "Is a directory"),
+    (["export-attendance", "@out.csv", "--group", "Nobody"], "No course group is named Nobody."),
+    (["export-attendance", "@out.csv", "--student", "no@school.test"], "No student has the"),
+    (["export-attendance", "@out.csv", "--start", "2026-02-30"], "not a valid date"),
+    (["export-attendance", "@out.csv", "--start", "0001-01-01"], "Choose a date between"),
+    (["export-attendance", "-", "--start", "2027-03-10", "--end", "2027-03-01"], "must not be"),
+    (["export-attendance", "@out.csv", "--threshold", "101"], "not in the range"),
+    (["export-attendance", "@out.csv", "--threshold", "ninety"], "'ninety' is not"),
 ]
 
 
@@ -320,6 +330,11 @@ def test_control_characters_are_refused(cli, make_user, args):
             ["change-day", "--date", "2027-01-13", "--run-as", "2027-01-11"],
             ["Closure #1 Monday 11 Jan's timetable: 0 sessions cancelled, 0 made, 0 kept;"],
         ),
+        (
+            ["export-attendance", "@out.csv", "--threshold", "75"],
+            ["Exported the attendance of 0 students (0 registers, 0 below 75%) to "],
+        ),
+        (["export-attendance", "-"], ["student,email,sessions,present,late,absent,excused"]),
     ],
 )
 def test_success_prints_a_summary_and_exits_zero(cli, files, args, expected):

@@ -78,6 +78,8 @@ def world(make_user, make_group, make_series, make_room):
     db.session.add(MentorSubject(mentor_id=mentor.id, subject_id=maths.id))
     room = make_room("Lab 1")
     group = make_group("Maths 7A", mentor=mentor, subject=maths, room=room, students=[student])
+    for enrolment in group.enrolments:  # on the past session's register
+        enrolment.created_at = at(PAST - timedelta(days=30), time(9))
     series = make_series(group, weekdays=(0, 2), first_date=MONDAY)
     first, end = resolve_window(MONDAY, weeks=2)
     generate_occurrences(first, end, tz=PARIS)
@@ -206,6 +208,11 @@ GET_URLS = [
     ("coordinator", "/requests/pending?mentor_q=&student_q=", INLINE),
     ("coordinator", "/tracking/verify?code=ABC", BOTH),
     ("coordinator", "/tracking/sessions/{past}/completion", INLINE),
+    ("coordinator", "/attendance/", BOTH),
+    ("coordinator", "/attendance/?group_q=Maths+7A&student_q=", INLINE),
+    ("mentor", "/attendance/sessions/{past}/register", INLINE),
+    ("mentor", "/attendance/sessions/{past}/register/take", BOTH),
+    ("student", "/attendance/mine", BOTH),
     ("mentor", "/schedule/mine", BOTH),
     ("mentor", "/dashboard/completed", BOTH),
     ("mentor", "/dashboard/history", BOTH),
@@ -391,6 +398,14 @@ HTMX_POSTS = [
         {"tracking-reason": ["Ill"]},
     ),
     hx_post_row("student", "/requests/", "/requests/{request}/withdraw", on=PLAIN),
+    hx_post_row(
+        "mentor",
+        "/attendance/sessions/{past}/register/take",
+        "/attendance/sessions/{past}/register/take",
+    ),
+    hx_post_row(
+        "mentor", "/sessions/{past}", "/attendance/sessions/{past}/register/take", on=PLAIN
+    ),
 ]
 
 

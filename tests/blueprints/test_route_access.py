@@ -84,6 +84,9 @@ def world(app, upload_folder, make_user, make_group, make_room, make_series):
     group_a = make_group("Maths A", mentor=people["ma"], students=[people["s"]])
     group_b = make_group("Art B", mentor=people["mb"], students=[people["t"]])
     ids: dict[str, int] = {"group_a": group_a.id, "group_b": group_b.id}
+    for enrolment in [*group_a.enrolments, *group_b.enrolments]:
+        # Enrolled since well before the past sessions, so they are on their registers.
+        enrolment.created_at = at(TODAY - timedelta(days=90), time(9))
     for key, group in (("a", group_a), ("b", group_b)):
         series = make_series(group, weekdays=(FUTURE.weekday(),), first_date=TODAY)
         ids[f"series_{key}"] = series.id
@@ -433,6 +436,20 @@ CASES: dict[str, list[Case]] = {
     "tracking.cancel": [
         post("/tracking/sessions/{a_future}/cancel", {"tracking-reason": "ill"}, TRACKING_ACTION)
     ],
+    # Attendance: the register is seen by the session's mentor, staff and (their own line)
+    # its students; taken by its mentor and staff; the report is for staff; a student's own
+    # page is for students (staff are sent to the report).
+    "attendance.section": [get("/attendance/sessions/{a_past}/register", HIDDEN)],
+    "attendance.take": [
+        get("/attendance/sessions/{a_past}/register/take", TRACKING_ACTION),
+        post("/attendance/sessions/{a_past}/register/take", {"all_present": "1"},
+             TRACKING_ACTION),
+    ],
+    "attendance.report": [get("/attendance/", STAFF_ONLY)],
+    "attendance.report_csv": [get("/attendance/report.csv", STAFF_ONLY)],
+    "attendance.mine": [
+        get("/attendance/mine", refuse(403, MENTOR, OTHER_MENTOR) | refuse(302, "coord", "admin"))
+    ],
     # Notes: strangers 404; a student reads general notes (403 to change them) and never
     # sees an issue note (404); only the author edits (403 for staff too).
     "notes.section": [get("/notes/sessions/{a_past}", HIDDEN)],
@@ -713,6 +730,7 @@ ALLOWED = [
     ("tracking.complete", 1, MENTOR),
     ("tracking.correct", 1, "coord"),
     ("tracking.cancel", 0, MENTOR),
+    ("attendance.take", 1, MENTOR),
     ("dashboard.rate", 0, STUDENT),
     ("requests.new", 1, STUDENT),
     ("requests.approve", 0, MENTOR),
@@ -840,6 +858,7 @@ def test_a_demoted_mentor_may_no_longer_act_as_the_sessions_mentor(app, world, u
             ("tracking.complete", 1),
             ("tracking.correct", 1),
             ("tracking.cancel", 0),
+            ("attendance.take", 1),
             ("attachments.upload", 0),
             ("attachments.delete", 0),
         )

@@ -352,6 +352,13 @@ CASES = [
     case("mentor", "/requests/pending", "Algebra revision", id="pending"),
     case("mentor", f"/schedule/mine?{NEXT_WEEK}", "Maths 7A", id="mine"),
     case("mentor", "/sessions/{to_complete}", None, open_completion_form, id="session-complete"),
+    case(
+        "mentor",
+        "/attendance/sessions/{to_complete}/register/take",
+        "Save the register",
+        id="register-form",
+    ),
+    case("coordinator", "/attendance/", "Below 90%", id="attendance-report"),
     case("student", "/dashboard/", "Maths 7A", id="dashboard"),
     case("student", "/requests/new", id="new-request"),
     case("student", "/requests/mentors", "Ada Lovelace", id="mentors"),

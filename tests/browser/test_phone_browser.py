@@ -243,7 +243,7 @@ def guarded(console, live_server):
 
 # Endpoints that are not pages: the API, files and exports, and the fragments htmx swaps in.
 NOT_PAGES = re.compile(
-    r"^(api|api_\w+|api-docs)\.|^static$|\.(feed|download|export|hours_csv|bell|open_link|accept"
+    r"^(api|api_\w+|api-docs)\.|^static$|\.(feed|download|export|hours_csv|report_csv|bell|open_link|accept"
     r"|date_input|subject_options|card|search_group_students|row|\w+_row|section"
     r"|completion_section|choices|editor_rooms)$"
 )
@@ -254,6 +254,7 @@ SESSION_FOR = {
     "sessions.delete": "coming",
     "schedule.editor": "series_session",
     "tracking.complete": "to_complete",
+    "attendance.take": "to_complete",
 }
 # Pages showing a date range open on the seeded weeks (the others show today).
 DATED = ("schedule.day", "schedule.month")
