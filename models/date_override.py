@@ -17,7 +17,7 @@ class DateOverride(db.Model):
         UniqueConstraint("series_id", "original_date"),
         CheckConstraint(
             "cancelled OR new_date IS NOT NULL OR start_time IS NOT NULL"
-            " OR end_time IS NOT NULL OR room_id IS NOT NULL",
+            " OR end_time IS NOT NULL OR room_id IS NOT NULL OR mentor_id IS NOT NULL",
             name="cancels_or_overrides",
         ),
         # The API lists exceptions by (series date, id): a page after a cursor is one range.

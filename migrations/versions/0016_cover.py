@@ -42,6 +42,13 @@ def upgrade():
     with op.batch_alter_table('date_override', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mentor_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_date_override_mentor_id_user_account'), 'user_account', ['mentor_id'], ['id'])
+        # An exception may now only name a substitute (cover).
+        batch_op.drop_constraint(batch_op.f('ck_date_override_cancels_or_overrides'), type_='check')
+        batch_op.create_check_constraint(
+            'cancels_or_overrides',
+            'cancelled OR new_date IS NOT NULL OR start_time IS NOT NULL OR end_time IS NOT NULL'
+            ' OR room_id IS NOT NULL OR mentor_id IS NOT NULL',
+        )
 
     with op.batch_alter_table('occurrence', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cover_mentor_id', sa.Integer(), nullable=True))
@@ -56,7 +63,16 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_occurrence_cover_mentor_id'))
         batch_op.drop_column('cover_mentor_id')
 
+    op.execute('DELETE FROM date_override WHERE mentor_id IS NOT NULL AND NOT (cancelled'
+               ' OR new_date IS NOT NULL OR start_time IS NOT NULL OR end_time IS NOT NULL'
+               ' OR room_id IS NOT NULL)')
     with op.batch_alter_table('date_override', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('ck_date_override_cancels_or_overrides'), type_='check')
+        batch_op.create_check_constraint(
+            'cancels_or_overrides',
+            'cancelled OR new_date IS NOT NULL OR start_time IS NOT NULL OR end_time IS NOT NULL'
+            ' OR room_id IS NOT NULL',
+        )
         batch_op.drop_constraint(batch_op.f('fk_date_override_mentor_id_user_account'), type_='foreignkey')
         batch_op.drop_column('mentor_id')
 

@@ -50,6 +50,7 @@ def rule_of_override(override: DateOverride) -> OverrideRule:
         start_time=override.start_time,
         end_time=override.end_time,
         room_id=override.room_id,
+        mentor_id=override.mentor_id,
     )
 
 
@@ -133,7 +134,7 @@ def _apply_to_occurrence(
             plan.start_utc,
             plan.end_utc,
             room_id=plan.room_id,
-            mentor_id=series.group.mentor_id,
+            mentor_id=plan.cover_id or series.group.mentor_id,
             tz=tz,
             ignore_ids=[occurrence.id] if occurrence else [],
         )
@@ -142,6 +143,7 @@ def _apply_to_occurrence(
     occurrence.status = OccurrenceStatus.CANCELLED if plan.cancelled else OccurrenceStatus.SCHEDULED
     occurrence.start_utc, occurrence.end_utc = plan.start_utc, plan.end_utc
     occurrence.room_id = plan.room_id
+    occurrence.cover_mentor_id = plan.cover_id
     occurrence.sequence += 1
     return occurrence
 
