@@ -143,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.calendar.routes import bp as calendar_bp
+    from blueprints.cover.routes import bp as cover_bp
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage import bp as manage_bp
@@ -171,6 +172,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(timetable_commands)
     app.register_blueprint(schedule_bp)
     app.register_blueprint(sessions_bp)
+    app.register_blueprint(cover_bp)
     app.register_blueprint(manage_bp)
     app.register_blueprint(invitations_bp)
     app.register_blueprint(requests_bp)

@@ -45,13 +45,15 @@ NAV_ITEMS = (
     NavItem("main.today", "Today", EVERYONE),
     NavItem("timetable.generate", "Generate", STAFF),
     NavItem("timetable.exceptions", "Exceptions", STAFF),
+    NavItem("cover.board", "Cover", STAFF),
+    NavItem("cover.mine", "Absences", MENTOR),
     NavItem("tracking.monitor", "Monitoring", STAFF),
     NavItem("manage.index", "Manage", STAFF),
     NavItem("profile.index", "Profile", EVERYONE),
 )
 
 # Areas reached through one entry, whose every page highlights it.
-_SINGLE_ENTRY_AREAS = {"manage"}
+_SINGLE_ENTRY_AREAS = {"manage", "cover"}
 _SCHEDULE_VIEWS = {"schedule.week", "schedule.day", "schedule.month"}
 
 

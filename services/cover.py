@@ -11,6 +11,8 @@ day's midnight to the midnight after the last, or part of one day.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -34,6 +36,7 @@ from models.occurrence import mentor_of
 from services.common.errors import InvalidTransition, NotAllowed, ValidationError
 from services.common.timeutil import date_outside, local_day_bounds, week_start
 from services.notifications.inbox import notify, participants_of
+from services.output.spreadsheets import csv_cell
 from services.timetable.conflicts import ensure_slot_free, lock_schedule, overlapping
 from services.timetable.exceptions import find_override
 
@@ -499,3 +502,27 @@ def pending_reports() -> int:
     return db.session.scalar(
         select(func.count(MentorAbsence.id)).where(MentorAbsence.status == AbsenceStatus.PENDING)
     )
+
+
+ABSENCE_COLUMNS = ("mentor", "email", "first_day", "last_day", "start", "end", "status", "reason")
+
+
+def absences_csv(first: date, last: date, tz: ZoneInfo) -> str:
+    """The absences overlapping [first, last] (days, both included), one per line, in the
+    organisation's zone: whole days have no times."""
+    start, end = local_day_bounds(first, last + timedelta(days=1), tz)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ABSENCE_COLUMNS)
+    for absence in absences(start=start, end=end):
+        begin, finish = absence.start_utc.astimezone(tz), absence.end_utc.astimezone(tz)
+        last_day = (finish - timedelta(days=1)).date() if absence.all_day else begin.date()
+        writer.writerow(
+            [
+                csv_cell(absence.mentor.name), absence.mentor.email, begin.date().isoformat(),
+                last_day.isoformat(), "" if absence.all_day else f"{begin:%H:%M}",
+                "" if absence.all_day else f"{finish:%H:%M}", str(absence.status),
+                csv_cell(absence.reason),
+            ]
+        )  # fmt: skip
+    return out.getvalue()

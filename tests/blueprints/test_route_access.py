@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from models import MentorSubject, Notification, Occurrence, Role, db
+from services.cover import AbsenceData, record_absence
 from services.output import feeds as calendar_feeds
 from services.people import tokens as api_tokens
 from services.requests.lifecycle import RequestInput, create_request
@@ -156,6 +157,10 @@ def world(app, upload_folder, make_user, make_group, make_room, make_series):
     year = save_year(YearData("Next year", far, far + timedelta(days=300)))
     ids["year"] = year.id
     ids["term"] = save_term(year, TermData("First", far, far + timedelta(days=90))).id
+    # A's mentor reports an absence (pending: they may still withdraw it).
+    ids["absence"] = record_absence(
+        AbsenceData(people["ma"].id, far + timedelta(days=3)), actor=people["ma"], tz=PARIS
+    ).id
     ids["room_a"] = group_a.default_room_id
     ids["subject_a"], ids["subject_b"] = group_a.subject_id, group_b.subject_id
     for role, user in people.items():
@@ -439,6 +444,29 @@ CASES: dict[str, list[Case]] = {
     # Attendance: the register is seen by the session's mentor, staff and (their own line)
     # its students; taken by its mentor and staff; the report is for staff; a student's own
     # page is for students (staff are sent to the report).
+    # Cover: the board and absences are staff's; a mentor reports and withdraws their own
+    # (another's absence is 404 to them and to students).
+    "cover.board": [get("/cover/", STAFF_ONLY)],
+    "cover.assign": [post("/cover/sessions/{a_future}/assign", {"mentor": ""}, STAFF_ONLY)],
+    "cover.cancel": [post("/cover/sessions/{a_future}/cancel", {}, STAFF_ONLY)],
+    "cover.absences_page": [get("/cover/absences", STAFF_ONLY)],
+    "cover.record": [
+        post("/cover/absences", {"mentor": "{user_mb}", "first_day": "2040-01-02"}, STAFF_ONLY)
+    ],
+    "cover.absence": [get("/cover/absences/{absence}", STAFF_ONLY)],
+    "cover.decide": [
+        post("/cover/absences/{absence}/decision", {"decision": "confirm"}, STAFF_ONLY)
+    ],
+    "cover.remove": [
+        post("/cover/absences/{absence}/delete", {},
+             refuse(404, STUDENT, OTHER_STUDENT, OTHER_MENTOR)),
+    ],
+    "cover.absences_export": [get("/cover/absences.csv", STAFF_ONLY)],
+    "cover.mine": [
+        get("/cover/mine", refuse(403, STUDENT, OTHER_STUDENT, "coord", "admin")),
+        post("/cover/mine", {"first_day": "2040-01-02"},
+             refuse(403, STUDENT, OTHER_STUDENT, "coord", "admin")),
+    ],
     "attendance.section": [get("/attendance/sessions/{a_past}/register", HIDDEN)],
     "attendance.take": [
         get("/attendance/sessions/{a_past}/register/take", TRACKING_ACTION),
