@@ -18,7 +18,8 @@ Layout:
   `groups.py`, `series.py`, `sessions.py`, `exceptions.py`, `generation.py`, adding their
   routes to the package's one `blp`, and `schemas.py` for what they answer),
   `requests.py` (session requests and their decisions), `tracking.py` (completing
-  sessions, notes, attachments), `attendance.py` (registers and the attendance report).
+  sessions, notes, attachments), `attendance.py` (registers and the attendance report),
+  `cover.py` (absences and cover).
 
 `docs.py` serves the browsable reference (/api/v1/docs, Swagger UI vendored under static/).
 
@@ -48,7 +49,7 @@ from blueprints.api.common import (
 from blueprints.extensions import csrf
 
 # The modules of blueprints/api/ that define a `blp`; one line per area.
-RESOURCE_MODULES = ("timetable", "requests", "tracking", "attendance")
+RESOURCE_MODULES = ("timetable", "requests", "tracking", "attendance", "cover")
 
 
 class TermtableApi(Api):

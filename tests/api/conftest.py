@@ -48,6 +48,9 @@ class ApiClient:
     def patch(self, url, body=None, *, status=None, headers=None):
         return self.web.patch_json(url, body or {}, headers=self.headers(headers), status=status)
 
+    def put(self, url, body=None, *, status=None, headers=None):
+        return self.web.put_json(url, body or {}, headers=self.headers(headers), status=status)
+
     def delete(self, url, *, status=None, headers=None):
         return self.web.delete(url, headers=self.headers(headers), status=status)
 

@@ -81,6 +81,28 @@ CASES: dict[str, list[Call]] = {
     "api_timetable.change_day": [
         call("POST", "/api/v1/day-changes", STAFF_ONLY, body={"action": "cancel", "day": LATER}),
     ],
+    "api_cover.list_absences": [
+        call("GET", "/api/v1/absences", refuse(403, STUDENT, OTHER_STUDENT))
+    ],
+    "api_cover.create_absence": [
+        call("POST", "/api/v1/absences", refuse(403, STUDENT, OTHER_STUDENT),
+             body={"first_day": "2040-01-02"}),
+    ],
+    "api_cover.get_absence": [
+        call("GET", "/api/v1/absences/{absence}", refuse(404, STUDENT, OTHER_STUDENT, OTHER_MENTOR))
+    ],
+    "api_cover.decide": [
+        call("PATCH", "/api/v1/absences/{absence}", STAFF_ONLY, body={"status": "confirmed"})
+    ],
+    "api_cover.delete": [
+        call("DELETE", "/api/v1/absences/{absence}",
+             refuse(404, STUDENT, OTHER_STUDENT, OTHER_MENTOR)),
+    ],
+    "api_cover.absence_sessions": [call("GET", "/api/v1/absences/{absence}/sessions", STAFF_ONLY)],
+    "api_cover.board": [call("GET", "/api/v1/cover?date=" + DAY, STAFF_ONLY)],
+    "api_cover.put_cover": [
+        call("PUT", "/api/v1/sessions/{a_future}/cover", SESSION_ACTION, body={"mentor": None})
+    ],
     "api_timetable.list_years": [call("GET", "/api/v1/years")],
     "api_timetable.get_year": [call("GET", "/api/v1/years/{year}")],
     "api_timetable.create_year": [
