@@ -143,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
     from blueprints.calendar.routes import bp as calendar_bp
+    from blueprints.cover.commands import bp as cover_commands
     from blueprints.cover.routes import bp as cover_bp
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
@@ -173,6 +174,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(schedule_bp)
     app.register_blueprint(sessions_bp)
     app.register_blueprint(cover_bp)
+    app.register_blueprint(cover_commands)
     app.register_blueprint(manage_bp)
     app.register_blueprint(invitations_bp)
     app.register_blueprint(requests_bp)

@@ -105,12 +105,13 @@ def _mentor(mentor_id: int | None, errors: dict) -> User | None:
 
 
 def record_absence(
-    data: AbsenceData, *, actor: User, tz: ZoneInfo, absence: MentorAbsence | None = None
+    data: AbsenceData, *, actor: User | None, tz: ZoneInfo, absence: MentorAbsence | None = None
 ) -> MentorAbsence:
-    """Record (staff: confirmed at once) or report (a mentor, their own: pending until staff
-    confirm it) an absence, or change one. Overlapping another of the same mentor's is
-    refused, naming it."""
-    if not actor.is_staff and not (actor.role == Role.MENTOR and data.mentor_id == actor.id):
+    """Record (staff, or None: the command line; confirmed at once) or report (a mentor,
+    their own: pending until staff confirm it) an absence, or change one. Overlapping
+    another of the same mentor's is refused, naming it."""
+    staff = actor is None or actor.is_staff
+    if not staff and not (actor.role == Role.MENTOR and data.mentor_id == actor.id):
         raise NotAllowed("Mentors report their own absences; staff record anyone's.")
     errors: dict[str, str] = {}
     mentor = _mentor(data.mentor_id, errors)
@@ -123,16 +124,16 @@ def record_absence(
     if errors:
         raise ValidationError(errors)
     if absence is None:
-        absence = MentorAbsence(reported_by_id=actor.id)
+        absence = MentorAbsence(reported_by_id=actor.id if actor else None)
         db.session.add(absence)
     absence.mentor_id = mentor.id
     absence.start_utc, absence.end_utc = span
     absence.all_day = data.start_time is None
     absence.reason = reason
-    absence.status = AbsenceStatus.CONFIRMED if actor.is_staff else AbsenceStatus.PENDING
-    absence.decided_by_id = actor.id if actor.is_staff else None
+    absence.status = AbsenceStatus.CONFIRMED if staff else AbsenceStatus.PENDING
+    absence.decided_by_id = actor.id if staff and actor else None
     db.session.flush()
-    if not actor.is_staff:
+    if not staff:
         staff = db.session.scalars(
             select(User.id).where(
                 User.role.in_([Role.COORDINATOR, Role.ADMIN]), User.is_active_account.is_(True)

@@ -8,11 +8,15 @@ create-token in test_token_profile); these tables add the edges.
 
 from __future__ import annotations
 
+from datetime import date, time
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
 from models import db
+from services.common.timeutil import zone
+from services.timetable.generation import generate_occurrences
 
 COMMANDS = [
     "create-user",
@@ -33,6 +37,10 @@ COMMANDS = [
     "import-closures",
     "add-public-holidays",
     "change-day",
+    "record-absence",
+    "cover-board",
+    "assign-cover",
+    "export-absences",
     "add-year",
     "add-term",
     "list-years",
@@ -322,6 +330,8 @@ def test_control_characters_are_refused(cli, make_user, args):
             ["Added year #1 2026-2027: 2026-09-01 to 2027-07-09."],
         ),
         (["list-years"], ["No years."]),
+        (["cover-board", "--date", "2027-01-11"], ["Mon 11 Jan 2027: 0 sessions touched, 0 open."]),
+        (["export-absences", "-"], ["mentor,email,first_day,last_day,start,end,status,reason"]),
         (
             ["change-day", "--date", "2027-01-13", "--cancel", "--name", "Snow day", "--dry-run"],
             ["Dry run, nothing changed: 0 sessions cancelled, 0 made, 0 kept."],
@@ -359,3 +369,25 @@ def test_a_year_and_its_terms_are_scripted_and_listed(cli):
         "#1  2026-09-01 to 2027-07-09  2026-2027",
         "    term #1  2027-01-04 to 2027-03-26  Spring",
     ]
+
+
+def test_an_absence_is_recorded_and_covered_from_the_command_line(
+    cli, make_user, make_group, make_series
+):
+
+    ada = make_user("mentor", name="Ada", email="ada@school.test")
+    make_user("mentor", name="Dee", email="dee@school.test")
+    maths = make_group("Maths", mentor=ada)
+    make_series(maths, weekdays=(0,), start=time(9), end=time(10), first_date=date(2027, 1, 11))
+    generate_occurrences(date(2027, 1, 11), date(2027, 1, 12), tz=zone("Europe/Paris"))
+    db.session.commit()
+    recorded = cli("record-absence", "--mentor", "ADA@school.test", "--first", "2027-01-11",
+                   "--reason", "Ill")  # fmt: skip
+    assert recorded.exit_code == 0, recorded.output
+    assert "Ada, Mon 11 Jan 2027 (1 sessions on the first day's cover board)" in recorded.output
+    board = cli("cover-board", "--date", "2027-01-11").output
+    assert "Maths  (Ada away)  OPEN  best: Dee" in board
+    session_id = board.split()[0].lstrip("#")
+    done = cli("assign-cover", "--session", session_id, "--mentor", "dee@school.test")
+    assert done.exit_code == 0 and f"Session #{session_id} Maths: taught by Dee." in done.output
+    assert "covered by Dee" in cli("cover-board", "--date", "2027-01-11").output
