@@ -321,32 +321,32 @@ def _suggest(needs: list[CoverNeed], tz: ZoneInfo, *, only_open: bool = True) ->
         )
     )
     busy = _busy(first, last)
-    away = absences(
-        start=first, end=last, statuses=(AbsenceStatus.CONFIRMED, AbsenceStatus.PENDING)
-    )
+    away = [
+        (a.mentor_id, a.start_utc, a.end_utc)
+        for a in absences(
+            start=first, end=last, statuses=(AbsenceStatus.CONFIRMED, AbsenceStatus.PENDING)
+        )
+    ]
     teaching = _subject_teachers({n.session.group.subject_id for n in wanted})
     loads = _weekly_loads(wanted, tz)
+    # Plain values read once: the loops below run for every session and every mentor.
+    people = [(m.id, m, m.name.casefold()) for m in mentors]
     for need in wanted:
         session = need.session
+        start, end, own_id = session.start_utc, session.end_utc, session.id
         taken = {
-            mentor_id
-            for mentor_id, start, end, occurrence_id in busy
-            if start < session.end_utc and end > session.start_utc and occurrence_id != session.id
-        } | {
-            a.mentor_id
-            for a in away
-            if a.start_utc < session.end_utc and a.end_utc > session.start_utc
+            m for m, s, e, occurrence in busy if s < end and e > start and occurrence != own_id
         }
-        taken |= {session.group.mentor_id, session.cover_mentor_id}
-        week = week_start(session.start_utc.astimezone(tz).date())
-        subject = session.group.subject_id
-        candidates = [
-            Substitute(m, m.id in teaching.get(subject, ()), loads[week][m.id])
-            for m in mentors
-            if m.id not in taken
-        ]
-        candidates.sort(key=lambda s: (not s.teaches_subject, s.load, s.mentor.name.casefold()))
-        need.substitutes = candidates
+        taken.update(m for m, s, e in away if s < end and e > start)
+        taken.update((session.group.mentor_id, session.cover_mentor_id))
+        week = loads[week_start(start.astimezone(tz).date())]
+        subject_teachers = teaching.get(session.group.subject_id, set())
+        ranked = sorted(
+            (i not in subject_teachers, week[i], name, i, m)
+            for i, m, name in people
+            if i not in taken
+        )
+        need.substitutes = [Substitute(m, not other, load) for other, load, _, _, m in ranked]
 
 
 def _busy(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime, int]]:

@@ -43,6 +43,10 @@ from services.timetable.sessions import cancel_session
 
 bp = Blueprint("cover", __name__, url_prefix="/cover")
 
+# The board offers each open session its best substitutes (a school has hundreds of mentors);
+# an absence's own page offers every free one.
+BOARD_SUBSTITUTES = 12
+
 
 @bp.app_template_global("describe_absence")
 def _describe(absence: MentorAbsence) -> str:
@@ -76,17 +80,17 @@ def board():
         away=absences(start=start, end=end, statuses=(AbsenceStatus.CONFIRMED,)),
         pending=absences(statuses=(AbsenceStatus.PENDING,)),
         back=url_for("cover.board", date=day.isoformat()),
+        board_limit=BOARD_SUBSTITUTES,
     )
 
 
 def _row(
     need: CoverNeed, back: str, form: CoverForm | None = None, status: int = 200, headers=None
 ):
-    return (
-        render_template("cover/_need_row.html", need=need, back=back, form=form),
-        status,
-        headers or {},
-    )
+    """The session's row again (the board's shows its best substitutes only)."""
+    limit = BOARD_SUBSTITUTES if request.form.get("limit") else None
+    page = render_template("cover/_need_row.html", need=need, back=back, form=form, limit=limit)
+    return page, status, headers or {}
 
 
 def _need_of(session: Occurrence) -> CoverNeed:
