@@ -224,6 +224,8 @@ class CoverNeed:
     session: Occurrence
     absence: MentorAbsence
     substitutes: list[Substitute] = field(default_factory=list)
+    # How many mentors are free then (`substitutes` may hold only the best of them).
+    free: int = 0
 
     @property
     def covered(self) -> bool:
@@ -287,13 +289,14 @@ def absence_needs(
     return needs
 
 
-def cover_board(day: date, tz: ZoneInfo) -> list[CoverNeed]:
+def cover_board(day: date, tz: ZoneInfo, *, best: int | None = None) -> list[CoverNeed]:
     """Every session of `day` a confirmed absence touches, open ones with their
-    substitutes: a fixed number of statements whatever the number of mentors."""
+    substitutes (the `best` only, if given): a fixed number of statements whatever the
+    number of mentors."""
     start, end = local_day_bounds(day, day + timedelta(days=1), tz)
     found = absences(start=start, end=end, statuses=(AbsenceStatus.CONFIRMED,))
     needs = _touched(found, start, end)
-    _suggest(needs, tz)
+    _suggest(needs, tz, best=best)
     return needs
 
 
@@ -304,7 +307,9 @@ def suggest_substitutes(session: Occurrence, tz: ZoneInfo) -> list[Substitute]:
     return need.substitutes
 
 
-def _suggest(needs: list[CoverNeed], tz: ZoneInfo, *, only_open: bool = True) -> None:
+def _suggest(
+    needs: list[CoverNeed], tz: ZoneInfo, *, only_open: bool = True, best: int | None = None
+) -> None:
     """Fill each open need's substitutes: active mentors free at its time (no session of
     theirs overlaps it, no confirmed absence), those who teach its subject first, then the
     least loaded that week, then by name."""
@@ -346,7 +351,10 @@ def _suggest(needs: list[CoverNeed], tz: ZoneInfo, *, only_open: bool = True) ->
             for i, m, name in people
             if i not in taken
         )
-        need.substitutes = [Substitute(m, not other, load) for other, load, _, _, m in ranked]
+        need.free = len(ranked)
+        need.substitutes = [
+            Substitute(m, not other, load) for other, load, _, _, m in ranked[:best]
+        ]
 
 
 def _busy(start: datetime, end: datetime) -> list[tuple[int, datetime, datetime, int]]:

@@ -67,7 +67,7 @@ def _day(raw: str | None) -> date:
 @staff_required
 def board():
     day = _day(request.args.get("date"))
-    needs = cover_board(day, org_tz())
+    needs = cover_board(day, org_tz(), best=BOARD_SUBSTITUTES)
     start, end = local_day_bounds(day, day + timedelta(days=1), org_tz())
     return render_template(
         "cover/board.html",
@@ -104,6 +104,9 @@ def _need_of(session: Occurrence) -> CoverNeed:
     need = CoverNeed(session, absence)
     if need.is_open:
         need.substitutes = suggest_substitutes(session, org_tz())
+        need.free = len(need.substitutes)
+        if request.form.get("limit"):
+            need.substitutes = need.substitutes[:BOARD_SUBSTITUTES]
     return need
 
 

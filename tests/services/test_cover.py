@@ -80,6 +80,9 @@ def test_an_absence_lists_its_sessions_with_substitutes_subject_first_then_least
         ("Dee", True, 2),
         ("Cy", False, 1),
     ]
+    # The board may keep the best only, and says how many are free.
+    (on_board,) = cover_board(MONDAY, PARIS, best=1)
+    assert ([s.mentor.name for s in on_board.substitutes], on_board.free) == (["Dee"], 2)
 
 
 def test_cover_is_assigned_for_the_date_kept_by_regeneration_and_people_told(school):
