@@ -32,6 +32,7 @@ from models import (
 )
 from services.closures import add_closure
 from services.common.timeutil import today_in, week_start
+from services.cover import AbsenceData, absence_needs, assign_cover, record_absence
 from services.requests.lifecycle import RequestInput, create_request
 from services.school_year import ClosureData, TermData, YearData, save_term, save_year
 from services.timetable.exception_import import import_exceptions
@@ -232,6 +233,7 @@ def seed_demo_school(
     import_exceptions(_exceptions_csv(term_start), tz=tz)
     _add_mentor_subjects()
     _add_school_year(term_start, term_end, tz)
+    _add_absence(term_start, tz)
     if now is None:
         now = datetime.now(UTC) if today is None else datetime.combine(today, time(), tz)
     _add_requests(term_start + timedelta(weeks=1), tz=tz, now=now)
@@ -259,6 +261,22 @@ def _add_school_year(term_start: date, term_end: date, tz) -> None:
         ClosureData("Staff training day", staff_day, staff_day, ClosureKind.STAFF_DAY),
         actor=None, tz=tz, now=datetime.combine(term_start, time(), tz),
     )  # fmt: skip
+
+
+def _add_absence(term_start: date, tz) -> None:
+    """Ben Okafor away next Thursday, one of his sessions covered by a free mentor (Amelia
+    if she can), the others left open on the cover board."""
+    ben = db.session.scalar(select(User).where(User.email == f"ben.okafor@{DEMO_DOMAIN}"))
+    thursday = term_start + timedelta(weeks=1, days=3)
+    absence = record_absence(
+        AbsenceData(ben.id, thursday, reason="Training day"), actor=None, tz=tz
+    )
+    needs = absence_needs(absence, tz, now=datetime.combine(term_start, time(), tz))
+    for need in needs:
+        if need.substitutes:
+            amelia = [s for s in need.substitutes if s.mentor.email.startswith("amelia.hart@")]
+            assign_cover(need.session, (amelia or need.substitutes)[0].mentor.id, actor=None, tz=tz)
+            break
 
 
 def _take_registers(term_start: date, *, tz, now: datetime) -> int:
