@@ -148,19 +148,28 @@ def is_session_mentor(user: User, occurrence) -> bool:
 
 
 def teaches_session(mentor_id) -> ColumnElement[bool]:
-    """SQL: the session is one `mentor_id` teaches: their group's, or one they cover. Queries
-    using it join Occurrence to CourseGroup; each side is read by an index (the groups'
-    mentor, the sessions' cover)."""
-    return or_(CourseGroup.mentor_id == mentor_id, Occurrence.cover_mentor_id == mentor_id)
+    """SQL: the session is one `mentor_id` teaches: their groups' (covered by someone else
+    or not), or one they cover. Both on the session's own columns, so that the database
+    reads each side by an index (occurrence (group_id, start_utc) from the mentor's few
+    groups, as `attends` does; occurrence.cover_mentor_id) rather than every session of a
+    range."""
+    return or_(
+        Occurrence.group_id.in_(groups_taught_by(mentor_id)),
+        Occurrence.cover_mentor_id == mentor_id,
+    )
 
 
 def taught_by(mentor_id) -> ColumnElement[bool]:
-    """SQL: `mentor_id` is who teaches the session now (the substitute covering it, else its
-    group's mentor: `models.occurrence.mentor_of`), written so that each side can use an
-    index: hours, monitoring and the mentor filters count a covered session for its cover."""
+    """SQL: `mentor_id` is who teaches the session now: the substitute covering it, else its
+    group's mentor (`models.occurrence.mentor_of`, written so that each side is read by an
+    index, as in `teaches_session`). Monitoring by mentor counts a covered session for its
+    cover only."""
     return or_(
         Occurrence.cover_mentor_id == mentor_id,
-        and_(Occurrence.cover_mentor_id.is_(None), CourseGroup.mentor_id == mentor_id),
+        and_(
+            Occurrence.cover_mentor_id.is_(None),
+            Occurrence.group_id.in_(groups_taught_by(mentor_id)),
+        ),
     )
 
 

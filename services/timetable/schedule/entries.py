@@ -17,7 +17,7 @@ from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, Subje
 from models.enums import OccurrenceMode, OccurrenceStatus
 from models.types import one_of
 from services.common.timeutil import local_day_bounds
-from services.permissions import attends, may_see_conflicts, visible_to
+from services.permissions import attends, may_see_conflicts, teaches_session, visible_to
 from services.timetable.schedule.conflict_notes import ConflictNote, attach_conflicts
 from services.timetable.schedule.view import NO_FILTERS, ScheduleFilters
 
@@ -206,9 +206,7 @@ def narrowed(query: Select, filters: ScheduleFilters, viewer: User | None) -> Se
     if filters.mentor_id:
         # Their groups' sessions (those covered by someone else stay, marked) and the sessions
         # they cover: each side read by its index.
-        query = query.where(
-            or_(_grp.c.mentor_id == filters.mentor_id, _occ.c.cover_mentor_id == filters.mentor_id)
-        )
+        query = query.where(teaches_session(filters.mentor_id))
     if filters.group_id:
         query = query.where(_occ.c.group_id == filters.group_id)
     if filters.student_id:
