@@ -10,15 +10,14 @@ from models.types import UTCDateTime, utcnow
 
 
 class DateOverride(db.Model):
-    """A per-date exception to a series: cancel that date, or move it (time, room, day), or
-    name a substitute teaching it (cover), or both."""
+    """A per-date exception to a series: cancel that date, or move it (time, room, day)."""
 
     __tablename__ = "date_override"
     __table_args__ = (
         UniqueConstraint("series_id", "original_date"),
         CheckConstraint(
             "cancelled OR new_date IS NOT NULL OR start_time IS NOT NULL"
-            " OR end_time IS NOT NULL OR room_id IS NOT NULL OR mentor_id IS NOT NULL",
+            " OR end_time IS NOT NULL OR room_id IS NOT NULL",
             name="cancels_or_overrides",
         ),
         # The API lists exceptions by (series date, id): a page after a cursor is one range.
