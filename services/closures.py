@@ -24,6 +24,7 @@ from services.notifications.inbox import (
     SESSION_RESTORED,
     notify_each,
     participants_of_groups,
+    with_covers,
 )
 from services.school_year import ClosureData, closed_days, save_closure_record
 from services.timetable.clashes import sessions_in_conflict
@@ -251,7 +252,9 @@ def _tell(
     by_group: dict[int, list[Occurrence]] = defaultdict(list)
     for session in sessions:
         by_group[session.group_id].append(session)
-    people = participants_of_groups(by_group)
+    people = with_covers(
+        participants_of_groups(by_group), ((s.group_id, s.cover_mentor_id) for s in sessions)
+    )
     days = closure.days
     messages = []
     for group_id, group_sessions in by_group.items():

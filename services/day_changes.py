@@ -19,7 +19,12 @@ from services.closures import ClosureOutcome, add_closure, make_up_day
 from services.common.errors import ValidationError
 from services.common.timeutil import local_day_bounds
 from services.common.wording import plural
-from services.notifications.inbox import SESSION_MOVED, notify_each, participants_of_groups
+from services.notifications.inbox import (
+    SESSION_MOVED,
+    notify_each,
+    participants_of_groups,
+    with_covers,
+)
 from services.school_year import ClosureData, closed_days
 from services.timetable.clashes import conflicts_of, sessions_in_conflict
 from services.timetable.conflicts import lock_schedule
@@ -191,7 +196,9 @@ def _tell_made(made: list[Occurrence], closure: Closure, tz: ZoneInfo) -> int:
     by_group: dict[int, list[Occurrence]] = defaultdict(list)
     for session in made:
         by_group[session.group_id].append(session)
-    people = participants_of_groups(by_group)
+    people = with_covers(
+        participants_of_groups(by_group), ((s.group_id, s.cover_mentor_id) for s in made)
+    )
     messages = []
     for group_id, sessions in by_group.items():
         title = (

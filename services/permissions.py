@@ -2,7 +2,8 @@
 
 Roles: admin and coordinator (together "staff"), mentor, student; "anonymous" is a visitor who
 has not logged in. A mentor teaches the course groups that name them as mentor (while their
-role is mentor); a student attends the groups they are enrolled in.
+role is mentor), and the sessions they cover for an absent mentor (`Occurrence.cover_mentor_id`:
+the group's mentor keeps theirs too); a student attends the groups they are enrolled in.
 
 A cell says who of that role may act: `all` (every row), `yes` (an action on no particular
 row), `taught` (rows of the groups they teach), `enrolled` (rows of the groups they are
@@ -62,7 +63,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, union
 
 from models import (
     Attachment,
@@ -137,8 +138,39 @@ def groups_taught_by(mentor_id) -> Select:
 
 def is_session_mentor(user: User, occurrence) -> bool:
     """Whether `user` teaches `occurrence` (an Occurrence or a grid SessionSummary): named as
-    its group's mentor *and* a mentor now, so a mentor whose role changed loses it at once."""
-    return user.role == Role.MENTOR and occurrence.group.mentor_id == user.id
+    its group's mentor or as the substitute covering it, *and* a mentor now, so a mentor
+    whose role changed loses it at once. The group's mentor keeps a covered session (they
+    may be back, or complete it for the substitute)."""
+    return user.role == Role.MENTOR and user.id in (
+        occurrence.group.mentor_id,
+        occurrence.cover_mentor_id,
+    )
+
+
+def teaches_session(mentor_id) -> ColumnElement[bool]:
+    """SQL: the session is one `mentor_id` teaches: their groups' (covered by someone else
+    or not), or one they cover. Both on the session's own columns, so that the database
+    reads each side by an index (occurrence (group_id, start_utc) from the mentor's few
+    groups, as `attends` does; occurrence.cover_mentor_id) rather than every session of a
+    range."""
+    return or_(
+        Occurrence.group_id.in_(groups_taught_by(mentor_id)),
+        Occurrence.cover_mentor_id == mentor_id,
+    )
+
+
+def taught_by(mentor_id) -> ColumnElement[bool]:
+    """SQL: `mentor_id` is who teaches the session now: the substitute covering it, else its
+    group's mentor (`models.occurrence.mentor_of`, written so that each side is read by an
+    index, as in `teaches_session`). Monitoring by mentor counts a covered session for its
+    cover only."""
+    return or_(
+        Occurrence.cover_mentor_id == mentor_id,
+        and_(
+            Occurrence.cover_mentor_id.is_(None),
+            Occurrence.group_id.in_(groups_taught_by(mentor_id)),
+        ),
+    )
 
 
 def is_participating_student(user: User, occurrence: Occurrence) -> bool:
@@ -157,8 +189,8 @@ def _logged_in(user: User | None) -> bool:
 
 def visible_to(query: Select, viewer: User | None) -> Select:
     """Restrict an Occurrence query (joined to CourseGroup) to what `viewer` may see: staff
-    all, a mentor the groups they teach or attend, a student the groups they attend (None:
-    everything, e.g. CLI)."""
+    all, a mentor the groups they teach or attend and the sessions they cover, a student the
+    groups they attend (None: everything, e.g. CLI)."""
     if viewer is None or viewer.is_staff:
         return query
     # Starting from the viewer's groups (see `attends`): one list of group ids, so the
@@ -166,12 +198,17 @@ def visible_to(query: Select, viewer: User | None) -> Select:
     groups = groups_attended_by(viewer.id)
     if viewer.role == Role.MENTOR:
         groups = union(groups_taught_by(viewer.id), groups)
+        # The sessions they cover: a second index range (occurrence.cover_mentor_id).
+        return query.where(
+            or_(Occurrence.group_id.in_(groups), Occurrence.cover_mentor_id == viewer.id)
+        )
     return query.where(Occurrence.group_id.in_(groups))
 
 
 def visible_sessions(viewer: User | None) -> Select:
-    """A query of the sessions `viewer` may see: staff all, a mentor the groups they teach,
-    a student the groups they are enrolled in (None: everything, for commands)."""
+    """A query of the sessions `viewer` may see: staff all, a mentor the groups they teach
+    and the sessions they cover, a student the groups they are enrolled in (None:
+    everything, for commands)."""
     query = select(Occurrence).join(CourseGroup, CourseGroup.id == Occurrence.group_id)
     return visible_to(query, viewer)
 
@@ -225,6 +262,22 @@ def takes_part_in(viewer: User, group_id) -> ColumnElement[bool]:
     if viewer.role == Role.STUDENT:
         return enrolled_in_group(group_id, viewer.id)
     return false()
+
+
+def takes_part_in_session(viewer: User) -> ColumnElement[bool]:
+    """SQL: the session is one `viewer` takes part in: a mentor's groups' sessions and those
+    they cover, a student's groups' sessions (staff: none). Queries using it join
+    Occurrence to CourseGroup."""
+    if viewer.role == Role.MENTOR:
+        return teaches_session(viewer.id)
+    return takes_part_in(viewer, Occurrence.group_id)
+
+
+def groups_covered_by(mentor_id) -> Select:
+    """SQL: the ids of the groups with a session `mentor_id` covers (by the cover index)."""
+    return (
+        select(Occurrence.group_id).where(Occurrence.cover_mentor_id == mentor_id).correlate(None)
+    )
 
 
 # --- Requests -----------------------------------------------------------------------------------

@@ -336,6 +336,56 @@ def make_series(make_group):
     return factory
 
 
+@pytest.fixture
+def covered_maths(clock, make_user, make_group, make_series, make_session):
+    """Cover for an absent mentor, around the pinned now (Wednesday 10 March 2027, Paris):
+    Ada teaches Maths 7A (Sam) on Mondays 10:00-11:00; Bob covers Monday 15 March (an
+    exception naming only him: `covered`), and Monday 22 March, moved to 14:00 (`moved`);
+    Monday 29 March is Ada's own (`own`). Bob also covers a one-time session of the class
+    yesterday, 9 March 10:00-11:00, still to complete (`past`). Cleo is another mentor, Cora
+    a coordinator. Bob teaches no group of his own."""
+    from models import DateOverride
+
+    paris = ZoneInfo("Europe/Paris")
+    ada = make_user("mentor", name="Ada Lovelace")
+    bob = make_user("mentor", name="Bob Brown")
+    cleo = make_user("mentor", name="Cleo Stone")
+    sam = make_user("student", name="Sam Pupil")
+    cora = make_user("coordinator", name="Cora Coordinator")
+    group = make_group("Maths 7A", mentor=ada, subject="Mathematics", students=[sam])
+    series = make_series(group, weekdays=(0,), first_date=date(2027, 3, 1))
+    covered_day, moved_day, own_day = date(2027, 3, 15), date(2027, 3, 22), date(2027, 3, 29)
+    db.session.add_all(
+        [
+            DateOverride(
+                series_id=series.id, original_date=covered_day, mentor_id=bob.id, notes="Ada away"
+            ),
+            DateOverride(
+                series_id=series.id,
+                original_date=moved_day,
+                start_time=time(14),
+                end_time=time(15),
+                mentor_id=bob.id,
+            ),
+        ]
+    )
+    db.session.flush()
+    generate_occurrences(covered_day, own_day + timedelta(days=1), tz=paris)
+    db.session.commit()
+    sessions = {
+        key: db.session.scalar(
+            sa.select(Occurrence).where(
+                Occurrence.series_id == series.id, Occurrence.original_date == day
+            )
+        )
+        for key, day in (("covered", covered_day), ("moved", moved_day), ("own", own_day))
+    }
+    yesterday = datetime(2027, 3, 9, 10, tzinfo=paris)
+    sessions["past"] = make_session(group, yesterday, cover_mentor_id=bob.id)
+    return {"ada": ada, "bob": bob, "cleo": cleo, "sam": sam, "cora": cora, "group": group,
+            "series": series, **sessions}  # fmt: skip
+
+
 @contextmanager
 def counted_statements():
     """The SQL statements run inside the block (transaction bookkeeping left out)."""

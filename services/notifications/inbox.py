@@ -152,8 +152,37 @@ def _insert_from_arrays(fitted: list[tuple], recipients: list[list[int]], stamp,
 
 
 def participants_of(occurrence: Occurrence) -> set[int]:
-    """The mentor and the enrolled students of a session's group (active accounts)."""
-    return participants_of_groups([occurrence.group_id]).get(occurrence.group_id, set())
+    """The mentor and the enrolled students of a session's group, and the substitute
+    covering it if any (active accounts)."""
+    people = participants_of_groups([occurrence.group_id]).get(occurrence.group_id, set())
+    return people | active_users([occurrence.cover_mentor_id])
+
+
+def active_users(user_ids: Iterable[int | None]) -> set[int]:
+    """Those of `user_ids` (None skipped) with an active account, in one statement (none
+    without ids)."""
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(User.id).where(User.id.in_(sorted(ids)), User.is_active_account.is_(True))
+        )
+    )
+
+
+def with_covers(
+    people: dict[int, set[int]], covers: Iterable[tuple[int, int | None]]
+) -> dict[int, set[int]]:
+    """`people` by group (`participants_of_groups`) with the substitutes covering some of
+    their sessions added, from (group id, cover mentor id or None) pairs: a message about a
+    group's sessions reaches whoever teaches one of them (active accounts, one statement)."""
+    pairs = [(group_id, cover) for group_id, cover in covers if cover is not None]
+    active = active_users(cover for _, cover in pairs)
+    for group_id, cover in pairs:
+        if cover in active:
+            people.setdefault(group_id, set()).add(cover)
+    return people
 
 
 def participants_of_groups(group_ids: Iterable[int]) -> dict[int, set[int]]:

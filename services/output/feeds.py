@@ -9,7 +9,7 @@ import hashlib
 import secrets
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ from models import (
 from services.common.errors import NotFoundError, ValidationError
 from services.common.numbers import is_row_id
 from services.output.ical_timezones import vtimezone
-from services.permissions import attends
+from services.permissions import attends, teaches_session
 from services.timetable.video_rooms import join_url
 
 OWN, ROOM, GROUP = "own", "room", "group"
@@ -164,11 +164,10 @@ def _sessions_query(feed: CalendarFeed, now: datetime) -> Select:
     if feed.scope == GROUP:
         return query.where(Occurrence.group_id == feed.group_id)
     owner = feed.owner
-    if owner.role == Role.MENTOR:
-        return query.where(CourseGroup.mentor_id == owner.id)
     if owner.role == Role.STUDENT:
         return query.where(attends(Occurrence.group_id, owner.id))
-    return query.where(CourseGroup.mentor_id == owner.id)  # staff teach nothing of their own
+    # A mentor's groups' sessions and those they cover (staff teach nothing of their own).
+    return query.where(teaches_session(owner.id))
 
 
 def fingerprint(feed: CalendarFeed, now: datetime | None = None) -> str:
@@ -293,11 +292,14 @@ def build_feed(
     ]
     reader = _reader(feed)
     names = names or feed_names(feed, now)
-    groups, rooms = names.groups, names.rooms
+    groups, rooms, covers = names.groups, names.rooms, names.covers
     stamp = _utc_text(now)
     url_base = f"{base_url.rstrip('/')}/sessions/" if base_url else ""
     for row in rows:
-        lines += _event_lines(row, groups[row.group_id], rooms, tz, stamp, url_base, reader)
+        group = groups[row.group_id]
+        if row.cover_mentor_id is not None:
+            group = group.covered_by(covers[row.cover_mentor_id])
+        lines += _event_lines(row, group, rooms, tz, stamp, url_base, reader)
     lines.append("END:VCALENDAR\r\n")
     return "\r\n".join(lines).encode()
 
@@ -318,6 +320,7 @@ _EVENT_COLUMNS = (
     Occurrence.sequence,
     Occurrence.created_at,
     Occurrence.updated_at,
+    Occurrence.cover_mentor_id,
 )
 
 
@@ -328,8 +331,10 @@ class _GroupText:
     name: str
     tutoring: bool
     subject: str
-    mentor: str
+    mentor: str  # who teaches the session (see `covered_by`)
     students: tuple[str, ...]  # by name
+    # A covered session's: the substitute teaches it (cover for an absent mentor).
+    cover: bool = False
 
     @classmethod
     def of(cls, group: CourseGroup) -> _GroupText:
@@ -341,6 +346,11 @@ class _GroupText:
             students=tuple(sorted(e.student.name for e in group.enrolments)),
         )
 
+    def covered_by(self, substitute: str) -> _GroupText:
+        """The group as one of its sessions reads when `substitute` covers it: every reader
+        is told who teaches it and for whom."""
+        return replace(self, mentor=f"{substitute} (cover for {self.mentor})", cover=True)
+
 
 @dataclass(frozen=True, slots=True)
 class FeedNames:
@@ -348,14 +358,22 @@ class FeedNames:
 
     groups: dict[int, _GroupText]
     rooms: dict[int, str]
+    # The substitutes covering some of the sessions, by id.
+    covers: dict[int, str] = field(default_factory=dict)
 
     def key(self) -> tuple:
-        return tuple(sorted(self.groups.items())), tuple(sorted(self.rooms.items()))
+        return (
+            tuple(sorted(self.groups.items())),
+            tuple(sorted(self.rooms.items())),
+            tuple(sorted(self.covers.items())),
+        )
 
 
 def feed_names(feed: CalendarFeed, now: datetime) -> FeedNames:
     sessions = _sessions_query(feed, now)
-    return FeedNames(groups=_groups_of(sessions), rooms=_room_names(sessions))
+    return FeedNames(
+        groups=_groups_of(sessions), rooms=_room_names(sessions), covers=_cover_names(sessions)
+    )
 
 
 # The groups, rooms and students of a feed's sessions are selected through the sessions' own
@@ -391,6 +409,11 @@ def _groups_of(sessions: Select) -> dict[int, _GroupText]:
 def _room_names(sessions: Select) -> dict[int, str]:
     room_ids = sessions.with_only_columns(Occurrence.room_id, maintain_column_froms=True)
     return dict(db.session.execute(select(Room.id, Room.name).where(Room.id.in_(room_ids))).all())
+
+
+def _cover_names(sessions: Select) -> dict[int, str]:
+    cover_ids = sessions.with_only_columns(Occurrence.cover_mentor_id, maintain_column_froms=True)
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(cover_ids))).all())
 
 
 def escape_text(text: str) -> str:
@@ -454,7 +477,10 @@ def event_title(occurrence: Occurrence, reader: str) -> str:
     class ("Mathematics · Maths 7A") or, for one-to-one tutoring, the student ("Mathematics
     with Noah Bernard"). Staff read the class, or who tutors whom. Nobody reads their own
     name (a tutoring group's name, "Mathematics: Amelia Hart with Noah Bernard", holds both)."""
-    return _title(occurrence.title, _GroupText.of(occurrence.group), reader)
+    group = _GroupText.of(occurrence.group)
+    if occurrence.cover_mentor_id is not None:
+        group = group.covered_by(occurrence.cover_mentor.name)
+    return _title(occurrence.title, group, reader)
 
 
 def _title(session_title: str | None, group: _GroupText, reader: str) -> str:
@@ -490,7 +516,7 @@ def _event_lines(
     elif row.room_id is not None:
         location = rooms[row.room_id]
     described = []
-    if reader != MENTOR:
+    if reader != MENTOR or group.cover:  # a mentor is told who covers (or whom they cover)
         described.append(f"Mentor: {group.mentor}")
     if not group.tutoring:
         described.append(f"Group: {group.name}")

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from models import CourseGroup, Occurrence, OccurrenceStatus, User, db
+from models.occurrence import mentor_of
 from services.common.errors import ValidationError
 from services.common.timeutil import local_day_bounds
 
@@ -110,7 +111,8 @@ def report_last_day(month: date, today: date, *, whole_month: bool) -> date:
 
 
 def mentor_hours(month: date, tz: ZoneInfo, *, last_day: date | None = None) -> HoursReport:
-    """Per mentor (the group's mentor), the sessions starting in the local month (up to and
+    """Per mentor (who teaches each session: the substitute covering it, else the group's
+    mentor), the sessions starting in the local month (up to and
     including `last_day`, when given): scheduled = non-cancelled sessions' planned durations;
     actual = completed sessions' actual durations.
 
@@ -134,7 +136,7 @@ def mentor_hours(month: date, tz: ZoneInfo, *, last_day: date | None = None) -> 
             Occurrence.actual_end_utc,
         )
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
-        .join(User, User.id == CourseGroup.mentor_id)
+        .join(User, User.id == mentor_of(Occurrence, CourseGroup))
         .where(
             Occurrence.start_utc >= start_utc,
             Occurrence.start_utc < end_utc,

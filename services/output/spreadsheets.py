@@ -55,7 +55,10 @@ def _cell_text(entry) -> str:
     o = entry.occurrence
     where = o.room.name if o.room else "online"
     times = span_label(entry.start, entry.end, entry.start.tzinfo, "-")  # "(+1 day)" past midnight
-    line = f"{times} {o.group.subject.name} · {o.group.name} ({where}, {o.group.mentor.name})"
+    teacher = o.mentor.name
+    if o.cover_mentor_id is not None:
+        teacher += f" covering for {o.group.mentor.name}"
+    line = f"{times} {o.group.subject.name} · {o.group.name} ({where}, {teacher})"
     if entry.cancelled:
         line += " [cancelled]"
     elif entry.moved:

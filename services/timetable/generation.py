@@ -59,6 +59,7 @@ from services.notifications.inbox import (
     SESSION_REMOVED,
     notify_each,
     participants_of_groups,
+    with_covers,
 )
 from services.school_year import closed_days, list_closures
 from services.timetable.clashes import store_span
@@ -281,7 +282,10 @@ def _tell_participants(changed: _ChangedGroups, tz) -> int:
     room_ids = {r.room_id for r, _ in listed if r.room_id}
     room_ids |= {plan.room_id for _, plan in listed if plan is not None and plan.room_id}
     rooms = names_by_id(Room, room_ids)
-    people = participants_of_groups(by_group)
+    # The substitutes of the listed sessions (covering them before or after) are told too.
+    covers = [(r.group_id, r.cover_id) for r, _ in listed]
+    covers += [(r.group_id, plan.cover_id) for r, plan in listed if plan is not None]
+    people = with_covers(participants_of_groups(by_group), covers)
     messages = []
     for group_id in sorted(by_group, key=lambda group: _earliest_start(by_group[group][0][0])):
         changes, changed_count, removed = by_group[group_id]

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 
 from models import CourseGroup, Occurrence, OccurrenceStatus, Room, User, db
 from services.common.timeutil import local_day_bounds, today_in
-from services.permissions import attends, visible_to
+from services.permissions import attends, teaches_session, visible_to
 from services.timetable.conflicts import conflicts_in_window
 from services.timetable.schedule.view import NO_FILTERS, ScheduleFilters
 
@@ -28,7 +28,7 @@ class ListedOccurrence:
             "id": o.id,
             "group": o.group.name,
             "subject": o.group.subject.name,
-            "mentor": o.group.mentor.name,
+            "mentor": o.mentor.name,  # who teaches it: its cover, if any
             "room": o.room.name if o.room else "",
             "date": start.date().isoformat(),
             "start": start.strftime("%H:%M"),
@@ -69,7 +69,8 @@ def sessions_in_range(
     if filters.room_id:
         query = query.where(Occurrence.room_id == filters.room_id)
     if filters.mentor_id:
-        query = query.where(CourseGroup.mentor_id == filters.mentor_id)
+        # Their groups' sessions and those they cover (see entries.py `narrowed`).
+        query = query.where(teaches_session(filters.mentor_id))
     if filters.student_id:
         query = query.where(attends(Occurrence.group_id, filters.student_id))
     return query

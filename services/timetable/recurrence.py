@@ -145,10 +145,12 @@ def plan_occurrence(
 ) -> PlannedOccurrence:
     """The planned occurrence of `rule` on its series date `day`, with `override` applied."""
     start_clock, end_clock, room_id, actual_day = rule.start_time, rule.end_time, rule.room_id, day
-    overridden, cover_id = False, None
+    overridden = False
+    # A substitute stays named on a cancelled date: they are told of it, and cover again if
+    # the date comes back.
+    cover_id = override.mentor_id if override is not None else None
     if override is not None and not override.cancelled:
         overridden = True
-        cover_id = override.mentor_id
         actual_day = override.new_date or day
         start_clock = override.start_time or start_clock
         end_clock = override.end_time or end_clock

@@ -393,7 +393,7 @@ def update_one_time_session(
         start_utc,
         end_utc,
         room_id=room_id,
-        mentor_id=occurrence.mentor_id,
+        mentor_id=occurrence.mentor_id,  # who teaches it: its cover, if any
         tz=tz,
         ignore_ids=[occurrence.id],
     )
@@ -576,7 +576,7 @@ def restore_session(occurrence: Occurrence, *, actor: User | None, tz: ZoneInfo)
         occurrence.start_utc,
         occurrence.end_utc,
         room_id=occurrence.room_id,
-        mentor_id=occurrence.mentor_id,
+        mentor_id=occurrence.mentor_id,  # who teaches it: its cover, if any
         tz=tz,
         ignore_ids=[occurrence.id],
     )

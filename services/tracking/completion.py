@@ -34,7 +34,7 @@ from services.common.timeutil import (
     span_label,
     times_refused,
 )
-from services.permissions import can_track
+from services.permissions import can_track, taught_by
 from services.timetable.conflicts import lock_schedule
 from services.tracking import events
 from services.tracking.attendance_report import completed_without_register
@@ -381,7 +381,8 @@ class MonitorFilters:
 
 def _filtered(query: Select, filters: MonitorFilters, tz: ZoneInfo) -> Select:
     if filters.mentor_id is not None:
-        query = query.where(CourseGroup.mentor_id == filters.mentor_id)
+        # Who teaches it: a covered session is its substitute's (`models.occurrence.mentor_of`).
+        query = query.where(taught_by(filters.mentor_id))
     if filters.group_id is not None:
         query = query.where(Occurrence.group_id == filters.group_id)
     if filters.start is not None:

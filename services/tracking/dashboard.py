@@ -1,8 +1,11 @@
 """Dashboards of mentors and students: their own sessions as cards, with the status of the
 moment, the other participant, the video room and its join window, and ratings.
 
-Whose sessions: a mentor's are those of the groups they teach, a student's those of the groups
-they are enrolled in (the participants). Other roles have no dashboard (nothing is listed).
+Whose sessions: a mentor's are those of the groups they teach and those they cover for an
+absent mentor, a student's those of the groups they are enrolled in (the participants). A
+covered session says so on its card: "Cover for" the group's mentor to the substitute,
+"Covered by" the substitute to the group's mentor, and students read who teaches it. Other
+roles have no dashboard (nothing is listed).
 
 Which sessions: `UPCOMING` lists the sessions that have not ended yet, nearest first; `PAST`
 lists the ended ones, the most recent first. The two split at the same instant (`now`), so a
@@ -33,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
 
 from models import (
     CourseGroup,
@@ -47,7 +51,7 @@ from models import (
     db,
 )
 from services.common.pagination import Page
-from services.permissions import takes_part_in
+from services.permissions import takes_part_in_session
 from services.timetable.video_rooms import join_url
 from services.tracking.attendance import RegisterSection, card_registers
 from services.tracking.history import DashboardFilters, filter_sessions
@@ -134,6 +138,9 @@ class SessionCard:
     completion: CompletionSection | None = None
     # Mentors: the register of a started session that is not cancelled (its counts).
     register: RegisterSection | None = None
+    # A covered session: "Cover for Ada Lovelace" (the substitute, and students), or
+    # "Covered by Bob Brown" (the group's mentor); None when the group's mentor teaches it.
+    cover_note: str | None = None
 
     @property
     def title(self) -> str:
@@ -154,8 +161,18 @@ def _sessions_of(viewer: User) -> Select:
     return (
         select(Occurrence)
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
-        .where(takes_part_in(viewer, Occurrence.group_id))
+        .where(takes_part_in_session(viewer))
+        .options(joinedload(Occurrence.cover_mentor))
     )
+
+
+def cover_note(viewer: User, occurrence: Occurrence) -> str | None:
+    """What a card says of a covered session, in the words of `viewer` (None: not covered)."""
+    if occurrence.cover_mentor_id is None:
+        return None
+    if viewer.role == Role.MENTOR and occurrence.cover_mentor_id != viewer.id:
+        return f"Covered by {occurrence.mentor.name}"
+    return f"Cover for {occurrence.group.mentor.name}"
 
 
 def _tab_filter(tab: DashboardTab, now: datetime):
@@ -226,8 +243,9 @@ def _cards(viewer: User, rows, *, tz: ZoneInfo, now: datetime) -> list[SessionCa
             status=status_at(o, now),
             when=when_label(o, tz, now),
             other_label="Mentor",
-            other_name=o.group.mentor.name,
+            other_name=o.mentor.name,
             join_url=join_url(o.video_room_id) if join_window_open(o, now) else None,
+            cover_note=cover_note(viewer, o),
         )
         if viewer.role == Role.STUDENT:
             card.my_score = row[1]

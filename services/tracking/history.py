@@ -58,7 +58,12 @@ from models import (
 from services.common.numbers import row_id
 from services.common.pagination import DEFAULT_PER_PAGE, Page, contains
 from services.common.timeutil import local_day_bounds
-from services.permissions import STUDENT_KINDS, takes_part_in
+from services.permissions import (
+    STUDENT_KINDS,
+    groups_covered_by,
+    takes_part_in,
+    teaches_session,
+)
 from services.tracking import events
 
 CREATED = "created"
@@ -210,11 +215,15 @@ def filter_sessions(
 
 
 def group_choices(viewer: User) -> list[tuple[int, str]]:
-    """The course groups a mentor teaches or a student is enrolled in, by name (one query)."""
+    """The course groups a mentor teaches (or covers a session of) or a student is enrolled
+    in, by name (one query)."""
     query = select(CourseGroup.id, CourseGroup.name).order_by(CourseGroup.name, CourseGroup.id)
     if viewer.role not in (Role.MENTOR, Role.STUDENT):
         return []
-    query = query.where(takes_part_in(viewer, CourseGroup.id))
+    mine = takes_part_in(viewer, CourseGroup.id)
+    if viewer.role == Role.MENTOR:
+        mine = or_(mine, CourseGroup.id.in_(groups_covered_by(viewer.id)))
+    query = query.where(mine)
     return [(row.id, row.name) for row in db.session.execute(query)]
 
 
@@ -252,7 +261,7 @@ def completed_page(
         select(Occurrence)
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
         .where(
-            CourseGroup.mentor_id == mentor.id,
+            teaches_session(mentor.id),
             Occurrence.status == OccurrenceStatus.COMPLETED,
         ),
         filters,
@@ -315,7 +324,7 @@ def _creation_summary() -> ColumnElement:
 
 def _timeline(mentor: User):
     """Every event and creation of `mentor`'s sessions, as one UNION ALL subquery."""
-    taught = CourseGroup.mentor_id == mentor.id
+    taught = teaches_session(mentor.id)  # their groups' sessions and those they cover
     happened = (
         select(
             SessionEvent.id.label("event_id"),

@@ -893,3 +893,30 @@ def test_a_demoted_mentor_may_no_longer_act_as_the_sessions_mentor(app, world, u
     }
     assert set(statuses.values()) <= {403, 404}, statuses
     assert database_state() == before and files_in(upload_folder) == files_before
+
+
+def test_a_substitute_opens_and_completes_the_session_they_cover_and_no_other(
+    app, world, make_user
+):
+    people, ids = world["people"], world["ids"]
+    # Ben covers Ada's past session of A: he teaches it, though A is not his group.
+    db.session.get(Occurrence, ids["a_past"]).cover_mentor_id = people[OTHER_MENTOR].id
+    db.session.commit()
+    ben = logged_in(app, people[OTHER_MENTOR])
+    page = ben.get(f"/sessions/{ids['a_past']}")
+    assert "Taught by Ben Mentor (cover for Ada Mentor)" in page.text
+    token = csrf_token_of(page)
+    complete = CASES["tracking.complete"][1]
+    assert send(ben, complete, ids, "htmx", token).status_int == 200
+    completed = db.session.get(Occurrence, ids["a_past"])
+    db.session.refresh(completed)
+    assert completed.is_completed and completed.completed_by_id == people[OTHER_MENTOR].id
+    # Only that session: A's others stay hidden from him.
+    ben.get(f"/sessions/{ids['a_future']}", status=404)
+    ben.get(f"/sessions/{ids['a_done']}", status=404)
+    # Ada keeps it (her group's session), and a mentor who neither teaches nor covers it
+    # still finds nothing there.
+    logged_in(app, people[MENTOR]).get(f"/sessions/{ids['a_past']}")
+    stranger = logged_in(app, make_user("mentor", name="Cleo Mentor"))
+    stranger.get(f"/sessions/{ids['a_past']}", status=404)
+    stranger.get(f"/tracking/sessions/{ids['a_past']}/completion", status=404)

@@ -89,7 +89,18 @@ class SessionSchema(ma.Schema):
     id = fields.Integer()
     group = fields.Nested(RefSchema)
     subject = fields.Nested(RefSchema)
-    mentor = fields.Nested(RefSchema)
+    mentor = fields.Nested(
+        RefSchema,
+        metadata={"description": "Who teaches it: the substitute when covered, else the group's"},
+    )
+    cover = fields.Boolean(
+        metadata={"description": "Taught by a substitute covering for the group's mentor"}
+    )
+    covered_for = fields.Nested(
+        RefSchema,
+        allow_none=True,
+        metadata={"description": "The group's mentor the substitute covers for (null: no cover)"},
+    )
     room = fields.Nested(RefSchema, allow_none=True)
     title = fields.String(allow_none=True)
     date = fields.Date(metadata={"description": "Local date of the start"})
@@ -242,7 +253,9 @@ def session_json(occurrence: Occurrence, tz, conflict: bool | None = None, overr
         "id": occurrence.id,
         "group": ref(group),
         "subject": ref(group.subject),
-        "mentor": ref(group.mentor),
+        "mentor": ref(occurrence.mentor),
+        "cover": occurrence.cover_mentor_id is not None,
+        "covered_for": ref(group.mentor) if occurrence.cover_mentor_id is not None else None,
         "room": ref(occurrence.room),
         "title": occurrence.title,
         "date": start.date(),

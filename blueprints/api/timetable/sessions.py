@@ -59,7 +59,12 @@ class SessionListArgs(PageArgs):
     )
     group = QueryId()
     room = QueryId()
-    mentor = QueryId()
+    mentor = QueryId(
+        metadata={
+            "description": "A mentor's sessions: their groups' (also those someone covers) and"
+            " those they cover for another mentor"
+        }
+    )
     student = QueryId()
     status = fields.String(validate=validate.OneOf(STATUSES))
 

@@ -17,16 +17,16 @@ from models import CourseGroup, DateOverride, Enrolment, Occurrence, Room, Subje
 from models.enums import OccurrenceMode, OccurrenceStatus
 from models.types import one_of
 from services.common.timeutil import local_day_bounds
-from services.permissions import attends, may_see_conflicts, visible_to
+from services.permissions import attends, may_see_conflicts, teaches_session, visible_to
 from services.timetable.schedule.conflict_notes import ConflictNote, attach_conflicts
 from services.timetable.schedule.view import NO_FILTERS, ScheduleFilters
 
 # --- What the grid reads of a session ------------------------------------------------------
 #
 # The grid draws sessions, it does not change them: it reads each as a plain row (session,
-# group, subject, mentor, room and exception in one statement) rather than as ORM objects,
-# which cost several times more to load. The shapes keep the models' attribute names, so a
-# template reads `o.group.mentor.name` either way.
+# group, subject, mentor, cover, room and exception in one statement) rather than as ORM
+# objects, which cost several times more to load. The shapes keep the models' attribute names,
+# so a template reads `o.group.mentor.name` and `o.mentor.name` (who teaches it) either way.
 
 
 class Named(NamedTuple):
@@ -54,13 +54,27 @@ class SessionSummary(NamedTuple):
     room_id: int | None
     group: GroupSummary
     room: Named | None
+    # The substitute covering it (cover for an absent mentor), else None.
+    cover_mentor_id: int | None = None
+    cover_mentor: Named | None = None
+
+    @property
+    def mentor_id(self) -> int:
+        """Who teaches it: the substitute covering it, else its group's mentor."""
+        return self.cover_mentor_id or self.group.mentor_id
+
+    @property
+    def mentor(self) -> Named:
+        return self.cover_mentor if self.cover_mentor_id else self.group.mentor
 
 
 class OverrideSummary(NamedTuple):
-    """A session's exception: cancelled, or moved (time, room or notes)."""
+    """A session's exception: cancelled, or changed. `moves`: it changes the date, time or
+    room (an exception naming only a substitute, cover, moves nothing)."""
 
     id: int
     cancelled: bool
+    moves: bool = True
 
 
 @dataclass
@@ -87,7 +101,12 @@ class GridEntry:
 
     @property
     def moved(self) -> bool:
-        return self.override is not None and not self.override.cancelled
+        return self.override is not None and not self.override.cancelled and self.override.moves
+
+    @property
+    def covered(self) -> bool:
+        """Someone other than the group's mentor teaches it (cover)."""
+        return self.occurrence.cover_mentor_id is not None
 
     @property
     def editable(self) -> bool:
@@ -105,6 +124,14 @@ class GridEntry:
 _occ, _grp, _subj = Occurrence.__table__, CourseGroup.__table__, Subject.__table__
 _room, _ovr, _enr = Room.__table__, DateOverride.__table__, Enrolment.__table__
 _mentor = User.__table__.alias("mentor")
+_cover = User.__table__.alias("cover")
+# The exception changes where or when the session takes place (not only who teaches it).
+_override_moves = or_(
+    _ovr.c.new_date.is_not(None),
+    _ovr.c.start_time.is_not(None),
+    _ovr.c.end_time.is_not(None),
+    _ovr.c.room_id.is_not(None),
+)
 
 
 @lru_cache(maxsize=1)
@@ -129,11 +156,15 @@ def _summary_query() -> Select:
             _room.c.name,
             _ovr.c.id,
             _ovr.c.cancelled,
+            _override_moves,
+            _occ.c.cover_mentor_id,
+            _cover.c.name,
         )
         .join(_grp, _grp.c.id == _occ.c.group_id)
         .join(_subj, _subj.c.id == _grp.c.subject_id)
         .join(_mentor, _mentor.c.id == _grp.c.mentor_id)
         .outerjoin(_room, _room.c.id == _occ.c.room_id)
+        .outerjoin(_cover, _cover.c.id == _occ.c.cover_mentor_id)
         .outerjoin(
             _ovr,
             and_(
@@ -148,16 +179,21 @@ def _entry_of(row, tz: ZoneInfo) -> GridEntry:
     (
         occurrence_id, group_id, series_id, original_date, status, mode, start, end, room_id,
         group_name, mentor_id, subject_id, subject_name, mentor_name, room_name,
-        override_id, override_cancelled,
+        override_id, override_cancelled, override_moves, cover_id, cover_name,
     ) = row  # fmt: skip
     subject, mentor = Named(subject_id, subject_name), Named(mentor_id, mentor_name)
     group = GroupSummary(group_id, group_name, mentor_id, subject, mentor)
     room = Named(room_id, room_name) if room_id is not None else None
+    cover = Named(cover_id, cover_name) if cover_id is not None else None
     session = SessionSummary(
         occurrence_id, group_id, series_id, original_date, status, mode, start, end, room_id,
-        group, room,
+        group, room, cover_id, cover,
     )  # fmt: skip
-    override = OverrideSummary(override_id, override_cancelled) if override_id else None
+    override = (
+        OverrideSummary(override_id, override_cancelled, bool(override_moves))
+        if override_id
+        else None
+    )
     return GridEntry(session, start.astimezone(tz), end.astimezone(tz), override)
 
 
@@ -168,7 +204,9 @@ def narrowed(query: Select, filters: ScheduleFilters, viewer: User | None) -> Se
     if filters.room_id:
         query = query.where(_occ.c.room_id == filters.room_id)
     if filters.mentor_id:
-        query = query.where(_grp.c.mentor_id == filters.mentor_id)
+        # Their groups' sessions (those covered by someone else stay, marked) and the sessions
+        # they cover: each side read by its index.
+        query = query.where(teaches_session(filters.mentor_id))
     if filters.group_id:
         query = query.where(_occ.c.group_id == filters.group_id)
     if filters.student_id:
