@@ -102,6 +102,7 @@ operations = st.lists(
         st.tuples(st.just("delete"), st.integers(0, 99)),
         st.tuples(st.just("enrol"), st.integers(0, 3), st.integers(0, 2)),
         st.tuples(st.just("mentor"), st.integers(0, 2), st.integers(0, 1)),
+        st.tuples(st.just("cover"), st.integers(0, 99), st.integers(0, 2)),
         st.tuples(st.just("one_time"), st.integers(0, 2), st.integers(0, 20), st.integers(7, 23)),
         st.tuples(st.just("series_time"), st.integers(0, 2), st.integers(7, 12)),
         st.tuples(st.just("exception"), st.integers(0, 2), st.integers(0, 20), st.integers(-9, 9)),
@@ -137,6 +138,9 @@ def _apply(op, groups, mentors, students, rooms) -> None:
             db.session.add(Enrolment(group_id=group.id, student_id=student.id))
     elif kind == "mentor":
         groups[args[0]].mentor_id = mentors[args[1]].id
+    elif kind == "cover" and (session := _pick(sessions, args[0])):
+        # A substitute for one session (or none: its group's mentor again).
+        session.cover_mentor_id = mentors[args[1]].id if args[1] < len(mentors) else None
     elif kind == "one_time":
         start = datetime.combine(TERM + timedelta(days=args[1]), time(args[2]), TZ)
         db.session.add(
