@@ -233,6 +233,42 @@ def absence(absence_id: int):
     )
 
 
+@bp.route("/absences/<id:absence_id>/edit", methods=["GET", "POST"])
+@staff_required
+def edit_absence(absence_id: int):
+    """Change an absence's mentor, days, times or reason (staff: it stays or becomes
+    confirmed); the sessions it touches follow on its page."""
+    found = load_or_404(MentorAbsence, absence_id)
+    form = _absence_form(True)
+    status = 200
+    if request.method == "GET":
+        tz = org_tz()
+        start, end = found.start_utc.astimezone(tz), found.end_utc.astimezone(tz)
+        form.mentor.data, form.first_day.data, form.reason.data = (
+            found.mentor_id,
+            start.date(),
+            found.reason,
+        )
+        if found.all_day:
+            form.last_day.data = (end - timedelta(days=1)).date()
+        else:
+            form.start_time.data, form.end_time.data = start.time(), end.time()
+    elif form.validate_on_submit():
+        status = 422
+        with form_action(form) as outcome:
+            record_absence(
+                _absence_data(form, form.mentor.data or None), actor=current_user, tz=org_tz(),
+                absence=found,
+            )  # fmt: skip
+        if outcome.ok:
+            flash(f"{found.mentor.name}: away {describe_absence(found, org_tz())}.", "success")
+            return redirect(url_for("cover.absence", absence_id=found.id))
+        found = load_or_404(MentorAbsence, absence_id)
+    else:
+        status = 422
+    return render_template("cover/absence_edit.html", form=form, absence=found), status
+
+
 @bp.post("/absences/<id:absence_id>/decision")
 @staff_required
 def decide(absence_id: int):

@@ -139,3 +139,23 @@ def test_absences_download_as_csv(web, login_as, school):
     lines = csv.text.splitlines()
     assert lines[0] == "mentor,email,first_day,last_day,start,end,status,reason"
     assert lines[1].startswith(f"Ada Away,{ada.email},{MONDAY},{MONDAY},,,confirmed,'=cmd")
+
+
+def test_staff_change_an_absence_and_bad_days_change_nothing(web, login_as, school):
+    ada, _, _ = school
+    login_as("coordinator")
+    form = web.get("/cover/absences").forms["absence-form"]
+    form["mentor"], form["first_day"] = str(ada.id), MONDAY.isoformat()
+    form.submit()
+    absence_id = db.session.scalar(select(MentorAbsence.id))
+    edit = web.get(f"/cover/absences/{absence_id}/edit").forms["absence-edit-form"]
+    assert (edit["first_day"].value, edit["last_day"].value) == (MONDAY.isoformat(),) * 2
+    edit["last_day"] = (MONDAY - timedelta(days=3)).isoformat()
+    refused = edit.submit(status=422)
+    assert "The last day cannot be before" in refused.html.find(id="last_day-error").text
+    edit = refused.forms["absence-edit-form"]
+    edit["last_day"] = (MONDAY + timedelta(days=1)).isoformat()
+    saved = edit.submit().follow()
+    assert f"Ada Away: away {MONDAY:%a %d %b} to" in saved.text
+    db.session.expire_all()
+    assert db.session.get(MentorAbsence, absence_id).all_day

@@ -454,6 +454,10 @@ CASES: dict[str, list[Case]] = {
         post("/cover/absences", {"mentor": "{user_mb}", "first_day": "2040-01-02"}, STAFF_ONLY)
     ],
     "cover.absence": [get("/cover/absences/{absence}", STAFF_ONLY)],
+    "cover.edit_absence": [
+        get("/cover/absences/{absence}/edit", STAFF_ONLY),
+        post("/cover/absences/{absence}/edit", {"first_day": "2040-01-05"}, STAFF_ONLY),
+    ],
     "cover.decide": [
         post("/cover/absences/{absence}/decision", {"decision": "confirm"}, STAFF_ONLY)
     ],
