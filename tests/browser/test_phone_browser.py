@@ -48,8 +48,17 @@ from models import (
 )
 from models.series import Series, weekdays_to_mask
 from services.common.timeutil import today_in
+from services.cover import AbsenceData, record_absence
 from services.people.accounts import create_user
 from services.requests.lifecycle import RequestInput, create_request
+from services.school_year import (
+    ClosureData,
+    TermData,
+    YearData,
+    save_closure_record,
+    save_term,
+    save_year,
+)
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences, resolve_window
 from services.timetable.sessions import create_one_time_session
@@ -158,8 +167,28 @@ def _seed() -> dict:
         ),
         tz=PARIS,
     )  # fmt: skip
+    year = save_year(
+        YearData("This year", today - timedelta(days=100), today + timedelta(days=200))
+    )
+    term = save_term(
+        year, TermData("Spring term", today - timedelta(days=30), today + timedelta(days=60))
+    )
+    closure = save_closure_record(
+        ClosureData(
+            "Staff training day", next_monday + timedelta(days=14), next_monday + timedelta(days=14)
+        )
+    )
+    absence = record_absence(
+        AbsenceData(ada.id, next_monday + timedelta(days=1), reason="Course"),
+        actor=coordinator,
+        tz=PARIS,
+    )
     db.session.flush()
     ids = {
+        "year_id": year.id,
+        "term_id": term.id,
+        "closure_id": closure.id,
+        "absence_id": absence.id,
         "emails": {
             "admin": admin.email,
             "coordinator": coordinator.email,
@@ -245,7 +274,7 @@ def guarded(console, live_server):
 NOT_PAGES = re.compile(
     r"^(api|api_\w+|api-docs)\.|^static$|\.(feed|download|export|hours_csv|report_csv|bell|open_link|accept"
     r"|date_input|subject_options|card|search_group_students|row|\w+_row|section"
-    r"|completion_section|choices|editor_rooms)$"
+    r"|completion_section|choices|editor_rooms|year_heading|\w+_export)$"
 )
 # The session that each session page is best seen with (the rest show the files' session).
 SESSION_FOR = {
