@@ -154,6 +154,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.sessions.routes import bp as sessions_bp
     from blueprints.template_helpers import register_template_helpers
     from blueprints.timetable import closures as _timetable_closures  # noqa: F401 (routes)
+    from blueprints.timetable import imports as _timetable_imports  # noqa: F401 (routes)
     from blueprints.timetable import years as _timetable_years  # noqa: F401 (routes)
     from blueprints.timetable.commands import bp as timetable_commands
     from blueprints.timetable.routes import bp as timetable_bp
