@@ -204,7 +204,7 @@ def _described(row: _ExceptionRow, series: Series, occurrence) -> str:
         if row.start_time or row.end_time:
             start = row.start_time or series.start_time
             end = row.end_time or series.end_time
-            parts.append(f"at {start:%H:%M}-{end:%H:%M}")
+            parts.append(f"to {start:%H:%M}-{end:%H:%M}")
         if row.room_name:
             parts.append(f"in {row.room_name}")
         change = "moved " + " ".join(parts)
