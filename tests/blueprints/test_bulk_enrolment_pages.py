@@ -40,7 +40,9 @@ def test_paste_preview_then_enrol_the_ticked_in_place(web, login_as, school):
     login_as("coordinator")
     group = school["group"]
     base = f"/manage/groups/{group.id}/enrolments"
-    preview = hx(web, f"{base}/preview", {"entries": "ADA@school.test; cy@school.test\nnobody@x.test"})
+    preview = hx(
+        web, f"{base}/preview", {"entries": "ADA@school.test; cy@school.test\nnobody@x.test"}
+    )
     assert preview.status_int == 200
     panel = preview.html.select_one("details#bulk-enrol")
     assert panel is not None and panel.has_attr("open")

@@ -159,9 +159,7 @@ def test_moving_students_is_one_change_and_they_are_told(school):
     # Cy is in Maths already: Cy only leaves Art.
     db.session.add(Enrolment(group_id=other.id, student_id=school["cy"].id))
     db.session.commit()
-    done = move_students(
-        other, group, [school["ada"].id, school["cy"].id], actor=school["mentor"]
-    )
+    done = move_students(other, group, [school["ada"].id, school["cy"].id], actor=school["mentor"])
     db.session.commit()
     assert [s.name for s in done.moved] == ["Ada Lovelace"]
     assert [s.name for s in done.already] == ["Cy Young"]
