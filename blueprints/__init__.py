@@ -144,6 +144,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage import bp as manage_bp
+    from blueprints.manage.commands import bp as manage_commands
     from blueprints.manage.invitations import bp as invitations_bp
     from blueprints.notes.routes import bp as notes_bp
     from blueprints.notifications.routes import bp as notifications_bp
@@ -169,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(schedule_bp)
     app.register_blueprint(sessions_bp)
     app.register_blueprint(manage_bp)
+    app.register_blueprint(manage_commands)
     app.register_blueprint(invitations_bp)
     app.register_blueprint(requests_bp)
     app.register_blueprint(requests_commands)

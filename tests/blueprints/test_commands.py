@@ -31,6 +31,7 @@ COMMANDS = [
     "remove-closure",
     "list-closures",
     "import-closures",
+    "enrol-students",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -64,6 +65,7 @@ def files(tmp_path):
     (tmp_path / "exceptions.csv").write_text(EXCEPTIONS_HEADER)
     (tmp_path / "closures.csv").write_text("name,first_day\nSnow,2026-02-30\n")
     (tmp_path / "holidays.csv").write_text("name,first_day\nSnow,2026-12-21\n")
+    (tmp_path / "emails.txt").write_text("dee@school.test\n")
 
     def resolve(args):
         return [str(tmp_path / a[1:]) if a.startswith("@") else a for a in args]
@@ -173,6 +175,10 @@ BAD_INPUT = [
     (["import-closures", "@closures.csv"], "line 2: invalid date 2026-02-30 in first_day"),
     (["import-closures", "@nowhere.csv"], "No such file or directory"),
     (["seed-demo", "--force"], "No such option"),
+    (["enrol-students", "Maths"], "Missing option '--file'"),
+    (["enrol-students", "--file", "@emails.txt"], "Missing argument 'GROUP'"),
+    (["enrol-students", "Nobody", "--file", "@emails.txt"], "No group is named Nobody."),
+    (["enrol-students", "Nobody", "--file", "@nowhere.txt"], "does not exist"),
 ]
 
 
@@ -239,3 +245,12 @@ def test_success_prints_a_summary_and_exits_zero(cli, files, args, expected):
     assert result.exception is None
     for text in expected:
         assert text in result.output
+
+
+def test_enrol_students_prints_a_summary_and_exits_zero(cli, files, make_user, make_group):
+    make_user("student", name="Dee", email="dee@school.test")
+    make_group("Maths 7A")
+    result = cli(*files(["enrol-students", "maths 7a", "--file", "@emails.txt"]))
+    assert result.exit_code == 0, result.output
+    assert "line 1: dee@school.test: enrol Dee" in result.output
+    assert "Enrolled 1 in Maths 7A (0 already in it)." in result.output
