@@ -114,7 +114,12 @@ def _enrolled_ids(group: CourseGroup) -> set[int]:
 def plan_enrolment(group: CourseGroup, text: str) -> EnrolmentPlan:
     """What enrolling the students a paste names would do; raises ValidationError for an
     empty or oversized paste. Writes nothing."""
-    pasted = split_entries(text)
+    return plan_entries(group, split_entries(text))
+
+
+def plan_entries(group: CourseGroup, pasted: list[tuple[int, str]]) -> EnrolmentPlan:
+    """`plan_enrolment` for entries already apart: (line or position, e-mail or name)."""
+    pasted = [(line, " ".join(entry.split())) for line, entry in pasted if entry.strip()]
     if not pasted:
         raise ValidationError({"entries": "Paste at least one e-mail or name."})
     if len(pasted) > MAX_ENTRIES:

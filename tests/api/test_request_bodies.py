@@ -104,6 +104,7 @@ def test_every_write_with_a_required_json_body_refuses_none(app, api_as, monday_
         "occurrence_id": occurrence.id,
         "request_id": 1,
         "override_id": 1,
+        "group_id": series.group_id,
     }
     client = api_as("admin")
     checked = []
