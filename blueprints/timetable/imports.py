@@ -19,7 +19,14 @@ from pathlib import Path
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from blueprints.access import is_htmx, is_htmx_partial, org_tz, staff_required, takes_uploads
+from blueprints.access import (
+    body_limit_text,
+    is_htmx,
+    is_htmx_partial,
+    org_tz,
+    staff_required,
+    takes_uploads,
+)
 from blueprints.timetable.forms import ImportApplyForm, ImportUploadForm
 from blueprints.timetable.routes import bp
 from models import db
@@ -148,7 +155,7 @@ def _page(status: int = 200, **panels):
         ), status  # fmt: skip
     return render_template(
         "timetable/imports.html", panels=context, titles=TITLES, labels=CHANGE_LABELS,
-        max_kb=current_app.config["MAX_IMPORT_KB"],
+        limit=body_limit_text(current_app.config["MAX_IMPORT_KB"] * 1024),
     ), status  # fmt: skip
 
 
@@ -179,7 +186,7 @@ def preview_import(kind: str):
     data = form.file.data.read(limit + 1)
     if len(data) > limit:
         form.file.errors = [
-            f"This file is larger than {current_app.config['MAX_IMPORT_KB']:g} KB, the most "
+            f"This file is larger than {body_limit_text(limit)}, the most "
             "an import takes here; split it, or use the flask command."
         ]
         return _page(413, **{kind: {"form": form}})

@@ -48,7 +48,7 @@ def test_paste_preview_then_enrol_the_ticked_in_place(web, login_as, school):
     assert panel is not None and panel.has_attr("open")
     rows = [" ".join(r.text.split()) for r in panel.select("#bulk-plan tbody tr")]
     assert rows == [
-        "1 ADA@school.test Enrol Ada Lovelace ada@school.test",
+        "1 ADA@school.test Enrol Ada Lovelace (ada@school.test)",
         "1 cy@school.test Already in Cy Young: already in Maths 7A",
         "2 nobody@x.test Refused no account has this e-mail",
     ]
