@@ -69,6 +69,10 @@ DEFAULTS = {
     # The largest body any other request may send, in KB (KiB): forms and JSON are small, and
     # a bigger body is refused (413) before a byte of it is read.
     "MAX_REQUEST_KB": 1024,
+    # The largest timetable or exceptions CSV the Imports page takes, in KB (KiB); the file
+    # is kept in IMPORT_FOLDER (default <instance>/imports) between its preview and applying it.
+    "MAX_IMPORT_KB": 10 * 1024,
+    "IMPORT_FOLDER": None,
     # Remove what killed uploads left in UPLOAD_FOLDER when the app starts. None: when a server
     # starts it (not in tests, nor for `flask` commands other than `flask run`).
     "SWEEP_UPLOADS_AT_START": None,
@@ -139,6 +143,8 @@ def _configure(app: Flask, config: dict | None) -> None:
         )
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
+    if not app.config.get("IMPORT_FOLDER"):
+        app.config["IMPORT_FOLDER"] = str(Path(app.instance_path) / "imports")
     for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"):
         # Flask-Limiter would only log a limit it cannot read, and limit nothing.
         try:

@@ -148,6 +148,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage import bp as manage_bp
+    from blueprints.manage.commands import bp as manage_commands
     from blueprints.manage.invitations import bp as invitations_bp
     from blueprints.notes.routes import bp as notes_bp
     from blueprints.notifications.routes import bp as notifications_bp
@@ -159,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.template_helpers import register_template_helpers
     from blueprints.timetable import closures as _timetable_closures  # noqa: F401 (routes)
     from blueprints.timetable import day_changes as _day_changes  # noqa: F401 (routes)
+    from blueprints.timetable import imports as _timetable_imports  # noqa: F401 (routes)
     from blueprints.timetable import public_holidays as _public_holidays  # noqa: F401 (routes)
     from blueprints.timetable import years as _timetable_years  # noqa: F401 (routes)
     from blueprints.timetable.commands import bp as timetable_commands
@@ -176,6 +178,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(cover_bp)
     app.register_blueprint(cover_commands)
     app.register_blueprint(manage_bp)
+    app.register_blueprint(manage_commands)
     app.register_blueprint(invitations_bp)
     app.register_blueprint(requests_bp)
     app.register_blueprint(requests_commands)

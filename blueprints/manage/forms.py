@@ -15,6 +15,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
     TimeField,
 )
 from wtforms.validators import Length, Optional
@@ -115,6 +116,21 @@ class EnrolForm(FlaskForm):
         "Student", validators=[Optional()], message="Choose a student from the search results."
     )
     q = HiddenField()
+
+
+class BulkEnrolForm(FlaskForm):
+    """E-mails or names to enrol (pasted), or students picked by id (`student`, repeated)."""
+
+    entries = TextAreaField(
+        "E-mails or names",
+        validators=[Optional()],
+        render_kw={"rows": 6, "autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+class StudentsForm(FlaskForm):
+    """Students ticked by id (`student`, repeated) and, to move them, the group they go to
+    (`to_group`): read by the route (a list of checkboxes and a select of every group)."""
 
 
 # Passwords typed here are someone's new password (never the one of whoever is logged in):

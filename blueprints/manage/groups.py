@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from wtforms import SelectChoice
 
 from blueprints.access import is_htmx_partial, load_or_404, org_tz, staff_required
 from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.manage import bp
-from blueprints.manage.forms import EndSeriesForm, EnrolForm, GroupForm, SeriesForm
+from blueprints.manage.forms import (
+    BulkEnrolForm,
+    EndSeriesForm,
+    EnrolForm,
+    GroupForm,
+    SeriesForm,
+    StudentsForm,
+)
 from blueprints.manage.listing import SEARCH_LENGTH, list_args
 from blueprints.typed_choice import resolve_typed, show_chosen
 from models import CourseGroup, Series, db
+from services.catalogue.bulk_enrolment import (
+    EnrolmentPlan,
+    enrol_students,
+    move_students,
+    other_groups,
+    plan_enrolment,
+    plan_from_students,
+)
 from services.catalogue.groups import (
     GroupData,
     SeriesData,
@@ -29,6 +45,8 @@ from services.catalogue.groups import (
     update_group,
     update_series,
 )
+from services.common.errors import ValidationError
+from services.common.numbers import row_id
 from services.common.timeutil import today_in
 from services.common.wording import named
 from services.school_year import terms_to_choose
@@ -178,13 +196,39 @@ def _series_data(form: SeriesForm) -> SeriesData | None:
     )
 
 
-def _students_context(group: CourseGroup, q: str = "", enrol_form=None) -> dict:
+def _students_context(group: CourseGroup, q: str = "", enrol_form=None, **bulk) -> dict:
     q = q[:SEARCH_LENGTH]
     return {
         "enrolments": group_enrolments(group),
         "q": q,
         "results": search_students(group, q),
         "enrol_form": enrol_form or EnrolForm(formdata=None),
+        "other_groups": other_groups(group),
+        "move_error": bulk.pop("move_error", None),
+        "bulk": _bulk_context(group, **bulk),
+    }
+
+
+def _bulk_context(
+    group: CourseGroup,
+    form: BulkEnrolForm | None = None,
+    plan: EnrolmentPlan | None = None,
+    picked_from: CourseGroup | None = None,
+    error: str | None = None,
+    is_open: bool = False,
+) -> dict:
+    """The "Add several students" panel: the paste, a group to pick from, a plan to apply."""
+    if picked_from is None and (ident := row_id(request.args.get("from_group"))):
+        picked_from = db.session.get(CourseGroup, ident)
+    enrolled = {e.student_id for e in group_enrolments(group)} if picked_from else set()
+    return {
+        "form": form or BulkEnrolForm(formdata=None),
+        "plan": plan,
+        "picked_from": picked_from,
+        "pick": group_enrolments(picked_from) if picked_from else [],
+        "enrolled": enrolled,
+        "error": error,
+        "open": is_open or plan is not None or picked_from is not None or bool(error),
     }
 
 
@@ -330,20 +374,127 @@ def search_group_students(group_id: int):
     )  # fmt: skip
 
 
-def _students_response(group_: CourseGroup, q: str, status: int, message: str | None, form=None):
+def _students_response(
+    group_: CourseGroup, q: str, status: int, message: str | None, form=None, **bulk
+):
     if is_htmx_partial():
         return (
             render_template(
                 "manage/_students_section.html", group=group_,
-                **_students_context(group_, q, form),
+                **_students_context(group_, q, form, **bulk),
             ),
             status,
             toast(message) if message else {},
         )  # fmt: skip
     if status >= 400:
-        return _group_page(group_, status, **_students_context(group_, q, form))
+        return _group_page(group_, status, **_students_context(group_, q, form, **bulk))
     flash(message, "success")
     return redirect(url_for("manage.group", group_id=group_.id, q=q or None) + "#students")
+
+
+def _ticked() -> list[int]:
+    return [i for i in map(row_id, request.form.getlist("student")) if i is not None]
+
+
+def _bulk_response(group_: CourseGroup, status: int, **bulk):
+    """The panel in place (htmx), or the group page with the panel open."""
+    if is_htmx_partial():
+        return render_template(
+            "manage/_bulk_enrol.html", group=group_, bulk=_bulk_context(group_, **bulk)
+        ), status
+    return _group_page(group_, status, **_students_context(group_, "", None, **bulk))
+
+
+@bp.get("/groups/<id:group_id>/enrolments/pick")
+@staff_required
+def pick_students(group_id: int):
+    """Another group's students, to tick and enrol (a fragment; a plain GET gets the page)."""
+    group_ = load_or_404(CourseGroup, group_id)
+    source = row_id(request.args.get("from_group"))
+    if not is_htmx_partial():
+        return redirect(
+            url_for("manage.group", group_id=group_.id, from_group=source) + "#bulk-enrol"
+        )
+    picked = db.session.get(CourseGroup, source) if source else None
+    return render_template(
+        "manage/_pick_students.html", group=group_, bulk=_bulk_context(group_, picked_from=picked)
+    )
+
+
+@bp.post("/groups/<id:group_id>/enrolments/preview")
+@staff_required
+def preview_enrolment(group_id: int):
+    """What enrolling the pasted (or ticked) students would do; writes nothing."""
+    group_ = load_or_404(CourseGroup, group_id)
+    form = BulkEnrolForm()
+    if not form.validate_on_submit():
+        return _bulk_response(group_, 422, form=form, is_open=True)
+    picked = "picked" in request.form  # from another group's list, not a paste
+    with form_action(form) as outcome:
+        if picked:
+            plan = plan_from_students(group_, _ticked())
+        else:
+            plan = plan_enrolment(group_, form.entries.data or "")
+        db.session.rollback()  # nothing was written: end the reading transaction
+    if outcome.failed:
+        group_ = db.session.get(CourseGroup, group_id)
+        return _bulk_response(group_, 422, form=form, is_open=True)
+    return _bulk_response(group_, 200, form=form, plan=plan)
+
+
+@bp.post("/groups/<id:group_id>/enrolments/bulk")
+@staff_required
+def enrol_many(group_id: int):
+    """Enrol the students ticked in a preview, all or nothing; each is told."""
+    group_ = load_or_404(CourseGroup, group_id)
+    form = BulkEnrolForm()
+    if form.validate_on_submit():
+        with form_action(form) as outcome:
+            done = enrol_students(group_, _ticked(), actor=current_user)
+            message = _enrolled_message(done)
+        if outcome.ok:
+            return _students_response(group_, "", 200, message)
+        error = " ".join(outcome.messages.values())
+    else:
+        error = "This form has expired: preview the list again."
+    group_ = db.session.get(CourseGroup, group_id)
+    return _bulk_response(group_, 422, form=BulkEnrolForm(formdata=None), error=error)
+
+
+def _enrolled_message(done) -> str:
+    names = ", ".join(s.name for s in done.enrolled[:5])
+    more = f" and {len(done.enrolled) - 5} more" if len(done.enrolled) > 5 else ""
+    message = (
+        f"{len(done.enrolled)} {'student' if len(done.enrolled) == 1 else 'students'} "
+        f"enrolled in {done.group.name}" + (f": {names}{more}." if done.enrolled else ".")
+    )
+    if done.already:
+        message += f" {len(done.already)} already in it."
+    return message
+
+
+@bp.post("/groups/<id:group_id>/enrolments/move")
+@staff_required
+def move_enrolments(group_id: int):
+    """Move the ticked students to another group in one go; each is told."""
+    group_ = load_or_404(CourseGroup, group_id)
+    form = StudentsForm()
+    error = None
+    if form.validate_on_submit():
+        target = db.session.get(CourseGroup, row_id(request.form.get("to_group")) or 0)
+        with form_action(form) as outcome:
+            if target is None:
+                raise ValidationError({"to_group": "Choose the group to move them to."})
+            done = move_students(group_, target, _ticked(), actor=current_user)
+            message = (
+                f"{len(done.moved) + len(done.already)} moved from {group_.name} to "
+                f"{target.name}: " + ", ".join(s.name for s in done.moved + done.already) + "."
+            )
+        if outcome.ok:
+            return _students_response(group_, "", 200, message)
+        error = " ".join(outcome.messages.values())
+    group_ = db.session.get(CourseGroup, group_id)
+    return _students_response(group_, "", 422, None, move_error=error)
 
 
 @bp.post("/groups/<id:group_id>/enrolments")

@@ -48,6 +48,8 @@ KIND_LABELS = {
     "session_moved": "Session moved",
     "session_restored": "Session restored",
     "session_removed": "Session removed",
+    "group_enrolled": "Enrolled",
+    "group_moved": "Moved to another group",
 }
 
 

@@ -288,3 +288,21 @@ class DayChangeForm(FlaskForm):
         render_kw={"placeholder": "Snow day"},
     )
     confirm = HiddenField()
+
+
+class ImportUploadForm(FlaskForm):
+    """A timetable or exceptions CSV file, to preview."""
+
+    file = FileField(
+        "CSV file",
+        validators=[FileRequired(message="Choose a .csv file.")],
+        render_kw={"accept": ".csv,text/csv"},
+    )
+
+
+class ImportApplyForm(FlaskForm):
+    """Apply the file a preview showed: its SHA-256 and what the preview said (a digest)."""
+
+    sha256 = HiddenField()
+    digest = HiddenField()
+    filename = HiddenField()

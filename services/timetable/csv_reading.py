@@ -26,11 +26,51 @@ _TIME_PATTERN = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 class ImportErrors(ValidationError):
-    """The file cannot be imported; `messages` lists every problem, one per bad line."""
+    """The file cannot be imported; `messages` lists every problem, one per bad line.
 
-    def __init__(self, messages: Iterable[str]):
+    `lines` holds what the other lines would have done, where the import got that far (the
+    exceptions import tries every row), for a preview to show beside the refusals."""
+
+    def __init__(self, messages: Iterable[str], lines: Iterable[ImportLine] = ()):
         self.messages = list(messages)
+        self.lines = list(lines)
         super().__init__("\n".join(self.messages))
+
+
+CREATED, CHANGED, UNCHANGED, ENDED, REMOVED, REFUSED = (
+    "created", "changed", "unchanged", "ended", "removed", "refused"
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    """What an import does about one line of its file: `change` is one of CREATED, CHANGED,
+    UNCHANGED, ENDED, REMOVED (or REFUSED, for a problem), `text` says what, in words."""
+
+    line: int
+    change: str
+    text: str
+
+
+def line_number(message: str) -> int:
+    """The line a `line N: ...` message is about; 0 for one about the whole file."""
+    match = re.match(r"line (\d+):", message)
+    return int(match[1]) if match else 0
+
+
+def refused_lines(messages: Iterable[str]) -> list[ImportLine]:
+    """Problems as lines of a preview (`line 4: invalid date` -> line 4, "invalid date")."""
+    lines = []
+    for message in messages:
+        number = line_number(message)
+        text = message.split(":", 1)[1].strip() if number else message
+        lines.append(ImportLine(number, REFUSED, text))
+    return lines
+
+
+def preview_lines(lines: Iterable[ImportLine], messages: Iterable[str] = ()) -> list[ImportLine]:
+    """An import's lines and refusals, by line number (each line's own order kept)."""
+    return sorted([*lines, *refused_lines(messages)], key=lambda item: item.line)
 
 
 # --- reading CSV -----------------------------------------------------------------------------
@@ -243,8 +283,4 @@ class ByName:
 def by_line(errors: list[str]) -> list[str]:
     """Errors sorted by line number (stable, so each line keeps its messages' order)."""
 
-    def line_of(message: str) -> int:
-        match = re.match(r"line (\d+):", message)
-        return int(match[1]) if match else 0
-
-    return sorted(errors, key=line_of)
+    return sorted(errors, key=line_number)

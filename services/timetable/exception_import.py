@@ -7,7 +7,7 @@ every service, it flushes and never commits.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, time
 
 from sqlalchemy import select
@@ -16,9 +16,12 @@ from models import CourseGroup, Room, Series, User, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.timeutil import end_before_start_message, times_refused
 from services.timetable.csv_reading import (
+    CHANGED,
+    CREATED,
     ByName,
     CsvRecord,
     ImportErrors,
+    ImportLine,
     RowChecker,
     by_line,
     read_csv_table,
@@ -39,9 +42,11 @@ class ExceptionImportSummary:
     exceptions_updated: int = 0
     # Existing sessions changed at once; dates not generated yet get the exception on generation.
     sessions_updated: int = 0
+    # What each line of the file does, in words (a preview shows them).
+    lines: list[ImportLine] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "lines"}
 
 
 @dataclass(frozen=True)
@@ -102,14 +107,17 @@ def _series_meeting_on(row: _ExceptionRow, group: CourseGroup, errors: list[str]
     return None
 
 
-def import_exceptions(source, *, tz, actor: User | None = None) -> ExceptionImportSummary:
+def import_exceptions(
+    source, *, tz, actor: User | None = None, dry_run: bool = False
+) -> ExceptionImportSummary:
     """Import per-date exceptions (`group,date,action,start,end,room,notes`), all or nothing.
 
     Each row cancels or overrides one occurrence of the group's series on that date and, like
     the exceptions page, updates an existing session at once. Every row is applied inside one
     savepoint (each in its own nested one, so a refused row leaves no trace and the rows after
     it are still checked against the real state); if any row fails, everything is rolled back
-    and ImportErrors lists every bad line.
+    and ImportErrors lists every bad line (its `lines`: what the other rows would do). With
+    `dry_run` the rows are applied as for real, then rolled back.
     """
     table = read_csv_table(source, EXCEPTION_COLUMNS, EXCEPTION_OPTIONAL)
     errors = table.errors
@@ -146,8 +154,11 @@ def import_exceptions(source, *, tz, actor: User | None = None) -> ExceptionImpo
         raise
     if errors:
         outer.rollback()
-        raise ImportErrors(by_line(errors))
-    outer.commit()
+        raise ImportErrors(by_line(errors), summary.lines)
+    if dry_run:
+        outer.rollback()
+    else:
+        outer.commit()
     return summary
 
 
@@ -174,11 +185,31 @@ def _apply_exception_row(row, series, room, tz, actor, summary, errors) -> None:
         savepoint.rollback()
         raise
     savepoint.commit()
+    summary.lines.append(
+        ImportLine(row.line, CHANGED if existed else CREATED, _described(row, series, occurrence))
+    )
     summary.cancelled += row.cancel
     summary.overridden += not row.cancel
     summary.exceptions_updated += existed
     summary.exceptions_created += not existed
     summary.sessions_updated += occurrence is not None
+
+
+def _described(row: _ExceptionRow, series: Series, occurrence) -> str:
+    what = f"{series.group.name} on {row.day:%a %Y-%m-%d} ({series.start_time:%H:%M})"
+    if row.cancel:
+        change = "cancelled"
+    else:
+        parts = []
+        if row.start_time or row.end_time:
+            start = row.start_time or series.start_time
+            end = row.end_time or series.end_time
+            parts.append(f"to {start:%H:%M}-{end:%H:%M}")
+        if row.room_name:
+            parts.append(f"in {row.room_name}")
+        change = "moved " + " ".join(parts)
+    session = "its session changes now" if occurrence is not None else "applies when generated"
+    return f"{what}: {change}; {session}"
 
 
 def _reason(err: DomainError) -> str:

@@ -39,9 +39,15 @@ from models.types import one_of
 from services.common.timeutil import end_before_start_message, times_refused, today_in
 from services.timetable.clashes import refresh_groups
 from services.timetable.csv_reading import (
+    CHANGED,
+    CREATED,
+    ENDED,
+    REMOVED,
+    UNCHANGED,
     ByName,
     CsvRecord,
     ImportErrors,
+    ImportLine,
     RowChecker,
     by_line,
     read_csv_table,
@@ -167,6 +173,11 @@ class TimetableImportSummary:
     subjects_created: int = 0
     enrolments_added: int = 0
     enrolments_removed: int = 0
+    # What each line of the file does, in words (a preview shows them, the counts sum them).
+    lines: list[ImportLine] = field(default_factory=list, repr=False)
+
+    def said(self, line: int, change: str, text: str) -> None:
+        self.lines.append(ImportLine(line, change, text))
 
     @property
     def series_changed(self) -> bool:
@@ -176,7 +187,8 @@ class TimetableImportSummary:
         )
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "regeneration_needed": self.series_changed}
+        counts = {k: v for k, v in asdict(self).items() if k != "lines"}
+        return {**counts, "regeneration_needed": self.series_changed}
 
 
 def _parse_timetable(records: list[CsvRecord], errors: list[str]) -> dict[str, _GroupPlan]:
@@ -240,12 +252,12 @@ def _parse_timetable(records: list[CsvRecord], errors: list[str]) -> dict[str, _
 
 def _check_people(
     groups: dict[str, _GroupPlan], users: dict[str, User], errors: list[str]
-) -> dict[str, Role]:
+) -> dict[str, tuple[Role, int]]:
     """Roles the file needs for each e-mail; errors for existing accounts that do not fit.
 
-    Returns the role of each account to create.
+    Returns the role of each account to create, and the first line naming it.
     """
-    to_create: dict[str, Role] = {}
+    to_create: dict[str, tuple[Role, int]] = {}
     mentor_line: dict[str, int] = {}
     for plan in groups.values():
         if plan.mentor_email:
@@ -253,7 +265,7 @@ def _check_people(
     for email, line in mentor_line.items():
         user = users.get(email)
         if user is None:
-            to_create[email] = Role.MENTOR
+            to_create[email] = (Role.MENTOR, line)
         elif user.role != Role.MENTOR:
             errors.append(f"line {line}: {email} is {_a(user.role)}, not a mentor")
         elif not user.is_active_account:
@@ -266,7 +278,7 @@ def _check_people(
             elif user is not None and user.role != Role.STUDENT:
                 errors.append(f"line {line}: {email} is {_a(user.role)}, not a student")
             elif user is None:
-                to_create[email] = Role.STUDENT
+                to_create.setdefault(email, (Role.STUDENT, line))
     return to_create
 
 
@@ -275,11 +287,13 @@ def _a(role: Role) -> str:
 
 
 def import_timetable(
-    source, *, tz, today: date | None = None, now: datetime | None = None
+    source, *, tz, today: date | None = None, now: datetime | None = None, dry_run: bool = False
 ) -> TimetableImportSummary:
     """Import a timetable CSV (see the module docstring); raises ImportErrors, writes nothing then.
 
-    `source` is a str, bytes or file object. Series that the file no longer lists are ended
+    `source` is a str, bytes or file object. With `dry_run` every write is made (so the
+    summary and its lines are exactly those of a real import) and then rolled back. Series
+    that the file no longer lists are ended
     the day before the group's earliest first_date in the file, but never before yesterday
     (in `tz`): the past is history. A series that would thus end before it begins is
     deleted with its not-yet-started, untouched sessions.
@@ -301,8 +315,17 @@ def import_timetable(
     now = now or datetime.now(UTC)
     # Without a students column the file says nothing about enrolments: leave them alone.
     sync_students = "students" in table.columns
-    with db.session.begin_nested():
+    savepoint = db.session.begin_nested()
+    try:
         _write_timetable(groups, users, new_accounts, summary, today, now, sync_students)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if dry_run:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    summary.lines.sort(key=lambda item: item.line)
     return summary
 
 
@@ -318,19 +341,23 @@ def _write_timetable(groups, users, new_accounts, summary, today, now, sync_stud
             insert(User),
             [
                 {"email": email, "name": _name_from_email(email), "role": role}
-                for email, role in new_accounts.items()
+                for email, (role, _line) in new_accounts.items()
             ],
         )
         users.update(_users_by_email(new_accounts))
+        for email, (role, line) in new_accounts.items():
+            summary.said(line, CREATED, f"{role.value} account {email} (cannot log in yet)")
     summary.users_created = len(new_accounts)
     for plan in groups.values():
         if subjects.get(plan.subject_name) is None:
             subjects.add(Subject(name=plan.subject_name))
             summary.subjects_created += 1
+            summary.said(plan.line, CREATED, f"subject {plan.subject_name}")
         for row in plan.series:
             if row.room_name and rooms.get(row.room_name) is None:
                 rooms.add(Room(name=row.room_name))
                 summary.rooms_created += 1
+                summary.said(row.line, CREATED, f"room {row.room_name}")
     db.session.add_all(subjects.added + rooms.added)
     db.session.flush()  # ids for the new accounts, rooms and subjects
 
@@ -345,9 +372,12 @@ def _write_timetable(groups, users, new_accounts, summary, today, now, sync_stud
             db.session.add(group)
             summary.groups_created += 1
             changed = True
+            summary.said(plan.line, CREATED, f"group {plan.name} ({subject.name}, {mentor.email})")
         else:
             current = (group.subject_id, group.mentor_id, group.default_room_id)
             changed = current != (subject.id, mentor.id, room_id)
+            if changed:
+                summary.said(plan.line, CHANGED, _group_change(group, subject, mentor, room_id))
         group.subject_id, group.mentor_id, group.default_room_id = subject.id, mentor.id, room_id
         targets.append((group, plan, changed))
     db.session.flush()  # ids for the new groups
@@ -357,6 +387,7 @@ def _write_timetable(groups, users, new_accounts, summary, today, now, sync_stud
     enrolments_by_group = _rows_by_group(Enrolment, group_ids) if sync_students else {}
     new_series: list[dict] = []
     new_enrolments: list[dict] = []
+    emails = {user.id: email for email, user in users.items()}
     for group, plan, changed in targets:
         before = _change_counts(summary)
         existing = series_by_group.get(group.id, [])
@@ -364,7 +395,13 @@ def _write_timetable(groups, users, new_accounts, summary, today, now, sync_stud
         if sync_students:
             wanted = {users[email].id for email in plan.students}
             current = enrolments_by_group.get(group.id, [])
-            new_enrolments += _sync_enrolments(group, current, wanted, summary)
+            added, removed = _sync_enrolments(group, current, wanted, summary)
+            new_enrolments += added
+            if added:
+                names = sorted(emails[row["student_id"]] for row in added)
+                summary.said(plan.line, CHANGED, f"{plan.name}: enrols {_short_list(names)}")
+            if removed:
+                summary.said(plan.line, CHANGED, f"{plan.name}: removes {_short_list(removed)}")
         if group.id in existing_groups.ids:
             if changed or _change_counts(summary) != before:
                 summary.groups_updated += 1
@@ -381,6 +418,53 @@ def _write_timetable(groups, users, new_accounts, summary, today, now, sync_stud
     for group, _, _ in targets:
         # Series and enrolments were written by foreign key; reload the collections on use.
         db.session.expire(group, ["series", "enrolments", "subject", "mentor", "default_room"])
+
+
+def _group_change(group: CourseGroup, subject: Subject, mentor: User, room_id) -> str:
+    parts = []
+    if group.subject_id != subject.id:
+        parts.append(f"subject {group.subject.name} → {subject.name}")
+    if group.mentor_id != mentor.id:
+        parts.append(f"mentor {group.mentor.email} → {mentor.email}")
+    if group.default_room_id != room_id:
+        new_room = db.session.get(Room, room_id) if room_id else None
+        parts.append(
+            f"default room {group.default_room.name if group.default_room else 'none'} → "
+            f"{new_room.name if new_room else 'none'}"
+        )
+    return f"group {group.name}: {', '.join(parts)}"
+
+
+def _series_label(group_name: str, mask: int, start: time, end: time) -> str:
+    return f"{group_name} {_mask_label(mask)} {start:%H:%M}-{end:%H:%M}"
+
+
+_FIELD_LABELS = {
+    "every_weeks": "every N weeks",
+    "start_time": "start",
+    "end_time": "end",
+    "room_id": "room",
+    "mode": "mode",
+    "first_date": "first date",
+    "last_date": "last date",
+}
+
+
+def _shown(name: str, value) -> str:
+    if value is None:
+        return "none"
+    if name == "room_id":
+        return db.session.get(Room, value).name
+    if isinstance(value, time):
+        return f"{value:%H:%M}"
+    if isinstance(value, OccurrenceMode):
+        return value.value
+    return str(value)
+
+
+def _short_list(emails: list[str], limit: int = 8) -> str:
+    shown = ", ".join(emails[:limit])
+    return shown + (f" and {len(emails) - limit} more" if len(emails) > limit else "")
 
 
 def _change_counts(summary: TimetableImportSummary) -> tuple[int, ...]:
@@ -426,17 +510,26 @@ def _sync_series(group, plan, existing, rooms, summary, today: date, now: dateti
             "last_date": row.last_date,
         }
         series = by_mask.get(row.weekday_mask)
+        label = _series_label(plan.name, row.weekday_mask, row.start_time, row.end_time)
         if series is None:
             to_insert.append({"group_id": group.id, "weekday_mask": row.weekday_mask, **values})
             summary.series_created += 1
+            summary.said(row.line, CREATED, f"series {label} from {row.first_date}")
             continue
         matched.add(series.id)
         if all(getattr(series, name) == value for name, value in values.items()):
             summary.series_unchanged += 1
+            summary.said(row.line, UNCHANGED, f"series {label}")
             continue
+        changes = [
+            f"{_FIELD_LABELS[name]} {_shown(name, getattr(series, name))} → {_shown(name, value)}"
+            for name, value in values.items()
+            if getattr(series, name) != value
+        ]
         for name, value in values.items():
             setattr(series, name, value)
         summary.series_updated += 1
+        summary.said(row.line, CHANGED, f"series {label}: {', '.join(changes)}")
 
     # Unlisted series stop the day before the new timetable starts, and never rewrite the past.
     earliest = min(row.first_date for row in plan.series)
@@ -444,16 +537,22 @@ def _sync_series(group, plan, existing, rooms, summary, today: date, now: dateti
     for series in existing:
         if series.id in matched or (series.last_date is not None and series.last_date <= cutoff):
             continue
+        label = "series " + _series_label(
+            plan.name, series.weekday_mask, series.start_time, series.end_time
+        )
         if cutoff >= series.first_date:
             series.last_date = cutoff
             summary.series_ended += 1
+            summary.said(plan.line, ENDED, f"{label} (not in the file) ends on {cutoff}")
         elif _remove_unstarted_series(series, now):
             summary.series_removed += 1
+            summary.said(plan.line, REMOVED, f"{label} (not in the file, not begun) is removed")
         else:
             # It has history that must stay (a completed or hand-edited session): keep its
             # first date only, the closest to "ended" the last_date >= first_date rule allows.
             series.last_date = series.first_date
             summary.series_ended += 1
+            summary.said(plan.line, ENDED, f"{label} (not in the file) ends on {series.first_date}")
     return to_insert
 
 
@@ -475,15 +574,21 @@ def _remove_unstarted_series(series: Series, now: datetime) -> bool:
     return True
 
 
-def _sync_enrolments(group, current: list[Enrolment], wanted: set[int], summary) -> list[dict]:
-    """Delete enrolments the file no longer lists; returns the rows to insert."""
+def _sync_enrolments(
+    group, current: list[Enrolment], wanted: set[int], summary
+) -> tuple[list[dict], list[str]]:
+    """Delete enrolments the file no longer lists; returns the rows to insert and the
+    e-mails of the students removed."""
     enrolled = set()
+    removed = []
     for enrolment in current:
         if enrolment.student_id in wanted:
             enrolled.add(enrolment.student_id)
         else:
+            removed.append(enrolment.student.email)
             db.session.delete(enrolment)
             summary.enrolments_removed += 1
     missing = sorted(wanted - enrolled)
     summary.enrolments_added += len(missing)
-    return [{"group_id": group.id, "student_id": student_id} for student_id in missing]
+    rows = [{"group_id": group.id, "student_id": student_id} for student_id in missing]
+    return rows, sorted(removed)

@@ -108,6 +108,7 @@ def test_every_write_with_a_required_json_body_refuses_none(app, api_as, monday_
         "term_id": 1,
         "closure_id": 1,
         "absence_id": 1,
+        "group_id": series.group_id,
     }
     client = api_as("admin")
     checked = []

@@ -126,6 +126,10 @@ CASES: dict[str, list[Call]] = {
         call("POST", "/api/v1/generate", STAFF_ONLY, body={"start": DAY, "weeks": 3})
     ],
     "api_timetable.get_group": [call("GET", "/api/v1/groups/{group_a}", HIDDEN)],
+    "api_timetable.add_group_students": [
+        call("POST", "/api/v1/groups/{group_a}/enrolments", STAFF_ONLY,
+             body={"students": ["Tom Student"]}),
+    ],
     "api_timetable.create_series": [
         call("POST", "/api/v1/series", STAFF_ONLY, body={"group": "{group_a}", **SERIES})
     ],
@@ -390,6 +394,7 @@ ALLOWED = [
     ("api_timetable.create_exception", "coord"),
     ("api_timetable.delete_exception", "admin"),
     ("api_timetable.generate", "coord"),
+    ("api_timetable.add_group_students", "coord"),
     ("api_timetable.create_series", "coord"),
     ("api_timetable.patch_series", "coord"),
     ("api_timetable.create_session", "admin"),

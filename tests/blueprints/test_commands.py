@@ -45,6 +45,7 @@ COMMANDS = [
     "add-term",
     "list-years",
     "export-attendance",
+    "enrol-students",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -78,6 +79,7 @@ def files(tmp_path):
     (tmp_path / "exceptions.csv").write_text(EXCEPTIONS_HEADER)
     (tmp_path / "closures.csv").write_text("name,first_day\nSnow,2026-02-30\n")
     (tmp_path / "holidays.csv").write_text("name,first_day\nSnow,2026-12-21\n")
+    (tmp_path / "emails.txt").write_text("dee@school.test\n")
 
     def resolve(args):
         return [str(tmp_path / a[1:]) if a.startswith("@") else a for a in args]
@@ -234,6 +236,10 @@ BAD_INPUT = [
     (["export-attendance", "-", "--start", "2027-03-10", "--end", "2027-03-01"], "must not be"),
     (["export-attendance", "@out.csv", "--threshold", "101"], "not in the range"),
     (["export-attendance", "@out.csv", "--threshold", "ninety"], "'ninety' is not"),
+    (["enrol-students", "Maths"], "Missing option '--file'"),
+    (["enrol-students", "--file", "@emails.txt"], "Missing argument 'GROUP'"),
+    (["enrol-students", "Nobody", "--file", "@emails.txt"], "No group is named Nobody."),
+    (["enrol-students", "Nobody", "--file", "@nowhere.txt"], "does not exist"),
 ]
 
 
@@ -391,3 +397,12 @@ def test_an_absence_is_recorded_and_covered_from_the_command_line(
     done = cli("assign-cover", "--session", session_id, "--mentor", "dee@school.test")
     assert done.exit_code == 0 and f"Session #{session_id} Maths: taught by Dee." in done.output
     assert "covered by Dee" in cli("cover-board", "--date", "2027-01-11").output
+
+
+def test_enrol_students_prints_a_summary_and_exits_zero(cli, files, make_user, make_group):
+    make_user("student", name="Dee", email="dee@school.test")
+    make_group("Maths 7A")
+    result = cli(*files(["enrol-students", "maths 7a", "--file", "@emails.txt"]))
+    assert result.exit_code == 0, result.output
+    assert "line 1: dee@school.test: enrol Dee" in result.output
+    assert "Enrolled 1 in Maths 7A (0 already in it)." in result.output

@@ -254,6 +254,20 @@ CASES: dict[str, list[Case]] = {
     ],
     "manage.enrol": [post("/manage/groups/{group_a}/enrolments", {"student": "{user_t}"},
                           STAFF_ONLY)],
+    "manage.pick_students": [
+        get("/manage/groups/{group_a}/enrolments/pick?from_group={group_b}", STAFF_ONLY)
+    ],
+    "manage.preview_enrolment": [
+        post("/manage/groups/{group_a}/enrolments/preview", {"entries": "Tom Student"},
+             STAFF_ONLY),
+    ],
+    "manage.enrol_many": [
+        post("/manage/groups/{group_a}/enrolments/bulk", {"student": "{user_t}"}, STAFF_ONLY)
+    ],
+    "manage.move_enrolments": [
+        post("/manage/groups/{group_a}/enrolments/move",
+             {"student": "{user_s}", "to_group": "{group_b}"}, STAFF_ONLY),
+    ],
     "manage.unenrol": [
         post("/manage/groups/{group_a}/enrolments/{enrolment_a}/delete", {}, STAFF_ONLY),
         # B's enrolment through A's URL: not A's row.
@@ -348,6 +362,14 @@ CASES: dict[str, list[Case]] = {
     ],
     "timetable.delete_closure": [post("/timetable/closures/{closure}/delete", {}, STAFF_ONLY)],
     "timetable.import_closures_route": [post("/timetable/closures/import", {}, STAFF_ONLY)],
+    "timetable.imports": [get("/timetable/imports", STAFF_ONLY)],
+    "timetable.preview_import": [
+        post("/timetable/imports/timetable/preview", {}, STAFF_ONLY, upload=True),
+        post("/timetable/imports/exceptions/preview", {}, STAFF_ONLY, upload=True),
+    ],
+    "timetable.apply_import": [
+        post("/timetable/imports/timetable/apply", {"timetable-sha256": "0" * 64}, STAFF_ONLY),
+    ],
     "timetable.years": [get("/timetable/years", STAFF_ONLY)],
     "timetable.create_year": [
         post("/timetable/years", {"year-name": "Later", "year-first_day": "2040-09-01",
@@ -778,6 +800,8 @@ ALLOWED = [
     ("manage.edit_group", 1, "coord"),
     ("manage.create_series", 0, "coord"),
     ("manage.enrol", 0, "coord"),
+    ("manage.enrol_many", 0, "coord"),
+    ("manage.move_enrolments", 0, "coord"),
     ("manage.unenrol", 0, "coord"),
     ("manage.edit_user", 2, "coord"),
     ("manage.set_user_active", 0, "coord"),

@@ -3,10 +3,14 @@ and its mentor)."""
 
 from __future__ import annotations
 
+import marshmallow as ma
+from marshmallow import fields, validate
 from sqlalchemy.orm import joinedload
 
 from blueprints.api.common import (
     QueryId,
+    RefSchema,
+    StrictSchema,
     abort_problem,
     api_user,
     load_or_404,
@@ -14,11 +18,19 @@ from blueprints.api.common import (
     paged,
     paginate,
     ref,
+    require_staff,
 )
 from blueprints.api.timetable import blp
 from blueprints.api.timetable.catalogue import CatalogueArgs
 from blueprints.api.timetable.schemas import GroupDetailSchema, GroupSchema, group_json, series_json
-from models import CourseGroup
+from models import CourseGroup, db
+from services.catalogue.bulk_enrolment import (
+    ENTRY_LENGTH,
+    MAX_ENTRIES,
+    enrol_students,
+    plan_entries,
+)
+from services.common.errors import ValidationError
 from services.permissions import can_view_group, may_see_group_students, visible_groups
 
 
@@ -69,3 +81,75 @@ def get_group(group_id: int):
         enrolments = sorted(group.enrolments, key=lambda e: (e.student.name, e.student_id))
         data["students"] = [ref(e.student) for e in enrolments]
     return data
+
+
+class BulkEnrolmentInput(StrictSchema):
+    """Students to enrol, each by e-mail or name, and whether only to preview."""
+
+    students = fields.List(
+        fields.String(validate=validate.Length(max=ENTRY_LENGTH)),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ENTRIES),
+        metadata={"description": "E-mails or full names; `Name <e-mail>` is read too."},
+    )
+    dry_run = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Say what would happen; enrol nobody (refusals are not 422)."},
+    )
+
+
+class EnrolmentEntrySchema(ma.Schema):
+    position = fields.Integer(metadata={"description": "1 for the first item of `students`"})
+    entry = fields.String()
+    outcome = fields.String(metadata={"description": "enrol, already, twice or refused"})
+    student = fields.Nested(RefSchema, allow_none=True)
+    reason = fields.String()
+
+
+class BulkEnrolmentSchema(ma.Schema):
+    group = fields.Nested(RefSchema)
+    dry_run = fields.Boolean()
+    enrolled = fields.List(fields.Nested(RefSchema))
+    already = fields.List(fields.Nested(RefSchema))
+    entries = fields.List(fields.Nested(EnrolmentEntrySchema))
+
+
+@blp.post("/groups/<id:group_id>/enrolments")
+@blp.arguments(BulkEnrolmentInput)
+@blp.response(200, BulkEnrolmentSchema)
+def add_group_students(values, group_id: int):
+    """Enrol many students in a group (staff), all or nothing: one entry that names nobody,
+    a name two students share, a non-student or a deactivated account refuses them all (422,
+    `errors` by position); students already in the group are left as they are. Each new
+    student is told. With `dry_run`, the plan only."""
+    user = require_staff()
+    group = load_or_404(CourseGroup, group_id, "course group")
+    plan = plan_entries(group, list(enumerate(values["students"], start=1)))
+    body = {
+        "group": ref(group),
+        "dry_run": values["dry_run"],
+        "entries": [
+            {
+                "position": e.line,
+                "entry": e.text,
+                "outcome": e.outcome,
+                "student": ref(e.student),
+                "reason": e.reason,
+            }
+            for e in plan.entries
+        ],
+        "already": [ref(e.student) for e in plan.already],
+        "enrolled": [],
+    }
+    if values["dry_run"]:
+        db.session.rollback()
+        body["enrolled"] = [ref(e.student) for e in plan.to_enrol]
+        return body
+    if plan.refused:
+        raise ValidationError(
+            {f"students.{e.line - 1}": f"{e.text}: {e.reason}" for e in plan.refused}
+        )
+    done = enrol_students(group, [e.student.id for e in plan.to_enrol], actor=user)
+    db.session.commit()
+    body["enrolled"] = [ref(s) for s in done.enrolled]
+    return body
