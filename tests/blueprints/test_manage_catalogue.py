@@ -122,7 +122,7 @@ def test_the_landing_page_links_every_area(web, login_as, make_room, role):
     assert page.html.find(attrs={"data-count": "rooms"}).text == "1"
     for url in (
         "/manage/rooms", "/manage/subjects", "/manage/groups", "/manage/users",
-        "/timetable/years", "/timetable/closures",
+        "/timetable/years", "/timetable/closures", "/timetable/imports",
     ):  # fmt: skip
         assert page.html.select(f"main a[href='{url}']"), url
     assert page.html.find(attrs={"data-count": "closures"}).text == "0"
