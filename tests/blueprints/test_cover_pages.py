@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import MentorAbsence, Occurrence, db
+from services.cover import AbsenceData, record_absence
 from services.timetable.generation import generate_occurrences
 from tests.conftest import PINNED_TODAY, csrf_token_of
 
@@ -159,3 +160,24 @@ def test_staff_change_an_absence_and_bad_days_change_nothing(web, login_as, scho
     assert f"Ada Away: away {MONDAY:%a %d %b} to" in saved.text
     db.session.expire_all()
     assert db.session.get(MentorAbsence, absence_id).all_day
+
+
+def test_a_substitute_who_teaches_then_is_refused_in_the_row(web, login_as, school, make_group):
+    ada, dee, maths = school
+    record_absence(AbsenceData(ada.id, MONDAY), actor=None, tz=PARIS)
+    busy = make_group("Art", mentor=dee)
+    start = the_session(maths).start_utc
+    db.session.add(
+        Occurrence(group_id=busy.id, start_utc=start, end_utc=start + timedelta(hours=1))
+    )
+    db.session.commit()
+    login_as("coordinator")
+    board = web.get(f"/cover/?date={MONDAY.isoformat()}")
+    htmx = {"HX-Request": "true", "X-CSRFToken": csrf_token_of(board)}
+    answer = web.post(
+        f"/cover/sessions/{the_session(maths).id}/assign", {"mentor": str(dee.id)},
+        headers=htmx, status=409,
+    )  # fmt: skip
+    error = answer.html.find(id=f"need-{the_session(maths).id}-error")
+    assert error.text.startswith("Dee Free already teaches Art")
+    assert the_session(maths).cover_mentor_id is None
