@@ -24,7 +24,6 @@ from services.catalogue.bulk_enrolment import (
     EnrolmentPlan,
     enrol_students,
     move_students,
-    other_groups,
     plan_enrolment,
     plan_from_students,
 )
@@ -50,6 +49,7 @@ from services.common.numbers import row_id
 from services.common.timeutil import today_in
 from services.common.wording import named
 from services.school_year import terms_to_choose
+from services.timetable.schedule.filter_choices import resolve_choice
 
 
 def _with_current(placeholder: str, options, current, label) -> list[SelectChoice]:
@@ -203,7 +203,6 @@ def _students_context(group: CourseGroup, q: str = "", enrol_form=None, **bulk) 
         "q": q,
         "results": search_students(group, q),
         "enrol_form": enrol_form or EnrolForm(formdata=None),
-        "other_groups": other_groups(group),
         "move_error": bulk.pop("move_error", None),
         "bulk": _bulk_context(group, **bulk),
     }
@@ -218,8 +217,9 @@ def _bulk_context(
     is_open: bool = False,
 ) -> dict:
     """The "Add several students" panel: the paste, a group to pick from, a plan to apply."""
-    if picked_from is None and (ident := row_id(request.args.get("from_group"))):
-        picked_from = db.session.get(CourseGroup, ident)
+    pick_error = None
+    if picked_from is None:
+        picked_from, pick_error = typed_group(request.args, "from_group")
     enrolled = {e.student_id for e in group_enrolments(group)} if picked_from else set()
     return {
         "form": form or BulkEnrolForm(formdata=None),
@@ -228,8 +228,19 @@ def _bulk_context(
         "pick": group_enrolments(picked_from) if picked_from else [],
         "enrolled": enrolled,
         "error": error,
-        "open": is_open or plan is not None or picked_from is not None or bool(error),
+        "pick_error": pick_error,
+        "open": is_open or plan is not None or picked_from is not None or bool(error or pick_error),
     }
+
+
+def typed_group(values, name: str) -> tuple[CourseGroup | None, str | None]:
+    """The group a typed field names (`name`: the picked id, `name_q`: the text; a page
+    never lists every group), or why none: unknown, or several match."""
+    try:
+        ident = resolve_choice("group", values.get(f"{name}_q"), row_id(values.get(name)))
+    except ValidationError as err:
+        return None, err.message
+    return (db.session.get(CourseGroup, ident) if ident else None), None
 
 
 def _group_page(group: CourseGroup, status: int = 200, **overrides):
@@ -410,12 +421,12 @@ def _bulk_response(group_: CourseGroup, status: int, **bulk):
 def pick_students(group_id: int):
     """Another group's students, to tick and enrol (a fragment; a plain GET gets the page)."""
     group_ = load_or_404(CourseGroup, group_id)
-    source = row_id(request.args.get("from_group"))
+    picked, _ = typed_group(request.args, "from_group")
     if not is_htmx_partial():
         return redirect(
-            url_for("manage.group", group_id=group_.id, from_group=source) + "#bulk-enrol"
+            url_for("manage.group", group_id=group_.id, from_group=picked.id if picked else None)
+            + "#bulk-enrol"
         )
-    picked = db.session.get(CourseGroup, source) if source else None
     return render_template(
         "manage/_pick_students.html", group=group_, bulk=_bulk_context(group_, picked_from=picked)
     )
@@ -481,10 +492,10 @@ def move_enrolments(group_id: int):
     form = StudentsForm()
     error = None
     if form.validate_on_submit():
-        target = db.session.get(CourseGroup, row_id(request.form.get("to_group")) or 0)
+        target, problem = typed_group(request.form, "to_group")
         with form_action(form) as outcome:
             if target is None:
-                raise ValidationError({"to_group": "Choose the group to move them to."})
+                raise ValidationError({"to_group": problem or "Choose the group to move them to."})
             done = move_students(group_, target, _ticked(), actor=current_user)
             message = (
                 f"{len(done.moved) + len(done.already)} moved from {group_.name} to "

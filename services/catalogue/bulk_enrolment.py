@@ -339,14 +339,3 @@ def move_students(
         ]
     )
     return outcome
-
-
-def other_groups(group: CourseGroup) -> list[CourseGroup]:
-    """The groups students can be picked from or moved to: all but `group`, active first."""
-    return list(
-        db.session.scalars(
-            select(CourseGroup)
-            .where(CourseGroup.id != group.id)
-            .order_by(CourseGroup.active.desc(), CourseGroup.name)
-        )
-    )

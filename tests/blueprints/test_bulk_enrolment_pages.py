@@ -163,12 +163,30 @@ def test_a_move_without_a_group_or_students_says_what_is_missing(web, login_as, 
     other = school["other"]
     url = f"/manage/groups/{other.id}/enrolments/move"
     no_group = hx(web, url, {"student": [str(school["ada"].id)], "to_group": ""}, status=422)
-    assert no_group.html.select_one("#move-error").text == "Choose the group to move them to."
+    assert no_group.html.select_one("#move-to-error").text == "Choose the group to move them to."
     nobody = hx(web, url, {"to_group": str(school["group"].id)}, status=422)
-    assert nobody.html.select_one("#move-error").text == "Tick the students to move."
+    assert nobody.html.select_one("#move-to-error").text == "Tick the students to move."
     # Plain form: the group page with the message.
     page = web.get(f"/manage/groups/{other.id}")
     form = page.forms["move-students"]
     response = form.submit(status=422)
-    assert "Choose the group to move them to." in response.html.select_one("#move-error").text
+    assert "Choose the group to move them to." in response.html.select_one("#move-to-error").text
     assert roster(other) == ["Ada Lovelace", "Bob Stone"]
+
+
+def test_groups_are_typed_not_listed_and_a_typed_name_is_enough_without_javascript(
+    web, login_as, school
+):
+    login_as("coordinator")
+    group, other = school["group"], school["other"]
+    page = web.get(f"/manage/groups/{other.id}")
+    assert page.html.select("select[name=to_group], select[name=from_group]") == []
+    picked = web.get(f"/manage/groups/{group.id}?from_group_q={other.name.upper()}")
+    assert "Ada Lovelace" in picked.html.find(id="pick-students").text
+    unknown = web.get(f"/manage/groups/{group.id}?from_group_q=Nowhere")
+    assert "Nowhere" in unknown.html.find(id="pick-group-error").text
+    form = page.forms["move-students"]
+    form["student"] = [str(school["ada"].id)]
+    form["to_group_q"] = group.name
+    form.submit().follow()
+    assert "Ada Lovelace" in roster(group)
