@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from models import (
     AbsenceStatus,
@@ -254,6 +255,7 @@ def _touched(found: list[MentorAbsence], start: datetime, end: datetime) -> list
     sessions = db.session.scalars(
         select(Occurrence)
         .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .options(selectinload(Occurrence.cover_mentor))
         .where(
             overlapping(Occurrence.start_utc, Occurrence.end_utc, start, end),
             or_(CourseGroup.mentor_id.in_(by_mentor), Occurrence.cover_mentor_id.in_(by_mentor)),
@@ -298,6 +300,19 @@ def cover_board(day: date, tz: ZoneInfo, *, best: int | None = None) -> list[Cov
     needs = _touched(found, start, end)
     _suggest(needs, tz, best=best)
     return needs
+
+
+def need_of(session: Occurrence, tz: ZoneInfo, *, best: int | None = None) -> CoverNeed:
+    """One session as the board shows it: the confirmed absence touching it (if any), and,
+    open, its substitutes (the `best` only, if given)."""
+    away = absences(
+        start=session.start_utc, end=session.end_utc, statuses=(AbsenceStatus.CONFIRMED,)
+    )
+    teachers = {session.group.mentor_id, session.cover_mentor_id}
+    need = CoverNeed(session, next((a for a in away if a.mentor_id in teachers), None))
+    if need.is_open:
+        _suggest([need], tz, best=best)
+    return need
 
 
 def suggest_substitutes(session: Occurrence, tz: ZoneInfo) -> list[Substitute]:

@@ -35,9 +35,9 @@ from services.cover import (
     decide_absence,
     delete_absence,
     describe_absence,
+    need_of,
     open_count,
     record_absence,
-    suggest_substitutes,
 )
 from services.timetable.sessions import cancel_session
 
@@ -94,20 +94,9 @@ def _row(
 
 
 def _need_of(session: Occurrence) -> CoverNeed:
-    """The session as a row: its absence (if one touches it) and its substitutes."""
-    start, end = session.start_utc, session.end_utc
-    away = absences(start=start, end=end, statuses=(AbsenceStatus.CONFIRMED,))
-    absence = next(
-        (a for a in away if a.mentor_id in {session.group.mentor_id, session.cover_mentor_id}),
-        None,
-    )
-    need = CoverNeed(session, absence)
-    if need.is_open:
-        need.substitutes = suggest_substitutes(session, org_tz())
-        need.free = len(need.substitutes)
-        if request.form.get("limit"):
-            need.substitutes = need.substitutes[:BOARD_SUBSTITUTES]
-    return need
+    """The session's row: the board's (a `limit` was posted) keeps its best substitutes."""
+    best = BOARD_SUBSTITUTES if request.form.get("limit") else None
+    return need_of(session, org_tz(), best=best)
 
 
 def _back() -> str:
