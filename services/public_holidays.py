@@ -67,6 +67,7 @@ def regions(country: str) -> list[Region]:
     )
 
 
+@cache
 def country_of_zone(zone: str) -> str | None:
     """The country of an IANA zone ("Europe/Paris" -> "FR"), the organisation's by default."""
     for row in _tab("zone.tab"):
