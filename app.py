@@ -73,6 +73,13 @@ DEFAULTS = {
     # is kept in IMPORT_FOLDER (default <instance>/imports) between its preview and applying it.
     "MAX_IMPORT_KB": 10 * 1024,
     "IMPORT_FOLDER": None,
+    # Background jobs (services/jobs): where they are queued (None: a SQLite file in the
+    # instance folder; redis://..., postgresql://... for several hosts; memory:// in tests),
+    # and how long a worker may go silent before its run is taken for dead.
+    "JOBS_URL": None,
+    "JOB_LEASE_SECONDS": 60,
+    # How long a worker holds the e-mails it claimed before another may send them.
+    "MAIL_LEASE_SECONDS": 600,
     # Remove what killed uploads left in UPLOAD_FOLDER when the app starts. None: when a server
     # starts it (not in tests, nor for `flask` commands other than `flask run`).
     "SWEEP_UPLOADS_AT_START": None,
@@ -143,6 +150,10 @@ def _configure(app: Flask, config: dict | None) -> None:
         )
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
+    if not app.config.get("JOBS_URL"):
+        from services.jobs.queue import default_jobs_url
+
+        app.config["JOBS_URL"] = default_jobs_url(app)
     if not app.config.get("IMPORT_FOLDER"):
         app.config["IMPORT_FOLDER"] = str(Path(app.instance_path) / "imports")
     for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"):
@@ -337,12 +348,23 @@ def _create_app(config: dict | None) -> Flask:
     # Before the blueprints, whose rules name it: `<id:occurrence_id>`.
     app.url_map.converters["id"] = IdConverter
     register_blueprints(app)
+    _configure_jobs(app)
     sweep = app.config["SWEEP_UPLOADS_AT_START"]
     if sweep or (sweep is None and not app.testing and _started_by_a_server()):
         from blueprints.attachments.commands import sweep_uploads_at_start
 
         sweep_uploads_at_start(app)
     return app
+
+
+def _configure_jobs(app: Flask) -> None:
+    from services.jobs import tasks  # noqa: F401 (registers the jobs)
+    from services.jobs.queue import configure_jobs
+
+    try:
+        configure_jobs(app)
+    except ValueError as err:
+        raise ConfigurationError(str(err)) from None
 
 
 def _started_by_a_server() -> bool:

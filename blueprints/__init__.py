@@ -146,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.cover.commands import bp as cover_commands
     from blueprints.cover.routes import bp as cover_bp
     from blueprints.dashboard.routes import bp as dashboard_bp
+    from blueprints.jobs.commands import bp as jobs_commands
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage import bp as manage_bp
     from blueprints.manage.commands import bp as manage_commands
@@ -182,6 +183,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(invitations_bp)
     app.register_blueprint(requests_bp)
     app.register_blueprint(requests_commands)
+    app.register_blueprint(jobs_commands)
     app.register_blueprint(notifications_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(tracking_bp)

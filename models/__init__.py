@@ -103,6 +103,7 @@ from models.enums import (  # noqa: E402
     AttendanceStatus,
     ClosureKind,
     EmailStatus,
+    GenerationRunStatus,
     GroupKind,
     NoteKind,
     OccurrenceMode,
@@ -111,6 +112,7 @@ from models.enums import (  # noqa: E402
     Role,
     ScheduleKind,
 )
+from models.generation_run import GenerationRun  # noqa: E402
 from models.notification import Notification  # noqa: E402
 from models.occurrence import Occurrence  # noqa: E402
 from models.rating import Rating  # noqa: E402
@@ -140,6 +142,8 @@ __all__ = [
     "DateOverride",
     "EmailStatus",
     "Enrolment",
+    "GenerationRun",
+    "GenerationRunStatus",
     "GroupKind",
     "MentorAbsence",
     "MentorSubject",

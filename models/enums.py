@@ -49,6 +49,9 @@ class ScheduleKind(enum.StrEnum):
 class EmailStatus(enum.StrEnum):
     NONE = "none"  # no mail server configured when it was written
     PENDING = "pending"
+    # Claimed by a worker until `Notification.email_lease_until`: a worker that dies while
+    # sending leaves it to be claimed again once the lease runs out (at least once).
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
 
@@ -93,3 +96,10 @@ class AttendanceStatus(enum.StrEnum):
     LATE = "late"  # with the minutes late
     ABSENT = "absent"
     EXCUSED = "excused"  # an absence with a reason (ill, a school trip...)
+
+
+class GenerationRunStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

@@ -33,6 +33,9 @@ class Notification(db.Model):
         enum_column(EmailStatus, "email_status"), default=EmailStatus.NONE
     )
     email_attempts: Mapped[int] = mapped_column(default=0)
+    # While `sending`: until when the worker that claimed it holds it (services/notifications/
+    # mail.py).
+    email_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.kind} to {self.user_id}>"

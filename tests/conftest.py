@@ -34,6 +34,7 @@ from models import CourseGroup, Enrolment, Occurrence, Room, Series, Subject, db
 from models.series import weekdays_to_mask
 from services.common import timeutil
 from services.common.timeutil import today_in
+from services.jobs.queue import configure_jobs
 from services.people.accounts import create_user
 from services.timetable import listing
 from services.timetable.clashes import computed_clashes, stored_clashes
@@ -99,6 +100,9 @@ def make_app(tmp_path_factory, **overrides):
         # Never sweep an upload folder at start-up (a TESTING=False app's default one is the
         # developer's instance/uploads); test_upload_sweep turns it on where it looks.
         "SWEEP_UPLOADS_AT_START": False,
+        # Jobs wait in this process's memory; a test that wants them done works the queue
+        # (run_queued_jobs), as a worker would.
+        "JOBS_URL": "memory://",
     }
     config.update(overrides)
     app = create_app(config)
@@ -123,6 +127,8 @@ def _clean_database(request):
         yield
         return
     app = request.getfixturevalue("app")
+    # An empty queue of the test's app (the queue is one per process, its storage the app's).
+    configure_jobs(app)
     with app.app_context():
         yield
         db.session.rollback()

@@ -10,10 +10,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
-    g,
-    has_request_context,
     redirect,
     render_template,
     request,
@@ -30,8 +27,7 @@ from blueprints.notifications.commands import send_notifications
 from models import Notification, db
 from services.common.numbers import whole_number
 from services.common.pagination import page_number, paginate
-from services.notifications.inbox import bell_state, mail_queued, mark_read, unread_count
-from services.notifications.mail import send_pending
+from services.notifications.inbox import bell_state, mark_read, unread_count
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications", cli_group=None)
 bp.cli.add_command(send_notifications)
@@ -208,32 +204,3 @@ def open_link(notification_id: int):
         db.session.commit()
     target = safe_next_path(note.link)
     return redirect(target or url_for("notifications.index"))
-
-
-# --- E-mail after the response ------------------------------------------------------------------
-
-
-@mail_queued.connect
-def _remember_mail_queued(app, **_):
-    if has_request_context():
-        g.notification_mail_queued = True
-
-
-@bp.after_app_request
-def _mail_after_response(response):
-    """A request that queued notification e-mail sends it once the response has gone out
-    (and its transaction has committed or rolled back: only committed rows are mailed)."""
-    if g.pop("notification_mail_queued", False) and current_app.config.get("MAIL_SERVER"):
-        app = current_app._get_current_object()
-
-        def send():
-            with app.app_context():
-                try:
-                    send_pending()
-                except Exception:  # send_pending logs its own failures; this is a last guard
-                    app.logger.exception("Notification e-mail after a request failed")
-                finally:
-                    db.session.remove()
-
-        response.call_on_close(send)
-    return response

@@ -1,5 +1,6 @@
 """Notifications: written in the transaction of the change they report (an outbox), so a
-rolled-back change notifies nobody; mailed after commit when a mail server is configured.
+rolled-back change notifies nobody; mailed by a background job once it has committed, when a
+mail server is configured.
 """
 
 from __future__ import annotations
@@ -7,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from blinker import Namespace
 from flask import current_app, has_app_context
 from sqlalchemy import func, insert, select, union_all, update
 
 from models import CourseGroup, EmailStatus, Enrolment, Notification, Occurrence, User, db
 from models.types import one_of, utcnow
+from services.jobs.queue import enqueue_after_commit
+from services.jobs.tasks import deliver_mail
 
 # Kinds, as stored (and shown as the notification's badge).
 REQUEST_NEW = "request_new"
@@ -27,10 +29,6 @@ SESSION_MOVED = "session_moved"
 SESSION_RESTORED = "session_restored"
 SESSION_REMOVED = "session_removed"
 TITLE_MAX = 200
-
-# Sent by `notify` when it queued e-mail (sender: the app), so the web layer can mail the
-# queue once the request's transaction has committed (services know nothing of requests).
-mail_queued = Namespace().signal("mail-queued")
 
 
 def _mail_configured() -> bool:
@@ -66,7 +64,8 @@ def notify(
     db.session.add_all(notes)
     db.session.flush()
     if notes and status is EmailStatus.PENDING:
-        mail_queued.send(current_app._get_current_object())
+        # A worker mails them once this transaction has committed.
+        enqueue_after_commit(deliver_mail)
     return notes
 
 
@@ -115,7 +114,7 @@ def notify_each(messages: Iterable[tuple[Iterable[int], str, str, str, str | Non
             ],
         )
     if status is EmailStatus.PENDING:
-        mail_queued.send(current_app._get_current_object())
+        enqueue_after_commit(deliver_mail)
     return added
 
 

@@ -10,14 +10,16 @@ chooses).
 
 from __future__ import annotations
 
+import hmac
 import smtplib
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
@@ -29,6 +31,14 @@ from services.common.wording import plural
 MAX_ATTEMPTS = 3
 # Seconds to wait for the mail server (connecting, and each exchange) before giving up.
 SMTP_TIMEOUT = 10
+# How long a worker holds the messages it claimed (MAIL_LEASE_SECONDS): sent ones are
+# recorded every SENT_BATCH messages, well within it.
+MAIL_LEASE_SECONDS = 600
+SENT_BATCH = 20
+
+
+# Sent (sender: the app, count=) when messages failed: the metrics count them.
+email_failed = Namespace().signal("email-failed")
 
 
 @dataclass(frozen=True)
@@ -48,36 +58,53 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _sendable():
-    """Rows to mail: pending ones, and failed ones with attempts left."""
+def _sendable(now: datetime):
+    """Rows to mail: pending ones, failed ones with attempts left, and ones whose worker's
+    lease ran out (it died, or lost its connection, while sending them)."""
     return or_(
         Notification.email_status == EmailStatus.PENDING,
         and_(
-            Notification.email_status == EmailStatus.FAILED,
+            Notification.email_status.in_((EmailStatus.FAILED, EmailStatus.SENDING)),
             Notification.email_attempts < MAX_ATTEMPTS,
+            or_(
+                Notification.email_status == EmailStatus.FAILED,
+                Notification.email_lease_until < now,
+            ),
         ),
     )
 
 
-def _claim(limit: int) -> list[int]:
-    """Take up to `limit` sendable rows for this worker, in one committed UPDATE.
+def _claim(limit: int, now: datetime, lease: timedelta) -> list[int]:
+    """Lease up to `limit` sendable rows to this worker, in one committed UPDATE.
 
-    The row is marked sent (and the attempt counted) *before* the message goes out: the
-    status set has no "sending", and a worker that finds a row already claimed must not send
-    it again. So delivery is at most once: a worker killed mid-send loses that e-mail (the
-    notification itself stays in the app) rather than two workers sending it twice. On
-    PostgreSQL a concurrent claim waits for this one and re-checks the condition; on SQLite
-    writers are serialised.
+    A claimed row is `sending` until `now + lease`: no other worker takes it meanwhile, so
+    two workers never send one message twice. Once the message is accepted by the mail
+    server it is marked `sent`; a worker killed before that leaves the lease to run out, and
+    the message is sent again (at least once), with the same Message-ID, the idempotency key
+    mail systems recognise. On PostgreSQL a concurrent claim waits for this one and re-checks
+    the condition; on SQLite writers are serialised.
     """
+    # Leases that ran out on a message's last attempt: it failed for good.
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.email_status == EmailStatus.SENDING,
+            Notification.email_lease_until < now,
+            Notification.email_attempts >= MAX_ATTEMPTS,
+        )
+        .values(email_status=EmailStatus.FAILED, email_lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
     candidates = (
-        select(Notification.id).where(_sendable()).order_by(Notification.id).limit(limit)
+        select(Notification.id).where(_sendable(now)).order_by(Notification.id).limit(limit)
     ).scalar_subquery()
     claimed = db.session.scalars(
         update(Notification)
-        .where(Notification.id.in_(candidates), _sendable())
+        .where(Notification.id.in_(candidates), _sendable(now))
         .values(
-            email_status=EmailStatus.SENT,
+            email_status=EmailStatus.SENDING,
             email_attempts=Notification.email_attempts + 1,
+            email_lease_until=now + lease,
         )
         .returning(Notification.id)
         .execution_options(synchronize_session=False)
@@ -86,13 +113,25 @@ def _claim(limit: int) -> list[int]:
     return sorted(claimed)
 
 
+def message_id(notification_id: int, config) -> str:
+    """The Message-ID of a notification's e-mail, the same on every attempt: the idempotency
+    key by which a mail server or client recognises a message sent again after a worker died
+    between sending it and recording it sent. Keyed by the app's secret, so that one
+    installation's ids neither collide with another's nor can be guessed."""
+    digest = hmac.new(
+        str(config["SECRET_KEY"]).encode(), f"notification:{notification_id}".encode(), "sha256"
+    ).hexdigest()[:16]
+    host = urlsplit(config.get("BASE_URL") or "").hostname or "termtable.invalid"
+    return f"<notification.{notification_id}.{digest}@{host}>"
+
+
 def _message(note: Notification, user: User, sender: str, base_url: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     # An Address (not a formatted string) lets the email package quote and encode the name.
     message["To"] = Address(display_name=_one_line(user.name), addr_spec=user.email)
     message["Subject"] = _one_line(note.title)
-    message["Message-ID"] = make_msgid(domain="termtable")
+    message["Message-ID"] = message_id(note.id, current_app.config)
     lines = [note.title, ""]
     if note.body:
         lines += [note.body, ""]
@@ -126,19 +165,33 @@ def _mark_failed(ids: list[int]) -> None:
         db.session.execute(
             update(Notification)
             .where(one_of(Notification.id, ids))
-            .values(email_status=EmailStatus.FAILED)
+            .values(email_status=EmailStatus.FAILED, email_lease_until=None)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
 
 
-def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
-    """Mail up to `limit` queued notifications (pending, or failed with attempts left) over
-    one SMTP connection; each ends `sent` or `failed` with its attempt counted.
+def _mark_sent(ids: list[int]) -> None:
+    if ids:
+        db.session.execute(
+            update(Notification)
+            .where(one_of(Notification.id, ids), Notification.email_status == EmailStatus.SENDING)
+            .values(email_status=EmailStatus.SENT, email_lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+
+def send_pending(
+    limit: int = 100, base_url: str | None = None, now: datetime | None = None
+) -> MailSummary:
+    """Mail up to `limit` queued notifications (pending, failed with attempts left, or left
+    `sending` by a worker whose lease ran out) over one SMTP connection; each ends `sent` or
+    `failed` with its attempt counted.
 
     Never raises: a failure is logged and its rows stay `failed` for the next run (up to
     `MAX_ATTEMPTS`). Does nothing without `MAIL_SERVER`. Commits its own short transactions,
-    so call it outside any request's transaction (after the response, or from the CLI).
+    so call it outside any request's transaction (a job, or the CLI).
     """
     config = current_app.config
     if not config.get("MAIL_SERVER"):
@@ -149,8 +202,9 @@ def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
         config.get("MAIL_DEFAULT_SENDER") or config.get("MAIL_USERNAME") or "termtable@localhost"
     )
     logger = current_app.logger
+    lease = timedelta(seconds=float(config.get("MAIL_LEASE_SECONDS") or MAIL_LEASE_SECONDS))
     try:
-        ids = _claim(limit)
+        ids = _claim(limit, now or datetime.now(UTC), lease)
     except Exception:
         db.session.rollback()
         logger.exception("Notification e-mail: could not read the outbox")
@@ -160,6 +214,7 @@ def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
 
     failed: list[int] = []
     delivered: set[int] = set()
+    recorded: set[int] = set()
     try:
         # Plain messages first, then end the (read) transaction before talking to the server:
         # on SQLite an open transaction would hold the write lock for the whole exchange.
@@ -179,6 +234,7 @@ def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
                 try:
                     smtp.send_message(message)
                     delivered.add(note_id)
+                    recorded = _record_sent(delivered, recorded, force=False)
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
                         smtplib.SMTPSenderRefused) as err:  # fmt: skip
                     # This message was refused; the connection still serves the others.
@@ -201,8 +257,22 @@ def send_pending(limit: int = 100, base_url: str | None = None) -> MailSummary:
         failed = [i for i in ids if i not in delivered]
         logger.exception("Notification e-mail: could not send %s", plural(len(ids), "message"))
     try:
+        _record_sent(delivered, recorded, force=True)
         _mark_failed(failed)
     except Exception:
         db.session.rollback()
-        logger.exception("Notification e-mail: could not record failures %s", failed)
+        # The leases run out and the messages are sent again (with the same Message-ID).
+        logger.exception("Notification e-mail: could not record the outcome of %s", ids)
+    if failed:
+        email_failed.send(current_app._get_current_object(), count=len(failed))
     return MailSummary(sent=len(ids) - len(failed), failed=len(failed))
+
+
+def _record_sent(delivered: set[int], recorded: set[int], *, force: bool) -> set[int]:
+    """Mark sent what was delivered and not yet recorded: every SENT_BATCH messages while
+    sending (well within the lease), and the rest at the end."""
+    fresh = delivered - recorded
+    if fresh and (force or len(fresh) >= SENT_BATCH):
+        _mark_sent(sorted(fresh))
+        return recorded | fresh
+    return recorded

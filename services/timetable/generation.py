@@ -757,6 +757,7 @@ def generate_occurrences(
     max_sessions: int | None = None,
     window_days: int | None = None,
     on_conflicts: Callable[[list[dict]], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> GenerationSummary:
     """Bring the occurrences of every active series with a date in [start, end) up to date.
 
@@ -776,7 +777,8 @@ def generate_occurrences(
     term's. Its conflicts are found window by window once everything is written, and given
     as they are found to `on_conflicts` (a list of described conflicts at a time), if given,
     instead of being kept in the summary (a run in one window keeps them there too, and
-    gives them all at once). `details` runs in one window.
+    gives them all at once). `details` runs in one window. `on_progress(done, total)` is
+    told after each window is written (a background run shows it).
     """
     if end <= start:
         raise ValidationError("The end date must be after the start date.", field="end")
@@ -800,6 +802,7 @@ def generate_occurrences(
                 log=details,
                 window_days=window_days,
                 on_conflicts=on_conflicts,
+                on_progress=on_progress,
             )
         if not (
             summary.created or summary.unchanged or summary.kept or summary.out_of_date
@@ -823,6 +826,7 @@ def _generate(
     log: bool = False,
     window_days: int | None = None,
     on_conflicts: Callable[[list[dict]], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> GenerationSummary:
     summary = GenerationSummary(start=start, end=end, force=force, group_ids=groups)
     # Serialise with other writers, so the counts and conflicts are those of what is stored.
@@ -835,7 +839,7 @@ def _generate(
     stored, stamp = _Memo(write), write(utcnow())
     windows = _windows(start, end, None if log else window_days)
     changed = _ChangedGroups()
-    for window in windows:
+    for done, window in enumerate(windows, start=1):
         existing = None  # the last window's rows go before the next window's come
         work = _RunWrites(stored=stored, stamp=stamp, log=log)
         existing = _generate_window(
@@ -851,6 +855,8 @@ def _generate(
         changed.add(work.changed)
         # Only the counts and a few rows per changed group outlive the window.
         del work.to_insert[:], work.to_update[:], work.changed[:]
+        if on_progress is not None:
+            on_progress(done, len(windows))
     notified = _tell_participants(changed, tz) if changed else 0
     sessions_written = summary.created + summary.updated + summary.removed
     _analyze_after_bulk_writes(dialect, occurrence=sessions_written, notification=notified)

@@ -1,6 +1,8 @@
-"""Notification e-mail: sent over real SMTP (aiosmtpd on a free 127.0.0.1 port) after the
-request that wrote the notifications has finished; failures are logged, counted and retried
-up to three attempts, and never fail the request; without MAIL_SERVER nothing is attempted."""
+"""Notification e-mail: sent over real SMTP (aiosmtpd on a free 127.0.0.1 port) by the
+delivery job, queued once the transaction that wrote the notifications has committed; each
+message leased to one worker while it is sent, sent again with the same Message-ID when its
+worker died; failures are logged, counted and retried up to three attempts, and never fail
+the request; without MAIL_SERVER nothing is attempted."""
 
 from __future__ import annotations
 
@@ -22,9 +24,10 @@ from sqlalchemy import select
 from webtest import TestApp
 
 from models import EmailStatus, Notification, db
+from services.jobs.queue import queue_stats, run_queued_jobs
 from services.notifications import mail
 from services.notifications.inbox import notify
-from services.notifications.mail import MAX_ATTEMPTS, send_pending
+from services.notifications.mail import MAX_ATTEMPTS, message_id, send_pending
 from services.timetable.exceptions import (
     OverrideChange,
     save_override,
@@ -151,12 +154,17 @@ def outbox() -> list[tuple[int, EmailStatus, int]]:
     ]
 
 
-def test_a_request_that_notifies_mails_each_participant_after_its_response(
+def test_a_request_that_notifies_queues_the_mail_and_the_worker_sends_it(
     app, inbox, lesson, make_user
 ):
     occurrence = lesson["occurrence"]
     response = cancel_through_the_web(app, make_user, occurrence, status=302)
     assert response.location.endswith(f"/sessions/{occurrence.id}")
+    # The request only queued the delivery job: nothing is sent until a worker runs it.
+    assert queue_stats()["waiting"] == 1
+    assert [status for _, status, _ in outbox()] == [EmailStatus.PENDING] * 3
+    assert inbox.is_empty()
+    assert run_queued_jobs() == 1
 
     received = sorted(inbox.take(3), key=lambda item: item[0])
     assert [rcpt for rcpt, _ in received] == [
@@ -180,11 +188,10 @@ def test_a_request_that_notifies_mails_each_participant_after_its_response(
     assert inbox.is_empty()
 
 
-def test_mail_goes_out_only_after_the_request_has_finished(
+def test_mail_goes_out_from_the_job_never_while_the_user_waits(
     app, mail_to, lesson, make_user, monkeypatch
 ):
-    """The SMTP connection is opened from the response's close hook, when the request (and
-    its transaction) is over, never while the user waits for the page."""
+    """No SMTP connection is opened by the request; the job opens it, outside any request."""
     opened = []
 
     class Recorder(smtplib.SMTP):
@@ -195,7 +202,75 @@ def test_mail_goes_out_only_after_the_request_has_finished(
     monkeypatch.setattr(mail.smtplib, "SMTP", Recorder)
     mail_to(25)
     cancel_through_the_web(app, make_user, lesson["occurrence"], status=302)
+    assert opened == []
+    run_queued_jobs()
     assert opened == [False]
+
+
+def test_a_rolled_back_change_queues_no_mail(app, inbox, lesson):
+    notify(lesson["alice"].id, "x", "Never")
+    db.session.rollback()
+    assert queue_stats()["waiting"] == 0
+    notify(lesson["alice"].id, "x", "Twice in one transaction")
+    notify(lesson["bob"].id, "x", "Twice in one transaction")
+    db.session.commit()
+    assert queue_stats()["waiting"] == 1  # one delivery job for the transaction
+    assert run_queued_jobs() == 1
+    assert len(inbox.take(2)) == 2
+
+
+def test_a_message_leased_to_a_live_worker_is_left_to_it(app, inbox, lesson, clock):
+    """A worker holds the messages it claimed until its lease runs out: another worker does
+    not send them meanwhile (no duplicate while the first is still sending)."""
+    [note] = notify(lesson["alice"].id, "x", "Mine")
+    db.session.commit()
+    lease_until = clock.now() + timedelta(minutes=10)
+    note.email_status, note.email_attempts, note.email_lease_until = (
+        EmailStatus.SENDING, 1, lease_until,
+    )  # fmt: skip
+    db.session.commit()
+    assert send_pending(now=clock.now()) == mail.MailSummary()
+    assert inbox.is_empty()
+    assert outbox() == [(lesson["alice"].id, EmailStatus.SENDING, 1)]
+
+
+def test_a_message_whose_worker_died_is_sent_again_with_the_same_message_id(
+    app, inbox, lesson, clock
+):
+    """At least once: a worker killed after claiming (or even after sending) leaves the row
+    `sending`; once its lease has run out the next run sends it, under the Message-ID the
+    first attempt used, by which mail systems recognise a duplicate."""
+    [note] = notify(lesson["alice"].id, "x", "Again")
+    db.session.commit()
+    note.email_status, note.email_attempts = EmailStatus.SENDING, 1
+    note.email_lease_until = clock.now() - timedelta(seconds=1)
+    db.session.commit()
+    assert send_pending(now=clock.now()) == mail.MailSummary(sent=1)
+    _, message = inbox.next()
+    assert message["Message-ID"] == message_id(note.id, app.config)
+    assert outbox() == [(lesson["alice"].id, EmailStatus.SENT, 2)]
+
+
+def test_a_message_id_is_stable_per_notification_and_distinct_between_them(app, inbox, lesson):
+    first, second = notify([lesson["alice"].id, lesson["bob"].id], "x", "Ids")
+    db.session.commit()
+    assert message_id(first.id, app.config) == message_id(first.id, app.config)
+    assert message_id(first.id, app.config) != message_id(second.id, app.config)
+    assert message_id(first.id, app.config).endswith("@termtable.example.org>")
+    send_pending()
+    ids = sorted(message["Message-ID"] for _, message in inbox.take(2))
+    assert ids == sorted(message_id(n.id, app.config) for n in (first, second))
+
+
+def test_a_lease_that_ran_out_on_the_last_attempt_fails_for_good(app, inbox, lesson, clock):
+    [note] = notify(lesson["alice"].id, "x", "Poison")
+    db.session.commit()
+    note.email_status, note.email_attempts = EmailStatus.SENDING, MAX_ATTEMPTS
+    note.email_lease_until = clock.now() - timedelta(seconds=1)
+    db.session.commit()
+    assert send_pending(now=clock.now()) == mail.MailSummary()
+    assert outbox() == [(lesson["alice"].id, EmailStatus.FAILED, MAX_ATTEMPTS)]
+    assert inbox.is_empty()
 
 
 def test_a_mail_server_that_is_down_marks_the_rows_failed_and_the_request_succeeds(
@@ -204,6 +279,7 @@ def test_a_mail_server_that_is_down_marks_the_rows_failed_and_the_request_succee
     mail_to(free_port())  # nothing listens there: connection refused
     response = cancel_through_the_web(app, make_user, lesson["occurrence"], status=302)
     assert response.follow().status_int == 200
+    run_queued_jobs()
     assert [status for _, status, _ in outbox()] == [EmailStatus.FAILED] * 3
     assert [attempts for _, _, attempts in outbox()] == [1, 1, 1]
     assert "could not send 3 messages" in caplog.text
@@ -259,6 +335,8 @@ def test_without_a_mail_server_nothing_is_attempted(app, lesson, make_user, monk
     monkeypatch.setattr(mail.smtplib, "SMTP", no_smtp)
     assert not app.config.get("MAIL_SERVER")
     cancel_through_the_web(app, make_user, lesson["occurrence"], status=302)
+    assert queue_stats()["waiting"] == 0
+    run_queued_jobs()
     assert [status for _, status, _ in outbox()] == [EmailStatus.NONE] * 3
     assert send_pending() == mail.MailSummary()
     assert [status for _, status, _ in outbox()] == [EmailStatus.NONE] * 3
@@ -379,24 +457,17 @@ def test_the_cli_without_a_mail_server_says_so(app):
     assert "MAIL_SERVER is not set" in result.output
 
 
-def test_notify_signals_queued_mail_only_when_mail_is_set_up(app, lesson, monkeypatch):
-    from services.notifications.inbox import mail_queued
-
-    seen = []
-
-    def listener(sender, **kwargs):
-        seen.append(sender)
-
-    mail_queued.connect(listener)
-    try:
-        notify(lesson["alice"].id, "x", "No mail")
-        monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-        notify(lesson["alice"].id, "x", "Mail")
-        notify([], "x", "Nobody")
-    finally:
-        mail_queued.disconnect(listener)
-    db.session.rollback()
-    assert seen == [app]
+def test_notify_queues_delivery_only_when_mail_is_set_up(app, lesson, monkeypatch):
+    notify(lesson["alice"].id, "x", "No mail")
+    db.session.commit()
+    assert queue_stats()["waiting"] == 0
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    notify([], "x", "Nobody")
+    db.session.commit()
+    assert queue_stats()["waiting"] == 0
+    notify(lesson["alice"].id, "x", "Mail")
+    db.session.commit()
+    assert queue_stats()["waiting"] == 1
 
 
 def test_the_email_of_a_notification_says_the_local_day_and_time(app, auckland_term, monkeypatch):

@@ -1,0 +1,1 @@
+"""Background jobs on huey: the queue and its settings (`queue`), the tasks (`tasks`)."""

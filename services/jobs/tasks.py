@@ -1,0 +1,90 @@
+"""The jobs: e-mail delivery, request expiry, large generations, and the recovery sweep.
+
+Each job is idempotent and reads its work from the database, so running one twice, or
+after a worker died, does no harm. Periodic ones are scheduled by huey's own scheduler
+(`flask worker` runs it): no cron.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from huey import crontab
+
+from services.jobs.queue import enqueue, job, jobs, the_app
+
+logger = logging.getLogger(__name__)
+
+# At most this many e-mails per delivery job; a longer queue is worked by the next ones.
+MAIL_BATCH = 100
+MAIL_ROUNDS = 50
+
+
+@job(retries=2, retry_delay=30)
+def deliver_mail() -> int:
+    """Mail the notifications waiting for it (pending, failed with attempts left, or leased
+    by a worker that died). Two workers running it at once share the queue, each message
+    leased to one of them."""
+    from services.notifications.mail import send_pending
+
+    if not the_app().config.get("MAIL_SERVER"):
+        return 0
+    sent = 0
+    for _ in range(MAIL_ROUNDS):
+        summary = send_pending(limit=MAIL_BATCH)
+        sent += summary.sent
+        if summary.sent + summary.failed < MAIL_BATCH or summary.failed:
+            break
+    return sent
+
+
+@jobs.periodic_task(crontab(minute="*"), name="deliver_mail_every_minute")
+def deliver_mail_every_minute() -> None:
+    # Retries failed messages and takes over expired leases, even if no one rang.
+    enqueue(deliver_mail)
+
+
+@job()
+def expire_requests() -> int:
+    """Pending requests whose first session has started become `expired`."""
+    from models import db
+    from services.requests.lifecycle import expire_requests as expire
+
+    count = expire()
+    db.session.commit()
+    if count:
+        logger.info("Expired %s requests", count)
+    return count
+
+
+@jobs.periodic_task(crontab(minute="*/5"), name="expire_requests_every_five_minutes")
+def expire_requests_every_five_minutes() -> None:
+    enqueue(expire_requests)
+
+
+@job()
+def recover() -> dict:
+    """Queue again what a dead worker left half done: e-mail whose lease ran out (the
+    delivery job takes them over) and generation runs whose worker stopped beating."""
+    from models import db
+    from services.timetable.generation_jobs import stalled_runs
+
+    runs = stalled_runs()
+    db.session.commit()
+    for run_id in runs:
+        enqueue(run_generation, run_id)
+    enqueue(deliver_mail)
+    return {"generation_runs": runs}
+
+
+@jobs.periodic_task(crontab(minute="*"), name="recover_every_minute")
+def recover_every_minute() -> None:
+    enqueue(recover)
+
+
+@job()
+def run_generation(run_id: int) -> None:
+    """A generation queued from the web (services/timetable/generation_jobs.py)."""
+    from services.timetable.generation_jobs import execute_run
+
+    execute_run(run_id)
