@@ -54,7 +54,10 @@ DEFAULTS = {
     "TRUSTED_PROXIES": 0,
     "RATELIMIT_HEADERS_ENABLED": True,
     "MAX_GENERATION_DAYS": MAX_GENERATION_DAYS,
-    "MAX_WEB_GENERATION_SESSIONS": 150_000,  # a larger run from a page or the API is refused
+    # The most sessions a generation from a page or the API runs while the user waits (about
+    # two seconds); a larger one is run by a background worker, its progress shown in place.
+    # 0: every run in the request.
+    "MAX_WEB_GENERATION_SESSIONS": 20_000,
     # `flask generate-sessions` works this many days at a time (one transaction still), so
     # its memory follows a window of the school, not the whole term.
     "GENERATION_WINDOW_DAYS": 28,

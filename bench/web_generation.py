@@ -18,8 +18,9 @@ figure is the whole request: form parsing, the run, its commit and the rendered 
 The target (issue 12) is each step within 10 s here; `--profile STEP` prints where one step's
 time goes (cProfile, top functions by cumulative time). Each step also gives this process's CPU
 seconds, steadier than the wall clock on a shared machine (on PostgreSQL the server's work is
-not in them). A window over MAX_WEB_GENERATION_SESSIONS (`--weeks 104`, or `--max-sessions`)
-shows the page's refusal instead.
+not in them). The page runs these windows itself (MAX_WEB_GENERATION_SESSIONS=0); with
+`--max-sessions N` a window holding more is queued for a background worker instead, and the
+step measures the page's answer (queued).
 
 This is a measurement, not a test: it prints PASS/MISS (REFUSED) per step and exits 0 unless
 something crashes or a step answers neither 200 nor 422.
@@ -164,9 +165,7 @@ def run(args) -> list[Step]:
             url, drop = fresh_postgres(args.database_url)
         else:
             url = "sqlite:///" + str(Path(tmp) / "bench.db")
-        extra = {}
-        if args.max_sessions is not None:
-            extra["MAX_WEB_GENERATION_SESSIONS"] = args.max_sessions
+        extra = {"MAX_WEB_GENERATION_SESSIONS": args.max_sessions or 0}
         app = make_app(url, extra)
         try:
             return list(steps(app, args))
@@ -237,7 +236,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--max-sessions",
         type=int,
-        help="MAX_WEB_GENERATION_SESSIONS for the run (default: the app's)",
+        help="MAX_WEB_GENERATION_SESSIONS for the run (default 0: every run in the request)",
     )
     args = parser.parse_args(argv)
     os.environ.pop("DATABASE_URL", None)

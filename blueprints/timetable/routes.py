@@ -24,7 +24,7 @@ from blueprints.typed_choice import (
     sent_typed,
     show_chosen,
 )
-from models import CourseGroup, DateOverride, Occurrence, Series, db
+from models import CourseGroup, DateOverride, GenerationRun, Occurrence, Series, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
 from services.common.numbers import row_id
 from services.common.pagination import Page, page_number, paginate
@@ -39,7 +39,9 @@ from services.timetable.generation import (
     CHANGE_KINDS,
     generate_occurrences,
     resolve_window,
+    sessions_in_window,
 )
+from services.timetable.generation_jobs import conflict_count, progress_of, queue_run, run_summary
 from services.timetable.schedule.filter_choices import choice_named
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
@@ -72,9 +74,9 @@ PREVIEW_PER_PAGE = 25
 CONFLICTS_LISTED = 100
 
 
-def _generate_form() -> GenerateForm:
+def _generate_form(run: GenerationRun | None = None) -> GenerateForm:
     """The Generate form: posted, or on GET prefilled from the query string (a session page
-    links here with its group, its date and force)."""
+    links here with its group, its date and force), or from a run by a worker."""
     form = GenerateForm() if request.method == "POST" else GenerateForm(formdata=None)
     choices = generate_group_choices()
     wanted = row_id(request.values.get("group"))
@@ -91,6 +93,10 @@ def _generate_form() -> GenerateForm:
         if end is not None:
             form.span.data, form.end.data = "range", end
         form.force.data = args.get("force") == "1"
+    if run is not None and request.method == "GET":
+        form.group.data = run.group_id if run.group_id in {c.value for c in choices} else 0
+        form.start.data, form.span.data, form.end.data = run.start, "range", run.end
+        form.force.data = run.force
     return form
 
 
@@ -120,7 +126,7 @@ def generate():
     button of the preview posts the form again with its page. GET with `preview=1` (and
     `group`, `start`, `end`, `force`) opens a preview directly: nothing is written."""
     form = _generate_form()
-    summary, status, note = None, 200, ""
+    summary, status, note, run = None, 200, "", None
     posted = request.method == "POST" and form.validate_on_submit()
     linked = request.method == "GET" and request.args.get("preview") == "1"
     if posted or linked:
@@ -134,16 +140,28 @@ def generate():
                 end=form.end.data if form.span.data == "range" else None,
                 max_days=current_app.config["MAX_GENERATION_DAYS"],
             )
-            summary = generate_occurrences(
-                start,
-                end,
-                tz=org_tz(),
-                force=form.force.data,
-                dry_run=dry_run,
-                group_ids=[form.group.data] if form.group.data else None,
-                details=True,
-                max_sessions=current_app.config["MAX_WEB_GENERATION_SESSIONS"],
-            )
+            group_ids = [form.group.data] if form.group.data else None
+            held = sessions_in_window(start, end, group_ids)
+            if 0 < current_app.config["MAX_WEB_GENERATION_SESSIONS"] < held:
+                # Too large for the page to wait for: a worker runs it (progress in place).
+                run = queue_run(
+                    actor=current_user, start=start, end=end, group_id=form.group.data or None,
+                    force=form.force.data, dry_run=dry_run, sessions=held,
+                )  # fmt: skip
+            else:
+                summary = generate_occurrences(
+                    start,
+                    end,
+                    tz=org_tz(),
+                    force=form.force.data,
+                    dry_run=dry_run,
+                    group_ids=group_ids,
+                    details=True,
+                )
+        if outcome.ok and run is not None:
+            if not is_htmx():
+                return redirect(url_for("timetable.generation_run", run_id=run.id), 303)
+            return _run_panel(run, form, 202)
         if outcome.ok:
             note = form.unused_field_note()
         status = outcome.status
@@ -159,6 +177,34 @@ def generate():
         pages=_preview_pages(summary) if summary is not None else {},
         group_name=dict((c.value, c.label) for c in form.group.choices).get(form.group.data),
         conflicts_listed=CONFLICTS_LISTED,
+    )
+
+
+@bp.get("/generations/<id:run_id>")
+@staff_required
+def generation_run(run_id: int):
+    """A generation run by a worker: its progress while it runs (the panel polls this), then
+    its outcome."""
+    run = load_or_404(GenerationRun, run_id)
+    form = _generate_form(run)
+    return _run_panel(run, form, 200)
+
+
+def _run_panel(run: GenerationRun, form, status: int):
+    summary = run_summary(run)
+    return page_or_fragment(
+        "timetable/generation_run.html",
+        "timetable/_generate_panel.html",
+        status,
+        form=form,
+        run=run,
+        progress=progress_of(run),
+        summary=summary,
+        span_note="",
+        pages={},
+        group_name=run.group.name if run.group_id and run.group else None,
+        conflicts_listed=CONFLICTS_LISTED,
+        conflict_total=conflict_count(run),
     )
 
 

@@ -205,38 +205,6 @@ def sessions_in_window(start: date, end: date, group_ids=None) -> int:
     return sum(len(series_dates(rule, start, end)) for rule in _load_rules(start, end, group_ids))
 
 
-def refuse_oversized_run(
-    start: date,
-    end: date,
-    *,
-    max_sessions: int,
-    group_ids=None,
-    force: bool = False,
-    dry_run: bool = False,
-) -> None:
-    """Refuse, before any work, a run over more than `max_sessions` sessions: the web page and
-    the API run a generation inside the request, which must end before the server's time
-    limit. The message says what fits and gives the command line that has no limit."""
-    held = sessions_in_window(start, end, group_ids)
-    if held <= max_sessions:
-        return
-    per_week = held / ((end - start).days / 7)
-    fit = int(max_sessions // per_week)
-    shorter = "Choose a shorter window"
-    if fit >= 1:
-        whose = "this group" if group_ids is not None and len(group_ids) == 1 else "these groups"
-        shorter += f" (about {plural(fit, 'week')} of {whose} fit)"
-    command = f"flask generate-sessions --start {start.isoformat()} --end {end.isoformat()}"
-    command += " --force" if force else ""
-    command += " --dry-run" if dry_run else ""
-    raise ValidationError(
-        f"Too large to run here: this window holds {held:,} sessions, and a generation from "
-        f"the web handles at most {max_sessions:,}, so that it ends within the server's time "
-        f"limit. {shorter}, or run it on the server, where it has no limit: {command} "
-        "(every active group). Nothing was written."
-    )
-
-
 # A notification lists at most this many of a group's changed sessions (then "and N more").
 LISTED_CHANGES = 10
 
@@ -754,7 +722,6 @@ def generate_occurrences(
     now: datetime | None = None,
     group_ids=None,
     details: bool = False,
-    max_sessions: int | None = None,
     window_days: int | None = None,
     on_conflicts: Callable[[list[dict]], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
@@ -767,9 +734,7 @@ def generate_occurrences(
     and counted as kept. Flushes only; the caller commits. With `dry_run` every write is
     rolled back and the summary tells what would happen. `group_ids` narrows the run to the
     series and sessions of those groups (and the conflicts to those involving them);
-    `details` lists every session concerned (`GenerationSummary.changes`). With
-    `max_sessions` (the web's limit), a window holding more sessions is refused before any
-    work (`refuse_oversized_run`).
+    `details` lists every session concerned (`GenerationSummary.changes`).
 
     With `window_days` (the command line's), the run works window by window over
     [start, end), each window's sessions planned, compared and written (flushed) before the
@@ -784,10 +749,6 @@ def generate_occurrences(
         raise ValidationError("The end date must be after the start date.", field="end")
     now = now or datetime.now(UTC)
     groups = tuple(sorted(set(group_ids))) if group_ids is not None else None
-    if max_sessions:
-        refuse_oversized_run(
-            start, end, max_sessions=max_sessions, group_ids=groups, force=force, dry_run=dry_run
-        )
     # A dry run is the same run, rolled back to where it began.
     savepoint = db.session.begin_nested() if dry_run else None
     try:

@@ -27,10 +27,11 @@ from models import GenerationRun, GenerationRunStatus, User, db
 from services.common.errors import ValidationError
 from services.common.timeutil import zone
 from services.jobs.queue import enqueue_after_commit, jobs
-from services.timetable.generation import generate_occurrences
+from services.timetable.generation import GenerationSummary, generate_occurrences
 
 logger = logging.getLogger(__name__)
 
+COUNTS = ("created", "updated", "removed", "unchanged", "kept", "out_of_date", "closed")
 # A run whose worker died this many times is failed, not tried again.
 MAX_RUN_ATTEMPTS = 3
 # The conflicts a run keeps to list (it counts them all).
@@ -192,6 +193,30 @@ def execute_run(run_id: int, now: datetime | None = None) -> GenerationRun | Non
         for key in (_heartbeat_key(run_id), _progress_key(run_id)):
             jobs.storage.delete_data(key)
     return db.session.get(GenerationRun, run_id)
+
+
+def run_summary(run: GenerationRun) -> GenerationSummary | None:
+    """The outcome of a finished run as the Generate page shows a run's (its conflicts the
+    first CONFLICTS_KEPT; `conflict_count` says how many in all)."""
+    if run.status is not GenerationRunStatus.DONE or not run.summary:
+        return None
+    kept = run.summary
+    counts = {name: kept.get(name, 0) for name in COUNTS}
+    return GenerationSummary(
+        start=run.start,
+        end=run.end,
+        force=run.force,
+        dry_run=run.dry_run,
+        conflicts=list(kept.get("conflicts") or []),
+        shifted=list(kept.get("shifted") or []),
+        nothing_because=kept.get("nothing_because"),
+        group_ids=(run.group_id,) if run.group_id else None,
+        **counts,
+    )
+
+
+def conflict_count(run: GenerationRun) -> int:
+    return int((run.summary or {}).get("conflict_count") or 0)
 
 
 def _fail(run_id: int, message: str) -> None:

@@ -68,6 +68,9 @@ CASES: dict[str, list[Call]] = {
     "api_timetable.delete_exception": [
         call("DELETE", "/api/v1/exceptions/{override_a}", STAFF_ONLY)
     ],
+    "api_timetable.get_generation": [
+        call("GET", "/api/v1/generations/{generation_run}", STAFF_ONLY)
+    ],
     "api_timetable.list_closures": [call("GET", "/api/v1/closures", STAFF_ONLY)],
     "api_timetable.create_closure": [
         call("POST", "/api/v1/closures", STAFF_ONLY,

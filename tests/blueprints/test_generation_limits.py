@@ -1,6 +1,6 @@
-"""Generate from the web page: a run too large to end within a request is refused before any
-work, saying what fits and giving the command line (which has no limit); a large run's page
-lists its first conflicts with their total."""
+"""Generate from the web page: a run holding more sessions than the page waits for goes to a
+background worker, its progress shown in place (htmx) or by a self-refreshing page, then its
+outcome; a large run's page lists its first conflicts with their total."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from blueprints.timetable import routes as timetable_routes
 from models import Notification, Occurrence, db
+from services.jobs.queue import run_queued_jobs
 from services.timetable.generation import resolve_window, sessions_in_window
 
 # Far enough ahead that no session of it has started whenever the suite runs.
@@ -44,34 +45,64 @@ def submit(web, weeks, button="generate", *, group=0, force=False, status=200):
     return form.submit(button, status=status)
 
 
-def refusal_of(page) -> str:
-    errors = [p.text for p in page.html.find_all("p", class_="form-error")]
-    assert len(errors) == 1, errors
-    assert "generation-summary" not in page.text
-    return errors[0]
+def run_status(page) -> str:
+    return page.html.find(id="generation-run")["data-run-status"]
 
 
-def test_a_run_over_the_limit_is_refused_with_what_to_do_and_writes_nothing(
+def test_a_run_over_the_limit_goes_to_a_worker_and_shows_its_progress_then_its_outcome(
     web, login_as, make_series, small_limit
 ):
     login_as("coordinator")
     make_series(weekdays=(0, 2, 4), first_date=AHEAD)
-    # Four weeks of Mon/Wed/Fri hold 12 sessions, over the limit of 10.
-    for button, flags in (("preview", " --dry-run"), ("generate", "")):
-        message = refusal_of(submit(web, 4, button, status=422))
-        assert "this window holds 12 sessions" in message
-        assert "the web handles at most 10" in message
-        assert "about 3 weeks of these groups fit" in message
-        assert f"flask generate-sessions --start 2030-09-02 --end 2030-09-30{flags} " in message
-        assert "Nothing was written." in message
+    # Four weeks of Mon/Wed/Fri hold 12 sessions, over the page's 10: queued, nothing yet.
+    queued = submit(web, 4, status=303).follow()
+    assert run_status(queued) == "queued"
+    assert "holds 12 sessions, more than a page waits for" in queued.text
+    assert "generation-summary" not in queued.text
     assert occurrence_count() == 0
-    # Three weeks (9 sessions) fit.
+    # Without JavaScript the page refreshes itself while the run is not done.
+    assert '<meta http-equiv="refresh" content="3">' in queued.text
+    # htmx asks for the panel every second until the run is done.
+    poll = queued.html.find(id="generation-run")
+    assert poll["hx-trigger"] == "every 1s" and poll["hx-get"] == queued.request.path
+
+    assert run_queued_jobs() == 1
+    done = web.get(queued.request.path)
+    assert run_status(done) == "done"
+    assert count_in(done, "created") == 12
+    assert "Generated in the background" in done.text
+    assert "refresh" not in done.text and "hx-trigger" not in str(
+        done.html.find(id="generation-run")
+    )
+    assert occurrence_count() == 12
+    # Three weeks (9 sessions) fit: the page runs them itself.
     page = submit(web, 3)
-    assert count_in(page, "created") == 9
-    assert occurrence_count() == 9
+    assert page.html.find(id="generation-run") is None
+    assert count_in(page, "unchanged") == 9
 
 
-def test_a_refused_forced_run_changes_and_notifies_nobody(
+def test_a_background_preview_writes_nothing(web, login_as, make_series, small_limit):
+    login_as("coordinator")
+    make_series(weekdays=(0, 2, 4), first_date=AHEAD)
+    queued = submit(web, 4, "preview", status=303).follow()
+    run_queued_jobs()
+    done = web.get(queued.request.path)
+    assert "Preview (nothing written) in the background" in done.text
+    assert count_in(done, "created") == 12
+    assert occurrence_count() == 0
+
+
+def test_htmx_gets_the_panel_in_place_with_its_progress(web, login_as, make_series, small_limit):
+    login_as("coordinator")
+    make_series(weekdays=(0, 2, 4), first_date=AHEAD)
+    form = web.get("/timetable/generate").forms["generate-form"]
+    form["start"], form["weeks"] = AHEAD.isoformat(), "4"
+    panel = form.submit("generate", headers={"HX-Request": "true"}, status=202)
+    assert panel.html.find("section")["id"] == "generate-panel"
+    assert run_status(panel) == "queued"
+
+
+def test_a_forced_background_run_moves_the_sessions_and_tells_the_group(
     web, login_as, make_user, make_group, make_series, make_room, small_limit
 ):
     login_as("coordinator")
@@ -80,17 +111,13 @@ def test_a_refused_forced_run_changes_and_notifies_nobody(
     series.first_date = AHEAD
     db.session.commit()
     submit(web, 3)
-    rooms_before = sorted(db.session.scalars(select(Occurrence.room_id)))
     series.room_id = make_room("Lab").id
     db.session.commit()
-
-    message = refusal_of(submit(web, 4, force=True, status=422))
-    assert "--end 2030-09-30 --force " in message
-    assert sorted(db.session.scalars(select(Occurrence.room_id))) == rooms_before
+    queued = submit(web, 4, force=True, status=303).follow()
     assert notification_count() == 0
-    # Within the limit the same forced run moves the sessions and tells the group.
-    page = submit(web, 3, force=True)
-    assert count_in(page, "updated") == 9
+    run_queued_jobs()
+    done = web.get(queued.request.path)
+    assert count_in(done, "updated") == 9 and count_in(done, "created") == 3
     assert notification_count() == 2  # the mentor and the student
 
 
@@ -101,12 +128,9 @@ def test_the_limit_counts_the_sessions_of_the_chosen_group_only(
     maths = make_group("Maths 7A")
     make_series(maths, weekdays=(0, 2, 4), first_date=AHEAD)
     make_series(make_group("Art 7A"), weekdays=(0, 2, 4), first_date=AHEAD)
-    message = refusal_of(submit(web, 3, status=422))  # 18 sessions of both groups
-    assert "holds 18 sessions" in message and "about 1 week of these groups fit" in message
-    page = submit(web, 3, group=maths.id)  # 9 of one group
+    submit(web, 3, status=303)  # 18 sessions of both groups: queued
+    page = submit(web, 3, group=maths.id)  # 9 of one group: in the page
     assert count_in(page, "created") == 9
-    message = refusal_of(submit(web, 4, group=maths.id, status=422))
-    assert "holds 12 sessions" in message and "of this group fit" in message
 
 
 def test_the_count_is_read_from_the_series(make_group, make_series):

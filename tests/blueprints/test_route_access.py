@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from models import MentorSubject, Notification, Occurrence, Role, db
+from models import GenerationRun, MentorSubject, Notification, Occurrence, Role, db
 from services.cover import AbsenceData, record_absence
 from services.output import feeds as calendar_feeds
 from services.people import tokens as api_tokens
@@ -161,6 +161,10 @@ def world(app, upload_folder, make_user, make_group, make_room, make_series):
     ids["absence"] = record_absence(
         AbsenceData(people["ma"].id, far + timedelta(days=3)), actor=people["ma"], tz=PARIS
     ).id
+    run = GenerationRun(start=far, end=far + timedelta(days=7), sessions=30_000)
+    db.session.add(run)
+    db.session.flush()
+    ids["generation_run"] = run.id
     ids["room_a"] = group_a.default_room_id
     ids["subject_a"], ids["subject_b"] = group_a.subject_id, group_b.subject_id
     for role, user in people.items():
@@ -341,6 +345,7 @@ CASES: dict[str, list[Case]] = {
         post("/timetable/generate", {"start": FUTURE_TEXT, "span": "weeks", "weeks": "3"},
              STAFF_ONLY),
     ],
+    "timetable.generation_run": [get("/timetable/generations/{generation_run}", STAFF_ONLY)],
     "timetable.exceptions": [get("/timetable/exceptions", STAFF_ONLY)],
     "timetable.create_exception": [
         post("/timetable/exceptions", {"series": "{series_a}", "action": "cancel",

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from flask import current_app
+import marshmallow as ma
+from flask import current_app, jsonify, url_for
 from marshmallow import fields, validate
 
-from blueprints.api.common import StrictSchema, org_tz, require_staff
+from blueprints.api.common import Id, Instant, StrictSchema, load_or_404, org_tz, require_staff
 from blueprints.api.timetable import blp
 from blueprints.api.timetable.schemas import GenerationSummarySchema
-from models import db
-from services.timetable.generation import generate_occurrences, resolve_window
+from models import GenerationRun, db
+from services.timetable.generation import (
+    generate_occurrences,
+    resolve_window,
+    sessions_in_window,
+)
+from services.timetable.generation_jobs import conflict_count, progress_of, queue_run
 
 
 class GenerateInput(StrictSchema):
@@ -25,27 +31,90 @@ class GenerateInput(StrictSchema):
     dry_run = fields.Boolean(load_default=False)
 
 
+class ProgressSchema(ma.Schema):
+    done = fields.Integer(metadata={"description": "Parts (weeks of the window) written"})
+    total = fields.Integer()
+
+
+class GenerationRunSchema(ma.Schema):
+    """A generation run by a background worker: queued, running, then done (with its summary)
+    or failed (with why; nothing was written)."""
+
+    id = Id()
+    status = fields.String(metadata={"enum": ["queued", "running", "done", "failed"]})
+    start = fields.Date()
+    end = fields.Date()
+    force = fields.Boolean()
+    dry_run = fields.Boolean()
+    sessions = fields.Integer(metadata={"description": "Sessions the window held when queued"})
+    progress = fields.Nested(ProgressSchema, allow_none=True)
+    summary = fields.Nested(GenerationSummarySchema, allow_none=True, metadata={
+        "description": "Once done; `conflicts` lists the first 100, `conflict_count` counts all"
+    })  # fmt: skip
+    conflict_count = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    created_at = Instant()
+    started_at = Instant(allow_none=True)
+    finished_at = Instant(allow_none=True)
+
+
+def run_json(run: GenerationRun) -> dict:
+    progress = progress_of(run) if not run.finished else None
+    return {
+        "id": run.id,
+        "status": run.status.value,
+        "start": run.start,
+        "end": run.end,
+        "force": run.force,
+        "dry_run": run.dry_run,
+        "sessions": run.sessions,
+        "progress": {"done": progress[0], "total": progress[1]} if progress else None,
+        "summary": run.summary,
+        "conflict_count": conflict_count(run) if run.summary else None,
+        "error": run.error,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
 @blp.post("/generate")
 @blp.arguments(GenerateInput)
 @blp.response(200, GenerationSummarySchema)
+@blp.alt_response(202, schema=GenerationRunSchema, description="Queued for a worker")
 def generate(values):
     """Generate the sessions of every active series over a window (staff); the summary is the
     one `flask generate-sessions --json` prints. A window holding more sessions than
-    `MAX_WEB_GENERATION_SESSIONS` is refused (422; the command line has no limit)."""
-    require_staff()
+    `MAX_WEB_GENERATION_SESSIONS` is run by a background worker instead: 202 with the run,
+    whose `Location` (GET /generations/{id}) tells its progress, then its summary."""
+    user = require_staff()
     start, end = resolve_window(
         values["start"],
         weeks=values["weeks"],
         end=values["end"],
         max_days=current_app.config["MAX_GENERATION_DAYS"],
     )
+    held = sessions_in_window(start, end)
+    if 0 < current_app.config["MAX_WEB_GENERATION_SESSIONS"] < held:
+        run = queue_run(
+            actor=user, start=start, end=end, group_id=None, force=values["force"],
+            dry_run=values["dry_run"], sessions=held,
+        )  # fmt: skip
+        db.session.commit()
+        response = jsonify(GenerationRunSchema().dump(run_json(run)))
+        response.status_code = 202
+        response.headers["Location"] = url_for("api_timetable.get_generation", run_id=run.id)
+        return response
     summary = generate_occurrences(
-        start,
-        end,
-        tz=org_tz(),
-        force=values["force"],
-        dry_run=values["dry_run"],
-        max_sessions=current_app.config["MAX_WEB_GENERATION_SESSIONS"],
+        start, end, tz=org_tz(), force=values["force"], dry_run=values["dry_run"]
     )
     db.session.commit()
     return summary.as_dict()
+
+
+@blp.get("/generations/<id:run_id>")
+@blp.response(200, GenerationRunSchema)
+def get_generation(run_id: int):
+    """A generation run by a background worker (staff): its progress, then its outcome."""
+    require_staff()
+    return run_json(load_or_404(GenerationRun, run_id, "generation run"))
