@@ -19,10 +19,13 @@ $(STAMP): requirements.txt
 install: $(STAMP)
 
 # Without an exported SECRET_KEY the app makes one on first start (instance/secret_key).
+# The background worker (jobs: e-mail, large generations, the schedule) runs beside the web
+# server and stops with it (Ctrl-C).
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	$(BIN)/flask worker & worker=$$!; trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/ruff check .

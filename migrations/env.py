@@ -85,6 +85,15 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    # The job queue may live in this database (FLASK_JOBS_URL=postgresql://...): its tables
+    # are huey's own, made by huey, not part of the app's schema.
+    def include_object(object, name, type_, reflected, compare_to):
+        return not (
+            type_ == "table" and reflected and compare_to is None and name.startswith("huey_")
+        )
+
+    conf_args.setdefault("include_object", include_object)
+
     connectable = get_engine()
 
     with connectable.connect() as connection:

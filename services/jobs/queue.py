@@ -167,7 +167,10 @@ def enqueue_after_commit(task, *args) -> None:
     worker must find the rows the job is about. The same job asked twice is queued once."""
     from models import db
 
-    db.session.info.setdefault(_AFTER_COMMIT, {})[(task.name, args)] = (task, args)
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback forgets it (no connection is taken yet)
+    session.info.setdefault(_AFTER_COMMIT, {})[(task.name, args)] = (task, args)
 
 
 @event.listens_for(Session, "after_commit")
