@@ -331,7 +331,12 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _create_app(config: dict | None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # FLASK_INSTANCE_PATH: this host's own folder (its secret key file, uploads, the default
+    # SQLite database and job queue), when several app hosts run from one checkout.
+    instance = os.environ.get("FLASK_INSTANCE_PATH") or None
+    if instance is not None and not os.path.isabs(instance):
+        raise ConfigurationError(f"FLASK_INSTANCE_PATH={instance!r} must be an absolute path.")
+    app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     app.request_class = UploadFolderRequest
     if config and config.get("TESTING"):
         app.testing = True
