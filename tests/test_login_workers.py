@@ -26,6 +26,7 @@ from app import create_app
 from blueprints.extensions import init_migrations
 from models import db
 from services.people.accounts import create_user
+from tests.processes import emptied_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -39,20 +40,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def redis_db():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as err:
-        message = f"Redis is not reachable at {REDIS_URL} ({err})"
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail(message + "; REQUIRE_REDIS=1 forbids skipping", pytrace=False)
-        pytest.skip(message)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+    with emptied_redis(REDIS_URL) as client:
+        yield client
 
 
 def free_port() -> int:

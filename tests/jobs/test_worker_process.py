@@ -47,6 +47,7 @@ from services.notifications.inbox import notify
 from services.notifications.mail import message_id
 from services.people.accounts import create_user
 from services.timetable.generation_jobs import progress_of, queue_run
+from tests.processes import emptied_redis, wait_until
 from tests.services.test_mail import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,20 +98,8 @@ def jobs_url(request, tmp_path):
     if request.param == "sqlite":
         yield "sqlite:///" + str(tmp_path / "jobs.sqlite3")
         return
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as err:
-        message = f"Redis is not reachable at {REDIS_URL} ({err})"
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail(message + "; REQUIRE_REDIS=1 forbids skipping", pytrace=False)
-        pytest.skip(message)
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
-    client.close()
+    with emptied_redis(REDIS_URL):
+        yield REDIS_URL
 
 
 class Site:
@@ -192,17 +181,6 @@ def smtp():
         controller.stop()
 
 
-def wait_for(condition, what: str, deadline: float = 60, processes=()):
-    end = time.monotonic() + deadline
-    while not condition():
-        for process in processes:
-            if process.poll() is not None:
-                raise AssertionError(f"a worker ended while waiting for {what}")
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {deadline} s: {what}")
-        time.sleep(0.05)
-
-
 def statuses(site: Site) -> list[EmailStatus]:
     with site.app.app_context():
         found = list(
@@ -243,7 +221,7 @@ def test_two_workers_started_after_the_work_was_queued_send_each_message_once(
         ids = notify_people(site, 30)
         first, second = site.start_worker("a"), site.start_worker("b")
         messages = inbox.take(30)
-        wait_for(lambda: statuses(site) == [EmailStatus.SENT] * 30, "every row sent",
+        wait_until(lambda: statuses(site) == [EmailStatus.SENT] * 30, "every row sent",
                  processes=(first, second))  # fmt: skip
     finally:
         site.stop()
@@ -270,7 +248,7 @@ def test_a_worker_killed_while_sending_loses_no_mail(tmp_path, jobs_url, smtp):
         inbox.released.set()
         successor = site.start_worker("successor")
         [message] = inbox.take(1)
-        wait_for(lambda: statuses(site) == [EmailStatus.SENT], "the row sent",
+        wait_until(lambda: statuses(site) == [EmailStatus.SENT], "the row sent",
                  processes=(successor,))  # fmt: skip
     finally:
         site.stop()
@@ -340,7 +318,7 @@ def test_a_worker_killed_mid_generation_loses_no_run(tmp_path, jobs_url, smtp):
         doomed = site.start_worker("doomed")
         # Read from the queue's storage: the app's database is the run's to write (on SQLite a
         # reader here would wait for the write lock, that is for the run's end).
-        wait_for(lambda: (parts_done() or (0, 0))[0] >= 1, "the run's first part",
+        wait_until(lambda: (parts_done() or (0, 0))[0] >= 1, "the run's first part",
                  processes=(doomed,))  # fmt: skip
         doomed.kill()
         doomed.wait(timeout=30)
@@ -352,7 +330,7 @@ def test_a_worker_killed_mid_generation_loses_no_run(tmp_path, jobs_url, smtp):
         # The heartbeat goes stale (the lease is a second here), then a worker takes over.
         time.sleep(LEASE_SECONDS * 1.5)  # let the lease run out; nothing is timed by it
         successor = site.start_worker("successor")
-        wait_for(lambda: progress()[0] is GenerationRunStatus.DONE, "the run done",
+        wait_until(lambda: progress()[0] is GenerationRunStatus.DONE, "the run done",
                  processes=(successor,))  # fmt: skip
     finally:
         site.stop()

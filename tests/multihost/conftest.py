@@ -4,7 +4,7 @@ Redis, with two background workers. The fixture `site` starts it all once for th
 
 Needs PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432/test), Redis (REDIS_URL's database is
 emptied) and nginx; without one of them the tests are skipped, and fail instead under
-REQUIRE_MULTIHOST=1 (.ci/run sets it).
+REQUIRE_MULTIHOST=1 (nginx, PostgreSQL) and REQUIRE_REDIS=1 (.ci/run sets both).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from services.people.accounts import create_user
 from services.people.tokens import create_token
 from tests.conftest import _fresh_postgres_database
 from tests.jobs.test_worker_process import Inbox
+from tests.processes import emptied_redis, wait_until
 from tests.services.test_mail import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,17 +89,6 @@ def _clean_env() -> dict:
         # The real clock (the midnight pass shifts it), and none of the developer's settings.
         if not key.startswith(("FLASK_", "FAKETIME")) and key not in ("LD_PRELOAD", "DATABASE_URL")
     }
-
-
-def wait_until(condition, what: str, deadline: float = 60, processes=()) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        for process in processes:
-            if process.poll() is not None:
-                raise AssertionError(f"{process.args[:4]} ended while waiting for {what}")
-        if time.monotonic() > end:
-            raise AssertionError(f"not within {deadline} s: {what}")
-        time.sleep(0.05)
 
 
 def answers(url: str) -> bool:
@@ -192,14 +181,8 @@ def _seed(site: Site) -> None:
 def site(tmp_path_factory):
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         _skip_or_fail("nginx is not installed (apt-get install nginx-light)")
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as err:
-        _skip_or_fail(f"Redis is not reachable at {REDIS_URL} ({err})")
-    client.flushdb()
+    redis_database = emptied_redis(REDIS_URL)
+    redis_database.__enter__()
     base_url = os.environ.get(
         "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
@@ -271,7 +254,6 @@ def site(tmp_path_factory):
                 process.wait()
             process.log.close()
         smtp.stop()
-        client.flushdb()
-        client.close()
+        redis_database.__exit__(None, None, None)
         with site.app.app_context():
             db.engine.dispose()
