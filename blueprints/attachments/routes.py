@@ -15,21 +15,25 @@ from dataclasses import dataclass, field
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.exceptions import ServiceUnavailable
 
 from blueprints.access import is_htmx, load_or_404, takes_uploads
-from blueprints.attachments.files import max_upload_bytes, send_attachment, upload_folder
+from blueprints.attachments.files import max_upload_bytes, send_attachment, storage
 from blueprints.attachments.forms import AttachmentForm
 from blueprints.extensions import login_manager
 from blueprints.feedback import form_action, page_or_fragment, toast
 from models import Attachment, Occurrence, db
 from services.permissions import can_delete_attachment, can_upload
+from services.storage import StorageUnavailable
 from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     ALLOWED_TEXT,
@@ -132,16 +136,16 @@ def upload(occurrence_id: int):
     if not can_upload(current_user, occurrence):
         abort(403)
     form = AttachmentForm()
-    storage = request.files.get("file")
+    sent = request.files.get("file")
     with form_action() as outcome:
         attachment = attach_upload(
             occurrence=occurrence,
             uploader=current_user,
             # A form sent without choosing a file has an empty part with no name.
-            stream=storage.stream if storage is not None and storage.filename else None,
-            original_name=storage.filename if storage is not None else None,
+            stream=sent.stream if sent is not None and sent.filename else None,
+            original_name=sent.filename if sent is not None else None,
             description=form.description.data,
-            upload_folder=upload_folder(),
+            storage=storage(),
             max_bytes=max_upload_bytes(),
         )
     if isinstance(outcome.error, FileTooLarge):
@@ -176,7 +180,7 @@ def delete(attachment_id: int):
     if not can_delete_attachment(current_user, attachment, occurrence):
         abort(403)
     name = attachment.original_name
-    delete_attachment(attachment=attachment, actor=current_user, upload_folder=upload_folder())
+    delete_attachment(attachment=attachment, actor=current_user, storage=storage())
     db.session.commit()
     message = f"Deleted {name}."
     if is_htmx():
@@ -205,3 +209,27 @@ def request_too_large(_error):
         # app.py): a tab that was logged out gets what a smaller file would, the login page.
         return login_manager.unauthorized()
     return _too_large_response(f"The file is larger than {format_limit(max_upload_bytes())}.")
+
+
+# --- Storage out of reach -----------------------------------------------------------------------
+
+STORAGE_RETRY_AFTER_SECONDS = 30
+
+
+@bp.app_errorhandler(StorageUnavailable)
+def storage_unavailable(error: StorageUnavailable):
+    """The file storage (a bucket) could not be reached or refused: 503 with Retry-After, the
+    app's error page (or the API's problem). An upload it refused was not kept (no row, no
+    staging file): nothing changed. What went wrong is logged for the operator."""
+    db.session.rollback()
+    current_app.logger.warning("file storage unavailable: %s", error.message)
+    response = make_response(
+        current_app.handle_http_exception(
+            ServiceUnavailable(
+                "The file storage cannot be reached just now, so nothing was changed. "
+                "Please try again in a minute."
+            )
+        )
+    )
+    response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+    return response
