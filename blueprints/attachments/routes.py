@@ -46,6 +46,11 @@ from services.tracking.session_panel import FileRow, FilesSection, files_section
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
 
+MISSING_FILE = (
+    "This file's content is missing from the file storage, so it cannot be downloaded. "
+    "Please tell an admin: the server's log names the file."
+)
+
 # What the file picker offers (a convenience only: the server decides from the content).
 ACCEPT = (
     ".pdf,.mp4,.m4v,.webm,.mov,.mpg,.mpeg,.mp3,.wav,.docx,.xlsx,.doc,.xls,"
@@ -169,7 +174,7 @@ def download(attachment_id: int):
     attachment, _occurrence = _load_attachment(attachment_id)
     response = send_attachment(attachment)
     if response is None:
-        abort(404)
+        abort(404, MISSING_FILE)
     return response
 
 
