@@ -74,7 +74,7 @@ def sweep_uploads_command(dry_run: bool, even_if_none_match: bool):
     swept += unreferenced
     if not swept:
         local = isinstance(storage, LocalStorage)
-        where = folder if local else f"{folder} nor {storage.description}"
+        where = folder if local else f"{folder} or {storage.description}"
         click.echo(f"Nothing to remove in {where}.")
         return
     total = format_size(sum(one.size_bytes for one in swept))

@@ -17,16 +17,15 @@ from flask import (
     abort,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user, login_required
-from werkzeug.exceptions import ServiceUnavailable
 
-from blueprints.access import is_htmx, load_or_404, takes_uploads
+from blueprints.access import is_htmx, is_htmx_partial, load_or_404, takes_uploads
+from blueprints.api.common import is_api_request, problem
 from blueprints.attachments.files import max_upload_bytes, send_attachment, storage
 from blueprints.attachments.forms import AttachmentForm
 from blueprints.extensions import login_manager
@@ -219,22 +218,25 @@ def request_too_large(_error):
 # --- Storage out of reach -----------------------------------------------------------------------
 
 STORAGE_RETRY_AFTER_SECONDS = 30
+STORAGE_UNAVAILABLE = (
+    "The file storage cannot be reached just now, so nothing was changed. "
+    "Please try again in a minute."
+)
 
 
 @bp.app_errorhandler(StorageUnavailable)
 def storage_unavailable(error: StorageUnavailable):
     """The file storage (a bucket) could not be reached or refused: 503 with Retry-After, the
-    app's error page (or the API's problem). An upload it refused was not kept (no row, no
-    staging file): nothing changed. What went wrong is logged for the operator."""
+    app's error page (a fragment for htmx, a problem under /api/). An upload it refused was
+    not kept (no row, no staging file): nothing changed. What went wrong is logged for the
+    operator, not shown."""
     db.session.rollback()
     current_app.logger.warning("file storage unavailable: %s", error.message)
-    response = make_response(
-        current_app.handle_http_exception(
-            ServiceUnavailable(
-                "The file storage cannot be reached just now, so nothing was changed. "
-                "Please try again in a minute."
-            )
-        )
+    headers = {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if is_api_request():
+        return problem(503, STORAGE_UNAVAILABLE, title="Service Unavailable", headers=headers)
+    template = "errors/_error.html" if is_htmx_partial() else "errors/error.html"
+    body = render_template(
+        template, code=503, title="File storage unavailable", description=STORAGE_UNAVAILABLE
     )
-    response.headers["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
-    return response
+    return body, 503, headers

@@ -156,6 +156,12 @@ def storage_settings(config: Mapping) -> dict:
             f"S3_PRESIGNED_SECONDS={seconds!r}: give the life of a download link in seconds, "
             "from 1 to 3600."
         )
+    style = config.get("S3_ADDRESSING_STYLE") or None
+    if style not in (None, "auto", "path", "virtual"):
+        raise StorageSettingsError(
+            f"S3_ADDRESSING_STYLE={style!r}: give 'path' (http://host/bucket/key), 'virtual' "
+            "(http://bucket.host/key) or 'auto'."
+        )
     prefix = str(config.get("S3_KEY_PREFIX", "attachments/") or "")
     if prefix.startswith("/"):
         raise StorageSettingsError(f"S3_KEY_PREFIX={prefix!r} must not start with '/'.")
@@ -167,7 +173,7 @@ def storage_settings(config: Mapping) -> dict:
         part_mb=part_mb,
         concurrency=concurrency,
         presigned_seconds=seconds if presigned else None,
-        addressing_style=config.get("S3_ADDRESSING_STYLE") or None,
+        addressing_style=style,
     )
     return settings
 

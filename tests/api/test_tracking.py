@@ -459,3 +459,15 @@ def test_an_upload_naming_another_uploader_is_refused_and_a_deleted_file_is_404(
     assert_problem(mentor.get(download, status=404), 404)
     listed = mentor.get(f"/api/v1/sessions/{occurrence.id}/attachments").json["items"]
     assert listed == []
+
+
+def test_a_bucket_out_of_reach_is_a_503_problem_and_keeps_nothing(
+    app, api_as, two_classes, s3_storage, monkeypatch
+):
+    monkeypatch.setitem(app.config, "S3_ENDPOINT_URL", "http://127.0.0.1:9")  # closed
+    response = upload(api_as(two_classes["mentor"]), two_classes["past"], samples.pdf(), status=503)
+    body = assert_problem(response, 503)
+    assert "The file storage cannot be reached just now" in body["detail"]
+    assert response.headers["Retry-After"] == "30"
+    assert count(Attachment) == 0
+    assert files_in(s3_storage) == []

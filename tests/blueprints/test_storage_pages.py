@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from app import ConfigurationError, create_app
@@ -279,3 +280,30 @@ def test_a_storage_out_of_reach_at_start_is_logged_not_fatal(
 def test_bad_storage_settings_stop_the_app_from_starting(tmp_path, settings, message):
     with pytest.raises(ConfigurationError, match=message):
         _start(tmp_path, STORAGE_CHECK_AT_START=False, **settings)
+
+
+# --- flask sweep-uploads with a bucket ----------------------------------------------------------
+
+
+def test_the_sweep_command_removes_unreferenced_objects_from_the_bucket(
+    app, web, login_as, lesson, s3_storage
+):
+    login_as(lesson["mentor"])
+    upload(web, lesson, samples.pdf())
+    kept = latest_attachment().stored_name
+    orphan = "f" * 32
+    s3_storage.client.put_object(
+        Bucket=s3_storage.bucket, Key=s3_storage.prefix + orphan, Body=b"x" * 2048
+    )
+    runner = app.test_cli_runner()
+    young = runner.invoke(args=["sweep-uploads"])
+    assert young.exit_code == 0, young.output
+    assert young.output == (
+        f"Nothing to remove in {s3_storage.staging_folder} or {s3_storage.description}.\n"
+    )
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=2), tick=True):
+        result = runner.invoke(args=["sweep-uploads"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Removed {orphan}: stored file no attachment refers to, ")
+    assert result.output.endswith("Removed 1 file (2.0 KB).\n")
+    assert files_in(s3_storage) == [kept]

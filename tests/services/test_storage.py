@@ -87,6 +87,7 @@ def attach(storage, occurrence, mentor, data: bytes, name="a.pdf") -> Attachment
         ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "b", "S3_PRESIGNED_DOWNLOADS": "yes"}, "true"),
         ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "b", "S3_PRESIGNED_SECONDS": 0}, "SECONDS=0"),
         ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "b", "S3_KEY_PREFIX": "/x/"}, "S3_KEY_PREFIX"),
+        ({"STORAGE_BACKEND": "s3", "S3_BUCKET": "b", "S3_ADDRESSING_STYLE": "x"}, "STYLE='x'"),
     ],
 )
 def test_bad_storage_settings_are_named(settings, message):
