@@ -295,13 +295,18 @@ def test_the_sweep_command_removes_unreferenced_objects_from_the_bucket(
     s3_storage.client.put_object(
         Bucket=s3_storage.bucket, Key=s3_storage.prefix + orphan, Body=b"x" * 2048
     )
+    # Times from the bucket's clock (the object's own stamp), whatever the test's clock says.
+    written = s3_storage.client.head_object(
+        Bucket=s3_storage.bucket, Key=s3_storage.prefix + orphan
+    )["LastModified"]
     runner = app.test_cli_runner()
-    young = runner.invoke(args=["sweep-uploads"])
+    with time_machine.travel(written + timedelta(minutes=30), tick=True):
+        young = runner.invoke(args=["sweep-uploads"])
     assert young.exit_code == 0, young.output
     assert young.output == (
         f"Nothing to remove in {s3_storage.staging_folder} or {s3_storage.description}.\n"
     )
-    with time_machine.travel(datetime.now(UTC) + timedelta(hours=2), tick=True):
+    with time_machine.travel(written + timedelta(hours=2), tick=True):
         result = runner.invoke(args=["sweep-uploads"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Removed {orphan}: stored file no attachment refers to, ")

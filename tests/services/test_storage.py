@@ -244,10 +244,13 @@ def test_the_sweep_removes_objects_no_row_refers_to_once_an_hour_old(
         Bucket=s3_storage.bucket, Key=s3_storage.prefix + "notes.txt", Body=b"not ours"
     )
     s3_storage.client.put_object(Bucket=s3_storage.bucket, Key="a" * 32, Body=b"outside the prefix")
-    now = datetime.now(UTC)
+    # Times from the bucket's clock (the object's own stamp), whatever the test's clock says.
+    written = s3_storage.client.head_object(
+        Bucket=s3_storage.bucket, Key=s3_storage.prefix + orphan
+    )["LastModified"]
     # Just written: an upload may still be waiting for its commit somewhere.
-    assert sweep_unreferenced_files(s3_storage, now=now) == []
-    later = now + timedelta(hours=1, minutes=5)
+    assert sweep_unreferenced_files(s3_storage, now=written + timedelta(minutes=59)) == []
+    later = written + timedelta(hours=1, minutes=5)
     preview = sweep_unreferenced_files(s3_storage, now=later, dry_run=True)
     assert [(f.name, f.size_bytes) for f in preview] == [(orphan, 2048)]
     assert stored_names(s3_storage) == sorted([kept.stored_name, orphan])
@@ -265,7 +268,7 @@ def test_the_sweep_removes_objects_no_row_refers_to_once_an_hour_old(
 def test_a_bucket_none_of_whose_objects_has_a_row_is_left_alone(app, s3_storage):
     for name in ("1" * 32, "2" * 32):
         s3_storage.store(name, staged_file(s3_storage.staging_folder, b"x"), content_type="x/y")
-    later = datetime.now(UTC) + timedelta(days=1)
+    later = datetime.now(UTC) + timedelta(days=100)  # the bucket's clock may be another
     with pytest.raises(UnmatchedUploadFolder, match=r"in s3://test-\w+/attachments/ has an"):
         sweep_unreferenced_files(s3_storage, now=later)
     assert stored_names(s3_storage) == ["1" * 32, "2" * 32]
