@@ -480,13 +480,12 @@ def add_attachment(
             sha256=received.sha256,
             description=cleaned_description,
         )
-        # Registered before storing: from now on a transaction that does not commit takes
-        # the stored file with it. Stored before the row is written, so that a long upload
-        # to a bucket holds no row lock.
-        _pending(db.session(), _REMOVE_UNLESS_COMMITTED).append((storage, stored_name(attachment)))
-        storage.store(
-            attachment.stored_name, received.temp_path, content_type=attachment.content_type
-        )
+        # Stored before the row is written, so that a long upload to a bucket holds no row
+        # lock; from then on a transaction that does not commit takes the stored file with
+        # it (a store that failed left nothing to take).
+        name = stored_name(attachment)
+        storage.store(name, received.temp_path, content_type=attachment.content_type)
+        _pending(db.session(), _REMOVE_UNLESS_COMMITTED).append((storage, name))
         db.session.add(attachment)
         db.session.flush()
         events.record_event(
