@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean s3server
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Termtable needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -27,9 +27,18 @@ run: install
 	$(BIN)/flask worker & worker=$$!; trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 
-test: install
+test: install s3server
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The S3-compatible server the storage tests run against (s3rver, from tests/s3server's
+# package-lock.json). Without npm those tests are skipped (REQUIRE_S3=1 fails them instead).
+s3server:
+	@if ! command -v npm >/dev/null; then \
+		echo "npm not found: the S3 storage tests will be skipped"; \
+	elif [ ! tests/s3server/node_modules/.package-lock.json -nt tests/s3server/package-lock.json ]; then \
+		cd tests/s3server && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .
@@ -45,4 +54,4 @@ bench: install
 	$(BIN)/python bench/login_flood.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis tests/s3server/node_modules

@@ -25,6 +25,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Registers the flush hook that keeps the stored clashes current (session_clash).
 import services.timetable.clashes  # noqa: F401
+from services.storage import StorageSettingsError, storage_settings
 from services.timetable.generation import MAX_GENERATION_DAYS
 
 DEFAULTS = {
@@ -86,6 +87,20 @@ DEFAULTS = {
     # Remove what killed uploads left in UPLOAD_FOLDER when the app starts. None: when a server
     # starts it (not in tests, nor for `flask` commands other than `flask run`).
     "SWEEP_UPLOADS_AT_START": None,
+    # Where attachments are kept: "local" (UPLOAD_FOLDER) or "s3" (an S3-compatible bucket;
+    # credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY). See services/storage/.
+    "STORAGE_BACKEND": "local",
+    "S3_BUCKET": None,
+    "S3_ENDPOINT_URL": None,
+    "S3_REGION": None,
+    "S3_KEY_PREFIX": "attachments/",
+    "S3_ADDRESSING_STYLE": None,
+    "S3_PART_MB": 8,
+    "S3_UPLOAD_CONCURRENCY": 4,
+    "S3_PRESIGNED_DOWNLOADS": False,
+    "S3_PRESIGNED_SECONDS": 60,
+    # Refuse to start when the bucket does not exist. None: when a server starts the app.
+    "STORAGE_CHECK_AT_START": None,
 }
 # Room for the form's other fields and the multipart framing on top of the largest file.
 UPLOAD_FORM_ALLOWANCE = 64 * 1024
@@ -157,6 +172,10 @@ def _configure(app: Flask, config: dict | None) -> None:
         from services.jobs.queue import default_jobs_url
 
         app.config["JOBS_URL"] = default_jobs_url(app)
+    try:
+        storage_settings(app.config)
+    except StorageSettingsError as err:
+        raise ConfigurationError(str(err)) from None
     if not app.config.get("IMPORT_FOLDER"):
         app.config["IMPORT_FOLDER"] = str(Path(app.instance_path) / "imports")
     for key in ("LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"):
@@ -357,6 +376,9 @@ def _create_app(config: dict | None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     register_blueprints(app)
     _configure_jobs(app)
+    check = app.config["STORAGE_CHECK_AT_START"]
+    if check or (check is None and not app.testing and _started_by_a_server()):
+        _check_storage(app)
     sweep = app.config["SWEEP_UPLOADS_AT_START"]
     if sweep or (sweep is None and not app.testing and _started_by_a_server()):
         from blueprints.attachments.commands import sweep_uploads_at_start
@@ -373,6 +395,19 @@ def _configure_jobs(app: Flask) -> None:
         configure_jobs(app)
     except ValueError as err:
         raise ConfigurationError(str(err)) from None
+
+
+def _check_storage(app: Flask) -> None:
+    """A bucket that does not exist is a setting to fix: the app does not start. A storage
+    out of reach may come back: logged, and /readyz says so until it does."""
+    from services.storage import MissingBucket, StorageUnavailable, storage_for
+
+    try:
+        storage_for(app).check()
+    except MissingBucket as err:
+        raise ConfigurationError(err.message) from None
+    except StorageUnavailable as err:
+        app.logger.warning("file storage: %s", err.message)
 
 
 def _started_by_a_server() -> bool:

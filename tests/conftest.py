@@ -483,6 +483,39 @@ def upload_folder(app, tmp_path, monkeypatch):
     return path
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-compatible server (s3rver) for the session (see tests/object_storage.py)."""
+    from tests.object_storage import S3Server
+
+    server = S3Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage(request, app, upload_folder, monkeypatch):
+    """The test's file storage, once per backend: the upload folder, then a new bucket of the
+    S3 server (uploads are staged in the upload folder either way). Returns the Storage."""
+    from services.storage import storage_for
+
+    if request.param == "s3":
+        from tests.object_storage import use_s3_server
+
+        use_s3_server(monkeypatch, app, request.getfixturevalue("s3_server"))
+    return storage_for(app)
+
+
+@pytest.fixture
+def s3_storage(app, upload_folder, monkeypatch, s3_server):
+    """The test's file storage in a new bucket of the S3 server."""
+    from services.storage import storage_for
+    from tests.object_storage import use_s3_server
+
+    use_s3_server(monkeypatch, app, s3_server)
+    return storage_for(app)
+
+
 # A mid-week school day, well inside the dates every form accepts. Tests that build data from
 # "now" pin the clock here (or elsewhere with `clock.travel`), so they answer the same at 23:52
 # on a Sunday as at noon.

@@ -27,6 +27,7 @@ from services.output import feeds as calendar_feeds
 from services.people import tokens as api_tokens
 from services.permissions import POLICY, ROLES
 from services.requests.lifecycle import RequestInput, create_request
+from services.storage.local import LocalStorage
 from services.timetable.exceptions import find_occurrence
 from services.timetable.generation import generate_occurrences
 from services.tracking.attachments import attach_upload
@@ -271,7 +272,7 @@ def _attach(world, occurrence, name="slides.pdf"):
         stream=io.BytesIO(samples.pdf()),
         original_name=name,
         description="",
-        upload_folder=world["upload_folder"],
+        storage=LocalStorage(world["upload_folder"]),
         max_bytes=10 * 1024 * 1024,
     )
 

@@ -38,7 +38,7 @@ from blueprints.api.common import (
     ref,
 )
 from blueprints.api.timetable.schemas import SessionDetailSchema, session_detail
-from blueprints.attachments.files import max_upload_bytes, send_attachment, upload_folder
+from blueprints.attachments.files import max_upload_bytes, send_attachment, storage
 from models import Attachment, NoteKind, Occurrence, SessionNote, User, db
 from services.permissions import (
     can_add_note,
@@ -296,14 +296,14 @@ def upload(values, occurrence_id: int):
     user = api_user()
     if not can_upload(user, occurrence):
         abort_problem(403, "Only the session's mentor or staff add files.")
-    storage = values["file"]
+    sent = values["file"]
     attachment = attach_upload(
         occurrence=occurrence,
         uploader=user,
-        stream=storage.stream,
-        original_name=storage.filename,
+        stream=sent.stream,
+        original_name=sent.filename,
         description=values["description"],
-        upload_folder=upload_folder(),
+        storage=storage(),
         max_bytes=max_upload_bytes(),
     )
     db.session.commit()

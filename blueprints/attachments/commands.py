@@ -18,6 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
 from services.common.wording import plural
+from services.storage import StorageError, storage_for
+from services.storage.local import LocalStorage
 from services.tracking.attachments import (
     SweptFile,
     UnmatchedUploadFolder,
@@ -49,6 +51,7 @@ def _describe(swept: SweptFile) -> str:
 def sweep_uploads_command(dry_run: bool, even_if_none_match: bool):
     """Remove unfinished uploads and stored files no attachment refers to, older than an hour."""
     folder = Path(current_app.config["UPLOAD_FOLDER"])
+    storage = storage_for(current_app)
     now = datetime.now(UTC)
     verb = "Would remove" if dry_run else "Removed"
     swept = sweep_staging_files(folder, now=now, dry_run=dry_run)
@@ -56,10 +59,13 @@ def sweep_uploads_command(dry_run: bool, even_if_none_match: bool):
         click.echo(f"{verb} {_describe(one)}.")
     try:
         unreferenced = sweep_unreferenced_files(
-            folder, now=now, dry_run=dry_run, even_if_none_match=even_if_none_match
+            storage, now=now, dry_run=dry_run, even_if_none_match=even_if_none_match
         )
     except UnmatchedUploadFolder as err:
         click.echo(f"Error: {err.message} If they do, --even-if-none-match removes them.", err=True)
+        sys.exit(1)
+    except StorageError as err:
+        click.echo(f"Error: {err.message}", err=True)
         sys.exit(1)
     finally:
         db.session.rollback()  # it only read
@@ -67,7 +73,9 @@ def sweep_uploads_command(dry_run: bool, even_if_none_match: bool):
         click.echo(f"{verb} {_describe(one)}.")
     swept += unreferenced
     if not swept:
-        click.echo(f"Nothing to remove in {folder}.")
+        local = isinstance(storage, LocalStorage)
+        where = folder if local else f"{folder} or {storage.description}"
+        click.echo(f"Nothing to remove in {where}.")
         return
     total = format_size(sum(one.size_bytes for one in swept))
     count = plural(len(swept), "file")
@@ -80,15 +88,19 @@ def sweep_uploads_command(dry_run: bool, even_if_none_match: bool):
 def sweep_uploads_at_start(app: Flask) -> None:
     """The sweep, logged, when a server starts the app. Only if the upload folder exists (no
     upload yet, nothing to do: no database query). It never stops the app from starting: a
-    database it cannot read (down, or not migrated yet) leaves stored files for next time."""
+    database it cannot read (down, or not migrated yet) leaves stored files for next time.
+    With a bucket (STORAGE_BACKEND=s3) only the staging files are swept here: listing a
+    bucket at every start of every host costs too much; `flask sweep-uploads` does it."""
     folder = Path(app.config["UPLOAD_FOLDER"])
     if not folder.is_dir():
         return
     now = datetime.now(UTC)
+    storage = storage_for(app)
     with app.app_context():
         swept = sweep_staging_files(folder, now=now)
         try:
-            swept += sweep_unreferenced_files(folder, now=now)
+            if isinstance(storage, LocalStorage):
+                swept += sweep_unreferenced_files(storage, now=now)
         except UnmatchedUploadFolder as err:
             app.logger.warning("upload sweep: %s", err.message)
         except SQLAlchemyError as err:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -23,13 +24,15 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from blueprints.access import is_htmx, load_or_404, takes_uploads
-from blueprints.attachments.files import max_upload_bytes, send_attachment, upload_folder
+from blueprints.access import is_htmx, is_htmx_partial, load_or_404, takes_uploads
+from blueprints.api.common import is_api_request, problem
+from blueprints.attachments.files import max_upload_bytes, send_attachment, storage
 from blueprints.attachments.forms import AttachmentForm
 from blueprints.extensions import login_manager
 from blueprints.feedback import form_action, page_or_fragment, toast
 from models import Attachment, Occurrence, db
 from services.permissions import can_delete_attachment, can_upload
+from services.storage import StorageUnavailable
 from services.timetable.sessions import get_visible_session
 from services.tracking.attachments import (
     ALLOWED_TEXT,
@@ -41,6 +44,11 @@ from services.tracking.attachments import (
 from services.tracking.session_panel import FileRow, FilesSection, files_section
 
 bp = Blueprint("attachments", __name__, url_prefix="/attachments")
+
+MISSING_FILE = (
+    "This file's content is missing from the file storage, so it cannot be downloaded. "
+    "Please tell an admin: the server's log names the file."
+)
 
 # What the file picker offers (a convenience only: the server decides from the content).
 ACCEPT = (
@@ -132,16 +140,16 @@ def upload(occurrence_id: int):
     if not can_upload(current_user, occurrence):
         abort(403)
     form = AttachmentForm()
-    storage = request.files.get("file")
+    sent = request.files.get("file")
     with form_action() as outcome:
         attachment = attach_upload(
             occurrence=occurrence,
             uploader=current_user,
             # A form sent without choosing a file has an empty part with no name.
-            stream=storage.stream if storage is not None and storage.filename else None,
-            original_name=storage.filename if storage is not None else None,
+            stream=sent.stream if sent is not None and sent.filename else None,
+            original_name=sent.filename if sent is not None else None,
             description=form.description.data,
-            upload_folder=upload_folder(),
+            storage=storage(),
             max_bytes=max_upload_bytes(),
         )
     if isinstance(outcome.error, FileTooLarge):
@@ -165,7 +173,7 @@ def download(attachment_id: int):
     attachment, _occurrence = _load_attachment(attachment_id)
     response = send_attachment(attachment)
     if response is None:
-        abort(404)
+        abort(404, MISSING_FILE)
     return response
 
 
@@ -176,7 +184,7 @@ def delete(attachment_id: int):
     if not can_delete_attachment(current_user, attachment, occurrence):
         abort(403)
     name = attachment.original_name
-    delete_attachment(attachment=attachment, actor=current_user, upload_folder=upload_folder())
+    delete_attachment(attachment=attachment, actor=current_user, storage=storage())
     db.session.commit()
     message = f"Deleted {name}."
     if is_htmx():
@@ -205,3 +213,30 @@ def request_too_large(_error):
         # app.py): a tab that was logged out gets what a smaller file would, the login page.
         return login_manager.unauthorized()
     return _too_large_response(f"The file is larger than {format_limit(max_upload_bytes())}.")
+
+
+# --- Storage out of reach -----------------------------------------------------------------------
+
+STORAGE_RETRY_AFTER_SECONDS = 30
+STORAGE_UNAVAILABLE = (
+    "The file storage cannot be reached just now, so nothing was changed. "
+    "Please try again in a minute."
+)
+
+
+@bp.app_errorhandler(StorageUnavailable)
+def storage_unavailable(error: StorageUnavailable):
+    """The file storage (a bucket) could not be reached or refused: 503 with Retry-After, the
+    app's error page (a fragment for htmx, a problem under /api/). An upload it refused was
+    not kept (no row, no staging file): nothing changed. What went wrong is logged for the
+    operator, not shown."""
+    db.session.rollback()
+    current_app.logger.warning("file storage unavailable: %s", error.message)
+    headers = {"Retry-After": str(STORAGE_RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if is_api_request():
+        return problem(503, STORAGE_UNAVAILABLE, title="Service Unavailable", headers=headers)
+    template = "errors/_error.html" if is_htmx_partial() else "errors/error.html"
+    body = render_template(
+        template, code=503, title="File storage unavailable", description=STORAGE_UNAVAILABLE
+    )
+    return body, 503, headers

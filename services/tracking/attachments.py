@@ -1,5 +1,8 @@
 """Files attached to sessions: receiving an upload, checking its type, storing and deleting it.
 
+Where stored files live is a `Storage` (services/storage/): the upload folder (the default) or
+an S3-compatible bucket. Uploads are received on this host's disk either way.
+
 An upload is written once, in chunks, to a staging file in the upload folder
 (`.upload-<32 hex>.part`, never held in memory), hashed (sha256) and counted as it goes: a web
 request streams its file part straight there (`StagingFile`, the request's stream factory in
@@ -9,17 +12,19 @@ tell: the entries of a ZIP for DOCX/XLSX, the streams of an OLE2 file for DOC/XL
 and the browser's claim play no part. The stored file has a random name (32 hex digits); the
 user's name is only ever data, cleaned for display.
 
-File and row stay in step. Adding: the row is inserted and flushed, then the staging file is
-renamed into place (the same file: no copy); any error removes it, and a transaction that
-ends without committing (a failed commit, a rollback) removes it too. Deleting: the row is
-deleted and flushed; the file is unlinked only once the transaction has committed (a
-rollback leaves both). Both rely on the hooks at the end of this module, on SQLAlchemy's
-session events, so they hold for every caller (a page or a command).
+File and row stay in step. Adding: the staging file is stored (renamed into place, the same
+file: no copy; or uploaded to the bucket), then the row is inserted and flushed; any error
+removes the staging file, and a transaction that ends without committing (a failed commit, a
+rollback) removes the stored file. Deleting: the row is deleted and flushed; the stored file
+is removed only once the transaction has committed (a rollback leaves both). Both rely on
+the hooks at the end of this module, on SQLAlchemy's session events, so they hold for every
+caller (a page or a command).
 
 A process killed mid-way runs no hook: it can leave a staging file, or a stored file whose
 row was never committed. `sweep_staging_files` and `sweep_unreferenced_files` remove those
-once they are an hour old (at start-up and by `flask sweep-uploads`); a younger file may be
-an upload still under way in another process, and is never touched.
+once they are an hour old (`flask sweep-uploads`; staging files, and the local folder's stored
+files, also at start-up); a younger file may be an upload still under way in another
+process, and is never touched.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from sqlalchemy.orm import Session
 from models import Attachment, Occurrence, User, db
 from services.common.errors import DomainError, NotAllowed, ValidationError
 from services.permissions import can_delete_attachment, can_upload
+from services.storage import STORED_NAME, Storage, StorageError
 from services.tracking import events
 
 log = logging.getLogger(__name__)
@@ -62,7 +68,6 @@ DESCRIPTION_MAX = 500
 STAGING_PREFIX = ".upload-"
 STAGING_SUFFIX = ".part"
 _STAGING_NAME = re.compile(r"\.(?:upload-)?[0-9a-f]{32}\.part")
-_STORED_NAME = re.compile(r"[0-9a-f]{32}")
 # A leftover is only swept this long after its last write: anything younger may be an upload
 # still being written, or waiting for its commit, in another process.
 SWEEP_AFTER = timedelta(hours=1)
@@ -430,11 +435,12 @@ def _same_folder(a: Path, b: Path) -> bool:
 # --- Adding and deleting ------------------------------------------------------------------------
 
 
-def stored_path(upload_folder: Path, attachment: Attachment) -> Path:
-    """Where an attachment's file is: its random stored name, checked to be nothing else."""
-    if not re.fullmatch(r"[0-9a-f]{32}", attachment.stored_name or ""):
+def stored_name(attachment: Attachment) -> str:
+    """An attachment's stored name (random, 32 hex digits), checked to be nothing else: it is
+    the file's name in the folder or its key in the bucket."""
+    if not STORED_NAME.fullmatch(attachment.stored_name or ""):
         raise ValueError(f"unexpected stored name for attachment {attachment.id}")
-    return upload_folder / attachment.stored_name
+    return attachment.stored_name
 
 
 def add_attachment(
@@ -444,11 +450,12 @@ def add_attachment(
     received: ReceivedFile,
     original_name: str | None,
     description: str | None,
-    upload_folder: Path,
+    storage: Storage,
 ) -> Attachment:
-    """Store a received upload as an attachment of `occurrence` (flush only): the row, a
-    FILE_ADDED history entry, and the file renamed into place. On any error here the file is
-    removed; if the transaction later ends without a commit, the hook below removes it."""
+    """Store a received upload as an attachment of `occurrence` (flush only): the file stored
+    (see `Storage.store`), the row and a FILE_ADDED history entry. On any error here the
+    staging file is removed; if the transaction ends without a commit, the hook below removes
+    the stored file."""
     try:
         if not can_upload(uploader, occurrence):
             raise NotAllowed("Only the session's mentor or staff can add files.")
@@ -473,6 +480,12 @@ def add_attachment(
             sha256=received.sha256,
             description=cleaned_description,
         )
+        # Stored before the row is written, so that a long upload to a bucket holds no row
+        # lock; from then on a transaction that does not commit takes the stored file with
+        # it (a store that failed left nothing to take).
+        name = stored_name(attachment)
+        storage.store(name, received.temp_path, content_type=attachment.content_type)
+        _pending(db.session(), _REMOVE_UNLESS_COMMITTED).append((storage, name))
         db.session.add(attachment)
         db.session.flush()
         events.record_event(
@@ -481,11 +494,6 @@ def add_attachment(
             actor=uploader,
             summary=f"{attachment.original_name} ({received.kind.label})",
         )
-        final_path = stored_path(upload_folder, attachment)
-        # Registered before the rename: from now on a transaction that does not commit
-        # takes the file with it.
-        _pending(db.session(), _REMOVE_UNLESS_COMMITTED).append(final_path)
-        os.replace(received.temp_path, final_path)
     except BaseException:
         received.discard()
         raise
@@ -499,39 +507,39 @@ def attach_upload(
     stream: BinaryIO | None,
     original_name: str | None,
     description: str | None,
-    upload_folder: Path,
+    storage: Storage,
     max_bytes: int,
 ) -> Attachment:
     """Receive an upload (`receive_upload`) and store it as an attachment (`add_attachment`):
     one call for a page. Who may is checked before the file is checked or stored."""
     if not can_upload(uploader, occurrence):
         raise NotAllowed("Only the session's mentor or staff can add files.")
-    received = receive_upload(stream, upload_folder=upload_folder, max_bytes=max_bytes)
+    received = receive_upload(stream, upload_folder=storage.staging_folder, max_bytes=max_bytes)
     return add_attachment(
         occurrence=occurrence,
         uploader=uploader,
         received=received,
         original_name=original_name,
         description=description,
-        upload_folder=upload_folder,
+        storage=storage,
     )
 
 
-def delete_attachment(*, attachment: Attachment, actor: User, upload_folder: Path) -> None:
-    """Delete an attachment (flush only) with a FILE_DELETED history entry; its file is
-    unlinked once the transaction commits (a rollback keeps both row and file)."""
+def delete_attachment(*, attachment: Attachment, actor: User, storage: Storage) -> None:
+    """Delete an attachment (flush only) with a FILE_DELETED history entry; its stored file
+    is removed once the transaction commits (a rollback keeps both row and file)."""
     occurrence = db.session.get(Occurrence, attachment.occurrence_id)
     if not can_delete_attachment(actor, attachment, occurrence):
         raise NotAllowed(
             "Only the person who added this file, the session's mentor or staff can delete it."
         )
-    path = stored_path(upload_folder, attachment)
+    name = stored_name(attachment)
     events.record_event(
         attachment.occurrence_id, events.FILE_DELETED, actor=actor, summary=attachment.original_name
     )
     db.session.delete(attachment)
     db.session.flush()
-    _pending(db.session(), _UNLINK_AFTER_COMMIT).append(path)
+    _pending(db.session(), _UNLINK_AFTER_COMMIT).append((storage, name))
 
 
 def attachments_of(occurrence_id: int) -> list[Attachment]:
@@ -565,8 +573,8 @@ UNREFERENCED_FILE = "stored file no attachment refers to"
 def _old_files(
     upload_folder: Path, pattern: re.Pattern, now: datetime, reason: str
 ) -> list[SweptFile]:
-    """The regular files in `upload_folder` named like `pattern`, last written more than
-    SWEEP_AFTER before `now`, by name."""
+    """The regular files in `upload_folder` named like `pattern` (staging files), last written
+    more than SWEEP_AFTER before `now`, by name."""
     if not upload_folder.is_dir():
         return []
     cutoff = (now - SWEEP_AFTER).timestamp()
@@ -618,16 +626,24 @@ class UnmatchedUploadFolder(DomainError):
 
 
 def sweep_unreferenced_files(
-    upload_folder: Path, *, now: datetime, dry_run: bool = False, even_if_none_match: bool = False
+    storage: Storage, *, now: datetime, dry_run: bool = False, even_if_none_match: bool = False
 ) -> list[SweptFile]:
     """Remove the stored files (32 hex digits) that no attachment row refers to, last written
-    more than an hour before `now`: a process killed between renaming an upload into place
-    and committing its row. Reads the attachment table (in the current session).
+    more than an hour before `now`: a process killed between storing an upload and
+    committing its row. Reads the attachment table (in the current session).
 
-    When not one of them has a row, the folder and the database most likely do not belong
+    When not one of them has a row, the storage and the database most likely do not belong
     together (a wrong DATABASE_URL, a new empty database): it removes nothing and raises
     UnmatchedUploadFolder, unless `even_if_none_match`."""
-    old = _old_files(upload_folder, _STORED_NAME, now, UNREFERENCED_FILE)
+    cutoff = now - SWEEP_AFTER
+    old = sorted(
+        (
+            SweptFile(item.name, UNREFERENCED_FILE, item.size_bytes, item.modified)
+            for item in storage.stored_objects()
+            if item.modified < cutoff
+        ),
+        key=lambda f: f.name,
+    )
     referenced: set[str] = set()
     for start in range(0, len(old), _NAMES_PER_QUERY):
         names = [f.name for f in old[start : start + _NAMES_PER_QUERY]]
@@ -638,11 +654,22 @@ def sweep_unreferenced_files(
         )
     if old and not referenced and not even_if_none_match:
         raise UnmatchedUploadFolder(
-            f"None of the {len(old)} stored files in {upload_folder} has an attachment in this "
-            "database, so none was removed: check that DATABASE_URL and UPLOAD_FOLDER belong "
-            "together."
+            f"None of the {len(old)} stored files in {storage.description} has an attachment in "
+            "this database, so none was removed: check that DATABASE_URL and "
+            f"{storage.setting} belong together."
         )
-    return _remove(upload_folder, [f for f in old if f.name not in referenced], dry_run)
+    removed = []
+    for swept in old:
+        if swept.name in referenced:
+            continue
+        if not dry_run:
+            try:
+                storage.remove(swept.name)
+            except (OSError, StorageError):
+                log.exception("could not remove stored file %s", swept.name)
+                continue
+        removed.append(swept)
+    return removed
 
 
 # --- Keeping files and rows in step with the transaction -----------------------------------------
@@ -651,19 +678,17 @@ _REMOVE_UNLESS_COMMITTED = "attachments.remove_unless_committed"
 _UNLINK_AFTER_COMMIT = "attachments.unlink_after_commit"
 
 
-def _pending(session: Session, key: str) -> list[Path]:
+def _pending(session: Session, key: str) -> list[tuple[Storage, str]]:
     return session.info.setdefault(key, [])
 
 
-def _unlink_all(paths: list[Path]) -> None:
-    for path in paths:
+def _unlink_all(files: list[tuple[Storage, str]]) -> None:
+    for storage, name in files:
         try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError:
-            # The row is gone; a file left behind is only disk space, and is logged.
-            log.exception("could not remove attachment file %s", path)
+            storage.remove(name)
+        except (OSError, StorageError):
+            # The row is gone; a file left behind is only space (the sweep finds it), logged.
+            log.exception("could not remove attachment file %s from %s", name, storage.description)
 
 
 @event.listens_for(Session, "after_commit")

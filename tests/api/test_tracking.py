@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +19,7 @@ from models import (
 from services.tracking.attachments import delete_attachment
 from tests import attachment_samples as samples
 from tests.api.conftest import assert_problem
+from tests.object_storage import files_in
 
 pytestmark = pytest.mark.usefixtures("upload_folder")
 
@@ -225,7 +225,7 @@ def upload(client, occurrence, content: bytes, name="notes.pdf", *, status=201, 
 
 
 def test_the_mentor_uploads_and_everyone_who_sees_the_session_downloads(
-    api_as, two_classes, upload_folder
+    api_as, two_classes, storage
 ):
     content = samples.pdf()
     response = upload(
@@ -257,7 +257,7 @@ def test_the_mentor_uploads_and_everyone_who_sees_the_session_downloads(
     assert download.headers["ETag"].strip('"') == body["sha256"]
 
 
-def test_the_download_has_the_pages_headers(api_as, two_classes, web, login_as):
+def test_the_download_has_the_pages_headers(api_as, two_classes, web, login_as, storage):
     body = upload(api_as(two_classes["mentor"]), two_classes["past"], samples.png(), "a.png").json
     api = api_as(two_classes["student"]).get(body["download"])
     login_as(two_classes["student"])
@@ -276,15 +276,15 @@ def test_others_files_are_404(api_as, anonymous, two_classes):
     assert_problem(api_as("admin").get("/api/v1/attachments/999999", status=404), 404)
 
 
-def test_students_may_not_upload(api_as, two_classes, upload_folder):
+def test_students_may_not_upload(api_as, two_classes, storage):
     response = upload(
         api_as(two_classes["student"]), two_classes["past"], samples.pdf(), status=403
     )
     assert_problem(response, 403)
-    assert not upload_folder.exists() or not any(upload_folder.iterdir())
+    assert files_in(storage) == []
 
 
-def test_a_type_not_allowed_or_no_file_is_422(api_as, two_classes, upload_folder):
+def test_a_type_not_allowed_or_no_file_is_422(api_as, two_classes, storage):
     mentor = api_as(two_classes["mentor"])
     body = assert_problem(
         upload(mentor, two_classes["past"], b"MZ\x90\x00 program", "x.pdf", status=422),
@@ -303,10 +303,10 @@ def test_a_type_not_allowed_or_no_file_is_422(api_as, two_classes, upload_folder
     assert_problem(response, 422, field="description")
     response = upload(mentor, two_classes["past"], samples.pdf(), status=422, colour="red")
     assert_problem(response, 422, field="colour")
-    assert not any(upload_folder.iterdir())
+    assert files_in(storage) == []
 
 
-def test_a_file_over_the_limit_is_413_problem(app, api_as, two_classes, upload_folder, monkeypatch):
+def test_a_file_over_the_limit_is_413_problem(app, api_as, two_classes, storage, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_UPLOAD_MB", 1)
     mentor = api_as(two_classes["mentor"])
     exact = samples.pdf().ljust(MB, b"\0")
@@ -316,7 +316,7 @@ def test_a_file_over_the_limit_is_413_problem(app, api_as, two_classes, upload_f
     # Past MAX_CONTENT_LENGTH, Werkzeug refuses the body itself: still problem details.
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", MB)
     assert_problem(upload(mentor, two_classes["past"], exact + b"\0" * 1024, status=413), 413)
-    assert len(list(upload_folder.iterdir())) == 1
+    assert len(files_in(storage)) == 1
 
 
 # --- The whole seed workflow over HTTP ----------------------------------------------------------
@@ -429,7 +429,7 @@ def count(model) -> int:
 
 
 def test_an_upload_naming_another_uploader_is_refused_and_a_deleted_file_is_404(
-    api_as, maths_class, make_user, upload_folder
+    api_as, maths_class, make_user, storage
 ):
     occurrence = db.session.scalar(select(Occurrence).order_by(Occurrence.start_utc))
     mentor = api_as(maths_class["mentor"])
@@ -454,10 +454,20 @@ def test_an_upload_naming_another_uploader_is_refused_and_a_deleted_file_is_404(
     assert attachment.uploader_id == maths_class["mentor"].id
     download = response.json["download"]
     mentor.get(download, status=200)
-    delete_attachment(
-        attachment=attachment, actor=maths_class["mentor"], upload_folder=Path(upload_folder)
-    )
+    delete_attachment(attachment=attachment, actor=maths_class["mentor"], storage=storage)
     db.session.commit()
     assert_problem(mentor.get(download, status=404), 404)
     listed = mentor.get(f"/api/v1/sessions/{occurrence.id}/attachments").json["items"]
     assert listed == []
+
+
+def test_a_bucket_out_of_reach_is_a_503_problem_and_keeps_nothing(
+    app, api_as, two_classes, s3_storage, monkeypatch
+):
+    monkeypatch.setitem(app.config, "S3_ENDPOINT_URL", "http://127.0.0.1:9")  # closed
+    response = upload(api_as(two_classes["mentor"]), two_classes["past"], samples.pdf(), status=503)
+    body = assert_problem(response, 503)
+    assert "The file storage cannot be reached just now" in body["detail"]
+    assert response.headers["Retry-After"] == "30"
+    assert count(Attachment) == 0
+    assert files_in(s3_storage) == []

@@ -7,7 +7,6 @@ import json
 import tempfile
 import tracemalloc
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +21,9 @@ from models import (
 from services.tracking import attachments as service
 from tests import attachment_samples as samples
 from tests.conftest import csrf_token_of
+from tests.object_storage import files_in, stored_bytes
 
+# Tests that store files take `storage` and run once per backend (the upload folder, a bucket).
 pytestmark = pytest.mark.usefixtures("upload_folder")
 
 
@@ -44,10 +45,6 @@ def two_sessions(make_user, make_group, make_session):
         "stranger": stranger,
         "other_mentor": art.mentor,
     }
-
-
-def files_in(upload_folder: Path) -> list[str]:
-    return sorted(p.name for p in upload_folder.iterdir()) if upload_folder.exists() else []
 
 
 def session_url(occurrence) -> str:
@@ -123,9 +120,7 @@ def test_the_section_has_its_own_url_fragment_or_page(web, htmx, login_as, two_s
 # --- Upload -------------------------------------------------------------------------------------
 
 
-def test_an_htmx_upload_returns_the_section_with_the_file(
-    web, login_as, two_sessions, upload_folder
-):
+def test_an_htmx_upload_returns_the_section_with_the_file(web, login_as, two_sessions, storage):
     login_as(two_sessions["mentor"])
     response = htmx_upload(web, two_sessions["session"], samples.pdf(), "slides.pdf", "Week 1")
     assert response.status_int == 200
@@ -136,11 +131,11 @@ def test_an_htmx_upload_returns_the_section_with_the_file(
     assert two_sessions["mentor"].name in row.text
     assert json.loads(response.headers["HX-Trigger"]) == {"toast": {"message": "Added slides.pdf."}}
     attachment = db.session.scalar(sa.select(Attachment))
-    assert files_in(upload_folder) == [attachment.stored_name]
+    assert files_in(storage) == [attachment.stored_name]
 
 
 def test_a_large_upload_spools_into_the_upload_folder_not_the_system_temp_dir(
-    web, login_as, two_sessions, upload_folder, tmp_path, monkeypatch
+    web, login_as, two_sessions, storage, tmp_path, monkeypatch
 ):
     # Past 500 KB Werkzeug spools a file to disk: here, with the system's temporary
     # directory gone, the upload still works (it spools beside the attachments) and leaves
@@ -152,11 +147,11 @@ def test_a_large_upload_spools_into_the_upload_folder_not_the_system_temp_dir(
     assert response.status_int == 200
     attachment = db.session.scalar(sa.select(Attachment))
     assert attachment.size_bytes == 3 * MB
-    assert files_in(upload_folder) == [attachment.stored_name]
-    assert (upload_folder / attachment.stored_name).read_bytes() == big
+    assert files_in(storage) == [attachment.stored_name]
+    assert stored_bytes(storage, attachment.stored_name) == big
 
 
-def test_a_plain_upload_redirects_back_to_the_session(web, login_as, two_sessions):
+def test_a_plain_upload_redirects_back_to_the_session(web, login_as, two_sessions, storage):
     login_as(two_sessions["mentor"])
     form = web.get(session_url(two_sessions["session"])).forms[
         next(
@@ -187,7 +182,7 @@ def test_a_plain_upload_redirects_back_to_the_session(web, login_as, two_session
     ids=["elf", "exe", "empty"],
 )
 def test_a_bad_file_is_422_with_the_message_next_to_the_field(
-    web, login_as, two_sessions, upload_folder, data, name, message
+    web, login_as, two_sessions, storage, data, name, message
 ):
     login_as(two_sessions["mentor"])
     response = htmx_upload(web, two_sessions["session"], data, name, "kept", status=422)
@@ -198,7 +193,7 @@ def test_a_bad_file_is_422_with_the_message_next_to_the_field(
         assert "PDF, video (MP4, WebM, QuickTime, MPEG)" in error.text
     assert section.select_one("input[name=file]")["aria-invalid"] == "true"
     assert section.select_one("input[name=description]")["value"] == "kept"
-    assert files_in(upload_folder) == []
+    assert files_in(storage) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
@@ -214,7 +209,7 @@ def test_a_form_sent_without_a_file_is_422(web, login_as, two_sessions):
     assert "<html" in response.text  # a plain post gets a page with the section
 
 
-def test_only_the_mentor_and_staff_upload(web, login_as, two_sessions, upload_folder):
+def test_only_the_mentor_and_staff_upload(web, login_as, two_sessions, storage):
     login_as(two_sessions["student"])
     htmx_upload(web, two_sessions["session"], samples.pdf(), "a.pdf", status=403)
     web.reset()
@@ -230,10 +225,10 @@ def test_only_the_mentor_and_staff_upload(web, login_as, two_sessions, upload_fo
     web.reset()
     login_as("coordinator")
     htmx_upload(web, two_sessions["session"], samples.pdf(), "b.pdf")
-    assert len(files_in(upload_folder)) == 2
+    assert len(files_in(storage)) == 2
 
 
-def test_an_upload_without_the_csrf_token_is_refused(web, login_as, two_sessions, upload_folder):
+def test_an_upload_without_the_csrf_token_is_refused(web, login_as, two_sessions, storage):
     login_as(two_sessions["mentor"])
     response = web.post(
         upload_url(two_sessions["session"]),
@@ -242,7 +237,7 @@ def test_an_upload_without_the_csrf_token_is_refused(web, login_as, two_sessions
         status=400,
     )
     assert "security token" in response.text
-    assert files_in(upload_folder) == []
+    assert files_in(storage) == []
 
 
 @pytest.mark.parametrize(
@@ -257,18 +252,20 @@ def test_an_upload_without_the_csrf_token_is_refused(web, login_as, two_sessions
     ],
 )
 def test_path_traversal_names_never_reach_the_path(
-    web, login_as, two_sessions, upload_folder, name, shown
+    web, login_as, two_sessions, storage, name, shown
 ):
     attachment = uploaded(web, login_as, two_sessions, name=name)
     assert attachment.original_name == shown
-    assert files_in(upload_folder) == [attachment.stored_name]
-    assert [p for p in upload_folder.parent.rglob("*") if p.is_file()] == [
-        upload_folder / attachment.stored_name
-    ]
+    assert files_in(storage) == [attachment.stored_name]
+    on_disk = [p for p in storage.staging_folder.parent.rglob("*") if p.is_file()]
+    if storage.setting == "UPLOAD_FOLDER":
+        assert on_disk == [storage.staging_folder / attachment.stored_name]
+    else:
+        assert on_disk == [], "nothing stays on this host's disk"
 
 
 def test_a_failed_database_write_leaves_no_orphan_file(
-    web, login_as, two_sessions, upload_folder, monkeypatch
+    web, login_as, two_sessions, storage, monkeypatch
 ):
     login_as(two_sessions["mentor"])
 
@@ -278,7 +275,7 @@ def test_a_failed_database_write_leaves_no_orphan_file(
     monkeypatch.setattr(service.events, "record_event", broken)
     with pytest.raises(OperationalError):
         htmx_upload(web, two_sessions["session"], samples.pdf(), "a.pdf")
-    assert files_in(upload_folder) == []
+    assert files_in(storage) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
@@ -286,7 +283,7 @@ def test_a_failed_database_write_leaves_no_orphan_file(
 
 
 def test_at_the_limit_passes_and_one_byte_more_is_413_in_the_page(
-    app, web, login_as, two_sessions, upload_folder, monkeypatch
+    app, web, login_as, two_sessions, storage, monkeypatch
 ):
     monkeypatch.setitem(app.config, "MAX_UPLOAD_MB", 1)
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", MB + 64 * 1024)
@@ -307,7 +304,7 @@ def test_at_the_limit_passes_and_one_byte_more_is_413_in_the_page(
     )
     assert "<html" in plain.text and "The file is larger than 1 MB." in plain.text
     assert f'href="/sessions/{two_sessions["session"].id}#files-' in plain.text
-    assert len(files_in(upload_folder)) == 1
+    assert len(files_in(storage)) == 1
 
 
 def _streamed_post(app, web, path, body, *, content_length, headers):
@@ -378,14 +375,14 @@ def test_a_101_mb_upload_is_413_without_holding_it_in_memory(
     else:
         # Read while streaming and stopped at the limit.
         assert 99 * MB < payload.position <= 100 * MB + 128 * 1024
-    assert files_in(upload_folder) == []
+    assert not upload_folder.exists() or list(upload_folder.iterdir()) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
 # --- Download -----------------------------------------------------------------------------------
 
 
-def test_a_student_of_the_session_downloads_with_safe_headers(web, login_as, two_sessions):
+def test_a_student_of_the_session_downloads_with_safe_headers(web, login_as, two_sessions, storage):
     data = samples.pdf()
     attachment = uploaded(web, login_as, two_sessions, data=data, name="Résumé été.pdf")
     web.reset()
@@ -400,7 +397,7 @@ def test_a_student_of_the_session_downloads_with_safe_headers(web, login_as, two
     assert "private" in response.headers["Cache-Control"]
 
 
-def test_another_students_file_is_404(web, login_as, two_sessions):
+def test_another_students_file_is_404(web, login_as, two_sessions, storage):
     attachment = uploaded(web, login_as, two_sessions)
     web.reset()
     login_as(two_sessions["stranger"])
@@ -419,7 +416,7 @@ def test_anonymous_visitors_are_sent_to_log_in(web, login_as, two_sessions):
     assert "/auth/login" in response.location
 
 
-def test_a_renamed_upload_downloads_under_its_real_type(web, login_as, two_sessions):
+def test_a_renamed_upload_downloads_under_its_real_type(web, login_as, two_sessions, storage):
     attachment = uploaded(web, login_as, two_sessions, data=samples.png(), name="report.pdf.exe")
     response = web.get(f"/attachments/{attachment.id}/download")
     assert response.content_type == "image/png"
@@ -429,22 +426,20 @@ def test_a_renamed_upload_downloads_under_its_real_type(web, login_as, two_sessi
 # --- Delete -------------------------------------------------------------------------------------
 
 
-def test_delete_removes_the_row_and_the_file_in_place(
-    web, htmx, login_as, two_sessions, upload_folder
-):
+def test_delete_removes_the_row_and_the_file_in_place(web, htmx, login_as, two_sessions, storage):
     attachment = uploaded(web, login_as, two_sessions)
-    assert files_in(upload_folder) == [attachment.stored_name]
+    assert files_in(storage) == [attachment.stored_name]
     response = htmx.post(
         f"/attachments/{attachment.id}/delete", page=session_url(two_sessions["session"])
     )
     assert response.html.select_one("section")["id"] == f"files-{two_sessions['session'].id}"
     assert "No files yet." in response.text
     assert json.loads(response.headers["HX-Trigger"])["toast"]["message"] == "Deleted slides.pdf."
-    assert files_in(upload_folder) == []
+    assert files_in(storage) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
-def test_a_plain_delete_redirects_to_the_session(web, login_as, two_sessions, upload_folder):
+def test_a_plain_delete_redirects_to_the_session(web, login_as, two_sessions, storage):
     attachment = uploaded(web, login_as, two_sessions)
     page = web.get(session_url(two_sessions["session"]))
     form = next(
@@ -453,10 +448,10 @@ def test_a_plain_delete_redirects_to_the_session(web, login_as, two_sessions, up
     response = form.submit()
     assert response.location.endswith(f"#files-{two_sessions['session'].id}")
     assert "Deleted slides.pdf." in response.follow().text
-    assert files_in(upload_folder) == []
+    assert files_in(storage) == []
 
 
-def test_who_may_delete(web, htmx, login_as, two_sessions, upload_folder):
+def test_who_may_delete(web, htmx, login_as, two_sessions, storage):
     attachment = uploaded(web, login_as, two_sessions)
     url = f"/attachments/{attachment.id}/delete"
     web.reset()
@@ -468,18 +463,16 @@ def test_who_may_delete(web, htmx, login_as, two_sessions, upload_folder):
     web.reset()
     login_as("admin")
     htmx.post(url)
-    assert files_in(upload_folder) == []
+    assert files_in(storage) == []
 
 
-def test_a_delete_without_the_csrf_token_is_refused(web, login_as, two_sessions, upload_folder):
+def test_a_delete_without_the_csrf_token_is_refused(web, login_as, two_sessions, storage):
     attachment = uploaded(web, login_as, two_sessions)
     web.post(f"/attachments/{attachment.id}/delete", headers={"HX-Request": "true"}, status=400)
-    assert files_in(upload_folder) == [attachment.stored_name]
+    assert files_in(storage) == [attachment.stored_name]
 
 
-def test_a_failed_delete_commit_keeps_row_and_file(
-    web, htmx, login_as, two_sessions, upload_folder
-):
+def test_a_failed_delete_commit_keeps_row_and_file(web, htmx, login_as, two_sessions, storage):
     attachment = uploaded(web, login_as, two_sessions)
     stored_name = attachment.stored_name
     session = db.session()
@@ -496,7 +489,7 @@ def test_a_failed_delete_commit_keeps_row_and_file(
     finally:
         sa.event.remove(session, "before_commit", fail)
     db.session.rollback()
-    assert files_in(upload_folder) == [stored_name]
+    assert files_in(storage) == [stored_name]
     assert db.session.scalar(sa.select(Attachment.stored_name)) == stored_name
 
 
@@ -505,7 +498,7 @@ HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
 
 @pytest.mark.usefixtures("pinned_clock")
 def test_a_gif_html_polyglot_is_stored_and_served_as_a_gif_never_as_a_page(
-    web, login_as, yesterdays_lesson, upload_folder
+    web, login_as, yesterdays_lesson, storage
 ):
     polyglot = samples.gif() + b"<html><body><script>alert(document.cookie)</script></body></html>"
     login_as(yesterdays_lesson["mentor"])
@@ -531,7 +524,7 @@ def test_a_gif_html_polyglot_is_stored_and_served_as_a_gif_never_as_a_page(
 
 @pytest.mark.usefixtures("pinned_clock")
 def test_a_deleted_or_hidden_file_is_404_in_fragments_and_downloads(
-    web, htmx, login_as, yesterdays_lesson, make_user, upload_folder
+    web, htmx, login_as, yesterdays_lesson, make_user, storage
 ):
     login_as(yesterdays_lesson["mentor"])
     page = f"/sessions/{yesterdays_lesson['session'].id}"

@@ -33,6 +33,7 @@ from services.school_year import (
     save_term,
     save_year,
 )
+from services.storage.local import LocalStorage
 from services.timetable.exceptions import OverrideChange, find_occurrence, save_override
 from services.timetable.generation import generate_occurrences
 from services.tracking.attachments import attach_upload
@@ -117,7 +118,7 @@ def world(app, upload_folder, make_user, make_group, make_room, make_series):
             stream=io.BytesIO(samples.pdf()),
             original_name="slides.pdf",
             description="",
-            upload_folder=upload_folder,
+            storage=LocalStorage(upload_folder),
             max_bytes=10 * 1024 * 1024,
         )
         ids[f"file_{key}"] = attachment.id

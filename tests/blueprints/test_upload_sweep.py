@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from app import _started_by_a_server, create_app
 from models import Attachment, db
+from services.storage.local import LocalStorage
 from services.tracking.attachments import add_attachment, receive_upload
 from tests import attachment_samples as samples
 from tests.conftest import TEST_PASSWORD
@@ -117,7 +118,7 @@ def stored_upload(folder: Path, occurrence, mentor) -> str:
         received=received,
         original_name="kept.pdf",
         description="",
-        upload_folder=folder,
+        storage=LocalStorage(folder),
     )
     db.session.commit()
     age(folder / attachment.stored_name, timedelta(days=30))

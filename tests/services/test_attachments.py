@@ -24,6 +24,7 @@ from services.tracking.attachments import (
     receive_upload,
 )
 from tests import attachment_samples as samples
+from tests.object_storage import files_in, stored_bytes
 
 MB = 1024 * 1024
 
@@ -54,19 +55,21 @@ def session_of(make_group, make_user):
     return factory
 
 
-def files_in(folder) -> list[str]:
+def files_in_folder(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def upload(occurrence, user, data: bytes, name: str, folder, *, description="", max_bytes=MB):
-    received = receive_upload(io.BytesIO(data), upload_folder=folder, max_bytes=max_bytes)
+def upload(occurrence, user, data: bytes, name: str, storage, *, description="", max_bytes=MB):
+    received = receive_upload(
+        io.BytesIO(data), upload_folder=storage.staging_folder, max_bytes=max_bytes
+    )
     return add_attachment(
         occurrence=occurrence,
         uploader=user,
         received=received,
         original_name=name,
         description=description,
-        upload_folder=folder,
+        storage=storage,
     )
 
 
@@ -74,11 +77,11 @@ def upload(occurrence, user, data: bytes, name: str, folder, *, description="", 
 
 
 @pytest.mark.parametrize("kind", sorted(samples.ALLOWED_SAMPLES))
-def test_every_allowed_kind_is_accepted_from_its_content(session_of, folder, kind):
+def test_every_allowed_kind_is_accepted_from_its_content(session_of, storage, kind):
     occurrence, mentor, _ = session_of()
     make, name, content_type = samples.ALLOWED_SAMPLES[kind]
     data = make()
-    attachment = upload(occurrence, mentor, data, name, folder, description="  Week 1  ")
+    attachment = upload(occurrence, mentor, data, name, storage, description="  Week 1  ")
     db.session.commit()
 
     stored = db.session.get(Attachment, attachment.id)
@@ -88,8 +91,8 @@ def test_every_allowed_kind_is_accepted_from_its_content(session_of, folder, kin
     assert stored.original_name == name
     assert stored.description == "Week 1"
     assert stored.uploader_id == mentor.id
-    assert (folder / stored.stored_name).read_bytes() == data
-    assert files_in(folder) == [stored.stored_name]
+    assert stored_bytes(storage, stored.stored_name) == data
+    assert files_in(storage) == [stored.stored_name]
     event = db.session.scalar(sa.select(SessionEvent))
     assert (event.kind, event.actor_id) == ("file_added", mentor.id)
     assert name in event.summary
@@ -109,15 +112,15 @@ def test_every_allowed_kind_is_accepted_from_its_content(session_of, folder, kin
     ids=["elf", "exe", "plain-zip", "other-ole2", "html", "svg", "text"],
 )
 def test_content_that_is_not_an_allowed_type_is_refused_naming_what_is(
-    session_of, folder, data, name
+    session_of, storage, data, name
 ):
     occurrence, mentor, _ = session_of()
     with pytest.raises(ValidationError) as refused:
-        upload(occurrence, mentor, data, name, folder)
+        upload(occurrence, mentor, data, name, storage)
     assert refused.value.field == "file"
     assert "not a type you can attach" in refused.value.message
     assert "PDF, video (MP4, WebM, QuickTime, MPEG)" in refused.value.message
-    assert files_in(folder) == []
+    assert files_in(storage) == []
 
 
 def test_an_empty_or_missing_file_is_refused(session_of, folder):
@@ -125,7 +128,7 @@ def test_an_empty_or_missing_file_is_refused(session_of, folder):
         receive_upload(io.BytesIO(b""), upload_folder=folder, max_bytes=MB)
     with pytest.raises(ValidationError, match="Choose a file"):
         receive_upload(None, upload_folder=folder, max_bytes=MB)
-    assert files_in(folder) == []
+    assert files_in_folder(folder) == []
 
 
 # --- Size ---------------------------------------------------------------------------------------
@@ -143,7 +146,7 @@ def test_a_file_of_exactly_the_limit_passes_and_one_byte_more_is_refused(folder)
         receive_upload(
             samples.PatternStream(limit + 1, data), upload_folder=folder, max_bytes=limit
         )
-    assert files_in(folder) == []
+    assert files_in_folder(folder) == []
 
 
 def test_a_101_mb_upload_is_refused_without_holding_it_in_memory(folder):
@@ -159,7 +162,7 @@ def test_a_101_mb_upload_is_refused_without_holding_it_in_memory(folder):
     assert peak < 2 * MB, f"peak {peak} bytes"
     # It read to one chunk past the limit and stopped, leaving nothing behind.
     assert stream.position <= 100 * MB + service.CHUNK_SIZE
-    assert files_in(folder) == []
+    assert files_in_folder(folder) == []
 
 
 # --- Names --------------------------------------------------------------------------------------
@@ -194,30 +197,30 @@ def test_a_300_character_name_is_shortened_keeping_its_extension():
 @pytest.mark.parametrize(
     "name", ["../../etc/passwd", "..\\x.pdf", "a\x00b.pdf", "x\n.pdf", "/srv/evil.pdf"]
 )
-def test_the_users_name_never_affects_the_stored_path(session_of, folder, name):
+def test_the_users_name_never_affects_the_stored_path(session_of, storage, name):
     occurrence, mentor, _ = session_of()
-    attachment = upload(occurrence, mentor, samples.pdf(), name, folder)
+    attachment = upload(occurrence, mentor, samples.pdf(), name, storage)
     db.session.commit()
     assert len(attachment.stored_name) == 32
     int(attachment.stored_name, 16)  # hex only
-    assert files_in(folder) == [attachment.stored_name]
-    assert list(folder.parent.iterdir()) == [folder]
+    assert files_in(storage) == [attachment.stored_name]
+    assert list(storage.staging_folder.parent.iterdir()) == [storage.staging_folder]
 
 
-def test_descriptions_are_one_clean_line_and_not_too_long(session_of, folder):
+def test_descriptions_are_one_clean_line_and_not_too_long(session_of, storage):
     occurrence, mentor, _ = session_of()
-    attachment = upload(occurrence, mentor, samples.pdf(), "a.pdf", folder, description="a\r\nb")
+    attachment = upload(occurrence, mentor, samples.pdf(), "a.pdf", storage, description="a\r\nb")
     assert attachment.description == "a b"
     with pytest.raises(ValidationError, match="under 500"):
-        upload(occurrence, mentor, samples.pdf(), "a.pdf", folder, description="x" * 501)
+        upload(occurrence, mentor, samples.pdf(), "a.pdf", storage, description="x" * 501)
     db.session.rollback()
-    assert files_in(folder) == []
+    assert files_in(storage) == []
 
 
 # --- Who may ------------------------------------------------------------------------------------
 
 
-def test_mentor_and_staff_upload_students_do_not(session_of, make_user, folder):
+def test_mentor_and_staff_upload_students_do_not(session_of, make_user, storage):
     occurrence, mentor, student = session_of()
     other_mentor = make_user("mentor")
     assert can_upload(mentor, occurrence)
@@ -227,14 +230,14 @@ def test_mentor_and_staff_upload_students_do_not(session_of, make_user, folder):
     assert not can_upload(other_mentor, occurrence)
     assert not can_upload(None, occurrence)
     with pytest.raises(NotAllowed):
-        upload(occurrence, student, samples.pdf(), "a.pdf", folder)
-    assert files_in(folder) == []
+        upload(occurrence, student, samples.pdf(), "a.pdf", storage)
+    assert files_in(storage) == []
 
 
-def test_uploader_mentor_and_staff_delete(session_of, make_user, folder):
+def test_uploader_mentor_and_staff_delete(session_of, make_user, storage):
     occurrence, mentor, student = session_of()
     coordinator = make_user("coordinator")
-    attachment = upload(occurrence, coordinator, samples.pdf(), "a.pdf", folder)
+    attachment = upload(occurrence, coordinator, samples.pdf(), "a.pdf", storage)
     db.session.commit()
     assert can_delete_attachment(coordinator, attachment, occurrence)
     assert can_delete_attachment(mentor, attachment, occurrence)
@@ -242,35 +245,35 @@ def test_uploader_mentor_and_staff_delete(session_of, make_user, folder):
     assert not can_delete_attachment(student, attachment, occurrence)
     assert not can_delete_attachment(make_user("mentor"), attachment, occurrence)
     with pytest.raises(NotAllowed):
-        delete_attachment(attachment=attachment, actor=student, upload_folder=folder)
+        delete_attachment(attachment=attachment, actor=student, storage=storage)
     db.session.rollback()
-    assert files_in(folder) == [attachment.stored_name]
+    assert files_in(storage) == [attachment.stored_name]
 
 
 # --- Files and rows in step ---------------------------------------------------------------------
 
 
-def test_delete_removes_the_file_once_committed(session_of, folder):
+def test_delete_removes_the_file_once_committed(session_of, storage):
     occurrence, mentor, _ = session_of()
-    attachment = upload(occurrence, mentor, samples.pdf(), "a.pdf", folder)
+    attachment = upload(occurrence, mentor, samples.pdf(), "a.pdf", storage)
     db.session.commit()
-    delete_attachment(attachment=attachment, actor=mentor, upload_folder=folder)
-    assert files_in(folder) == [attachment.stored_name], "unlinked before the commit"
+    delete_attachment(attachment=attachment, actor=mentor, storage=storage)
+    assert files_in(storage) == [attachment.stored_name], "unlinked before the commit"
     db.session.commit()
-    assert files_in(folder) == []
+    assert files_in(storage) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
     kinds = db.session.scalars(sa.select(SessionEvent.kind).order_by(SessionEvent.id)).all()
     assert kinds == ["file_added", "file_deleted"]
 
 
-def test_a_rolled_back_delete_keeps_row_and_file(session_of, folder):
+def test_a_rolled_back_delete_keeps_row_and_file(session_of, storage):
     occurrence, mentor, _ = session_of()
-    attachment = upload(occurrence, mentor, samples.pdf(), "a.pdf", folder)
+    attachment = upload(occurrence, mentor, samples.pdf(), "a.pdf", storage)
     db.session.commit()
     stored_name = attachment.stored_name
-    delete_attachment(attachment=attachment, actor=mentor, upload_folder=folder)
+    delete_attachment(attachment=attachment, actor=mentor, storage=storage)
     db.session.rollback()
-    assert files_in(folder) == [stored_name]
+    assert files_in(storage) == [stored_name]
     assert db.session.scalar(sa.select(Attachment.stored_name)) == stored_name
 
 
@@ -284,10 +287,10 @@ def _failing_commit(monkeypatch):
     return lambda: sa.event.remove(db.session(), "before_commit", fail)
 
 
-def test_a_failed_commit_of_an_upload_leaves_no_orphan_file(session_of, folder, monkeypatch):
+def test_a_failed_commit_of_an_upload_leaves_no_orphan_file(session_of, storage, monkeypatch):
     occurrence, mentor, _ = session_of()
-    upload(occurrence, mentor, samples.pdf(), "a.pdf", folder)
-    assert len(files_in(folder)) == 1  # in place, waiting for the commit
+    upload(occurrence, mentor, samples.pdf(), "a.pdf", storage)
+    assert len(files_in(storage)) == 1  # in place, waiting for the commit
     restore = _failing_commit(monkeypatch)
     try:
         with pytest.raises(OperationalError):
@@ -295,11 +298,11 @@ def test_a_failed_commit_of_an_upload_leaves_no_orphan_file(session_of, folder, 
         db.session.rollback()
     finally:
         restore()
-    assert files_in(folder) == []
+    assert files_in(storage) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
-def test_a_failed_database_write_while_adding_leaves_no_file(session_of, folder, monkeypatch):
+def test_a_failed_database_write_while_adding_leaves_no_file(session_of, storage, monkeypatch):
     occurrence, mentor, _ = session_of()
 
     def broken_history(*args, **kwargs):
@@ -307,18 +310,18 @@ def test_a_failed_database_write_while_adding_leaves_no_file(session_of, folder,
 
     monkeypatch.setattr(service.events, "record_event", broken_history)
     with pytest.raises(OperationalError):
-        upload(occurrence, mentor, samples.pdf(), "a.pdf", folder)
+        upload(occurrence, mentor, samples.pdf(), "a.pdf", storage)
     db.session.rollback()
-    assert files_in(folder) == []
+    assert files_in(storage) == []
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
 
 
-def test_a_failed_commit_of_a_delete_keeps_the_file(session_of, folder, monkeypatch):
+def test_a_failed_commit_of_a_delete_keeps_the_file(session_of, storage, monkeypatch):
     occurrence, mentor, _ = session_of()
-    attachment = upload(occurrence, mentor, samples.pdf(), "a.pdf", folder)
+    attachment = upload(occurrence, mentor, samples.pdf(), "a.pdf", storage)
     db.session.commit()
     stored_name = attachment.stored_name
-    delete_attachment(attachment=attachment, actor=mentor, upload_folder=folder)
+    delete_attachment(attachment=attachment, actor=mentor, storage=storage)
     restore = _failing_commit(monkeypatch)
     try:
         with pytest.raises(OperationalError):
@@ -326,5 +329,5 @@ def test_a_failed_commit_of_a_delete_keeps_the_file(session_of, folder, monkeypa
         db.session.rollback()
     finally:
         restore()
-    assert files_in(folder) == [stored_name]
+    assert files_in(storage) == [stored_name]
     assert db.session.scalar(sa.select(Attachment.stored_name)) == stored_name

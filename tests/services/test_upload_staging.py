@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from models import Attachment, db
 from services.common.errors import ValidationError
+from services.storage.local import LocalStorage
 from services.tracking.attachments import (
     FileTooLarge,
     StagingFile,
@@ -86,7 +87,7 @@ def test_a_streamed_upload_is_checked_in_place_and_stored_by_renaming_the_same_f
         received=received,
         original_name="a.pdf",
         description="",
-        upload_folder=folder,
+        storage=LocalStorage(folder),
     )
     db.session.commit()
     staging.close()  # the request ends: the stored file stays
@@ -165,7 +166,7 @@ def test_the_sweep_removes_stored_files_no_row_refers_to_once_an_hour_old(
         received=received,
         original_name="a.pdf",
         description="",
-        upload_folder=folder,
+        storage=LocalStorage(folder),
     )
     db.session.commit()
     last_written(folder / kept.stored_name, now, timedelta(days=30))
@@ -173,11 +174,11 @@ def test_the_sweep_removes_stored_files_no_row_refers_to_once_an_hour_old(
     young_orphan = put(folder, "0" * 32, b"x", now, timedelta(minutes=59))
     put(folder, "F" * 32, b"not ours", now, timedelta(days=9))
 
-    assert [f.name for f in sweep_unreferenced_files(folder, now=now, dry_run=True)] == [
-        orphan.name
-    ]
+    assert [
+        f.name for f in sweep_unreferenced_files(LocalStorage(folder), now=now, dry_run=True)
+    ] == [orphan.name]
     assert orphan.exists()
-    swept = sweep_unreferenced_files(folder, now=now)
+    swept = sweep_unreferenced_files(LocalStorage(folder), now=now)
     assert [(f.name, f.reason, f.size_bytes) for f in swept] == [
         (orphan.name, "stored file no attachment refers to", 2048)
     ]
@@ -189,7 +190,7 @@ def test_the_sweep_checks_many_stored_files_in_batches(app, folder):
     now = datetime.now(UTC)
     for number in range(1203):
         put(folder, f"{number:032x}", b"", now, timedelta(hours=2))
-    swept = sweep_unreferenced_files(folder, now=now, even_if_none_match=True)
+    swept = sweep_unreferenced_files(LocalStorage(folder), now=now, even_if_none_match=True)
     assert len(swept) == 1203
     assert files_in(folder) == []
 
@@ -200,12 +201,12 @@ def test_a_folder_none_of_whose_files_has_a_row_is_left_alone(app, folder):
     for name in ("a" * 32, "b" * 32):
         put(folder, name, b"x", now, timedelta(days=40))
     with pytest.raises(UnmatchedUploadFolder, match=r"None of the 2 stored files in .* has an"):
-        sweep_unreferenced_files(folder, now=now)
+        sweep_unreferenced_files(LocalStorage(folder), now=now)
     assert files_in(folder) == ["a" * 32, "b" * 32]
 
 
 def test_the_sweep_of_a_folder_that_does_not_exist_does_nothing(folder):
     now = datetime.now(UTC)
     assert sweep_staging_files(folder, now=now) == []
-    assert sweep_unreferenced_files(folder, now=now) == []
+    assert sweep_unreferenced_files(LocalStorage(folder), now=now) == []
     assert not folder.exists()
