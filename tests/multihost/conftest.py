@@ -1,6 +1,7 @@
 """Several app hosts, as production runs them: two app instances (gunicorn each, with their own
-instance folder: no shared disk) behind nginx (Debian's package), over one PostgreSQL and one
-Redis, with two background workers. The fixture `site` starts it all once for the module.
+instance folder: no shared disk) behind nginx (Debian's package), over one PostgreSQL, one
+Redis and one S3-compatible bucket (s3rver), with two background workers. The fixture `site`
+starts it all once for the module.
 
 Needs PostgreSQL (TEST_DATABASE_URL, else 127.0.0.1:5432/test), Redis (REDIS_URL's database is
 emptied) and nginx; without one of them the tests are skipped, and fail instead under
@@ -34,6 +35,8 @@ from services.people.accounts import create_user
 from services.people.tokens import create_token
 from tests.conftest import _fresh_postgres_database
 from tests.jobs.test_worker_process import Inbox
+from tests.object_storage import ACCESS_KEY
+from tests.object_storage import SECRET_KEY as S3_SECRET
 from tests.processes import emptied_redis, wait_until
 from tests.services.test_mail import free_port
 
@@ -178,7 +181,7 @@ def _seed(site: Site) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, s3_server):
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         _skip_or_fail("nginx is not installed (apt-get install nginx-light)")
     redis_database = emptied_redis(REDIS_URL)
@@ -198,6 +201,7 @@ def site(tmp_path_factory):
     site.inbox = Inbox()
     smtp = Controller(site.inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
+    bucket = s3_server.create_bucket()
     settings = {
         "FLASK_JOBS_URL": REDIS_URL,
         "FLASK_RATELIMIT_STORAGE_URI": REDIS_URL,
@@ -211,6 +215,10 @@ def site(tmp_path_factory):
         "FLASK_MAX_WEB_GENERATION_SESSIONS": "10",
         "SECRET_KEY": SECRET,
         "DATABASE_URL": database_url,
+        # Attachments in one bucket (s3rver here), which both hosts reach.
+        **{f"FLASK_{key}": value for key, value in s3_server.settings(bucket).items()},
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": S3_SECRET,
     }
     site.app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
                            "SECRET_KEY": SECRET, "JOBS_URL": REDIS_URL})  # fmt: skip

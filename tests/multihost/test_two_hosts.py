@@ -14,7 +14,8 @@ from datetime import date
 
 import pytest
 
-from tests.multihost.conftest import wait_until
+from tests.attachment_samples import pdf
+from tests.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.multihost]
 
@@ -33,6 +34,37 @@ def test_what_is_written_through_one_host_is_read_through_the_other(site):
     url = site.hosts["b"] + f"/api/v1/closures/{json.loads(body)['id']}"
     status, _, body = site.request("GET", url, token=token)
     assert status == 200 and json.loads(body)["name"] == "Snow day"
+
+
+def test_a_file_uploaded_through_one_host_downloads_through_the_other(site):
+    """No shared disk: host A stores the upload in the bucket, host B streams it back."""
+    boundary = "termtable-multihost-boundary"
+    content = pdf()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="plan.pdf"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    token = site.tokens["coordinator"]
+    request = urllib.request.Request(  # noqa: S310 (the test's own hosts)
+        site.hosts["a"] + f"/api/v1/sessions/{site.people['lesson']}/attachments",
+        data=body, method="POST",
+        headers={"Authorization": f"Bearer {token}",
+                 "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        assert response.status == 201
+        location = response.headers["Location"]
+    request = urllib.request.Request(  # noqa: S310
+        site.hosts["b"] + location, headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        assert response.read() == content
+        assert "plan.pdf" in response.headers["Content-Disposition"]
+    assert not any((site.tmp / "host-b").rglob("*.pdf"))
 
 
 def _login_page(base: str) -> tuple[str, str]:
