@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 
 from flask import Flask
-from flask.logging import default_handler
+from flask.logging import default_handler, has_level_handler
 
 from blueprints.ops.requests import (
     RequestIdFilter,
@@ -62,6 +62,9 @@ def init_logging(app: Flask, *, served: bool) -> None:
     app.config["LOG_FORMAT"] = log_format
     if log_format == "json":
         use_json_logs(app)
+    elif not has_level_handler(app.logger):
+        # Flask's own handler, taken off by an app with JSON logs earlier in this process.
+        app.logger.addHandler(default_handler)
 
 
 def init_ops(app: Flask) -> None:
