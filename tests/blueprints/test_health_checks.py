@@ -81,13 +81,21 @@ def test_readyz_is_ok_with_the_database_and_the_upload_folder(app, web, upload_f
     assert upload_folder.is_dir() and list(upload_folder.iterdir()) == []
 
 
-def test_readyz_is_never_rate_limited(tmp_path):
-    app = app_with(tmp_path, RATELIMIT_ENABLED=True)
+def test_probes_and_scrapes_are_never_rate_limited(tmp_path):
+    """Even under an app-wide limit that pages meet."""
+    app = app_with(tmp_path, RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="3 per minute")
     with app.app_context():
-        client = browser(app)
-        for _ in range(30):
+        client = browser(app, extra_environ={"REMOTE_ADDR": "127.0.0.1"})
+        for _ in range(10):
             client.get("/readyz", status=200)
             client.get("/healthz", status=200)
+            client.get("/metrics", status=200)
+        assert [client.get("/auth/login", status="*").status_int for _ in range(4)] == [
+            200,
+            200,
+            200,
+            429,
+        ]
 
 
 @pytest.mark.parametrize(
