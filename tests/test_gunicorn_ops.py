@@ -91,7 +91,14 @@ def start_server(tmp_path):
     """`start_server(**env)`: gunicorn run as in production (its settings from
     gunicorn.conf.py and the environment), two workers, on a migrated SQLite file."""
     url = "sqlite:///" + str(tmp_path / "ops.db")
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "x",
+            "JOBS_URL": "memory://",
+        }
+    )
     with app.app_context():
         init_migrations(app)
         upgrade(directory=str(ROOT / "migrations"))
@@ -112,6 +119,7 @@ def start_server(tmp_path):
             SECRET_KEY="ops-test-secret",
             FLASK_UPLOAD_FOLDER=str(tmp_path / "uploads"),
             FLASK_SECRET_KEY_FILE=str(tmp_path / "secret_key"),
+            FLASK_JOBS_URL="sqlite:///" + str(tmp_path / "jobs.sqlite3"),
             GUNICORN_BIND=f"127.0.0.1:{port}",
             WEB_CONCURRENCY="2",
             GUNICORN_THREADS="4",

@@ -30,6 +30,7 @@ from blueprints.ops.requests import (
     start_request,
 )
 from blueprints.ops.routes import bp
+from services.notifications.mail import email_failed
 from services.ops.logs import json_handler
 
 DEFAULTS = {
@@ -102,6 +103,14 @@ def init_ops(app: Flask) -> None:
     app.add_template_global(current_request_id, "request_id")
     app.register_blueprint(bp)
     app.extensions["termtable.limiter"].exempt(bp)
+    email_failed.connect(_count_email_failures)
+
+
+def _count_email_failures(_app, count: int = 0, **_extra) -> None:
+    """mail.py's `email_failed` signal, counted (the metrics library imported when needed)."""
+    from services.ops.metrics import count_email_failures
+
+    count_email_failures(count)
 
 
 def _networks(value, error_class) -> tuple:

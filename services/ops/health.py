@@ -21,11 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-# Settings that may name a Redis server the app uses, in the order they are reported.
-REDIS_SETTINGS = ("RATELIMIT_STORAGE_URI", "REDIS_URL")
-# The schemes of the limiter's storage URIs that are a plain Redis server (limits' own
-# `redis+unix://` is redis-py's `unix://`); Sentinel and Cluster set-ups are not probed.
-REDIS_SCHEMES = {"redis": "redis", "rediss": "rediss", "redis+unix": "unix"}
+# Settings that may name a Redis server the app uses (the login limits, the job queue, live
+# updates), in the order they are reported.
+REDIS_SETTINGS = ("RATELIMIT_STORAGE_URI", "JOBS_URL", "REDIS_URL")
+# The schemes of those URIs that are a plain Redis server (limits' own `redis+unix://` is
+# redis-py's `unix://`); Sentinel and Cluster set-ups are not probed.
+REDIS_SCHEMES = {"redis": "redis", "rediss": "rediss", "redis+unix": "unix", "unix": "unix"}
 
 
 class CheckFailed(Exception):

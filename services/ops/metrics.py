@@ -5,11 +5,11 @@ keeps).
   route rule (`/sessions/<id:occurrence_id>`, never the URL's ids or query), method and status
   class (`2xx`...). Requests that matched no route count under `<unmatched>`.
 - `termtable_http_requests_in_progress` (gauge): requests being answered now.
-- `termtable_email_failures_total` (counter): notification e-mails that failed, by `reason`
-  (`refused` by the server for one recipient, `connection` failed or lost, other `error`).
-- `termtable_job_queue_depth`, `termtable_job_queue_oldest_age_seconds` (gauges, by queue),
-  and `termtable_job_queue_up` (1, or 0 when the queue could not be read), read at each scrape
-  from `services.jobs.queue_stats()` when that module exists; nothing otherwise.
+- `termtable_email_failures_total` (counter): notification e-mails that could not be sent
+  (counted from services/notifications/mail.py's `email_failed` signal).
+- `termtable_job_queue_depth`, `termtable_job_queue_oldest_age_seconds` (gauges), and
+  `termtable_job_queue_up` (1, or 0 when the queue could not be read), read at each scrape
+  from `services.jobs.queue.queue_stats()`; nothing when that module is not there.
 
 Several processes (gunicorn's workers) each count their own requests. With the environment
 variable PROMETHEUS_MULTIPROC_DIR naming an empty folder (gunicorn.conf.py makes one when it is
@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -47,7 +47,6 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # Pages should answer within 300 ms (the load test's target): buckets around it, and up to the
 # proxy's 60 s read timeout for the longest generations.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2.5, 5, 10, 30, 60)
-EMAIL_FAILURE_REASONS = ("refused", "connection", "error")
 
 REQUEST_DURATION = Histogram(
     "termtable_http_request_duration_seconds",
@@ -62,12 +61,8 @@ IN_PROGRESS = Gauge(
 )
 EMAIL_FAILURES = Counter(
     "termtable_email_failures",
-    "Notification e-mails that could not be sent, by reason.",
-    ["reason"],
+    "Notification e-mails that could not be sent (each attempt).",
 )
-for _reason in EMAIL_FAILURE_REASONS:
-    # Every reason is a series from the start (0), so increase() sees the first failure.
-    EMAIL_FAILURES.labels(reason=_reason)
 
 
 def multiprocess_dir() -> str | None:
@@ -87,12 +82,10 @@ def request_finished(route: str | None, method: str, status: int, seconds: float
     ).observe(seconds)
 
 
-def count_email_failures(count: int, reason: str) -> None:
-    """`count` notification e-mails failed (`reason`: one of EMAIL_FAILURE_REASONS)."""
+def count_email_failures(count: int) -> None:
+    """`count` notification e-mails could not be sent."""
     if count > 0:
-        EMAIL_FAILURES.labels(reason=reason if reason in EMAIL_FAILURE_REASONS else "error").inc(
-            count
-        )
+        EMAIL_FAILURES.inc(count)
 
 
 def render() -> tuple[bytes, str]:
@@ -119,32 +112,27 @@ class _ThisProcess:
 
 
 class JobQueueCollector:
-    """The job queue's depth and oldest job's age, asked of `services.jobs.queue_stats()` at
-    each scrape (so one answer for all processes, whichever worker is scraped).
-
-    `queue_stats()` returns, for one queue, an object or mapping with `depth` (jobs waiting)
-    and `oldest_age_seconds` (age of the oldest waiting job; None when the queue is empty),
-    or a mapping of queue names to such. Until services/jobs exists this reports nothing.
-    """
+    """The job queue's depth and oldest job's age, asked of `services.jobs.queue.queue_stats()`
+    at each scrape (one answer for all processes, whichever worker is scraped): a mapping with
+    `waiting` (jobs) and `oldest_age` (seconds; 0 when none waits). Imported when scraped, and
+    nothing is reported where that module is not there."""
 
     def describe(self):
         return []
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         try:
-            jobs = importlib.import_module("services.jobs")
+            queue = importlib.import_module("services.jobs.queue")
         except ModuleNotFoundError as err:
-            if err.name in ("services.jobs", "services"):
+            if err.name in ("services.jobs.queue", "services.jobs"):
                 return
             raise
-        queue_stats = getattr(jobs, "queue_stats", None)
-        if queue_stats is None:
-            return
         up = GaugeMetricFamily(
             "termtable_job_queue_up", "1 when the job queue could be read at this scrape."
         )
         try:
-            queues = _queues(queue_stats())
+            stats = queue.queue_stats()
+            depth, age = float(stats["waiting"]), float(stats["oldest_age"] or 0)
         except Exception:
             log.warning("metrics: the job queue could not be read", exc_info=True)
             up.add_metric([], 0)
@@ -152,27 +140,9 @@ class JobQueueCollector:
             return
         up.add_metric([], 1)
         yield up
-        depth = GaugeMetricFamily(
-            "termtable_job_queue_depth", "Jobs waiting in the queue.", labels=["queue"]
-        )
-        age = GaugeMetricFamily(
+        yield GaugeMetricFamily("termtable_job_queue_depth", "Jobs waiting in the queue.", depth)
+        yield GaugeMetricFamily(
             "termtable_job_queue_oldest_age_seconds",
             "Age of the oldest job waiting in the queue (0 when none waits).",
-            labels=["queue"],
+            age,
         )
-        for name, stats in queues.items():
-            depth.add_metric([name], float(_field(stats, "depth") or 0))
-            age.add_metric([name], float(_field(stats, "oldest_age_seconds") or 0))
-        yield depth
-        yield age
-
-
-def _field(stats, name: str):
-    return stats.get(name) if isinstance(stats, Mapping) else getattr(stats, name, None)
-
-
-def _queues(stats) -> dict[str, object]:
-    """{queue name: its stats} from what queue_stats() returned (one queue: "default")."""
-    if isinstance(stats, Mapping) and "depth" not in stats:
-        return {str(name): value for name, value in stats.items()}
-    return {"default": stats}

@@ -33,6 +33,7 @@ def app_with(tmp_path, **config):
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         "SWEEP_UPLOADS_AT_START": False,
         "RATELIMIT_ENABLED": False,
+        "JOBS_URL": "memory://",
     }
     settings.update(config)
     return create_app(settings)
@@ -130,9 +131,10 @@ def test_readyz_fails_when_redis_is_down(tmp_path):
     assert "s3cret" not in response.text and str(limiter_url) not in response.text
 
 
-def test_readyz_checks_a_redis_url_setting_too(tmp_path):
-    app = app_with(tmp_path, REDIS_URL=f"redis://127.0.0.1:{closed_port()}/10")
-    assert readyz(app, 503).json["checks"]["redis"]["detail"] == "unreachable (REDIS_URL)"
+@pytest.mark.parametrize("setting", ["JOBS_URL", "REDIS_URL"])
+def test_readyz_checks_the_job_queues_and_live_updates_redis_too(tmp_path, setting):
+    app = app_with(tmp_path, **{setting: f"redis://127.0.0.1:{closed_port()}/10"})
+    assert readyz(app, 503).json["checks"]["redis"]["detail"] == f"unreachable ({setting})"
 
 
 @pytest.fixture
@@ -153,7 +155,9 @@ def redis_server():
 
 
 def test_readyz_is_ok_with_redis_up(tmp_path, redis_server):
-    app = app_with(tmp_path, RATELIMIT_STORAGE_URI=redis_server, REDIS_URL=redis_server)
+    app = app_with(
+        tmp_path, RATELIMIT_STORAGE_URI=redis_server, JOBS_URL=redis_server, REDIS_URL=redis_server
+    )
     response = readyz(app, 200)
     assert response.json["checks"]["redis"]["status"] == "ok"
 

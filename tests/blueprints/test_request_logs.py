@@ -25,7 +25,11 @@ def app(tmp_path_factory):
     """The suite's app with JSON logs on, behind one trusted proxy, whose errors become the
     500 page as in production, and with a view that logs and then fails."""
     app = make_app(
-        tmp_path_factory, LOG_FORMAT="json", TRUSTED_PROXIES=1, PROPAGATE_EXCEPTIONS=False
+        tmp_path_factory,
+        LOG_FORMAT="json",
+        TRUSTED_PROXIES=1,
+        PROPAGATE_EXCEPTIONS=False,
+        UPLOAD_FOLDER=str(tmp_path_factory.mktemp("uploads")),
     )
 
     @app.get("/test-only/fail")
@@ -176,6 +180,7 @@ def test_json_logs_are_the_default_under_a_server_and_cover_what_start_up_logs(t
             "SECRET_KEY": "x",
             "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(tmp_path / "prod.db"),
             "SWEEP_UPLOADS_AT_START": False,
+            "JOBS_URL": "memory://",
         }
     )
     [warning] = log_lines(capsys)
@@ -185,7 +190,7 @@ def test_json_logs_are_the_default_under_a_server_and_cover_what_start_up_logs(t
 def test_tests_and_commands_log_text_unless_told(app, capsys, monkeypatch):
     stop_json_logs()
     try:
-        config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+        config = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "JOBS_URL": "memory://"}
         app = create_app(config)
         assert app.config["LOG_FORMAT"] == "text"
         app.logger.warning("plain text here")
@@ -201,7 +206,14 @@ def test_tests_and_commands_log_text_unless_told(app, capsys, monkeypatch):
 
 def test_an_unknown_log_format_is_a_start_up_error():
     with pytest.raises(ConfigurationError, match="LOG_FORMAT='xml'"):
-        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "LOG_FORMAT": "xml"})
+        create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                "LOG_FORMAT": "xml",
+                "JOBS_URL": "memory://",
+            }
+        )
 
 
 def test_a_request_line_of_a_signed_in_api_client_names_its_user(app, make_user, capsys):
