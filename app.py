@@ -361,6 +361,10 @@ def _create_app(config: dict | None) -> Flask:
         app.testing = True
     _configure(app, config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from blueprints.ops import init_logging, init_ops
+
+    # JSON logs (with request ids) under a server in production, before anything is logged.
+    init_logging(app, served=_flask_command() is None)
     if app.config["TRUSTED_PROXIES"]:
         # The client's address (rate limits, logs) is the one the nearest trusted proxy saw;
         # X-Forwarded-For entries beyond those proxies may be forged by the client. The scheme
@@ -379,6 +383,7 @@ def _create_app(config: dict | None) -> Flask:
     check = app.config["STORAGE_CHECK_AT_START"]
     if check or (check is None and not app.testing and _started_by_a_server()):
         _check_storage(app)
+    init_ops(app)  # /healthz, /readyz, /metrics; request ids, request logs and metrics
     sweep = app.config["SWEEP_UPLOADS_AT_START"]
     if sweep or (sweep is None and not app.testing and _started_by_a_server()):
         from blueprints.attachments.commands import sweep_uploads_at_start

@@ -429,7 +429,8 @@ def measure_wrk(
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--chdir", str(ROOT / "bench"), "--log-level", "warning", "grid:wsgi_app()"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        # Not a pipe: one left unread fills with the app's request log lines and stalls it.
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30

@@ -140,23 +140,28 @@ def serve(db_path: Path, workers: int, threads: int) -> tuple[subprocess.Popen, 
         SECRET_KEY="bench-not-secret",  # noqa: S106 (a throwaway database)
         FLASK_RATELIMIT_ENABLED="false",
     )
+    # The server's log in a file: a pipe left unread fills with the app's request log lines
+    # (one per request, JSON) and stalls the server.
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (read if it fails, closed below)
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--worker-class", "gthread",
          "--workers", str(workers), "--threads", str(threads), "--timeout", "60",
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--no-control-socket",
          "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             http(base + "/auth/login")
+            log.close()  # the server writes to its own copy
             return server, base
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > deadline or server.poll() is not None:
                 server.terminate()
-                raise RuntimeError("gunicorn did not start:\n" + server.stderr.read()) from None
+                log.seek(0)
+                raise RuntimeError("gunicorn did not start:\n" + log.read()) from None
             time.sleep(0.2)
 
 

@@ -621,7 +621,8 @@ ANY_USER = {
 # fmt: on
 # Public by design: the home page (redirects), logging in, invitation and calendar links
 # (the token in the URL is the secret), the bell (a "log in again" link once logged out),
-# static files.
+# static files, the health checks; /metrics answers allowed networks or its bearer token
+# only, and is 404 for everyone else, signed in or not (tests/blueprints/test_metrics.py).
 PUBLIC = {
     "main.index",
     "auth.login",
@@ -629,6 +630,9 @@ PUBLIC = {
     "calendar.feed",
     "notifications.bell",
     "static",
+    "ops.healthz",
+    "ops.readyz",
+    "ops.metrics",
 }
 # Example URLs for the rules with parameters that are not ids.
 ANONYMOUS_URLS = {"schedule.export": "/schedule/export.csv"}
