@@ -114,6 +114,8 @@ def main(argv=None) -> int:
             "DATABASE_URL": url, "SECRET_KEY": "load-test", "FLASK_JOBS_URL": args.redis_url,
             "FLASK_RATELIMIT_STORAGE_URI": args.redis_url, "FLASK_TRUSTED_PROXIES": "1",
             "GUNICORN_BIND": f"127.0.0.1:{port}",
+            # Plain HTTP here (production is behind TLS): cookies not marked Secure.
+            "FLASK_SESSION_COOKIE_SECURE": "false", "FLASK_REMEMBER_COOKIE_SECURE": "false",
         }  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="termtable-load-") as tmp:
             env["FLASK_INSTANCE_PATH"] = tmp
@@ -137,6 +139,10 @@ def main(argv=None) -> int:
             print(f"\n{args.users} users ({args.rate}/s arriving), then {args.minutes} min "
                   "measured (stats reset once all had arrived):\n")  # fmt: skip
             ok = report(Path(f"{prefix}_stats.csv"))
+            log.close()
+            kept = Path(tempfile.gettempdir()) / "termtable-load-server.log"
+            kept.write_bytes((Path(tmp) / "server.log").read_bytes())
+            print(f"The server's and the worker's log: {kept}")
     finally:
         for process in processes:
             process.terminate()
