@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, union_all, update
 
 from models import CourseGroup, EmailStatus, Enrolment, Notification, Occurrence, User, db
 from models.types import one_of, utcnow
+from services.live.events import NOTIFICATION, publish
 
 # Kinds, as stored (and shown as the notification's badge).
 REQUEST_NEW = "request_new"
@@ -65,6 +66,7 @@ def notify(
     ]
     db.session.add_all(notes)
     db.session.flush()
+    publish(NOTIFICATION, users=ids)  # their bells, live
     if notes and status is EmailStatus.PENDING:
         mail_queued.send(current_app._get_current_object())
     return notes
@@ -92,6 +94,7 @@ def notify_each(messages: Iterable[tuple[Iterable[int], str, str, str, str | Non
     added = sum(map(len, recipients))
     if not added:
         return 0
+    publish(NOTIFICATION, users={user_id for user_ids in recipients for user_id in user_ids})
     if db.session.get_bind().dialect.name == "postgresql":
         _insert_from_arrays(fitted, recipients, stamp, status)
     else:

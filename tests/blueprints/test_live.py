@@ -1,0 +1,282 @@
+"""Live updates: the event log written with each change, and `/events/stream` (Server-Sent
+Events) replaying and following it for the signed-in user only.
+
+The stream is read whole by WebTest, so it is bounded here: by LIVE_STREAM_UNTIL_CAUGHT_UP
+(it ends once it has sent what is stored) or by LIVE_STREAM_MAX_EVENTS / LIVE_STREAM_SECONDS.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time as time_module
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from models import LiveEvent, MentorSubject, db
+from services.live.events import (
+    EVERYONE,
+    NOTIFICATION,
+    REQUESTS,
+    SESSIONS,
+    STAFF,
+    prune_events,
+    publish,
+)
+from services.live.hub import stop_hub
+from services.notifications.inbox import notify
+from services.requests.lifecycle import RequestInput, create_request
+from tests.conftest import PINNED_TODAY, make_app
+
+EVENT = re.compile(r"id: (\d+)\nevent: ([\w:-]+)\ndata: (.*)\n\n")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    app = make_app(tmp_path_factory, LIVE_STREAM_UNTIL_CAUGHT_UP=True, LIVE_RETRY_MS=1500)
+    yield app
+    stop_hub(app)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hub(app):
+    """Each test's tables start empty, so ids start again: a hub kept from an earlier test
+    would hold that test's events."""
+    yield
+    stop_hub(app)
+
+
+def events_in(body: str) -> list[tuple[int, str, str]]:
+    return [(int(i), kind, data) for i, kind, data in EVENT.findall(body)]
+
+
+def stream(web, *, last=None, after=None, status=200):
+    headers = {"Last-Event-ID": str(last)} if last is not None else {}
+    url = "/events/stream" + (f"?after={after}" if after is not None else "")
+    return web.get(url, headers=headers, status=status)
+
+
+def newest_id() -> int:
+    return db.session.scalar(select(LiveEvent.id).order_by(LiveEvent.id.desc()).limit(1)) or 0
+
+
+def test_the_stream_is_server_sent_events_with_ids_kinds_and_a_retry_hint(web, login_as):
+    mentor = login_as("mentor")
+    start = newest_id()
+    notify(mentor.id, "session_cancelled", "Maths on Monday is cancelled")
+    db.session.commit()
+
+    response = stream(web, last=start)
+
+    assert response.content_type == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    assert response.text.startswith("retry: 1500\nevent: live-ready\ndata: {}\n\n")
+    [(event_id, kind, data)] = events_in(response.text)
+    assert (kind, data) == (NOTIFICATION, "{}")
+    assert event_id == newest_id() > start
+
+
+def test_reconnecting_with_last_event_id_replays_everything_after_it_and_nothing_before(
+    web, login_as
+):
+    mentor = login_as("mentor")
+    ids = []
+    for n in range(4):
+        publish(NOTIFICATION, {"n": n}, users=mentor.id)
+        db.session.commit()
+        ids.append(newest_id())
+
+    replayed = events_in(stream(web, last=ids[1]).text)
+
+    assert [(i, data) for i, _, data in replayed] == [(ids[2], '{"n":2}'), (ids[3], '{"n":3}')]
+    # The page's first connection says where it was drawn (?after=); the header wins.
+    assert [i for i, _, _ in events_in(stream(web, after=ids[2]).text)] == [ids[3]]
+    assert [i for i, _, _ in events_in(stream(web, last=ids[0], after=ids[2]).text)] == ids[1:]
+    # Caught up, or no position at all: nothing is replayed (a new page starts from now).
+    assert events_in(stream(web, last=ids[3]).text) == []
+    assert events_in(stream(web).text) == []
+    assert events_in(stream(web, last="not-a-number").text) == []
+
+
+def test_a_user_never_receives_another_users_events(web, login_as, make_user):
+    me = login_as("student")
+    other = make_user("student")
+    coordinator = make_user("coordinator")
+    start = newest_id()
+    publish(NOTIFICATION, {"for": "other"}, users=other.id)
+    publish(SESSIONS, {"sessions": [1]}, audience=STAFF)
+    publish(NOTIFICATION, {"for": "me"}, users=me.id)
+    publish(NOTIFICATION, {"for": "everyone"}, audience=EVERYONE)
+    db.session.commit()
+
+    mine = events_in(stream(web, last=start).text)
+
+    assert [data for _, _, data in mine] == ['{"for":"me"}', '{"for":"everyone"}']
+    # Staff get the staff audience's events, and still not another user's.
+    web.reset()
+    login_as(coordinator)
+    theirs = events_in(stream(web, last=start).text)
+    assert [kind for _, kind, _ in theirs] == [SESSIONS, NOTIFICATION]
+    assert '{"for":"other"}' not in str(theirs)
+
+
+def test_a_rolled_back_change_publishes_nothing(web, login_as):
+    mentor = login_as("mentor")
+    start = newest_id()
+    notify(mentor.id, "session_cancelled", "Never happened")
+    db.session.rollback()
+
+    assert newest_id() == start
+    assert events_in(stream(web, last=start).text) == []
+
+
+def test_a_new_request_reaches_the_mentors_bell_and_pending_list(
+    web, login_as, make_user, make_group
+):
+    mentor = make_user("mentor")
+    group = make_group(mentor=mentor)
+    db.session.add(MentorSubject(mentor_id=mentor.id, subject_id=group.subject_id))
+    student = make_user("student")
+    db.session.commit()
+    start = newest_id()
+    data = RequestInput(
+        mentor_id=mentor.id,
+        subject_id=group.subject_id,
+        title="Help with fractions",
+        schedule_kind="single",
+        day=PINNED_TODAY + timedelta(days=7),
+        start=time(17),
+        duration=60,
+    )
+    create_request(student, data, tz=group_tz())
+    db.session.commit()
+
+    login_as(mentor)
+    kinds = [kind for _, kind, _ in events_in(stream(web, last=start).text)]
+    assert sorted(kinds) == [NOTIFICATION, REQUESTS]
+
+
+def group_tz():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Europe/Paris")
+
+
+def test_a_session_changed_anywhere_is_told_to_staff_with_its_id(
+    web, login_as, make_session, make_user
+):
+    session = make_session()
+    start = newest_id()
+    session.room_id = None
+    db.session.commit()
+
+    login_as("coordinator")
+    [(_, kind, data)] = events_in(stream(web, last=start).text)
+    assert (kind, data) == (SESSIONS, f'{{"sessions":[{session.id}]}}')
+    # Nobody else hears of it as such (the people taking part are notified).
+    web.reset()
+    login_as("mentor")
+    assert events_in(stream(web, last=start).text) == []
+
+
+def test_events_pruned_since_the_browser_left_ask_it_to_refetch_everything(
+    web, login_as, clock
+):
+    me = login_as("mentor")
+    publish(NOTIFICATION, users=me.id)
+    db.session.commit()
+    start = newest_id()  # the browser's last event
+    for _ in range(3):
+        publish(NOTIFICATION, users=me.id)
+    db.session.commit()
+    removed = prune_events(keep=timedelta(hours=1), now=datetime.now(UTC) + timedelta(hours=2))
+    db.session.commit()
+
+    assert removed == 3  # the newest event is kept, as a landmark
+    [(event_id, kind, _)] = events_in(stream(web, last=start).text)
+    assert (event_id, kind) == (newest_id(), "resync")
+    with pytest.raises(ValueError, match="positive"):
+        prune_events(keep=timedelta(0))
+
+
+def test_anonymous_visitors_get_no_stream(web):
+    response = web.get("/events/stream", status=302)
+    assert "/auth/login" in response.headers["Location"]
+    fragment = web.get("/events/stream", headers={"HX-Request": "true"}, status=401)
+    assert "/auth/login" in fragment.headers["HX-Redirect"]
+
+
+def test_pages_connect_to_the_stream_from_the_newest_event(web, login_as):
+    me = login_as("mentor")
+    publish(NOTIFICATION, users=me.id)
+    db.session.commit()
+
+    page = web.get("/sessions/today/")
+
+    live = page.html.find(id="live-events")
+    assert live["hx-sse:connect"] == f"/events/stream?after={newest_id()}"
+    bell = page.html.find(id="notification-bell")
+    assert "notification-arrived from:body" in bell["hx-trigger"]
+    assert "every 10s" in bell["hx-trigger"] and bell.has_attr("data-live-poll")
+    assert "sessions-changed from:body" in page.html.find(id="today-board")["hx-trigger"]
+    scripts = [s["src"] for s in page.html.find_all("script")]
+    assert scripts.index("/static/vendor/hx-sse-4.0.1.min.js") == (
+        scripts.index("/static/vendor/htmx-4.0.1.min.js") + 1
+    )
+
+
+# --- Following: the stream stays open and sends what is committed meanwhile -------------------
+
+
+def test_a_following_stream_sends_an_event_committed_while_it_waits(app, web, login_as):
+    me_id = login_as("mentor").id
+    start = newest_id()
+    # The test's own transaction (BEGIN IMMEDIATE outside a request) would hold up the writer.
+    db.session.commit()
+    app.config.update(LIVE_STREAM_UNTIL_CAUGHT_UP=False, LIVE_STREAM_MAX_EVENTS=1)
+    app.config["LIVE_STREAM_SECONDS"] = 20
+
+    def publish_once_following():
+        deadline = time_module.monotonic() + 10
+        while "live_hub" not in app.extensions and time_module.monotonic() < deadline:
+            time_module.sleep(0.01)
+        with app.app_context():
+            publish(NOTIFICATION, {"live": True}, users=me_id)
+            db.session.commit()
+            db.session.remove()
+
+    writer = threading.Thread(target=publish_once_following)
+    writer.start()
+    try:
+        began = time_module.monotonic()
+        body = stream(web, last=start).text
+        waited = time_module.monotonic() - began
+    finally:
+        writer.join()
+        app.config.update(LIVE_STREAM_UNTIL_CAUGHT_UP=True, LIVE_STREAM_MAX_EVENTS=None)
+        app.config["LIVE_STREAM_SECONDS"] = None
+
+    [(_, kind, data)] = events_in(body)
+    assert (kind, data) == (NOTIFICATION, '{"live":true}')
+    assert waited < 10  # woken by the commit, not by the end of the stream
+
+
+def test_a_quiet_stream_sends_heartbeats_and_ends_after_its_time(app, web, login_as):
+    login_as("mentor")
+    app.config.update(
+        LIVE_STREAM_UNTIL_CAUGHT_UP=False, LIVE_STREAM_SECONDS=0.5, LIVE_HEARTBEAT_SECONDS=0.1
+    )
+    try:
+        body = stream(web).text
+    finally:
+        app.config.update(
+            LIVE_STREAM_UNTIL_CAUGHT_UP=True, LIVE_STREAM_SECONDS=None, LIVE_HEARTBEAT_SECONDS=None
+        )
+
+    assert ": keep-alive\n\n" in body
+    assert events_in(body) == []
