@@ -414,7 +414,9 @@ def live_cells():
     cells = [grid.cell(cell_id) for cell_id in sorted(touched | asked)]
     cells = [c for c in cells if c is not None]
     if not cells:
-        return _response("", 204, {"Cache-Control": "no-store"})
+        response = _response("", 204, {"Cache-Control": "no-store"})
+        del response.headers["Content-Type"]  # no content, so no type either
+        return response
     body = render_template(
         "schedule/_live_cells.html",
         cells=cells,

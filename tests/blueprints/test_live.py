@@ -184,9 +184,7 @@ def test_a_session_changed_anywhere_is_told_to_staff_with_its_id(
     assert events_in(stream(web, last=start).text) == []
 
 
-def test_events_pruned_since_the_browser_left_ask_it_to_refetch_everything(
-    web, login_as, clock
-):
+def test_events_pruned_since_the_browser_left_ask_it_to_refetch_everything(web, login_as, clock):
     me = login_as("mentor")
     publish(NOTIFICATION, users=me.id)
     db.session.commit()
@@ -280,3 +278,40 @@ def test_a_quiet_stream_sends_heartbeats_and_ends_after_its_time(app, web, login
 
     assert ": keep-alive\n\n" in body
     assert events_in(body) == []
+
+
+# --- The week grid: only the touched cells ------------------------------------------------------
+
+
+def test_the_grid_redraws_only_the_cells_a_change_elsewhere_touched(
+    web, login_as, make_session, clock
+):
+    from zoneinfo import ZoneInfo
+
+    from services.timetable.schedule.layout import time_cell_id
+
+    paris = ZoneInfo("Europe/Paris")
+    login_as("coordinator")
+    moved = make_session(start=datetime.combine(PINNED_TODAY, time(14), tzinfo=paris))
+    make_session(start=datetime.combine(PINNED_TODAY, time(16), tzinfo=paris))
+    page = web.get(f"/schedule/?date={PINNED_TODAY}")
+    live_url = page.html.find(id="schedule")["data-live-cells"]
+    assert live_url.startswith("/schedule/live-cells?")
+    old_cell = time_cell_id(PINNED_TODAY, 14)
+    assert page.html.find(id=old_cell).find(id=f"session-card-{moved.id}")
+
+    # Someone else moves it to 10:00 the next day: the page asks for its cell now and the one
+    # it was in (static/app.js reads that from the page).
+    moved.start_utc += timedelta(days=1, hours=-4)
+    moved.end_utc += timedelta(days=1, hours=-4)
+    db.session.commit()
+    response = web.get(f"{live_url}&session={moved.id}&cell={old_cell}")
+
+    cells = response.html.select(".cell")
+    new_cell = time_cell_id(PINNED_TODAY + timedelta(days=1), 10)
+    assert sorted(c["id"] for c in cells) == sorted([old_cell, new_cell])
+    assert response.html.find(id=new_cell).find(id=f"session-card-{moved.id}")
+    assert not response.html.find(id=old_cell).find("article")  # left empty
+    assert "cell-" + f"{PINNED_TODAY:%Y%m%d}-16" not in response.text  # untouched cells stay
+    # A session that is not on this grid, from a cell it does not have: nothing to redraw.
+    web.get(f"{live_url}&session=999999&cell=nowhere", status=204)
