@@ -25,6 +25,7 @@ from models import db
 from services.common.numbers import whole_number
 from services.live.events import (
     RESYNC,
+    SIGNED_OUT,
     Event,
     audiences_of,
     events_after,
@@ -146,7 +147,7 @@ class _Stream:
                 if is_for(event, self.user_id, self.audiences):
                     yield format_event(event)
                     self.sent += 1
-                    if self._enough():
+                    if self._enough() or event.kind == SIGNED_OUT:
                         return
             if time.monotonic() >= next_beat:
                 yield ": keep-alive\n\n"

@@ -29,6 +29,7 @@ NOTIFICATION = "notification-arrived"  # the bell refetches itself
 REQUESTS = "requests-changed"  # lists of requests redraw themselves
 SESSIONS = "sessions-changed"  # {"sessions": [ids]} or {"span": [first, last]} or {"all": true}
 RESYNC = "resync"  # the events after the browser's last one were pruned: refetch everything
+SIGNED_OUT = "signed-out"  # every login of the account ended: the bell says so, the stream ends
 
 STAFF = "staff"
 EVERYONE = "all"
