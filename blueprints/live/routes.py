@@ -78,7 +78,11 @@ def stream():
         retry_ms=int(_setting("LIVE_RETRY_MS", RETRY_MS)),
         max_events=_setting("LIVE_STREAM_MAX_EVENTS", None),
         until_caught_up=bool(_setting("LIVE_STREAM_UNTIL_CAUGHT_UP", False)),
-        hub=None if _setting("LIVE_STREAM_UNTIL_CAUGHT_UP", False) else hub_for(app, engine),
+        # The hub is found once the stream runs: the request's own connection is back in
+        # the pool by then (500 streams opening at once must not hold 500 connections).
+        hub=None
+        if _setting("LIVE_STREAM_UNTIL_CAUGHT_UP", False)
+        else (lambda: hub_for(app, engine)),
     )
     # The login check's transaction ends with the request (Flask-SQLAlchemy's teardown), before
     # the first event is read: the stream itself uses short reads of its own.
@@ -128,6 +132,9 @@ class _Stream:
                 return
         if cursor is None or self.until_caught_up:
             return
+        # Started now if it is the process's first stream: from the newest event then, so a
+        # stream behind it reads the table first (`follow` answers None).
+        self.hub = self.hub()
         next_beat = time.monotonic() + self.heartbeat
         while True:
             now = time.monotonic()
