@@ -42,6 +42,7 @@ MAX_SESSION_IDS = 200
 MAX_RECIPIENTS = 1000
 
 _PENDING_IDS = "live_event_ids"  # session.info: ids this transaction inserted
+_BIND = "live_event_bind"
 _ADVISORY_LOCK = 0x7E57_11FE  # pg_advisory_xact_lock key: live event numbering
 
 
@@ -77,6 +78,8 @@ def publish(
     table = LiveEvent.__table__
     ids = db.session.execute(insert(table).returning(table.c.id), rows).scalars().all()
     db.session.info.setdefault(_PENDING_IDS, []).extend(ids)
+    # The engine, for numbering at commit, which may run outside the app context.
+    db.session.info[_BIND] = db.session.get_bind()
     return len(rows)
 
 
@@ -88,11 +91,10 @@ def number_in_commit_order(session) -> None:
     """PostgreSQL: give this transaction's events their final ids under a lock held until it
     ends (see the module's docstring). Called just before the commit."""
     ids = session.info.get(_PENDING_IDS)
-    if not ids:
+    bind = session.info.get(_BIND)
+    if not ids or bind is None or bind.dialect.name != "postgresql":
         return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return
+    connection = session.connection(bind_arguments={"bind": bind})
     connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK,))
     connection.exec_driver_sql(
         "UPDATE live_event AS e SET id = n.new_id FROM ("
@@ -105,6 +107,7 @@ def number_in_commit_order(session) -> None:
 
 def forget_pending(session) -> None:
     session.info.pop(_PENDING_IDS, None)
+    session.info.pop(_BIND, None)
 
 
 # --- Reading ------------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """Where live events come from without each service having to say so: an ORM hook notes the
-sessions and requests a flush added, changed or deleted, and just before the transaction
-commits they are published (one event per kind per transaction), the events are numbered in
-commit order, and after the commit the listeners are woken.
+sessions a flush added, changed or deleted, and just before the transaction commits they are
+published (one event per transaction, for staff), the events are numbered in commit order,
+and after the commit the listeners are woken.
 
 Writes outside the ORM publish for themselves (generation's bulk writes:
-`services/timetable/generation.py`; notifications: `services/notifications/inbox.py`).
+`services/timetable/generation.py`). Notifications publish theirs as they are written
+(`services/notifications/inbox.py`), and a request's news with them: every change to a
+request that the other party should see notifies them (never the person who made it, whose
+own page has already redrawn what it changed).
 """
 
 from __future__ import annotations
@@ -12,31 +15,23 @@ from __future__ import annotations
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from models import Occurrence, SessionRequest
+from models import Occurrence
 from services.live import events
 from services.live.hub import wake_after_commit
 
 _SESSIONS = "live_sessions"
-_REQUEST_PEOPLE = "live_request_people"
 
 
 @event.listens_for(Session, "after_flush")
 def _note_changes(session: Session, _context) -> None:
     sessions: set[int] = session.info.get(_SESSIONS) or set()
-    people: set[int] = session.info.get(_REQUEST_PEOPLE) or set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Occurrence):
             if obj in session.dirty and not session.is_modified(obj):
                 continue
             sessions.add(obj.id)
-        elif isinstance(obj, SessionRequest):
-            if obj in session.dirty and not session.is_modified(obj):
-                continue
-            people |= {obj.mentor_id, obj.student_id} - {None}
     if sessions:
         session.info[_SESSIONS] = sessions
-    if people:
-        session.info[_REQUEST_PEOPLE] = people
 
 
 @event.listens_for(Session, "before_commit")
@@ -44,7 +39,6 @@ def _publish_changes(session: Session) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()  # what is still pending is part of this commit, and may add to the notes
     sessions = session.info.pop(_SESSIONS, set())
-    people = session.info.pop(_REQUEST_PEOPLE, set())
     if sessions:
         payload = (
             {"sessions": sorted(sessions)}
@@ -52,8 +46,6 @@ def _publish_changes(session: Session) -> None:
             else {"all": True}
         )
         events.publish(events.SESSIONS, payload, audience=events.STAFF)
-    if people:
-        events.publish(events.REQUESTS, users=people)
     if not session.in_nested_transaction():
         events.number_in_commit_order(session)
 
@@ -74,4 +66,3 @@ def _forget(session: Session, transaction) -> None:
         return
     events.forget_pending(session)
     session.info.pop(_SESSIONS, None)
-    session.info.pop(_REQUEST_PEOPLE, None)

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select, union_all, update
 
 from models import CourseGroup, EmailStatus, Enrolment, Notification, Occurrence, User, db
 from models.types import one_of, utcnow
-from services.live.events import NOTIFICATION, publish
+from services.live.events import NOTIFICATION, REQUESTS, publish
 
 # Kinds, as stored (and shown as the notification's badge).
 REQUEST_NEW = "request_new"
@@ -66,10 +66,18 @@ def notify(
     ]
     db.session.add_all(notes)
     db.session.flush()
-    publish(NOTIFICATION, users=ids)  # their bells, live
+    _publish_live(kind, ids)
     if notes and status is EmailStatus.PENDING:
         mail_queued.send(current_app._get_current_object())
     return notes
+
+
+def _publish_live(kind: str, user_ids) -> None:
+    """Live events for the recipients' open pages: their bells (and toasts), and their lists
+    of requests when the news is about a request."""
+    publish(NOTIFICATION, users=user_ids)
+    if kind.startswith("request_"):
+        publish(REQUESTS, users=user_ids)
 
 
 def _fitted(title: str, body: str) -> tuple[str, str]:
@@ -94,7 +102,15 @@ def notify_each(messages: Iterable[tuple[Iterable[int], str, str, str, str | Non
     added = sum(map(len, recipients))
     if not added:
         return 0
-    publish(NOTIFICATION, users={user_id for user_ids in recipients for user_id in user_ids})
+    publish(NOTIFICATION, users={user for users in recipients for user in users})
+    about_requests = {
+        user
+        for (kind, *_), users in zip(fitted, recipients, strict=True)
+        if kind.startswith("request_")
+        for user in users
+    }
+    if about_requests:
+        publish(REQUESTS, users=about_requests)
     if db.session.get_bind().dialect.name == "postgresql":
         _insert_from_arrays(fitted, recipients, stamp, status)
     else:

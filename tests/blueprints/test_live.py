@@ -315,3 +315,66 @@ def test_the_grid_redraws_only_the_cells_a_change_elsewhere_touched(
     assert "cell-" + f"{PINNED_TODAY:%Y%m%d}-16" not in response.text  # untouched cells stay
     # A session that is not on this grid, from a cell it does not have: nothing to redraw.
     web.get(f"{live_url}&session=999999&cell=nowhere", status=204)
+
+
+# --- Redis pub/sub: the wake-up between processes and hosts ---------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/11"
+
+
+def redis_or_skip():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    return client
+
+
+def test_a_commit_that_published_events_wakes_other_processes_through_redis(
+    app, make_user, monkeypatch
+):
+    from services.live.hub import LIVE_CHANNEL
+
+    client = redis_or_skip()
+    monkeypatch.setitem(app.config, "REDIS_URL", REDIS_URL)
+    subscriber = client.pubsub(ignore_subscribe_messages=True)
+    subscriber.subscribe(LIVE_CHANNEL)
+    try:
+        user = make_user("mentor")
+        assert subscriber.get_message(timeout=0.2) is None  # no event, no wake-up
+        notify(user.id, "session_cancelled", "Maths is cancelled")
+        db.session.commit()
+        message = subscriber.get_message(timeout=5)
+    finally:
+        subscriber.close()
+    assert message is not None and message["channel"] == LIVE_CHANNEL.encode()
+
+
+def test_a_hub_hears_events_committed_by_another_process_through_redis(app, make_user):
+    """Nothing in this process says the event was committed (a raw insert, as another host's
+    would look from here): only the Redis message wakes the hub, well before its safety poll."""
+    from services.live.hub import LIVE_CHANNEL, Hub
+
+    client = redis_or_skip()
+    user_id = make_user("mentor").id
+    db.session.commit()  # the test's own transaction would hold SQLite's write lock
+    hub = Hub(db.engine, poll_seconds=60, redis=REDIS_URL)
+    try:
+        time_module.sleep(0.3)  # the subscription is made in the hub's thread
+        with db.engine.begin() as connection:
+            connection.execute(
+                LiveEvent.__table__.insert().values(
+                    user_id=user_id, kind=NOTIFICATION, payload={}, created_at=datetime.now(UTC)
+                )
+            )
+        began = time_module.monotonic()
+        client.publish(LIVE_CHANNEL, b"1")
+        found = hub.follow(hub.cursor, timeout=10)
+        waited = time_module.monotonic() - began
+    finally:
+        hub.stop()
+    assert [e.user_id for e in found] == [user_id]
+    assert waited < 5
