@@ -378,3 +378,39 @@ def test_a_hub_hears_events_committed_by_another_process_through_redis(app, make
         hub.stop()
     assert [e.user_id for e in found] == [user_id]
     assert waited < 5
+
+
+def test_event_ids_follow_commit_order_on_postgresql(app, make_user):
+    """A transaction that inserted its event first but commits last still gets the higher id:
+    a stream that has passed the other one's id would otherwise never send it."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writers are serialised: ids are given in commit order anyway")
+    first_id, second_id = make_user("mentor").id, make_user("mentor").id
+    db.session.commit()
+    publish(NOTIFICATION, {"n": "first"}, users=first_id)  # inserted first, committed last
+
+    def commit_another():
+        with app.app_context():
+            publish(NOTIFICATION, {"n": "second"}, users=second_id)
+            db.session.commit()
+            db.session.remove()
+
+    other = threading.Thread(target=commit_another)
+    other.start()
+    other.join(timeout=30)
+    db.session.commit()
+
+    rows = db.session.execute(select(LiveEvent.payload).order_by(LiveEvent.id)).scalars().all()
+    assert rows == [{"n": "second"}, {"n": "first"}]
+
+
+def test_the_vendored_sse_extension_is_htmx_4_0_1s():
+    """static/vendor/hx-sse-4.0.1.min.js is dist/ext/hx-sse.min.js of the npm package
+    htmx.org 4.0.1, unchanged."""
+    import hashlib
+    from pathlib import Path
+
+    data = (Path(__file__).parents[2] / "static/vendor/hx-sse-4.0.1.min.js").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == (
+        "18ef2761356ec1fe0bb6d92612315b37517a7c1e9856b661c5ae81fef239d103"
+    )
