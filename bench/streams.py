@@ -192,8 +192,9 @@ def time_pages(base: str, cookie: str, count: int, seconds: float = 0) -> tuple[
     """`count` requests of PAGE one at a time (more until `seconds` have passed): their
     durations (ms) and how many failed."""
     durations, failed = [], 0
-    until = time.monotonic() + seconds
-    while len(durations) < count or time.monotonic() < until:
+    began = time.monotonic()
+    until, give_up = began + seconds, began + max(seconds, 60)
+    while (len(durations) < count or time.monotonic() < until) and time.monotonic() < give_up:
         began = time.perf_counter()
         try:
             status, _, _ = http(base + PAGE, headers={"Cookie": cookie}, timeout=10)
@@ -301,7 +302,7 @@ def main(argv=None) -> int:
             idle, idle_failed = time_pages(base, cookie, args.pages)
 
             streams = Streams(stream_port, cookie, args.streams)
-            streams.start()
+            streams.start(timeout=15 if args.shared else 120)
             stop, committed = threading.Event(), {}
             writer = threading.Thread(target=publish_events, args=(app, mentor_id, stop, committed))
             writer.start()
