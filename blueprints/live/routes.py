@@ -20,6 +20,7 @@ import time
 
 from flask import Blueprint, Response, current_app, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import DBAPIError
 
 from models import db
 from services.common.numbers import whole_number
@@ -48,7 +49,12 @@ REPLAY_BATCH = 500
 def live_stream_url() -> str:
     """The stream's URL for a page being drawn: its events start after the newest one now
     (what happens while the page loads is not missed)."""
-    return url_for("live.stream", after=latest_event_id())
+    try:
+        return url_for("live.stream", after=latest_event_id())
+    except DBAPIError:
+        # An error page drawn because the database is away: the stream starts from its
+        # connection instead.
+        return url_for("live.stream")
 
 
 def _setting(name: str, default):

@@ -18,7 +18,7 @@ import logging
 import os
 import threading
 import weakref
-from collections import deque
+from bisect import bisect_right
 
 from flask import current_app, has_app_context
 
@@ -72,7 +72,10 @@ class Hub:
         self._redis_url = redis
         self._wake = threading.Event()
         self._changed = threading.Condition()
-        self._events: deque[Event] = deque()
+        # The recent events in id order, and their ids (a stream finds its place by bisection:
+        # 500 streams woken by one event must not each scan thousands).
+        self._events: list[Event] = []
+        self._ids: list[int] = []
         self._stop = threading.Event()
         with reading(engine) as connection:
             self._cursor = latest_event_id(connection)
@@ -103,7 +106,7 @@ class Hub:
             self._changed.wait_for(lambda: self._cursor > after, timeout)
             if after < self._dropped_upto:
                 return None
-            return [e for e in self._events if e.id > after]
+            return self._events[bisect_right(self._ids, after) :]
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -125,8 +128,10 @@ class Hub:
                 return
             with self._changed:
                 self._events.extend(found)
-                while len(self._events) > BUFFER_EVENTS:
-                    self._dropped_upto = self._events.popleft().id
+                self._ids.extend(e.id for e in found)
+                if len(self._events) > 2 * BUFFER_EVENTS:  # trimmed now and then, not per event
+                    self._dropped_upto = self._ids[-BUFFER_EVENTS - 1]
+                    del self._events[:-BUFFER_EVENTS], self._ids[:-BUFFER_EVENTS]
                 self._cursor = found[-1].id
                 self._changed.notify_all()
             if len(found) < 1000:

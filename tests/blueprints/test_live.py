@@ -414,3 +414,25 @@ def test_the_vendored_sse_extension_is_htmx_4_0_1s():
     assert hashlib.sha256(data).hexdigest() == (
         "18ef2761356ec1fe0bb6d92612315b37517a7c1e9856b661c5ae81fef239d103"
     )
+
+
+def test_a_stream_behind_what_the_hub_keeps_reads_the_table_instead(app, make_user, monkeypatch):
+    """The hub keeps the recent events only: `follow` says None to a stream further behind
+    (it then replays from the table), and gives a stream within them the events after it."""
+    import services.live.hub as hub_module
+
+    monkeypatch.setattr(hub_module, "BUFFER_EVENTS", 2)
+    user_id = make_user("mentor").id
+    db.session.commit()
+    hub = hub_module.Hub(db.engine, poll_seconds=60)
+    try:
+        ids = []
+        for n in range(6):
+            publish(NOTIFICATION, {"n": n}, users=user_id)
+            ids.append(db.session.info["live_event_ids"][0])
+            db.session.commit()  # wakes the hub, which reads it
+            assert hub.follow(ids[-1] - 1, timeout=5)[-1].id == ids[-1]
+        assert [e.payload for e in hub.follow(ids[4], timeout=0)] == [{"n": 5}]
+        assert hub.follow(ids[0], timeout=0) is None
+    finally:
+        hub.stop()
