@@ -20,6 +20,12 @@
   function showToast(message, link) {
     var box = document.getElementById("toasts");
     if (!box || !message) return;
+    // The same notification told twice at once (a live event and a poll crossing) shows once.
+    var shown = Array.prototype.some.call(box.querySelectorAll(".toast"), function (toast) {
+      var form = toast.querySelector("form");
+      return toast.textContent === message && (form ? form.getAttribute("action") : null) === (link || null);
+    });
+    if (shown) return;
     var toast = document.createElement("div");
     toast.className = "toast";
     toast.setAttribute("role", "status");
