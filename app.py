@@ -23,6 +23,9 @@ from flask.cli import cli as flask_cli
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+# Registers the hooks that publish live events and wake the streams (services/live).
+import services.live.hooks
+
 # Registers the flush hook that keeps the stored clashes current (session_clash).
 import services.timetable.clashes  # noqa: F401
 from services.storage import StorageSettingsError, storage_settings

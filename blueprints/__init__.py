@@ -147,6 +147,8 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.cover.routes import bp as cover_bp
     from blueprints.dashboard.routes import bp as dashboard_bp
     from blueprints.jobs.commands import bp as jobs_commands
+    from blueprints.live.commands import bp as live_commands
+    from blueprints.live.routes import bp as live_bp
     from blueprints.main.routes import bp as main_bp
     from blueprints.manage import bp as manage_bp
     from blueprints.manage.commands import bp as manage_commands
@@ -193,6 +195,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(attachments_bp)
     app.register_blueprint(attachments_commands)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(live_bp)
+    app.register_blueprint(live_commands)
     app.register_blueprint(profile_bp)
     init_api(app)
 

@@ -67,8 +67,11 @@ def _sqlite_begin_immediate(conn):
     # reading "no conflict" and then double-booking (or failing with "database is locked").
     # A page (GET) takes no lock, as it writes nothing: readers then
     # run side by side under WAL instead of queueing behind each other.
+    # A connection opened with `execution_options(termtable_reads_only=True)` (the live
+    # stream's short reads, outside any request view) only reads too.
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN" if _read_only_request() else "BEGIN IMMEDIATE")
+        reads_only = conn.get_execution_options().get("termtable_reads_only")
+        conn.exec_driver_sql("BEGIN" if reads_only or _read_only_request() else "BEGIN IMMEDIATE")
 
 
 def _read_only_request() -> bool:
@@ -113,6 +116,7 @@ from models.enums import (  # noqa: E402
     ScheduleKind,
 )
 from models.generation_run import GenerationRun  # noqa: E402
+from models.live_event import LiveEvent  # noqa: E402
 from models.notification import Notification  # noqa: E402
 from models.occurrence import Occurrence  # noqa: E402
 from models.rating import Rating  # noqa: E402
@@ -145,6 +149,7 @@ __all__ = [
     "GenerationRun",
     "GenerationRunStatus",
     "GroupKind",
+    "LiveEvent",
     "MentorAbsence",
     "MentorSubject",
     "NoteKind",

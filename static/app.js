@@ -20,6 +20,12 @@
   function showToast(message, link) {
     var box = document.getElementById("toasts");
     if (!box || !message) return;
+    // The same notification told twice at once (a live event and a poll crossing) shows once.
+    var shown = Array.prototype.some.call(box.querySelectorAll(".toast"), function (toast) {
+      var form = toast.querySelector("form");
+      return toast.textContent === message && (form ? form.getAttribute("action") : null) === (link || null);
+    });
+    if (shown) return;
     var toast = document.createElement("div");
     toast.className = "toast";
     toast.setAttribute("role", "status");
@@ -238,5 +244,86 @@
     var source = event.target;
     var waitsFor = source.getAttribute && source.getAttribute("data-poll-waits-for");
     if (waitsFor && source.querySelector(waitsFor)) event.preventDefault();
+  });
+
+  // Live updates (templates/base.html: #live-events, htmx's hx-sse extension). While the
+  // stream is up, elements marked data-live-poll skip their timed polls (the events bring
+  // the news); when it is down (blocked by a proxy, unsupported, the server away) they poll
+  // as before.
+  function setLive(on) {
+    document.body.setAttribute("data-live", on ? "on" : "off");
+  }
+  document.addEventListener("htmx:sse:after:connection", function () { setLive(true); });
+  document.addEventListener("htmx:sse:error", function () { setLive(false); });
+  document.addEventListener("htmx:sse:close", function () { setLive(false); });
+  document.addEventListener("htmx:before:request", function (event) {
+    var source = event.target;
+    var ctx = event.detail && event.detail.ctx;
+    if (!source.hasAttribute || !source.hasAttribute("data-live-poll")) return;
+    var timed = ctx && ctx.sourceEvent && ctx.sourceEvent.type === "every";
+    if (timed && document.body.getAttribute("data-live") === "on") event.preventDefault();
+  });
+
+  // A staff week or day grid (data-live-cells): sessions changed elsewhere redraw the cells
+  // they were in on this page and the cells they are in now, nothing else. A change the
+  // grid cannot place (a new row, a generation) redraws the whole grid. A cell with an open
+  // editor is left as it is.
+  function liveCellsGrid() {
+    return document.querySelector("#schedule[data-live-cells]");
+  }
+  function redrawWholeGrid() {
+    if (window.htmx) {
+      htmx.ajax("GET", window.location.href, { target: "#schedule", swap: "outerHTML" });
+    }
+  }
+  function livePayload(event) {
+    try {
+      return JSON.parse((event.detail && event.detail.data) || "{}");
+    } catch (error) {
+      return {};
+    }
+  }
+  document.addEventListener("resync", function () {
+    if (liveCellsGrid()) redrawWholeGrid();
+  });
+  document.addEventListener("sessions-changed", function (event) {
+    var grid = liveCellsGrid();
+    if (!grid) return;
+    var payload = livePayload(event);
+    if (!payload.sessions) {
+      redrawWholeGrid();
+      return;
+    }
+    var params = new URLSearchParams();
+    payload.sessions.forEach(function (id) {
+      params.append("session", id);
+      var card = document.getElementById("session-card-" + id);
+      var cell = card && card.closest(".cell");
+      if (cell && cell.id) params.append("cell", cell.id);
+    });
+    var url = grid.getAttribute("data-live-cells");
+    url += (url.indexOf("?") < 0 ? "?" : "&") + params.toString();
+    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status !== 200) return null;
+        return response.text();
+      })
+      .then(function (html) {
+        if (!html) return;
+        var template = document.createElement("template");
+        template.innerHTML = html;
+        var missing = false;
+        Array.prototype.forEach.call(template.content.querySelectorAll(".cell[id]"), function (fresh) {
+          var old = document.getElementById(fresh.id);
+          if (!old) {
+            missing = true;
+          } else if (!old.querySelector("form")) {
+            old.replaceWith(fresh);
+            if (window.htmx) htmx.process(fresh);
+          }
+        });
+        if (missing) redrawWholeGrid();
+      })
+      .catch(function () {});
   });
 })();

@@ -1,4 +1,5 @@
-"""Notifications: the bell in the navigation (polled), the list, marking read, following a
+"""Notifications: the bell in the navigation (asked for when a live event says a notification
+arrived, polled while the live stream is down), the list, marking read, following a
 notification's link; and mailing the outbox once a request that wrote to it has finished."""
 
 from __future__ import annotations

@@ -39,8 +39,9 @@ from blueprints.access import (
 from blueprints.feedback import form_action, page_or_fragment, toast
 from blueprints.timetable.forms import CellEditorForm, cell_editor_form, change_from_form
 from blueprints.typed_choice import TypedFilters, resolve_typed_filters, sent_typed, show_chosen
-from models import CourseGroup, Occurrence, Room, db
+from models import MAX_ID, CourseGroup, Occurrence, Room, db
 from services.common.errors import ConflictError, DomainError, InvalidTransition, ValidationError
+from services.common.numbers import whole_number
 from services.common.timeutil import date_outside, today_in
 from services.output.spreadsheets import sessions_csv, week_workbook
 from services.permissions import visible_groups
@@ -390,6 +391,40 @@ def card(occurrence_id: int):
         focus_card=True,
         links=CardLinks(view),
     )
+
+
+# --- Live updates ----------------------------------------------------------------------------
+
+_CELL_ID = re.compile(r"[A-Za-z][\w-]{0,100}")
+LIVE_CELLS_MAX = 200
+
+
+@bp.get("/live-cells")
+@staff_required
+def live_cells():
+    """The cells of this grid (the grid's own parameters) that sessions changed elsewhere
+    touched, after a live event (static/app.js): those holding the sessions `session` now,
+    and those that held them on the page (`cell`). 204 when none of them is on this grid."""
+    view = _grid_view()
+    ids = {whole_number(raw, MAX_ID) for raw in request.args.getlist("session")[:LIVE_CELLS_MAX]}
+    asked = {c for c in request.args.getlist("cell")[:LIVE_CELLS_MAX] if _CELL_ID.fullmatch(c)}
+    plan = grid_plan(view)
+    grid = build_grid(plan.view, plan.entries, plan.pinned_rooms)
+    touched = {cell_id_of(e, plan.view.layout) for e in plan.entries if e.id in ids}
+    cells = [grid.cell(cell_id) for cell_id in sorted(touched | asked)]
+    cells = [c for c in cells if c is not None]
+    if not cells:
+        response = _response("", 204, {"Cache-Control": "no-store"})
+        del response.headers["Content-Type"]  # no content, so no type either
+        return response
+    body = render_template(
+        "schedule/_live_cells.html",
+        cells=cells,
+        view=plan.view,
+        editable=True,
+        links=CardLinks(plan.view),
+    )
+    return _response(body, 200, {"Cache-Control": "no-store"})
 
 
 # --- Suggestions while typing ----------------------------------------------------------------

@@ -88,3 +88,22 @@ def run_generation(run_id: int) -> None:
     from services.timetable.generation_jobs import execute_run
 
     execute_run(run_id)
+
+
+@job()
+def prune_live_events() -> int:
+    """Live events older than LIVE_EVENT_KEEP_HOURS go (a browser away longer resyncs)."""
+    from datetime import timedelta
+
+    from models import db
+    from services.live.events import KEEP_HOURS, prune_events
+
+    hours = the_app().config.get("LIVE_EVENT_KEEP_HOURS") or KEEP_HOURS
+    removed = prune_events(keep=timedelta(hours=hours))
+    db.session.commit()
+    return removed
+
+
+@jobs.periodic_task(crontab(minute="17"), name="prune_live_events_hourly")
+def prune_live_events_hourly() -> None:
+    enqueue(prune_live_events)

@@ -15,6 +15,7 @@ from models import CourseGroup, EmailStatus, Enrolment, Notification, Occurrence
 from models.types import one_of, utcnow
 from services.jobs.queue import enqueue_after_commit
 from services.jobs.tasks import deliver_mail
+from services.live.events import NOTIFICATION, REQUESTS, publish
 
 # Kinds, as stored (and shown as the notification's badge).
 REQUEST_NEW = "request_new"
@@ -63,10 +64,19 @@ def notify(
     ]
     db.session.add_all(notes)
     db.session.flush()
+    _publish_live(kind, ids)
     if notes and status is EmailStatus.PENDING:
         # A worker mails them once this transaction has committed.
         enqueue_after_commit(deliver_mail)
     return notes
+
+
+def _publish_live(kind: str, user_ids) -> None:
+    """Live events for the recipients' open pages: their bells (and toasts), and their lists
+    of requests when the news is about a request."""
+    publish(NOTIFICATION, users=user_ids)
+    if kind.startswith("request_"):
+        publish(REQUESTS, users=user_ids)
 
 
 def _fitted(title: str, body: str) -> tuple[str, str]:
@@ -91,6 +101,15 @@ def notify_each(messages: Iterable[tuple[Iterable[int], str, str, str, str | Non
     added = sum(map(len, recipients))
     if not added:
         return 0
+    publish(NOTIFICATION, users={user for users in recipients for user in users})
+    about_requests = {
+        user
+        for (kind, *_), users in zip(fitted, recipients, strict=True)
+        if kind.startswith("request_")
+        for user in users
+    }
+    if about_requests:
+        publish(REQUESTS, users=about_requests)
     if db.session.get_bind().dialect.name == "postgresql":
         _insert_from_arrays(fitted, recipients, stamp, status)
     else:

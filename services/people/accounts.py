@@ -18,6 +18,7 @@ from models import ApiToken, Role, User, db
 from models.user import new_session_token
 from services.common.errors import ValidationError
 from services.common.numbers import row_id
+from services.live.events import SIGNED_OUT, publish
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -251,8 +252,10 @@ def load_user_from_cookie(user_id: str) -> User | None:
 
 
 def end_all_sessions(user: User) -> None:
-    """Logout: rotating the token invalidates every cookie issued for this account."""
+    """Logout: rotating the token invalidates every cookie issued for this account (and its
+    open pages are told: their bells turn into a "log in again" link)."""
     user.session_token = new_session_token()
+    publish(SIGNED_OUT, users=user.id)
 
 
 def prepare_own_password_change(

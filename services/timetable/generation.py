@@ -54,6 +54,7 @@ from models.types import instant_reader, instant_writer, one_of, raw_instant, ut
 from services.common.errors import ValidationError
 from services.common.timeutil import LATEST_DATE, date_outside, local_day_bounds
 from services.common.wording import describe_move, place_of, plural
+from services.live.events import SESSIONS, STAFF, publish
 from services.notifications.inbox import (
     SESSION_MOVED,
     SESSION_REMOVED,
@@ -826,6 +827,8 @@ def _generate(
     report = _ConflictReport(summary, tz, groups, on_conflicts, whole=len(windows) == 1)
     utc_windows = [local_day_bounds(*window, tz) for window in windows]
     if summary.changed_anything:
+        # Open week grids of these dates redraw themselves (the bulk writes pass no ORM hook).
+        publish(SESSIONS, {"span": [start.isoformat(), end.isoformat()]}, audience=STAFF)
         # What was written changes the stored clashes; the sweep that stores them finds the
         # run's conflicts too.
         existing = None

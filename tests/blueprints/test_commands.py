@@ -48,6 +48,7 @@ COMMANDS = [
     "list-years",
     "export-attendance",
     "enrol-students",
+    "prune-live-events",
 ]
 TIMETABLE_HEADER = (
     "group,subject,mentor_email,room,weekdays,start,end,first_date,last_date,every_weeks,mode,"
@@ -245,6 +246,8 @@ BAD_INPUT = [
     (["enrol-students", "--file", "@emails.txt"], "Missing argument 'GROUP'"),
     (["enrol-students", "Nobody", "--file", "@emails.txt"], "No group is named Nobody."),
     (["enrol-students", "Nobody", "--file", "@nowhere.txt"], "does not exist"),
+    (["prune-live-events", "--hours", "0"], "not in the range 1<=x<=8760"),
+    (["prune-live-events", "--hours", "a day"], "'a day' is not a valid integer"),
 ]
 
 
@@ -295,6 +298,8 @@ def test_control_characters_are_refused(cli, make_user, args):
         (["list-sessions", "--start", "2026-09-07", "--end", "2026-09-14", "--format", "csv"], []),
         (["expire-requests"], ["0 requests expired."]),
         (["run-jobs"], ["Ran 0 jobs (0 were waiting)."]),
+        (["prune-live-events"], ["Removed 0 live events older than 24 hours."]),
+        (["prune-live-events", "--hours", "1"], ["Removed 0 live events older than 1 hour."]),
         (["rebuild-clashes"], ["Stored clashes rebuilt: 0 added, 0 removed."]),
         (["rebuild-clashes", "--check"], ["Stored clashes are current."]),
         (["list-closures"], ["No closures."]),

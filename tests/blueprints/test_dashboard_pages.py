@@ -254,7 +254,8 @@ def test_htmx_gets_the_card_list_that_polls_itself_every_minute(web, htmx, login
     login_as(people["alice"])
     page = web.get(DASHBOARD)
     section = page.html.find(id="dashboard-sessions")
-    assert section["hx-get"] == DASHBOARD and section["hx-trigger"] == "every 60s"
+    assert section["hx-get"] == DASHBOARD
+    assert section["hx-trigger"] == "every 60s, notification-arrived from:body"
     assert section["hx-swap"] == "outerHTML"
     fragment = htmx.get(DASHBOARD)
     assert fragment.text.lstrip().startswith('<section id="dashboard-sessions"')

@@ -1044,7 +1044,7 @@ def test_the_pending_list_redraws_itself_when_the_bell_brings_a_request(web, peo
     page = web.get("/requests/pending")
     bell = page.html.find(id="notification-bell")
     section = page.html.find(id="pending-list")
-    assert section["hx-trigger"] == "requests-changed from:body"
+    assert section["hx-trigger"] == "requests-changed from:body, resync from:body"
     assert section["hx-get"] == "/requests/pending"
     assert section["hx-include"] == "#pending-list [name=editing]"
     request = ask(people, student="lea", title="Fresh one")

@@ -428,6 +428,7 @@ CASES: dict[str, list[Case]] = {
         get("/schedule/choices/series?list=series_q-list&series_q=a", STAFF_ONLY),
     ],
     "schedule.editor_rooms": [get("/schedule/sessions/{a_future}/rooms?room_q=a", STAFF_ONLY)],
+    "schedule.live_cells": [get("/schedule/live-cells?session={a_future}", STAFF_ONLY)],
     # Sessions: staff act; the others who see the session get 403, strangers 404.
     "sessions.new": [
         get("/sessions/new", STAFF_ONLY),
@@ -617,6 +618,8 @@ ANY_USER = {
     "main.today", "auth.logout", "dashboard.index", "dashboard.past", "notifications.index",
     "notifications.read_all", "profile.index", "profile.create_token", "schedule.mine",
     "schedule.export", "profile.change_password", "profile.logout_everywhere",
+    # The stream sends each user only their own events (tests/blueprints/test_live.py).
+    "live.stream",
 }
 # fmt: on
 # Public by design: the home page (redirects), logging in, invitation and calendar links

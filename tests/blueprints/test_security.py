@@ -217,6 +217,7 @@ def test_the_base_layout_loads_only_vendored_scripts_and_carries_the_csrf_header
     scripts = [s["src"] for s in page.html.find_all("script")]
     assert scripts == [
         "/static/vendor/htmx-4.0.1.min.js",
+        "/static/vendor/hx-sse-4.0.1.min.js",
         "/static/app.js",
         "/static/upload.js",
     ]

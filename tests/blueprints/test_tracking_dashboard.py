@@ -267,7 +267,8 @@ def test_upcoming_filters_keep_the_poll_url_and_students_search_only_what_they_r
     log_in(web, login_as, three_groups["ada"])
     page = web.get("/dashboard/?q=secret")
     section = page.html.find(id="dashboard-sessions")
-    assert section["hx-get"] == "/dashboard/?q=secret" and section["hx-trigger"] == "every 60s"
+    assert section["hx-get"] == "/dashboard/?q=secret"
+    assert section["hx-trigger"] == "every 60s, notification-arrived from:body"
     assert page.html.find(id=f"session-dashboard-{maths.id}") is not None
     box = page.html.find("details", id="dashboard-filters-box-upcoming")
     assert box.has_attr("hx-preserve") and box.find("form", id="dashboard-filters-upcoming")

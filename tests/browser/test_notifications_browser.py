@@ -1,5 +1,6 @@
-"""The notification bell in Chromium with the real htmx 4: a quiet poll (204) leaves the page
-alone, a new notification raises the count without a reload and shows a toast, marking read
+"""The notification bell in Chromium with the real htmx 4: with the live stream blocked, a quiet
+poll (204) leaves the page alone, a new notification raises the count without a reload and
+shows a toast, marking read
 updates the bell out of band, and a bell whose user logged out in another tab stops polling
 without taking the tab to the login page."""
 
@@ -11,6 +12,7 @@ from playwright.sync_api import expect
 
 from models import db
 from services.notifications.inbox import notify
+from tests.browser.test_live_browser import stream_refused
 
 POLL_MS = 15_000  # the bell polls every 10 s
 
@@ -19,8 +21,10 @@ def is_bell_poll(response, status: int) -> bool:
     return "/notifications/bell" in response.url and response.status == status
 
 
-def test_a_new_notification_raises_the_count_and_toasts_without_a_reload(page, log_in):
+def test_a_new_notification_raises_the_count_and_toasts_without_a_reload(page, log_in, console):
     user = log_in("student")
+    # The bell's own polling: the live stream (test_live_browser.py) is blocked here.
+    page.route(re.compile(r"/events/stream"), lambda route: route.abort())
     page.goto("/sessions/today/")
     bell = page.locator("#notification-bell")
     expect(bell.get_by_role("link")).to_have_accessible_name(
@@ -39,6 +43,7 @@ def test_a_new_notification_raises_the_count_and_toasts_without_a_reload(page, l
     expect(link).to_have_accessible_name("Notifications: 1 unread", timeout=POLL_MS)
     expect(page.locator("#toasts .toast")).to_have_text("Maths 7A on Mon 07 Sep 10:00 is cancelled")
     assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
+    console.messages[:] = [m for m in console.messages if not stream_refused(m)]
 
 
 def test_marking_read_updates_the_bell_and_a_logged_out_bell_stops_quietly(page, log_in):

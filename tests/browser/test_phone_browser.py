@@ -274,7 +274,7 @@ def guarded(console, live_server):
 NOT_PAGES = re.compile(
     r"^(api|api_\w+|api-docs)\.|^static$|\.(feed|download|export|hours_csv|report_csv|bell|open_link|accept"
     r"|date_input|subject_options|card|search_group_students|row|\w+_row|section"
-    r"|completion_section|choices|editor_rooms|year_heading|\w+_export)$"
+    r"|completion_section|choices|editor_rooms|year_heading|\w+_export|stream|live_cells)$"
 )
 # The session that each session page is best seen with (the rest show the files' session).
 SESSION_FOR = {
