@@ -172,10 +172,16 @@ def _seed(site: Site) -> None:
         start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
         lesson = Occurrence(group_id=group.id, start_utc=start, end_utc=start + timedelta(hours=1),
                             room_id=group.default_room_id)  # fmt: skip
-        db.session.add(lesson)
+        later = start + timedelta(days=1)
+        second = Occurrence(group_id=group.id, start_utc=later, end_utc=later + timedelta(hours=1),
+                            room_id=group.default_room_id)  # fmt: skip
+        db.session.add_all([lesson, second])
         db.session.flush()
         site.tokens = {role: create_token(user, "multihost")[1] for role, user in people.items()}
-        site.people = {role: user.id for role, user in people.items()} | {"lesson": lesson.id}
+        site.people = {role: user.id for role, user in people.items()} | {
+            "lesson": lesson.id,
+            "second_lesson": second.id,
+        }
         db.session.commit()
         db.session.remove()
 
@@ -204,6 +210,8 @@ def site(tmp_path_factory, s3_server):
     bucket = s3_server.create_bucket()
     settings = {
         "FLASK_JOBS_URL": REDIS_URL,
+        # Live updates: a commit on one host wakes the streams of every host.
+        "FLASK_REDIS_URL": REDIS_URL,
         "FLASK_RATELIMIT_STORAGE_URI": REDIS_URL,
         "FLASK_TRUSTED_PROXIES": "1",
         "FLASK_PASSWORD_HASH_METHOD": HASH,

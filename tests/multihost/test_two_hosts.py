@@ -6,7 +6,10 @@ the other."""
 from __future__ import annotations
 
 import json
+import queue
 import re
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -15,6 +18,7 @@ from datetime import date
 import pytest
 
 from tests.attachment_samples import pdf
+from tests.multihost.conftest import PASSWORD
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.multihost]
@@ -83,7 +87,7 @@ def test_the_login_limit_holds_across_hosts(site):
     for attempt in range(12):
         base = site.hosts["a" if attempt % 2 else "b"]
         cookie, csrf = _login_page(base)
-        body = urllib.parse.urlencode({"csrf_token": csrf, "email": "student@school.test",
+        body = urllib.parse.urlencode({"csrf_token": csrf, "email": "coordinator@school.test",
                                        "password": "wrong", "next": ""}).encode()  # fmt: skip
         statuses.append(_post_form(base, body, cookie))
     assert statuses[:5] == [422] * 5, statuses  # "wrong e-mail or password"
@@ -149,3 +153,64 @@ def test_a_generation_queued_through_one_host_is_run_and_followed_through_the_ot
     wait_until(finished, "the run to finish", processes=site.processes)
     run = json.loads(site.request("GET", location, token=token)[2])
     assert run["status"] == "done" and run["summary"]["created"] == 20, run
+
+
+def _logged_in_cookie(base: str, email: str) -> str:
+    cookie, csrf = _login_page(base)
+    body = urllib.parse.urlencode(
+        {"csrf_token": csrf, "email": email, "password": PASSWORD, "next": ""}
+    ).encode()
+    request = urllib.request.Request(base + "/auth/login", data=body, method="POST")  # noqa: S310
+    request.add_header("Cookie", cookie)
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    try:
+        urllib.request.build_opener(NoRedirect).open(request, timeout=30)
+    except urllib.error.HTTPError as err:  # the 302 after a login
+        assert err.code == 302, err.read()
+        return "; ".join(c.split(";", 1)[0] for c in err.headers.get_all("Set-Cookie"))
+    raise AssertionError("the login did not redirect")
+
+
+def test_a_change_through_one_host_reaches_a_user_streaming_from_the_other(site):
+    """The student streams from host B; a coordinator cancels their session through host A:
+    the notification's event arrives on the stream (Redis wakes host B's listener)."""
+    cookie = _logged_in_cookie(site.hosts["b"], "student@school.test")
+    request = urllib.request.Request(  # noqa: S310 (the test's own hosts)
+        site.hosts["b"] + "/events/stream", headers={"Cookie": cookie}
+    )
+    stream = urllib.request.urlopen(request, timeout=30)  # noqa: S310
+    assert stream.headers["Content-Type"].startswith("text/event-stream"), stream.url
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        try:
+            for raw in stream:
+                lines.put(raw.decode().rstrip("\n"))
+        except (OSError, ValueError, AttributeError):  # the test closed the stream under it
+            return
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert _next_event(lines, 10) == "live-ready"  # connected, nothing missed yet
+        status, _, body = site.request(
+            "POST", site.hosts["a"] + f"/api/v1/sessions/{site.people['second_lesson']}/cancel",
+            {"reason": "Trip"}, site.tokens["coordinator"],
+        )  # fmt: skip
+        assert status == 200, body
+        assert _next_event(lines, 10) == "notification-arrived"
+    finally:
+        stream.close()
+
+
+def _next_event(lines: queue.Queue, deadline: float) -> str:
+    """The name of the next event on the stream (comments and data lines skipped)."""
+    end = time.monotonic() + deadline
+    while True:
+        line = lines.get(timeout=max(0.1, end - time.monotonic()))
+        if line.startswith("event:"):
+            return line.split(":", 1)[1].strip()
