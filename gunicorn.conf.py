@@ -24,6 +24,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS") or 8)
 timeout = 30
+# Idle keep-alive connections wait in the worker's poller, not in a thread: keep them longer
+# than nginx keeps its upstream connections idle (60 s), so that nginx never reuses one the
+# server has just closed (and a browser or a load tester talking to it directly neither).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE") or 75)
 # The app logs each request (JSON, with its id): no second access log.
 accesslog = None
 

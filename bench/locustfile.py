@@ -4,7 +4,8 @@ Students browse their dashboard, timetable and notifications and mark them read;
 browse theirs, open their sessions and write notes; coordinators browse the week and day
 grids, the exceptions and the cover board. Each logs in once, from an address of its own
 (X-Forwarded-For behind one trusted proxy, as behind nginx), then works with think times of
-1 to 3 seconds. Requests are named by route ("/sessions/[id]") so the figures add up by page.
+5 to 15 seconds. The figures are reset once every user has logged in. Requests are named by
+route ("/sessions/[id]") so the figures add up by page.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ ACCOUNTS = json.loads(os.environ.get("TERMTABLE_LOAD_ACCOUNTS") or "{}")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 SESSION_LINK = re.compile(r'href="/sessions/(\d+)"')
 _addresses = itertools.count(1)
+_logged_in = itertools.count(1)
+_notes = itertools.count(1)
 
 
 class SchoolUser(HttpUser):
     abstract = True
-    wait_time = between(1, 3)
+    # A person reads a page before the next: 5 to 15 s (200 users: some 20 requests a second).
+    wait_time = between(5, 15)
     role = ""
 
     def on_start(self) -> None:
@@ -41,6 +45,11 @@ class SchoolUser(HttpUser):
                               catch_response=True) as response:  # fmt: skip
             if "Log out" not in response.text:
                 response.failure(f"{email} could not log in ({response.status_code})")
+        # Once every user has logged in, the figures start again: what is measured is the
+        # site in use, not the arrival's logins (half a second of scrypt each).
+        if next(_logged_in) == self.environment.parsed_options.num_users:
+            self.environment.runner.stats.reset_all()
+            print("All users logged in: figures reset.", flush=True)
 
     def csrf_of(self, path: str, name: str) -> tuple[str | None, str]:
         page = self.client.get(path, name=name)
@@ -96,7 +105,8 @@ class Mentor(SchoolUser):
         if token:
             self.client.post(
                 f"/notes/sessions/{session}",
-                data={"csrf_token": token, "kind": "general", "body": "Went over fractions."},
+                data={"csrf_token": token, "kind": "general",
+                      "body": f"Went over fractions ({next(_notes)})."},
                 headers={"HX-Request": "true"}, name="/notes/sessions/[id] (write)",
             )  # fmt: skip
 
