@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,6 +38,8 @@ from models import (
     CourseGroup,
     DateOverride,
     Enrolment,
+    GenerationRun,
+    GenerationRunStatus,
     MentorSubject,
     NoteKind,
     Room,
@@ -183,8 +185,19 @@ def _seed() -> dict:
         actor=coordinator,
         tz=PARIS,
     )
+    # A generation a worker ran (its page shows the outcome).
+    finished = datetime.now(UTC)
+    run = GenerationRun(
+        start=next_monday, end=next_monday + timedelta(weeks=4), sessions=30_000,
+        status=GenerationRunStatus.DONE, attempts=1, started_at=finished, finished_at=finished,
+        summary={"created": 120, "updated": 0, "removed": 0, "unchanged": 0, "kept": 0,
+                 "out_of_date": 0, "closed": 4, "conflicts": [], "shifted": [],
+                 "conflict_count": 0, "nothing_because": None},
+    )  # fmt: skip
+    db.session.add(run)
     db.session.flush()
     ids = {
+        "run_id": run.id,
         "year_id": year.id,
         "term_id": term.id,
         "closure_id": closure.id,
