@@ -221,7 +221,8 @@ def _run_one(check: Check, slots: dict[str, CheckResult], key: tuple[str, str]) 
         result = CheckResult(check.name, "failed", "error", error=err)
     else:
         result = CheckResult(check.name, "skipped" if skipped else "ok", skipped or "")
-    slots[check.name] = _timed(result, started)
+    # A skipped check did nothing: no time of its own (a busy machine's thread start is not).
+    slots[check.name] = result if result.status == "skipped" else _timed(result, started)
     with _running_lock:
         if _running.get(key) is threading.current_thread():
             del _running[key]
