@@ -35,13 +35,13 @@ from services.timetable.exceptions import (
     overrides_query,
     save_override,
 )
-from services.timetable.generation import (
-    CHANGE_KINDS,
-    generate_occurrences,
-    resolve_window,
-    sessions_in_window,
+from services.timetable.generation import CHANGE_KINDS, resolve_window
+from services.timetable.generation_jobs import (
+    conflict_count,
+    generate_or_queue,
+    progress_of,
+    run_summary,
 )
-from services.timetable.generation_jobs import conflict_count, progress_of, queue_run, run_summary
 from services.timetable.schedule.filter_choices import choice_named
 
 bp = Blueprint("timetable", __name__, url_prefix="/timetable")
@@ -140,24 +140,16 @@ def generate():
                 end=form.end.data if form.span.data == "range" else None,
                 max_days=current_app.config["MAX_GENERATION_DAYS"],
             )
-            group_ids = [form.group.data] if form.group.data else None
-            held = sessions_in_window(start, end, group_ids)
-            if 0 < current_app.config["MAX_WEB_GENERATION_SESSIONS"] < held:
+            outcome_of_run = generate_or_queue(
+                start, end, actor=current_user, tz=org_tz(), force=form.force.data,
+                dry_run=dry_run, group_id=form.group.data or None, details=True,
+                limit=current_app.config["MAX_WEB_GENERATION_SESSIONS"],
+            )  # fmt: skip
+            if isinstance(outcome_of_run, GenerationRun):
                 # Too large for the page to wait for: a worker runs it (progress in place).
-                run = queue_run(
-                    actor=current_user, start=start, end=end, group_id=form.group.data or None,
-                    force=form.force.data, dry_run=dry_run, sessions=held,
-                )  # fmt: skip
+                run = outcome_of_run
             else:
-                summary = generate_occurrences(
-                    start,
-                    end,
-                    tz=org_tz(),
-                    force=form.force.data,
-                    dry_run=dry_run,
-                    group_ids=group_ids,
-                    details=True,
-                )
+                summary = outcome_of_run
         if outcome.ok and run is not None:
             if not is_htmx():
                 return redirect(url_for("timetable.generation_run", run_id=run.id), 303)

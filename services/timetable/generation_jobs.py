@@ -27,7 +27,11 @@ from models import GenerationRun, GenerationRunStatus, User, db
 from services.common.errors import ValidationError
 from services.common.timeutil import zone
 from services.jobs.queue import enqueue_after_commit, jobs
-from services.timetable.generation import GenerationSummary, generate_occurrences
+from services.timetable.generation import (
+    GenerationSummary,
+    generate_occurrences,
+    sessions_in_window,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +71,33 @@ def queue_run(
     db.session.flush()
     enqueue_after_commit(run_generation, run.id)
     return run
+
+
+def generate_or_queue(
+    start: date,
+    end: date,
+    *,
+    actor: User | None,
+    tz,
+    force: bool,
+    dry_run: bool,
+    group_id: int | None = None,
+    limit: int,
+    details: bool = False,
+) -> GenerationSummary | GenerationRun:
+    """A generation asked for from a page or the API: run here when its window holds at
+    most `limit` sessions (0: no limit), and its summary returned; else queued for a worker
+    (flush only), and the run returned."""
+    group_ids = [group_id] if group_id else None
+    held = sessions_in_window(start, end, group_ids)
+    if 0 < limit < held:
+        return queue_run(
+            actor=actor, start=start, end=end, group_id=group_id, force=force,
+            dry_run=dry_run, sessions=held,
+        )  # fmt: skip
+    return generate_occurrences(
+        start, end, tz=tz, force=force, dry_run=dry_run, group_ids=group_ids, details=details
+    )
 
 
 def _lease_seconds() -> float:

@@ -10,12 +10,8 @@ from blueprints.api.common import Id, Instant, StrictSchema, load_or_404, org_tz
 from blueprints.api.timetable import blp
 from blueprints.api.timetable.schemas import GenerationSummarySchema
 from models import GenerationRun, db
-from services.timetable.generation import (
-    generate_occurrences,
-    resolve_window,
-    sessions_in_window,
-)
-from services.timetable.generation_jobs import conflict_count, progress_of, queue_run
+from services.timetable.generation import resolve_window
+from services.timetable.generation_jobs import conflict_count, generate_or_queue, progress_of
 
 
 class GenerateInput(StrictSchema):
@@ -94,22 +90,17 @@ def generate(values):
         end=values["end"],
         max_days=current_app.config["MAX_GENERATION_DAYS"],
     )
-    held = sessions_in_window(start, end)
-    if 0 < current_app.config["MAX_WEB_GENERATION_SESSIONS"] < held:
-        run = queue_run(
-            actor=user, start=start, end=end, group_id=None, force=values["force"],
-            dry_run=values["dry_run"], sessions=held,
-        )  # fmt: skip
-        db.session.commit()
-        response = jsonify(GenerationRunSchema().dump(run_json(run)))
-        response.status_code = 202
-        response.headers["Location"] = url_for("api_timetable.get_generation", run_id=run.id)
-        return response
-    summary = generate_occurrences(
-        start, end, tz=org_tz(), force=values["force"], dry_run=values["dry_run"]
-    )
+    outcome = generate_or_queue(
+        start, end, actor=user, tz=org_tz(), force=values["force"], dry_run=values["dry_run"],
+        limit=current_app.config["MAX_WEB_GENERATION_SESSIONS"],
+    )  # fmt: skip
     db.session.commit()
-    return summary.as_dict()
+    if isinstance(outcome, GenerationRun):
+        response = jsonify(GenerationRunSchema().dump(run_json(outcome)))
+        response.status_code = 202
+        response.headers["Location"] = url_for("api_timetable.get_generation", run_id=outcome.id)
+        return response
+    return outcome.as_dict()
 
 
 @blp.get("/generations/<id:run_id>")
