@@ -178,18 +178,18 @@ def execute_run(run_id: int, now: datetime | None = None) -> GenerationRun | Non
         return None
     jobs.storage.put_data(_heartbeat_key(run_id), str(time.time()).encode())
     conflicts: list[dict] = []
-    conflict_count = 0
+    found_in_all = 0
 
     def keep_conflicts(found: list[dict]) -> None:
-        nonlocal conflict_count
-        conflict_count += len(found)
+        nonlocal found_in_all
+        found_in_all += len(found)
         conflicts.extend(found[: max(0, CONFLICTS_KEPT - len(conflicts))])
 
     def tell_progress(done: int, total: int) -> None:
         jobs.storage.put_data(_progress_key(run_id), f"{done}/{total}".encode())
 
-    params = (run.start, run.end, run.group_id, run.force, run.dry_run)
-    start, end, group_id, force, dry_run = params
+    # Read now: the run's row is expired by the commits and rollbacks to come.
+    start, end, group_id, force, dry_run = run.start, run.end, run.group_id, run.force, run.dry_run
     try:
         with _heartbeat(run_id, _lease_seconds() / 4):
             summary = generate_occurrences(
@@ -206,7 +206,7 @@ def execute_run(run_id: int, now: datetime | None = None) -> GenerationRun | Non
             )
             outcome = summary.as_dict()
             outcome["conflicts"] = conflicts or outcome["conflicts"][:CONFLICTS_KEPT]
-            outcome["conflict_count"] = conflict_count or len(summary.conflicts)
+            outcome["conflict_count"] = found_in_all or len(summary.conflicts)
             outcome["nothing_because"] = summary.nothing_because
             run = db.session.get(GenerationRun, run_id)
             run.status = GenerationRunStatus.DONE
