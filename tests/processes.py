@@ -4,6 +4,8 @@ condition with a deadline, and a Redis database of their own."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,3 +46,19 @@ def emptied_redis(url: str) -> Iterator:
     finally:
         client.flushdb()
         client.close()
+
+
+def stop_processes(processes, *, graceful=lambda process: signal.SIGTERM) -> None:
+    """Stop each process still running with its `graceful(process)` signal, wait for them all
+    (30 s each, then killed), and close their logs (`process.log`, when they have one)."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(graceful(process))
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if getattr(process, "log", None) is not None:
+            process.log.close()

@@ -13,6 +13,7 @@ import pytest
 
 from app import ConfigurationError, create_app
 from tests.conftest import browser, counted_statements
+from tests.processes import emptied_redis
 
 REDIS_URL = os.environ.get("OPS_REDIS_URL", "redis://127.0.0.1:6379/10")
 
@@ -139,19 +140,8 @@ def test_readyz_checks_the_job_queues_and_live_updates_redis_too(tmp_path, setti
 
 @pytest.fixture
 def redis_server():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as err:
-        message = f"Redis is not reachable at {REDIS_URL} ({err})"
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail(message + "; REQUIRE_REDIS=1 forbids skipping", pytrace=False)
-        pytest.skip(message)
-    finally:
-        client.close()
-    return REDIS_URL
+    with emptied_redis(REDIS_URL):
+        yield REDIS_URL
 
 
 def test_readyz_is_ok_with_redis_up(tmp_path, redis_server):

@@ -47,7 +47,7 @@ from services.notifications.inbox import notify
 from services.notifications.mail import message_id
 from services.people.accounts import create_user
 from services.timetable.generation_jobs import progress_of, queue_run
-from tests.processes import emptied_redis, wait_until
+from tests.processes import emptied_redis, stop_processes, wait_until
 from tests.services.test_mail import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,16 +149,8 @@ class Site:
         return process
 
     def stop(self) -> None:
-        for process in self.workers:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)  # graceful: running jobs end first
-        for process in self.workers:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            process.log.close()
+        # SIGINT: a graceful stop, running jobs end first.
+        stop_processes(self.workers, graceful=lambda process: signal.SIGINT)
         with self.app.app_context():
             db.engine.dispose()
 

@@ -37,7 +37,7 @@ from tests.conftest import _fresh_postgres_database
 from tests.jobs.test_worker_process import Inbox
 from tests.object_storage import ACCESS_KEY
 from tests.object_storage import SECRET_KEY as S3_SECRET
-from tests.processes import emptied_redis, wait_until
+from tests.processes import emptied_redis, stop_processes, wait_until
 from tests.services.test_mail import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -259,16 +259,10 @@ def site(tmp_path_factory, s3_server):
                        processes=site.processes)  # fmt: skip
         yield site
     finally:
-        for process in site.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT if "worker" in process.args else signal.SIGTERM)
-        for process in site.processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            process.log.close()
+        stop_processes(
+            site.processes,
+            graceful=lambda p: signal.SIGINT if "worker" in p.args else signal.SIGTERM,
+        )
         smtp.stop()
         redis_database.__exit__(None, None, None)
         with site.app.app_context():
