@@ -77,6 +77,8 @@ class Hub:
         self._events: list[Event] = []
         self._ids: list[int] = []
         self._stop = threading.Event()
+        # Set once the Redis subscription is made (and what was published before it is read).
+        self.subscribed = threading.Event()
         with reading(engine) as connection:
             self._cursor = latest_event_id(connection)
         # Events up to here are not in memory: a stream behind it reads the table itself.
@@ -143,10 +145,12 @@ class Hub:
                 pubsub = _redis(self._redis_url).pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(LIVE_CHANNEL)
                 self.wake()  # anything published while (re)connecting
+                self.subscribed.set()
                 while not self._stop.is_set():
                     if pubsub.get_message(timeout=1.0) is not None:
                         self.wake()
             except Exception as error:
+                self.subscribed.clear()
                 log.warning("Live events: Redis subscription lost (%s); retrying", error)
                 self._stop.wait(1.0)
 

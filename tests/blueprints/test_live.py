@@ -30,6 +30,7 @@ from services.live.hub import stop_hub
 from services.notifications.inbox import notify
 from services.requests.lifecycle import RequestInput, create_request
 from tests.conftest import PINNED_TODAY, make_app
+from tests.processes import wait_until
 
 EVENT = re.compile(r"id: (\d+)\nevent: ([\w:-]+)\ndata: (.*)\n\n")
 
@@ -364,7 +365,10 @@ def test_a_hub_hears_events_committed_by_another_process_through_redis(app, make
     db.session.commit()  # the test's own transaction would hold SQLite's write lock
     hub = Hub(db.engine, poll_seconds=60, redis=REDIS_URL)
     try:
-        time_module.sleep(0.3)  # the subscription is made in the hub's thread
+        # The subscription is made in the hub's thread, which then reads the table once.
+        assert hub.subscribed.wait(timeout=30), "the hub did not subscribe"
+        wait_until(lambda: not hub._wake.is_set(), "the hub's read after subscribing")
+        start = hub.cursor
         with db.engine.begin() as connection:
             connection.execute(
                 LiveEvent.__table__.insert().values(
@@ -373,7 +377,7 @@ def test_a_hub_hears_events_committed_by_another_process_through_redis(app, make
             )
         began = time_module.monotonic()
         client.publish(LIVE_CHANNEL, b"1")
-        found = hub.follow(hub.cursor, timeout=10)
+        found = hub.follow(start, timeout=10)
         waited = time_module.monotonic() - began
     finally:
         hub.stop()

@@ -36,6 +36,7 @@ import pytest
 import time_machine
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import event
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from models import db
@@ -151,9 +152,29 @@ class LiveServer:
             db.engine.dispose()
 
 
+def _test_thread_reads_without_the_write_lock(app) -> None:
+    """On SQLite a transaction outside a request begins with BEGIN IMMEDIATE (models/__init__):
+    the write lock from its first statement. In the test's own thread that would be a race
+    with the server: a test reading `user.id` (expired by a commit) just after a click holds
+    the lock, and the request the click sent waits for it while the test waits for the page.
+    The test's transactions begin deferred instead; its writes take the lock when they come,
+    and its transaction ends before each request the browser sends (`open_page`)."""
+    test_thread = threading.current_thread()
+
+    def defer_in_test_thread(connection):
+        # On connecting, before its transaction begins (the class-wide `begin` listener
+        # reads the option).
+        if threading.current_thread() is test_thread:
+            connection.execution_options(termtable_reads_only=True)
+
+    with app.app_context():
+        event.listen(db.engine, "engine_connect", defer_in_test_thread)
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     server = LiveServer(make_app(tmp_path_factory))
+    _test_thread_reads_without_the_write_lock(server.app)
     server.start()
     yield server
     server.stop()

@@ -21,6 +21,9 @@ MONDAY = _today + timedelta(days=14 - _today.weekday())
 def switch_to(page, log_in, user):
     """Log out (the real button), then log in as `user`."""
     page.get_by_role("button", name=re.compile(r"^Log out ")).click()
+    # The logout lands on the login page: waited for, so that log_in's own navigation does
+    # not interrupt it.
+    expect(page.get_by_text("You are logged out.")).to_be_visible()
     log_in(user)
 
 
