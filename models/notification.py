@@ -36,6 +36,8 @@ class Notification(db.Model):
     # While `sending`: until when the worker that claimed it holds it (services/notifications/
     # mail.py).
     email_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While `failed` with attempts left: not tried again before then (backing off).
+    email_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.kind} to {self.user_id}>"

@@ -106,11 +106,11 @@ def init_ops(app: Flask) -> None:
     email_failed.connect(_count_email_failures)
 
 
-def _count_email_failures(_app, count: int = 0, **_extra) -> None:
+def _count_email_failures(_app, count: int = 0, reason: str = "error", **_extra) -> None:
     """mail.py's `email_failed` signal, counted (the metrics library imported when needed)."""
     from services.ops.metrics import count_email_failures
 
-    count_email_failures(count)
+    count_email_failures(count, reason)
 
 
 def _networks(value, error_class) -> tuple:

@@ -15,27 +15,31 @@ from services.jobs.queue import enqueue, job, jobs, the_app
 
 logger = logging.getLogger(__name__)
 
-# At most this many e-mails per delivery job; a longer queue is worked by the next ones.
+# Each delivery job mails at most this many notifications (one SMTP connection).
 MAIL_BATCH = 100
-MAIL_ROUNDS = 50
 
 
 @job(retries=2, retry_delay=30)
 def deliver_mail() -> int:
-    """Mail the notifications waiting for it (pending, failed with attempts left, or leased
-    by a worker that died). Two workers running it at once share the queue, each message
-    leased to one of them."""
+    """Mail one batch of the notifications waiting for it (pending, failed with attempts
+    left, or leased by a worker that died).
+
+    Fan-out: a notice to 3,000 parents is 30 batches. A job that leased a full batch queues
+    the next one before it sends, so every free worker (and thread) takes a batch and they
+    send side by side, each message leased to one of them; the chain ends at the first batch
+    that is not full. A batch with failures does not queue more: the server is refusing or
+    away, and the minute's retry takes them up."""
     from services.notifications.mail import send_pending
 
     if not the_app().config.get("MAIL_SERVER"):
         return 0
-    sent = 0
-    for _ in range(MAIL_ROUNDS):
-        summary = send_pending(limit=MAIL_BATCH)
-        sent += summary.sent
-        if summary.sent + summary.failed < MAIL_BATCH or summary.failed:
-            break
-    return sent
+
+    def queue_next_batch(claimed: int) -> None:
+        if claimed >= MAIL_BATCH:
+            enqueue(deliver_mail)
+
+    summary = send_pending(limit=MAIL_BATCH, on_claimed=queue_next_batch)
+    return summary.sent
 
 
 @jobs.periodic_task(crontab(minute="*"), name="deliver_mail_every_minute")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hmac
 import smtplib
 import ssl
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
@@ -21,14 +23,17 @@ from urllib.parse import urljoin, urlsplit
 
 from blinker import Namespace
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, literal, or_, select, update
 
 from models import EmailStatus, Notification, User, db
-from models.types import one_of
+from models.types import UTCDateTime, one_of
 from services.common.wording import plural
 
 # A notification whose mail failed this many times stays failed (and is not tried again).
 MAX_ATTEMPTS = 3
+# After a failed attempt, the next one waits: a mail server that is down or refusing is
+# not asked again at once (the delivery jobs run back to back while messages wait).
+RETRY_AFTER = {1: timedelta(minutes=1), 2: timedelta(minutes=10)}
 # Seconds to wait for the mail server (connecting, and each exchange) before giving up.
 SMTP_TIMEOUT = 10
 # How long a worker holds the messages it claimed (MAIL_LEASE_SECONDS): sent ones are
@@ -37,7 +42,9 @@ MAIL_LEASE_SECONDS = 600
 SENT_BATCH = 20
 
 
-# Sent (sender: the app, count=) when messages failed: the metrics count them.
+# Sent (sender: the app, count=, reason=) when messages failed: the metrics count them. The
+# reason is `refused` (the server refused this message), `connection` (it could not be
+# reached, or the connection was lost) or `error` (anything else).
 email_failed = Namespace().signal("email-failed")
 
 
@@ -59,15 +66,19 @@ def _one_line(text: str) -> str:
 
 
 def _sendable(now: datetime):
-    """Rows to mail: pending ones, failed ones with attempts left, and ones whose worker's
-    lease ran out (it died, or lost its connection, while sending them)."""
+    """Rows to mail: pending ones, failed ones with attempts left once their wait is over,
+    and ones whose worker's lease ran out (it died, or lost its connection, while sending
+    them)."""
     return or_(
         Notification.email_status == EmailStatus.PENDING,
         and_(
             Notification.email_status.in_((EmailStatus.FAILED, EmailStatus.SENDING)),
             Notification.email_attempts < MAX_ATTEMPTS,
             or_(
-                Notification.email_status == EmailStatus.FAILED,
+                and_(
+                    Notification.email_status == EmailStatus.FAILED,
+                    or_(Notification.email_retry_at.is_(None), Notification.email_retry_at <= now),
+                ),
                 Notification.email_lease_until < now,
             ),
         ),
@@ -105,6 +116,7 @@ def _claim(limit: int, now: datetime, lease: timedelta) -> list[int]:
             email_status=EmailStatus.SENDING,
             email_attempts=Notification.email_attempts + 1,
             email_lease_until=now + lease,
+            email_retry_at=None,
         )
         .returning(Notification.id)
         .execution_options(synchronize_session=False)
@@ -160,12 +172,21 @@ def _connect(config) -> smtplib.SMTP:
     return smtp
 
 
-def _mark_failed(ids: list[int]) -> None:
+def _mark_failed(ids: list[int], now: datetime) -> None:
     if ids:
+        retry_at = case(
+            *(
+                (Notification.email_attempts == n, literal(now + wait, UTCDateTime()))
+                for n, wait in RETRY_AFTER.items()
+            ),
+            else_=None,
+        )
         db.session.execute(
             update(Notification)
             .where(one_of(Notification.id, ids))
-            .values(email_status=EmailStatus.FAILED, email_lease_until=None)
+            .values(
+                email_status=EmailStatus.FAILED, email_lease_until=None, email_retry_at=retry_at
+            )
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
@@ -176,14 +197,17 @@ def _mark_sent(ids: list[int]) -> None:
         db.session.execute(
             update(Notification)
             .where(one_of(Notification.id, ids), Notification.email_status == EmailStatus.SENDING)
-            .values(email_status=EmailStatus.SENT, email_lease_until=None)
+            .values(email_status=EmailStatus.SENT, email_lease_until=None, email_retry_at=None)
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
 
 
 def send_pending(
-    limit: int = 100, base_url: str | None = None, now: datetime | None = None
+    limit: int = 100,
+    base_url: str | None = None,
+    now: datetime | None = None,
+    on_claimed: Callable[[int], None] | None = None,
 ) -> MailSummary:
     """Mail up to `limit` queued notifications (pending, failed with attempts left, or left
     `sending` by a worker whose lease ran out) over one SMTP connection; each ends `sent` or
@@ -191,7 +215,9 @@ def send_pending(
 
     Never raises: a failure is logged and its rows stay `failed` for the next run (up to
     `MAX_ATTEMPTS`). Does nothing without `MAIL_SERVER`. Commits its own short transactions,
-    so call it outside any request's transaction (a job, or the CLI).
+    so call it outside any request's transaction (a job, or the CLI). `on_claimed(n)` is
+    called once the messages are leased, before any is sent (the delivery job queues the next
+    batch then, for another worker).
     """
     config = current_app.config
     if not config.get("MAIL_SERVER"):
@@ -211,8 +237,10 @@ def send_pending(
         return MailSummary()
     if not ids:
         return MailSummary()
+    if on_claimed is not None:
+        on_claimed(len(ids))
 
-    failed: list[int] = []
+    failed: dict[int, str] = {}  # notification id: reason
     delivered: set[int] = set()
     recorded: set[int] = set()
     try:
@@ -238,33 +266,33 @@ def send_pending(
                 except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError,
                         smtplib.SMTPSenderRefused) as err:  # fmt: skip
                     # This message was refused; the connection still serves the others.
-                    failed.append(note_id)
+                    failed[note_id] = "refused"
                     logger.warning("Notification %s: e-mail to %s refused: %s", note_id, email, err)
                 except (OSError, smtplib.SMTPException) as err:
-                    failed += [row[0] for row in outgoing[index:]]
+                    failed.update((row[0], "connection") for row in outgoing[index:])
                     logger.warning(
                         "Notification e-mail: connection lost at notification %s: %s", note_id, err
                     )
                     break
     except (OSError, smtplib.SMTPException) as err:
-        failed = [i for i in ids if i not in delivered]
+        failed.update((i, "connection") for i in ids if i not in delivered and i not in failed)
         logger.warning(
             "Notification e-mail: could not send %s via %s:%s: %s",
             plural(len(ids), "message"), config["MAIL_SERVER"], config.get("MAIL_PORT") or 25, err,
         )  # fmt: skip
     except Exception:
         db.session.rollback()
-        failed = [i for i in ids if i not in delivered]
+        failed.update((i, "error") for i in ids if i not in delivered and i not in failed)
         logger.exception("Notification e-mail: could not send %s", plural(len(ids), "message"))
     try:
         _record_sent(delivered, recorded, force=True)
-        _mark_failed(failed)
+        _mark_failed(sorted(failed), now or datetime.now(UTC))
     except Exception:
         db.session.rollback()
         # The leases run out and the messages are sent again (with the same Message-ID).
         logger.exception("Notification e-mail: could not record the outcome of %s", ids)
-    if failed:
-        email_failed.send(current_app._get_current_object(), count=len(failed))
+    for reason, count in Counter(failed.values()).items():
+        email_failed.send(current_app._get_current_object(), count=count, reason=reason)
     return MailSummary(sent=len(ids) - len(failed), failed=len(failed))
 
 

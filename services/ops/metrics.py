@@ -5,8 +5,9 @@ keeps).
   route rule (`/sessions/<id:occurrence_id>`, never the URL's ids or query), method and status
   class (`2xx`...). Requests that matched no route count under `<unmatched>`.
 - `termtable_http_requests_in_progress` (gauge): requests being answered now.
-- `termtable_email_failures_total` (counter): notification e-mails that could not be sent
-  (counted from services/notifications/mail.py's `email_failed` signal).
+- `termtable_email_failures_total{reason}` (counter): notification e-mails that could not be
+  sent, by reason (refused, connection, error), counted from services/notifications/mail.py's
+  `email_failed` signal.
 - `termtable_job_queue_depth`, `termtable_job_queue_oldest_age_seconds` (gauges), and
   `termtable_job_queue_up` (1, or 0 when the queue could not be read), read at each scrape
   from `services.jobs.queue.queue_stats()`; nothing when that module is not there.
@@ -61,8 +62,14 @@ IN_PROGRESS = Gauge(
 )
 EMAIL_FAILURES = Counter(
     "termtable_email_failures",
-    "Notification e-mails that could not be sent (each attempt).",
+    "Notification e-mails that could not be sent (each attempt), by reason: refused (the "
+    "server refused this message or recipient), connection (the server could not be reached "
+    "or the connection was lost) or error (anything else).",
+    ["reason"],
 )
+EMAIL_FAILURE_REASONS = ("refused", "connection", "error")
+for _reason in EMAIL_FAILURE_REASONS:  # each reported (0) from the start, for rate() and alerts
+    EMAIL_FAILURES.labels(reason=_reason)
 
 
 def multiprocess_dir() -> str | None:
@@ -82,10 +89,12 @@ def request_finished(route: str | None, method: str, status: int, seconds: float
     ).observe(seconds)
 
 
-def count_email_failures(count: int) -> None:
-    """`count` notification e-mails could not be sent."""
+def count_email_failures(count: int, reason: str) -> None:
+    """`count` notification e-mails could not be sent, for `reason` (EMAIL_FAILURE_REASONS)."""
     if count > 0:
-        EMAIL_FAILURES.inc(count)
+        EMAIL_FAILURES.labels(reason=reason if reason in EMAIL_FAILURE_REASONS else "error").inc(
+            count
+        )
 
 
 def render() -> tuple[bytes, str]:

@@ -188,8 +188,8 @@ def test_a_network_that_cannot_be_read_is_a_start_up_error():
 # --- E-mail failures ----------------------------------------------------------------------------
 
 
-def email_failures(web) -> float:
-    return value(scrape(web), "termtable_email_failures_total")
+def email_failures(web, reason: str) -> float:
+    return value(scrape(web), "termtable_email_failures_total", reason=reason)
 
 
 @pytest.fixture
@@ -203,14 +203,16 @@ def mail_server(app, monkeypatch):
     return point_to
 
 
-def test_email_that_cannot_be_sent_is_counted(web, mail_server, make_user):
-    assert ("termtable_email_failures_total", frozenset()) in scrape(web)  # 0 from the start
-    before = email_failures(web)
+def test_email_that_cannot_be_sent_is_counted_by_reason(web, mail_server, make_user):
+    samples = scrape(web)
+    for reason in ("refused", "connection", "error"):  # each there (0) from the start
+        assert ("termtable_email_failures_total", frozenset({("reason", reason)})) in samples
+    before = email_failures(web, "connection")
     mail_server(free_port())  # nothing listens there
     notify([make_user().id, make_user().id], "x", "Your session moved")
     db.session.commit()
     assert send_pending() == MailSummary(failed=2)
-    assert email_failures(web) - before == 2
+    assert email_failures(web, "connection") - before == 2
 
 
 def test_a_refused_recipient_is_counted_and_the_others_are_not(web, mail_server, make_user):
@@ -227,13 +229,14 @@ def test_a_refused_recipient_is_counted_and_the_others_are_not(web, mail_server,
     controller.start()
     try:
         mail_server(controller.port)
-        before = email_failures(web)
+        before = {reason: email_failures(web, reason) for reason in ("refused", "connection")}
         notify([make_user(email="bob@school.test").id, make_user().id], "x", "Hello")
         db.session.commit()
         assert send_pending() == MailSummary(sent=1, failed=1)
     finally:
         controller.stop()
-    assert email_failures(web) - before == 1
+    assert email_failures(web, "refused") - before["refused"] == 1
+    assert email_failures(web, "connection") == before["connection"]
 
 
 # --- The job queue -------------------------------------------------------------------------------

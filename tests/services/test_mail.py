@@ -11,7 +11,7 @@ import queue
 import smtplib
 import socket
 import threading
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
@@ -290,22 +290,63 @@ def test_failed_mail_is_retried_up_to_three_attempts(app, smtp_server, mail_to, 
     mail_to(free_port())
     [note] = notify(lesson["alice"].id, "x", "Retry me")
     db.session.commit()
+    now = datetime(2027, 3, 10, 8, 0, tzinfo=UTC)
     for attempt in range(1, MAX_ATTEMPTS + 1):
-        assert send_pending() == mail.MailSummary(sent=0, failed=1)
+        assert send_pending(now=now) == mail.MailSummary(sent=0, failed=1)
         assert outbox() == [(lesson["alice"].id, EmailStatus.FAILED, attempt)]
+        if attempt in mail.RETRY_AFTER:
+            # Not asked again before its wait is over (1 minute, then 10).
+            wait = mail.RETRY_AFTER[attempt]
+            assert send_pending(now=now + wait - timedelta(seconds=1)) == mail.MailSummary()
+            now += wait
     # Three failures: it is left alone, even once the server is back.
     mail_to(controller.port)
-    assert send_pending() == mail.MailSummary()
+    assert send_pending(now=now + timedelta(days=1)) == mail.MailSummary()
     assert outbox() == [(lesson["alice"].id, EmailStatus.FAILED, MAX_ATTEMPTS)]
     assert inbox.is_empty()
 
     # A row with attempts left is retried and sent.
     db.session.get(Notification, note.id).email_attempts = 1
     db.session.commit()
-    assert send_pending() == mail.MailSummary(sent=1)
+    assert send_pending(now=now + timedelta(days=1)) == mail.MailSummary(sent=1)
     rcpt, message = inbox.next()
     assert rcpt == ["alice@school.test"] and message["Subject"] == "Retry me"
     assert outbox() == [(lesson["alice"].id, EmailStatus.SENT, 2)]
+
+
+def test_a_notice_to_many_is_mailed_in_batches_that_workers_share(
+    app, smtp_server, mail_to, lesson
+):
+    """250 e-mails are three delivery jobs: the first leases 100 and queues the next batch
+    before it sends, so a second worker would be sending the next 100 meanwhile."""
+    from services.jobs.tasks import MAIL_BATCH
+
+    controller, inbox = smtp_server
+    mail_to(controller.port)
+    for n in range(250):
+        notify(lesson["alice"].id, "x", f"Notice {n}")
+    db.session.commit()  # queues one delivery job
+    assert queue_stats()["waiting"] == 1
+    assert run_queued_jobs(limit=1) == 1
+    assert len(inbox.take(MAIL_BATCH)) == MAIL_BATCH
+    assert queue_stats()["waiting"] == 1  # the next batch, queued before this one was sent
+    assert run_queued_jobs() == 2  # 100, then 50 (not a full batch: the chain ends)
+    assert len(inbox.take(150)) == 150
+    assert inbox.is_empty()
+    assert {status for _, status, _ in outbox()} == {EmailStatus.SENT}
+
+
+def test_batches_to_a_mail_server_that_is_down_try_each_message_once(app, mail_to, lesson, caplog):
+    """The chain of batches does not ask a server that is down again and again: a failed
+    message waits a minute before its next attempt, so the chain ends when the waiting ones
+    are all tried."""
+    mail_to(free_port())  # nothing listens there
+    for n in range(250):
+        notify(lesson["alice"].id, "x", f"Notice {n}")
+    db.session.commit()
+    assert run_queued_jobs() == 3
+    assert queue_stats()["waiting"] == 0
+    assert {(status, attempts) for _, status, attempts in outbox()} == {(EmailStatus.FAILED, 1)}
 
 
 def test_a_refused_recipient_fails_alone(app, smtp_server, mail_to, lesson):
