@@ -1,4 +1,5 @@
-"""The jobs: e-mail delivery, request expiry, large generations, and the recovery sweep.
+"""The jobs: e-mail delivery, request expiry, large generations, the recovery sweep, and the
+nightly housekeeping (live events, uploads).
 
 Each job is idempotent and reads its work from the database, so running one twice, or
 after a worker died, does no harm. Periodic ones are scheduled by huey's own scheduler
@@ -111,3 +112,39 @@ def prune_live_events() -> int:
 @jobs.periodic_task(crontab(minute="17"), name="prune_live_events_hourly")
 def prune_live_events_hourly() -> None:
     enqueue(prune_live_events)
+
+
+@job()
+def sweep_uploads() -> int:
+    """Unfinished uploads of this host, and stored files no attachment refers to (in the
+    upload folder or the bucket), once an hour old: what a process killed mid-upload left
+    (services/tracking/attachments.py). A server's start sweeps only its own folder; in a
+    bucket this nightly job is what finds them."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from models import db
+    from services.storage import StorageError, storage_for
+    from services.tracking.attachments import (
+        UnmatchedUploadFolder,
+        sweep_staging_files,
+        sweep_unreferenced_files,
+    )
+
+    app = the_app()
+    now = datetime.now(UTC)
+    swept = sweep_staging_files(Path(app.config["UPLOAD_FOLDER"]), now=now)
+    try:
+        swept += sweep_unreferenced_files(storage_for(app), now=now)
+    except (UnmatchedUploadFolder, StorageError) as err:
+        logger.warning("Upload sweep: %s", err.message)
+    finally:
+        db.session.rollback()  # it only read
+    for one in swept:
+        logger.info("Upload sweep removed %s: %s", one.name, one.reason)
+    return len(swept)
+
+
+@jobs.periodic_task(crontab(minute="41", hour="3"), name="sweep_uploads_nightly")
+def sweep_uploads_nightly() -> None:
+    enqueue(sweep_uploads)

@@ -65,6 +65,25 @@ def test_a_rolled_back_savepoint_keeps_the_jobs_of_its_transaction(app, make_use
     assert queue_stats()["waiting"] == 2
 
 
+def test_the_periodic_jobs_run_on_their_schedule_with_no_cron(app):
+    """huey's scheduler (in `flask worker`) reads which periodic jobs are due each minute:
+    over one day, how often each is queued."""
+    from datetime import datetime
+
+    midnight = datetime(2027, 3, 10)
+    runs: dict[str, int] = {}
+    for minute in range(24 * 60):
+        for task in jobs.read_periodic(midnight + timedelta(minutes=minute)):
+            runs[task.name] = runs.get(task.name, 0) + 1
+    assert runs == {
+        "deliver_mail_every_minute": 1440,  # retries, and leases that ran out
+        "recover_every_minute": 1440,
+        "expire_requests_every_five_minutes": 288,
+        "prune_live_events_hourly": 24,
+        "sweep_uploads_nightly": 1,
+    }
+
+
 def test_the_queue_says_its_depth_and_the_age_of_its_oldest_job(app):
     assert queue_stats() == {"waiting": 0, "oldest_age": 0.0}
     enqueue_after_commit(expire_requests)

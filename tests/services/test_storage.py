@@ -272,3 +272,32 @@ def test_a_bucket_none_of_whose_objects_has_a_row_is_left_alone(app, s3_storage)
     with pytest.raises(UnmatchedUploadFolder, match=r"in s3://test-\w+/attachments/ has an"):
         sweep_unreferenced_files(s3_storage, now=later)
     assert stored_names(s3_storage) == ["1" * 32, "2" * 32]
+
+
+# --- The nightly sweep job ----------------------------------------------------------------------
+
+
+def test_the_nightly_job_sweeps_what_dead_uploads_left_in_either_storage(
+    storage, session_and_mentor
+):
+    import time_machine
+
+    from services.jobs.queue import enqueue, run_queued_jobs
+    from services.jobs.tasks import sweep_uploads
+
+    occurrence, mentor = session_and_mentor
+    kept = attach(storage, occurrence, mentor, samples.pdf())
+    orphan = "f" * 32  # stored, and its process died before its row was committed
+    storage.store(orphan, staged_file(storage.staging_folder, b"x" * 64), content_type="x/y")
+    staged_file(storage.staging_folder, b"half an upload")  # its process died mid-upload
+    assert files_in(storage) == sorted([kept.stored_name, orphan, f".upload-{'a' * 32}.part"])
+
+    enqueue(sweep_uploads)
+    run_queued_jobs()
+    assert len(files_in(storage)) == 3  # an hour's grace: their commits may still come
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(hours=2), tick=True):
+        enqueue(sweep_uploads)
+        run_queued_jobs()
+    assert files_in(storage) == [kept.stored_name]
+    assert stored_bytes(storage, kept.stored_name) == samples.pdf()
