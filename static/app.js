@@ -267,15 +267,29 @@
   // A staff week or day grid (data-live-cells): sessions changed elsewhere redraw the cells
   // they were in on this page and the cells they are in now, nothing else. A change the
   // grid cannot place (a new row, a generation) redraws the whole grid. A cell with an open
-  // editor is left as it is.
+  // editor is left as it is. A month, or someone's own timetable (data-live-redraw), is
+  // redrawn whole, once for changes that arrive together.
   function liveCellsGrid() {
     return document.querySelector("#schedule[data-live-cells]");
   }
+  var redrawPending = false;
   function redrawWholeGrid() {
-    if (window.htmx) {
+    if (!window.htmx || redrawPending) return;
+    redrawPending = true;
+    setTimeout(function () {
+      redrawPending = false;
+      var grid = document.getElementById("schedule");
+      if (!grid || grid.querySelector("form")) return;
       htmx.ajax("GET", window.location.href, { target: "#schedule", swap: "outerHTML" });
-    }
+    }, 300);
   }
+  function redrawsOn(eventName) {
+    var grid = document.querySelector("#schedule[data-live-redraw]");
+    return !!grid && grid.getAttribute("data-live-redraw").split(" ").indexOf(eventName) >= 0;
+  }
+  document.addEventListener("notification-arrived", function () {
+    if (redrawsOn("notification-arrived")) redrawWholeGrid();
+  });
   function livePayload(event) {
     try {
       return JSON.parse((event.detail && event.detail.data) || "{}");
@@ -284,11 +298,14 @@
     }
   }
   document.addEventListener("resync", function () {
-    if (liveCellsGrid()) redrawWholeGrid();
+    if (liveCellsGrid() || document.querySelector("#schedule[data-live-redraw]")) redrawWholeGrid();
   });
   document.addEventListener("sessions-changed", function (event) {
     var grid = liveCellsGrid();
-    if (!grid) return;
+    if (!grid) {
+      if (redrawsOn("sessions-changed")) redrawWholeGrid();
+      return;
+    }
     var payload = livePayload(event);
     if (!payload.sessions) {
       redrawWholeGrid();

@@ -89,6 +89,42 @@ def test_the_week_grid_redraws_the_cell_someone_else_changed_within_2s(
     assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
 
 
+def test_the_month_and_a_students_own_timetable_redraw_when_a_session_is_cancelled(
+    page, log_in, open_page, make_user, make_group, make_session
+):
+    """Staff watching the month, and a student watching their own timetable (who hears of
+    the change by a notification), see the cancellation without reloading."""
+    student = make_user("student", name="Zoe Petit")
+    group = make_group("Chemistry 9C", students=[student])
+    session = make_session(
+        group, datetime.combine(PINNED_TODAY + timedelta(days=1), time(11), tzinfo=PARIS)
+    )
+    log_in("coordinator")
+    page.goto(f"/schedule/month?date={PINNED_TODAY}")
+    month_entry = page.locator(".month-sessions li", has_text="Chemistry 9C")
+    expect(month_entry).not_to_have_class(re.compile("is-cancelled"))
+    page.evaluate("window.notReloaded = true")
+    wait_until_live(page)
+
+    own = open_page()
+    login(own, student.email)
+    own.goto(f"/schedule/mine?date={PINNED_TODAY}")
+    own_card = own.locator(f"#session-card-{session.id}")
+    expect(own_card).to_contain_text("Chemistry 9C")
+    expect(own_card.locator(".badge-cancelled")).to_have_count(0)
+    own.evaluate("window.notReloaded = true")
+    wait_until_live(own)
+
+    other = open_page()
+    login(other, make_user("coordinator").email)
+    cancel_through_the_app(other, session.id, "Lab closed")
+
+    expect(month_entry).to_have_class(re.compile("is-cancelled"), timeout=LIVE_MS)
+    expect(own_card.locator(".badge-cancelled")).to_have_count(1, timeout=LIVE_MS)
+    assert page.evaluate("window.notReloaded === true"), "the month page was reloaded"
+    assert own.evaluate("window.notReloaded === true"), "the student's page was reloaded"
+
+
 def test_with_the_stream_blocked_the_bell_still_polls(page, log_in, console):
     user = log_in("student")
     blocked = []
