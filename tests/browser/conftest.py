@@ -187,20 +187,11 @@ def app(live_server):
     return live_server.app
 
 
-def chromium_executable() -> str:
-    """Chromium itself, or under CI's midnight pass (libfaketime preloaded into this process)
-    a wrapper that starts it without the preload: Chromium stalls on a shifted clock, and only
-    the app's clock is meant to move."""
-    if "faketime" in os.environ.get("LD_PRELOAD", ""):
-        return str(HERE / "chromium-without-faketime")
-    return CHROMIUM_PATH
-
-
 @pytest.fixture(scope="session")
 def chromium():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM_PATH, headless=True, args=CHROMIUM_ARGS
         )
         yield browser
         browser.close()
