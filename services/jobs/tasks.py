@@ -28,8 +28,8 @@ def deliver_mail() -> int:
     Fan-out: a notice to 3,000 parents is 30 batches. A job that leased a full batch queues
     the next one before it sends, so every free worker (and thread) takes a batch and they
     send side by side, each message leased to one of them; the chain ends at the first batch
-    that is not full. A batch with failures does not queue more: the server is refusing or
-    away, and the minute's retry takes them up."""
+    that is not full. A failed message waits before its next attempt (mail.RETRY_AFTER), so
+    a chain running while the mail server is down tries each message once, then ends."""
     from services.notifications.mail import send_pending
 
     if not the_app().config.get("MAIL_SERVER"):
