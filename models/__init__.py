@@ -99,6 +99,7 @@ from models.absence import MentorAbsence  # noqa: E402
 from models.access_tokens import ApiToken, CalendarFeed  # noqa: E402
 from models.attendance_change import AttendanceChange  # noqa: E402
 from models.attendance_mark import AttendanceMark  # noqa: E402
+from models.availability import AvailabilityOverride, BookingRules, WorkingHours  # noqa: E402
 from models.course_group import CourseGroup, Enrolment  # noqa: E402
 from models.date_override import DateOverride  # noqa: E402
 from models.enums import (  # noqa: E402
@@ -138,7 +139,9 @@ __all__ = [
     "AttendanceChange",
     "AttendanceMark",
     "AttendanceStatus",
+    "AvailabilityOverride",
     "Base",
+    "BookingRules",
     "CalendarFeed",
     "Closure",
     "ClosureKind",
@@ -171,6 +174,7 @@ __all__ = [
     "Subject",
     "Term",
     "User",
+    "WorkingHours",
     "closure_group",
     "db",
 ]

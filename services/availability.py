@@ -1,0 +1,276 @@
+"""When a mentor can be booked: their weekly hours and date overrides (wall clock in their
+rules' zone), less closures, absences, their sessions with the buffers around them, the days
+already full, what is too soon and what is too far ahead (issue 17).
+
+`MentorCalendar.build(...)` reads everything for a span in a few queries; then
+`free_slots(duration)` lists the starts a student may pick, and `why_not(start, end)` says why
+one time cannot be booked (None when it can): the request form offers the first, creating and
+approving a request checks the second, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from models import (
+    AbsenceStatus,
+    AvailabilityOverride,
+    BookingRules,
+    Closure,
+    CourseGroup,
+    MentorAbsence,
+    Occurrence,
+    OccurrenceStatus,
+    WorkingHours,
+    db,
+)
+from models.occurrence import mentor_of
+from services.common.timeutil import resolve_local, zone
+from services.common.wording import plural
+from services.timetable.conflicts import MAX_SESSION_LENGTH, overlapping
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A mentor's booking rules (BookingRules, or the defaults for a mentor without a row)."""
+
+    timezone: ZoneInfo
+    buffer_before: timedelta = timedelta(0)
+    buffer_after: timedelta = timedelta(0)
+    minimum_notice: timedelta = timedelta(hours=24)
+    max_sessions_per_day: int | None = None
+    booking_horizon: timedelta = timedelta(days=60)
+    slot_step: timedelta = timedelta(minutes=30)
+    instant_booking: bool = False
+
+
+def rules_for(mentor_id: int, org_tz: ZoneInfo) -> Rules:
+    row = db.session.get(BookingRules, mentor_id)
+    if row is None:
+        return Rules(timezone=org_tz)
+    return Rules(
+        timezone=zone(row.timezone),
+        buffer_before=timedelta(minutes=row.buffer_before_minutes),
+        buffer_after=timedelta(minutes=row.buffer_after_minutes),
+        minimum_notice=timedelta(minutes=row.minimum_notice_minutes),
+        max_sessions_per_day=row.max_sessions_per_day,
+        booking_horizon=timedelta(days=row.booking_horizon_days),
+        slot_step=timedelta(minutes=row.slot_step_minutes),
+        instant_booking=row.instant_booking,
+    )
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: datetime  # UTC
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A span nobody may book, and why (said to the student)."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+
+@dataclass
+class MentorCalendar:
+    """One mentor's availability between `start` and `end` (UTC), as seen at `now`."""
+
+    mentor_id: int
+    rules: Rules
+    start: datetime
+    end: datetime
+    now: datetime
+    # Working hours as UTC spans, in order, not overlapping.
+    windows: list[tuple[datetime, datetime]] = field(default_factory=list)
+    # Closures and absences.
+    blocked: list[Blocked] = field(default_factory=list)
+    # The mentor's sessions (start, end), in start order.
+    busy: list[tuple[datetime, datetime]] = field(default_factory=list)
+    # Local days (rules' zone) already holding max_sessions_per_day sessions.
+    full_days: set[date] = field(default_factory=set)
+
+    @classmethod
+    def build(
+        cls, mentor_id: int, start: datetime, end: datetime, *, now: datetime, org_tz: ZoneInfo
+    ) -> MentorCalendar:
+        rules = rules_for(mentor_id, org_tz)
+        tz = rules.timezone
+        # Local days that can touch the span (a day's hours in any zone lie within it +-1).
+        first_day = start.astimezone(tz).date() - timedelta(days=1)
+        last_day = end.astimezone(tz).date() + timedelta(days=1)
+        calendar = cls(mentor_id, rules, start, end, now)
+        calendar.windows = _working_windows(mentor_id, first_day, last_day, tz)
+        calendar.blocked = _closures(first_day, last_day, org_tz) + _absences(mentor_id, start, end)
+        # Sessions a buffer away from the span still push slots inside it.
+        margin = max(rules.buffer_before, rules.buffer_after) + MAX_SESSION_LENGTH
+        sessions = _sessions(mentor_id, start - margin, end + margin)
+        calendar.busy = sessions
+        if rules.max_sessions_per_day is not None:
+            counts: dict[date, int] = {}
+            for session_start, _ in sessions:
+                day = session_start.astimezone(tz).date()
+                counts[day] = counts.get(day, 0) + 1
+            calendar.full_days = {d for d, n in counts.items() if n >= rules.max_sessions_per_day}
+        return calendar
+
+    # --- Asking ---------------------------------------------------------------------------
+
+    def free_slots(self, duration: timedelta) -> list[Slot]:
+        """Every start on the slot grid of the working hours where `duration` can be booked,
+        within the calendar's span."""
+        step = self.rules.slot_step
+        slots = []
+        for window_start, window_end in self.windows:
+            candidate = window_start
+            while candidate + duration <= window_end:
+                if (
+                    self.start <= candidate
+                    and candidate + duration <= self.end
+                    and self._refusal(candidate, candidate + duration, in_hours=True) is None
+                ):
+                    slots.append(Slot(candidate, candidate + duration))
+                candidate += step
+        return slots
+
+    def why_not(self, start: datetime, end: datetime) -> str | None:
+        """Why [start, end) cannot be booked with this mentor, or None if it can."""
+        return self._refusal(start, end, in_hours=False)
+
+    # --- The rules, in the order a student would want to hear them -------------------------
+
+    def _refusal(self, start: datetime, end: datetime, *, in_hours: bool) -> str | None:
+        rules = self.rules
+        if start < self.now + rules.minimum_notice:
+            return f"it is less than {_duration_words(rules.minimum_notice)} away"
+        # Ahead in calendar days (the mentor's): 7 days from a Monday is all of next Monday.
+        tz = rules.timezone
+        if start.astimezone(tz).date() > self.now.astimezone(tz).date() + rules.booking_horizon:
+            return f"it is more than {plural(rules.booking_horizon.days, 'day')} ahead"
+        if not in_hours and not self._within_hours(start, end):
+            return "it is outside the mentor's working hours"
+        for blocked in self.blocked:
+            if blocked.start < end and blocked.end > start:
+                return blocked.reason
+        if start.astimezone(tz).date() in self.full_days:
+            count = rules.max_sessions_per_day
+            return f"the mentor already has {plural(count, 'session')} that day"
+        if self._clashes(start - rules.buffer_before, end + rules.buffer_after):
+            if self._clashes(start, end):
+                return "the mentor has another session then"
+            return "it is too close to another of the mentor's sessions"
+        return None
+
+    def _within_hours(self, start: datetime, end: datetime) -> bool:
+        return any(w_start <= start and end <= w_end for w_start, w_end in self.windows)
+
+    def _clashes(self, start: datetime, end: datetime) -> bool:
+        # Only sessions starting less than the longest session before `start` can reach it.
+        first = bisect_left(self.busy, (start - MAX_SESSION_LENGTH,))
+        for busy_start, busy_end in self.busy[first:]:
+            if busy_start >= end:
+                return False
+            if busy_end > start:
+                return True
+        return False
+
+
+def _duration_words(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return plural(minutes // (24 * 60), "day")
+    if minutes % 60 == 0:
+        return plural(minutes // 60, "hour")
+    return plural(minutes, "minute")
+
+
+# --- Reading -----------------------------------------------------------------------------------
+
+
+def _working_windows(
+    mentor_id: int, first_day: date, last_day: date, tz: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """The mentor's hours on each local day from `first_day` to `last_day` as UTC spans: the
+    weekly ranges of its weekday, or that date's overrides instead."""
+    weekly: dict[int, list[tuple[time, time]]] = {}
+    for row in db.session.scalars(select(WorkingHours).where(WorkingHours.mentor_id == mentor_id)):
+        weekly.setdefault(row.weekday, []).append((row.start_time, row.end_time))
+    overrides: dict[date, list[tuple[time, time]]] = {}
+    for row in db.session.scalars(
+        select(AvailabilityOverride).where(
+            AvailabilityOverride.mentor_id == mentor_id,
+            AvailabilityOverride.day >= first_day,
+            AvailabilityOverride.day <= last_day,
+        )
+    ):
+        ranges = overrides.setdefault(row.day, [])
+        if not row.day_off:
+            ranges.append((row.start_time, row.end_time))
+    windows = []
+    day = first_day
+    while day <= last_day:
+        ranges = overrides[day] if day in overrides else weekly.get(day.weekday(), [])
+        for range_start, range_end in sorted(ranges):
+            # A wall-clock time in a DST gap lands after it; one in a fold takes its first
+            # instant (services/common/timeutil.py): 09:00-12:00 stays 09:00-12:00.
+            start = resolve_local(day, range_start, tz).utc
+            end = resolve_local(day, range_end, tz).utc
+            if end > start:
+                windows.append((start, end))
+        day += timedelta(days=1)
+    return sorted(windows)
+
+
+def _closures(first_day: date, last_day: date, org_tz: ZoneInfo) -> list[Blocked]:
+    """Whole-school closures (days in the organisation's zone); a make-up day teaches."""
+    blocked = []
+    for closure in db.session.scalars(
+        select(Closure).where(
+            Closure.whole_school.is_(True),
+            Closure.runs_as.is_(None),
+            Closure.first_day <= last_day,
+            Closure.last_day >= first_day,
+        )
+    ):
+        start = resolve_local(closure.first_day, time(0), org_tz).utc
+        end = resolve_local(closure.last_day + timedelta(days=1), time(0), org_tz).utc
+        blocked.append(Blocked(start, end, f"the school is closed ({closure.name})"))
+    return blocked
+
+
+def _absences(mentor_id: int, start: datetime, end: datetime) -> list[Blocked]:
+    return [
+        Blocked(absence.start_utc, absence.end_utc, "the mentor is away")
+        for absence in db.session.scalars(
+            select(MentorAbsence).where(
+                MentorAbsence.mentor_id == mentor_id,
+                MentorAbsence.status != AbsenceStatus.DECLINED,
+                MentorAbsence.start_utc < end,
+                MentorAbsence.end_utc > start,
+            )
+        )
+    ]
+
+
+def _sessions(mentor_id: int, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The sessions the mentor teaches (their groups' and those they cover), not cancelled."""
+    occurrence, group = Occurrence.__table__.c, CourseGroup.__table__.c
+    rows = db.session.execute(
+        select(Occurrence.start_utc, Occurrence.end_utc)
+        .join(CourseGroup, CourseGroup.id == Occurrence.group_id)
+        .where(
+            mentor_of(occurrence, group) == mentor_id,
+            Occurrence.status != OccurrenceStatus.CANCELLED,
+            overlapping(Occurrence.start_utc, Occurrence.end_utc, start, end),
+        )
+        .order_by(Occurrence.start_utc)
+    )
+    return [(row.start_utc.astimezone(UTC), row.end_utc.astimezone(UTC)) for row in rows]
