@@ -49,6 +49,18 @@ class Rules:
     instant_booking: bool = False
 
 
+def has_availability(mentor_id: int) -> bool:
+    """Whether the mentor has set when they can be booked. Until then (every mentor before
+    issue 17) they may be asked for any time, as before, and only their sessions count."""
+    return (
+        db.session.get(BookingRules, mentor_id) is not None
+        or db.session.scalar(
+            select(WorkingHours.id).where(WorkingHours.mentor_id == mentor_id).limit(1)
+        )
+        is not None
+    )
+
+
 def rules_for(mentor_id: int, org_tz: ZoneInfo) -> Rules:
     row = db.session.get(BookingRules, mentor_id)
     if row is None:
@@ -141,19 +153,25 @@ class MentorCalendar:
                 candidate += step
         return slots
 
-    def why_not(self, start: datetime, end: datetime) -> str | None:
-        """Why [start, end) cannot be booked with this mentor, or None if it can."""
-        return self._refusal(start, end, in_hours=False)
+    def why_not(self, start: datetime, end: datetime, *, asking: bool = True) -> str | None:
+        """Why [start, end) cannot be booked with this mentor, or None if it can. `asking`:
+        the time is being asked for now (minimum notice and how far ahead count); an approval
+        re-checks a request asked for earlier without them."""
+        return self._refusal(start, end, in_hours=False, asking=asking)
 
     # --- The rules, in the order a student would want to hear them -------------------------
 
-    def _refusal(self, start: datetime, end: datetime, *, in_hours: bool) -> str | None:
+    def _refusal(
+        self, start: datetime, end: datetime, *, in_hours: bool, asking: bool = True
+    ) -> str | None:
         rules = self.rules
-        if start < self.now + rules.minimum_notice:
+        tz = rules.timezone
+        if asking and start < self.now + rules.minimum_notice:
             return f"it is less than {_duration_words(rules.minimum_notice)} away"
         # Ahead in calendar days (the mentor's): 7 days from a Monday is all of next Monday.
-        tz = rules.timezone
-        if start.astimezone(tz).date() > self.now.astimezone(tz).date() + rules.booking_horizon:
+        if asking and (
+            start.astimezone(tz).date() > self.now.astimezone(tz).date() + rules.booking_horizon
+        ):
             return f"it is more than {plural(rules.booking_horizon.days, 'day')} ahead"
         if not in_hours and not self._within_hours(start, end):
             return "it is outside the mentor's working hours"
@@ -274,3 +292,26 @@ def _sessions(mentor_id: int, start: datetime, end: datetime) -> list[tuple[date
         .order_by(Occurrence.start_utc)
     )
     return [(row.start_utc.astimezone(UTC), row.end_utc.astimezone(UTC)) for row in rows]
+
+
+def unavailable_times(
+    mentor_id: int,
+    spans: list[tuple[datetime, datetime]],
+    *,
+    now: datetime,
+    org_tz: ZoneInfo,
+    asking: bool = True,
+) -> list[tuple[int, str]]:
+    """The spans (UTC) that cannot be booked with the mentor, as (index in `spans`, why), in
+    one read of their calendar; none for a mentor who has not set their availability."""
+    if not spans or not has_availability(mentor_id):
+        return []
+    calendar = MentorCalendar.build(
+        mentor_id, min(s for s, _ in spans), max(e for _, e in spans), now=now, org_tz=org_tz
+    )
+    refused = []
+    for index, (start, end) in enumerate(spans):
+        reason = calendar.why_not(start, end, asking=asking)
+        if reason is not None:
+            refused.append((index, reason))
+    return refused

@@ -39,6 +39,7 @@ from models import (
     db,
 )
 from models.series import WEEKDAY_NAMES, weekdays_to_mask
+from services.availability import unavailable_times
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from services.common.numbers import is_row_id
 from services.common.timeutil import (
@@ -232,6 +233,13 @@ def create_request(
         errors["schedule_kind"] = (
             f"That is {len(slots)} sessions; one request can ask for at most {MAX_SESSIONS}."
         )
+    elif slots and not past and mentor is not None:
+        refused = unavailable_times(
+            mentor.id, [(s.start_utc, s.end_utc) for s in slots], now=now, org_tz=tz
+        )
+        if refused:
+            field_name = {"single": "day", "dates": "dates", "weekly": "first_date"}[kind]
+            errors[field_name] = _unavailable_message(mentor, slots, refused, tz)
     if errors or not slots:
         raise ValidationError(errors or {"schedule_kind": "Choose when the sessions are."})
     if student.role != Role.STUDENT:
@@ -274,6 +282,14 @@ def create_request(
         link=f"/requests/{request.id}",
     )
     return request
+
+
+def _unavailable_message(
+    mentor: User, slots: list, refused: list[tuple[int, str]], tz: ZoneInfo
+) -> str:
+    index, reason = refused[0]
+    others = f" (and {plural(len(refused) - 1, 'other date')})" if len(refused) > 1 else ""
+    return f"{mentor.name} cannot be booked on {_format_slot(slots[index], tz)}{others}: {reason}."
 
 
 def _same_pending_request(
@@ -467,6 +483,25 @@ def approve_request(
         everything = len(taken) == len(clashes)
         raise _clash_refusal(taken, partly=dates is not None, everything=everything, tz=tz)
     accepted = [c.slot for c in clashes if c.slot.local_date in chosen]
+    # The mentor's availability may have changed since it was asked for (a day off, an
+    # absence, a closure, a day now full); how soon and how far ahead counted when it was.
+    refused = unavailable_times(
+        request.mentor_id,
+        [(slot.start_utc, slot.end_utc) for slot in accepted],
+        now=now,
+        org_tz=tz,
+        asking=False,
+    )
+    if refused:
+        raise ConflictError(
+            "Not approved: "
+            + _unavailable_message(request.mentor, accepted, refused, tz)
+            + (
+                " Leave that date out, or reject the request."
+                if len(request.slots) > 1
+                else " Reject it, or ask the student for another time."
+            )
+        )
     left_out = [c for c in clashes if c.slot.local_date not in chosen]
     for clash in left_out:
         clash.slot.declined_reason = reason or (

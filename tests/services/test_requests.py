@@ -13,6 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 import services.requests.lifecycle as requests_service
 from models import (
+    AvailabilityOverride,
+    BookingRules,
+    Closure,
     CourseGroup,
     DateOverride,
     Enrolment,
@@ -27,6 +30,7 @@ from models import (
     SessionRequest,
     Subject,
     User,
+    WorkingHours,
     db,
 )
 from services.common.errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
@@ -881,3 +885,81 @@ def test_request_messages_name_local_dates_and_times(auckland_term):
         f"1 session created, the first on {wednesday:%a %d %b %Y} 07:00.",
     ]
     assert overlapping.rejection_reason == declined
+
+
+# --- The mentor's availability (issue 17) -------------------------------------------------------
+
+
+def available(people, *ranges_by_weekday, **settings):
+    """The mentor's hours: (weekday, "09:00-12:00") pairs, and booking rules."""
+    mentor = people["mentor"]
+    settings.setdefault("minimum_notice_minutes", 24 * 60)
+    db.session.add(BookingRules(mentor_id=mentor.id, timezone="Europe/Paris", **settings))
+    for weekday, span in ranges_by_weekday:
+        start, end = (time.fromisoformat(part) for part in span.split("-"))
+        db.session.add(
+            WorkingHours(mentor_id=mentor.id, weekday=weekday, start_time=start, end_time=end)
+        )
+    db.session.commit()
+
+
+def test_without_availability_set_a_mentor_may_be_asked_for_any_time(people):
+    assert single(people, day=MONDAY + timedelta(days=6), start=time(3)).status == (
+        RequestStatus.PENDING
+    )
+
+
+def test_a_time_outside_the_mentors_availability_is_refused_with_the_reason(people):
+    available(people, (0, "09:00-12:00"), (2, "14:00-18:00"))
+    # Sunday 03:00, and Monday 14:00: not in the hours.
+    errors = refused({"schedule_kind": "single", "day": MONDAY + timedelta(days=6),
+                      "start": time(3), "duration": 60}, people)  # fmt: skip
+    assert errors["day"] == (
+        "Ada Lovelace cannot be booked on Sun 13 Sep 2026 03:00: it is outside the mentor's "
+        "working hours."
+    )
+    # Monday 7 September 10:00 is in the hours, and more than a day away.
+    assert single(people, start=time(10)).status == RequestStatus.PENDING
+
+
+def test_a_weekly_request_names_the_first_date_that_cannot_be_booked(people):
+    available(people, (0, "15:00-18:00"), (2, "15:00-18:00"), (4, "15:00-18:00"))
+    db.session.add(Closure(name="Autumn break", first_day=date(2026, 10, 19),
+                           last_day=date(2026, 10, 23)))  # fmt: skip
+    db.session.commit()
+    errors = refused({"schedule_kind": "weekly", "weekdays": [0, 2, 4], "start": time(16),
+                      "end": time(17), "first_date": MONDAY, "weeks": 8}, people)  # fmt: skip
+    assert errors["first_date"] == (
+        "Ada Lovelace cannot be booked on Mon 19 Oct 2026 16:00 (and 2 other dates): the "
+        "school is closed (Autumn break)."
+    )
+
+
+def test_too_soon_is_refused_when_asked_but_not_when_approved(people):
+    available(people, (0, "09:00-12:00"), (2, "09:00-12:00"), minimum_notice_minutes=48 * 60)
+    wednesday = date(2026, 9, 2)  # NOW is Tuesday 1 September, 10:00 in Paris
+    errors = refused({"schedule_kind": "single", "day": wednesday, "start": time(9),
+                      "duration": 60}, people)  # fmt: skip
+    assert errors["day"].endswith(": it is less than 2 days away.")
+    request = single(people, start=time(10))  # Monday 7 September: far enough
+    # Approved on Sunday evening, less than 48 hours before: asked in time, so approved.
+    approve_request(request, actor=people["mentor"], tz=PARIS,
+                    now=datetime(2026, 9, 6, 18, tzinfo=UTC))  # fmt: skip
+    db.session.commit()
+    assert request.status == RequestStatus.APPROVED
+
+
+def test_approval_re_checks_what_changed_since_the_request(people):
+    available(people, (0, "09:00-12:00"))
+    request = single(people, start=time(10))
+    db.session.add(AvailabilityOverride(mentor_id=people["mentor"].id, day=MONDAY))  # day off
+    db.session.commit()
+    with pytest.raises(ConflictError) as caught:
+        approve(request, people)
+    db.session.rollback()
+    assert str(caught.value) == (
+        "Not approved: Ada Lovelace cannot be booked on Mon 07 Sep 2026 10:00: it is outside "
+        "the mentor's working hours. Reject it, or ask the student for another time."
+    )
+    assert db.session.get(SessionRequest, request.id).status == RequestStatus.PENDING
+    assert count(Occurrence) == 0
