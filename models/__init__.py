@@ -121,6 +121,7 @@ from models.live_event import LiveEvent  # noqa: E402
 from models.notification import Notification  # noqa: E402
 from models.occurrence import Occurrence  # noqa: E402
 from models.rating import Rating  # noqa: E402
+from models.reminder import SessionReminder  # noqa: E402
 from models.room import Room  # noqa: E402
 from models.school_year import AcademicYear, Closure, Term, closure_group  # noqa: E402
 from models.series import Series  # noqa: E402
@@ -170,6 +171,7 @@ __all__ = [
     "SessionClash",
     "SessionEvent",
     "SessionNote",
+    "SessionReminder",
     "SessionRequest",
     "Subject",
     "Term",

@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import db
@@ -29,6 +29,9 @@ class User(UserMixin, db.Model):
     # Part of the login cookie; rotated at logout so a copied cookie stops working.
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Minutes before each session to be reminded (services/reminders.py): None for the
+    # defaults (a day and an hour), [] for none.
+    reminder_minutes: Mapped[list[int] | None] = mapped_column(JSON)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

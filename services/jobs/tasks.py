@@ -1,5 +1,5 @@
-"""The jobs: e-mail delivery, request expiry, large generations, the recovery sweep, and the
-nightly housekeeping (live events, uploads).
+"""The jobs: e-mail delivery, reminders before sessions, request expiry, large generations,
+the recovery sweep, and the housekeeping (live events, uploads).
 
 Each job is idempotent and reads its work from the database, so running one twice, or
 after a worker died, does no harm. Periodic ones are scheduled by huey's own scheduler
@@ -148,3 +148,22 @@ def sweep_uploads() -> int:
 @jobs.periodic_task(crontab(minute="41", hour="3"), name="sweep_uploads_nightly")
 def sweep_uploads_nightly() -> None:
     enqueue(sweep_uploads)
+
+
+@job()
+def send_reminders() -> int:
+    """The reminders due now (services/reminders.py), each sent once."""
+    from datetime import UTC, datetime
+
+    from models import db
+    from services.common.timeutil import zone
+    from services.reminders import send_due_reminders
+
+    sent = send_due_reminders(datetime.now(UTC), zone(the_app().config["TIMEZONE"]))
+    db.session.commit()
+    return sent
+
+
+@jobs.periodic_task(crontab(minute="*"), name="send_reminders_every_minute")
+def send_reminders_every_minute() -> None:
+    enqueue(send_reminders)

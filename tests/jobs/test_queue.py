@@ -81,6 +81,7 @@ def test_the_periodic_jobs_run_on_their_schedule_with_no_cron(app):
         "expire_requests_every_five_minutes": 288,
         "prune_live_events_hourly": 24,
         "sweep_uploads_nightly": 1,
+        "send_reminders_every_minute": 1440,
     }
 
 
