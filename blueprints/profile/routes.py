@@ -4,7 +4,16 @@ read-only; revoke), their password, and "Log out everywhere"."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.access import end_read_phase, org_tz, reads_first
@@ -22,6 +31,12 @@ from services.people.accounts import (
     prepare_own_password_change,
     store_password,
 )
+from services.reminders import (
+    REMINDER_CHOICES,
+    describe_minutes,
+    reminder_minutes,
+    set_reminder_minutes,
+)
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -34,7 +49,15 @@ def _staff_feed_form() -> StaffFeedForm:
     return StaffFeedForm()
 
 
-def _page(*, token_form=None, feed_form=None, password_form=None, new_token=None, status=200):
+def _page(
+    *,
+    token_form=None,
+    feed_form=None,
+    password_form=None,
+    new_token=None,
+    reminders_error=None,
+    status=200,
+):
     calendar_feeds.own_feed(current_user)  # every user has one, from their first visit
     db.session.commit()
     tz = org_tz()
@@ -50,6 +73,9 @@ def _page(*, token_form=None, feed_form=None, password_form=None, new_token=None
         "password_form": password_form or ChangePasswordForm(formdata=None),
         "feed_form": feed_form or (_staff_feed_form() if current_user.is_staff else None),
         "new_token": new_token,
+        "reminder_choices": [(m, describe_minutes(m)) for m in sorted(REMINDER_CHOICES)],
+        "my_reminders": reminder_minutes(current_user),
+        "reminders_error": reminders_error,
     }
     return render_template("profile/index.html", **context), status
 
@@ -58,6 +84,25 @@ def _page(*, token_form=None, feed_form=None, password_form=None, new_token=None
 @login_required
 def index():
     return _page()
+
+
+@bp.post("/reminders")
+@login_required
+def save_reminders():
+    try:
+        chosen = [int(value) for value in request.form.getlist("minutes")]
+        set_reminder_minutes(current_user, chosen)
+    except (ValueError, ValidationError):
+        db.session.rollback()
+        choices = ", ".join(describe_minutes(m) for m in sorted(REMINDER_CHOICES))
+        return _page(reminders_error=f"Choose among {choices}, or none.", status=422)
+    db.session.commit()
+    if chosen:
+        said = ", ".join(describe_minutes(m) for m in reminder_minutes(current_user))
+        flash(f"Reminders saved: {said} each of your sessions.", "success")
+    else:
+        flash("Reminders turned off: you will not be reminded of your sessions.", "success")
+    return redirect(url_for("profile.index") + "#reminders")
 
 
 @bp.post("/feeds/<id:feed_id>/regenerate")

@@ -185,3 +185,53 @@ def test_ics_feed_events_are_at_the_right_instants_and_local_wall_times(web, auc
             else:
                 assert prop.dt.utcoffset() == timedelta(0) and prop.dt == instant
                 assert prop.to_ical().endswith(b"Z")
+
+
+# --- Reminders ---------------------------------------------------------------------------------
+
+
+def ticked_reminders(page) -> list[str]:
+    return [
+        box.parent.text.strip()
+        for box in page.html.select("#reminders-form input[name=minutes]")
+        if box.has_attr("checked")
+    ]
+
+
+def test_everyone_chooses_their_reminders_on_the_profile_or_turns_them_off(web, login_as):
+    user = login_as("student")
+    page = web.get("/profile/")
+    assert ticked_reminders(page) == ["1 hour before", "1 day before"]  # the defaults
+    form = page.forms["reminders-form"]
+    for box in form.fields["minutes"]:
+        box.checked = box._value in ("15", "2880")
+    done = form.submit().follow()
+    assert "Reminders saved: 2 days before, 15 minutes before each of your sessions." in done.text
+    assert ticked_reminders(done) == ["15 minutes before", "2 days before"]
+    db.session.expire_all()
+    assert user.reminder_minutes == [2880, 15]
+
+    form = done.forms["reminders-form"]
+    for box in form.fields["minutes"]:
+        box.checked = False
+    off = form.submit().follow()
+    assert "Reminders turned off" in off.text and ticked_reminders(off) == []
+    db.session.expire_all()
+    assert user.reminder_minutes == []
+
+
+def test_a_time_not_offered_is_refused_next_to_the_choices_and_nothing_changes(web, login_as):
+    user = login_as("mentor")
+    page = web.get("/profile/")
+    refused = web.post(
+        "/profile/reminders",
+        {"csrf_token": csrf_token_of(page), "minutes": ["60", "7"]},
+        status=422,
+    )
+    error = refused.html.select_one("#reminders-error")
+    assert error.text.startswith("Choose among 15 minutes before, 1 hour before")
+    assert (
+        "reminders-error" in refused.html.select_one("#reminders-form fieldset")["aria-describedby"]
+    )
+    db.session.expire_all()
+    assert user.reminder_minutes is None  # still the defaults

@@ -618,6 +618,7 @@ ANY_USER = {
     "main.today", "auth.logout", "dashboard.index", "dashboard.past", "notifications.index",
     "notifications.read_all", "profile.index", "profile.create_token", "schedule.mine",
     "schedule.export", "profile.change_password", "profile.logout_everywhere",
+    "profile.save_reminders",
     # The stream sends each user only their own events (tests/blueprints/test_live.py).
     "live.stream",
 }
