@@ -64,6 +64,9 @@ def _page(
     context = {
         "feeds": calendar_feeds.feeds_of(current_user),
         "feed_url": _feed_url,
+        "subscribe_links": lambda feed: calendar_feeds.subscribe_links(
+            _feed_url(feed), calendar_feeds.calendar_name(feed)
+        ),
         "tokens": api_tokens.tokens_of(current_user),
         "token_last_day": lambda row: api_tokens.last_day(row, tz),
         "token_expired": api_tokens.is_expired,

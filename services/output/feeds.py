@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
@@ -255,6 +256,30 @@ def calendar_name(feed: CalendarFeed) -> str:
         return f"Termtable: {feed.group.name}"
     own = "My sessions" if feed.owner.role == Role.MENTOR else "My timetable"
     return f"Termtable: {own}"
+
+
+@dataclass(frozen=True)
+class SubscribeLinks:
+    """One-click ways to subscribe to a feed: each calendar app subscribes (and keeps
+    polling), where downloading the file would copy today's sessions once."""
+
+    webcal: str  # Apple Calendar, Outlook for Windows or Mac, Thunderbird: the OS asks
+    google: str
+    outlook_personal: str  # Outlook.com
+    outlook_work: str  # Microsoft 365 (work or school accounts)
+
+
+def subscribe_links(feed_url: str, name: str) -> SubscribeLinks:
+    """The links for a feed at `feed_url` (http or https) shown as `name`. Google reads the
+    webcal address (`cid`); Outlook on the web wants the https one (`addfromweb`)."""
+    webcal = "webcal://" + feed_url.split("://", 1)[1]
+    outlook_query = urlencode({"url": feed_url, "name": name}, quote_via=quote)
+    return SubscribeLinks(
+        webcal=webcal,
+        google="https://calendar.google.com/calendar/r?" + urlencode({"cid": webcal}),
+        outlook_personal="https://outlook.live.com/calendar/0/addfromweb?" + outlook_query,
+        outlook_work="https://outlook.office.com/calendar/0/addfromweb?" + outlook_query,
+    )
 
 
 def build_feed(

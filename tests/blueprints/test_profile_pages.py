@@ -235,3 +235,22 @@ def test_a_time_not_offered_is_refused_next_to_the_choices_and_nothing_changes(w
     )
     db.session.expire_all()
     assert user.reminder_minutes is None  # still the defaults
+
+
+def test_the_feed_offers_one_click_subscribe_links_for_each_calendar_app(web, login_as):
+    from urllib.parse import parse_qs, urlsplit
+
+    login_as("student")
+    page = web.get("/profile/")
+    url = page.html.select_one("#calendar-feeds code.feed-url").text
+    links = {a.text: a["href"] for a in page.html.select("#calendar-feeds .feed-subscribe a")}
+    webcal = "webcal://" + url.split("://", 1)[1]
+    assert links["Apple Calendar and other apps"] == webcal
+    google = urlsplit(links["Google Calendar"])
+    assert (google.netloc, google.path) == ("calendar.google.com", "/calendar/r")
+    assert parse_qs(google.query) == {"cid": [webcal]}
+    for label, host in (("Outlook.com", "outlook.live.com"),
+                        ("Outlook (work or school)", "outlook.office.com")):  # fmt: skip
+        outlook = urlsplit(links[label])
+        assert (outlook.netloc, outlook.path) == (host, "/calendar/0/addfromweb")
+        assert parse_qs(outlook.query) == {"url": [url], "name": ["Termtable: My timetable"]}
