@@ -142,6 +142,7 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.attendance.routes import bp as attendance_bp
     from blueprints.auth.commands import bp as auth_commands
     from blueprints.auth.routes import bp as auth_bp
+    from blueprints.availability.routes import bp as availability_bp
     from blueprints.calendar.routes import bp as calendar_bp
     from blueprints.cover.commands import bp as cover_commands
     from blueprints.cover.routes import bp as cover_bp
@@ -172,6 +173,7 @@ def register_blueprints(app: Flask) -> None:
 
     register_template_helpers(app)
     app.register_blueprint(main_bp)
+    app.register_blueprint(availability_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(auth_commands)
     app.register_blueprint(timetable_bp)

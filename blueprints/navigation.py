@@ -47,6 +47,7 @@ NAV_ITEMS = (
     NavItem("timetable.exceptions", "Exceptions", STAFF),
     NavItem("cover.board", "Cover", STAFF),
     NavItem("cover.mine", "Absences", MENTOR),
+    NavItem("availability.index", "Availability", MENTOR),
     NavItem("tracking.monitor", "Monitoring", STAFF),
     NavItem("manage.index", "Manage", STAFF),
     NavItem("profile.index", "Profile", EVERYONE),

@@ -13,9 +13,10 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from itertools import pairwise
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from models import (
     AbsenceStatus,
@@ -30,6 +31,7 @@ from models import (
     db,
 )
 from models.occurrence import mentor_of
+from services.common.errors import ValidationError
 from services.common.timeutil import resolve_local, zone
 from services.common.wording import plural
 from services.timetable.conflicts import MAX_SESSION_LENGTH, overlapping
@@ -315,3 +317,166 @@ def unavailable_times(
         if reason is not None:
             refused.append((index, reason))
     return refused
+
+
+# --- Setting it ----------------------------------------------------------------------------------
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def format_ranges(ranges: list[tuple[time, time]]) -> str:
+    """`09:00-12:00, 14:00-17:00`, as a person types them."""
+    return ", ".join(f"{start:%H:%M}-{end:%H:%M}" for start, end in sorted(ranges))
+
+
+def parse_ranges(text: str) -> list[tuple[time, time]]:
+    """Ranges of a day typed as `09:00-12:00, 14:00-17:00` (a dash or an en dash, commas or
+    new lines between them; `9-12` and `9:30-12` read too). Raises ValueError saying what is
+    wrong with the first range that cannot be read, ends before it starts, or overlaps."""
+    ranges = []
+    for piece in text.replace("\n", ",").replace(";", ",").split(","):
+        piece = piece.strip()
+        if not piece:
+            continue
+        parts = [p.strip() for p in piece.replace("\u2013", "-").split("-")]
+        if len(parts) != 2:
+            raise ValueError(f"“{piece}” is not a range: write it as 09:00-12:00.")
+        start, end = (_clock(part, piece) for part in parts)
+        if end <= start:
+            raise ValueError(f"{piece}: the end must be after the start (within the day).")
+        ranges.append((start, end))
+    ranges.sort()
+    for (_, first_end), (second_start, _) in pairwise(ranges):
+        if second_start < first_end:
+            raise ValueError(f"{format_ranges(ranges)}: ranges overlap; make them one.")
+    return ranges
+
+
+def _clock(text: str, piece: str) -> time:
+    hours, _, minutes = text.partition(":")
+    if not (hours.isdigit() and (minutes.isdigit() or minutes == "")) or len(minutes) not in (0, 2):
+        raise ValueError(f"“{piece}”: write times as 09:00.")
+    hour, minute = int(hours), int(minutes or 0)
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise ValueError(f"“{piece}”: {text} is not a time of day.")
+    return time(hour, minute)
+
+
+def weekly_hours(mentor_id: int) -> dict[int, list[tuple[time, time]]]:
+    hours: dict[int, list[tuple[time, time]]] = {day: [] for day in range(7)}
+    for row in db.session.scalars(select(WorkingHours).where(WorkingHours.mentor_id == mentor_id)):
+        hours[row.weekday].append((row.start_time, row.end_time))
+    return {day: sorted(ranges) for day, ranges in hours.items()}
+
+
+@dataclass
+class RulesInput:
+    """The booking rules as a form gives them (checked by `save_availability`)."""
+
+    timezone: str = ""
+    buffer_before_minutes: int | None = 0
+    buffer_after_minutes: int | None = 0
+    minimum_notice_hours: int | None = 24
+    max_sessions_per_day: int | None = None
+    booking_horizon_days: int | None = 60
+    slot_step_minutes: int | None = 30
+    instant_booking: bool = False
+
+
+SLOT_STEPS = (5, 10, 15, 20, 30, 60)
+
+
+def save_availability(mentor_id: int, hours_text: dict[int, str], rules: RulesInput) -> None:
+    """Replace the mentor's weekly hours and booking rules. Raises ValidationError with a
+    message per field (`hours_0`... `hours_6`, and the rules' names); nothing is written then."""
+    errors: dict[str, str] = {}
+    hours: dict[int, list[tuple[time, time]]] = {}
+    for day in range(7):
+        try:
+            hours[day] = parse_ranges(hours_text.get(day, ""))
+        except ValueError as err:
+            errors[f"hours_{day}"] = str(err)
+    try:
+        zone(rules.timezone.strip())
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        errors["timezone"] = "Choose a time zone from the list (like Europe/Paris)."
+    for name, low, high, unit in (
+        ("buffer_before_minutes", 0, 240, "minutes"),
+        ("buffer_after_minutes", 0, 240, "minutes"),
+        ("minimum_notice_hours", 0, 720, "hours"),
+        ("booking_horizon_days", 1, 366, "days"),
+    ):
+        value = getattr(rules, name)
+        if value is None or not low <= value <= high:
+            errors[name] = f"Give a whole number of {unit} from {low} to {high}."
+    if rules.max_sessions_per_day is not None and not 1 <= rules.max_sessions_per_day <= 24:
+        errors["max_sessions_per_day"] = "Give a number from 1 to 24, or leave it empty."
+    if rules.slot_step_minutes not in SLOT_STEPS:
+        errors["slot_step_minutes"] = "Choose how often slots start from the list."
+    if errors:
+        raise ValidationError(errors)
+    row = db.session.get(BookingRules, mentor_id) or BookingRules(mentor_id=mentor_id)
+    row.timezone = rules.timezone.strip()
+    row.buffer_before_minutes = rules.buffer_before_minutes
+    row.buffer_after_minutes = rules.buffer_after_minutes
+    row.minimum_notice_minutes = rules.minimum_notice_hours * 60
+    row.max_sessions_per_day = rules.max_sessions_per_day
+    row.booking_horizon_days = rules.booking_horizon_days
+    row.slot_step_minutes = rules.slot_step_minutes
+    row.instant_booking = rules.instant_booking
+    db.session.add(row)
+    db.session.execute(delete(WorkingHours).where(WorkingHours.mentor_id == mentor_id))
+    db.session.add_all(
+        WorkingHours(mentor_id=mentor_id, weekday=day, start_time=start, end_time=end)
+        for day, ranges in hours.items()
+        for start, end in ranges
+    )
+    db.session.flush()
+
+
+def upcoming_overrides(mentor_id: int, today: date) -> list[tuple[date, list[tuple[time, time]]]]:
+    """The mentor's date overrides from `today` on: each date and its ranges ([] for a day
+    off), in date order."""
+    days: dict[date, list[tuple[time, time]]] = {}
+    for row in db.session.scalars(
+        select(AvailabilityOverride)
+        .where(AvailabilityOverride.mentor_id == mentor_id, AvailabilityOverride.day >= today)
+        .order_by(AvailabilityOverride.day, AvailabilityOverride.start_time)
+    ):
+        ranges = days.setdefault(row.day, [])
+        if not row.day_off:
+            ranges.append((row.start_time, row.end_time))
+    return sorted(days.items())
+
+
+def set_override(mentor_id: int, day: date | None, hours_text: str, *, today: date) -> None:
+    """Give `day` its own hours (`hours_text`), or make it a day off (empty text), replacing
+    what that date had. Raises ValidationError (`day`, `hours`)."""
+    if day is None:
+        raise ValidationError("Choose a date.", field="day")
+    if day < today:
+        raise ValidationError("Choose today or a later date.", field="day")
+    if day > today + timedelta(days=732):
+        raise ValidationError("Choose a date within two years.", field="day")
+    try:
+        ranges = parse_ranges(hours_text or "")
+    except ValueError as err:
+        raise ValidationError(str(err), field="hours") from None
+    clear_override(mentor_id, day)
+    if ranges:
+        db.session.add_all(
+            AvailabilityOverride(mentor_id=mentor_id, day=day, start_time=start, end_time=end)
+            for start, end in ranges
+        )
+    else:
+        db.session.add(AvailabilityOverride(mentor_id=mentor_id, day=day))
+    db.session.flush()
+
+
+def clear_override(mentor_id: int, day: date) -> int:
+    """Back to the weekly hours on `day`; how many rows went."""
+    return db.session.execute(
+        delete(AvailabilityOverride).where(
+            AvailabilityOverride.mentor_id == mentor_id, AvailabilityOverride.day == day
+        )
+    ).rowcount

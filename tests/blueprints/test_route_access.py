@@ -232,6 +232,16 @@ FUTURE_TEXT = FUTURE.isoformat()
 SESSION_FORM = {"date": FUTURE_TEXT, "start": "12:00", "end": "13:00", "room": "0"}
 COMPLETE_FORM = {"completion-actual_start": "10:00", "completion-actual_end": "10:50"}
 PASSWORD = {"password": "another long password", "confirm": "another long password"}
+AVAILABILITY_FORM = {
+    "mentor": "{user_ma}",
+    "hours_0": "09:00-12:00",
+    "timezone": "Europe/Paris",
+    "buffer_before_minutes": "0",
+    "buffer_after_minutes": "0",
+    "minimum_notice_hours": "24",
+    "booking_horizon_days": "60",
+    "slot_step_minutes": "30",
+}
 
 # fmt: off
 CASES: dict[str, list[Case]] = {
@@ -469,6 +479,24 @@ CASES: dict[str, list[Case]] = {
     ],
     "tracking.cancel": [
         post("/tracking/sessions/{a_future}/cancel", {"tracking-reason": "ill"}, TRACKING_ACTION)
+    ],
+    # A mentor's own availability (another mentor's id: 404); staff set any mentor's.
+    "availability.index": [
+        get("/availability/", refuse(403, STUDENT, OTHER_STUDENT)),
+        get("/availability/?mentor={user_ma}",
+            refuse(404, OTHER_MENTOR) | refuse(403, STUDENT, OTHER_STUDENT)),
+    ],
+    "availability.save": [
+        post("/availability/", AVAILABILITY_FORM,
+             refuse(404, OTHER_MENTOR) | refuse(403, STUDENT, OTHER_STUDENT)),
+    ],
+    "availability.add_override": [
+        post("/availability/overrides", {"mentor": "{user_ma}", "day": FUTURE_TEXT, "hours": ""},
+             refuse(404, OTHER_MENTOR) | refuse(403, STUDENT, OTHER_STUDENT)),
+    ],
+    "availability.remove_override": [
+        post("/availability/overrides/clear", {"mentor": "{user_ma}", "day": FUTURE_TEXT},
+             refuse(404, OTHER_MENTOR) | refuse(403, STUDENT, OTHER_STUDENT)),
     ],
     # Attendance: the register is seen by the session's mentor, staff and (their own line)
     # its students; taken by its mentor and staff; the report is for staff; a student's own
