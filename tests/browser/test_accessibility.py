@@ -359,6 +359,8 @@ CASES = [
         id="register-form",
     ),
     case("coordinator", "/attendance/", "Below 90%", id="attendance-report"),
+    case("mentor", "/availability/", "Weekly hours", id="availability"),
+    case("mentor", "/profile/", "Reminders", id="profile"),
     case("student", "/dashboard/", "Maths 7A", id="dashboard"),
     case("student", "/requests/new", id="new-request"),
     case("student", "/requests/mentors", "Ada Lovelace", id="mentors"),
