@@ -3,7 +3,7 @@ the booking rules (buffers, minimum notice, sessions a day, how far ahead, insta
 
 Times of day are wall-clock times in the rules' own time zone (`BookingRules.timezone`, the
 organisation's by default), so "Mondays 09:00-12:00" stays 09:00 across a DST change.
-services/availability/ turns them into instants.
+services/availability.py turns them into instants.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ class BookingRules(db.Model):
     booking_horizon_days: Mapped[int] = mapped_column(default=60)
     # Slots start on this grid within each range of working hours (minutes from its start).
     slot_step_minutes: Mapped[int] = mapped_column(default=30)
-    # A request made only of free slots is approved at once.
+    # A request made only of free slots is to be approved at once (kept for the free-slot
+    # booking of issue 17; requests do not act on it yet, and no page offers it).
     instant_booking: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -380,15 +380,15 @@ class RulesInput:
     max_sessions_per_day: int | None = None
     booking_horizon_days: int | None = 60
     slot_step_minutes: int | None = 30
-    instant_booking: bool = False
 
 
 SLOT_STEPS = (5, 10, 15, 20, 30, 60)
 
 
 def save_availability(mentor_id: int, hours_text: dict[int, str], rules: RulesInput) -> None:
-    """Replace the mentor's weekly hours and booking rules. Raises ValidationError with a
-    message per field (`hours_0`... `hours_6`, and the rules' names); nothing is written then."""
+    """Replace the mentor's weekly hours and booking rules (instant booking, which requests do
+    not act on yet, is left as it is). Raises ValidationError with a message per field
+    (`hours_0`... `hours_6`, and the rules' names); nothing is written then."""
     errors: dict[str, str] = {}
     hours: dict[int, list[tuple[time, time]]] = {}
     for day in range(7):
@@ -423,7 +423,6 @@ def save_availability(mentor_id: int, hours_text: dict[int, str], rules: RulesIn
     row.max_sessions_per_day = rules.max_sessions_per_day
     row.booking_horizon_days = rules.booking_horizon_days
     row.slot_step_minutes = rules.slot_step_minutes
-    row.instant_booking = rules.instant_booking
     db.session.add(row)
     db.session.execute(delete(WorkingHours).where(WorkingHours.mentor_id == mentor_id))
     db.session.add_all(
