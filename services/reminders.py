@@ -93,17 +93,18 @@ def send_due_reminders(now: datetime, tz: ZoneInfo) -> int:
             select(User).where(one_of(User.id, user_ids), User.is_active_account.is_(True))
         )
     }
-    done = {
-        (row.occurrence_id, row.user_id, row.minutes_before, row.session_start_utc)
-        for row in db.session.execute(
-            select(
-                SessionReminder.occurrence_id,
-                SessionReminder.user_id,
-                SessionReminder.minutes_before,
-                SessionReminder.session_start_utc,
-            ).where(one_of(SessionReminder.occurrence_id, [o.id for o, _ in sessions]))
-        )
-    }
+    # What each person was already reminded of (or skipped), per session and start.
+    done: dict[tuple[int, int, datetime], set[int]] = {}
+    for row in db.session.execute(
+        select(
+            SessionReminder.occurrence_id,
+            SessionReminder.user_id,
+            SessionReminder.minutes_before,
+            SessionReminder.session_start_utc,
+        ).where(one_of(SessionReminder.occurrence_id, [o.id for o, _ in sessions]))
+    ):
+        key = (row.occurrence_id, row.user_id, row.session_start_utc)
+        done.setdefault(key, set()).add(row.minutes_before)
 
     # (occurrence, user): the minutes of the reminder to send, and those to skip.
     due: dict[tuple[int, int], tuple[int, list[int]]] = {}
@@ -116,11 +117,16 @@ def send_due_reminders(now: datetime, tz: ZoneInfo) -> int:
             if user is None:
                 continue
             key = (occurrence.id, user_id)
+            already = done.get((occurrence.id, user_id, occurrence.start_utc), set())
+            nearest_done = min(already, default=None)
             come = [
                 m
                 for m in reminder_minutes(user)
                 if occurrence.start_utc - timedelta(minutes=m) <= now
-                and (occurrence.id, user_id, m, occurrence.start_utc) not in done
+                and m not in already
+                # A reminder further ahead than one already sent would come late (a time
+                # chosen since): never after a nearer one.
+                and (nearest_done is None or m < nearest_done)
             ]
             if come:
                 due[key] = (come[-1], come[:-1])  # the nearest one; the earlier ones skipped

@@ -159,3 +159,11 @@ def test_two_workers_at_once_send_each_reminder_once(app, lesson):
     )
     assert sorted(results) == [0, 3]
     assert len(reminders()) == 3
+
+
+def test_a_time_chosen_after_a_nearer_reminder_was_sent_does_not_come_late(lesson):
+    alice = lesson["alice"]
+    assert send(START - timedelta(hours=1)) == 3
+    set_reminder_minutes(alice, [60, 48 * 60])  # two days before: long past, and after 1 h
+    db.session.commit()
+    assert send(START - timedelta(minutes=50)) == 0
