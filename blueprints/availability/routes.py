@@ -5,6 +5,7 @@ mistake is shown next to its field and nothing is saved."""
 
 from __future__ import annotations
 
+from functools import cache
 from zoneinfo import available_timezones
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -15,7 +16,6 @@ from blueprints.availability.forms import AvailabilityForm, OverrideForm
 from blueprints.feedback import attach_errors
 from models import Role, User, db
 from services.availability import (
-    WEEKDAYS,
     RulesInput,
     clear_override,
     format_ranges,
@@ -32,7 +32,11 @@ from services.common.timeutil import today_in
 
 bp = Blueprint("availability", __name__, url_prefix="/availability")
 
-_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+
+@cache
+def _zones() -> list[str]:
+    """The time zones offered (read from the zone database once, when first shown)."""
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
 
 
 def _mentor() -> User | None:
@@ -80,8 +84,7 @@ def _page(mentor, *, form=None, override_form=None, status=200):
         "override_form": override_form or OverrideForm(formdata=None),
         "overrides": upcoming_overrides(mentor.id, today_in(tz)),
         "format_ranges": format_ranges,
-        "weekdays": WEEKDAYS,
-        "zones": _ZONES,
+        "zones": _zones(),
     }
     return render_template("availability/index.html", **context), status
 
