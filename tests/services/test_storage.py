@@ -5,6 +5,7 @@ in a bucket (s3rver, see tests/object_storage.py)."""
 from __future__ import annotations
 
 import io
+import os
 import random
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -292,11 +293,18 @@ def test_the_nightly_job_sweeps_what_dead_uploads_left_in_either_storage(
     staged_file(storage.staging_folder, b"half an upload")  # its process died mid-upload
     assert files_in(storage) == sorted([kept.stored_name, orphan, f".upload-{'a' * 32}.part"])
 
-    enqueue(sweep_uploads)
-    run_queued_jobs()
+    # Times from the storage's own clock (a bucket's may differ from this process's, as under
+    # CI's shifted clock): the staging file is given the stored objects' time.
+    written = max(item.modified for item in storage.stored_objects())
+    staging = storage.staging_folder / f".upload-{'a' * 32}.part"
+    os.utime(staging, (written.timestamp(), written.timestamp()))
+
+    with time_machine.travel(written + timedelta(minutes=30), tick=True):
+        enqueue(sweep_uploads)
+        run_queued_jobs()
     assert len(files_in(storage)) == 3  # an hour's grace: their commits may still come
 
-    with time_machine.travel(datetime.now(UTC) + timedelta(hours=2), tick=True):
+    with time_machine.travel(written + timedelta(hours=2), tick=True):
         enqueue(sweep_uploads)
         run_queued_jobs()
     assert files_in(storage) == [kept.stored_name]
