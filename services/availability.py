@@ -33,7 +33,7 @@ from models import (
 from models.occurrence import mentor_of
 from services.common.errors import ValidationError
 from services.common.timeutil import resolve_local, zone
-from services.common.wording import plural
+from services.common.wording import duration_words, plural
 from services.timetable.conflicts import MAX_SESSION_LENGTH, overlapping
 
 
@@ -169,7 +169,8 @@ class MentorCalendar:
         rules = self.rules
         tz = rules.timezone
         if asking and start < self.now + rules.minimum_notice:
-            return f"it is less than {_duration_words(rules.minimum_notice)} away"
+            notice = int(rules.minimum_notice.total_seconds() // 60)
+            return f"it is less than {duration_words(notice)} away"
         # Ahead in calendar days (the mentor's): 7 days from a Monday is all of next Monday.
         if asking and (
             start.astimezone(tz).date() > self.now.astimezone(tz).date() + rules.booking_horizon
@@ -203,15 +204,6 @@ class MentorCalendar:
         return False
 
 
-def _duration_words(span: timedelta) -> str:
-    minutes = int(span.total_seconds() // 60)
-    if minutes % (24 * 60) == 0:
-        return plural(minutes // (24 * 60), "day")
-    if minutes % 60 == 0:
-        return plural(minutes // 60, "hour")
-    return plural(minutes, "minute")
-
-
 # --- Reading -----------------------------------------------------------------------------------
 
 
@@ -220,9 +212,7 @@ def _working_windows(
 ) -> list[tuple[datetime, datetime]]:
     """The mentor's hours on each local day from `first_day` to `last_day` as UTC spans: the
     weekly ranges of its weekday, or that date's overrides instead."""
-    weekly: dict[int, list[tuple[time, time]]] = {}
-    for row in db.session.scalars(select(WorkingHours).where(WorkingHours.mentor_id == mentor_id)):
-        weekly.setdefault(row.weekday, []).append((row.start_time, row.end_time))
+    weekly = weekly_hours(mentor_id)
     overrides: dict[date, list[tuple[time, time]]] = {}
     for row in db.session.scalars(
         select(AvailabilityOverride).where(
@@ -237,7 +227,7 @@ def _working_windows(
     windows = []
     day = first_day
     while day <= last_day:
-        ranges = overrides[day] if day in overrides else weekly.get(day.weekday(), [])
+        ranges = overrides[day] if day in overrides else weekly[day.weekday()]
         for range_start, range_end in sorted(ranges):
             # A wall-clock time in a DST gap lands after it; one in a fold takes its first
             # instant (services/common/timeutil.py): 09:00-12:00 stays 09:00-12:00.

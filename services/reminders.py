@@ -30,7 +30,7 @@ from models import (
 )
 from models.types import one_of, utcnow
 from services.common.errors import ValidationError
-from services.common.wording import plural
+from services.common.wording import duration_words
 from services.notifications.inbox import notify_each, participants_of_groups
 from services.timetable.video_rooms import join_url
 
@@ -42,8 +42,12 @@ DEFAULT_REMINDER_MINUTES = (24 * 60, 60)
 
 def reminder_minutes(user: User) -> tuple[int, ...]:
     """When `user` is reminded, earliest first."""
-    chosen = DEFAULT_REMINDER_MINUTES if user.reminder_minutes is None else user.reminder_minutes
-    return tuple(sorted(set(chosen), reverse=True))
+    return _earliest_first(user.reminder_minutes)
+
+
+def _earliest_first(chosen: list[int] | None) -> tuple[int, ...]:
+    """A person's stored choice (None: the defaults), earliest first."""
+    return tuple(sorted(set(DEFAULT_REMINDER_MINUTES if chosen is None else chosen), reverse=True))
 
 
 def set_reminder_minutes(user: User, minutes: list[int]) -> None:
@@ -60,11 +64,7 @@ def set_reminder_minutes(user: User, minutes: list[int]) -> None:
 
 def describe_minutes(minutes: int) -> str:
     """`1440` is "1 day before"... as a person chooses it."""
-    if minutes % (24 * 60) == 0:
-        return f"{plural(minutes // (24 * 60), 'day')} before"
-    if minutes % 60 == 0:
-        return f"{plural(minutes // 60, 'hour')} before"
-    return f"{plural(minutes, 'minute')} before"
+    return f"{duration_words(minutes)} before"
 
 
 def send_due_reminders(now: datetime, tz: ZoneInfo) -> int:
@@ -87,10 +87,13 @@ def send_due_reminders(now: datetime, tz: ZoneInfo) -> int:
     user_ids = set().union(*people.values()) | {
         o.cover_mentor_id for o, _ in sessions if o.cover_mentor_id is not None
     }
-    users = {
-        u.id: u
-        for u in db.session.scalars(
-            select(User).where(one_of(User.id, user_ids), User.is_active_account.is_(True))
+    # Only each person's choice (this runs every minute, over two days of sessions).
+    chosen = {
+        row.id: _earliest_first(row.reminder_minutes)
+        for row in db.session.execute(
+            select(User.id, User.reminder_minutes).where(
+                one_of(User.id, user_ids), User.is_active_account.is_(True)
+            )
         )
     }
     # What each person was already reminded of (or skipped), per session and start.
@@ -113,23 +116,21 @@ def send_due_reminders(now: datetime, tz: ZoneInfo) -> int:
         audience = set(people.get(group.id, ())) - {group.mentor_id}
         audience.add(taught_by)
         for user_id in audience:
-            user = users.get(user_id)
-            if user is None:
-                continue
-            key = (occurrence.id, user_id)
+            if user_id not in chosen:
+                continue  # an account no longer active
             already = done.get((occurrence.id, user_id, occurrence.start_utc), set())
             nearest_done = min(already, default=None)
             come = [
                 m
-                for m in reminder_minutes(user)
+                for m in chosen[user_id]
                 if occurrence.start_utc - timedelta(minutes=m) <= now
                 and m not in already
                 # A reminder further ahead than one already sent would come late (a time
                 # chosen since): never after a nearer one.
                 and (nearest_done is None or m < nearest_done)
             ]
-            if come:
-                due[key] = (come[-1], come[:-1])  # the nearest one; the earlier ones skipped
+            if come:  # the nearest one is sent; the earlier ones are skipped
+                due[occurrence.id, user_id] = (come[-1], come[:-1])
 
     if not due:
         return 0
@@ -141,9 +142,9 @@ def send_due_reminders(now: datetime, tz: ZoneInfo) -> int:
         rows.extend(_row(occurrence_id, user_id, m, start, sent=False) for m in skipped)
     won = _insert_once(rows)
     messages = []
-    for occurrence_id, user_id, minutes in sorted(won):
+    for occurrence_id, user_id in sorted(won):
         occurrence, group = by_id[occurrence_id]
-        messages.append(([user_id], *_message(occurrence, group, minutes, now, tz)))
+        messages.append(([user_id], *_message(occurrence, group, now, tz)))
     return notify_each(messages) if messages else 0
 
 
@@ -158,9 +159,9 @@ def _row(occurrence_id: int, user_id: int, minutes: int, start: datetime, *, sen
     }
 
 
-def _insert_once(rows: list[dict]) -> set[tuple[int, int, int]]:
+def _insert_once(rows: list[dict]) -> set[tuple[int, int]]:
     """Insert the reminder rows another worker has not inserted meanwhile; the (session,
-    person, minutes) of the sent ones this call inserted."""
+    person) of the sent ones this call inserted."""
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = SessionReminder.__table__
@@ -169,14 +170,14 @@ def _insert_once(rows: list[dict]) -> set[tuple[int, int, int]]:
         .on_conflict_do_nothing(
             index_elements=["occurrence_id", "user_id", "minutes_before", "session_start_utc"]
         )
-        .returning(table.c.occurrence_id, table.c.user_id, table.c.minutes_before, table.c.sent),
+        .returning(table.c.occurrence_id, table.c.user_id, table.c.sent),
         rows,
     )
-    return {(o, u, m) for o, u, m, sent in inserted if sent}
+    return {(o, u) for o, u, sent in inserted if sent}
 
 
 def _message(
-    occurrence: Occurrence, group: CourseGroup, minutes: int, now: datetime, tz: ZoneInfo
+    occurrence: Occurrence, group: CourseGroup, now: datetime, tz: ZoneInfo
 ) -> tuple[str, str, str, str]:
     start = occurrence.start_utc.astimezone(tz)
     end = occurrence.end_utc.astimezone(tz)

@@ -11,6 +11,15 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
     return f"{count} {word}"
 
 
+def duration_words(minutes: int) -> str:
+    """A span as a person says it: `1440` is "1 day", `120` "2 hours", `90` "90 minutes"."""
+    if minutes and minutes % (24 * 60) == 0:
+        return plural(minutes // (24 * 60), "day")
+    if minutes and minutes % 60 == 0:
+        return plural(minutes // 60, "hour")
+    return plural(minutes, "minute")
+
+
 def named(name: str, kind: str) -> str:
     """A name with its kind, said once: "Room 101" stays "Room 101" (the name says it already,
     where "Room Room 101" would repeat it) and "Library" becomes "Library (room)"."""
