@@ -15,12 +15,10 @@ This is a measurement, not a test: it prints PASS/MISS and exits 1 if the target
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import sys
 import tempfile
 import time
-from contextlib import redirect_stderr
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -29,10 +27,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
-
-from app import create_app  # noqa: E402
-from blueprints.extensions import init_migrations  # noqa: E402
+from bench.school import fresh_postgres, migrated_app  # noqa: E402
 from models import (  # noqa: E402
     AbsenceStatus,
     BookingRules,
@@ -52,21 +47,6 @@ from services.availability import MentorCalendar  # noqa: E402
 TARGET_MS = 50
 TIMEZONE = "Europe/Paris"
 MONDAY = date(2027, 3, 22)
-
-
-def make_app(database_url: str):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "bench-not-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "TIMEZONE": TIMEZONE,
-        }
-    )
-    with app.app_context(), redirect_stderr(io.StringIO()):
-        init_migrations(app)
-        upgrade(directory=str(ROOT / "migrations"))
-    return app
 
 
 def build_busy_mentor(tz: ZoneInfo) -> int:
@@ -134,13 +114,11 @@ def main(argv=None) -> int:
     drop = None
     with tempfile.TemporaryDirectory(prefix="termtable-slots-") as tmp:
         if args.database_url:
-            from bench.school import fresh_postgres
-
             url, drop = fresh_postgres(args.database_url)
         else:
             url = "sqlite:///" + str(Path(tmp) / "bench.db")
         try:
-            app = make_app(url)
+            app = migrated_app(url, {"TIMEZONE": TIMEZONE})
             with app.app_context():
                 mentor_id = build_busy_mentor(tz)
                 start = datetime.combine(MONDAY, clock(0), tzinfo=tz).astimezone(UTC)
