@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args(argv)
     tz = ZoneInfo(TIMEZONE)
-    drop = None
+    drop, app = None, None
     with tempfile.TemporaryDirectory(prefix="termtable-slots-") as tmp:
         if args.database_url:
             url, drop = fresh_postgres(args.database_url)
@@ -134,9 +134,10 @@ def main(argv=None) -> int:
                     timings.append((time.perf_counter() - began) * 1000)
                     db.session.rollback()
         finally:
-            if drop is not None:
+            if app is not None and drop is not None:
                 with app.app_context():
-                    db.engine.dispose()
+                    db.engine.dispose()  # the database can then be dropped
+            if drop is not None:
                 drop()
     median, worst = statistics.median(timings), max(timings)
     backend = "PostgreSQL" if args.database_url else "SQLite"
